@@ -1,0 +1,5 @@
+//! teamster: a terminal multiplexer for AI coding agents, and the control layer above them.
+//!
+//! The binary (`src/main.rs`) is a thin CLI over these modules; see `docs/architecture.md`.
+
+pub mod screen;

@@ -1,0 +1,324 @@
+use super::*;
+
+fn screen(cols: u16, rows: u16, input: &str) -> Screen {
+    let mut s = Screen::new(cols, rows, 1000);
+    s.feed(input.as_bytes());
+    s
+}
+
+fn cell(s: &Screen, x: usize, y: usize) -> Cell {
+    s.row(y).cells[x]
+}
+
+#[test]
+fn prints_and_wraps_at_the_margin_only_when_more_text_comes() {
+    let mut s = screen(5, 3, "hello");
+    assert_eq!(s.cursor_position(), (4, 0), "pending wrap keeps the cursor on the last column");
+    s.feed(b"!");
+    assert_eq!(s.visible_text(), vec!["hello", "!", ""]);
+    assert!(s.row(0).wrapped);
+}
+
+#[test]
+fn crlf_scrolls_lines_into_history() {
+    let s = screen(10, 2, "a\r\nb\r\nc\r\nd");
+    assert_eq!(s.visible_text(), vec!["c", "d"]);
+    assert_eq!(s.history_text(), vec!["a", "b"]);
+    assert_eq!(s.first_line(), 0);
+    assert_eq!(s.screen_top(), 2);
+}
+
+#[test]
+fn scrollback_limit_drops_the_oldest_lines() {
+    let mut s = Screen::new(10, 2, 3);
+    for i in 0..10 {
+        s.feed(format!("{i}\r\n").as_bytes());
+    }
+    assert_eq!(s.history_text(), vec!["6", "7", "8"]);
+}
+
+#[test]
+fn sgr_colours_and_attributes() {
+    let s = screen(
+        20,
+        1,
+        "\x1b[31ma\x1b[38;5;200mb\x1b[38;2;1;2;3mc\x1b[38:2::4:5:6md\x1b[1;2;3;4;7me\x1b[0mf\x1b[4:3mg\x1b[97;104mh",
+    );
+    assert_eq!(cell(&s, 0, 0).style.fg, Color::Indexed(1));
+    assert_eq!(cell(&s, 1, 0).style.fg, Color::Indexed(200));
+    assert_eq!(cell(&s, 2, 0).style.fg, Color::Rgb(1, 2, 3));
+    assert_eq!(cell(&s, 3, 0).style.fg, Color::Rgb(4, 5, 6));
+    let e = cell(&s, 4, 0).style.attrs;
+    for bit in [Attrs::BOLD, Attrs::DIM, Attrs::ITALIC, Attrs::UNDERLINE, Attrs::INVERSE] {
+        assert!(e.has(bit), "attribute {bit} missing");
+    }
+    assert_eq!(cell(&s, 5, 0).style, Style::default());
+    assert!(cell(&s, 6, 0).style.attrs.has(Attrs::CURLY_UNDERLINE));
+    assert_eq!(cell(&s, 7, 0).style.fg, Color::Indexed(15));
+    assert_eq!(cell(&s, 7, 0).style.bg, Color::Indexed(12));
+}
+
+#[test]
+fn sgr_underline_colour_does_not_leak_into_attributes() {
+    let s = screen(5, 1, "\x1b[58;2;255;0;0mx");
+    assert_eq!(cell(&s, 0, 0).style, Style::default());
+}
+
+#[test]
+fn wide_characters_take_two_cells_and_wrap_early_at_the_margin() {
+    let s = screen(5, 2, "ab中文");
+    assert_eq!(cell(&s, 2, 0).width, Width::Wide);
+    assert_eq!(cell(&s, 3, 0).width, Width::Spacer);
+    assert_eq!(s.visible_text(), vec!["ab中", "文"]);
+}
+
+#[test]
+fn overwriting_half_a_wide_character_blanks_the_other_half() {
+    let s = screen(6, 1, "中文\x1b[2Gx");
+    assert_eq!(s.visible_text(), vec![" x文"]);
+    assert_eq!(cell(&s, 0, 0).width, Width::Narrow);
+}
+
+#[test]
+fn combining_marks_join_the_previous_cell() {
+    let s = screen(6, 1, "e\u{301}x");
+    assert_eq!(s.visible_text(), vec!["e\u{301}x"]);
+    assert_eq!(s.cursor_position(), (2, 0));
+}
+
+#[test]
+fn emoji_zwj_sequences_stay_in_one_cell() {
+    let s = screen(8, 1, "👩\u{200d}💻z");
+    assert_eq!(s.visible_text(), vec!["👩\u{200d}💻z"]);
+    assert_eq!(s.cursor_position(), (3, 0));
+}
+
+#[test]
+fn cursor_movement() {
+    let mut s = screen(10, 5, "\x1b[3;4H");
+    assert_eq!(s.cursor_position(), (3, 2));
+    s.feed(b"\x1b[2A\x1b[5C");
+    assert_eq!(s.cursor_position(), (8, 0));
+    s.feed(b"\x1b[20B\x1b[100D");
+    assert_eq!(s.cursor_position(), (0, 4));
+    s.feed(b"\x1b[7G\x1b[2d");
+    assert_eq!(s.cursor_position(), (6, 1));
+}
+
+#[test]
+fn erase_keeps_the_background_colour() {
+    let s = screen(4, 2, "abcd\x1b[44m\x1b[1;2H\x1b[K");
+    assert_eq!(s.visible_text()[0], "a   ", "erased cells keep the blue background, so they are content");
+    assert_eq!(cell(&s, 2, 0).style.bg, Color::Indexed(4));
+}
+
+#[test]
+fn erase_display_variants() {
+    let mut s = screen(3, 3, "abc\r\ndef\r\nghi\x1b[2;2H\x1b[J");
+    assert_eq!(s.visible_text(), vec!["abc", "d", ""]);
+    s.feed(b"\x1b[1J");
+    assert_eq!(s.visible_text(), vec!["", "", ""]);
+}
+
+#[test]
+fn clearing_the_screen_keeps_its_lines_in_history() {
+    let s = screen(5, 2, "one\r\ntwo\x1b[2J");
+    assert_eq!(s.history_text(), vec!["one", "two"]);
+    assert_eq!(s.visible_text(), vec!["", ""]);
+}
+
+#[test]
+fn erase_scrollback_clears_history_and_renumbers() {
+    let s0 = screen(5, 2, "1\r\n2\r\n3\r\n");
+    let epoch = s0.epoch();
+    let mut s = s0;
+    s.feed(b"\x1b[3J");
+    assert!(s.history_text().is_empty());
+    assert_ne!(s.epoch(), epoch);
+}
+
+#[test]
+fn scroll_region_scrolls_only_inside_and_keeps_history_only_from_the_top() {
+    let mut s = screen(5, 4, "A\r\nB\r\nC\r\nD\x1b[2;3r\x1b[3;1H\nX");
+    assert_eq!(s.visible_text(), vec!["A", "C", "X", "D"]);
+    assert!(s.history_text().is_empty(), "a region below the top keeps no history");
+    s.feed(b"\x1b[1;3r\x1b[3;1H\nY");
+    assert_eq!(s.visible_text(), vec!["C", "X", "Y", "D"]);
+    assert_eq!(s.history_text(), vec!["A"]);
+}
+
+#[test]
+fn reverse_index_at_the_top_scrolls_down() {
+    let s = screen(3, 3, "a\r\nb\x1b[H\x1bMz");
+    assert_eq!(s.visible_text(), vec!["z", "a", "b"]);
+}
+
+#[test]
+fn insert_and_delete_lines_and_characters() {
+    let mut s = screen(5, 3, "abcde\r\nfghij\r\nklmno\x1b[2;1H\x1b[L");
+    assert_eq!(s.visible_text(), vec!["abcde", "", "fghij"]);
+    s.feed(b"\x1b[M");
+    assert_eq!(s.visible_text(), vec!["abcde", "fghij", ""]);
+    s.feed(b"\x1b[1;2H\x1b[2@");
+    assert_eq!(s.visible_text()[0], "a  bc");
+    s.feed(b"\x1b[3P");
+    assert_eq!(s.visible_text()[0], "ac");
+    s.feed(b"\x1b[1;1H\x1b[4hXY");
+    assert_eq!(s.visible_text()[0], "XYac");
+}
+
+#[test]
+fn alternate_screen_saves_and_restores_the_primary() {
+    let mut s = screen(6, 2, "shell\x1b[?1049h\x1b[Hvim");
+    assert!(s.alt_screen());
+    assert_eq!(s.visible_text(), vec!["vim", ""]);
+    s.feed(b"\x1b[?1049l");
+    assert!(!s.alt_screen());
+    assert_eq!(s.visible_text(), vec!["shell", ""]);
+    assert_eq!(s.cursor_position(), (5, 0));
+}
+
+#[test]
+fn answers_the_queries_programs_wait_for() {
+    let mut s = screen(10, 5, "\x1b[2;3H\x1b[6n\x1b[c\x1b[>c\x1b[5n");
+    let r = String::from_utf8(s.take_responses()).unwrap();
+    assert_eq!(r, "\x1b[2;3R\x1b[?62;22c\x1b[>1;10;0c\x1b[0n");
+    s.set_reported_colors(ReportedColors { fg: (1, 2, 3), bg: (0xff, 0x80, 0), cursor: (0, 0, 0) });
+    s.feed(b"\x1b]11;?\x07\x1b]10;?\x1b\\");
+    let r = String::from_utf8(s.take_responses()).unwrap();
+    assert_eq!(r, "\x1b]11;rgb:ffff/8080/0000\x07\x1b]10;rgb:0101/0202/0303\x1b\\");
+}
+
+#[test]
+fn answers_mode_and_version_queries() {
+    let mut s = screen(10, 5, "\x1b[?2004h\x1b[?2004$p\x1b[?2026$p\x1b[?9999$p\x1b[>q");
+    let r = String::from_utf8(s.take_responses()).unwrap();
+    assert!(r.starts_with("\x1b[?2004;1$y\x1b[?2026;2$y\x1b[?9999;0$y\x1bP>|teamster "), "{r:?}");
+}
+
+#[test]
+fn kitty_keyboard_query_gets_no_answer_so_programs_fall_back() {
+    let mut s = screen(10, 5, "\x1b[?u");
+    assert!(s.take_responses().is_empty());
+}
+
+#[test]
+fn modes_programs_set() {
+    let s = screen(10, 5, "\x1b[?1h\x1b[?2004h\x1b[?1002h\x1b[?1006h\x1b[?1004h\x1b[?25l");
+    let m = s.modes();
+    assert!(m.app_cursor && m.bracketed_paste && m.focus_events && !m.cursor_visible);
+    assert_eq!(m.mouse, MouseMode::Drag);
+    assert_eq!(m.mouse_encoding, MouseEncoding::Sgr);
+}
+
+#[test]
+fn dec_line_drawing() {
+    let s = screen(5, 1, "\x1b(0lqk\x1b(Bq");
+    assert_eq!(s.visible_text(), vec!["┌─┐q"]);
+}
+
+#[test]
+fn tabs_stop_every_eight_columns_and_can_be_set() {
+    let mut s = screen(20, 1, "a\tb");
+    assert_eq!(s.cursor_position(), (9, 0));
+    s.feed(b"\r\x1b[3g\x1b[5G\x1bH\r\t");
+    assert_eq!(s.cursor_position(), (4, 0));
+}
+
+#[test]
+fn title_bell_clipboard_and_notifications_become_events() {
+    let mut s = screen(10, 2, "\x1b]2;my title\x07\x07\x1b]52;c;aGk=\x07\x1b]9;done\x07\x1b]777;notify;T;B\x07");
+    assert_eq!(s.title(), "my title");
+    assert_eq!(
+        s.take_events(),
+        vec![
+            ScreenEvent::Title("my title".into()),
+            ScreenEvent::Bell,
+            ScreenEvent::Clipboard("aGk=".into()),
+            ScreenEvent::Notify { title: String::new(), body: "done".into() },
+            ScreenEvent::Notify { title: "T".into(), body: "B".into() },
+        ]
+    );
+}
+
+#[test]
+fn row_generations_mark_only_changed_rows() {
+    let mut s = screen(5, 3, "a\r\nb\r\nc");
+    let seen = s.generation();
+    s.feed(b"\x1b[2;1Hx");
+    let changed: Vec<usize> = (0..3).filter(|&y| s.row_generations()[y] > seen).collect();
+    assert_eq!(changed, vec![1]);
+}
+
+#[test]
+fn cursor_shape_and_visibility() {
+    let s = screen(5, 1, "\x1b[5 q");
+    assert_eq!(s.cursor_shape(), CursorShape::BlinkingBar);
+}
+
+#[test]
+fn repeat_last_character() {
+    let s = screen(10, 1, "x\x1b[3b");
+    assert_eq!(s.visible_text(), vec!["xxxx"]);
+}
+
+#[test]
+fn copy_text_joins_wrapped_lines_and_trims_blanks() {
+    let s = screen(4, 4, "abcdef\r\ngh  \r\nij");
+    let text = s.text_between(Pos { line: 0, col: 1 }, Pos { line: 3, col: 1 }, false);
+    assert_eq!(text, "bcdef\ngh\nij");
+    let block = s.text_between(Pos { line: 0, col: 0 }, Pos { line: 1, col: 1 }, true);
+    assert_eq!(block, "ab\nef");
+}
+
+#[test]
+fn search_forward_backward_and_wrapping_across_history() {
+    let s = screen(10, 2, "foo one\r\nbar\r\nFoo two\r\nbaz");
+    // history: "foo one", "bar"; screen: "Foo two", "baz"
+    let first = s.search("foo", Pos { line: 0, col: 0 }, false).unwrap();
+    assert_eq!(first, Pos { line: 2, col: 0 }, "lower-case query matches any case");
+    let back = s.search("foo", first, true).unwrap();
+    assert_eq!(back, Pos { line: 0, col: 0 });
+    assert_eq!(s.search("Foo", Pos { line: 3, col: 0 }, false), Some(Pos { line: 2, col: 0 }));
+    assert_eq!(s.search("nothing", Pos::default(), false), None);
+}
+
+#[test]
+fn hostile_counts_are_bounded() {
+    let mut s = screen(10, 5, "x\x1b[999999999b\x1b[999999999L\x1b[999999999@\x1b[65535;65535H");
+    s.feed(b"\x1b[99999999999999999999S");
+    assert_eq!(s.cursor_position(), (9, 4));
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // A small deterministic generator: the screen must survive any byte stream.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: &[u8] = b"\x1b[;?0123456789mHJKABCDlhrstuPM@LXSTbcdn\x07\r\n\t \xe4\xb8\xad\xcc\x81abc]";
+    for size in [(1, 1), (2, 3), (10, 4), (80, 24)] {
+        let mut s = Screen::new(size.0, size.1, 50);
+        let mut buf = Vec::new();
+        for _ in 0..20_000 {
+            buf.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+        }
+        for chunk in buf.chunks(97) {
+            s.feed(chunk);
+            if next() % 50 == 0 {
+                s.resize((next() % 30 + 1) as u16, (next() % 10 + 1) as u16);
+            }
+        }
+        let (x, y) = s.cursor_position();
+        let (cols, rows) = s.size();
+        assert!(x < cols && y < rows);
+        for y in 0..rows as usize {
+            let row = s.row(y);
+            assert!(row.cells[row.occ..].iter().all(|c| *c == Cell::default()), "row {y} has content past occ");
+        }
+    }
+}
