@@ -2,4 +2,6 @@
 //!
 //! The binary (`src/main.rs`) is a thin CLI over these modules; see `docs/architecture.md`.
 
+pub mod input;
+pub mod layout;
 pub mod screen;

@@ -1,0 +1,488 @@
+//! Pane layout: a tree of splits, and the rectangles it gives an area.
+//!
+//! Pure and deterministic: the runner (to size each PTY) and every client (to draw) compute
+//! the same rectangles from the same tree, so all arithmetic is on integers. Each pane's
+//! rectangle includes its one-cell border; the program inside gets the rest.
+
+use serde::{Deserialize, Serialize};
+
+pub type PaneId = u32;
+
+/// The smallest pane: a border around one cell.
+pub const MIN_SIZE: u16 = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
+pub struct Rect {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Rect {
+    pub fn new(x: u16, y: u16, w: u16, h: u16) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    /// The inside of the border.
+    pub fn inner(self) -> Rect {
+        Rect { x: self.x + 1, y: self.y + 1, w: self.w.saturating_sub(2), h: self.h.saturating_sub(2) }
+    }
+
+    pub fn contains(self, x: u16, y: u16) -> bool {
+        x >= self.x && x < self.x + self.w && y >= self.y && y < self.y + self.h
+    }
+
+    fn end_x(self) -> u16 {
+        self.x + self.w
+    }
+
+    fn end_y(self) -> u16 {
+        self.y + self.h
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Left,
+    Right,
+    Up,
+    Down,
+}
+
+impl Direction {
+    fn axis(self) -> Axis {
+        match self {
+            Direction::Left | Direction::Right => Axis::Horizontal,
+            Direction::Up | Direction::Down => Axis::Vertical,
+        }
+    }
+}
+
+/// Horizontal: children side by side, left to right. Vertical: stacked, top to bottom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Axis {
+    Horizontal,
+    Vertical,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    Pane(PaneId),
+    Split { axis: Axis, children: Vec<Child> },
+}
+
+/// A child of a split and its share of the split's length.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    pub node: Layout,
+    pub weight: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LayoutError {
+    NoSuchPane(PaneId),
+    TooSmall,
+}
+
+impl std::fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LayoutError::NoSuchPane(p) => write!(f, "no pane {p} in this tab"),
+            LayoutError::TooSmall => write!(f, "the pane is too small to split; make it larger or zoom out first"),
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+/// Splits `total` cells among `weights` proportionally; the remainder goes to the first
+/// children, one cell each, so the result always sums to `total`.
+fn distribute(total: u16, weights: &[u32]) -> Vec<u16> {
+    let sum: u64 = weights.iter().map(|&w| w.max(1) as u64).sum();
+    let mut sizes: Vec<u16> = weights.iter().map(|&w| (total as u64 * w.max(1) as u64 / sum) as u16).collect();
+    let mut left = total - sizes.iter().sum::<u16>();
+    for s in sizes.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        *s += 1;
+        left -= 1;
+    }
+    sizes
+}
+
+fn child_rects(area: Rect, axis: Axis, children: &[Child]) -> Vec<Rect> {
+    let weights: Vec<u32> = children.iter().map(|c| c.weight).collect();
+    let total = if axis == Axis::Horizontal { area.w } else { area.h };
+    let mut at = 0;
+    distribute(total, &weights)
+        .into_iter()
+        .map(|len| {
+            let r = match axis {
+                Axis::Horizontal => Rect::new(area.x + at, area.y, len, area.h),
+                Axis::Vertical => Rect::new(area.x, area.y + at, area.w, len),
+            };
+            at += len;
+            r
+        })
+        .collect()
+}
+
+impl Layout {
+    pub fn panes(&self) -> Vec<PaneId> {
+        let mut out = Vec::new();
+        self.collect_panes(&mut out);
+        out
+    }
+
+    fn collect_panes(&self, out: &mut Vec<PaneId>) {
+        match self {
+            Layout::Pane(p) => out.push(*p),
+            Layout::Split { children, .. } => children.iter().for_each(|c| c.node.collect_panes(out)),
+        }
+    }
+
+    pub fn contains(&self, pane: PaneId) -> bool {
+        match self {
+            Layout::Pane(p) => *p == pane,
+            Layout::Split { children, .. } => children.iter().any(|c| c.node.contains(pane)),
+        }
+    }
+
+    /// Each pane's rectangle (border included) within `area`, in tree order.
+    pub fn rects(&self, area: Rect) -> Vec<(PaneId, Rect)> {
+        let mut out = Vec::new();
+        self.collect_rects(area, &mut out);
+        out
+    }
+
+    fn collect_rects(&self, area: Rect, out: &mut Vec<(PaneId, Rect)>) {
+        match self {
+            Layout::Pane(p) => out.push((*p, area)),
+            Layout::Split { axis, children } => {
+                for (child, r) in children.iter().zip(child_rects(area, *axis, children)) {
+                    child.node.collect_rects(r, out);
+                }
+            }
+        }
+    }
+
+    /// The smallest width and height this subtree can be drawn in.
+    fn min_size(&self) -> (u16, u16) {
+        match self {
+            Layout::Pane(_) => (MIN_SIZE, MIN_SIZE),
+            Layout::Split { axis, children } => {
+                let sizes = children.iter().map(|c| c.node.min_size());
+                match axis {
+                    Axis::Horizontal => sizes.fold((0, 0), |(w, h), (cw, ch)| (w + cw, h.max(ch))),
+                    Axis::Vertical => sizes.fold((0, 0), |(w, h), (cw, ch)| (w.max(cw), h + ch)),
+                }
+            }
+        }
+    }
+
+    /// Splits `target`, putting `new` to its right or below it; each gets half.
+    pub fn split(&mut self, target: PaneId, new: PaneId, dir: Direction, area: Rect) -> Result<(), LayoutError> {
+        let rect = self.rects(area).into_iter().find(|(p, _)| *p == target).map(|(_, r)| r);
+        let rect = rect.ok_or(LayoutError::NoSuchPane(target))?;
+        let axis = dir.axis();
+        let len = if axis == Axis::Horizontal { rect.w } else { rect.h };
+        if len < MIN_SIZE * 2 {
+            return Err(LayoutError::TooSmall);
+        }
+        let before = matches!(dir, Direction::Left | Direction::Up);
+        self.split_node(target, new, axis, before, len);
+        Ok(())
+    }
+
+    fn split_node(&mut self, target: PaneId, new: PaneId, axis: Axis, before: bool, len: u16) -> bool {
+        match self {
+            Layout::Pane(p) if *p == target => {
+                let half = (len / 2) as u32;
+                let (a, b) = (Layout::Pane(target), Layout::Pane(new));
+                let (first, second) = if before { (b, a) } else { (a, b) };
+                *self = Layout::Split {
+                    axis,
+                    children: vec![
+                        Child { node: first, weight: len as u32 - half },
+                        Child { node: second, weight: half },
+                    ],
+                };
+                true
+            }
+            Layout::Pane(_) => false,
+            Layout::Split { axis: own, children } => {
+                let Some(i) = children.iter().position(|c| c.node.contains(target)) else { return false };
+                if *own == axis && children[i].node == Layout::Pane(target) {
+                    // Same direction as this split: the new pane becomes a sibling.
+                    let w = children[i].weight;
+                    children[i].weight = w - w / 2;
+                    let at = if before { i } else { i + 1 };
+                    children.insert(at, Child { node: Layout::Pane(new), weight: (w / 2).max(1) });
+                    true
+                } else {
+                    children[i].node.split_node(target, new, axis, before, len)
+                }
+            }
+        }
+    }
+
+    /// Removes a pane; its space goes to its neighbours. Returns false when the pane is
+    /// the only one (the caller closes the tab instead).
+    pub fn remove(&mut self, pane: PaneId) -> bool {
+        match self {
+            Layout::Pane(_) => false,
+            Layout::Split { children, axis } => {
+                let Some(i) = children.iter().position(|c| c.node.contains(pane)) else { return false };
+                if children[i].node == Layout::Pane(pane) {
+                    let freed = children.remove(i).weight;
+                    let heir = if i > 0 { i - 1 } else { 0 };
+                    children[heir].weight += freed;
+                } else {
+                    children[i].node.remove(pane);
+                }
+                // A split left with one child becomes that child; a child split along the
+                // same axis is folded into this one.
+                if children.len() == 1 {
+                    *self = children.remove(0).node;
+                } else {
+                    let axis = *axis;
+                    let mut merged = Vec::new();
+                    for c in children.drain(..) {
+                        match c.node {
+                            Layout::Split { axis: a, children: grand } if a == axis => {
+                                let sum: u64 = grand.iter().map(|g| g.weight as u64).sum::<u64>().max(1);
+                                for g in grand {
+                                    let w = (c.weight as u64 * g.weight as u64 / sum).max(1) as u32;
+                                    merged.push(Child { node: g.node, weight: w });
+                                }
+                            }
+                            node => merged.push(Child { node, weight: c.weight }),
+                        }
+                    }
+                    *children = merged;
+                }
+                true
+            }
+        }
+    }
+
+    /// The pane next to `from` in `dir`, among those sharing the edge: the one focused
+    /// most recently (`recent`, newest first), else one level with `from`'s middle, else
+    /// the one that overlaps it most.
+    pub fn neighbor(&self, from: PaneId, dir: Direction, area: Rect, recent: &[PaneId]) -> Option<PaneId> {
+        let rects = self.rects(area);
+        let src = rects.iter().find(|(p, _)| *p == from)?.1;
+        let overlap = |a0: u16, a1: u16, b0: u16, b1: u16| a1.min(b1).saturating_sub(a0.max(b0));
+        rects
+            .iter()
+            .filter(|(p, _)| *p != from)
+            .filter_map(|&(p, r)| {
+                let (touches, ov, mid_inside) = match dir {
+                    Direction::Right => (r.x == src.end_x(), overlap(src.y, src.end_y(), r.y, r.end_y()), {
+                        let m = src.y + src.h / 2;
+                        m >= r.y && m < r.end_y()
+                    }),
+                    Direction::Left => (r.end_x() == src.x, overlap(src.y, src.end_y(), r.y, r.end_y()), {
+                        let m = src.y + src.h / 2;
+                        m >= r.y && m < r.end_y()
+                    }),
+                    Direction::Down => (r.y == src.end_y(), overlap(src.x, src.end_x(), r.x, r.end_x()), {
+                        let m = src.x + src.w / 2;
+                        m >= r.x && m < r.end_x()
+                    }),
+                    Direction::Up => (r.end_y() == src.y, overlap(src.x, src.end_x(), r.x, r.end_x()), {
+                        let m = src.x + src.w / 2;
+                        m >= r.x && m < r.end_x()
+                    }),
+                };
+                let recency = recent.iter().position(|&q| q == p).map_or(0, |i| usize::MAX - i);
+                (touches && ov > 0).then_some((p, (recency, mid_inside, ov)))
+            })
+            .max_by_key(|&(_, rank)| rank)
+            .map(|(p, _)| p)
+    }
+
+    /// Moves the border of `pane` by `amount` cells in `dir`, as tmux's resize-pane does:
+    /// the border after the pane (right or below) if it has one, else the one before it.
+    /// Returns false when there is no border to move that way or no room to move it.
+    pub fn resize(&mut self, pane: PaneId, dir: Direction, amount: u16, area: Rect) -> bool {
+        self.resize_in(pane, dir, amount, area)
+    }
+
+    fn resize_in(&mut self, pane: PaneId, dir: Direction, amount: u16, area: Rect) -> bool {
+        let Layout::Split { axis, children } = self else { return false };
+        let Some(i) = children.iter().position(|c| c.node.contains(pane)) else { return false };
+        let rects = child_rects(area, *axis, children);
+        // Deeper splits along the same axis get the first chance, as their border is nearer.
+        if children[i].node.resize_in(pane, dir, amount, rects[i]) {
+            return true;
+        }
+        if *axis != dir.axis() || children.len() < 2 {
+            return false;
+        }
+        // The border between children `a` and `a + 1`.
+        let a = if i + 1 < children.len() { i } else { i - 1 };
+        let lens: Vec<u16> = rects.iter().map(|r| if *axis == Axis::Horizontal { r.w } else { r.h }).collect();
+        let mins: Vec<u16> = children
+            .iter()
+            .map(|c| {
+                let (w, h) = c.node.min_size();
+                if *axis == Axis::Horizontal { w } else { h }
+            })
+            .collect();
+        let forward = matches!(dir, Direction::Right | Direction::Down);
+        let (grow, shrink) = if forward { (a, a + 1) } else { (a + 1, a) };
+        let room = lens[shrink].saturating_sub(mins[shrink]);
+        let step = amount.min(room);
+        if step == 0 {
+            return false;
+        }
+        // Weights become cell lengths, so the new border lands exactly where asked.
+        for (c, &len) in children.iter_mut().zip(&lens) {
+            c.weight = len as u32;
+        }
+        children[grow].weight += step as u32;
+        children[shrink].weight -= step as u32;
+        true
+    }
+
+    /// Gives every child of every split the same share.
+    pub fn equalize(&mut self) {
+        if let Layout::Split { children, .. } = self {
+            for c in children.iter_mut() {
+                c.weight = 100;
+                c.node.equalize();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AREA: Rect = Rect { x: 0, y: 0, w: 100, h: 40 };
+
+    fn rect_of(l: &Layout, p: PaneId) -> Rect {
+        l.rects(AREA).into_iter().find(|(q, _)| *q == p).expect("pane present").1
+    }
+
+    #[test]
+    fn one_pane_fills_the_area() {
+        assert_eq!(Layout::Pane(1).rects(AREA), vec![(1, AREA)]);
+        assert_eq!(AREA.inner(), Rect::new(1, 1, 98, 38));
+    }
+
+    #[test]
+    fn splits_right_and_down_halve_the_pane() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        assert_eq!(l.rects(AREA), vec![(1, Rect::new(0, 0, 50, 40)), (2, Rect::new(50, 0, 50, 40))]);
+        l.split(2, 3, Direction::Down, AREA).unwrap();
+        assert_eq!(rect_of(&l, 2), Rect::new(50, 0, 50, 20));
+        assert_eq!(rect_of(&l, 3), Rect::new(50, 20, 50, 20));
+        assert_eq!(l.panes(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn splitting_along_the_same_axis_adds_a_sibling() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        l.split(2, 3, Direction::Right, AREA).unwrap();
+        let Layout::Split { children, .. } = &l else { panic!("expected a split") };
+        assert_eq!(children.len(), 3);
+        let widths: Vec<u16> = l.rects(AREA).iter().map(|(_, r)| r.w).collect();
+        assert_eq!(widths, vec![50, 25, 25]);
+    }
+
+    #[test]
+    fn rects_always_tile_the_area_exactly() {
+        let mut l = Layout::Pane(1);
+        for (i, dir) in [Direction::Right, Direction::Down, Direction::Right, Direction::Down, Direction::Left]
+            .into_iter()
+            .enumerate()
+        {
+            let target = *l.panes().last().unwrap();
+            l.split(target, i as u32 + 2, dir, AREA).unwrap();
+        }
+        for area in [AREA, Rect::new(0, 0, 37, 23), Rect::new(3, 1, 200, 50)] {
+            let cells: u32 = l.rects(area).iter().map(|(_, r)| r.w as u32 * r.h as u32).sum();
+            assert_eq!(cells, area.w as u32 * area.h as u32, "rects overlap or leave gaps in {area:?}");
+        }
+    }
+
+    #[test]
+    fn too_small_to_split() {
+        let mut l = Layout::Pane(1);
+        assert_eq!(l.split(1, 2, Direction::Right, Rect::new(0, 0, 5, 10)), Err(LayoutError::TooSmall));
+        assert_eq!(l.split(9, 2, Direction::Right, AREA), Err(LayoutError::NoSuchPane(9)));
+    }
+
+    #[test]
+    fn removing_a_pane_gives_its_space_to_a_neighbour_and_collapses_splits() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        l.split(2, 3, Direction::Down, AREA).unwrap();
+        assert!(l.remove(3));
+        assert_eq!(rect_of(&l, 2), Rect::new(50, 0, 50, 40));
+        assert!(l.remove(1));
+        assert_eq!(l, Layout::Pane(2));
+        assert!(!l.remove(2), "the last pane is not removed");
+    }
+
+    #[test]
+    fn neighbours_by_direction() {
+        // 1 | 2
+        //   | 3
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        l.split(2, 3, Direction::Down, AREA).unwrap();
+        assert_eq!(l.neighbor(1, Direction::Right, AREA, &[]), Some(3), "the one level with pane 1's middle");
+        assert_eq!(l.neighbor(1, Direction::Right, AREA, &[1, 2, 3]), Some(2), "the one focused last");
+        assert_eq!(l.neighbor(3, Direction::Left, AREA, &[]), Some(1));
+        assert_eq!(l.neighbor(2, Direction::Down, AREA, &[]), Some(3));
+        assert_eq!(l.neighbor(3, Direction::Up, AREA, &[]), Some(2));
+        assert_eq!(l.neighbor(1, Direction::Left, AREA, &[]), None);
+    }
+
+    #[test]
+    fn resize_moves_the_nearest_border_like_tmux() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        assert!(l.resize(1, Direction::Right, 10, AREA));
+        assert_eq!(rect_of(&l, 1).w, 60);
+        // Pane 2 has no border to its right, so its left border moves.
+        assert!(l.resize(2, Direction::Right, 5, AREA));
+        assert_eq!(rect_of(&l, 2).w, 35);
+        assert!(l.resize(2, Direction::Left, 500, AREA), "moves as far as the other pane allows");
+        assert_eq!(rect_of(&l, 1).w, MIN_SIZE);
+        assert!(!l.resize(1, Direction::Up, 5, AREA), "no horizontal border to move");
+    }
+
+    #[test]
+    fn resize_in_a_nested_split_moves_the_inner_border() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        l.split(2, 3, Direction::Down, AREA).unwrap();
+        assert!(l.resize(2, Direction::Down, 4, AREA));
+        assert_eq!(rect_of(&l, 2).h, 24);
+        assert!(l.resize(3, Direction::Left, 4, AREA));
+        assert_eq!(rect_of(&l, 1).w, 46);
+        assert_eq!(rect_of(&l, 2).w, 54, "the border of the whole column moved");
+    }
+
+    #[test]
+    fn equalize_evens_out_sizes() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, AREA).unwrap();
+        l.split(2, 3, Direction::Right, AREA).unwrap();
+        l.equalize();
+        let widths: Vec<u16> = l.rects(Rect::new(0, 0, 99, 10)).iter().map(|(_, r)| r.w).collect();
+        assert_eq!(widths, vec![33, 33, 33]);
+    }
+}
