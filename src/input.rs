@@ -180,7 +180,11 @@ impl std::str::FromStr for Key {
             "delete" | "del" => KeyCode::Delete,
             "minus" => KeyCode::Char('-'),
             "plus" => KeyCode::Char('+'),
-            lower if lower.len() > 1 && lower.starts_with('f') && lower[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            lower
+                if lower.len() > 1
+                    && lower.starts_with('f')
+                    && lower[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+            {
                 KeyCode::F(lower[1..].parse().unwrap_or(1))
             }
             _ => {
@@ -414,7 +418,12 @@ fn parse_csi(b: &[u8]) -> Parsed {
         if b.len() < 6 {
             return Parsed::Incomplete;
         }
-        let ev = mouse_from_code(b[3].wrapping_sub(32) as u16, b[4].saturating_sub(33) as u16, b[5].saturating_sub(33) as u16, false);
+        let ev = mouse_from_code(
+            b[3].wrapping_sub(32) as u16,
+            b[4].saturating_sub(33) as u16,
+            b[5].saturating_sub(33) as u16,
+            false,
+        );
         return Parsed::Event(ev.map_or_else(|| InputEvent::Raw(b[..6].to_vec()), InputEvent::Mouse), 6);
     }
     let Some(end) = b[2..].iter().position(|&c| (0x40..=0x7e).contains(&c)) else {
@@ -548,7 +557,11 @@ pub fn encode_key(k: Key, modes: &Modes) -> Vec<u8> {
         format!("\x1b[1;{}{}", k.mods.xterm_param(), c as char).into_bytes()
     };
     let tilde = |n: u8| -> Vec<u8> {
-        if k.mods.0 == 0 { format!("\x1b[{n}~").into_bytes() } else { format!("\x1b[{n};{}~", k.mods.xterm_param()).into_bytes() }
+        if k.mods.0 == 0 {
+            format!("\x1b[{n}~").into_bytes()
+        } else {
+            format!("\x1b[{n};{}~", k.mods.xterm_param()).into_bytes()
+        }
     };
     match k.code {
         KeyCode::Char(c) if ctrl => {
@@ -587,7 +600,11 @@ pub fn encode_key(k: Key, modes: &Modes) -> Vec<u8> {
         KeyCode::PageDown => return tilde(6),
         KeyCode::F(n @ 1..=4) => {
             let c = b'P' + n - 1;
-            return if k.mods.0 == 0 { vec![0x1b, b'O', c] } else { format!("\x1b[1;{}{}", k.mods.xterm_param(), c as char).into_bytes() };
+            return if k.mods.0 == 0 {
+                vec![0x1b, b'O', c]
+            } else {
+                format!("\x1b[1;{}{}", k.mods.xterm_param(), c as char).into_bytes()
+            };
         }
         KeyCode::F(n) => {
             let code = match n {
@@ -606,7 +623,9 @@ fn encode_mouse(m: &MouseEvent, modes: &Modes) -> Vec<u8> {
     let wanted = match modes.mouse {
         MouseMode::Off => false,
         MouseMode::Press => m.kind == MouseKind::Press,
-        MouseMode::PressRelease => matches!(m.kind, MouseKind::Press | MouseKind::Release | MouseKind::WheelUp | MouseKind::WheelDown),
+        MouseMode::PressRelease => {
+            matches!(m.kind, MouseKind::Press | MouseKind::Release | MouseKind::WheelUp | MouseKind::WheelDown)
+        }
         MouseMode::Drag => m.kind != MouseKind::Move,
         MouseMode::Motion => true,
     };
@@ -679,7 +698,9 @@ mod tests {
 
     #[test]
     fn key_names_parse_and_print_back() {
-        for name in ["ctrl-b", "alt-h", "alt-H", "ctrl-alt-left", "f5", "shift-tab", "%", "space", "enter", "-", "alt-1"] {
+        for name in
+            ["ctrl-b", "alt-h", "alt-H", "ctrl-alt-left", "f5", "shift-tab", "%", "space", "enter", "-", "alt-1"]
+        {
             assert_eq!(k(name).to_string(), name, "{name}");
         }
         assert_eq!(k("C-b"), k("ctrl-b"));
@@ -740,15 +761,33 @@ mod tests {
     fn mouse_sgr_and_x10() {
         assert_eq!(
             keys(b"\x1b[<0;10;5M"),
-            vec![InputEvent::Mouse(MouseEvent { kind: MouseKind::Press, button: MouseButton::Left, x: 9, y: 4, mods: Mods(0) })]
+            vec![InputEvent::Mouse(MouseEvent {
+                kind: MouseKind::Press,
+                button: MouseButton::Left,
+                x: 9,
+                y: 4,
+                mods: Mods(0)
+            })]
         );
         assert_eq!(
             keys(b"\x1b[<64;1;1M"),
-            vec![InputEvent::Mouse(MouseEvent { kind: MouseKind::WheelUp, button: MouseButton::Left, x: 0, y: 0, mods: Mods(0) })]
+            vec![InputEvent::Mouse(MouseEvent {
+                kind: MouseKind::WheelUp,
+                button: MouseButton::Left,
+                x: 0,
+                y: 0,
+                mods: Mods(0)
+            })]
         );
         assert_eq!(
             keys(b"\x1b[M\x20\x2a\x25"),
-            vec![InputEvent::Mouse(MouseEvent { kind: MouseKind::Press, button: MouseButton::Left, x: 9, y: 4, mods: Mods(0) })]
+            vec![InputEvent::Mouse(MouseEvent {
+                kind: MouseKind::Press,
+                button: MouseButton::Left,
+                x: 9,
+                y: 4,
+                mods: Mods(0)
+            })]
         );
     }
 
@@ -776,7 +815,9 @@ mod tests {
     #[test]
     fn every_parsed_key_encodes_back_to_the_same_bytes() {
         let normal = Modes::default();
-        for bytes in [&b"\x1b[A"[..], b"\x02", b"\x1bh", b"\x1b[5~", b"\x1b[1;5C", b"\x1bOP", b"\x1b[Z", b"\r", b"\x7f", b"z"] {
+        for bytes in
+            [&b"\x1b[A"[..], b"\x02", b"\x1bh", b"\x1b[5~", b"\x1b[1;5C", b"\x1bOP", b"\x1b[Z", b"\r", b"\x7f", b"z"]
+        {
             let ev = keys(bytes);
             let [InputEvent::Key(key)] = ev.as_slice() else { panic!("one key for {bytes:?}") };
             assert_eq!(encode_key(*key, &normal), bytes, "{key}");
@@ -793,8 +834,20 @@ mod tests {
 
     #[test]
     fn mouse_is_encoded_only_in_the_mode_asked_for() {
-        let press = InputEvent::Mouse(MouseEvent { kind: MouseKind::Press, button: MouseButton::Left, x: 2, y: 3, mods: Mods(0) });
-        let moved = InputEvent::Mouse(MouseEvent { kind: MouseKind::Move, button: MouseButton::None, x: 2, y: 3, mods: Mods(0) });
+        let press = InputEvent::Mouse(MouseEvent {
+            kind: MouseKind::Press,
+            button: MouseButton::Left,
+            x: 2,
+            y: 3,
+            mods: Mods(0),
+        });
+        let moved = InputEvent::Mouse(MouseEvent {
+            kind: MouseKind::Move,
+            button: MouseButton::None,
+            x: 2,
+            y: 3,
+            mods: Mods(0),
+        });
         assert!(encode(&press, &Modes::default()).is_empty());
         let sgr = Modes { mouse: MouseMode::PressRelease, mouse_encoding: MouseEncoding::Sgr, ..Modes::default() };
         assert_eq!(encode(&press, &sgr), b"\x1b[<0;3;4M");

@@ -1,7 +1,10 @@
 //! teamster: a terminal multiplexer for AI coding agents, and the control layer above them.
 //!
-//! The binary (`src/main.rs`) is a thin CLI over these modules; see `docs/architecture.md`.
+//! The binary (`src/main.rs`) is a thin CLI over these modules; `docs/architecture.md`
+//! maps them.
 
+pub mod config;
 pub mod input;
 pub mod layout;
+pub mod paths;
 pub mod screen;

@@ -1,0 +1,228 @@
+//! Configuration: `config.toml`, keymaps and themes. Each is loaded, merged over the
+//! built-in defaults, and checked; a mistake gets an error naming the file, the line and
+//! the key. `config.example.toml` documents every key read here.
+
+pub mod error;
+pub mod keymap;
+pub mod theme;
+
+pub use error::ConfigError;
+pub use keymap::{Action, CopyAction, Keymap, Mode};
+pub use theme::Theme;
+
+use error::parse_toml;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What happens to a pane when its program exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnExit {
+    /// A shell that exits cleanly closes its pane; anything else stays, showing how it
+    /// ended, until you close it.
+    #[default]
+    Auto,
+    Keep,
+    Close,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The program to run.
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory; `~` is the home directory. Default: where `teamster` was run.
+    pub cwd: Option<String>,
+    /// One line shown in the agent picker.
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub keymap: String,
+    pub theme: String,
+    pub scrollback_lines: usize,
+    pub shell: Option<String>,
+    pub start: Vec<String>,
+    pub on_exit: OnExit,
+    pub kill_grace_ms: u64,
+    pub escape_time_ms: u64,
+    pub mouse: bool,
+    pub agents: BTreeMap<String, AgentConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            keymap: "default".into(),
+            theme: "dark".into(),
+            scrollback_lines: 10_000,
+            shell: None,
+            start: Vec::new(),
+            on_exit: OnExit::Auto,
+            kill_grace_ms: 3000,
+            escape_time_ms: 10,
+            mouse: true,
+            agents: BTreeMap::new(),
+        }
+    }
+}
+
+/// The most scrollback a pane may keep; beyond this a typo (an extra zero or three)
+/// would quietly cost gigabytes.
+pub const MAX_SCROLLBACK: usize = 1_000_000;
+
+impl Config {
+    /// Reads the config file; a missing file means the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(ConfigError::new(path, 0, "", format!("cannot read it: {e}"))),
+        };
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = parse_toml(path, text)?;
+        config.check(path, text)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, message: String| ConfigError::new(path, line_of_key(text, key), key, message);
+        if self.scrollback_lines > MAX_SCROLLBACK {
+            return Err(err(
+                "scrollback_lines",
+                format!("{} is more than the {MAX_SCROLLBACK} lines allowed", self.scrollback_lines),
+            ));
+        }
+        for name in &self.start {
+            if name != "shell" && !self.agents.contains_key(name) {
+                let known: Vec<&str> = std::iter::once("shell").chain(self.agents.keys().map(String::as_str)).collect();
+                return Err(err(
+                    "start",
+                    format!("`{name}` is not an agent; define [agents.{name}] or use one of: {}", known.join(", ")),
+                ));
+            }
+        }
+        for (name, agent) in &self.agents {
+            if agent.command.trim().is_empty() {
+                return Err(err(&format!("agents.{name}"), "`command` is empty; name the program to run".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The shell new panes run: the config's, else `$SHELL`, else `/bin/sh`.
+    pub fn shell(&self) -> String {
+        self.shell
+            .clone()
+            .or_else(|| std::env::var("SHELL").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "/bin/sh".into())
+    }
+
+    /// Loads the keymap and theme this config names, with the user's overrides from
+    /// `keymap.toml` and `theme.toml` beside the config file.
+    pub fn load_ui(&self, config_file: &Path) -> Result<(Keymap, Theme), ConfigError> {
+        let dir = config_file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let relative = |p: &str| -> String {
+            if matches!(p, "default" | "tmux" | "dark" | "light" | "high-contrast") || Path::new(p).is_absolute() {
+                p.to_string()
+            } else {
+                expand_home(p).to_string_lossy().into_owned()
+            }
+        };
+        let keymap = Keymap::load(&relative(&self.keymap), Some(&dir.join("keymap.toml")))?;
+        let theme = Theme::load(&relative(&self.theme), Some(&dir.join("theme.toml")))?;
+        Ok((keymap, theme))
+    }
+}
+
+/// `~/x` to the home directory's `x`.
+pub fn expand_home(p: &str) -> PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest),
+        None if p == "~" => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default(),
+        None => PathBuf::from(p),
+    }
+}
+
+/// The line where `key` (dotted: `agents.claude`) is set, for errors found after parsing.
+fn line_of_key(text: &str, key: &str) -> usize {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(&format!("[{key}]")) || l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+        })
+        .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/home/u/.config/teamster/config.toml"), text)
+    }
+
+    #[test]
+    fn empty_config_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn example_config_parses_and_loads_its_keymap_and_theme() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let text = std::fs::read_to_string(&path).expect("config.example.toml");
+        let c = Config::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        c.load_ui(&path).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn agents_parse() {
+        let c =
+            parse("[agents.build]\ncommand = \"make\"\nargs = [\"-j4\"]\nenv = { CC = \"clang\" }\ncwd = \"~/src\"\n")
+                .unwrap();
+        let a = &c.agents["build"];
+        assert_eq!(
+            (a.command.as_str(), a.args.as_slice(), a.env["CC"].as_str()),
+            ("make", &["-j4".to_string()][..], "clang")
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_line_the_key_and_what_is_expected() {
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("theme = \"dark\"\nscrollback_lines = \"lots\"\n", 2, "scrollback_lines", "expected a whole number"),
+            ("\n\nscrollbak_lines = 5\n", 3, "scrollbak_lines", "unknown field"),
+            ("[agents.x]\ncommand = \"a\"\nargs = \"b\"\n", 3, "agents.x.args", "expected a list"),
+            ("[agents.x]\ncommand = \"a\"\ncolour = 1\n", 3, "agents.x.colour", "unknown field"),
+            ("mouse = \"yes\"\n", 1, "mouse", "expected true or false"),
+            ("on_exit = \"explode\"\n", 1, "on_exit", "unknown variant"),
+            ("start = [\"claude\"]\n", 1, "start", "`claude` is not an agent"),
+            ("scrollback_lines = 99999999\n", 1, "scrollback_lines", "more than"),
+            ("theme = \"dark\"\nkeymap = [\n", 2, "", "not valid TOML"),
+        ];
+        for (text, line, key, words) in cases {
+            let e = parse(text).expect_err(text);
+            assert_eq!((e.line, e.key.as_str()), (*line, *key), "{text:?} gave: {e}");
+            assert!(e.message.contains(words), "{text:?} gave: {e}");
+            assert!(e.to_string().starts_with("/home/u/.config/teamster/config.toml, line"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_keymap_or_theme_that_does_not_exist_is_named() {
+        let c = parse("keymap = \"emacs\"\n").unwrap();
+        let e = c.load_ui(Path::new("/nonexistent/config.toml")).unwrap_err();
+        assert!(e.message.contains("\"default\", \"tmux\""), "{e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! Where teamster keeps things, following XDG: config in `$XDG_CONFIG_HOME/teamster`,
+//! state in `$XDG_STATE_HOME/teamster`, sockets in `$XDG_RUNTIME_DIR/teamster` (0700).
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() && Path::new(&v).is_absolute() => PathBuf::from(v).join("teamster"),
+        _ => home().join(fallback).join("teamster"),
+    }
+}
+
+pub fn config_dir() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", ".config")
+}
+
+pub fn state_dir() -> PathBuf {
+    xdg("XDG_STATE_HOME", ".local/state")
+}
+
+/// The config file: `TEAMSTER_CONFIG` if set, else `config.toml` in the config directory.
+pub fn config_file() -> PathBuf {
+    match std::env::var_os("TEAMSTER_CONFIG") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => config_dir().join("config.toml"),
+    }
+}
+
+pub fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(v) if !v.is_empty() && Path::new(&v).is_absolute() => PathBuf::from(v).join("teamster"),
+        _ => std::env::temp_dir().join(format!("teamster-{}", nix::unistd::getuid())),
+    }
+}
+
+/// The runner's control socket: `TEAMSTER_SOCKET` if set (every pane has it, so
+/// `teamster` run inside a pane reaches its own runner), else `runner.sock` in the runtime
+/// directory.
+pub fn socket_path() -> PathBuf {
+    match std::env::var_os("TEAMSTER_SOCKET") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => runtime_dir().join("runner.sock"),
+    }
+}
+
+/// Creates `dir` (and parents) readable by its owner only, or checks that an existing one
+/// is ours and private: the socket in it controls every agent.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let meta = std::fs::metadata(dir)?;
+    if meta.uid() != nix::unistd::getuid().as_raw() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to another user; remove it or set XDG_RUNTIME_DIR to a directory of your own",
+                dir.display()
+            ),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
