@@ -3,8 +3,12 @@
 //! The binary (`src/main.rs`) is a thin CLI over these modules; `docs/architecture.md`
 //! maps them.
 
+pub mod cli;
 pub mod config;
 pub mod input;
 pub mod layout;
 pub mod paths;
+pub mod protocol;
+pub mod runner;
 pub mod screen;
+pub mod tui;

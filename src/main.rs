@@ -1,1 +1,133 @@
-fn main() {}
+//! The `teamster` command.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use teamster::cli;
+use teamster::layout::Direction;
+use teamster::protocol::{AttachTarget, Spawn};
+
+#[derive(Parser)]
+#[command(
+    name = "teamster",
+    version,
+    about = "A terminal multiplexer for AI coding agents",
+    long_about = "A terminal multiplexer for AI coding agents.\n\n\
+        With no command, teamster attaches to your most recent session, or starts one (and\n\
+        the runner that keeps it alive). `teamster -- CMD ARGS` starts a new session running\n\
+        CMD. Detach with alt-q (ctrl-b d in the tmux keymap); everything keeps running.",
+    after_help = "Config: ~/.config/teamster/config.toml (see config.example.toml). Keys: `teamster keys`.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    /// Config file to use instead of ~/.config/teamster/config.toml.
+    #[arg(short = 'c', long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Attach to the session with this name, or create it.
+    #[arg(short = 's', long, value_name = "NAME")]
+    session: Option<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Start a new session whose first pane runs this command (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    cmd: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Attach to a session: the most recent one, or the one named.
+    Attach {
+        /// The session's name (see `teamster ls`).
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+    },
+    /// Open an agent from the config, or a command, in a new pane of the current session.
+    New {
+        /// An [agents.NAME] entry from the config.
+        name: Option<String>,
+        /// Open it in a new tab instead of a split.
+        #[arg(long)]
+        tab: bool,
+        /// Split below the pane (default: along its longer side).
+        #[arg(long, conflicts_with = "right")]
+        down: bool,
+        /// Split to the right of the pane.
+        #[arg(long)]
+        right: bool,
+        /// The session (default: the one this shell is in, else the most recent).
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+        /// A command to run instead of an agent (after `--`).
+        #[arg(last = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+    /// List sessions, their tabs and panes, what runs in them and whether it is running.
+    Ls {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a session: its programs get SIGHUP, then SIGKILL after a grace period.
+    Kill {
+        /// The session (default: the one this shell is in, or the only one).
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+        /// End every session and stop the runner.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Check the config, the terminal and the environment; say what is wrong and how to fix it.
+    Doctor,
+    /// Print the key bindings in effect (after your keymap.toml).
+    Keys {
+        /// List every action a key can be bound to.
+        #[arg(long)]
+        actions: bool,
+    },
+    /// Run the runner in the foreground (teamster starts it on demand).
+    #[command(hide = true)]
+    Daemon,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(path) = &cli.config {
+        // SAFETY: set before any thread starts; the runner and panes inherit it.
+        unsafe { std::env::set_var("TEAMSTER_CONFIG", path) };
+    }
+    let config_path = teamster::paths::config_file();
+    let result = match cli.command {
+        None => {
+            let target = if !cli.cmd.is_empty() {
+                AttachTarget::New { name: cli.session, spawn: Some(Spawn::Command { argv: cli.cmd }) }
+            } else if let Some(name) = cli.session {
+                AttachTarget::Named { name, create: true }
+            } else {
+                AttachTarget::Default
+            };
+            cli::attach(config_path, target)
+        }
+        Some(Cmd::Attach { target }) => cli::attach(
+            config_path,
+            target.map_or(AttachTarget::Default, |name| AttachTarget::Named { name, create: false }),
+        ),
+        Some(Cmd::New { name, tab, down, right, target, cmd }) => {
+            let dir = if down {
+                Some(Direction::Down)
+            } else if right {
+                Some(Direction::Right)
+            } else {
+                None
+            };
+            cli::new(config_path, name, cmd, tab, dir, target)
+        }
+        Some(Cmd::Ls { json }) => cli::ls(json),
+        Some(Cmd::Kill { target, all }) => cli::kill(target, all),
+        Some(Cmd::Doctor) => std::process::exit(cli::doctor::run(&config_path)),
+        Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
+        Some(Cmd::Daemon) => teamster::runner::daemon::run(config_path, teamster::paths::socket_path()),
+    };
+    if let Err(e) = result {
+        eprintln!("teamster: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,222 @@
+//! `teamster doctor`: checks the config, the terminal and the environment, and says what
+//! is wrong and how to fix it.
+
+use crate::config::Config;
+use crate::paths;
+use std::io::IsTerminal;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+#[derive(Debug, PartialEq)]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+pub struct Check {
+    pub status: Status,
+    pub what: String,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn ok(what: &str, detail: impl Into<String>) -> Check {
+    Check { status: Status::Ok, what: what.into(), detail: detail.into(), fix: None }
+}
+
+fn warn(what: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check { status: Status::Warn, what: what.into(), detail: detail.into(), fix: Some(fix.into()) }
+}
+
+fn fail(what: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check { status: Status::Fail, what: what.into(), detail: detail.into(), fix: Some(fix.into()) }
+}
+
+/// Where `program` would be found on PATH, or it as given if it names a path.
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        return is_executable(p).then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+pub fn checks(config_path: &Path) -> Vec<Check> {
+    let mut out = Vec::new();
+
+    // Config.
+    let config = if config_path.exists() {
+        match Config::load(config_path) {
+            Ok(c) => {
+                out.push(ok("config", format!("{} reads cleanly", config_path.display())));
+                Some(c)
+            }
+            Err(e) => {
+                out.push(fail(
+                    "config",
+                    e.to_string(),
+                    "fix the line named above; config.example.toml documents every key",
+                ));
+                None
+            }
+        }
+    } else {
+        out.push(ok("config", format!("no {}; using the defaults", config_path.display())));
+        Some(Config::default())
+    };
+    if let Some(c) = &config {
+        match c.load_ui(config_path) {
+            Ok((_, theme)) => {
+                out.push(ok("keys and theme", format!("keymap \"{}\", theme \"{}\"", c.keymap, theme.name)))
+            }
+            Err(e) => out.push(fail(
+                "keys and theme",
+                e.to_string(),
+                "fix the file named above, or remove it to use the built-in defaults",
+            )),
+        }
+        for (name, agent) in &c.agents {
+            match which(&agent.command) {
+                Some(p) => {
+                    out.push(ok(&format!("agent {name}"), format!("{} found at {}", agent.command, p.display())))
+                }
+                None => out.push(warn(
+                    &format!("agent {name}"),
+                    format!("`{}` is not on PATH", agent.command),
+                    format!("install it, or set [agents.{name}] command to its full path"),
+                )),
+            }
+        }
+        let shell = c.shell();
+        match which(&shell) {
+            Some(_) => out.push(ok("shell", format!("new panes run {shell}"))),
+            None => out.push(fail(
+                "shell",
+                format!("{shell} cannot be run"),
+                "set `shell` in the config or $SHELL to an installed shell",
+            )),
+        }
+    }
+
+    // Terminal.
+    if std::io::stdout().is_terminal() {
+        let (cols, rows) = crossterm::terminal::size().unwrap_or((0, 0));
+        if cols < 40 || rows < 10 {
+            out.push(warn(
+                "terminal size",
+                format!("{cols}x{rows}"),
+                "make the window larger; panes need room for their borders",
+            ));
+        } else {
+            out.push(ok("terminal size", format!("{cols}x{rows}")));
+        }
+    } else {
+        out.push(warn(
+            "terminal",
+            "stdout is not a terminal",
+            "run `teamster doctor` in the terminal you will use teamster in",
+        ));
+    }
+    match std::env::var("TERM") {
+        Ok(t) if t == "dumb" || t.is_empty() => {
+            out.push(fail("TERM", format!("TERM={t}"), "set TERM to your terminal's type, e.g. xterm-256color"))
+        }
+        Ok(t) => out.push(ok("TERM", t)),
+        Err(_) => out.push(fail("TERM", "TERM is not set", "set TERM to your terminal's type, e.g. xterm-256color")),
+    }
+    match std::env::var("COLORTERM") {
+        Ok(c) if c == "truecolor" || c == "24bit" => out.push(ok("colours", "true colour")),
+        _ => out.push(warn(
+            "colours",
+            "COLORTERM does not say truecolor",
+            "if your terminal shows 24-bit colour, export COLORTERM=truecolor; programs' true colours are passed through as they are",
+        )),
+    }
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_default();
+    if locale.to_uppercase().contains("UTF-8") || locale.to_uppercase().contains("UTF8") {
+        out.push(ok("locale", locale));
+    } else {
+        out.push(warn(
+            "locale",
+            if locale.is_empty() { "no LANG or LC_ALL".to_string() } else { locale },
+            "use a UTF-8 locale (e.g. LANG=C.UTF-8) so wide characters and box drawing show correctly",
+        ));
+    }
+    if let Ok(pane) = std::env::var("TEAMSTER_PANE") {
+        out.push(ok("inside teamster", format!("this shell is pane {pane}; `teamster new` opens panes beside it")));
+    }
+
+    // Runtime and state directories, and the runner.
+    let runtime = paths::runtime_dir();
+    match paths::ensure_private_dir(&runtime) {
+        Ok(()) => match std::fs::metadata(&runtime) {
+            Ok(m) if m.mode() & 0o077 == 0 => {
+                out.push(ok("socket directory", format!("{} (owner only)", runtime.display())))
+            }
+            _ => out.push(fail("socket directory", runtime.display().to_string(), "make it mode 0700: chmod 700 it")),
+        },
+        Err(e) => out.push(fail("socket directory", e.to_string(), "set XDG_RUNTIME_DIR to a directory you own")),
+    }
+    let state = paths::state_dir();
+    match std::fs::create_dir_all(&state) {
+        Ok(()) => out.push(ok("state directory", state.display().to_string())),
+        Err(e) => out.push(fail(
+            "state directory",
+            format!("{}: {e}", state.display()),
+            "set XDG_STATE_HOME to a writable directory",
+        )),
+    }
+    let socket = paths::socket_path();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let reached = rt.map(|rt| rt.block_on(super::connect(&socket)));
+    match reached {
+        Ok(Ok(_)) => out.push(ok("runner", format!("running, listening on {}", socket.display()))),
+        Ok(Err(e)) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            out.push(ok("runner", "not running; `teamster` starts it"))
+        }
+        Ok(Err(e)) => out.push(fail(
+            "runner",
+            format!("{}: {e}", socket.display()),
+            format!(
+                "see {} for why; if it is stuck, end it by its PID and run teamster again",
+                state.join("runner.log").display()
+            ),
+        )),
+        Err(e) => out.push(fail("runner", e.to_string(), "")),
+    }
+    out
+}
+
+/// Prints the checks; returns the process exit code (1 if anything failed).
+pub fn run(config_path: &Path) -> i32 {
+    let checks = checks(config_path);
+    for c in &checks {
+        let mark = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        println!("{mark} {:<16} {}", c.what, c.detail);
+        if let Some(fix) = c.fix.as_ref().filter(|f| !f.is_empty()) {
+            println!("     {:<16} fix: {fix}", "");
+        }
+    }
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    let warned = checks.iter().filter(|c| c.status == Status::Warn).count();
+    println!();
+    match (failed, warned) {
+        (0, 0) => println!("everything looks right"),
+        (0, w) => println!("{w} warning{}; teamster will run", if w == 1 { "" } else { "s" }),
+        (f, _) => println!("{f} problem{} to fix", if f == 1 { "" } else { "s" }),
+    }
+    i32::from(failed > 0)
+}

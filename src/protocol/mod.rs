@@ -1,0 +1,411 @@
+//! Every message that crosses a process boundary between the runner and its clients (the
+//! TUI, the CLI, later remote viewers). Messages are JSON, each framed by its length
+//! (4 bytes, little-endian). The first message each way is a hello that carries
+//! `PROTOCOL_VERSION`; a mismatch is refused with a message that says what to do.
+
+pub mod wire;
+
+use crate::input::InputEvent;
+use crate::layout::{Direction, Layout, PaneId};
+use crate::screen::CursorShape;
+use serde::{Deserialize, Serialize};
+pub use wire::{WireRow, WireRun};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame either side accepts. A screen update is a few tens of KB; the limit
+/// stops a confused or hostile peer from making the other allocate without bound.
+pub const MAX_FRAME: usize = 32 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Size {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// What a new pane runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Spawn {
+    /// The configured shell.
+    Shell,
+    /// An `[agents.NAME]` entry from the config.
+    Agent { name: String },
+    /// A program given on the command line.
+    Command { argv: Vec<String> },
+}
+
+/// Where a spawn happens and with which environment: the CLI sends its own, so `teamster
+/// new -- make` runs `make` where, and with the PATH, the user typed it.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Context {
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachTarget {
+    /// The most recently used session, or a new one if there is none.
+    Default,
+    /// A session by name; with `create`, a new session of that name if there is none.
+    Named { name: String, create: bool },
+    /// Always a new session, optionally named, whose first pane runs `spawn`.
+    New { name: Option<String>, spawn: Option<Spawn> },
+}
+
+/// The outer terminal's colours, as it answered OSC 10/11; passed on to programs that ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermColors {
+    pub fg: (u8, u8, u8),
+    pub bg: (u8, u8, u8),
+}
+
+/// Changes to the attached session, applied by the runner on behalf of a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Command {
+    Split {
+        dir: Direction,
+        spawn: Spawn,
+    },
+    ClosePane {
+        pane: PaneId,
+    },
+    Focus {
+        pane: PaneId,
+    },
+    FocusDirection {
+        dir: Direction,
+    },
+    FocusNext,
+    FocusPrev,
+    /// By the number shown in the title, 1-based, in the current tab.
+    FocusNumber {
+        number: u8,
+    },
+    Resize {
+        dir: Direction,
+        amount: u16,
+    },
+    Zoom,
+    Equalize,
+    RenamePane {
+        pane: PaneId,
+        name: String,
+    },
+    NewTab {
+        spawn: Spawn,
+    },
+    CloseTab,
+    /// 0-based index.
+    SelectTab {
+        index: usize,
+    },
+    NextTab,
+    PrevTab,
+    RenameTab {
+        name: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum ClientMsg {
+    Hello {
+        version: u32,
+    },
+    /// Become a TUI client of a session; `size` is the area the client gives to panes.
+    Attach {
+        target: AttachTarget,
+        size: Size,
+        context: Context,
+        colors: Option<TermColors>,
+    },
+    Resize {
+        size: Size,
+    },
+    Input {
+        pane: PaneId,
+        events: Vec<InputEvent>,
+    },
+    Command {
+        id: u64,
+        command: Command,
+    },
+    /// Lines by absolute number (see `screen`), for scrollback views.
+    GetLines {
+        id: u64,
+        pane: PaneId,
+        from: u64,
+        count: u16,
+    },
+    Search {
+        id: u64,
+        pane: PaneId,
+        query: String,
+        from: (u64, u16),
+        backward: bool,
+    },
+    GetText {
+        id: u64,
+        pane: PaneId,
+        start: (u64, u16),
+        end: (u64, u16),
+        block: bool,
+    },
+    Detach,
+    // One-shot requests from the CLI.
+    List {
+        id: u64,
+    },
+    Kill {
+        id: u64,
+        session: Option<String>,
+        all: bool,
+    },
+    /// `dir` None: along the pane's longer side.
+    NewPane {
+        id: u64,
+        session: Option<String>,
+        near: Option<PaneId>,
+        spawn: Spawn,
+        tab: bool,
+        dir: Option<Direction>,
+        context: Context,
+    },
+    ListAgents {
+        id: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum ServerMsg {
+    Hello {
+        version: u32,
+        runner_version: String,
+        pid: u32,
+    },
+    /// The whole shape of the session; sent on attach and whenever it changes.
+    Session {
+        session: SessionView,
+    },
+    /// Screen updates for the panes the client can see.
+    Frame {
+        panes: Vec<PaneFrame>,
+    },
+    Reply {
+        id: u64,
+        result: Result<Reply, String>,
+    },
+    /// A pane rang the bell or asked to notify.
+    Alert {
+        pane: PaneId,
+        kind: AlertKind,
+    },
+    /// A program set the clipboard (OSC 52); the client passes it to its terminal.
+    Clipboard {
+        data: String,
+    },
+    /// The client is no longer attached, and why ("detached", "session killed", ...).
+    Detached {
+        reason: String,
+    },
+    /// Something went wrong that the user should see.
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertKind {
+    Bell,
+    Notify { title: String, body: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reply {
+    Done,
+    Lines { from: u64, rows: Vec<WireRow> },
+    Found { at: Option<(u64, u16)> },
+    Text { text: String },
+    Sessions { sessions: Vec<SessionView> },
+    Pane { pane: PaneId, session: String },
+    Agents { agents: Vec<AgentInfo> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub name: String,
+    pub command: String,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum PaneState {
+    Running,
+    Exited { code: Option<i32>, signal: Option<i32> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaneInfo {
+    pub id: PaneId,
+    /// A name the user gave, or the agent's name.
+    pub name: Option<String>,
+    /// The command line, for display.
+    pub command: String,
+    /// What the program set as its title (OSC 0/2).
+    pub title: String,
+    pub state: PaneState,
+    pub pid: Option<u32>,
+    pub size: Size,
+    /// Rang the bell or notified since it was last focused.
+    pub attention: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabView {
+    pub id: u32,
+    pub name: String,
+    pub layout: Layout,
+    pub focused: PaneId,
+    pub zoomed: Option<PaneId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: u32,
+    pub name: String,
+    pub tabs: Vec<TabView>,
+    pub active_tab: usize,
+    /// Every pane in every tab (a list, not a map: JSON object keys are strings).
+    pub panes: Vec<PaneInfo>,
+    pub clients: u32,
+    pub created: u64,
+}
+
+impl SessionView {
+    pub fn tab(&self) -> Option<&TabView> {
+        self.tabs.get(self.active_tab)
+    }
+
+    pub fn focused(&self) -> Option<PaneId> {
+        self.tab().map(|t| t.focused)
+    }
+
+    pub fn pane(&self, id: PaneId) -> Option<&PaneInfo> {
+        self.panes.iter().find(|p| p.id == id)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CursorView {
+    pub x: u16,
+    pub y: u16,
+    pub visible: bool,
+    pub shape: CursorShape,
+}
+
+/// What a client needs to know of a pane's modes to route input and scroll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PaneModes {
+    /// The program asked for mouse events.
+    pub mouse: bool,
+    pub alt_screen: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PaneFrame {
+    pub pane: PaneId,
+    pub size: Size,
+    /// Every row is included; rows sent earlier are void.
+    pub full: bool,
+    pub rows: Vec<(u16, WireRow)>,
+    pub cursor: CursorView,
+    pub modes: PaneModes,
+    /// Absolute numbers of the first scrollback line and of the screen's first row, and
+    /// the numbering's epoch (see `screen`).
+    pub first_line: u64,
+    pub screen_top: u64,
+    pub epoch: u64,
+}
+
+/// Encodes one message with its length prefix.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let body = serde_json::to_vec(msg).unwrap_or_default();
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Reads one framed message; `Ok(None)` at a clean end of stream.
+pub async fn read_msg<T, R>(r: &mut R) -> std::io::Result<Option<T>>
+where
+    T: serde::de::DeserializeOwned,
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("message of {len} bytes is over the {MAX_FRAME} byte limit"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed message: {e}")))
+}
+
+pub async fn write_msg<T, W>(w: &mut W, msg: &T) -> std::io::Result<()>
+where
+    T: Serialize,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    w.write_all(&encode(msg)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_survive_the_framing() {
+        let msg = ClientMsg::Command {
+            id: 7,
+            command: Command::Split { dir: Direction::Right, spawn: Spawn::Agent { name: "claude".into() } },
+        };
+        let bytes = encode(&msg);
+        let mut r = &bytes[..];
+        let back: ClientMsg = read_msg(&mut r).await.unwrap().unwrap();
+        assert_eq!(back, msg);
+        let end: Option<ClientMsg> = read_msg(&mut r).await.unwrap();
+        assert!(end.is_none());
+    }
+
+    #[tokio::test]
+    async fn oversized_and_malformed_frames_are_errors_not_crashes() {
+        let mut big = ((MAX_FRAME + 1) as u32).to_le_bytes().to_vec();
+        big.extend_from_slice(b"{}");
+        let e = read_msg::<ClientMsg, _>(&mut &big[..]).await.unwrap_err();
+        assert!(e.to_string().contains("over the"), "{e}");
+        let mut bad = 5u32.to_le_bytes().to_vec();
+        bad.extend_from_slice(b"nope!");
+        let e = read_msg::<ClientMsg, _>(&mut &bad[..]).await.unwrap_err();
+        assert!(e.to_string().contains("malformed"), "{e}");
+    }
+}

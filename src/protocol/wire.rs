@@ -1,0 +1,152 @@
+//! Screen contents on the wire.
+//!
+//! A row is a list of runs of cells that share a style and a width. A run's text holds one
+//! character per cell (a wide character once, for its two cells); combining marks travel
+//! beside it by index. Receivers never compute character widths, so a TUI, a remote attach
+//! and a browser draw the same cells.
+
+use crate::screen::{Attrs, Cell, Color, Row, Style, Width};
+use serde::{Deserialize, Serialize};
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+fn is_zero16(v: &u16) -> bool {
+    *v == 0
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireRun {
+    /// One character per cell.
+    #[serde(rename = "t")]
+    pub text: String,
+    /// Colours as `Color::to_wire`: 0 default, 1..=256 palette + 1, 0x1000000|rgb.
+    #[serde(rename = "f", default, skip_serializing_if = "is_zero")]
+    pub fg: u32,
+    #[serde(rename = "b", default, skip_serializing_if = "is_zero")]
+    pub bg: u32,
+    #[serde(rename = "a", default, skip_serializing_if = "is_zero16")]
+    pub attrs: u16,
+    /// Every character of this run takes two cells.
+    #[serde(rename = "w", default, skip_serializing_if = "is_false")]
+    pub wide: bool,
+    /// Combining characters: (index of the character in `text`, what to draw over it).
+    #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<(u16, String)>,
+}
+
+impl WireRun {
+    pub fn style(&self) -> Style {
+        Style { fg: Color::from_wire(self.fg), bg: Color::from_wire(self.bg), attrs: Attrs(self.attrs) }
+    }
+
+    /// Cells this run covers.
+    pub fn width(&self) -> usize {
+        self.text.chars().count() * if self.wide { 2 } else { 1 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WireRow {
+    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<WireRun>,
+    #[serde(rename = "w", default, skip_serializing_if = "is_false")]
+    pub wrapped: bool,
+}
+
+impl WireRow {
+    /// Encodes a row; trailing default blanks are left out (the receiver pads).
+    pub fn from_row(row: &Row) -> WireRow {
+        let len = row.content_len();
+        let mut runs: Vec<WireRun> = Vec::new();
+        for (x, cell) in row.cells[..len].iter().enumerate() {
+            if cell.width == Width::Spacer {
+                continue;
+            }
+            let (fg, bg, attrs) = (cell.style.fg.to_wire(), cell.style.bg.to_wire(), cell.style.attrs.0);
+            let wide = cell.width == Width::Wide;
+            let same = runs.last().is_some_and(|r| r.fg == fg && r.bg == bg && r.attrs == attrs && r.wide == wide);
+            if !same {
+                runs.push(WireRun { fg, bg, attrs, wide, ..WireRun::default() });
+            }
+            let Some(run) = runs.last_mut() else { continue };
+            if cell.combined
+                && let Some(extra) = row.combining_at(x)
+            {
+                run.marks.push((run.text.chars().count() as u16, extra.to_string()));
+            }
+            run.text.push(cell.ch);
+        }
+        WireRow { runs, wrapped: row.wrapped }
+    }
+
+    /// Decodes into cells, `cols` wide; anything past `cols` is dropped.
+    pub fn to_cells(&self, cols: usize) -> (Vec<Cell>, Vec<(u16, String)>) {
+        let mut cells = vec![Cell::default(); cols];
+        let mut marks = Vec::new();
+        let mut x = 0;
+        for run in &self.runs {
+            let style = run.style();
+            for (i, ch) in run.text.chars().enumerate() {
+                let w = if run.wide { 2 } else { 1 };
+                if x + w > cols {
+                    return (cells, marks);
+                }
+                let width = if run.wide { Width::Wide } else { Width::Narrow };
+                cells[x] = Cell { ch, style, width, combined: false };
+                if run.wide {
+                    cells[x + 1] = Cell { ch: ' ', style, width: Width::Spacer, combined: false };
+                }
+                for (_, m) in run.marks.iter().filter(|(j, _)| *j as usize == i) {
+                    cells[x].combined = true;
+                    marks.push((x as u16, m.clone()));
+                }
+                x += w;
+            }
+        }
+        (cells, marks)
+    }
+
+    /// The row as plain text (trailing blanks dropped), for tests and logs.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for run in &self.runs {
+            for (i, ch) in run.text.chars().enumerate() {
+                s.push(ch);
+                for (_, m) in run.marks.iter().filter(|(j, _)| *j as usize == i) {
+                    s.push_str(m);
+                }
+            }
+        }
+        s.trim_end().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screen::Screen;
+
+    #[test]
+    fn rows_round_trip_with_styles_wide_and_combining_characters() {
+        let mut s = Screen::new(20, 1, 0);
+        s.feed("a\x1b[31mb中\x1b[0me\u{301}\x1b[44m \x1b[0m".as_bytes());
+        let wire = WireRow::from_row(s.row(0));
+        assert_eq!(wire.runs.len(), 5, "{wire:?}");
+        let (cells, marks) = wire.to_cells(20);
+        assert_eq!(&cells[..7], &s.row(0).cells[..7]);
+        assert_eq!(marks, vec![(4, "\u{301}".to_string())]);
+        assert_eq!(wire.text(), "ab中e\u{301}");
+    }
+
+    #[test]
+    fn plain_text_stays_small_on_the_wire() {
+        let mut s = Screen::new(80, 1, 0);
+        s.feed(b"hello world");
+        let json = serde_json::to_string(&WireRow::from_row(s.row(0))).unwrap();
+        assert_eq!(json, r#"{"r":[{"t":"hello world"}]}"#);
+    }
+}

@@ -1,0 +1,333 @@
+//! One connection to the runner: a TUI, or a one-shot CLI request.
+//!
+//! An attached client gets the session's shape whenever it changes and screen updates for
+//! the panes it can see. Updates are paced per client: the first change after a quiet
+//! spell is drawn at once (so a keystroke's echo is not delayed), later ones at most 60
+//! times a second, and each update carries only the rows that changed since that client's
+//! last. A slow client is never queued a backlog: it gets the latest state when it is
+//! ready.
+
+use super::pane::Pane;
+use super::{ClientId, Runner, SessionEvent, log};
+use crate::layout::PaneId;
+use crate::protocol::{
+    ClientMsg, CursorView, PROTOCOL_VERSION, PaneFrame, PaneModes, Reply, ServerMsg, Size, WireRow, read_msg, write_msg,
+};
+use crate::screen::{MouseMode, Pos};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+
+type Writer = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
+
+const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
+/// How long a pane may hold back its drawing (mode 2026) before we draw it anyway.
+const SYNC_TIMEOUT: Duration = Duration::from_millis(150);
+
+async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
+    write_msg(&mut *wr.lock().await, msg).await.is_ok()
+}
+
+pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
+    // The socket's directory is private already; this is a second lock on the door.
+    match stream.peer_cred() {
+        Ok(cred) if cred.uid() == nix::unistd::getuid().as_raw() => {}
+        _ => return,
+    }
+    let (mut rd, wr) = stream.into_split();
+    let wr: Writer = Arc::new(tokio::sync::Mutex::new(wr));
+    match read_msg::<ClientMsg, _>(&mut rd).await {
+        Ok(Some(ClientMsg::Hello { version })) if version == PROTOCOL_VERSION => {}
+        Ok(Some(ClientMsg::Hello { version })) => {
+            let message = format!(
+                "this teamster speaks protocol {version}, but the running runner (teamster {}) speaks {PROTOCOL_VERSION}; use the teamster that started it, or end its sessions with `teamster kill --all` first",
+                env!("CARGO_PKG_VERSION")
+            );
+            send(&wr, &ServerMsg::Error { message }).await;
+            return;
+        }
+        _ => return,
+    }
+    let hello = ServerMsg::Hello {
+        version: PROTOCOL_VERSION,
+        runner_version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+    };
+    if !send(&wr, &hello).await {
+        return;
+    }
+    let client = runner.new_client_id();
+    let mut attached: Option<(u32, tokio::task::JoinHandle<()>)> = None;
+    loop {
+        let msg = match read_msg::<ClientMsg, _>(&mut rd).await {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => {
+                log(&format!("client {client}: {e}"));
+                send(&wr, &ServerMsg::Error { message: format!("the runner could not read a message: {e}") }).await;
+                break;
+            }
+        };
+        let session = attached.as_ref().map(|(s, _)| *s);
+        let reply = |id: u64, result: Result<Reply, String>| ServerMsg::Reply { id, result };
+        let out = match msg {
+            ClientMsg::Hello { .. } => Some(ServerMsg::Error { message: "hello twice".into() }),
+            ClientMsg::Attach { target, size, context, colors } => {
+                if let Err(e) = runner.reload_config() {
+                    send(&wr, &ServerMsg::Error { message: e }).await;
+                }
+                match runner.attach(client, target, size, context, colors) {
+                    Ok(id) => {
+                        if let Some((_, old)) = attached.take() {
+                            old.abort();
+                        }
+                        let task = tokio::spawn(frames(runner.clone(), wr.clone(), id));
+                        attached = Some((id, task));
+                        None
+                    }
+                    Err(message) => {
+                        send(&wr, &ServerMsg::Error { message }).await;
+                        break;
+                    }
+                }
+            }
+            ClientMsg::Resize { size } => {
+                if let Some(s) = session {
+                    runner.make_owner(client, s, size);
+                }
+                None
+            }
+            ClientMsg::Input { pane, events } => {
+                if let Some(s) = session {
+                    input(&runner, client, s, pane, &events);
+                }
+                None
+            }
+            ClientMsg::Command { id, command } => {
+                let result = match session {
+                    Some(s) => runner.command(s, command).map(|_| Reply::Done),
+                    None => Err("not attached to a session".into()),
+                };
+                Some(reply(id, result))
+            }
+            ClientMsg::GetLines { id, pane, from, count } => Some(reply(
+                id,
+                pane_query(&runner, session, pane, |screen| {
+                    let count = count.min(1000) as u64;
+                    let rows =
+                        (from..from + count).map_while(|abs| screen.line(abs).map(|r| WireRow::from_row(&r))).collect();
+                    Reply::Lines { from, rows }
+                }),
+            )),
+            ClientMsg::Search { id, pane, query, from, backward } => Some(reply(
+                id,
+                pane_query(&runner, session, pane, |screen| {
+                    let at =
+                        screen.search(&query, Pos { line: from.0, col: from.1 }, backward).map(|p| (p.line, p.col));
+                    Reply::Found { at }
+                }),
+            )),
+            ClientMsg::GetText { id, pane, start, end, block } => Some(reply(
+                id,
+                pane_query(&runner, session, pane, |screen| {
+                    let text = screen.text_between(
+                        Pos { line: start.0, col: start.1 },
+                        Pos { line: end.0, col: end.1 },
+                        block,
+                    );
+                    Reply::Text { text }
+                }),
+            )),
+            ClientMsg::Detach => {
+                send(&wr, &ServerMsg::Detached { reason: "detached".into() }).await;
+                break;
+            }
+            ClientMsg::List { id } => Some(reply(id, Ok(Reply::Sessions { sessions: runner.list() }))),
+            ClientMsg::Kill { id, session, all } => {
+                let result = runner.kill(session, all).await.map(|text| Reply::Text { text });
+                Some(reply(id, result))
+            }
+            ClientMsg::NewPane { id, session, near, spawn, tab, dir, context } => {
+                let result = runner
+                    .new_pane(session, near, spawn, tab, dir, context)
+                    .map(|(pane, session)| Reply::Pane { pane, session });
+                Some(reply(id, result))
+            }
+            ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),
+        };
+        if let Some(out) = out
+            && !send(&wr, &out).await
+        {
+            break;
+        }
+    }
+    if let Some((_, task)) = attached {
+        task.abort();
+    }
+    runner.detach_client(client);
+}
+
+fn pane_query(
+    runner: &Runner,
+    session: Option<u32>,
+    pane: PaneId,
+    f: impl FnOnce(&crate::screen::Screen) -> Reply,
+) -> Result<Reply, String> {
+    let session = session.ok_or("not attached to a session")?;
+    let pane = runner.pane(session, pane)?;
+    let screen = pane.screen.lock();
+    Ok(f(&screen))
+}
+
+/// Keys, pastes and mouse events for a pane, encoded for the modes its program set.
+fn input(runner: &Runner, client: ClientId, session: u32, pane: PaneId, events: &[crate::input::InputEvent]) {
+    let size = {
+        let st = runner.state.lock();
+        st.sessions.get(&session).and_then(|s| s.clients.get(&client).copied())
+    };
+    if let Some(size) = size {
+        runner.make_owner(client, session, size);
+    }
+    let Ok(pane) = runner.pane(session, pane) else { return };
+    let modes = pane.screen.lock().modes();
+    let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
+    if pane.is_running() {
+        pane.write(bytes);
+    }
+}
+
+/// What a client was last sent of a pane.
+struct Sent {
+    generation: u64,
+    size: Size,
+    cursor: CursorView,
+    modes: PaneModes,
+    first_line: u64,
+}
+
+async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
+    let subscribed = {
+        let st = runner.state.lock();
+        st.sessions.get(&session).map(|s| (s.changed.subscribe(), s.events.subscribe()))
+    };
+    let Some((mut changed, mut events)) = subscribed else { return };
+    let mut sent_version = None;
+    let mut sent: HashMap<PaneId, Sent> = HashMap::new();
+    let mut last = Instant::now() - FRAME_INTERVAL;
+    let mut deferred = false;
+    let mut first = true;
+    loop {
+        if !first {
+            tokio::select! {
+                r = changed.changed() => {
+                    if r.is_err() {
+                        let reason = match events.try_recv() {
+                            Ok(SessionEvent::Ended(reason)) => reason,
+                            _ => "the session ended".into(),
+                        };
+                        send(&wr, &ServerMsg::Detached { reason }).await;
+                        return;
+                    }
+                }
+                ev = events.recv() => {
+                    match ev {
+                        Ok(SessionEvent::Message(m)) => { if !send(&wr, &m).await { return } }
+                        Ok(SessionEvent::Ended(reason)) => { send(&wr, &ServerMsg::Detached { reason }).await; return }
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => { send(&wr, &ServerMsg::Detached { reason: "the session ended".into() }).await; return }
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep(SYNC_TIMEOUT), if deferred => {}
+            }
+            let wait = FRAME_INTERVAL.saturating_sub(last.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        first = false;
+        changed.borrow_and_update();
+        let (view, visible) = {
+            let st = runner.state.lock();
+            let Some(s) = st.sessions.get(&session) else { continue };
+            let view = (sent_version != Some(s.version)).then(|| runner.session_view(&st, s));
+            sent_version = Some(s.version);
+            let ids = match s.tabs.get(s.active) {
+                Some(t) => t.zoomed.map_or_else(|| t.layout.panes(), |z| vec![z]),
+                None => Vec::new(),
+            };
+            let panes: Vec<Arc<Pane>> = ids.iter().filter_map(|p| st.panes.get(p).cloned()).collect();
+            (view, panes)
+        };
+        deferred = false;
+        let mut updates = Vec::new();
+        for pane in &visible {
+            let since = *pane.sync_since.lock();
+            if since.is_some_and(|t| t.elapsed() < SYNC_TIMEOUT) {
+                deferred = true;
+                continue;
+            }
+            if let Some((frame, state)) = pane_frame(pane, sent.get(&pane.id)) {
+                sent.insert(pane.id, state);
+                updates.push(frame);
+            }
+        }
+        let mut w = wr.lock().await;
+        if let Some(session) = view
+            && write_msg(&mut *w, &ServerMsg::Session { session }).await.is_err()
+        {
+            return;
+        }
+        if !updates.is_empty() && write_msg(&mut *w, &ServerMsg::Frame { panes: updates }).await.is_err() {
+            return;
+        }
+        drop(w);
+        last = Instant::now();
+    }
+}
+
+/// The rows of `pane` that changed since `sent`, or all of them; None when nothing did.
+fn pane_frame(pane: &Pane, sent: Option<&Sent>) -> Option<(PaneFrame, Sent)> {
+    let screen = pane.screen.lock();
+    let (cols, rows) = screen.size();
+    let size = Size { cols, rows };
+    let (x, y) = screen.cursor_position();
+    let modes = screen.modes();
+    let cursor = CursorView { x, y, visible: modes.cursor_visible, shape: screen.cursor_shape() };
+    let pane_modes = PaneModes { mouse: modes.mouse != MouseMode::Off, alt_screen: screen.alt_screen() };
+    let generation = screen.generation();
+    let first_line = screen.first_line();
+    let full = sent.is_none_or(|s| s.size != size);
+    if let Some(s) = sent
+        && !full
+        && s.generation == generation
+        && s.cursor == cursor
+        && s.modes == pane_modes
+        && s.first_line == first_line
+    {
+        return None;
+    }
+    let since = sent.map_or(0, |s| s.generation);
+    let gens = screen.row_generations();
+    let rows: Vec<(u16, WireRow)> = (0..rows as usize)
+        .filter(|&y| full || gens[y] > since)
+        .map(|y| (y as u16, WireRow::from_row(screen.row(y))))
+        .collect();
+    let frame = PaneFrame {
+        pane: pane.id,
+        size,
+        full,
+        rows,
+        cursor,
+        modes: pane_modes,
+        first_line,
+        screen_top: screen.screen_top(),
+        epoch: screen.epoch(),
+    };
+    Some((frame, Sent { generation, size, cursor, modes: pane_modes, first_line }))
+}

@@ -1,0 +1,113 @@
+//! Running the runner: the socket, the accept loop, signals, and starting it on demand.
+
+use super::{Runner, log};
+use crate::config::Config;
+use crate::paths;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the runner in this process until its last session ends or it is told to stop.
+pub fn run(config_path: PathBuf, socket_path: PathBuf) -> anyhow::Result<()> {
+    let dir = socket_path.parent().map(Path::to_path_buf).unwrap_or_else(paths::runtime_dir);
+    paths::ensure_private_dir(&dir)?;
+    // One runner per socket: the lock is held for the runner's life.
+    let lock_path = socket_path.with_extension("lock");
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    // SAFETY: flock on a file we hold open.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        anyhow::bail!("a runner is already running for {}", socket_path.display());
+    }
+    let config = Config::load(&config_path).unwrap_or_else(|e| {
+        log(&format!("{e}; starting with the default config"));
+        Config::default()
+    });
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("runner").enable_all().build()?;
+    let result = runtime.block_on(serve(config, config_path, socket_path.clone()));
+    let _ = std::fs::remove_file(&socket_path);
+    drop(lock);
+    // Pane tasks may still be draining; they hold nothing that outlives the process.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> anyhow::Result<()> {
+    if socket_path.exists() {
+        // A socket left by a runner that died; nothing answers on it (we hold the lock).
+        std::fs::remove_file(&socket_path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(&socket_path)?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
+    log(&format!("runner {} listening on {}", std::process::id(), socket_path.display()));
+    let runner = Runner::new(config, config_path, socket_path);
+    let mut shutdown = runner.shutdown.subscribe();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            conn = listener.accept() => match conn {
+                Ok((stream, _)) => { tokio::spawn(super::client::serve(runner.clone(), stream)); }
+                Err(e) => log(&format!("accept failed: {e}")),
+            },
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() { break }
+            }
+            _ = term.recv() => { stop(&runner, "SIGTERM").await; break }
+            _ = int.recv() => { stop(&runner, "SIGINT").await; break }
+            _ = hup.recv() => { stop(&runner, "SIGHUP").await; break }
+        }
+    }
+    log("runner exiting");
+    Ok(())
+}
+
+async fn stop(runner: &Arc<Runner>, why: &str) {
+    log(&format!("{why}: ending every session"));
+    let _ = runner.kill(None, true).await;
+}
+
+/// Starts a runner in the background for `socket_path` and waits until it answers.
+pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let state = paths::state_dir();
+    std::fs::create_dir_all(&state)?;
+    let log_path = state.join("runner.log");
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("daemon")
+        .env("TEAMSTER_CONFIG", config_path)
+        .env("TEAMSTER_SOCKET", socket_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log_file)
+        .current_dir("/");
+    // SAFETY: setsid is async-signal-safe; it detaches the runner from our terminal so
+    // closing the terminal does not end it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if std::os::unix::net::UnixStream::connect(socket_path).is_ok() {
+            // The runner lives on after we exit; reap it if it exits first.
+            std::thread::spawn(move || child.wait());
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            anyhow::bail!("the runner exited at once ({status}); see {}", log_path.display());
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the runner did not start within 10 s; see {}", log_path.display());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

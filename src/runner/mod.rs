@@ -1,0 +1,972 @@
+//! The runner: the daemon that owns every session, pane and PTY.
+//!
+//! Started on demand by the first `teamster` (like the tmux server), it keeps programs
+//! running while no client is attached. All state lives in `State` behind one lock; each
+//! change goes through one method here, which bumps the session's change counter so that
+//! attached clients redraw. Pane output does not take this lock: each pane's task feeds its
+//! own screen and bumps the counter itself.
+
+mod client;
+pub mod daemon;
+mod pane;
+mod pty;
+
+use crate::config::{Config, OnExit};
+use crate::layout::{Direction, Layout, PaneId, Rect};
+use crate::protocol::{
+    AgentInfo, AlertKind, AttachTarget, Command, Context, PaneInfo, PaneState, ServerMsg, SessionView, Size, Spawn,
+    TabView, TermColors,
+};
+use crate::screen::{ReportedColors, ScreenEvent};
+use pane::{Pane, PaneMeta};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, watch};
+
+pub type ClientId = u64;
+
+/// Things a session tells its attached clients besides screen changes.
+#[derive(Clone, Debug)]
+pub enum SessionEvent {
+    Message(ServerMsg),
+    Ended(String),
+}
+
+pub struct Tab {
+    pub id: u32,
+    pub name: String,
+    pub layout: Layout,
+    pub focused: PaneId,
+    pub zoomed: Option<PaneId>,
+    /// Panes by when they were last focused, newest first.
+    pub recent: Vec<PaneId>,
+}
+
+pub struct Session {
+    pub id: u32,
+    pub name: String,
+    pub tabs: Vec<Tab>,
+    pub active: usize,
+    /// The area panes are laid out in: the size of the client that last typed or resized.
+    pub size: Size,
+    pub owner: Option<ClientId>,
+    pub clients: BTreeMap<ClientId, Size>,
+    /// Where and with what environment the session was created; new panes inherit it.
+    pub context: Context,
+    pub colors: Option<TermColors>,
+    /// Bumped on every change, structure or content; attached clients wait on it.
+    pub changed: watch::Sender<u64>,
+    /// Bumped on changes to the session's shape (tabs, layout, titles, states).
+    pub version: u64,
+    pub events: broadcast::Sender<SessionEvent>,
+    pub created: u64,
+    pub last_used: u64,
+}
+
+impl Session {
+    fn area(&self) -> Rect {
+        Rect::new(0, 0, self.size.cols, self.size.rows)
+    }
+
+    fn touch(&mut self) {
+        self.version += 1;
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    fn tab_of(&self, pane: PaneId) -> Option<usize> {
+        self.tabs.iter().position(|t| t.layout.contains(pane))
+    }
+}
+
+#[derive(Default)]
+pub struct State {
+    pub sessions: BTreeMap<u32, Session>,
+    pub panes: HashMap<PaneId, Arc<Pane>>,
+    next_session: u32,
+    next_pane: PaneId,
+    next_tab: u32,
+    next_client: ClientId,
+}
+
+pub struct Runner {
+    pub state: Mutex<State>,
+    config: RwLock<Config>,
+    config_path: PathBuf,
+    pub socket_path: PathBuf,
+    pub shutdown: watch::Sender<bool>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+pub fn log(msg: &str) {
+    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    eprintln!("[{t}] {msg}");
+}
+
+/// Variables that tell programs which terminal they run in. Inside a pane that terminal
+/// is teamster, so the outer terminal's are removed.
+const OUTER_TERMINAL_VARS: &[&str] = &[
+    "TMUX",
+    "TMUX_PANE",
+    "KITTY_WINDOW_ID",
+    "KITTY_PID",
+    "KITTY_LISTEN_ON",
+    "WEZTERM_PANE",
+    "WEZTERM_EXECUTABLE",
+    "WEZTERM_UNIX_SOCKET",
+    "ITERM_SESSION_ID",
+    "TERM_SESSION_ID",
+    "VTE_VERSION",
+    "WT_SESSION",
+    "ALACRITTY_WINDOW_ID",
+    "ALACRITTY_SOCKET",
+    "GHOSTTY_RESOURCES_DIR",
+    "KONSOLE_VERSION",
+    "ZELLIJ",
+    "ZELLIJ_SESSION_NAME",
+    "ZELLIJ_PANE_ID",
+];
+
+impl Runner {
+    pub fn new(config: Config, config_path: PathBuf, socket_path: PathBuf) -> Arc<Runner> {
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Runner {
+            state: Mutex::new(State::default()),
+            config: RwLock::new(config),
+            config_path,
+            socket_path,
+            shutdown,
+        })
+    }
+
+    pub fn config(&self) -> Config {
+        self.config.read().clone()
+    }
+
+    /// Re-reads the config file. On a mistake the last good config stays in force and
+    /// the error is returned for the user to see.
+    pub fn reload_config(&self) -> Result<(), String> {
+        match Config::load(&self.config_path) {
+            Ok(c) => {
+                *self.config.write() = c;
+                Ok(())
+            }
+            Err(e) => Err(format!("config not reloaded, the last good one stays in force: {e}")),
+        }
+    }
+
+    pub fn new_client_id(&self) -> ClientId {
+        let mut st = self.state.lock();
+        st.next_client += 1;
+        st.next_client
+    }
+
+    fn reported_colors(colors: Option<TermColors>) -> ReportedColors {
+        let mut c = ReportedColors::default();
+        if let Some(tc) = colors {
+            c.fg = tc.fg;
+            c.bg = tc.bg;
+            c.cursor = tc.fg;
+        }
+        c
+    }
+
+    // ---- sessions ----
+
+    /// Attaches a client: to an existing session or a new one. Returns the session's id.
+    pub fn attach(
+        self: &Arc<Self>,
+        client: ClientId,
+        target: AttachTarget,
+        size: Size,
+        context: Context,
+        colors: Option<TermColors>,
+    ) -> Result<u32, String> {
+        let size = Size { cols: size.cols.max(10), rows: size.rows.max(3) };
+        let existing = {
+            let st = self.state.lock();
+            match &target {
+                AttachTarget::Default => st.sessions.values().max_by_key(|s| (s.last_used, s.id)).map(|s| s.id),
+                AttachTarget::Named { name, create } => match st.sessions.values().find(|s| &s.name == name) {
+                    Some(s) => Some(s.id),
+                    None if *create => None,
+                    None => return Err(no_such_session(&st, name)),
+                },
+                AttachTarget::New { .. } => None,
+            }
+        };
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let (name, spawn) = match target {
+                    AttachTarget::New { name, spawn } => (name, spawn),
+                    AttachTarget::Named { name, .. } => (Some(name), None),
+                    AttachTarget::Default => (None, None),
+                };
+                self.create_session(name, spawn, size, context, colors)?
+            }
+        };
+        let mut st = self.state.lock();
+        let s = st.sessions.get_mut(&id).ok_or("the session ended")?;
+        s.clients.insert(client, size);
+        if colors.is_some() {
+            s.colors = colors;
+        }
+        s.last_used = now_secs();
+        s.touch();
+        drop(st);
+        self.make_owner(client, id, size);
+        Ok(id)
+    }
+
+    fn create_session(
+        self: &Arc<Self>,
+        name: Option<String>,
+        spawn: Option<Spawn>,
+        size: Size,
+        context: Context,
+        colors: Option<TermColors>,
+    ) -> Result<u32, String> {
+        let config = self.config();
+        let spawns: Vec<Spawn> = match spawn {
+            Some(s) => vec![s],
+            None if config.start.is_empty() => vec![Spawn::Shell],
+            None => config
+                .start
+                .iter()
+                .map(|n| if n == "shell" { Spawn::Shell } else { Spawn::Agent { name: n.clone() } })
+                .collect(),
+        };
+        let mut st = self.state.lock();
+        if let Some(n) = &name
+            && st.sessions.values().any(|s| &s.name == n)
+        {
+            return Err(format!("a session named `{n}` already exists; attach to it with `teamster attach -t {n}`"));
+        }
+        let id = st.next_session;
+        st.next_session += 1;
+        let name = name.unwrap_or_else(|| {
+            (0..).map(|i: u32| i.to_string()).find(|n| !st.sessions.values().any(|s| &s.name == n)).unwrap_or_default()
+        });
+        let (changed, _) = watch::channel(0);
+        let (events, _) = broadcast::channel(64);
+        st.next_tab += 1;
+        let tab_id = st.next_tab;
+        let session = Session {
+            id,
+            name,
+            tabs: Vec::new(),
+            active: 0,
+            size,
+            owner: None,
+            clients: BTreeMap::new(),
+            context,
+            colors,
+            changed,
+            version: 0,
+            events,
+            created: now_secs(),
+            last_used: now_secs(),
+        };
+        st.sessions.insert(id, session);
+        // The first pane fills the tab; more start-up agents split it side by side.
+        let mut layout: Option<Layout> = None;
+        let mut first_error = None;
+        for spawn in &spawns {
+            let pane_id = st.next_pane + 1;
+            let area = Rect::new(0, 0, size.cols, size.rows);
+            let mut candidate = layout.clone().unwrap_or(Layout::Pane(pane_id));
+            if let Some(l) = &layout {
+                let last = *l.panes().last().unwrap_or(&0);
+                if candidate.split(last, pane_id, Direction::Right, area).is_err() {
+                    continue;
+                }
+            }
+            let inner = pane_size(&candidate, pane_id, area);
+            match self.spawn_pane(&mut st, id, spawn, None, inner) {
+                Ok(_) => {
+                    candidate.equalize();
+                    layout = Some(candidate);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let Some(layout) = layout else {
+            st.sessions.remove(&id);
+            return Err(first_error.unwrap_or_else(|| "nothing to start".into()));
+        };
+        let focused = layout.panes()[0];
+        let s = st.sessions.get_mut(&id).ok_or("session vanished")?;
+        s.tabs.push(Tab { id: tab_id, name: String::new(), layout, focused, zoomed: None, recent: vec![focused] });
+        self.relayout(&mut st, id);
+        if let Some(e) = first_error {
+            log(&format!("session {id}: {e}"));
+        }
+        Ok(id)
+    }
+
+    /// Starts a program for a pane of `session`; the caller puts it in a layout.
+    fn spawn_pane(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: u32,
+        spawn: &Spawn,
+        context: Option<&Context>,
+        size: Size,
+    ) -> Result<PaneId, String> {
+        let config = self.config();
+        let s = st.sessions.get(&session).ok_or("no such session")?;
+        let context = context.filter(|c| !c.env.is_empty()).unwrap_or(&s.context).clone();
+        let session_name = s.name.clone();
+        let (argv, arg0, extra_env, cwd, name, display) = match spawn {
+            Spawn::Shell => {
+                let shell = config.shell();
+                let base = Path::new(&shell)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| shell.clone());
+                (vec![shell.clone()], Some(format!("-{base}")), BTreeMap::new(), None, None, base)
+            }
+            Spawn::Agent { name } => {
+                let agent = config.agents.get(name).ok_or_else(|| {
+                    let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+                    if known.is_empty() {
+                        format!(
+                            "no agent `{name}`: the config defines none; add [agents.{name}] to {}",
+                            self.config_path.display()
+                        )
+                    } else {
+                        format!("no agent `{name}`; the config defines: {}", known.join(", "))
+                    }
+                })?;
+                let argv: Vec<String> =
+                    std::iter::once(agent.command.clone()).chain(agent.args.iter().cloned()).collect();
+                let display = argv.join(" ");
+                (argv, None, agent.env.clone(), agent.cwd.clone(), Some(name.clone()), display)
+            }
+            Spawn::Command { argv } => {
+                if argv.is_empty() {
+                    return Err("no command given".into());
+                }
+                (argv.clone(), None, BTreeMap::new(), None, None, argv.join(" "))
+            }
+        };
+        let id = st.next_pane + 1;
+        let mut env: Vec<(String, String)> = context
+            .env
+            .iter()
+            .filter(|(k, _)| !k.starts_with("TEAMSTER_") && !OUTER_TERMINAL_VARS.contains(&k.as_str()))
+            .filter(|(k, _)| !matches!(k.as_str(), "TERM" | "COLORTERM" | "TERM_PROGRAM" | "TERM_PROGRAM_VERSION"))
+            .cloned()
+            .collect();
+        env.extend([
+            ("TERM".into(), "xterm-256color".into()),
+            ("COLORTERM".into(), "truecolor".into()),
+            ("TERM_PROGRAM".into(), "teamster".into()),
+            ("TERM_PROGRAM_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+            ("TEAMSTER_SOCKET".into(), self.socket_path.to_string_lossy().into_owned()),
+            ("TEAMSTER_SESSION".into(), session_name),
+            ("TEAMSTER_PANE".into(), id.to_string()),
+        ]);
+        env.extend(extra_env);
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
+        let cwd = cwd
+            .map(|c| crate::config::expand_home(&c))
+            .or_else(|| context.cwd.clone().map(PathBuf::from))
+            .filter(|p| p.is_dir())
+            .unwrap_or_else(|| PathBuf::from(home));
+        let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &cwd, size).map_err(|e| e.to_string())?;
+        st.next_pane = id;
+        let s = st.sessions.get(&session).ok_or("no such session")?;
+        let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
+        let meta = PaneMeta {
+            name,
+            command: display,
+            spawn: spawn.clone(),
+            title: String::new(),
+            state: PaneState::Running,
+            attention: false,
+            size,
+        };
+        let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
+            .map_err(|e| e.to_string())?;
+        st.panes.insert(id, pane);
+        Ok(id)
+    }
+
+    /// Sizes every pane of a session to its place in the layout.
+    fn relayout(&self, st: &mut State, session: u32) {
+        let Some(s) = st.sessions.get(&session) else { return };
+        let area = s.area();
+        let mut sizes = Vec::new();
+        for tab in &s.tabs {
+            match tab.zoomed {
+                Some(z) => sizes.push((z, Size { cols: area.inner().w, rows: area.inner().h })),
+                None => {
+                    for (p, r) in tab.layout.rects(area) {
+                        sizes.push((p, Size { cols: r.inner().w, rows: r.inner().h }));
+                    }
+                }
+            }
+        }
+        for (p, size) in sizes {
+            if let Some(pane) = st.panes.get(&p) {
+                pane.resize(size);
+            }
+        }
+        if let Some(s) = st.sessions.get_mut(&session) {
+            s.touch();
+        }
+    }
+
+    /// The client that types or resizes last decides the size panes are laid out at
+    /// (tmux's `window-size latest`); other clients draw the same layout at their size.
+    pub fn make_owner(&self, client: ClientId, session: u32, size: Size) {
+        let mut st = self.state.lock();
+        let Some(s) = st.sessions.get_mut(&session) else { return };
+        s.clients.insert(client, size);
+        if s.owner == Some(client) && s.size == size {
+            return;
+        }
+        s.owner = Some(client);
+        s.last_used = now_secs();
+        if s.size != size {
+            s.size = size;
+            self.relayout(&mut st, session);
+        }
+    }
+
+    pub fn detach_client(&self, client: ClientId) {
+        let mut st = self.state.lock();
+        for s in st.sessions.values_mut() {
+            if s.clients.remove(&client).is_some() {
+                if s.owner == Some(client) {
+                    s.owner = None;
+                }
+                s.touch();
+            }
+        }
+    }
+
+    pub fn session_view(&self, st: &State, s: &Session) -> SessionView {
+        let mut panes = Vec::new();
+        for tab in &s.tabs {
+            for p in tab.layout.panes() {
+                if let Some(pane) = st.panes.get(&p) {
+                    let m = pane.meta.lock();
+                    panes.push(PaneInfo {
+                        id: p,
+                        name: m.name.clone(),
+                        command: m.command.clone(),
+                        title: m.title.clone(),
+                        state: m.state.clone(),
+                        pid: Some(pane.pid),
+                        size: m.size,
+                        attention: m.attention,
+                    });
+                }
+            }
+        }
+        SessionView {
+            id: s.id,
+            name: s.name.clone(),
+            tabs: s
+                .tabs
+                .iter()
+                .map(|t| TabView {
+                    id: t.id,
+                    name: t.name.clone(),
+                    layout: t.layout.clone(),
+                    focused: t.focused,
+                    zoomed: t.zoomed,
+                })
+                .collect(),
+            active_tab: s.active,
+            panes,
+            clients: s.clients.len() as u32,
+            created: s.created,
+        }
+    }
+
+    pub fn list(&self) -> Vec<SessionView> {
+        let st = self.state.lock();
+        st.sessions.values().map(|s| self.session_view(&st, s)).collect()
+    }
+
+    pub fn agents(&self) -> Vec<AgentInfo> {
+        let config = self.config();
+        config
+            .agents
+            .iter()
+            .map(|(name, a)| AgentInfo {
+                name: name.clone(),
+                command: std::iter::once(a.command.as_str())
+                    .chain(a.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                description: a.description.clone(),
+            })
+            .collect()
+    }
+
+    // ---- commands from clients ----
+
+    pub fn command(self: &Arc<Self>, session: u32, command: Command) -> Result<(), String> {
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        let (area, focused) = {
+            let s = session_ref(st, session)?;
+            (s.area(), s.tabs.get(s.active).ok_or("the session has no tabs")?.focused)
+        };
+        match command {
+            Command::Split { dir, spawn } => {
+                self.split(st, session, focused, dir, &spawn, None)?;
+            }
+            Command::ClosePane { pane } => self.close_pane(st, pane),
+            Command::Focus { pane } => {
+                let s = session_mut(st, session)?;
+                s.active = s.tab_of(pane).ok_or_else(|| format!("no pane {pane} in this session"))?;
+                self.focus(st, session, pane);
+            }
+            Command::FocusDirection { dir } => {
+                let tab = active_tab_mut(st, session)?;
+                if let Some(next) = tab.layout.neighbor(focused, dir, area, &tab.recent) {
+                    self.focus(st, session, next);
+                }
+            }
+            Command::FocusNext | Command::FocusPrev => {
+                let panes = active_tab_mut(st, session)?.layout.panes();
+                let i = panes.iter().position(|p| *p == focused).unwrap_or(0);
+                let n = panes.len();
+                let j = if command == Command::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+                self.focus(st, session, panes[j]);
+            }
+            Command::FocusNumber { number } => {
+                let panes = active_tab_mut(st, session)?.layout.panes();
+                let i = number.saturating_sub(1) as usize;
+                let p = *panes.get(i).ok_or_else(|| format!("no pane {number} in this tab; it has {}", panes.len()))?;
+                self.focus(st, session, p);
+            }
+            Command::Resize { dir, amount } => {
+                let tab = active_tab_mut(st, session)?;
+                tab.zoomed = None;
+                if !tab.layout.resize(focused, dir, amount, area) {
+                    return Err("no border to move that way".into());
+                }
+                self.relayout(st, session);
+            }
+            Command::Zoom => {
+                let tab = active_tab_mut(st, session)?;
+                tab.zoomed = match tab.zoomed {
+                    Some(_) => None,
+                    None if tab.layout.panes().len() > 1 => Some(focused),
+                    None => return Err("only one pane: nothing to zoom".into()),
+                };
+                self.relayout(st, session);
+            }
+            Command::Equalize => {
+                active_tab_mut(st, session)?.layout.equalize();
+                self.relayout(st, session);
+            }
+            Command::RenamePane { pane, name } => {
+                let p =
+                    st.panes.get(&pane).filter(|p| p.session == session).ok_or_else(|| format!("no pane {pane}"))?;
+                p.meta.lock().name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
+                session_mut(st, session)?.touch();
+            }
+            Command::RenameTab { name } => {
+                active_tab_mut(st, session)?.name = name.trim().to_string();
+                session_mut(st, session)?.touch();
+            }
+            Command::NewTab { spawn } => {
+                self.new_tab(st, session, &spawn, None)?;
+            }
+            Command::CloseTab => {
+                for p in active_tab_mut(st, session)?.layout.panes() {
+                    self.close_pane(st, p);
+                }
+            }
+            Command::SelectTab { index } => {
+                let s = session_mut(st, session)?;
+                if index >= s.tabs.len() {
+                    return Err(format!("no tab {}; there are {}", index + 1, s.tabs.len()));
+                }
+                s.active = index;
+                s.touch();
+            }
+            Command::NextTab | Command::PrevTab => {
+                let s = session_mut(st, session)?;
+                let n = s.tabs.len();
+                s.active = if command == Command::NextTab { (s.active + 1) % n } else { (s.active + n - 1) % n };
+                s.touch();
+            }
+        }
+        Ok(())
+    }
+
+    fn new_tab(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: u32,
+        spawn: &Spawn,
+        context: Option<&Context>,
+    ) -> Result<PaneId, String> {
+        let inner = session_ref(st, session)?.area().inner();
+        let pane = self.spawn_pane(st, session, spawn, context, Size { cols: inner.w, rows: inner.h })?;
+        st.next_tab += 1;
+        let id = st.next_tab;
+        let s = session_mut(st, session)?;
+        s.tabs.push(Tab {
+            id,
+            name: String::new(),
+            layout: Layout::Pane(pane),
+            focused: pane,
+            zoomed: None,
+            recent: vec![pane],
+        });
+        s.active = s.tabs.len() - 1;
+        self.relayout(st, session);
+        Ok(pane)
+    }
+
+    /// Splits `target` with a new pane running `spawn`; focuses the new pane.
+    fn split(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: u32,
+        target: PaneId,
+        dir: Direction,
+        spawn: &Spawn,
+        context: Option<&Context>,
+    ) -> Result<PaneId, String> {
+        let s = st.sessions.get(&session).ok_or("the session ended")?;
+        let tab_index = s.tab_of(target).ok_or_else(|| format!("no pane {target} in this session"))?;
+        let area = s.area();
+        let mut layout = s.tabs[tab_index].layout.clone();
+        let new_id = st.next_pane + 1;
+        layout.split(target, new_id, dir, area).map_err(|e| e.to_string())?;
+        let size = pane_size(&layout, new_id, area);
+        let id = self.spawn_pane(st, session, spawn, context, size)?;
+        let s = st.sessions.get_mut(&session).ok_or("the session ended")?;
+        let tab = &mut s.tabs[tab_index];
+        tab.layout = layout;
+        tab.zoomed = None;
+        s.active = tab_index;
+        self.focus(st, session, id);
+        self.relayout(st, session);
+        Ok(id)
+    }
+
+    fn focus(&self, st: &mut State, session: u32, pane: PaneId) {
+        let Some(s) = st.sessions.get_mut(&session) else { return };
+        let Some(ti) = s.tab_of(pane) else { return };
+        let tab = &mut s.tabs[ti];
+        let old = tab.focused;
+        // Moving focus leaves zoom, as in tmux.
+        let unzoomed = old != pane && tab.zoomed.take().is_some();
+        tab.focused = pane;
+        tab.recent.retain(|p| *p != pane);
+        tab.recent.insert(0, pane);
+        s.touch();
+        if old != pane {
+            // Programs that asked (mode 1004) hear that they lost or gained focus.
+            for (p, ev) in [(old, crate::input::InputEvent::FocusLost), (pane, crate::input::InputEvent::FocusGained)] {
+                if let Some(pane) = st.panes.get(&p) {
+                    let modes = pane.screen.lock().modes();
+                    pane.write(crate::input::encode(&ev, &modes));
+                }
+            }
+        }
+        if let Some(p) = st.panes.get(&pane) {
+            p.meta.lock().attention = false;
+        }
+        if unzoomed {
+            self.relayout(st, session);
+        }
+    }
+
+    /// Removes a pane from its tab and ends its programs (SIGHUP, then SIGKILL after the
+    /// grace period). The last pane of a tab closes the tab; the last tab ends the session.
+    fn close_pane(&self, st: &mut State, pane: PaneId) {
+        let Some(p) = st.panes.remove(&pane) else { return };
+        if p.is_running() {
+            self.end_processes(vec![p.pid]);
+        }
+        let session = p.session;
+        let Some(s) = st.sessions.get_mut(&session) else { return };
+        let Some(ti) = s.tab_of(pane) else { return };
+        let tab = &mut s.tabs[ti];
+        if tab.zoomed == Some(pane) {
+            tab.zoomed = None;
+        }
+        if !tab.layout.remove(pane) {
+            s.tabs.remove(ti);
+            if s.tabs.is_empty() {
+                self.end_session(st, session, "the session's last pane closed");
+                return;
+            }
+            if s.active >= ti && s.active > 0 {
+                s.active -= 1;
+            }
+            s.touch();
+            return;
+        }
+        tab.recent.retain(|q| *q != pane);
+        if tab.focused == pane {
+            let next = tab
+                .recent
+                .first()
+                .copied()
+                .filter(|q| tab.layout.contains(*q))
+                .unwrap_or_else(|| tab.layout.panes()[0]);
+            tab.focused = next;
+        }
+        self.relayout(st, session);
+    }
+
+    /// Sends SIGHUP to every process of the given panes, and SIGKILL to what remains after
+    /// the grace period. Resolves when all are gone.
+    fn end_processes(&self, leaders: Vec<u32>) -> tokio::task::JoinHandle<()> {
+        let grace = Duration::from_millis(self.config.read().kill_grace_ms);
+        for &pid in &leaders {
+            pty::signal_session(pid, libc::SIGHUP);
+        }
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + grace;
+            let alive = |leaders: &[u32]| {
+                leaders.iter().any(|&pid| pty::session_processes(pid).iter().any(|&p| process_alive(p)))
+            };
+            while tokio::time::Instant::now() < deadline && alive(&leaders) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            for &pid in &leaders {
+                pty::signal_session(pid, libc::SIGKILL);
+            }
+        })
+    }
+
+    fn end_session(&self, st: &mut State, session: u32, reason: &str) {
+        let Some(s) = st.sessions.remove(&session) else { return };
+        let _ = s.events.send(SessionEvent::Ended(reason.to_string()));
+        log(&format!("session {} ({}) ended: {reason}", s.id, s.name));
+        if st.sessions.is_empty() {
+            // Like tmux's server: with nothing left to run, the runner exits.
+            let _ = self.shutdown.send(true);
+        }
+    }
+
+    /// `teamster kill`: ends sessions and waits until their processes are gone.
+    pub async fn kill(self: &Arc<Self>, session: Option<String>, all: bool) -> Result<String, String> {
+        let (leaders, names) = {
+            let mut st = self.state.lock();
+            let ids: Vec<u32> = if all {
+                st.sessions.keys().copied().collect()
+            } else {
+                let name = match session {
+                    Some(n) => n,
+                    None if st.sessions.len() == 1 => {
+                        st.sessions.values().next().map(|s| s.name.clone()).unwrap_or_default()
+                    }
+                    None => {
+                        return Err(format!(
+                            "which session? {}; name one with -t, or use --all",
+                            describe_sessions(&st)
+                        ));
+                    }
+                };
+                vec![
+                    st.sessions
+                        .values()
+                        .find(|s| s.name == name)
+                        .map(|s| s.id)
+                        .ok_or_else(|| no_such_session(&st, &name))?,
+                ]
+            };
+            let mut leaders = Vec::new();
+            let mut names = Vec::new();
+            for id in ids {
+                let panes: Vec<PaneId> = st.panes.values().filter(|p| p.session == id).map(|p| p.id).collect();
+                for p in panes {
+                    if let Some(pane) = st.panes.remove(&p)
+                        && pane.is_running()
+                    {
+                        leaders.push(pane.pid);
+                    }
+                }
+                if let Some(s) = st.sessions.get(&id) {
+                    names.push(s.name.clone());
+                }
+                self.end_session(&mut st, id, "the session was killed");
+            }
+            (leaders, names)
+        };
+        let _ = self.end_processes(leaders).await;
+        if all {
+            let _ = self.shutdown.send(true);
+        }
+        Ok(match names.len() {
+            0 => "no sessions were running".into(),
+            1 => format!("killed session {}", names[0]),
+            _ => format!("killed sessions {}", names.join(", ")),
+        })
+    }
+
+    /// `teamster new`: a pane in an existing session, beside `near` or the focused pane.
+    pub fn new_pane(
+        self: &Arc<Self>,
+        session: Option<String>,
+        near: Option<PaneId>,
+        spawn: Spawn,
+        new_tab: bool,
+        dir: Option<Direction>,
+        context: Context,
+    ) -> Result<(PaneId, String), String> {
+        let _ = self.reload_config();
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let id = match (&session, near.and_then(|p| st.panes.get(&p)).map(|p| p.session)) {
+            (Some(name), _) => {
+                st.sessions.values().find(|s| &s.name == name).map(|s| s.id).ok_or_else(|| no_such_session(st, name))?
+            }
+            (None, Some(id)) => id,
+            (None, None) => st
+                .sessions
+                .values()
+                .max_by_key(|s| (s.last_used, s.id))
+                .map(|s| s.id)
+                .ok_or("no session is running; start one with `teamster`")?,
+        };
+        let s = st.sessions.get(&id).ok_or("the session ended")?;
+        let name = s.name.clone();
+        let target = near
+            .filter(|p| s.tab_of(*p).is_some())
+            .or_else(|| s.tabs.get(s.active).map(|t| t.focused))
+            .ok_or("the session has no panes")?;
+        if new_tab {
+            return Ok((self.new_tab(st, id, &spawn, Some(&context))?, name));
+        }
+        let dir = dir.unwrap_or_else(|| {
+            let r = s
+                .tabs
+                .iter()
+                .find_map(|t| t.layout.rects(s.area()).into_iter().find(|(p, _)| *p == target))
+                .map(|(_, r)| r);
+            auto_direction(r.unwrap_or_default())
+        });
+        let pane = self.split(st, id, target, dir, &spawn, Some(&context))?;
+        Ok((pane, name))
+    }
+
+    // ---- events from panes ----
+
+    fn pane_events(&self, pane: PaneId, events: Vec<ScreenEvent>) {
+        let mut st = self.state.lock();
+        let Some(p) = st.panes.get(&pane).cloned() else { return };
+        let Some(s) = st.sessions.get_mut(&p.session) else { return };
+        let focused = s.tabs.get(s.active).is_some_and(|t| t.focused == pane);
+        for ev in events {
+            match ev {
+                ScreenEvent::Title(t) => {
+                    p.meta.lock().title = t;
+                    s.touch();
+                }
+                ScreenEvent::Bell | ScreenEvent::Notify { .. } => {
+                    let kind = match ev {
+                        ScreenEvent::Notify { title, body } => AlertKind::Notify { title, body },
+                        _ => AlertKind::Bell,
+                    };
+                    if !focused {
+                        p.meta.lock().attention = true;
+                        s.touch();
+                    }
+                    let _ = s.events.send(SessionEvent::Message(ServerMsg::Alert { pane, kind }));
+                }
+                ScreenEvent::Clipboard(data) => {
+                    let _ = s.events.send(SessionEvent::Message(ServerMsg::Clipboard { data }));
+                }
+                ScreenEvent::Cwd(_) => {}
+            }
+        }
+    }
+
+    fn pane_exited(&self, pane: PaneId, status: Option<std::process::ExitStatus>) {
+        use std::os::unix::process::ExitStatusExt;
+        let mut st = self.state.lock();
+        let Some(p) = st.panes.get(&pane).cloned() else { return };
+        let code = status.and_then(|s| s.code());
+        let signal = status.and_then(|s| s.signal());
+        let close = {
+            let mut m = p.meta.lock();
+            m.state = PaneState::Exited { code, signal };
+            match self.config.read().on_exit {
+                OnExit::Keep => false,
+                OnExit::Close => true,
+                OnExit::Auto => m.spawn == Spawn::Shell && code == Some(0),
+            }
+        };
+        log(&format!("pane {pane} exited: code {code:?} signal {signal:?}"));
+        if close {
+            self.close_pane(&mut st, pane);
+        } else if let Some(s) = st.sessions.get_mut(&p.session) {
+            s.touch();
+        }
+    }
+
+    // ---- queries ----
+
+    pub fn pane(&self, session: u32, pane: PaneId) -> Result<Arc<Pane>, String> {
+        let st = self.state.lock();
+        st.panes
+            .get(&pane)
+            .filter(|p| p.session == session)
+            .cloned()
+            .ok_or_else(|| format!("no pane {pane} in this session"))
+    }
+}
+
+fn session_ref(st: &State, id: u32) -> Result<&Session, String> {
+    st.sessions.get(&id).ok_or_else(|| "the session ended".to_string())
+}
+
+fn session_mut(st: &mut State, id: u32) -> Result<&mut Session, String> {
+    st.sessions.get_mut(&id).ok_or_else(|| "the session ended".to_string())
+}
+
+fn active_tab_mut(st: &mut State, id: u32) -> Result<&mut Tab, String> {
+    let s = session_mut(st, id)?;
+    let active = s.active;
+    s.tabs.get_mut(active).ok_or_else(|| "the session has no tabs".to_string())
+}
+
+fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        // A zombie has exited; it only waits to be reaped.
+        s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()).is_some_and(|state| state != "Z")
+    })
+}
+
+/// Panes split along their longer side; a cell is about twice as tall as it is wide.
+fn auto_direction(r: Rect) -> Direction {
+    if r.w as u32 >= r.h as u32 * 2 { Direction::Right } else { Direction::Down }
+}
+
+fn pane_size(layout: &Layout, pane: PaneId, area: Rect) -> Size {
+    let r = layout.rects(area).into_iter().find(|(p, _)| *p == pane).map_or(area, |(_, r)| r).inner();
+    Size { cols: r.w.max(1), rows: r.h.max(1) }
+}
+
+fn describe_sessions(st: &State) -> String {
+    let names: Vec<&str> = st.sessions.values().map(|s| s.name.as_str()).collect();
+    if names.is_empty() { "no sessions are running".into() } else { format!("the sessions are: {}", names.join(", ")) }
+}
+
+fn no_such_session(st: &State, name: &str) -> String {
+    format!("no session named `{name}`; {}", describe_sessions(st))
+}

@@ -1,0 +1,750 @@
+//! The TUI's state and the one place it changes: `App::update` takes an event (input from
+//! the terminal, a message from the runner, a tick) and changes state, leaving effects
+//! (messages for the runner, bytes for the terminal) for the loop to carry out.
+//! Drawing is elsewhere (`view`) and never changes state.
+
+use super::copy::{CopyOutcome, CopyState};
+use super::panes::PaneContent;
+use crate::config::{Action, CopyAction, Keymap, Mode, Theme};
+use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
+use crate::layout::{Direction, PaneId, Rect};
+use crate::protocol::{
+    AgentInfo, AlertKind, ClientMsg, Command, PaneState, Reply, ServerMsg, SessionView, Size, Spawn,
+};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub enum Event {
+    Input(InputEvent),
+    Server(ServerMsg),
+    Resize(Size),
+    Tick,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    Send(ClientMsg),
+    /// Bytes for the outer terminal (clipboard, bell).
+    Terminal(Vec<u8>),
+    /// Re-read the config's keymap and theme (file I/O is the loop's job).
+    ReloadConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PickerItem {
+    pub label: String,
+    pub detail: String,
+    pub spawn: Spawn,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PromptKind {
+    RenamePane(PaneId),
+    RenameTab,
+    Search { backward: bool },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfirmKind {
+    ClosePane(PaneId),
+    CloseTab,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overlay {
+    Picker { items: Vec<PickerItem>, filter: String, selected: usize, loading: bool },
+    Prompt { kind: PromptKind, input: String },
+    Confirm { kind: ConfirmKind, question: String },
+    Help { scroll: u16 },
+    DisplayPanes { until: Instant },
+}
+
+impl Overlay {
+    pub fn picker_matches(items: &[PickerItem], filter: &str) -> Vec<usize> {
+        let f = filter.to_lowercase();
+        items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                f.is_empty() || i.label.to_lowercase().contains(&f) || i.detail.to_lowercase().contains(&f)
+            })
+            .map(|(n, _)| n)
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+    pub until: Instant,
+}
+
+enum Pending {
+    Command,
+    Agents,
+    Lines,
+    Search { len: u16, backward: bool },
+    Yank,
+}
+
+pub struct App {
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub mode: Mode,
+    pub session: Option<SessionView>,
+    pub panes: HashMap<PaneId, PaneContent>,
+    pub overlay: Option<Overlay>,
+    pub copy: Option<CopyState>,
+    pub message: Option<Message>,
+    pub size: Size,
+    pub mouse: bool,
+    /// Set when the client should exit, with what to tell the user.
+    pub quit: Option<String>,
+    pub effects: Vec<Effect>,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+}
+
+const MESSAGE_TIME: Duration = Duration::from_secs(4);
+/// Lines one wheel notch scrolls.
+const WHEEL_LINES: u64 = 3;
+
+impl App {
+    pub fn new(keymap: Keymap, theme: Theme, size: Size, mouse: bool) -> App {
+        App {
+            keymap,
+            theme,
+            mode: Mode::Normal,
+            session: None,
+            panes: HashMap::new(),
+            overlay: None,
+            copy: None,
+            message: None,
+            size,
+            mouse,
+            quit: None,
+            effects: Vec::new(),
+            next_id: 0,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// The area panes are laid out in: everything but the status bar.
+    pub fn pane_area(&self) -> Rect {
+        Rect::new(0, 0, self.size.cols, self.size.rows.saturating_sub(1))
+    }
+
+    pub fn pane_area_size(&self) -> Size {
+        let a = self.pane_area();
+        Size { cols: a.w, rows: a.h }
+    }
+
+    pub fn focused(&self) -> Option<PaneId> {
+        self.session.as_ref().and_then(|s| s.focused())
+    }
+
+    /// The panes shown in the current tab, with their rectangles.
+    pub fn visible(&self) -> Vec<(PaneId, Rect)> {
+        let Some(tab) = self.session.as_ref().and_then(|s| s.tab()) else { return Vec::new() };
+        match tab.zoomed {
+            Some(z) => vec![(z, self.pane_area())],
+            None => tab.layout.rects(self.pane_area()),
+        }
+    }
+
+    /// When `update(Event::Tick)` should next be called, if ever.
+    pub fn next_tick(&self) -> Option<Instant> {
+        let overlay = match &self.overlay {
+            Some(Overlay::DisplayPanes { until }) => Some(*until),
+            _ => None,
+        };
+        [self.message.as_ref().map(|m| m.until), overlay].into_iter().flatten().min()
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), error: false, until: Instant::now() + MESSAGE_TIME });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { text: text.into(), error: true, until: Instant::now() + MESSAGE_TIME * 2 });
+    }
+
+    fn request(&mut self, kind: Pending, make: impl FnOnce(u64) -> ClientMsg) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.pending.insert(id, kind);
+        self.effects.push(Effect::Send(make(id)));
+    }
+
+    fn command(&mut self, command: Command) {
+        self.request(Pending::Command, |id| ClientMsg::Command { id, command });
+    }
+
+    fn send_to_pane(&mut self, pane: PaneId, events: Vec<InputEvent>) {
+        self.effects.push(Effect::Send(ClientMsg::Input { pane, events }));
+    }
+
+    pub fn update(&mut self, event: Event) {
+        match event {
+            Event::Input(ev) => self.on_input(ev),
+            Event::Server(msg) => self.on_server(msg),
+            Event::Resize(size) => {
+                self.size = size;
+                let area = self.pane_area_size();
+                self.effects.push(Effect::Send(ClientMsg::Resize { size: area }));
+            }
+            Event::Tick => {
+                let now = Instant::now();
+                if self.message.as_ref().is_some_and(|m| m.until <= now) {
+                    self.message = None;
+                }
+                if matches!(self.overlay, Some(Overlay::DisplayPanes { until }) if until <= now) {
+                    self.overlay = None;
+                }
+            }
+        }
+    }
+
+    // ---- from the runner ----
+
+    fn on_server(&mut self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Hello { .. } => {}
+            ServerMsg::Session { session } => {
+                let ids: Vec<PaneId> = session.panes.iter().map(|p| p.id).collect();
+                self.panes.retain(|id, _| ids.contains(id));
+                if let Some(c) = &self.copy
+                    && (!ids.contains(&c.pane) || session.focused() != Some(c.pane))
+                {
+                    self.leave_copy();
+                }
+                self.session = Some(session);
+            }
+            ServerMsg::Frame { panes } => {
+                for frame in panes {
+                    let id = frame.pane;
+                    self.panes.entry(id).or_default().apply(frame);
+                }
+                self.check_copy();
+            }
+            ServerMsg::Reply { id, result } => self.on_reply(id, result),
+            ServerMsg::Alert { pane, kind } => {
+                match kind {
+                    // Pass the bell on; the pane's title marks which one rang.
+                    AlertKind::Bell => self.effects.push(Effect::Terminal(b"\x07".to_vec())),
+                    AlertKind::Notify { title, body } => {
+                        let text = if title.is_empty() { body } else { format!("{title}: {body}") };
+                        self.say(format!("pane {pane}: {text}"));
+                    }
+                }
+            }
+            ServerMsg::Clipboard { data } => {
+                self.effects.push(Effect::Terminal(format!("\x1b]52;c;{data}\x07").into_bytes()));
+            }
+            ServerMsg::Detached { reason } => {
+                let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                self.quit = Some(match reason.as_str() {
+                    "detached" => format!("[detached (from session {name})]"),
+                    other => format!("[{other}]"),
+                });
+            }
+            ServerMsg::Error { message } => self.error(message),
+        }
+    }
+
+    fn on_reply(&mut self, id: u64, result: Result<Reply, String>) {
+        let Some(kind) = self.pending.remove(&id) else { return };
+        let reply = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if matches!(kind, Pending::Agents) {
+                    self.overlay = None;
+                }
+                self.error(e);
+                return;
+            }
+        };
+        match (kind, reply) {
+            (Pending::Agents, Reply::Agents { agents }) => self.fill_picker(agents),
+            (Pending::Lines, Reply::Lines { from, rows }) => {
+                if let Some(c) = &mut self.copy {
+                    c.store(from, rows);
+                }
+            }
+            (Pending::Search { len, backward }, Reply::Found { at }) => match (at, &mut self.copy) {
+                (Some(at), Some(c)) => {
+                    if let Some(content) = self.panes.get(&c.pane) {
+                        c.jump_to(content, at, len);
+                    }
+                    self.fetch_lines();
+                }
+                (None, _) => {
+                    let query =
+                        self.copy.as_ref().and_then(|c| c.last_search.clone()).map(|(q, _)| q).unwrap_or_default();
+                    self.error(format!("not found{}: {query}", if backward { " above" } else { "" }));
+                }
+                _ => {}
+            },
+            (Pending::Yank, Reply::Text { text }) => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                self.effects.push(Effect::Terminal(format!("\x1b]52;c;{data}\x07").into_bytes()));
+                let lines = text.lines().count().max(1);
+                self.say(format!(
+                    "copied {} characters ({lines} line{})",
+                    text.chars().count(),
+                    if lines == 1 { "" } else { "s" }
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn fill_picker(&mut self, agents: Vec<AgentInfo>) {
+        let mut items = vec![PickerItem { label: "shell".into(), detail: "a new shell".into(), spawn: Spawn::Shell }];
+        items.extend(agents.into_iter().map(|a| PickerItem {
+            detail: a.description.unwrap_or_else(|| a.command.clone()),
+            label: a.name.clone(),
+            spawn: Spawn::Agent { name: a.name },
+        }));
+        if let Some(Overlay::Picker { items: slot, loading, .. }) = &mut self.overlay {
+            *slot = items;
+            *loading = false;
+        }
+    }
+
+    // ---- input ----
+
+    fn on_input(&mut self, ev: InputEvent) {
+        match ev {
+            InputEvent::Key(k) => self.on_key(k),
+            InputEvent::Mouse(m) => self.on_mouse(m),
+            InputEvent::Paste(text) => match &mut self.overlay {
+                Some(Overlay::Prompt { input, .. }) => input.push_str(text.lines().next().unwrap_or("")),
+                Some(Overlay::Picker { filter, .. }) => filter.push_str(text.lines().next().unwrap_or("")),
+                Some(_) => {}
+                None if self.copy.is_some() => {}
+                None => {
+                    if let Some(p) = self.focused() {
+                        self.send_to_pane(p, vec![InputEvent::Paste(text)]);
+                    }
+                }
+            },
+            InputEvent::FocusGained | InputEvent::FocusLost | InputEvent::Raw(_) => {
+                if self.overlay.is_none()
+                    && self.copy.is_none()
+                    && let Some(p) = self.focused()
+                {
+                    self.send_to_pane(p, vec![ev]);
+                }
+            }
+        }
+    }
+
+    fn on_key(&mut self, key: Key) {
+        if self.overlay.is_some() {
+            self.overlay_key(key);
+            return;
+        }
+        let mode = self.mode;
+        match self.keymap.action(mode, &key) {
+            Some(action) => {
+                if mode == Mode::Prefix {
+                    self.mode = Mode::Normal;
+                }
+                self.run(action, key);
+            }
+            None if mode.passes_keys_through() => {
+                let Some(p) = self.focused() else { return };
+                if self.pane_exited(p) {
+                    let close = self
+                        .keymap
+                        .key_for(Mode::Normal, Action::ClosePane)
+                        .map(|k| format!("; {k} closes it"))
+                        .unwrap_or_default();
+                    self.say(format!("this pane's program has exited{close}"));
+                    return;
+                }
+                self.send_to_pane(p, vec![InputEvent::Key(key)]);
+            }
+            None if mode == Mode::Prefix => self.mode = Mode::Normal,
+            None => {}
+        }
+    }
+
+    fn pane_exited(&self, pane: PaneId) -> bool {
+        self.session.as_ref().and_then(|s| s.pane(pane)).is_some_and(|p| p.state != PaneState::Running)
+    }
+
+    fn focused_rect(&self) -> Option<Rect> {
+        let f = self.focused()?;
+        self.visible().into_iter().find(|(p, _)| *p == f).map(|(_, r)| r)
+    }
+
+    /// Carries out a bound action.
+    pub fn run(&mut self, action: Action, key: Key) {
+        let focused = self.focused();
+        match action {
+            Action::SplitRight => self.command(Command::Split { dir: Direction::Right, spawn: Spawn::Shell }),
+            Action::SplitDown => self.command(Command::Split { dir: Direction::Down, spawn: Spawn::Shell }),
+            Action::ClosePane => {
+                let Some(p) = focused else { return };
+                if self.pane_exited(p) {
+                    self.command(Command::ClosePane { pane: p });
+                } else {
+                    let what = self.pane_label(p);
+                    self.overlay = Some(Overlay::Confirm {
+                        kind: ConfirmKind::ClosePane(p),
+                        question: format!("close pane {} ({what}, still running)? y/n", self.pane_number(p)),
+                    });
+                }
+            }
+            Action::Focus(dir) => self.command(Command::FocusDirection { dir }),
+            Action::FocusNext => self.command(Command::FocusNext),
+            Action::FocusPrev => self.command(Command::FocusPrev),
+            Action::FocusPane(n) => self.command(Command::FocusNumber { number: n }),
+            Action::Resize(dir, amount) => self.command(Command::Resize { dir, amount }),
+            Action::Zoom => self.command(Command::Zoom),
+            Action::Equalize => self.command(Command::Equalize),
+            Action::RenamePane => {
+                if let Some(p) = focused {
+                    let input =
+                        self.session.as_ref().and_then(|s| s.pane(p)).and_then(|i| i.name.clone()).unwrap_or_default();
+                    self.overlay = Some(Overlay::Prompt { kind: PromptKind::RenamePane(p), input });
+                }
+            }
+            Action::DisplayPanes => {
+                self.overlay = Some(Overlay::DisplayPanes { until: Instant::now() + Duration::from_secs(3) })
+            }
+            Action::NewTab => {
+                self.mode = Mode::Normal;
+                self.command(Command::NewTab { spawn: Spawn::Shell });
+            }
+            Action::CloseTab => {
+                let n = self.visible().len();
+                self.mode = Mode::Normal;
+                self.overlay = Some(Overlay::Confirm {
+                    kind: ConfirmKind::CloseTab,
+                    question: format!("close this tab and its {n} pane{}? y/n", if n == 1 { "" } else { "s" }),
+                });
+            }
+            Action::NextTab => self.command(Command::NextTab),
+            Action::PrevTab => self.command(Command::PrevTab),
+            Action::SelectTab(n) => {
+                self.mode = Mode::Normal;
+                self.command(Command::SelectTab { index: n.saturating_sub(1) as usize });
+            }
+            Action::RenameTab => {
+                self.mode = Mode::Normal;
+                let input = self.session.as_ref().and_then(|s| s.tab()).map(|t| t.name.clone()).unwrap_or_default();
+                self.overlay = Some(Overlay::Prompt { kind: PromptKind::RenameTab, input });
+            }
+            Action::AgentPicker => {
+                self.overlay =
+                    Some(Overlay::Picker { items: Vec::new(), filter: String::new(), selected: 0, loading: true });
+                self.request(Pending::Agents, |id| ClientMsg::ListAgents { id });
+            }
+            Action::Detach => self.effects.push(Effect::Send(ClientMsg::Detach)),
+            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::ReloadConfig => self.effects.push(Effect::ReloadConfig),
+            Action::EnterMode(Mode::Copy) => self.enter_copy(),
+            Action::EnterMode(m) => self.mode = m,
+            Action::SendKey => {
+                if let Some(p) = focused {
+                    self.send_to_pane(p, vec![InputEvent::Key(key)]);
+                }
+            }
+            Action::CopyMode => self.enter_copy(),
+            Action::ScrollPageUp => {
+                self.enter_copy();
+                self.copy_action(CopyAction::PageUp);
+            }
+            Action::Copy(a) => self.copy_action(a),
+            Action::Unbind => {}
+        }
+    }
+
+    fn pane_label(&self, pane: PaneId) -> String {
+        let info = self.session.as_ref().and_then(|s| s.pane(pane));
+        info.map(|i| i.name.clone().unwrap_or_else(|| i.command.clone())).unwrap_or_default()
+    }
+
+    /// The pane's number in its tab, as titles show it.
+    pub fn pane_number(&self, pane: PaneId) -> usize {
+        let tab = self.session.as_ref().and_then(|s| s.tabs.iter().find(|t| t.layout.contains(pane)));
+        tab.and_then(|t| t.layout.panes().iter().position(|p| *p == pane)).map_or(0, |i| i + 1)
+    }
+
+    fn overlay_key(&mut self, key: Key) {
+        let Some(overlay) = self.overlay.take() else { return };
+        let plain = key.mods.0 & !Mods::SHIFT == 0;
+        let ctrl = |c: char| key.mods.has(Mods::CTRL) && key.code == KeyCode::Char(c);
+        let cancel = key.code == KeyCode::Esc || ctrl('c') || ctrl('g');
+        self.overlay = match overlay {
+            Overlay::Picker { items, mut filter, mut selected, loading } => {
+                let matches = Overlay::picker_matches(&items, &filter);
+                match key.code {
+                    _ if cancel => None,
+                    KeyCode::Enter | KeyCode::Tab => {
+                        if let Some(item) = matches.get(selected).and_then(|&i| items.get(i)) {
+                            let spawn = item.spawn.clone();
+                            if key.code == KeyCode::Tab {
+                                self.command(Command::NewTab { spawn });
+                            } else {
+                                let dir = self.focused_rect().map_or(Direction::Right, |r| {
+                                    if r.w >= r.h * 2 { Direction::Right } else { Direction::Down }
+                                });
+                                self.command(Command::Split { dir, spawn });
+                            }
+                        }
+                        None
+                    }
+                    KeyCode::Up => {
+                        Some(Overlay::Picker { selected: selected.saturating_sub(1), items, filter, loading })
+                    }
+                    KeyCode::Char('p') if ctrl('p') => {
+                        Some(Overlay::Picker { selected: selected.saturating_sub(1), items, filter, loading })
+                    }
+                    KeyCode::Down => Some(Overlay::Picker {
+                        selected: (selected + 1).min(matches.len().saturating_sub(1)),
+                        items,
+                        filter,
+                        loading,
+                    }),
+                    KeyCode::Char('n') if ctrl('n') => Some(Overlay::Picker {
+                        selected: (selected + 1).min(matches.len().saturating_sub(1)),
+                        items,
+                        filter,
+                        loading,
+                    }),
+                    KeyCode::Backspace => {
+                        filter.pop();
+                        Some(Overlay::Picker { items, filter, selected: 0, loading })
+                    }
+                    KeyCode::Char(c) if plain => {
+                        filter.push(c);
+                        selected = 0;
+                        Some(Overlay::Picker { items, filter, selected, loading })
+                    }
+                    _ => Some(Overlay::Picker { items, filter, selected, loading }),
+                }
+            }
+            Overlay::Prompt { kind, mut input } => match key.code {
+                _ if cancel => None,
+                KeyCode::Enter => {
+                    self.submit_prompt(kind, input);
+                    None
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                    Some(Overlay::Prompt { kind, input })
+                }
+                KeyCode::Char('u') if ctrl('u') => Some(Overlay::Prompt { kind, input: String::new() }),
+                KeyCode::Char(c) if plain => {
+                    input.push(c);
+                    Some(Overlay::Prompt { kind, input })
+                }
+                _ => Some(Overlay::Prompt { kind, input }),
+            },
+            Overlay::Confirm { kind, question } => match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                    match kind {
+                        ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane }),
+                        ConfirmKind::CloseTab => self.command(Command::CloseTab),
+                    }
+                    None
+                }
+                KeyCode::Char('n' | 'N') => None,
+                _ if cancel => None,
+                _ => Some(Overlay::Confirm { kind, question }),
+            },
+            Overlay::Help { scroll } => match key.code {
+                KeyCode::Down | KeyCode::Char('j') => Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
+                KeyCode::Up | KeyCode::Char('k') => Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
+                KeyCode::PageDown | KeyCode::Char(' ') => Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
+                KeyCode::PageUp => Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
+                _ => None,
+            },
+            Overlay::DisplayPanes { .. } => {
+                if let KeyCode::Char(c @ '1'..='9') = key.code {
+                    self.command(Command::FocusNumber { number: c as u8 - b'0' });
+                }
+                None
+            }
+        };
+    }
+
+    fn submit_prompt(&mut self, kind: PromptKind, input: String) {
+        match kind {
+            PromptKind::RenamePane(pane) => self.command(Command::RenamePane { pane, name: input }),
+            PromptKind::RenameTab => self.command(Command::RenameTab { name: input }),
+            PromptKind::Search { backward } => {
+                if input.is_empty() {
+                    return;
+                }
+                if let Some(c) = &mut self.copy {
+                    c.last_search = Some((input, backward));
+                }
+                self.search(backward);
+            }
+        }
+    }
+
+    // ---- copy mode ----
+
+    fn enter_copy(&mut self) {
+        let Some(p) = self.focused() else { return };
+        if self.copy.as_ref().is_some_and(|c| c.pane == p) {
+            return;
+        }
+        let Some(content) = self.panes.get(&p) else { return };
+        self.copy = Some(CopyState::new(p, content));
+        self.mode = Mode::Copy;
+        self.fetch_lines();
+    }
+
+    fn leave_copy(&mut self) {
+        self.copy = None;
+        if self.mode == Mode::Copy {
+            self.mode = Mode::Normal;
+        }
+    }
+
+    /// Leaves copy mode if the scrollback it was looking at was renumbered (reflow).
+    fn check_copy(&mut self) {
+        let Some(c) = &self.copy else { return };
+        let epoch = self.panes.get(&c.pane).map(|p| p.epoch);
+        if epoch != Some(c.epoch) {
+            self.leave_copy();
+            self.say("the pane was resized; left copy mode");
+        }
+    }
+
+    fn fetch_lines(&mut self) {
+        let Some(c) = &mut self.copy else { return };
+        let Some(content) = self.panes.get(&c.pane) else { return };
+        let pane = c.pane;
+        for from in c.missing(content) {
+            self.request(Pending::Lines, |id| ClientMsg::GetLines { id, pane, from, count: super::copy::FETCH as u16 });
+        }
+    }
+
+    fn copy_action(&mut self, action: CopyAction) {
+        let Some(c) = &mut self.copy else { return };
+        let Some(content) = self.panes.get(&c.pane) else { return };
+        let pane = c.pane;
+        match c.act(action, content) {
+            CopyOutcome::Nothing => self.fetch_lines(),
+            CopyOutcome::Exit => self.leave_copy(),
+            CopyOutcome::Yank { start, end, block } => {
+                self.request(Pending::Yank, |id| ClientMsg::GetText { id, pane, start, end, block });
+                self.leave_copy();
+            }
+            CopyOutcome::Search { backward } => {
+                self.overlay = Some(Overlay::Prompt { kind: PromptKind::Search { backward }, input: String::new() });
+            }
+            CopyOutcome::SearchAgain { backward } => {
+                let Some((_, first_backward)) = c.last_search.clone() else {
+                    self.error("no search yet; press / to search");
+                    return;
+                };
+                // `N` searches the other way from the original search.
+                self.search(backward != first_backward);
+            }
+        }
+    }
+
+    fn search(&mut self, backward: bool) {
+        let Some(c) = &self.copy else { return };
+        let Some((query, _)) = c.last_search.clone() else { return };
+        let (pane, from) = (c.pane, c.cursor);
+        let len = query.chars().count() as u16;
+        self.request(Pending::Search { len, backward }, |id| ClientMsg::Search { id, pane, query, from, backward });
+    }
+
+    // ---- mouse ----
+
+    fn on_mouse(&mut self, m: MouseEvent) {
+        if !self.mouse || self.overlay.is_some() {
+            return;
+        }
+        if m.y + 1 == self.size.rows {
+            if m.kind == MouseKind::Press
+                && m.button == MouseButton::Left
+                && let Some(index) = super::view::tab_at(self, m.x)
+            {
+                self.command(Command::SelectTab { index });
+            }
+            return;
+        }
+        let Some((pane, rect)) = self.visible().into_iter().find(|(_, r)| r.contains(m.x, m.y)) else { return };
+        let inner = rect.inner();
+        let Some(content) = self.panes.get(&pane) else { return };
+        let wants_mouse = content.modes.mouse && self.copy.is_none();
+        let alt_screen = content.modes.alt_screen;
+        let local = MouseEvent {
+            x: m.x.saturating_sub(inner.x).min(inner.w.saturating_sub(1)),
+            y: m.y.saturating_sub(inner.y).min(inner.h.saturating_sub(1)),
+            ..m
+        };
+        let focused = self.focused() == Some(pane);
+        match m.kind {
+            MouseKind::Press => {
+                if !focused {
+                    self.command(Command::Focus { pane });
+                }
+                if wants_mouse && inner.contains(m.x, m.y) {
+                    self.send_to_pane(pane, vec![InputEvent::Mouse(local)]);
+                }
+            }
+            MouseKind::WheelUp | MouseKind::WheelDown => {
+                let up = m.kind == MouseKind::WheelUp;
+                if wants_mouse {
+                    self.send_to_pane(pane, vec![InputEvent::Mouse(local)]);
+                } else if alt_screen {
+                    // Full-screen programs that did not ask for the mouse scroll with arrows.
+                    let key = InputEvent::Key(Key::new(if up { KeyCode::Up } else { KeyCode::Down }, 0));
+                    self.send_to_pane(pane, vec![key; WHEEL_LINES as usize]);
+                } else {
+                    self.wheel_scroll(pane, focused, up);
+                }
+            }
+            MouseKind::Release | MouseKind::Drag | MouseKind::Move => {
+                if wants_mouse && focused {
+                    self.send_to_pane(pane, vec![InputEvent::Mouse(local)]);
+                }
+            }
+        }
+    }
+
+    fn wheel_scroll(&mut self, pane: PaneId, focused: bool, up: bool) {
+        if !focused {
+            self.command(Command::Focus { pane });
+            return;
+        }
+        if self.copy.is_none() {
+            if !up {
+                return;
+            }
+            self.enter_copy();
+        }
+        let Some(c) = &mut self.copy else { return };
+        let Some(content) = self.panes.get(&c.pane) else { return };
+        let height = content.size.rows as u64;
+        if up {
+            c.top = c.top.saturating_sub(WHEEL_LINES).max(content.first_line);
+        } else {
+            c.top = (c.top + WHEEL_LINES).min(content.screen_top);
+        }
+        c.cursor.0 = c.cursor.0.clamp(c.top, c.top + height.saturating_sub(1));
+        if !up && c.top >= content.screen_top && c.anchor.is_none() {
+            self.leave_copy();
+            return;
+        }
+        self.fetch_lines();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,311 @@
+//! The terminal UI: a view of a runner's session in the user's terminal.
+//!
+//! `run` owns the terminal: raw mode, the alternate screen, mouse and paste reporting,
+//! restored on every way out. It turns stdin bytes into input events, runner messages into
+//! app updates, and draws after each batch. State and its changes live in `app`, drawing
+//! in `view`.
+
+pub mod app;
+pub mod copy;
+pub mod panes;
+pub mod view;
+
+use crate::config::Config;
+use crate::input::InputParser;
+use crate::protocol::{AttachTarget, ClientMsg, Context, ServerMsg, Size, TermColors};
+use app::{App, Effect, Event};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+
+pub struct Options {
+    pub config: Config,
+    pub config_path: PathBuf,
+    pub target: AttachTarget,
+    pub context: Context,
+}
+
+const ENTER: &str = "\x1b[?1049h\x1b[?2004h\x1b[?1004h";
+const MOUSE_ON: &str = "\x1b[?1000h\x1b[?1002h\x1b[?1006h";
+const LEAVE: &str = "\x1b[?1006l\x1b[?1002l\x1b[?1000l\x1b[?1004l\x1b[?2004l\x1b[0 q\x1b[?25h\x1b[?1049l";
+
+/// Puts the terminal back as it was, however the TUI ends.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter(mouse: bool) -> std::io::Result<TerminalGuard> {
+        crossterm::terminal::enable_raw_mode()?;
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+        let mut out = std::io::stdout();
+        out.write_all(ENTER.as_bytes())?;
+        if mouse {
+            out.write_all(MOUSE_ON.as_bytes())?;
+        }
+        out.flush()?;
+        Ok(TerminalGuard)
+    }
+}
+
+fn restore() {
+    let mut out = std::io::stdout();
+    let _ = out.write_all(LEAVE.as_bytes());
+    let _ = out.flush();
+    let _ = crossterm::terminal::disable_raw_mode();
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Stdin, read when epoll says it is ready. The descriptor is not made non-blocking:
+/// that flag would be shared with the shell that started us. A zero-timeout poll before
+/// each read makes sure the read cannot block.
+struct Stdin {
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl Stdin {
+    fn new() -> std::io::Result<Stdin> {
+        let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+        // SAFETY: the duplicated descriptor is owned by the AsyncFd alone.
+        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
+        Ok(Stdin { fd })
+    }
+
+    async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            if !poll_readable(self.fd.get_ref(), 0) {
+                guard.clear_ready();
+                continue;
+            }
+            // SAFETY: reading into our buffer, of its length.
+            let n = unsafe { libc::read(self.fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            return Ok(n as usize);
+        }
+    }
+}
+
+fn poll_readable(fd: &OwnedFd, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd, ours.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Asks the terminal for its colours (OSC 10/11), so programs that ask us get the real
+/// answer and pick a matching theme. Device attributes (which every terminal answers) mark
+/// the end of the replies. Returns the colours and whatever else was typed meanwhile.
+fn query_colors() -> (Option<TermColors>, Vec<u8>) {
+    let mut out = std::io::stdout();
+    if out.write_all(b"\x1b]10;?\x1b\\\x1b]11;?\x1b\\\x1b[c").and_then(|_| out.flush()).is_err() {
+        return (None, Vec::new());
+    }
+    let Ok(stdin) = std::io::stdin().as_fd().try_clone_to_owned() else { return (None, Vec::new()) };
+    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        if !poll_readable(&stdin, left.as_millis() as i32) {
+            break;
+        }
+        // SAFETY: reading into our buffer, of its length.
+        let n = unsafe { libc::read(stdin.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n as usize]);
+        if find_da1(&got).is_some() {
+            break;
+        }
+    }
+    parse_color_replies(&got)
+}
+
+fn find_da1(b: &[u8]) -> Option<(usize, usize)> {
+    let start = b.windows(3).position(|w| w == b"\x1b[?")?;
+    let end = b[start..].iter().position(|&c| c == b'c')?;
+    Some((start, start + end + 1))
+}
+
+/// Splits the terminal's answers from anything typed around them.
+fn parse_color_replies(b: &[u8]) -> (Option<TermColors>, Vec<u8>) {
+    let mut rest = b.to_vec();
+    if let Some((s, e)) = find_da1(&rest) {
+        rest.drain(s..e);
+    }
+    let mut colors: [Option<(u8, u8, u8)>; 2] = [None, None];
+    for (i, code) in [b"\x1b]10;rgb:", b"\x1b]11;rgb:"].iter().enumerate() {
+        let Some(s) = rest.windows(code.len()).position(|w| w == *code) else { continue };
+        let body_start = s + code.len();
+        let Some(len) = rest[body_start..].iter().position(|&c| c == 0x07 || c == 0x1b) else { continue };
+        let body = String::from_utf8_lossy(&rest[body_start..body_start + len]).into_owned();
+        let parts: Vec<u8> = body
+            .split('/')
+            .filter_map(|h| u16::from_str_radix(h, 16).ok().map(|v| if h.len() > 2 { (v >> 8) as u8 } else { v as u8 }))
+            .collect();
+        if let [r, g, b] = parts[..] {
+            colors[i] = Some((r, g, b));
+        }
+        let mut end = body_start + len + 1;
+        if rest.get(body_start + len) == Some(&0x1b) {
+            end += 1;
+        }
+        rest.drain(s..end.min(rest.len()));
+    }
+    let colors = match colors {
+        [Some(fg), Some(bg)] => Some(TermColors { fg, bg }),
+        _ => None,
+    };
+    (colors, rest)
+}
+
+fn terminal_size() -> Size {
+    let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
+    Size { cols, rows }
+}
+
+/// Runs the TUI over a connection to a runner until detach or exit; returns what to tell
+/// the user (e.g. "[detached (from session 0)]").
+pub async fn run(
+    to_runner: mpsc::UnboundedSender<ClientMsg>,
+    mut from_runner: mpsc::UnboundedReceiver<ServerMsg>,
+    opts: Options,
+) -> anyhow::Result<String> {
+    let (keymap, theme) = opts.config.load_ui(&opts.config_path)?;
+    let _guard = TerminalGuard::enter(opts.config.mouse)?;
+    let (colors, typed_ahead) = query_colors();
+    let colors = colors.or(Some(TermColors { fg: theme.terminal_fg, bg: theme.terminal_bg }));
+    let stdin = Stdin::new()?;
+    let backend =
+        ratatui::backend::CrosstermBackend::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
+    let mut terminal = ratatui::Terminal::new(backend)?;
+    terminal.clear()?;
+    let mut app = App::new(keymap, theme, terminal_size(), opts.config.mouse);
+    let _ = to_runner.send(ClientMsg::Attach {
+        target: opts.target,
+        size: app.pane_area_size(),
+        context: opts.context,
+        colors,
+    });
+
+    let escape_time = Duration::from_millis(opts.config.escape_time_ms);
+    let mut parser = InputParser::new();
+    let mut escape_deadline: Option<tokio::time::Instant> = None;
+    for ev in parser.feed(&typed_ahead) {
+        app.update(Event::Input(ev));
+    }
+    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut shape = None;
+    loop {
+        for effect in std::mem::take(&mut app.effects) {
+            match effect {
+                Effect::Send(msg) => {
+                    let _ = to_runner.send(msg);
+                }
+                Effect::Terminal(bytes) => {
+                    let out = terminal.backend_mut();
+                    let _ = out.write_all(&bytes).and_then(|_| out.flush());
+                }
+                Effect::ReloadConfig => {
+                    match Config::load(&opts.config_path).and_then(|c| c.load_ui(&opts.config_path)) {
+                        Ok((keymap, theme)) => {
+                            app.keymap = keymap;
+                            app.theme = theme;
+                            app.say("keys and theme reloaded");
+                        }
+                        Err(e) => app.error(format!("not reloaded, the last good config stays: {e}")),
+                    }
+                }
+            }
+        }
+        if let Some(reason) = app.quit.take() {
+            return Ok(reason);
+        }
+        // Each pass of the loop handled at least one event; ratatui's diff writes nothing
+        // when nothing changed.
+        terminal.draw(|f| view::render(&app, f))?;
+        let want = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor.shape);
+        if want != shape {
+            shape = want;
+            let code = want.map_or(0, |s| s as u8);
+            let out = terminal.backend_mut();
+            let _ = write!(out, "\x1b[{code} q").and_then(|_| out.flush());
+        }
+        let tick = app.next_tick().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            n = stdin.read(&mut buf) => {
+                let n = match n {
+                    Ok(0) | Err(_) => return Ok("[the terminal closed]".into()),
+                    Ok(n) => n,
+                };
+                for ev in parser.feed(&buf[..n]) {
+                    app.update(Event::Input(ev));
+                }
+                escape_deadline = parser.has_pending().then(|| tokio::time::Instant::now() + escape_time);
+            }
+            _ = async { tokio::time::sleep_until(escape_deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if escape_deadline.is_some() => {
+                escape_deadline = None;
+                for ev in parser.flush() {
+                    app.update(Event::Input(ev));
+                }
+            }
+            msg = from_runner.recv() => {
+                let Some(msg) = msg else {
+                    return Ok("[lost the runner: it stopped or crashed; its log is in the state directory]".into());
+                };
+                app.update(Event::Server(msg));
+                while let Ok(more) = from_runner.try_recv() {
+                    app.update(Event::Server(more));
+                }
+            }
+            _ = winch.recv() => {
+                app.update(Event::Resize(terminal_size()));
+                terminal.autoresize()?;
+            }
+            _ = async { tokio::time::sleep_until(tick.unwrap_or_else(tokio::time::Instant::now)).await }, if tick.is_some() => {
+                app.update(Event::Tick);
+            }
+            _ = hup.recv() => return Ok(String::new()),
+            _ = term.recv() => return Ok("[terminated]".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_replies_are_read_and_typed_keys_kept() {
+        let reply = b"x\x1b]10;rgb:ffff/8080/0000\x1b\\\x1b]11;rgb:1c1c/1c1c/1c1c\x07\x1b[?62;22cy";
+        let (colors, rest) = parse_color_replies(reply);
+        assert_eq!(colors, Some(TermColors { fg: (0xff, 0x80, 0), bg: (0x1c, 0x1c, 0x1c) }));
+        assert_eq!(rest, b"xy");
+    }
+
+    #[test]
+    fn a_terminal_that_does_not_answer_colours_gives_none() {
+        let (colors, rest) = parse_color_replies(b"\x1b[?1;2c");
+        assert_eq!((colors, rest), (None, Vec::new()));
+    }
+}

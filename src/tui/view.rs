@@ -1,0 +1,481 @@
+//! Drawing: the app's state to a frame. Nothing here changes state.
+
+use super::app::{App, Overlay, PromptKind};
+use super::panes::PaneContent;
+use crate::config::{Action, Mode};
+use crate::layout::PaneId;
+use crate::protocol::{PaneInfo, PaneState, WireRow};
+use crate::screen::{Attrs, Color, Style, Width};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect as TRect;
+use ratatui::style::{Color as TColor, Modifier, Style as TStyle};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
+
+pub fn color(c: Color) -> TColor {
+    // The first 16 go out as SGR 30-37/90-97, as the program sent them: terminals that
+    // brighten bold text do it only for those.
+    const NAMED: [TColor; 16] = [
+        TColor::Black,
+        TColor::Red,
+        TColor::Green,
+        TColor::Yellow,
+        TColor::Blue,
+        TColor::Magenta,
+        TColor::Cyan,
+        TColor::Gray,
+        TColor::DarkGray,
+        TColor::LightRed,
+        TColor::LightGreen,
+        TColor::LightYellow,
+        TColor::LightBlue,
+        TColor::LightMagenta,
+        TColor::LightCyan,
+        TColor::White,
+    ];
+    match c {
+        Color::Default => TColor::Reset,
+        Color::Indexed(i) if i < 16 => NAMED[i as usize],
+        Color::Indexed(i) => TColor::Indexed(i),
+        Color::Rgb(r, g, b) => TColor::Rgb(r, g, b),
+    }
+}
+
+pub fn style(s: Style) -> TStyle {
+    let mut m = Modifier::empty();
+    let a = s.attrs;
+    for (bit, modifier) in [
+        (Attrs::BOLD, Modifier::BOLD),
+        (Attrs::DIM, Modifier::DIM),
+        (Attrs::ITALIC, Modifier::ITALIC),
+        (Attrs::ANY_UNDERLINE, Modifier::UNDERLINED),
+        (Attrs::BLINK, Modifier::SLOW_BLINK),
+        (Attrs::INVERSE, Modifier::REVERSED),
+        (Attrs::HIDDEN, Modifier::HIDDEN),
+        (Attrs::STRIKE, Modifier::CROSSED_OUT),
+    ] {
+        if a.has(bit) {
+            m |= modifier;
+        }
+    }
+    TStyle::default().fg(color(s.fg)).bg(color(s.bg)).add_modifier(m)
+}
+
+fn theme(app: &App, key: &str) -> TStyle {
+    style(app.theme.style(key))
+}
+
+fn trect(r: crate::layout::Rect) -> TRect {
+    TRect::new(r.x, r.y, r.w, r.h)
+}
+
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    let buf = f.buffer_mut();
+    let visible = app.visible();
+    if visible.is_empty() {
+        let text = if app.session.is_none() { "connecting to the runner..." } else { "no panes" };
+        Paragraph::new(text).render(trect(app.pane_area()), buf);
+    }
+    let focused = app.focused();
+    for (pane, rect) in &visible {
+        draw_pane(app, buf, *pane, *rect, focused == Some(*pane));
+    }
+    if let Some(Overlay::DisplayPanes { .. }) = &app.overlay {
+        for (pane, rect) in &visible {
+            let label = format!(" {} ", app.pane_number(*pane));
+            let (x, y) = (rect.x + rect.w / 2 - (label.len() as u16 / 2).min(rect.w / 2), rect.y + rect.h / 2);
+            buf.set_string(x, y, &label, theme(app, "overlay_selected"));
+        }
+    }
+    draw_status(app, buf, TRect::new(0, area.height.saturating_sub(1), area.width, 1));
+    match &app.overlay {
+        Some(Overlay::Picker { .. }) => draw_picker(app, buf, area),
+        Some(Overlay::Help { scroll }) => draw_help(app, buf, area, *scroll),
+        _ => {}
+    }
+    if let Some(pos) = cursor(app) {
+        f.set_cursor_position(pos);
+    }
+}
+
+/// Where the terminal's cursor goes: the focused pane's cursor, or a prompt's.
+fn cursor(app: &App) -> Option<(u16, u16)> {
+    match &app.overlay {
+        Some(Overlay::Prompt { .. } | Overlay::Confirm { .. }) => {
+            let (_, x) = status_prompt(app)?;
+            return Some((x.min(app.size.cols.saturating_sub(1)), app.size.rows.saturating_sub(1)));
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    if app.copy.is_some() {
+        return None;
+    }
+    let pane = app.focused()?;
+    let rect = app.visible().into_iter().find(|(p, _)| *p == pane)?.1.inner();
+    let content = app.panes.get(&pane)?;
+    let c = content.cursor;
+    (c.visible && c.x < rect.w && c.y < rect.h).then_some((rect.x + c.x, rect.y + c.y))
+}
+
+fn state_text(info: &PaneInfo) -> Option<String> {
+    match &info.state {
+        PaneState::Running => None,
+        PaneState::Exited { code: Some(code), .. } => Some(format!("exited {code}")),
+        PaneState::Exited { signal: Some(sig), .. } => Some(format!("killed by {}", signal_name(*sig))),
+        PaneState::Exited { .. } => Some("exited".into()),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        9 => "SIGKILL".into(),
+        11 => "SIGSEGV".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// `1 claude · claude --model x · exited 0`, fitted to `width`.
+fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, width: usize) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let number = app.pane_number(pane);
+    spans.push(Span::styled(format!(" {number} "), theme(app, "pane_number")));
+    let title_style = theme(app, if focused { "title_focused" } else { "title" });
+    let Some(info) = info else { return spans };
+    let mut text = match &info.name {
+        Some(name) if *name != info.command => format!("{name} · {}", info.command),
+        _ => info.command.clone(),
+    };
+    if !info.title.is_empty() && !text.contains(&info.title) {
+        text.push_str(" · ");
+        text.push_str(&info.title);
+    }
+    let state = state_text(info);
+    let room = width.saturating_sub(6 + number.to_string().len() + state.as_ref().map_or(0, |s| s.len() + 3));
+    spans.push(Span::styled(truncate(&text, room), title_style));
+    spans.push(Span::styled(" ", title_style));
+    if let Some(s) = state {
+        spans.push(Span::styled(format!("[{s}]"), theme(app, "exited")));
+        spans.push(Span::raw(" "));
+    }
+    if info.attention {
+        spans.push(Span::styled("● ", theme(app, "attention")));
+    }
+    spans
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.width() + 2 > width {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+fn draw_pane(app: &App, buf: &mut Buffer, pane: PaneId, rect: crate::layout::Rect, focused: bool) {
+    let info = app.session.as_ref().and_then(|s| s.pane(pane));
+    let border = theme(app, if focused { "border_focused" } else { "border" });
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(border)
+        .title(Line::from(title_spans(app, pane, info, focused, rect.w as usize)));
+    block.render(trect(rect), buf);
+    let inner = rect.inner();
+    let Some(content) = app.panes.get(&pane) else { return };
+    match &app.copy {
+        Some(c) if c.pane == pane => draw_copy(app, buf, inner, content, c),
+        _ => {
+            for y in 0..inner.h {
+                if let Some(row) = content.rows.get(y as usize) {
+                    draw_row(buf, inner.x, inner.y + y, inner.w, row, |_| None);
+                }
+            }
+        }
+    }
+}
+
+/// Draws one row of cells; `over` may restyle a column (selection, cursor).
+fn draw_row(buf: &mut Buffer, x0: u16, y: u16, width: u16, row: &WireRow, over: impl Fn(u16) -> Option<TStyle>) {
+    let (cells, marks) = row.to_cells(width as usize);
+    let mut symbol = String::new();
+    for (x, cell) in cells.iter().enumerate() {
+        let x = x as u16;
+        let Some(target) = buf.cell_mut((x0 + x, y)) else { continue };
+        if cell.width == Width::Spacer {
+            // Covered by the wide character to its left.
+            target.reset();
+            continue;
+        }
+        symbol.clear();
+        symbol.push(cell.ch);
+        if cell.combined {
+            for (_, m) in marks.iter().filter(|(c, _)| *c == x) {
+                symbol.push_str(m);
+            }
+        }
+        target.set_symbol(&symbol);
+        target.set_style(over(x).unwrap_or_else(|| style(cell.style)));
+    }
+}
+
+fn draw_copy(
+    app: &App,
+    buf: &mut Buffer,
+    inner: crate::layout::Rect,
+    content: &PaneContent,
+    c: &super::copy::CopyState,
+) {
+    let selection = theme(app, "selection");
+    let cursor_style = theme(app, "copy_cursor");
+    let found = theme(app, "search_match");
+    for y in 0..inner.h {
+        let line = c.top + y as u64;
+        let blank = WireRow::default();
+        let row = c.line(content, line).unwrap_or(&blank);
+        draw_row(buf, inner.x, inner.y + y, inner.w, row, |x| {
+            if (line, x) == c.cursor {
+                return Some(cursor_style);
+            }
+            if c.selected(line, x) {
+                return Some(selection);
+            }
+            match c.found {
+                Some((l, col, len)) if l == line && x >= col && x < col + len => Some(found),
+                _ => None,
+            }
+        });
+    }
+    // Where the view is, as tmux shows it: lines above the live screen / all of them.
+    let above = content.screen_top.saturating_sub(c.top);
+    let total = content.screen_top.saturating_sub(content.first_line);
+    let label = format!("[{above}/{total}]");
+    let x = inner.x + inner.w.saturating_sub(label.len() as u16);
+    buf.set_string(x, inner.y, &label, theme(app, "mode"));
+}
+
+/// Tabs as the status bar draws them: index, first column, text.
+pub fn tab_spans(app: &App) -> Vec<(usize, u16, String)> {
+    let Some(s) = &app.session else { return Vec::new() };
+    let mut x = s.name.width() as u16 + 3;
+    let mut out = Vec::new();
+    for (i, tab) in s.tabs.iter().enumerate() {
+        let label = if tab.name.is_empty() {
+            s.pane(tab.focused).map(|p| p.name.clone().unwrap_or_else(|| p.command.clone())).unwrap_or_default()
+        } else {
+            tab.name.clone()
+        };
+        let attention = tab.layout.panes().iter().any(|p| s.pane(*p).is_some_and(|i| i.attention));
+        let zoom = if tab.zoomed.is_some() { " [Z]" } else { "" };
+        let text = format!(" {}:{}{zoom}{} ", i + 1, truncate(&label, 20), if attention { " ●" } else { "" });
+        let w = text.width() as u16;
+        out.push((i, x, text));
+        x += w + 1;
+    }
+    out
+}
+
+pub fn tab_at(app: &App, col: u16) -> Option<usize> {
+    tab_spans(app).into_iter().find(|(_, x, t)| col >= *x && col < x + t.width() as u16).map(|(i, _, _)| i)
+}
+
+/// The prompt shown in the status bar, and the column its cursor is at.
+fn status_prompt(app: &App) -> Option<(Line<'static>, u16)> {
+    let (label, input) = match &app.overlay {
+        Some(Overlay::Prompt { kind, input }) => {
+            let label = match kind {
+                PromptKind::RenamePane(_) => "rename pane: ".to_string(),
+                PromptKind::RenameTab => "rename tab: ".to_string(),
+                PromptKind::Search { backward: false } => "search down: ".to_string(),
+                PromptKind::Search { backward: true } => "search up: ".to_string(),
+            };
+            (label, input.clone())
+        }
+        Some(Overlay::Confirm { question, .. }) => (format!("{question} "), String::new()),
+        _ => return None,
+    };
+    let x = (label.width() + input.width() + 1) as u16;
+    Some((
+        Line::from(vec![
+            Span::styled(format!(" {label}"), theme(app, "message")),
+            Span::styled(input, theme(app, "overlay")),
+        ]),
+        x,
+    ))
+}
+
+fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
+    let base = theme(app, "status");
+    buf.set_style(area, base);
+    if let Some((line, _)) = status_prompt(app) {
+        line.render(area, buf);
+        return;
+    }
+    let y = area.y;
+    let name = app.session.as_ref().map_or(String::new(), |s| s.name.clone());
+    buf.set_string(0, y, format!(" {name} "), theme(app, "session"));
+    let active = app.session.as_ref().map_or(0, |s| s.active_tab);
+    let mut end = 0;
+    for (i, x, text) in tab_spans(app) {
+        let style = if i == active { theme(app, "tab_active") } else { theme(app, "tab") };
+        let style = if text.contains('●') && i != active { style.patch(theme(app, "attention")) } else { style };
+        buf.set_string(x, y, &text, style);
+        end = x + text.width() as u16;
+    }
+    // Right side: the mode, then a message or the key hints.
+    let mut right: Vec<Span> = Vec::new();
+    if app.mode != Mode::Normal {
+        right.push(Span::styled(format!(" {} ", app.mode.name().to_uppercase()), theme(app, "mode")));
+        right.push(Span::styled(" ", base));
+    }
+    match &app.message {
+        Some(m) => {
+            right.push(Span::styled(format!("{} ", m.text), theme(app, if m.error { "error" } else { "message" })))
+        }
+        None => {
+            for (key, label) in app.keymap.hints(app.mode) {
+                right.push(Span::styled(key, theme(app, "hint_key")));
+                right.push(Span::styled(format!(" {label}  "), theme(app, "hint")));
+            }
+        }
+    }
+    // Drop hints from the end until they fit beside the tabs.
+    let room = area.width.saturating_sub(end + 2) as usize;
+    while right.iter().map(|s| s.content.width()).sum::<usize>() > room && right.len() > 1 {
+        right.pop();
+        if app.message.is_none() && right.len() > 1 {
+            right.pop();
+        }
+    }
+    let width: usize = right.iter().map(|s| s.content.width()).sum();
+    if width <= room || app.message.is_some() {
+        let x = area.width.saturating_sub(width as u16);
+        Line::from(right).render(TRect::new(x.max(end + 1), y, area.width.saturating_sub(x.max(end + 1)), 1), buf);
+    }
+}
+
+fn centered(area: TRect, w: u16, h: u16) -> TRect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    TRect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
+
+fn draw_picker(app: &App, buf: &mut Buffer, area: TRect) {
+    let Some(Overlay::Picker { items, filter, selected, loading }) = &app.overlay else { return };
+    let matches = Overlay::picker_matches(items, filter);
+    let box_area = centered(area, 64, matches.len() as u16 + 6);
+    Clear.render(box_area, buf);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme(app, "overlay_border"))
+        .style(theme(app, "overlay"))
+        .title(" open an agent in a new pane ")
+        .title_bottom(Line::from(" enter: split  tab: new tab  esc: cancel ").right_aligned());
+    let inner = block.inner(box_area);
+    block.render(box_area, buf);
+    buf.set_string(inner.x + 1, inner.y, format!("> {filter}"), theme(app, "overlay"));
+    if *loading {
+        buf.set_string(inner.x + 1, inner.y + 2, "loading…", theme(app, "overlay"));
+        return;
+    }
+    if matches.is_empty() {
+        buf.set_string(inner.x + 1, inner.y + 2, "nothing matches", theme(app, "overlay"));
+    }
+    for (row, &i) in matches.iter().enumerate().take(inner.height.saturating_sub(2) as usize) {
+        let item = &items[i];
+        let y = inner.y + 2 + row as u16;
+        let st = if row == *selected { theme(app, "overlay_selected") } else { theme(app, "overlay") };
+        buf.set_style(TRect::new(inner.x, y, inner.width, 1), st);
+        let text = format!(" {:<14} {}", item.label, item.detail);
+        buf.set_string(inner.x, y, truncate(&text, inner.width as usize), st);
+    }
+}
+
+fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
+    let mode = if app.mode == Mode::Copy || app.copy.is_some() { Mode::Copy } else { app.mode };
+    let mut lines: Vec<Line> = Vec::new();
+    let section = |title: String, m: Mode, lines: &mut Vec<Line>| {
+        let bindings = app.keymap.bindings(m);
+        if bindings.is_empty() {
+            return;
+        }
+        lines.push(Line::styled(title, theme(app, "overlay_border")));
+        for (key, action) in bindings {
+            lines.push(Line::from(format!("  {:<16} {}", key.to_string(), describe(action))));
+        }
+        lines.push(Line::raw(""));
+    };
+    section(format!("{} mode", mode.name()), mode, &mut lines);
+    if mode == Mode::Normal {
+        section("after the prefix key".into(), Mode::Prefix, &mut lines);
+    }
+    lines.push(Line::raw("  Hold shift to select text with your terminal's own mouse selection."));
+    let box_area = centered(area, 72, area.height.saturating_sub(4));
+    Clear.render(box_area, buf);
+    Paragraph::new(lines)
+        .scroll((scroll, 0))
+        .style(theme(app, "overlay"))
+        .block(
+            Block::new()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Rounded)
+                .border_style(theme(app, "overlay_border"))
+                .title(" keys ")
+                .title_bottom(Line::from(" j/k scroll  any other key closes ").right_aligned()),
+        )
+        .render(box_area, buf);
+}
+
+fn describe(action: Action) -> String {
+    use crate::layout::Direction::*;
+    let dir = |d| match d {
+        Left => "left",
+        Right => "right",
+        Up => "up",
+        Down => "down",
+    };
+    match action {
+        Action::SplitRight => "split: new pane to the right".into(),
+        Action::SplitDown => "split: new pane below".into(),
+        Action::ClosePane => "close the pane".into(),
+        Action::Focus(d) => format!("focus the pane {}", dir(d)),
+        Action::FocusNext => "focus the next pane".into(),
+        Action::FocusPrev => "focus the previous pane".into(),
+        Action::FocusPane(n) => format!("focus pane {n}"),
+        Action::Resize(d, n) => format!("move the border {} by {n}", dir(d)),
+        Action::Zoom => "zoom the pane / unzoom".into(),
+        Action::Equalize => "make panes the same size".into(),
+        Action::RenamePane => "rename the pane".into(),
+        Action::DisplayPanes => "show pane numbers; a digit focuses".into(),
+        Action::NewTab => "new tab".into(),
+        Action::CloseTab => "close the tab".into(),
+        Action::NextTab => "next tab".into(),
+        Action::PrevTab => "previous tab".into(),
+        Action::SelectTab(n) => format!("tab {n}"),
+        Action::RenameTab => "rename the tab".into(),
+        Action::AgentPicker => "open an agent in a new pane".into(),
+        Action::Detach => "detach (everything keeps running)".into(),
+        Action::Help => "this help".into(),
+        Action::ReloadConfig => "reload keys and theme".into(),
+        Action::EnterMode(m) => format!("{} mode", m.name()),
+        Action::SendKey => "send the key itself to the pane".into(),
+        Action::CopyMode => "scrollback: copy mode".into(),
+        Action::ScrollPageUp => "scroll back a page".into(),
+        Action::Copy(c) => format!("{c:?}").to_lowercase(),
+        Action::Unbind => String::new(),
+    }
+}
