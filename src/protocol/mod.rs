@@ -125,8 +125,10 @@ pub enum ClientMsg {
     Resize {
         size: Size,
     },
+    /// Input for a pane; `pane: None` means the pane focused when the runner applies it,
+    /// so keys typed right after a focus change go where the user now looks.
     Input {
-        pane: PaneId,
+        pane: Option<PaneId>,
         events: Vec<InputEvent>,
     },
     Command {

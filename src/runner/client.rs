@@ -185,14 +185,16 @@ fn pane_query(
 }
 
 /// Keys, pastes and mouse events for a pane, encoded for the modes its program set.
-fn input(runner: &Runner, client: ClientId, session: u32, pane: PaneId, events: &[crate::input::InputEvent]) {
-    let size = {
+fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, events: &[crate::input::InputEvent]) {
+    let (size, focused) = {
         let st = runner.state.lock();
-        st.sessions.get(&session).and_then(|s| s.clients.get(&client).copied())
+        let s = st.sessions.get(&session);
+        (s.and_then(|s| s.clients.get(&client).copied()), s.and_then(|s| s.tabs.get(s.active)).map(|t| t.focused))
     };
     if let Some(size) = size {
         runner.make_owner(client, session, size);
     }
+    let Some(pane) = pane.or(focused) else { return };
     let Ok(pane) = runner.pane(session, pane) else { return };
     let modes = pane.screen.lock().modes();
     let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();

@@ -61,6 +61,7 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
             _ = hup.recv() => { stop(&runner, "SIGHUP").await; break }
         }
     }
+    runner.finish_ending().await;
     log("runner exiting");
     Ok(())
 }
@@ -86,11 +87,13 @@ pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Re
         .stdout(std::process::Stdio::null())
         .stderr(log_file)
         .current_dir("/");
-    // SAFETY: setsid is async-signal-safe; it detaches the runner from our terminal so
-    // closing the terminal does not end it.
+    // SAFETY: setsid and close_range are async-signal-safe. The runner outlives this
+    // terminal: it must not be in its session, nor hold any descriptor we were given (a
+    // terminal left open by whoever started us would never see its last close).
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
             Ok(())
         });
     }

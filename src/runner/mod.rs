@@ -93,6 +93,9 @@ pub struct State {
 
 pub struct Runner {
     pub state: Mutex<State>,
+    /// Programs being ended (SIGHUP, then SIGKILL): the runner waits for these before it
+    /// exits, so nothing it started outlives it.
+    ending: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     config: RwLock<Config>,
     config_path: PathBuf,
     pub socket_path: PathBuf,
@@ -137,6 +140,7 @@ impl Runner {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Runner {
             state: Mutex::new(State::default()),
+            ending: Mutex::new(Vec::new()),
             config: RwLock::new(config),
             config_path,
             socket_path,
@@ -697,7 +701,8 @@ impl Runner {
     fn close_pane(&self, st: &mut State, pane: PaneId) {
         let Some(p) = st.panes.remove(&pane) else { return };
         if p.is_running() {
-            self.end_processes(vec![p.pid]);
+            // Runs on its own; the runner waits for it before exiting.
+            let _ = self.end_processes(vec![p.pid]);
         }
         let session = p.session;
         let Some(s) = st.sessions.get_mut(&session) else { return };
@@ -732,13 +737,14 @@ impl Runner {
     }
 
     /// Sends SIGHUP to every process of the given panes, and SIGKILL to what remains after
-    /// the grace period. Resolves when all are gone.
-    fn end_processes(&self, leaders: Vec<u32>) -> tokio::task::JoinHandle<()> {
+    /// the grace period. Completes when all are gone.
+    fn end_processes(&self, leaders: Vec<u32>) -> impl std::future::Future<Output = ()> + use<> {
         let grace = Duration::from_millis(self.config.read().kill_grace_ms);
         for &pid in &leaders {
             pty::signal_session(pid, libc::SIGHUP);
         }
-        tokio::spawn(async move {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + grace;
             let alive = |leaders: &[u32]| {
                 leaders.iter().any(|&pid| pty::session_processes(pid).iter().any(|&p| process_alive(p)))
@@ -749,7 +755,32 @@ impl Runner {
             for &pid in &leaders {
                 pty::signal_session(pid, libc::SIGKILL);
             }
-        })
+            // SIGKILL cannot be refused, but dying takes a moment; say "done" only when done.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while tokio::time::Instant::now() < deadline && alive(&leaders) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let _ = done_tx.send(());
+        });
+        let mut ending = self.ending.lock();
+        ending.retain(|t| !t.is_finished());
+        ending.push(task);
+        async move {
+            let _ = done_rx.await;
+        }
+    }
+
+    /// Waits until every program being ended is gone; the runner calls it before exiting.
+    pub async fn finish_ending(&self) {
+        loop {
+            let tasks: Vec<_> = std::mem::take(&mut *self.ending.lock());
+            if tasks.is_empty() {
+                return;
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
     }
 
     fn end_session(&self, st: &mut State, session: u32, reason: &str) {
@@ -764,7 +795,7 @@ impl Runner {
 
     /// `teamster kill`: ends sessions and waits until their processes are gone.
     pub async fn kill(self: &Arc<Self>, session: Option<String>, all: bool) -> Result<String, String> {
-        let (leaders, names) = {
+        let (ending, names) = {
             let mut st = self.state.lock();
             let ids: Vec<u32> = if all {
                 st.sessions.keys().copied().collect()
@@ -790,9 +821,8 @@ impl Runner {
                 ]
             };
             let mut leaders = Vec::new();
-            let mut names = Vec::new();
-            for id in ids {
-                let panes: Vec<PaneId> = st.panes.values().filter(|p| p.session == id).map(|p| p.id).collect();
+            for id in &ids {
+                let panes: Vec<PaneId> = st.panes.values().filter(|p| p.session == *id).map(|p| p.id).collect();
                 for p in panes {
                     if let Some(pane) = st.panes.remove(&p)
                         && pane.is_running()
@@ -800,14 +830,20 @@ impl Runner {
                         leaders.push(pane.pid);
                     }
                 }
+            }
+            // Registered before the sessions end: ending the last one stops the runner,
+            // which first waits for these.
+            let ending = self.end_processes(leaders);
+            let mut names = Vec::new();
+            for id in ids {
                 if let Some(s) = st.sessions.get(&id) {
                     names.push(s.name.clone());
                 }
                 self.end_session(&mut st, id, "the session was killed");
             }
-            (leaders, names)
+            (ending, names)
         };
-        let _ = self.end_processes(leaders).await;
+        ending.await;
         if all {
             let _ = self.shutdown.send(true);
         }

@@ -182,7 +182,12 @@ impl App {
     }
 
     fn send_to_pane(&mut self, pane: PaneId, events: Vec<InputEvent>) {
-        self.effects.push(Effect::Send(ClientMsg::Input { pane, events }));
+        self.effects.push(Effect::Send(ClientMsg::Input { pane: Some(pane), events }));
+    }
+
+    /// Typing goes to whichever pane the runner has focused when it arrives.
+    fn type_keys(&mut self, events: Vec<InputEvent>) {
+        self.effects.push(Effect::Send(ClientMsg::Input { pane: None, events }));
     }
 
     pub fn update(&mut self, event: Event) {
@@ -325,18 +330,11 @@ impl App {
                 Some(Overlay::Picker { filter, .. }) => filter.push_str(text.lines().next().unwrap_or("")),
                 Some(_) => {}
                 None if self.copy.is_some() => {}
-                None => {
-                    if let Some(p) = self.focused() {
-                        self.send_to_pane(p, vec![InputEvent::Paste(text)]);
-                    }
-                }
+                None => self.type_keys(vec![InputEvent::Paste(text)]),
             },
             InputEvent::FocusGained | InputEvent::FocusLost | InputEvent::Raw(_) => {
-                if self.overlay.is_none()
-                    && self.copy.is_none()
-                    && let Some(p) = self.focused()
-                {
-                    self.send_to_pane(p, vec![ev]);
+                if self.overlay.is_none() && self.copy.is_none() {
+                    self.type_keys(vec![ev]);
                 }
             }
         }
@@ -366,7 +364,7 @@ impl App {
                     self.say(format!("this pane's program has exited{close}"));
                     return;
                 }
-                self.send_to_pane(p, vec![InputEvent::Key(key)]);
+                self.type_keys(vec![InputEvent::Key(key)]);
             }
             None if mode == Mode::Prefix => self.mode = Mode::Normal,
             None => {}
@@ -450,11 +448,7 @@ impl App {
             Action::ReloadConfig => self.effects.push(Effect::ReloadConfig),
             Action::EnterMode(Mode::Copy) => self.enter_copy(),
             Action::EnterMode(m) => self.mode = m,
-            Action::SendKey => {
-                if let Some(p) = focused {
-                    self.send_to_pane(p, vec![InputEvent::Key(key)]);
-                }
-            }
+            Action::SendKey => self.type_keys(vec![InputEvent::Key(key)]),
             Action::CopyMode => self.enter_copy(),
             Action::ScrollPageUp => {
                 self.enter_copy();

@@ -6,6 +6,7 @@
 //! in `view`.
 
 pub mod app;
+mod backend;
 pub mod copy;
 pub mod panes;
 pub mod view;
@@ -193,8 +194,7 @@ pub async fn run(
     let (colors, typed_ahead) = query_colors();
     let colors = colors.or(Some(TermColors { fg: theme.terminal_fg, bg: theme.terminal_bg }));
     let stdin = Stdin::new()?;
-    let backend =
-        ratatui::backend::CrosstermBackend::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
+    let backend = backend::Out::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let mut terminal = ratatui::Terminal::new(backend)?;
     terminal.clear()?;
     let mut app = App::new(keymap, theme, terminal_size(), opts.config.mouse);
@@ -223,7 +223,7 @@ pub async fn run(
                     let _ = to_runner.send(msg);
                 }
                 Effect::Terminal(bytes) => {
-                    let out = terminal.backend_mut();
+                    let out = terminal.backend_mut().writer();
                     let _ = out.write_all(&bytes).and_then(|_| out.flush());
                 }
                 Effect::ReloadConfig => {
@@ -248,7 +248,7 @@ pub async fn run(
         if want != shape {
             shape = want;
             let code = want.map_or(0, |s| s as u8);
-            let out = terminal.backend_mut();
+            let out = terminal.backend_mut().writer();
             let _ = write!(out, "\x1b[{code} q").and_then(|_| out.flush());
         }
         let tick = app.next_tick().map(tokio::time::Instant::from_std);

@@ -1,0 +1,188 @@
+//! The multiplexer as a user meets it: the real binary in a PTY, read back through an
+//! independent terminal parser.
+
+mod support;
+
+use support::{Env, alive};
+
+/// Pane contents we can recognise: 16, 256 and true colour, bold, CJK, a combining mark
+/// and an emoji.
+const COLORFUL: &str =
+    r"printf '\033[31mred\033[0m \033[1;38;5;33mblue\033[0m \033[38;2;255;128;0morange\033[0m 中文 e\314\201 🎉 end\n'";
+
+fn prompt_ready(tui: &support::Tui) {
+    tui.wait_for("the shell's prompt", |s| s.contents().lines().any(|l| l.contains("│$") || l.contains("┃$")));
+}
+
+#[test]
+fn split_colours_detach_and_reattach_find_the_same_screen() {
+    let env = Env::new();
+    let tui = env.tui(&[], 100, 30);
+    prompt_ready(&tui);
+    tui.keys(COLORFUL);
+    tui.keys("\r");
+    tui.wait_text("orange 中文 e\u{301} 🎉 end");
+
+    // The colours arrive as the program set them.
+    let (row, col) = tui.find("red blue").expect("the coloured line");
+    tui.screen(|s| {
+        let red = s.cell(row, col).expect("cell");
+        assert_eq!(red.fgcolor(), vt100::Color::Idx(1), "16-colour red");
+        let blue = s.cell(row, col + 4).expect("cell");
+        assert_eq!(blue.fgcolor(), vt100::Color::Idx(33));
+        assert!(blue.bold());
+        let orange = s.cell(row, col + 9).expect("cell");
+        assert_eq!(orange.fgcolor(), vt100::Color::Rgb(255, 128, 0));
+        let wide = s.cell(row, col + 16).expect("cell");
+        assert_eq!(wide.contents(), "中");
+        assert!(wide.is_wide());
+    });
+
+    // Split right; the new pane is focused and runs its own shell.
+    tui.alt("\\");
+    tui.wait_for("a second pane", |s| s.contents().contains(" 2 test-shell"));
+    tui.keys("echo in-the-second-pane\r");
+    tui.wait_text("in-the-second-pane");
+    let panes = env.panes();
+    assert_eq!(panes.len(), 2, "{panes:?}");
+    assert!(panes.iter().all(|p| p["state"] == "running"));
+    assert_eq!(panes[1]["focused"], true);
+
+    // Detach: the TUI exits, every program keeps running.
+    tui.alt("q");
+    let (status, out) = tui.wait_exit();
+    assert!(status.success());
+    assert!(out.contains("[detached (from session 0)]"), "{out}");
+    for p in env.panes() {
+        assert!(alive(p["pid"].as_i64().expect("pid")), "pane {} kept running", p["id"]);
+    }
+
+    // Re-attach: the same layout and the same screens, colours included.
+    let again = env.tui(&["attach"], 100, 30);
+    again.wait_text("in-the-second-pane");
+    again.wait_text("orange 中文 e\u{301} 🎉 end");
+    let (row, col) = again.find("red blue").expect("the coloured line");
+    again.screen(|s| assert_eq!(s.cell(row, col + 9).expect("cell").fgcolor(), vt100::Color::Rgb(255, 128, 0)));
+    assert!(again.contents().contains(" 1 test-shell") && again.contents().contains(" 2 test-shell"));
+}
+
+#[test]
+fn a_broken_config_is_refused_with_file_line_and_key() {
+    let env = Env::new();
+    env.write_config("theme = \"dark\"\nscrollback_lines = \"many\"\n");
+    let out = env.run(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = env.config_path();
+    assert!(err.contains(&format!("{}, line 3, key `scrollback_lines`", file.display())), "{err}");
+    assert!(err.contains("expected a whole number"), "{err}");
+
+    // A key binding that names no action.
+    env.write_config("");
+    std::fs::write(env.config_path().with_file_name("keymap.toml"), "[normal]\n\"alt-y\" = \"explode\"\n")
+        .expect("keymap");
+    let out = env.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("keymap.toml, line 2, key `normal.alt-y`: `explode` is not an action"), "{text}");
+    assert!(text.contains("fix:"), "{text}");
+}
+
+/// A node program (node is on every machine the tests run on) that reports its terminal
+/// size at start and on every SIGWINCH.
+const WINCH_REPORTER: &str = r#"node -e "const p=()=>console.log('size',process.stdout.columns+'x'+process.stdout.rows);p();process.stdout.on('resize',p);setInterval(()=>{},1e9)""#;
+
+#[test]
+fn resizing_the_terminal_resizes_the_pty_and_reflows() {
+    let env = Env::new();
+    let tui = env.tui(&[], 80, 24);
+    prompt_ready(&tui);
+    // A line longer than the pane, to watch it rewrap.
+    tui.keys("printf '%s\\n' AAAAAAAAAABBBBBBBBBBCCCCCCCCCCDDDDDDDDDDEEEEEEEEEEFFFFFFFFFFGGGGGGGGGGHHHHHHHHHHIIIIIIIIIIJJJJJJJJJJ\r");
+    tui.wait_text("HHHHHHHHHHIIIIIIIIIIJJJJJJJJJJ");
+    tui.keys(&format!("{WINCH_REPORTER}\r"));
+    // The pane is the terminal minus borders (2) and the status bar (1).
+    tui.wait_text("size 78x21");
+
+    tui.resize(120, 30);
+    tui.wait_text("size 118x27");
+    // The long line is one line again at the new width.
+    tui.wait_text("GGGGGGGGGGHHHHHHHHHHIIIIIIIIIIJJJJJJJJJJ");
+
+    tui.resize(50, 20);
+    tui.wait_text("size 48x17");
+    tui.wait_for("the line rewrapped at 48 columns", |s| {
+        s.contents().lines().any(|l| {
+            l.contains("AAAAAAAAAABBBBBBBBBBCCCCCCCCCCDDDDDDDDDDEEEEEEEE│")
+                || l.contains("AAAAAAAAAABBBBBBBBBBCCCCCCCCCCDDDDDDDDDDEEEEEEEE┃")
+        })
+    });
+}
+
+#[test]
+fn kill_ends_the_session_with_sighup_then_sigkill() {
+    let env = Env::new();
+    env.write_config("kill_grace_ms = 300\n");
+    // One pane whose program ignores SIGHUP, so only SIGKILL can end it.
+    let tui = env.tui(&["--", "sh", "-c", "trap '' HUP; echo stubborn; while :; do sleep 1; done"], 80, 24);
+    tui.wait_text("stubborn");
+    let pid = env.panes()[0]["pid"].as_i64().expect("pid");
+    assert!(support::alive(pid));
+
+    let out = env.run(&["kill"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "killed session 0");
+    assert!(!support::alive(pid), "the program is gone when kill returns");
+    let (_, printed) = tui.wait_exit();
+    assert!(printed.contains("[the session was killed]"), "{printed}");
+    let ls = env.run(&["ls"]);
+    assert!(String::from_utf8_lossy(&ls.stdout).contains("no sessions are running"));
+}
+
+#[test]
+fn two_clients_at_different_sizes_both_work() {
+    let env = Env::new();
+    let big = env.tui(&[], 120, 40);
+    prompt_ready(&big);
+    let small = env.tui(&["attach"], 60, 20);
+    prompt_ready(&small);
+    small.keys("echo typed-in-the-small-one\r");
+    big.wait_text("typed-in-the-small-one");
+    small.wait_text("typed-in-the-small-one");
+    // Each draws at its own size: the status bar sits on each one's last row.
+    big.wait_for("big status bar on row 39", |s| s.contents_between(39, 0, 39, 120).contains(" 0 "));
+    small.wait_for("small status bar on row 19", |s| s.contents_between(19, 0, 19, 60).contains(" 0 "));
+    big.keys("echo typed-in-the-big-one\r");
+    small.wait_text("typed-in-the-big-one");
+    let ls = env.ls_json();
+    assert_eq!(ls["sessions"][0]["clients"], 2);
+}
+
+#[test]
+fn agent_picker_and_teamster_new_open_panes() {
+    let env = Env::new();
+    env.write_config(
+        "[agents.greeter]\ncommand = \"node\"\nargs = [\"-e\", \"console.log('hello from greeter'); setInterval(()=>{},1e9)\"]\ndescription = \"says hello\"\n",
+    );
+    let tui = env.tui(&[], 100, 30);
+    prompt_ready(&tui);
+    tui.alt("a");
+    tui.wait_text("says hello");
+    tui.keys("gree\r");
+    tui.wait_text("hello from greeter");
+    tui.wait_text(" 2 greeter");
+
+    // From the shell in pane 1, `teamster new` opens beside it in the same session.
+    tui.alt("1");
+    tui.keys("teamster new -- node -e \"console.log('from the cli'); setInterval(()=>{},1e9)\"\r");
+    tui.wait_text("from the cli");
+    tui.wait_text("opened pane 3 in session 0");
+    let panes = env.panes();
+    assert_eq!(panes.len(), 3, "{panes:#?}");
+    assert_eq!(panes.iter().filter(|p| p["name"] == "greeter").count(), 1);
+
+    // An unknown agent is a clear error that lists the known ones.
+    let out = env.run(&["new", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent `nope`; the config defines: greeter"));
+}

@@ -1,0 +1,363 @@
+//! Test harness: teamster as a user meets it.
+//!
+//! Each `Env` is a private world (its own XDG directories, HOME and so its own runner).
+//! `Tui` runs the real `teamster` binary in a PTY of a given size and reads its output
+//! through an independent terminal parser (`vt100`), answering the queries a real
+//! terminal answers. Every wait is for a condition, with a deadline; nothing sleeps.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_teamster"))
+}
+
+pub struct Env {
+    pub dir: PathBuf,
+}
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Env {
+    pub fn new() -> Env {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("teamster-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["run", "config/teamster", "state", "home", "work"] {
+            std::fs::create_dir_all(dir.join(d)).expect("test dirs");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        // A shell with a known prompt and no user or system start-up files.
+        let shell = dir.join("test-shell");
+        std::fs::write(&shell, "#!/bin/sh\nPS1='$ ' exec bash --noprofile --norc -i\n").expect("shell");
+        std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let env = Env { dir };
+        env.write_config("");
+        env
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config/teamster/config.toml")
+    }
+
+    /// Writes the config; a test shell is set unless the text sets one.
+    pub fn write_config(&self, text: &str) {
+        let shell = if text.contains("shell =") {
+            String::new()
+        } else {
+            format!("shell = \"{}\"\n", self.dir.join("test-shell").display())
+        };
+        std::fs::write(self.config_path(), format!("{shell}{text}")).expect("config");
+    }
+
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let d = |s: &str| self.dir.join(s).to_string_lossy().into_owned();
+        vec![
+            ("XDG_RUNTIME_DIR".into(), d("run")),
+            ("XDG_CONFIG_HOME".into(), d("config")),
+            ("XDG_STATE_HOME".into(), d("state")),
+            ("HOME".into(), d("home")),
+            ("SHELL".into(), "/bin/bash".into()),
+            ("TERM".into(), "xterm-256color".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            (
+                "PATH".into(),
+                format!(
+                    "{}:{}",
+                    bin().parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            ),
+        ]
+    }
+
+    /// The teamster CLI in this world.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args).env_clear().envs(self.envs()).current_dir(self.dir.join("work"));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).stdin(Stdio::null()).output().expect("run teamster")
+    }
+
+    pub fn ls_json(&self) -> serde_json::Value {
+        let out = self.run(&["ls", "--json"]);
+        assert!(out.status.success(), "ls failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("ls --json prints JSON")
+    }
+
+    /// Every pane of every session, from `teamster ls --json`.
+    pub fn panes(&self) -> Vec<serde_json::Value> {
+        let v = self.ls_json();
+        let mut out = Vec::new();
+        for s in v["sessions"].as_array().cloned().unwrap_or_default() {
+            for t in s["tabs"].as_array().cloned().unwrap_or_default() {
+                out.extend(t["panes"].as_array().cloned().unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    /// Waits until `cond` holds for `teamster ls --json`.
+    pub fn wait_ls(&self, what: &str, cond: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let v = self.ls_json();
+            if cond(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; last ls: {v:#}");
+            // Another process's state has no event to wait on: ask again shortly.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn tui(&self, args: &[&str], cols: u16, rows: u16) -> Tui {
+        Tui::spawn(self, args, cols, rows)
+    }
+
+    fn runner_pid(&self) -> Option<i32> {
+        // The runner holds its lock file; find it by its socket path in /proc.
+        let socket = self.dir.join("run/teamster/runner.sock");
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.split(|&b| b == 0).any(|a| a == b"daemon")
+                && env.split(|&b| b == 0).any(|kv| kv == format!("TEAMSTER_SOCKET={}", socket.display()).as_bytes())
+            {
+                return Some(pid);
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill", "--all"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if let Some(pid) = self.runner_pid() {
+            // SAFETY: ends the runner this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else if let Ok(log) = std::fs::read_to_string(self.dir.join("state/teamster/runner.log")) {
+            eprintln!("--- runner.log ---\n{log}");
+        }
+    }
+}
+
+struct Shared {
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    closed: bool,
+}
+
+pub struct Tui {
+    master: OwnedFd,
+    child: std::process::Child,
+    shared: Arc<(Mutex<Shared>, Condvar)>,
+}
+
+fn nz(v: u16) -> std::num::NonZero<u16> {
+    std::num::NonZero::new(v.max(1)).expect("non-zero")
+}
+
+impl Tui {
+    pub fn spawn(env: &Env, args: &[&str], cols: u16, rows: u16) -> Tui {
+        let ws = nix::pty::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+        for fd in [&pty.master, &pty.slave] {
+            // SAFETY: setting close-on-exec on our own descriptors, so tests running at the
+            // same time do not leak their terminals into each other's processes.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        let mut cmd = env.cmd(args);
+        cmd.stdin(Stdio::from(pty.slave.try_clone().expect("dup")));
+        cmd.stdout(Stdio::from(pty.slave.try_clone().expect("dup")));
+        cmd.stderr(Stdio::from(pty.slave));
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid and TIOCSCTTY between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn teamster");
+        let shared = Arc::new((
+            Mutex::new(Shared { parser: vt100::Parser::new(nz(rows), nz(cols), 0), raw: Vec::new(), closed: false }),
+            Condvar::new(),
+        ));
+        let reader = pty.master.try_clone().expect("dup master");
+        let writer = pty.master.try_clone().expect("dup master");
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::from(reader);
+            let mut answer = std::fs::File::from(writer);
+            let mut buf = [0u8; 65536];
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let chunk = &buf[..n];
+                // Answer as a terminal would: colours, and device attributes.
+                let text = String::from_utf8_lossy(chunk);
+                if text.contains("\x1b]10;?") {
+                    let _ = answer.write_all(b"\x1b]10;rgb:dddd/dddd/dddd\x1b\\");
+                }
+                if text.contains("\x1b]11;?") {
+                    let _ = answer.write_all(b"\x1b]11;rgb:1111/1111/1111\x1b\\");
+                }
+                if text.contains("\x1b[c") {
+                    let _ = answer.write_all(b"\x1b[?62;22c");
+                }
+                let (lock, cv) = &*s;
+                let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+                g.parser.process(chunk);
+                g.raw.extend_from_slice(chunk);
+                cv.notify_all();
+            }
+            let (lock, cv) = &*s;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+            cv.notify_all();
+        });
+        Tui { master: pty.master, child, shared }
+    }
+
+    pub fn send(&self, bytes: &[u8]) {
+        let mut f = std::fs::File::from(self.master.try_clone().expect("dup"));
+        f.write_all(bytes).expect("write to teamster");
+    }
+
+    pub fn keys(&self, s: &str) {
+        self.send(s.as_bytes());
+    }
+
+    /// Alt+key as terminals send it.
+    pub fn alt(&self, key: &str) {
+        self.send(format!("\x1b{key}").as_bytes());
+    }
+
+    /// Waits until `cond` holds for the screen; panics with the screen when it does not.
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        let (lock, cv) = &*self.shared;
+        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if cond(g.parser.screen()) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline || g.closed {
+                let contents = g.parser.screen().contents();
+                panic!("timed out waiting for {what}; the screen was:\n{contents}");
+            }
+            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    pub fn wait_text(&self, text: &str) {
+        self.wait_for(&format!("`{text}` on screen"), |s| s.contents().contains(text));
+    }
+
+    /// Waits until the raw output (everything teamster wrote) contains `bytes`.
+    pub fn wait_raw(&self, what: &str, cond: impl Fn(&[u8]) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        let (lock, cv) = &*self.shared;
+        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !cond(&g.raw) {
+            let now = Instant::now();
+            assert!(now < deadline && !g.closed, "timed out waiting for {what}");
+            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    pub fn screen<T>(&self, f: impl FnOnce(&vt100::Screen) -> T) -> T {
+        f(self.shared.0.lock().unwrap_or_else(|e| e.into_inner()).parser.screen())
+    }
+
+    pub fn contents(&self) -> String {
+        self.screen(|s| s.contents())
+    }
+
+    /// The row of the screen holding `text`, and the column (in cells) it starts at.
+    pub fn find(&self, text: &str) -> Option<(u16, u16)> {
+        self.screen(|s| {
+            let (rows, cols) = s.size();
+            (0..rows.get()).find_map(|r| {
+                let mut line = String::new();
+                let mut col_at = Vec::new();
+                for c in 0..cols.get() {
+                    let Some(cell) = s.cell(r, c) else { continue };
+                    if cell.is_wide_continuation() {
+                        continue;
+                    }
+                    let contents = if cell.has_contents() { cell.contents().to_string() } else { " ".into() };
+                    for _ in contents.chars() {
+                        col_at.push(c);
+                    }
+                    line.push_str(&contents);
+                }
+                line.find(text).map(|byte| (r, col_at[line[..byte].chars().count()]))
+            })
+        })
+    }
+
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let ws = nix::pty::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ on our own PTY master.
+        unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        self.shared.0.lock().unwrap_or_else(|e| e.into_inner()).parser.screen_mut().set_size(nz(rows), nz(cols));
+        // The kernel sends SIGWINCH to the foreground process group: teamster.
+    }
+
+    /// Waits for teamster to exit (its terminal closes); returns everything it printed.
+    pub fn wait_exit(mut self) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + DEADLINE;
+        let raw = {
+            let (lock, cv) = &*self.shared;
+            let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+            while !g.closed {
+                let now = Instant::now();
+                assert!(now < deadline, "teamster did not exit; screen:\n{}", g.parser.screen().contents());
+                g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            String::from_utf8_lossy(&g.raw).into_owned()
+        };
+        (self.child.wait().expect("wait"), raw)
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()).is_some_and(|st| st != "Z"))
+}
+
+pub fn path(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
