@@ -701,8 +701,9 @@ impl Runner {
     fn close_pane(&self, st: &mut State, pane: PaneId) {
         let Some(p) = st.panes.remove(&pane) else { return };
         if p.is_running() {
-            // Runs on its own; the runner waits for it before exiting.
-            let _ = self.end_processes(vec![p.pid]);
+            // Runs on its own (nobody waits for this close); the runner waits for it
+            // before exiting.
+            drop(self.end_processes(vec![p.pid]));
         }
         let session = p.session;
         let Some(s) = st.sessions.get_mut(&session) else { return };
