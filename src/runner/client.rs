@@ -118,6 +118,8 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             ClientMsg::GetLines { id, pane, from, count } => Some(reply(
                 id,
                 pane_query(&runner, session, pane, |screen| {
+                    // Lines older than the scrollback keeps are gone; start at the oldest kept.
+                    let from = from.max(screen.first_line());
                     let count = count.min(1000) as u64;
                     let rows =
                         (from..from + count).map_while(|abs| screen.line(abs).map(|r| WireRow::from_row(&r))).collect();

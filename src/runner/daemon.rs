@@ -47,10 +47,11 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             conn = listener.accept() => match conn {
-                Ok((stream, _)) => { tokio::spawn(super::client::serve(runner.clone(), stream)); }
+                Ok((stream, _)) => { connections.spawn(super::client::serve(runner.clone(), stream)); }
                 Err(e) => log(&format!("accept failed: {e}")),
             },
             _ = shutdown.changed() => {
@@ -62,6 +63,9 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
         }
     }
     runner.finish_ending().await;
+    // Attached clients are being told why their session ended; let them hear it.
+    let _ =
+        tokio::time::timeout(Duration::from_secs(2), async { while connections.join_next().await.is_some() {} }).await;
     log("runner exiting");
     Ok(())
 }

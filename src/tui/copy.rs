@@ -114,9 +114,14 @@ impl CopyState {
         }
     }
 
+    /// Moves to a search match; one outside the view is brought to its middle.
     pub fn jump_to(&mut self, content: &PaneContent, at: (u64, u16), len: u16) {
+        let height = content.size.rows.max(1) as u64;
         self.cursor = at;
         self.found = Some((at.0, at.1, len));
+        if at.0 < self.top || at.0 >= self.top + height {
+            self.top = at.0.saturating_sub(height / 2);
+        }
         self.follow(content);
     }
 

@@ -1,0 +1,88 @@
+//! The pane as a terminal, from the program's side: queries answered, modes honoured.
+
+mod support;
+
+use support::Env;
+
+/// Runs a node script as the session's only pane.
+fn node(env: &Env, script: &str) -> support::Tui {
+    env.tui(&["--", "node", "-e", script], 100, 30)
+}
+
+#[test]
+fn queries_programs_wait_on_are_answered() {
+    let env = Env::new();
+    // Asks for the cursor position, device attributes and the background colour, as
+    // agents' TUIs do at start, then prints what came back.
+    let tui = node(
+        &env,
+        r#"process.stdin.setRawMode(true);let got='';
+        process.stdin.on('data',d=>{got+=d.toString();if(got.includes('c')&&got.includes('R')&&got.includes('rgb:')){
+          console.log('\nANS'+'WERS '+JSON.stringify(got));}});
+        process.stdout.write('\x1b[3;5H\x1b[6n\x1b[c\x1b]11;?\x1b\\');setInterval(()=>{},1e9)"#,
+    );
+    tui.wait_text("ANSWERS");
+    let text = tui.contents().replace('\n', "");
+    assert!(text.contains(r#"\u001b[3;5R"#), "cursor position report: {text}");
+    assert!(text.contains(r#"\u001b[?62;22c"#), "device attributes: {text}");
+    // The outer terminal (the harness) said its background is 1111/1111/1111.
+    assert!(text.contains("rgb:1111/1111/1111"), "the real terminal's colour is passed on: {text}");
+}
+
+#[test]
+fn bracketed_paste_reaches_programs_that_ask_for_it() {
+    let env = Env::new();
+    let tui = node(
+        &env,
+        r#"process.stdin.setRawMode(true);process.stdout.write('\x1b[?2004h'+'REA'+'DY\n');let got='';
+        process.stdin.on('data',d=>{got+=d.toString();if(got.includes('\x1b[201~'))console.log('PAS'+'TED '+JSON.stringify(got));});
+        setInterval(()=>{},1e9)"#,
+    );
+    tui.wait_text("READY");
+    tui.send(b"\x1b[200~line one\nline two\x1b[201~");
+    tui.wait_text("PASTED");
+    let text = tui.contents().replace('\n', "");
+    assert!(text.contains(r#"\u001b[200~line one\nline two\u001b[201~"#), "{text}");
+}
+
+#[test]
+fn mouse_reaches_programs_that_ask_and_otherwise_focuses_panes() {
+    let env = Env::new();
+    let tui = node(
+        &env,
+        r#"process.stdin.setRawMode(true);process.stdout.write('\x1b[?1000h\x1b[?1006h'+'MOUSE'+'-ON\n');
+        process.stdin.on('data',d=>console.log('G'+'OT '+JSON.stringify(d.toString())));setInterval(()=>{},1e9)"#,
+    );
+    tui.wait_text("MOUSE-ON");
+    // A click at terminal column 11, row 6 is column 10, row 5 inside the pane's border:
+    // SGR coordinates are 1-based, so the program sees 10;5.
+    tui.send(b"\x1b[<0;11;6M\x1b[<0;11;6m");
+    tui.wait_text(r#"\u001b[<0;10;5m"#);
+    assert!(tui.contents().contains(r#"GOT "\u001b[<0;10;5M"#), "the press came first:\n{}", tui.contents());
+
+    // A shell pane does not ask for the mouse: a click there focuses it instead.
+    env.run(&["new", "--right"]);
+    tui.wait_for("the new pane focused", |s| s.contents().contains(" 2 test-shell"));
+    let (row, col) = tui.find("MOUSE-ON").expect("pane 1 text");
+    tui.send(format!("\x1b[<0;{};{}M\x1b[<0;{};{}m", col + 1, row + 2, col + 1, row + 2).as_bytes());
+    let ls = env.wait_ls("pane 1 focused by the click", |v| v["sessions"][0]["tabs"][0]["panes"][0]["focused"] == true);
+    assert_eq!(ls["sessions"][0]["tabs"][0]["panes"][1]["focused"], false);
+}
+
+#[test]
+fn alternate_screen_programs_leave_the_shell_screen_as_it_was() {
+    let env = Env::new();
+    let tui = env.tui(&[], 90, 24);
+    tui.wait_for("prompt", |s| s.contents().contains("┃$"));
+    tui.keys("echo before-the-full-screen-program\r");
+    tui.wait_text("before-the-full-screen-program");
+    // The marker is spelled with an escape so the typed command does not contain it.
+    tui.keys("printf '\\033[?1049h\\033[2J\\033[HFULL\\123CREEN'; read x; printf '\\033[?1049l'\r");
+    tui.wait_text("FULLSCREEN");
+    assert!(!tui.contents().contains("before-the-full-screen-program"), "the alternate screen hides the shell");
+    tui.keys("\r");
+    tui.wait_for("the shell screen back", |s| {
+        let c = s.contents();
+        c.contains("before-the-full-screen-program") && !c.contains("FULLSCREEN")
+    });
+}
