@@ -185,6 +185,21 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("none", Action::Unbind),
 ];
 
+impl Action {
+    /// Where the action comes in a listing: the order of the tables above.
+    fn rank(&self) -> usize {
+        let simple = SIMPLE_ACTIONS.iter().position(|(_, a)| a == self);
+        match self {
+            Action::FocusPane(_) => 7,
+            Action::Resize(..) => 9,
+            Action::SelectTab(_) => 16,
+            Action::EnterMode(_) => 22,
+            Action::Copy(c) => 100 + COPY_ACTIONS.iter().position(|(_, x)| x == c).unwrap_or(0),
+            _ => simple.unwrap_or(99),
+        }
+    }
+}
+
 impl std::str::FromStr for Action {
     type Err = String;
 
@@ -358,11 +373,12 @@ impl Keymap {
         keys.first().copied()
     }
 
-    /// All bindings of a mode, sorted by action then key, for the help overlay.
+    /// All bindings of a mode for the help overlay: grouped as the actions are listed
+    /// here (panes, tabs, the session, copy mode), then by key.
     pub fn bindings(&self, mode: Mode) -> Vec<(Key, Action)> {
         let mut all: Vec<(Key, Action)> =
             self.modes.get(&mode).map(|t| t.iter().map(|(k, a)| (*k, *a)).collect()).unwrap_or_default();
-        all.sort_by_key(|(k, a)| (a.to_string(), k.to_string()));
+        all.sort_by_key(|(k, a)| (a.rank(), a.to_string(), k.to_string().len(), k.to_string()));
         all
     }
 

@@ -60,16 +60,24 @@ pub enum Overlay {
 }
 
 impl Overlay {
+    /// Items matching the filter, best first: names that start with it, names that
+    /// contain it, then descriptions that contain it.
     pub fn picker_matches(items: &[PickerItem], filter: &str) -> Vec<usize> {
         let f = filter.to_lowercase();
-        items
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| {
-                f.is_empty() || i.label.to_lowercase().contains(&f) || i.detail.to_lowercase().contains(&f)
-            })
-            .map(|(n, _)| n)
-            .collect()
+        let rank = |i: &PickerItem| {
+            let label = i.label.to_lowercase();
+            if label.starts_with(&f) {
+                Some(0)
+            } else if label.contains(&f) {
+                Some(1)
+            } else {
+                i.detail.to_lowercase().contains(&f).then_some(2)
+            }
+        };
+        let mut found: Vec<(u8, usize)> =
+            items.iter().enumerate().filter_map(|(n, i)| rank(i).map(|r| (r, n))).collect();
+        found.sort();
+        found.into_iter().map(|(_, n)| n).collect()
     }
 }
 

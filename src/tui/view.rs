@@ -414,8 +414,16 @@ fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
             return;
         }
         lines.push(Line::styled(title, theme(app, "overlay_border")));
+        // Keys that do the same thing share a line.
+        let mut grouped: Vec<(String, Action)> = Vec::new();
         for (key, action) in bindings {
-            lines.push(Line::from(format!("  {:<16} {}", key.to_string(), describe(action))));
+            match grouped.last_mut() {
+                Some((keys, a)) if *a == action => keys.push_str(&format!(", {key}")),
+                _ => grouped.push((key.to_string(), action)),
+            }
+        }
+        for (keys, action) in grouped {
+            lines.push(Line::from(format!("  {keys:<22} {}", describe(action))));
         }
         lines.push(Line::raw(""));
     };

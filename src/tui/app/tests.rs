@@ -1,1 +1,272 @@
+//! The app without a terminal: events in, state and effects out, and snapshots of what it
+//! draws over ratatui's TestBackend.
 
+use super::*;
+use crate::config::Keymap;
+use crate::layout::Layout;
+use crate::protocol::{CursorView, PaneFrame, PaneInfo, PaneModes, TabView, WireRow, WireRun};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const COLS: u16 = 80;
+const ROWS: u16 = 16;
+
+fn info(id: PaneId, command: &str, state: PaneState) -> PaneInfo {
+    PaneInfo {
+        id,
+        name: None,
+        command: command.into(),
+        title: String::new(),
+        state,
+        pid: Some(100 + id),
+        size: Size { cols: 38, rows: 13 },
+        attention: false,
+    }
+}
+
+/// Two tabs: the first split in two (a shell, and a build that failed), the second with an
+/// agent that wants attention.
+fn session() -> SessionView {
+    let mut layout = Layout::Pane(1);
+    layout.split(1, 2, Direction::Right, Rect::new(0, 0, COLS, ROWS - 1)).expect("split");
+    let mut agent = info(3, "claude", PaneState::Running);
+    agent.name = Some("reviewer".into());
+    agent.attention = true;
+    SessionView {
+        id: 0,
+        name: "work".into(),
+        tabs: vec![
+            TabView { id: 1, name: String::new(), layout, focused: 1, zoomed: None },
+            TabView { id: 2, name: "agents".into(), layout: Layout::Pane(3), focused: 3, zoomed: None },
+        ],
+        active_tab: 0,
+        panes: vec![
+            info(1, "bash", PaneState::Running),
+            info(2, "make test", PaneState::Exited { code: Some(2), signal: None }),
+            agent,
+        ],
+        clients: 1,
+        created: 0,
+    }
+}
+
+fn frame(pane: PaneId, lines: &[&str]) -> PaneFrame {
+    PaneFrame {
+        pane,
+        size: Size { cols: 38, rows: 13 },
+        full: true,
+        rows: lines
+            .iter()
+            .enumerate()
+            .map(|(y, l)| {
+                (
+                    y as u16,
+                    WireRow { runs: vec![WireRun { text: l.to_string(), ..WireRun::default() }], wrapped: false },
+                )
+            })
+            .collect(),
+        cursor: CursorView { x: 2, y: 1, visible: true, ..CursorView::default() },
+        modes: PaneModes::default(),
+        first_line: 0,
+        screen_top: 40,
+        epoch: 0,
+    }
+}
+
+fn app_with(keymap: &str) -> App {
+    let keymap = Keymap::load(keymap, None).expect("keymap");
+    let theme = crate::config::Theme::load("dark", None).expect("theme");
+    let mut app = App::new(keymap, theme, Size { cols: COLS, rows: ROWS }, true);
+    app.update(Event::Server(ServerMsg::Session { session: session() }));
+    app.update(Event::Server(ServerMsg::Frame {
+        panes: vec![frame(1, &["$ ls", "$ ", "Cargo.toml  src  tests"]), frame(2, &["error: 2 tests failed"])],
+    }));
+    app.effects.clear();
+    app
+}
+
+fn app() -> App {
+    app_with("default")
+}
+
+fn draw(app: &App) -> String {
+    let mut t = Terminal::new(TestBackend::new(COLS, ROWS)).expect("terminal");
+    t.draw(|f| super::super::view::render(app, f)).expect("draw");
+    t.backend().to_string()
+}
+
+fn key(s: &str) -> Event {
+    Event::Input(InputEvent::Key(s.parse().expect("key")))
+}
+
+fn sent(app: &mut App) -> Vec<ClientMsg> {
+    app.effects
+        .drain(..)
+        .filter_map(|e| match e {
+            Effect::Send(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn command_of(msg: &ClientMsg) -> Option<&Command> {
+    match msg {
+        ClientMsg::Command { command, .. } => Some(command),
+        _ => None,
+    }
+}
+
+#[test]
+fn panes_titles_and_status_bar() {
+    insta::assert_snapshot!(draw(&app()));
+}
+
+#[test]
+fn the_focused_pane_stands_out_and_exit_codes_show() {
+    let screen = draw(&app());
+    let first = screen.lines().nth(0).expect("top row");
+    assert!(first.contains("┏ 1 bash"), "focused pane drawn in heavy lines: {first}");
+    assert!(first.contains("┌ 2 make test [exited 2]"), "{first}");
+    let status = screen.lines().last().expect("status row");
+    assert!(status.contains("1:bash") && status.contains("2:agents ●"), "{status}");
+}
+
+#[test]
+fn agent_picker() {
+    let mut app = app();
+    app.update(key("alt-a"));
+    assert!(matches!(sent(&mut app).as_slice(), [ClientMsg::ListAgents { .. }]));
+    app.update(Event::Server(ServerMsg::Reply {
+        id: 1,
+        result: Ok(Reply::Agents {
+            agents: vec![
+                AgentInfo { name: "claude".into(), command: "claude".into(), description: Some("Claude Code".into()) },
+                AgentInfo { name: "codex".into(), command: "codex".into(), description: None },
+            ],
+        }),
+    }));
+    insta::assert_snapshot!(draw(&app));
+    // Typing filters; enter opens the choice beside the focused pane.
+    app.update(key("c"));
+    app.update(key("o"));
+    app.update(key("d"));
+    app.update(key("enter"));
+    let msgs = sent(&mut app);
+    assert_eq!(
+        command_of(&msgs[0]),
+        Some(&Command::Split { dir: Direction::Right, spawn: Spawn::Agent { name: "codex".into() } })
+    );
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn help_lists_the_bindings() {
+    let mut app = app();
+    app.update(key("alt-?"));
+    insta::assert_snapshot!(draw(&app));
+}
+
+#[test]
+fn close_asks_and_a_prompt_shows_in_the_status_bar() {
+    let mut app = app();
+    app.update(key("alt-x"));
+    let status = draw(&app).lines().last().expect("status").to_string();
+    assert!(status.contains("close pane 1 (bash, still running)? y/n"), "{status}");
+    assert!(sent(&mut app).is_empty(), "nothing closes before the answer");
+    app.update(key("y"));
+    assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::ClosePane { pane: 1 }));
+}
+
+#[test]
+fn keys_reach_the_pane_unless_bound() {
+    let mut app = app();
+    app.update(key("x"));
+    app.update(key("alt-\\"));
+    let msgs = sent(&mut app);
+    assert!(
+        matches!(&msgs[0], ClientMsg::Input { pane: None, events } if events == &[InputEvent::Key("x".parse().expect("key"))])
+    );
+    assert_eq!(command_of(&msgs[1]), Some(&Command::Split { dir: Direction::Right, spawn: Spawn::Shell }));
+}
+
+#[test]
+fn the_prefix_lasts_one_key() {
+    let mut app = app_with("tmux");
+    app.update(key("ctrl-b"));
+    assert_eq!(app.mode, Mode::Prefix);
+    assert!(draw(&app).lines().last().expect("status").contains("PREFIX"));
+    app.update(key("%"));
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::Split { dir: Direction::Right, spawn: Spawn::Shell }));
+    // An unbound key after the prefix is swallowed, not typed.
+    app.update(key("ctrl-b"));
+    app.update(key("j"));
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(sent(&mut app).is_empty());
+}
+
+#[test]
+fn clicking_a_pane_focuses_it() {
+    let mut app = app();
+    app.update(Event::Input(InputEvent::Mouse(MouseEvent {
+        kind: MouseKind::Press,
+        button: MouseButton::Left,
+        x: 60,
+        y: 5,
+        mods: Mods(0),
+    })));
+    assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::Focus { pane: 2 }));
+    // A click on a tab in the status bar selects it.
+    let x = super::super::view::tab_spans(&app)[1].1 + 1;
+    app.update(Event::Input(InputEvent::Mouse(MouseEvent {
+        kind: MouseKind::Press,
+        button: MouseButton::Left,
+        x,
+        y: ROWS - 1,
+        mods: Mods(0),
+    })));
+    assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::SelectTab { index: 1 }));
+}
+
+#[test]
+fn copy_mode_view() {
+    let mut app = app();
+    app.update(key("alt-c"));
+    assert_eq!(app.mode, Mode::Copy);
+    // It asks the runner for the history above the screen.
+    assert!(sent(&mut app).iter().any(|m| matches!(m, ClientMsg::GetLines { pane: 1, .. })));
+    app.update(key("k"));
+    app.update(key("v"));
+    app.update(key("l"));
+    app.update(key("l"));
+    insta::assert_snapshot!(draw(&app));
+    app.update(key("y"));
+    let msgs = sent(&mut app);
+    assert!(
+        matches!(&msgs[0], ClientMsg::GetText { pane: 1, start: (40, 2), end: (40, 4), block: false, .. }),
+        "{msgs:?}"
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    // The copied text goes to the terminal's clipboard.
+    let ClientMsg::GetText { id, .. } = msgs[0] else { unreachable!() };
+    app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Text { text: "ls".into() }) }));
+    assert!(app.effects.contains(&Effect::Terminal(b"\x1b]52;c;bHM=\x07".to_vec())));
+}
+
+#[test]
+fn a_narrow_terminal_drops_hints_not_tabs() {
+    let mut app = app();
+    app.update(Event::Resize(Size { cols: 40, rows: ROWS }));
+    let mut t = Terminal::new(TestBackend::new(40, ROWS)).expect("terminal");
+    t.draw(|f| super::super::view::render(&app, f)).expect("draw");
+    let status = t.backend().to_string().lines().last().expect("status").to_string();
+    assert!(status.contains("1:bash") && status.contains("2:agents"), "{status}");
+}
+
+#[test]
+fn errors_from_the_runner_show_in_the_status_bar() {
+    let mut app = app();
+    app.update(key("alt-\\"));
+    app.update(Event::Server(ServerMsg::Reply { id: 1, result: Err("the pane is too small to split".into()) }));
+    assert!(draw(&app).lines().last().expect("status").contains("the pane is too small to split"));
+}
