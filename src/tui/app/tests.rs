@@ -124,7 +124,7 @@ fn panes_titles_and_status_bar() {
 #[test]
 fn the_focused_pane_stands_out_and_exit_codes_show() {
     let screen = draw(&app());
-    let first = screen.lines().nth(0).expect("top row");
+    let first = screen.lines().next().expect("top row");
     assert!(first.contains("┏ 1 bash"), "focused pane drawn in heavy lines: {first}");
     assert!(first.contains("┌ 2 make test [exited 2]"), "{first}");
     let status = screen.lines().last().expect("status row");
