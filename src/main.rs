@@ -25,6 +25,12 @@ struct Cli {
     /// Attach to the session with this name, or create it.
     #[arg(short = 's', long, value_name = "NAME")]
     session: Option<String>,
+    /// Start a new session without attaching to it (as `tmux new -d`).
+    #[arg(short = 'd', long)]
+    detached: bool,
+    /// The size of a detached session, until a client attaches.
+    #[arg(long, value_name = "COLSxROWS", default_value = "80x24", value_parser = parse_size)]
+    size: teamster::protocol::Size,
     #[command(subcommand)]
     command: Option<Cmd>,
     /// Start a new session whose first pane runs this command (after `--`).
@@ -96,6 +102,7 @@ fn main() {
     }
     let config_path = teamster::paths::config_file();
     let result = match cli.command {
+        None if cli.detached => cli::start_detached(config_path, cli.session, cli.cmd, cli.size),
         None => {
             let target = if !cli.cmd.is_empty() {
                 AttachTarget::New { name: cli.session, spawn: Some(Spawn::Command { argv: cli.cmd }) }
@@ -130,4 +137,10 @@ fn main() {
         eprintln!("teamster: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn parse_size(s: &str) -> Result<teamster::protocol::Size, String> {
+    let (c, r) = s.split_once('x').ok_or("write the size as COLSxROWS, e.g. 120x40")?;
+    let n = |v: &str| v.trim().parse::<u16>().map_err(|_| format!("`{v}` is not a number of cells"));
+    Ok(teamster::protocol::Size { cols: n(c)?, rows: n(r)? })
 }

@@ -39,13 +39,13 @@ fn wheel_scrolls_back_and_returns() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
     prompt(&tui);
-    tui.keys("seq 1 300\r");
-    tui.wait_text("300");
+    tui.keys("seq 1 300; echo END$((6*7))\r");
+    tui.wait_text("END42");
     tui.send(b"\x1b[<64;10;10M".repeat(10).as_slice());
     tui.wait_text("COPY");
     // Ten notches of three lines each.
     tui.wait_text("[30/");
-    tui.wait_for("older lines shown", |s| s.contents().lines().nth(1).is_some_and(|l| l.starts_with("┃251 ")));
+    tui.wait_for("older lines shown", |s| s.contents().lines().nth(1).is_some_and(|l| l.starts_with("┃252 ")));
     tui.send(b"\x1b[<65;10;10M".repeat(20).as_slice());
     tui.wait_for("back at the bottom, out of copy mode", |s| !s.contents().contains("COPY"));
 }
@@ -56,12 +56,13 @@ fn scrollback_keeps_the_configured_number_of_lines() {
     env.write_config("scrollback_lines = 100\n");
     let tui = env.tui(&[], 80, 24);
     prompt(&tui);
-    tui.keys("seq 1 1000\r");
-    tui.wait_text("1000");
+    tui.keys("seq 1 1000; echo END$((6*7))\r");
+    tui.wait_text("END42");
     tui.alt("c");
     tui.keys("g");
-    // 100 lines of history above a 21-row screen: the oldest kept is 1000 - 100 - 19.
-    tui.wait_for("the oldest line kept", |s| s.contents().lines().nth(1).is_some_and(|l| l.contains("┃881 ")));
+    // The 21-row screen holds 982..1000, END42 and the prompt; the 100 lines of history
+    // before it start at 882.
+    tui.wait_for("the oldest line kept", |s| s.contents().lines().nth(1).is_some_and(|l| l.contains("┃882 ")));
     tui.wait_text("[100/100]");
 }
 

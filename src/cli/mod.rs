@@ -142,6 +142,27 @@ pub fn pump(conn: Conn) -> (mpsc::UnboundedSender<ClientMsg>, mpsc::UnboundedRec
     (to_runner, from_runner)
 }
 
+/// `teamster -d`: a session that runs without a terminal attached, as `tmux new -d`.
+pub fn start_detached(
+    config_path: PathBuf,
+    name: Option<String>,
+    argv: Vec<String>,
+    size: crate::protocol::Size,
+) -> anyhow::Result<()> {
+    load_config(&config_path)?;
+    let spawn = (!argv.is_empty()).then_some(Spawn::Command { argv });
+    let rt = runtime()?;
+    let session = rt.block_on(async {
+        let mut conn = connect_or_start(&config_path, &paths::socket_path()).await?;
+        match request(&mut conn, |id| ClientMsg::NewSession { id, name, spawn, size, context: context() }).await? {
+            Reply::Pane { session, .. } => Ok(session),
+            _ => bail!("unexpected reply"),
+        }
+    })?;
+    println!("started session {session}; attach with `teamster attach -t {session}`");
+    Ok(())
+}
+
 /// `teamster ls`.
 pub fn ls(json: bool) -> anyhow::Result<()> {
     let rt = runtime()?;

@@ -179,6 +179,14 @@ pub enum ClientMsg {
     ListAgents {
         id: u64,
     },
+    /// A new session that no client is attached to (`teamster -d`).
+    NewSession {
+        id: u64,
+        name: Option<String>,
+        spawn: Option<Spawn>,
+        size: Size,
+        context: Context,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

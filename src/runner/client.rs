@@ -161,6 +161,12 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 Some(reply(id, result))
             }
             ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),
+            ClientMsg::NewSession { id, name, spawn, size, context } => {
+                let _ = runner.reload_config();
+                let result =
+                    runner.new_session(name, spawn, size, context).map(|(pane, session)| Reply::Pane { pane, session });
+                Some(reply(id, result))
+            }
         };
         if let Some(out) = out
             && !send(&wr, &out).await
@@ -205,8 +211,9 @@ fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, 
     }
 }
 
-/// What a client was last sent of a pane.
+/// What a client was last sent of a pane, and when.
 struct Sent {
+    at: Instant,
     generation: u64,
     size: Size,
     cursor: CursorView,
@@ -222,8 +229,8 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
     let Some((mut changed, mut events)) = subscribed else { return };
     let mut sent_version = None;
     let mut sent: HashMap<PaneId, Sent> = HashMap::new();
-    let mut last = Instant::now() - FRAME_INTERVAL;
-    let mut deferred = false;
+    // When the earliest held pane may be drawn.
+    let mut due: Option<Instant> = None;
     let mut first = true;
     loop {
         if !first {
@@ -247,11 +254,7 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
                     }
                     continue;
                 }
-                _ = tokio::time::sleep(SYNC_TIMEOUT), if deferred => {}
-            }
-            let wait = FRAME_INTERVAL.saturating_sub(last.elapsed());
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
             }
         }
         first = false;
@@ -268,17 +271,30 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
             let panes: Vec<Arc<Pane>> = ids.iter().filter_map(|p| st.panes.get(p).cloned()).collect();
             (view, panes)
         };
-        deferred = false;
+        let now = Instant::now();
+        due = None;
+        let mut hold_until = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
         let mut updates = Vec::new();
         for pane in &visible {
-            let since = *pane.sync_since.lock();
-            if since.is_some_and(|t| t.elapsed() < SYNC_TIMEOUT) {
-                deferred = true;
-                continue;
+            if let Some(since) = *pane.sync_since.lock() {
+                // Mid-way through drawing a frame (mode 2026): wait for it, within reason.
+                let until = Instant::from_std(since) + SYNC_TIMEOUT;
+                if until > now {
+                    hold_until(until);
+                    continue;
+                }
             }
-            if let Some((frame, state)) = pane_frame(pane, sent.get(&pane.id)) {
-                sent.insert(pane.id, state);
-                updates.push(frame);
+            let last = sent.get(&pane.id);
+            // Small updates (an echo, a prompt) go at once; a pane that changes a lot is
+            // drawn at most once a frame interval.
+            let paced = last.filter(|s| now < s.at + FRAME_INTERVAL).map(|s| s.at + FRAME_INTERVAL);
+            match pane_frame(pane, last, paced.map(|_| SMALL_UPDATE_ROWS)) {
+                Update::Frame(frame, state) => {
+                    sent.insert(pane.id, Sent { at: now, ..state });
+                    updates.push(frame);
+                }
+                Update::Held => hold_until(paced.unwrap_or(now)),
+                Update::Unchanged => {}
             }
         }
         let mut w = wr.lock().await;
@@ -290,13 +306,22 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
         if !updates.is_empty() && write_msg(&mut *w, &ServerMsg::Frame { panes: updates }).await.is_err() {
             return;
         }
-        drop(w);
-        last = Instant::now();
     }
 }
 
-/// The rows of `pane` that changed since `sent`, or all of them; None when nothing did.
-fn pane_frame(pane: &Pane, sent: Option<&Sent>) -> Option<(PaneFrame, Sent)> {
+/// An update touching at most this many rows is sent even between frame intervals.
+const SMALL_UPDATE_ROWS: usize = 4;
+
+enum Update {
+    Frame(PaneFrame, Sent),
+    /// More changed than the limit allows now.
+    Held,
+    Unchanged,
+}
+
+/// The rows of `pane` that changed since `sent` (all of them for a first or resized
+/// frame), unless more than `limit` rows changed.
+fn pane_frame(pane: &Pane, sent: Option<&Sent>, limit: Option<usize>) -> Update {
     let screen = pane.screen.lock();
     let (cols, rows) = screen.size();
     let size = Size { cols, rows };
@@ -314,10 +339,15 @@ fn pane_frame(pane: &Pane, sent: Option<&Sent>) -> Option<(PaneFrame, Sent)> {
         && s.modes == pane_modes
         && s.first_line == first_line
     {
-        return None;
+        return Update::Unchanged;
     }
     let since = sent.map_or(0, |s| s.generation);
     let gens = screen.row_generations();
+    if let Some(limit) = limit
+        && (full || gens.iter().filter(|&&g| g > since).count() > limit)
+    {
+        return Update::Held;
+    }
     let rows: Vec<(u16, WireRow)> = (0..rows as usize)
         .filter(|&y| full || gens[y] > since)
         .map(|y| (y as u16, WireRow::from_row(screen.row(y))))
@@ -333,5 +363,5 @@ fn pane_frame(pane: &Pane, sent: Option<&Sent>) -> Option<(PaneFrame, Sent)> {
         screen_top: screen.screen_top(),
         epoch: screen.epoch(),
     };
-    Some((frame, Sent { generation, size, cursor, modes: pane_modes, first_line }))
+    Update::Frame(frame, Sent { at: Instant::now(), generation, size, cursor, modes: pane_modes, first_line })
 }

@@ -228,6 +228,22 @@ impl Runner {
         Ok(id)
     }
 
+    /// A session with no client attached; returns its first pane and its name.
+    pub fn new_session(
+        self: &Arc<Self>,
+        name: Option<String>,
+        spawn: Option<Spawn>,
+        size: Size,
+        context: Context,
+    ) -> Result<(PaneId, String), String> {
+        let size = Size { cols: size.cols.max(10), rows: size.rows.max(3) };
+        let id = self.create_session(name, spawn, size, context, None)?;
+        let st = self.state.lock();
+        let s = session_ref(&st, id)?;
+        let pane = s.tabs.first().map(|t| t.focused).ok_or("the session has no panes")?;
+        Ok((pane, s.name.clone()))
+    }
+
     fn create_session(
         self: &Arc<Self>,
         name: Option<String>,

@@ -101,9 +101,9 @@ pub fn start(
     Ok(pane)
 }
 
-/// How much output one wake-up reads before letting views see it; keeps a flooding pane
-/// from starving the others while still batching.
-const READ_BATCH: usize = 1 << 20;
+/// How much output one wake-up reads before letting other tasks run: about half a
+/// millisecond of parsing, so a flooding pane delays nobody's keystrokes.
+const READ_BATCH: usize = 64 << 10;
 
 async fn io_task(
     runner: Weak<Runner>,
@@ -140,6 +140,10 @@ async fn io_task(
                 }
                 if total > 0 {
                     changed.send_modify(|v| *v = v.wrapping_add(1));
+                }
+                if total >= READ_BATCH {
+                    // More is waiting; let the other panes and clients have a turn first.
+                    tokio::task::yield_now().await;
                 }
                 if !out.is_empty() {
                     write_pending(&fd, &mut out);

@@ -81,6 +81,32 @@ impl Overlay {
     }
 }
 
+/// What changed on screen since the last draw.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Damage {
+    #[default]
+    None,
+    /// Only these rows of these panes (and the cursor).
+    Rows(Vec<(PaneId, u16)>),
+    Full,
+}
+
+impl Damage {
+    /// Beyond this many rows a full redraw is as cheap.
+    const MAX_ROWS: usize = 16;
+
+    fn add_rows(&mut self, rows: Vec<(PaneId, u16)>) {
+        match self {
+            Damage::None => *self = Damage::Rows(rows),
+            Damage::Rows(v) => v.extend(rows),
+            Damage::Full => {}
+        }
+        if matches!(self, Damage::Rows(v) if v.len() > Self::MAX_ROWS) {
+            *self = Damage::Full;
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub text: String,
@@ -109,6 +135,10 @@ pub struct App {
     pub mouse: bool,
     /// Set when the client should exit, with what to tell the user.
     pub quit: Option<String>,
+    /// What must be redrawn since the last draw.
+    pub damage: Damage,
+    /// The event being handled only typed into a pane: nothing to redraw for it.
+    typed_only: bool,
     pub effects: Vec<Effect>,
     next_id: u64,
     pending: HashMap<u64, Pending>,
@@ -132,6 +162,8 @@ impl App {
             size,
             mouse,
             quit: None,
+            damage: Damage::Full,
+            typed_only: false,
             effects: Vec::new(),
             next_id: 0,
             pending: HashMap::new(),
@@ -199,6 +231,30 @@ impl App {
     }
 
     pub fn update(&mut self, event: Event) {
+        self.typed_only = false;
+        // Screen updates that keep every pane's size can be drawn row by row.
+        let rows: Option<Vec<(PaneId, u16)>> = match &event {
+            Event::Server(ServerMsg::Frame { panes }) => panes
+                .iter()
+                .map(|f| {
+                    let same_size = self.panes.get(&f.pane).is_some_and(|c| c.size == f.size);
+                    (same_size && !f.full).then(|| f.rows.iter().map(|(y, _)| (f.pane, *y)).collect::<Vec<_>>())
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.concat()),
+            _ => None,
+        };
+        let before = (self.mode, self.overlay.is_some(), self.copy.is_some(), self.message.is_some());
+        self.handle(event);
+        let after = (self.mode, self.overlay.is_some(), self.copy.is_some(), self.message.is_some());
+        match rows {
+            Some(rows) if before == after && !after.1 && !after.2 => self.damage.add_rows(rows),
+            _ if self.typed_only => {}
+            _ => self.damage = Damage::Full,
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
         match event {
             Event::Input(ev) => self.on_input(ev),
             Event::Server(msg) => self.on_server(msg),
@@ -373,6 +429,8 @@ impl App {
                     return;
                 }
                 self.type_keys(vec![InputEvent::Key(key)]);
+                // The echo, if any, comes back as a frame; that is when to draw.
+                self.typed_only = true;
             }
             None if mode == Mode::Prefix => self.mode = Mode::Normal,
             None => {}
@@ -615,12 +673,16 @@ impl App {
 
     /// Leaves copy mode if the scrollback it was looking at was renumbered (reflow).
     fn check_copy(&mut self) {
-        let Some(c) = &self.copy else { return };
-        let epoch = self.panes.get(&c.pane).map(|p| p.epoch);
-        if epoch != Some(c.epoch) {
+        let Some(c) = &mut self.copy else { return };
+        let Some(content) = self.panes.get(&c.pane) else { return };
+        if content.epoch != c.epoch {
             self.leave_copy();
             self.say("the pane was resized; left copy mode");
+            return;
         }
+        // Lines older than the scrollback keeps have gone while we looked.
+        c.top = c.top.max(content.first_line);
+        c.cursor.0 = c.cursor.0.max(content.first_line);
     }
 
     fn fetch_lines(&mut self) {

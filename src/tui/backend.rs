@@ -1,7 +1,7 @@
-//! The terminal backend: crossterm's, except that it never asks the terminal where the
-//! cursor is. Crossterm would read the answer from stdin itself, racing our own input
-//! reader (and waiting seconds on terminals that do not answer). We always know where we
-//! last put the cursor.
+//! The terminal backend: crossterm's, except that it never asks the terminal anything.
+//! Crossterm would read the cursor position from stdin itself, racing our own input
+//! reader, and asks for the size on every draw. We know where we last put the cursor, and
+//! the loop tells us the size when SIGWINCH says it changed.
 
 use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
 use ratatui::buffer::Cell;
@@ -11,11 +11,16 @@ use std::io::Write;
 pub struct Out<W: Write> {
     inner: CrosstermBackend<W>,
     cursor: Position,
+    size: Size,
 }
 
 impl<W: Write> Out<W> {
-    pub fn new(writer: W) -> Out<W> {
-        Out { inner: CrosstermBackend::new(writer), cursor: Position::ORIGIN }
+    pub fn new(writer: W, size: Size) -> Out<W> {
+        Out { inner: CrosstermBackend::new(writer), cursor: Position::ORIGIN, size }
+    }
+
+    pub fn set_size(&mut self, size: Size) {
+        self.size = size;
     }
 
     /// For bytes of our own (clipboard, bell, cursor shape), in order with the frames.
@@ -61,7 +66,7 @@ impl<W: Write> Backend for Out<W> {
     }
 
     fn size(&self) -> Result<Size, Self::Error> {
-        self.inner.size()
+        Ok(self.size)
     }
 
     fn window_size(&mut self) -> Result<WindowSize, Self::Error> {

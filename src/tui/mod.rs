@@ -6,8 +6,9 @@
 //! in `view`.
 
 pub mod app;
-mod backend;
+pub mod backend;
 pub mod copy;
+pub mod display;
 pub mod panes;
 pub mod view;
 
@@ -194,10 +195,10 @@ pub async fn run(
     let (colors, typed_ahead) = query_colors();
     let colors = colors.or(Some(TermColors { fg: theme.terminal_fg, bg: theme.terminal_bg }));
     let stdin = Stdin::new()?;
-    let backend = backend::Out::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()));
-    let mut terminal = ratatui::Terminal::new(backend)?;
-    terminal.clear()?;
-    let mut app = App::new(keymap, theme, terminal_size(), opts.config.mouse);
+    let start = terminal_size();
+    let writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
+    let mut app = App::new(keymap, theme, start, opts.config.mouse);
     let _ = to_runner.send(ClientMsg::Attach {
         target: opts.target,
         size: app.pane_area_size(),
@@ -223,7 +224,7 @@ pub async fn run(
                     let _ = to_runner.send(msg);
                 }
                 Effect::Terminal(bytes) => {
-                    let out = terminal.backend_mut().writer();
+                    let out = display.out.writer();
                     let _ = out.write_all(&bytes).and_then(|_| out.flush());
                 }
                 Effect::ReloadConfig => {
@@ -241,14 +242,17 @@ pub async fn run(
         if let Some(reason) = app.quit.take() {
             return Ok(reason);
         }
-        // Each pass of the loop handled at least one event; ratatui's diff writes nothing
-        // when nothing changed.
-        terminal.draw(|f| view::render(&app, f))?;
+        if app.damage != app::Damage::None {
+            // Let the writer send what the events produced (keys, above all) before the
+            // drawing: the echo should not wait for our redraw.
+            tokio::task::yield_now().await;
+            display.draw(&mut app)?;
+        }
         let want = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor.shape);
         if want != shape {
             shape = want;
             let code = want.map_or(0, |s| s as u8);
-            let out = terminal.backend_mut().writer();
+            let out = display.out.writer();
             let _ = write!(out, "\x1b[{code} q").and_then(|_| out.flush());
         }
         let tick = app.next_tick().map(tokio::time::Instant::from_std);
@@ -279,8 +283,9 @@ pub async fn run(
                 }
             }
             _ = winch.recv() => {
-                app.update(Event::Resize(terminal_size()));
-                terminal.autoresize()?;
+                let size = terminal_size();
+                display.resize(ratatui::layout::Size { width: size.cols, height: size.rows })?;
+                app.update(Event::Resize(size));
             }
             _ = async { tokio::time::sleep_until(tick.unwrap_or_else(tokio::time::Instant::now)).await }, if tick.is_some() => {
                 app.update(Event::Tick);

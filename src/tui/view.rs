@@ -5,8 +5,7 @@ use super::panes::PaneContent;
 use crate::config::{Action, Mode};
 use crate::layout::PaneId;
 use crate::protocol::{PaneInfo, PaneState, WireRow};
-use crate::screen::{Attrs, Color, Style, Width};
-use ratatui::Frame;
+use crate::screen::{Attrs, Color, Style};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect as TRect;
 use ratatui::style::{Color as TColor, Modifier, Style as TStyle};
@@ -71,9 +70,9 @@ fn trect(r: crate::layout::Rect) -> TRect {
     TRect::new(r.x, r.y, r.w, r.h)
 }
 
-pub fn render(app: &App, f: &mut Frame) {
-    let area = f.area();
-    let buf = f.buffer_mut();
+/// Draws everything into `buf`; returns where the terminal's cursor goes, if anywhere.
+pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
+    let area = buf.area;
     let visible = app.visible();
     if visible.is_empty() {
         let text = if app.session.is_none() { "connecting to the runner..." } else { "no panes" };
@@ -96,13 +95,38 @@ pub fn render(app: &App, f: &mut Frame) {
         Some(Overlay::Help { scroll }) => draw_help(app, buf, area, *scroll),
         _ => {}
     }
-    if let Some(pos) = cursor(app) {
-        f.set_cursor_position(pos);
+    cursor(app)
+}
+
+/// Redraws row `y` of a pane's content (not in copy mode) into `buf`.
+pub fn draw_pane_row(app: &App, buf: &mut Buffer, pane: PaneId, inner: crate::layout::Rect, y: u16) {
+    if let Some(row) = app.panes.get(&pane).and_then(|c| c.rows.get(y as usize)) {
+        draw_row(buf, inner.x, inner.y + y, inner.w, row, None);
     }
 }
 
+/// The buffer as text, a quoted line per row (as ratatui's TestBackend prints it).
+pub fn buffer_text(buf: &Buffer) -> String {
+    let mut out = Vec::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let symbol = buf[(x, y)].symbol();
+            skip = symbol.width().saturating_sub(1);
+            line.push_str(symbol);
+        }
+        out.push(format!("\"{line}\""));
+    }
+    out.join("\n")
+}
+
 /// Where the terminal's cursor goes: the focused pane's cursor, or a prompt's.
-fn cursor(app: &App) -> Option<(u16, u16)> {
+pub fn cursor(app: &App) -> Option<(u16, u16)> {
     match &app.overlay {
         Some(Overlay::Prompt { .. } | Overlay::Confirm { .. }) => {
             let (_, x) = status_prompt(app)?;
@@ -200,35 +224,58 @@ fn draw_pane(app: &App, buf: &mut Buffer, pane: PaneId, rect: crate::layout::Rec
         Some(c) if c.pane == pane => draw_copy(app, buf, inner, content, c),
         _ => {
             for y in 0..inner.h {
-                if let Some(row) = content.rows.get(y as usize) {
-                    draw_row(buf, inner.x, inner.y + y, inner.w, row, |_| None);
-                }
+                draw_pane_row(app, buf, pane, inner, y);
             }
         }
     }
 }
 
 /// Draws one row of cells; `over` may restyle a column (selection, cursor).
-fn draw_row(buf: &mut Buffer, x0: u16, y: u16, width: u16, row: &WireRow, over: impl Fn(u16) -> Option<TStyle>) {
-    let (cells, marks) = row.to_cells(width as usize);
+/// Draws one row; `over` may restyle a column (copy mode's selection and cursor).
+///
+/// This runs for every visible row on every draw, so it walks the runs as they came,
+/// converts each run's style once, and writes nothing past the row's text: the buffer
+/// starts each draw blank.
+fn draw_row(
+    buf: &mut Buffer,
+    x0: u16,
+    y: u16,
+    width: u16,
+    row: &WireRow,
+    over: Option<&dyn Fn(u16) -> Option<TStyle>>,
+) {
+    let mut x: u16 = 0;
     let mut symbol = String::new();
-    for (x, cell) in cells.iter().enumerate() {
-        let x = x as u16;
-        let Some(target) = buf.cell_mut((x0 + x, y)) else { continue };
-        if cell.width == Width::Spacer {
-            // Covered by the wide character to its left.
-            target.reset();
-            continue;
+    'runs: for run in &row.runs {
+        let run_style = style(run.style());
+        let w = if run.wide { 2 } else { 1 };
+        for (i, ch) in run.text.chars().enumerate() {
+            if x + w > width {
+                break 'runs;
+            }
+            let Some(cell) = buf.cell_mut((x0 + x, y)) else { break 'runs };
+            if run.marks.is_empty() {
+                cell.set_char(ch);
+            } else {
+                symbol.clear();
+                symbol.push(ch);
+                for (_, m) in run.marks.iter().filter(|(j, _)| *j as usize == i) {
+                    symbol.push_str(m);
+                }
+                cell.set_symbol(&symbol);
+            }
+            cell.set_style(over.and_then(|f| f(x)).unwrap_or(run_style));
+            x += w;
         }
-        symbol.clear();
-        symbol.push(cell.ch);
-        if cell.combined {
-            for (_, m) in marks.iter().filter(|(c, _)| *c == x) {
-                symbol.push_str(m);
+    }
+    if let Some(f) = over {
+        for x in x..width {
+            if let Some(st) = f(x)
+                && let Some(cell) = buf.cell_mut((x0 + x, y))
+            {
+                cell.set_style(st);
             }
         }
-        target.set_symbol(&symbol);
-        target.set_style(over(x).unwrap_or_else(|| style(cell.style)));
     }
 }
 
@@ -246,7 +293,7 @@ fn draw_copy(
         let line = c.top + y as u64;
         let blank = WireRow::default();
         let row = c.line(content, line).unwrap_or(&blank);
-        draw_row(buf, inner.x, inner.y + y, inner.w, row, |x| {
+        let over = |x: u16| {
             if (line, x) == c.cursor {
                 return Some(cursor_style);
             }
@@ -257,7 +304,8 @@ fn draw_copy(
                 Some((l, col, len)) if l == line && x >= col && x < col + len => Some(found),
                 _ => None,
             }
-        });
+        };
+        draw_row(buf, inner.x, inner.y + y, inner.w, row, Some(&over));
     }
     // Where the view is, as tmux shows it: lines above the live screen / all of them.
     let above = content.screen_top.saturating_sub(c.top);

@@ -5,8 +5,7 @@ use super::*;
 use crate::config::Keymap;
 use crate::layout::Layout;
 use crate::protocol::{CursorView, PaneFrame, PaneInfo, PaneModes, TabView, WireRow, WireRun};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 
 const COLS: u16 = 80;
 const ROWS: u16 = 16;
@@ -90,9 +89,13 @@ fn app() -> App {
 }
 
 fn draw(app: &App) -> String {
-    let mut t = Terminal::new(TestBackend::new(COLS, ROWS)).expect("terminal");
-    t.draw(|f| super::super::view::render(app, f)).expect("draw");
-    t.backend().to_string()
+    draw_at(app, COLS, ROWS)
+}
+
+fn draw_at(app: &App, cols: u16, rows: u16) -> String {
+    let mut buf = Buffer::empty(ratatui::layout::Rect::new(0, 0, cols, rows));
+    super::super::view::render(app, &mut buf);
+    super::super::view::buffer_text(&buf)
 }
 
 fn key(s: &str) -> Event {
@@ -257,9 +260,7 @@ fn copy_mode_view() {
 fn a_narrow_terminal_drops_hints_not_tabs() {
     let mut app = app();
     app.update(Event::Resize(Size { cols: 40, rows: ROWS }));
-    let mut t = Terminal::new(TestBackend::new(40, ROWS)).expect("terminal");
-    t.draw(|f| super::super::view::render(&app, f)).expect("draw");
-    let status = t.backend().to_string().lines().last().expect("status").to_string();
+    let status = draw_at(&app, 40, ROWS).lines().last().expect("status").to_string();
     assert!(status.contains("1:bash") && status.contains("2:agents"), "{status}");
 }
 
