@@ -95,9 +95,7 @@ impl Term {
                 }
                 if g.hit.is_none() {
                     let hit = match &g.want {
-                        Some(Want::Cell { row, col, ch }) => {
-                            g.screen.row(*row as usize).cells.get(*col as usize).is_some_and(|c| c.ch == *ch)
-                        }
+                        Some(Want::Cell { row, col, ch }) => g.screen.row(*row as usize).cell(*col as usize).ch == *ch,
                         Some(Want::Cursor { row, col }) => g.screen.cursor_position() == (*col, *row),
                         Some(Want::Text(t)) => g.screen.visible_text().iter().any(|l| l.contains(t.as_str())),
                         None => false,

@@ -186,3 +186,43 @@ fn agent_picker_and_teamster_new_open_panes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no agent `nope`; the config defines: greeter"));
 }
+
+#[test]
+fn closing_the_terminal_detaches_and_everything_keeps_running() {
+    let env = Env::new();
+    let tui = env.tui(&[], 80, 24);
+    prompt_ready(&tui);
+    tui.keys("echo still-here\r");
+    tui.wait_text("still-here");
+    let pid = env.panes()[0]["pid"].as_i64().expect("pid");
+    tui.close_terminal();
+    let ls = env.wait_ls("no client attached", |v| v["sessions"][0]["clients"] == 0);
+    assert_eq!(ls["sessions"][0]["tabs"][0]["panes"][0]["state"], "running");
+    assert!(alive(pid), "the shell outlives the terminal");
+    let again = env.tui(&[], 80, 24);
+    again.wait_text("still-here");
+}
+
+#[test]
+fn detached_and_named_sessions() {
+    let env = Env::new();
+    let out = env.run(&["-d", "-s", "builds", "--", "sh", "-c", "echo built-in-the-background; exec sleep 1000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "started session builds; attach with `teamster attach -t builds`"
+    );
+    let ls = env.ls_json();
+    assert_eq!(ls["sessions"][0]["name"], "builds");
+    assert_eq!(ls["sessions"][0]["clients"], 0);
+    // `-s NAME` attaches to the session of that name when there is one.
+    let tui = env.tui(&["-s", "builds"], 80, 24);
+    tui.wait_text("built-in-the-background");
+    // A name that is taken cannot be used for a new session.
+    let out = env.run(&["-d", "-s", "builds"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a session named `builds` already exists"));
+    // Attaching to a session that does not exist says which do.
+    let (_, printed) = env.tui(&["attach", "-t", "nope"], 80, 24).wait_exit();
+    assert!(printed.contains("no session named `nope`; the sessions are: builds"), "{printed}");
+}

@@ -113,7 +113,6 @@ async fn io_task(
     mut input: mpsc::UnboundedReceiver<Vec<u8>>,
     changed: watch::Sender<u64>,
 ) {
-    let mut buf = vec![0u8; 64 * 1024];
     let mut out: Vec<u8> = Vec::new();
     let mut open = true;
     let mut status: Option<std::process::ExitStatus> = None;
@@ -121,22 +120,11 @@ async fn io_task(
         tokio::select! {
             guard = fd.readable() => {
                 let Ok(mut guard) = guard else { break };
-                let mut total = 0;
-                while total < READ_BATCH {
-                    match read_fd(&fd, &mut buf) {
-                        Ok(0) => { open = false; break }
-                        Ok(n) => {
-                            total += n;
-                            let events = feed(&pane, &buf[..n], &mut out);
-                            if !events.is_empty() && let Some(r) = runner.upgrade() {
-                                r.pane_events(pane.id, events);
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => { guard.clear_ready(); break }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        // EIO: every process closed the terminal.
-                        Err(_) => { open = false; break }
-                    }
+                let (total, state) = read_batch(&pane, &fd, &mut out, &runner);
+                match state {
+                    Drained::WouldBlock => guard.clear_ready(),
+                    Drained::Closed => open = false,
+                    Drained::More => {}
                 }
                 if total > 0 {
                     changed.send_modify(|v| *v = v.wrapping_add(1));
@@ -172,6 +160,45 @@ async fn io_task(
         }
     }
     changed.send_modify(|v| *v = v.wrapping_add(1));
+}
+
+thread_local! {
+    /// One read buffer per runner thread rather than per pane: it is used only between
+    /// awaits, and 32 idle panes should not hold 2 MiB of buffers.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
+}
+
+enum Drained {
+    WouldBlock,
+    /// Every process closed the terminal (EIO).
+    Closed,
+    /// The batch is full; more may be waiting.
+    More,
+}
+
+/// Reads what the terminal has, up to `READ_BATCH`, into the screen.
+fn read_batch(pane: &Pane, fd: &AsyncFd<OwnedFd>, out: &mut Vec<u8>, runner: &Weak<Runner>) -> (usize, Drained) {
+    READ_BUF.with_borrow_mut(|buf| {
+        let mut total = 0;
+        while total < READ_BATCH {
+            match read_fd(fd, buf) {
+                Ok(0) => return (total, Drained::Closed),
+                Ok(n) => {
+                    total += n;
+                    let events = feed(pane, &buf[..n], out);
+                    if !events.is_empty()
+                        && let Some(r) = runner.upgrade()
+                    {
+                        r.pane_events(pane.id, events);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return (total, Drained::WouldBlock),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return (total, Drained::Closed),
+            }
+        }
+        (total, Drained::More)
+    })
 }
 
 /// Applies output to the screen; queues the answers to the program's queries.

@@ -4,32 +4,70 @@
 use super::cell::{Cell, Style, Width};
 use std::collections::VecDeque;
 
-#[derive(Clone, Debug, PartialEq)]
+/// One row of cells. Only the cells up to the last one written are stored; every cell
+/// past the end is a default blank. An idle shell's screen is a prompt and a few lines,
+/// so most rows hold nothing, and clearing or archiving a row touches only what it holds.
+#[derive(Clone, Debug, Default)]
 pub struct Row {
-    pub cells: Vec<Cell>,
+    cells: Vec<Cell>,
     /// The line continues on the next row because the cursor wrapped at the margin.
     pub wrapped: bool,
     /// Combining characters of cells whose `combined` flag is set, by column.
     pub combining: Vec<(u16, Box<str>)>,
-    /// Every cell from `occ` on is a default blank. Clearing and archiving a row touch
-    /// only the cells before it, which is most of the cost of scrolling plain text.
-    /// Whatever writes `cells` directly must raise it.
-    pub occ: usize,
+}
+
+impl PartialEq for Row {
+    /// Equal when they show the same: trailing stored blanks do not count.
+    fn eq(&self, other: &Row) -> bool {
+        let n = self.cells.len().max(other.cells.len());
+        self.wrapped == other.wrapped
+            && self.combining == other.combining
+            && (0..n).all(|x| self.cell(x) == other.cell(x))
+    }
 }
 
 impl Row {
+    /// A blank row; in a non-default style (a coloured erase) every cell is stored.
     pub fn new(cols: usize, style: Style) -> Row {
-        let occ = if style == Style::default() { 0 } else { cols };
-        Row { cells: vec![Cell::blank(style); cols], wrapped: false, combining: Vec::new(), occ }
+        let cells = if style == Style::default() { Vec::new() } else { vec![Cell::blank(style); cols] };
+        Row { cells, wrapped: false, combining: Vec::new() }
     }
 
-    pub fn clear(&mut self, style: Style) {
-        if style == Style::default() {
-            self.cells[..self.occ].fill(Cell::default());
-            self.occ = 0;
-        } else {
-            self.cells.fill(Cell::blank(style));
-            self.occ = self.cells.len();
+    /// The cell at `x`.
+    #[inline]
+    pub fn cell(&self, x: usize) -> Cell {
+        self.cells.get(x).copied().unwrap_or_default()
+    }
+
+    /// The stored cells: all of them that are not default blanks, and maybe a few that are.
+    pub fn stored(&self) -> &[Cell] {
+        &self.cells
+    }
+
+    /// Cells `from..to`, stored from now on, for writing.
+    #[inline]
+    pub fn span_mut(&mut self, from: usize, to: usize) -> &mut [Cell] {
+        if self.cells.len() < to {
+            self.cells.resize(to, Cell::default());
+        }
+        &mut self.cells[from..to]
+    }
+
+    /// Every cell up to `cols` stored, for operations that shift the whole row.
+    pub fn all_mut(&mut self, cols: usize) -> &mut [Cell] {
+        self.span_mut(0, cols)
+    }
+
+    /// Drops stored trailing default blanks after a shifting operation.
+    pub fn trim(&mut self) {
+        let len = self.content_len();
+        self.cells.truncate(len);
+    }
+
+    pub fn clear(&mut self, style: Style, cols: usize) {
+        self.cells.clear();
+        if style != Style::default() {
+            self.cells.resize(cols, Cell::blank(style));
         }
         self.wrapped = false;
         self.combining.clear();
@@ -40,9 +78,6 @@ impl Row {
     }
 
     pub fn push_combining(&mut self, x: usize, c: char) {
-        let Some(cell) = self.cells.get_mut(x) else {
-            return;
-        };
         if let Some((_, s)) = self.combining.iter_mut().find(|(col, _)| *col as usize == x) {
             // A runaway sequence of combining marks must not grow without bound.
             if s.len() < 32 {
@@ -53,22 +88,20 @@ impl Row {
         } else {
             self.combining.push((x as u16, c.to_string().into_boxed_str()));
         }
-        cell.combined = true;
+        self.span_mut(x, x + 1)[0].combined = true;
     }
 
     /// Writes a cell, dropping combining marks that belonged to the old content.
     #[inline]
     pub fn set(&mut self, x: usize, cell: Cell) {
-        if self.cells[x].combined {
+        if self.cells.get(x).is_some_and(|c| c.combined) {
             self.combining.retain(|(c, _)| *c as usize != x);
         }
-        self.cells[x] = cell;
-        self.occ = self.occ.max(x + 1);
+        self.span_mut(x, x + 1)[0] = cell;
     }
 
     /// Blanks columns `from..to`, repairing wide characters cut in half at the edges.
     pub fn erase(&mut self, from: usize, to: usize, style: Style) {
-        let to = to.min(self.cells.len());
         if from >= to {
             return;
         }
@@ -77,11 +110,11 @@ impl Row {
         if !self.combining.is_empty() {
             self.combining.retain(|(c, _)| (*c as usize) < from || (*c as usize) >= to);
         }
-        self.cells[from..to].fill(Cell::blank(style));
-        if style != Style::default() {
-            self.occ = self.occ.max(to);
-        } else if to >= self.occ {
-            self.occ = self.occ.min(from);
+        if style == Style::default() && to >= self.cells.len() {
+            // Erasing to the end in the default style: nothing past `from` is stored.
+            self.cells.truncate(from);
+        } else {
+            self.span_mut(from, to).fill(Cell::blank(style));
         }
     }
 
@@ -103,16 +136,15 @@ impl Row {
 
     /// Number of cells up to the last one that is not a default blank.
     pub fn content_len(&self) -> usize {
-        self.cells[..self.occ].iter().rposition(|c| !c.is_default_blank()).map_or(0, |i| i + 1)
+        self.cells.iter().rposition(|c| !c.is_default_blank()).map_or(0, |i| i + 1)
     }
 
     pub fn resize(&mut self, cols: usize) {
         if cols < self.cells.len() {
             self.split_wide_at(cols);
             self.combining.retain(|(c, _)| (*c as usize) < cols);
+            self.cells.truncate(cols);
         }
-        self.cells.resize(cols, Cell::default());
-        self.occ = self.occ.min(cols);
     }
 
     /// The row's text with trailing blanks removed (wide spacers skipped).
@@ -189,8 +221,7 @@ impl Grid {
             return;
         };
         archive(&row);
-        row.clear(style);
-        row.cells.resize(self.cols, Cell::blank(style));
+        row.clear(style, self.cols);
         self.rows.insert(bottom - 1, row);
         self.gens[top..bottom].fill(gen_);
     }

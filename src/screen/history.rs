@@ -48,8 +48,8 @@ impl Line {
     pub fn from_row(row: &Row) -> Line {
         // A wrapped row's trailing blanks are real spaces inside a longer line; only a
         // line's true end is trimmed.
-        let len = if row.wrapped { row.cells.len() } else { row.content_len() };
-        let cells = &row.cells[..len];
+        let len = if row.wrapped { row.stored().len() } else { row.content_len() };
+        let cells = &row.stored()[..len];
         let mut bytes = 0;
         let mut plain = row.combining.is_empty();
         for c in cells {
@@ -98,18 +98,17 @@ impl Line {
                 break;
             }
             let width = if g.wide { Width::Wide } else { Width::Narrow };
-            row.cells[x] = Cell { ch: g.ch, style: g.style, width, combined: false };
+            row.set(x, Cell { ch: g.ch, style: g.style, width, combined: false });
             if let Some(extra) = &g.combining {
                 for c in extra.chars() {
                     row.push_combining(x, c);
                 }
             }
             if g.wide {
-                row.cells[x + 1] = Cell { ch: ' ', style: g.style, width: Width::Spacer, combined: false };
+                row.set(x + 1, Cell { ch: ' ', style: g.style, width: Width::Spacer, combined: false });
             }
             x += g.width();
         }
-        row.occ = x;
         row.wrapped = self.wrapped;
         row
     }
@@ -327,9 +326,12 @@ mod tests {
 
     #[test]
     fn wrapped_rows_keep_trailing_spaces() {
-        let mut row = row_of("ab", 5);
+        // A row wraps because its last column was written; printed spaces are kept.
+        let mut row = row_of("ab   ", 5);
         row.wrapped = true;
         assert_eq!(Line::from_row(&row).text(), "ab   ");
+        row.wrapped = false;
+        assert_eq!(Line::from_row(&row).text(), "ab", "a line's true end is trimmed");
     }
 
     #[test]

@@ -161,12 +161,12 @@ impl Screen {
                 (left, right + 1)
             } else {
                 let from = if abs == start.line { start.col as usize } else { 0 };
-                let to = if abs == end.line { end.col as usize + 1 } else { row.cells.len() };
+                let to = if abs == end.line { end.col as usize + 1 } else { row.stored().len() };
                 (from, to)
             };
             let mut piece = String::new();
-            for x in from..to.min(row.cells.len()) {
-                let cell = &row.cells[x];
+            for x in from..to.min(row.stored().len()) {
+                let cell = &row.stored()[x];
                 if cell.width == Width::Spacer {
                     continue;
                 }
@@ -205,7 +205,7 @@ impl Screen {
                 return Vec::new();
             };
             let cells: Vec<(char, u16)> = row
-                .cells
+                .stored()
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.width != Width::Spacer)

@@ -273,14 +273,14 @@ impl Term {
         let insert = self.modes.insert;
         let row = self.grid.row_mut(y, gen_);
         if insert {
-            insert_blanks(row, x, width, style.erased());
+            insert_blanks(row, x, width, style.erased(), cols);
         }
         // Overwriting half of a wide character blanks its other half.
-        if row.cells[x].width == Width::Spacer {
+        if row.cell(x).width == Width::Spacer {
             row.split_wide_at(x);
         }
         let end = x + width;
-        if end < cols && row.cells[end].width == Width::Spacer {
+        if end < cols && row.cell(end).width == Width::Spacer {
             row.split_wide_at(end);
         }
         if width == 2 {
@@ -311,7 +311,7 @@ impl Term {
         };
         let (y, gen_) = (self.cursor.y, self.gen_);
         let row = self.grid.row_mut(y, gen_);
-        let x = if row.cells[x].width == Width::Spacer && x > 0 { x - 1 } else { x };
+        let x = if row.cell(x).width == Width::Spacer && x > 0 { x - 1 } else { x };
         row.push_combining(x, c);
     }
 
@@ -423,7 +423,7 @@ impl Term {
     fn erase_rows(&mut self, from: usize, to: usize) {
         let style = self.cursor.style.erased();
         for y in from..to.min(self.rows) {
-            self.grid.row_mut(y, self.gen_).clear(style);
+            self.grid.row_mut(y, self.gen_).clear(style, self.cols);
         }
     }
 
@@ -469,7 +469,7 @@ impl Term {
                 row.wrapped = false;
             }
             1 => row.erase(0, x + 1, style),
-            2 => row.clear(style),
+            2 => row.clear(style, cols),
             _ => {}
         }
     }
@@ -691,8 +691,7 @@ fn default_tabs(cols: usize) -> Vec<bool> {
 }
 
 /// Inserts `n` blank cells at `x`, pushing the rest of the row right.
-fn insert_blanks(row: &mut super::grid::Row, x: usize, n: usize, style: Style) {
-    let cols = row.cells.len();
+fn insert_blanks(row: &mut super::grid::Row, x: usize, n: usize, style: Style, cols: usize) {
     if x >= cols {
         return;
     }
@@ -705,14 +704,14 @@ fn insert_blanks(row: &mut super::grid::Row, x: usize, n: usize, style: Style) {
         }
         (*c as usize) < cols
     });
-    row.cells.copy_within(x..cols - n, x + n);
-    row.cells[x..x + n].fill(Cell::blank(style));
-    row.occ = (row.occ.max(x) + n).min(cols);
+    let cells = row.all_mut(cols);
+    cells.copy_within(x..cols - n, x + n);
+    cells[x..x + n].fill(Cell::blank(style));
+    row.trim();
 }
 
 /// Deletes `n` cells at `x`, pulling the rest of the row left.
-fn delete_cells(row: &mut super::grid::Row, x: usize, n: usize, style: Style) {
-    let cols = row.cells.len();
+fn delete_cells(row: &mut super::grid::Row, x: usize, n: usize, style: Style, cols: usize) {
     if x >= cols {
         return;
     }
@@ -728,11 +727,10 @@ fn delete_cells(row: &mut super::grid::Row, x: usize, n: usize, style: Style) {
             c0 < x
         }
     });
-    row.cells.copy_within(x + n..cols, x);
-    row.cells[cols - n..].fill(Cell::blank(style));
-    if style != Style::default() {
-        row.occ = cols;
-    }
+    let cells = row.all_mut(cols);
+    cells.copy_within(x + n..cols, x);
+    cells[cols - n..].fill(Cell::blank(style));
+    row.trim();
 }
 
 /// Reads a 38/48/58 colour in either the colon form (`38:2::r:g:b`, `38:5:n`) or the
@@ -818,19 +816,18 @@ impl Handler for Term {
             let (x, y) = (self.cursor.x, self.cursor.y);
             let n = run.len().min(cols - x);
             let row = self.grid.row_mut(y, self.gen_);
-            if row.cells[x].width == Width::Spacer {
+            if row.cell(x).width == Width::Spacer {
                 row.split_wide_at(x);
             }
-            if x + n < cols && row.cells[x + n].width == Width::Spacer {
+            if x + n < cols && row.cell(x + n).width == Width::Spacer {
                 row.split_wide_at(x + n);
             }
             if !row.combining.is_empty() {
                 row.combining.retain(|(c, _)| (*c as usize) < x || (*c as usize) >= x + n);
             }
-            for (cell, &b) in row.cells[x..x + n].iter_mut().zip(run) {
+            for (cell, &b) in row.span_mut(x, x + n).iter_mut().zip(run) {
                 *cell = Cell { ch: b as char, style, width: Width::Narrow, combined: false };
             }
-            row.occ = row.occ.max(x + n);
             self.last_printed = Some(last as char);
             run = &run[n..];
             if x + n < cols {
@@ -840,7 +837,7 @@ impl Handler for Term {
                 self.cursor.pending_wrap = self.modes.autowrap;
                 if !self.modes.autowrap && !run.is_empty() {
                     // Without autowrap the rest of the run overwrites the last column.
-                    row.cells[cols - 1].ch = last as char;
+                    row.span_mut(cols - 1, cols)[0].ch = last as char;
                     break;
                 }
             }
@@ -944,12 +941,12 @@ impl Handler for Term {
             }
             ([], '@') => {
                 let (x, y, g, st) = (self.cursor.x, self.cursor.y, self.gen_, self.cursor.style.erased());
-                insert_blanks(self.grid.row_mut(y, g), x, count(params, 0), st);
+                insert_blanks(self.grid.row_mut(y, g), x, count(params, 0), st, self.cols);
                 self.cursor.pending_wrap = false;
             }
             ([], 'P') => {
                 let (x, y, g, st) = (self.cursor.x, self.cursor.y, self.gen_, self.cursor.style.erased());
-                delete_cells(self.grid.row_mut(y, g), x, count(params, 0), st);
+                delete_cells(self.grid.row_mut(y, g), x, count(params, 0), st, self.cols);
                 self.cursor.pending_wrap = false;
             }
             ([], 'X') => {
@@ -1081,10 +1078,10 @@ impl Handler for Term {
             }
             ([b'#'], b'8') => {
                 for y in 0..self.rows {
+                    let cols = self.cols;
                     let row = self.grid.row_mut(y, self.gen_);
-                    row.clear(Style::default());
-                    row.cells.fill(Cell { ch: 'E', ..Cell::default() });
-                    row.occ = row.cells.len();
+                    row.clear(Style::default(), cols);
+                    row.span_mut(0, cols).fill(Cell { ch: 'E', ..Cell::default() });
                 }
             }
             _ => {}

@@ -318,6 +318,8 @@ impl App {
                     other => format!("[{other}]"),
                 });
             }
+            // Refused before a session was attached: there is nothing to show but why.
+            ServerMsg::Error { message } if self.session.is_none() => self.quit = Some(format!("teamster: {message}")),
             ServerMsg::Error { message } => self.error(message),
         }
     }

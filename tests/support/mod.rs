@@ -326,6 +326,27 @@ impl Tui {
         // The kernel sends SIGWINCH to the foreground process group: teamster.
     }
 
+    /// Closes the terminal teamster runs in, as closing a terminal window does (the
+    /// kernel sends it SIGHUP), and waits for it to exit.
+    pub fn close_terminal(self) -> std::process::ExitStatus {
+        let mut me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: each field is taken once and `me` is never used or dropped after.
+        let (master, mut child, shared) =
+            unsafe { (std::ptr::read(&me.master), std::ptr::read(&me.child), std::ptr::read(&me.shared)) };
+        let _ = &mut me;
+        drop(master);
+        drop(shared);
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "teamster did not exit when its terminal closed");
+            // A process's exit has no event we can wait on here: check again shortly.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for teamster to exit (its terminal closes); returns everything it printed.
     pub fn wait_exit(mut self) -> (std::process::ExitStatus, String) {
         let deadline = Instant::now() + DEADLINE;
