@@ -137,8 +137,8 @@ mod tests {
         let wire = WireRow::from_row(s.row(0));
         assert_eq!(wire.runs.len(), 5, "{wire:?}");
         let (cells, marks) = wire.to_cells(20);
-        for x in 0..7 {
-            assert_eq!(cells[x], s.row(0).cell(x), "column {x}");
+        for (x, cell) in cells.iter().enumerate().take(7) {
+            assert_eq!(*cell, s.row(0).cell(x), "column {x}");
         }
         assert_eq!(marks, vec![(4, "\u{301}".to_string())]);
         assert_eq!(wire.text(), "ab中e\u{301}");

@@ -163,6 +163,8 @@ struct Shared {
     parser: vt100::Parser,
     raw: Vec<u8>,
     closed: bool,
+    /// Asks the reader to let go of the terminal (to close it for real).
+    stop: bool,
 }
 
 pub struct Tui {
@@ -199,7 +201,12 @@ impl Tui {
         }
         let child = cmd.spawn().expect("spawn teamster");
         let shared = Arc::new((
-            Mutex::new(Shared { parser: vt100::Parser::new(nz(rows), nz(cols), 0), raw: Vec::new(), closed: false }),
+            Mutex::new(Shared {
+                parser: vt100::Parser::new(nz(rows), nz(cols), 0),
+                raw: Vec::new(),
+                closed: false,
+                stop: false,
+            }),
             Condvar::new(),
         ));
         let reader = pty.master.try_clone().expect("dup master");
@@ -210,6 +217,15 @@ impl Tui {
             let mut answer = std::fs::File::from(writer);
             let mut buf = [0u8; 65536];
             loop {
+                // Wake now and then to see whether the test wants the terminal closed.
+                let mut p = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                // SAFETY: one pollfd, ours.
+                if unsafe { libc::poll(&mut p, 1, 50) } == 0 {
+                    if s.0.lock().unwrap_or_else(|e| e.into_inner()).stop {
+                        break;
+                    }
+                    continue;
+                }
                 let n = match file.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
@@ -334,6 +350,7 @@ impl Tui {
         let (master, mut child, shared) =
             unsafe { (std::ptr::read(&me.master), std::ptr::read(&me.child), std::ptr::read(&me.shared)) };
         let _ = &mut me;
+        shared.0.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
         drop(master);
         drop(shared);
         let deadline = Instant::now() + DEADLINE;
