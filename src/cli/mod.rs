@@ -15,7 +15,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
 
 pub struct Conn {
     pub rd: OwnedReadHalf,
@@ -108,38 +107,14 @@ pub fn attach(config_path: PathBuf, target: AttachTarget) -> anyhow::Result<()> 
     let rt = runtime()?;
     let reason = rt.block_on(async {
         let conn = connect_or_start(&config_path, &socket).await?;
-        let (to_runner, from_runner) = pump(conn);
         let opts = crate::tui::Options { config, config_path, target, context: context() };
-        crate::tui::run(to_runner, from_runner, opts).await
+        crate::tui::run(crate::tui::link::Local::new(conn.rd, conn.wr), opts).await
     })?;
     if !reason.is_empty() {
         println!("{reason}");
     }
     rt.shutdown_timeout(std::time::Duration::from_millis(50));
     Ok(())
-}
-
-/// Moves messages between a connection and a pair of channels, so a TUI can wait on
-/// them in `select!` (reading a framed message is not safe to cancel half way).
-pub fn pump(conn: Conn) -> (mpsc::UnboundedSender<ClientMsg>, mpsc::UnboundedReceiver<ServerMsg>) {
-    let (to_runner, mut outgoing) = mpsc::unbounded_channel::<ClientMsg>();
-    let (incoming, from_runner) = mpsc::unbounded_channel::<ServerMsg>();
-    let Conn { mut rd, mut wr } = conn;
-    tokio::spawn(async move {
-        while let Some(msg) = outgoing.recv().await {
-            if write_msg(&mut wr, &msg).await.is_err() {
-                break;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        while let Ok(Some(msg)) = read_msg::<ServerMsg, _>(&mut rd).await {
-            if incoming.send(msg).is_err() {
-                break;
-            }
-        }
-    });
-    (to_runner, from_runner)
 }
 
 /// `teamster -d`: a session that runs without a terminal attached, as `tmux new -d`.

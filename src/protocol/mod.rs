@@ -380,6 +380,26 @@ where
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed message: {e}")))
 }
 
+/// Takes one complete message off the front of `buf`, if it holds one.
+pub fn decode<T: serde::de::DeserializeOwned>(buf: &mut Vec<u8>) -> std::io::Result<Option<T>> {
+    let Some(len) = buf.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
+        return Ok(None);
+    };
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("message of {len} bytes is over the {MAX_FRAME} byte limit"),
+        ));
+    }
+    if buf.len() < 4 + len {
+        return Ok(None);
+    }
+    let msg = serde_json::from_slice(&buf[4..4 + len])
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed message: {e}")));
+    buf.drain(..4 + len);
+    msg.map(Some)
+}
+
 pub async fn write_msg<T, W>(w: &mut W, msg: &T) -> std::io::Result<()>
 where
     T: Serialize,

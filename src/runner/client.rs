@@ -207,7 +207,7 @@ fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, 
     let modes = pane.screen.lock().modes();
     let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
     if pane.is_running() {
-        pane.write(bytes);
+        pane.write(&bytes);
     }
 }
 

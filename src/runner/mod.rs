@@ -700,7 +700,7 @@ impl Runner {
             for (p, ev) in [(old, crate::input::InputEvent::FocusLost), (pane, crate::input::InputEvent::FocusGained)] {
                 if let Some(pane) = st.panes.get(&p) {
                     let modes = pane.screen.lock().modes();
-                    pane.write(crate::input::encode(&ev, &modes));
+                    pane.write(&crate::input::encode(&ev, &modes));
                 }
             }
         }

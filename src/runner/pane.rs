@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 pub struct PaneMeta {
     pub name: Option<String>,
@@ -37,15 +37,44 @@ pub struct Pane {
     /// When the program began its current synchronized update (mode 2026), if it is in one.
     pub sync_since: Mutex<Option<Instant>>,
     master: Arc<AsyncFd<OwnedFd>>,
-    input: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes for the program that its terminal could not take yet, in order.
+    unwritten: Mutex<Vec<u8>>,
+    /// Tells the pane's task that `unwritten` waits for the terminal to drain.
+    blocked: Notify,
 }
 
 impl Pane {
-    /// Queues bytes for the program; dropped if it has exited.
-    pub fn write(&self, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            let _ = self.input.send(bytes);
+    /// Writes bytes for the program now, from whichever task has them (a keystroke does
+    /// not wait for the pane's task to be scheduled). What the terminal cannot take yet
+    /// waits, in order, for the pane's task to finish writing. Dropped once the program
+    /// has gone.
+    pub fn write(&self, mut bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
         }
+        let mut unwritten = self.unwritten.lock();
+        if unwritten.is_empty() {
+            match write_some(&self.master, bytes) {
+                Some(n) => bytes = &bytes[n..],
+                None => return,
+            }
+        }
+        if !bytes.is_empty() {
+            unwritten.extend_from_slice(bytes);
+            self.blocked.notify_one();
+        }
+    }
+
+    /// Writes what waits; true when nothing is left.
+    fn flush(&self) -> bool {
+        let mut unwritten = self.unwritten.lock();
+        match write_some(&self.master, &unwritten) {
+            Some(n) => {
+                unwritten.drain(..n);
+            }
+            None => unwritten.clear(),
+        }
+        unwritten.is_empty()
     }
 
     pub fn is_running(&self) -> bool {
@@ -84,7 +113,6 @@ pub fn start(
     let size = meta.size;
     // SAFETY: the OwnedFd is moved into the AsyncFd, which alone owns and closes it.
     let master = Arc::new(unsafe { AsyncFd::register(spawned.master) }.map_err(|e| e.into_parts().1)?);
-    let (tx, rx) = mpsc::unbounded_channel();
     let mut screen = Screen::new(size.cols, size.rows, scrollback);
     screen.set_reported_colors(colors);
     let pane = Arc::new(Pane {
@@ -95,24 +123,26 @@ pub fn start(
         meta: Mutex::new(meta),
         sync_since: Mutex::new(None),
         master: master.clone(),
-        input: tx,
+        unwritten: Mutex::new(Vec::new()),
+        blocked: Notify::new(),
     });
-    tokio::spawn(io_task(Arc::downgrade(runner), pane.clone(), master, spawned.child, rx, changed));
+    tokio::spawn(io_task(Arc::downgrade(runner), pane.clone(), master, spawned.child, changed));
     Ok(pane)
 }
 
-/// How much output one wake-up reads before letting other tasks run: about half a
-/// millisecond of parsing, so a flooding pane delays nobody's keystrokes.
-const READ_BATCH: usize = 64 << 10;
+/// How much output one wake-up reads before letting other tasks run: about 0.1 ms of
+/// parsing. The runner is one thread (no cross-thread wake-ups on the keystroke path, and
+/// the best throughput), so this bounds how long a flooding pane can hold up a keystroke.
+const READ_BATCH: usize = 16 << 10;
 
 async fn io_task(
     runner: Weak<Runner>,
     pane: Arc<Pane>,
     fd: Arc<AsyncFd<OwnedFd>>,
     mut child: tokio::process::Child,
-    mut input: mpsc::UnboundedReceiver<Vec<u8>>,
     changed: watch::Sender<u64>,
 ) {
+    // Answers to the program's queries, gathered while reading.
     let mut out: Vec<u8> = Vec::new();
     let mut open = true;
     let mut status: Option<std::process::ExitStatus> = None;
@@ -134,17 +164,15 @@ async fn io_task(
                     tokio::task::yield_now().await;
                 }
                 if !out.is_empty() {
-                    write_pending(&fd, &mut out);
+                    pane.write(&out);
+                    out.clear();
                 }
             }
-            data = input.recv() => {
-                let Some(data): Option<Vec<u8>> = data else { break };
-                out.extend_from_slice(&data);
-                write_pending(&fd, &mut out);
-            }
-            guard = fd.writable(), if !out.is_empty() => {
+            // Something waits to be written: wake to wait for the terminal to drain.
+            _ = pane.blocked.notified() => {}
+            guard = fd.writable(), if !pane.unwritten.lock().is_empty() => {
                 let Ok(mut guard) = guard else { break };
-                if !write_pending(&fd, &mut out) { guard.clear_ready(); }
+                if !pane.flush() { guard.clear_ready(); }
             }
             st = child.wait(), if status.is_none() => {
                 status = st.ok();
@@ -222,23 +250,23 @@ fn read_fd(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> std::io::Result<usize> {
     if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
 }
 
-/// Writes what it can; true when everything was written.
-fn write_pending(fd: &AsyncFd<OwnedFd>, out: &mut Vec<u8>) -> bool {
-    while !out.is_empty() {
+/// Writes what the terminal takes now: the number of bytes written, or None when the
+/// program is gone and nothing more can be delivered.
+fn write_some(fd: &AsyncFd<OwnedFd>, bytes: &[u8]) -> Option<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        let rest = &bytes[done..];
         // SAFETY: writing from a buffer we own, of the length we pass.
-        let n = unsafe { libc::write(fd.get_ref().as_raw_fd(), out.as_ptr().cast(), out.len()) };
+        let n = unsafe { libc::write(fd.get_ref().as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
+            match e.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock => return Some(done),
+                _ => return None,
             }
-            if e.kind() != std::io::ErrorKind::WouldBlock {
-                // The program is gone; nothing more can be delivered.
-                out.clear();
-            }
-            return out.is_empty();
         }
-        out.drain(..n as usize);
+        done += n as usize;
     }
-    true
+    Some(done)
 }

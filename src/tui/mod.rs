@@ -9,19 +9,19 @@ pub mod app;
 pub mod backend;
 pub mod copy;
 pub mod display;
+pub mod link;
 pub mod panes;
 pub mod view;
 
 use crate::config::Config;
 use crate::input::InputParser;
-use crate::protocol::{AttachTarget, ClientMsg, Context, ServerMsg, Size, TermColors};
+use crate::protocol::{AttachTarget, ClientMsg, Context, Size, TermColors};
 use app::{App, Effect, Event};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
 
 pub struct Options {
     pub config: Config,
@@ -185,11 +185,7 @@ fn terminal_size() -> Size {
 
 /// Runs the TUI over a connection to a runner until detach or exit; returns what to tell
 /// the user (e.g. "[detached (from session 0)]").
-pub async fn run(
-    to_runner: mpsc::UnboundedSender<ClientMsg>,
-    mut from_runner: mpsc::UnboundedReceiver<ServerMsg>,
-    opts: Options,
-) -> anyhow::Result<String> {
+pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<String> {
     let (keymap, theme) = opts.config.load_ui(&opts.config_path)?;
     let _guard = TerminalGuard::enter(opts.config.mouse)?;
     let (colors, typed_ahead) = query_colors();
@@ -199,12 +195,8 @@ pub async fn run(
     let writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
     let mut app = App::new(keymap, theme, start, opts.config.mouse);
-    let _ = to_runner.send(ClientMsg::Attach {
-        target: opts.target,
-        size: app.pane_area_size(),
-        context: opts.context,
-        colors,
-    });
+    link.send(&ClientMsg::Attach { target: opts.target, size: app.pane_area_size(), context: opts.context, colors })
+        .await?;
 
     let escape_time = Duration::from_millis(opts.config.escape_time_ms);
     let mut parser = InputParser::new();
@@ -221,7 +213,9 @@ pub async fn run(
         for effect in std::mem::take(&mut app.effects) {
             match effect {
                 Effect::Send(msg) => {
-                    let _ = to_runner.send(msg);
+                    if link.send(&msg).await.is_err() {
+                        return Ok("[lost the runner: it stopped or crashed; its log is in the state directory]".into());
+                    }
                 }
                 Effect::Terminal(bytes) => {
                     let out = display.out.writer();
@@ -242,12 +236,8 @@ pub async fn run(
         if let Some(reason) = app.quit.take() {
             return Ok(reason);
         }
-        if app.damage != app::Damage::None {
-            // Let the writer send what the events produced (keys, above all) before the
-            // drawing: the echo should not wait for our redraw.
-            tokio::task::yield_now().await;
-            display.draw(&mut app)?;
-        }
+        // The events' messages (keys, above all) left above, before this drawing.
+        display.draw(&mut app)?;
         let want = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor.shape);
         if want != shape {
             shape = want;
@@ -273,14 +263,11 @@ pub async fn run(
                     app.update(Event::Input(ev));
                 }
             }
-            msg = from_runner.recv() => {
-                let Some(msg) = msg else {
+            msg = link.recv() => {
+                let Ok(Some(msg)) = msg else {
                     return Ok("[lost the runner: it stopped or crashed; its log is in the state directory]".into());
                 };
                 app.update(Event::Server(msg));
-                while let Ok(more) = from_runner.try_recv() {
-                    app.update(Event::Server(more));
-                }
             }
             _ = winch.recv() => {
                 let size = terminal_size();

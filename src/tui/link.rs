@@ -1,0 +1,58 @@
+//! The TUI's connection to a runner.
+
+use crate::protocol::{ClientMsg, ServerMsg, decode, encode};
+use std::future::Future;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Where the TUI's messages go and its updates come from.
+pub trait Link {
+    /// Sends a message; returns when the connection has taken it.
+    fn send(&mut self, msg: &ClientMsg) -> impl Future<Output = std::io::Result<()>>;
+    /// The next message, or None when the runner is gone. Safe to cancel, so the TUI can
+    /// wait for it beside its other inputs.
+    fn recv(&mut self) -> impl Future<Output = std::io::Result<Option<ServerMsg>>>;
+}
+
+/// The runner's Unix socket, read and written directly by the TUI's own task: a
+/// keystroke leaves in the same turn it arrived, with no hop through another task.
+pub struct Local {
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    buf: Vec<u8>,
+}
+
+impl Local {
+    pub fn new(rd: OwnedReadHalf, wr: OwnedWriteHalf) -> Local {
+        Local { rd, wr, buf: Vec::with_capacity(64 * 1024) }
+    }
+}
+
+impl Link for Local {
+    async fn send(&mut self, msg: &ClientMsg) -> std::io::Result<()> {
+        let bytes = encode(msg);
+        let mut done = 0;
+        while done < bytes.len() {
+            match self.wr.try_write(&bytes[done..]) {
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.wr.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> std::io::Result<Option<ServerMsg>> {
+        loop {
+            if let Some(msg) = decode(&mut self.buf)? {
+                return Ok(Some(msg));
+            }
+            self.rd.readable().await?;
+            match self.rd.try_read_buf(&mut self.buf) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
