@@ -351,6 +351,28 @@ fn throughput(setup: &Setup, mux: Mux, file: &Path, runs: usize) -> f64 {
     bytes / best / 1e6
 }
 
+/// The physical limit: `cat FILE` on a bare PTY whose master is read and discarded, with
+/// no terminal emulation and nothing drawn. MB/s.
+fn raw_pty(file: &Path) -> f64 {
+    let ws = nix::pty::Winsize { ws_row: ROWS, ws_col: COLS, ws_xpixel: 0, ws_ypixel: 0 };
+    let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+    // SAFETY: close-on-exec on our own descriptor.
+    unsafe { libc::fcntl(pty.master.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    let start = Instant::now();
+    let mut child =
+        Command::new("cat").arg(file).stdout(Stdio::from(pty.slave)).stdin(Stdio::null()).spawn().expect("cat");
+    let mut master = std::fs::File::from(pty.master);
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    let _ = child.wait();
+    std::fs::metadata(file).expect("file").len() as f64 / elapsed.as_secs_f64() / 1e6
+}
+
 /// Keystroke-to-echo latency in a pane running `cat` in raw mode.
 fn latency(setup: &Setup, mux: Mux, flood: Option<&Path>, samples: usize) -> (Duration, Duration) {
     let term = setup.attach(mux);
@@ -492,10 +514,20 @@ fn main() {
 
     if run("throughput") {
         println!("\n### Throughput (MB/s, best of {runs}; higher is better)\n");
-        println!("| stream | tmux | teamster | teamster / tmux |\n|---|---|---|---|");
+        println!("The PTY limit is `cat` on a bare PTY read by nothing but a read loop.\n");
+        println!(
+            "| stream | PTY limit | tmux | teamster | teamster / tmux | teamster / limit |\n|---|---|---|---|---|---|"
+        );
         for (label, file) in &files {
+            let limit = (0..runs).map(|_| raw_pty(file)).fold(0.0, f64::max);
             let r: Vec<f64> = muxes.iter().map(|&m| throughput(&setup, m, file, runs)).collect();
-            println!("| {label} | {:.1} | {:.1} | {:.2}x |", r[0], r[1], r[1] / r[0]);
+            println!(
+                "| {label} | {limit:.1} | {:.1} | {:.1} | {:.2}x | {:.0}% |",
+                r[0],
+                r[1],
+                r[1] / r[0],
+                r[1] / limit * 100.0
+            );
         }
     }
 

@@ -46,27 +46,17 @@ impl Group {
 
 impl Line {
     pub fn from_row(row: &Row) -> Line {
+        // Most lines are plain text: kept as just their characters, made in one pass.
+        if row.combining.is_empty()
+            && let Some(text) = plain_text(row)
+        {
+            return Line { text, runs: Box::default(), combining: Box::default(), wrapped: row.wrapped };
+        }
         // A wrapped row's trailing blanks are real spaces inside a longer line; only a
         // line's true end is trimmed.
         let len = if row.wrapped { row.stored().len() } else { row.content_len() };
         let cells = &row.stored()[..len];
-        let mut bytes = 0;
-        let mut plain = row.combining.is_empty();
-        for c in cells {
-            bytes += c.ch.len_utf8();
-            plain &= c.style == Style::default() && c.width == Width::Narrow;
-        }
-        let mut text = String::with_capacity(bytes);
-        // Most lines are plain text: keep just the characters.
-        if plain {
-            text.extend(cells.iter().map(|c| c.ch));
-            return Line {
-                text: text.into_boxed_str(),
-                runs: Box::default(),
-                combining: Box::default(),
-                wrapped: row.wrapped,
-            };
-        }
+        let mut text = String::with_capacity(len);
         let mut runs: Vec<Run> = Vec::new();
         for cell in cells {
             if cell.width == Width::Spacer {
@@ -165,6 +155,31 @@ impl Line {
             + self.runs.len() * std::mem::size_of::<Run>()
             + self.combining.iter().map(|(_, s)| s.len() + 24).sum::<usize>()
     }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The row's text, if every cell is a narrow character in the default style. One pass
+/// over the cells into a reused buffer, then one allocation of the exact size: this runs
+/// for every line that scrolls into history.
+fn plain_text(row: &Row) -> Option<Box<str>> {
+    SCRATCH.with_borrow_mut(|s| {
+        s.clear();
+        let mut end = 0;
+        for c in row.stored() {
+            if c.style != Style::default() || c.width != Width::Narrow {
+                return None;
+            }
+            s.push(c.ch);
+            if c.ch != ' ' {
+                end = s.len();
+            }
+        }
+        let len = if row.wrapped { s.len() } else { end };
+        Some(Box::from(&s[..len]))
+    })
 }
 
 /// Builds a `Line` one character cell at a time.
