@@ -13,6 +13,8 @@
 //! Run: `cargo bench --bench vs_tmux` (`-- --quick` for a short run). Needs tmux on PATH.
 //! Figures are ratios to tmux, not pass/fail: see docs/bench.md.
 
+#[path = "../tests/support/pty.rs"]
+mod pty;
 #[path = "support/streams.rs"]
 mod streams;
 
@@ -51,32 +53,14 @@ struct Term {
 
 impl Term {
     fn spawn(cmd: &mut Command) -> Term {
-        let ws = nix::pty::Winsize { ws_row: ROWS, ws_col: COLS, ws_xpixel: 0, ws_ypixel: 0 };
-        let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
-        for fd in [&pty.master, &pty.slave] {
-            // SAFETY: close-on-exec on our own descriptors.
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
-        cmd.stdin(Stdio::from(pty.slave.try_clone().expect("dup")));
-        cmd.stdout(Stdio::from(pty.slave.try_clone().expect("dup")));
-        cmd.stderr(Stdio::from(pty.slave));
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setsid and TIOCSCTTY between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("spawn");
+        let (master, child) = pty::spawn(cmd, COLS, ROWS);
         let shared = Arc::new((
             Mutex::new(Outer { screen: Screen::new(COLS, ROWS, 0), want: None, hit: None, closed: false }),
             Condvar::new(),
         ));
         let (mut rd, mut wr) = (
-            std::fs::File::from(pty.master.try_clone().expect("dup")),
-            std::fs::File::from(pty.master.try_clone().expect("dup")),
+            std::fs::File::from(master.try_clone().expect("dup")),
+            std::fs::File::from(master.try_clone().expect("dup")),
         );
         let s = shared.clone();
         std::thread::spawn(move || {
@@ -110,7 +94,7 @@ impl Term {
             lock.lock().expect("lock").closed = true;
             cv.notify_all();
         });
-        Term { master: pty.master, child, shared }
+        Term { master, child, shared }
     }
 
     fn send(&self, bytes: &[u8]) {

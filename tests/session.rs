@@ -10,10 +10,6 @@ use support::{Env, alive};
 const COLORFUL: &str =
     r"printf '\033[31mred\033[0m \033[1;38;5;33mblue\033[0m \033[38;2;255;128;0morange\033[0m 中文 e\314\201 🎉 end\n'";
 
-fn prompt_ready(tui: &support::Tui) {
-    tui.wait_for("the shell's prompt", |s| s.contents().lines().any(|l| l.contains("│$") || l.contains("┃$")));
-}
-
 #[test]
 fn split_colours_detach_and_reattach_find_the_same_screen() {
     let env = Env::new();

@@ -73,7 +73,7 @@ fn mouse_reaches_programs_that_ask_and_otherwise_focuses_panes() {
 fn alternate_screen_programs_leave_the_shell_screen_as_it_was() {
     let env = Env::new();
     let tui = env.tui(&[], 90, 24);
-    tui.wait_for("prompt", |s| s.contents().contains("┃$"));
+    tui.wait_prompt();
     tui.keys("echo before-the-full-screen-program\r");
     tui.wait_text("before-the-full-screen-program");
     // The marker is spelled with an escape so the typed command does not contain it.

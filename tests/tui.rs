@@ -5,10 +5,6 @@ mod support;
 use base64::Engine;
 use support::Env;
 
-fn prompt(tui: &support::Tui) {
-    tui.wait_for("the shell's prompt", |s| s.contents().lines().any(|l| l.contains("│$") || l.contains("┃$")));
-}
-
 fn pane(ls: &serde_json::Value, tab: usize, n: usize) -> serde_json::Value {
     ls["sessions"][0]["tabs"][tab]["panes"][n].clone()
 }

@@ -107,6 +107,28 @@ enum State {
     IgnoreString,
 }
 
+/// The states a CSI or a DCS moves through; their parameters parse alike.
+#[derive(Clone, Copy)]
+struct SequenceStates {
+    entry: State,
+    param: State,
+    intermediate: State,
+    ignore: State,
+}
+
+const CSI: SequenceStates = SequenceStates {
+    entry: State::CsiEntry,
+    param: State::CsiParam,
+    intermediate: State::CsiIntermediate,
+    ignore: State::CsiIgnore,
+};
+const DCS: SequenceStates = SequenceStates {
+    entry: State::DcsEntry,
+    param: State::DcsParam,
+    intermediate: State::DcsIntermediate,
+    ignore: State::DcsIgnore,
+};
+
 #[derive(Default)]
 pub struct Parser {
     state: State,
@@ -213,67 +235,32 @@ impl Parser {
                 }
                 _ => {}
             },
-            State::CsiEntry | State::CsiParam => match b {
-                0x00..=0x1f => h.execute(b),
-                b'0'..=b'9' => {
-                    self.params.push_digit(b);
-                    self.state = State::CsiParam;
+            State::CsiEntry | State::CsiParam | State::CsiIntermediate if b < 0x20 => h.execute(b),
+            State::CsiEntry | State::CsiParam => {
+                if let Some(f) = self.param_byte(b, CSI) {
+                    self.csi(h, f)
                 }
-                b';' | b':' => {
-                    self.params.next(b == b':');
-                    self.state = State::CsiParam;
+            }
+            State::CsiIntermediate => {
+                if let Some(f) = self.intermediate_byte(b, CSI) {
+                    self.csi(h, f)
                 }
-                0x3c..=0x3f if self.state == State::CsiEntry => {
-                    self.collect(b);
-                    self.state = State::CsiParam;
-                }
-                0x3c..=0x3f => self.state = State::CsiIgnore,
-                0x20..=0x2f => {
-                    self.collect(b);
-                    self.state = State::CsiIntermediate;
-                }
-                0x40..=0x7e => self.csi(h, b),
-                _ => {}
-            },
-            State::CsiIntermediate => match b {
-                0x00..=0x1f => h.execute(b),
-                0x20..=0x2f => self.collect(b),
-                0x30..=0x3f => self.state = State::CsiIgnore,
-                0x40..=0x7e => self.csi(h, b),
-                _ => {}
-            },
+            }
             State::CsiIgnore => match b {
                 0x00..=0x1f => h.execute(b),
                 0x40..=0x7e => self.state = State::Ground,
                 _ => {}
             },
-            State::DcsEntry | State::DcsParam => match b {
-                b'0'..=b'9' => {
-                    self.params.push_digit(b);
-                    self.state = State::DcsParam;
+            State::DcsEntry | State::DcsParam => {
+                if let Some(f) = self.param_byte(b, DCS) {
+                    self.hook(h, f)
                 }
-                b';' | b':' => {
-                    self.params.next(b == b':');
-                    self.state = State::DcsParam;
+            }
+            State::DcsIntermediate => {
+                if let Some(f) = self.intermediate_byte(b, DCS) {
+                    self.hook(h, f)
                 }
-                0x3c..=0x3f if self.state == State::DcsEntry => {
-                    self.collect(b);
-                    self.state = State::DcsParam;
-                }
-                0x3c..=0x3f => self.state = State::DcsIgnore,
-                0x20..=0x2f => {
-                    self.collect(b);
-                    self.state = State::DcsIntermediate;
-                }
-                0x40..=0x7e => self.hook(h, b),
-                _ => {}
-            },
-            State::DcsIntermediate => match b {
-                0x20..=0x2f => self.collect(b),
-                0x30..=0x3f => self.state = State::DcsIgnore,
-                0x40..=0x7e => self.hook(h, b),
-                _ => {}
-            },
+            }
             State::DcsPassthrough => {
                 if b != 0x7f {
                     h.put(b)
@@ -292,6 +279,45 @@ impl Parser {
                 }
             },
         }
+    }
+
+    /// A byte of a CSI's or DCS's parameters (digits, separators, private markers) or the
+    /// start of its intermediates. Returns the final byte when the sequence is complete.
+    fn param_byte(&mut self, b: u8, states: SequenceStates) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => {
+                self.params.push_digit(b);
+                self.state = states.param;
+            }
+            b';' | b':' => {
+                self.params.next(b == b':');
+                self.state = states.param;
+            }
+            // Private markers (`?`, `>`...) only as the first byte.
+            0x3c..=0x3f if self.state == states.entry => {
+                self.collect(b);
+                self.state = states.param;
+            }
+            0x3c..=0x3f => self.state = states.ignore,
+            0x20..=0x2f => {
+                self.collect(b);
+                self.state = states.intermediate;
+            }
+            0x40..=0x7e => return Some(b),
+            _ => {}
+        }
+        None
+    }
+
+    /// A byte after a CSI's or DCS's intermediates began.
+    fn intermediate_byte(&mut self, b: u8, states: SequenceStates) -> Option<u8> {
+        match b {
+            0x20..=0x2f => self.collect(b),
+            0x30..=0x3f => self.state = states.ignore,
+            0x40..=0x7e => return Some(b),
+            _ => {}
+        }
+        None
     }
 
     fn ground<H: Handler>(&mut self, h: &mut H, b: u8) {

@@ -216,76 +216,62 @@ impl CopyState {
         };
     }
 
-    fn word_next(&self, content: &PaneContent, last: u64) -> (u64, u16) {
+    /// Steps cell by cell from the cursor, across lines (skipping empty ones), to the
+    /// first cell for which `target` holds; None at the end of the scrollback.
+    fn walk(
+        &self,
+        content: &PaneContent,
+        forward: bool,
+        bounds: (u64, u64),
+        target: impl Fn(&[char], usize) -> bool,
+    ) -> Option<(u64, u16)> {
+        let (first, last) = bounds;
         let (mut line, mut col) = (self.cursor.0, self.cursor.1 as usize);
         let mut cells = self.cells(content, line);
-        let mut in_word = cells.get(col).is_some_and(|c| is_word(*c));
         loop {
-            col += 1;
-            if col >= cells.len() {
-                if line >= last {
-                    return self.cursor;
+            if forward {
+                col += 1;
+                while col >= cells.len() {
+                    if line >= last {
+                        return None;
+                    }
+                    line += 1;
+                    col = 0;
+                    cells = self.cells(content, line);
                 }
-                line += 1;
-                col = 0;
-                cells = self.cells(content, line);
-                in_word = false;
-                if cells.first().is_some_and(|c| is_word(*c)) {
-                    return (line, 0);
+            } else {
+                while col == 0 {
+                    if line <= first {
+                        return None;
+                    }
+                    line -= 1;
+                    cells = self.cells(content, line);
+                    col = cells.len();
                 }
-                continue;
+                col -= 1;
             }
-            let w = is_word(cells[col]);
-            if w && !in_word {
-                return (line, col as u16);
+            if target(&cells, col) {
+                return Some((line, col as u16));
             }
-            in_word = w;
         }
+    }
+
+    fn word_next(&self, content: &PaneContent, last: u64) -> (u64, u16) {
+        self.walk(content, true, (0, last), word_start).unwrap_or(self.cursor)
     }
 
     fn word_prev(&self, content: &PaneContent, first: u64) -> (u64, u16) {
-        let (mut line, mut col) = (self.cursor.0, self.cursor.1 as usize);
-        let mut cells = self.cells(content, line);
-        loop {
-            if col == 0 {
-                if line <= first {
-                    return (line, 0);
-                }
-                line -= 1;
-                cells = self.cells(content, line);
-                col = cells.len();
-                if col == 0 {
-                    continue;
-                }
-            }
-            col -= 1;
-            if cells.get(col).is_some_and(|c| is_word(*c)) && (col == 0 || !is_word(cells[col - 1])) {
-                return (line, col as u16);
-            }
-        }
+        self.walk(content, false, (first, u64::MAX), word_start).unwrap_or((first, 0))
     }
 
     fn word_end(&self, content: &PaneContent, last: u64) -> (u64, u16) {
-        let (mut line, mut col) = (self.cursor.0, self.cursor.1 as usize);
-        let mut cells = self.cells(content, line);
-        loop {
-            col += 1;
-            if col >= cells.len() {
-                if line >= last {
-                    return self.cursor;
-                }
-                line += 1;
-                col = 0;
-                cells = self.cells(content, line);
-                if cells.is_empty() {
-                    continue;
-                }
-            }
-            if is_word(cells[col]) && cells.get(col + 1).is_none_or(|c| !is_word(*c)) {
-                return (line, col as u16);
-            }
-        }
+        let end = |c: &[char], x: usize| is_word(c[x]) && c.get(x + 1).is_none_or(|n| !is_word(*n));
+        self.walk(content, true, (0, last), end).unwrap_or(self.cursor)
     }
+}
+
+fn word_start(c: &[char], x: usize) -> bool {
+    is_word(c[x]) && (x == 0 || !is_word(c[x - 1]))
 }
 
 fn is_word(c: char) -> bool {

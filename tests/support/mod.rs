@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -179,27 +181,7 @@ fn nz(v: u16) -> std::num::NonZero<u16> {
 
 impl Tui {
     pub fn spawn(env: &Env, args: &[&str], cols: u16, rows: u16) -> Tui {
-        let ws = nix::pty::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
-        let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
-        for fd in [&pty.master, &pty.slave] {
-            // SAFETY: setting close-on-exec on our own descriptors, so tests running at the
-            // same time do not leak their terminals into each other's processes.
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
-        let mut cmd = env.cmd(args);
-        cmd.stdin(Stdio::from(pty.slave.try_clone().expect("dup")));
-        cmd.stdout(Stdio::from(pty.slave.try_clone().expect("dup")));
-        cmd.stderr(Stdio::from(pty.slave));
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setsid and TIOCSCTTY between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("spawn teamster");
+        let (master, child) = pty::spawn(&mut env.cmd(args), cols, rows);
         let shared = Arc::new((
             Mutex::new(Shared {
                 parser: vt100::Parser::new(nz(rows), nz(cols), 0),
@@ -209,8 +191,8 @@ impl Tui {
             }),
             Condvar::new(),
         ));
-        let reader = pty.master.try_clone().expect("dup master");
-        let writer = pty.master.try_clone().expect("dup master");
+        let reader = master.try_clone().expect("dup master");
+        let writer = master.try_clone().expect("dup master");
         let s = shared.clone();
         std::thread::spawn(move || {
             let mut file = std::fs::File::from(reader);
@@ -252,7 +234,7 @@ impl Tui {
             lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
             cv.notify_all();
         });
-        Tui { master: pty.master, child, shared }
+        Tui { master, child, shared }
     }
 
     pub fn send(&self, bytes: &[u8]) {
@@ -285,6 +267,11 @@ impl Tui {
             }
             g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
+    }
+
+    /// Waits for a test shell's prompt at the start of a pane's line.
+    pub fn wait_prompt(&self) {
+        self.wait_for("the shell's prompt", |s| s.contents().lines().any(|l| l.contains("│$") || l.contains("┃$")));
     }
 
     pub fn wait_text(&self, text: &str) {
