@@ -14,7 +14,7 @@ const COLORFUL: &str =
 fn split_colours_detach_and_reattach_find_the_same_screen() {
     let env = Env::new();
     let tui = env.tui(&[], 100, 30);
-    prompt_ready(&tui);
+    tui.wait_prompt();
     tui.keys(COLORFUL);
     tui.keys("\r");
     tui.wait_text("orange 中文 e\u{301} 🎉 end");
@@ -92,7 +92,7 @@ const WINCH_REPORTER: &str = r#"node -e "const p=()=>console.log('size',process.
 fn resizing_the_terminal_resizes_the_pty_and_reflows() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
-    prompt_ready(&tui);
+    tui.wait_prompt();
     // A line longer than the pane, to watch it rewrap.
     tui.keys("printf '%s\\n' AAAAAAAAAABBBBBBBBBBCCCCCCCCCCDDDDDDDDDDEEEEEEEEEEFFFFFFFFFFGGGGGGGGGGHHHHHHHHHHIIIIIIIIIIJJJJJJJJJJ\r");
     tui.wait_text("HHHHHHHHHHIIIIIIIIIIJJJJJJJJJJ");
@@ -139,9 +139,9 @@ fn kill_ends_the_session_with_sighup_then_sigkill() {
 fn two_clients_at_different_sizes_both_work() {
     let env = Env::new();
     let big = env.tui(&[], 120, 40);
-    prompt_ready(&big);
+    big.wait_prompt();
     let small = env.tui(&["attach"], 60, 20);
-    prompt_ready(&small);
+    small.wait_prompt();
     small.keys("echo typed-in-the-small-one\r");
     big.wait_text("typed-in-the-small-one");
     small.wait_text("typed-in-the-small-one");
@@ -161,7 +161,7 @@ fn agent_picker_and_teamster_new_open_panes() {
         "[agents.greeter]\ncommand = \"node\"\nargs = [\"-e\", \"console.log('hello from greeter'); setInterval(()=>{},1e9)\"]\ndescription = \"says hello\"\n",
     );
     let tui = env.tui(&[], 100, 30);
-    prompt_ready(&tui);
+    tui.wait_prompt();
     tui.alt("a");
     tui.wait_text("says hello");
     tui.keys("gree\r");
@@ -187,7 +187,7 @@ fn agent_picker_and_teamster_new_open_panes() {
 fn closing_the_terminal_detaches_and_everything_keeps_running() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
-    prompt_ready(&tui);
+    tui.wait_prompt();
     tui.keys("echo still-here\r");
     tui.wait_text("still-here");
     let pid = env.panes()[0]["pid"].as_i64().expect("pid");

@@ -13,7 +13,7 @@ fn pane(ls: &serde_json::Value, tab: usize, n: usize) -> serde_json::Value {
 fn copy_mode_searches_scrollback_and_copies_through_osc52() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.keys("seq 1 500 | sed 's/^/line-/'\r");
     tui.wait_text("line-500");
     tui.alt("c");
@@ -34,7 +34,7 @@ fn copy_mode_searches_scrollback_and_copies_through_osc52() {
 fn wheel_scrolls_back_and_returns() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.keys("seq 1 300; echo END$((6*7))\r");
     tui.wait_text("END42");
     tui.send(b"\x1b[<64;10;10M".repeat(10).as_slice());
@@ -51,7 +51,7 @@ fn scrollback_keeps_the_configured_number_of_lines() {
     let env = Env::new();
     env.write_config("scrollback_lines = 100\n");
     let tui = env.tui(&[], 80, 24);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.keys("seq 1 1000; echo END$((6*7))\r");
     tui.wait_text("END42");
     tui.alt("c");
@@ -81,7 +81,7 @@ fn an_exited_program_shows_its_code_and_closes_without_asking() {
 fn closing_a_running_pane_asks_first() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.alt("-");
     tui.wait_text(" 2 test-shell");
     tui.alt("x");
@@ -100,7 +100,7 @@ fn closing_a_running_pane_asks_first() {
 fn tabs_open_switch_and_show_in_the_status_bar() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.keys("echo first-tab\r");
     tui.wait_text("first-tab");
     tui.alt("t");
@@ -125,7 +125,7 @@ fn tabs_open_switch_and_show_in_the_status_bar() {
 fn zoom_and_resize_change_pane_sizes() {
     let env = Env::new();
     let tui = env.tui(&[], 100, 30);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.alt("\\");
     tui.wait_text(" 2 test-shell");
     let ls = env.wait_ls("two panes", |v| pane(v, 0, 1)["cols"] == 48);
@@ -147,7 +147,7 @@ fn the_tmux_keymap_splits_and_detaches_with_ctrl_b() {
     let env = Env::new();
     env.write_config("keymap = \"tmux\"\n");
     let tui = env.tui(&[], 100, 30);
-    prompt(&tui);
+    tui.wait_prompt();
     tui.send(b"\x02%");
     tui.wait_text(" 2 test-shell");
     tui.send(b"\x02\"");
