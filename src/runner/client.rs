@@ -303,8 +303,14 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
         {
             return;
         }
-        if !updates.is_empty() && write_msg(&mut *w, &ServerMsg::Frame { panes: updates }).await.is_err() {
-            return;
+        // Small updates (an echo) go in a message of their own, ahead of a flooding pane's
+        // full screen, so the client draws them without first decoding the big one.
+        let (small, big): (Vec<PaneFrame>, Vec<PaneFrame>) =
+            updates.into_iter().partition(|f| !f.full && f.rows.len() <= SMALL_UPDATE_ROWS);
+        for panes in [small, big] {
+            if !panes.is_empty() && write_msg(&mut *w, &ServerMsg::Frame { panes }).await.is_err() {
+                return;
+            }
         }
     }
 }

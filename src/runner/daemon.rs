@@ -26,7 +26,10 @@ pub fn run(config_path: PathBuf, socket_path: PathBuf) -> anyhow::Result<()> {
     });
     // One thread: every hop on a keystroke's way stays on it, and measured, it beats two
     // threads on throughput with a flooding pane held to 16 KiB turns (docs/bench.md).
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // A flooding pane is always ready to run; tokio would look for other I/O (a keystroke)
+    // only every 61 turns of it. Looking after every other turn keeps a keystroke waiting
+    // at most about one 4 KiB read.
+    let runtime = tokio::runtime::Builder::new_current_thread().event_interval(2).enable_all().build()?;
     let result = runtime.block_on(serve(config, config_path, socket_path.clone()));
     let _ = std::fs::remove_file(&socket_path);
     drop(lock);
