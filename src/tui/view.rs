@@ -462,16 +462,30 @@ fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
             return;
         }
         lines.push(Line::styled(title, theme(app, "overlay_border")));
-        // Keys that do the same thing share a line.
-        let mut grouped: Vec<(String, Action)> = Vec::new();
+        // Keys that do the same thing share a line, and so do numbered ones
+        // (alt-1 ... alt-9: focus pane 1 to 9).
+        let numbered = |a: Action| matches!(a, Action::FocusPane(_) | Action::SelectTab(_));
+        let mut grouped: Vec<(String, Option<String>, Action)> = Vec::new();
         for (key, action) in bindings {
             match grouped.last_mut() {
-                Some((keys, a)) if *a == action => keys.push_str(&format!(", {key}")),
-                _ => grouped.push((key.to_string(), action)),
+                Some((keys, _, a)) if *a == action => keys.push_str(&format!(", {key}")),
+                Some((_, last, a)) if numbered(*a) && std::mem::discriminant(a) == std::mem::discriminant(&action) => {
+                    *last = Some(key.to_string());
+                }
+                _ => grouped.push((key.to_string(), None, action)),
             }
         }
-        for (keys, action) in grouped {
-            lines.push(Line::from(format!("  {keys:<22} {}", describe(action))));
+        for (keys, last, action) in grouped {
+            let (keys, what) = match (last, action) {
+                (Some(last), Action::FocusPane(_)) => {
+                    (format!("{keys} … {last}"), "focus the pane of that number".to_string())
+                }
+                (Some(last), Action::SelectTab(_)) => {
+                    (format!("{keys} … {last}"), "go to the tab of that number".to_string())
+                }
+                (_, a) => (keys, describe(a)),
+            };
+            lines.push(Line::from(format!("  {keys:<22} {what}")));
         }
         lines.push(Line::raw(""));
     };
