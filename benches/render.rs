@@ -35,6 +35,8 @@ fn session(panes: u32) -> SessionView {
                 pid: None,
                 size: Size { cols: 198, rows: 47 },
                 attention: false,
+                agent: None,
+                branch: None,
             })
             .collect(),
         clients: 1,

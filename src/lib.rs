@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin CLI over these modules; `docs/architecture.md`
 //! maps them.
 
+pub mod agents;
 pub mod cli;
 pub mod config;
 pub mod input;

@@ -65,6 +65,9 @@ enum Cmd {
         /// A command to run instead of an agent (after `--`).
         #[arg(last = true, value_name = "CMD")]
         cmd: Vec<String>,
+        /// Give it its own git worktree, on BRANCH (default: a new branch teamster/NAME-N).
+        #[arg(long, value_name = "BRANCH", num_args = 0..=1, default_missing_value = "")]
+        worktree: Option<String>,
     },
     /// List sessions, their tabs and panes, what runs in them and whether it is running.
     Ls {
@@ -83,6 +86,40 @@ enum Cmd {
     },
     /// Check the config, the terminal and the environment; say what is wrong and how to fix it.
     Doctor,
+    /// List the tool calls waiting for approval.
+    Approvals {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a waiting tool call go ahead.
+    Approve {
+        /// Its id, from `teamster approvals`.
+        id: u64,
+    },
+    /// Stop a waiting tool call; the agent is told why.
+    Deny {
+        /// Its id, from `teamster approvals`.
+        id: u64,
+        /// What the agent is told.
+        #[arg(long, default_value = "denied by the user")]
+        reason: String,
+    },
+    /// Start a new runner (after an upgrade), bringing every session back: agents resume
+    /// their conversations, other programs start again.
+    Restart,
+    /// Run by agents' hooks: report an event to the runner and wait for its verdict.
+    #[command(hide = true)]
+    Hook {
+        agent: String,
+        event: String,
+        /// The runner's hook socket (else $TEAMSTER_HOOK_SOCKET).
+        #[arg(long)]
+        socket: Option<String>,
+        /// The pane's hook token (else $TEAMSTER_HOOK_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Print the key bindings in effect (after your keymap.toml).
     Keys {
         /// List every action a key can be bound to.
@@ -117,7 +154,7 @@ fn main() {
             config_path,
             target.map_or(AttachTarget::Default, |name| AttachTarget::Named { name, create: false }),
         ),
-        Some(Cmd::New { name, tab, down, right, target, cmd }) => {
+        Some(Cmd::New { name, tab, down, right, target, cmd, worktree }) => {
             let dir = if down {
                 Some(Direction::Down)
             } else if right {
@@ -125,12 +162,17 @@ fn main() {
             } else {
                 None
             };
-            cli::new(config_path, name, cmd, tab, dir, target)
+            cli::new(config_path, name, cmd, tab, dir, target, worktree)
         }
         Some(Cmd::Ls { json }) => cli::ls(json),
         Some(Cmd::Kill { target, all }) => cli::kill(target, all),
         Some(Cmd::Doctor) => std::process::exit(cli::doctor::run(&config_path)),
         Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
+        Some(Cmd::Approvals { json }) => cli::approvals(json),
+        Some(Cmd::Approve { id }) => cli::resolve(id, teamster::agents::Verdict::Allow),
+        Some(Cmd::Deny { id, reason }) => cli::resolve(id, teamster::agents::Verdict::Deny { reason }),
+        Some(Cmd::Restart) => cli::restart(config_path),
+        Some(Cmd::Hook { agent, event, socket, token }) => std::process::exit(cli::hook(&agent, &event, socket, token)),
         Some(Cmd::Daemon) => teamster::runner::daemon::run(config_path, teamster::paths::socket_path()),
     };
     if let Err(e) = result {

@@ -180,7 +180,10 @@ fn agent_picker_and_teamster_new_open_panes() {
     // An unknown agent is a clear error that lists the known ones.
     let out = env.run(&["new", "nope"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent `nope`; the config defines: greeter"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no agent `nope`; the agents are: claude, codex, gemini, greeter, opencode, pi")
+    );
 }
 
 #[test]

@@ -81,18 +81,7 @@ pub fn checks(config_path: &Path) -> Vec<Check> {
                 "fix the file named above, or remove it to use the built-in defaults",
             )),
         }
-        for (name, agent) in &c.agents {
-            match which(&agent.command) {
-                Some(p) => {
-                    out.push(ok(&format!("agent {name}"), format!("{} found at {}", agent.command, p.display())))
-                }
-                None => out.push(warn(
-                    &format!("agent {name}"),
-                    format!("`{}` is not on PATH", agent.command),
-                    format!("install it, or set [agents.{name}] command to its full path"),
-                )),
-            }
-        }
+        out.extend(agent_checks(c));
         let shell = c.shell();
         match which(&shell) {
             Some(_) => out.push(ok("shell", format!("new panes run {shell}"))),
@@ -219,4 +208,83 @@ pub fn run(config_path: &Path) -> i32 {
         (f, _) => println!("{f} problem{} to fix", if f == 1 { "" } else { "s" }),
     }
     i32::from(failed > 0)
+}
+
+/// One line per agent: installed or not, its version, and for the built-in kinds
+/// whether the integration round trip works (the hook helper reaches a runner and gets a
+/// verdict back in the agent's own format).
+fn agent_checks(config: &Config) -> Vec<Check> {
+    let mut out = Vec::new();
+    for agent in crate::agents::all(config) {
+        let what = format!("agent {}", agent.name);
+        let configured = config.agents.contains_key(&agent.name);
+        let Some(path) = which(&agent.binary) else {
+            if configured {
+                out.push(warn(
+                    &what,
+                    format!("`{}` is not on PATH", agent.binary),
+                    format!("install it, or set [agents.{}] command to its full path", agent.name),
+                ));
+            } else {
+                let install = match agent.kind {
+                    crate::agents::AgentKind::Claude => "npm install -g @anthropic-ai/claude-code",
+                    crate::agents::AgentKind::Codex => "npm install -g @openai/codex",
+                    crate::agents::AgentKind::Pi => "npm install -g @mariozechner/pi-coding-agent",
+                    crate::agents::AgentKind::Gemini => "npm install -g @google/gemini-cli",
+                    crate::agents::AgentKind::Opencode => "npm install -g opencode-ai",
+                    crate::agents::AgentKind::Command => "",
+                };
+                out.push(Check {
+                    status: Status::Ok,
+                    what,
+                    detail: format!("not installed ({install} to use it)"),
+                    fix: None,
+                });
+            }
+            continue;
+        };
+        let version = version_of(&path).unwrap_or_else(|| "version unknown".into());
+        let detail = format!("{} {} at {}", agent.kind.title(), version, path.display());
+        match agent.kind {
+            crate::agents::AgentKind::Command => out.push(ok(&what, detail)),
+            kind => match crate::agents::self_check(kind) {
+                Ok(()) => out.push(ok(&what, format!("{detail}; hooks answer as it expects"))),
+                Err(e) => out.push(fail(
+                    &what,
+                    format!("{detail}; integration check failed: {e}"),
+                    "report this as a teamster bug",
+                )),
+            },
+        }
+    }
+    out
+}
+
+/// The first line `program --version` prints, waiting at most 5 seconds.
+fn version_of(program: &std::path::Path) -> Option<String> {
+    let mut child = std::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut text = String::new();
+    use std::io::Read;
+    child.stdout.take()?.read_to_string(&mut text).ok()?;
+    text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
 }

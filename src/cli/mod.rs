@@ -6,8 +6,8 @@ use crate::config::{Config, ConfigError, Keymap, Mode};
 use crate::layout::Direction;
 use crate::paths;
 use crate::protocol::{
-    AttachTarget, ClientMsg, Context, PROTOCOL_VERSION, PaneState, Reply, ServerMsg, SessionView, Spawn, read_msg,
-    write_msg,
+    AttachTarget, ClientMsg, Context, NewPane, PROTOCOL_VERSION, PaneState, Reply, ServerMsg, SessionView, Spawn,
+    read_msg, write_msg,
 };
 use crate::runner::daemon;
 use anyhow::{Context as _, bail};
@@ -108,7 +108,8 @@ pub fn attach(config_path: PathBuf, target: AttachTarget) -> anyhow::Result<()> 
     let reason = rt.block_on(async {
         let conn = connect_or_start(&config_path, &socket).await?;
         let opts = crate::tui::Options { config, config_path, target, context: context() };
-        crate::tui::run(crate::tui::link::Local::new(conn.rd, conn.wr), opts).await
+        let config_path = opts.config_path.clone();
+        crate::tui::run(crate::tui::link::Local::new(conn, socket.clone(), config_path), opts).await
     })?;
     if !reason.is_empty() {
         println!("{reason}");
@@ -158,15 +159,6 @@ pub fn ls(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn state_words(state: &PaneState) -> String {
-    match state {
-        PaneState::Running => "running".into(),
-        PaneState::Exited { code: Some(c), .. } => format!("exited {c}"),
-        PaneState::Exited { signal: Some(s), .. } => format!("killed by signal {s}"),
-        PaneState::Exited { .. } => "exited".into(),
-    }
-}
-
 /// The stable shape `teamster ls --json` prints.
 pub fn ls_json(sessions: &[SessionView]) -> serde_json::Value {
     use serde_json::json;
@@ -194,6 +186,10 @@ pub fn ls_json(sessions: &[SessionView]) -> serde_json::Value {
                                 "state": if p.state == PaneState::Running { "running" } else { "exited" },
                                 "exit_code": code, "signal": signal, "pid": p.pid,
                                 "cols": p.size.cols, "rows": p.size.rows, "focused": t.focused == p.id,
+                                "status": p.status(), "branch": p.branch,
+                                "agent": p.agent.as_ref().map(|a| json!({
+                                    "kind": a.kind, "state": a.state, "conversation": a.conversation,
+                                })),
                             })
                         })
                         .collect();
@@ -231,14 +227,15 @@ pub fn ls_text(sessions: &[SessionView]) -> String {
                 };
                 let focus = if t.focused == p.id { "*" } else { " " };
                 out.push_str(&format!(
-                    "    {focus}pane {} (id {}) {:<40} {:<12} {}x{}{}\n",
+                    "    {focus}pane {} (id {}) {:<40} {:<17} {}x{}{}{}\n",
                     n + 1,
                     p.id,
                     label,
-                    state_words(&p.state),
+                    p.status(),
                     p.size.cols,
                     p.size.rows,
-                    p.pid.map(|pid| format!("  pid {pid}")).unwrap_or_default()
+                    p.pid.map(|pid| format!("  pid {pid}")).unwrap_or_default(),
+                    p.branch.as_ref().map(|b| format!("  branch {b}")).unwrap_or_default(),
                 ));
             }
         }
@@ -272,6 +269,7 @@ pub fn new(
     tab: bool,
     dir: Option<Direction>,
     target: Option<String>,
+    worktree: Option<String>,
 ) -> anyhow::Result<()> {
     load_config(&config_path)?;
     let spawn = match (name, argv.is_empty()) {
@@ -288,17 +286,8 @@ pub fn new(
         let Some(mut conn) = existing(&paths::socket_path()).await? else {
             bail!("no session is running; start one with `teamster`");
         };
-        match request(&mut conn, |id| ClientMsg::NewPane {
-            id,
-            session: target,
-            near,
-            spawn,
-            tab,
-            dir,
-            context: context(),
-        })
-        .await?
-        {
+        let pane = NewPane { session: target, near, spawn, tab, dir, context: context(), worktree };
+        match request(&mut conn, |id| ClientMsg::NewPane { id, pane }).await? {
             Reply::Pane { pane, session } => Ok((pane, session)),
             _ => bail!("unexpected reply"),
         }
@@ -328,5 +317,118 @@ pub fn keys(config_path: PathBuf, actions: bool) -> anyhow::Result<()> {
             println!("  {:<16} {action}", key.to_string());
         }
     }
+    Ok(())
+}
+
+/// `teamster hook AGENT EVENT`: run by an agent's hook, with the event's payload on stdin.
+/// Reports it to the runner, waits for the verdict, and gives it back in the form the
+/// agent reads (stdout and exit status). It can only report and wait.
+pub fn hook(agent: &str, event: &str, socket: Option<String>, token: Option<String>) -> i32 {
+    use crate::agents::{AgentKind, Verdict};
+    use std::io::{BufRead, Read, Write};
+    let Some(kind) = AgentKind::from_name(agent) else {
+        eprintln!("teamster hook: `{agent}` is not an agent kind (claude, codex, pi, gemini, opencode)");
+        return 2;
+    };
+    let mut raw = String::new();
+    let _ = std::io::stdin().take(crate::runner::hooks::MAX_HOOK as u64).read_to_string(&mut raw);
+    let payload = serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw));
+    let verdict = (|| -> Result<Verdict, String> {
+        let outside = || "this agent is not running in a teamster pane".to_string();
+        let socket = socket.or_else(|| std::env::var("TEAMSTER_HOOK_SOCKET").ok()).ok_or_else(outside)?;
+        let token = token.or_else(|| std::env::var("TEAMSTER_HOOK_TOKEN").ok()).ok_or_else(outside)?;
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket)
+            .map_err(|e| format!("teamster's runner cannot be reached at {socket}: {e}"))?;
+        // Some agents let a call through when a hook outlives its timeout: answer first.
+        let patience = std::time::Duration::from_secs(crate::agents::claude::HOOK_TIMEOUT - 60);
+        let _ = stream.set_read_timeout(Some(patience));
+        let req = crate::runner::hooks::HookRequest { token, agent: kind, event: event.to_string(), payload };
+        let mut line = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
+        line.push(b'\n');
+        stream.write_all(&line).map_err(|e| format!("teamster's runner did not take the report: {e}"))?;
+        let mut answer = String::new();
+        std::io::BufReader::new(stream)
+            .read_line(&mut answer)
+            .map_err(|e| format!("teamster's runner did not answer: {e}"))?;
+        serde_json::from_str(&answer).map_err(|e| format!("teamster's runner answered something unreadable: {e}"))
+    })()
+    // Without an answer the call does not go ahead: teamster fails closed.
+    .unwrap_or_else(|reason| Verdict::Deny { reason });
+    let (out, code) = crate::agents::hook_reply(kind, event, &verdict);
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+    if let Verdict::Deny { reason } = &verdict {
+        eprintln!("{reason}");
+    }
+    code
+}
+
+/// `teamster approvals`.
+pub fn approvals(json: bool) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let pending = rt.block_on(async {
+        let Some(mut conn) = existing(&paths::socket_path()).await? else { return anyhow::Ok(Vec::new()) };
+        match request(&mut conn, |id| ClientMsg::Approvals { id }).await? {
+            Reply::Approvals { pending } => Ok(pending),
+            _ => bail!("unexpected reply"),
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "pending": pending }))?);
+    } else if pending.is_empty() {
+        println!("nothing is waiting for approval");
+    } else {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        println!("{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>6}  what", "id", "session", "pane", "agent", "tool", "age");
+        for p in pending {
+            let age = now.saturating_sub(p.since);
+            println!(
+                "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>5}s  {}",
+                p.id, p.session, p.pane, p.agent, p.tool, age, p.what
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `teamster approve ID` and `teamster deny ID [--reason TEXT]`.
+pub fn resolve(action: u64, verdict: crate::agents::Verdict) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let word = if verdict == crate::agents::Verdict::Allow { "approved" } else { "denied" };
+    rt.block_on(async {
+        let Some(mut conn) = existing(&paths::socket_path()).await? else {
+            bail!("no runner is running, so nothing waits")
+        };
+        request(&mut conn, |id| ClientMsg::Resolve { id, action, verdict }).await?;
+        anyhow::Ok(())
+    })?;
+    println!("{word} {action}");
+    Ok(())
+}
+
+/// `teamster restart`: a new runner (after an upgrade, say), with every session back.
+pub fn restart(config_path: PathBuf) -> anyhow::Result<()> {
+    load_config(&config_path)?;
+    let socket = paths::socket_path();
+    let rt = runtime()?;
+    let count = rt.block_on(async {
+        if let Some(mut conn) = existing(&socket).await? {
+            request(&mut conn, |id| ClientMsg::Restart { id }).await?;
+            // The old runner is gone when its socket no longer answers.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while connect(&socket).await.is_ok() {
+                if std::time::Instant::now() > deadline {
+                    bail!("the runner did not stop within 30 s");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        let mut conn = connect_or_start(&config_path, &socket).await?;
+        match request(&mut conn, |id| ClientMsg::List { id }).await? {
+            Reply::Sessions { sessions } => Ok(sessions.len()),
+            _ => bail!("unexpected reply"),
+        }
+    })?;
+    println!("runner restarted; {count} session{} back", if count == 1 { "" } else { "s" });
     Ok(())
 }

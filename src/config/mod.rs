@@ -10,6 +10,7 @@ pub use error::ConfigError;
 pub use keymap::{Action, CopyAction, Keymap, Mode};
 pub use theme::Theme;
 
+use crate::agents::AgentKind;
 use error::parse_toml;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,10 +31,15 @@ pub enum OnExit {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
-    /// The program to run.
-    pub command: String,
+    /// claude, codex, pi, gemini, opencode, or command (any program). Default: the kind
+    /// the entry is named after, else command.
+    pub kind: Option<AgentKind>,
+    /// The program to run. Default for the agent kinds: the CLI's own name.
+    pub command: Option<String>,
     #[serde(default)]
     pub args: Vec<String>,
+    /// The model to ask for, passed to the agent as its model flag.
+    pub model: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Working directory; `~` is the home directory. Default: where `teamster` was run.
@@ -54,7 +60,37 @@ pub struct Config {
     pub kill_grace_ms: u64,
     pub escape_time_ms: u64,
     pub mouse: bool,
+    /// How an unfocused agent that starts waiting for you is announced.
+    pub notify: Notify,
+    /// Hold every tool call an agent reports until `teamster approve` or `deny`.
+    pub hold_tool_calls: bool,
     pub agents: BTreeMap<String, AgentConfig>,
+}
+
+/// Besides the mark on the pane and its tab: nothing, the terminal's bell, or a desktop
+/// notification through the terminal (OSC 9 or OSC 777).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Notify {
+    Mark,
+    #[default]
+    Bell,
+    Osc9,
+    Osc777,
+}
+
+impl AgentConfig {
+    /// The entry's kind: as set, else the kind it is named after, else `command`.
+    pub fn kind_or_default(&self, name: &str) -> Result<AgentKind, String> {
+        match (self.kind, AgentKind::from_name(name), &self.command) {
+            (Some(k), _, _) => Ok(k),
+            (None, Some(k), _) if k != AgentKind::Command => Ok(k),
+            (None, _, Some(_)) => Ok(AgentKind::Command),
+            (None, _, None) => Err(format!(
+                "[agents.{name}] sets neither `kind` nor `command`; set kind (claude, codex, pi, gemini, opencode) or the command to run"
+            )),
+        }
+    }
 }
 
 impl Default for Config {
@@ -69,6 +105,8 @@ impl Default for Config {
             kill_grace_ms: 3000,
             escape_time_ms: 10,
             mouse: true,
+            notify: Notify::Bell,
+            hold_tool_calls: false,
             agents: BTreeMap::new(),
         }
     }
@@ -104,8 +142,10 @@ impl Config {
             ));
         }
         for name in &self.start {
-            if name != "shell" && !self.agents.contains_key(name) {
-                let known: Vec<&str> = std::iter::once("shell").chain(self.agents.keys().map(String::as_str)).collect();
+            if name != "shell" && crate::agents::resolve(self, name).is_err() {
+                let mut known: Vec<String> =
+                    std::iter::once("shell".to_string()).chain(self.agents.keys().cloned()).collect();
+                known.extend(AgentKind::BUILT_IN.iter().map(|k| k.name().to_string()));
                 return Err(err(
                     "start",
                     format!("`{name}` is not an agent; define [agents.{name}] or use one of: {}", known.join(", ")),
@@ -113,8 +153,15 @@ impl Config {
             }
         }
         for (name, agent) in &self.agents {
-            if agent.command.trim().is_empty() {
+            if agent.command.as_ref().is_some_and(|c| c.trim().is_empty()) {
                 return Err(err(&format!("agents.{name}"), "`command` is empty; name the program to run".into()));
+            }
+            agent.kind_or_default(name).map_err(|m| err(&format!("agents.{name}"), m))?;
+            if agent.kind == Some(AgentKind::Command) && agent.command.is_none() {
+                return Err(err(
+                    &format!("agents.{name}"),
+                    "kind = \"command\" needs `command`: the program to run".into(),
+                ));
             }
         }
         Ok(())
@@ -193,7 +240,7 @@ mod tests {
                 .unwrap();
         let a = &c.agents["build"];
         assert_eq!(
-            (a.command.as_str(), a.args.as_slice(), a.env["CC"].as_str()),
+            (a.command.as_deref().unwrap_or_default(), a.args.as_slice(), a.env["CC"].as_str()),
             ("make", &["-j4".to_string()][..], "clang")
         );
     }
@@ -207,7 +254,10 @@ mod tests {
             ("[agents.x]\ncommand = \"a\"\ncolour = 1\n", 3, "agents.x.colour", "unknown field"),
             ("mouse = \"yes\"\n", 1, "mouse", "expected true or false"),
             ("on_exit = \"explode\"\n", 1, "on_exit", "unknown variant"),
-            ("start = [\"claude\"]\n", 1, "start", "`claude` is not an agent"),
+            ("start = [\"claudia\"]\n", 1, "start", "`claudia` is not an agent"),
+            ("[agents.x]\nkind = \"command\"\n", 1, "agents.x", "needs `command`"),
+            ("[agents.x]\nargs = [\"a\"]\n", 1, "agents.x", "sets neither `kind` nor `command`"),
+            ("[agents.x]\nkind = \"copilot\"\n", 2, "agents.x.kind", "unknown variant"),
             ("scrollback_lines = 99999999\n", 1, "scrollback_lines", "more than"),
             ("theme = \"dark\"\nkeymap = [\n", 2, "", "not valid TOML"),
         ];

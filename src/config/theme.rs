@@ -26,6 +26,8 @@ pub const THEME_KEYS: &[(&str, &str)] = &[
     ("title_focused", "the focused pane's title"),
     ("pane_number", "the number in a pane's title"),
     ("exited", "a pane title's exit status"),
+    ("agent_state", "an agent's state in its pane title (working, idle)"),
+    ("branch", "a pane's git worktree branch in its title"),
     ("attention", "marks on panes and tabs that want attention"),
     ("status", "the status bar"),
     ("session", "the session name in the status bar"),

@@ -11,7 +11,7 @@ use crate::screen::CursorShape;
 use serde::{Deserialize, Serialize};
 pub use wire::{WireRow, WireRun};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame either side accepts. A screen update is a few tens of KB; the limit
 /// stops a confused or hostile peer from making the other allocate without bound.
@@ -69,8 +69,11 @@ pub enum Command {
         dir: Direction,
         spawn: Spawn,
     },
+    /// `worktree` says what to do with the pane's git worktree, if it has one; without
+    /// an answer the runner refuses and asks.
     ClosePane {
         pane: PaneId,
+        worktree: Option<WorktreeChoice>,
     },
     Focus {
         pane: PaneId,
@@ -107,6 +110,22 @@ pub enum Command {
     RenameTab {
         name: String,
     },
+}
+
+/// `teamster new`: what to open, and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPane {
+    /// The session by name (default: the one `near` is in, else the most recent).
+    pub session: Option<String>,
+    /// The pane to open beside (the caller's own, when it runs in one).
+    pub near: Option<PaneId>,
+    pub spawn: Spawn,
+    /// In a new tab rather than a split.
+    pub tab: bool,
+    pub dir: Option<Direction>,
+    pub context: Context,
+    /// A git worktree for the pane: `Some("")` on a branch teamster names.
+    pub worktree: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -169,14 +188,23 @@ pub enum ClientMsg {
     /// `dir` None: along the pane's longer side.
     NewPane {
         id: u64,
-        session: Option<String>,
-        near: Option<PaneId>,
-        spawn: Spawn,
-        tab: bool,
-        dir: Option<Direction>,
-        context: Context,
+        pane: NewPane,
     },
     ListAgents {
+        id: u64,
+    },
+    /// Tool calls waiting for a verdict.
+    Approvals {
+        id: u64,
+    },
+    /// Approve or deny a pending tool call (`teamster approve|deny`).
+    Resolve {
+        id: u64,
+        action: u64,
+        verdict: crate::agents::Verdict,
+    },
+    /// Stop the runner keeping its sessions; the next `teamster` brings them back.
+    Restart {
         id: u64,
     },
     /// A new session that no client is attached to (`teamster -d`).
@@ -232,7 +260,15 @@ pub enum ServerMsg {
 #[serde(rename_all = "kebab-case")]
 pub enum AlertKind {
     Bell,
-    Notify { title: String, body: String },
+    Notify {
+        title: String,
+        body: String,
+    },
+    /// An agent started waiting for the user (or for an approval).
+    Waiting {
+        agent: String,
+        state: crate::agents::AgentState,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -245,6 +281,37 @@ pub enum Reply {
     Sessions { sessions: Vec<SessionView> },
     Pane { pane: PaneId, session: String },
     Agents { agents: Vec<AgentInfo> },
+    Approvals { pending: Vec<PendingView> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorktreeChoice {
+    Keep,
+    /// Removed only when it has no uncommitted changes.
+    Remove,
+}
+
+/// A tool call held for a verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub id: u64,
+    pub session: String,
+    pub pane: PaneId,
+    pub agent: String,
+    pub tool: String,
+    /// The command, or the file, or the tool: what it wants to do.
+    pub what: String,
+    /// Seconds since the epoch.
+    pub since: u64,
+}
+
+/// An agent pane's agent, for titles and `teamster ls`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentView {
+    pub kind: crate::agents::AgentKind,
+    pub state: crate::agents::AgentState,
+    pub conversation: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,8 +340,11 @@ pub struct PaneInfo {
     pub state: PaneState,
     pub pid: Option<u32>,
     pub size: Size,
-    /// Rang the bell or notified since it was last focused.
+    /// Rang the bell, notified, or started waiting since it was last focused.
     pub attention: bool,
+    pub agent: Option<AgentView>,
+    /// The branch of the pane's git worktree, if it has one.
+    pub branch: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +366,39 @@ pub struct SessionView {
     pub panes: Vec<PaneInfo>,
     pub clients: u32,
     pub created: u64,
+}
+
+impl PaneInfo {
+    /// How the pane is doing, in words: the agent's state for agent panes, else whether
+    /// the program still runs. `exited 1`, `killed by SIGKILL`, `waiting for input`.
+    pub fn status(&self) -> String {
+        match (&self.state, &self.agent) {
+            (PaneState::Running, Some(agent)) => agent.state.words().to_string(),
+            (PaneState::Running, None) => "running".into(),
+            (PaneState::Exited { code: Some(code), .. }, _) => format!("exited {code}"),
+            (PaneState::Exited { signal: Some(sig), .. }, _) => format!("killed by {}", signal_name(*sig)),
+            (PaneState::Exited { .. }, _) => "exited".into(),
+        }
+    }
+
+    /// Whether the agent in the pane waits on the user.
+    pub fn wants_user(&self) -> bool {
+        self.state == PaneState::Running
+            && self.agent.as_ref().is_some_and(|a| {
+                matches!(a.state, crate::agents::AgentState::WaitingForInput | crate::agents::AgentState::NeedsApproval)
+            })
+    }
+}
+
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        9 => "SIGKILL".into(),
+        11 => "SIGSEGV".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
 }
 
 impl SessionView {

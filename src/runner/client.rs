@@ -154,13 +154,19 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 let result = runner.kill(session, all).await.map(|text| Reply::Text { text });
                 Some(reply(id, result))
             }
-            ClientMsg::NewPane { id, session, near, spawn, tab, dir, context } => {
-                let result = runner
-                    .new_pane(session, near, spawn, tab, dir, context)
-                    .map(|(pane, session)| Reply::Pane { pane, session });
+            ClientMsg::NewPane { id, pane } => {
+                let result = runner.new_pane(pane).map(|(pane, session)| Reply::Pane { pane, session });
                 Some(reply(id, result))
             }
             ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),
+            ClientMsg::Approvals { id } => Some(reply(id, Ok(Reply::Approvals { pending: runner.approvals() }))),
+            ClientMsg::Resolve { id, action, verdict } => {
+                Some(reply(id, runner.resolve(action, verdict).map(|_| Reply::Done)))
+            }
+            ClientMsg::Restart { id } => {
+                tokio::spawn(runner.restart());
+                Some(reply(id, Ok(Reply::Done)))
+            }
             ClientMsg::NewSession { id, name, spawn, size, context } => {
                 let _ = runner.reload_config();
                 let result =

@@ -18,7 +18,9 @@ pub fn run(config_path: PathBuf, socket_path: PathBuf) -> anyhow::Result<()> {
     let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
     // SAFETY: flock on a file we hold open.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        anyhow::bail!("a runner is already running for {}", socket_path.display());
+        // Two clients started a runner at once (both found none): the other one won.
+        eprintln!("teamster: a runner is already running for {}", socket_path.display());
+        std::process::exit(ALREADY_RUNNING);
     }
     let config = Config::load(&config_path).unwrap_or_else(|e| {
         log(&format!("{e}; starting with the default config"));
@@ -32,6 +34,7 @@ pub fn run(config_path: PathBuf, socket_path: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().event_interval(2).enable_all().build()?;
     let result = runtime.block_on(serve(config, config_path, socket_path.clone()));
     let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(socket_path.with_file_name("hooks.sock"));
     drop(lock);
     // Pane tasks may still be draining; they hold nothing that outlives the process.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -47,6 +50,12 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
     log(&format!("runner {} listening on {}", std::process::id(), socket_path.display()));
     let runner = Runner::new(config, config_path, socket_path);
+    let hook_socket = runner.hook_socket.clone();
+    let _ = std::fs::remove_file(&hook_socket);
+    let hooks = tokio::net::UnixListener::bind(&hook_socket)?;
+    std::fs::set_permissions(&hook_socket, std::fs::Permissions::from_mode(0o600))?;
+    tokio::spawn(super::hooks::serve(runner.clone(), hooks));
+    runner.restore();
     let mut shutdown = runner.shutdown.subscribe();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -74,12 +83,17 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     Ok(())
 }
 
+/// A signal (logout, shutdown) stops the runner but keeps its sessions: the next runner
+/// brings them back. Only `teamster kill` ends sessions for good.
 async fn stop(runner: &Arc<Runner>, why: &str) {
-    log(&format!("{why}: ending every session"));
-    let _ = runner.kill(None, true).await;
+    log(&format!("{why}: stopping; sessions are kept for the next runner"));
+    runner.restart().await;
 }
 
 /// Starts a runner in the background for `socket_path` and waits until it answers.
+/// The runner's exit code when another runner holds the socket.
+const ALREADY_RUNNING: i32 = 3;
+
 pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
@@ -113,7 +127,9 @@ pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Re
             std::thread::spawn(move || child.wait());
             return Ok(());
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = child.try_wait()
+            && status.code() != Some(ALREADY_RUNNING)
+        {
             anyhow::bail!("the runner exited at once ({status}); see {}", log_path.display());
         }
         if std::time::Instant::now() > deadline {

@@ -6,19 +6,23 @@
 //! attached clients redraw. Pane output does not take this lock: each pane's task feeds its
 //! own screen and bumps the counter itself.
 
+mod agents;
 mod client;
 pub mod daemon;
+pub mod hooks;
 mod pane;
+mod persist;
 mod pty;
+pub mod worktree;
 
 use crate::config::{Config, OnExit};
 use crate::layout::{Direction, Layout, PaneId, Rect};
 use crate::protocol::{
     AgentInfo, AlertKind, AttachTarget, Command, Context, PaneInfo, PaneState, ServerMsg, SessionView, Size, Spawn,
-    TabView, TermColors,
+    TabView, TermColors, WorktreeChoice,
 };
 use crate::screen::{ReportedColors, ScreenEvent};
-use pane::{Pane, PaneMeta};
+use pane::{Pane, PaneMeta, PaneSpec};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -85,6 +89,13 @@ impl Session {
 pub struct State {
     pub sessions: BTreeMap<u32, Session>,
     pub panes: HashMap<PaneId, Arc<Pane>>,
+    /// Which pane each hook token speaks for.
+    hook_tokens: HashMap<String, PaneId>,
+    /// Tool calls waiting for a verdict, by id (oldest first).
+    pending: BTreeMap<u64, agents::Pending>,
+    next_pending: u64,
+    /// Calls approved in teamster, remembered briefly to answer the agent's own dialog.
+    approved: Vec<(PaneId, String, std::time::Instant)>,
     next_session: u32,
     next_pane: PaneId,
     next_tab: u32,
@@ -99,7 +110,22 @@ pub struct Runner {
     config: RwLock<Config>,
     config_path: PathBuf,
     pub socket_path: PathBuf,
+    pub hook_socket: PathBuf,
+    /// Where sessions are kept to come back after a restart.
+    state_file: PathBuf,
     pub shutdown: watch::Sender<bool>,
+    /// Set by `teamster restart`: exit keeping the sessions on disk.
+    restarting: std::sync::atomic::AtomicBool,
+}
+
+/// `n` random bytes as hex, from the kernel.
+fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; n];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut buf);
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn now_secs() -> u64 {
@@ -138,13 +164,17 @@ const OUTER_TERMINAL_VARS: &[&str] = &[
 impl Runner {
     pub fn new(config: Config, config_path: PathBuf, socket_path: PathBuf) -> Arc<Runner> {
         let (shutdown, _) = watch::channel(false);
+        let hook_socket = socket_path.with_file_name("hooks.sock");
         Arc::new(Runner {
             state: Mutex::new(State::default()),
             ending: Mutex::new(Vec::new()),
             config: RwLock::new(config),
             config_path,
             socket_path,
+            hook_socket,
+            state_file: crate::paths::state_dir().join("sessions.json"),
             shutdown,
+            restarting: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -268,32 +298,9 @@ impl Runner {
         {
             return Err(format!("a session named `{n}` already exists; attach to it with `teamster attach -t {n}`"));
         }
-        let id = st.next_session;
-        st.next_session += 1;
-        let name = name.unwrap_or_else(|| {
-            (0..).map(|i: u32| i.to_string()).find(|n| !st.sessions.values().any(|s| &s.name == n)).unwrap_or_default()
-        });
-        let (changed, _) = watch::channel(0);
-        let (events, _) = broadcast::channel(64);
+        let id = self.insert_session(&mut st, name, size, context, colors);
         st.next_tab += 1;
         let tab_id = st.next_tab;
-        let session = Session {
-            id,
-            name,
-            tabs: Vec::new(),
-            active: 0,
-            size,
-            owner: None,
-            clients: BTreeMap::new(),
-            context,
-            colors,
-            changed,
-            version: 0,
-            events,
-            created: now_secs(),
-            last_used: now_secs(),
-        };
-        st.sessions.insert(id, session);
         // The first pane fills the tab; more start-up agents split it side by side.
         let mut layout: Option<Layout> = None;
         let mut first_error = None;
@@ -308,7 +315,9 @@ impl Runner {
                 }
             }
             let inner = pane_size(&candidate, pane_id, area);
-            match self.spawn_pane(&mut st, id, spawn, None, inner) {
+            let started =
+                self.spec_for(&st, id, spawn, None, None).and_then(|spec| self.spawn_pane(&mut st, id, spec, inner));
+            match started {
                 Ok(_) => {
                     candidate.equalize();
                     layout = Some(candidate);
@@ -332,54 +341,144 @@ impl Runner {
         Ok(id)
     }
 
-    /// Starts a program for a pane of `session`; the caller puts it in a layout.
+    /// A new, empty session; the caller gives it tabs.
+    fn insert_session(
+        &self,
+        st: &mut State,
+        name: Option<String>,
+        size: Size,
+        context: Context,
+        colors: Option<TermColors>,
+    ) -> u32 {
+        let id = st.next_session;
+        st.next_session += 1;
+        let name = name.unwrap_or_else(|| {
+            (0..).map(|i: u32| i.to_string()).find(|n| !st.sessions.values().any(|s| &s.name == n)).unwrap_or_default()
+        });
+        let (changed, _) = watch::channel(0);
+        let (events, _) = broadcast::channel(64);
+        st.sessions.insert(
+            id,
+            Session {
+                id,
+                name,
+                tabs: Vec::new(),
+                active: 0,
+                size,
+                owner: None,
+                clients: BTreeMap::new(),
+                context,
+                colors,
+                changed,
+                version: 0,
+                events,
+                created: now_secs(),
+                last_used: now_secs(),
+            },
+        );
+        id
+    }
+
+    /// How to start `spawn` in `session`: where (the agent's directory, the caller's, the
+    /// session's, or a new git worktree), with what environment, under which key.
+    fn spec_for(
+        &self,
+        st: &State,
+        session: u32,
+        spawn: &Spawn,
+        context: Option<&Context>,
+        worktree: Option<&str>,
+    ) -> Result<PaneSpec, String> {
+        let s = session_ref(st, session)?;
+        let context = context.filter(|c| !c.env.is_empty()).unwrap_or(&s.context).clone();
+        let config = self.config();
+        let (name, agent_cwd) = match spawn {
+            Spawn::Agent { name } => {
+                let agent = crate::agents::resolve(&config, name)?;
+                (Some(agent.name), agent.cwd.map(|c| crate::config::expand_home(&c)))
+            }
+            _ => (None, None),
+        };
+        let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let cwd = agent_cwd.or_else(|| context.cwd.clone().map(PathBuf::from)).filter(|p| p.is_dir()).unwrap_or(home);
+        let worktree = match worktree {
+            Some(branch) => {
+                let label = name.clone().unwrap_or_else(|| "pane".into());
+                Some(worktree::create(&cwd, Some(branch), &label, &crate::paths::state_dir().join("worktrees"))?)
+            }
+            None => None,
+        };
+        Ok(PaneSpec {
+            key: random_hex(8),
+            spawn: spawn.clone(),
+            name,
+            cwd: worktree.as_ref().map_or(cwd, |w| w.path.clone()),
+            worktree,
+            conversation: None,
+            env: context.env,
+        })
+    }
+
+    /// Starts a pane's program; the caller puts the pane in a layout.
     fn spawn_pane(
         self: &Arc<Self>,
         st: &mut State,
         session: u32,
-        spawn: &Spawn,
-        context: Option<&Context>,
+        spec: PaneSpec,
         size: Size,
     ) -> Result<PaneId, String> {
         let config = self.config();
-        let s = st.sessions.get(&session).ok_or("no such session")?;
-        let context = context.filter(|c| !c.env.is_empty()).unwrap_or(&s.context).clone();
-        let session_name = s.name.clone();
-        let (argv, arg0, extra_env, cwd, name, display) = match spawn {
+        let session_name = session_ref(st, session)?.name.clone();
+        let id = st.next_pane + 1;
+        let token = random_hex(16);
+        let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
                 let shell = config.shell();
                 let base = Path::new(&shell)
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_else(|| shell.clone());
-                (vec![shell.clone()], Some(format!("-{base}")), BTreeMap::new(), None, None, base)
+                (vec![shell.clone()], Some(format!("-{base}")), Vec::new(), base, None)
             }
             Spawn::Agent { name } => {
-                let agent = config.agents.get(name).ok_or_else(|| {
-                    let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
-                    if known.is_empty() {
-                        format!(
-                            "no agent `{name}`: the config defines none; add [agents.{name}] to {}",
-                            self.config_path.display()
-                        )
-                    } else {
-                        format!("no agent `{name}`; the config defines: {}", known.join(", "))
-                    }
-                })?;
-                let argv: Vec<String> =
-                    std::iter::once(agent.command.clone()).chain(agent.args.iter().cloned()).collect();
-                let display = argv.join(" ");
-                (argv, None, agent.env.clone(), agent.cwd.clone(), Some(name.clone()), display)
+                let agent = crate::agents::resolve(&config, name)?;
+                let dir = crate::paths::state_dir().join("panes").join(&spec.key);
+                let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("teamster"));
+                let ctx = crate::agents::LaunchContext {
+                    teamster: &exe,
+                    dir: &dir,
+                    home: &home,
+                    cwd: &spec.cwd,
+                    resume: spec.conversation.as_deref(),
+                    socket: &self.hook_socket,
+                    token: &token,
+                    env: &spec.env,
+                };
+                let launch = crate::agents::launch(&agent, &ctx)?;
+                for (path, text) in &launch.files {
+                    crate::agents::write_private(path, text)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                }
+                let display = std::iter::once(agent.binary.as_str())
+                    .chain(agent.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut env = launch.env;
+                env.extend([
+                    ("TEAMSTER_HOOK_SOCKET".to_string(), self.hook_socket.to_string_lossy().into_owned()),
+                    ("TEAMSTER_HOOK_TOKEN".to_string(), token.clone()),
+                ]);
+                (launch.argv, None, env, display, Some(agent.kind))
             }
             Spawn::Command { argv } => {
                 if argv.is_empty() {
                     return Err("no command given".into());
                 }
-                (argv.clone(), None, BTreeMap::new(), None, None, argv.join(" "))
+                (argv.clone(), None, Vec::new(), argv.join(" "), None)
             }
         };
-        let id = st.next_pane + 1;
-        let mut env: Vec<(String, String)> = context
+        let mut env: Vec<(String, String)> = spec
             .env
             .iter()
             .filter(|(k, _)| !k.starts_with("TEAMSTER_") && !OUTER_TERMINAL_VARS.contains(&k.as_str()))
@@ -396,27 +495,30 @@ impl Runner {
             ("TEAMSTER_PANE".into(), id.to_string()),
         ]);
         env.extend(extra_env);
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
-        let cwd = cwd
-            .map(|c| crate::config::expand_home(&c))
-            .or_else(|| context.cwd.clone().map(PathBuf::from))
-            .filter(|p| p.is_dir())
-            .unwrap_or_else(|| PathBuf::from(home));
-        let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &cwd, size).map_err(|e| e.to_string())?;
+        let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size).map_err(|e| e.to_string())?;
         st.next_pane = id;
-        let s = st.sessions.get(&session).ok_or("no such session")?;
+        let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
         let meta = PaneMeta {
-            name,
+            spec,
             command: display,
-            spawn: spawn.clone(),
             title: String::new(),
             state: PaneState::Running,
             attention: false,
             size,
+            agent,
+            agent_state: crate::agents::AgentState::Starting,
+            last_output: std::time::Instant::now(),
+            hook_token: agent.map(|_| token.clone()),
         };
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
+        if agent.is_some() {
+            st.hook_tokens.insert(token, id);
+        }
+        if let Some(kind) = agent {
+            tokio::spawn(pane::watch_screen(Arc::downgrade(self), Arc::downgrade(&pane), kind));
+        }
         st.panes.insert(id, pane);
         Ok(id)
     }
@@ -483,13 +585,19 @@ impl Runner {
                     let m = pane.meta.lock();
                     panes.push(PaneInfo {
                         id: p,
-                        name: m.name.clone(),
+                        name: m.spec.name.clone(),
                         command: m.command.clone(),
                         title: m.title.clone(),
                         state: m.state.clone(),
                         pid: Some(pane.pid),
                         size: m.size,
                         attention: m.attention,
+                        agent: m.agent.map(|kind| crate::protocol::AgentView {
+                            kind,
+                            state: m.agent_state,
+                            conversation: m.spec.conversation.clone(),
+                        }),
+                        branch: m.spec.worktree.as_ref().map(|w| w.branch.clone()),
                     });
                 }
             }
@@ -520,20 +628,40 @@ impl Runner {
         st.sessions.values().map(|s| self.session_view(&st, s)).collect()
     }
 
+    /// The agents a user can start: the config's, and the built-in kinds whose CLI is
+    /// installed.
     pub fn agents(&self) -> Vec<AgentInfo> {
+        let _ = self.reload_config();
         let config = self.config();
-        config
-            .agents
-            .iter()
-            .map(|(name, a)| AgentInfo {
-                name: name.clone(),
-                command: std::iter::once(a.command.as_str())
+        crate::agents::all(&config)
+            .into_iter()
+            .filter(|a| config.agents.contains_key(&a.name) || crate::cli::doctor::which(&a.binary).is_some())
+            .map(|a| AgentInfo {
+                command: std::iter::once(a.binary.as_str())
                     .chain(a.args.iter().map(String::as_str))
                     .collect::<Vec<_>>()
                     .join(" "),
                 description: a.description.clone(),
+                name: a.name,
             })
             .collect()
+    }
+
+    /// Stops the runner but keeps its sessions on disk: programs end (SIGHUP, then
+    /// SIGKILL), and the next runner starts them again, agents resuming their
+    /// conversations. For upgrades (`teamster restart`), logout and shutdown.
+    pub fn restart(self: &Arc<Self>) -> impl std::future::Future<Output = ()> + use<> {
+        let st = self.state.lock();
+        self.persist(&st);
+        self.restarting.store(true, std::sync::atomic::Ordering::SeqCst);
+        let leaders: Vec<u32> = st.panes.values().filter(|p| p.is_running()).map(|p| p.pid).collect();
+        drop(st);
+        let ending = self.end_processes(leaders);
+        let runner = self.clone();
+        async move {
+            ending.await;
+            let _ = runner.shutdown.send(true);
+        }
     }
 
     // ---- commands from clients ----
@@ -547,9 +675,10 @@ impl Runner {
         };
         match command {
             Command::Split { dir, spawn } => {
-                self.split(st, session, focused, dir, &spawn, None)?;
+                let spec = self.spec_for(st, session, &spawn, None, None)?;
+                self.split(st, session, focused, dir, spec)?;
             }
-            Command::ClosePane { pane } => self.close_pane(st, pane),
+            Command::ClosePane { pane, worktree } => self.close_pane_asked(st, session, pane, worktree)?,
             Command::Focus { pane } => {
                 let s = session_mut(st, session)?;
                 s.active = s.tab_of(pane).ok_or_else(|| format!("no pane {pane} in this session"))?;
@@ -598,7 +727,7 @@ impl Runner {
             Command::RenamePane { pane, name } => {
                 let p =
                     st.panes.get(&pane).filter(|p| p.session == session).ok_or_else(|| format!("no pane {pane}"))?;
-                p.meta.lock().name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
+                p.meta.lock().spec.name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
                 session_mut(st, session)?.touch();
             }
             Command::RenameTab { name } => {
@@ -606,7 +735,8 @@ impl Runner {
                 session_mut(st, session)?.touch();
             }
             Command::NewTab { spawn } => {
-                self.new_tab(st, session, &spawn, None)?;
+                let spec = self.spec_for(st, session, &spawn, None, None)?;
+                self.new_tab(st, session, spec)?;
             }
             Command::CloseTab => {
                 for p in active_tab_mut(st, session)?.layout.panes() {
@@ -631,15 +761,9 @@ impl Runner {
         Ok(())
     }
 
-    fn new_tab(
-        self: &Arc<Self>,
-        st: &mut State,
-        session: u32,
-        spawn: &Spawn,
-        context: Option<&Context>,
-    ) -> Result<PaneId, String> {
+    fn new_tab(self: &Arc<Self>, st: &mut State, session: u32, spec: PaneSpec) -> Result<PaneId, String> {
         let inner = session_ref(st, session)?.area().inner();
-        let pane = self.spawn_pane(st, session, spawn, context, Size { cols: inner.w, rows: inner.h })?;
+        let pane = self.spawn_pane(st, session, spec, Size { cols: inner.w, rows: inner.h })?;
         st.next_tab += 1;
         let id = st.next_tab;
         let s = session_mut(st, session)?;
@@ -663,8 +787,7 @@ impl Runner {
         session: u32,
         target: PaneId,
         dir: Direction,
-        spawn: &Spawn,
-        context: Option<&Context>,
+        spec: PaneSpec,
     ) -> Result<PaneId, String> {
         let s = st.sessions.get(&session).ok_or("the session ended")?;
         let tab_index = s.tab_of(target).ok_or_else(|| format!("no pane {target} in this session"))?;
@@ -673,7 +796,7 @@ impl Runner {
         let new_id = st.next_pane + 1;
         layout.split(target, new_id, dir, area).map_err(|e| e.to_string())?;
         let size = pane_size(&layout, new_id, area);
-        let id = self.spawn_pane(st, session, spawn, context, size)?;
+        let id = self.spawn_pane(st, session, spec, size)?;
         let s = st.sessions.get_mut(&session).ok_or("the session ended")?;
         let tab = &mut s.tabs[tab_index];
         tab.layout = layout;
@@ -714,8 +837,59 @@ impl Runner {
 
     /// Removes a pane from its tab and ends its programs (SIGHUP, then SIGKILL after the
     /// grace period). The last pane of a tab closes the tab; the last tab ends the session.
+    /// Closes a pane the user chose to close. A pane with a git worktree needs an answer
+    /// for it: keep it, or remove it (refused, and nothing closed, while it has
+    /// uncommitted changes).
+    fn close_pane_asked(
+        &self,
+        st: &mut State,
+        session: u32,
+        pane: PaneId,
+        choice: Option<WorktreeChoice>,
+    ) -> Result<(), String> {
+        let p = st
+            .panes
+            .get(&pane)
+            .filter(|p| p.session == session)
+            .ok_or_else(|| format!("no pane {pane} in this session"))?;
+        let worktree = p.meta.lock().spec.worktree.clone();
+        match (worktree, choice) {
+            (None, _) | (Some(_), Some(WorktreeChoice::Keep)) => {}
+            (Some(w), None) => {
+                return Err(format!(
+                    "pane {pane} works in a git worktree (branch {}): keep it or remove it?",
+                    w.branch
+                ));
+            }
+            (Some(w), Some(WorktreeChoice::Remove)) => {
+                if !w.is_clean()? {
+                    return Err(format!(
+                        "the worktree of {} has uncommitted changes; commit or stash them there ({}), or keep it",
+                        w.branch,
+                        w.path.display()
+                    ));
+                }
+                self.close_pane(st, pane);
+                // git checks again that nothing is uncommitted; it runs off the runner's
+                // thread so panes keep drawing meanwhile.
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = w.remove() {
+                        log(&format!("worktree {}: {e}", w.path.display()));
+                    }
+                });
+                return Ok(());
+            }
+        }
+        self.close_pane(st, pane);
+        Ok(())
+    }
+
     fn close_pane(&self, st: &mut State, pane: PaneId) {
         let Some(p) = st.panes.remove(&pane) else { return };
+        if let Some(token) = p.meta.lock().hook_token.take() {
+            st.hook_tokens.remove(&token);
+        }
+        agents::deny_pending_of(st, pane, "the pane was closed");
         if p.is_running() {
             // Runs on its own (nobody waits for this close); the runner waits for it
             // before exiting.
@@ -872,15 +1046,8 @@ impl Runner {
     }
 
     /// `teamster new`: a pane in an existing session, beside `near` or the focused pane.
-    pub fn new_pane(
-        self: &Arc<Self>,
-        session: Option<String>,
-        near: Option<PaneId>,
-        spawn: Spawn,
-        new_tab: bool,
-        dir: Option<Direction>,
-        context: Context,
-    ) -> Result<(PaneId, String), String> {
+    pub fn new_pane(self: &Arc<Self>, request: crate::protocol::NewPane) -> Result<(PaneId, String), String> {
+        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, worktree } = request;
         let _ = self.reload_config();
         let mut st = self.state.lock();
         let st = &mut *st;
@@ -902,8 +1069,10 @@ impl Runner {
             .filter(|p| s.tab_of(*p).is_some())
             .or_else(|| s.tabs.get(s.active).map(|t| t.focused))
             .ok_or("the session has no panes")?;
+        let spec = self.spec_for(st, id, &spawn, Some(&context), worktree.as_deref())?;
+        let s = st.sessions.get(&id).ok_or("the session ended")?;
         if new_tab {
-            return Ok((self.new_tab(st, id, &spawn, Some(&context))?, name));
+            return Ok((self.new_tab(st, id, spec)?, name));
         }
         let dir = dir.unwrap_or_else(|| {
             let r = s
@@ -913,7 +1082,7 @@ impl Runner {
                 .map(|(_, r)| r);
             auto_direction(r.unwrap_or_default())
         });
-        let pane = self.split(st, id, target, dir, &spawn, Some(&context))?;
+        let pane = self.split(st, id, target, dir, spec)?;
         Ok((pane, name))
     }
 
@@ -958,15 +1127,20 @@ impl Runner {
         let close = {
             let mut m = p.meta.lock();
             m.state = PaneState::Exited { code, signal };
+            if m.agent.is_some() {
+                m.agent_state = crate::agents::AgentState::Exited;
+            }
             match self.config.read().on_exit {
                 OnExit::Keep => false,
                 OnExit::Close => true,
-                OnExit::Auto => m.spawn == Spawn::Shell && code == Some(0),
+                OnExit::Auto => m.spec.spawn == Spawn::Shell && code == Some(0),
             }
         };
         log(&format!("pane {pane} exited: code {code:?} signal {signal:?}"));
+        agents::deny_pending_of(&mut st, pane, "the agent exited");
         if close {
             self.close_pane(&mut st, pane);
+            self.persist(&st);
         } else if let Some(s) = st.sessions.get_mut(&p.session) {
             s.touch();
         }

@@ -6,26 +6,50 @@
 
 use super::Runner;
 use super::pty;
+use crate::agents::{AgentKind, AgentState};
 use crate::layout::PaneId;
 use crate::protocol::{PaneState, Size, Spawn};
 use crate::screen::{ReportedColors, Screen, ScreenEvent};
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{Notify, watch};
 
 pub struct PaneMeta {
-    pub name: Option<String>,
+    /// How to start the pane again; kept in the runner's state file.
+    pub spec: PaneSpec,
     /// The command line, for display.
     pub command: String,
-    pub spawn: Spawn,
     pub title: String,
     pub state: PaneState,
-    /// Rang the bell or notified while not focused.
+    /// Rang the bell, notified, or started waiting while not focused.
     pub attention: bool,
     pub size: Size,
+    pub agent: Option<AgentKind>,
+    pub agent_state: AgentState,
+    /// When the program last printed anything.
+    pub last_output: Instant,
+    /// The token this pane's hook commands carry, for agents.
+    pub hook_token: Option<String>,
+}
+
+/// Everything needed to start a pane, or start it again after the runner restarts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PaneSpec {
+    /// Stable across restarts: names the pane's private directory.
+    pub key: String,
+    pub spawn: Spawn,
+    pub name: Option<String>,
+    pub cwd: PathBuf,
+    pub worktree: Option<super::worktree::Worktree>,
+    /// The agent's own id for its conversation, to resume it.
+    pub conversation: Option<String>,
+    /// Environment the pane was started with (the client's), so a restart keeps PATH.
+    pub env: Vec<(String, String)>,
 }
 
 pub struct Pane {
@@ -36,6 +60,8 @@ pub struct Pane {
     pub meta: Mutex<PaneMeta>,
     /// When the program began its current synchronized update (mode 2026), if it is in one.
     pub sync_since: Mutex<Option<Instant>>,
+    /// Tells the activity monitor (agents without hooks) that the program printed.
+    pub output: Notify,
     master: Arc<AsyncFd<OwnedFd>>,
     /// Bytes for the program that its terminal could not take yet, in order.
     unwritten: Mutex<Vec<u8>>,
@@ -125,6 +151,7 @@ pub fn start(
         master: master.clone(),
         unwritten: Mutex::new(Vec::new()),
         blocked: Notify::new(),
+        output: Notify::new(),
     });
     tokio::spawn(io_task(Arc::downgrade(runner), pane.clone(), master, spawned.child, changed));
     Ok(pane)
@@ -160,6 +187,8 @@ async fn io_task(
                 }
                 if total > 0 {
                     changed.send_modify(|v| *v = v.wrapping_add(1));
+                    pane.meta.lock().last_output = Instant::now();
+                    pane.output.notify_one();
                 }
                 if total >= READ_BATCH {
                     // More is waiting; let the other panes and clients have a turn first.
@@ -180,6 +209,7 @@ async fn io_task(
                 status = st.ok();
                 // The program is gone; what it printed last may still be in the terminal.
                 if let Some(r) = runner.upgrade() { r.pane_exited(pane.id, status); }
+                pane.output.notify_one();
             }
         }
     }
@@ -271,4 +301,73 @@ fn write_some(fd: &AsyncFd<OwnedFd>, bytes: &[u8]) -> Option<usize> {
         done += n as usize;
     }
     Some(done)
+}
+
+/// Reads an agent's state off its screen, for what hooks do not say: whether a program
+/// without hooks is busy or quiet, and an agent CLI's own permission dialog. It looks only
+/// once output settles, so a state drawn in passing does not flicker through the title;
+/// with no output it does nothing at all.
+pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKind) {
+    use std::time::Duration;
+    // Quiet this long, the screen has settled; busy at most this long, look anyway.
+    const SETTLE: Duration = Duration::from_millis(250);
+    const LOOK_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+    // A program without hooks is working once output lasts this long, idle once quiet this long.
+    const BUSY: Duration = Duration::from_millis(300);
+    const QUIET: Duration = Duration::from_millis(1500);
+    let mut shown: Option<AgentState> = None;
+    loop {
+        let Some(p) = pane.upgrade() else { return };
+        p.output.notified().await;
+        if !p.is_running() {
+            return;
+        }
+        let woke = Instant::now();
+        let settle = if kind == AgentKind::Command { BUSY } else { SETTLE };
+        loop {
+            let settled_at = (p.meta.lock().last_output + settle).min(woke + LOOK_AT_LEAST_EVERY);
+            if Instant::now() >= settled_at {
+                break;
+            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(settled_at)).await;
+        }
+        let Some(r) = runner.upgrade() else { return };
+        if kind == AgentKind::Command {
+            // A lone line is not work: working only if output went on past the first look.
+            if p.meta.lock().last_output.elapsed() < BUSY {
+                r.set_agent_state(p.id, AgentState::Working);
+            }
+            loop {
+                let quiet_at = p.meta.lock().last_output + QUIET;
+                if Instant::now() >= quiet_at {
+                    break;
+                }
+                tokio::time::sleep_until(tokio::time::Instant::from_std(quiet_at)).await;
+            }
+            if p.is_running() {
+                r.set_agent_state(p.id, AgentState::Idle);
+            }
+            continue;
+        }
+        let lines = p.screen.lock().visible_text();
+        let now = crate::agents::screen_state(kind, &lines);
+        // Not every agent says when it is up (Codex's first hook comes with the first
+        // prompt): its screen settling says so.
+        if now.is_none() && p.meta.lock().agent_state == AgentState::Starting {
+            r.set_agent_state(p.id, AgentState::Idle);
+        }
+        if now != shown {
+            match now {
+                Some(state) => r.set_agent_state(p.id, state),
+                // Its dialog was answered: it works on until a hook says otherwise.
+                None if shown == Some(AgentState::NeedsApproval)
+                    && p.meta.lock().agent_state == AgentState::NeedsApproval =>
+                {
+                    r.set_agent_state(p.id, AgentState::Working);
+                }
+                None => {}
+            }
+            shown = now;
+        }
+    }
 }

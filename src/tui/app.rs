@@ -5,11 +5,11 @@
 
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
-use crate::config::{Action, CopyAction, Keymap, Mode, Theme};
+use crate::config::{Action, CopyAction, Keymap, Mode, Notify, Theme};
 use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
 use crate::layout::{Direction, PaneId, Rect};
 use crate::protocol::{
-    AgentInfo, AlertKind, ClientMsg, Command, PaneState, Reply, ServerMsg, SessionView, Size, Spawn,
+    AgentInfo, AlertKind, ClientMsg, Command, PaneState, Reply, ServerMsg, SessionView, Size, Spawn, WorktreeChoice,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -47,6 +47,8 @@ pub enum PromptKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfirmKind {
     ClosePane(PaneId),
+    /// A pane with a git worktree: keep the worktree or remove it.
+    ClosePaneWorktree(PaneId),
     CloseTab,
 }
 
@@ -133,6 +135,8 @@ pub struct App {
     pub message: Option<Message>,
     pub size: Size,
     pub mouse: bool,
+    /// How an unfocused agent that starts waiting is announced (beside its mark).
+    pub notify: Notify,
     /// Set when the client should exit, with what to tell the user.
     pub quit: Option<String>,
     /// What must be redrawn since the last draw.
@@ -161,6 +165,7 @@ impl App {
             message: None,
             size,
             mouse,
+            notify: Notify::default(),
             quit: None,
             damage: Damage::Full,
             typed_only: false,
@@ -305,6 +310,19 @@ impl App {
                     AlertKind::Notify { title, body } => {
                         let text = if title.is_empty() { body } else { format!("{title}: {body}") };
                         self.say(format!("pane {pane}: {text}"));
+                    }
+                    AlertKind::Waiting { agent, state } => {
+                        let text = format!("{agent} in pane {} is {}", self.pane_number(pane), state.words());
+                        let out = match self.notify {
+                            Notify::Mark => Vec::new(),
+                            Notify::Bell => b"\x07".to_vec(),
+                            Notify::Osc9 => format!("\x1b]9;teamster: {text}\x07").into_bytes(),
+                            Notify::Osc777 => format!("\x1b]777;notify;teamster;{text}\x07").into_bytes(),
+                        };
+                        if !out.is_empty() {
+                            self.effects.push(Effect::Terminal(out));
+                        }
+                        self.say(text);
                     }
                 }
             }
@@ -456,8 +474,18 @@ impl App {
             Action::SplitDown => self.command(Command::Split { dir: Direction::Down, spawn: Spawn::Shell }),
             Action::ClosePane => {
                 let Some(p) = focused else { return };
-                if self.pane_exited(p) {
-                    self.command(Command::ClosePane { pane: p });
+                let branch = self.session.as_ref().and_then(|s| s.pane(p)).and_then(|i| i.branch.clone());
+                if let Some(branch) = branch {
+                    let what = self.pane_label(p);
+                    self.overlay = Some(Overlay::Confirm {
+                        kind: ConfirmKind::ClosePaneWorktree(p),
+                        question: format!(
+                            "close pane {} ({what}); its worktree on {branch}: k keep, r remove (if committed), esc cancel",
+                            self.pane_number(p)
+                        ),
+                    });
+                } else if self.pane_exited(p) {
+                    self.command(Command::ClosePane { pane: p, worktree: None });
                 } else {
                     let what = self.pane_label(p);
                     self.overlay = Some(Overlay::Confirm {
@@ -609,11 +637,21 @@ impl App {
                 }
                 _ => Some(Overlay::Prompt { kind, input }),
             },
+            Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question } => match key.code {
+                KeyCode::Char(c @ ('k' | 'r')) => {
+                    let choice = if c == 'k' { WorktreeChoice::Keep } else { WorktreeChoice::Remove };
+                    self.command(Command::ClosePane { pane, worktree: Some(choice) });
+                    None
+                }
+                _ if cancel => None,
+                _ => Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question }),
+            },
             Overlay::Confirm { kind, question } => match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
                     match kind {
-                        ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane }),
+                        ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane, worktree: None }),
                         ConfirmKind::CloseTab => self.command(Command::CloseTab),
+                        ConfirmKind::ClosePaneWorktree(_) => {}
                     }
                     None
                 }

@@ -2,6 +2,7 @@
 
 use crate::protocol::{ClientMsg, ServerMsg, decode, encode};
 use std::future::Future;
+use std::path::PathBuf;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Where the TUI's messages go and its updates come from.
@@ -11,6 +12,9 @@ pub trait Link {
     /// The next message, or None when the runner is gone. Safe to cancel, so the TUI can
     /// wait for it beside its other inputs.
     fn recv(&mut self) -> impl Future<Output = std::io::Result<Option<ServerMsg>>>;
+    /// Connects again after the runner went away (a restart, a crash), starting one if
+    /// none runs; the new runner has brought the sessions back.
+    fn reconnect(&mut self) -> impl Future<Output = anyhow::Result<()>>;
 }
 
 /// The runner's Unix socket, read and written directly by the TUI's own task: a
@@ -19,11 +23,13 @@ pub struct Local {
     rd: OwnedReadHalf,
     wr: OwnedWriteHalf,
     buf: Vec<u8>,
+    socket: PathBuf,
+    config_path: PathBuf,
 }
 
 impl Local {
-    pub fn new(rd: OwnedReadHalf, wr: OwnedWriteHalf) -> Local {
-        Local { rd, wr, buf: Vec::with_capacity(64 * 1024) }
+    pub fn new(conn: crate::cli::Conn, socket: PathBuf, config_path: PathBuf) -> Local {
+        Local { rd: conn.rd, wr: conn.wr, buf: Vec::with_capacity(64 * 1024), socket, config_path }
     }
 }
 
@@ -54,5 +60,12 @@ impl Link for Local {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    async fn reconnect(&mut self) -> anyhow::Result<()> {
+        let conn = crate::cli::connect_or_start(&self.config_path, &self.socket).await?;
+        (self.rd, self.wr) = (conn.rd, conn.wr);
+        self.buf.clear();
+        Ok(())
     }
 }

@@ -195,6 +195,8 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
     let writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
     let mut app = App::new(keymap, theme, start, opts.config.mouse);
+    app.notify = opts.config.notify;
+    let context = opts.context.clone();
     link.send(&ClientMsg::Attach { target: opts.target, size: app.pane_area_size(), context: opts.context, colors })
         .await?;
 
@@ -214,7 +216,9 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
             match effect {
                 Effect::Send(msg) => {
                     if link.send(&msg).await.is_err() {
-                        return Ok("[lost the runner: it stopped or crashed; its log is in the state directory]".into());
+                        if let Err(reason) = reconnect(&mut link, &mut app, &mut display, &context, colors).await {
+                            return Ok(reason);
+                        }
                     }
                 }
                 Effect::Terminal(bytes) => {
@@ -264,10 +268,14 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
                 }
             }
             msg = link.recv() => {
-                let Ok(Some(msg)) = msg else {
-                    return Ok("[lost the runner: it stopped or crashed; its log is in the state directory]".into());
-                };
-                app.update(Event::Server(msg));
+                match msg {
+                    Ok(Some(msg)) => app.update(Event::Server(msg)),
+                    _ => {
+                        if let Err(reason) = reconnect(&mut link, &mut app, &mut display, &context, colors).await {
+                            return Ok(reason);
+                        }
+                    }
+                }
             }
             _ = winch.recv() => {
                 let size = terminal_size();
@@ -281,6 +289,39 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
             _ = term.recv() => return Ok("[terminated]".into()),
         }
     }
+}
+
+/// After the runner went away (`teamster restart`, an upgrade, a crash): connects to the
+/// runner that replaces it, starting one if need be, and attaches to the same session,
+/// which it has brought back. Gives up, with what to tell the user, if the session is not
+/// there or no runner answers within half a minute.
+async fn reconnect<W: Write>(
+    link: &mut impl link::Link,
+    app: &mut App,
+    display: &mut display::Display<W>,
+    context: &crate::protocol::Context,
+    colors: Option<TermColors>,
+) -> Result<(), String> {
+    const LOST: &str = "[lost the runner: it stopped or crashed; its log is in the state directory]";
+    let Some(name) = app.session.as_ref().map(|s| s.name.clone()) else { return Err(LOST.into()) };
+    app.say("the runner went away; reconnecting…");
+    let _ = display.draw(app);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match link.reconnect().await {
+            Ok(()) => break,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                // Retrying a connection, not waiting on a condition: nothing to wake us sooner.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(format!("{LOST}\n[could not reach a new one: {e:#}]")),
+        }
+    }
+    let target = crate::protocol::AttachTarget::Named { name, create: false };
+    let attach = ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors };
+    link.send(&attach).await.map_err(|_| LOST.to_string())?;
+    app.say("reconnected");
+    Ok(())
 }
 
 #[cfg(test)]

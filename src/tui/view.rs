@@ -145,24 +145,9 @@ pub fn cursor(app: &App) -> Option<(u16, u16)> {
     (c.visible && c.x < rect.w && c.y < rect.h).then_some((rect.x + c.x, rect.y + c.y))
 }
 
+/// The state shown in a pane's title: an agent's always, a plain program's once it exits.
 fn state_text(info: &PaneInfo) -> Option<String> {
-    match &info.state {
-        PaneState::Running => None,
-        PaneState::Exited { code: Some(code), .. } => Some(format!("exited {code}")),
-        PaneState::Exited { signal: Some(sig), .. } => Some(format!("killed by {}", signal_name(*sig))),
-        PaneState::Exited { .. } => Some("exited".into()),
-    }
-}
-
-fn signal_name(sig: i32) -> String {
-    match sig {
-        1 => "SIGHUP".into(),
-        2 => "SIGINT".into(),
-        9 => "SIGKILL".into(),
-        11 => "SIGSEGV".into(),
-        15 => "SIGTERM".into(),
-        n => format!("signal {n}"),
-    }
+    (info.agent.is_some() || info.state != PaneState::Running).then(|| info.status())
 }
 
 /// `1 claude · claude --model x · exited 0`, fitted to `width`.
@@ -180,12 +165,23 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
         text.push_str(" · ");
         text.push_str(&info.title);
     }
+    let branch = info.branch.as_ref().map(|b| format!("⎇ {b}"));
     let state = state_text(info);
-    let room = width.saturating_sub(6 + number.to_string().len() + state.as_ref().map_or(0, |s| s.len() + 3));
+    let extra = state.as_ref().map_or(0, |s| s.len() + 3) + branch.as_ref().map_or(0, |b| b.width() + 1);
+    let room = width.saturating_sub(6 + number.to_string().len() + extra);
     spans.push(Span::styled(truncate(&text, room), title_style));
     spans.push(Span::styled(" ", title_style));
+    if let Some(b) = branch {
+        spans.push(Span::styled(b, theme(app, "branch")));
+        spans.push(Span::raw(" "));
+    }
     if let Some(s) = state {
-        spans.push(Span::styled(format!("[{s}]"), theme(app, "exited")));
+        let style = match info.state {
+            PaneState::Exited { .. } => "exited",
+            PaneState::Running if info.wants_user() => "attention",
+            PaneState::Running => "agent_state",
+        };
+        spans.push(Span::styled(format!("[{s}]"), theme(app, style)));
         spans.push(Span::raw(" "));
     }
     if info.attention {

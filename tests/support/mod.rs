@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod agents;
+pub mod mock_llm;
 pub mod pty;
 
 use std::io::{Read, Write};
@@ -17,6 +19,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
+/// For real agent CLIs: Node start-up and model turns on 2 busy cores.
+pub const AGENT_DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_teamster"))
@@ -24,6 +28,8 @@ pub fn bin() -> PathBuf {
 
 pub struct Env {
     pub dir: PathBuf,
+    /// How long waits wait: agents that start Node and talk to a mock need longer.
+    pub deadline: Duration,
 }
 
 static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -42,7 +48,7 @@ impl Env {
         let shell = dir.join("test-shell");
         std::fs::write(&shell, "#!/bin/sh\nPS1='$ ' exec bash --noprofile --norc -i\n").expect("shell");
         std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let env = Env { dir };
+        let env = Env { dir, deadline: DEADLINE };
         env.write_config("");
         env
     }
@@ -93,6 +99,18 @@ impl Env {
         self.cmd(args).stdin(Stdio::null()).output().expect("run teamster")
     }
 
+    /// Runs a teamster command that must succeed; returns what it printed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "teamster {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn ls_json(&self) -> serde_json::Value {
         let out = self.run(&["ls", "--json"]);
         assert!(out.status.success(), "ls failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -113,7 +131,7 @@ impl Env {
 
     /// Waits until `cond` holds for `teamster ls --json`.
     pub fn wait_ls(&self, what: &str, cond: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + self.deadline;
         loop {
             let v = self.ls_json();
             if cond(&v) {
@@ -129,7 +147,7 @@ impl Env {
         Tui::spawn(self, args, cols, rows)
     }
 
-    fn runner_pid(&self) -> Option<i32> {
+    pub fn runner_pid(&self) -> Option<i32> {
         // The runner holds its lock file; find it by its socket path in /proc.
         let socket = self.dir.join("run/teamster/runner.sock");
         for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -173,6 +191,7 @@ pub struct Tui {
     master: OwnedFd,
     child: std::process::Child,
     shared: Arc<(Mutex<Shared>, Condvar)>,
+    deadline: Duration,
 }
 
 fn nz(v: u16) -> std::num::NonZero<u16> {
@@ -234,7 +253,7 @@ impl Tui {
             lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
             cv.notify_all();
         });
-        Tui { master, child, shared }
+        Tui { master, child, shared, deadline: env.deadline }
     }
 
     pub fn send(&self, bytes: &[u8]) {
@@ -251,9 +270,26 @@ impl Tui {
         self.send(format!("\x1b{key}").as_bytes());
     }
 
+    /// Whether `cond` holds for the screen within `wait`.
+    pub fn poll_for(&self, wait: Duration, cond: impl Fn(&vt100::Screen) -> bool) -> bool {
+        let deadline = Instant::now() + wait;
+        let (lock, cv) = &*self.shared;
+        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if cond(g.parser.screen()) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || g.closed {
+                return false;
+            }
+            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
     /// Waits until `cond` holds for the screen; panics with the screen when it does not.
     pub fn wait_for(&self, what: &str, cond: impl Fn(&vt100::Screen) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + self.deadline;
         let (lock, cv) = &*self.shared;
         let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -280,7 +316,7 @@ impl Tui {
 
     /// Waits until the raw output (everything teamster wrote) contains `bytes`.
     pub fn wait_raw(&self, what: &str, cond: impl Fn(&[u8]) -> bool) {
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + self.deadline;
         let (lock, cv) = &*self.shared;
         let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
         while !cond(&g.raw) {
@@ -340,7 +376,7 @@ impl Tui {
         shared.0.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
         drop(master);
         drop(shared);
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + me.deadline;
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 return status;
@@ -353,7 +389,7 @@ impl Tui {
 
     /// Waits for teamster to exit (its terminal closes); returns everything it printed.
     pub fn wait_exit(mut self) -> (std::process::ExitStatus, String) {
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + self.deadline;
         let raw = {
             let (lock, cv) = &*self.shared;
             let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -370,6 +406,9 @@ impl Tui {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- the screen ---\n{}", self.contents());
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();

@@ -20,6 +20,8 @@ fn info(id: PaneId, command: &str, state: PaneState) -> PaneInfo {
         pid: Some(100 + id),
         size: Size { cols: 38, rows: 13 },
         attention: false,
+        agent: None,
+        branch: None,
     }
 }
 
@@ -31,6 +33,12 @@ fn session() -> SessionView {
     let mut agent = info(3, "claude", PaneState::Running);
     agent.name = Some("reviewer".into());
     agent.attention = true;
+    agent.agent = Some(crate::protocol::AgentView {
+        kind: crate::agents::AgentKind::Claude,
+        state: crate::agents::AgentState::NeedsApproval,
+        conversation: None,
+    });
+    agent.branch = Some("teamster/reviewer-1".into());
     SessionView {
         id: 0,
         name: "work".into(),
@@ -177,7 +185,7 @@ fn close_asks_and_a_prompt_shows_in_the_status_bar() {
     assert!(status.contains("close pane 1 (bash, still running)? y/n"), "{status}");
     assert!(sent(&mut app).is_empty(), "nothing closes before the answer");
     app.update(key("y"));
-    assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::ClosePane { pane: 1 }));
+    assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::ClosePane { pane: 1, worktree: None }));
 }
 
 #[test]
@@ -270,4 +278,16 @@ fn errors_from_the_runner_show_in_the_status_bar() {
     app.update(key("alt-\\"));
     app.update(Event::Server(ServerMsg::Reply { id: 1, result: Err("the pane is too small to split".into()) }));
     assert!(draw(&app).lines().last().expect("status").contains("the pane is too small to split"));
+}
+
+#[test]
+fn agent_titles_show_state_and_worktree_branch() {
+    let mut app = app();
+    if let Some(s) = app.session.as_mut() {
+        s.active_tab = 1;
+    }
+    let screen = draw(&app);
+    let first = screen.lines().next().expect("top row");
+    assert!(first.contains("reviewer · claude ⎇ teamster/reviewer-1 [needs approval] ●"), "{first}");
+    insta::assert_snapshot!(screen);
 }

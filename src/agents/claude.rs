@@ -1,0 +1,189 @@
+//! Claude Code: hooks come in by `--settings FILE` (merged over the user's own settings,
+//! which stay untouched); resume is `--resume <session id>`.
+//!
+//! Codex's hooks send the same payloads, so `parse` serves both.
+
+use super::{Agent, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use serde_json::{Value, json};
+
+/// Hook events teamster listens to, in the order a turn fires them.
+const EVENTS: [&str; 7] =
+    ["SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Notification", "Stop"];
+
+/// Seconds Claude waits for a hook. A held tool call may wait for a person that long; past
+/// it Claude falls back to its own permission dialog (it does not run the call).
+pub const HOOK_TIMEOUT: u64 = 86_400;
+
+pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+    let settings = ctx.dir.join("claude-settings.json");
+    let mut argv = vec![agent.binary.clone(), "--settings".into(), settings.to_string_lossy().into_owned()];
+    if let Some(id) = ctx.resume {
+        argv.extend(["--resume".into(), id.into()]);
+    }
+    if let Some(m) = &agent.model {
+        argv.extend(["--model".into(), m.clone()]);
+    }
+    let text =
+        serde_json::to_string_pretty(&hooks_json(ctx, super::AgentKind::Claude, &EVENTS)).map_err(|e| e.to_string())?;
+    Ok(Launch { argv, env: Vec::new(), files: vec![(settings, text)] })
+}
+
+/// `{"hooks": {...}}` in the shape Claude Code and Codex read: every event runs
+/// `teamster hook KIND EVENT`.
+pub fn hooks_json(ctx: &LaunchContext, kind: super::AgentKind, events: &[&str]) -> Value {
+    super::hooks_block(
+        events,
+        "*",
+        |event| json!({ "type": "command", "command": ctx.hook(kind, event), "timeout": HOOK_TIMEOUT }),
+    )
+}
+
+pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
+    let mut out = super::conversation_in(payload, &["session_id"], event, "SessionStart");
+    match event {
+        "SessionStart" => out.push(HookEvent::Ready),
+        "UserPromptSubmit" => out.push(HookEvent::PromptSubmitted),
+        "PreToolUse" => out.push(HookEvent::ToolCall(tool_call(payload))),
+        "PermissionRequest" => out.push(HookEvent::PermissionDialog(tool_call(payload))),
+        "PostToolUse" => out.push(HookEvent::ToolFinished),
+        "Stop" => out.push(HookEvent::TurnFinished),
+        "Notification" => {
+            let message = field(payload, &["message"]).unwrap_or("waiting").to_string();
+            match field(payload, &["notification_type"]) {
+                Some("permission_prompt") => out.push(HookEvent::PermissionDialog(ToolCall::named(&message))),
+                _ => out.push(HookEvent::WaitingForUser(message)),
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The call in a `PreToolUse` or `PermissionRequest` payload.
+pub fn tool_call(payload: &Value) -> ToolCall {
+    ToolCall::of(field(payload, &["tool_name"]), payload.get("tool_input"), field(payload, &["tool_use_id"]))
+}
+
+pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
+    let out = match (event, verdict) {
+        (_, Verdict::Defer) => return (String::new(), 0),
+        ("PreToolUse", Verdict::Allow) => json!({ "hookSpecificOutput": {
+            "hookEventName": "PreToolUse", "permissionDecision": "allow", "permissionDecisionReason": "approved in teamster",
+        }}),
+        ("PreToolUse", Verdict::Deny { reason }) => json!({ "hookSpecificOutput": {
+            "hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason,
+        }}),
+        ("PermissionRequest", Verdict::Allow) => json!({ "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest", "decision": { "behavior": "allow" },
+        }}),
+        ("PermissionRequest", Verdict::Deny { reason }) => json!({ "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest", "decision": { "behavior": "deny", "message": reason },
+        }}),
+        _ => return (String::new(), 0),
+    };
+    (out.to_string(), 0)
+}
+
+/// Claude's own permission dialog, and the question it asks after one was refused.
+pub fn screen_state(lines: &[String]) -> Option<AgentState> {
+    if lines.iter().any(|l| l.contains("Do you want to proceed?") || l.contains("Do you want to make this edit")) {
+        Some(AgentState::NeedsApproval)
+    } else if lines.iter().any(|l| l.contains("What should Claude do instead?")) {
+        Some(AgentState::WaitingForInput)
+    } else {
+        None
+    }
+}
+
+/// Payloads as Claude Code 2.1 sends them, for `teamster doctor` and the tests.
+pub fn samples() -> Vec<(&'static str, Value)> {
+    let base =
+        json!({ "session_id": "cc80681c-63a8-42fb-8363-4c805389d843", "cwd": "/work", "transcript_path": "/t.jsonl" });
+    let with = |extra: Value| super::merged(&base, extra);
+    vec![
+        ("SessionStart", with(json!({ "hook_event_name": "SessionStart", "source": "startup" }))),
+        ("UserPromptSubmit", with(json!({ "hook_event_name": "UserPromptSubmit", "prompt": "hello" }))),
+        (
+            "PreToolUse",
+            with(json!({ "hook_event_name": "PreToolUse", "tool_name": "Bash",
+                         "tool_input": { "command": "touch x", "description": "make x" }, "tool_use_id": "toolu_1" })),
+        ),
+        (
+            "PermissionRequest",
+            with(
+                json!({ "hook_event_name": "PermissionRequest", "tool_name": "Bash", "tool_input": { "command": "touch x" } }),
+            ),
+        ),
+        (
+            "PostToolUse",
+            with(json!({ "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "toolu_1" })),
+        ),
+        (
+            "Notification",
+            with(json!({ "hook_event_name": "Notification", "message": "Claude is waiting for your input",
+                         "notification_type": "idle_prompt" })),
+        ),
+        ("Stop", with(json!({ "hook_event_name": "Stop", "stop_hook_active": false }))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_reads_as_events() {
+        let events: Vec<HookEvent> = samples().iter().flat_map(|(e, p)| parse(e, p)).collect();
+        let id = HookEvent::Conversation("cc80681c-63a8-42fb-8363-4c805389d843".into());
+        assert_eq!(events[0], HookEvent::Ready, "no conversation before the first prompt");
+        assert_eq!(events[1], id);
+        let rest: Vec<&HookEvent> = events.iter().filter(|e| **e != id).collect();
+        let call = ToolCall {
+            tool: "Bash".into(),
+            command: Some("touch x".into()),
+            paths: vec![],
+            id: Some("toolu_1".into()),
+        };
+        assert_eq!(rest[0], &HookEvent::Ready);
+        assert_eq!(rest[1], &HookEvent::PromptSubmitted);
+        assert_eq!(rest[2], &HookEvent::ToolCall(call));
+        assert!(matches!(rest[3], HookEvent::PermissionDialog(c) if c.command.as_deref() == Some("touch x")));
+        assert_eq!(rest[4], &HookEvent::ToolFinished);
+        assert_eq!(rest[5], &HookEvent::WaitingForUser("Claude is waiting for your input".into()));
+        assert_eq!(rest[6], &HookEvent::TurnFinished);
+    }
+
+    #[test]
+    fn verdicts_in_claudes_words() {
+        let (deny, code) = reply("PreToolUse", &Verdict::Deny { reason: "not here".into() });
+        let v: Value = serde_json::from_str(&deny).unwrap();
+        assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
+        assert_eq!(v["hookSpecificOutput"]["permissionDecisionReason"], "not here");
+        assert_eq!(code, 0);
+        let (allow, _) = reply("PreToolUse", &Verdict::Allow);
+        assert!(allow.contains("\"allow\""));
+        // No objection: Claude's own permission rules decide, as they would without teamster.
+        assert_eq!(reply("PreToolUse", &Verdict::Defer), (String::new(), 0));
+        let (pr, _) = reply("PermissionRequest", &Verdict::Deny { reason: "no".into() });
+        assert!(pr.contains("\"behavior\":\"deny\""));
+        assert_eq!(reply("Stop", &Verdict::Deny { reason: "x".into() }), (String::new(), 0));
+    }
+
+    #[test]
+    fn settings_wire_every_event_to_the_hook_helper() {
+        let dir = std::path::Path::new("/state/panes/ab");
+        let ctx = LaunchContext::sample(dir);
+        let agent = super::super::resolve(&crate::config::Config::default(), "claude").unwrap();
+        let l = launch(&agent, &LaunchContext { resume: Some("s1"), ..ctx }).unwrap();
+        assert_eq!(l.argv, ["claude", "--settings", "/state/panes/ab/claude-settings.json", "--resume", "s1"]);
+        let settings: Value = serde_json::from_str(&l.files[0].1).unwrap();
+        let pre = &settings["hooks"]["PreToolUse"][0];
+        assert_eq!(pre["matcher"], "*");
+        assert_eq!(
+            pre["hooks"][0]["command"],
+            "/usr/bin/teamster hook claude PreToolUse --socket /run/hooks.sock --token t0k"
+        );
+        assert_eq!(pre["hooks"][0]["timeout"], HOOK_TIMEOUT);
+        assert_eq!(settings["hooks"].as_object().unwrap().len(), EVENTS.len());
+    }
+}

@@ -1,0 +1,127 @@
+//! Codex: runs with a private `CODEX_HOME` per pane that carries over the user's own
+//! (config copied, everything else linked, so auth, instructions and history are shared)
+//! and adds a `hooks.json` beside the user's hooks. Resume is `codex resume <id>`.
+//!
+//! Its hooks send Claude Code's payloads; only the answers differ.
+
+use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, Verdict, claude};
+use serde_json::{Value, json};
+
+const EVENTS: [&str; 6] =
+    ["UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "SessionStart", "Stop"];
+
+pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+    let user_home = ctx.var("CODEX_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| ctx.home.join(".codex"));
+    let home = ctx.dir.join("codex-home");
+    super::overlay(&user_home, &home, &["config.toml", "hooks.json"])?;
+    let config = match std::fs::read_to_string(user_home.join("config.toml")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", user_home.join("config.toml").display())),
+    };
+    let mut hooks = super::read_jsonc(&user_home.join("hooks.json"))?;
+    super::merge_hooks(&mut hooks, claude::hooks_json(ctx, AgentKind::Codex, &EVENTS));
+    let hooks = serde_json::to_string_pretty(&hooks).map_err(|e| e.to_string())?;
+
+    let mut argv = vec![agent.binary.clone()];
+    if let Some(id) = ctx.resume {
+        argv.extend(["resume".into(), id.into()]);
+    }
+    // No daemon: one is left running after the pane closes, and its hooks are not the pane's.
+    // Hook trust: Codex asks to review new hooks; these are teamster's own, made just now.
+    argv.extend(["--no-daemon".into(), "--dangerously-bypass-hook-trust".into()]);
+    if let Some(m) = &agent.model {
+        argv.extend(["--model".into(), m.clone()]);
+    }
+    Ok(Launch {
+        argv,
+        env: vec![("CODEX_HOME".into(), home.to_string_lossy().into_owned())],
+        files: vec![(home.join("config.toml"), config), (home.join("hooks.json"), hooks)],
+    })
+}
+
+pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
+    claude::parse(event, payload)
+}
+
+/// Codex reads no "allow" from `PreToolUse` (it reports the hook as failed): silence lets
+/// the call through, and an approval made in teamster answers its permission dialog.
+pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
+    match (event, verdict) {
+        ("PreToolUse", Verdict::Allow) => (String::new(), 0),
+        _ => claude::reply(event, verdict),
+    }
+}
+
+pub fn screen_state(lines: &[String]) -> Option<AgentState> {
+    let asks = ["Would you like to run the following command?", "Would you like to make the following edits?"];
+    lines.iter().any(|l| asks.iter().any(|a| l.contains(a))).then_some(AgentState::NeedsApproval)
+}
+
+/// Payloads as Codex 0.169 sends them.
+pub fn samples() -> Vec<(&'static str, Value)> {
+    let base = |event: &str, extra: Value| {
+        let common = json!({ "session_id": "01a1fcd4-b9b5-71e0-8d9b-e60b1178f934", "turn_id": "t1", "cwd": "/work",
+                             "hook_event_name": event, "model": "gpt", "permission_mode": "default" });
+        super::merged(&common, extra)
+    };
+    vec![
+        ("SessionStart", base("SessionStart", json!({ "source": "startup" }))),
+        ("UserPromptSubmit", base("UserPromptSubmit", json!({ "prompt": "hello" }))),
+        (
+            "PreToolUse",
+            base(
+                "PreToolUse",
+                json!({ "tool_name": "Bash", "tool_input": { "command": "touch x" }, "tool_use_id": "call_1" }),
+            ),
+        ),
+        (
+            "PostToolUse",
+            base("PostToolUse", json!({ "tool_name": "Bash", "tool_response": "", "tool_use_id": "call_1" })),
+        ),
+        ("Stop", base("Stop", json!({ "stop_hook_active": false }))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_codex_home_carries_the_users_config_and_adds_hooks() {
+        let root = std::env::temp_dir().join(format!("teamster-codex-{}", std::process::id()));
+        let user = root.join("home/.codex");
+        std::fs::create_dir_all(&user).unwrap();
+        std::fs::write(user.join("config.toml"), "model = \"o4\"\n").unwrap();
+        std::fs::write(user.join("auth.json"), "{\"token\":1}").unwrap();
+        std::fs::write(
+            user.join("hooks.json"),
+            "{\"hooks\":{\"Stop\":[{\"hooks\":[{\"type\":\"command\",\"command\":\"mine\"}]}]}}",
+        )
+        .unwrap();
+        let dir = root.join("pane");
+        let home = root.join("home");
+        let ctx = LaunchContext { home: &home, resume: Some("01a1"), ..LaunchContext::sample(&dir) };
+        let agent = super::super::resolve(&crate::config::Config::default(), "codex").unwrap();
+        let l = launch(&agent, &ctx).unwrap();
+        assert_eq!(l.argv, ["codex", "resume", "01a1", "--no-daemon", "--dangerously-bypass-hook-trust"]);
+        let private = dir.join("codex-home");
+        assert_eq!(l.env, [("CODEX_HOME".to_string(), private.to_string_lossy().into_owned())]);
+        assert_eq!(std::fs::read_link(private.join("auth.json")).unwrap(), user.join("auth.json"));
+        let files: std::collections::HashMap<_, _> = l.files.into_iter().collect();
+        assert_eq!(files[&private.join("config.toml")], "model = \"o4\"\n");
+        let hooks: Value = serde_json::from_str(&files[&private.join("hooks.json")]).unwrap();
+        assert_eq!(hooks["hooks"]["Stop"][0]["hooks"][0]["command"], "mine");
+        assert!(hooks["hooks"]["Stop"][1]["hooks"][0]["command"].as_str().unwrap().contains("hook codex Stop"));
+        assert_eq!(std::fs::read_to_string(user.join("config.toml")).unwrap(), "model = \"o4\"\n");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn allow_is_silence_and_deny_is_claudes_shape() {
+        assert_eq!(reply("PreToolUse", &Verdict::Allow), (String::new(), 0));
+        assert_eq!(reply("PreToolUse", &Verdict::Defer), (String::new(), 0));
+        assert!(reply("PreToolUse", &Verdict::Deny { reason: "no".into() }).0.contains("\"deny\""));
+        assert!(reply("PermissionRequest", &Verdict::Allow).0.contains("\"allow\""));
+    }
+}

@@ -1,0 +1,171 @@
+//! Gemini CLI: reads its settings from `$GEMINI_CLI_HOME/.gemini`, so each pane gets an
+//! overlay: the user's `settings.json` with teamster's hooks added, and every other entry
+//! linked to the user's own `~/.gemini` (auth, chats, history stay theirs). Resume is
+//! `--resume <session id>`.
+//!
+//! Gemini runs no hooks in a folder it does not trust, so teamster starts it with
+//! `--skip-trust`: without that, its gate would silently be off.
+
+use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use serde_json::{Value, json};
+
+/// Milliseconds Gemini waits for a hook: a day, under the 2^31 ms where Node's timers wrap.
+const HOOK_TIMEOUT_MS: u64 = 86_400_000;
+
+const EVENTS: [&str; 6] = ["SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent"];
+
+pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+    let user_root = ctx.var("GEMINI_CLI_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| ctx.home.to_path_buf());
+    let root = ctx.dir.join("gemini-home");
+    super::overlay(&user_root.join(".gemini"), &root.join(".gemini"), &["settings.json"])?;
+    let agents_dir = user_root.join(".agents");
+    if agents_dir.is_dir() && root.join(".agents").symlink_metadata().is_err() {
+        std::os::unix::fs::symlink(&agents_dir, root.join(".agents"))
+            .map_err(|e| format!("cannot link {}: {e}", agents_dir.display()))?;
+    }
+    let mut settings = super::read_jsonc(&user_root.join(".gemini/settings.json"))?;
+    super::merge_hooks(&mut settings, hooks_json(ctx));
+    let hooks_config = &mut settings["hooksConfig"];
+    if !hooks_config.is_object() {
+        *hooks_config = json!({});
+    }
+    hooks_config["enabled"] = json!(true);
+    if let Some(disabled) = hooks_config.get_mut("disabled").and_then(Value::as_array_mut) {
+        disabled.retain(|d| !d.as_str().is_some_and(|d| d.starts_with("teamster-")));
+    }
+    let text = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
+
+    let mut argv = vec![agent.binary.clone(), "--skip-trust".into()];
+    if let Some(id) = ctx.resume {
+        argv.extend(["--resume".into(), id.into()]);
+    }
+    if let Some(m) = &agent.model {
+        argv.extend(["--model".into(), m.clone()]);
+    }
+    Ok(Launch {
+        argv,
+        env: vec![("GEMINI_CLI_HOME".into(), root.to_string_lossy().into_owned())],
+        files: vec![(root.join(".gemini/settings.json"), text)],
+    })
+}
+
+fn hooks_json(ctx: &LaunchContext) -> Value {
+    super::hooks_block(&EVENTS, ".*", |event| {
+        json!({ "type": "command", "name": format!("teamster-{event}"), "command": ctx.hook(AgentKind::Gemini, event),
+                "timeout": HOOK_TIMEOUT_MS })
+    })
+}
+
+pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
+    let mut out = super::conversation_in(payload, &["session_id"], event, "SessionStart");
+    match event {
+        "SessionStart" => out.push(HookEvent::Ready),
+        "BeforeAgent" => out.push(HookEvent::PromptSubmitted),
+        // Gemini gives its calls no id in hooks.
+        "BeforeTool" => {
+            out.push(HookEvent::ToolCall(ToolCall::of(field(payload, &["tool_name"]), payload.get("tool_input"), None)))
+        }
+        "AfterTool" => out.push(HookEvent::ToolFinished),
+        "AfterAgent" => out.push(HookEvent::TurnFinished),
+        "Notification" => match field(payload, &["notification_type"]) {
+            Some("ToolPermission") => {
+                let call = match field(payload, &["details", "command"]) {
+                    Some(c) => ToolCall { command: Some(c.into()), ..ToolCall::named("run_shell_command") },
+                    None => ToolCall::named(field(payload, &["message"]).unwrap_or("a tool")),
+                };
+                out.push(HookEvent::PermissionDialog(call));
+            }
+            _ => out.push(HookEvent::WaitingForUser(field(payload, &["message"]).unwrap_or("waiting").into())),
+        },
+        _ => {}
+    }
+    out
+}
+
+/// Gemini reads one JSON object from every hook.
+pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
+    let v = match (event, verdict) {
+        ("BeforeTool", Verdict::Allow) => json!({ "decision": "allow" }),
+        ("BeforeTool", Verdict::Deny { reason }) => json!({ "decision": "deny", "reason": reason }),
+        _ => json!({}),
+    };
+    (v.to_string(), 0)
+}
+
+pub fn screen_state(lines: &[String]) -> Option<AgentState> {
+    lines.iter().any(|l| l.contains("Allow execution of")).then_some(AgentState::NeedsApproval)
+}
+
+/// Payloads as Gemini CLI 0.61 sends them.
+pub fn samples() -> Vec<(&'static str, Value)> {
+    let with = |event: &str, extra: Value| {
+        super::merged(
+            &json!({ "session_id": "88700129-4515-4040-9ad6-f4a776a1c56d", "cwd": "/w", "hook_event_name": event }),
+            extra,
+        )
+    };
+    vec![
+        ("SessionStart", with("SessionStart", json!({ "source": "startup" }))),
+        ("BeforeAgent", with("BeforeAgent", json!({ "prompt": "hello" }))),
+        (
+            "BeforeTool",
+            with(
+                "BeforeTool",
+                json!({ "tool_name": "run_shell_command", "tool_input": { "command": "touch x", "description": "d" } }),
+            ),
+        ),
+        ("AfterTool", with("AfterTool", json!({ "tool_name": "run_shell_command", "tool_response": {} }))),
+        (
+            "Notification",
+            with(
+                "Notification",
+                json!({ "notification_type": "ToolPermission", "message": "Tool Confirm Shell Command requires execution",
+                                         "details": { "type": "exec", "command": "touch x" } }),
+            ),
+        ),
+        ("AfterAgent", with("AfterAgent", json!({ "prompt": "hello", "prompt_response": "done" }))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overlay_keeps_the_users_settings_and_adds_hooks() {
+        let root = std::env::temp_dir().join(format!("teamster-gemini-{}", std::process::id()));
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".gemini/tmp")).unwrap();
+        let user_settings = "{\n  // mine\n  \"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}},\n}";
+        std::fs::write(home.join(".gemini/settings.json"), user_settings).unwrap();
+        let dir = root.join("pane");
+        let agent = super::super::resolve(&crate::config::Config::default(), "gemini").unwrap();
+        let l = launch(&agent, &LaunchContext { home: &home, ..LaunchContext::sample(&dir) }).unwrap();
+        assert_eq!(l.argv, ["gemini", "--skip-trust"]);
+        let settings: Value = serde_json::from_str(&l.files[0].1).unwrap();
+        assert_eq!(settings["security"]["auth"]["selectedType"], "gemini-api-key");
+        assert_eq!(settings["hooksConfig"]["enabled"], true);
+        let gate = &settings["hooks"]["BeforeTool"][0];
+        assert_eq!(gate["matcher"], ".*");
+        assert_eq!(gate["hooks"][0]["timeout"], HOOK_TIMEOUT_MS);
+        assert!(std::fs::read_link(dir.join("gemini-home/.gemini/tmp")).is_ok());
+        assert_eq!(std::fs::read_to_string(home.join(".gemini/settings.json")).unwrap(), user_settings);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn every_answer_is_one_json_object() {
+        assert_eq!(reply("AfterAgent", &Verdict::Defer).0, "{}");
+        assert_eq!(reply("BeforeTool", &Verdict::Defer).0, "{}");
+        assert_eq!(
+            reply("BeforeTool", &Verdict::Deny { reason: "no".into() }).0,
+            r#"{"decision":"deny","reason":"no"}"#
+        );
+        let events: Vec<HookEvent> = samples().iter().flat_map(|(e, p)| parse(e, p)).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, HookEvent::PermissionDialog(c) if c.command.as_deref() == Some("touch x")))
+        );
+    }
+}

@@ -1,0 +1,630 @@
+//! Agents: how each kind of agent CLI is launched with teamster's integration wired in,
+//! what its hooks report, how teamster answers them, and how it is resumed.
+//!
+//! One module per kind. Each turns the agent's own hook payloads into `HookEvent`s and a
+//! `Verdict` back into what that agent expects, and never touches the user's own files:
+//! settings go by flag, or into a private directory per pane.
+
+pub mod claude;
+pub mod codex;
+pub mod command;
+pub mod gemini;
+pub mod opencode;
+pub mod pi;
+
+use crate::config::{AgentConfig, Config};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentKind {
+    Claude,
+    Codex,
+    Pi,
+    Gemini,
+    Opencode,
+    /// Any program: no hooks, state read from the screen.
+    Command,
+}
+
+impl AgentKind {
+    pub const BUILT_IN: [AgentKind; 5] =
+        [AgentKind::Claude, AgentKind::Codex, AgentKind::Pi, AgentKind::Gemini, AgentKind::Opencode];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentKind::Claude => "claude",
+            AgentKind::Codex => "codex",
+            AgentKind::Pi => "pi",
+            AgentKind::Gemini => "gemini",
+            AgentKind::Opencode => "opencode",
+            AgentKind::Command => "command",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<AgentKind> {
+        Self::BUILT_IN.into_iter().chain([AgentKind::Command]).find(|k| k.name() == s)
+    }
+
+    /// The program run when the config names none.
+    pub fn default_binary(self) -> Option<&'static str> {
+        match self {
+            AgentKind::Command => None,
+            k => Some(k.name()),
+        }
+    }
+
+    /// What users call it.
+    pub fn title(self) -> &'static str {
+        match self {
+            AgentKind::Claude => "Claude Code",
+            AgentKind::Codex => "Codex",
+            AgentKind::Pi => "Pi",
+            AgentKind::Gemini => "Gemini CLI",
+            AgentKind::Opencode => "opencode",
+            AgentKind::Command => "command",
+        }
+    }
+}
+
+/// An agent as the config (or the built-in defaults) describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Agent {
+    pub name: String,
+    pub kind: AgentKind,
+    pub binary: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub model: Option<String>,
+    pub cwd: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The agent `name`: its `[agents.NAME]` entry, or for the kinds' own names
+/// (`claude`, `codex`, `pi`, `gemini`, `opencode`) the built-in default.
+pub fn resolve(config: &Config, name: &str) -> Result<Agent, String> {
+    match config.agents.get(name) {
+        Some(entry) => from_config(name, entry),
+        None => match AgentKind::from_name(name).filter(|k| *k != AgentKind::Command) {
+            Some(kind) => Ok(Agent {
+                name: name.into(),
+                kind,
+                binary: kind.default_binary().unwrap_or_default().into(),
+                args: Vec::new(),
+                env: BTreeMap::new(),
+                model: None,
+                cwd: None,
+                description: Some(kind.title().into()),
+            }),
+            None => {
+                let mut known: Vec<String> = config.agents.keys().cloned().collect();
+                known.extend(AgentKind::BUILT_IN.iter().map(|k| k.name().to_string()));
+                known.sort();
+                known.dedup();
+                Err(format!("no agent `{name}`; the agents are: {}", known.join(", ")))
+            }
+        },
+    }
+}
+
+pub fn from_config(name: &str, entry: &AgentConfig) -> Result<Agent, String> {
+    let kind = entry.kind_or_default(name)?;
+    let binary = match (&entry.command, kind.default_binary()) {
+        (Some(c), _) => c.clone(),
+        (None, Some(b)) => b.to_string(),
+        (None, None) => return Err(format!("[agents.{name}] needs `command`: the program to run")),
+    };
+    Ok(Agent {
+        name: name.into(),
+        kind,
+        binary,
+        args: entry.args.clone(),
+        env: entry.env.clone(),
+        model: entry.model.clone(),
+        cwd: entry.cwd.clone(),
+        description: entry.description.clone(),
+    })
+}
+
+/// Every agent a user can start: the config's, then the built-in kinds not overridden.
+pub fn all(config: &Config) -> Vec<Agent> {
+    let mut out: Vec<Agent> = config.agents.keys().filter_map(|n| resolve(config, n).ok()).collect();
+    for kind in AgentKind::BUILT_IN {
+        if !config.agents.contains_key(kind.name()) {
+            out.extend(resolve(config, kind.name()));
+        }
+    }
+    out
+}
+
+/// A tool call an agent is about to make.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The agent's name for the tool (`Bash`, `exec_command`, `run_shell_command`...).
+    pub tool: String,
+    /// The shell command, for tools that run one.
+    pub command: Option<String>,
+    /// Files the call reads or writes.
+    pub paths: Vec<String>,
+    /// The agent's own id for the call.
+    pub id: Option<String>,
+}
+
+impl ToolCall {
+    /// A call of `tool` with the agent's arguments `input`: its command, and the files it
+    /// names under any of the keys the agents use.
+    pub fn of(tool: Option<&str>, input: Option<&serde_json::Value>, id: Option<&str>) -> ToolCall {
+        const PATH_KEYS: [&str; 6] = ["file_path", "filePath", "path", "absolute_path", "dir_path", "notebook_path"];
+        let input = input.unwrap_or(&serde_json::Value::Null);
+        ToolCall {
+            tool: tool.unwrap_or("unknown").to_string(),
+            command: field(input, &["command"]).map(str::to_string),
+            paths: PATH_KEYS.iter().filter_map(|k| field(input, &[k])).map(str::to_string).collect(),
+            id: id.map(str::to_string),
+        }
+    }
+
+    /// A call known only by a description (a notification that names no command).
+    pub fn named(what: &str) -> ToolCall {
+        ToolCall { tool: what.to_string(), command: None, paths: Vec::new(), id: None }
+    }
+
+    /// One line for people: the command, else the files, else the tool.
+    pub fn summary(&self) -> String {
+        match (&self.command, self.paths.first()) {
+            (Some(c), _) => c.clone(),
+            (None, Some(p)) => format!("{} {p}", self.tool),
+            (None, None) => self.tool.clone(),
+        }
+    }
+}
+
+/// What an agent's integration reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HookEvent {
+    /// The agent is in a conversation, and this id (or file) resumes it. Reported once the
+    /// user has said something, so a resume never names an empty conversation.
+    Conversation(String),
+    /// The agent is up and waits for its first prompt.
+    Ready,
+    PromptSubmitted,
+    /// About to run a tool: the runner answers before it runs.
+    ToolCall(ToolCall),
+    /// The agent shows its own permission dialog for this call.
+    PermissionDialog(ToolCall),
+    ToolFinished,
+    /// The agent finished its turn.
+    TurnFinished,
+    /// The agent waits for the user (a question, its own permission dialog).
+    WaitingForUser(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "verdict")]
+pub enum Verdict {
+    /// Approved in teamster: the call goes ahead without the agent asking again.
+    Allow,
+    Deny {
+        reason: String,
+    },
+    /// No objection from teamster: the agent's own permission rules decide, as they would
+    /// without teamster.
+    Defer,
+}
+
+/// An agent's state, as pane titles and `teamster ls` show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    Starting,
+    Working,
+    WaitingForInput,
+    NeedsApproval,
+    Idle,
+    Exited,
+}
+
+impl AgentState {
+    pub fn words(self) -> &'static str {
+        match self {
+            AgentState::Starting => "starting",
+            AgentState::Working => "working",
+            AgentState::WaitingForInput => "waiting for input",
+            AgentState::NeedsApproval => "needs approval",
+            AgentState::Idle => "idle",
+            AgentState::Exited => "exited",
+        }
+    }
+}
+
+/// How to start an agent: the command line and environment, and files to write first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// What an adapter needs to know to build a launch.
+#[derive(Clone, Copy)]
+pub struct LaunchContext<'a> {
+    /// The `teamster` binary, for hook commands.
+    pub teamster: &'a Path,
+    /// A private directory for this pane: generated settings, overlays.
+    pub dir: &'a Path,
+    /// The user's home, for carrying over their own config and auth.
+    pub home: &'a Path,
+    /// Where the agent runs.
+    pub cwd: &'a Path,
+    /// The conversation to resume, if the pane is coming back after a restart.
+    pub resume: Option<&'a str>,
+    /// The runner's hook socket, and the token that says which pane is speaking.
+    pub socket: &'a Path,
+    pub token: &'a str,
+    /// The environment the agent starts with (the user's, as the client had it).
+    pub env: &'a [(String, String)],
+}
+
+impl<'a> LaunchContext<'a> {
+    /// The arguments of `teamster` for a hook of `event`. Socket and token go on the
+    /// command line: some agents strip variables named like secrets from hooks' env.
+    pub fn hook_args(&self, kind: AgentKind, event: &str) -> Vec<String> {
+        let socket = self.socket.to_string_lossy().into_owned();
+        ["hook", kind.name(), event, "--socket", &socket, "--token", self.token].map(String::from).to_vec()
+    }
+
+    /// The hook command line, for agents that run hooks through a shell.
+    pub fn hook(&self, kind: AgentKind, event: &str) -> String {
+        std::iter::once(self.teamster.to_string_lossy().into_owned())
+            .chain(self.hook_args(kind, event))
+            .map(|a| shell_quote(&a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A variable of the agent's environment.
+    pub fn var(&self, name: &str) -> Option<&'a str> {
+        self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    #[cfg(test)]
+    pub fn sample(dir: &'a Path) -> LaunchContext<'a> {
+        LaunchContext {
+            teamster: Path::new("/usr/bin/teamster"),
+            dir,
+            home: Path::new("/nonexistent-home"),
+            cwd: Path::new("/work"),
+            resume: None,
+            socket: Path::new("/run/hooks.sock"),
+            token: "t0k",
+            env: &[],
+        }
+    }
+}
+
+pub fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+    let mut l = match agent.kind {
+        AgentKind::Claude => claude::launch(agent, ctx),
+        AgentKind::Codex => codex::launch(agent, ctx),
+        AgentKind::Pi => pi::launch(agent, ctx),
+        AgentKind::Gemini => gemini::launch(agent, ctx),
+        AgentKind::Opencode => opencode::launch(agent, ctx),
+        AgentKind::Command => command::launch(agent, ctx),
+    }?;
+    l.argv.extend(agent.args.iter().cloned());
+    l.env.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(l)
+}
+
+/// What a hook payload reports.
+pub fn parse_hook(kind: AgentKind, event: &str, payload: &serde_json::Value) -> Vec<HookEvent> {
+    match kind {
+        AgentKind::Claude => claude::parse(event, payload),
+        AgentKind::Codex => codex::parse(event, payload),
+        AgentKind::Pi => pi::parse(event, payload),
+        AgentKind::Gemini => gemini::parse(event, payload),
+        AgentKind::Opencode => opencode::parse(event, payload),
+        AgentKind::Command => Vec::new(),
+    }
+}
+
+/// What the hook command prints, and its exit code, to give the agent the verdict.
+pub fn hook_reply(kind: AgentKind, event: &str, verdict: &Verdict) -> (String, i32) {
+    match kind {
+        AgentKind::Claude => claude::reply(event, verdict),
+        AgentKind::Codex => codex::reply(event, verdict),
+        AgentKind::Pi => pi::reply(event, verdict),
+        AgentKind::Gemini => gemini::reply(event, verdict),
+        AgentKind::Opencode => opencode::reply(event, verdict),
+        AgentKind::Command => (String::new(), 0),
+    }
+}
+
+/// What the screen says of the agent's state, for what hooks do not report (its own
+/// permission dialog, for one). `lines` are the visible rows.
+pub fn screen_state(kind: AgentKind, lines: &[String]) -> Option<AgentState> {
+    match kind {
+        AgentKind::Claude => claude::screen_state(lines),
+        AgentKind::Codex => codex::screen_state(lines),
+        AgentKind::Gemini => gemini::screen_state(lines),
+        AgentKind::Opencode => opencode::screen_state(lines),
+        AgentKind::Pi | AgentKind::Command => None,
+    }
+}
+
+/// Checks, without running the agent, that teamster's side of its integration works: a
+/// sample of each hook payload it sends parses to the events expected, and a verdict comes
+/// back in the form it reads.
+pub fn self_check(kind: AgentKind) -> Result<(), String> {
+    let samples: Vec<(&str, serde_json::Value)> = match kind {
+        AgentKind::Claude => claude::samples(),
+        AgentKind::Codex => codex::samples(),
+        AgentKind::Pi => pi::samples(),
+        AgentKind::Gemini => gemini::samples(),
+        AgentKind::Opencode => opencode::samples(),
+        AgentKind::Command => return Ok(()),
+    };
+    let mut saw_tool_call = false;
+    for (event, payload) in &samples {
+        for ev in parse_hook(kind, event, payload) {
+            if let HookEvent::ToolCall(call) = ev {
+                saw_tool_call = true;
+                if call.tool.is_empty() {
+                    return Err(format!("{event}: tool call without a tool name"));
+                }
+                let (out, code) = hook_reply(kind, event, &Verdict::Deny { reason: "check".into() });
+                if !out.contains("check") && code == 0 {
+                    return Err(format!("{event}: a deny would not stop the call"));
+                }
+            }
+        }
+    }
+    if saw_tool_call { Ok(()) } else { Err("no sample tool call was recognised".into()) }
+}
+
+/// `{"hooks": {EVENT: [{"matcher": M, "hooks": [HOOK]}]}}`, the shape Claude Code, Codex
+/// and Gemini CLI read hooks in; events about tools get `tool_matcher` (every tool).
+pub fn hooks_block(events: &[&str], tool_matcher: &str, hook: impl Fn(&str) -> serde_json::Value) -> serde_json::Value {
+    let mut hooks = serde_json::Map::new();
+    for event in events {
+        let mut group = serde_json::json!({ "hooks": [hook(event)] });
+        if event.contains("Tool") || *event == "PermissionRequest" {
+            group["matcher"] = serde_json::json!(tool_matcher);
+        }
+        hooks.insert(event.to_string(), serde_json::json!([group]));
+    }
+    serde_json::json!({ "hooks": hooks })
+}
+
+/// The events a hook payload starts with: the conversation it names under the first of
+/// `keys` present. Not in the `start` event: a conversation may still be empty then, and
+/// resuming an empty one fails, so it counts from the first prompt on.
+pub(crate) fn conversation_in(payload: &serde_json::Value, keys: &[&str], event: &str, start: &str) -> Vec<HookEvent> {
+    let id = keys.iter().find_map(|k| field(payload, &[k])).filter(|id| !id.is_empty() && event != start);
+    id.map(|id| HookEvent::Conversation(id.to_string())).into_iter().collect()
+}
+
+/// `base` with the keys of `extra` added.
+pub(crate) fn merged(base: &serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = base.clone();
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    v
+}
+
+/// A string field of a JSON payload.
+pub(crate) fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
+    let mut v = v;
+    for p in path {
+        v = v.get(*p)?;
+    }
+    v.as_str()
+}
+
+/// Writes `text` to `path` with only the owner able to read it: generated settings
+/// carry the hook token.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// Makes `private` stand in for the user's config directory `user`: every entry of it
+/// appears in `private` as a link to the user's own (so auth, instructions and history are
+/// shared), except the names in `generated`, which the caller writes. Nothing in `user`
+/// changes.
+pub fn overlay(user: &Path, private: &Path, generated: &[&str]) -> Result<(), String> {
+    std::fs::create_dir_all(private).map_err(|e| format!("cannot create {}: {e}", private.display()))?;
+    let Ok(entries) = std::fs::read_dir(user) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if generated.iter().any(|g| name == *g) {
+            continue;
+        }
+        let link = private.join(&name);
+        if link.symlink_metadata().is_ok() {
+            continue;
+        }
+        std::os::unix::fs::symlink(entry.path(), &link)
+            .map_err(|e| format!("cannot link {} to {}: {e}", link.display(), entry.path().display()))?;
+    }
+    Ok(())
+}
+
+/// Reads a JSON settings file that may carry comments and trailing commas (JSONC);
+/// a missing file is an empty object.
+pub fn read_jsonc(path: &Path) -> Result<serde_json::Value, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(serde_json::json!({})),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let plain = strip_jsonc(&text);
+    if plain.trim().is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_str(&plain).map_err(|e| {
+        format!("{} is not valid JSON ({e}); fix it so teamster can add its hooks beside your settings", path.display())
+    })
+}
+
+/// JSONC to JSON: drops `//` and `/* */` comments outside strings, and commas before `}`/`]`.
+pub fn strip_jsonc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                while chars.peek().is_some_and(|c| *c != '\n') {
+                    chars.next();
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            (']' | '}', _) => {
+                let trimmed = out.trim_end().len();
+                if out[..trimmed].ends_with(',') {
+                    out.truncate(trimmed - 1);
+                }
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Appends `ours` (`{"hooks": {EVENT: [...]}}`) to the hooks a user's settings already
+/// have, so both run.
+pub fn merge_hooks(settings: &mut serde_json::Value, ours: serde_json::Value) {
+    if !settings.is_object() {
+        *settings = serde_json::json!({});
+    }
+    let hooks = &mut settings["hooks"];
+    if !hooks.is_object() {
+        *hooks = serde_json::json!({});
+    }
+    if let Some(ours) = ours.get("hooks").and_then(|h| h.as_object()) {
+        for (event, groups) in ours {
+            let list = &mut hooks[event.as_str()];
+            if !list.is_array() {
+                *list = serde_json::json!([]);
+            }
+            if let (Some(list), Some(groups)) = (list.as_array_mut(), groups.as_array()) {
+                list.extend(groups.iter().cloned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonc_comments_and_trailing_commas_go_but_strings_stay() {
+        let text =
+            "{\n  // the key\n  \"url\": \"http://x//y\", /* note */\n  \"list\": [1, 2,],\n  \"q\": \"a\\\"//b\",\n}";
+        let v: serde_json::Value = serde_json::from_str(&strip_jsonc(text)).unwrap();
+        assert_eq!(v, serde_json::json!({ "url": "http://x//y", "list": [1, 2], "q": "a\"//b" }));
+    }
+
+    #[test]
+    fn our_hooks_run_beside_the_users() {
+        let mut settings = serde_json::json!({ "theme": "x", "hooks": { "BeforeTool": [{ "mine": 1 }] } });
+        merge_hooks(
+            &mut settings,
+            serde_json::json!({ "hooks": { "BeforeTool": [{ "ours": 1 }], "AfterAgent": [{ "ours": 2 }] } }),
+        );
+        assert_eq!(settings["hooks"]["BeforeTool"], serde_json::json!([{ "mine": 1 }, { "ours": 1 }]));
+        assert_eq!(settings["hooks"]["AfterAgent"], serde_json::json!([{ "ours": 2 }]));
+        assert_eq!(settings["theme"], "x");
+    }
+
+    #[test]
+    fn an_overlay_links_the_users_files_and_leaves_them_alone() {
+        let root = std::env::temp_dir().join(format!("teamster-overlay-{}", std::process::id()));
+        let (user, private) = (root.join("user"), root.join("private"));
+        std::fs::create_dir_all(user.join("sessions")).unwrap();
+        std::fs::write(user.join("auth.json"), "{}").unwrap();
+        std::fs::write(user.join("settings.json"), "{\"a\":1}").unwrap();
+        overlay(&user, &private, &["settings.json"]).unwrap();
+        assert_eq!(std::fs::read_link(private.join("auth.json")).unwrap(), user.join("auth.json"));
+        assert!(std::fs::read_link(private.join("sessions")).is_ok());
+        assert!(!private.join("settings.json").exists());
+        // Again, over what is there: no error, nothing doubled.
+        overlay(&user, &private, &["settings.json"]).unwrap();
+        assert_eq!(std::fs::read_to_string(user.join("settings.json")).unwrap(), "{\"a\":1}");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn built_in_kinds_resolve_by_name_and_config_overrides_them() {
+        let config = Config::default();
+        let a = resolve(&config, "codex").unwrap();
+        assert_eq!((a.kind, a.binary.as_str()), (AgentKind::Codex, "codex"));
+        let err = resolve(&config, "nope").unwrap_err();
+        assert!(err.contains("claude, codex, gemini, opencode, pi"), "{err}");
+
+        let text = "[agents.reviewer]\nkind = \"claude\"\nmodel = \"opus\"\n[agents.tests]\ncommand = \"cargo\"\nargs = [\"test\"]\n";
+        let config = Config::parse(Path::new("c.toml"), text).unwrap();
+        let r = resolve(&config, "reviewer").unwrap();
+        assert_eq!((r.kind, r.binary.as_str(), r.model.as_deref()), (AgentKind::Claude, "claude", Some("opus")));
+        let t = resolve(&config, "tests").unwrap();
+        assert_eq!((t.kind, t.binary.as_str()), (AgentKind::Command, "cargo"));
+        let names: Vec<String> = all(&config).into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["reviewer", "tests", "claude", "codex", "pi", "gemini", "opencode"]);
+    }
+
+    #[test]
+    fn switching_agents_is_one_line() {
+        for kind in AgentKind::BUILT_IN {
+            let text = format!("[agents.helper]\nkind = \"{}\"\n", kind.name());
+            let config = Config::parse(Path::new("c.toml"), &text).unwrap();
+            assert_eq!(resolve(&config, "helper").unwrap().kind, kind);
+        }
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/usr/bin/teamster"), "/usr/bin/teamster");
+        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
+    }
+}

@@ -1,0 +1,222 @@
+//! What the runner keeps on disk to bring sessions back after it restarts (a crash, an
+//! upgrade, a reboot): each session's tabs and layout, and for each pane how to start it
+//! again, including the agent's conversation to resume.
+//!
+//! Written whole, atomically (a new file renamed over the old), whenever a session's shape
+//! changes; readable by the user only, as it holds the panes' environments.
+
+use super::pane::PaneSpec;
+use super::{Runner, State, Tab, log, pane_size};
+use crate::layout::{Layout, PaneId, Rect};
+use crate::protocol::{Context, Size};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    pub sessions: Vec<SessionSnapshot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    pub name: String,
+    pub context: Context,
+    pub size: Size,
+    pub active: usize,
+    pub tabs: Vec<TabSnapshot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TabSnapshot {
+    pub name: String,
+    /// Pane ids here are those of the runner that wrote the snapshot.
+    pub layout: Layout,
+    pub focused: PaneId,
+    pub panes: Vec<(PaneId, PaneSpec)>,
+}
+
+pub fn save(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.new");
+    let text = serde_json::to_string_pretty(snapshot).unwrap_or_default();
+    crate::agents::write_private(&tmp, &text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The snapshot, if there is one. A file that cannot be read is set aside (renamed) and
+/// reported, so one bad file does not stop the runner from starting.
+pub fn load(path: &Path) -> Result<Option<Snapshot>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    match serde_json::from_str::<Snapshot>(&text) {
+        Ok(s) if s.version == VERSION => Ok(Some(s)),
+        Ok(s) => {
+            Err(format!("{} is from another teamster version ({}); sessions not restored", path.display(), s.version))
+        }
+        Err(e) => {
+            let aside = path.with_extension("json.unreadable");
+            let _ = std::fs::rename(path, &aside);
+            Err(format!(
+                "{} could not be read ({e}); moved to {} and sessions not restored",
+                path.display(),
+                aside.display()
+            ))
+        }
+    }
+}
+
+impl Layout {
+    /// The same layout with pane ids replaced through `map`; panes not in it are dropped.
+    pub fn remap(&self, map: &dyn Fn(PaneId) -> Option<PaneId>) -> Option<Layout> {
+        match self {
+            Layout::Pane(p) => map(*p).map(Layout::Pane),
+            Layout::Split { axis, children } => {
+                let kept: Vec<crate::layout::Child> = children
+                    .iter()
+                    .filter_map(|c| c.node.remap(map).map(|node| crate::layout::Child { node, weight: c.weight }))
+                    .collect();
+                match kept.len() {
+                    0 => None,
+                    1 => kept.into_iter().next().map(|c| c.node),
+                    _ => Some(Layout::Split { axis: *axis, children: kept }),
+                }
+            }
+        }
+    }
+}
+
+impl Runner {
+    /// Writes every session's shape to the state file, so a restarted runner can bring
+    /// them back. Called after each change of shape; failures are logged, not fatal.
+    pub(super) fn persist(&self, st: &State) {
+        // Stopping to come back: what is on disk is what the next runner restores.
+        if self.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let sessions = st
+            .sessions
+            .values()
+            .map(|s| SessionSnapshot {
+                name: s.name.clone(),
+                context: s.context.clone(),
+                size: s.size,
+                active: s.active,
+                tabs: s
+                    .tabs
+                    .iter()
+                    .map(|t| TabSnapshot {
+                        name: t.name.clone(),
+                        layout: t.layout.clone(),
+                        focused: t.focused,
+                        panes: t
+                            .layout
+                            .panes()
+                            .iter()
+                            .filter_map(|id| st.panes.get(id).map(|p| (*id, p.meta.lock().spec.clone())))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        if let Err(e) = save(&self.state_file, &Snapshot { version: VERSION, sessions }) {
+            log(&format!("cannot save sessions to {}: {e}", self.state_file.display()));
+        }
+    }
+
+    /// Brings back the sessions a previous runner kept: each pane is started again where
+    /// it was, agents resuming their conversations. A pane that cannot start is left out
+    /// (and logged); the rest of its tab stays.
+    pub fn restore(self: &Arc<Self>) {
+        let snapshot = match load(&self.state_file) {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                log(&e);
+                return;
+            }
+        };
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        for saved in snapshot.sessions {
+            let area = Rect::new(0, 0, saved.size.cols, saved.size.rows);
+            let id = self.insert_session(st, Some(saved.name.clone()), saved.size, saved.context.clone(), None);
+            for tab in saved.tabs {
+                let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
+                for (old, spec) in tab.panes {
+                    let size = pane_size(&tab.layout, old, area);
+                    match self.spawn_pane(st, id, spec, size) {
+                        Ok(new) => {
+                            ids.insert(old, new);
+                        }
+                        Err(e) => log(&format!("session {}: a pane did not come back: {e}", saved.name)),
+                    }
+                }
+                let Some(layout) = tab.layout.remap(&|p| ids.get(&p).copied()) else { continue };
+                let focused = ids.get(&tab.focused).copied().unwrap_or_else(|| layout.panes()[0]);
+                st.next_tab += 1;
+                let tab_id = st.next_tab;
+                if let Some(s) = st.sessions.get_mut(&id) {
+                    s.tabs.push(Tab {
+                        id: tab_id,
+                        name: tab.name,
+                        layout,
+                        focused,
+                        zoomed: None,
+                        recent: vec![focused],
+                    });
+                }
+            }
+            match st.sessions.get_mut(&id) {
+                Some(s) if !s.tabs.is_empty() => {
+                    s.active = saved.active.min(s.tabs.len() - 1);
+                    log(&format!("session {} restored", saved.name));
+                }
+                _ => {
+                    st.sessions.remove(&id);
+                    log(&format!("session {}: nothing in it could start again", saved.name));
+                }
+            }
+            self.relayout(st, id);
+        }
+        self.persist(st);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Direction, Rect};
+
+    #[test]
+    fn remapping_keeps_the_shape_and_drops_missing_panes() {
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, Rect::new(0, 0, 80, 24)).unwrap();
+        l.split(2, 3, Direction::Down, Rect::new(0, 0, 80, 24)).unwrap();
+        let moved = l.remap(&|p| Some(p + 10)).unwrap();
+        assert_eq!(moved.panes(), vec![11, 12, 13]);
+        let without_2 = l.remap(&|p| (p != 2).then_some(p)).unwrap();
+        assert_eq!(without_2.panes(), vec![1, 3]);
+        assert!(l.remap(&|_| None).is_none());
+    }
+
+    #[test]
+    fn a_bad_file_is_set_aside_not_fatal() {
+        let dir = std::env::temp_dir().join(format!("teamster-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sessions.json");
+        assert_eq!(load(&path), Ok(None));
+        save(&path, &Snapshot { version: VERSION, sessions: Vec::new() }).unwrap();
+        assert_eq!(load(&path).unwrap().map(|s| s.sessions.len()), Some(0));
+        std::fs::write(&path, "{ not json").unwrap();
+        assert!(load(&path).unwrap_err().contains("moved to"));
+        assert!(path.with_extension("json.unreadable").exists());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

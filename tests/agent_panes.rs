@@ -1,0 +1,277 @@
+//! Agent panes without the real CLIs: a plain command as an agent (state read off its
+//! screen), a stand-in that reports through `teamster hook` as Claude Code's hooks do
+//! (state, held tool calls, notifications), git worktrees, and a runner that comes back
+//! after a restart or a crash with everything the user set up.
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use support::{Env, Tui};
+
+/// A stand-in for Claude Code: a prompt loop that reports each step with the same hook
+/// payloads, `run CMD` asks to run CMD (and runs it only if not denied), and `--resume ID`
+/// comes back in conversation ID.
+const FAKE_CLAUDE: &str = r#"#!/bin/bash
+session="s-$$"
+[ "$3" = "--resume" ] && { session="$4"; echo "resumed $session"; }
+h() { printf '%s' "$2" | teamster hook claude "$1"; }
+h SessionStart "{\"session_id\":\"$session\"}" >/dev/null
+while IFS= read -r -p 'fake> ' line; do
+  h UserPromptSubmit "{\"session_id\":\"$session\",\"prompt\":\"p\"}" >/dev/null
+  case "$line" in
+    run\ *)
+      cmd="${line#run }"
+      verdict=$(h PreToolUse "{\"session_id\":\"$session\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"$cmd\"},\"tool_use_id\":\"t1\"}")
+      case "$verdict" in
+        *'"deny"'*) echo "denied: $verdict" ;;
+        *) eval "$cmd"; echo "ran: $cmd" ;;
+      esac ;;
+    *) echo "you said: $line" ;;
+  esac
+  h Stop "{\"session_id\":\"$session\"}" >/dev/null
+done
+"#;
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+fn fake_claude(env: &Env) -> String {
+    let path = env.dir.join("fake-claude");
+    write_script(&path, FAKE_CLAUDE);
+    format!("[agents.fake]\nkind = \"claude\"\ncommand = \"{}\"\n", path.display())
+}
+
+fn pane_named(env: &Env, name: &str) -> Option<Value> {
+    env.panes().into_iter().find(|p| p["name"] == name)
+}
+
+fn wait_status(env: &Env, name: &str, status: &str) -> Value {
+    env.wait_ls(&format!("{name} to be {status}"), |_| pane_named(env, name).is_some_and(|p| p["status"] == status));
+    pane_named(env, name).expect("the pane")
+}
+
+fn pending(env: &Env) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&env.ok(&["approvals", "--json"])).expect("approvals JSON");
+    v["pending"].as_array().cloned().unwrap_or_default()
+}
+
+fn type_line(tui: &Tui, text: &str) {
+    tui.keys(text);
+    tui.wait_text(text);
+    tui.keys("\r");
+}
+
+#[test]
+fn hooks_drive_the_state_and_a_held_call_waits_for_a_verdict() {
+    let env = Env::new();
+    env.write_config(&format!("hold_tool_calls = true\nnotify = \"osc9\"\n{}", fake_claude(&env)));
+    let tui = env.tui(&[], 100, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "fake", "--right"]);
+    tui.wait_text("fake>");
+    // Started, then up: its SessionStart hook says so.
+    let pane = wait_status(&env, "fake", "idle");
+    assert_eq!(pane["agent"]["kind"], "claude");
+    assert!(tui.contents().contains("[idle]"), "the title shows the state:\n{}", tui.contents());
+
+    type_line(&tui, "hello");
+    tui.wait_text("you said: hello");
+    let pane = wait_status(&env, "fake", "waiting for input");
+    assert_eq!(pane["agent"]["conversation"].as_str().map(|c| c.starts_with("s-")), Some(true));
+
+    // A tool call waits in the queue; nothing runs until the verdict.
+    let target = env.dir.join("work/made-by-agent");
+    type_line(&tui, "run touch made-by-agent");
+    wait_status(&env, "fake", "needs approval");
+    tui.wait_text("[needs approval]");
+    let calls = pending(&env);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["tool"], "Bash");
+    assert_eq!(calls[0]["what"], "touch made-by-agent");
+    assert_eq!(calls[0]["agent"], "fake");
+    assert!(!target.exists());
+    let text = env.ok(&["approvals"]);
+    assert!(text.contains("touch made-by-agent"), "{text}");
+
+    // Denied: the agent is told why, and nothing ran.
+    let id = calls[0]["id"].to_string();
+    env.ok(&["deny", &id, "--reason", "not in this repo"]);
+    tui.wait_text("denied:");
+    tui.wait_text("not in this repo");
+    assert!(!target.exists());
+    assert!(pending(&env).is_empty());
+    let err = env.run(&["approve", &id]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("nothing is waiting"), "{err:?}");
+
+    // Approved, it runs. This time the user looks at the other pane meanwhile, and is told
+    // when the agent waits for them again.
+    type_line(&tui, "run touch made-by-agent");
+    wait_status(&env, "fake", "needs approval");
+    tui.alt("h");
+    env.wait_ls("the shell focused", |v| {
+        v["sessions"][0]["tabs"][0]["panes"].as_array().is_some_and(|p| p[0]["focused"] == true)
+    });
+    let id = pending(&env)[0]["id"].to_string();
+    env.ok(&["approve", &id]);
+    wait_status(&env, "fake", "waiting for input");
+    assert!(target.exists(), "the approved call ran");
+    tui.wait_raw("a desktop notification (OSC 9)", |raw| {
+        String::from_utf8_lossy(raw).contains("\x1b]9;teamster: fake in pane 2 is waiting for input")
+    });
+    tui.wait_text("●");
+}
+
+#[test]
+fn a_command_agent_is_working_while_it_prints_and_idle_when_quiet() {
+    let env = Env::new();
+    let script = env.dir.join("ticker");
+    write_script(
+        &script,
+        "#!/bin/bash\nread -r -p 'go? ' x\nfor i in $(seq 1 20); do echo tick $i; sleep 0.05; done\nread -r -p 'done? ' y\n",
+    );
+    env.write_config(&format!("[agents.ticker]\ncommand = \"{}\"\n", script.display()));
+    let tui = env.tui(&[], 100, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "ticker", "--tab"]);
+    tui.wait_text("go?");
+    let pane = wait_status(&env, "ticker", "idle");
+    assert_eq!(pane["agent"]["kind"], "command");
+    tui.keys("\r");
+    wait_status(&env, "ticker", "working");
+    tui.wait_text("done?");
+    wait_status(&env, "ticker", "idle");
+    let text = env.ok(&["ls"]);
+    assert!(text.contains("ticker") && text.contains("idle"), "{text}");
+}
+
+#[test]
+fn after_a_restart_or_a_crash_every_pane_comes_back() {
+    let env = Env::new();
+    let script = env.dir.join("ticker");
+    write_script(&script, "#!/bin/bash\necho started $$\nread -r x\n");
+    env.write_config(&format!("{}[agents.ticker]\ncommand = \"{}\"\n", fake_claude(&env), script.display()));
+    let tui = env.tui(&[], 100, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "fake", "--right"]);
+    tui.wait_text("fake>");
+    type_line(&tui, "remember me");
+    tui.wait_text("you said: remember me");
+    let conversation = wait_status(&env, "fake", "waiting for input")["agent"]["conversation"].clone();
+    env.ok(&["new", "ticker", "--down"]);
+    tui.wait_text("started");
+    let shape = |env: &Env| {
+        let v = env.ls_json();
+        let tabs = v["sessions"][0]["tabs"].as_array().cloned().unwrap_or_default();
+        let panes: Vec<(Value, Value, Value, Value)> = tabs[0]["panes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| (p["number"].clone(), p["name"].clone(), p["cols"].clone(), p["rows"].clone()))
+            .collect();
+        (v["sessions"][0]["name"].clone(), panes)
+    };
+    let before = shape(&env);
+    let pids: Vec<Value> = env.panes().iter().map(|p| p["pid"].clone()).collect();
+
+    // A planned restart: the client reconnects, the agent resumes, the rest starts again.
+    let said = env.ok(&["restart"]);
+    assert!(said.contains("1 session back"), "{said}");
+    tui.wait_text("reconnected");
+    tui.wait_text(&format!("resumed {}", conversation.as_str().expect("conversation")));
+    env.wait_ls("every pane running again", |_| {
+        let panes = env.panes();
+        panes.len() == 3 && panes.iter().all(|p| p["status"] != "exited" && !pids.contains(&p["pid"]))
+    });
+    assert_eq!(shape(&env), before, "the layout, names and sizes are as they were");
+    assert_eq!(pane_named(&env, "fake").expect("fake")["agent"]["conversation"], conversation);
+
+    // A crash: the client starts a new runner, which brings the session back.
+    let runner = env.runner_pid().expect("the runner");
+    // SAFETY: the runner this test started.
+    unsafe { libc::kill(runner, libc::SIGKILL) };
+    tui.wait_for("the client to reconnect to a new runner", |_| env.runner_pid().is_some_and(|p| p != runner));
+    env.wait_ls("the agent resumed after the crash", |_| {
+        pane_named(&env, "fake").is_some_and(|p| p["status"] != "exited" && p["agent"]["conversation"] == conversation)
+    });
+    assert_eq!(shape(&env), before);
+    tui.wait_text("fake>");
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
+    let env = Env::new();
+    let repo = env.dir.join("work");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.email", "t@example.com"],
+        &["config", "user.name", "t"],
+        &["commit", "-q", "--allow-empty", "-m", "start"],
+    ] {
+        git(&repo, args);
+    }
+    let script = env.dir.join("where");
+    write_script(&script, "#!/bin/bash\necho \"in $PWD\"\nexec bash --noprofile --norc -i\n");
+    env.write_config(&format!("[agents.where]\ncommand = \"{}\"\n", script.display()));
+    let tui = env.tui(&[], 120, 30);
+    tui.wait_prompt();
+
+    env.ok(&["new", "where", "--worktree", "--tab"]);
+    let pane = env.wait_ls("the worktree pane", |_| pane_named(&env, "where").is_some());
+    let _ = pane;
+    let pane = pane_named(&env, "where").expect("pane");
+    assert_eq!(pane["branch"], "teamster/where-1");
+    tui.wait_text("⎇ teamster/where-1");
+    let listed = git(&repo, &["worktree", "list", "--porcelain"]);
+    let path = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .find(|p| p.contains("where-1"))
+        .expect("a worktree for the agent")
+        .to_string();
+    assert!(path.starts_with(&env.dir.join("state").display().to_string()), "under the state directory: {path}");
+    tui.wait_text(&format!("in {path}"));
+    assert_eq!(git(Path::new(&path), &["branch", "--show-current"]), "teamster/where-1");
+
+    // Closing asks; with uncommitted work, removing is refused and the pane stays.
+    std::fs::write(Path::new(&path).join("notes.txt"), "work in progress").expect("write");
+    tui.alt("x");
+    tui.wait_text("k keep, r remove");
+    tui.keys("r");
+    tui.wait_text("uncommitted changes");
+    assert!(pane_named(&env, "where").is_some() && Path::new(&path).exists());
+
+    // Committed, it goes; the branch (and its commit) stays.
+    git(Path::new(&path), &["add", "."]);
+    git(Path::new(&path), &["commit", "-q", "-m", "notes"]);
+    tui.alt("x");
+    tui.wait_text("k keep, r remove");
+    tui.keys("r");
+    env.wait_ls("the pane closed", |_| pane_named(&env, "where").is_none());
+    let deadline = std::time::Instant::now() + support::DEADLINE;
+    while Path::new(&path).exists() {
+        assert!(std::time::Instant::now() < deadline, "the worktree was not removed");
+        // git runs in the runner's background; its result has no event to wait on here.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "teamster/where-1"]), "notes");
+
+    // Named branch, kept on close.
+    env.ok(&["new", "where", "--worktree", "feature-x", "--tab"]);
+    tui.wait_text("⎇ feature-x");
+    tui.alt("x");
+    tui.wait_text("k keep, r remove");
+    tui.keys("k");
+    env.wait_ls("the pane closed", |_| pane_named(&env, "where").is_none());
+    assert!(git(&repo, &["worktree", "list"]).contains("feature-x"));
+}
