@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod input;
 pub mod layout;
+pub mod mock_llm;
 pub mod paths;
 pub mod protocol;
 pub mod runner;

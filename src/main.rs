@@ -85,7 +85,12 @@ enum Cmd {
         all: bool,
     },
     /// Check the config, the terminal and the environment; say what is wrong and how to fix it.
-    Doctor,
+    Doctor {
+        /// Also run each installed agent once against a local stand-in provider, to check
+        /// that teamster's hooks work with that version (no API key used; about a minute).
+        #[arg(long)]
+        live: bool,
+    },
     /// List the tool calls waiting for approval.
     Approvals {
         /// Print JSON, for scripts.
@@ -166,7 +171,7 @@ fn main() {
         }
         Some(Cmd::Ls { json }) => cli::ls(json),
         Some(Cmd::Kill { target, all }) => cli::kill(target, all),
-        Some(Cmd::Doctor) => std::process::exit(cli::doctor::run(&config_path)),
+        Some(Cmd::Doctor { live }) => std::process::exit(cli::doctor::run(&config_path, live)),
         Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
         Some(Cmd::Approvals { json }) => cli::approvals(json),
         Some(Cmd::Approve { id }) => cli::resolve(id, teamster::agents::Verdict::Allow),

@@ -178,10 +178,12 @@ fn after_a_restart_or_a_crash_every_pane_comes_back() {
     let before = shape(&env);
     let pids: Vec<Value> = env.panes().iter().map(|p| p["pid"].clone()).collect();
 
-    // A planned restart: the client reconnects, the agent resumes, the rest starts again.
-    let said = env.ok(&["restart"]);
-    assert!(said.contains("1 session back"), "{said}");
-    tui.wait_text("reconnected");
+    // A crash, right after the last change: the client starts a new runner, which brings
+    // the session back as it was.
+    let runner = env.runner_pid().expect("the runner");
+    // SAFETY: the runner this test started.
+    unsafe { libc::kill(runner, libc::SIGKILL) };
+    tui.wait_for("the client to reconnect to a new runner", |_| env.runner_pid().is_some_and(|p| p != runner));
     tui.wait_text(&format!("resumed {}", conversation.as_str().expect("conversation")));
     env.wait_ls("every pane running again", |_| {
         let panes = env.panes();
@@ -190,16 +192,24 @@ fn after_a_restart_or_a_crash_every_pane_comes_back() {
     assert_eq!(shape(&env), before, "the layout, names and sizes are as they were");
     assert_eq!(pane_named(&env, "fake").expect("fake")["agent"]["conversation"], conversation);
 
-    // A crash: the client starts a new runner, which brings the session back.
-    let runner = env.runner_pid().expect("the runner");
-    // SAFETY: the runner this test started.
-    unsafe { libc::kill(runner, libc::SIGKILL) };
-    tui.wait_for("the client to reconnect to a new runner", |_| env.runner_pid().is_some_and(|p| p != runner));
-    env.wait_ls("the agent resumed after the crash", |_| {
-        pane_named(&env, "fake").is_some_and(|p| p["status"] != "exited" && p["agent"]["conversation"] == conversation)
+    // A planned restart: the same, and `teamster restart` says so.
+    let pids: Vec<Value> = env.panes().iter().map(|p| p["pid"].clone()).collect();
+    let said = env.ok(&["restart"]);
+    assert!(said.contains("1 session back"), "{said}");
+    tui.wait_text("reconnected");
+    env.wait_ls("every pane running again", |_| {
+        let panes = env.panes();
+        panes.len() == 3 && panes.iter().all(|p| p["status"] != "exited" && !pids.contains(&p["pid"]))
     });
     assert_eq!(shape(&env), before);
+    assert_eq!(pane_named(&env, "fake").expect("fake")["agent"]["conversation"], conversation);
     tui.wait_text("fake>");
+
+    // Ending the session for good leaves nothing to come back.
+    env.ok(&["kill", "--all"]);
+    let saved = std::fs::read_to_string(env.dir.join("state/teamster/sessions.json")).expect("sessions.json");
+    let saved: Value = serde_json::from_str(&saved).expect("JSON");
+    assert_eq!(saved["sessions"], serde_json::json!([]), "{saved}");
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -274,4 +284,52 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
     tui.keys("k");
     env.wait_ls("the pane closed", |_| pane_named(&env, "where").is_none());
     assert!(git(&repo, &["worktree", "list"]).contains("feature-x"));
+}
+
+#[test]
+fn doctor_live_says_when_an_agents_integration_does_not_work() {
+    let env = Env::new();
+    // Says it is Claude Code, and answers nothing: no request, no hook.
+    let fake = env.dir.join("claude-that-does-nothing");
+    write_script(&fake, "#!/bin/sh\n[ \"$1\" = --version ] && echo '9.9.9 (Claude Code)'\nexit 0\n");
+    env.write_config(&format!("[agents.mute]\nkind = \"claude\"\ncommand = \"{}\"\n", fake.display()));
+    let out = env.run(&["doctor", "--live"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let line = text.lines().find(|l| l.contains("agent mute")).unwrap_or_default();
+    assert!(line.starts_with("FAIL") && line.contains("9.9.9 (Claude Code)"), "{text}");
+    assert!(line.contains("live check failed: the agent never reached the local provider"), "{text}");
+}
+
+#[test]
+fn the_hook_helper_fails_closed() {
+    use std::io::Write;
+    let env = Env::new();
+    let call = r#"{"session_id":"s","tool_name":"Bash","tool_input":{"command":"rm -rf /"},"tool_use_id":"t"}"#;
+    let hook = |args: &[&str]| {
+        let mut child = env
+            .cmd(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("teamster hook");
+        child.stdin.take().expect("stdin").write_all(call.as_bytes()).expect("payload");
+        let out = child.wait_with_output().expect("hook output");
+        let verdict: Value = serde_json::from_slice(&out.stdout).expect("JSON for Claude Code");
+        (verdict, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Outside a teamster pane: no runner to ask, so the call does not go ahead.
+    let (verdict, why) = hook(&["hook", "claude", "PreToolUse"]);
+    assert_eq!(verdict["hookSpecificOutput"]["permissionDecision"], "deny");
+    assert!(why.contains("not running in a teamster pane"), "{why}");
+
+    // A runner, but a token no pane was given.
+    let tui = env.tui(&[], 80, 24);
+    tui.wait_prompt();
+    let socket = env.dir.join("run/teamster/hooks.sock");
+    let (verdict, why) =
+        hook(&["hook", "claude", "PreToolUse", "--socket", &socket.to_string_lossy(), "--token", "forged"]);
+    assert_eq!(verdict["hookSpecificOutput"]["permissionDecision"], "deny");
+    assert!(why.contains("unknown token"), "{why}");
 }

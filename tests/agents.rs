@@ -170,3 +170,23 @@ fn exercise(kind: &str, ui: &str) {
     assert!(r.text.contains("MARK-1"), "the agent did not resume its conversation: {:.2000}", r.text);
     tui.wait_text("mock reply to MARK-4 (you first said: MARK-1)");
 }
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn doctor_checks_every_agent_live() {
+    agents::isolate();
+    let env = Env::new();
+    let mut path = std::env::var("PATH").unwrap_or_default();
+    for kind in ["claude", "codex", "pi", "gemini", "opencode"] {
+        path = format!("{}:{path}", agents::cli(kind).parent().expect("bin dir").display());
+    }
+    let out = env.cmd(&["doctor", "--live"]).env("PATH", path).output().expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for kind in ["claude", "codex", "pi", "gemini", "opencode"] {
+        let line = text.lines().find(|l| l.contains(&format!("agent {kind} "))).unwrap_or_default();
+        assert!(
+            line.starts_with("ok") && line.contains("a deny stops them (checked live"),
+            "doctor on {kind}: {line}\n{text}"
+        );
+    }
+}

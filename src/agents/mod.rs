@@ -11,6 +11,7 @@ pub mod command;
 pub mod gemini;
 pub mod opencode;
 pub mod pi;
+pub mod probe;
 
 use crate::config::{AgentConfig, Config};
 use serde::{Deserialize, Serialize};

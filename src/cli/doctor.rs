@@ -47,7 +47,7 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-pub fn checks(config_path: &Path) -> Vec<Check> {
+pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
     let mut out = Vec::new();
 
     // Config.
@@ -81,7 +81,7 @@ pub fn checks(config_path: &Path) -> Vec<Check> {
                 "fix the file named above, or remove it to use the built-in defaults",
             )),
         }
-        out.extend(agent_checks(c));
+        out.extend(agent_checks(c, live));
         let shell = c.shell();
         match which(&shell) {
             Some(_) => out.push(ok("shell", format!("new panes run {shell}"))),
@@ -186,8 +186,11 @@ pub fn checks(config_path: &Path) -> Vec<Check> {
 }
 
 /// Prints the checks; returns the process exit code (1 if anything failed).
-pub fn run(config_path: &Path) -> i32 {
-    let checks = checks(config_path);
+pub fn run(config_path: &Path, live: bool) -> i32 {
+    if live {
+        eprintln!("running each installed agent once against a local stand-in provider; this takes a minute…");
+    }
+    let checks = checks(config_path, live);
     for c in &checks {
         let mark = match c.status {
             Status::Ok => "ok  ",
@@ -210,11 +213,14 @@ pub fn run(config_path: &Path) -> i32 {
     i32::from(failed > 0)
 }
 
-/// One line per agent: installed or not, its version, and for the built-in kinds
-/// whether the integration round trip works (the hook helper reaches a runner and gets a
-/// verdict back in the agent's own format).
-fn agent_checks(config: &Config) -> Vec<Check> {
+/// One line per agent: installed or not, its version, and for the built-in kinds whether
+/// teamster's side of the integration reads the agent's hooks and answers in its format;
+/// with `live`, whether it works with the installed version, run for real (once per
+/// program).
+fn agent_checks(config: &Config, live: bool) -> Vec<Check> {
     let mut out = Vec::new();
+    let mut checked: std::collections::HashMap<std::path::PathBuf, Result<String, String>> = Default::default();
+    let teamster = std::env::current_exe().unwrap_or_else(|_| "teamster".into());
     for agent in crate::agents::all(config) {
         let what = format!("agent {}", agent.name);
         let configured = config.agents.contains_key(&agent.name);
@@ -248,12 +254,29 @@ fn agent_checks(config: &Config) -> Vec<Check> {
         match agent.kind {
             crate::agents::AgentKind::Command => out.push(ok(&what, detail)),
             kind => match crate::agents::self_check(kind) {
-                Ok(()) => out.push(ok(&what, format!("{detail}; hooks answer as it expects"))),
                 Err(e) => out.push(fail(
                     &what,
                     format!("{detail}; integration check failed: {e}"),
                     "report this as a teamster bug",
                 )),
+                Ok(()) if !live => out.push(ok(
+                    &what,
+                    format!("{detail}; hooks answer as it expects (`teamster doctor --live` runs it to be sure)"),
+                )),
+                Ok(()) => {
+                    let result = checked
+                        .entry(path.clone())
+                        .or_insert_with(|| crate::agents::probe::live_check(&agent, &teamster, &path))
+                        .clone();
+                    match result {
+                        Ok(said) => out.push(ok(&what, format!("{detail}; {said}"))),
+                        Err(e) => out.push(fail(
+                            &what,
+                            format!("{detail}; live check failed: {e}"),
+                            "if the agent itself works, its hooks may have changed: report this with its version",
+                        )),
+                    }
+                }
             },
         }
     }
@@ -266,7 +289,7 @@ fn version_of(program: &std::path::Path) -> Option<String> {
         .arg("--version")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .ok()?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -283,8 +306,12 @@ fn version_of(program: &std::path::Path) -> Option<String> {
             }
         }
     }
-    let mut text = String::new();
+    // Some print it on stderr (Pi does).
     use std::io::Read;
+    let mut text = String::new();
     child.stdout.take()?.read_to_string(&mut text).ok()?;
+    if text.trim().is_empty() {
+        child.stderr.take()?.read_to_string(&mut text).ok()?;
+    }
     text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
 }

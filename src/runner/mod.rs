@@ -116,6 +116,8 @@ pub struct Runner {
     pub shutdown: watch::Sender<bool>,
     /// Set by `teamster restart`: exit keeping the sessions on disk.
     restarting: std::sync::atomic::AtomicBool,
+    /// What was last written to `state_file`.
+    persisted: Mutex<String>,
 }
 
 /// `n` random bytes as hex, from the kernel.
@@ -175,6 +177,7 @@ impl Runner {
             state_file: crate::paths::state_dir().join("sessions.json"),
             shutdown,
             restarting: std::sync::atomic::AtomicBool::new(false),
+            persisted: Mutex::new(String::new()),
         })
     }
 
@@ -335,6 +338,7 @@ impl Runner {
         let s = st.sessions.get_mut(&id).ok_or("session vanished")?;
         s.tabs.push(Tab { id: tab_id, name: String::new(), layout, focused, zoomed: None, recent: vec![focused] });
         self.relayout(&mut st, id);
+        self.persist(&st);
         if let Some(e) = first_error {
             log(&format!("session {id}: {e}"));
         }
@@ -758,6 +762,7 @@ impl Runner {
                 s.touch();
             }
         }
+        self.persist(st);
         Ok(())
     }
 
@@ -978,6 +983,7 @@ impl Runner {
         let Some(s) = st.sessions.remove(&session) else { return };
         let _ = s.events.send(SessionEvent::Ended(reason.to_string()));
         log(&format!("session {} ({}) ended: {reason}", s.id, s.name));
+        self.persist(st);
         if st.sessions.is_empty() {
             // Like tmux's server: with nothing left to run, the runner exits.
             let _ = self.shutdown.send(true);
@@ -1072,7 +1078,9 @@ impl Runner {
         let spec = self.spec_for(st, id, &spawn, Some(&context), worktree.as_deref())?;
         let s = st.sessions.get(&id).ok_or("the session ended")?;
         if new_tab {
-            return Ok((self.new_tab(st, id, spec)?, name));
+            let pane = self.new_tab(st, id, spec)?;
+            self.persist(st);
+            return Ok((pane, name));
         }
         let dir = dir.unwrap_or_else(|| {
             let r = s
@@ -1083,6 +1091,7 @@ impl Runner {
             auto_direction(r.unwrap_or_default())
         });
         let pane = self.split(st, id, target, dir, spec)?;
+        self.persist(st);
         Ok((pane, name))
     }
 

@@ -40,10 +40,9 @@ pub struct TabSnapshot {
     pub panes: Vec<(PaneId, PaneSpec)>,
 }
 
-pub fn save(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("json.new");
-    let text = serde_json::to_string_pretty(snapshot).unwrap_or_default();
-    crate::agents::write_private(&tmp, &text)?;
+    crate::agents::write_private(&tmp, text)?;
     std::fs::rename(&tmp, path)
 }
 
@@ -94,7 +93,8 @@ impl Layout {
 
 impl Runner {
     /// Writes every session's shape to the state file, so a restarted runner can bring
-    /// them back. Called after each change of shape; failures are logged, not fatal.
+    /// them back: after each command, pane or session that comes or goes, and agent
+    /// conversation. Unchanged, it writes nothing; failures are logged, not fatal.
     pub(super) fn persist(&self, st: &State) {
         // Stopping to come back: what is on disk is what the next runner restores.
         if self.restarting.load(std::sync::atomic::Ordering::SeqCst) {
@@ -125,8 +125,15 @@ impl Runner {
                     .collect(),
             })
             .collect();
-        if let Err(e) = save(&self.state_file, &Snapshot { version: VERSION, sessions }) {
-            log(&format!("cannot save sessions to {}: {e}", self.state_file.display()));
+        let text = serde_json::to_string_pretty(&Snapshot { version: VERSION, sessions }).unwrap_or_default();
+        // Most changes (focus moves, titles) leave the shape as it was on disk.
+        let mut last = self.persisted.lock();
+        if *last == text {
+            return;
+        }
+        match write_atomically(&self.state_file, &text) {
+            Ok(()) => *last = text,
+            Err(e) => log(&format!("cannot save sessions to {}: {e}", self.state_file.display())),
         }
     }
 
@@ -212,7 +219,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("sessions.json");
         assert_eq!(load(&path), Ok(None));
-        save(&path, &Snapshot { version: VERSION, sessions: Vec::new() }).unwrap();
+        let empty = Snapshot { version: VERSION, sessions: Vec::new() };
+        write_atomically(&path, &serde_json::to_string(&empty).unwrap()).unwrap();
         assert_eq!(load(&path).unwrap().map(|s| s.sessions.len()), Some(0));
         std::fs::write(&path, "{ not json").unwrap();
         assert!(load(&path).unwrap_err().contains("moved to"));
