@@ -258,14 +258,12 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
     tui.alt("x");
     tui.wait_text("k keep, r remove");
     tui.keys("r");
-    tui.wait_text("uncommitted changes");
+    tui.wait_text("uncommitted changes in the worktree of teamster/where-1: commit them, then r to try again");
     assert!(pane_named(&env, "where").is_some() && Path::new(&path).exists());
 
     // Committed, it goes; the branch (and its commit) stays.
     git(Path::new(&path), &["add", "."]);
     git(Path::new(&path), &["commit", "-q", "-m", "notes"]);
-    tui.alt("x");
-    tui.wait_text("k keep, r remove");
     tui.keys("r");
     env.wait_ls("the pane closed", |_| pane_named(&env, "where").is_none());
     let deadline = std::time::Instant::now() + support::DEADLINE;

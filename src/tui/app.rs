@@ -118,9 +118,14 @@ pub struct Message {
 
 enum Pending {
     Command,
+    /// Closing a pane and removing its worktree, which git may refuse.
+    RemoveWorktree(PaneId),
     Agents,
     Lines,
-    Search { len: u16, backward: bool },
+    Search {
+        len: u16,
+        backward: bool,
+    },
     Yank,
 }
 
@@ -309,10 +314,10 @@ impl App {
                     AlertKind::Bell => self.effects.push(Effect::Terminal(b"\x07".to_vec())),
                     AlertKind::Notify { title, body } => {
                         let text = if title.is_empty() { body } else { format!("{title}: {body}") };
-                        self.say(format!("pane {pane}: {text}"));
+                        self.say(format!("{}: {text}", self.place_of(pane)));
                     }
                     AlertKind::Waiting { agent, state } => {
-                        let text = format!("{agent} in pane {} is {}", self.pane_number(pane), state.words());
+                        let text = format!("{agent} in {} is {}", self.place_of(pane), state.words());
                         let out = match self.notify {
                             Notify::Mark => Vec::new(),
                             Notify::Bell => b"\x07".to_vec(),
@@ -347,8 +352,19 @@ impl App {
         let reply = match result {
             Ok(r) => r,
             Err(e) => {
-                if matches!(kind, Pending::Agents) {
-                    self.overlay = None;
+                match kind {
+                    Pending::Agents => self.overlay = None,
+                    // Refused (uncommitted work): ask again, with why.
+                    Pending::RemoveWorktree(pane) if self.overlay.is_none() && e.contains("uncommitted") => {
+                        let branch = self.session.as_ref().and_then(|s| s.pane(pane)).and_then(|p| p.branch.clone());
+                        let question = format!(
+                            "uncommitted changes in the worktree of {}: commit them, then r to try again; k keep it and close; esc cancel",
+                            branch.unwrap_or_else(|| "this pane".into())
+                        );
+                        self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question });
+                        return;
+                    }
+                    _ => {}
                 }
                 self.error(e);
                 return;
@@ -561,6 +577,16 @@ impl App {
     }
 
     /// The pane's number in its tab, as titles show it.
+    /// Where a pane is, for messages: `pane 2`, or `tab 3 pane 1` when not in this tab.
+    fn place_of(&self, pane: PaneId) -> String {
+        let tab = self.session.as_ref().and_then(|s| s.tabs.iter().position(|t| t.layout.contains(pane)));
+        let here = self.session.as_ref().map(|s| s.active_tab);
+        match tab {
+            Some(t) if Some(t) != here => format!("tab {} pane {}", t + 1, self.pane_number(pane)),
+            _ => format!("pane {}", self.pane_number(pane)),
+        }
+    }
+
     pub fn pane_number(&self, pane: PaneId) -> usize {
         let tab = self.session.as_ref().and_then(|s| s.tabs.iter().find(|t| t.layout.contains(pane)));
         tab.and_then(|t| t.layout.panes().iter().position(|p| *p == pane)).map_or(0, |i| i + 1)
@@ -638,9 +664,13 @@ impl App {
                 _ => Some(Overlay::Prompt { kind, input }),
             },
             Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question } => match key.code {
-                KeyCode::Char(c @ ('k' | 'r')) => {
-                    let choice = if c == 'k' { WorktreeChoice::Keep } else { WorktreeChoice::Remove };
-                    self.command(Command::ClosePane { pane, worktree: Some(choice) });
+                KeyCode::Char('k') => {
+                    self.command(Command::ClosePane { pane, worktree: Some(WorktreeChoice::Keep) });
+                    None
+                }
+                KeyCode::Char('r') => {
+                    let command = Command::ClosePane { pane, worktree: Some(WorktreeChoice::Remove) };
+                    self.request(Pending::RemoveWorktree(pane), |id| ClientMsg::Command { id, command });
                     None
                 }
                 _ if cancel => None,

@@ -291,3 +291,36 @@ fn agent_titles_show_state_and_worktree_branch() {
     assert!(first.contains("reviewer · claude ⎇ teamster/reviewer-1 [needs approval] ●"), "{first}");
     insta::assert_snapshot!(screen);
 }
+
+#[test]
+fn an_agent_waiting_elsewhere_is_announced_as_configured() {
+    let waiting = || {
+        Event::Server(ServerMsg::Alert {
+            pane: 3,
+            kind: AlertKind::Waiting { agent: "reviewer".into(), state: crate::agents::AgentState::WaitingForInput },
+        })
+    };
+    let cases: [(Notify, &[u8]); 4] = [
+        (Notify::Mark, b""),
+        (Notify::Bell, b"\x07"),
+        (Notify::Osc9, b"\x1b]9;teamster: reviewer in tab 2 pane 1 is waiting for input\x07"),
+        (Notify::Osc777, b"\x1b]777;notify;teamster;reviewer in tab 2 pane 1 is waiting for input\x07"),
+    ];
+    for (notify, bytes) in cases {
+        let mut app = app();
+        app.notify = notify;
+        app.effects.clear();
+        app.update(waiting());
+        let out: Vec<u8> = app
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Terminal(b) => Some(b.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(out, bytes, "{notify:?}");
+        assert!(draw(&app).contains("reviewer in tab 2 pane 1 is waiting for input"), "the status bar says it too");
+    }
+}
