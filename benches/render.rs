@@ -37,10 +37,14 @@ fn session(panes: u32) -> SessionView {
                 attention: false,
                 agent: None,
                 branch: None,
+                spend: 0.0,
+                spend_unknown: false,
             })
             .collect(),
         clients: 1,
         created: 0,
+        spend: 0.0,
+        budget: None,
     }
 }
 

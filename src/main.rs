@@ -91,16 +91,20 @@ enum Cmd {
         #[arg(long)]
         live: bool,
     },
-    /// List the tool calls waiting for approval.
+    /// List the actions waiting for a decision: tool calls, and model calls at a spend gate.
     Approvals {
         /// Print JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
-    /// Let a waiting tool call go ahead.
+    /// Let a waiting action go ahead.
     Approve {
         /// Its id, from `teamster approvals`.
         id: u64,
+        /// And allow this very action from now on: in this `session`, this `workspace`, or
+        /// `everywhere` (`teamster rules` lists these; `--forget` removes one).
+        #[arg(long, value_name = "SCOPE")]
+        always: Option<teamster::cli::AlwaysScope>,
     },
     /// Stop a waiting tool call; the agent is told why.
     Deny {
@@ -109,6 +113,36 @@ enum Cmd {
         /// What the agent is told.
         #[arg(long, default_value = "denied by the user")]
         reason: String,
+    },
+    /// What the agents have spent: by agent, model, day and session (tokens and dollars).
+    Cost {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Only this session.
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+        /// List the price table instead (the shipped one with your config's prices over it).
+        #[arg(long)]
+        prices: bool,
+    },
+    /// The policies in force, and the "always allow"s you chose.
+    Rules {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Remove the "always allow" with this id.
+        #[arg(long, value_name = "ID")]
+        forget: Option<i64>,
+    },
+    /// The audit log: the latest decisions on agents' actions, who made them and why.
+    Audit {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// How many, newest first.
+        #[arg(short = 'n', long, default_value = "30")]
+        count: usize,
     },
     /// Start a new runner (after an upgrade), bringing every session back: agents resume
     /// their conversations, other programs start again.
@@ -174,8 +208,11 @@ fn main() {
         Some(Cmd::Doctor { live }) => std::process::exit(cli::doctor::run(&config_path, live)),
         Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
         Some(Cmd::Approvals { json }) => cli::approvals(json),
-        Some(Cmd::Approve { id }) => cli::resolve(id, teamster::agents::Verdict::Allow),
-        Some(Cmd::Deny { id, reason }) => cli::resolve(id, teamster::agents::Verdict::Deny { reason }),
+        Some(Cmd::Approve { id, always }) => cli::resolve(id, teamster::agents::Verdict::Allow, always),
+        Some(Cmd::Deny { id, reason }) => cli::resolve(id, teamster::agents::Verdict::Deny { reason }, None),
+        Some(Cmd::Cost { json, target, prices }) => cli::cost(json, target, prices, &config_path),
+        Some(Cmd::Rules { json, forget }) => cli::rules(json, forget, &config_path),
+        Some(Cmd::Audit { json, count }) => cli::audit(json, count),
         Some(Cmd::Restart) => cli::restart(config_path),
         Some(Cmd::Hook { agent, event, socket, token }) => std::process::exit(cli::hook(&agent, &event, socket, token)),
         Some(Cmd::Daemon) => teamster::runner::daemon::run(config_path, teamster::paths::socket_path()),

@@ -124,7 +124,10 @@ fn exercise(kind: &str, ui: &str) {
     assert_eq!(pane["status"], "working");
     mock.release_replies();
     tui.wait_text("mock reply to MARK-1");
-    wait_state(&env, kind, "waiting-for-input");
+    let pane = wait_state(&env, kind, "waiting-for-input");
+    // Its calls went through teamster's metering proxy, which priced them.
+    let spend = pane["spend"].as_f64().unwrap_or(0.0);
+    assert!(spend > 0.0 && pane["spend_unknown"] == false, "{kind}'s spend was not metered: {pane}");
 
     // The tool call the mock asks for is reported before it runs, and a deny stops it.
     let denied = work.join("denied-by-teamster");

@@ -23,9 +23,36 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    let text =
-        serde_json::to_string_pretty(&hooks_json(ctx, super::AgentKind::Claude, &EVENTS)).map_err(|e| e.to_string())?;
-    Ok(Launch { argv, env: Vec::new(), files: vec![(settings, text)] })
+    let mut json = hooks_json(ctx, super::AgentKind::Claude, &EVENTS);
+    let mut routes = Vec::new();
+    // The base URL goes in the settings' env block: it outranks the user's settings files
+    // and environment, where a plain variable would not.
+    if let Some(url) = ctx.route_url("anthropic") {
+        let upstream = users_base_url(agent, ctx).unwrap_or_else(|| "https://api.anthropic.com".into());
+        routes.push(super::Route::new("anthropic", "anthropic", upstream));
+        json["env"] = json!({ "ANTHROPIC_BASE_URL": url });
+    }
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    Ok(Launch { argv, env: Vec::new(), files: vec![(settings, text)], routes })
+}
+
+/// Where Claude Code would send its calls without teamster: the first `ANTHROPIC_BASE_URL`
+/// in the env blocks of its settings (the project's local, the project's, the user's),
+/// else the environment's.
+fn users_base_url(agent: &Agent, ctx: &LaunchContext) -> Option<String> {
+    let config_dir = super::setting(agent, ctx, "CLAUDE_CONFIG_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ctx.home.join(".claude"));
+    let files = [
+        ctx.cwd.join(".claude/settings.local.json"),
+        ctx.cwd.join(".claude/settings.json"),
+        config_dir.join("settings.json"),
+    ];
+    files
+        .iter()
+        .filter_map(|f| super::read_jsonc(f).ok())
+        .find_map(|v| v.pointer("/env/ANTHROPIC_BASE_URL").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| super::setting(agent, ctx, "ANTHROPIC_BASE_URL"))
 }
 
 /// `{"hooks": {...}}` in the shape Claude Code and Codex read: every event runs

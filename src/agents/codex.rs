@@ -33,11 +33,45 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
+    let routes = if ctx.proxy.is_some() { routes(&config, ctx, &mut argv)? } else { Vec::new() };
     Ok(Launch {
         argv,
         env: vec![("CODEX_HOME".into(), home.to_string_lossy().into_owned())],
         files: vec![(home.join("config.toml"), config), (home.join("hooks.json"), hooks)],
+        routes,
     })
+}
+
+/// Points Codex's providers at the proxy by `-c` overrides (it ignores `OPENAI_BASE_URL`):
+/// the built-in openai one by `openai_base_url`, each provider the user defines by its
+/// `base_url`, so whichever is selected goes through teamster and keeps its auth.
+fn routes(config: &str, ctx: &LaunchContext, argv: &mut Vec<String>) -> Result<Vec<super::Route>, String> {
+    let table: toml::Table =
+        toml::from_str(config).map_err(|e| format!("your Codex config.toml is not valid TOML: {e}"))?;
+    let mut routes = Vec::new();
+    let mut point = |key: String, route: super::Route, argv: &mut Vec<String>| {
+        if let Some(url) = ctx.route_url(&route.id) {
+            argv.extend(["-c".into(), format!("{key}={}", toml::Value::String(url))]);
+            routes.push(route);
+        }
+    };
+    let openai = match table.get("openai_base_url").and_then(|v| v.as_str()) {
+        Some(url) => super::Route::new("openai", "openai", url),
+        // Which of its two endpoints Codex uses depends on the login, seen per request.
+        None => super::Route {
+            chatgpt: Some(super::CHATGPT_BACKEND.into()),
+            ..super::Route::new("openai", "openai", super::OPENAI_API)
+        },
+    };
+    point("openai_base_url".into(), openai, argv);
+    for (name, provider) in table.get("model_providers").and_then(|p| p.as_table()).into_iter().flatten() {
+        let Some(base) = provider.get("base_url").and_then(|b| b.as_str()) else { continue };
+        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            let route = super::Route::new(&format!("codex-{name}"), "openai", base);
+            point(format!("model_providers.{name}.base_url"), route, argv);
+        }
+    }
+    Ok(routes)
 }
 
 pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {

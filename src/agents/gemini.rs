@@ -33,6 +33,8 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(disabled) = hooks_config.get_mut("disabled").and_then(Value::as_array_mut) {
         disabled.retain(|d| !d.as_str().is_some_and(|d| d.starts_with("teamster-")));
     }
+    let mut env = vec![("GEMINI_CLI_HOME".to_string(), root.to_string_lossy().into_owned())];
+    let routes = route(agent, ctx, &mut settings, &mut env);
     let text = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
 
     let mut argv = vec![agent.binary.clone(), "--skip-trust".into()];
@@ -42,11 +44,42 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    Ok(Launch {
-        argv,
-        env: vec![("GEMINI_CLI_HOME".into(), root.to_string_lossy().into_owned())],
-        files: vec![(root.join(".gemini/settings.json"), text)],
-    })
+    Ok(Launch { argv, env, files: vec![(root.join(".gemini/settings.json"), text)], routes })
+}
+
+/// Points Gemini CLI's endpoints at the proxy: the Gemini API's (API key), and Code
+/// Assist's (Login with Google); Vertex's only where the user set its URL (its default
+/// depends on the region). Each goes to what the user's environment names, else Google's.
+fn route(
+    agent: &Agent,
+    ctx: &LaunchContext,
+    settings: &mut Value,
+    env: &mut Vec<(String, String)>,
+) -> Vec<super::Route> {
+    let mut routes = Vec::new();
+    let mut point = |var: &str, id: &str, upstream: Option<String>| {
+        if let (Some(url), Some(upstream)) = (ctx.route_url(id), upstream) {
+            env.push((var.to_string(), url));
+            routes.push(super::Route::new(id, "google", upstream));
+        }
+    };
+    // A base URL with no auth type chosen makes Gemini CLI pick "gateway" auth and fail:
+    // choose the API key when there is one.
+    let chosen = settings.pointer("/security/auth/selectedType").is_some();
+    let key = super::setting(agent, ctx, "GEMINI_API_KEY").is_some();
+    if !chosen && key {
+        settings["security"]["auth"]["selectedType"] = json!("gemini-api-key");
+    }
+    if chosen || key {
+        let api = super::setting(agent, ctx, "GOOGLE_GEMINI_BASE_URL")
+            .unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
+        point("GOOGLE_GEMINI_BASE_URL", "gemini", Some(api));
+    }
+    let assist = super::setting(agent, ctx, "CODE_ASSIST_ENDPOINT")
+        .unwrap_or_else(|| "https://cloudcode-pa.googleapis.com".into());
+    point("CODE_ASSIST_ENDPOINT", "gemini-assist", Some(assist));
+    point("GOOGLE_VERTEX_BASE_URL", "gemini-vertex", super::setting(agent, ctx, "GOOGLE_VERTEX_BASE_URL"));
+    routes
 }
 
 fn hooks_json(ctx: &LaunchContext) -> Value {

@@ -195,6 +195,8 @@ pub enum HookEvent {
     ToolCall(ToolCall),
     /// The agent shows its own permission dialog for this call.
     PermissionDialog(ToolCall),
+    /// Where the agent's providers really lead, learned once it runs (Pi).
+    Routes(Vec<Route>),
     ToolFinished,
     /// The agent finished its turn.
     TurnFinished,
@@ -240,13 +242,39 @@ impl AgentState {
     }
 }
 
-/// How to start an agent: the command line and environment, and files to write first.
+/// How to start an agent: the command line and environment, files to write first, and
+/// where the metering proxy sends its model calls.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Launch {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub files: Vec<(PathBuf, String)>,
+    pub routes: Vec<Route>,
 }
+
+/// One of an agent's LLM endpoints, as the metering proxy sees it: the agent's base URL
+/// for it is `PROXY/ID`, and the proxy forwards to `upstream` (what the agent would have
+/// used) the rest of the path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub id: String,
+    /// The API family: anthropic, openai, google.
+    pub provider: String,
+    pub upstream: String,
+    /// Where requests made with ChatGPT login go instead (Codex and opencode send those to
+    /// ChatGPT's backend, not the API).
+    pub chatgpt: Option<String>,
+}
+
+impl Route {
+    pub fn new(id: &str, provider: &str, upstream: impl Into<String>) -> Route {
+        Route { id: id.into(), provider: provider.into(), upstream: upstream.into(), chatgpt: None }
+    }
+}
+
+/// The API that answers when nothing else is set, per provider family.
+pub const OPENAI_API: &str = "https://api.openai.com/v1";
+pub const CHATGPT_BACKEND: &str = "https://chatgpt.com/backend-api/codex";
 
 /// What an adapter needs to know to build a launch.
 #[derive(Clone, Copy)]
@@ -266,6 +294,9 @@ pub struct LaunchContext<'a> {
     pub token: &'a str,
     /// The environment the agent starts with (the user's, as the client had it).
     pub env: &'a [(String, String)],
+    /// The pane's address at the metering proxy (`http://127.0.0.1:PORT/t/TOKEN`), when
+    /// teamster meters.
+    pub proxy: Option<&'a str>,
 }
 
 impl<'a> LaunchContext<'a> {
@@ -301,8 +332,33 @@ impl<'a> LaunchContext<'a> {
             socket: Path::new("/run/hooks.sock"),
             token: "t0k",
             env: &[],
+            proxy: None,
         }
     }
+
+    /// The proxy address of a route.
+    pub fn route_url(&self, id: &str) -> Option<String> {
+        self.proxy.map(|p| format!("{p}/{id}"))
+    }
+}
+
+/// A variable as the agent will see it: its config entry's `env`, else the user's.
+pub fn setting(agent: &Agent, ctx: &LaunchContext, name: &str) -> Option<String> {
+    agent.env.get(name).filter(|v| !v.is_empty()).cloned().or_else(|| ctx.var(name).map(str::to_string))
+}
+
+/// `NO_PROXY` and `no_proxy` with loopback added: with `HTTPS_PROXY` set, every agent would
+/// send its calls to teamster's proxy through the user's proxy otherwise.
+fn no_proxy(agent: &Agent, ctx: &LaunchContext) -> Vec<(String, String)> {
+    ["NO_PROXY", "no_proxy"]
+        .iter()
+        .map(|name| {
+            let mine = setting(agent, ctx, name).unwrap_or_default();
+            let list =
+                if mine.is_empty() { "127.0.0.1,localhost".to_string() } else { format!("{mine},127.0.0.1,localhost") };
+            (name.to_string(), list)
+        })
+        .collect()
 }
 
 pub fn shell_quote(s: &str) -> String {
@@ -323,7 +379,17 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         AgentKind::Command => command::launch(agent, ctx),
     }?;
     l.argv.extend(agent.args.iter().cloned());
-    l.env.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let theirs: Vec<(String, String)> = agent
+        .env
+        .iter()
+        .filter(|(k, _)| !l.env.iter().any(|(ours, _)| ours == *k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    l.env.extend(theirs);
+    if ctx.proxy.is_some() && agent.kind != AgentKind::Command {
+        l.env.retain(|(k, _)| k != "NO_PROXY" && k != "no_proxy");
+        l.env.extend(no_proxy(agent, ctx));
+    }
     Ok(l)
 }
 

@@ -66,24 +66,30 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         (config_dir.join("package.json"), deps.to_string()),
         (config_dir.join("package-lock.json"), lock.to_string()),
     ];
-    let env = match ctx.var("OPENCODE_CONFIG_DIR") {
-        None => vec![("OPENCODE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned())],
+    // The user's inline config, which ours joins (it is merged over their files).
+    let users = match ctx.var("OPENCODE_CONFIG_CONTENT") {
+        Some(c) => serde_json::from_str(&super::strip_jsonc(c))
+            .map_err(|e| format!("OPENCODE_CONFIG_CONTENT is not valid JSON ({e}); fix it or unset it"))?,
+        None => json!({}),
+    };
+    let mut content = users.clone();
+    let mut env = Vec::new();
+    match ctx.var("OPENCODE_CONFIG_DIR") {
+        None => env.push(("OPENCODE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned())),
         Some(_) => {
-            // The user's own directory stays; the plugin joins their inline config.
-            let mut content: Value = match ctx.var("OPENCODE_CONFIG_CONTENT") {
-                Some(c) => serde_json::from_str(&super::strip_jsonc(c))
-                    .map_err(|e| format!("OPENCODE_CONFIG_CONTENT is not valid JSON ({e}); fix it or unset it"))?,
-                None => json!({}),
-            };
+            // The user's own directory stays; the plugin joins the inline config.
             let url = format!("file://{}", plugin.display());
             match content.get_mut("plugin").and_then(Value::as_array_mut) {
                 Some(list) => list.push(json!(url)),
                 None => content["plugin"] = json!([url]),
             }
             files.retain(|(p, _)| *p == plugin);
-            vec![("OPENCODE_CONFIG_CONTENT".to_string(), content.to_string())]
         }
-    };
+    }
+    let routes = route(agent, ctx, &mut content);
+    if content != users {
+        env.push(("OPENCODE_CONFIG_CONTENT".to_string(), content.to_string()));
+    }
     let mut argv = vec![agent.binary.clone()];
     if let Some(id) = ctx.resume {
         argv.extend(["--session".into(), id.into()]);
@@ -91,7 +97,43 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    Ok(Launch { argv, env, files })
+    Ok(Launch { argv, env, files, routes })
+}
+
+/// Points opencode's Anthropic, OpenAI and Google providers at the proxy (inline config,
+/// merged over the user's, keeps their keys). Each leads where the user's config or
+/// environment says, else to the provider's API; OpenAI with ChatGPT login to its backend.
+fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Vec<super::Route> {
+    let config_home = super::setting(agent, ctx, "XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ctx.home.join(".config"));
+    let files: Vec<Value> = ["opencode.json", "opencode.jsonc", "config.json"]
+        .iter()
+        .filter_map(|f| super::read_jsonc(&config_home.join("opencode").join(f)).ok())
+        .collect();
+    let providers = [
+        ("anthropic", "anthropic", Some("ANTHROPIC_BASE_URL"), "https://api.anthropic.com/v1"),
+        ("openai", "openai", Some("OPENAI_BASE_URL"), super::OPENAI_API),
+        ("google", "google", None, "https://generativelanguage.googleapis.com/v1beta"),
+    ];
+    let mut routes = Vec::new();
+    for (name, family, var, default) in providers {
+        // Not ending in /v1: with ChatGPT login opencode sends any `/v1/responses` path
+        // straight to ChatGPT.
+        let id = format!("oc-{name}");
+        let Some(url) = ctx.route_url(&id) else { continue };
+        let pointer = format!("/provider/{name}/options/baseURL");
+        let configured = std::iter::once(&*content)
+            .chain(files.iter())
+            .find_map(|v| v.pointer(&pointer).and_then(Value::as_str).map(str::to_string));
+        let upstream = configured
+            .or_else(|| var.and_then(|v| super::setting(agent, ctx, v)))
+            .unwrap_or_else(|| default.to_string());
+        content["provider"][name]["options"]["baseURL"] = json!(url);
+        let chatgpt = (name == "openai").then(|| super::CHATGPT_BACKEND.to_string());
+        routes.push(super::Route { chatgpt, ..super::Route::new(&id, family, upstream) });
+    }
+    routes
 }
 
 pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {

@@ -12,6 +12,8 @@ import { spawn } from "node:child_process";
 
 const TEAMSTER = __TEAMSTER__;
 const ARGS = __ARGS__;
+// teamster's metering proxy for this pane, or "" when it does not meter.
+const PROXY = __PROXY__;
 
 function hook(event: string, payload: unknown, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve) => {
@@ -35,7 +37,27 @@ export default function (pi: any) {
     } catch {}
     return session;
   };
-  pi.on("session_start", async (e: any, ctx: any) => { await hook("session_start", { ...remember(ctx), reason: e?.reason }); });
+  // Model calls go through teamster's proxy: each provider with one base URL is pointed at
+  // it, and teamster is told where each really leads (the user's own settings included).
+  let routed = false;
+  pi.on("session_start", async (e: any, ctx: any) => {
+    const providers: Record<string, string[]> = {};
+    if (PROXY && !routed) {
+      try {
+        for (const m of ctx.modelRegistry.getAll()) {
+          const urls = (providers[m.provider] ??= []);
+          if (!urls.includes(m.baseUrl)) urls.push(m.baseUrl);
+        }
+      } catch {}
+    }
+    await hook("session_start", { ...remember(ctx), reason: e?.reason, providers });
+    if (PROXY && !routed) {
+      routed = true;
+      for (const [p, urls] of Object.entries(providers)) {
+        if (urls.length === 1 && /^https?:\/\//.test(urls[0])) pi.registerProvider(p, { baseUrl: `${PROXY}/pi-${p}` });
+      }
+    }
+  });
   pi.on("input", async (e: any, ctx: any) => { await hook("input", { ...remember(ctx), text: e?.text }); });
   pi.on("tool_result", async (e: any, ctx: any) => { await hook("tool_result", { ...remember(ctx), tool_call_id: e?.toolCallId }); });
   pi.on("agent_end", async (_e: any, ctx: any) => { await hook("agent_end", { ...remember(ctx) }); });
@@ -54,7 +76,8 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     let args = ctx.hook_args(AgentKind::Pi, "__EVENT__");
     let text = EXTENSION
         .replace("__TEAMSTER__", &json!(ctx.teamster.to_string_lossy()).to_string())
-        .replace("__ARGS__", &json!(args).to_string());
+        .replace("__ARGS__", &json!(args).to_string())
+        .replace("__PROXY__", &json!(ctx.proxy.unwrap_or("")).to_string());
     let mut argv = vec![agent.binary.clone(), "-e".into(), path.to_string_lossy().into_owned()];
     if let Some(session) = ctx.resume {
         argv.extend(["--session".into(), session.into()]);
@@ -62,14 +85,30 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    Ok(Launch { argv, env: Vec::new(), files: vec![(path, text)] })
+    // Routes come from the extension once Pi has loaded its providers.
+    Ok(Launch { argv, env: Vec::new(), files: vec![(path, text)], routes: Vec::new() })
 }
 
 pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
     // Pi resumes from the session's file.
     let mut out = super::conversation_in(payload, &["session_file", "session_id"], event, "session_start");
     match event {
-        "session_start" => out.push(HookEvent::Ready),
+        "session_start" => {
+            out.push(HookEvent::Ready);
+            let routes: Vec<super::Route> = payload
+                .get("providers")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, urls)| match urls.as_array().map(Vec::as_slice) {
+                    Some([url]) => url.as_str().map(|u| super::Route::new(&format!("pi-{name}"), family(name), u)),
+                    _ => None,
+                })
+                .collect();
+            if !routes.is_empty() {
+                out.push(HookEvent::Routes(routes));
+            }
+        }
         "input" => out.push(HookEvent::PromptSubmitted),
         "tool_call" => out.push(HookEvent::ToolCall(ToolCall::of(
             field(payload, &["tool_name"]),
@@ -81,6 +120,15 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
         _ => {}
     }
     out
+}
+
+/// The API family of a Pi provider, for error replies in its shape.
+fn family(provider: &str) -> &'static str {
+    match provider {
+        p if p.starts_with("anthropic") => "anthropic",
+        p if p.starts_with("google") || p.starts_with("gemini") => "google",
+        _ => "openai",
+    }
 }
 
 /// What the extension reads: allow unless denied (Pi has no rules of its own to defer to).

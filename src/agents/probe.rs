@@ -230,6 +230,7 @@ pub fn live_check(agent: &Agent, teamster: &Path, binary: &Path) -> Result<Strin
         socket: &socket,
         token: "doctor",
         env: &env,
+        proxy: None,
     };
     let launch = super::launch(&probe, &ctx)?;
     for (path, text) in &launch.files {

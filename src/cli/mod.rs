@@ -187,6 +187,7 @@ pub fn ls_json(sessions: &[SessionView]) -> serde_json::Value {
                                 "exit_code": code, "signal": signal, "pid": p.pid,
                                 "cols": p.size.cols, "rows": p.size.rows, "focused": t.focused == p.id,
                                 "status": p.status(), "branch": p.branch,
+                                "spend": p.spend, "spend_unknown": p.spend_unknown,
                                 "agent": p.agent.as_ref().map(|a| json!({
                                     "kind": a.kind, "state": a.state, "conversation": a.conversation,
                                 })),
@@ -196,7 +197,8 @@ pub fn ls_json(sessions: &[SessionView]) -> serde_json::Value {
                     json!({ "index": i + 1, "name": t.name, "active": i == s.active_tab, "zoomed": t.zoomed.is_some(), "panes": panes })
                 })
                 .collect();
-            json!({ "id": s.id, "name": s.name, "clients": s.clients, "created": s.created, "tabs": tabs })
+            json!({ "id": s.id, "name": s.name, "clients": s.clients, "created": s.created, "tabs": tabs,
+                    "spend": s.spend, "budget": s.budget.as_ref().map(|(limit, rule)| json!({ "limit": limit, "rule": rule })) })
         })
         .collect();
     json!({ "sessions": sessions })
@@ -379,31 +381,265 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
         println!("nothing is waiting for approval");
     } else {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        println!("{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>6}  what", "id", "session", "pane", "agent", "tool", "age");
+        println!(
+            "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>6} {:>8}  what (why)",
+            "id", "session", "pane", "agent", "tool", "age", "denied in"
+        );
         for p in pending {
-            let age = now.saturating_sub(p.since);
+            let why = match &p.rule {
+                Some(rule) => format!("  ({rule})"),
+                None => String::new(),
+            };
             println!(
-                "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>5}s  {}",
-                p.id, p.session, p.pane, p.agent, p.tool, age, p.what
+                "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>5}s {:>8}s  {}{why}",
+                p.id,
+                p.session,
+                p.pane,
+                p.agent,
+                p.tool,
+                now.saturating_sub(p.since),
+                p.deadline.saturating_sub(now),
+                p.what
             );
+        }
+        println!("`teamster approve ID` lets one go ahead; `teamster deny ID --reason TEXT` stops it");
+    }
+    Ok(())
+}
+
+/// Where `teamster approve --always` allows an action from now on.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AlwaysScope {
+    Session,
+    Workspace,
+    Everywhere,
+}
+
+/// `teamster approve ID [--always SCOPE]` and `teamster deny ID [--reason TEXT]`.
+pub fn resolve(action: u64, verdict: crate::agents::Verdict, always: Option<AlwaysScope>) -> anyhow::Result<()> {
+    use crate::protocol::AllowScope;
+    let word = if verdict == crate::agents::Verdict::Allow { "approved" } else { "denied" };
+    let via = if verdict == crate::agents::Verdict::Allow { "teamster approve" } else { "teamster deny" };
+    let always = always.map(|a| match a {
+        AlwaysScope::Session => AllowScope::Session,
+        AlwaysScope::Workspace => AllowScope::Workspace,
+        AlwaysScope::Everywhere => AllowScope::Everywhere,
+    });
+    let reply = ask_runner(|id| ClientMsg::Resolve { id, action, verdict, always, via: via.into() })?;
+    if reply.is_none() {
+        bail!("no runner is running, so nothing waits");
+    }
+    println!(
+        "{word} {action}{}",
+        if always.is_some() { ", and allowed from now on (`teamster rules` lists it)" } else { "" }
+    );
+    Ok(())
+}
+
+/// One request to the runner, if one runs.
+fn ask_runner(make: impl FnOnce(u64) -> ClientMsg) -> anyhow::Result<Option<Reply>> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let Some(mut conn) = existing(&paths::socket_path()).await? else { return Ok(None) };
+        Ok(Some(request(&mut conn, make).await?))
+    })
+}
+
+/// The state database, read beside a running runner (or without one).
+fn store() -> anyhow::Result<crate::runner::store::Store> {
+    let path = paths::state_dir().join("teamster.db");
+    crate::runner::store::Store::open(&path).map_err(anyhow::Error::msg)
+}
+
+/// `teamster cost`.
+pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path) -> anyhow::Result<()> {
+    if prices {
+        let p = load_config(config_path)?.prices();
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "table": p.table, "config": p.overrides, "fallback": p.fallback })
+                )?
+            );
+            return Ok(());
+        }
+        println!("prices in dollars per million tokens (table version {}, checked {}):", p.table.version, p.table.date);
+        println!(
+            "{:<32} {:<10} {:>8} {:>8} {:>10} {:>11}",
+            "model", "provider", "input", "output", "cache read", "cache write"
+        );
+        let row = |name: &str, provider: &str, x: &crate::meter::prices::Price| {
+            let opt = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_else(|| "-".into());
+            println!(
+                "{name:<32} {provider:<10} {:>8} {:>8} {:>10} {:>11}",
+                x.input,
+                x.output,
+                opt(x.cache_read),
+                opt(x.cache_write)
+            );
+        };
+        for (name, m) in &p.table.models {
+            row(name, &m.provider, &m.price);
+        }
+        for (name, price) in &p.overrides {
+            row(name, "(config)", price);
+        }
+        row("(any other model)", "fallback", &p.fallback);
+        return Ok(());
+    }
+    let report = store()?.report(target.as_deref()).map_err(anyhow::Error::msg)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    if report.total.calls == 0 {
+        println!("nothing spent yet{}", target.map(|t| format!(" in session {t}")).unwrap_or_default());
+        return Ok(());
+    }
+    use crate::tui::view::{dollars, tokens};
+    for (title, rows) in [
+        ("agent", &report.by_agent),
+        ("model", &report.by_model),
+        ("day", &report.by_day),
+        ("session", &report.by_session),
+    ] {
+        println!("{title:<28} {:>6} {:>9} {:>9} {:>10} {:>10}", "calls", "input", "output", "cache", "dollars");
+        for r in rows {
+            let flag = if r.unknown > 0 {
+                " ?"
+            } else if r.estimated > 0 {
+                " ~"
+            } else {
+                ""
+            };
+            println!(
+                "  {:<26} {:>6} {:>9} {:>9} {:>10} {:>10}{flag}",
+                r.key,
+                r.calls,
+                tokens(r.input),
+                tokens(r.output),
+                tokens(r.cache_read + r.cache_write),
+                dollars(r.cost)
+            );
+        }
+        println!();
+    }
+    let t = &report.total;
+    println!("total {} over {} calls", dollars(t.cost), t.calls);
+    if t.estimated > 0 {
+        println!(
+            "~ {} calls used models not in the price table: priced at [pricing] fallback (`teamster cost --prices`)",
+            t.estimated
+        );
+    }
+    if t.unknown > 0 {
+        println!(
+            "? {} calls could not be metered (their replies carried no usage teamster could read): not in the total",
+            t.unknown
+        );
+    }
+    Ok(())
+}
+
+/// `teamster rules [--forget ID]`.
+pub fn rules(json: bool, forget: Option<i64>, config_path: &Path) -> anyhow::Result<()> {
+    if let Some(id) = forget {
+        match ask_runner(|rid| ClientMsg::RemoveAllowance { id: rid, allowance: id })? {
+            Some(_) => {}
+            None => {
+                if !store()?.remove_allowance(id).map_err(anyhow::Error::msg)? {
+                    bail!("no \"always allow\" {id}; `teamster rules` lists them");
+                }
+            }
+        }
+        println!("forgot \"always allow\" {id}");
+        return Ok(());
+    }
+    let config = load_config(config_path)?;
+    let policies: Vec<String> = config.rules().iter().map(|r| r.describe()).collect();
+    let allowances = store()?.allowances();
+    if json {
+        let allowances: Vec<serde_json::Value> = allowances
+            .iter()
+            .map(|a| serde_json::json!({ "id": a.id, "scope": a.scope.words(), "tool": a.tool, "what": a.what }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "policies": policies, "always_allow": allowances }))?
+        );
+        return Ok(());
+    }
+    if policies.is_empty() {
+        println!(
+            "no policies: tool calls go on to each agent's own rules (add [[policy]] tables to {})",
+            config_path.display()
+        );
+    } else {
+        println!("policies, in order (from {}):", config_path.display());
+        for (i, p) in policies.iter().enumerate() {
+            println!("  {:>2}. {p}", i + 1);
+        }
+    }
+    println!();
+    if allowances.is_empty() {
+        println!("no \"always allow\"s (approve with A in the sidebar, or `teamster approve ID --always SCOPE`)");
+    } else {
+        println!("always allowed (`teamster rules --forget ID` removes one):");
+        for a in allowances {
+            println!("  {:>3}  {:<28} {}: {}", a.id, a.scope.words(), a.tool, a.what);
         }
     }
     Ok(())
 }
 
-/// `teamster approve ID` and `teamster deny ID [--reason TEXT]`.
-pub fn resolve(action: u64, verdict: crate::agents::Verdict) -> anyhow::Result<()> {
-    let rt = runtime()?;
-    let word = if verdict == crate::agents::Verdict::Allow { "approved" } else { "denied" };
-    rt.block_on(async {
-        let Some(mut conn) = existing(&paths::socket_path()).await? else {
-            bail!("no runner is running, so nothing waits")
+/// `teamster audit`.
+pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
+    let decisions = store()?.decisions(count).map_err(anyhow::Error::msg)?;
+    if json {
+        let rows: Vec<serde_json::Value> = decisions
+            .iter()
+            .map(|d| {
+                serde_json::json!({ "ts": d.ts, "session": d.session, "agent": d.agent, "kind": d.kind, "what": d.what,
+                                    "verdict": d.verdict, "by": d.by, "rule": d.rule, "reason": d.reason })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "decisions": rows }))?);
+        return Ok(());
+    }
+    if decisions.is_empty() {
+        println!("no decisions yet");
+        return Ok(());
+    }
+    for d in decisions.iter().rev() {
+        let why = match (&d.rule, &d.reason) {
+            (Some(rule), Some(reason)) => format!(" ({rule}: {reason})"),
+            (Some(rule), None) => format!(" ({rule})"),
+            (None, Some(reason)) => format!(" ({reason})"),
+            (None, None) => String::new(),
         };
-        request(&mut conn, |id| ClientMsg::Resolve { id, action, verdict }).await?;
-        anyhow::Ok(())
-    })?;
-    println!("{word} {action}");
+        println!("{}  {:<8} {:<10} {:<6} by {:<24} {}{why}", clock(d.ts), d.session, d.agent, d.verdict, d.by, d.what);
+    }
     Ok(())
+}
+
+/// A Unix time as the local `YYYY-MM-DD HH:MM:SS`.
+fn clock(ts: u64) -> String {
+    let t = ts as libc::time_t;
+    // SAFETY: localtime_r writes only the struct we give it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return ts.to_string();
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
 }
 
 /// `teamster restart`: a new runner (after an upgrade, say), with every session back.

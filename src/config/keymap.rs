@@ -35,10 +35,13 @@ pub enum Mode {
     Tab,
     Resize,
     Copy,
+    /// Keys act on the approval sidebar's pending actions.
+    Approvals,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [Mode::Normal, Mode::Locked, Mode::Prefix, Mode::Tab, Mode::Resize, Mode::Copy];
+    pub const ALL: [Mode; 7] =
+        [Mode::Normal, Mode::Locked, Mode::Prefix, Mode::Tab, Mode::Resize, Mode::Copy, Mode::Approvals];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -48,6 +51,7 @@ impl Mode {
             Mode::Tab => "tab",
             Mode::Resize => "resize",
             Mode::Copy => "copy",
+            Mode::Approvals => "approvals",
         }
     }
 
@@ -152,6 +156,21 @@ pub enum Action {
     /// Enter copy mode a page up, as shift-pageup does in most terminals.
     ScrollPageUp,
     Copy(CopyAction),
+    /// Go to the approval sidebar (showing it).
+    Approvals,
+    /// Show or hide the sidebar.
+    ToggleSidebar,
+    /// Spend by agent, model and day.
+    CostView,
+    // On the selected pending action:
+    Approve,
+    Deny,
+    DenyWithMessage,
+    /// Approve, and allow this very action from now on (asks where).
+    AlwaysAllow,
+    JumpToPane,
+    PendingNext,
+    PendingPrev,
     /// Explicitly no binding: removes one inherited from the base keymap.
     Unbind,
 }
@@ -182,6 +201,16 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("send-key", Action::SendKey),
     ("copy-mode", Action::CopyMode),
     ("scroll-page-up", Action::ScrollPageUp),
+    ("approvals", Action::Approvals),
+    ("toggle-sidebar", Action::ToggleSidebar),
+    ("cost", Action::CostView),
+    ("approve", Action::Approve),
+    ("deny", Action::Deny),
+    ("deny-with-message", Action::DenyWithMessage),
+    ("always-allow", Action::AlwaysAllow),
+    ("jump-to-pane", Action::JumpToPane),
+    ("pending-next", Action::PendingNext),
+    ("pending-prev", Action::PendingPrev),
     ("none", Action::Unbind),
 ];
 
@@ -409,6 +438,14 @@ impl Keymap {
                 (Action::EnterMode(Mode::Normal), "done"),
             ],
             Mode::Locked => &[(Action::EnterMode(Mode::Normal), "unlock")],
+            Mode::Approvals => &[
+                (Action::Approve, "approve"),
+                (Action::Deny, "deny"),
+                (Action::DenyWithMessage, "tell"),
+                (Action::AlwaysAllow, "always"),
+                (Action::JumpToPane, "go"),
+                (Action::EnterMode(Mode::Normal), "back"),
+            ],
             Mode::Normal | Mode::Prefix => &[
                 (Action::SplitRight, "split"),
                 (Action::SplitDown, "split↓"),

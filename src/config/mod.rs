@@ -65,6 +65,38 @@ pub struct Config {
     /// Hold every tool call an agent reports until `teamster approve` or `deny`.
     pub hold_tool_calls: bool,
     pub agents: BTreeMap<String, AgentConfig>,
+    /// Route agents' LLM traffic through the metering proxy.
+    pub meter: bool,
+    /// Seconds an ask waits for a person before it is denied.
+    pub ask_timeout_secs: u64,
+    /// Where the proxy forwards each provider's requests.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Prices over the shipped table, per model.
+    pub prices: BTreeMap<String, crate::meter::prices::Price>,
+    pub pricing: PricingConfig,
+    /// `[[policy]]` rules, in order.
+    pub policy: Vec<crate::policy::RuleConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingConfig {
+    /// The price of a model the table does not know.
+    pub fallback: crate::meter::prices::Price,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        // Priced as the dearest common model: an unknown model's spend is overstated,
+        // not hidden.
+        PricingConfig { fallback: crate::meter::prices::Price::new(15.0, 75.0, 1.5, 18.75) }
+    }
 }
 
 /// Besides the mark on the pane and its tab: nothing, the terminal's bell, or a desktop
@@ -108,6 +140,12 @@ impl Default for Config {
             notify: Notify::Bell,
             hold_tool_calls: false,
             agents: BTreeMap::new(),
+            meter: true,
+            ask_timeout_secs: 900,
+            providers: BTreeMap::new(),
+            prices: BTreeMap::new(),
+            pricing: PricingConfig::default(),
+            policy: Vec::new(),
         }
     }
 }
@@ -128,9 +166,77 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let config: Config = parse_toml(path, text)?;
+        let mut config: Config = parse_toml(path, text)?;
         config.check(path, text)?;
+        config.policy = config.expand_includes(path, text, 0)?;
         Ok(config)
+    }
+
+    /// The policy list with every `include` replaced by the rules of its file (relative
+    /// to the file that names it), errors naming the file and line.
+    fn expand_includes(
+        &self,
+        path: &Path,
+        text: &str,
+        depth: usize,
+    ) -> Result<Vec<crate::policy::RuleConfig>, ConfigError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct PolicyFile {
+            #[serde(default)]
+            policy: Vec<crate::policy::RuleConfig>,
+        }
+        let mut out = Vec::new();
+        for (i, rule) in self.policy.iter().enumerate() {
+            let line = nth_line(text, "[[policy]]", i);
+            let Some(include) = &rule.include else {
+                crate::policy::Rule::compile(rule, i)
+                    .map_err(|(key, message)| ConfigError::new(path, line, format!("policy.{key}"), message))?;
+                out.push(rule.clone());
+                continue;
+            };
+            if depth > 8 {
+                return Err(ConfigError::new(
+                    path,
+                    line,
+                    "policy.include",
+                    "includes nest too deep (does a file include itself?)",
+                ));
+            }
+            if *rule != (crate::policy::RuleConfig { include: Some(include.clone()), ..Default::default() }) {
+                return Err(ConfigError::new(
+                    path,
+                    line,
+                    "policy.include",
+                    "a [[policy]] with `include` has nothing else in it",
+                ));
+            }
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let file = dir.join(expand_home(include));
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                ConfigError::new(path, line, "policy.include", format!("cannot read {}: {e}", file.display()))
+            })?;
+            let inner: PolicyFile = parse_toml(&file, &text)?;
+            let nested = Config { policy: inner.policy, ..Config::default() };
+            out.extend(nested.expand_includes(&file, &text, depth + 1)?);
+        }
+        Ok(out)
+    }
+
+    /// The compiled policy rules (checked when the config was read), with
+    /// `hold_tool_calls` as a last rule.
+    pub fn rules(&self) -> Vec<crate::policy::Rule> {
+        let mut rules: Vec<crate::policy::Rule> =
+            self.policy.iter().enumerate().filter_map(|(i, c)| crate::policy::Rule::compile(c, i).ok()).collect();
+        if self.hold_tool_calls {
+            rules.push(crate::policy::Rule::hold_every_tool_call());
+        }
+        rules
+    }
+
+    /// The shipped prices with this config's over them.
+    pub fn prices(&self) -> crate::meter::prices::Prices {
+        crate::meter::prices::Prices::new(self.prices.clone(), self.pricing.fallback)
     }
 
     fn check(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
@@ -199,6 +305,11 @@ pub fn expand_home(p: &str) -> PathBuf {
         None if p == "~" => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default(),
         None => PathBuf::from(p),
     }
+}
+
+/// The line of the `n`th (0-based) line that starts with `header`.
+fn nth_line(text: &str, header: &str, n: usize) -> usize {
+    text.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with(header)).nth(n).map_or(0, |(i, _)| i + 1)
 }
 
 /// The line where `key` (dotted: `agents.claude`) is set, for errors found after parsing.

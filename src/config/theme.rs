@@ -28,6 +28,7 @@ pub const THEME_KEYS: &[(&str, &str)] = &[
     ("exited", "a pane title's exit status"),
     ("agent_state", "an agent's state in its pane title (working, idle)"),
     ("branch", "a pane's git worktree branch in its title"),
+    ("spend", "what an agent (in its title) or the session (in the status bar) has spent"),
     ("attention", "marks on panes and tabs that want attention"),
     ("status", "the status bar"),
     ("session", "the session name in the status bar"),

@@ -197,11 +197,31 @@ pub enum ClientMsg {
     Approvals {
         id: u64,
     },
-    /// Approve or deny a pending tool call (`teamster approve|deny`).
+    /// Approve or deny a pending action (the sidebar, `teamster approve|deny`).
     Resolve {
         id: u64,
         action: u64,
         verdict: crate::agents::Verdict,
+        /// With an approval: allow this very action from now on, in this scope.
+        #[serde(default)]
+        always: Option<AllowScope>,
+        /// Where the decision was made, for the audit log ("sidebar", "teamster approve").
+        #[serde(default)]
+        via: String,
+    },
+    /// Spend, by agent, model, day and session (`teamster cost`); all sessions, or one.
+    Cost {
+        id: u64,
+        session: Option<String>,
+    },
+    /// The "always allow"s people chose, and the last decisions (`teamster rules`).
+    Rules {
+        id: u64,
+    },
+    /// Forget an "always allow".
+    RemoveAllowance {
+        id: u64,
+        allowance: i64,
     },
     /// Stop the runner keeping its sessions; the next `teamster` brings them back.
     Restart {
@@ -215,6 +235,47 @@ pub enum ClientMsg {
         size: Size,
         context: Context,
     },
+}
+
+impl ClientMsg {
+    /// Whether the message only reads: what an agent's own processes may still send.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            ClientMsg::Hello { .. }
+                | ClientMsg::List { .. }
+                | ClientMsg::ListAgents { .. }
+                | ClientMsg::Approvals { .. }
+                | ClientMsg::Cost { .. }
+                | ClientMsg::Rules { .. }
+        )
+    }
+
+    /// The id its reply will carry, for requests.
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            ClientMsg::Command { id, .. }
+            | ClientMsg::GetLines { id, .. }
+            | ClientMsg::Search { id, .. }
+            | ClientMsg::GetText { id, .. }
+            | ClientMsg::List { id }
+            | ClientMsg::Kill { id, .. }
+            | ClientMsg::NewPane { id, .. }
+            | ClientMsg::ListAgents { id }
+            | ClientMsg::Approvals { id }
+            | ClientMsg::Resolve { id, .. }
+            | ClientMsg::Cost { id, .. }
+            | ClientMsg::Rules { id }
+            | ClientMsg::RemoveAllowance { id, .. }
+            | ClientMsg::Restart { id }
+            | ClientMsg::NewSession { id, .. } => Some(*id),
+            ClientMsg::Hello { .. }
+            | ClientMsg::Attach { .. }
+            | ClientMsg::Resize { .. }
+            | ClientMsg::Input { .. }
+            | ClientMsg::Detach => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,6 +302,11 @@ pub enum ServerMsg {
     Alert {
         pane: PaneId,
         kind: AlertKind,
+    },
+    /// Every action waiting for a verdict, across sessions, oldest first; sent when it
+    /// changes.
+    Pending {
+        pending: Vec<PendingView>,
     },
     /// A program set the clipboard (OSC 52); the client passes it to its terminal.
     Clipboard {
@@ -282,6 +348,65 @@ pub enum Reply {
     Pane { pane: PaneId, session: String },
     Agents { agents: Vec<AgentInfo> },
     Approvals { pending: Vec<PendingView> },
+    Cost { report: CostReport },
+    Rules { allowances: Vec<AllowanceView>, rules: Vec<String>, decisions: Vec<DecisionView> },
+}
+
+/// Where an "always allow" applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllowScope {
+    /// The session the action came from.
+    Session,
+    /// The agent's workspace (its worktree or directory), in any session.
+    Workspace,
+    Everywhere,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowanceView {
+    pub id: i64,
+    /// "in session work", "in /home/me/repo", "everywhere".
+    pub scope: String,
+    pub tool: String,
+    pub what: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub ts: u64,
+    pub session: String,
+    pub agent: String,
+    pub what: String,
+    pub verdict: String,
+    pub by: String,
+    pub rule: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Tokens and dollars for one key (an agent, a model, a day, a session).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostRow {
+    pub key: String,
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub cost: f64,
+    pub calls: u64,
+    /// Calls priced by the fallback price (model not in the table).
+    pub estimated: u64,
+    /// Calls whose usage could not be read (not in `cost`).
+    pub unknown: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostReport {
+    pub by_agent: Vec<CostRow>,
+    pub by_model: Vec<CostRow>,
+    pub by_day: Vec<CostRow>,
+    pub by_session: Vec<CostRow>,
+    pub total: CostRow,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,18 +417,25 @@ pub enum WorktreeChoice {
     Remove,
 }
 
-/// A tool call held for a verdict.
+/// An action held for a verdict: a tool call, or an LLM request at a spend gate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingView {
     pub id: u64,
     pub session: String,
     pub pane: PaneId,
     pub agent: String,
+    /// "tool_call" or "llm_request".
+    pub kind: String,
+    /// The tool, or the provider.
     pub tool: String,
-    /// The command, or the file, or the tool: what it wants to do.
+    /// What it wants to do: the command, the file, or the request and the spend so far.
     pub what: String,
-    /// Seconds since the epoch.
+    /// The rule that asked, and why.
+    pub rule: Option<String>,
+    pub reason: String,
+    /// Seconds since the epoch; and when it is denied if nobody answers.
     pub since: u64,
+    pub deadline: u64,
 }
 
 /// An agent pane's agent, for titles and `teamster ls`.
@@ -328,7 +460,7 @@ pub enum PaneState {
     Exited { code: Option<i32>, signal: Option<i32> },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PaneInfo {
     pub id: PaneId,
     /// A name the user gave, or the agent's name.
@@ -345,6 +477,11 @@ pub struct PaneInfo {
     pub agent: Option<AgentView>,
     /// The branch of the pane's git worktree, if it has one.
     pub branch: Option<String>,
+    /// Dollars its agent has spent; `spend_unknown` when some calls could not be metered.
+    #[serde(default)]
+    pub spend: f64,
+    #[serde(default)]
+    pub spend_unknown: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,7 +493,7 @@ pub struct TabView {
     pub zoomed: Option<PaneId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
     pub id: u32,
     pub name: String,
@@ -366,6 +503,11 @@ pub struct SessionView {
     pub panes: Vec<PaneInfo>,
     pub clients: u32,
     pub created: u64,
+    /// Dollars spent by the session's agents, and the next limit a policy acts at.
+    #[serde(default)]
+    pub spend: f64,
+    #[serde(default)]
+    pub budget: Option<(f64, String)>,
 }
 
 impl PaneInfo {

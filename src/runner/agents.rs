@@ -1,37 +1,16 @@
-//! What the runner does with agents' hooks: their state, their conversations, and the
-//! tool calls it holds until someone approves or denies them.
+//! What the runner does with agents' hooks: their state, their conversations, and their
+//! tool calls (decided by the control layer).
 
+use super::control::{Action, Outcome, deny_pending_of};
 use super::hooks::HookRequest;
-use super::{Runner, SessionEvent, State, now_secs};
+use super::{Runner, SessionEvent, State};
 use crate::agents::{AgentState, HookEvent, ToolCall, Verdict};
 use crate::layout::PaneId;
-use crate::protocol::{AlertKind, PendingView, ServerMsg};
+use crate::protocol::{AlertKind, ServerMsg};
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 /// How long an approval made in teamster also answers the agent's own dialog for that call.
 const APPROVAL_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// A tool call held for a verdict.
-pub struct Pending {
-    pub id: u64,
-    pub pane: PaneId,
-    pub session: u32,
-    pub agent: String,
-    pub call: ToolCall,
-    pub since: u64,
-    reply: oneshot::Sender<Verdict>,
-}
-
-/// Denies whatever a closing pane still waits on, so its hook returns.
-pub fn deny_pending_of(st: &mut State, pane: PaneId, reason: &str) {
-    let ids: Vec<u64> = st.pending.values().filter(|p| p.pane == pane).map(|p| p.id).collect();
-    for id in ids {
-        if let Some(p) = st.pending.remove(&id) {
-            let _ = p.reply.send(Verdict::Deny { reason: reason.into() });
-        }
-    }
-}
 
 impl Runner {
     /// Applies what a hook reports, and answers it.
@@ -59,13 +38,29 @@ impl Runner {
                 HookEvent::TurnFinished => {
                     // A call still held belongs to a turn that is over (the user interrupted it).
                     let mut st = self.state.lock();
-                    deny_pending_of(&mut st, pane, "the agent's turn ended before a decision");
+                    if deny_pending_of(&mut st, pane, "the agent's turn ended before a decision") {
+                        self.broadcast_pending(&st);
+                    }
                     self.set_state_locked(&mut st, pane, AgentState::WaitingForInput);
                 }
                 HookEvent::WaitingForUser(_) => self.set_agent_state(pane, AgentState::WaitingForInput),
                 HookEvent::ToolCall(call) => {
                     self.set_agent_state(pane, AgentState::Working);
-                    verdict = self.tool_call(pane, call).await;
+                    verdict = match self.decide(pane, Action::ToolCall(call)).await {
+                        Outcome::Allow => Verdict::Allow,
+                        Outcome::Deny(reason) => Verdict::Deny { reason },
+                        Outcome::Defer => Verdict::Defer,
+                    };
+                }
+                HookEvent::Routes(routes) => {
+                    let st = self.state.lock();
+                    if let Some(p) = st.panes.get(&pane) {
+                        let mut m = p.meta.lock();
+                        for r in routes {
+                            m.routes.retain(|old| old.id != r.id);
+                            m.routes.push(r);
+                        }
+                    }
                 }
                 HookEvent::PermissionDialog(call) => {
                     // Approved in teamster already: answer the agent's own dialog too.
@@ -80,85 +75,12 @@ impl Runner {
         verdict
     }
 
-    /// Withdraws held calls whose hook went away (the agent cancelled the call and ended
-    /// the helper): nobody waits for their verdict now.
-    pub fn withdraw_abandoned(&self) {
-        let mut st = self.state.lock();
-        let gone: Vec<(u64, PaneId)> =
-            st.pending.values().filter(|p| p.reply.is_closed()).map(|p| (p.id, p.pane)).collect();
-        for (id, pane) in gone {
-            st.pending.remove(&id);
-            if !st.pending.values().any(|p| p.pane == pane) {
-                self.set_state_locked(&mut st, pane, AgentState::Working);
-            }
-        }
-    }
-
     /// Whether the user approved `call` in this pane a moment ago (and forgets it).
     fn take_approval(&self, pane: PaneId, call: &ToolCall) -> bool {
         let mut st = self.state.lock();
         st.approved.retain(|(_, _, at)| at.elapsed() < APPROVAL_MEMORY);
         let found = st.approved.iter().position(|(p, what, _)| *p == pane && *what == call.summary());
         found.map(|i| st.approved.remove(i)).is_some()
-    }
-
-    /// A call goes ahead unless the config holds calls (the policy engine comes later):
-    /// teamster has no objection and the agent's own permission rules apply. A held call
-    /// waits here until `teamster approve` or `teamster deny`.
-    async fn tool_call(self: &Arc<Self>, pane: PaneId, call: ToolCall) -> Verdict {
-        if !self.config().hold_tool_calls {
-            return Verdict::Defer;
-        }
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut guard = self.state.lock();
-            let st = &mut *guard;
-            let Some(p) = st.panes.get(&pane).cloned() else {
-                return Verdict::Deny { reason: "the pane is gone".into() };
-            };
-            st.next_pending += 1;
-            let id = st.next_pending;
-            let agent = p.meta.lock().spec.name.clone().unwrap_or_default();
-            st.pending.insert(id, Pending { id, pane, session: p.session, agent, call, since: now_secs(), reply: tx });
-            self.set_state_locked(st, pane, AgentState::NeedsApproval);
-        }
-        let verdict = rx.await.unwrap_or(Verdict::Deny { reason: "teamster stopped before deciding".into() });
-        self.set_agent_state(pane, AgentState::Working);
-        verdict
-    }
-
-    pub fn approvals(&self) -> Vec<PendingView> {
-        let st = self.state.lock();
-        st.pending
-            .values()
-            .map(|p| PendingView {
-                id: p.id,
-                session: st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default(),
-                pane: p.pane,
-                agent: p.agent.clone(),
-                tool: p.call.tool.clone(),
-                what: p.call.summary(),
-                since: p.since,
-            })
-            .collect()
-    }
-
-    /// Gives a held tool call its verdict; the agent's hook returns at once.
-    pub fn resolve(&self, id: u64, verdict: Verdict) -> Result<(), String> {
-        let mut st = self.state.lock();
-        let p = st.pending.remove(&id).ok_or_else(|| {
-            let waiting: Vec<String> = st.pending.keys().map(u64::to_string).collect();
-            if waiting.is_empty() {
-                format!("no pending action {id}; nothing is waiting")
-            } else {
-                format!("no pending action {id}; waiting: {}", waiting.join(", "))
-            }
-        })?;
-        if verdict == Verdict::Allow {
-            st.approved.push((p.pane, p.call.summary(), std::time::Instant::now()));
-        }
-        let _ = p.reply.send(verdict);
-        Ok(())
     }
 
     fn set_conversation(&self, pane: PaneId, id: String) {

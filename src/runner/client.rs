@@ -34,10 +34,13 @@ async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
 
 pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     // The socket's directory is private already; this is a second lock on the door.
-    match stream.peer_cred() {
-        Ok(cred) if cred.uid() == nix::unistd::getuid().as_raw() => {}
+    let peer = match stream.peer_cred() {
+        Ok(cred) if cred.uid() == nix::unistd::getuid().as_raw() => cred.pid(),
         _ => return,
-    }
+    };
+    // An agent may look, but not act: it must not approve its own actions, nor drive a
+    // client (typing into another pane, say) to do it.
+    let agent = peer.and_then(|pid| runner.agent_of_process(pid));
     let (mut rd, wr) = stream.into_split();
     let wr: Writer = Arc::new(tokio::sync::Mutex::new(wr));
     match read_msg::<ClientMsg, _>(&mut rd).await {
@@ -75,6 +78,19 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
         };
         let session = attached.as_ref().map(|(s, _)| *s);
         let reply = |id: u64, result: Result<Reply, String>| ServerMsg::Reply { id, result };
+        if let Some(pane) = agent
+            && !msg.is_read_only()
+        {
+            let message = format!(
+                "refused: this comes from the agent in pane {pane}, and agents cannot act through teamster's control socket (approve, type, open or close panes); a person does that"
+            );
+            let out = match msg.request_id() {
+                Some(id) => reply(id, Err(message)),
+                None => ServerMsg::Error { message },
+            };
+            send(&wr, &out).await;
+            continue;
+        }
         let out = match msg {
             ClientMsg::Hello { .. } => Some(ServerMsg::Error { message: "hello twice".into() }),
             ClientMsg::Attach { target, size, context, colors } => {
@@ -86,6 +102,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                         if let Some((_, old)) = attached.take() {
                             old.abort();
                         }
+                        send(&wr, &ServerMsg::Pending { pending: runner.approvals() }).await;
                         let task = tokio::spawn(frames(runner.clone(), wr.clone(), id));
                         attached = Some((id, task));
                         None
@@ -160,8 +177,23 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             }
             ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),
             ClientMsg::Approvals { id } => Some(reply(id, Ok(Reply::Approvals { pending: runner.approvals() }))),
-            ClientMsg::Resolve { id, action, verdict } => {
-                Some(reply(id, runner.resolve(action, verdict).map(|_| Reply::Done)))
+            ClientMsg::Resolve { id, action, verdict, always, via } => {
+                let result = match verdict {
+                    crate::agents::Verdict::Deny { reason } => runner.resolve(action, false, reason, None, &via),
+                    _ => runner.resolve(action, true, String::new(), always, &via),
+                };
+                Some(reply(id, result.map(|_| Reply::Done)))
+            }
+            ClientMsg::Cost { id, session } => {
+                let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
+                Some(reply(id, result))
+            }
+            ClientMsg::Rules { id } => {
+                let (allowances, rules, decisions) = runner.rules_report();
+                Some(reply(id, Ok(Reply::Rules { allowances, rules, decisions })))
+            }
+            ClientMsg::RemoveAllowance { id, allowance } => {
+                Some(reply(id, runner.remove_allowance(allowance).map(|_| Reply::Done)))
             }
             ClientMsg::Restart { id } => {
                 tokio::spawn(runner.restart());
@@ -243,10 +275,13 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
             tokio::select! {
                 r = changed.changed() => {
                     if r.is_err() {
-                        let reason = match events.try_recv() {
-                            Ok(SessionEvent::Ended(reason)) => reason,
-                            _ => "the session ended".into(),
-                        };
+                        // Why it ended is among the events still queued.
+                        let mut reason = "the session ended".to_string();
+                        while let Ok(ev) = events.try_recv() {
+                            if let SessionEvent::Ended(why) = ev {
+                                reason = why;
+                            }
+                        }
                         send(&wr, &ServerMsg::Detached { reason }).await;
                         return;
                     }

@@ -55,6 +55,13 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     let hooks = tokio::net::UnixListener::bind(&hook_socket)?;
     std::fs::set_permissions(&hook_socket, std::fs::Permissions::from_mode(0o600))?;
     tokio::spawn(super::hooks::serve(runner.clone(), hooks));
+    // Before any agent starts: agents are pointed at it.
+    if runner.config().meter {
+        match runner.start_proxy().await {
+            Ok(port) => log(&format!("metering proxy on 127.0.0.1:{port}")),
+            Err(e) => log(&format!("no metering proxy ({e}); agents talk to their providers directly, unmetered")),
+        }
+    }
     runner.restore();
     let mut shutdown = runner.shutdown.subscribe();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -8,11 +8,14 @@
 
 mod agents;
 mod client;
+pub mod control;
 pub mod daemon;
 pub mod hooks;
+mod meter;
 mod pane;
 mod persist;
 mod pty;
+pub mod store;
 pub mod worktree;
 
 use crate::config::{Config, OnExit};
@@ -52,6 +55,8 @@ pub struct Tab {
 pub struct Session {
     pub id: u32,
     pub name: String,
+    /// Stable across restarts; spend and marks are kept under it.
+    pub key: String,
     pub tabs: Vec<Tab>,
     pub active: usize,
     /// The area panes are laid out in: the size of the client that last typed or resized.
@@ -68,6 +73,9 @@ pub struct Session {
     pub events: broadcast::Sender<SessionEvent>,
     pub created: u64,
     pub last_used: u64,
+    /// Dollars its agents have spent (kept in the state database), and its policy marks.
+    pub spend: f64,
+    pub marks: crate::policy::Marks,
 }
 
 impl Session {
@@ -91,8 +99,8 @@ pub struct State {
     pub panes: HashMap<PaneId, Arc<Pane>>,
     /// Which pane each hook token speaks for.
     hook_tokens: HashMap<String, PaneId>,
-    /// Tool calls waiting for a verdict, by id (oldest first).
-    pending: BTreeMap<u64, agents::Pending>,
+    /// Actions waiting for a verdict, by id (oldest first).
+    pending: BTreeMap<u64, control::Pending>,
     next_pending: u64,
     /// Calls approved in teamster, remembered briefly to answer the agent's own dialog.
     approved: Vec<(PaneId, String, std::time::Instant)>,
@@ -118,6 +126,16 @@ pub struct Runner {
     restarting: std::sync::atomic::AtomicBool,
     /// What was last written to `state_file`.
     persisted: Mutex<String>,
+    /// Spend, decisions, allowances and marks, on disk.
+    store: Mutex<store::Store>,
+    /// The config's policies, compiled; the "always allow"s people chose; prices.
+    rules: RwLock<Vec<crate::policy::Rule>>,
+    allowances: Mutex<Vec<crate::policy::Allowance>>,
+    prices: RwLock<crate::meter::prices::Prices>,
+    /// Today (local) and what every session spent on it.
+    day: Mutex<(String, f64)>,
+    /// Where the metering proxy listens, once it does.
+    pub proxy_port: Mutex<Option<u16>>,
 }
 
 /// `n` random bytes as hex, from the kernel.
@@ -167,7 +185,20 @@ impl Runner {
     pub fn new(config: Config, config_path: PathBuf, socket_path: PathBuf) -> Arc<Runner> {
         let (shutdown, _) = watch::channel(false);
         let hook_socket = socket_path.with_file_name("hooks.sock");
+        let db_path = crate::paths::state_dir().join("teamster.db");
+        let store = store::Store::open(&db_path).unwrap_or_else(|e| {
+            // Metering and decisions go on in memory; doctor and the log say why.
+            log(&format!("{e}; spend and decisions are kept in memory until teamster restarts"));
+            store::Store::in_memory()
+        });
+        let allowances = store.allowances();
         Arc::new(Runner {
+            rules: RwLock::new(config.rules()),
+            prices: RwLock::new(config.prices()),
+            allowances: Mutex::new(allowances),
+            store: Mutex::new(store),
+            day: Mutex::new((String::new(), 0.0)),
+            proxy_port: Mutex::new(None),
             state: Mutex::new(State::default()),
             ending: Mutex::new(Vec::new()),
             config: RwLock::new(config),
@@ -190,6 +221,8 @@ impl Runner {
     pub fn reload_config(&self) -> Result<(), String> {
         match Config::load(&self.config_path) {
             Ok(c) => {
+                *self.rules.write() = c.rules();
+                *self.prices.write() = c.prices();
                 *self.config.write() = c;
                 Ok(())
             }
@@ -301,7 +334,7 @@ impl Runner {
         {
             return Err(format!("a session named `{n}` already exists; attach to it with `teamster attach -t {n}`"));
         }
-        let id = self.insert_session(&mut st, name, size, context, colors);
+        let id = self.insert_session(&mut st, name, None, size, context, colors);
         st.next_tab += 1;
         let tab_id = st.next_tab;
         // The first pane fills the tab; more start-up agents split it side by side.
@@ -350,6 +383,7 @@ impl Runner {
         &self,
         st: &mut State,
         name: Option<String>,
+        key: Option<String>,
         size: Size,
         context: Context,
         colors: Option<TermColors>,
@@ -361,10 +395,20 @@ impl Runner {
         });
         let (changed, _) = watch::channel(0);
         let (events, _) = broadcast::channel(64);
+        // A session that comes back keeps its spend and marks; a new one starts at zero,
+        // even if an ended one had its name.
+        let key = key.unwrap_or_else(|| random_hex(8));
+        let (spend, marks) = {
+            let store = self.store.lock();
+            (store.session_spend(&key), store.marks(&key))
+        };
         st.sessions.insert(
             id,
             Session {
                 id,
+                key,
+                spend,
+                marks,
                 name,
                 tabs: Vec::new(),
                 active: 0,
@@ -436,6 +480,7 @@ impl Runner {
         let id = st.next_pane + 1;
         let token = random_hex(16);
         let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let mut routes = Vec::new();
         let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
                 let shell = config.shell();
@@ -449,6 +494,11 @@ impl Runner {
                 let agent = crate::agents::resolve(&config, name)?;
                 let dir = crate::paths::state_dir().join("panes").join(&spec.key);
                 let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("teamster"));
+                let proxy = self
+                    .proxy_port
+                    .lock()
+                    .filter(|_| config.meter)
+                    .map(|port| format!("http://127.0.0.1:{port}/t/{token}"));
                 let ctx = crate::agents::LaunchContext {
                     teamster: &exe,
                     dir: &dir,
@@ -458,8 +508,10 @@ impl Runner {
                     socket: &self.hook_socket,
                     token: &token,
                     env: &spec.env,
+                    proxy: proxy.as_deref(),
                 };
                 let launch = crate::agents::launch(&agent, &ctx)?;
+                routes = launch.routes.clone();
                 for (path, text) in &launch.files {
                     crate::agents::write_private(path, text)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -514,7 +566,13 @@ impl Runner {
             agent_state: crate::agents::AgentState::Starting,
             last_output: std::time::Instant::now(),
             hook_token: agent.map(|_| token.clone()),
+            routes,
+            spend: 0.0,
+            spend_unknown: false,
+            spend_estimated: false,
         };
+        let (spend, spend_unknown) = self.store.lock().pane_spend(&meta.spec.key);
+        let meta = PaneMeta { spend, spend_unknown, ..meta };
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
         if agent.is_some() {
@@ -602,6 +660,8 @@ impl Runner {
                             conversation: m.spec.conversation.clone(),
                         }),
                         branch: m.spec.worktree.as_ref().map(|w| w.branch.clone()),
+                        spend: m.spend,
+                        spend_unknown: m.spend_unknown,
                     });
                 }
             }
@@ -624,7 +684,22 @@ impl Runner {
             panes,
             clients: s.clients.len() as u32,
             created: s.created,
+            spend: s.spend,
+            budget: self.budget(s),
         }
+    }
+
+    /// The next spend limit a policy acts at for this session, for the status bar.
+    fn budget(&self, s: &Session) -> Option<(f64, String)> {
+        let ctx = crate::policy::Context {
+            agent: String::new(),
+            kind: String::new(),
+            session_spend: s.spend,
+            day_spend: 0.0,
+            marks: s.marks.clone(),
+            now: now_secs(),
+        };
+        crate::policy::next_limit(&self.rules.read(), &ctx)
     }
 
     pub fn list(&self) -> Vec<SessionView> {
@@ -894,7 +969,9 @@ impl Runner {
         if let Some(token) = p.meta.lock().hook_token.take() {
             st.hook_tokens.remove(&token);
         }
-        agents::deny_pending_of(st, pane, "the pane was closed");
+        if control::deny_pending_of(st, pane, "the pane was closed") {
+            self.broadcast_pending(st);
+        }
         if p.is_running() {
             // Runs on its own (nobody waits for this close); the runner waits for it
             // before exiting.
@@ -1146,7 +1223,9 @@ impl Runner {
             }
         };
         log(&format!("pane {pane} exited: code {code:?} signal {signal:?}"));
-        agents::deny_pending_of(&mut st, pane, "the agent exited");
+        if control::deny_pending_of(&mut st, pane, "the agent exited") {
+            self.broadcast_pending(&st);
+        }
         if close {
             self.close_pane(&mut st, pane);
             self.persist(&st);

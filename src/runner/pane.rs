@@ -33,8 +33,15 @@ pub struct PaneMeta {
     pub agent_state: AgentState,
     /// When the program last printed anything.
     pub last_output: Instant,
-    /// The token this pane's hook commands carry, for agents.
+    /// The token this pane's hook commands (and proxy address) carry, for agents.
     pub hook_token: Option<String>,
+    /// Where the metering proxy sends the agent's model calls.
+    pub routes: Vec<crate::agents::Route>,
+    /// Dollars its agent spent; whether some calls could not be metered, or were priced
+    /// at the fallback.
+    pub spend: f64,
+    pub spend_unknown: bool,
+    pub spend_estimated: bool,
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.

@@ -25,6 +25,9 @@ pub struct Snapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionSnapshot {
     pub name: String,
+    /// Stable across restarts: its spend and marks are kept under it.
+    #[serde(default)]
+    pub key: String,
     pub context: Context,
     pub size: Size,
     pub active: usize,
@@ -105,6 +108,7 @@ impl Runner {
             .values()
             .map(|s| SessionSnapshot {
                 name: s.name.clone(),
+                key: s.key.clone(),
                 context: s.context.clone(),
                 size: s.size,
                 active: s.active,
@@ -153,7 +157,8 @@ impl Runner {
         let st = &mut *guard;
         for saved in snapshot.sessions {
             let area = Rect::new(0, 0, saved.size.cols, saved.size.rows);
-            let id = self.insert_session(st, Some(saved.name.clone()), saved.size, saved.context.clone(), None);
+            let key = Some(saved.key.clone()).filter(|k| !k.is_empty());
+            let id = self.insert_session(st, Some(saved.name.clone()), key, saved.size, saved.context.clone(), None);
             for tab in saved.tabs {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
                 for (old, spec) in tab.panes {

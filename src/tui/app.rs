@@ -5,6 +5,7 @@
 
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
+use super::sidebar::{self, Sidebar};
 use crate::config::{Action, CopyAction, Keymap, Mode, Notify, Theme};
 use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
 use crate::layout::{Direction, PaneId, Rect};
@@ -41,7 +42,11 @@ pub struct PickerItem {
 pub enum PromptKind {
     RenamePane(PaneId),
     RenameTab,
-    Search { backward: bool },
+    Search {
+        backward: bool,
+    },
+    /// Deny a pending action, telling the agent why.
+    DenyReason(u64),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,15 +55,36 @@ pub enum ConfirmKind {
     /// A pane with a git worktree: keep the worktree or remove it.
     ClosePaneWorktree(PaneId),
     CloseTab,
+    /// Approve a pending action and allow it from now on: where.
+    AlwaysAllow(u64),
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
-    Picker { items: Vec<PickerItem>, filter: String, selected: usize, loading: bool },
-    Prompt { kind: PromptKind, input: String },
-    Confirm { kind: ConfirmKind, question: String },
-    Help { scroll: u16 },
-    DisplayPanes { until: Instant },
+    Picker {
+        items: Vec<PickerItem>,
+        filter: String,
+        selected: usize,
+        loading: bool,
+    },
+    Prompt {
+        kind: PromptKind,
+        input: String,
+    },
+    Confirm {
+        kind: ConfirmKind,
+        question: String,
+    },
+    Help {
+        scroll: u16,
+    },
+    /// Spend by agent, model, day and session; `None` while it loads.
+    Cost {
+        report: Option<crate::protocol::CostReport>,
+    },
+    DisplayPanes {
+        until: Instant,
+    },
 }
 
 impl Overlay {
@@ -127,6 +153,7 @@ enum Pending {
         backward: bool,
     },
     Yank,
+    Cost,
 }
 
 pub struct App {
@@ -151,6 +178,10 @@ pub struct App {
     pub effects: Vec<Effect>,
     next_id: u64,
     pending: HashMap<u64, Pending>,
+    /// Actions waiting for a verdict, across every session.
+    pub sidebar: Sidebar,
+    /// A fixed clock (seconds since the epoch), for tests; else the wall clock.
+    pub clock: Option<u64>,
 }
 
 const MESSAGE_TIME: Duration = Duration::from_secs(4);
@@ -177,12 +208,57 @@ impl App {
             effects: Vec::new(),
             next_id: 0,
             pending: HashMap::new(),
+            sidebar: Sidebar::default(),
+            clock: None,
         }
     }
 
-    /// The area panes are laid out in: everything but the status bar.
+    /// Seconds since the epoch.
+    pub fn now(&self) -> u64 {
+        self.clock.unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        })
+    }
+
+    /// The area panes are laid out in: everything but the status bar and the sidebar.
     pub fn pane_area(&self) -> Rect {
-        Rect::new(0, 0, self.size.cols, self.size.rows.saturating_sub(1))
+        let side = self.sidebar_area().map_or(0, |r| r.w);
+        Rect::new(0, 0, self.size.cols - side, self.size.rows.saturating_sub(1))
+    }
+
+    /// Where the sidebar is drawn, when it shows: the right-hand columns, leaving panes at
+    /// least 40 of them.
+    pub fn sidebar_area(&self) -> Option<Rect> {
+        let w = sidebar::WIDTH;
+        (self.sidebar.visible() && self.size.cols >= w + 40)
+            .then(|| Rect::new(self.size.cols - w, 0, w, self.size.rows.saturating_sub(1)))
+    }
+
+    /// After the sidebar came or went: panes get the columns it freed or took.
+    fn sidebar_changed(&mut self, before: Rect) {
+        if self.pane_area() != before {
+            let size = self.pane_area_size();
+            self.effects.push(Effect::Send(ClientMsg::Resize { size }));
+        }
+        if !self.sidebar.visible() && self.mode == Mode::Approvals {
+            self.mode = Mode::Normal;
+        }
+        self.damage = Damage::Full;
+    }
+
+    /// Gives the selected pending action its verdict (`always`: allow it from now on).
+    fn resolve(&mut self, allow: bool, reason: Option<String>, always: Option<crate::protocol::AllowScope>) {
+        let Some(p) = self.sidebar.selected() else {
+            self.say("nothing is waiting for you");
+            return;
+        };
+        let verdict = if allow {
+            crate::agents::Verdict::Allow
+        } else {
+            crate::agents::Verdict::Deny { reason: reason.unwrap_or_else(|| "denied by the user".into()) }
+        };
+        let action = p.id;
+        self.request(Pending::Command, |id| ClientMsg::Resolve { id, action, verdict, always, via: "sidebar".into() });
     }
 
     pub fn pane_area_size(&self) -> Size {
@@ -209,7 +285,12 @@ impl App {
             Some(Overlay::DisplayPanes { until }) => Some(*until),
             _ => None,
         };
-        [self.message.as_ref().map(|m| m.until), overlay].into_iter().flatten().min()
+        // While something waits, the sidebar's clocks (how long ago, how long left) tick.
+        let sidebar = self
+            .sidebar_area()
+            .filter(|_| !self.sidebar.pending.is_empty())
+            .map(|_| Instant::now() + Duration::from_secs(1));
+        [self.message.as_ref().map(|m| m.until), overlay, sidebar].into_iter().flatten().min()
     }
 
     pub fn say(&mut self, text: impl Into<String>) {
@@ -290,6 +371,11 @@ impl App {
     fn on_server(&mut self, msg: ServerMsg) {
         match msg {
             ServerMsg::Hello { .. } => {}
+            ServerMsg::Pending { pending } => {
+                let before = self.pane_area();
+                self.sidebar.set(pending);
+                self.sidebar_changed(before);
+            }
             ServerMsg::Session { session } => {
                 let ids: Vec<PaneId> = session.panes.iter().map(|p| p.id).collect();
                 self.panes.retain(|id, _| ids.contains(id));
@@ -372,6 +458,11 @@ impl App {
         };
         match (kind, reply) {
             (Pending::Agents, Reply::Agents { agents }) => self.fill_picker(agents),
+            (Pending::Cost, Reply::Cost { report }) => {
+                if let Some(Overlay::Cost { report: slot }) = &mut self.overlay {
+                    *slot = Some(report);
+                }
+            }
             (Pending::Lines, Reply::Lines { from, rows }) => {
                 if let Some(c) = &mut self.copy {
                     c.store(from, rows);
@@ -568,6 +659,61 @@ impl App {
             }
             Action::Copy(a) => self.copy_action(a),
             Action::Unbind => {}
+            Action::Approvals => {
+                let before = self.pane_area();
+                self.sidebar.show();
+                self.sidebar_changed(before);
+                if self.sidebar_area().is_none() {
+                    self.error("the terminal is too narrow for the sidebar; `teamster approvals` lists what waits");
+                    return;
+                }
+                self.mode = Mode::Approvals;
+                if self.sidebar.pending.is_empty() {
+                    self.say("nothing is waiting for you");
+                }
+            }
+            Action::ToggleSidebar => {
+                let before = self.pane_area();
+                self.sidebar.toggle();
+                self.sidebar_changed(before);
+            }
+            Action::CostView => {
+                self.mode = Mode::Normal;
+                self.overlay = Some(Overlay::Cost { report: None });
+                self.request(Pending::Cost, |id| ClientMsg::Cost { id, session: None });
+            }
+            Action::Approve => self.resolve(true, None, None),
+            Action::Deny => self.resolve(false, None, None),
+            Action::DenyWithMessage => {
+                if let Some(p) = self.sidebar.selected() {
+                    self.overlay = Some(Overlay::Prompt { kind: PromptKind::DenyReason(p.id), input: String::new() });
+                }
+            }
+            Action::AlwaysAllow => match self.sidebar.selected() {
+                Some(p) if p.kind == "tool_call" => {
+                    let question = format!(
+                        "allow `{}` from now on: s in this session, w in this workspace, e everywhere (esc cancels)",
+                        truncate_words(&p.what, 40)
+                    );
+                    self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(p.id), question });
+                }
+                Some(_) => self.say("spend is approved one step at a time: approve it with y"),
+                None => self.say("nothing is waiting for you"),
+            },
+            Action::JumpToPane => {
+                let Some(p) = self.sidebar.selected() else { return };
+                let here = self.session.as_ref().is_some_and(|s| s.name == p.session);
+                if here {
+                    let pane = p.pane;
+                    self.mode = Mode::Normal;
+                    self.command(Command::Focus { pane });
+                } else {
+                    let session = p.session.clone();
+                    self.say(format!("that is in session {session}: `teamster attach -t {session}`"));
+                }
+            }
+            Action::PendingNext => self.sidebar.step(1),
+            Action::PendingPrev => self.sidebar.step(-1),
         }
     }
 
@@ -578,7 +724,7 @@ impl App {
 
     /// The pane's number in its tab, as titles show it.
     /// Where a pane is, for messages: `pane 2`, or `tab 3 pane 1` when not in this tab.
-    fn place_of(&self, pane: PaneId) -> String {
+    pub fn place_of(&self, pane: PaneId) -> String {
         let tab = self.session.as_ref().and_then(|s| s.tabs.iter().position(|t| t.layout.contains(pane)));
         let here = self.session.as_ref().map(|s| s.active_tab);
         match tab {
@@ -676,12 +822,41 @@ impl App {
                 _ if cancel => None,
                 _ => Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question }),
             },
+            Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(action), question } => {
+                use crate::protocol::AllowScope;
+                let scope = match key.code {
+                    KeyCode::Char('s') => Some(AllowScope::Session),
+                    KeyCode::Char('w') => Some(AllowScope::Workspace),
+                    KeyCode::Char('e') => Some(AllowScope::Everywhere),
+                    _ => None,
+                };
+                match scope {
+                    Some(always) => {
+                        let verdict = crate::agents::Verdict::Allow;
+                        self.request(Pending::Command, |id| ClientMsg::Resolve {
+                            id,
+                            action,
+                            verdict,
+                            always: Some(always),
+                            via: "sidebar".into(),
+                        });
+                        None
+                    }
+                    None if cancel => None,
+                    None => Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(action), question }),
+                }
+            }
+            Overlay::Cost { report } => match key.code {
+                _ if cancel => None,
+                KeyCode::Char('q') => None,
+                _ => Some(Overlay::Cost { report }),
+            },
             Overlay::Confirm { kind, question } => match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
                     match kind {
                         ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane, worktree: None }),
                         ConfirmKind::CloseTab => self.command(Command::CloseTab),
-                        ConfirmKind::ClosePaneWorktree(_) => {}
+                        ConfirmKind::ClosePaneWorktree(_) | ConfirmKind::AlwaysAllow(_) => {}
                     }
                     None
                 }
@@ -709,6 +884,17 @@ impl App {
         match kind {
             PromptKind::RenamePane(pane) => self.command(Command::RenamePane { pane, name: input }),
             PromptKind::RenameTab => self.command(Command::RenameTab { name: input }),
+            PromptKind::DenyReason(action) => {
+                let reason = if input.trim().is_empty() { "denied by the user".to_string() } else { input };
+                let verdict = crate::agents::Verdict::Deny { reason };
+                self.request(Pending::Command, |id| ClientMsg::Resolve {
+                    id,
+                    action,
+                    verdict,
+                    always: None,
+                    via: "sidebar".into(),
+                });
+            }
             PromptKind::Search { backward } => {
                 if input.is_empty() {
                     return;
@@ -878,6 +1064,11 @@ impl App {
         }
         self.fetch_lines();
     }
+}
+
+/// The first `n` characters of `s`, with an ellipsis if cut.
+fn truncate_words(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
 }
 
 #[cfg(test)]

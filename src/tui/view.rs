@@ -89,13 +89,234 @@ pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
             buf.set_string(x, y, &label, theme(app, "overlay_selected"));
         }
     }
+    if let Some(r) = app.sidebar_area() {
+        draw_sidebar(app, buf, trect(r));
+    }
     draw_status(app, buf, TRect::new(0, area.height.saturating_sub(1), area.width, 1));
     match &app.overlay {
         Some(Overlay::Picker { .. }) => draw_picker(app, buf, area),
         Some(Overlay::Help { scroll }) => draw_help(app, buf, area, *scroll),
+        Some(Overlay::Cost { report }) => draw_cost(app, buf, area, report.as_ref()),
         _ => {}
     }
     cursor(app)
+}
+
+/// Dollars as people read them: `$0.42`, `$12.30`, `$1,234`.
+pub fn dollars(x: f64) -> String {
+    if x >= 1000.0 {
+        let whole = x.round() as u64;
+        let digits = whole.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("${out}")
+    } else if x > 0.0 && x < 0.01 {
+        "<$0.01".into()
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+/// "12s", "4m", "2h": how long ago, or how long until.
+fn span_words(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        _ => format!("{}h", secs / 3600),
+    }
+}
+
+/// The approval sidebar: what waits, oldest first; the selected one in full.
+fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
+    let focused = app.mode == Mode::Approvals;
+    let pending = &app.sidebar.pending;
+    let title = if pending.is_empty() {
+        " nothing waits ".to_string()
+    } else {
+        format!(" waiting for you ({}) ", pending.len())
+    };
+    let hint = if focused {
+        app.keymap
+            .hints(Mode::Approvals)
+            .into_iter()
+            .take(3)
+            .map(|(k, l)| format!("{k} {l}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    } else {
+        app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!("{k}: act on these")).unwrap_or_default()
+    };
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Rounded })
+        .border_style(theme(app, if focused { "border_focused" } else { "border" }))
+        .title(Span::styled(title, theme(app, if pending.is_empty() { "title" } else { "attention" })))
+        .title_bottom(Line::from(format!(" {hint} ")).right_aligned());
+    let inner = block.inner(area);
+    Clear.render(area, buf);
+    block.render(area, buf);
+    let now = app.now();
+    let width = inner.width as usize;
+    let selected = app.sidebar.selected_index();
+    let mut y = inner.y;
+    let bottom = inner.y + inner.height;
+    for (i, p) in pending.iter().enumerate() {
+        if y >= bottom {
+            break;
+        }
+        let chosen = selected == Some(i);
+        let base = if chosen && focused { theme(app, "overlay_selected") } else { theme(app, "overlay") };
+        let place = match app.session.as_ref() {
+            Some(s) if s.name == p.session => app.place_of(p.pane),
+            _ => format!("session {}", p.session),
+        };
+        let head = format!("{} {} · {place}", if chosen { "▸" } else { " " }, p.agent);
+        let mut lines = vec![(truncate(&head, width), base)];
+        // The selected action in full; the others in a line.
+        let what = if p.kind == "llm_request" { format!("$ {}", p.what) } else { p.what.clone() };
+        if chosen {
+            for chunk in wrap(&what, width.saturating_sub(2)) {
+                lines.push((format!("  {chunk}"), base.patch(theme(app, "title_focused"))));
+            }
+            let why = match &p.rule {
+                Some(rule) if !p.reason.is_empty() && !p.reason.contains(rule.as_str()) => {
+                    format!("{rule}: {}", p.reason)
+                }
+                Some(rule) => rule.clone(),
+                None => p.reason.clone(),
+            };
+            for chunk in wrap(&why, width.saturating_sub(2)) {
+                lines.push((format!("  {chunk}"), base.patch(theme(app, "hint"))));
+            }
+            let left = p.deadline.saturating_sub(now);
+            lines.push((
+                format!("  {} ago · denied in {}", span_words(now.saturating_sub(p.since)), span_words(left)),
+                base.patch(theme(app, "hint")),
+            ));
+        } else {
+            lines.push((format!("  {}", truncate(&what, width.saturating_sub(2))), base));
+        }
+        for (text, st) in lines {
+            if y >= bottom {
+                break;
+            }
+            buf.set_style(TRect::new(inner.x, y, inner.width, 1), base);
+            buf.set_string(inner.x, y, truncate(&text, width), st);
+            y += 1;
+        }
+        y += 1;
+    }
+    if pending.is_empty() {
+        buf.set_string(inner.x + 1, inner.y, "no action waits for a decision", theme(app, "overlay"));
+    }
+}
+
+/// `text` cut into lines of at most `width` columns, at spaces where it can.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.width() + 1 + word.width() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        let mut word = word.to_string();
+        while word.width() > width {
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            if !line.is_empty() {
+                out.push(std::mem::take(&mut line));
+            }
+            out.push(head);
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// The cost view: spend by agent, model, day and session, tokens and dollars.
+fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::protocol::CostReport>) {
+    let mut lines: Vec<Line> = Vec::new();
+    match report {
+        None => lines.push(Line::raw("  loading…")),
+        Some(r) => {
+            let table = |title: &str, rows: &[crate::protocol::CostRow], lines: &mut Vec<Line>| {
+                lines.push(Line::styled(
+                    format!("  {title:<26} {:>9} {:>9} {:>10} {:>10}", "input", "output", "cache", "dollars"),
+                    theme(app, "overlay_border"),
+                ));
+                for row in rows.iter().take(8) {
+                    let flag = if row.unknown > 0 {
+                        " ?"
+                    } else if row.estimated > 0 {
+                        " ~"
+                    } else {
+                        ""
+                    };
+                    lines.push(Line::raw(format!(
+                        "  {:<26} {:>9} {:>9} {:>10} {:>10}{flag}",
+                        truncate(&row.key, 26),
+                        tokens(row.input),
+                        tokens(row.output),
+                        tokens(row.cache_read + row.cache_write),
+                        dollars(row.cost)
+                    )));
+                }
+                lines.push(Line::raw(""));
+            };
+            table("by agent", &r.by_agent, &mut lines);
+            table("by model", &r.by_model, &mut lines);
+            table("by day", &r.by_day, &mut lines);
+            table("by session", &r.by_session, &mut lines);
+            lines.push(Line::raw(format!(
+                "  total {} over {} calls{}{}",
+                dollars(r.total.cost),
+                r.total.calls,
+                if r.total.estimated > 0 {
+                    format!("; ~ {} priced by the fallback", r.total.estimated)
+                } else {
+                    String::new()
+                },
+                if r.total.unknown > 0 { format!("; ? {} not metered", r.total.unknown) } else { String::new() },
+            )));
+        }
+    }
+    let box_area = centered(area, 76, lines.len() as u16 + 2);
+    Clear.render(box_area, buf);
+    Paragraph::new(lines)
+        .style(theme(app, "overlay"))
+        .block(overlay_block(app, " spend ", " `teamster cost` prints this  esc closes "))
+        .render(box_area, buf);
+}
+
+/// The frame of an overlay: a rounded box with its title, and its keys at the bottom.
+fn overlay_block(app: &App, title: &'static str, keys: &'static str) -> Block<'static> {
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme(app, "overlay_border"))
+        .title(title)
+        .title_bottom(Line::from(keys).right_aligned())
+}
+
+/// Token counts as people read them: 950, 12.3k, 4.1M.
+pub fn tokens(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
 }
 
 /// Redraws row `y` of a pane's content (not in copy mode) into `buf`.
@@ -166,13 +387,21 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
         text.push_str(&info.title);
     }
     let branch = info.branch.as_ref().map(|b| format!("⎇ {b}"));
+    let spend = (info.spend > 0.0 || info.spend_unknown)
+        .then(|| format!("{}{}", dollars(info.spend), if info.spend_unknown { " + spend unknown" } else { "" }));
     let state = state_text(info);
-    let extra = state.as_ref().map_or(0, |s| s.len() + 3) + branch.as_ref().map_or(0, |b| b.width() + 1);
+    let extra = state.as_ref().map_or(0, |s| s.len() + 3)
+        + branch.as_ref().map_or(0, |b| b.width() + 1)
+        + spend.as_ref().map_or(0, |s| s.width() + 1);
     let room = width.saturating_sub(6 + number.to_string().len() + extra);
     spans.push(Span::styled(truncate(&text, room), title_style));
     spans.push(Span::styled(" ", title_style));
     if let Some(b) = branch {
         spans.push(Span::styled(b, theme(app, "branch")));
+        spans.push(Span::raw(" "));
+    }
+    if let Some(s) = spend {
+        spans.push(Span::styled(s, theme(app, if info.spend_unknown { "attention" } else { "spend" })));
         spans.push(Span::raw(" "));
     }
     if let Some(s) = state {
@@ -345,6 +574,7 @@ fn status_prompt(app: &App) -> Option<(Line<'static>, u16)> {
                 PromptKind::RenameTab => "rename tab: ".to_string(),
                 PromptKind::Search { backward: false } => "search down: ".to_string(),
                 PromptKind::Search { backward: true } => "search up: ".to_string(),
+                PromptKind::DenyReason(_) => "deny, telling the agent: ".to_string(),
             };
             (label, input.clone())
         }
@@ -378,6 +608,25 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
         let style = if text.contains('●') && i != active { style.patch(theme(app, "attention")) } else { style };
         buf.set_string(x, y, &text, style);
         end = x + text.width() as u16;
+    }
+    // The session's spend, and the next limit a policy acts at; a message outranks it.
+    let message = app.message.as_ref().map_or(0, |m| m.text.width() as u16 + 2);
+    if let Some(s) = app.session.as_ref().filter(|s| s.spend > 0.0 || s.budget.is_some()) {
+        let text = match &s.budget {
+            Some((limit, _)) => format!(" {} of {} ", dollars(s.spend), dollars(*limit)),
+            None => format!(" {} ", dollars(s.spend)),
+        };
+        if end + 1 + text.width() as u16 + message < area.width {
+            buf.set_string(end + 1, y, &text, theme(app, "spend"));
+            end += 1 + text.width() as u16;
+        }
+    }
+    // Waiting actions the sidebar does not show.
+    if !app.sidebar.pending.is_empty() && app.sidebar_area().is_none() {
+        let key = app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!(" ({k})")).unwrap_or_default();
+        let text = format!(" ⚑ {} waiting{key} ", app.sidebar.pending.len());
+        buf.set_string(end + 1, y, &text, theme(app, "attention"));
+        end += 1 + text.width() as u16;
     }
     // Right side: the mode, then a message or the key hints.
     let mut right: Vec<Span> = Vec::new();
@@ -422,13 +671,8 @@ fn draw_picker(app: &App, buf: &mut Buffer, area: TRect) {
     let matches = Overlay::picker_matches(items, filter);
     let box_area = centered(area, 64, matches.len() as u16 + 6);
     Clear.render(box_area, buf);
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(theme(app, "overlay_border"))
-        .style(theme(app, "overlay"))
-        .title(" open an agent in a new pane ")
-        .title_bottom(Line::from(" enter: split  tab: new tab  esc: cancel ").right_aligned());
+    let block = overlay_block(app, " open an agent in a new pane ", " enter: split  tab: new tab  esc: cancel ")
+        .style(theme(app, "overlay"));
     let inner = block.inner(box_area);
     block.render(box_area, buf);
     buf.set_string(inner.x + 1, inner.y, format!("> {filter}"), theme(app, "overlay"));
@@ -495,14 +739,7 @@ fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
     Paragraph::new(lines)
         .scroll((scroll, 0))
         .style(theme(app, "overlay"))
-        .block(
-            Block::new()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Rounded)
-                .border_style(theme(app, "overlay_border"))
-                .title(" keys ")
-                .title_bottom(Line::from(" j/k scroll  any other key closes ").right_aligned()),
-        )
+        .block(overlay_block(app, " keys ", " j/k scroll  any other key closes "))
         .render(box_area, buf);
 }
 
@@ -543,5 +780,15 @@ fn describe(action: Action) -> String {
         Action::ScrollPageUp => "scroll back a page".into(),
         Action::Copy(c) => format!("{c:?}").to_lowercase(),
         Action::Unbind => String::new(),
+        Action::Approvals => "the approval sidebar: act on what waits for you".into(),
+        Action::ToggleSidebar => "show or hide the sidebar".into(),
+        Action::CostView => "what the agents have spent".into(),
+        Action::Approve => "approve: it goes ahead".into(),
+        Action::Deny => "deny: the agent is told".into(),
+        Action::DenyWithMessage => "deny, with a message to the agent".into(),
+        Action::AlwaysAllow => "approve, and allow it from now on".into(),
+        Action::JumpToPane => "go to the agent's pane".into(),
+        Action::PendingNext => "next waiting action".into(),
+        Action::PendingPrev => "previous waiting action".into(),
     }
 }

@@ -22,6 +22,8 @@ fn info(id: PaneId, command: &str, state: PaneState) -> PaneInfo {
         attention: false,
         agent: None,
         branch: None,
+        spend: 0.0,
+        spend_unknown: false,
     }
 }
 
@@ -39,6 +41,7 @@ fn session() -> SessionView {
         conversation: None,
     });
     agent.branch = Some("teamster/reviewer-1".into());
+    agent.spend = 1.234;
     SessionView {
         id: 0,
         name: "work".into(),
@@ -54,6 +57,8 @@ fn session() -> SessionView {
         ],
         clients: 1,
         created: 0,
+        spend: 1.234,
+        budget: Some((5.0, "pause every $5".into())),
     }
 }
 
@@ -288,7 +293,7 @@ fn agent_titles_show_state_and_worktree_branch() {
     }
     let screen = draw(&app);
     let first = screen.lines().next().expect("top row");
-    assert!(first.contains("reviewer · claude ⎇ teamster/reviewer-1 [needs approval] ●"), "{first}");
+    assert!(first.contains("reviewer · claude ⎇ teamster/reviewer-1 $1.23 [needs approval] ●"), "{first}");
     insta::assert_snapshot!(screen);
 }
 
@@ -323,4 +328,85 @@ fn an_agent_waiting_elsewhere_is_announced_as_configured() {
         assert_eq!(out, bytes, "{notify:?}");
         assert!(draw(&app).contains("reviewer in tab 2 pane 1 is waiting for input"), "the status bar says it too");
     }
+}
+
+fn waiting(id: u64, pane: PaneId, what: &str, kind: &str) -> crate::protocol::PendingView {
+    crate::protocol::PendingView {
+        id,
+        session: "work".into(),
+        pane,
+        agent: "reviewer".into(),
+        kind: kind.into(),
+        tool: "Bash".into(),
+        what: what.into(),
+        rule: Some("push after installing packages".into()),
+        reason: "packages were installed in this session: look before this is pushed".into(),
+        since: 1_000_000 - 42,
+        deadline: 1_000_000 + 600,
+    }
+}
+
+fn resolves(app: &mut App) -> Vec<(u64, crate::agents::Verdict, Option<crate::protocol::AllowScope>)> {
+    sent(app)
+        .into_iter()
+        .filter_map(|m| match m {
+            ClientMsg::Resolve { action, verdict, always, via, .. } => {
+                assert_eq!(via, "sidebar");
+                Some((action, verdict, always))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
+    use crate::agents::Verdict;
+    use crate::protocol::AllowScope;
+    let mut app = app();
+    app.clock = Some(1_000_000);
+    app.update(Event::Resize(Size { cols: 120, rows: 20 }));
+    app.effects.clear();
+    let pending = vec![
+        waiting(7, 3, "git push origin main", "tool_call"),
+        waiting(8, 1, "a request to anthropic ($5.02 spent)", "llm_request"),
+    ];
+    app.update(Event::Server(ServerMsg::Pending { pending }));
+    // It takes its columns from the panes, which the runner resizes.
+    assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 80, rows: 19 } }]);
+    insta::assert_snapshot!(draw_at(&app, 120, 20));
+
+    app.update(key("alt-s"));
+    assert_eq!(app.mode, Mode::Approvals);
+    app.update(key("y"));
+    assert_eq!(resolves(&mut app), vec![(7, Verdict::Allow, None)]);
+    app.update(key("j"));
+    app.update(key("n"));
+    assert_eq!(resolves(&mut app), vec![(8, Verdict::Deny { reason: "denied by the user".into() }, None)]);
+    // A message for the agent.
+    app.update(key("k"));
+    app.update(key("m"));
+    for c in "use a branch".chars() {
+        app.update(key(&c.to_string()));
+    }
+    app.update(key("enter"));
+    assert_eq!(resolves(&mut app), vec![(7, Verdict::Deny { reason: "use a branch".into() }, None)]);
+    // Always: where.
+    app.update(key("A"));
+    assert!(
+        draw_at(&app, 120, 20)
+            .contains("allow `git push origin main` from now on: s in this session, w in this workspace")
+    );
+    app.update(key("w"));
+    assert_eq!(resolves(&mut app), vec![(7, Verdict::Allow, Some(AllowScope::Workspace))]);
+    // Spend is approved a step at a time, not for ever.
+    app.update(key("j"));
+    app.update(key("A"));
+    assert!(app.overlay.is_none() && resolves(&mut app).is_empty());
+
+    // Decided: the sidebar goes, the panes get their columns back, keys go to panes again.
+    app.update(Event::Server(ServerMsg::Pending { pending: vec![] }));
+    assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 120, rows: 19 } }]);
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!draw_at(&app, 120, 20).contains("waiting for you"));
 }

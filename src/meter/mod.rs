@@ -1,0 +1,6 @@
+//! The cost meter: a proxy for LLM APIs that forwards each agent's requests to the real
+//! provider, reads the usage as replies stream past, and prices it.
+
+pub mod prices;
+pub mod proxy;
+pub mod usage;

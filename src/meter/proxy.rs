@@ -1,0 +1,236 @@
+//! The metering proxy: an HTTP server on loopback that agents use as their LLM API's base
+//! URL. A request to `/t/TOKEN/ROUTE/rest` is the pane TOKEN's call to the upstream its
+//! ROUTE stands for (its real provider, a company gateway, a mock): the proxy asks the
+//! policies first (a spend gate may hold it, or deny it), forwards it, and passes the
+//! reply back chunk by chunk as it arrives, reading the usage as it goes by.
+//!
+//! What a pane's routes lead to, what the policies say and where spend goes is the
+//! runner's business, behind `Meter`.
+
+use super::usage::{Api, Reading, UsageReader, requested_model};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Request, Response, StatusCode, header};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Where one pane's route leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub pane: u32,
+    /// The API family, for prices and errors: anthropic, openai, google.
+    pub provider: String,
+    /// The base URL the agent would have used; the request's path below the route goes
+    /// after it.
+    pub upstream: String,
+}
+
+/// The runner's side of the proxy.
+pub trait Meter: Send + Sync + 'static {
+    /// The target of `route` for the pane with `token`; `chatgpt` when the request carries
+    /// ChatGPT login (Codex and opencode then go to ChatGPT's backend, not the API).
+    fn target(&self, token: &str, route: &str, chatgpt: bool) -> Option<Target>;
+    /// May this model call go out? The policies decide; an ask waits here for a person.
+    fn admit(
+        self: Arc<Self>,
+        pane: u32,
+        provider: String,
+        model: Option<String>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// What a call used (or that it could not be read).
+    fn record(&self, pane: u32, provider: &str, reading: Reading);
+}
+
+type ProxyBody = BoxBody<Bytes, std::io::Error>;
+
+/// The largest request body forwarded: a request carries a conversation, not a disk.
+const MAX_REQUEST: usize = 64 << 20;
+
+/// Headers that belong to one hop, not to the request.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Serves the proxy on `listener` until the process ends.
+pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>) {
+    // rustls on ring; installing twice (a second proxy in the process) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = match reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(30)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("metering proxy: no HTTP client: {e}");
+            return;
+        }
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let (meter, client) = (meter.clone(), client.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let (meter, client) = (meter.clone(), client.clone());
+                async move { Ok::<_, Infallible>(handle(req, meter, client).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: String) -> Response<ProxyBody> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e: Infallible| match e {}).boxed());
+    *r.status_mut() = status;
+    if let Ok(v) = header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// An error in the shape the agent's API uses, so the agent shows the message.
+pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<ProxyBody> {
+    use serde_json::json;
+    let body = match provider {
+        "anthropic" => json!({ "type": "error", "error": { "type": "permission_error", "message": message } }),
+        "google" => json!({ "error": { "code": status.as_u16(), "message": message, "status": "PERMISSION_DENIED" } }),
+        _ => json!({ "error": { "message": message, "type": "teamster_policy", "code": "teamster" } }),
+    };
+    full(status, "application/json", body.to_string())
+}
+
+async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: reqwest::Client) -> Response<ProxyBody> {
+    let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let mut parts = path_and_query.splitn(4, '/').skip(1);
+    let (Some("t"), Some(token), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return full(StatusCode::NOT_FOUND, "text/plain", "teamster's metering proxy: not a pane's address\n".into());
+    };
+    let (route, suffix) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let chatgpt = req.headers().contains_key("chatgpt-account-id");
+    let Some(target) = meter.target(token, route, chatgpt) else {
+        return full(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "teamster's metering proxy does not know this pane: it was closed, or teamster restarted; restart the agent\n".into(),
+        );
+    };
+    // Codex tries a WebSocket first and falls back to plain HTTP at once when refused;
+    // plain HTTP is what the proxy meters.
+    if req.headers().get(header::UPGRADE).is_some() {
+        return full(StatusCode::UPGRADE_REQUIRED, "text/plain", "teamster meters plain HTTP; use it\n".into());
+    }
+    let url = format!("{}{}", target.upstream.trim_end_matches('/'), suffix);
+    let (head, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, MAX_REQUEST).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return api_error(
+                &target.provider,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("teamster could not read the request: {e}"),
+            );
+        }
+    };
+    let api = Api::of_path(suffix);
+    let model = api.and_then(|_| requested_model(suffix, &body));
+    if api.is_some()
+        && let Err(reason) = meter.clone().admit(target.pane, target.provider.clone(), model.clone()).await
+    {
+        return api_error(&target.provider, StatusCode::FORBIDDEN, &format!("teamster: {reason}"));
+    }
+    let mut out = client.request(head.method.clone(), &url).body(body);
+    for (name, value) in &head.headers {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name != header::ACCEPT_ENCODING && name != header::CONTENT_LENGTH {
+            out = out.header(name, value);
+        }
+    }
+    // Replies come uncompressed, so their usage can be read as they pass.
+    out = out.header(header::ACCEPT_ENCODING, "identity");
+    let upstream = match out.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("teamster could not reach {}: {e}", target.upstream);
+            return api_error(&target.provider, StatusCode::BAD_GATEWAY, &message);
+        }
+    };
+    let status = upstream.status();
+    let content_type =
+        upstream.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let mut response = Response::builder().status(status);
+    for (name, value) in upstream.headers() {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            response = response.header(name, value);
+        }
+    }
+    // Errors are not billed; only a successful model call is metered.
+    let reader = api.filter(|_| status.is_success()).map(|api| UsageReader::new(api, &content_type, model));
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(relay(upstream, tx, reader, meter, target));
+    response.body(BodyExt::boxed(Relay { rx })).unwrap_or_else(|e| {
+        full(StatusCode::BAD_GATEWAY, "text/plain", format!("teamster: a bad reply from upstream: {e}\n"))
+    })
+}
+
+/// Passes the upstream's reply on as it arrives, reading usage on the way; records it when
+/// the reply ends (or breaks, or the agent hangs up).
+async fn relay<M: Meter>(
+    mut upstream: reqwest::Response,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    mut reader: Option<UsageReader>,
+    meter: Arc<M>,
+    target: Target,
+) {
+    let whole = loop {
+        match upstream.chunk().await {
+            Ok(Some(chunk)) => {
+                if let Some(r) = &mut reader {
+                    r.feed(&chunk);
+                }
+                if tx.send(Ok(chunk)).await.is_err() {
+                    // The agent hung up.
+                    break false;
+                }
+            }
+            Ok(None) => break true,
+            Err(e) => {
+                let _ = tx.send(Err(std::io::Error::other(format!("the upstream reply broke off: {e}")))).await;
+                break false;
+            }
+        }
+    };
+    if let Some(r) = reader {
+        meter.record(target.pane, &target.provider, r.finish(whole));
+    }
+}
+
+/// The reply's body, as the relay hands it over.
+struct Relay {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+}
+
+impl Body for Relay {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.rx.poll_recv(cx).map(|chunk| chunk.map(|c| c.map(Frame::data)))
+    }
+}

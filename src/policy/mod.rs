@@ -1,0 +1,298 @@
+//! Policies: rules from the config, evaluated on every event that matters (a tool call an
+//! agent reports, an LLM request at the metering proxy, a session start), with the state
+//! they test (spend, marks set by earlier rules), to a verdict: allow, deny with a reason,
+//! or ask.
+//!
+//! Pure and deterministic: events and state in, a decision out. The runner does the I/O
+//! (what branch a checkout is on, what was spent) and keeps the state.
+
+pub mod rule;
+
+pub use rule::{Rule, RuleConfig, Trigger};
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+/// What a rule decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Deny {
+        reason: String,
+    },
+    /// Held for a person: the approval sidebar, `teamster approve`/`deny`.
+    Ask {
+        reason: String,
+    },
+    /// No rule spoke: a tool call goes on to the agent's own permission rules, a request
+    /// goes out.
+    Defer,
+}
+
+/// A named mark a rule set, with the spend and time it was set at: `spent_since` rules
+/// measure from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    pub spend: f64,
+    pub at: u64,
+}
+
+pub type Marks = BTreeMap<String, Mark>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarkChange {
+    Set(String),
+    Clear(String),
+}
+
+/// What happened, as the rules see it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    ToolCall {
+        tool: String,
+        command: Option<String>,
+        paths: Vec<String>,
+        /// Where the agent runs, and the root of its workspace (its worktree or directory).
+        cwd: PathBuf,
+        workspace: PathBuf,
+        /// The branch its checkout is on, when a rule asks about branches.
+        branch: Option<String>,
+        /// For `~` in commands.
+        home: PathBuf,
+    },
+    LlmRequest {
+        provider: String,
+        model: Option<String>,
+    },
+    SessionStart,
+}
+
+impl Event {
+    pub fn trigger(&self) -> Trigger {
+        match self {
+            Event::ToolCall { .. } => Trigger::ToolCall,
+            Event::LlmRequest { .. } => Trigger::LlmRequest,
+            Event::SessionStart => Trigger::SessionStart,
+        }
+    }
+
+    /// One line for people and the audit log.
+    pub fn summary(&self) -> String {
+        match self {
+            Event::ToolCall { tool, command: Some(c), .. } if tool.eq_ignore_ascii_case("bash") => c.clone(),
+            Event::ToolCall { tool, command: Some(c), .. } => format!("{tool}: {c}"),
+            Event::ToolCall { tool, paths, .. } if !paths.is_empty() => format!("{tool} {}", paths.join(" ")),
+            Event::ToolCall { tool, .. } => tool.clone(),
+            Event::LlmRequest { provider, model } => {
+                format!("a request to {provider}{}", model.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())
+            }
+            Event::SessionStart => "starting".into(),
+        }
+    }
+}
+
+/// The state rules test, for the agent the event is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Context {
+    /// The agent's name (its config entry) and kind.
+    pub agent: String,
+    pub kind: String,
+    /// Spent by this session, and today by every session, in dollars.
+    pub session_spend: f64,
+    pub day_spend: f64,
+    pub marks: Marks,
+    pub now: u64,
+}
+
+/// An "always allow" a person chose from the sidebar: this exact action, in a scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    pub id: i64,
+    pub scope: Scope,
+    pub tool: String,
+    /// The command, or the files, the allowance covers, exactly.
+    pub what: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Session(String),
+    Workspace(PathBuf),
+    Everywhere,
+}
+
+impl Scope {
+    pub fn words(&self) -> String {
+        match self {
+            Scope::Session(s) => format!("in session {s}"),
+            Scope::Workspace(w) => format!("in {}", w.display()),
+            Scope::Everywhere => "everywhere".into(),
+        }
+    }
+}
+
+/// Where the event happens, for allowances.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Place {
+    pub session: String,
+    pub workspace: PathBuf,
+}
+
+/// The verdict, the rule that gave it (none for the default), and what it changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub rule: Option<String>,
+    /// Marks to set or clear now, in order.
+    pub marks: Vec<MarkChange>,
+    /// Marks to set or clear if a person approves the ask.
+    pub on_approve: Vec<MarkChange>,
+}
+
+/// Evaluates `rules` in order on `event`. A matching rule sets and clears its marks (later
+/// rules see them); the first matching rule with a verdict decides. An ask, or no verdict
+/// at all, becomes an allow when a person has always-allowed this very action in scope;
+/// a deny stays a deny.
+pub fn evaluate(rules: &[Rule], allowances: &[Allowance], event: &Event, place: &Place, ctx: &Context) -> Decision {
+    let mut marks = ctx.marks.clone();
+    let mut changes = Vec::new();
+    let mut decided: Option<(Verdict, String, Vec<MarkChange>)> = None;
+    for rule in rules {
+        let seen = Context { marks: marks.clone(), ..ctx.clone() };
+        if !rule.matches(event, &seen) {
+            continue;
+        }
+        for change in &rule.marks {
+            match change {
+                MarkChange::Set(name) => {
+                    marks.insert(name.clone(), Mark { spend: ctx.session_spend, at: ctx.now });
+                }
+                MarkChange::Clear(name) => {
+                    marks.remove(name);
+                }
+            }
+            changes.push(change.clone());
+        }
+        if let Some(v) = rule.verdict(event) {
+            decided = Some((v, rule.name.clone(), rule.on_approve.clone()));
+            break;
+        }
+    }
+    let (verdict, rule, on_approve) = match decided {
+        Some((v, name, on_approve)) => (v, Some(name), on_approve),
+        None => (Verdict::Defer, None, Vec::new()),
+    };
+    if matches!(verdict, Verdict::Ask { .. } | Verdict::Defer)
+        && let Some(a) = allowances.iter().find(|a| allows(a, event, place))
+    {
+        return Decision {
+            verdict: Verdict::Allow,
+            rule: Some(format!("always allowed {} (#{})", a.scope.words(), a.id)),
+            marks: changes,
+            on_approve: Vec::new(),
+        };
+    }
+    Decision { verdict, rule, marks: changes, on_approve }
+}
+
+/// What an allowance for `event` would cover: its tool, and its command or files exactly.
+pub fn allowance_key(event: &Event) -> Option<(String, String)> {
+    match event {
+        Event::ToolCall { tool, command: Some(c), .. } => Some((tool.clone(), c.clone())),
+        Event::ToolCall { tool, paths, .. } => Some((tool.clone(), paths.join(" "))),
+        // Spend is not something to allow for ever.
+        _ => None,
+    }
+}
+
+fn allows(a: &Allowance, event: &Event, place: &Place) -> bool {
+    let in_scope = match &a.scope {
+        Scope::Session(s) => *s == place.session,
+        Scope::Workspace(w) => place.workspace == *w,
+        Scope::Everywhere => true,
+    };
+    in_scope && allowance_key(event).is_some_and(|(tool, what)| tool == a.tool && what == a.what)
+}
+
+/// The paths a tool call touches outside `workspace`: the files it names, and the words of
+/// its command that look like paths (absolute, `~`, or climbing out with `..`), resolved
+/// from `cwd` without touching the disk.
+pub fn paths_outside(
+    command: Option<&str>,
+    paths: &[String],
+    cwd: &Path,
+    workspace: &Path,
+    home: &Path,
+) -> Vec<String> {
+    let workspace = normalize(workspace);
+    let mut out = Vec::new();
+    let words = command.map(shell_words).unwrap_or_default();
+    let candidates = paths.iter().cloned().chain(
+        words.into_iter().filter(|w| w.starts_with('/') || w.starts_with('~') || w.split('/').any(|part| part == "..")),
+    );
+    for p in candidates {
+        let expanded = match p.strip_prefix('~') {
+            Some(rest) => home.join(rest.trim_start_matches('/')),
+            None => PathBuf::from(&p),
+        };
+        let full = normalize(&cwd.join(expanded));
+        if !full.starts_with(&workspace) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A path with `.` and `..` resolved lexically.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A command line's words, roughly as a shell splits them: quotes respected, operators
+/// (`&&`, `|`, `;`, redirections) separating words.
+pub fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    for c in command.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => quote = Some(c),
+            (None, c) if c.is_whitespace() || ";&|<>()".contains(c) => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// The smallest spend threshold, above what this session has spent, that a rule on LLM
+/// requests would act at: what the status bar shows as the budget.
+pub fn next_limit(rules: &[Rule], ctx: &Context) -> Option<(f64, String)> {
+    rules
+        .iter()
+        .filter(|r| r.on == Trigger::LlmRequest)
+        .filter_map(|r| r.spend_limit(ctx).map(|limit| (limit, r.name.clone())))
+        .filter(|(limit, _)| *limit > ctx.session_spend)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+#[cfg(test)]
+mod tests;

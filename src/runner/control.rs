@@ -1,0 +1,524 @@
+//! The control layer: every action that matters (a tool call an agent reports, a model call
+//! at the metering proxy) goes through the policies here; an ask waits in the queue of
+//! pending actions until a person decides (the sidebar, `teamster approve`/`deny`) or its
+//! time runs out. Every decision goes to the audit log; spend goes to the state database
+//! as it happens.
+
+use super::store::{DecisionRecord, SpendRecord};
+use super::{Runner, State, log, now_secs};
+use crate::agents::{AgentState, ToolCall};
+use crate::layout::PaneId;
+use crate::meter::prices::Priced;
+use crate::meter::usage::Reading;
+use crate::policy::{self, Allowance, Event, MarkChange, Place, Scope};
+use crate::protocol::{AllowScope, AllowanceView, DecisionView, PendingView, ServerMsg};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// What waits for a verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    ToolCall(ToolCall),
+    LlmRequest { provider: String, model: Option<String> },
+}
+
+/// An action held for a person.
+pub struct Pending {
+    pub id: u64,
+    pub pane: PaneId,
+    pub session: u32,
+    pub agent: String,
+    pub action: Action,
+    /// What it wants to do, in one line.
+    pub what: String,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub since: u64,
+    pub deadline: u64,
+    /// Marks the asking rule changes when a person approves.
+    on_approve: Vec<MarkChange>,
+    /// For "always allow": the tool and exact command or files, and the workspace.
+    allow_key: Option<(String, String)>,
+    workspace: PathBuf,
+    reply: oneshot::Sender<(bool, String, String)>,
+}
+
+/// A decision on an action, as the agent's side sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Deny(String),
+    /// No rule spoke: the agent's own rules decide.
+    Defer,
+}
+
+/// Denies whatever a closing pane (or a finished turn) still waits on, so its hook returns;
+/// whether there was anything.
+pub fn deny_pending_of(st: &mut State, pane: PaneId, reason: &str) -> bool {
+    let ids: Vec<u64> = st.pending.values().filter(|p| p.pane == pane).map(|p| p.id).collect();
+    for id in &ids {
+        if let Some(p) = st.pending.remove(id) {
+            let _ = p.reply.send((false, reason.into(), "teamster".into()));
+        }
+    }
+    !ids.is_empty()
+}
+
+fn verdict_word(allowed: bool) -> &'static str {
+    if allowed { "allow" } else { "deny" }
+}
+
+impl Runner {
+    /// Decides `action` of `pane` by the policies; an ask waits here for a person, or
+    /// for `ask_timeout_secs`, then it is denied.
+    pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Outcome {
+        let rules = self.rules.read().clone();
+        let allowances = self.allowances.lock().clone();
+        let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let (decision, record, workspace) = {
+            let mut st = self.state.lock();
+            let Some(p) = st.panes.get(&pane).cloned() else { return Outcome::Deny("the pane is gone".into()) };
+            let Some(s) = st.sessions.get(&p.session) else { return Outcome::Deny("the session ended".into()) };
+            let (spec, kind) = {
+                let m = p.meta.lock();
+                (m.spec.clone(), m.agent.map(|k| k.name()).unwrap_or("command"))
+            };
+            let workspace = spec.worktree.as_ref().map(|w| w.path.clone()).unwrap_or_else(|| spec.cwd.clone());
+            let event = match &action {
+                Action::ToolCall(call) => Event::ToolCall {
+                    tool: call.tool.clone(),
+                    command: call.command.clone(),
+                    paths: call.paths.clone(),
+                    cwd: spec.cwd.clone(),
+                    workspace: workspace.clone(),
+                    branch: rules.iter().any(|r| r.needs_branch()).then(|| branch_of(&spec.cwd)).flatten(),
+                    home,
+                },
+                Action::LlmRequest { provider, model } => {
+                    Event::LlmRequest { provider: provider.clone(), model: model.clone() }
+                }
+            };
+            let agent = spec.name.clone().unwrap_or_else(|| kind.to_string());
+            let ctx = policy::Context {
+                agent: agent.clone(),
+                kind: kind.to_string(),
+                session_spend: s.spend,
+                day_spend: self.day_spend(),
+                marks: s.marks.clone(),
+                now: now_secs(),
+            };
+            let place = Place { session: s.name.clone(), workspace: workspace.clone() };
+            let decision = policy::evaluate(&rules, &allowances, &event, &place, &ctx);
+            let session_name = s.name.clone();
+            let session_id = p.session;
+            self.change_marks(&mut st, session_id, &decision.marks);
+            let record = DecisionRecord {
+                ts: now_secs(),
+                session: session_name,
+                pane: spec.key.clone(),
+                agent,
+                kind: match action {
+                    Action::ToolCall(_) => "tool_call".into(),
+                    Action::LlmRequest { .. } => "llm_request".into(),
+                },
+                what: self.describe(&action, ctx.session_spend),
+                verdict: String::new(),
+                by: if decision.rule.is_some() { "policy".into() } else { "no rule".into() },
+                rule: decision.rule.clone(),
+                reason: None,
+            };
+            (decision, record, (workspace, p.session, policy::allowance_key(&event)))
+        };
+        let outcome = match &decision.verdict {
+            policy::Verdict::Allow => Outcome::Allow,
+            policy::Verdict::Deny { reason } => Outcome::Deny(reason.clone()),
+            policy::Verdict::Defer => Outcome::Defer,
+            policy::Verdict::Ask { reason } => {
+                return self.ask(pane, action, record, decision.on_approve.clone(), reason.clone(), workspace).await;
+            }
+        };
+        let reason = match &outcome {
+            Outcome::Deny(r) => Some(r.clone()),
+            _ => None,
+        };
+        let word = match outcome {
+            Outcome::Allow => "allow",
+            Outcome::Deny(_) => "deny",
+            Outcome::Defer => "defer",
+        };
+        self.audit(DecisionRecord { verdict: word.into(), reason, ..record });
+        outcome
+    }
+
+    /// Holds an action for a person.
+    async fn ask(
+        self: &Arc<Self>,
+        pane: PaneId,
+        action: Action,
+        record: DecisionRecord,
+        on_approve: Vec<MarkChange>,
+        reason: String,
+        (workspace, session, allow_key): (PathBuf, u32, Option<(String, String)>),
+    ) -> Outcome {
+        let timeout = self.config().ask_timeout_secs;
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut guard = self.state.lock();
+            let st = &mut *guard;
+            st.next_pending += 1;
+            let id = st.next_pending;
+            let now = now_secs();
+            st.pending.insert(
+                id,
+                Pending {
+                    id,
+                    pane,
+                    session,
+                    agent: record.agent.clone(),
+                    action,
+                    what: record.what.clone(),
+                    rule: record.rule.clone(),
+                    reason: reason.clone(),
+                    since: now,
+                    deadline: now + timeout,
+                    on_approve,
+                    allow_key,
+                    workspace,
+                    reply: tx,
+                },
+            );
+            self.set_state_locked(st, pane, AgentState::NeedsApproval);
+            self.broadcast_pending(st);
+            id
+        };
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), rx).await;
+        let (allowed, why, by) = match answer {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => (false, "teamster stopped before deciding".into(), "teamster".into()),
+            Err(_) => {
+                let mut st = self.state.lock();
+                st.pending.remove(&id);
+                self.broadcast_pending(&st);
+                (false, format!("nobody answered within {timeout} s ({reason})"), "timeout".into())
+            }
+        };
+        {
+            let mut st = self.state.lock();
+            if !st.pending.values().any(|p| p.pane == pane) {
+                self.set_state_locked(&mut st, pane, AgentState::Working);
+            }
+        }
+        self.audit(DecisionRecord {
+            verdict: verdict_word(allowed).into(),
+            by,
+            reason: Some(why.clone()).filter(|r| !r.is_empty()),
+            ..record
+        });
+        if allowed { Outcome::Allow } else { Outcome::Deny(why) }
+    }
+
+    /// Gives a held action its verdict; the agent goes on at once. With `always`, the
+    /// same action is allowed from now on in that scope (a deny stays a deny).
+    pub fn resolve(
+        &self,
+        id: u64,
+        allowed: bool,
+        reason: String,
+        always: Option<AllowScope>,
+        via: &str,
+    ) -> Result<(), String> {
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        let p = st.pending.remove(&id).ok_or_else(|| {
+            let waiting: Vec<String> = st.pending.keys().map(u64::to_string).collect();
+            if waiting.is_empty() {
+                format!("no pending action {id}; nothing is waiting")
+            } else {
+                format!("no pending action {id}; waiting: {}", waiting.join(", "))
+            }
+        })?;
+        if allowed {
+            self.change_marks(st, p.session, &p.on_approve);
+            if let Action::ToolCall(call) = &p.action {
+                st.approved.push((p.pane, call.summary(), std::time::Instant::now()));
+            }
+            if let (Some(scope), Some((tool, what))) = (always, &p.allow_key) {
+                let scope = match scope {
+                    AllowScope::Session => {
+                        Scope::Session(st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default())
+                    }
+                    AllowScope::Workspace => Scope::Workspace(p.workspace.clone()),
+                    AllowScope::Everywhere => Scope::Everywhere,
+                };
+                match self.store.lock().add_allowance(&scope, tool, what, now_secs()) {
+                    Ok(aid) => self.allowances.lock().push(Allowance {
+                        id: aid,
+                        scope,
+                        tool: tool.clone(),
+                        what: what.clone(),
+                    }),
+                    Err(e) => log(&e),
+                }
+            }
+        }
+        let by = format!("you ({via})");
+        let reason = if allowed { String::new() } else { reason };
+        let _ = p.reply.send((allowed, reason, by));
+        self.broadcast_pending(st);
+        Ok(())
+    }
+
+    /// Withdraws held calls whose hook went away (the agent cancelled the call and ended
+    /// the helper): nobody waits for their verdict now.
+    pub fn withdraw_abandoned(&self) {
+        let mut st = self.state.lock();
+        let gone: Vec<(u64, PaneId)> =
+            st.pending.values().filter(|p| p.reply.is_closed()).map(|p| (p.id, p.pane)).collect();
+        for (id, pane) in &gone {
+            st.pending.remove(id);
+            if !st.pending.values().any(|p| p.pane == *pane) {
+                self.set_state_locked(&mut st, *pane, AgentState::Working);
+            }
+        }
+        if !gone.is_empty() {
+            self.broadcast_pending(&st);
+        }
+    }
+
+    pub fn approvals(&self) -> Vec<PendingView> {
+        let st = self.state.lock();
+        pending_views(&st)
+    }
+
+    /// Tells every attached client what is pending now.
+    pub(super) fn broadcast_pending(&self, st: &State) {
+        let pending = pending_views(st);
+        for s in st.sessions.values() {
+            let _ = s.events.send(super::SessionEvent::Message(ServerMsg::Pending { pending: pending.clone() }));
+        }
+    }
+
+    fn describe(&self, action: &Action, spend: f64) -> String {
+        match action {
+            Action::ToolCall(call) => call.summary(),
+            Action::LlmRequest { provider, model } => format!(
+                "a request to {provider}{} (${spend:.2} spent)",
+                model.as_ref().map(|m| format!(" for {m}")).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Sets and clears marks of a session, in memory and in the database.
+    fn change_marks(&self, st: &mut State, session: u32, changes: &[MarkChange]) {
+        let Some(s) = st.sessions.get_mut(&session) else { return };
+        let store = self.store.lock();
+        for change in changes {
+            let result = match change {
+                MarkChange::Set(name) => {
+                    let mark = policy::Mark { spend: s.spend, at: now_secs() };
+                    let r = store.set_mark(&s.key, name, &mark);
+                    s.marks.insert(name.clone(), mark);
+                    r
+                }
+                MarkChange::Clear(name) => {
+                    s.marks.remove(name);
+                    store.clear_mark(&s.key, name)
+                }
+            };
+            if let Err(e) = result {
+                log(&e);
+            }
+        }
+    }
+
+    fn audit(&self, record: DecisionRecord) {
+        if let Err(e) = self.store.lock().add_decision(&record) {
+            log(&format!("audit log: {e}"));
+        }
+    }
+
+    /// Today's spend over every session.
+    pub(super) fn day_spend(&self) -> f64 {
+        let today = super::store::local_day(now_secs());
+        let mut day = self.day.lock();
+        if day.0 != today {
+            *day = (today.clone(), self.store.lock().day_spend(&today));
+        }
+        day.1
+    }
+
+    /// Books a model call to its pane, its session and the day.
+    pub fn record_spend(&self, pane: PaneId, provider: &str, reading: Reading) {
+        let prices = self.prices.read().clone();
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        let Some(p) = st.panes.get(&pane).cloned() else { return };
+        let (key, agent) = {
+            let m = p.meta.lock();
+            (m.spec.key.clone(), m.spec.name.clone().unwrap_or_else(|| m.command.clone()))
+        };
+        let Some(s) = st.sessions.get_mut(&p.session) else { return };
+        let mut record = SpendRecord {
+            ts: now_secs(),
+            session: s.key.clone(),
+            session_name: s.name.clone(),
+            pane: key,
+            agent,
+            provider: provider.to_string(),
+            ..SpendRecord::default()
+        };
+        match reading {
+            Reading::Usage(u) => {
+                let (cost, priced) = prices.cost(&u);
+                record.model = u.model.clone();
+                record.input = u.input;
+                record.output = u.output;
+                record.cache_read = u.cache_read;
+                record.cache_write = u.cache_write;
+                record.cost = cost;
+                record.priced = match priced {
+                    Priced::Exact => "exact",
+                    Priced::Fallback => "fallback",
+                    Priced::Unknown => "unknown",
+                }
+                .into();
+                if priced == Priced::Fallback {
+                    record.note = Some(format!(
+                        "{} is not in the price table: priced at the fallback",
+                        u.model.as_deref().unwrap_or("the model")
+                    ));
+                }
+            }
+            Reading::Unknown(why) => {
+                record.priced = "unknown".into();
+                record.note = Some(why);
+            }
+        }
+        {
+            let mut m = p.meta.lock();
+            m.spend += record.cost;
+            m.spend_unknown |= record.priced == "unknown";
+            m.spend_estimated |= record.priced == "fallback";
+        }
+        s.spend += record.cost;
+        self.day.lock().1 += record.cost;
+        s.touch();
+        if let Err(e) = self.store.lock().add_spend(&record) {
+            log(&format!("spend not saved: {e}"));
+        }
+    }
+
+    pub fn rules_report(&self) -> (Vec<AllowanceView>, Vec<String>, Vec<DecisionView>) {
+        let allowances = self
+            .allowances
+            .lock()
+            .iter()
+            .map(|a| AllowanceView { id: a.id, scope: a.scope.words(), tool: a.tool.clone(), what: a.what.clone() })
+            .collect();
+        let rules = self.rules.read().iter().map(|r| r.describe()).collect();
+        let decisions = self
+            .store
+            .lock()
+            .decisions(50)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| DecisionView {
+                ts: d.ts,
+                session: d.session,
+                agent: d.agent,
+                what: d.what,
+                verdict: d.verdict,
+                by: d.by,
+                rule: d.rule,
+                reason: d.reason,
+            })
+            .collect();
+        (allowances, rules, decisions)
+    }
+
+    pub fn store_report(&self, session: Option<&str>) -> Result<crate::protocol::CostReport, String> {
+        self.store.lock().report(session)
+    }
+
+    pub fn remove_allowance(&self, id: i64) -> Result<(), String> {
+        if !self.store.lock().remove_allowance(id)? {
+            return Err(format!("no allowance {id}; `teamster rules` lists them"));
+        }
+        self.allowances.lock().retain(|a| a.id != id);
+        Ok(())
+    }
+}
+
+impl Runner {
+    /// The agent pane a process belongs to, if any: one of the agents' own processes (by
+    /// descent, or by the terminal session the pane's program leads). A process that left
+    /// both (a daemon) is not seen; the sandbox keeps it from the socket altogether.
+    pub fn agent_of_process(&self, pid: i32) -> Option<PaneId> {
+        let leaders: Vec<(i32, PaneId)> = {
+            let st = self.state.lock();
+            st.panes.values().filter(|p| p.meta.lock().agent.is_some()).map(|p| (p.pid as i32, p.id)).collect()
+        };
+        if leaders.is_empty() {
+            return None;
+        }
+        let me = std::process::id() as i32;
+        let mut pid = pid;
+        for _ in 0..64 {
+            if pid <= 1 || pid == me {
+                return None;
+            }
+            let (ppid, session) = parent_and_session(pid)?;
+            if let Some((_, pane)) = leaders.iter().find(|(leader, _)| *leader == pid || *leader == session) {
+                return Some(*pane);
+            }
+            pid = ppid;
+        }
+        None
+    }
+}
+
+/// A process's parent and terminal session, from `/proc/PID/stat`.
+fn parent_and_session(pid: i32) -> Option<(i32, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields follow its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(3)?.parse().ok()?))
+}
+
+fn pending_views(st: &State) -> Vec<PendingView> {
+    st.pending
+        .values()
+        .map(|p| PendingView {
+            id: p.id,
+            session: st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default(),
+            pane: p.pane,
+            agent: p.agent.clone(),
+            kind: match p.action {
+                Action::ToolCall(_) => "tool_call".into(),
+                Action::LlmRequest { .. } => "llm_request".into(),
+            },
+            tool: match &p.action {
+                Action::ToolCall(c) => c.tool.clone(),
+                Action::LlmRequest { provider, .. } => provider.clone(),
+            },
+            what: p.what.clone(),
+            rule: p.rule.clone(),
+            reason: p.reason.clone(),
+            since: p.since,
+            deadline: p.deadline,
+        })
+        .collect()
+}
+
+/// The branch checked out in `dir`, if it is a git checkout.
+fn branch_of(dir: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--abbrev-ref", "HEAD"])
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|b| !b.is_empty())
+}

@@ -1,0 +1,399 @@
+//! The state database (`$XDG_STATE_HOME/teamster/teamster.db`, SQLite in WAL mode): spend
+//! as it happens, every decision on an action and who made it, the "always allow"s people
+//! chose, and policy marks. Written before the runner answers, so it survives restarts.
+
+use crate::policy::{Allowance, Mark, Marks, Scope};
+use crate::protocol::{CostReport, CostRow};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+pub struct Store {
+    db: Connection,
+}
+
+/// One model call, as metered.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpendRecord {
+    pub ts: u64,
+    /// The session's stable key (spend and marks are kept under it), and its name.
+    pub session: String,
+    pub session_name: String,
+    /// The pane's stable key (it survives restarts), and the agent's name.
+    pub pane: String,
+    pub agent: String,
+    pub provider: String,
+    pub model: Option<String>,
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub cost: f64,
+    /// "exact", "fallback" (model not in the price table) or "unknown" (usage unread).
+    pub priced: String,
+    pub note: Option<String>,
+}
+
+/// One decision on an action, for the audit log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionRecord {
+    pub ts: u64,
+    pub session: String,
+    pub pane: String,
+    pub agent: String,
+    pub kind: String,
+    pub what: String,
+    pub verdict: String,
+    /// `policy`, `person (sidebar)`, `person (teamster approve)`, `timeout`...
+    pub by: String,
+    pub rule: Option<String>,
+    pub reason: Option<String>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS spend (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, day TEXT NOT NULL, session TEXT NOT NULL, session_name TEXT NOT NULL, pane TEXT NOT NULL,
+    agent TEXT NOT NULL, provider TEXT NOT NULL, model TEXT,
+    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL,
+    cost REAL NOT NULL, priced TEXT NOT NULL, note TEXT);
+CREATE INDEX IF NOT EXISTS spend_session ON spend(session);
+CREATE INDEX IF NOT EXISTS spend_day ON spend(day);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, pane TEXT NOT NULL, agent TEXT NOT NULL,
+    kind TEXT NOT NULL, what TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, rule TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS allowances (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, scope TEXT NOT NULL, scope_value TEXT NOT NULL,
+    tool TEXT NOT NULL, what TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS marks (
+    session TEXT NOT NULL, name TEXT NOT NULL, spend REAL NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (session, name));
+";
+
+/// The local calendar day of a Unix time, `YYYY-MM-DD`: budgets and reports go by the
+/// user's day, not UTC's.
+pub fn local_day(ts: u64) -> String {
+    let t = ts as libc::time_t;
+    // SAFETY: localtime_r writes only the struct we give it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return "1970-01-01".into();
+    }
+    format!("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday)
+}
+
+fn sql(e: rusqlite::Error) -> String {
+    format!("the state database: {e}")
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let db = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        Store::init(db).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn in_memory() -> Store {
+        Store::init(Connection::open_in_memory().unwrap_or_else(|e| panic!("SQLite in memory: {e}")))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn init(db: Connection) -> Result<Store, String> {
+        // WAL: readers (`teamster cost`) never wait on the runner. NORMAL: a commit is in
+        // the log before the runner answers; only a power cut can lose the last ones.
+        db.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        db.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        db.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        db.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Store { db })
+    }
+
+    pub fn add_spend(&self, r: &SpendRecord) -> Result<(), String> {
+        self.db
+            .execute(
+                "INSERT INTO spend (ts, day, session, session_name, pane, agent, provider, model, input, output, cache_read, cache_write, cost, priced, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    r.ts as i64,
+                    local_day(r.ts),
+                    r.session,
+                    r.session_name,
+                    r.pane,
+                    r.agent,
+                    r.provider,
+                    r.model,
+                    r.input as i64,
+                    r.output as i64,
+                    r.cache_read as i64,
+                    r.cache_write as i64,
+                    r.cost,
+                    r.priced,
+                    r.note
+                ],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    fn sum(&self, clause: &str, value: &str) -> f64 {
+        let query = format!("SELECT COALESCE(SUM(cost), 0) FROM spend WHERE {clause} = ?1");
+        self.db.query_row(&query, [value], |row| row.get(0)).unwrap_or(0.0)
+    }
+
+    pub fn session_spend(&self, session: &str) -> f64 {
+        self.sum("session", session)
+    }
+
+    pub fn pane_spend(&self, pane: &str) -> (f64, bool) {
+        let unknown: i64 = self
+            .db
+            .query_row("SELECT COUNT(*) FROM spend WHERE pane = ?1 AND priced = 'unknown'", [pane], |r| r.get(0))
+            .unwrap_or(0);
+        (self.sum("pane", pane), unknown > 0)
+    }
+
+    pub fn day_spend(&self, day: &str) -> f64 {
+        self.sum("day", day)
+    }
+
+    /// Spend by agent, model, day and session, and the total: `teamster cost`; of every
+    /// session, or of those named `session`.
+    pub fn report(&self, session: Option<&str>) -> Result<CostReport, String> {
+        let by = |column: &str| -> Result<Vec<CostRow>, String> {
+            let (filter, args): (&str, Vec<&str>) = match session {
+                Some(s) => ("WHERE session_name = ?1", vec![s]),
+                None => ("", vec![]),
+            };
+            let query = format!(
+                "SELECT {column}, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write), SUM(cost), COUNT(*),
+                        SUM(priced = 'fallback'), SUM(priced = 'unknown')
+                 FROM spend {filter} GROUP BY {column} ORDER BY SUM(cost) DESC"
+            );
+            let mut stmt = self.db.prepare(&query).map_err(sql)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| {
+                    Ok(CostRow {
+                        key: r.get::<_, Option<String>>(0)?.unwrap_or_else(|| "(unknown)".into()),
+                        input: r.get::<_, i64>(1)? as u64,
+                        output: r.get::<_, i64>(2)? as u64,
+                        cache_read: r.get::<_, i64>(3)? as u64,
+                        cache_write: r.get::<_, i64>(4)? as u64,
+                        cost: r.get(5)?,
+                        calls: r.get::<_, i64>(6)? as u64,
+                        estimated: r.get::<_, i64>(7)? as u64,
+                        unknown: r.get::<_, i64>(8)? as u64,
+                    })
+                })
+                .map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+        };
+        let mut total = CostRow { key: "total".into(), ..CostRow::default() };
+        let by_agent = by("agent")?;
+        for r in &by_agent {
+            total.input += r.input;
+            total.output += r.output;
+            total.cache_read += r.cache_read;
+            total.cache_write += r.cache_write;
+            total.cost += r.cost;
+            total.calls += r.calls;
+            total.estimated += r.estimated;
+            total.unknown += r.unknown;
+        }
+        let mut by_day = by("day")?;
+        by_day.sort_by(|a, b| b.key.cmp(&a.key));
+        Ok(CostReport { by_agent, by_model: by("model")?, by_day, by_session: by("session_name")?, total })
+    }
+
+    pub fn add_decision(&self, d: &DecisionRecord) -> Result<i64, String> {
+        self.db
+            .execute(
+                "INSERT INTO decisions (ts, session, pane, agent, kind, what, verdict, by, rule, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![d.ts as i64, d.session, d.pane, d.agent, d.kind, d.what, d.verdict, d.by, d.rule, d.reason],
+            )
+            .map_err(sql)?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    /// The last `n` decisions, newest first.
+    pub fn decisions(&self, n: usize) -> Result<Vec<DecisionRecord>, String> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT ts, session, pane, agent, kind, what, verdict, by, rule, reason FROM decisions ORDER BY id DESC LIMIT ?1")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([n as i64], |r| {
+                Ok(DecisionRecord {
+                    ts: r.get::<_, i64>(0)? as u64,
+                    session: r.get(1)?,
+                    pane: r.get(2)?,
+                    agent: r.get(3)?,
+                    kind: r.get(4)?,
+                    what: r.get(5)?,
+                    verdict: r.get(6)?,
+                    by: r.get(7)?,
+                    rule: r.get(8)?,
+                    reason: r.get(9)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql)
+    }
+
+    pub fn add_allowance(&self, scope: &Scope, tool: &str, what: &str, ts: u64) -> Result<i64, String> {
+        let (kind, value) = match scope {
+            Scope::Session(s) => ("session", s.clone()),
+            Scope::Workspace(w) => ("workspace", w.to_string_lossy().into_owned()),
+            Scope::Everywhere => ("everywhere", String::new()),
+        };
+        self.db
+            .execute(
+                "INSERT INTO allowances (ts, scope, scope_value, tool, what) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![ts as i64, kind, value, tool, what],
+            )
+            .map_err(sql)?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    pub fn allowances(&self) -> Vec<Allowance> {
+        let Ok(mut stmt) = self.db.prepare("SELECT id, scope, scope_value, tool, what FROM allowances ORDER BY id")
+        else {
+            return Vec::new();
+        };
+        let rows = stmt.query_map([], |r| {
+            let scope = match r.get::<_, String>(1)?.as_str() {
+                "session" => Scope::Session(r.get(2)?),
+                "workspace" => Scope::Workspace(r.get::<_, String>(2)?.into()),
+                _ => Scope::Everywhere,
+            };
+            Ok(Allowance { id: r.get(0)?, scope, tool: r.get(3)?, what: r.get(4)? })
+        });
+        rows.map(|rows| rows.flatten().collect()).unwrap_or_default()
+    }
+
+    pub fn remove_allowance(&self, id: i64) -> Result<bool, String> {
+        self.db.execute("DELETE FROM allowances WHERE id = ?1", [id]).map(|n| n > 0).map_err(sql)
+    }
+
+    pub fn marks(&self, session: &str) -> Marks {
+        let Ok(mut stmt) = self.db.prepare("SELECT name, spend, ts FROM marks WHERE session = ?1") else {
+            return Marks::new();
+        };
+        let rows = stmt.query_map([session], |r| {
+            Ok((r.get::<_, String>(0)?, Mark { spend: r.get(1)?, at: r.get::<_, i64>(2)? as u64 }))
+        });
+        rows.map(|rows| rows.flatten().collect()).unwrap_or_default()
+    }
+
+    pub fn set_mark(&self, session: &str, name: &str, mark: &Mark) -> Result<(), String> {
+        self.db
+            .execute(
+                "INSERT INTO marks (session, name, spend, ts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (session, name) DO UPDATE SET spend = excluded.spend, ts = excluded.ts",
+                params![session, name, mark.spend, mark.at as i64],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    pub fn clear_mark(&self, session: &str, name: &str) -> Result<(), String> {
+        self.db.execute("DELETE FROM marks WHERE session = ?1 AND name = ?2", [session, name]).map(|_| ()).map_err(sql)
+    }
+
+    /// Forgets a session that ended for good: its marks (its spend stays, for reports).
+    pub fn end_session(&self, session: &str) {
+        let _ = self.db.execute("DELETE FROM marks WHERE session = ?1", [session]);
+    }
+
+    /// The newest spend row's id, to tell whether anything was written.
+    pub fn last_spend_id(&self) -> Option<i64> {
+        self.db.query_row("SELECT MAX(id) FROM spend", [], |r| r.get(0)).optional().ok().flatten().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spend(session: &str, pane: &str, agent: &str, model: &str, cost: f64, priced: &str) -> SpendRecord {
+        SpendRecord {
+            ts: 1_800_000_000,
+            session: format!("key-{session}"),
+            session_name: session.into(),
+            pane: pane.into(),
+            agent: agent.into(),
+            provider: "anthropic".into(),
+            model: Some(model.into()),
+            input: 10,
+            output: 5,
+            cache_read: 100,
+            cache_write: 1,
+            cost,
+            priced: priced.into(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn spend_sums_by_session_pane_day_and_reports() {
+        let s = Store::in_memory();
+        s.add_spend(&spend("work", "p1", "claude", "claude-sonnet-4-5", 0.25, "exact")).unwrap();
+        s.add_spend(&spend("work", "p2", "codex", "gpt-5", 0.5, "fallback")).unwrap();
+        s.add_spend(&spend("other", "p3", "claude", "claude-sonnet-4-5", 1.0, "unknown")).unwrap();
+        assert_eq!(s.session_spend("key-work"), 0.75);
+        assert_eq!(s.pane_spend("p1"), (0.25, false));
+        assert_eq!(s.pane_spend("p3"), (1.0, true));
+        assert_eq!(s.day_spend(&local_day(1_800_000_000)), 1.75);
+        let all = s.report(None).unwrap();
+        assert_eq!(all.total.cost, 1.75);
+        assert_eq!((all.total.calls, all.total.estimated, all.total.unknown), (3, 1, 1));
+        assert_eq!(all.by_agent[0].key, "claude");
+        assert_eq!(all.by_agent[0].cost, 1.25);
+        assert_eq!(all.by_model.len(), 2);
+        let work = s.report(Some("work")).unwrap();
+        assert_eq!((work.total.cost, work.by_session.len()), (0.75, 1));
+    }
+
+    #[test]
+    fn allowances_marks_and_decisions_round_trip() {
+        let s = Store::in_memory();
+        let id = s.add_allowance(&Scope::Workspace("/w".into()), "Bash", "git push", 1).unwrap();
+        assert_eq!(
+            s.allowances(),
+            vec![Allowance { id, scope: Scope::Workspace("/w".into()), tool: "Bash".into(), what: "git push".into() }]
+        );
+        assert!(s.remove_allowance(id).unwrap());
+        assert!(!s.remove_allowance(id).unwrap());
+        s.set_mark("work", "step", &Mark { spend: 1.5, at: 9 }).unwrap();
+        s.set_mark("work", "step", &Mark { spend: 2.5, at: 10 }).unwrap();
+        assert_eq!(s.marks("work").get("step"), Some(&Mark { spend: 2.5, at: 10 }));
+        s.end_session("work");
+        assert!(s.marks("work").is_empty());
+        let d = DecisionRecord {
+            ts: 5,
+            session: "work".into(),
+            pane: "p1".into(),
+            agent: "claude".into(),
+            kind: "tool_call".into(),
+            what: "git push".into(),
+            verdict: "deny".into(),
+            by: "policy".into(),
+            rule: Some("no pushes".into()),
+            reason: Some("not today".into()),
+        };
+        s.add_decision(&d).unwrap();
+        assert_eq!(s.decisions(10).unwrap(), vec![d]);
+    }
+
+    #[test]
+    fn a_file_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("teamster-store-{}", std::process::id()));
+        let path = dir.join("teamster.db");
+        {
+            let s = Store::open(&path).unwrap();
+            s.add_spend(&spend("work", "p1", "claude", "m", 2.0, "exact")).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.session_spend("key-work"), 2.0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,124 @@
+//! The approval sidebar's state: every action waiting for a verdict across the runner's
+//! sessions, oldest first, and which one the keys act on. Shown while something waits
+//! (unless hidden), and on demand.
+
+use crate::protocol::PendingView;
+
+#[derive(Debug, Default)]
+pub struct Sidebar {
+    pub pending: Vec<PendingView>,
+    /// The action the keys act on, by id (so it stays put when others come and go).
+    selected: Option<u64>,
+    /// Hidden by the user while something waits; shown again when something new comes.
+    hidden: bool,
+    /// Shown by the user while nothing waits.
+    shown: bool,
+}
+
+/// Columns the sidebar takes, border included.
+pub const WIDTH: u16 = 40;
+
+impl Sidebar {
+    pub fn visible(&self) -> bool {
+        (!self.pending.is_empty() && !self.hidden) || self.shown
+    }
+
+    /// The runner's list replaces ours. Something new shows the sidebar again.
+    pub fn set(&mut self, pending: Vec<PendingView>) {
+        let new = pending.iter().any(|p| !self.pending.iter().any(|q| q.id == p.id));
+        if new {
+            self.hidden = false;
+        }
+        self.pending = pending;
+        if !self.selected.is_some_and(|id| self.pending.iter().any(|p| p.id == id)) {
+            self.selected = self.pending.first().map(|p| p.id);
+        }
+    }
+
+    pub fn selected(&self) -> Option<&PendingView> {
+        let id = self.selected?;
+        self.pending.iter().find(|p| p.id == id)
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        let id = self.selected?;
+        self.pending.iter().position(|p| p.id == id)
+    }
+
+    /// Moves the selection by `by`, wrapping.
+    pub fn step(&mut self, by: isize) {
+        let n = self.pending.len() as isize;
+        if n == 0 {
+            return;
+        }
+        let i = self.selected_index().map_or(0, |i| i as isize);
+        self.selected = Some(self.pending[((i + by).rem_euclid(n)) as usize].id);
+    }
+
+    pub fn toggle(&mut self) {
+        if self.visible() {
+            self.hidden = true;
+            self.shown = false;
+        } else {
+            self.hidden = false;
+            self.shown = true;
+        }
+    }
+
+    /// Shows it, to act on it: for as long as something waits, or, with nothing waiting,
+    /// until hidden.
+    pub fn show(&mut self) {
+        self.hidden = false;
+        self.shown = self.pending.is_empty();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(id: u64) -> PendingView {
+        PendingView {
+            id,
+            session: "0".into(),
+            pane: 1,
+            agent: "claude".into(),
+            kind: "tool_call".into(),
+            tool: "Bash".into(),
+            what: format!("cmd {id}"),
+            rule: None,
+            reason: String::new(),
+            since: 0,
+            deadline: 0,
+        }
+    }
+
+    #[test]
+    fn shown_while_something_waits_and_the_selection_follows_the_action() {
+        let mut s = Sidebar::default();
+        assert!(!s.visible());
+        s.set(vec![p(1), p(2)]);
+        assert!(s.visible());
+        assert_eq!(s.selected().map(|p| p.id), Some(1));
+        s.step(1);
+        assert_eq!(s.selected().map(|p| p.id), Some(2));
+        s.step(1);
+        assert_eq!(s.selected().map(|p| p.id), Some(1), "wraps");
+        s.step(-1);
+        // Action 1 decided: the selection stays on 2.
+        s.set(vec![p(2), p(3)]);
+        assert_eq!(s.selected().map(|p| p.id), Some(2));
+        // Hidden, it stays hidden until something new arrives.
+        s.toggle();
+        assert!(!s.visible());
+        s.set(vec![p(2), p(3)]);
+        assert!(!s.visible());
+        s.set(vec![p(2), p(3), p(4)]);
+        assert!(s.visible());
+        // Nothing waits: gone, unless asked for.
+        s.set(vec![]);
+        assert!(!s.visible() && s.selected().is_none());
+        s.toggle();
+        assert!(s.visible());
+    }
+}
