@@ -138,13 +138,31 @@ fn serve_connection(conn: TcpStream, answer: &Answerer) {
     }
 }
 
+/// The usage the stand-in reports for `req` (in every answer's usage fields), as the meter
+/// reads it: input grows with the request, the rest is fixed.
+pub fn usage_of(req: &Request, model: Option<&str>) -> crate::meter::usage::Usage {
+    crate::meter::usage::Usage {
+        model: model.map(str::to_string),
+        input: (req.text.len() / 4) as u64 + 1,
+        output: 12,
+        cache_read: 100,
+        cache_write: 20,
+        cache_write_1h: 0,
+    }
+}
+
 /// The answer to `req`: `turn` in the request's own wire format (the `n`th answer, for
 /// unique ids), or what the endpoints around model calls want (a liveness probe, token
 /// counts, a model list).
 pub fn answer(req: &Request, turn: &Turn, n: usize) -> Answer {
+    answer_using(req, turn, n, &usage_of(req, None))
+}
+
+/// `answer`, reporting usage `u`.
+pub fn answer_using(req: &Request, turn: &Turn, n: usize, u: &crate::meter::usage::Usage) -> Answer {
     let route = req.route();
     let stream = req.body.get("stream").and_then(Value::as_bool).unwrap_or(false) || req.path.contains("alt=sse");
-    let usage = Usage { input: (req.text.len() / 4) as u64 + 1, output: 12, cache_read: 100, cache_write: 20 };
+    let usage = Usage { input: u.input, output: u.output, cache_read: u.cache_read, cache_write: u.cache_write };
     // Claude Code checks the endpoint is up before anything else.
     if req.method == "HEAD" || route == "/" {
         return ("200 OK", "text/plain", String::new());

@@ -7,43 +7,8 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
+use support::fake::{fake_claude, write_script};
 use support::{Env, Tui};
-
-/// A stand-in for Claude Code: a prompt loop that reports each step with the same hook
-/// payloads, `run CMD` asks to run CMD (and runs it only if not denied), and `--resume ID`
-/// comes back in conversation ID.
-const FAKE_CLAUDE: &str = r#"#!/bin/bash
-session="s-$$"
-[ "$3" = "--resume" ] && { session="$4"; echo "resumed $session"; }
-h() { printf '%s' "$2" | teamster hook claude "$1"; }
-h SessionStart "{\"session_id\":\"$session\"}" >/dev/null
-while IFS= read -r -p 'fake> ' line; do
-  h UserPromptSubmit "{\"session_id\":\"$session\",\"prompt\":\"p\"}" >/dev/null
-  case "$line" in
-    run\ *)
-      cmd="${line#run }"
-      verdict=$(h PreToolUse "{\"session_id\":\"$session\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"$cmd\"},\"tool_use_id\":\"t1\"}")
-      case "$verdict" in
-        *'"deny"'*) echo "denied: $verdict" ;;
-        *) eval "$cmd"; echo "ran: $cmd" ;;
-      esac ;;
-    *) echo "you said: $line" ;;
-  esac
-  h Stop "{\"session_id\":\"$session\"}" >/dev/null
-done
-"#;
-
-fn write_script(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).expect("script");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
-fn fake_claude(env: &Env) -> String {
-    let path = env.dir.join("fake-claude");
-    write_script(&path, FAKE_CLAUDE);
-    format!("[agents.fake]\nkind = \"claude\"\ncommand = \"{}\"\n", path.display())
-}
 
 fn pane_named(env: &Env, name: &str) -> Option<Value> {
     env.panes().into_iter().find(|p| p["name"] == name)

@@ -193,3 +193,159 @@ fn doctor_checks_every_agent_live() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn claude_code_push_after_install_waits_for_the_sidebar() {
+    push_after_install("claude", "Claude Code");
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn codex_push_after_install_waits_for_the_sidebar() {
+    push_after_install("codex", "OpenAI Codex");
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The mock asks for `npm install left-pad`, then `git push`: the policies note the
+/// install and hold the push; the sidebar shows it; a key approves it; the push runs.
+fn push_after_install(kind: &str, ui: &str) {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    let work = env.dir.join("work");
+    let remote = env.dir.join("remote.git");
+    git(&env.dir, &["init", "-q", "--bare", "-b", "main", &remote.to_string_lossy()]);
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.email", "t@example.com"],
+        &["config", "user.name", "t"],
+        &["commit", "-q", "--allow-empty", "-m", "the work"],
+        &["remote", "add", "origin", &remote.to_string_lossy()],
+    ] {
+        git(&work, args);
+    }
+    // npm from the registry is not the point here (and there is no network): a stand-in,
+    // by its full path (agents run commands in login shells, which set PATH anew).
+    let bin = env.dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let npm = bin.join("npm");
+    support::fake::write_script(&npm, "#!/bin/sh\nmkdir -p node_modules/left-pad && echo 'added 1 package'\n");
+    let mock = MockLlm::start("true");
+    let agent = agents::prepare(&env, kind, &mock);
+    let policies = r#"
+[[policy]]
+name = "notice package installs"
+on = "tool_call"
+tool = ["shell"]
+command = '\b(npm|pnpm|yarn)\s+(install|i|add)\b'
+set_mark = ["packages-installed"]
+
+[[policy]]
+name = "installs are fine"
+on = "tool_call"
+command = '\bnpm install left-pad$'
+verdict = "allow"
+
+[[policy]]
+name = "push after installing packages"
+on = "tool_call"
+tool = ["shell"]
+command = '\bgit\s+push\b'
+marked = ["packages-installed"]
+verdict = "ask"
+reason = "packages were installed in this session: look before this is pushed"
+"#;
+    env.write_config(&format!("{policies}\n{agent}"));
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", kind, "--tab"]);
+    tui.wait_text(ui);
+    wait_state(&env, kind, "idle");
+
+    let install = format!("{} install left-pad", npm.display());
+    mock.set_commands(&[&install, "git push origin HEAD:main"]);
+    say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
+    // The install ran; the push waits in the sidebar, with why.
+    tui.wait_text("waiting for you (1)");
+    tui.wait_text("push after installing packages");
+    assert!(work.join("node_modules/left-pad").exists(), "the install ran first");
+    let held = wait_pending(&env, "git push origin HEAD:main");
+    assert!(held > 0);
+    assert_eq!(git(&remote, &["rev-list", "--all", "--count"]), "0", "nothing pushed yet");
+    // A key press approves it, and the push runs.
+    tui.alt("s");
+    tui.keys("y");
+    wait_until("the push to reach the remote", || {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&remote)
+            .args(["rev-list", "--all", "--count"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
+    });
+    tui.wait_text(TOOL_DONE);
+    let log: Value = serde_json::from_str(&env.ok(&["audit", "--json"])).expect("audit");
+    let push = log["decisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["what"] == "git push origin HEAD:main")
+        .expect("the push in the audit log")
+        .clone();
+    assert_eq!((push["verdict"].as_str(), push["by"].as_str()), (Some("allow"), Some("you (sidebar)")), "{push}");
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_spend_gate_holds_claude_codes_next_request() {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    let mock = MockLlm::start("true");
+    // Every call reports 1000 input tokens (and the fixed rest): a call is about half a
+    // cent at the model's price, so the first turn (a title and an answer) crosses a cent.
+    mock.fix_input_tokens(1000);
+    let policies = r#"
+[[policy]]
+name = "a cent at a time"
+on = "llm_request"
+spent_since = { mark = "cent", over = 0.01 }
+verdict = "ask"
+reason = "another cent spent"
+on_approve = { set_mark = ["cent"] }
+"#;
+    env.write_config(&format!("{policies}\n{}", agents::prepare(&env, "claude", &mock)));
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", "claude", "--tab"]);
+    tui.wait_text("Claude Code");
+    wait_state(&env, "claude", "idle");
+    say(&tui, &mock, "MARK-1 hello");
+    tui.wait_text("mock reply to MARK-1");
+    let before = mock.answered().len();
+    assert!(before >= 2, "a title and an answer: {:?}", mock.answered());
+    // The next request waits at the proxy, before it leaves.
+    tui.send(b"\x1b[200~MARK-2 more\x1b[201~");
+    tui.wait_text("MARK-2 more");
+    tui.send(b"\r");
+    tui.wait_text("a cent at a time");
+    let held = wait_pending(&env, "a request to anthropic");
+    assert!(held > 0);
+    assert_eq!(mock.answered().len(), before, "held before it left");
+    tui.alt("s");
+    tui.keys("y");
+    tui.wait_text("mock reply to MARK-2");
+
+    let prices = teamster::config::Config::load(&env.config_path()).expect("config").prices();
+    let expected: f64 = mock.answered().iter().map(|u| prices.cost(u).0).sum();
+    let report: Value = serde_json::from_str(&env.ok(&["cost", "--json"])).expect("cost JSON");
+    let metered = report["total"]["cost"].as_f64().unwrap_or(0.0);
+    assert!((metered - expected).abs() < 1e-9, "metered {metered}, the mock's usage implies {expected}");
+    assert_eq!(report["total"]["estimated"], 0, "the model is in the price table: {report:#}");
+}

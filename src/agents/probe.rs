@@ -61,6 +61,11 @@ pub fn offline_setup(
                  wire_api = \"responses\"\nsupports_websockets = false\nrequest_max_retries = 0\nstream_max_retries = 0\n\n\
                  [analytics]\nenabled = false\n"
             );
+            // Trusted, so a git checkout does not stop it with a question.
+            let config = format!(
+                "{config}\n[projects.{}]\ntrust_level = \"trusted\"\n",
+                toml::Value::String(work.to_string_lossy().into_owned())
+            );
             write(home.join(".codex/config.toml"), &config)?;
             args = ["--disable", "plugins", "--disable", "apps"].map(String::from).to_vec();
             pairs(&[("MOCK_API_KEY", "mock")])

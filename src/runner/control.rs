@@ -151,6 +151,55 @@ impl Runner {
         outcome
     }
 
+    /// The policies on an agent's start (`on = "session_start"`): they may set marks, or
+    /// refuse it. Nothing waits here: such rules cannot ask.
+    pub(super) fn admit_start(
+        &self,
+        st: &mut State,
+        session: u32,
+        agent: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<(), String> {
+        let rules = self.rules.read().clone();
+        let Some(s) = st.sessions.get(&session) else { return Err("the session ended".into()) };
+        let ctx = policy::Context {
+            agent: agent.to_string(),
+            kind: kind.to_string(),
+            session_spend: s.spend,
+            day_spend: self.day_spend(),
+            marks: s.marks.clone(),
+            now: now_secs(),
+        };
+        let place = Place { session: s.name.clone(), workspace: PathBuf::new() };
+        let decision = policy::evaluate(&rules, &[], &Event::SessionStart, &place, &ctx);
+        let session_name = s.name.clone();
+        self.change_marks(st, session, &decision.marks);
+        let (word, reason) = match &decision.verdict {
+            policy::Verdict::Deny { reason } | policy::Verdict::Ask { reason } => ("deny", Some(reason.clone())),
+            policy::Verdict::Allow => ("allow", None),
+            policy::Verdict::Defer => ("defer", None),
+        };
+        if decision.rule.is_some() {
+            self.audit(DecisionRecord {
+                ts: now_secs(),
+                session: session_name,
+                pane: key.to_string(),
+                agent: agent.to_string(),
+                kind: "session_start".into(),
+                what: format!("start {agent}"),
+                verdict: word.into(),
+                by: "policy".into(),
+                rule: decision.rule.clone(),
+                reason: reason.clone(),
+            });
+        }
+        match reason {
+            Some(reason) if word == "deny" => Err(format!("a policy refused to start {agent}: {reason}")),
+            _ => Ok(()),
+        }
+    }
+
     /// Holds an action for a person.
     async fn ask(
         self: &Arc<Self>,

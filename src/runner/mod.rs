@@ -492,6 +492,7 @@ impl Runner {
             }
             Spawn::Agent { name } => {
                 let agent = crate::agents::resolve(&config, name)?;
+                self.admit_start(st, session, &agent.name, agent.kind.name(), &spec.key)?;
                 let dir = crate::paths::state_dir().join("panes").join(&spec.key);
                 let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("teamster"));
                 let proxy = self

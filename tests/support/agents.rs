@@ -76,6 +76,11 @@ fn lo_up() {
 /// same setup `teamster doctor --live` uses), and returns its `[agents.KIND]` entry for
 /// teamster's config.
 pub fn prepare(env: &Env, kind: &str, mock: &MockLlm) -> String {
+    prepare_with(env, kind, mock, &[])
+}
+
+/// `prepare`, with more environment for the agent.
+pub fn prepare_with(env: &Env, kind: &str, mock: &MockLlm, more_env: &[(&str, &str)]) -> String {
     let work = env.dir.join("work");
     let agent_kind = AgentKind::from_name(kind).expect("an agent kind");
     let offline = offline_setup(agent_kind, &env.dir.join("home"), &env.dir.join("config"), &work, &mock.url())
@@ -88,7 +93,8 @@ pub fn prepare(env: &Env, kind: &str, mock: &MockLlm) -> String {
     if let Some(model) = offline.model {
         entry.insert("model".into(), model.into());
     }
-    entry.insert("env".into(), offline.env.into_iter().map(|(k, v)| (k, v.into())).collect::<toml::Table>().into());
+    let vars = offline.env.into_iter().chain(more_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    entry.insert("env".into(), vars.map(|(k, v)| (k, v.into())).collect::<toml::Table>().into());
     let mut agents = toml::Table::new();
     agents.insert(kind.into(), entry.into());
     let mut config = toml::Table::new();

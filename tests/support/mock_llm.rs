@@ -13,8 +13,9 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use teamster::meter::usage::{Api, Usage};
 pub use teamster::mock_llm::Request;
-use teamster::mock_llm::{Turn, answer, example_of, serve};
+use teamster::mock_llm::{Turn, answer_using, example_of, serve, usage_of};
 
 /// Words in a prompt that make the mock call the shell tool.
 pub const TRIGGER: &str = "please run the tool";
@@ -30,6 +31,12 @@ struct Shared {
     /// tests see the agent at work for as long as they need.
     hold: Mutex<bool>,
     released: Condvar,
+    /// Tool calls still to make in this turn, after the current one.
+    queue: Mutex<Vec<String>>,
+    /// A fixed input-token count for every answer's usage, instead of one by size.
+    input_tokens: Mutex<Option<u64>>,
+    /// The usage reported for each model call answered, with the model asked for.
+    answered: Mutex<Vec<Usage>>,
 }
 
 pub struct MockLlm {
@@ -49,6 +56,9 @@ impl MockLlm {
             answers: AtomicUsize::new(0),
             hold: Mutex::new(false),
             released: Condvar::new(),
+            queue: Mutex::new(Vec::new()),
+            input_tokens: Mutex::new(None),
+            answered: Mutex::new(Vec::new()),
         });
         let s = shared.clone();
         serve(listener, Arc::new(move |req: &Request| s.answer(req)));
@@ -61,7 +71,25 @@ impl MockLlm {
 
     /// The command the next scripted tool call runs.
     pub fn set_command(&self, command: &str) {
-        *self.shared.command.lock().expect("mock command") = command.into();
+        self.set_commands(&[command]);
+    }
+
+    /// Commands the next scripted turn runs one after another, each once the last one's
+    /// result is in.
+    pub fn set_commands(&self, commands: &[&str]) {
+        let (first, rest) = commands.split_first().expect("a command");
+        *self.shared.command.lock().expect("mock command") = first.to_string();
+        *self.shared.queue.lock().expect("mock queue") = rest.iter().map(|c| c.to_string()).collect();
+    }
+
+    /// Every answer reports `n` input tokens (its other counts are fixed already).
+    pub fn fix_input_tokens(&self, n: u64) {
+        *self.shared.input_tokens.lock().expect("mock usage") = Some(n);
+    }
+
+    /// The usage reported for each model call answered so far, with its model.
+    pub fn answered(&self) -> Vec<Usage> {
+        self.shared.answered.lock().expect("mock answered").clone()
     }
 
     pub fn hold_replies(&self) {
@@ -124,14 +152,28 @@ impl Shared {
         let turn = if let Some(schema) = req.schema() {
             Turn::Say(example_of(schema).to_string())
         } else if req.ends_with_tool_result() {
-            Turn::Say(format!("{TOOL_DONE}."))
+            let mut queue = self.queue.lock().expect("mock queue");
+            if queue.is_empty() { Turn::Say(format!("{TOOL_DONE}.")) } else { Turn::CallTool(queue.remove(0)) }
         } else if req.user_texts().last().is_some_and(|t| t.contains(TRIGGER)) {
             Turn::CallTool(self.command.lock().expect("mock command").clone())
         } else {
             let (first, last) = markers(req);
             Turn::Say(format!("mock reply to {last} (you first said: {first})"))
         };
-        answer(req, &turn, n)
+        let model = req
+            .body
+            .get("model")
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+            .or_else(|| teamster::meter::usage::requested_model(&req.path, b""));
+        let mut usage = usage_of(req, model.as_deref());
+        if let Some(input) = *self.input_tokens.lock().expect("mock usage") {
+            usage.input = input;
+        }
+        if Api::of_path(&req.path).is_some() {
+            self.answered.lock().expect("mock answered").push(usage.clone());
+        }
+        answer_using(req, &turn, n, &usage)
     }
 }
 

@@ -1,0 +1,316 @@
+//! The control layer's costs on the way of an agent:
+//!
+//! - the metering proxy: a model call's latency and time to first byte, through the proxy
+//!   and straight to the same upstream (a local server answering at once with a short
+//!   stream), over a kept-alive connection as agents use; the difference is what the proxy
+//!   adds;
+//! - the hook round trip of an allowed tool call: `teamster hook` as an agent runs it
+//!   (process start, socket, policy, audit log, answer), against a real runner, and the
+//!   socket round trip alone.
+//!
+//! Run: `cargo bench --bench control` (`-- --quick` for a short run). Figures, not
+//! pass/fail: see docs/bench.md.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use teamster::meter::proxy::{Meter, Target};
+use teamster::meter::usage::Reading;
+
+const STREAM: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":1000,\"output_tokens\":1}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hello\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":5}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+/// A local upstream that answers every request at once with `STREAM`, keeping connections.
+fn upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let _ = conn.set_nodelay(true);
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                let mut w = conn;
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+                        STREAM.len()
+                    );
+                    if w.write_all(head.as_bytes()).and_then(|_| w.write_all(STREAM.as_bytes())).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+struct Allow {
+    upstream: String,
+}
+
+impl Meter for Allow {
+    fn target(&self, _token: &str, _route: &str, _chatgpt: bool) -> Option<Target> {
+        Some(Target { pane: 1, provider: "anthropic".into(), upstream: self.upstream.clone() })
+    }
+
+    async fn admit(self: Arc<Self>, _pane: u32, _provider: String, _model: Option<String>) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn record(&self, _pane: u32, _provider: &str, _reading: Reading) {}
+}
+
+/// The proxy on its own thread and a single-threaded runtime, as in the runner.
+fn proxy(upstream: u16) -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let _ = tx.send(listener.local_addr().expect("addr").port());
+            let meter = Arc::new(Allow { upstream: format!("http://127.0.0.1:{upstream}") });
+            teamster::meter::proxy::serve(listener, meter).await;
+        });
+    });
+    rx.recv().expect("proxy port")
+}
+
+/// Latency and time to first byte of `n` calls on one kept-alive connection.
+fn calls(port: u16, path: &str, n: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    conn.set_nodelay(true).expect("nodelay");
+    let mut r = BufReader::new(conn.try_clone().expect("clone"));
+    let mut w = conn;
+    let body =
+        r#"{"model":"claude-sonnet-4-5","stream":true,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-api-key: k\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (mut total, mut first) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let start = Instant::now();
+        w.write_all(req.as_bytes()).expect("send");
+        let mut got_first = None;
+        let mut chunked = false;
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).expect("reply");
+            got_first.get_or_insert_with(Instant::now);
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+            if line == "\r\n" {
+                break;
+            }
+        }
+        if chunked {
+            loop {
+                let mut size = String::new();
+                r.read_line(&mut size).expect("chunk");
+                let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+                let mut chunk = vec![0; n + 2];
+                r.read_exact(&mut chunk).expect("chunk");
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            let mut rest = vec![0; length];
+            r.read_exact(&mut rest).expect("body");
+        }
+        total.push(start.elapsed());
+        first.push(got_first.unwrap_or_else(Instant::now) - start);
+    }
+    (total, first)
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_teamster"))
+}
+
+/// A runner with one agent pane (a stand-in that just waits), and the pane's hook socket
+/// and token.
+struct Runner {
+    dir: PathBuf,
+    socket: PathBuf,
+    token: String,
+}
+
+impl Runner {
+    fn start() -> Runner {
+        let dir = std::env::temp_dir().join(format!("teamster-bench-control-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["run", "config/teamster", "state", "home"] {
+            std::fs::create_dir_all(dir.join(d)).expect("dirs");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let agent = dir.join("waiting-agent");
+        std::fs::write(&agent, "#!/bin/sh\nexec sleep 100000\n").expect("agent");
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::write(
+            dir.join("config/teamster/config.toml"),
+            format!(
+                "[agents.bench]\nkind = \"claude\"\ncommand = \"{}\"\n\n[[policy]]\nname = \"true is fine\"\non = \"tool_call\"\ncommand = '^true$'\nverdict = \"allow\"\n",
+                agent.display()
+            ),
+        )
+        .expect("config");
+        let mut r = Runner { socket: dir.join("run/teamster/hooks.sock"), token: String::new(), dir };
+        let ok = r.cmd(&["-d", "--", "sleep", "100000"]).status().expect("start").success()
+            && r.cmd(&["new", "bench"]).status().expect("new").success();
+        assert!(ok, "could not start a runner");
+        // The agent's token is in its environment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let token = loop {
+            let found = std::fs::read_dir("/proc").ok().and_then(|entries| {
+                entries.flatten().find_map(|e| {
+                    let env = std::fs::read(e.path().join("environ")).ok()?;
+                    let vars: Vec<&[u8]> = env.split(|&b| b == 0).collect();
+                    let mine =
+                        vars.iter().any(|v| *v == format!("TEAMSTER_HOOK_SOCKET={}", r.socket.display()).as_bytes());
+                    let token = vars.iter().find_map(|v| v.strip_prefix(b"TEAMSTER_HOOK_TOKEN="))?;
+                    mine.then(|| String::from_utf8_lossy(token).into_owned())
+                })
+            });
+            if let Some(t) = found {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "the agent pane did not start");
+            // Another process's start has no event to wait on: look again shortly.
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        r.token = token;
+        r
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(bin());
+        let d = |s: &str| self.dir.join(s);
+        c.args(args)
+            .env("XDG_RUNTIME_DIR", d("run"))
+            .env("XDG_CONFIG_HOME", d("config"))
+            .env("XDG_STATE_HOME", d("state"))
+            .env("HOME", d("home"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        c
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill", "--all"]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const PAYLOAD: &str = r#"{"session_id":"s","tool_name":"Bash","tool_input":{"command":"true"},"tool_use_id":"t"}"#;
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let n = if quick { 300 } else { 3000 };
+    println!("## Control layer\n");
+
+    let up = upstream();
+    let px = proxy(up);
+    // Warm both paths (connections, allocations).
+    calls(up, "/v1/messages", 50);
+    calls(px, "/t/tok/anthropic/v1/messages", 50);
+    let (mut direct, mut direct_first) = calls(up, "/v1/messages", n);
+    let (mut via, mut via_first) = calls(px, "/t/tok/anthropic/v1/messages", n);
+    let (d50, d99, v50, v99) = (
+        percentile(&mut direct, 0.5),
+        percentile(&mut direct, 0.99),
+        percentile(&mut via, 0.5),
+        percentile(&mut via, 0.99),
+    );
+    let (f50, fv50) = (percentile(&mut direct_first, 0.5), percentile(&mut via_first, 0.5));
+    println!("### Metering proxy ({n} streamed model calls on a kept-alive connection)\n");
+    println!("| | direct | through the proxy | added |");
+    println!("|---|---|---|---|");
+    println!("| latency p50 | {} | {} | {} |", ms(d50), ms(v50), ms(v50.saturating_sub(d50)));
+    println!("| latency p99 | {} | {} | {} |", ms(d99), ms(v99), ms(v99.saturating_sub(d99)));
+    println!("| time to first byte p50 | {} | {} | {} |\n", ms(f50), ms(fv50), ms(fv50.saturating_sub(f50)));
+
+    let runner = Runner::start();
+    let hooks = if quick { 50 } else { 300 };
+    let socket = runner.socket.to_string_lossy().into_owned();
+    let mut helper = Vec::new();
+    for _ in 0..hooks {
+        let start = Instant::now();
+        let mut child = runner
+            .cmd(&["hook", "claude", "PreToolUse", "--socket", &socket, "--token", &runner.token])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("teamster hook");
+        child.stdin.take().expect("stdin").write_all(PAYLOAD.as_bytes()).expect("payload");
+        let out = child.wait_with_output().expect("hook");
+        helper.push(start.elapsed());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("\"allow\""),
+            "not allowed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let mut socket_only = Vec::new();
+    let line = format!(
+        "{}\n",
+        serde_json::json!({ "token": runner.token, "agent": "claude", "event": "PreToolUse", "payload": serde_json::from_str::<serde_json::Value>(PAYLOAD).expect("payload") })
+    );
+    for _ in 0..hooks {
+        let start = Instant::now();
+        let mut s = std::os::unix::net::UnixStream::connect(&runner.socket).expect("hook socket");
+        s.write_all(line.as_bytes()).expect("report");
+        let mut answer = String::new();
+        BufReader::new(s).read_line(&mut answer).expect("verdict");
+        socket_only.push(start.elapsed());
+        assert!(answer.contains("allow"), "{answer}");
+    }
+    println!("### Hook round trip of an allowed tool call ({hooks} calls; policy, audit log, answer)\n");
+    println!("| | p50 | p99 |");
+    println!("|---|---|---|");
+    println!(
+        "| `teamster hook` as the agent runs it | {} | {} |",
+        ms(percentile(&mut helper, 0.5)),
+        ms(percentile(&mut helper, 0.99))
+    );
+    println!(
+        "| the hook socket alone | {} | {} |",
+        ms(percentile(&mut socket_only, 0.5)),
+        ms(percentile(&mut socket_only, 0.99))
+    );
+}

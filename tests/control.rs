@@ -1,0 +1,260 @@
+//! The control layer as a user meets it, with a stand-in agent (no model, no CLI): policies
+//! that ask, the approval sidebar's keys, "always allow", asks that time out, spend gates
+//! at the metering proxy with the exact cost in the meter, the audit log, and an agent that
+//! tries every door it has to approve itself.
+
+mod support;
+
+use serde_json::Value;
+use support::fake::{fake_claude, write_script};
+use support::mock_llm::MockLlm;
+use support::{Env, Tui};
+
+/// Asks before `git push`; lets `npm install` through, noting it.
+const POLICIES: &str = r#"
+[[policy]]
+name = "pushes need a look"
+on = "tool_call"
+tool = ["shell"]
+command = '\bgit\s+push\b'
+verdict = "ask"
+reason = "pushing leaves the machine"
+"#;
+
+fn type_line(tui: &Tui, text: &str) {
+    tui.keys(text);
+    tui.wait_text(text);
+    tui.keys("\r");
+}
+
+fn pending(env: &Env) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&env.ok(&["approvals", "--json"])).expect("approvals JSON");
+    v["pending"].as_array().cloned().unwrap_or_default()
+}
+
+fn audit(env: &Env) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&env.ok(&["audit", "--json"])).expect("audit JSON");
+    v["decisions"].as_array().cloned().unwrap_or_default()
+}
+
+fn start(env: &Env, config: &str) -> Tui {
+    env.write_config(&format!("{config}\n{}", fake_claude(env)));
+    let tui = env.tui(&[], 140, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "fake", "--right"]);
+    tui.wait_text("fake>");
+    tui
+}
+
+#[test]
+fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
+    let env = Env::new();
+    let tui = start(&env, POLICIES);
+    type_line(&tui, "run echo pushed > pushed.txt # git push");
+    // Held, the sidebar appears beside the panes with what and why.
+    tui.wait_text("waiting for you (1)");
+    tui.wait_text("pushes need a look");
+    tui.wait_text("[needs approval]");
+    assert!(!env.dir.join("work/pushed.txt").exists());
+    // alt-s goes to the sidebar; y approves; the agent goes on at once.
+    tui.alt("s");
+    tui.wait_text("APPROVALS");
+    tui.keys("y");
+    tui.wait_text("ran: echo pushed");
+    assert!(env.dir.join("work/pushed.txt").exists());
+    tui.wait_for("the sidebar to go", |s| !s.contents().contains("waiting for you"));
+
+    // Denied with a message: the agent is told it.
+    type_line(&tui, "run git push --tags");
+    tui.wait_text("waiting for you (1)");
+    tui.alt("s");
+    tui.keys("m");
+    tui.wait_text("deny, telling the agent:");
+    tui.keys("tag it after review\r");
+    tui.wait_text("tag it after review\"");
+    let log = audit(&env);
+    let by: Vec<(&str, &str)> =
+        log.iter().map(|d| (d["verdict"].as_str().unwrap_or(""), d["by"].as_str().unwrap_or(""))).collect();
+    assert!(by.contains(&("allow", "you (sidebar)")) && by.contains(&("deny", "you (sidebar)")), "{log:#?}");
+    let denied = log.iter().find(|d| d["verdict"] == "deny").expect("the deny");
+    assert_eq!(denied["what"], "git push --tags");
+    assert_eq!(denied["rule"], "pushes need a look");
+    assert_eq!(denied["reason"], "tag it after review");
+}
+
+#[test]
+fn always_allow_is_remembered_shown_and_forgotten() {
+    let env = Env::new();
+    let tui = start(&env, POLICIES);
+    let push = "run true git push origin feature";
+    type_line(&tui, push);
+    env.wait_ls("the push held", |_| !pending(&env).is_empty());
+    let id = pending(&env)[0]["id"].to_string();
+    let said = env.ok(&["approve", &id, "--always", "workspace"]);
+    assert!(said.contains("allowed from now on"), "{said}");
+    tui.wait_text("ran: true git push origin feature");
+    // The same command again goes through without asking; the rule says why.
+    type_line(&tui, push);
+    tui.wait_for("the second push to run", |s| s.contents().matches("ran: true git push origin feature").count() == 2);
+    let rules = env.ok(&["rules"]);
+    assert!(rules.contains("always allowed") && rules.contains("Bash: true git push origin feature"), "{rules}");
+    assert!(rules.contains("pushes need a look: on tool_call"), "{rules}");
+    let log = audit(&env);
+    assert!(log[0]["rule"].as_str().is_some_and(|r| r.starts_with("always allowed in ")), "{log:#?}");
+    // Forgotten: asked again.
+    let v: Value = serde_json::from_str(&env.ok(&["rules", "--json"])).expect("rules JSON");
+    let aid = v["always_allow"][0]["id"].to_string();
+    assert!(env.ok(&["rules", "--forget", &aid]).contains("forgot"));
+    type_line(&tui, push);
+    env.wait_ls("the push held again", |_| !pending(&env).is_empty());
+    // A different command is not covered by the allowance.
+    let id = pending(&env)[0]["id"].to_string();
+    env.ok(&["deny", &id]);
+    tui.wait_text("denied by the user");
+}
+
+#[test]
+fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
+    let env = Env::new();
+    let tui = start(&env, &format!("ask_timeout_secs = 1\n{POLICIES}"));
+    type_line(&tui, "run git push");
+    tui.wait_text("nobody answered within 1 s");
+    let log = audit(&env);
+    assert_eq!((log[0]["verdict"].as_str(), log[0]["by"].as_str()), (Some("deny"), Some("timeout")), "{log:#?}");
+    assert!(pending(&env).is_empty());
+}
+
+#[test]
+fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
+    let env = Env::new();
+    let mock = MockLlm::start("true");
+    // A model priced so that one small call crosses a one-cent step.
+    let config = format!(
+        r#"
+[prices."mock-gate"]
+input = 1000.0
+output = 2000.0
+cache_read = 100.0
+cache_write = 1250.0
+
+[[policy]]
+name = "a cent at a time"
+on = "llm_request"
+spent_since = {{ mark = "cent", over = 0.01 }}
+verdict = "ask"
+reason = "another cent spent"
+on_approve = {{ set_mark = ["cent"] }}
+
+[agents.fake.env]
+ANTHROPIC_BASE_URL = "{}"
+"#,
+        mock.url()
+    );
+    let tui = start(&env, &config);
+    type_line(&tui, "ask mock-gate");
+    tui.wait_text("reply: HTTP/1.1 200 OK");
+    let first = mock.requests().len();
+    // Past the step: the next call waits at the proxy, before it leaves.
+    type_line(&tui, "ask mock-gate");
+    env.wait_ls("the request held", |_| pending(&env).iter().any(|p| p["kind"] == "llm_request"));
+    let held = pending(&env);
+    assert!(held[0]["what"].as_str().is_some_and(|w| w.contains("a request to anthropic for mock-gate")), "{held:#?}");
+    assert_eq!(mock.requests().len(), first, "a held request has not reached the provider");
+    tui.wait_text("a cent at a time");
+    tui.alt("s");
+    tui.keys("y");
+    tui.wait_for("the second reply", |s| s.contents().matches("reply: HTTP/1.1 200 OK").count() == 2);
+
+    // The meter says what the mock's usage implies, to the last digit.
+    let prices = teamster::config::Config::load(&env.config_path()).expect("config").prices();
+    let expected: f64 = mock.answered().iter().map(|u| prices.cost(u).0).sum();
+    let report: Value = serde_json::from_str(&env.ok(&["cost", "--json"])).expect("cost JSON");
+    let metered = report["total"]["cost"].as_f64().unwrap_or(0.0);
+    assert!((metered - expected).abs() < 1e-9, "metered {metered}, the mock's usage implies {expected}");
+    assert_eq!(report["total"]["calls"], 2);
+    let pane = env.panes().into_iter().find(|p| p["name"] == "fake").expect("fake");
+    assert!((pane["spend"].as_f64().unwrap_or(0.0) - expected).abs() < 1e-9, "{pane}");
+    let text = env.ok(&["cost"]);
+    assert!(text.contains("mock-gate") && text.contains("fake"), "{text}");
+    // The status bar shows the session's spend; alt-m breaks it down.
+    tui.wait_for("the spend in the status bar", |s| {
+        s.contents().lines().last().is_some_and(|l| l.contains(&format!(" ${expected:.2} ")))
+    });
+    tui.alt("m");
+    tui.wait_text("by agent");
+    tui.wait_text(&format!("total ${expected:.2} over 2 calls"));
+}
+
+#[test]
+fn an_agent_cannot_approve_its_own_actions() {
+    let env = Env::new();
+    let tui = start(&env, POLICIES);
+    // Everything the agent's side can reach, run as the agent's own process while its
+    // call waits: the CLI (the control socket), the hook helper and its socket (with a
+    // forged event and payload), and the proxy.
+    let attack = env.dir.join("work/attack.sh");
+    write_script(
+        &attack,
+        r#"#!/bin/bash
+for i in $(seq 1 400); do
+  id=$(teamster approvals --json | sed -n 's/.*"id": \([0-9]*\).*/\1/p' | head -1)
+  [ -n "$id" ] && break
+  sleep 0.05
+done
+echo "saw pending $id"
+echo "approve: $(teamster approve "$id" 2>&1)"
+echo "approve always: $(teamster approve "$id" --always everywhere 2>&1)"
+echo "deny: $(teamster deny "$id" 2>&1)"
+echo "new pane: $(teamster new -- sh -c 'teamster approve $id' 2>&1)"
+echo "restart: $(teamster restart 2>&1 | tail -1)"
+echo "forget: $(teamster rules --forget 1 2>&1)"
+echo "hook resolve: $(printf '{"action":'"$id"',"verdict":"allow"}' | teamster hook claude Resolve 2>&1)"
+echo "hook permission: $(printf '{"session_id":"x","tool_name":"Bash","tool_input":{"command":"git push"}}' | teamster hook claude PermissionRequest 2>&1)"
+echo "still pending: $(teamster approvals --json | grep -c '"id"')"
+echo done
+"#,
+    );
+    type_line(&tui, &format!("spawn {}", attack.display()));
+    tui.wait_text("spawned");
+    type_line(&tui, "run git push");
+    let log = env.dir.join("work/attack.sh.log");
+    let deadline = std::time::Instant::now() + support::DEADLINE;
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("done") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "the attack did not finish:\n{text}");
+        // Another process's file has no event to wait on here: look again shortly.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(text.contains("saw pending"), "{text}");
+    for what in ["approve:", "approve always:", "deny:", "new pane:", "restart:", "forget:"] {
+        let line = text.lines().find(|l| l.starts_with(what)).unwrap_or_default();
+        assert!(
+            line.contains("agents cannot act through teamster's control socket"),
+            "{what} was not refused: {line}\n{text}"
+        );
+    }
+    assert!(text.contains("still pending: 1"), "{text}");
+    let still = pending(&env);
+    assert_eq!(still.len(), 1, "the action is still waiting for a person");
+    assert!(!tui.contents().contains("ran: git push"));
+    // The person decides.
+    env.ok(&["deny", &still[0]["id"].to_string(), "--reason", "not from there"]);
+    tui.wait_text("not from there");
+}
+
+#[test]
+fn a_policy_can_refuse_an_agents_start() {
+    let env = Env::new();
+    let rule = "[[policy]]\nname = \"not here\"\non = \"session_start\"\nagent = [\"fake\"]\nverdict = \"deny\"\nreason = \"fake agents stay home\"\n";
+    env.write_config(&format!("{rule}\n{}", fake_claude(&env)));
+    let tui = env.tui(&[], 100, 30);
+    tui.wait_prompt();
+    let out = env.run(&["new", "fake"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a policy refused to start fake: fake agents stay home"), "{err}");
+    assert_eq!(env.panes().len(), 1, "no pane was opened");
+}

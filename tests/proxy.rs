@@ -1,0 +1,305 @@
+//! The metering proxy against a mock upstream, over real sockets: replies stream through as
+//! they come (nothing waits for the whole reply), usage is read as it passes, a reply that
+//! breaks off or carries bad usage is passed on and marked unknown (not guessed), a slow
+//! upstream is waited for, and requests the policies refuse never leave.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+use teamster::meter::proxy::{Meter, Target};
+use teamster::meter::usage::{Reading, Usage};
+
+/// What the upstream does with a request: pieces to write, each after the test lets it go.
+struct Upstream {
+    port: u16,
+    /// The requests it saw: request line and headers.
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+/// One reply: a status line and headers, then body pieces, each sent when `go` yields
+/// (or at once, without a gate); `cut`: close the connection after the pieces, mid-reply.
+struct Script {
+    head: String,
+    pieces: Vec<String>,
+    gate: Option<mpsc::Receiver<()>>,
+    cut: bool,
+}
+
+impl Upstream {
+    fn start(script: Script) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            let Ok((conn, _)) = listener.accept() else { return };
+            serve_one(conn, script, &log);
+        });
+        Upstream { port, seen }
+    }
+}
+
+fn serve_one(conn: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut request = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        request.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    log.lock().expect("log").push(request);
+    let mut out = conn;
+    let _ = out.write_all(script.head.as_bytes());
+    for piece in script.pieces {
+        if let Some(gate) = &script.gate
+            && gate.recv().is_err()
+        {
+            return;
+        }
+        let chunk = format!("{:x}\r\n{piece}\r\n", piece.len());
+        if out.write_all(chunk.as_bytes()).is_err() {
+            return;
+        }
+        let _ = out.flush();
+    }
+    if script.cut {
+        // Gone mid-reply: no last chunk.
+        let _ = out.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    let _ = out.write_all(b"0\r\n\r\n");
+}
+
+const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+
+fn anthropic_events(output: u64) -> Vec<String> {
+    vec![
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":1000,\"output_tokens\":1,\"cache_read_input_tokens\":2000,\"cache_creation_input_tokens\":0}}}\n\n".into(),
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hello\"}}\n\n".into(),
+        format!("event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{{\"output_tokens\":{output}}}}}\n\n"),
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into(),
+    ]
+}
+
+/// The runner's side, for the test: one pane, one route, a gate that allows or denies,
+/// and what was recorded.
+struct TestMeter {
+    upstream: String,
+    deny: Option<String>,
+    readings: Mutex<Vec<Reading>>,
+    recorded: mpsc::SyncSender<()>,
+}
+
+impl Meter for TestMeter {
+    fn target(&self, token: &str, route: &str, _chatgpt: bool) -> Option<Target> {
+        (token == "tok" && route == "anthropic").then(|| Target {
+            pane: 1,
+            provider: "anthropic".into(),
+            upstream: self.upstream.clone(),
+        })
+    }
+
+    async fn admit(self: Arc<Self>, _pane: u32, _provider: String, _model: Option<String>) -> Result<(), String> {
+        match &self.deny {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn record(&self, _pane: u32, _provider: &str, reading: Reading) {
+        self.readings.lock().expect("readings").push(reading);
+        let _ = self.recorded.try_send(());
+    }
+}
+
+struct Proxy {
+    port: u16,
+    meter: Arc<TestMeter>,
+    recorded: mpsc::Receiver<()>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn proxy(upstream_port: u16, deny: Option<&str>) -> Proxy {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let (tx, recorded) = mpsc::sync_channel(8);
+    let meter = Arc::new(TestMeter {
+        upstream: format!("http://127.0.0.1:{upstream_port}"),
+        deny: deny.map(String::from),
+        readings: Mutex::new(Vec::new()),
+        recorded: tx,
+    });
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    runtime.spawn(teamster::meter::proxy::serve(listener, meter.clone()));
+    Proxy { port, meter, recorded, _runtime: runtime }
+}
+
+impl Proxy {
+    /// The one reading recorded, waiting for it.
+    fn reading(&self) -> Reading {
+        self.recorded.recv_timeout(Duration::from_secs(20)).expect("the proxy recorded the call");
+        self.meter.readings.lock().expect("readings")[0].clone()
+    }
+}
+
+/// A raw HTTP/1.1 request to the proxy; returns the connection, for reading as it comes.
+fn post(port: u16, path: &str, body: &str) -> BufReader<TcpStream> {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
+    conn.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nx-api-key: secret\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(req.as_bytes()).expect("send");
+    BufReader::new(conn)
+}
+
+/// Reads until `text` has come (status line, headers and chunks, raw).
+fn read_until(r: &mut BufReader<TcpStream>, text: &str) -> String {
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while !got.contains(text) {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("the reply ended before `{text}`; it was:\n{got}"),
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    got
+}
+
+const BODY: &str = r#"{"model":"claude-sonnet-4-5","stream":true,"messages":[]}"#;
+
+#[test]
+fn a_stream_passes_through_as_it_comes_and_its_usage_is_read() {
+    let (go, gate) = mpsc::channel();
+    let upstream =
+        Upstream::start(Script { head: SSE_HEAD.into(), pieces: anthropic_events(57), gate: Some(gate), cut: false });
+    let p = proxy(upstream.port, None);
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages?beta=true", BODY);
+    go.send(()).expect("first event");
+    let first = read_until(&mut reply, "message_start");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // The first event is here while the upstream still holds the rest: nothing buffered.
+    assert!(!first.contains("hello"));
+    for _ in 0..3 {
+        go.send(()).expect("next event");
+    }
+    read_until(&mut reply, "message_stop");
+    assert_eq!(
+        p.reading(),
+        Reading::Usage(Usage {
+            model: Some("claude-sonnet-4-5".into()),
+            input: 1000,
+            output: 57,
+            cache_read: 2000,
+            cache_write: 0,
+            cache_write_1h: 0
+        })
+    );
+    // The request reached the upstream whole: path below the route, the agent's key, and
+    // no compression asked of the reply.
+    let seen = upstream.seen.lock().expect("seen").join("");
+    assert!(seen.starts_with("POST /v1/messages?beta=true HTTP/1.1"), "{seen}");
+    assert!(seen.contains("x-api-key: secret"), "{seen}");
+    assert!(seen.contains("accept-encoding: identity"), "{seen}");
+}
+
+#[test]
+fn a_stream_that_breaks_off_is_passed_on_and_its_spend_is_unknown() {
+    let pieces = anthropic_events(57)[..2].to_vec();
+    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces, gate: None, cut: true });
+    let p = proxy(upstream.port, None);
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
+    let got = read_until(&mut reply, "hello");
+    assert!(got.contains("message_start"));
+    assert!(matches!(p.reading(), Reading::Unknown(why) if why.contains("cut off")), "{:?}", p.meter.readings.lock());
+}
+
+#[test]
+fn malformed_usage_is_unknown_and_the_reply_arrives_untouched() {
+    let pieces = vec![
+        "event: message_start\ndata: {not json at all\n\n".to_string(),
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into(),
+    ];
+    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces, gate: None, cut: false });
+    let p = proxy(upstream.port, None);
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
+    let got = read_until(&mut reply, "message_stop");
+    assert!(got.contains("{not json at all"), "{got}");
+    assert!(matches!(p.reading(), Reading::Unknown(why) if why.contains("no usage")));
+}
+
+#[test]
+fn a_slow_upstream_is_waited_for() {
+    let (go, gate) = mpsc::channel();
+    let upstream =
+        Upstream::start(Script { head: SSE_HEAD.into(), pieces: anthropic_events(3), gate: Some(gate), cut: false });
+    let p = proxy(upstream.port, None);
+    let start = Instant::now();
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
+    std::thread::spawn(move || {
+        // The upstream thinks for a while before its first byte.
+        std::thread::sleep(Duration::from_secs(3));
+        for _ in 0..4 {
+            let _ = go.send(());
+        }
+    });
+    read_until(&mut reply, "message_stop");
+    assert!(start.elapsed() >= Duration::from_secs(3));
+    assert!(matches!(p.reading(), Reading::Usage(u) if u.output == 3));
+}
+
+#[test]
+fn a_refused_request_never_leaves_and_the_agent_is_told_why() {
+    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces: vec![], gate: None, cut: false });
+    let p = proxy(upstream.port, Some("this session has spent its $5 cap"));
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
+    let got = read_until(&mut reply, "\"}");
+    assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    let body: serde_json::Value =
+        serde_json::from_str(got.split("\r\n\r\n").nth(1).unwrap_or("")).expect("a JSON error");
+    // In Anthropic's shape, which the agent shows.
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(body["error"]["message"], "teamster: this session has spent its $5 cap");
+    assert!(upstream.seen.lock().expect("seen").is_empty(), "nothing reached the upstream");
+}
+
+#[test]
+fn what_is_not_a_model_call_passes_unmetered_and_strangers_are_turned_away() {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    let upstream = Upstream::start(Script {
+        head: head.into(),
+        pieces: vec![r#"{"input_tokens":12}"#.into()],
+        gate: None,
+        cut: false,
+    });
+    let p = proxy(upstream.port, None);
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages/count_tokens", BODY);
+    read_until(&mut reply, "input_tokens");
+    assert!(p.recorded.recv_timeout(Duration::from_millis(300)).is_err(), "a token count is not spend");
+
+    let mut stranger = post(p.port, "/t/forged/anthropic/v1/messages", BODY);
+    let got = read_until(&mut stranger, "restart the agent");
+    assert!(got.starts_with("HTTP/1.1 404"), "{got}");
+    let mut ws = TcpStream::connect(("127.0.0.1", p.port)).expect("connect");
+    ws.write_all(
+        b"GET /t/tok/anthropic/v1/responses HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n",
+    )
+    .expect("send");
+    let mut r = BufReader::new(ws);
+    let got = read_until(&mut r, "\r\n");
+    assert!(got.starts_with("HTTP/1.1 426"), "Codex falls back to plain HTTP on this: {got}");
+}

@@ -1,0 +1,67 @@
+//! A stand-in for Claude Code, for tests that need an agent but not a model: a prompt loop
+//! that reports each step through `teamster hook` with Claude Code's payloads.
+//!
+//!   hello        says `you said: hello`
+//!   run CMD      asks to run CMD (PreToolUse); runs it unless denied
+//!   ask MODEL    one model call through teamster's proxy (the `ANTHROPIC_BASE_URL` of
+//!                its `--settings`), printing the reply
+//!   spawn FILE   starts `bash FILE` in the background, as the agent's own process
+//!
+//! `--resume ID` comes back in conversation ID.
+
+use super::Env;
+use std::path::Path;
+
+pub const FAKE_CLAUDE: &str = r#"#!/bin/bash
+session="s-$$"
+settings="$2"
+[ "$3" = "--resume" ] && { session="$4"; echo "resumed $session"; }
+h() { printf '%s' "$2" | teamster hook claude "$1"; }
+# A model call over bash's /dev/tcp: no curl needed.
+ask() {
+  local url
+  url=$(sed -n 's/.*"ANTHROPIC_BASE_URL": *"\([^"]*\)".*/\1/p' "$settings")
+  [ -z "$url" ] && { echo "no proxy in $settings"; return; }
+  local rest=${url#http://} hostport=${url#http://}
+  hostport=${hostport%%/*}
+  local path="/${rest#*/}/v1/messages"
+  local body="{\"model\":\"$1\",\"max_tokens\":10,\"stream\":false,\"tools\":[{\"name\":\"Bash\"}],\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+  printf 'POST %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\nx-api-key: k\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s' \
+    "$path" "$hostport" "${#body}" "$body" >&3
+  local reply
+  reply=$(cat <&3)
+  exec 3<&-
+  echo "reply: $(printf '%s' "$reply" | head -1 | tr -d '\r') $(printf '%s' "$reply" | grep -o '"text":"[^"]*"\|"message":"[^"]*"' | head -1)"
+}
+h SessionStart "{\"session_id\":\"$session\"}" >/dev/null
+while IFS= read -r -p 'fake> ' line; do
+  h UserPromptSubmit "{\"session_id\":\"$session\",\"prompt\":\"p\"}" >/dev/null
+  case "$line" in
+    run\ *)
+      cmd="${line#run }"
+      verdict=$(h PreToolUse "{\"session_id\":\"$session\",\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"$cmd\"},\"tool_use_id\":\"t1\"}")
+      case "$verdict" in
+        *'"deny"'*) echo "denied: $verdict" ;;
+        *) eval "$cmd"; echo "ran: $cmd" ;;
+      esac ;;
+    ask\ *) ask "${line#ask }" ;;
+    spawn\ *) bash "${line#spawn }" >"${line#spawn }.log" 2>&1 & echo "spawned" ;;
+    *) echo "you said: $line" ;;
+  esac
+  h Stop "{\"session_id\":\"$session\"}" >/dev/null
+done
+"#;
+
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Installs the stand-in in `env`; returns its `[agents.fake]` entry.
+pub fn fake_claude(env: &Env) -> String {
+    let path = env.dir.join("fake-claude");
+    write_script(&path, FAKE_CLAUDE);
+    format!("[agents.fake]\nkind = \"claude\"\ncommand = \"{}\"\n", path.display())
+}
