@@ -395,8 +395,10 @@ fn latency(setup: &Setup, mux: Mux, flood: Option<&Path>, samples: usize) -> (Du
     (percentile(&mut times, 0.5), percentile(&mut times, 0.99))
 }
 
-/// Server RSS (KB) with `panes` idle shells, each with `history` worth of output behind it.
-fn memory(setup: &Setup, mux: Mux, panes: usize, history: Option<&Path>) -> u64 {
+/// Server memory (KB) with `panes` idle shells, each with `history` worth of output behind
+/// it: resident in all, and of that what is the process's own (not pages of its program
+/// file and libraries, which the page cache shares with every process running them).
+fn memory(setup: &Setup, mux: Mux, panes: usize, history: Option<&Path>) -> (u64, u64) {
     let first: Vec<String> = match history {
         Some(f) => vec!["sh".into(), "-c".into(), format!("cat {}; exec sh", f.display())],
         None => vec!["sh".into()],
@@ -427,7 +429,7 @@ fn memory(setup: &Setup, mux: Mux, panes: usize, history: Option<&Path>) -> u64 
     }
     let pid = setup.server_pid(mux).expect("server pid");
     wait_idle(pid);
-    let rss = status(pid, "VmRSS");
+    let rss = (status(pid, "VmRSS"), status(pid, "RssAnon"));
     setup.stop(mux);
     rss
 }
@@ -527,17 +529,23 @@ fn main() {
     }
 
     if run("memory") {
-        println!("\n### Server memory (RSS; lower is better)\n");
+        println!("\n### Server memory (lower is better)\n");
+        println!("RSS, and in brackets the process's own part (RssAnon): the rest are pages of the");
+        println!("program and its libraries, shared through the page cache.\n");
         println!("| panes | scrollback | tmux | teamster | teamster / tmux |\n|---|---|---|---|---|");
         let counts: &[usize] = if quick { &[1, 8] } else { &[1, 8, 32] };
         for &n in counts {
             for (label, hist) in [("empty", None), ("10,000 lines each", Some(history.as_path()))] {
-                let r: Vec<u64> = muxes.iter().map(|&m| memory(&setup, m, n, hist)).collect();
+                let r: Vec<(u64, u64)> = muxes.iter().map(|&m| memory(&setup, m, n, hist)).collect();
+                let mb = |kb: u64| kb as f64 / 1024.0;
                 println!(
-                    "| {n} | {label} | {:.1} MB | {:.1} MB | {:.2}x |",
-                    r[0] as f64 / 1024.0,
-                    r[1] as f64 / 1024.0,
-                    r[1] as f64 / r[0] as f64
+                    "| {n} | {label} | {:.1} MB ({:.1}) | {:.1} MB ({:.1}) | {:.2}x ({:.2}x) |",
+                    mb(r[0].0),
+                    mb(r[0].1),
+                    mb(r[1].0),
+                    mb(r[1].1),
+                    r[1].0 as f64 / r[0].0 as f64,
+                    r[1].1 as f64 / r[0].1 as f64
                 );
             }
         }

@@ -67,15 +67,7 @@ const HOP_BY_HOP: [&str; 9] = [
 
 /// Serves the proxy on `listener` until the process ends.
 pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>) {
-    // rustls on ring; installing twice (a second proxy in the process) is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = match reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(30)).build() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("metering proxy: no HTTP client: {e}");
-            return;
-        }
-    };
+    let client = LazyClient::default();
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
@@ -111,7 +103,23 @@ pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<
     full(status, "application/json", body.to_string())
 }
 
-async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: reqwest::Client) -> Response<ProxyBody> {
+/// The upstream HTTPS client, built on the first model call: TLS and the system's root
+/// certificates cost a runner with no agents several megabytes it should not carry.
+type LazyClient = Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>;
+
+fn upstream_client(lazy: &LazyClient) -> Result<reqwest::Client, String> {
+    lazy.get_or_init(|| {
+        // rustls on ring; installing twice (a second proxy in the process) is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+}
+
+async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: LazyClient) -> Response<ProxyBody> {
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let mut parts = path_and_query.splitn(4, '/').skip(1);
     let (Some("t"), Some(token), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
@@ -153,6 +161,16 @@ async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: reqwest
     {
         return api_error(&target.provider, StatusCode::FORBIDDEN, &format!("teamster: {reason}"));
     }
+    let client = match upstream_client(&client) {
+        Ok(c) => c,
+        Err(e) => {
+            return api_error(
+                &target.provider,
+                StatusCode::BAD_GATEWAY,
+                &format!("teamster has no HTTPS client for the provider: {e}"),
+            );
+        }
+    };
     let mut out = client.request(head.method.clone(), &url).body(body);
     for (name, value) in &head.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) && name != header::ACCEPT_ENCODING && name != header::CONTENT_LENGTH {
