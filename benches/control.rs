@@ -69,7 +69,7 @@ struct Allow {
 
 impl Meter for Allow {
     fn target(&self, _token: &str, _route: &str, _chatgpt: bool) -> Option<Target> {
-        Some(Target { pane: 1, provider: "anthropic".into(), upstream: self.upstream.clone() })
+        Some(Target { pane: 1, provider: "anthropic".into(), upstream: self.upstream.clone(), secrets: Vec::new() })
     }
 
     async fn admit(self: Arc<Self>, _pane: u32, _provider: String, _model: Option<String>) -> Result<(), String> {
@@ -77,6 +77,10 @@ impl Meter for Allow {
     }
 
     fn record(&self, _pane: u32, _provider: &str, _reading: Reading) {}
+
+    fn egress(&self, _token: &str, _host: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The proxy on its own thread and a single-threaded runtime, as in the runner.
@@ -88,7 +92,7 @@ fn proxy(upstream: u16) -> u16 {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let _ = tx.send(listener.local_addr().expect("addr").port());
             let meter = Arc::new(Allow { upstream: format!("http://127.0.0.1:{upstream}") });
-            teamster::meter::proxy::serve(listener, meter).await;
+            teamster::meter::proxy::serve(listener, meter, teamster::meter::proxy::Origin::Loopback).await;
         });
     });
     rx.recv().expect("proxy port")
@@ -243,6 +247,10 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n = if quick { 300 } else { 3000 };
     println!("## Control layer\n");
+    if std::env::args().any(|a| a == "sandbox") {
+        sandbox_startup(quick);
+        return;
+    }
 
     let up = upstream();
     let px = proxy(up);
@@ -313,4 +321,97 @@ fn main() {
         ms(percentile(&mut socket_only, 0.5)),
         ms(percentile(&mut socket_only, 0.99))
     );
+}
+
+/// One start of `argv` with a report line at descriptor 3 (as the runner gives a sandbox's
+/// helper), answered as the runner answers: its seccomp questions on a thread. Returns
+/// the time to the program's exit.
+fn start_once(argv: &[String]) -> Duration {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
+    let fd = theirs.as_raw_fd();
+    let start = Instant::now();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    // SAFETY: dup2 only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("start");
+    drop(theirs);
+    let plan: Option<teamster::sandbox::Plan> = argv.get(2).and_then(|p| serde_json::from_str(p).ok());
+    if let Some(plan) = plan {
+        let mut buf = [0u8; 256];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            ours.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .expect("report");
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for c in msg.cmsgs().expect("cmsgs") {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(raw) = c {
+                // SAFETY: just received.
+                fds.extend(raw.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+            }
+        }
+        if let Some(listener) = fds.pop() {
+            std::thread::spawn(move || teamster::sandbox::seccomp::supervise(listener, plan, |_| {}));
+        }
+    }
+    child.wait().expect("wait");
+    start.elapsed()
+}
+
+/// The sandbox's added start-up time: `teamster sandbox-exec PLAN -- true` against `true`.
+fn sandbox_startup(quick: bool) {
+    let dir = std::env::temp_dir().join(format!("teamster-bench-sandbox-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(dir.join("pane/tmp"));
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+    let xdg = [home.join(".config"), home.join(".local/share"), home.join(".local/state"), home.join(".cache")];
+    let config = teamster::sandbox::SandboxConfig::default();
+    let plan = teamster::sandbox::plan(
+        &teamster::sandbox::Inputs {
+            kind: "claude",
+            home: &home,
+            cwd: &dir,
+            pane_dir: &dir.join("pane"),
+            teamster_dirs: &[dir.join("state")],
+            runtime_dir: &dir.join("run"),
+            hook_socket: &dir.join("run/hooks.sock"),
+            port: 4000,
+            config: &config,
+            xdg: &xdg,
+            writable: &[],
+            readable: &[],
+        },
+        &teamster::sandbox::list_dir,
+    );
+    let plan = serde_json::to_string(&plan).expect("plan");
+    let truth = "/bin/true".to_string();
+    let bare = vec![truth.clone()];
+    let boxed = vec![bin().to_string_lossy().into_owned(), "sandbox-exec".into(), plan, "--".into(), truth];
+    let n = if quick { 30 } else { 200 };
+    for argv in [&bare, &boxed] {
+        start_once(argv);
+    }
+    let (mut plain, mut sandboxed): (Vec<Duration>, Vec<Duration>) =
+        (0..n).map(|_| (start_once(&bare), start_once(&boxed))).unzip();
+    let (p50, s50) = (percentile(&mut plain, 0.5), percentile(&mut sandboxed, 0.5));
+    println!("### Sandbox start-up ({n} starts of `true`)\n");
+    println!("| | p50 | p99 |");
+    println!("|---|---|---|");
+    println!("| plain | {} | {} |", ms(p50), ms(percentile(&mut plain, 0.99)));
+    println!("| in the sandbox | {} | {} |", ms(s50), ms(percentile(&mut sandboxed, 0.99)));
+    println!("| added | {} | |\n", ms(s50.saturating_sub(p50)));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -39,6 +39,8 @@ fn session(panes: u32) -> SessionView {
                 branch: None,
                 spend: 0.0,
                 spend_unknown: false,
+                sandboxed: None,
+                refused: 0,
             })
             .collect(),
         clients: 1,

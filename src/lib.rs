@@ -14,5 +14,6 @@ pub mod paths;
 pub mod policy;
 pub mod protocol;
 pub mod runner;
+pub mod sandbox;
 pub mod screen;
 pub mod tui;

@@ -159,6 +159,14 @@ enum Cmd {
         #[arg(long)]
         token: Option<String>,
     },
+    /// The first program of a sandboxed agent's pane: confines itself by PLAN, then runs
+    /// PROGRAM (docs/sandbox.md).
+    #[command(hide = true)]
+    SandboxExec {
+        plan: String,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
     /// Print the key bindings in effect (after your keymap.toml).
     Keys {
         /// List every action a key can be bound to.
@@ -215,6 +223,11 @@ fn main() {
         Some(Cmd::Audit { json, count }) => cli::audit(json, count),
         Some(Cmd::Restart) => cli::restart(config_path),
         Some(Cmd::Hook { agent, event, socket, token }) => std::process::exit(cli::hook(&agent, &event, socket, token)),
+        Some(Cmd::SandboxExec { plan, argv }) => {
+            let Err(e) = teamster::sandbox::enter::run(&plan, &argv);
+            eprintln!("teamster: {e}");
+            std::process::exit(126);
+        }
         Some(Cmd::Daemon) => teamster::runner::daemon::run(config_path, teamster::paths::socket_path()),
     };
     if let Err(e) = result {

@@ -128,6 +128,9 @@ fn exercise(kind: &str, ui: &str) {
     // Its calls went through teamster's metering proxy, which priced them.
     let spend = pane["spend"].as_f64().unwrap_or(0.0);
     assert!(spend > 0.0 && pane["spend_unknown"] == false, "{kind}'s spend was not metered: {pane}");
+    // All of it sandboxed (the default): the turns above went through the pane's proxy,
+    // its only way out.
+    assert_eq!(pane["sandboxed"], true, "{pane}");
 
     // The tool call the mock asks for is reported before it runs, and a deny stops it.
     let denied = work.join("denied-by-teamster");
@@ -237,7 +240,9 @@ fn push_after_install(kind: &str, ui: &str) {
     let npm = bin.join("npm");
     support::fake::write_script(&npm, "#!/bin/sh\nmkdir -p node_modules/left-pad && echo 'added 1 package'\n");
     let mock = MockLlm::start("true");
-    let agent = agents::prepare(&env, kind, &mock);
+    // The remote is outside the workspace: the sandbox lets the agent write it only because
+    // the agent's config names it.
+    let agent = agents::prepare_writable(&env, kind, &mock, &[], &[remote.to_string_lossy().into_owned()]);
     let policies = r#"
 [[policy]]
 name = "notice package installs"

@@ -38,7 +38,12 @@ fn audit(env: &Env) -> Vec<Value> {
 }
 
 fn start(env: &Env, config: &str) -> Tui {
-    env.write_config(&format!("{config}\n{}", fake_claude(env)));
+    start_with(env, config, "")
+}
+
+/// `agent` goes in the stand-in's `[agents.fake]` table.
+fn start_with(env: &Env, config: &str, agent: &str) -> Tui {
+    env.write_config(&format!("{config}\n{}{agent}", fake_claude(env)));
     let tui = env.tui(&[], 140, 30);
     tui.wait_prompt();
     env.ok(&["new", "fake", "--right"]);
@@ -188,7 +193,9 @@ ANTHROPIC_BASE_URL = "{}"
 #[test]
 fn an_agent_cannot_approve_its_own_actions() {
     let env = Env::new();
-    let tui = start(&env, POLICIES);
+    // Sandboxed, the agent cannot even see the control socket (tests/sandbox.rs); this is
+    // the layer beneath, for agents run with the sandbox off.
+    let tui = start_with(&env, POLICIES, "sandbox = \"off\"\n");
     // Everything the agent's side can reach, run as the agent's own process while its
     // call waits: the CLI (the control socket), the hook helper and its socket (with a
     // forged event and payload), and the proxy.

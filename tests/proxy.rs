@@ -108,6 +108,7 @@ impl Meter for TestMeter {
             pane: 1,
             provider: "anthropic".into(),
             upstream: self.upstream.clone(),
+            secrets: vec![("teamster-placeholder-ANTHROPIC_API_KEY".into(), "secret".into())],
         })
     }
 
@@ -121,6 +122,10 @@ impl Meter for TestMeter {
     fn record(&self, _pane: u32, _provider: &str, reading: Reading) {
         self.readings.lock().expect("readings").push(reading);
         let _ = self.recorded.try_send(());
+    }
+
+    fn egress(&self, _token: &str, host: &str) -> Result<(), String> {
+        Err(format!("{host} is not allowed"))
     }
 }
 
@@ -142,7 +147,7 @@ fn proxy(upstream_port: u16, deny: Option<&str>) -> Proxy {
     });
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
     let port = listener.local_addr().expect("addr").port();
-    runtime.spawn(teamster::meter::proxy::serve(listener, meter.clone()));
+    runtime.spawn(teamster::meter::proxy::serve(listener, meter.clone(), teamster::meter::proxy::Origin::Loopback));
     Proxy { port, meter, recorded, _runtime: runtime }
 }
 
@@ -159,7 +164,7 @@ fn post(port: u16, path: &str, body: &str) -> BufReader<TcpStream> {
     let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
     conn.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
     let req = format!(
-        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nx-api-key: secret\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nx-api-key: teamster-placeholder-ANTHROPIC_API_KEY\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     conn.write_all(req.as_bytes()).expect("send");
@@ -208,8 +213,8 @@ fn a_stream_passes_through_as_it_comes_and_its_usage_is_read() {
             cache_write_1h: 0
         })
     );
-    // The request reached the upstream whole: path below the route, the agent's key, and
-    // no compression asked of the reply.
+    // The request reached the upstream whole: path below the route, the real key in place
+    // of the placeholder the agent holds, and no compression asked of the reply.
     let seen = upstream.seen.lock().expect("seen").join("");
     assert!(seen.starts_with("POST /v1/messages?beta=true HTTP/1.1"), "{seen}");
     assert!(seen.contains("x-api-key: secret"), "{seen}");

@@ -81,6 +81,9 @@ pub struct Agent {
     pub model: Option<String>,
     pub cwd: Option<String>,
     pub description: Option<String>,
+    pub sandbox: crate::sandbox::Mode,
+    pub writable: Vec<String>,
+    pub readable: Vec<String>,
 }
 
 /// The agent `name`: its `[agents.NAME]` entry, or for the kinds' own names
@@ -98,6 +101,9 @@ pub fn resolve(config: &Config, name: &str) -> Result<Agent, String> {
                 model: None,
                 cwd: None,
                 description: Some(kind.title().into()),
+                sandbox: crate::sandbox::Mode::On,
+                writable: Vec::new(),
+                readable: Vec::new(),
             }),
             None => {
                 let mut known: Vec<String> = config.agents.keys().cloned().collect();
@@ -126,6 +132,9 @@ pub fn from_config(name: &str, entry: &AgentConfig) -> Result<Agent, String> {
         model: entry.model.clone(),
         cwd: entry.cwd.clone(),
         description: entry.description.clone(),
+        sandbox: entry.sandbox,
+        writable: entry.writable.clone(),
+        readable: entry.readable.clone(),
     })
 }
 

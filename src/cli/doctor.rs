@@ -70,6 +70,31 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
         out.push(ok("config", format!("no {}; using the defaults", config_path.display())));
         Some(Config::default())
     };
+    // The sandbox's protections.
+    let missing = crate::sandbox::missing_features();
+    let accepted = config.as_ref().map(|c| c.sandbox.run_without.clone()).unwrap_or_default();
+    for f in crate::sandbox::Feature::ALL {
+        let what = format!("sandbox: {}", f.name());
+        if !missing.contains(&f) {
+            let detail = match (f, crate::sandbox::enter::landlock_abi()) {
+                (crate::sandbox::Feature::Landlock, Some(abi)) => format!("available (ABI {abi})"),
+                _ => "available".to_string(),
+            };
+            out.push(ok(&what, detail));
+        } else if accepted.contains(&f) {
+            out.push(warn(
+                &what,
+                format!("missing: {}", f.loss()),
+                "run_without accepts this; a newer kernel would not need it",
+            ));
+        } else {
+            out.push(fail(
+                &what,
+                format!("missing: {}; sandboxed agents will not start", f.loss()),
+                format!("use a kernel with it, or add `run_without = [\"{}\"]` under [sandbox]", f.name()),
+            ));
+        }
+    }
     if let Some(c) = &config {
         match c.load_ui(config_path) {
             Ok((_, theme)) => {

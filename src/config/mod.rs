@@ -46,6 +46,14 @@ pub struct AgentConfig {
     pub cwd: Option<String>,
     /// One line shown in the agent picker.
     pub description: Option<String>,
+    /// "on" (the default): the agent runs confined (docs/sandbox.md); "off": as you.
+    #[serde(default)]
+    pub sandbox: crate::sandbox::Mode,
+    /// More paths this agent may write, and read though hidden (`~` is your home).
+    #[serde(default)]
+    pub writable: Vec<String>,
+    #[serde(default)]
+    pub readable: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -76,6 +84,8 @@ pub struct Config {
     pub pricing: PricingConfig,
     /// `[[policy]]` rules, in order.
     pub policy: Vec<crate::policy::RuleConfig>,
+    /// What sandboxed agents may reach, write and read beyond the defaults.
+    pub sandbox: crate::sandbox::SandboxConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -146,6 +156,7 @@ impl Default for Config {
             prices: BTreeMap::new(),
             pricing: PricingConfig::default(),
             policy: Vec::new(),
+            sandbox: crate::sandbox::SandboxConfig::default(),
         }
     }
 }

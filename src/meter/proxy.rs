@@ -29,6 +29,9 @@ pub struct Target {
     /// The base URL the agent would have used; the request's path below the route goes
     /// after it.
     pub upstream: String,
+    /// Placeholders the sandboxed agent holds instead of its keys, and the real keys they
+    /// stand for: put on the request here, never seen by the agent.
+    pub secrets: Vec<(String, String)>,
 }
 
 /// The runner's side of the proxy.
@@ -45,6 +48,18 @@ pub trait Meter: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
     /// What a call used (or that it could not be read).
     fn record(&self, pane: u32, provider: &str, reading: Reading);
+    /// May the sandboxed pane with `token` reach `host` (not an LLM route) through the
+    /// proxy? A refusal says why, and the runner records it.
+    fn egress(&self, token: &str, host: &str) -> Result<(), String>;
+}
+
+/// Who is on the other end of a listener: any local program (the runner's loopback port,
+/// which serves only pane routes), or one sandboxed pane (its own listener inside its
+/// network namespace: its only way out).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Loopback,
+    Sandbox { token: String },
 }
 
 type ProxyBody = BoxBody<Bytes, std::io::Error>;
@@ -65,22 +80,61 @@ const HOP_BY_HOP: [&str; 9] = [
     "host",
 ];
 
-/// Serves the proxy on `listener` until the process ends.
-pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>) {
+/// Serves the proxy on `listener` until the process ends (or, for a sandbox's listener,
+/// until `stop` says its pane is gone).
+pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origin) {
     let client = LazyClient::default();
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        let (meter, client) = (meter.clone(), client.clone());
+        let (meter, client, origin) = (meter.clone(), client.clone(), origin.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let (meter, client) = (meter.clone(), client.clone());
-                async move { Ok::<_, Infallible>(handle(req, meter, client).await) }
+                let (meter, client, origin) = (meter.clone(), client.clone(), origin.clone());
+                async move {
+                    if req.method() == hyper::Method::CONNECT || req.uri().scheme().is_some() {
+                        return Ok::<_, Infallible>(egress(req, meter.as_ref(), &origin));
+                    }
+                    Ok::<_, Infallible>(handle(req, meter, client).await)
+                }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades().await;
         });
     }
+}
+
+/// A sandboxed agent going somewhere other than its LLM: `CONNECT host:443` (HTTPS, by
+/// `HTTPS_PROXY`) to a host the config allows is tunnelled; anything else is refused with
+/// a message that says why and what to change.
+fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) -> Response<ProxyBody> {
+    let Origin::Sandbox { token } = origin else {
+        return full(
+            StatusCode::FORBIDDEN,
+            "text/plain",
+            "teamster's metering proxy only forwards model calls from agents' panes\n".into(),
+        );
+    };
+    let Some(authority) = req.uri().authority().cloned() else {
+        return full(StatusCode::BAD_REQUEST, "text/plain", "teamster: a proxy request needs host:port\n".into());
+    };
+    let host = authority.host().to_string();
+    if req.method() != hyper::Method::CONNECT {
+        let why = format!("plain http to {host} is not forwarded; use https");
+        let _ = meter.egress(token, &format!("http://{host}"));
+        return full(StatusCode::FORBIDDEN, "text/plain", format!("teamster sandbox: {why}\n"));
+    }
+    if let Err(why) = meter.egress(token, &host) {
+        return full(StatusCode::FORBIDDEN, "text/plain", format!("teamster sandbox: {why}\n"));
+    }
+    let port = authority.port_u16().unwrap_or(443);
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else { return };
+        let Ok(mut remote) = tokio::net::TcpStream::connect((host.as_str(), port)).await else { return };
+        let mut agent = hyper_util::rt::TokioIo::new(upgraded);
+        let _ = tokio::io::copy_bidirectional(&mut agent, &mut remote).await;
+    });
+    Response::new(http_body_util::Empty::new().map_err(|e: Infallible| match e {}).boxed())
 }
 
 fn full(status: StatusCode, content_type: &str, body: String) -> Response<ProxyBody> {
@@ -142,7 +196,7 @@ async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: LazyCli
     if req.headers().get(header::UPGRADE).is_some() {
         return full(StatusCode::UPGRADE_REQUIRED, "text/plain", "teamster meters plain HTTP; use it\n".into());
     }
-    let url = format!("{}{}", target.upstream.trim_end_matches('/'), suffix);
+    let url = reveal(&format!("{}{}", target.upstream.trim_end_matches('/'), suffix), &target.secrets);
     let (head, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_REQUEST).collect().await {
         Ok(b) => b.to_bytes(),
@@ -174,7 +228,12 @@ async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: LazyCli
     let mut out = client.request(head.method.clone(), &url).body(body);
     for (name, value) in &head.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) && name != header::ACCEPT_ENCODING && name != header::CONTENT_LENGTH {
-            out = out.header(name, value);
+            match value.to_str() {
+                Ok(v) if target.secrets.iter().any(|(p, _)| v.contains(p.as_str())) => {
+                    out = out.header(name, reveal(v, &target.secrets));
+                }
+                _ => out = out.header(name, value),
+            }
         }
     }
     // Replies come uncompressed, so their usage can be read as they pass.
@@ -234,6 +293,11 @@ async fn relay<M: Meter>(
     if let Some(r) = reader {
         meter.record(target.pane, &target.provider, r.finish(whole));
     }
+}
+
+/// `text` with each placeholder replaced by the key it stands for.
+fn reveal(text: &str, secrets: &[(String, String)]) -> String {
+    secrets.iter().fold(text.to_string(), |t, (placeholder, real)| t.replace(placeholder.as_str(), real))
 }
 
 /// The reply's body, as the relay hands it over.

@@ -308,6 +308,11 @@ pub enum ServerMsg {
     Pending {
         pending: Vec<PendingView>,
     },
+    /// The latest decisions (a person's, a rule's, the sandbox's refusals), newest first;
+    /// sent when one is made.
+    History {
+        recent: Vec<RecentView>,
+    },
     /// A program set the clipboard (OSC 52); the client passes it to its terminal.
     Clipboard {
         data: String,
@@ -417,6 +422,18 @@ pub enum WorktreeChoice {
     Remove,
 }
 
+/// A decision made, as the sidebar's history shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentView {
+    pub ts: u64,
+    pub agent: String,
+    /// tool_call, llm_request, session_start, sandbox.
+    pub kind: String,
+    pub what: String,
+    pub verdict: String,
+    pub by: String,
+}
+
 /// An action held for a verdict: a tool call, or an LLM request at a spend gate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingView {
@@ -482,6 +499,12 @@ pub struct PaneInfo {
     pub spend: f64,
     #[serde(default)]
     pub spend_unknown: bool,
+    /// For agents: whether they run sandboxed, and how many writes and connections the
+    /// sandbox refused.
+    #[serde(default)]
+    pub sandboxed: Option<bool>,
+    #[serde(default)]
+    pub refused: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

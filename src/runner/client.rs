@@ -103,6 +103,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                             old.abort();
                         }
                         send(&wr, &ServerMsg::Pending { pending: runner.approvals() }).await;
+                        send(&wr, &ServerMsg::History { recent: runner.recent() }).await;
                         let task = tokio::spawn(frames(runner.clone(), wr.clone(), id));
                         attached = Some((id, task));
                         None

@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// How many of the latest decisions the sidebar's history keeps.
+const RECENT: usize = 20;
+
 /// What waits for a verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -148,6 +151,7 @@ impl Runner {
             Outcome::Defer => "defer",
         };
         self.audit(DecisionRecord { verdict: word.into(), reason, ..record });
+        self.tell_history(&self.state.lock());
         outcome
     }
 
@@ -193,6 +197,7 @@ impl Runner {
                 rule: decision.rule.clone(),
                 reason: reason.clone(),
             });
+            self.tell_history(st);
         }
         match reason {
             Some(reason) if word == "deny" => Err(format!("a policy refused to start {agent}: {reason}")),
@@ -264,6 +269,7 @@ impl Runner {
             reason: Some(why.clone()).filter(|r| !r.is_empty()),
             ..record
         });
+        self.tell_history(&self.state.lock());
         if allowed { Outcome::Allow } else { Outcome::Deny(why) }
     }
 
@@ -381,10 +387,38 @@ impl Runner {
         }
     }
 
-    fn audit(&self, record: DecisionRecord) {
+    pub(super) fn audit(&self, record: DecisionRecord) {
         if let Err(e) = self.store.lock().add_decision(&record) {
             log(&format!("audit log: {e}"));
         }
+        let recent = {
+            let mut recent = self.recent.lock();
+            recent.push_front(crate::protocol::RecentView {
+                ts: record.ts,
+                agent: record.agent,
+                kind: record.kind,
+                what: record.what,
+                verdict: record.verdict,
+                by: record.by,
+            });
+            recent.truncate(RECENT);
+            recent.iter().cloned().collect::<Vec<_>>()
+        };
+        // Not under the state lock (a caller may hold it): the sessions' senders are
+        // looked up by whoever can, next time, through `tell_history`.
+        *self.history_dirty.lock() = Some(recent);
+    }
+
+    /// Sends the history to every client if a decision changed it.
+    pub(super) fn tell_history(&self, st: &State) {
+        let Some(recent) = self.history_dirty.lock().take() else { return };
+        for s in st.sessions.values() {
+            let _ = s.events.send(super::SessionEvent::Message(ServerMsg::History { recent: recent.clone() }));
+        }
+    }
+
+    pub fn recent(&self) -> Vec<crate::protocol::RecentView> {
+        self.recent.lock().iter().cloned().collect()
     }
 
     /// Today's spend over every session.

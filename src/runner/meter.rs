@@ -23,7 +23,25 @@ impl Meter for Runner {
             (None, true, Some(backend)) => backend.clone(),
             (None, _, _) => r.upstream.clone(),
         };
-        Some(Target { pane: pane.id, provider: r.provider, upstream })
+        let secrets = pane.meta.lock().secrets.clone();
+        Some(Target { pane: pane.id, provider: r.provider, upstream, secrets })
+    }
+
+    fn egress(&self, token: &str, host: &str) -> Result<(), String> {
+        let pane = {
+            let st = self.state.lock();
+            let id = *st.hook_tokens.get(token).ok_or("this pane is gone")?;
+            st.panes.get(&id).ok_or("this pane is gone")?.clone()
+        };
+        let config = self.config();
+        if crate::sandbox::host_allowed(&config.sandbox.allow_hosts, host) {
+            return Ok(());
+        }
+        let why = format!(
+            "{host} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config"
+        );
+        self.sandbox_refused(pane.id, &format!("connection to {host} through the proxy"), &why);
+        Err(why)
     }
 
     async fn admit(self: Arc<Self>, pane: u32, provider: String, model: Option<String>) -> Result<(), String> {
@@ -44,7 +62,7 @@ impl Runner {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         *self.proxy_port.lock() = Some(port);
-        tokio::spawn(crate::meter::proxy::serve(listener, self.clone()));
+        tokio::spawn(crate::meter::proxy::serve(listener, self.clone(), crate::meter::proxy::Origin::Loopback));
         Ok(port)
     }
 }

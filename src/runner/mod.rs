@@ -15,6 +15,7 @@ mod meter;
 mod pane;
 mod persist;
 mod pty;
+mod sandbox;
 pub mod store;
 pub mod worktree;
 
@@ -136,6 +137,10 @@ pub struct Runner {
     day: Mutex<(String, f64)>,
     /// Where the metering proxy listens, once it does.
     pub proxy_port: Mutex<Option<u16>>,
+    /// The latest decisions, newest first, for the sidebar's history.
+    recent: Mutex<std::collections::VecDeque<crate::protocol::RecentView>>,
+    /// The history, when a decision changed it and clients were not told yet.
+    history_dirty: Mutex<Option<Vec<crate::protocol::RecentView>>>,
 }
 
 /// `n` random bytes as hex, from the kernel.
@@ -199,6 +204,8 @@ impl Runner {
             store: Mutex::new(store),
             day: Mutex::new((String::new(), 0.0)),
             proxy_port: Mutex::new(None),
+            recent: Mutex::new(Default::default()),
+            history_dirty: Mutex::new(None),
             state: Mutex::new(State::default()),
             ending: Mutex::new(Vec::new()),
             config: RwLock::new(config),
@@ -481,6 +488,8 @@ impl Runner {
         let token = random_hex(16);
         let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
         let mut routes = Vec::new();
+        let mut sandbox: Option<sandbox::Prepared> = None;
+        let mut sandboxed = None;
         let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
                 let shell = config.shell();
@@ -526,7 +535,28 @@ impl Runner {
                     ("TEAMSTER_HOOK_SOCKET".to_string(), self.hook_socket.to_string_lossy().into_owned()),
                     ("TEAMSTER_HOOK_TOKEN".to_string(), token.clone()),
                 ]);
-                (launch.argv, None, env, display, Some(agent.kind))
+                let mut argv = launch.argv;
+                sandboxed = Some(agent.sandbox == crate::sandbox::Mode::On);
+                if agent.sandbox == crate::sandbox::Mode::On {
+                    let agent_env: Vec<(String, String)> =
+                        spec.env.iter().cloned().chain(env.iter().cloned()).collect();
+                    let prepared = self.prepare_sandbox(&agent, &spec.cwd, &dir, &home, &agent_env)?;
+                    if agent.kind == crate::agents::AgentKind::Claude {
+                        env.push(("CLAUDE_CONFIG_DIR".into(), home.join(".claude").to_string_lossy().into_owned()));
+                    }
+                    if agent.kind == crate::agents::AgentKind::Codex {
+                        // Codex confines its commands with bubblewrap, which needs mounts and
+                        // uid maps that Landlock forbids inside ours (and its Landlock
+                        // fallback refuses to run without bubblewrap). Ours confines them
+                        // instead, network and secrets included (docs/sandbox.md).
+                        argv.splice(1..1, ["-c".to_string(), "sandbox_mode=\"danger-full-access\"".to_string()]);
+                    }
+                    let plan = serde_json::to_string(&prepared.plan).map_err(|e| e.to_string())?;
+                    let helper = [exe.to_string_lossy().into_owned(), "sandbox-exec".into(), plan, "--".into()];
+                    argv.splice(0..0, helper);
+                    sandbox = Some(prepared);
+                }
+                (argv, None, env, display, Some(agent.kind))
             }
             Spawn::Command { argv } => {
                 if argv.is_empty() {
@@ -552,7 +582,9 @@ impl Runner {
             ("TEAMSTER_PANE".into(), id.to_string()),
         ]);
         env.extend(extra_env);
-        let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size).map_err(|e| e.to_string())?;
+        let secrets = sandbox.as_ref().map(|s| sandbox::confine_env(&mut env, &s.plan)).unwrap_or_default();
+        let report = sandbox.as_ref().map(|s| std::os::fd::AsRawFd::as_raw_fd(&s.theirs));
+        let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size, report).map_err(|e| e.to_string())?;
         st.next_pane = id;
         let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
@@ -571,13 +603,20 @@ impl Runner {
             spend: 0.0,
             spend_unknown: false,
             spend_estimated: false,
+            secrets,
+            sandboxed,
+            refused: 0,
+            recent_refusals: Vec::new(),
         };
         let (spend, spend_unknown) = self.store.lock().pane_spend(&meta.spec.key);
         let meta = PaneMeta { spend, spend_unknown, ..meta };
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
         if agent.is_some() {
-            st.hook_tokens.insert(token, id);
+            st.hook_tokens.insert(token.clone(), id);
+        }
+        if let Some(prepared) = sandbox {
+            sandbox::start_watch(self, id, token, prepared);
         }
         if let Some(kind) = agent {
             tokio::spawn(pane::watch_screen(Arc::downgrade(self), Arc::downgrade(&pane), kind));
@@ -663,6 +702,8 @@ impl Runner {
                         branch: m.spec.worktree.as_ref().map(|w| w.branch.clone()),
                         spend: m.spend,
                         spend_unknown: m.spend_unknown,
+                        sandboxed: m.sandboxed,
+                        refused: m.refused,
                     });
                 }
             }

@@ -42,6 +42,13 @@ pub struct PaneMeta {
     pub spend: f64,
     pub spend_unknown: bool,
     pub spend_estimated: bool,
+    /// Keys the sandboxed agent holds placeholders for: (placeholder, real key).
+    pub secrets: Vec<(String, String)>,
+    /// Whether the agent runs sandboxed (`None`: not an agent).
+    pub sandboxed: Option<bool>,
+    /// Writes and connections its sandbox refused, and the latest few (for repeats).
+    pub refused: u32,
+    pub recent_refusals: Vec<(String, u64)>,
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.

@@ -20,13 +20,15 @@ fn winsize(size: Size) -> Winsize {
 
 /// Starts `argv` on a new terminal of `size`, as the leader of a new session whose
 /// controlling terminal it is (so job control and SIGWINCH work as in any terminal).
-/// `arg0` replaces the name the program sees (a login shell's `-bash`).
+/// `arg0` replaces the name the program sees (a login shell's `-bash`). `report`, if
+/// given, becomes the program's descriptor 3 (the sandbox helper's line to the runner).
 pub fn spawn(
     argv: &[String],
     arg0: Option<&str>,
     env: &[(String, String)],
     cwd: &Path,
     size: Size,
+    report: Option<std::os::fd::RawFd>,
 ) -> io::Result<Spawned> {
     let Some(program) = argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no program given"));
@@ -45,7 +47,15 @@ pub fn spawn(
     cmd.stderr(Stdio::from(pty.slave));
     // SAFETY: between fork and exec only async-signal-safe calls are made.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            if let Some(fd) = report {
+                let target = crate::sandbox::enter::REPORT_FD;
+                // dup2 clears close-on-exec on the copy; a descriptor already at 3 keeps it.
+                let r = if fd == target { libc::fcntl(fd, libc::F_SETFD, 0) } else { libc::dup2(fd, target) };
+                if r < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }

@@ -376,6 +376,12 @@ impl App {
                 self.sidebar.set(pending);
                 self.sidebar_changed(before);
             }
+            ServerMsg::History { recent } => {
+                self.sidebar.recent = recent;
+                if self.sidebar.visible() {
+                    self.damage = Damage::Full;
+                }
+            }
             ServerMsg::Session { session } => {
                 let ids: Vec<PaneId> = session.panes.iter().map(|p| p.id).collect();
                 self.panes.retain(|id, _| ids.contains(id));

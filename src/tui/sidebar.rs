@@ -7,6 +7,8 @@ use crate::protocol::PendingView;
 #[derive(Debug, Default)]
 pub struct Sidebar {
     pub pending: Vec<PendingView>,
+    /// The latest decisions, newest first.
+    pub recent: Vec<crate::protocol::RecentView>,
     /// The action the keys act on, by id (so it stays put when others come and go).
     selected: Option<u64>,
     /// Hidden by the user while something waits; shown again when something new comes.

@@ -213,6 +213,25 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
     }
     if pending.is_empty() {
         buf.set_string(inner.x + 1, inner.y, "no action waits for a decision", theme(app, "overlay"));
+        y = inner.y + 2;
+    }
+    // Below what waits: what was decided lately, refusals of the sandbox included.
+    if app.sidebar.recent.is_empty() || y + 2 >= bottom {
+        return;
+    }
+    buf.set_string(inner.x + 1, y, "lately", theme(app, "hint"));
+    y += 1;
+    for r in &app.sidebar.recent {
+        if y + 1 >= bottom {
+            break;
+        }
+        let mark = if r.verdict == "deny" { "✗" } else { "✓" };
+        let who = if r.by == "sandbox" { "sandbox refused".to_string() } else { format!("{} by {}", r.verdict, r.by) };
+        let style = theme(app, if r.verdict == "deny" { "attention" } else { "hint" });
+        let head = format!("{mark} {} · {who} · {} ago", r.agent, span_words(now.saturating_sub(r.ts)));
+        buf.set_string(inner.x, y, truncate(&head, width), style);
+        buf.set_string(inner.x, y + 1, truncate(&format!("  {}", r.what), width), theme(app, "overlay"));
+        y += 2;
     }
 }
 
@@ -390,9 +409,17 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
     let spend = (info.spend > 0.0 || info.spend_unknown)
         .then(|| format!("{}{}", dollars(info.spend), if info.spend_unknown { " + spend unknown" } else { "" }));
     let state = state_text(info);
+    // An agent running as you, unconfined, says so plainly; a sandbox that refused
+    // something says how often.
+    let sandbox = match (info.sandboxed, info.refused) {
+        (Some(false), _) => Some("sandbox off".to_string()),
+        (_, 0) => None,
+        (_, n) => Some(format!("⊘ {n} refused")),
+    };
     let extra = state.as_ref().map_or(0, |s| s.len() + 3)
         + branch.as_ref().map_or(0, |b| b.width() + 1)
-        + spend.as_ref().map_or(0, |s| s.width() + 1);
+        + spend.as_ref().map_or(0, |s| s.width() + 1)
+        + sandbox.as_ref().map_or(0, |s| s.width() + 1);
     let room = width.saturating_sub(6 + number.to_string().len() + extra);
     spans.push(Span::styled(truncate(&text, room), title_style));
     spans.push(Span::styled(" ", title_style));
@@ -402,6 +429,10 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
     }
     if let Some(s) = spend {
         spans.push(Span::styled(s, theme(app, if info.spend_unknown { "attention" } else { "spend" })));
+        spans.push(Span::raw(" "));
+    }
+    if let Some(s) = sandbox {
+        spans.push(Span::styled(s, theme(app, "attention")));
         spans.push(Span::raw(" "));
     }
     if let Some(s) = state {

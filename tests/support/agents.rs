@@ -81,6 +81,17 @@ pub fn prepare(env: &Env, kind: &str, mock: &MockLlm) -> String {
 
 /// `prepare`, with more environment for the agent.
 pub fn prepare_with(env: &Env, kind: &str, mock: &MockLlm, more_env: &[(&str, &str)]) -> String {
+    prepare_writable(env, kind, mock, more_env, &[])
+}
+
+/// `prepare_with`, letting the sandboxed agent write `writable` besides its workspace.
+pub fn prepare_writable(
+    env: &Env,
+    kind: &str,
+    mock: &MockLlm,
+    more_env: &[(&str, &str)],
+    writable: &[String],
+) -> String {
     let work = env.dir.join("work");
     let agent_kind = AgentKind::from_name(kind).expect("an agent kind");
     let offline = offline_setup(agent_kind, &env.dir.join("home"), &env.dir.join("config"), &work, &mock.url())
@@ -92,6 +103,9 @@ pub fn prepare_with(env: &Env, kind: &str, mock: &MockLlm, more_env: &[(&str, &s
     entry.insert("args".into(), offline.args.into());
     if let Some(model) = offline.model {
         entry.insert("model".into(), model.into());
+    }
+    if !writable.is_empty() {
+        entry.insert("writable".into(), writable.to_vec().into());
     }
     let vars = offline.env.into_iter().chain(more_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     entry.insert("env".into(), vars.map(|(k, v)| (k, v.into())).collect::<toml::Table>().into());

@@ -24,6 +24,8 @@ fn info(id: PaneId, command: &str, state: PaneState) -> PaneInfo {
         branch: None,
         spend: 0.0,
         spend_unknown: false,
+        sandboxed: None,
+        refused: 0,
     }
 }
 
