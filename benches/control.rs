@@ -78,9 +78,11 @@ impl Meter for Allow {
 
     fn record(&self, _pane: u32, _provider: &str, _reading: Reading) {}
 
-    fn egress(&self, _token: &str, _host: &str) -> Result<(), String> {
-        Ok(())
+    fn egress(&self, _token: &str, _host: &str, _port: u16) -> Result<bool, String> {
+        Ok(false)
     }
+
+    fn refuse(&self, _token: &str, _what: &str, _why: &str) {}
 }
 
 /// The proxy on its own thread and a single-threaded runtime, as in the runner.
@@ -92,7 +94,13 @@ fn proxy(upstream: u16) -> u16 {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let _ = tx.send(listener.local_addr().expect("addr").port());
             let meter = Arc::new(Allow { upstream: format!("http://127.0.0.1:{upstream}") });
-            teamster::meter::proxy::serve(listener, meter, teamster::meter::proxy::Origin::Loopback).await;
+            teamster::meter::proxy::serve(
+                listener,
+                meter,
+                teamster::meter::proxy::Origin::Loopback,
+                Default::default(),
+            )
+            .await;
         });
     });
     rx.recv().expect("proxy port")
@@ -248,7 +256,7 @@ fn main() {
     let n = if quick { 300 } else { 3000 };
     println!("## Control layer\n");
     if std::env::args().any(|a| a == "sandbox") {
-        sandbox_startup(quick);
+        sandbox_costs(quick);
         return;
     }
 
@@ -323,95 +331,92 @@ fn main() {
     );
 }
 
-/// One start of `argv` with a report line at descriptor 3 (as the runner gives a sandbox's
-/// helper), answered as the runner answers: its seccomp questions on a thread. Returns
-/// the time to the program's exit.
-fn start_once(argv: &[String]) -> Duration {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+/// One run of `argv`, sandboxed by `plan` as the runner does it (the plan on descriptor
+/// 3, the seccomp questions answered on a thread) or plainly. Returns the time to exit.
+fn run_once(argv: &[String], plan: Option<&teamster::sandbox::Plan>) -> Duration {
+    use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
     let fd = theirs.as_raw_fd();
     let start = Instant::now();
     let mut cmd = std::process::Command::new(&argv[0]);
     cmd.args(&argv[1..]);
-    // SAFETY: dup2 only, between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    if plan.is_some() {
+        // SAFETY: only dup2, between fork and exec.
+        unsafe { cmd.pre_exec(move || teamster::sandbox::enter::place_line(fd)) };
     }
     let mut child = cmd.spawn().expect("start");
     drop(theirs);
-    let plan: Option<teamster::sandbox::Plan> = argv.get(2).and_then(|p| serde_json::from_str(p).ok());
     if let Some(plan) = plan {
-        let mut buf = [0u8; 256];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            ours.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .expect("report");
-        let mut fds: Vec<OwnedFd> = Vec::new();
-        for c in msg.cmsgs().expect("cmsgs") {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(raw) = c {
-                // SAFETY: just received.
-                fds.extend(raw.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
-            }
-        }
-        if let Some(listener) = fds.pop() {
-            std::thread::spawn(move || teamster::sandbox::seccomp::supervise(listener, plan, |_| {}));
+        let line = serde_json::to_string(plan).expect("plan") + "\n";
+        (&ours).write_all(line.as_bytes()).expect("plan sent");
+        let (words, mut fds) = teamster::sandbox::enter::receive(&ours).expect("the helper's answer");
+        if words.iter().any(|w| w == "seccomp")
+            && let Some(listener) = fds.pop()
+        {
+            let plan = plan.clone();
+            std::thread::spawn(move || teamster::sandbox::seccomp::supervise(listener, &plan, |_| {}));
         }
     }
     child.wait().expect("wait");
     start.elapsed()
 }
 
-/// The sandbox's added start-up time: `teamster sandbox-exec PLAN -- true` against `true`.
-fn sandbox_startup(quick: bool) {
+/// The sandbox's costs: start-up (`teamster sandbox-exec -- true` against `true`), and
+/// each write-open, which the runner is asked about (a shell creating files, against the
+/// same shell unsandboxed).
+fn sandbox_costs(quick: bool) {
     let dir = std::env::temp_dir().join(format!("teamster-bench-sandbox-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(dir.join("pane/tmp"));
-    let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
-    let xdg = [home.join(".config"), home.join(".local/share"), home.join(".local/state"), home.join(".cache")];
-    let config = teamster::sandbox::SandboxConfig::default();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("pane/tmp")).expect("dirs");
+    let home = teamster::paths::home();
     let plan = teamster::sandbox::plan(
         &teamster::sandbox::Inputs {
-            kind: "claude",
-            home: &home,
             cwd: &dir,
             pane_dir: &dir.join("pane"),
-            teamster_dirs: &[dir.join("state")],
-            runtime_dir: &dir.join("run"),
-            hook_socket: &dir.join("run/hooks.sock"),
-            port: 4000,
-            config: &config,
-            xdg: &xdg,
+            own: &[home.join(".claude")],
+            others: &[home.join(".codex")],
+            hidden: &teamster::sandbox::secrets(&home),
             writable: &[],
             readable: &[],
+            sockets: &dir.join("run"),
+            hook_socket: &dir.join("run/hooks.sock"),
+            port: 4000,
+            skip: &[],
         },
         &teamster::sandbox::list_dir,
+        &teamster::sandbox::real_path,
     );
-    let plan = serde_json::to_string(&plan).expect("plan");
-    let truth = "/bin/true".to_string();
-    let bare = vec![truth.clone()];
-    let boxed = vec![bin().to_string_lossy().into_owned(), "sandbox-exec".into(), plan, "--".into(), truth];
+    let helper = |argv: &[&str]| -> Vec<String> {
+        [bin().to_string_lossy().into_owned(), "sandbox-exec".into(), "--".into()]
+            .into_iter()
+            .chain(argv.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    let plain = |argv: &[&str]| -> Vec<String> { argv.iter().map(|a| a.to_string()).collect() };
     let n = if quick { 30 } else { 200 };
-    for argv in [&bare, &boxed] {
-        start_once(argv);
-    }
-    let (mut plain, mut sandboxed): (Vec<Duration>, Vec<Duration>) =
-        (0..n).map(|_| (start_once(&bare), start_once(&boxed))).unzip();
-    let (p50, s50) = (percentile(&mut plain, 0.5), percentile(&mut sandboxed, 0.5));
+    let truth = ["/bin/true"];
+    run_once(&helper(&truth), Some(&plan));
+    let (mut bare, mut boxed): (Vec<Duration>, Vec<Duration>) =
+        (0..n).map(|_| (run_once(&plain(&truth), None), run_once(&helper(&truth), Some(&plan)))).unzip();
+    let (p50, s50) = (percentile(&mut bare, 0.5), percentile(&mut boxed, 0.5));
     println!("### Sandbox start-up ({n} starts of `true`)\n");
     println!("| | p50 | p99 |");
     println!("|---|---|---|");
-    println!("| plain | {} | {} |", ms(p50), ms(percentile(&mut plain, 0.99)));
-    println!("| in the sandbox | {} | {} |", ms(s50), ms(percentile(&mut sandboxed, 0.99)));
+    println!("| plain | {} | {} |", ms(p50), ms(percentile(&mut bare, 0.99)));
+    println!("| in the sandbox | {} | {} |", ms(s50), ms(percentile(&mut boxed, 0.99)));
     println!("| added | {} | |\n", ms(s50.saturating_sub(p50)));
+
+    let files = if quick { 500 } else { 5000 };
+    let script = format!("cd {}; i=0; while [ $i -lt {files} ]; do : > f$i; i=$((i+1)); done", dir.display());
+    let writes = ["/bin/sh", "-c", script.as_str()];
+    let per_write = |t: Duration, start: Duration| t.saturating_sub(start).as_secs_f64() * 1e6 / files as f64;
+    let plain_t = run_once(&plain(&writes), None);
+    let boxed_t = run_once(&helper(&writes), Some(&plan));
+    let (a, b) = (per_write(plain_t, p50), per_write(boxed_t, s50));
+    println!("### A write-open in the sandbox ({files} files created by a shell)\n");
+    println!("| plain | in the sandbox | added per write |");
+    println!("|---|---|---|");
+    println!("| {a:.1} µs | {b:.1} µs | {:.1} µs |\n", b - a);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -159,11 +159,10 @@ enum Cmd {
         #[arg(long)]
         token: Option<String>,
     },
-    /// The first program of a sandboxed agent's pane: confines itself by PLAN, then runs
-    /// PROGRAM (docs/sandbox.md).
+    /// The first program of a sandboxed agent's pane: confines itself by the plan the
+    /// runner sends on descriptor 3, then runs PROGRAM (docs/sandbox.md).
     #[command(hide = true)]
     SandboxExec {
-        plan: String,
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
@@ -223,8 +222,8 @@ fn main() {
         Some(Cmd::Audit { json, count }) => cli::audit(json, count),
         Some(Cmd::Restart) => cli::restart(config_path),
         Some(Cmd::Hook { agent, event, socket, token }) => std::process::exit(cli::hook(&agent, &event, socket, token)),
-        Some(Cmd::SandboxExec { plan, argv }) => {
-            let Err(e) = teamster::sandbox::enter::run(&plan, &argv);
+        Some(Cmd::SandboxExec { argv }) => {
+            let Err(e) = teamster::sandbox::enter::run(&argv);
             eprintln!("teamster: {e}");
             std::process::exit(126);
         }

@@ -5,7 +5,8 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-fn home() -> PathBuf {
+/// `$HOME`, else `/`.
+pub fn home() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
 }
 
@@ -14,6 +15,23 @@ fn xdg(var: &str, fallback: &str) -> PathBuf {
         Some(v) if !v.is_empty() && Path::new(&v).is_absolute() => PathBuf::from(v).join("teamster"),
         _ => home().join(fallback).join("teamster"),
     }
+}
+
+/// A path with `.` and `..` resolved lexically (as the kernel walks it when no symlink is
+/// on the way).
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 pub fn config_dir() -> PathBuf {

@@ -129,8 +129,14 @@ fn exercise(kind: &str, ui: &str) {
     let spend = pane["spend"].as_f64().unwrap_or(0.0);
     assert!(spend > 0.0 && pane["spend_unknown"] == false, "{kind}'s spend was not metered: {pane}");
     // All of it sandboxed (the default): the turns above went through the pane's proxy,
-    // its only way out.
+    // its only way out. The agent's process is confined (no new privileges, seccomp) in a
+    // network of its own.
     assert_eq!(pane["sandboxed"], true, "{pane}");
+    let pid = pane["pid"].as_u64().expect("the agent's pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
+    assert!(status.contains("NoNewPrivs:\t1") && status.contains("Seccomp:\t2"), "{status}");
+    let net = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).expect("a network namespace");
+    assert_ne!(net(&pid.to_string()), net("self"), "{kind} shares the runner's network");
 
     // The tool call the mock asks for is reported before it runs, and a deny stops it.
     let denied = work.join("denied-by-teamster");

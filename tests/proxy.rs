@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
-use teamster::meter::proxy::{Meter, Target};
+use teamster::meter::proxy::{Meter, Origin, Target};
 use teamster::meter::usage::{Reading, Usage};
 
 /// What the upstream does with a request: pieces to write, each after the test lets it go.
@@ -100,6 +100,9 @@ struct TestMeter {
     deny: Option<String>,
     readings: Mutex<Vec<Reading>>,
     recorded: mpsc::SyncSender<()>,
+    /// `allow_hosts` for tunnels, and what was refused.
+    allow: Vec<String>,
+    refused: Mutex<Vec<String>>,
 }
 
 impl Meter for TestMeter {
@@ -124,8 +127,16 @@ impl Meter for TestMeter {
         let _ = self.recorded.try_send(());
     }
 
-    fn egress(&self, _token: &str, host: &str) -> Result<(), String> {
-        Err(format!("{host} is not allowed"))
+    fn egress(&self, token: &str, host: &str, port: u16) -> Result<bool, String> {
+        teamster::sandbox::host_allowed(&self.allow, host, port).ok_or_else(|| {
+            let why = format!("{host}:{port} is not in allow_hosts");
+            self.refuse(token, &format!("connection to {host}:{port}"), &why);
+            why
+        })
+    }
+
+    fn refuse(&self, _token: &str, what: &str, _why: &str) {
+        self.refused.lock().expect("refused").push(what.to_string());
     }
 }
 
@@ -137,6 +148,11 @@ struct Proxy {
 }
 
 fn proxy(upstream_port: u16, deny: Option<&str>) -> Proxy {
+    proxy_as(upstream_port, deny, Origin::Loopback, Vec::new())
+}
+
+/// A proxy listener for `origin` (the runner's loopback port, or a sandboxed pane's own).
+fn proxy_as(upstream_port: u16, deny: Option<&str>, origin: Origin, allow: Vec<String>) -> Proxy {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let (tx, recorded) = mpsc::sync_channel(8);
     let meter = Arc::new(TestMeter {
@@ -144,10 +160,12 @@ fn proxy(upstream_port: u16, deny: Option<&str>) -> Proxy {
         deny: deny.map(String::from),
         readings: Mutex::new(Vec::new()),
         recorded: tx,
+        allow,
+        refused: Mutex::new(Vec::new()),
     });
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
     let port = listener.local_addr().expect("addr").port();
-    runtime.spawn(teamster::meter::proxy::serve(listener, meter.clone(), teamster::meter::proxy::Origin::Loopback));
+    runtime.spawn(teamster::meter::proxy::serve(listener, meter.clone(), origin, Default::default()));
     Proxy { port, meter, recorded, _runtime: runtime }
 }
 
@@ -307,4 +325,93 @@ fn what_is_not_a_model_call_passes_unmetered_and_strangers_are_turned_away() {
     let mut r = BufReader::new(ws);
     let got = read_until(&mut r, "\r\n");
     assert!(got.starts_with("HTTP/1.1 426"), "Codex falls back to plain HTTP on this: {got}");
+}
+
+/// Reads on until `text` has come, counting what was read already.
+fn read_on(r: &mut BufReader<TcpStream>, so_far: String, text: &str) -> String {
+    if so_far.contains(text) { so_far } else { so_far + &read_until(r, text) }
+}
+
+/// Sends `request` raw and reads the reply's head (and whatever came with it).
+fn raw(port: u16, request: &str) -> (BufReader<TcpStream>, String) {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
+    conn.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    conn.write_all(request.as_bytes()).expect("send");
+    let mut r = BufReader::new(conn);
+    let head = read_until(&mut r, "\r\n\r\n");
+    (r, head)
+}
+
+#[test]
+fn a_sandboxed_pane_tunnels_only_to_allowed_hosts_and_refusals_are_recorded() {
+    // The "allowed host": an echo server, named by its address (a name never leads to
+    // this machine).
+    let echo = TcpListener::bind("127.0.0.1:0").expect("echo");
+    let echo_port = echo.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = echo.accept() else { return };
+        let mut buf = [0u8; 5];
+        if conn.read_exact(&mut buf).is_ok() {
+            let _ = conn.write_all(&buf);
+        }
+    });
+    let token = Origin::Sandbox { token: "tok".into() };
+    let p = proxy_as(1, None, token, vec![format!("127.0.0.1:{echo_port}")]);
+    let (mut tunnel, head) = raw(p.port, &format!("CONNECT 127.0.0.1:{echo_port} HTTP/1.1\r\nhost: x\r\n\r\n"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    tunnel.get_mut().write_all(b"hello").expect("through the tunnel");
+    let mut back = [0u8; 5];
+    tunnel.read_exact(&mut back).expect("echo");
+    assert_eq!(&back, b"hello");
+
+    let (mut r, head) = raw(p.port, "CONNECT example.com:443 HTTP/1.1\r\nhost: x\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(read_on(&mut r, head, "allow_hosts").contains("example.com:443 is not in allow_hosts"));
+    let (_, head) = raw(p.port, &format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\nhost: x\r\n\r\n", echo_port + 1));
+    assert!(head.starts_with("HTTP/1.1 403"), "another port of an allowed host: {head}");
+    let (mut r, head) = raw(p.port, "GET http://example.com/ HTTP/1.1\r\nhost: example.com\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    read_on(&mut r, head, "use https");
+    let refused = p.meter.refused.lock().expect("refused").clone();
+    assert_eq!(
+        refused,
+        [
+            "connection to example.com:443".to_string(),
+            format!("connection to 127.0.0.1:{}", echo_port + 1),
+            "plain http to example.com through the proxy".to_string()
+        ]
+    );
+}
+
+#[test]
+fn the_loopback_port_tunnels_nothing_and_a_sandbox_serves_only_its_own_pane() {
+    let p = proxy_as(1, None, Origin::Loopback, vec!["example.com".into()]);
+    let (_, head) = raw(p.port, "CONNECT example.com:443 HTTP/1.1\r\nhost: x\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    // Another pane's sandbox cannot use this pane's token (or its keys).
+    let other = proxy_as(1, None, Origin::Sandbox { token: "other".into() }, Vec::new());
+    let mut reply = post(other.port, "/t/tok/anthropic/v1/messages", BODY);
+    let got = read_until(&mut reply, "not this pane's address");
+    assert!(got.starts_with("HTTP/1.1 404"), "{got}");
+}
+
+#[test]
+fn only_a_credential_that_is_exactly_a_placeholder_gets_the_real_key() {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    let upstream = Upstream::start(Script { head: head.into(), pieces: vec!["{}".into()], gate: None, cut: false });
+    let p = proxy(upstream.port, None);
+    let placeholder = "teamster-placeholder-ANTHROPIC_API_KEY";
+    let (mut r, head) = raw(
+        p.port,
+        &format!(
+            "POST /t/tok/anthropic/v1/echo/{placeholder}?key={placeholder}&q=1 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {placeholder}\r\nx-note: {placeholder}\r\ncontent-length: 2\r\n\r\n{{}}"
+        ),
+    );
+    read_on(&mut r, head, "{}");
+    let seen = upstream.seen.lock().expect("seen").join("");
+    // Swapped: the credential header and the `key` parameter. Not swapped: the path and
+    // any other header, where a provider could echo the key back to the agent.
+    assert!(seen.starts_with(&format!("POST /v1/echo/{placeholder}?key=secret&q=1 ")), "{seen}");
+    assert!(seen.contains("authorization: Bearer secret"), "{seen}");
+    assert!(seen.contains(&format!("x-note: {placeholder}")), "{seen}");
 }

@@ -1,7 +1,8 @@
 //! The sandbox from inside: an agent (a script standing in for one) tries every way out
 //! it has, each must fail, and the writes and connections it tried must be reported.
+//! Started in the home directory, with a secret behind a symlink, it still sees none.
 //! Then: `sandbox = "off"` is shown plainly, and a kernel without a protection refuses to
-//! start an agent unless the user accepted running without it.
+//! start an agent unless the user accepted running without it (and then runs without it).
 
 mod support;
 
@@ -11,7 +12,7 @@ use support::Env;
 /// Each attempt prints `ESCAPED: what` if it worked, `blocked: what` if not.
 const ESCAPES: &str = r#"#!/bin/bash
 try() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then echo "ESCAPED: $what"; else echo "blocked: $what"; fi; }
-out="$PWD/results.txt"
+out="${RESULTS:-$PWD/results.txt}"
 {
 try "write outside the workspace" sh -c 'echo x > "$HOME/outside.txt"'
 try "write teamster's state" sh -c 'echo x > "$XDG_STATE_HOME/teamster/planted"'
@@ -24,7 +25,12 @@ try "see the control socket" test -S "$TEAMSTER_SOCKET"
 try "read the real key from the environment" sh -c 'env | grep -q sk-real-secret'
 try "read the real key from /proc" sh -c 'cat /proc/*/environ 2>/dev/null | tr "\0" "\n" | grep -q sk-real-secret'
 try "signal the runner" kill -0 "$RUNNER_PID"
+try "write another terminal" sh -c 'for t in /dev/pts/[0-9]*; do [ -c "$t" ] && (echo x > "$t") 2>/dev/null && exit 0; done; exit 1'
+timeout 2 teamster hook claude Stop --socket "$BUS" --token x </dev/null >/dev/null 2>&1
 echo "key: $ANTHROPIC_API_KEY"
+(echo "its own output" > /dev/stderr) 2>>"$TMPDIR/err" && echo "wrote /dev/stderr"
+echo "through a pipe" > >(cat >/dev/null) && echo "wrote a process substitution"
+script -qc true /dev/null >/dev/null 2>&1 && echo "made a terminal of its own"
 echo "inside" > "$PWD/inside.txt" && echo "wrote the workspace"
 echo "temp" > "$TMPDIR/t" && echo "wrote its temp directory"
 echo done
@@ -36,6 +42,60 @@ fn start(env: &Env, extra: &str) {
     let script = env.dir.join("escape.sh");
     support::fake::write_script(&script, ESCAPES);
     env.write_config(&format!("[agents.escapee]\ncommand = \"{}\"\n{extra}", script.display()));
+}
+
+/// What an agent could want that is outside its sandbox: a secret, a process holding the
+/// real key (as your shell would), a port on this machine and a Unix socket (as a session
+/// bus or an SSH agent).
+struct Bait {
+    keyholder: std::process::Child,
+    port: std::net::TcpListener,
+    bus: std::os::unix::net::UnixListener,
+    bus_path: std::path::PathBuf,
+}
+
+impl Bait {
+    fn plant(env: &Env) -> Bait {
+        std::fs::create_dir_all(env.dir.join("home/.ssh")).expect("ssh dir");
+        std::fs::write(env.dir.join("home/.ssh/id_ed25519"), "PLANTED-PRIVATE-KEY").expect("key");
+        let keyholder = std::process::Command::new("sleep")
+            .arg("100000")
+            .env("ANTHROPIC_API_KEY", "sk-real-secret")
+            .spawn()
+            .expect("a process with the key");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let bus_path = env.dir.join("bus.sock");
+        let bus = std::os::unix::net::UnixListener::bind(&bus_path).expect("bus");
+        bus.set_nonblocking(true).expect("nonblocking");
+        Bait { keyholder, port, bus, bus_path }
+    }
+
+    /// Starts the agent `name` with the bait in its environment; it writes what it got to
+    /// `results`.
+    fn start_agent(&self, env: &Env, name: &str, results: &std::path::Path) {
+        let runner = env.runner_pid().expect("runner").to_string();
+        let out = env
+            .cmd(&["new", name, "--right"])
+            .env("ANTHROPIC_API_KEY", "sk-real-secret")
+            .env("LOOPBACK_PORT", self.port.local_addr().expect("addr").port().to_string())
+            .env("RUNNER_PID", &runner)
+            .env("BUS", &self.bus_path)
+            .env("RESULTS", results)
+            .output()
+            .expect("new");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn bus_was_reached(&self) -> bool {
+        self.bus.accept().is_ok()
+    }
+}
+
+impl Drop for Bait {
+    fn drop(&mut self) {
+        let _ = self.keyholder.kill();
+        let _ = self.keyholder.wait();
+    }
 }
 
 fn audit(env: &Env) -> Vec<Value> {
@@ -52,23 +112,12 @@ fn results(env: &Env) -> String {
 #[test]
 fn every_way_out_fails_and_the_tries_are_reported() {
     let env = Env::new();
-    std::fs::create_dir_all(env.dir.join("home/.ssh")).expect("ssh dir");
-    std::fs::write(env.dir.join("home/.ssh/id_ed25519"), "PLANTED-PRIVATE-KEY").expect("key");
-    // A port on the machine's loopback that is not the proxy.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-    let port = listener.local_addr().expect("addr").port().to_string();
+    let bait = Bait::plant(&env);
+    let port = bait.port.local_addr().expect("addr").port().to_string();
     start(&env, "");
     let tui = env.tui(&[], 160, 40);
     tui.wait_prompt();
-    let runner = env.runner_pid().expect("runner").to_string();
-    let out = env
-        .cmd(&["new", "escapee", "--right"])
-        .env("ANTHROPIC_API_KEY", "sk-real-secret")
-        .env("LOOPBACK_PORT", &port)
-        .env("RUNNER_PID", &runner)
-        .output()
-        .expect("new");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    bait.start_agent(&env, "escapee", &env.dir.join("work/results.txt"));
     let r = results(&env);
     assert!(!r.contains("ESCAPED"), "something got out:\n{r}");
     for what in [
@@ -79,6 +128,7 @@ fn every_way_out_fails_and_the_tries_are_reported() {
         "reach the control socket",
         "read the real key from /proc",
         "signal the runner",
+        "write another terminal",
     ] {
         assert!(r.contains(&format!("blocked: {what}")), "{what} not tried:\n{r}");
     }
@@ -86,6 +136,9 @@ fn every_way_out_fails_and_the_tries_are_reported() {
     // It holds a placeholder, and it can work where it should.
     assert!(r.contains("key: teamster-placeholder-ANTHROPIC_API_KEY"), "{r}");
     assert!(r.contains("wrote the workspace") && r.contains("wrote its temp directory"), "{r}");
+    assert!(r.contains("wrote /dev/stderr") && r.contains("wrote a process substitution"), "{r}");
+    assert!(r.contains("made a terminal of its own"), "{r}");
+    assert!(!bait.bus_was_reached(), "a Unix socket outside was reached");
 
     // Each refused write and connection is in the audit log, said plainly.
     let log = audit(&env);
@@ -99,6 +152,7 @@ fn every_way_out_fails_and_the_tries_are_reported() {
         format!("write to {}", home.display()),
         "connection to 192.0.2.1:80".into(),
         format!("connection to 127.0.0.1:{port}"),
+        format!("connection to the Unix socket {}", bait.bus_path.display()),
     ] {
         assert!(refused.iter().any(|w| w.starts_with(&expected)), "{expected} not reported: {refused:#?}");
     }
@@ -135,8 +189,41 @@ fn a_kernel_without_a_protection_refuses_unless_you_accept_it() {
     assert!(!out.status.success(), "started without Landlock");
     assert!(said.contains("lacks landlock") && said.contains("run_without = [\"landlock\"]"), "{said}");
     assert!(!env.dir.join("work/results.txt").exists());
-    // Accepted in the config: it starts.
+    // Accepted in the config: it starts, and really runs without Landlock (the secret is
+    // readable), while the rest of the sandbox holds.
+    std::fs::create_dir_all(env.dir.join("home/.ssh")).expect("ssh dir");
+    std::fs::write(env.dir.join("home/.ssh/id_ed25519"), "PLANTED-PRIVATE-KEY").expect("key");
     start(&env, "[sandbox]\nrun_without = [\"landlock\"]\n");
     env.ok(&["new", "escapee"]);
-    assert!(results(&env).contains("done"));
+    let r = results(&env);
+    assert!(r.contains("done"));
+    assert!(r.contains("ESCAPED: read ~/.ssh/id_ed25519"), "{r}");
+    assert!(r.contains("blocked: connect to an outside address"), "{r}");
+}
+
+#[test]
+fn started_in_the_home_directory_it_still_sees_no_secret() {
+    let env = Env::new();
+    let bait = Bait::plant(&env);
+    std::fs::create_dir_all(env.dir.join("home/src")).expect("src");
+    // The key lives in a dotfiles folder, ~/.ssh is a symlink to it (as stow makes).
+    let home = env.dir.join("home");
+    std::fs::create_dir_all(home.join("dotfiles")).expect("dotfiles");
+    std::fs::rename(home.join(".ssh"), home.join("dotfiles/ssh")).expect("move");
+    std::os::unix::fs::symlink(home.join("dotfiles/ssh"), home.join(".ssh")).expect("symlink");
+    start(&env, "cwd = \"~\"\n");
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    let file = home.join("src/results.txt");
+    bait.start_agent(&env, "escapee", &file);
+    env.wait_ls("the escape attempts to finish", |_| std::fs::read_to_string(&file).is_ok_and(|r| r.contains("done")));
+    let r = std::fs::read_to_string(&file).unwrap_or_default();
+    for what in ["read ~/.ssh/id_ed25519", "write teamster's state", "list teamster's state"] {
+        assert!(r.contains(&format!("blocked: {what}")), "{what}:\n{r}");
+    }
+    // Its workspace is the home directory: it writes beneath it (the results came), but not
+    // new files at its top (Landlock cannot open a directory except for some entries).
+    assert!(r.contains("blocked: write outside the workspace"), "{r}");
+    let through = std::process::Command::new("cat").arg(home.join("dotfiles/ssh/id_ed25519")).output().expect("cat");
+    assert!(String::from_utf8_lossy(&through.stdout).contains("PLANTED"), "the planted key is where it should be");
 }

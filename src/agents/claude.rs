@@ -33,7 +33,22 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         json["env"] = json!({ "ANTHROPIC_BASE_URL": url });
     }
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
-    Ok(Launch { argv, env: Vec::new(), files: vec![(settings, text)], routes })
+    let mut files = vec![(settings, text)];
+    let mut env = Vec::new();
+    if ctx.sandboxed && super::setting(agent, ctx, "CLAUDE_CONFIG_DIR").is_none() {
+        // Claude rewrites ~/.claude.json through temp files beside it, and the home
+        // directory is not writable in the sandbox: there, the file lives in ~/.claude
+        // (CLAUDE_CONFIG_DIR), starting from a copy of yours.
+        let config_dir = ctx.home.join(".claude");
+        let moved = config_dir.join(".claude.json");
+        if !moved.exists()
+            && let Ok(yours) = std::fs::read_to_string(ctx.home.join(".claude.json"))
+        {
+            files.push((moved, yours));
+        }
+        env.push(("CLAUDE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned()));
+    }
+    Ok(Launch { argv, env, files, routes })
 }
 
 /// Where Claude Code would send its calls without teamster: the first `ANTHROPIC_BASE_URL`

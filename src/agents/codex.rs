@@ -30,6 +30,13 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     // No daemon: one is left running after the pane closes, and its hooks are not the pane's.
     // Hook trust: Codex asks to review new hooks; these are teamster's own, made just now.
     argv.extend(["--no-daemon".into(), "--dangerously-bypass-hook-trust".into()]);
+    if ctx.sandboxed {
+        // Codex confines its commands with bubblewrap, which needs mounts and uid maps that
+        // Landlock forbids inside teamster's sandbox (and its Landlock fallback will not run
+        // without bubblewrap). Teamster's sandbox confines them instead, network and
+        // secrets included.
+        argv.extend(["-c".into(), "sandbox_mode=\"danger-full-access\"".into()]);
+    }
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }

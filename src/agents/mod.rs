@@ -86,6 +86,13 @@ pub struct Agent {
     pub readable: Vec<String>,
 }
 
+impl Agent {
+    /// The command line, for display.
+    pub fn command_line(&self) -> String {
+        std::iter::once(self.binary.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+}
+
 /// The agent `name`: its `[agents.NAME]` entry, or for the kinds' own names
 /// (`claude`, `codex`, `pi`, `gemini`, `opencode`) the built-in default.
 pub fn resolve(config: &Config, name: &str) -> Result<Agent, String> {
@@ -306,6 +313,9 @@ pub struct LaunchContext<'a> {
     /// The pane's address at the metering proxy (`http://127.0.0.1:PORT/t/TOKEN`), when
     /// teamster meters.
     pub proxy: Option<&'a str>,
+    /// The agent runs in teamster's sandbox (docs/sandbox.md): agents that confine or
+    /// rewrite things themselves are set up not to fight it.
+    pub sandboxed: bool,
 }
 
 impl<'a> LaunchContext<'a> {
@@ -342,6 +352,7 @@ impl<'a> LaunchContext<'a> {
             token: "t0k",
             env: &[],
             proxy: None,
+            sandboxed: false,
         }
     }
 
@@ -349,6 +360,46 @@ impl<'a> LaunchContext<'a> {
     pub fn route_url(&self, id: &str) -> Option<String> {
         self.proxy.map(|p| format!("{p}/{id}"))
     }
+}
+
+/// Where an agent keeps its own state (config, logins, history): writable for it in the
+/// sandbox, hidden from other agents.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatePaths {
+    pub dirs: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
+}
+
+impl StatePaths {
+    pub fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        self.dirs.iter().chain(&self.files)
+    }
+}
+
+/// The state of an agent of `kind`; `var` reads the agent's environment.
+pub fn state_paths(kind: AgentKind, home: &Path, var: &dyn Fn(&str) -> Option<String>) -> StatePaths {
+    let dir = |name: &str, default: &str| var(name).map(PathBuf::from).unwrap_or_else(|| home.join(default));
+    let dirs = match kind {
+        AgentKind::Claude => {
+            vec![dir("CLAUDE_CONFIG_DIR", ".claude"), home.join(".cache/claude"), home.join(".cache/claude-cli-nodejs")]
+        }
+        AgentKind::Codex => vec![dir("CODEX_HOME", ".codex")],
+        AgentKind::Pi => vec![home.join(".pi")],
+        AgentKind::Gemini => vec![home.join(".gemini")],
+        AgentKind::Opencode => [
+            ("XDG_CONFIG_HOME", ".config"),
+            ("XDG_DATA_HOME", ".local/share"),
+            ("XDG_STATE_HOME", ".local/state"),
+            ("XDG_CACHE_HOME", ".cache"),
+        ]
+        .iter()
+        .map(|(name, default)| dir(name, default).join("opencode"))
+        .collect(),
+        AgentKind::Command => Vec::new(),
+    };
+    // Claude's config file may hold MCP servers' secrets: another agent does not read it.
+    let files = if kind == AgentKind::Claude { vec![home.join(".claude.json")] } else { Vec::new() };
+    StatePaths { dirs, files }
 }
 
 /// A variable as the agent will see it: its config entry's `env`, else the user's.

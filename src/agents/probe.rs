@@ -236,6 +236,7 @@ pub fn live_check(agent: &Agent, teamster: &Path, binary: &Path) -> Result<Strin
         token: "doctor",
         env: &env,
         proxy: None,
+        sandboxed: false,
     };
     let launch = super::launch(&probe, &ctx)?;
     for (path, text) in &launch.files {

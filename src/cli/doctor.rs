@@ -71,26 +71,36 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
         Some(Config::default())
     };
     // The sandbox's protections.
+    use crate::sandbox::{Feature, enter};
     let missing = crate::sandbox::missing_features();
     let accepted = config.as_ref().map(|c| c.sandbox.run_without.clone()).unwrap_or_default();
-    for f in crate::sandbox::Feature::ALL {
+    for f in Feature::ALL {
         let what = format!("sandbox: {}", f.name());
+        let why = enter::kernel_lacks(f).map(|w| format!(" ({w})")).unwrap_or_default();
+        let gaps = match (f, enter::landlock_abi()) {
+            (Feature::Landlock, Some(abi)) => Some((abi, enter::landlock_gaps(abi))),
+            _ => None,
+        };
         if !missing.contains(&f) {
-            let detail = match (f, crate::sandbox::enter::landlock_abi()) {
-                (crate::sandbox::Feature::Landlock, Some(abi)) => format!("available (ABI {abi})"),
-                _ => "available".to_string(),
-            };
-            out.push(ok(&what, detail));
+            match gaps {
+                Some((abi, gaps)) if !gaps.is_empty() => out.push(warn(
+                    &what,
+                    format!("ABI {abi}: does not cover {}", gaps.join("; ")),
+                    "a newer kernel (6.12 or later) covers these",
+                )),
+                Some((abi, _)) => out.push(ok(&what, format!("available (ABI {abi})"))),
+                None => out.push(ok(&what, "available")),
+            }
         } else if accepted.contains(&f) {
             out.push(warn(
                 &what,
-                format!("missing: {}", f.loss()),
+                format!("missing{why}: {}", f.loss()),
                 "run_without accepts this; a newer kernel would not need it",
             ));
         } else {
             out.push(fail(
                 &what,
-                format!("missing: {}; sandboxed agents will not start", f.loss()),
+                format!("missing{why}: {}; sandboxed agents will not start", f.loss()),
                 format!("use a kernel with it, or add `run_without = [\"{}\"]` under [sandbox]", f.name()),
             ));
         }

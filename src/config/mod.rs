@@ -312,8 +312,8 @@ impl Config {
 /// `~/x` to the home directory's `x`.
 pub fn expand_home(p: &str) -> PathBuf {
     match p.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest),
-        None if p == "~" => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default(),
+        Some(rest) => crate::paths::home().join(rest),
+        None if p == "~" => crate::paths::home(),
         None => PathBuf::from(p),
     }
 }

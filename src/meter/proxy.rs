@@ -29,8 +29,9 @@ pub struct Target {
     /// The base URL the agent would have used; the request's path below the route goes
     /// after it.
     pub upstream: String,
-    /// Placeholders the sandboxed agent holds instead of its keys, and the real keys they
-    /// stand for: put on the request here, never seen by the agent.
+    /// Placeholders the sandboxed agent holds instead of this provider's keys, and the
+    /// real keys: swapped in the request's credential headers and `key` parameter, never
+    /// seen by the agent.
     pub secrets: Vec<(String, String)>,
 }
 
@@ -48,9 +49,12 @@ pub trait Meter: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
     /// What a call used (or that it could not be read).
     fn record(&self, pane: u32, provider: &str, reading: Reading);
-    /// May the sandboxed pane with `token` reach `host` (not an LLM route) through the
-    /// proxy? A refusal says why, and the runner records it.
-    fn egress(&self, token: &str, host: &str) -> Result<(), String>;
+    /// May the sandboxed pane with `token` reach `host:port` (not an LLM route) through
+    /// the proxy? `Ok(literal)`: yes, and `literal` if the config named the address itself
+    /// (then it may be on this machine). A refusal says why; the runner records it.
+    fn egress(&self, token: &str, host: &str, port: u16) -> Result<bool, String>;
+    /// Records something the proxy refused the sandboxed pane with `token`.
+    fn refuse(&self, token: &str, what: &str, why: &str);
 }
 
 /// Who is on the other end of a listener: any local program (the runner's loopback port,
@@ -80,12 +84,18 @@ const HOP_BY_HOP: [&str; 9] = [
     "host",
 ];
 
-/// Serves the proxy on `listener` until the process ends (or, for a sandbox's listener,
-/// until `stop` says its pane is gone).
-pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origin) {
-    let client = LazyClient::default();
+/// Serves the proxy on `listener` until the process ends (a sandbox's listener: until the
+/// runner aborts it, when its pane is gone). `client` goes upstream; one for all listeners.
+pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origin, client: LazyClient) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors, say: wait rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let (meter, client, origin) = (meter.clone(), client.clone(), origin.clone());
         tokio::spawn(async move {
@@ -93,9 +103,9 @@ pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origi
                 let (meter, client, origin) = (meter.clone(), client.clone(), origin.clone());
                 async move {
                     if req.method() == hyper::Method::CONNECT || req.uri().scheme().is_some() {
-                        return Ok::<_, Infallible>(egress(req, meter.as_ref(), &origin));
+                        return Ok::<_, Infallible>(egress(req, meter.as_ref(), &origin).await);
                     }
-                    Ok::<_, Infallible>(handle(req, meter, client).await)
+                    Ok::<_, Infallible>(handle(req, meter, client, &origin).await)
                 }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
@@ -104,16 +114,13 @@ pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origi
     }
 }
 
-/// A sandboxed agent going somewhere other than its LLM: `CONNECT host:443` (HTTPS, by
+/// A sandboxed agent going somewhere other than its LLM: `CONNECT host:port` (HTTPS, by
 /// `HTTPS_PROXY`) to a host the config allows is tunnelled; anything else is refused with
 /// a message that says why and what to change.
-fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) -> Response<ProxyBody> {
+async fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) -> Response<ProxyBody> {
+    let refused = |why: String| full(StatusCode::FORBIDDEN, "text/plain", format!("teamster sandbox: {why}\n"));
     let Origin::Sandbox { token } = origin else {
-        return full(
-            StatusCode::FORBIDDEN,
-            "text/plain",
-            "teamster's metering proxy only forwards model calls from agents' panes\n".into(),
-        );
+        return refused("this proxy forwards only model calls from agents' panes".into());
     };
     let Some(authority) = req.uri().authority().cloned() else {
         return full(StatusCode::BAD_REQUEST, "text/plain", "teamster: a proxy request needs host:port\n".into());
@@ -121,16 +128,29 @@ fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) -> Respo
     let host = authority.host().to_string();
     if req.method() != hyper::Method::CONNECT {
         let why = format!("plain http to {host} is not forwarded; use https");
-        let _ = meter.egress(token, &format!("http://{host}"));
-        return full(StatusCode::FORBIDDEN, "text/plain", format!("teamster sandbox: {why}\n"));
-    }
-    if let Err(why) = meter.egress(token, &host) {
-        return full(StatusCode::FORBIDDEN, "text/plain", format!("teamster sandbox: {why}\n"));
+        meter.refuse(token, &format!("plain http to {host} through the proxy"), &why);
+        return refused(why);
     }
     let port = authority.port_u16().unwrap_or(443);
+    let literal = match meter.egress(token, &host, port) {
+        Ok(literal) => literal,
+        Err(why) => return refused(why),
+    };
+    // The name is looked up here, once: a name that leads to this machine or the private
+    // network (DNS rebinding) is refused unless the config named the address itself.
+    let addrs: Vec<std::net::SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(a) => a.collect(),
+        Err(e) => return full(StatusCode::BAD_GATEWAY, "text/plain", format!("teamster: cannot find {host}: {e}\n")),
+    };
+    if !literal && addrs.iter().any(|a| crate::sandbox::is_local(a.ip())) {
+        let why =
+            format!("{host} leads to this machine or a private network; name the address in `allow_hosts` to allow it");
+        meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
+        return refused(why);
+    }
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else { return };
-        let Ok(mut remote) = tokio::net::TcpStream::connect((host.as_str(), port)).await else { return };
+        let Ok(mut remote) = tokio::net::TcpStream::connect(addrs.as_slice()).await else { return };
         let mut agent = hyper_util::rt::TokioIo::new(upgraded);
         let _ = tokio::io::copy_bidirectional(&mut agent, &mut remote).await;
     });
@@ -159,7 +179,7 @@ pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<
 
 /// The upstream HTTPS client, built on the first model call: TLS and the system's root
 /// certificates cost a runner with no agents several megabytes it should not carry.
-type LazyClient = Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>;
+pub type LazyClient = Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>;
 
 fn upstream_client(lazy: &LazyClient) -> Result<reqwest::Client, String> {
     lazy.get_or_init(|| {
@@ -173,12 +193,26 @@ fn upstream_client(lazy: &LazyClient) -> Result<reqwest::Client, String> {
     .clone()
 }
 
-async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: LazyClient) -> Response<ProxyBody> {
+async fn handle<M: Meter>(
+    req: Request<Incoming>,
+    meter: Arc<M>,
+    client: LazyClient,
+    origin: &Origin,
+) -> Response<ProxyBody> {
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let mut parts = path_and_query.splitn(4, '/').skip(1);
     let (Some("t"), Some(token), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
         return full(StatusCode::NOT_FOUND, "text/plain", "teamster's metering proxy: not a pane's address\n".into());
     };
+    // A sandbox's listener serves its own pane only: another pane's token (and keys) are
+    // not reachable from it.
+    if matches!(origin, Origin::Sandbox { token: mine } if mine != token) {
+        return full(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "teamster's metering proxy: not this pane's address\n".into(),
+        );
+    }
     let (route, suffix) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -196,7 +230,7 @@ async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: LazyCli
     if req.headers().get(header::UPGRADE).is_some() {
         return full(StatusCode::UPGRADE_REQUIRED, "text/plain", "teamster meters plain HTTP; use it\n".into());
     }
-    let url = reveal(&format!("{}{}", target.upstream.trim_end_matches('/'), suffix), &target.secrets);
+    let url = format!("{}{}", target.upstream.trim_end_matches('/'), reveal_query(suffix, &target.secrets));
     let (head, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_REQUEST).collect().await {
         Ok(b) => b.to_bytes(),
@@ -228,11 +262,9 @@ async fn handle<M: Meter>(req: Request<Incoming>, meter: Arc<M>, client: LazyCli
     let mut out = client.request(head.method.clone(), &url).body(body);
     for (name, value) in &head.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) && name != header::ACCEPT_ENCODING && name != header::CONTENT_LENGTH {
-            match value.to_str() {
-                Ok(v) if target.secrets.iter().any(|(p, _)| v.contains(p.as_str())) => {
-                    out = out.header(name, reveal(v, &target.secrets));
-                }
-                _ => out = out.header(name, value),
+            match value.to_str().ok().and_then(|v| reveal_credential(name.as_str(), v, &target.secrets)) {
+                Some(real) => out = out.header(name, real),
+                None => out = out.header(name, value),
             }
         }
     }
@@ -295,9 +327,34 @@ async fn relay<M: Meter>(
     }
 }
 
-/// `text` with each placeholder replaced by the key it stands for.
-fn reveal(text: &str, secrets: &[(String, String)]) -> String {
-    secrets.iter().fold(text.to_string(), |t, (placeholder, real)| t.replace(placeholder.as_str(), real))
+/// The real value of a credential header that holds exactly a placeholder (or `Bearer`
+/// and one). Nothing else is ever swapped: a placeholder put elsewhere (the path, a body,
+/// another header) reaches the provider as it is, so the key cannot be echoed back.
+fn reveal_credential(header: &str, value: &str, secrets: &[(String, String)]) -> Option<String> {
+    const CREDENTIALS: [&str; 4] = ["authorization", "x-api-key", "x-goog-api-key", "api-key"];
+    if !CREDENTIALS.contains(&header) {
+        return None;
+    }
+    let (scheme, token) = match value.split_once(' ') {
+        Some((s, t)) if s.eq_ignore_ascii_case("bearer") => (Some(s), t),
+        _ => (None, value),
+    };
+    let real = secrets.iter().find(|(p, _)| p == token).map(|(_, real)| real)?;
+    Some(scheme.map_or_else(|| real.clone(), |s| format!("{s} {real}")))
+}
+
+/// `suffix` (path and query) with a `key=` parameter that is exactly a placeholder given
+/// its real value (Gemini's API takes its key there).
+fn reveal_query(suffix: &str, secrets: &[(String, String)]) -> String {
+    let Some((path, query)) = suffix.split_once('?') else { return suffix.to_string() };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.strip_prefix("key=").and_then(|v| secrets.iter().find(|(p, _)| p == v)) {
+            Some((_, real)) => format!("key={real}"),
+            None => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
 }
 
 /// The reply's body, as the relay hands it over.

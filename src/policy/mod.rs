@@ -10,8 +10,9 @@ pub mod rule;
 
 pub use rule::{Rule, RuleConfig, Trigger};
 
+use crate::paths::normalize;
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// What a rule decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,21 +239,6 @@ pub fn paths_outside(
         let full = normalize(&cwd.join(expanded));
         if !full.starts_with(&workspace) && !out.contains(&p) {
             out.push(p);
-        }
-    }
-    out
-}
-
-/// A path with `.` and `..` resolved lexically.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
         }
     }
     out

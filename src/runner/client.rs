@@ -103,7 +103,8 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                             old.abort();
                         }
                         send(&wr, &ServerMsg::Pending { pending: runner.approvals() }).await;
-                        send(&wr, &ServerMsg::History { recent: runner.recent() }).await;
+                        let recent = runner.history.borrow().clone();
+                        send(&wr, &ServerMsg::History { recent }).await;
                         let task = tokio::spawn(frames(runner.clone(), wr.clone(), id));
                         attached = Some((id, task));
                         None
@@ -266,6 +267,7 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
         st.sessions.get(&session).map(|s| (s.changed.subscribe(), s.events.subscribe()))
     };
     let Some((mut changed, mut events)) = subscribed else { return };
+    let mut history = runner.history.subscribe();
     let mut sent_version = None;
     let mut sent: HashMap<PaneId, Sent> = HashMap::new();
     // When the earliest held pane may be drawn.
@@ -294,6 +296,11 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
                         Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => { send(&wr, &ServerMsg::Detached { reason: "the session ended".into() }).await; return }
                     }
+                    continue;
+                }
+                Ok(()) = history.changed() => {
+                    let recent = history.borrow_and_update().clone();
+                    if !send(&wr, &ServerMsg::History { recent }).await { return }
                     continue;
                 }
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}

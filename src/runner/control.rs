@@ -78,7 +78,7 @@ impl Runner {
     pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Outcome {
         let rules = self.rules.read().clone();
         let allowances = self.allowances.lock().clone();
-        let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let home = crate::paths::home();
         let (decision, record, workspace) = {
             let mut st = self.state.lock();
             let Some(p) = st.panes.get(&pane).cloned() else { return Outcome::Deny("the pane is gone".into()) };
@@ -151,7 +151,6 @@ impl Runner {
             Outcome::Defer => "defer",
         };
         self.audit(DecisionRecord { verdict: word.into(), reason, ..record });
-        self.tell_history(&self.state.lock());
         outcome
     }
 
@@ -197,7 +196,6 @@ impl Runner {
                 rule: decision.rule.clone(),
                 reason: reason.clone(),
             });
-            self.tell_history(st);
         }
         match reason {
             Some(reason) if word == "deny" => Err(format!("a policy refused to start {agent}: {reason}")),
@@ -269,7 +267,6 @@ impl Runner {
             reason: Some(why.clone()).filter(|r| !r.is_empty()),
             ..record
         });
-        self.tell_history(&self.state.lock());
         if allowed { Outcome::Allow } else { Outcome::Deny(why) }
     }
 
@@ -391,34 +388,19 @@ impl Runner {
         if let Err(e) = self.store.lock().add_decision(&record) {
             log(&format!("audit log: {e}"));
         }
-        let recent = {
-            let mut recent = self.recent.lock();
-            recent.push_front(crate::protocol::RecentView {
-                ts: record.ts,
-                agent: record.agent,
-                kind: record.kind,
-                what: record.what,
-                verdict: record.verdict,
-                by: record.by,
-            });
-            recent.truncate(RECENT);
-            recent.iter().cloned().collect::<Vec<_>>()
+        let view = crate::protocol::RecentView {
+            ts: record.ts,
+            agent: record.agent,
+            kind: record.kind,
+            what: record.what,
+            verdict: record.verdict,
+            by: record.by,
         };
-        // Not under the state lock (a caller may hold it): the sessions' senders are
-        // looked up by whoever can, next time, through `tell_history`.
-        *self.history_dirty.lock() = Some(recent);
-    }
-
-    /// Sends the history to every client if a decision changed it.
-    pub(super) fn tell_history(&self, st: &State) {
-        let Some(recent) = self.history_dirty.lock().take() else { return };
-        for s in st.sessions.values() {
-            let _ = s.events.send(super::SessionEvent::Message(ServerMsg::History { recent: recent.clone() }));
-        }
-    }
-
-    pub fn recent(&self) -> Vec<crate::protocol::RecentView> {
-        self.recent.lock().iter().cloned().collect()
+        // Every attached client watches this (and draws it in the sidebar's history).
+        self.history.send_modify(|h| {
+            h.insert(0, view);
+            h.truncate(RECENT);
+        });
     }
 
     /// Today's spend over every session.
@@ -482,7 +464,6 @@ impl Runner {
             let mut m = p.meta.lock();
             m.spend += record.cost;
             m.spend_unknown |= record.priced == "unknown";
-            m.spend_estimated |= record.priced == "fallback";
         }
         s.spend += record.cost;
         self.day.lock().1 += record.cost;

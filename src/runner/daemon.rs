@@ -55,12 +55,13 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     let hooks = tokio::net::UnixListener::bind(&hook_socket)?;
     std::fs::set_permissions(&hook_socket, std::fs::Permissions::from_mode(0o600))?;
     tokio::spawn(super::hooks::serve(runner.clone(), hooks));
-    // Before any agent starts: agents are pointed at it.
-    if runner.config().meter {
-        match runner.start_proxy().await {
-            Ok(port) => log(&format!("metering proxy on 127.0.0.1:{port}")),
-            Err(e) => log(&format!("no metering proxy ({e}); agents talk to their providers directly, unmetered")),
-        }
+    // Before any agent starts: agents are pointed at it, and it is a sandbox's only way
+    // out (with `meter = false`, unsandboxed agents are not pointed at it).
+    match runner.start_proxy().await {
+        Ok(port) => log(&format!("metering proxy on 127.0.0.1:{port}")),
+        Err(e) => log(&format!(
+            "no metering proxy ({e}): unsandboxed agents go to their providers unmetered, sandboxed ones do not start"
+        )),
     }
     runner.restore();
     let mut shutdown = runner.shutdown.subscribe();

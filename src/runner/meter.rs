@@ -9,39 +9,48 @@ use std::sync::Arc;
 
 impl Meter for Runner {
     fn target(&self, token: &str, route: &str, chatgpt: bool) -> Option<Target> {
-        let pane = {
-            let st = self.state.lock();
-            let id = *st.hook_tokens.get(token)?;
-            st.panes.get(&id)?.clone()
+        let pane = self.pane_of_token(token)?;
+        let (r, secrets) = {
+            let m = pane.meta.lock();
+            (m.routes.iter().find(|r| r.id == route)?.clone(), m.secrets.clone())
         };
-        let r = pane.meta.lock().routes.iter().find(|r| r.id == route)?.clone();
         // The config's upstream for this route or its provider outranks the agent's own.
-        let config = self.config();
+        let config = self.config.read();
         let configured = config.providers.get(&r.id).or_else(|| config.providers.get(&r.provider));
         let upstream = match (configured, chatgpt, &r.chatgpt) {
             (Some(p), _, _) => p.base_url.clone(),
             (None, true, Some(backend)) => backend.clone(),
             (None, _, _) => r.upstream.clone(),
         };
-        let secrets = pane.meta.lock().secrets.clone();
+        // A real key goes only with its provider's own credentials, and only to the
+        // provider's own host or an upstream this config names: the agent can write the
+        // settings files its other upstreams come from.
+        let trusted = configured.is_some() || super::sandbox::official_upstream(&upstream);
+        let names = super::sandbox::credentials_of(&r.provider);
+        let secrets = secrets
+            .into_iter()
+            .filter(|(name, _)| trusted && names.contains(&name.as_str()))
+            .map(|(name, real)| (super::sandbox::placeholder(&name), real))
+            .collect();
         Some(Target { pane: pane.id, provider: r.provider, upstream, secrets })
     }
 
-    fn egress(&self, token: &str, host: &str) -> Result<(), String> {
-        let pane = {
-            let st = self.state.lock();
-            let id = *st.hook_tokens.get(token).ok_or("this pane is gone")?;
-            st.panes.get(&id).ok_or("this pane is gone")?.clone()
-        };
-        let config = self.config();
-        if crate::sandbox::host_allowed(&config.sandbox.allow_hosts, host) {
-            return Ok(());
+    fn egress(&self, token: &str, host: &str, port: u16) -> Result<bool, String> {
+        let pane = self.pane_of_token(token).ok_or("this pane is gone")?;
+        if let Some(literal) = crate::sandbox::host_allowed(&self.config.read().sandbox.allow_hosts, host, port) {
+            return Ok(literal);
         }
         let why = format!(
-            "{host} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config"
+            "{host}:{port} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config"
         );
-        self.sandbox_refused(pane.id, &format!("connection to {host} through the proxy"), &why);
+        self.sandbox_refused(pane.id, &format!("connection to {host}:{port} through the proxy"), &why);
         Err(why)
+    }
+
+    fn refuse(&self, token: &str, what: &str, why: &str) {
+        if let Some(pane) = self.pane_of_token(token) {
+            self.sandbox_refused(pane.id, what, why);
+        }
     }
 
     async fn admit(self: Arc<Self>, pane: u32, provider: String, model: Option<String>) -> Result<(), String> {
@@ -57,12 +66,18 @@ impl Meter for Runner {
 }
 
 impl Runner {
+    fn pane_of_token(&self, token: &str) -> Option<Arc<super::pane::Pane>> {
+        let st = self.state.lock();
+        st.panes.get(st.hook_tokens.get(token)?).cloned()
+    }
+
     /// Starts the metering proxy on a loopback port of its own.
     pub async fn start_proxy(self: &Arc<Self>) -> std::io::Result<u16> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         *self.proxy_port.lock() = Some(port);
-        tokio::spawn(crate::meter::proxy::serve(listener, self.clone(), crate::meter::proxy::Origin::Loopback));
+        let origin = crate::meter::proxy::Origin::Loopback;
+        tokio::spawn(crate::meter::proxy::serve(listener, self.clone(), origin, self.upstream.clone()));
         Ok(port)
     }
 }

@@ -137,10 +137,10 @@ pub struct Runner {
     day: Mutex<(String, f64)>,
     /// Where the metering proxy listens, once it does.
     pub proxy_port: Mutex<Option<u16>>,
+    /// The proxy's HTTPS client, shared by every listener (built on first use).
+    pub upstream: crate::meter::proxy::LazyClient,
     /// The latest decisions, newest first, for the sidebar's history.
-    recent: Mutex<std::collections::VecDeque<crate::protocol::RecentView>>,
-    /// The history, when a decision changed it and clients were not told yet.
-    history_dirty: Mutex<Option<Vec<crate::protocol::RecentView>>>,
+    pub history: watch::Sender<Vec<crate::protocol::RecentView>>,
 }
 
 /// `n` random bytes as hex, from the kernel.
@@ -204,8 +204,8 @@ impl Runner {
             store: Mutex::new(store),
             day: Mutex::new((String::new(), 0.0)),
             proxy_port: Mutex::new(None),
-            recent: Mutex::new(Default::default()),
-            history_dirty: Mutex::new(None),
+            upstream: Default::default(),
+            history: watch::Sender::new(Vec::new()),
             state: Mutex::new(State::default()),
             ending: Mutex::new(Vec::new()),
             config: RwLock::new(config),
@@ -454,7 +454,7 @@ impl Runner {
             }
             _ => (None, None),
         };
-        let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let home = crate::paths::home();
         let cwd = agent_cwd.or_else(|| context.cwd.clone().map(PathBuf::from)).filter(|p| p.is_dir()).unwrap_or(home);
         let worktree = match worktree {
             Some(branch) => {
@@ -486,10 +486,10 @@ impl Runner {
         let session_name = session_ref(st, session)?.name.clone();
         let id = st.next_pane + 1;
         let token = random_hex(16);
-        let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/".into()));
+        let home = crate::paths::home();
         let mut routes = Vec::new();
         let mut sandbox: Option<sandbox::Prepared> = None;
-        let mut sandboxed = None;
+        let mut sandboxed = false;
         let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
                 let shell = config.shell();
@@ -504,10 +504,12 @@ impl Runner {
                 self.admit_start(st, session, &agent.name, agent.kind.name(), &spec.key)?;
                 let dir = crate::paths::state_dir().join("panes").join(&spec.key);
                 let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("teamster"));
+                sandboxed = agent.sandbox == crate::sandbox::Mode::On;
+                // A sandboxed agent's only way out is the proxy, metered or not.
                 let proxy = self
                     .proxy_port
                     .lock()
-                    .filter(|_| config.meter)
+                    .filter(|_| config.meter || sandboxed)
                     .map(|port| format!("http://127.0.0.1:{port}/t/{token}"));
                 let ctx = crate::agents::LaunchContext {
                     teamster: &exe,
@@ -519,6 +521,7 @@ impl Runner {
                     token: &token,
                     env: &spec.env,
                     proxy: proxy.as_deref(),
+                    sandboxed,
                 };
                 let launch = crate::agents::launch(&agent, &ctx)?;
                 routes = launch.routes.clone();
@@ -526,35 +529,19 @@ impl Runner {
                     crate::agents::write_private(path, text)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 }
-                let display = std::iter::once(agent.binary.as_str())
-                    .chain(agent.args.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let display = agent.command_line();
                 let mut env = launch.env;
                 env.extend([
                     ("TEAMSTER_HOOK_SOCKET".to_string(), self.hook_socket.to_string_lossy().into_owned()),
                     ("TEAMSTER_HOOK_TOKEN".to_string(), token.clone()),
                 ]);
                 let mut argv = launch.argv;
-                sandboxed = Some(agent.sandbox == crate::sandbox::Mode::On);
-                if agent.sandbox == crate::sandbox::Mode::On {
+                if sandboxed {
                     let agent_env: Vec<(String, String)> =
                         spec.env.iter().cloned().chain(env.iter().cloned()).collect();
-                    let prepared = self.prepare_sandbox(&agent, &spec.cwd, &dir, &home, &agent_env)?;
-                    if agent.kind == crate::agents::AgentKind::Claude {
-                        env.push(("CLAUDE_CONFIG_DIR".into(), home.join(".claude").to_string_lossy().into_owned()));
-                    }
-                    if agent.kind == crate::agents::AgentKind::Codex {
-                        // Codex confines its commands with bubblewrap, which needs mounts and
-                        // uid maps that Landlock forbids inside ours (and its Landlock
-                        // fallback refuses to run without bubblewrap). Ours confines them
-                        // instead, network and secrets included (docs/sandbox.md).
-                        argv.splice(1..1, ["-c".to_string(), "sandbox_mode=\"danger-full-access\"".to_string()]);
-                    }
-                    let plan = serde_json::to_string(&prepared.plan).map_err(|e| e.to_string())?;
-                    let helper = [exe.to_string_lossy().into_owned(), "sandbox-exec".into(), plan, "--".into()];
-                    argv.splice(0..0, helper);
-                    sandbox = Some(prepared);
+                    sandbox = Some(self.prepare_sandbox(&agent, &spec.cwd, &dir, &home, &agent_env)?);
+                    // The helper reads its plan from descriptor 3, then becomes the agent.
+                    argv.splice(0..0, [exe.to_string_lossy().into_owned(), "sandbox-exec".into(), "--".into()]);
                 }
                 (argv, None, env, display, Some(agent.kind))
             }
@@ -582,12 +569,13 @@ impl Runner {
             ("TEAMSTER_PANE".into(), id.to_string()),
         ]);
         env.extend(extra_env);
-        let secrets = sandbox.as_ref().map(|s| sandbox::confine_env(&mut env, &s.plan)).unwrap_or_default();
+        let secrets = sandbox.as_ref().map(|s| sandbox::confine_env(&mut env, &s.tmp, s.plan.port)).unwrap_or_default();
         let report = sandbox.as_ref().map(|s| std::os::fd::AsRawFd::as_raw_fd(&s.theirs));
         let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size, report).map_err(|e| e.to_string())?;
         st.next_pane = id;
         let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
+        let (spend, spend_unknown) = self.store.lock().pane_spend(&spec.key);
         let meta = PaneMeta {
             spec,
             command: display,
@@ -600,16 +588,14 @@ impl Runner {
             last_output: std::time::Instant::now(),
             hook_token: agent.map(|_| token.clone()),
             routes,
-            spend: 0.0,
-            spend_unknown: false,
-            spend_estimated: false,
+            spend,
+            spend_unknown,
             secrets,
             sandboxed,
             refused: 0,
             recent_refusals: Vec::new(),
+            proxy_task: None,
         };
-        let (spend, spend_unknown) = self.store.lock().pane_spend(&meta.spec.key);
-        let meta = PaneMeta { spend, spend_unknown, ..meta };
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
         if agent.is_some() {
@@ -702,7 +688,7 @@ impl Runner {
                         branch: m.spec.worktree.as_ref().map(|w| w.branch.clone()),
                         spend: m.spend,
                         spend_unknown: m.spend_unknown,
-                        sandboxed: m.sandboxed,
+                        sandboxed: m.agent.map(|_| m.sandboxed),
                         refused: m.refused,
                     });
                 }
@@ -757,14 +743,7 @@ impl Runner {
         crate::agents::all(&config)
             .into_iter()
             .filter(|a| config.agents.contains_key(&a.name) || crate::cli::doctor::which(&a.binary).is_some())
-            .map(|a| AgentInfo {
-                command: std::iter::once(a.binary.as_str())
-                    .chain(a.args.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                description: a.description.clone(),
-                name: a.name,
-            })
+            .map(|a| AgentInfo { command: a.command_line(), description: a.description.clone(), name: a.name })
             .collect()
     }
 
@@ -1006,14 +985,28 @@ impl Runner {
         Ok(())
     }
 
-    fn close_pane(&self, st: &mut State, pane: PaneId) {
-        let Some(p) = st.panes.remove(&pane) else { return };
-        if let Some(token) = p.meta.lock().hook_token.take() {
+    /// Takes a pane out of the runner: its hook token, what it had waiting, its sandbox's
+    /// proxy listener. Its processes and its place in a layout are the caller's.
+    fn forget_pane(&self, st: &mut State, pane: PaneId, why: &str) -> Option<Arc<pane::Pane>> {
+        let p = st.panes.remove(&pane)?;
+        let (token, task) = {
+            let mut m = p.meta.lock();
+            (m.hook_token.take(), m.proxy_task.take())
+        };
+        if let Some(token) = token {
             st.hook_tokens.remove(&token);
         }
-        if control::deny_pending_of(st, pane, "the pane was closed") {
+        if let Some(task) = task {
+            task.abort();
+        }
+        if control::deny_pending_of(st, pane, why) {
             self.broadcast_pending(st);
         }
+        Some(p)
+    }
+
+    fn close_pane(&self, st: &mut State, pane: PaneId) {
+        let Some(p) = self.forget_pane(st, pane, "the pane was closed") else { return };
         if p.is_running() {
             // Runs on its own (nobody waits for this close); the runner waits for it
             // before exiting.
@@ -1140,7 +1133,7 @@ impl Runner {
             for id in &ids {
                 let panes: Vec<PaneId> = st.panes.values().filter(|p| p.session == *id).map(|p| p.id).collect();
                 for p in panes {
-                    if let Some(pane) = st.panes.remove(&p)
+                    if let Some(pane) = self.forget_pane(&mut st, p, "the session was killed")
                         && pane.is_running()
                     {
                         leaders.push(pane.pid);

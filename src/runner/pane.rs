@@ -41,14 +41,15 @@ pub struct PaneMeta {
     /// at the fallback.
     pub spend: f64,
     pub spend_unknown: bool,
-    pub spend_estimated: bool,
-    /// Keys the sandboxed agent holds placeholders for: (placeholder, real key).
+    /// The variables the sandboxed agent holds placeholders for, and their real values.
     pub secrets: Vec<(String, String)>,
-    /// Whether the agent runs sandboxed (`None`: not an agent).
-    pub sandboxed: Option<bool>,
-    /// Writes and connections its sandbox refused, and the latest few (for repeats).
+    /// Whether the agent runs in teamster's sandbox.
+    pub sandboxed: bool,
+    /// Writes and connections its sandbox refused, and those of the last minute.
     pub refused: u32,
     pub recent_refusals: Vec<(String, u64)>,
+    /// Its sandbox's proxy listener, stopped when the pane goes.
+    pub proxy_task: Option<tokio::task::AbortHandle>,
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.

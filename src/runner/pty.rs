@@ -49,12 +49,7 @@ pub fn spawn(
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = report {
-                let target = crate::sandbox::enter::REPORT_FD;
-                // dup2 clears close-on-exec on the copy; a descriptor already at 3 keeps it.
-                let r = if fd == target { libc::fcntl(fd, libc::F_SETFD, 0) } else { libc::dup2(fd, target) };
-                if r < 0 {
-                    return Err(io::Error::last_os_error());
-                }
+                crate::sandbox::enter::place_line(fd)?;
             }
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());

@@ -1,48 +1,83 @@
 //! The runner's side of the sandbox: the plan for an agent pane, the environment it gets
 //! (placeholders for keys, the proxy for everything else), and, once the pane's helper
-//! reports in, serving its proxy listener and answering its seccomp questions.
+//! is up, serving its proxy listener and answering its seccomp questions.
 
 use super::Runner;
 use super::store::DecisionRecord;
+use crate::agents::{Agent, AgentKind};
 use crate::sandbox::{Plan, seccomp};
-use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 /// A sandboxed pane on its way to starting.
 pub struct Prepared {
     pub plan: Plan,
-    /// The runner's end of the helper's report line, and the helper's (its descriptor 3).
+    /// Its private temp directory.
+    pub tmp: PathBuf,
+    /// The runner's end of the helper's line, and the helper's (its descriptor 3).
     pub ours: UnixStream,
     pub theirs: UnixStream,
 }
 
-/// Variables that hold credentials: the agent gets a placeholder for each, and the proxy
-/// puts the real value back on requests to the agent's LLM provider.
+/// Variables that hold credentials: the agent gets a placeholder for each.
 pub fn is_secret(name: &str) -> bool {
-    const SUFFIXES: [&str; 5] = ["_API_KEY", "_AUTH_TOKEN", "_ACCESS_TOKEN", "_SECRET_ACCESS_KEY", "_SESSION_TOKEN"];
-    const NAMES: [&str; 5] = ["GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN", "HF_TOKEN", "CODEX_API_KEY"];
+    if name.starts_with("TEAMSTER_") {
+        return false;
+    }
+    const SUFFIXES: [&str; 6] = ["_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD", "_CREDENTIALS"];
+    const NAMES: [&str; 2] = ["DATABASE_URL", "NETRC"];
     SUFFIXES.iter().any(|s| name.ends_with(s)) || NAMES.contains(&name)
+}
+
+/// Variables that point at doors out of the sandbox (a session bus, an SSH or GPG agent,
+/// the display): the agent does not get them.
+const DOORS: [&str; 7] =
+    ["SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "GPG_AGENT_INFO", "TMUX"];
+
+/// The credentials a provider's API takes: only these placeholders are swapped for real
+/// keys, and only on requests to that provider.
+pub fn credentials_of(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "anthropic" => &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"],
+        "openai" => &["OPENAI_API_KEY", "CODEX_API_KEY", "AZURE_OPENAI_API_KEY"],
+        "google" => &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        _ => &[],
+    }
+}
+
+/// Hosts of the providers' own APIs: a real key goes only there, or to an upstream the
+/// teamster config names (a settings file the agent can write must not redirect it).
+pub fn official_upstream(url: &str) -> bool {
+    const HOSTS: [&str; 5] = [
+        "api.anthropic.com",
+        "api.openai.com",
+        "chatgpt.com",
+        "generativelanguage.googleapis.com",
+        "cloudcode-pa.googleapis.com",
+    ];
+    let host = url.strip_prefix("https://").and_then(|r| r.split(['/', ':', '?']).next()).unwrap_or_default();
+    HOSTS.contains(&host)
 }
 
 pub fn placeholder(name: &str) -> String {
     format!("teamster-placeholder-{name}")
 }
 
-/// Rewrites a sandboxed agent's environment: secrets become placeholders (returned with
-/// their real values, for the proxy), temp files go to the private directory, and every
-/// program that honours `HTTPS_PROXY` goes out through the pane's proxy.
-pub fn confine_env(env: &mut Vec<(String, String)>, plan: &Plan) -> Vec<(String, String)> {
+/// Rewrites a sandboxed agent's environment: secrets become placeholders (their real
+/// values returned by name, for the proxy), doors out are dropped, temp files go to the
+/// private directory, and every program that honours `HTTPS_PROXY` goes out through the
+/// pane's proxy.
+pub fn confine_env(env: &mut Vec<(String, String)>, tmp: &Path, port: u16) -> Vec<(String, String)> {
     let mut secrets = Vec::new();
+    env.retain(|(k, _)| !DOORS.contains(&k.as_str()));
     for (k, v) in env.iter_mut() {
-        if is_secret(k) && !v.is_empty() && !v.starts_with("teamster-placeholder-") {
-            let p = placeholder(k);
-            secrets.push((p.clone(), std::mem::replace(v, p)));
+        if is_secret(k) && !v.is_empty() && *v != placeholder(k) {
+            secrets.push((k.clone(), std::mem::replace(v, placeholder(k))));
         }
     }
-    let tmp = plan.tmp.to_string_lossy().into_owned();
-    let proxy = format!("http://127.0.0.1:{}", plan.port);
+    let tmp = tmp.to_string_lossy().into_owned();
+    let proxy = format!("http://127.0.0.1:{port}");
     let set = [
         ("TMPDIR", tmp.as_str()),
         ("TMP", &tmp),
@@ -59,75 +94,82 @@ pub fn confine_env(env: &mut Vec<(String, String)>, plan: &Plan) -> Vec<(String,
     secrets
 }
 
+/// At most this many refusals a minute per pane go to the audit log one by one; past it
+/// they are counted (a build that writes thousands of files outside the workspace).
+const REFUSALS_PER_MINUTE: usize = 30;
+
 impl Runner {
-    /// The plan for an agent in its pane, and the line its helper reports on.
+    /// The plan for an agent in its pane, its temp directory, and the helper's line.
+    /// `env` is the agent's environment.
     pub(super) fn prepare_sandbox(
         &self,
-        agent: &crate::agents::Agent,
+        agent: &Agent,
         cwd: &Path,
         pane_dir: &Path,
         home: &Path,
         env: &[(String, String)],
     ) -> Result<Prepared, String> {
-        let config = self.config();
-        if let Some(why) = crate::sandbox::refusal(&crate::sandbox::missing_features(), &config.sandbox.run_without) {
+        let config = self.config.read();
+        let s = &config.sandbox;
+        let missing = crate::sandbox::missing_features();
+        if let Some(why) = crate::sandbox::refusal(&missing, &s.run_without) {
             return Err(format!("teamster will not start {}: {why}", agent.name));
         }
-        let port =
-            self.proxy_port.lock().ok_or("the metering proxy is not running, and it is a sandbox's only way out")?;
-        let runtime = self.hook_socket.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let teamster_dirs = [crate::paths::state_dir(), crate::paths::config_dir(), runtime.clone()];
-        let var = |name: &str, fallback: &str| {
-            env.iter()
-                .rev()
-                .find(|(k, v)| k == name && Path::new(v).is_absolute())
-                .map_or_else(|| home.join(fallback), |(_, v)| v.into())
+        let port = self.proxy_port.lock().ok_or("the proxy is not running, and it is a sandbox's only way out")?;
+        let var = |name: &str| {
+            agent.env.get(name).cloned().or_else(|| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         };
-        let xdg = [
-            var("XDG_CONFIG_HOME", ".config"),
-            var("XDG_DATA_HOME", ".local/share"),
-            var("XDG_STATE_HOME", ".local/state"),
-            var("XDG_CACHE_HOME", ".cache"),
-        ];
-        let plan = crate::sandbox::plan(
-            &crate::sandbox::Inputs {
-                kind: agent.kind.name(),
-                home,
-                cwd,
-                pane_dir,
-                teamster_dirs: &teamster_dirs,
-                runtime_dir: &runtime,
-                hook_socket: &self.hook_socket,
-                port,
-                config: &config.sandbox,
-                xdg: &xdg,
-                writable: &agent.writable,
-                readable: &agent.readable,
-            },
-            &crate::sandbox::list_dir,
-        );
-        for dir in &plan.make {
+        let own = crate::agents::state_paths(agent.kind, home, &var);
+        let others: Vec<PathBuf> = AgentKind::BUILT_IN
+            .into_iter()
+            .filter(|k| *k != agent.kind)
+            .flat_map(|k| crate::agents::state_paths(k, home, &var).all().cloned().collect::<Vec<_>>())
+            .collect();
+        let sockets = self.hook_socket.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let config_dir = self.config_path.parent().map_or_else(crate::paths::config_dir, Path::to_path_buf);
+        let expand = |list: &[String]| list.iter().map(|p| crate::config::expand_home(p)).collect::<Vec<_>>();
+        let mut hidden = crate::sandbox::secrets(home);
+        hidden.extend([crate::paths::state_dir(), crate::paths::config_dir(), config_dir, sockets.clone()]);
+        hidden.extend(expand(&s.hidden));
+        let writable: Vec<PathBuf> = expand(&s.writable).into_iter().chain(expand(&agent.writable)).collect();
+        let readable: Vec<PathBuf> = expand(&s.readable).into_iter().chain(expand(&agent.readable)).collect();
+        // The sandbox can only open up what exists: the agent's state is made first.
+        for dir in &own.dirs {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
         }
-        if agent.kind == crate::agents::AgentKind::Claude {
-            // Its config moves into ~/.claude (see sandbox::agent_state): start from yours.
-            let (moved, yours) = (home.join(".claude/.claude.json"), home.join(".claude.json"));
-            if !moved.exists() && yours.exists() {
-                std::fs::copy(&yours, &moved).map_err(|e| format!("cannot copy {}: {e}", yours.display()))?;
-            }
-        }
-        crate::paths::ensure_private_dir(&plan.tmp)
-            .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", plan.tmp.display()))?;
-        let (ours, theirs) = UnixStream::pair().map_err(|e| format!("cannot make the sandbox's report line: {e}"))?;
-        Ok(Prepared { plan, ours, theirs })
+        let tmp = pane_dir.join("tmp");
+        crate::paths::ensure_private_dir(&tmp)
+            .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", tmp.display()))?;
+        let own: Vec<PathBuf> = own.all().cloned().collect();
+        let skip: Vec<crate::sandbox::Feature> = missing.into_iter().filter(|f| s.run_without.contains(f)).collect();
+        let plan = crate::sandbox::plan(
+            &crate::sandbox::Inputs {
+                cwd,
+                pane_dir,
+                own: &own,
+                others: &others,
+                hidden: &hidden,
+                writable: &writable,
+                readable: &readable,
+                sockets: &sockets,
+                hook_socket: &self.hook_socket,
+                port,
+                skip: &skip,
+            },
+            &crate::sandbox::list_dir,
+            &crate::sandbox::real_path,
+        );
+        let (ours, theirs) = UnixStream::pair().map_err(|e| format!("cannot make the sandbox's line: {e}"))?;
+        Ok(Prepared { plan, tmp, ours, theirs })
     }
 
     /// A write or connection the sandbox refused: the audit log, the pane's count in its
-    /// title, and the sidebar's recent history. The same refusal again within a few
-    /// seconds is counted once (a program retrying in a loop).
+    /// title, and the sidebar's history. The same refusal again within a few seconds is
+    /// counted once (a program retrying), and past `REFUSALS_PER_MINUTE` they are only
+    /// counted.
     pub(super) fn sandbox_refused(&self, pane: u32, what: &str, why: &str) {
         let now = super::now_secs();
-        let (session, key, agent) = {
+        let record = {
             let mut st = self.state.lock();
             let Some(p) = st.panes.get(&pane).cloned() else { return };
             let session = st.sessions.get_mut(&p.session).map(|s| {
@@ -135,14 +177,24 @@ impl Runner {
                 s.name.clone()
             });
             let mut m = p.meta.lock();
-            if m.recent_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 5) {
+            m.recent_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
+            let repeat = m.recent_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 5);
+            if repeat {
                 return;
             }
-            m.recent_refusals.retain(|(_, t)| now.saturating_sub(*t) < 5);
-            m.recent_refusals.push((what.to_string(), now));
             m.refused += 1;
-            (session.unwrap_or_default(), m.spec.key.clone(), m.spec.name.clone().unwrap_or_default())
+            m.recent_refusals.push((what.to_string(), now));
+            let n = m.recent_refusals.len();
+            (n <= REFUSALS_PER_MINUTE).then(|| {
+                let what = if n == REFUSALS_PER_MINUTE {
+                    format!("{what} (and more: further refusals this minute are only counted in the title)")
+                } else {
+                    what.to_string()
+                };
+                (session.unwrap_or_default(), m.spec.key.clone(), m.spec.name.clone().unwrap_or_default(), what)
+            })
         };
+        let Some((session, key, agent, what)) = record else { return };
         super::log(&format!("sandbox of pane {pane} refused {what}"));
         self.audit(DecisionRecord {
             ts: now,
@@ -150,85 +202,68 @@ impl Runner {
             pane: key,
             agent,
             kind: "sandbox".into(),
-            what: what.to_string(),
+            what,
             verdict: "deny".into(),
             by: "sandbox".into(),
             rule: None,
             reason: Some(why.to_string()),
         });
-        self.tell_history(&self.state.lock());
     }
 }
 
-/// Waits for a sandboxed pane's helper to report, then serves its proxy listener and
-/// answers its seccomp questions until the pane's processes are gone. Runs on a thread
-/// of its own; `rt` runs the proxy.
-pub fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan: Plan, rt: tokio::runtime::Handle) {
+/// Sends the helper its plan, then serves the proxy listener it hands back and answers its
+/// seccomp questions until every process in the sandbox is gone (then the listener goes
+/// too). Runs on a thread of its own; `rt` runs the proxy.
+fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan: Plan, rt: tokio::runtime::Handle) {
+    use std::io::Write;
     let _ = ours.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let (words, fds) = match receive(&ours) {
-        Ok(r) => r,
-        // The helper failed before reporting: it says why on the pane's screen.
-        Err(_) => return,
-    };
+    let sent = serde_json::to_string(&plan).map(|p| (&ours).write_all(format!("{p}\n").as_bytes()));
+    // The helper failed before it could report: it says why on the pane's screen.
+    let Ok(Ok(())) = sent else { return };
+    let Ok((words, fds)) = crate::sandbox::enter::receive(&ours) else { return };
     let mut fds = fds.into_iter();
-    if words.contains(&"listener".to_string())
-        && let Some(fd) = fds.next()
+    let mut listener = None;
+    if words.iter().any(|w| w == "listener")
+        && let (Some(fd), Some(r)) = (fds.next(), runner.upgrade())
     {
         let std_listener = std::net::TcpListener::from(fd);
-        let origin = crate::meter::proxy::Origin::Sandbox { token };
+        let _guard = rt.enter();
         if std_listener.set_nonblocking(true).is_ok()
-            && let Some(r) = runner.upgrade()
+            && let Ok(l) = tokio::net::TcpListener::from_std(std_listener)
         {
-            let _guard = rt.enter();
-            if let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) {
-                rt.spawn(crate::meter::proxy::serve(listener, r, origin));
+            let origin = crate::meter::proxy::Origin::Sandbox { token };
+            let task = rt.spawn(crate::meter::proxy::serve(l, r.clone(), origin, r.upstream.clone()));
+            if let Some(p) = r.state.lock().panes.get(&pane) {
+                p.meta.lock().proxy_task = Some(task.abort_handle());
             }
+            listener = Some(task);
         }
     }
-    if words.contains(&"seccomp".to_string())
+    if words.iter().any(|w| w == "seccomp")
         && let Some(fd) = fds.next()
     {
-        seccomp::supervise(fd, plan, |refusal| {
+        seccomp::supervise(fd, &plan, |refusal| {
             if let Some(r) = runner.upgrade() {
                 let why = match &refusal {
                     seccomp::Refusal::Write(_) => {
                         "the sandbox lets agents write only their workspace, their own state and their temp directory"
                     }
-                    seccomp::Refusal::Connect(_) => "a sandboxed agent's only way out is teamster's proxy",
+                    seccomp::Refusal::Connect(_) | seccomp::Refusal::Socket(_) => {
+                        "a sandboxed agent's only way out is teamster's proxy"
+                    }
                 };
                 r.sandbox_refused(pane, &refusal.describe(), why);
             }
         });
-    }
-}
-
-/// The helper's line and the descriptors that came with it.
-fn receive(socket: &UnixStream) -> std::io::Result<(Vec<String>, Vec<OwnedFd>)> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let msg = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(std::io::Error::from)?;
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().map_err(std::io::Error::from)? {
-        if let ControlMessageOwned::ScmRights(raw) = c {
-            // SAFETY: the kernel just installed these descriptors in our table.
-            fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        if let Some(task) = listener {
+            task.abort();
         }
     }
-    let n = msg.bytes;
-    if n == 0 {
-        return Err(std::io::Error::other("the helper said nothing"));
-    }
-    let words = String::from_utf8_lossy(&buf[..n]).split_whitespace().map(str::to_string).collect();
-    Ok((words, fds))
 }
 
 /// Starts watching a pane's sandbox.
 pub fn start_watch(runner: &Arc<Runner>, pane: u32, token: String, prepared: Prepared) {
-    let Prepared { plan, ours, theirs } = prepared;
+    let Prepared { plan, ours, theirs, .. } = prepared;
     drop(theirs);
     let (weak, rt) = (Arc::downgrade(runner), tokio::runtime::Handle::current());
     let spawned = std::thread::Builder::new()
@@ -245,20 +280,31 @@ mod tests {
 
     #[test]
     fn keys_become_placeholders_and_the_proxy_is_the_way_out() {
-        let plan = Plan { port: 4100, tmp: "/s/tmp".into(), ..Plan::default() };
         let mut env = vec![
             ("ANTHROPIC_API_KEY".to_string(), "sk-ant-real".to_string()),
             ("PATH".to_string(), "/usr/bin".to_string()),
             ("HTTPS_PROXY".to_string(), "http://corp:3128".to_string()),
             ("GH_TOKEN".to_string(), "".to_string()),
+            ("SSH_AUTH_SOCK".to_string(), "/tmp/ssh-x/agent.1".to_string()),
         ];
-        let secrets = confine_env(&mut env, &plan);
-        assert_eq!(secrets, [("teamster-placeholder-ANTHROPIC_API_KEY".to_string(), "sk-ant-real".to_string())]);
+        let secrets = confine_env(&mut env, Path::new("/s/tmp"), 4100);
+        assert_eq!(secrets, [("ANTHROPIC_API_KEY".to_string(), "sk-ant-real".to_string())]);
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("ANTHROPIC_API_KEY"), Some("teamster-placeholder-ANTHROPIC_API_KEY"));
         assert_eq!(get("HTTPS_PROXY"), Some("http://127.0.0.1:4100"));
         assert_eq!(get("TMPDIR"), Some("/s/tmp"));
         assert_eq!(get("PATH"), Some("/usr/bin"));
+        assert_eq!(get("SSH_AUTH_SOCK"), None);
         assert!(!env.iter().any(|(_, v)| v.contains("sk-ant-real")));
+    }
+
+    #[test]
+    fn keys_go_only_to_their_providers_own_hosts() {
+        assert!(official_upstream("https://api.anthropic.com"));
+        assert!(official_upstream("https://api.openai.com/v1"));
+        assert!(!official_upstream("https://api.anthropic.com.evil.com/v1"));
+        assert!(!official_upstream("http://api.anthropic.com"));
+        assert!(credentials_of("anthropic").contains(&"ANTHROPIC_API_KEY"));
+        assert!(!credentials_of("anthropic").contains(&"OPENAI_API_KEY"));
     }
 }

@@ -1,38 +1,63 @@
-//! `teamster sandbox-exec PLAN -- PROGRAM…`: the pane's first program for a sandboxed
-//! agent. It confines itself by the plan, hands the runner what the runner needs to serve
-//! and watch it (through descriptor 3, a socket the runner made), and becomes the agent.
+//! `teamster sandbox-exec -- PROGRAM…`: the pane's first program for a sandboxed agent.
+//! It reads its plan from descriptor 3 (a socket the runner made), confines itself by it,
+//! hands back on the same socket what the runner needs to serve and watch it, and becomes
+//! the agent.
 //!
 //! The order matters: namespaces first (they give the capabilities the rest needs, inside
 //! only), the proxy's listening socket while the network is ours to set up, mounts before
 //! Landlock (which forbids them), the seccomp listener before Landlock too, exec last.
 
 use super::{Feature, Plan};
-use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::ffi::CString;
+use std::io::{self, BufRead};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-/// The descriptor the runner leaves open for the helper's report.
+/// The descriptor the runner leaves open for the helper.
 pub const REPORT_FD: RawFd = 3;
 
-/// Does this kernel offer `feature` to an unprivileged process?
-pub fn kernel_has(feature: Feature) -> bool {
+/// Puts the runner's line `fd` at `REPORT_FD` in a child about to exec the helper.
+/// Async-signal-safe: for `pre_exec`.
+pub fn place_line(fd: RawFd) -> io::Result<()> {
+    // dup2 clears close-on-exec on the copy; a descriptor already at 3 keeps it.
+    // SAFETY: fcntl and dup2 on descriptors of this process.
+    let r = unsafe { if fd == REPORT_FD { libc::fcntl(fd, libc::F_SETFD, 0) } else { libc::dup2(fd, REPORT_FD) } };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Why this kernel cannot give `feature` to an unprivileged process, if it cannot.
+pub fn kernel_lacks(feature: Feature) -> Option<String> {
+    let read = |f: &str| std::fs::read_to_string(f).ok().map(|s| s.trim().to_string());
     match feature {
-        Feature::Landlock => {
-            matches!(landlock_abi(), Some(abi) if abi >= 1)
-        }
+        Feature::Landlock => match landlock_abi() {
+            None => Some("Landlock is not enabled (kernel 5.13 or later, with landlock in the lsm= list)".into()),
+            Some(_) => None,
+        },
         Feature::Namespaces => {
-            let max = |f: &str| std::fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<u64>().ok());
-            let userns_clone = std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
-                .map(|s| s.trim() != "0")
-                .unwrap_or(true);
-            userns_clone
-                && max("/proc/sys/user/max_user_namespaces").unwrap_or(1) > 0
-                && max("/proc/sys/user/max_net_namespaces").unwrap_or(1) > 0
-                && Path::new("/proc/self/ns/user").exists()
+            if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+                return Some("unprivileged user namespaces are off (sysctl kernel.unprivileged_userns_clone=1)".into());
+            }
+            if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+                return Some(
+                    "AppArmor takes the capabilities from unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for teamster)"
+                        .into(),
+                );
+            }
+            let zero = |f: &str| read(f).as_deref() == Some("0");
+            if zero("/proc/sys/user/max_user_namespaces") || zero("/proc/sys/user/max_net_namespaces") {
+                return Some("user or network namespaces are limited to none (sysctl user.max_user_namespaces)".into());
+            }
+            None
         }
+        // Seccomp user notification that can let a call go on and that the runner can
+        // connect on the agent's behalf through (pidfd_getfd): Linux 5.10.
         Feature::Seccomp => {
-            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            status.lines().any(|l| l.starts_with("Seccomp:"))
+            let release = nix::sys::utsname::uname().ok()?.release().to_string_lossy().into_owned();
+            let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+            let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+            (version < (5, 10)).then(|| format!("seccomp user notification needs Linux 5.10; this is {release}"))
         }
     }
 }
@@ -44,39 +69,51 @@ pub fn landlock_abi() -> Option<i64> {
     (v > 0).then_some(v)
 }
 
+/// What Landlock at `abi` does not cover that later versions do.
+pub fn landlock_gaps(abi: i64) -> Vec<&'static str> {
+    let mut gaps = Vec::new();
+    if abi < 3 {
+        gaps.push("truncating files outside the workspace (ABI 3)");
+    }
+    if abi < 4 {
+        gaps.push("TCP connections (ABI 4; the network namespace still confines them)");
+    }
+    if abi < 6 {
+        gaps.push("signals to processes outside the sandbox, and abstract Unix sockets (ABI 6)");
+    }
+    gaps
+}
+
 /// Runs the helper: never returns unless something failed (then the caller prints the
 /// error and exits 126, as a shell does for a program it cannot run).
-pub fn run(plan_json: &str, argv: &[String]) -> io::Result<std::convert::Infallible> {
-    let plan: Plan = serde_json::from_str(plan_json)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("the sandbox plan is not valid: {e}")))?;
+pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
     let Some(program) = argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no program given after --"));
     };
-    let missing = super::missing_features();
-    if let Some(why) = super::refusal(&missing, &plan.run_without) {
-        return Err(io::Error::other(format!("teamster will not start this agent: {why}")));
-    }
     // SAFETY: descriptor 3 was left open for us by the runner; we own it from here.
-    let report = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(REPORT_FD) };
+    let line = UnixStream::from(unsafe { OwnedFd::from_raw_fd(REPORT_FD) });
+    let mut plan = String::new();
+    io::BufReader::new(&line).read_line(&mut plan).map_err(|e| with_context(e, "cannot read the sandbox plan"))?;
+    let plan: Plan = serde_json::from_str(&plan)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("the sandbox plan is not valid: {e}")))?;
+    let uses = |f: Feature| !plan.skip.contains(&f);
     let mut handed: Vec<OwnedFd> = Vec::new();
-    let mut words: Vec<String> = Vec::new();
-    if missing.contains(&Feature::Namespaces) {
-        words.push("no-namespaces".into());
-    } else {
+    let mut words: Vec<&str> = Vec::new();
+    if uses(Feature::Namespaces) {
         enter_namespaces()?;
         handed.push(listen_on_loopback(plan.port)?);
-        words.push("listener".into());
+        words.push("listener");
         cover(&plan)?;
     }
     no_new_privs()?;
-    if !missing.contains(&Feature::Seccomp) {
+    if uses(Feature::Seccomp) {
         handed.push(super::seccomp::install().map_err(|e| with_context(e, "cannot install the seccomp filter"))?);
-        words.push("seccomp".into());
+        words.push("seccomp");
     }
-    send_fds(report.as_raw_fd(), &words.join(" "), &handed)?;
+    send_fds(&line, &words.join(" "), &handed)?;
     drop(handed);
-    drop(report);
-    if !missing.contains(&Feature::Landlock) {
+    drop(line);
+    if uses(Feature::Landlock) {
         landlock(&plan)?;
     }
     let err = exec(program, argv);
@@ -89,6 +126,10 @@ fn with_context(e: io::Error, what: &str) -> io::Error {
 
 fn check(r: libc::c_int, what: &str) -> io::Result<()> {
     if r < 0 { Err(with_context(io::Error::last_os_error(), what)) } else { Ok(()) }
+}
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::other(format!("{} holds a NUL", p.display())))
 }
 
 /// New user, network and mount namespaces, with our own uid and gid mapped to themselves
@@ -115,7 +156,8 @@ fn listen_on_loopback(port: u16) -> io::Result<OwnedFd> {
     let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     check(s, "cannot open a socket")?;
     // SAFETY: s is ours.
-    let s = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(s) };
+    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: an all-zero ifreq is valid.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (i, b) in b"lo".iter().enumerate() {
         req.ifr_name[i] = *b as libc::c_char;
@@ -131,67 +173,92 @@ fn listen_on_loopback(port: u16) -> io::Result<OwnedFd> {
     Ok(listener.into())
 }
 
-/// Covers the runner's socket directory with an empty one, and puts back only the
-/// sockets the agent may use (the hook socket).
-fn cover(plan: &Plan) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let cs = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::other("a path holds a NUL"));
-    let none = std::ptr::null::<libc::c_char>();
-    let root = cs(Path::new("/"))?;
-    // SAFETY: mount with valid C strings; only our own mount namespace changes.
-    unsafe {
-        check(
-            libc::mount(none, root.as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()),
-            "cannot make the sandbox's mounts private",
-        )?;
-    }
-    for dir in &plan.cover {
-        if !dir.is_dir() {
-            continue;
-        }
-        // Keep a handle on each socket before the cover hides it.
-        let kept: Vec<(std::path::PathBuf, std::fs::File)> = plan
-            .keep
-            .iter()
-            .filter(|k| k.starts_with(dir))
-            .filter_map(|k| {
-                std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(k).ok().map(|f| (k.clone(), f))
-            })
-            .collect();
-        let target = cs(dir)?;
-        let tmpfs = cs(Path::new("tmpfs"))?;
-        let opts = CString::new("mode=0700,size=64k").map_err(|_| io::Error::other("NUL"))?;
-        // SAFETY: as above.
-        unsafe {
-            check(
-                libc::mount(
-                    tmpfs.as_ptr(),
-                    target.as_ptr(),
-                    tmpfs.as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    opts.as_ptr().cast(),
-                ),
-                "cannot cover teamster's sockets",
-            )?;
-        }
-        for (path, handle) in kept {
-            std::fs::File::create(&path).map_err(|e| with_context(e, "cannot place the hook socket"))?;
-            let from = cs(Path::new(&format!("/proc/self/fd/{}", handle.as_raw_fd())))?;
-            let to = cs(&path)?;
-            // SAFETY: as above.
-            unsafe {
-                check(
-                    libc::mount(from.as_ptr(), to.as_ptr(), none, libc::MS_BIND, std::ptr::null()),
-                    "cannot bind the hook socket",
-                )?;
-            }
-        }
-    }
-    Ok(())
+fn mount(
+    source: &str,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: &str,
+    what: &str,
+) -> io::Result<()> {
+    let source = CString::new(source).map_err(|_| io::Error::other("NUL"))?;
+    let fstype = fstype.map(CString::new).transpose().map_err(|_| io::Error::other("NUL"))?;
+    let data = CString::new(data).map_err(|_| io::Error::other("NUL"))?;
+    let target = cstr(target)?;
+    // SAFETY: valid C strings; only our own mount namespace changes.
+    let r = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
+            flags,
+            data.as_ptr().cast(),
+        )
+    };
+    check(r, what)
 }
 
-use std::os::unix::fs::OpenOptionsExt;
+/// The sandbox's own view of the machine: the runner's socket directory covered (the
+/// hook socket put back), its own terminals (`/dev/pts`, a fresh instance: other panes'
+/// and programs' terminals are out of reach) and its own `/dev/shm`.
+fn cover(plan: &Plan) -> io::Result<()> {
+    mount(
+        "none",
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        "",
+        "cannot make the sandbox's mounts private",
+    )?;
+    let nosuid = libc::MS_NOSUID | libc::MS_NODEV;
+    if plan.sockets.is_dir() {
+        // A handle on the hook socket before the cover hides it.
+        use std::os::unix::fs::OpenOptionsExt;
+        let hook = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(&plan.hook_socket)
+            .map_err(|e| with_context(e, "cannot find the hook socket"))?;
+        mount(
+            "tmpfs",
+            &plan.sockets,
+            Some("tmpfs"),
+            nosuid | libc::MS_NOEXEC,
+            "mode=0700,size=64k",
+            "cannot cover teamster's sockets",
+        )?;
+        std::fs::File::create(&plan.hook_socket).map_err(|e| with_context(e, "cannot place the hook socket"))?;
+        let from = format!("/proc/self/fd/{}", hook.as_raw_fd());
+        mount(&from, &plan.hook_socket, None, libc::MS_BIND, "", "cannot bind the hook socket")?;
+    }
+    // Not nodev: its nodes are the terminals.
+    let devpts_flags = libc::MS_NOSUID | libc::MS_NOEXEC;
+    mount(
+        "devpts",
+        Path::new("/dev/pts"),
+        Some("devpts"),
+        devpts_flags,
+        "newinstance,ptmxmode=0666,mode=0620",
+        "cannot give the sandbox its own terminals",
+    )?;
+    mount(
+        "/dev/pts/ptmx",
+        Path::new("/dev/ptmx"),
+        None,
+        libc::MS_BIND,
+        "",
+        "cannot give the sandbox its own terminals",
+    )?;
+    mount(
+        "tmpfs",
+        Path::new("/dev/shm"),
+        Some("tmpfs"),
+        nosuid,
+        "mode=1777",
+        "cannot give the sandbox its own /dev/shm",
+    )?;
+    Ok(())
+}
 
 fn no_new_privs() -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
@@ -199,22 +266,44 @@ fn no_new_privs() -> io::Result<()> {
 }
 
 /// Sends `fds` with a line saying what they are.
-fn send_fds(socket: RawFd, words: &str, fds: &[OwnedFd]) -> io::Result<()> {
+fn send_fds(line: &UnixStream, words: &str, fds: &[OwnedFd]) -> io::Result<()> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    let line = format!("{words}\n");
-    let iov = [io::IoSlice::new(line.as_bytes())];
+    let text = format!("{words}\n");
+    let iov = [io::IoSlice::new(text.as_bytes())];
     let cmsg = [ControlMessage::ScmRights(&raw)];
     let cmsgs: &[ControlMessage] = if raw.is_empty() { &[] } else { &cmsg };
-    // SAFETY: the runner's socket stays open for our lifetime.
-    let socket = unsafe { BorrowedFd::borrow_raw(socket) };
-    sendmsg::<()>(socket.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None)
+    sendmsg::<()>(line.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None)
         .map_err(|e| with_context(e.into(), "cannot reach the runner"))?;
     Ok(())
 }
 
+/// The helper's answer on its line: the words saying what came, and the descriptors.
+pub fn receive(line: &UnixStream) -> io::Result<(Vec<String>, Vec<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 256];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(line.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            // SAFETY: the kernel just installed these descriptors in our table.
+            fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    let n = msg.bytes;
+    if n == 0 {
+        return Err(io::Error::other("the helper said nothing"));
+    }
+    let words = String::from_utf8_lossy(&buf[..n]).split_whitespace().map(str::to_string).collect();
+    Ok((words, fds))
+}
+
 /// Landlock: read beneath `read`, read and write beneath `write`; TCP connections only to
-/// the proxy's port; no signals or abstract sockets outside the sandbox.
+/// the proxy's port; no signals or abstract sockets outside the sandbox. Best effort below
+/// ABI 6 (`teamster doctor` says what an older kernel leaves open).
 fn landlock(plan: &Plan) -> io::Result<()> {
     use landlock::{
         ABI, Access, AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,

@@ -2,11 +2,13 @@
 //! runner's proxy), and the secrets kept outside it.
 //!
 //! The runner works out a `Plan` for each agent pane (pure: paths in, paths out). The pane's
-//! program is then `teamster sandbox-exec PLAN -- AGENT…` (`enter.rs`), which confines
-//! itself and becomes the agent: new user, network and mount namespaces (only a loopback
-//! with the proxy's port on it; the runner's sockets covered), a seccomp filter that shows
-//! the runner every write and connection it should refuse (`seccomp.rs`, so a denial is an
-//! event, not only an error the agent may hide), and Landlock for the files.
+//! program is then `teamster sandbox-exec -- AGENT…` (`enter.rs`), which reads the plan,
+//! confines itself and becomes the agent: new user, network and mount namespaces (only a
+//! loopback with the proxy's port on it; the runner's sockets covered, its own terminals),
+//! a seccomp filter that shows the runner every write and connection it should refuse
+//! (`seccomp.rs`, so a denial is an event, not only an error the agent may hide, and the
+//! only Unix socket it reaches is the hook socket), and Landlock for the files.
+//! docs/sandbox.md says it for users.
 
 pub mod enter;
 pub mod seccomp;
@@ -45,7 +47,9 @@ impl Feature {
             Feature::Namespaces => {
                 "the agent could connect anywhere directly, past the proxy, and reach teamster's control socket"
             }
-            Feature::Seccomp => "refused writes and connections would fail without being reported",
+            Feature::Seccomp => {
+                "the agent could connect to any Unix socket you can reach (a session bus, an SSH agent), and refused writes and connections would go unreported"
+            }
         }
     }
 }
@@ -119,25 +123,8 @@ const SECRETS: [&str; 14] = [
     ".cargo/credentials.toml",
 ];
 
-/// Each agent's own state: writable for it, hidden from others. Paths under the home
-/// directory, or (`$config/…` and so on) under the XDG base directories.
-fn agent_state(kind: &str) -> &'static [&'static str] {
-    match kind {
-        // Sandboxed, Claude Code keeps its `.claude.json` in `~/.claude` (CLAUDE_CONFIG_DIR):
-        // it rewrites that file by renaming a temp file in its directory, and the home
-        // directory itself is not writable.
-        "claude" => &[".claude", ".cache/claude", ".cache/claude-cli-nodejs"],
-        "codex" => &[".codex"],
-        "pi" => &[".pi"],
-        "gemini" => &[".gemini"],
-        "opencode" => &["$config/opencode", "$data/opencode", "$state/opencode", "$cache/opencode"],
-        _ => &[],
-    }
-}
-
-const AGENT_KINDS: [&str; 5] = ["claude", "codex", "pi", "gemini", "opencode"];
-
-/// Devices an agent writes as any program does.
+/// Devices an agent writes as any program does. `/dev/pts` and `/dev/shm` are the
+/// sandbox's own (a fresh devpts instance and tmpfs), not the machine's.
 const DEVICES: [&str; 9] = [
     "/dev/null",
     "/dev/zero",
@@ -150,85 +137,80 @@ const DEVICES: [&str; 9] = [
     "/dev/shm",
 ];
 
-/// What the sandbox lets one agent do: passed to `teamster sandbox-exec`, and kept by the
-/// runner to judge the writes and connections it is shown.
+/// What the sandbox lets one agent do: sent to `teamster sandbox-exec`, and kept by the
+/// runner to judge the writes and connections it is asked about.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// May read and write beneath these.
     pub write: Vec<PathBuf>,
     /// May read (and run) beneath these.
     pub read: Vec<PathBuf>,
-    /// The agent's own state directories, made before it starts (the sandbox can only
-    /// open up what exists).
-    pub make: Vec<PathBuf>,
-    /// Covered by an empty directory inside: the runner's sockets.
-    pub cover: Vec<PathBuf>,
-    /// Sockets inside `cover` that stay reachable (the hook socket).
-    pub keep: Vec<PathBuf>,
+    /// The runner's socket directory: covered by an empty one inside.
+    pub sockets: PathBuf,
+    /// The one Unix socket the agent may connect to, put back inside the cover.
+    pub hook_socket: PathBuf,
     /// The proxy's port on the sandbox's loopback.
     pub port: u16,
-    /// The private temp directory (`TMPDIR`).
-    pub tmp: PathBuf,
-    /// Protections the user accepts running without, if the kernel lacks them.
-    pub run_without: Vec<Feature>,
+    /// Protections this kernel lacks that the user accepted running without: the helper
+    /// does without them (the runner refuses to start when one is missing and not accepted).
+    pub skip: Vec<Feature>,
 }
 
-/// What a plan is made from.
+/// What a plan is made from: paths, already expanded (`~` and all).
 pub struct Inputs<'a> {
-    pub kind: &'a str,
-    pub home: &'a Path,
     /// The workspace (or worktree).
     pub cwd: &'a Path,
-    /// The pane's private directory in teamster's state (settings, private agent homes).
+    /// The pane's private directory in teamster's state (settings, private agent homes,
+    /// its temp directory).
     pub pane_dir: &'a Path,
-    /// Teamster's own directories: state, config, sockets.
-    pub teamster_dirs: &'a [PathBuf],
-    /// The runner's socket directory, and the hook socket in it.
-    pub runtime_dir: &'a Path,
+    /// The agent's own state (writable), and every other agent's (hidden).
+    pub own: &'a [PathBuf],
+    pub others: &'a [PathBuf],
+    /// The user's secrets, and teamster's own directories: hidden.
+    pub hidden: &'a [PathBuf],
+    /// More paths to write, and to read though hidden, from the config.
+    pub writable: &'a [PathBuf],
+    pub readable: &'a [PathBuf],
+    pub sockets: &'a Path,
     pub hook_socket: &'a Path,
     pub port: u16,
-    pub config: &'a SandboxConfig,
-    /// The XDG base directories as the agent sees them: config, data, state, cache.
-    pub xdg: &'a [PathBuf; 4],
-    /// The agent's own extra paths from `[agents.NAME]`.
-    pub writable: &'a [String],
-    pub readable: &'a [String],
+    pub skip: &'a [Feature],
 }
 
-/// The plan for one agent. `list` gives a directory's entries (the filesystem in use,
-/// a table in tests).
-pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>) -> Plan {
-    let home_path = |p: &str| crate::config::expand_home(p);
-    let in_home = |p: &&str| {
-        let base = ["$config/", "$data/", "$state/", "$cache/"].iter().position(|b| p.starts_with(b));
-        match base {
-            Some(n) => i.xdg[n].join(&p[p.find('/').map_or(0, |s| s + 1)..]),
-            None => i.home.join(p),
-        }
-    };
-    let own: Vec<PathBuf> = agent_state(i.kind).iter().map(in_home).collect();
-    let mut hidden: Vec<PathBuf> = SECRETS.iter().map(in_home).collect();
-    hidden.extend(AGENT_KINDS.iter().filter(|k| **k != i.kind).flat_map(|k| agent_state(k).iter().map(in_home)));
-    hidden.extend(i.teamster_dirs.iter().cloned());
-    hidden.extend(i.config.hidden.iter().map(|p| home_path(p)));
-    // What the agent must write is never hidden from it.
-    let tmp = i.pane_dir.join("tmp");
-    let mut write = vec![i.cwd.to_path_buf(), i.pane_dir.to_path_buf()];
-    write.extend(own.iter().cloned());
-    write.extend(i.config.writable.iter().chain(i.writable).map(|p| home_path(p)));
-    hidden.retain(|h| !write.contains(h));
-    let mut read = readable_around(Path::new("/"), &hidden, list);
-    read.extend(i.config.readable.iter().chain(i.readable).map(|p| home_path(p)));
+/// The secrets under a home directory that no agent reads.
+pub fn secrets(home: &Path) -> Vec<PathBuf> {
+    SECRETS.iter().map(|s| home.join(s)).collect()
+}
+
+/// The plan for one agent. `list` gives a directory's entries, symlinks left out (the
+/// filesystem in use, a table in tests); `real` resolves symlinks (hidden paths are hidden
+/// wherever they really are).
+pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Path) -> Option<PathBuf>) -> Plan {
+    let mut hidden: Vec<PathBuf> = i.others.iter().chain(i.hidden).cloned().collect();
+    // The agent's own state is its own, even where it lies among hidden things.
+    hidden.retain(|h| !i.own.contains(h) && !i.writable.contains(h));
+    let really: Vec<PathBuf> = hidden.iter().filter_map(|h| real(h)).collect();
+    hidden.extend(really);
+    let roots: Vec<PathBuf> = [i.cwd, i.pane_dir]
+        .into_iter()
+        .map(Path::to_path_buf)
+        .chain(i.own.iter().cloned())
+        .chain(i.writable.iter().cloned())
+        .map(|p| real(&p).unwrap_or(p))
+        .collect();
+    // Landlock cannot take a path back out of a tree it opened: a root that holds hidden
+    // things (an agent started in ~) is opened around them.
+    let mut write: Vec<PathBuf> = roots.iter().flat_map(|r| readable_around(r, &hidden, list)).collect();
     write.extend(DEVICES.iter().map(PathBuf::from));
+    let mut read = readable_around(Path::new("/"), &hidden, list);
+    read.extend(i.readable.iter().cloned());
     Plan {
-        make: own,
         write,
         read,
-        cover: vec![i.runtime_dir.to_path_buf()],
-        keep: vec![i.hook_socket.to_path_buf()],
+        sockets: i.sockets.to_path_buf(),
+        hook_socket: i.hook_socket.to_path_buf(),
         port: i.port,
-        tmp,
-        run_without: i.config.run_without.clone(),
+        skip: i.skip.to_vec(),
     }
 }
 
@@ -244,32 +226,28 @@ pub fn readable_around(root: &Path, hidden: &[PathBuf], list: &dyn Fn(&Path) -> 
     list(root).iter().flat_map(|entry| readable_around(entry, hidden, list)).collect()
 }
 
-/// A directory's entries on this machine (none if it cannot be read).
+/// A directory's entries on this machine, symlinks left out: Landlock grants by what a
+/// path leads to, so a symlink is reachable where its target is granted, and granting the
+/// link itself would open its target whole.
 pub fn list_dir(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> =
-        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().filter(|e| e.file_type().is_ok_and(|t| !t.is_symlink())).map(|e| e.path()).collect())
+        .unwrap_or_default();
     out.sort();
     out
 }
 
-impl Plan {
-    /// Would the sandbox refuse to let the agent write `path` (absolute, as the agent
-    /// named it)? Judged lexically, then by where the path really is, so a symlink into the
-    /// workspace is not reported as a refusal; Landlock is the authority either way.
-    pub fn refuses_write(&self, path: &Path) -> bool {
-        let path = normalize(path);
-        if self.may_write(&path) || path.starts_with("/proc") || path.starts_with("/sys") {
-            return false;
-        }
-        let real = path
-            .parent()
-            .and_then(|p| std::fs::canonicalize(p).ok())
-            .map(|p| p.join(path.file_name().unwrap_or_default()));
-        !real.is_some_and(|r| self.may_write(&r))
-    }
+/// Where a path really is, if it is somewhere else.
+pub fn real_path(p: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(p).ok().filter(|r| r != p)
+}
 
-    fn may_write(&self, path: &Path) -> bool {
-        self.write.iter().any(|w| path.starts_with(w))
+impl Plan {
+    /// Would the sandbox refuse to let the agent write `path` (absolute and resolved)?
+    /// `/proc` and `/sys` are the kernel's to refuse, and not reported.
+    pub fn refuses_write(&self, path: &Path) -> bool {
+        let path = crate::paths::normalize(path);
+        !(path.starts_with("/proc") || path.starts_with("/sys") || self.write.iter().any(|w| path.starts_with(w)))
     }
 
     /// Would the sandbox refuse a connection to `addr`? Only the proxy on the sandbox's
@@ -279,41 +257,54 @@ impl Plan {
     }
 }
 
-/// `path` without `.` and `..` (lexically, as the kernel would walk it when no symlink
-/// is on the way).
-pub fn normalize(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::from("/");
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
-/// Does `host` match an `allow_hosts` entry (`*.example.com` for its subdomains)?
-pub fn host_allowed(allow: &[String], host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    allow.iter().any(|a| {
-        let a = a.to_ascii_lowercase();
-        match a.strip_prefix("*.") {
+/// May a sandboxed agent tunnel to `host:port`? An `allow_hosts` entry names a host
+/// (`*.example.com` for its subdomains) for port 443, or `host:port`. `Some(literal)`
+/// when allowed, `literal` when the entry names the address itself (an IP, `localhost`):
+/// only then may it lead to this machine or the private network.
+pub fn host_allowed(allow: &[String], host: &str, port: u16) -> Option<bool> {
+    let host = host.trim_end_matches('.').trim_matches(['[', ']']).to_ascii_lowercase();
+    allow.iter().find_map(|entry| {
+        let entry = entry.to_ascii_lowercase();
+        let (name, entry_port) = match entry.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) {
+            Some((n, p)) => (n.trim_matches(['[', ']']).to_string(), p.parse().unwrap_or(443)),
+            None => (entry.clone(), 443),
+        };
+        let matches = match name.strip_prefix("*.") {
             Some(domain) => host.ends_with(&format!(".{domain}")),
-            None => host == a,
-        }
+            None => host == name,
+        };
+        (matches && port == entry_port).then(|| name == "localhost" || name.parse::<std::net::IpAddr>().is_ok())
     })
 }
 
-/// Which protections this kernel offers, and what is missing.
+/// Is `ip` on this machine or a private network (where a tunnel must not lead unless the
+/// entry that allowed it names the address)?
+pub fn is_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Which protections this kernel lacks (read once per process).
 pub fn missing_features() -> Vec<Feature> {
-    let pretend: Vec<String> = std::env::var("TEAMSTER_SANDBOX_PRETEND_MISSING")
-        .map(|v| v.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    Feature::ALL.into_iter().filter(|f| pretend.iter().any(|p| p == f.name()) || !enter::kernel_has(*f)).collect()
+    static MISSING: std::sync::OnceLock<Vec<Feature>> = std::sync::OnceLock::new();
+    MISSING
+        .get_or_init(|| {
+            let pretend: Vec<String> = std::env::var("TEAMSTER_SANDBOX_PRETEND_MISSING")
+                .map(|v| v.split(',').map(str::to_string).collect())
+                .unwrap_or_default();
+            Feature::ALL
+                .into_iter()
+                .filter(|f| pretend.iter().any(|p| p == f.name()) || enter::kernel_lacks(*f).is_some())
+                .collect()
+        })
+        .clone()
 }
 
 /// Why an agent may not start: protections missing that the user did not accept running
@@ -323,7 +314,14 @@ pub fn refusal(missing: &[Feature], run_without: &[Feature]) -> Option<String> {
     if refused.is_empty() {
         return None;
     }
-    let what = refused.iter().map(|f| format!("{} ({})", f.name(), f.loss())).collect::<Vec<_>>().join("; ");
+    let what = refused
+        .iter()
+        .map(|f| {
+            let why = enter::kernel_lacks(**f).map(|w| format!(" [{w}]")).unwrap_or_default();
+            format!("{} ({}){why}", f.name(), f.loss())
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     let names = refused.iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ");
     Some(format!(
         "this kernel lacks {what}. To run agents without it anyway, add `run_without = [{names}]` under [sandbox] in the config; or set `sandbox = \"off\"` for this agent"
@@ -359,27 +357,13 @@ mod tests {
         assert_eq!(read, ["/usr", "/etc", "/home/u/src", "/home/u/.config/git", "/home/v"]);
     }
 
-    static XDG: [PathBuf; 4] = [PathBuf::new(), PathBuf::new(), PathBuf::new(), PathBuf::new()];
-
-    fn inputs<'a>(kind: &'a str, config: &'a SandboxConfig, dirs: &'a [PathBuf]) -> Inputs<'a> {
-        Inputs {
-            kind,
-            home: Path::new("/home/u"),
-            cwd: Path::new("/home/u/src/app"),
-            pane_dir: Path::new("/home/u/.local/state/teamster/panes/k"),
-            teamster_dirs: dirs,
-            runtime_dir: Path::new("/run/user/1/teamster"),
-            hook_socket: Path::new("/run/user/1/teamster/hooks.sock"),
-            port: 4000,
-            config,
-            xdg: &XDG,
-            writable: &[],
-            readable: &[],
-        }
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
     }
 
-    #[test]
-    fn an_agent_writes_its_workspace_and_own_state_and_reads_no_secrets() {
+    /// The plan for `kind` in a home with Claude's and Codex's state, teamster's, and a
+    /// secret; `cwd` is where it starts.
+    fn plan_for(kind: &str, cwd: &str, real: &dyn Fn(&Path) -> Option<PathBuf>) -> Plan {
         let fs = tree(&[
             "/usr",
             "/home",
@@ -388,14 +372,41 @@ mod tests {
             "/home/u/.claude",
             "/home/u/.codex",
             "/home/u/src",
+            "/home/u/src/app",
+            "/home/u/dotfiles",
+            "/home/u/dotfiles/ssh",
             "/home/u/.local",
             "/home/u/.local/state",
             "/home/u/.local/state/teamster",
             "/home/u/.local/state/other",
         ]);
-        let config = SandboxConfig::default();
-        let dirs = [PathBuf::from("/home/u/.local/state/teamster"), PathBuf::from("/run/user/1/teamster")];
-        let p = plan(&inputs("claude", &config, &dirs), &fs);
+        let claude = vec![p("/home/u/.claude")];
+        let codex = vec![p("/home/u/.codex")];
+        let (own, others) = if kind == "claude" { (claude, codex) } else { (codex, claude) };
+        let mut hidden = secrets(Path::new("/home/u"));
+        hidden.extend([p("/home/u/.local/state/teamster"), p("/run/user/1/teamster")]);
+        plan(
+            &Inputs {
+                cwd: Path::new(cwd),
+                pane_dir: Path::new("/home/u/.local/state/teamster/panes/k"),
+                own: &own,
+                others: &others,
+                hidden: &hidden,
+                writable: &[],
+                readable: &[],
+                sockets: Path::new("/run/user/1/teamster"),
+                hook_socket: Path::new("/run/user/1/teamster/hooks.sock"),
+                port: 4000,
+                skip: &[],
+            },
+            &fs,
+            real,
+        )
+    }
+
+    #[test]
+    fn an_agent_writes_its_workspace_and_own_state_and_reads_no_secrets() {
+        let p = plan_for("claude", "/home/u/src/app", &|_| None);
         assert!(p.write.contains(&PathBuf::from("/home/u/src/app")));
         assert!(p.write.contains(&PathBuf::from("/home/u/.claude")));
         assert!(p.read.contains(&PathBuf::from("/home/u/.claude")));
@@ -407,9 +418,27 @@ mod tests {
         assert!(p.refuses_write(Path::new("/etc/passwd")));
         assert!(!p.refuses_write(Path::new("/dev/null")));
         // Codex hides Claude's state, and the other way round.
-        let p = plan(&inputs("codex", &config, &dirs), &fs);
+        let p = plan_for("codex", "/home/u/src/app", &|_| None);
         assert!(!p.read.iter().any(|r| r.ends_with(".claude")));
         assert!(p.read.contains(&PathBuf::from("/home/u/.codex")));
+    }
+
+    #[test]
+    fn started_in_the_home_directory_the_secrets_stay_hidden() {
+        let p = plan_for("claude", "/home/u", &|_| None);
+        assert!(p.write.contains(&PathBuf::from("/home/u/src")));
+        for secret in ["/home/u/.ssh", "/home/u/.codex", "/home/u/.local/state/teamster"] {
+            assert!(!p.write.iter().chain(&p.read).any(|w| Path::new(secret).starts_with(w)), "{secret} open");
+        }
+        assert!(p.refuses_write(Path::new("/home/u/.ssh/authorized_keys")));
+        assert!(!p.refuses_write(Path::new("/home/u/src/x")));
+    }
+
+    #[test]
+    fn a_secret_behind_a_symlink_is_hidden_where_it_really_is() {
+        let real = |q: &Path| (q == Path::new("/home/u/.ssh")).then(|| p("/home/u/dotfiles/ssh"));
+        let p = plan_for("claude", "/home/u", &real);
+        assert!(!p.read.iter().chain(&p.write).any(|r| Path::new("/home/u/dotfiles/ssh").starts_with(r)));
     }
 
     #[test]
@@ -422,11 +451,18 @@ mod tests {
 
     #[test]
     fn hosts_match_exactly_or_by_subdomain() {
-        let allow = vec!["github.com".to_string(), "*.npmjs.org".to_string()];
-        assert!(host_allowed(&allow, "GitHub.com"));
-        assert!(host_allowed(&allow, "registry.npmjs.org"));
-        assert!(!host_allowed(&allow, "npmjs.org.evil.com"));
-        assert!(!host_allowed(&allow, "api.github.com"));
+        let allow = vec!["github.com".to_string(), "*.npmjs.org".to_string(), "127.0.0.1:8080".to_string()];
+        assert!(host_allowed(&allow, "GitHub.com", 443).is_some());
+        assert!(host_allowed(&allow, "registry.npmjs.org", 443).is_some());
+        assert!(host_allowed(&allow, "npmjs.org.evil.com", 443).is_none());
+        assert!(host_allowed(&allow, "api.github.com", 443).is_none());
+        // Only the port an entry names (443 unless it says).
+        assert!(host_allowed(&allow, "github.com", 22).is_none());
+        // A name never leads to this machine; an entry that is the address may.
+        assert_eq!(host_allowed(&allow, "github.com", 443), Some(false));
+        assert_eq!(host_allowed(&allow, "127.0.0.1", 8080), Some(true));
+        assert!(is_local("127.0.0.1".parse().unwrap()) && is_local("10.1.2.3".parse().unwrap()));
+        assert!(!is_local("140.82.112.3".parse().unwrap()));
     }
 
     #[test]

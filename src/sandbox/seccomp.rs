@@ -1,9 +1,18 @@
-//! Seeing what the sandbox refuses. Landlock and the empty network refuse quietly: the
-//! agent sees an error and may say nothing. So the sandboxed process installs a seccomp
-//! filter that stops at each write-open, directory change and connection and asks the
-//! runner (seccomp user notification). The runner answers "go on" (Landlock and the
+//! Seeing what the sandbox refuses, and the one Unix socket it may reach.
+//!
+//! Landlock and the empty network refuse quietly: the agent sees an error and may say
+//! nothing. So the sandboxed process installs a seccomp filter that stops at each
+//! write-open, `mkdir`, `unlink`, `rmdir`, `connect` and addressed `sendto`, and asks the
+//! runner (seccomp user notification). The runner lets the call go on (Landlock and the
 //! namespaces still decide) or refuses it itself and records the refusal as an event.
 //! Everything else runs at full speed, unseen.
+//!
+//! Unix sockets are the exception to "Landlock decides": before ABI 9 it cannot keep an
+//! agent from connecting to a socket by path (a session bus, an SSH agent, a tmux server).
+//! So the runner refuses every Unix `connect` and `sendto` but one: to the hook socket,
+//! which the runner connects itself, on the agent's own socket (taken with
+//! `pidfd_getfd`), to the address it read and checked; what the agent's memory says after
+//! the check cannot matter.
 
 use super::Plan;
 use std::io;
@@ -15,6 +24,8 @@ use std::path::{Path, PathBuf};
 pub enum Refusal {
     Write(PathBuf),
     Connect(std::net::SocketAddr),
+    /// A Unix socket, by path (`@name` for an abstract one).
+    Socket(String),
 }
 
 impl Refusal {
@@ -22,8 +33,20 @@ impl Refusal {
         match self {
             Refusal::Write(p) => format!("write to {} (outside what the agent may write)", p.display()),
             Refusal::Connect(a) => format!("connection to {a} (only the proxy is reachable)"),
+            Refusal::Socket(p) => {
+                format!("connection to the Unix socket {p} (only teamster's hook socket is reachable)")
+            }
         }
     }
+}
+
+/// How the runner answers a call.
+enum Answer {
+    /// Let the kernel do it (and Landlock and the namespaces decide).
+    GoOn,
+    Refuse(Refusal, i32),
+    /// The runner did it: the call returns this.
+    Done(io::Result<()>),
 }
 
 // Kernel ABI (linux/seccomp.h, linux/filter.h, linux/audit.h).
@@ -61,8 +84,8 @@ fn arg(i: u32) -> u32 {
     16 + 8 * i
 }
 
-/// The filter: notify on connect, on opens that write (by their flags), on mkdir and
-/// unlink; refuse io_uring (whose opens no filter sees) so programs fall back to plain
+/// The filter: notify on connect, on addressed sendto, on opens that write (by their
+/// flags), on mkdir, unlink and rmdir; refuse io_uring (whose opens no filter sees) so programs fall back to plain
 /// calls; let everything else through.
 fn program() -> Vec<libc::sock_filter> {
     let notify_always = [
@@ -89,6 +112,16 @@ fn program() -> Vec<libc::sock_filter> {
         p.push(jump(BPF_JEQ_K, nr as u32, 0, 1));
         p.push(stmt(BPF_RET_K, RET_USER_NOTIF));
     }
+    // sendto(fd, buf, len, flags, addr, addrlen): only with an address.
+    p.extend([
+        jump(BPF_JEQ_K, libc::SYS_sendto as u32, 0, 6),
+        stmt(BPF_LD_W_ABS, arg(4)),
+        jump(BPF_JEQ_K, 0, 0, 3),
+        stmt(BPF_LD_W_ABS, arg(4) + 4),
+        jump(BPF_JEQ_K, 0, 0, 1),
+        stmt(BPF_RET_K, RET_ALLOW),
+        stmt(BPF_RET_K, RET_USER_NOTIF),
+    ]);
     // open(path, flags) and openat(dirfd, path, flags): only writes.
     for (nr, flags) in [(libc::SYS_open, 1), (libc::SYS_openat, 2)] {
         p.push(jump(BPF_JEQ_K, nr as u32, 0, 4));
@@ -144,7 +177,7 @@ struct Response {
 
 /// Answers the sandbox's questions until the last process in it is gone, calling
 /// `refused` for each write or connection it refuses. Runs on a thread of its own.
-pub fn supervise(listener: OwnedFd, plan: Plan, refused: impl Fn(Refusal)) {
+pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
     loop {
         // Wait for a question; a hang-up means every process in the sandbox is gone.
         let mut pfd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
@@ -168,61 +201,141 @@ pub fn supervise(listener: OwnedFd, plan: Plan, refused: impl Fn(Refusal)) {
                 _ => return,
             }
         }
-        let refusal = judge(&plan, &n);
-        // The memory we read must still be the process that asked.
-        let valid = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_ID_VALID, &n.id as *const u64) } == 0;
-        let mut r = Response { id: n.id, val: 0, error: 0, flags: USER_NOTIF_FLAG_CONTINUE };
-        if let (Some(what), true) = (&refusal, valid) {
-            let errno = match what {
-                Refusal::Write(_) => libc::EACCES,
-                Refusal::Connect(_) => libc::ECONNREFUSED,
-            };
-            r = Response { id: n.id, val: 0, error: -errno, flags: 0 };
-        }
+        // What we read must still be the memory of the process that asked.
+        let valid = |id: &u64| unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_ID_VALID, id as *const u64) } == 0;
+        let answer = answer(plan, &n, &valid);
+        let (response, refusal) = match answer {
+            Answer::GoOn => (Response { id: n.id, val: 0, error: 0, flags: USER_NOTIF_FLAG_CONTINUE }, None),
+            Answer::Refuse(what, errno) => (Response { id: n.id, val: 0, error: -errno, flags: 0 }, Some(what)),
+            Answer::Done(Ok(())) => (Response { id: n.id, val: 0, error: 0, flags: 0 }, None),
+            Answer::Done(Err(e)) => {
+                (Response { id: n.id, val: 0, error: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 }, None)
+            }
+        };
         // SAFETY: NOTIF_SEND reads a seccomp_notif_resp.
-        unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &r as *const Response) };
-        if let (Some(what), true) = (refusal, valid) {
+        let sent = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &response as *const Response) } == 0;
+        if let (Some(what), true) = (refusal, sent) {
             refused(what);
         }
     }
 }
 
-/// Would the sandbox refuse this call? `None`: let it go on.
-fn judge(plan: &Plan, n: &Notif) -> Option<Refusal> {
+/// What to do with one call. `valid` says the asking process is still the one whose memory
+/// was read.
+fn answer(plan: &Plan, n: &Notif, valid: &dyn Fn(&u64) -> bool) -> Answer {
     let a = n.data.args;
-    let pid = n.pid;
-    let at = |dirfd: u64, ptr: u64| path_of(pid, dirfd as i32, ptr);
-    let nr = n.data.nr as i64;
-    if nr == libc::SYS_connect {
-        let addr = sockaddr(pid, a[1], a[2] as usize)?;
-        return plan.refuses_connect(&addr).then_some(Refusal::Connect(addr));
-    }
-    let path = match nr {
-        libc::SYS_open | libc::SYS_creat | libc::SYS_mkdir | libc::SYS_unlink | libc::SYS_rmdir => {
-            at(libc::AT_FDCWD as u64, a[0])
+    let (pid, nr) = (n.pid, n.data.nr as i64);
+    if nr == libc::SYS_connect || nr == libc::SYS_sendto {
+        let (ptr, len) = if nr == libc::SYS_connect { (a[1], a[2]) } else { (a[4], a[5]) };
+        let Some(addr) = sockaddr(pid, ptr, len as usize) else { return Answer::GoOn };
+        if !valid(&n.id) {
+            return Answer::GoOn;
         }
-        libc::SYS_openat | libc::SYS_openat2 | libc::SYS_mkdirat | libc::SYS_unlinkat => at(a[0], a[1]),
-        _ => None,
-    }?;
-    // Making a directory that is there already fails on its own, refused or not.
-    let mkdir = [libc::SYS_mkdir, libc::SYS_mkdirat].contains(&nr);
-    (plan.refuses_write(&path) && !(mkdir && path.exists())).then_some(Refusal::Write(path))
+        return match addr {
+            Address::Ip(ip) if plan.refuses_connect(&ip) => Answer::Refuse(Refusal::Connect(ip), libc::ECONNREFUSED),
+            Address::Ip(_) | Address::Other => Answer::GoOn,
+            Address::Unix(path) => {
+                let path = resolve(pid, libc::AT_FDCWD, &path);
+                if nr == libc::SYS_connect && path.as_deref() == Some(plan.hook_socket.as_path()) {
+                    Answer::Done(connect_for(pid, a[0] as i32, &plan.hook_socket))
+                } else {
+                    let shown = path.map_or_else(|| "(unnamed)".into(), |p| p.display().to_string());
+                    Answer::Refuse(Refusal::Socket(shown), libc::EACCES)
+                }
+            }
+            Address::Abstract(name) => Answer::Refuse(Refusal::Socket(format!("@{name}")), libc::EACCES),
+        };
+    }
+    let op = match nr {
+        libc::SYS_open => Op::Open(a[1] as i32),
+        libc::SYS_openat => Op::Open(a[2] as i32),
+        libc::SYS_openat2 => Op::Open(read_u64(pid, a[2]).unwrap_or(0) as i32),
+        libc::SYS_creat => Op::Open(libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC),
+        libc::SYS_mkdir | libc::SYS_mkdirat => Op::Make,
+        _ => Op::Remove,
+    };
+    let (dirfd, ptr) = match nr {
+        libc::SYS_open | libc::SYS_creat | libc::SYS_mkdir | libc::SYS_unlink | libc::SYS_rmdir => {
+            (libc::AT_FDCWD, a[0])
+        }
+        _ => (a[0] as i32, a[1]),
+    };
+    let Some(named) = read_cstr(pid, ptr) else { return Answer::GoOn };
+    let Some(path) = resolve(pid, dirfd, Path::new(std::ffi::OsStr::from_bytes(&named))) else { return Answer::GoOn };
+    // Only what would change the file system is a write: creating what is not there,
+    // removing what is, opening to write.
+    let exists = path.symlink_metadata().is_ok();
+    let writes = match op {
+        Op::Open(flags) => {
+            flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) != 0 || (flags & libc::O_CREAT != 0 && !exists)
+        }
+        Op::Make => !exists,
+        Op::Remove => exists,
+    };
+    if writes && plan.refuses_write(&path) && valid(&n.id) {
+        Answer::Refuse(Refusal::Write(path), libc::EACCES)
+    } else {
+        Answer::GoOn
+    }
 }
 
-/// The absolute path a process means by `ptr` relative to `dirfd`.
-fn path_of(pid: u32, dirfd: i32, ptr: u64) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = read_cstr(pid, ptr)?;
-    let path = Path::new(std::ffi::OsStr::from_bytes(&bytes));
-    if path.is_absolute() {
-        return Some(path.to_path_buf());
-    }
-    let base = if dirfd == libc::AT_FDCWD {
-        std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?
+enum Op {
+    Open(i32),
+    Make,
+    Remove,
+}
+
+use std::os::unix::ffi::OsStrExt;
+
+/// Where a path a process names really is: relative to `dirfd` (or its working
+/// directory), through `/proc/self`, `/dev/fd` and `/dev/std*` (which mean the asking
+/// process, not the runner), and through symlinks as far as they exist. `None` for what
+/// is not a place in the file system (a pipe, a socket).
+fn resolve(pid: u32, dirfd: i32, path: &Path) -> Option<PathBuf> {
+    let proc_of = |rest: &str| PathBuf::from(format!("/proc/{pid}/{rest}"));
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else if dirfd == libc::AT_FDCWD {
+        std::fs::read_link(proc_of("cwd")).ok()?.join(path)
     } else {
-        std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()?
+        std::fs::read_link(proc_of(&format!("fd/{dirfd}"))).ok()?.join(path)
     };
-    Some(base.join(path))
+    let text = absolute.to_string_lossy();
+    let mine = match () {
+        _ if text.starts_with("/proc/self/") => Some(proc_of(&text["/proc/self/".len()..])),
+        _ if text.starts_with("/proc/thread-self/") => Some(proc_of(&text["/proc/thread-self/".len()..])),
+        _ if text.starts_with("/dev/fd/") => Some(proc_of(&format!("fd/{}", &text["/dev/fd/".len()..]))),
+        _ => ["stdin", "stdout", "stderr"]
+            .iter()
+            .position(|s| text == format!("/dev/{s}"))
+            .map(|fd| proc_of(&format!("fd/{fd}"))),
+    };
+    let absolute = mine.unwrap_or(absolute);
+    if let Ok(target) = std::fs::read_link(&absolute)
+        && absolute.starts_with("/proc")
+        && !target.is_absolute()
+    {
+        // pipe:[…], socket:[…], anon_inode:…
+        return None;
+    }
+    let real = std::fs::canonicalize(&absolute).ok().or_else(|| {
+        let parent = std::fs::canonicalize(absolute.parent()?).ok()?;
+        Some(parent.join(absolute.file_name()?))
+    });
+    Some(real.unwrap_or_else(|| crate::paths::normalize(&absolute)))
+}
+
+/// Connects the agent's socket `fd` to `path` from the runner: the agent asked for that
+/// address, and this is the address used, whatever its memory says by now.
+fn connect_for(pid: u32, fd: i32, path: &Path) -> io::Result<()> {
+    let syscall_fd = |r: libc::c_long| {
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(unsafe { OwnedFd::from_raw_fd(r as i32) }) }
+    };
+    // SAFETY: pidfd_open and pidfd_getfd return new descriptors or -1.
+    let pidfd = syscall_fd(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    let socket = syscall_fd(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
+    let addr = nix::sys::socket::UnixAddr::new(path).map_err(io::Error::from)?;
+    nix::sys::socket::connect(socket.as_raw_fd(), &addr).map_err(io::Error::from)
 }
 
 fn read_mem(pid: u32, addr: u64, buf: &mut [u8]) -> usize {
@@ -231,6 +344,11 @@ fn read_mem(pid: u32, addr: u64, buf: &mut [u8]) -> usize {
     // SAFETY: reads into `buf`, whose length we pass.
     let n = unsafe { libc::process_vm_readv(pid as i32, &local, 1, &remote, 1, 0) };
     n.max(0) as usize
+}
+
+fn read_u64(pid: u32, addr: u64) -> Option<u64> {
+    let mut buf = [0u8; 8];
+    (read_mem(pid, addr, &mut buf) == 8).then(|| u64::from_ne_bytes(buf))
 }
 
 /// A NUL-terminated string from another process, read a page piece at a time (a string
@@ -255,24 +373,42 @@ fn read_cstr(pid: u32, addr: u64) -> Option<Vec<u8>> {
     None
 }
 
-/// An IPv4 or IPv6 address a process connects to (`None` for other families: Unix
-/// sockets are left to the filesystem's protections).
-fn sockaddr(pid: u32, ptr: u64, len: usize) -> Option<std::net::SocketAddr> {
+/// An address a process connects or sends to.
+enum Address {
+    Ip(std::net::SocketAddr),
+    Unix(PathBuf),
+    Abstract(String),
+    Other,
+}
+
+fn sockaddr(pid: u32, ptr: u64, len: usize) -> Option<Address> {
     let mut buf = vec![0u8; len.min(128)];
-    if read_mem(pid, ptr, &mut buf) < 2 {
+    let n = read_mem(pid, ptr, &mut buf);
+    if n < 2 {
         return None;
     }
+    buf.truncate(n);
     let family = u16::from_ne_bytes([buf[0], buf[1]]) as i32;
-    let port = u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]);
-    match family {
+    let port = || Some(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
+    Some(match family {
         libc::AF_INET => {
             let ip: [u8; 4] = buf.get(4..8)?.try_into().ok()?;
-            Some((std::net::Ipv4Addr::from(ip), port).into())
+            Address::Ip((std::net::Ipv4Addr::from(ip), port()?).into())
         }
         libc::AF_INET6 => {
             let ip: [u8; 16] = buf.get(8..24)?.try_into().ok()?;
-            Some((std::net::Ipv6Addr::from(ip), port).into())
+            Address::Ip((std::net::Ipv6Addr::from(ip), port()?).into())
         }
-        _ => None,
-    }
+        libc::AF_UNIX => {
+            let name = buf.get(2..).unwrap_or_default();
+            match name.first() {
+                Some(0) => Address::Abstract(String::from_utf8_lossy(&name[1..]).trim_end_matches('\0').to_string()),
+                _ => {
+                    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+                    Address::Unix(PathBuf::from(std::ffi::OsStr::from_bytes(&name[..end])))
+                }
+            }
+        }
+        _ => Address::Other,
+    })
 }
