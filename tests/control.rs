@@ -106,16 +106,20 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     assert!(rules.contains("pushes need a look: on tool_call"), "{rules}");
     let log = audit(&env);
     assert!(log[0]["rule"].as_str().is_some_and(|r| r.starts_with("always allowed in ")), "{log:#?}");
+    // A different command is not covered by the allowance.
+    type_line(&tui, "run true git push origin other");
+    env.wait_ls("a different push held", |_| !pending(&env).is_empty());
+    env.ok(&["deny", &pending(&env)[0]["id"].to_string()]);
+    tui.wait_text("denied by the user");
     // Forgotten: asked again.
     let v: Value = serde_json::from_str(&env.ok(&["rules", "--json"])).expect("rules JSON");
     let aid = v["always_allow"][0]["id"].to_string();
     assert!(env.ok(&["rules", "--forget", &aid]).contains("forgot"));
     type_line(&tui, push);
     env.wait_ls("the push held again", |_| !pending(&env).is_empty());
-    // A different command is not covered by the allowance.
     let id = pending(&env)[0]["id"].to_string();
     env.ok(&["deny", &id]);
-    tui.wait_text("denied by the user");
+    tui.wait_for("the second denial", |s| s.contents().matches("denied by the user").count() == 2);
 }
 
 #[test]
@@ -170,9 +174,20 @@ ANTHROPIC_BASE_URL = "{}"
     tui.keys("y");
     tui.wait_for("the second reply", |s| s.contents().matches("reply: HTTP/1.1 200 OK").count() == 2);
 
-    // The meter says what the mock's usage implies, to the last digit.
-    let prices = teamster::config::Config::load(&env.config_path()).expect("config").prices();
-    let expected: f64 = mock.answered().iter().map(|u| prices.cost(u).0).sum();
+    // The meter says what the mock's usage implies at the configured prices (dollars per
+    // million tokens), to the last digit.
+    let expected: f64 = mock
+        .answered()
+        .iter()
+        .map(|u| {
+            (u.input as f64 * 1000.0
+                + u.output as f64 * 2000.0
+                + u.cache_read as f64 * 100.0
+                + u.cache_write as f64 * 1250.0)
+                / 1e6
+        })
+        .sum();
+    assert!(expected > 0.01, "one call crosses the cent step: {expected}");
     let report: Value = serde_json::from_str(&env.ok(&["cost", "--json"])).expect("cost JSON");
     let metered = report["total"]["cost"].as_f64().unwrap_or(0.0);
     assert!((metered - expected).abs() < 1e-9, "metered {metered}, the mock's usage implies {expected}");
@@ -242,6 +257,12 @@ echo done
             line.contains("agents cannot act through teamster's control socket"),
             "{what} was not refused: {line}\n{text}"
         );
+    }
+    // The hook channel only submits: a forged resolve is no answer, and a permission
+    // request for the push is one more thing to decide, not an approval.
+    for what in ["hook resolve:", "hook permission:"] {
+        let line = text.lines().find(|l| l.starts_with(what)).unwrap_or_default();
+        assert!(!line.is_empty() && !line.contains("\"allow\""), "{what} {line}\n{text}");
     }
     assert!(text.contains("still pending: 1"), "{text}");
     let still = pending(&env);

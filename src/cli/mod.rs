@@ -381,7 +381,7 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
     } else if pending.is_empty() {
         println!("nothing is waiting for approval");
     } else {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = crate::runner::now_secs();
         println!(
             "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>6} {:>8}  what (why)",
             "id", "session", "pane", "agent", "tool", "age", "denied in"
@@ -498,7 +498,6 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
         println!("nothing spent yet{}", target.map(|t| format!(" in session {t}")).unwrap_or_default());
         return Ok(());
     }
-    use crate::tui::view::{dollars, tokens};
     for (title, rows) in [
         ("agent", &report.by_agent),
         ("model", &report.by_model),
@@ -507,27 +506,12 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
     ] {
         println!("{title:<28} {:>6} {:>9} {:>9} {:>10} {:>10}", "calls", "input", "output", "cache", "dollars");
         for r in rows {
-            let flag = if r.unknown > 0 {
-                " ?"
-            } else if r.estimated > 0 {
-                " ~"
-            } else {
-                ""
-            };
-            println!(
-                "  {:<26} {:>6} {:>9} {:>9} {:>10} {:>10}{flag}",
-                r.key,
-                r.calls,
-                tokens(r.input),
-                tokens(r.output),
-                tokens(r.cache_read + r.cache_write),
-                dollars(r.cost)
-            );
+            println!("  {:<26} {:>6} {}", r.key, r.calls, r.columns());
         }
         println!();
     }
     let t = &report.total;
-    println!("total {} over {} calls", dollars(t.cost), t.calls);
+    println!("total {} over {} calls", crate::tui::view::dollars(t.cost), t.calls);
     if t.estimated > 0 {
         println!(
             "~ {} calls used models not in the price table: priced at [pricing] fallback (`teamster cost --prices`)",
@@ -619,30 +603,20 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
             (None, Some(reason)) => format!(" ({reason})"),
             (None, None) => String::new(),
         };
-        println!("{}  {:<8} {:<10} {:<6} by {:<24} {}{why}", clock(d.ts), d.session, d.agent, d.verdict, d.by, d.what);
+        println!(
+            "{}  {:<8} {:<10} {:<6} by {:<24} {}{why}",
+            crate::runner::store::local_time(d.ts),
+            d.session,
+            d.agent,
+            d.verdict,
+            d.by,
+            d.what
+        );
     }
     Ok(())
 }
 
 /// A Unix time as the local `YYYY-MM-DD HH:MM:SS`.
-fn clock(ts: u64) -> String {
-    let t = ts as libc::time_t;
-    // SAFETY: localtime_r writes only the struct we give it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return ts.to_string();
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
-}
-
 /// `teamster restart`: a new runner (after an upgrade, say), with every session back.
 pub fn restart(config_path: PathBuf) -> anyhow::Result<()> {
     load_config(&config_path)?;

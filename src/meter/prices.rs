@@ -79,15 +79,27 @@ pub struct PriceTable {
 pub const BUILT_IN: &str = include_str!("../../prices.toml");
 
 /// How a call was priced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Priced {
     /// At the model's price.
+    #[default]
     Exact,
     /// The model is not in the table: at the configured fallback price.
     Fallback,
-    /// The call's usage could not be read.
+    /// The call's usage could not be read: nothing is guessed.
     Unknown,
+}
+
+impl Priced {
+    /// As the state database keeps it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Priced::Exact => "exact",
+            Priced::Fallback => "fallback",
+            Priced::Unknown => "unknown",
+        }
+    }
 }
 
 /// The built-in table with the config's prices over it.
@@ -112,45 +124,66 @@ impl Prices {
         }
     }
 
-    /// What a call cost, and how it was priced (long prompts at their own rates).
+    /// What a call cost, and how it was priced (long prompts at the table's own rates).
     pub fn cost(&self, u: &Usage) -> (f64, Priced) {
-        let model = u.model.as_deref().unwrap_or("");
-        let canonical = self.canonical(model);
-        let overridden =
-            self.overrides.contains_key(model) || canonical.as_ref().is_some_and(|c| self.overrides.contains_key(c));
-        if !overridden && let Some(m) = canonical.and_then(|c| self.table.models.get(&c)) {
-            return (m.rates(u).cost(u), Priced::Exact);
+        match self.resolve(u.model.as_deref().unwrap_or("")) {
+            Known::Configured(p) => (p.cost(u), Priced::Exact),
+            Known::Table(m) => (m.rates(u).cost(u), Priced::Exact),
+            Known::Not => (self.fallback.cost(u), Priced::Fallback),
         }
-        let (price, priced) = self.price(model);
-        (price.cost(u), priced)
-    }
-
-    /// The table's name for `model`: by name or alias, dated or not, or the longest name
-    /// it extends.
-    fn canonical(&self, model: &str) -> Option<String> {
-        let name = base_name(model);
-        let find = |n: &str| {
-            self.table.models.iter().find(|(k, m)| *k == n || m.aliases.iter().any(|a| a == n)).map(|(k, _)| k.clone())
-        };
-        find(name).or_else(|| find(strip_date(name))).or_else(|| {
-            let undated = strip_date(name);
-            let mut names: Vec<&String> = self.table.models.keys().collect();
-            names.sort_by_key(|n| std::cmp::Reverse(n.len()));
-            names.into_iter().find(|k| undated.starts_with(&format!("{k}-"))).cloned()
-        })
     }
 
     /// A model by its name as requests spell it: exact, an alias, without a provider
     /// prefix, a date stamp or a suffix in brackets (`claude-opus-4-1[1m]`), or the longest
     /// known name it extends (`claude-sonnet-4-5-latest`). The config's prices first.
     pub fn lookup(&self, model: &str) -> Option<Price> {
-        let name = base_name(model);
-        if let Some(p) = self.overrides.get(name).or_else(|| self.overrides.get(strip_date(name))) {
-            return Some(*p);
+        match self.resolve(model) {
+            Known::Configured(p) => Some(p),
+            Known::Table(m) => Some(m.price),
+            Known::Not => None,
         }
-        let key = self.canonical(model)?;
-        self.overrides.get(&key).copied().or_else(|| self.table.models.get(&key).map(|m| m.price))
     }
+
+    fn resolve(&self, model: &str) -> Known<'_> {
+        let name = base_name(model);
+        let configured = |n: &str| self.overrides.get(n).copied();
+        if let Some(p) = configured(name).or_else(|| configured(strip_date(name))) {
+            return Known::Configured(p);
+        }
+        let Some(key) = self.canonical(name) else { return Known::Not };
+        match (configured(key), self.table.models.get(key)) {
+            (Some(p), _) => Known::Configured(p),
+            (None, Some(m)) => Known::Table(m),
+            (None, None) => Known::Not,
+        }
+    }
+
+    /// The table's name for `name`: by name or alias, dated or not, or the longest name
+    /// it extends.
+    fn canonical(&self, name: &str) -> Option<&str> {
+        let find = |n: &str| {
+            self.table.models.iter().find(|(k, m)| *k == n || m.aliases.iter().any(|a| a == n)).map(|(k, _)| k.as_str())
+        };
+        let undated = strip_date(name);
+        find(name).or_else(|| find(undated)).or_else(|| {
+            self.table
+                .models
+                .keys()
+                .filter(|k| {
+                    undated.len() > k.len() && undated.starts_with(k.as_str()) && undated.as_bytes()[k.len()] == b'-'
+                })
+                .max_by_key(|k| k.len())
+                .map(String::as_str)
+        })
+    }
+}
+
+/// What the prices know of a model.
+enum Known<'a> {
+    /// The config prices it.
+    Configured(Price),
+    Table(&'a ModelPrice),
+    Not,
 }
 
 /// A model name without a provider prefix (`anthropic/`) or a suffix in brackets.
@@ -249,11 +282,15 @@ mod tests {
     #[test]
     fn long_prompts_cost_their_own_rates() {
         let p = prices();
-        let Some(m) = p.table.models.values().find(|m| m.long_context.is_some()) else { return };
+        let (name, m) =
+            p.table.models.iter().find(|(_, m)| m.long_context.is_some()).expect("a model with long-context rates");
         let l = m.long_context.expect("long context");
-        let short = Usage { input: l.threshold / 2, output: 10, ..Usage::default() };
-        let long = Usage { input: l.threshold + 1, output: 10, ..Usage::default() };
-        assert_eq!(m.rates(&short), m.price);
-        assert_eq!(m.rates(&long), l.price);
+        let call = |input| Usage { model: Some(name.clone()), input, output: 10, ..Usage::default() };
+        assert_eq!(m.rates(&call(l.threshold / 2)), m.price);
+        assert_eq!(m.rates(&call(l.threshold + 1)), l.price);
+        // And the meter charges them.
+        let long = call(l.threshold + 1);
+        assert_eq!(p.cost(&long), (l.price.cost(&long), Priced::Exact));
+        assert_ne!(l.price.cost(&long), m.price.cost(&long));
     }
 }

@@ -96,11 +96,17 @@ impl UsageReader {
             }
             return;
         }
-        self.pending.extend_from_slice(chunk);
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            self.line(&line);
+        // Whole lines are read where they lie; what is left of a line waits for the next
+        // chunk.
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
+            self.line(&buf[start..start + i]);
+            start += i + 1;
         }
+        buf.drain(..start);
+        self.pending = buf;
         if self.pending.len() > MAX_BODY {
             self.overflow = true;
             self.pending.clear();
@@ -111,7 +117,10 @@ impl UsageReader {
         let line = String::from_utf8_lossy(line);
         let Some(data) = line.trim_end().strip_prefix("data:") else { return };
         let data = data.trim_start();
-        if data == "[DONE]" {
+        // Most events are the reply's text: only those that can carry usage, or say the
+        // reply is complete, are parsed.
+        const MARKERS: [&str; 3] = ["usage", "message_stop", "finishReason"];
+        if !MARKERS.iter().any(|m| data.contains(m)) {
             return;
         }
         if let Ok(event) = serde_json::from_str::<Value>(data) {
@@ -263,9 +272,13 @@ pub fn requested_model(path: &str, body: &[u8]) -> Option<String> {
     if let Some(rest) = path.split("/models/").nth(1) {
         return rest.split([':', '?', '/']).next().map(str::to_string).filter(|m| !m.is_empty());
     }
-    // Only the top of the body: the model comes first, and bodies can be large.
-    let v: Value = serde_json::from_slice(body).ok()?;
-    v.get("model").and_then(Value::as_str).map(str::to_string)
+    // The model field alone: the rest (a whole conversation) is skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Asked<'a> {
+        #[serde(borrow)]
+        model: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Asked>(body).ok()?.model.map(|m| m.into_owned())
 }
 
 #[cfg(test)]

@@ -76,20 +76,6 @@ impl Event {
             Event::SessionStart => Trigger::SessionStart,
         }
     }
-
-    /// One line for people and the audit log.
-    pub fn summary(&self) -> String {
-        match self {
-            Event::ToolCall { tool, command: Some(c), .. } if tool.eq_ignore_ascii_case("bash") => c.clone(),
-            Event::ToolCall { tool, command: Some(c), .. } => format!("{tool}: {c}"),
-            Event::ToolCall { tool, paths, .. } if !paths.is_empty() => format!("{tool} {}", paths.join(" ")),
-            Event::ToolCall { tool, .. } => tool.clone(),
-            Event::LlmRequest { provider, model } => {
-                format!("a request to {provider}{}", model.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())
-            }
-            Event::SessionStart => "starting".into(),
-        }
-    }
 }
 
 /// The state rules test, for the agent the event is about.
@@ -155,26 +141,26 @@ pub struct Decision {
 /// at all, becomes an allow when a person has always-allowed this very action in scope;
 /// a deny stays a deny.
 pub fn evaluate(rules: &[Rule], allowances: &[Allowance], event: &Event, place: &Place, ctx: &Context) -> Decision {
-    let mut marks = ctx.marks.clone();
+    // The marks as each rule sees them: earlier matching rules' changes included.
+    let mut seen = ctx.clone();
     let mut changes = Vec::new();
     let mut decided: Option<(Verdict, String, Vec<MarkChange>)> = None;
     for rule in rules {
-        let seen = Context { marks: marks.clone(), ..ctx.clone() };
         if !rule.matches(event, &seen) {
             continue;
         }
         for change in &rule.marks {
             match change {
                 MarkChange::Set(name) => {
-                    marks.insert(name.clone(), Mark { spend: ctx.session_spend, at: ctx.now });
+                    seen.marks.insert(name.clone(), Mark { spend: ctx.session_spend, at: ctx.now });
                 }
                 MarkChange::Clear(name) => {
-                    marks.remove(name);
+                    seen.marks.remove(name);
                 }
             }
             changes.push(change.clone());
         }
-        if let Some(v) = rule.verdict(event) {
+        if let Some(v) = rule.verdict() {
             decided = Some((v, rule.name.clone(), rule.on_approve.clone()));
             break;
         }

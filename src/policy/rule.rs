@@ -249,7 +249,7 @@ impl Rule {
     }
 
     /// The rule's verdict with its reason, if it has one.
-    pub fn verdict(&self, _event: &Event) -> Option<Verdict> {
+    pub fn verdict(&self) -> Option<Verdict> {
         let reason = || self.reason.clone().unwrap_or_else(|| format!("policy `{}`", self.name));
         self.verdict.map(|v| match v {
             VerdictWord::Allow => Verdict::Allow,

@@ -214,10 +214,6 @@ pub enum ClientMsg {
         id: u64,
         session: Option<String>,
     },
-    /// The "always allow"s people chose, and the last decisions (`teamster rules`).
-    Rules {
-        id: u64,
-    },
     /// Forget an "always allow".
     RemoveAllowance {
         id: u64,
@@ -247,7 +243,6 @@ impl ClientMsg {
                 | ClientMsg::ListAgents { .. }
                 | ClientMsg::Approvals { .. }
                 | ClientMsg::Cost { .. }
-                | ClientMsg::Rules { .. }
         )
     }
 
@@ -265,7 +260,6 @@ impl ClientMsg {
             | ClientMsg::Approvals { id }
             | ClientMsg::Resolve { id, .. }
             | ClientMsg::Cost { id, .. }
-            | ClientMsg::Rules { id }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::NewSession { id, .. } => Some(*id),
@@ -354,7 +348,6 @@ pub enum Reply {
     Agents { agents: Vec<AgentInfo> },
     Approvals { pending: Vec<PendingView> },
     Cost { report: CostReport },
-    Rules { allowances: Vec<AllowanceView>, rules: Vec<String>, decisions: Vec<DecisionView> },
 }
 
 /// Where an "always allow" applies.
@@ -366,27 +359,6 @@ pub enum AllowScope {
     /// The agent's workspace (its worktree or directory), in any session.
     Workspace,
     Everywhere,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AllowanceView {
-    pub id: i64,
-    /// "in session work", "in /home/me/repo", "everywhere".
-    pub scope: String,
-    pub tool: String,
-    pub what: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DecisionView {
-    pub ts: u64,
-    pub session: String,
-    pub agent: String,
-    pub what: String,
-    pub verdict: String,
-    pub by: String,
-    pub rule: Option<String>,
-    pub reason: Option<String>,
 }
 
 /// Tokens and dollars for one key (an agent, a model, a day, a session).
@@ -403,6 +375,28 @@ pub struct CostRow {
     pub estimated: u64,
     /// Calls whose usage could not be read (not in `cost`).
     pub unknown: u64,
+}
+
+impl CostRow {
+    /// The row's columns after its name, as the cost view and `teamster cost` print them:
+    /// tokens, dollars, and `?` (some calls unread) or `~` (some priced at the fallback).
+    pub fn columns(&self) -> String {
+        use crate::tui::view::{dollars, tokens};
+        let flag = if self.unknown > 0 {
+            " ?"
+        } else if self.estimated > 0 {
+            " ~"
+        } else {
+            ""
+        };
+        format!(
+            "{:>9} {:>9} {:>10} {:>10}{flag}",
+            tokens(self.input),
+            tokens(self.output),
+            tokens(self.cache_read + self.cache_write),
+            dollars(self.cost)
+        )
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -190,10 +190,6 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
                 Some(reply(id, result))
             }
-            ClientMsg::Rules { id } => {
-                let (allowances, rules, decisions) = runner.rules_report();
-                Some(reply(id, Ok(Reply::Rules { allowances, rules, decisions })))
-            }
             ClientMsg::RemoveAllowance { id, allowance } => {
                 Some(reply(id, runner.remove_allowance(allowance).map(|_| Reply::Done)))
             }

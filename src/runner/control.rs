@@ -11,7 +11,7 @@ use crate::layout::PaneId;
 use crate::meter::prices::Priced;
 use crate::meter::usage::Reading;
 use crate::policy::{self, Allowance, Event, MarkChange, Place, Scope};
-use crate::protocol::{AllowScope, AllowanceView, DecisionView, PendingView, ServerMsg};
+use crate::protocol::{AllowScope, PendingView, ServerMsg};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -72,11 +72,54 @@ fn verdict_word(allowed: bool) -> &'static str {
     if allowed { "allow" } else { "deny" }
 }
 
+/// An action held for a person, for as long as someone waits for its answer: dropped
+/// unanswered (the agent cancelled the call, its hook or request went away), it is
+/// withdrawn from the sidebar, and the audit log says so.
+struct Held<'a> {
+    runner: &'a Runner,
+    id: u64,
+    pane: PaneId,
+    /// Taken once answered.
+    record: Option<DecisionRecord>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Some(record) = self.record.take() else { return };
+        {
+            let mut st = self.runner.state.lock();
+            if st.pending.remove(&self.id).is_none() {
+                return;
+            }
+            self.runner.set_state_locked(&mut st, self.pane, AgentState::Working);
+            self.runner.broadcast_pending(&st);
+        }
+        self.runner.audit(DecisionRecord {
+            verdict: "withdrawn".into(),
+            by: "the agent".into(),
+            reason: Some("nobody waited for the answer any more".into()),
+            ..record
+        });
+    }
+}
+
 impl Runner {
     /// Decides `action` of `pane` by the policies; an ask waits here for a person, or
     /// for `ask_timeout_secs`, then it is denied.
     pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Outcome {
         let rules = self.rules.read().clone();
+        // The branch a checkout is on, only for rules that ask, and found (by git) away
+        // from the state lock.
+        let checkout = match &action {
+            Action::ToolCall(_) if rules.iter().any(|r| r.needs_branch()) => {
+                self.state.lock().panes.get(&pane).map(|p| p.meta.lock().spec.cwd.clone())
+            }
+            _ => None,
+        };
+        let branch = match checkout {
+            Some(dir) => tokio::task::spawn_blocking(move || branch_of(&dir)).await.ok().flatten(),
+            None => None,
+        };
         let allowances = self.allowances.lock().clone();
         let home = crate::paths::home();
         let (decision, record, workspace) = {
@@ -95,7 +138,7 @@ impl Runner {
                     paths: call.paths.clone(),
                     cwd: spec.cwd.clone(),
                     workspace: workspace.clone(),
-                    branch: rules.iter().any(|r| r.needs_branch()).then(|| branch_of(&spec.cwd)).flatten(),
+                    branch: branch.clone(),
                     home,
                 },
                 Action::LlmRequest { provider, model } => {
@@ -244,23 +287,30 @@ impl Runner {
             self.broadcast_pending(st);
             id
         };
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), rx).await;
+        // If nobody waits for the answer any more (the agent cancelled the call, its hook
+        // went away, the request was dropped), the guard withdraws it.
+        let mut held = Held { runner: self, id, pane, record: Some(record.clone()) };
+        let mut rx = rx;
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), &mut rx).await;
         let (allowed, why, by) = match answer {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => (false, "teamster stopped before deciding".into(), "teamster".into()),
             Err(_) => {
                 let mut st = self.state.lock();
-                st.pending.remove(&id);
-                self.broadcast_pending(&st);
-                (false, format!("nobody answered within {timeout} s ({reason})"), "timeout".into())
+                // A person may have answered just as time ran out: then that answer stands.
+                match st.pending.remove(&id) {
+                    Some(_) => {
+                        self.broadcast_pending(&st);
+                        (false, format!("nobody answered within {timeout} s ({reason})"), "timeout".into())
+                    }
+                    None => rx
+                        .try_recv()
+                        .unwrap_or_else(|_| (false, "teamster stopped before deciding".into(), "teamster".into())),
+                }
             }
         };
-        {
-            let mut st = self.state.lock();
-            if !st.pending.values().any(|p| p.pane == pane) {
-                self.set_state_locked(&mut st, pane, AgentState::Working);
-            }
-        }
+        held.record = None;
+        self.set_state_locked(&mut self.state.lock(), pane, AgentState::Working);
         self.audit(DecisionRecord {
             verdict: verdict_word(allowed).into(),
             by,
@@ -319,23 +369,6 @@ impl Runner {
         let _ = p.reply.send((allowed, reason, by));
         self.broadcast_pending(st);
         Ok(())
-    }
-
-    /// Withdraws held calls whose hook went away (the agent cancelled the call and ended
-    /// the helper): nobody waits for their verdict now.
-    pub fn withdraw_abandoned(&self) {
-        let mut st = self.state.lock();
-        let gone: Vec<(u64, PaneId)> =
-            st.pending.values().filter(|p| p.reply.is_closed()).map(|p| (p.id, p.pane)).collect();
-        for (id, pane) in &gone {
-            st.pending.remove(id);
-            if !st.pending.values().any(|p| p.pane == *pane) {
-                self.set_state_locked(&mut st, *pane, AgentState::Working);
-            }
-        }
-        if !gone.is_empty() {
-            self.broadcast_pending(&st);
-        }
     }
 
     pub fn approvals(&self) -> Vec<PendingView> {
@@ -413,92 +446,55 @@ impl Runner {
         day.1
     }
 
-    /// Books a model call to its pane, its session and the day.
+    /// Books a model call to its pane, its session and the day. Priced before, and
+    /// written to the database after, the state lock.
     pub fn record_spend(&self, pane: PaneId, provider: &str, reading: Reading) {
-        let prices = self.prices.read().clone();
-        let mut guard = self.state.lock();
-        let st = &mut *guard;
-        let Some(p) = st.panes.get(&pane).cloned() else { return };
-        let (key, agent) = {
-            let m = p.meta.lock();
-            (m.spec.key.clone(), m.spec.name.clone().unwrap_or_else(|| m.command.clone()))
-        };
-        let Some(s) = st.sessions.get_mut(&p.session) else { return };
-        let mut record = SpendRecord {
-            ts: now_secs(),
-            session: s.key.clone(),
-            session_name: s.name.clone(),
-            pane: key,
-            agent,
-            provider: provider.to_string(),
-            ..SpendRecord::default()
-        };
+        let mut record = SpendRecord { ts: now_secs(), provider: provider.to_string(), ..SpendRecord::default() };
         match reading {
             Reading::Usage(u) => {
-                let (cost, priced) = prices.cost(&u);
-                record.model = u.model.clone();
-                record.input = u.input;
-                record.output = u.output;
-                record.cache_read = u.cache_read;
-                record.cache_write = u.cache_write;
-                record.cost = cost;
-                record.priced = match priced {
-                    Priced::Exact => "exact",
-                    Priced::Fallback => "fallback",
-                    Priced::Unknown => "unknown",
-                }
-                .into();
+                let (cost, priced) = self.prices.read().cost(&u);
                 if priced == Priced::Fallback {
                     record.note = Some(format!(
                         "{} is not in the price table: priced at the fallback",
                         u.model.as_deref().unwrap_or("the model")
                     ));
                 }
+                record = SpendRecord {
+                    model: u.model,
+                    input: u.input,
+                    output: u.output,
+                    cache_read: u.cache_read,
+                    cache_write: u.cache_write,
+                    cost,
+                    priced,
+                    ..record
+                };
             }
             Reading::Unknown(why) => {
-                record.priced = "unknown".into();
+                record.priced = Priced::Unknown;
                 record.note = Some(why);
             }
         }
         {
-            let mut m = p.meta.lock();
-            m.spend += record.cost;
-            m.spend_unknown |= record.priced == "unknown";
+            let mut st = self.state.lock();
+            let Some(p) = st.panes.get(&pane).cloned() else { return };
+            let Some(s) = st.sessions.get_mut(&p.session) else { return };
+            {
+                let mut m = p.meta.lock();
+                m.spend += record.cost;
+                m.spend_unknown |= record.priced == Priced::Unknown;
+                record.pane = m.spec.key.clone();
+                record.agent = m.spec.name.clone().unwrap_or_else(|| m.command.clone());
+            }
+            record.session = s.key.clone();
+            record.session_name = s.name.clone();
+            s.spend += record.cost;
+            self.day.lock().1 += record.cost;
+            s.touch();
         }
-        s.spend += record.cost;
-        self.day.lock().1 += record.cost;
-        s.touch();
         if let Err(e) = self.store.lock().add_spend(&record) {
             log(&format!("spend not saved: {e}"));
         }
-    }
-
-    pub fn rules_report(&self) -> (Vec<AllowanceView>, Vec<String>, Vec<DecisionView>) {
-        let allowances = self
-            .allowances
-            .lock()
-            .iter()
-            .map(|a| AllowanceView { id: a.id, scope: a.scope.words(), tool: a.tool.clone(), what: a.what.clone() })
-            .collect();
-        let rules = self.rules.read().iter().map(|r| r.describe()).collect();
-        let decisions = self
-            .store
-            .lock()
-            .decisions(50)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|d| DecisionView {
-                ts: d.ts,
-                session: d.session,
-                agent: d.agent,
-                what: d.what,
-                verdict: d.verdict,
-                by: d.by,
-                rule: d.rule,
-                reason: d.reason,
-            })
-            .collect();
-        (allowances, rules, decisions)
     }
 
     pub fn store_report(&self, session: Option<&str>) -> Result<crate::protocol::CostReport, String> {

@@ -30,7 +30,11 @@ pub async fn serve(runner: Arc<Runner>, listener: UnixListener) {
             Ok((stream, _)) => {
                 tokio::spawn(handle(runner.clone(), stream));
             }
-            Err(e) => log(&format!("hook socket: {e}")),
+            Err(e) => {
+                log(&format!("hook socket: {e}"));
+                // Out of descriptors, say: wait rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
     }
 }
@@ -47,15 +51,16 @@ async fn handle(runner: Arc<Runner>, stream: UnixStream) {
         Ok(_) if line.len() > MAX_HOOK => deny("the hook's report is too large"),
         Ok(_) => match serde_json::from_slice::<HookRequest>(&line) {
             Ok(req) => {
-                // The helper hangs up when the agent cancels the call: stop waiting then.
-                let mut rest = [0u8; 1];
                 let mut rd = rd.into_inner();
+                let hung_up = async {
+                    let mut rest = [0u8; 64];
+                    while matches!(rd.read(&mut rest).await, Ok(n) if n > 0) {}
+                };
                 tokio::select! {
                     verdict = runner.hook(req) => verdict,
-                    _ = rd.read(&mut rest) => {
-                        runner.withdraw_abandoned();
-                        return;
-                    }
+                    // The helper hung up (its agent cancelled the call): dropping the
+                    // wait withdraws what it held.
+                    () = hung_up => return,
                 }
             }
             Err(e) => deny(&format!("teamster could not read the hook's report: {e}")),

@@ -130,7 +130,7 @@ pub struct Runner {
     /// Spend, decisions, allowances and marks, on disk.
     store: Mutex<store::Store>,
     /// The config's policies, compiled; the "always allow"s people chose; prices.
-    rules: RwLock<Vec<crate::policy::Rule>>,
+    rules: RwLock<Arc<Vec<crate::policy::Rule>>>,
     allowances: Mutex<Vec<crate::policy::Allowance>>,
     prices: RwLock<crate::meter::prices::Prices>,
     /// Today (local) and what every session spent on it.
@@ -153,7 +153,7 @@ fn random_hex(n: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn now_secs() -> u64 {
+pub fn now_secs() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -198,7 +198,7 @@ impl Runner {
         });
         let allowances = store.allowances();
         Arc::new(Runner {
-            rules: RwLock::new(config.rules()),
+            rules: RwLock::new(Arc::new(config.rules())),
             prices: RwLock::new(config.prices()),
             allowances: Mutex::new(allowances),
             store: Mutex::new(store),
@@ -228,7 +228,7 @@ impl Runner {
     pub fn reload_config(&self) -> Result<(), String> {
         match Config::load(&self.config_path) {
             Ok(c) => {
-                *self.rules.write() = c.rules();
+                *self.rules.write() = Arc::new(c.rules());
                 *self.prices.write() = c.prices();
                 *self.config.write() = c;
                 Ok(())
@@ -1093,6 +1093,8 @@ impl Runner {
 
     fn end_session(&self, st: &mut State, session: u32, reason: &str) {
         let Some(s) = st.sessions.remove(&session) else { return };
+        // Its marks go (its spend stays, for reports): a session's key is never used again.
+        self.store.lock().end_session(&s.key);
         let _ = s.events.send(SessionEvent::Ended(reason.to_string()));
         log(&format!("session {} ({}) ended: {reason}", s.id, s.name));
         self.persist(st);

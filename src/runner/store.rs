@@ -2,9 +2,10 @@
 //! as it happens, every decision on an action and who made it, the "always allow"s people
 //! chose, and policy marks. Written before the runner answers, so it survives restarts.
 
+use crate::meter::prices::Priced;
 use crate::policy::{Allowance, Mark, Marks, Scope};
 use crate::protocol::{CostReport, CostRow};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::path::Path;
 
 pub struct Store {
@@ -28,8 +29,7 @@ pub struct SpendRecord {
     pub cache_read: u64,
     pub cache_write: u64,
     pub cost: f64,
-    /// "exact", "fallback" (model not in the price table) or "unknown" (usage unread).
-    pub priced: String,
+    pub priced: Priced,
     pub note: Option<String>,
 }
 
@@ -67,16 +67,25 @@ CREATE TABLE IF NOT EXISTS marks (
     session TEXT NOT NULL, name TEXT NOT NULL, spend REAL NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (session, name));
 ";
 
-/// The local calendar day of a Unix time, `YYYY-MM-DD`: budgets and reports go by the
-/// user's day, not UTC's.
-pub fn local_day(ts: u64) -> String {
+/// A Unix time in the user's time zone.
+fn local(ts: u64) -> Option<libc::tm> {
     let t = ts as libc::time_t;
     // SAFETY: localtime_r writes only the struct we give it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return "1970-01-01".into();
-    }
+    (!unsafe { libc::localtime_r(&t, &mut tm) }.is_null()).then_some(tm)
+}
+
+/// The local calendar day of a Unix time, `YYYY-MM-DD`: budgets and reports go by the
+/// user's day, not UTC's.
+pub fn local_day(ts: u64) -> String {
+    let Some(tm) = local(ts) else { return "1970-01-01".into() };
     format!("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday)
+}
+
+/// A Unix time as the local date and time, `YYYY-MM-DD HH:MM:SS`.
+pub fn local_time(ts: u64) -> String {
+    let Some(tm) = local(ts) else { return ts.to_string() };
+    format!("{} {:02}:{:02}:{:02}", local_day(ts), tm.tm_hour, tm.tm_min, tm.tm_sec)
 }
 
 fn sql(e: rusqlite::Error) -> String {
@@ -126,7 +135,7 @@ impl Store {
                     r.cache_read as i64,
                     r.cache_write as i64,
                     r.cost,
-                    r.priced,
+                    r.priced.word(),
                     r.note
                 ],
             )
@@ -303,11 +312,6 @@ impl Store {
     pub fn end_session(&self, session: &str) {
         let _ = self.db.execute("DELETE FROM marks WHERE session = ?1", [session]);
     }
-
-    /// The newest spend row's id, to tell whether anything was written.
-    pub fn last_spend_id(&self) -> Option<i64> {
-        self.db.query_row("SELECT MAX(id) FROM spend", [], |r| r.get(0)).optional().ok().flatten().flatten()
-    }
 }
 
 #[cfg(test)]
@@ -328,7 +332,11 @@ mod tests {
             cache_read: 100,
             cache_write: 1,
             cost,
-            priced: priced.into(),
+            priced: match priced {
+                "fallback" => Priced::Fallback,
+                "unknown" => Priced::Unknown,
+                _ => Priced::Exact,
+            },
             note: None,
         }
     }

@@ -276,21 +276,7 @@ fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::pr
                     theme(app, "overlay_border"),
                 ));
                 for row in rows.iter().take(8) {
-                    let flag = if row.unknown > 0 {
-                        " ?"
-                    } else if row.estimated > 0 {
-                        " ~"
-                    } else {
-                        ""
-                    };
-                    lines.push(Line::raw(format!(
-                        "  {:<26} {:>9} {:>9} {:>10} {:>10}{flag}",
-                        truncate(&row.key, 26),
-                        tokens(row.input),
-                        tokens(row.output),
-                        tokens(row.cache_read + row.cache_write),
-                        dollars(row.cost)
-                    )));
+                    lines.push(Line::raw(format!("  {:<26} {}", truncate(&row.key, 26), row.columns())));
                 }
                 lines.push(Line::raw(""));
             };
