@@ -8,7 +8,7 @@ use std::time::Instant;
 use teamster::config::{Keymap, Theme};
 use teamster::layout::{Direction, Layout, Rect};
 use teamster::protocol::{
-    CursorView, PaneFrame, PaneInfo, PaneModes, PaneState, ServerMsg, SessionView, Size, TabView, WireRow, WireRun,
+    CursorView, PaneFrame, PaneInfo, PaneModes, ServerMsg, SessionView, Size, TabView, WireRow, WireRun,
 };
 use teamster::tui::app::{App, Event};
 
@@ -26,22 +26,7 @@ fn session(panes: u32) -> SessionView {
         panes: layout
             .panes()
             .iter()
-            .map(|&id| PaneInfo {
-                id,
-                name: None,
-                command: "sh".into(),
-                title: String::new(),
-                state: PaneState::Running,
-                pid: None,
-                size: Size { cols: 198, rows: 47 },
-                attention: false,
-                agent: None,
-                branch: None,
-                spend: 0.0,
-                spend_unknown: false,
-                sandboxed: None,
-                refused: 0,
-            })
+            .map(|&id| PaneInfo { id, command: "sh".into(), size: Size { cols: 198, rows: 47 }, ..PaneInfo::default() })
             .collect(),
         clients: 1,
         created: 0,

@@ -52,6 +52,16 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// As keymaps and help name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Left => "left",
+            Direction::Right => "right",
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+
     fn axis(self) -> Axis {
         match self {
             Direction::Left | Direction::Right => Axis::Horizontal,
@@ -153,6 +163,11 @@ impl Layout {
         }
     }
 
+    /// The rectangle (border included) of `pane` within `area`.
+    pub fn rect_of(&self, pane: PaneId, area: Rect) -> Option<Rect> {
+        self.rects(area).into_iter().find(|(p, _)| *p == pane).map(|(_, r)| r)
+    }
+
     /// Each pane's rectangle (border included) within `area`, in tree order.
     pub fn rects(&self, area: Rect) -> Vec<(PaneId, Rect)> {
         let mut out = Vec::new();
@@ -187,7 +202,7 @@ impl Layout {
 
     /// Splits `target`, putting `new` to its right or below it; each gets half.
     pub fn split(&mut self, target: PaneId, new: PaneId, dir: Direction, area: Rect) -> Result<(), LayoutError> {
-        let rect = self.rects(area).into_iter().find(|(p, _)| *p == target).map(|(_, r)| r);
+        let rect = self.rect_of(target, area);
         let rect = rect.ok_or(LayoutError::NoSuchPane(target))?;
         let axis = dir.axis();
         let len = if axis == Axis::Horizontal { rect.w } else { rect.h };
@@ -282,24 +297,16 @@ impl Layout {
             .iter()
             .filter(|(p, _)| *p != from)
             .filter_map(|&(p, r)| {
-                let (touches, ov, mid_inside) = match dir {
-                    Direction::Right => (r.x == src.end_x(), overlap(src.y, src.end_y(), r.y, r.end_y()), {
-                        let m = src.y + src.h / 2;
-                        m >= r.y && m < r.end_y()
-                    }),
-                    Direction::Left => (r.end_x() == src.x, overlap(src.y, src.end_y(), r.y, r.end_y()), {
-                        let m = src.y + src.h / 2;
-                        m >= r.y && m < r.end_y()
-                    }),
-                    Direction::Down => (r.y == src.end_y(), overlap(src.x, src.end_x(), r.x, r.end_x()), {
-                        let m = src.x + src.w / 2;
-                        m >= r.x && m < r.end_x()
-                    }),
-                    Direction::Up => (r.end_y() == src.y, overlap(src.x, src.end_x(), r.x, r.end_x()), {
-                        let m = src.x + src.w / 2;
-                        m >= r.x && m < r.end_x()
-                    }),
+                // Whether it shares the edge, and its span and `from`'s across that edge.
+                let (touches, (a0, a1), (b0, b1)) = match dir {
+                    Direction::Right => (r.x == src.end_x(), (src.y, src.end_y()), (r.y, r.end_y())),
+                    Direction::Left => (r.end_x() == src.x, (src.y, src.end_y()), (r.y, r.end_y())),
+                    Direction::Down => (r.y == src.end_y(), (src.x, src.end_x()), (r.x, r.end_x())),
+                    Direction::Up => (r.end_y() == src.y, (src.x, src.end_x()), (r.x, r.end_x())),
                 };
+                let ov = overlap(a0, a1, b0, b1);
+                let mid = a0 + (a1 - a0) / 2;
+                let mid_inside = mid >= b0 && mid < b1;
                 let recency = recent.iter().position(|&q| q == p).map_or(0, |i| usize::MAX - i);
                 (touches && ov > 0).then_some((p, (recency, mid_inside, ov)))
             })
@@ -311,15 +318,11 @@ impl Layout {
     /// the border after the pane (right or below) if it has one, else the one before it.
     /// Returns false when there is no border to move that way or no room to move it.
     pub fn resize(&mut self, pane: PaneId, dir: Direction, amount: u16, area: Rect) -> bool {
-        self.resize_in(pane, dir, amount, area)
-    }
-
-    fn resize_in(&mut self, pane: PaneId, dir: Direction, amount: u16, area: Rect) -> bool {
         let Layout::Split { axis, children } = self else { return false };
         let Some(i) = children.iter().position(|c| c.node.contains(pane)) else { return false };
         let rects = child_rects(area, *axis, children);
         // Deeper splits along the same axis get the first chance, as their border is nearer.
-        if children[i].node.resize_in(pane, dir, amount, rects[i]) {
+        if children[i].node.resize(pane, dir, amount, rects[i]) {
             return true;
         }
         if *axis != dir.axis() || children.len() < 2 {
@@ -369,7 +372,7 @@ mod tests {
     const AREA: Rect = Rect { x: 0, y: 0, w: 100, h: 40 };
 
     fn rect_of(l: &Layout, p: PaneId) -> Rect {
-        l.rects(AREA).into_iter().find(|(q, _)| *q == p).expect("pane present").1
+        l.rect_of(p, AREA).expect("pane present")
     }
 
     #[test]

@@ -202,8 +202,7 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
     tui.wait_prompt();
 
     env.ok(&["new", "where", "--worktree", "--tab"]);
-    let pane = env.wait_ls("the worktree pane", |_| pane_named(&env, "where").is_some());
-    let _ = pane;
+    env.wait_ls("the worktree pane", |_| pane_named(&env, "where").is_some());
     let pane = pane_named(&env, "where").expect("pane");
     assert_eq!(pane["branch"], "teamster/where-1");
     tui.wait_text("⎇ teamster/where-1");

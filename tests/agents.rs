@@ -78,6 +78,12 @@ fn wait_state(env: &Env, kind: &str, state: &str) -> Value {
 
 /// Waits until a tool call whose summary contains `what` is held; returns its id.
 fn wait_pending(env: &Env, what: &str) -> u64 {
+    held_action(env, what)["id"].as_u64().expect("the held call's id")
+}
+
+/// Waits until an action whose summary contains `what` is held; returns it as
+/// `teamster approvals --json` shows it.
+fn held_action(env: &Env, what: &str) -> Value {
     let held = || {
         let out = env.run(&["approvals", "--json"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -86,7 +92,7 @@ fn wait_pending(env: &Env, what: &str) -> u64 {
             .into_iter()
             .flatten()
             .find(|p| p["what"].as_str().is_some_and(|w| w.contains(what)))
-            .and_then(|p| p["id"].as_u64())
+            .cloned()
     };
     env.wait_ls(&format!("a held tool call for {what}"), |_| held().is_some());
     held().expect("the held call")
@@ -286,8 +292,8 @@ reason = "packages were installed in this session: look before this is pushed"
     tui.wait_text("waiting for you (1)");
     tui.wait_text("push after installing packages");
     assert!(work.join("node_modules/left-pad").exists(), "the install ran first");
-    let held = wait_pending(&env, "git push origin HEAD:main");
-    assert!(held > 0);
+    let held = held_action(&env, "git push origin HEAD:main");
+    assert_eq!(held["rule"], "push after installing packages", "{held}");
     assert_eq!(git(&remote, &["rev-list", "--all", "--count"]), "0", "nothing pushed yet");
     // A key press approves it, and the push runs.
     tui.alt("s");
@@ -346,8 +352,12 @@ on_approve = { set_mark = ["cent"] }
     tui.wait_text("MARK-2 more");
     tui.send(b"\r");
     tui.wait_text("a cent at a time");
-    let held = wait_pending(&env, "a request to anthropic");
-    assert!(held > 0);
+    let held = held_action(&env, "a request to anthropic");
+    assert_eq!(
+        (held["kind"].as_str(), held["rule"].as_str()),
+        (Some("llm_request"), Some("a cent at a time")),
+        "{held}"
+    );
     assert_eq!(mock.answered().len(), before, "held before it left");
     tui.alt("s");
     tui.keys("y");

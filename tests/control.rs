@@ -119,7 +119,13 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     env.wait_ls("the push held again", |_| !pending(&env).is_empty());
     let id = pending(&env)[0]["id"].to_string();
     env.ok(&["deny", &id]);
-    tui.wait_for("the second denial", |s| s.contents().matches("denied by the user").count() == 2);
+    // The agent is told: after its last push, a denial.
+    tui.wait_for("the agent told of the second denial", |s| {
+        let text = s.contents();
+        text.rfind("run true git push origin feature").is_some_and(|at| text[at..].contains("denied by the user"))
+    });
+    let denials = audit(&env).iter().filter(|d| d["verdict"] == "deny").count();
+    assert_eq!(denials, 2, "the different command and the forgotten one");
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         disabled.retain(|d| !d.as_str().is_some_and(|d| d.starts_with("teamster-")));
     }
     let mut env = vec![("GEMINI_CLI_HOME".to_string(), root.to_string_lossy().into_owned())];
-    let routes = route(agent, ctx, &mut settings, &mut env);
+    let routes = route(agent, ctx, &mut settings, &mut env)?;
     let text = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
 
     let mut argv = vec![agent.binary.clone(), "--skip-trust".into()];
@@ -55,7 +55,7 @@ fn route(
     ctx: &LaunchContext,
     settings: &mut Value,
     env: &mut Vec<(String, String)>,
-) -> Vec<super::Route> {
+) -> Result<Vec<super::Route>, String> {
     let mut routes = Vec::new();
     let mut point = |var: &str, id: &str, upstream: Option<String>| {
         if let (Some(url), Some(upstream)) = (ctx.route_url(id), upstream) {
@@ -68,7 +68,8 @@ fn route(
     let chosen = settings.pointer("/security/auth/selectedType").is_some();
     let key = super::setting(agent, ctx, "GEMINI_API_KEY").is_some();
     if !chosen && key {
-        settings["security"]["auth"]["selectedType"] = json!("gemini-api-key");
+        super::object_at(settings, &["security", "auth"], "your Gemini settings.json")?
+            .insert("selectedType".into(), json!("gemini-api-key"));
     }
     if chosen || key {
         let api = super::setting(agent, ctx, "GOOGLE_GEMINI_BASE_URL")
@@ -79,7 +80,7 @@ fn route(
         .unwrap_or_else(|| "https://cloudcode-pa.googleapis.com".into());
     point("CODE_ASSIST_ENDPOINT", "gemini-assist", Some(assist));
     point("GOOGLE_VERTEX_BASE_URL", "gemini-vertex", super::setting(agent, ctx, "GOOGLE_VERTEX_BASE_URL"));
-    routes
+    Ok(routes)
 }
 
 fn hooks_json(ctx: &LaunchContext) -> Value {
@@ -183,6 +184,20 @@ mod tests {
         assert_eq!(gate["hooks"][0]["timeout"], HOOK_TIMEOUT_MS);
         assert!(std::fs::read_link(dir.join("gemini-home/.gemini/tmp")).is_ok());
         assert_eq!(std::fs::read_to_string(home.join(".gemini/settings.json")).unwrap(), user_settings);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn settings_of_an_unexpected_shape_are_an_error_not_a_crash() {
+        let root = std::env::temp_dir().join(format!("teamster-gemini-odd-{}", std::process::id()));
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".gemini")).unwrap();
+        std::fs::write(home.join(".gemini/settings.json"), r#"{"security": "strict"}"#).unwrap();
+        let env = [("GEMINI_API_KEY".to_string(), "k".to_string())];
+        let ctx = LaunchContext { home: &home, env: &env, proxy: Some("http://p/t/x"), ..LaunchContext::sample(&root) };
+        let agent = super::super::resolve(&crate::config::Config::default(), "gemini").unwrap();
+        let err = launch(&agent, &ctx).expect_err("a string where an object goes");
+        assert!(err.contains("`security` is not an object"), "{err}");
         let _ = std::fs::remove_dir_all(root);
     }
 

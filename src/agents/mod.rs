@@ -402,6 +402,32 @@ pub fn state_paths(kind: AgentKind, home: &Path, var: &dyn Fn(&str) -> Option<St
     StatePaths { dirs, files }
 }
 
+/// The object at `keys` within `v` (made where missing), for setting a value in a user's
+/// settings. Something there that is not an object is the user's, and an error naming
+/// `file` and the key: teamster does not overwrite it (nor panic on it).
+pub fn object_at<'a>(
+    v: &'a mut serde_json::Value,
+    keys: &[&str],
+    file: &str,
+) -> Result<&'a mut serde_json::Map<String, serde_json::Value>, String> {
+    let not_object = |depth: usize| {
+        let shown = if depth == 0 { "the top level".to_string() } else { format!("`{}`", keys[..depth].join(".")) };
+        format!("{file}: {shown} is not an object; fix it, or remove it")
+    };
+    let mut at = v;
+    for (depth, key) in keys.iter().enumerate() {
+        if at.is_null() {
+            *at = serde_json::json!({});
+        }
+        let map = at.as_object_mut().ok_or_else(|| not_object(depth))?;
+        at = map.entry(key.to_string()).or_insert(serde_json::Value::Null);
+    }
+    if at.is_null() {
+        *at = serde_json::json!({});
+    }
+    at.as_object_mut().ok_or_else(|| not_object(keys.len()))
+}
+
 /// A variable as the agent will see it: its config entry's `env`, else the user's.
 pub fn setting(agent: &Agent, ctx: &LaunchContext, name: &str) -> Option<String> {
     agent.env.get(name).filter(|v| !v.is_empty()).cloned().or_else(|| ctx.var(name).map(str::to_string))
@@ -684,6 +710,28 @@ pub fn merge_hooks(settings: &mut serde_json::Value, ours: serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_agents_own_dialog_is_read_off_its_screen() {
+        let screen = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        let cases = [
+            (AgentKind::Claude, " Do you want to proceed?", Some(AgentState::NeedsApproval)),
+            (AgentKind::Claude, " Do you want to make this edit to app.rs?", Some(AgentState::NeedsApproval)),
+            (AgentKind::Claude, "   What should Claude do instead?", Some(AgentState::WaitingForInput)),
+            (AgentKind::Codex, "  Would you like to run the following command?", Some(AgentState::NeedsApproval)),
+            (AgentKind::Codex, "  Would you like to make the following edits?", Some(AgentState::NeedsApproval)),
+            (AgentKind::Gemini, " Allow execution of: 'touch'?", Some(AgentState::NeedsApproval)),
+            (AgentKind::Opencode, "  △ Permission required", Some(AgentState::NeedsApproval)),
+        ];
+        for (kind, line, want) in cases {
+            let lines = screen(&["> working on it", line, "  1. Yes"]);
+            assert_eq!(screen_state(kind, &lines), want, "{kind:?}: {line}");
+            // Another agent's dialog, and an ordinary screen, are nothing.
+            let other = if kind == AgentKind::Codex { AgentKind::Gemini } else { AgentKind::Codex };
+            assert_eq!(screen_state(other, &lines), None, "{other:?} read {line}");
+            assert_eq!(screen_state(kind, &screen(&["> working on it", "  ran 3 tests"])), None);
+        }
+    }
 
     #[test]
     fn jsonc_comments_and_trailing_commas_go_but_strings_stay() {

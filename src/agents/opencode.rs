@@ -79,14 +79,17 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         Some(_) => {
             // The user's own directory stays; the plugin joins the inline config.
             let url = format!("file://{}", plugin.display());
-            match content.get_mut("plugin").and_then(Value::as_array_mut) {
+            let top = super::object_at(&mut content, &[], "OPENCODE_CONFIG_CONTENT")?;
+            match top.get_mut("plugin").and_then(Value::as_array_mut) {
                 Some(list) => list.push(json!(url)),
-                None => content["plugin"] = json!([url]),
+                None => {
+                    top.insert("plugin".into(), json!([url]));
+                }
             }
             files.retain(|(p, _)| *p == plugin);
         }
     }
-    let routes = route(agent, ctx, &mut content);
+    let routes = route(agent, ctx, &mut content)?;
     if content != users {
         env.push(("OPENCODE_CONFIG_CONTENT".to_string(), content.to_string()));
     }
@@ -103,7 +106,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
 /// Points opencode's Anthropic, OpenAI and Google providers at the proxy (inline config,
 /// merged over the user's, keeps their keys). Each leads where the user's config or
 /// environment says, else to the provider's API; OpenAI with ChatGPT login to its backend.
-fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Vec<super::Route> {
+fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Result<Vec<super::Route>, String> {
     let config_home = super::setting(agent, ctx, "XDG_CONFIG_HOME")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| ctx.home.join(".config"));
@@ -129,11 +132,12 @@ fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Vec<super::
         let upstream = configured
             .or_else(|| var.and_then(|v| super::setting(agent, ctx, v)))
             .unwrap_or_else(|| default.to_string());
-        content["provider"][name]["options"]["baseURL"] = json!(url);
+        super::object_at(content, &["provider", name, "options"], "your opencode config")?
+            .insert("baseURL".into(), json!(url));
         let chatgpt = (name == "openai").then(|| super::CHATGPT_BACKEND.to_string());
         routes.push(super::Route { chatgpt, ..super::Route::new(&id, family, upstream) });
     }
-    routes
+    Ok(routes)
 }
 
 pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {

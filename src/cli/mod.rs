@@ -143,10 +143,14 @@ pub fn start_detached(
 pub fn ls(json: bool) -> anyhow::Result<()> {
     let rt = runtime()?;
     let sessions = rt.block_on(async {
-        let Some(mut conn) = existing(&paths::socket_path()).await? else { return anyhow::Ok(Vec::new()) };
-        match request(&mut conn, |id| ClientMsg::List { id }).await? {
-            Reply::Sessions { sessions } => Ok(sessions),
-            _ => bail!("unexpected reply"),
+        let socket = paths::socket_path();
+        let Some(mut conn) = existing(&socket).await? else { return anyhow::Ok(Vec::new()) };
+        match request(&mut conn, |id| ClientMsg::List { id }).await {
+            Ok(Reply::Sessions { sessions }) => Ok(sessions),
+            Ok(_) => bail!("unexpected reply"),
+            // A runner stopping as we asked (its last session just ended): none runs now.
+            Err(_) if existing(&socket).await?.is_none() => Ok(Vec::new()),
+            Err(e) => Err(e),
         }
     })?;
     if json {

@@ -294,15 +294,7 @@ impl fmt::Display for Action {
             }
             Action::FocusPane(n) => write!(f, "focus-pane {n}"),
             Action::SelectTab(n) => write!(f, "select-tab {n}"),
-            Action::Resize(d, n) => {
-                let d = match d {
-                    Direction::Left => "left",
-                    Direction::Right => "right",
-                    Direction::Up => "up",
-                    Direction::Down => "down",
-                };
-                write!(f, "resize-{d} {n}")
-            }
+            Action::Resize(d, n) => write!(f, "resize-{} {n}", d.name()),
             Action::EnterMode(m) => write!(f, "enter-mode {}", m.name()),
             _ => f.write_str("?"),
         }

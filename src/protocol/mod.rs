@@ -112,6 +112,26 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Does it change what a restarted runner brings back (panes, tabs, layout, names)?
+    /// Moving the focus does not: that is saved with the next change of shape, or at a
+    /// restart.
+    pub fn changes_shape(&self) -> bool {
+        !matches!(
+            self,
+            Command::Focus { .. }
+                | Command::FocusDirection { .. }
+                | Command::FocusNext
+                | Command::FocusPrev
+                | Command::FocusNumber { .. }
+                | Command::Zoom
+                | Command::SelectTab { .. }
+                | Command::NextTab
+                | Command::PrevTab
+        )
+    }
+}
+
 /// `teamster new`: what to open, and where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPane {
@@ -464,14 +484,18 @@ pub struct AgentInfo {
     pub description: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum PaneState {
+    #[default]
     Running,
-    Exited { code: Option<i32>, signal: Option<i32> },
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PaneInfo {
     pub id: PaneId,
     /// A name the user gave, or the agent's name.

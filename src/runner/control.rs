@@ -146,14 +146,7 @@ impl Runner {
                 }
             };
             let agent = spec.name.clone().unwrap_or_else(|| kind.to_string());
-            let ctx = policy::Context {
-                agent: agent.clone(),
-                kind: kind.to_string(),
-                session_spend: s.spend,
-                day_spend: self.day_spend(),
-                marks: s.marks.clone(),
-                now: now_secs(),
-            };
+            let ctx = s.policy_context(&agent, kind, self.day_spend());
             let place = Place { session: s.name.clone(), workspace: workspace.clone() };
             let decision = policy::evaluate(&rules, &allowances, &event, &place, &ctx);
             let session_name = s.name.clone();
@@ -209,14 +202,7 @@ impl Runner {
     ) -> Result<(), String> {
         let rules = self.rules.read().clone();
         let Some(s) = st.sessions.get(&session) else { return Err("the session ended".into()) };
-        let ctx = policy::Context {
-            agent: agent.to_string(),
-            kind: kind.to_string(),
-            session_spend: s.spend,
-            day_spend: self.day_spend(),
-            marks: s.marks.clone(),
-            now: now_secs(),
-        };
+        let ctx = s.policy_context(agent, kind, self.day_spend());
         let place = Place { session: s.name.clone(), workspace: PathBuf::new() };
         let decision = policy::evaluate(&rules, &[], &Event::SessionStart, &place, &ctx);
         let session_name = s.name.clone();

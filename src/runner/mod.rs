@@ -84,6 +84,18 @@ impl Session {
         Rect::new(0, 0, self.size.cols, self.size.rows)
     }
 
+    /// What policies test about this session, for an event of `agent` (of `kind`).
+    pub(super) fn policy_context(&self, agent: &str, kind: &str, day_spend: f64) -> crate::policy::Context {
+        crate::policy::Context {
+            agent: agent.to_string(),
+            kind: kind.to_string(),
+            session_spend: self.spend,
+            day_spend,
+            marks: self.marks.clone(),
+            now: now_secs(),
+        }
+    }
+
     fn touch(&mut self) {
         self.version += 1;
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
@@ -109,6 +121,14 @@ pub struct State {
     next_pane: PaneId,
     next_tab: u32,
     next_client: ClientId,
+}
+
+impl State {
+    /// A pane id never used before.
+    fn new_pane_id(&mut self) -> PaneId {
+        self.next_pane += 1;
+        self.next_pane
+    }
 }
 
 pub struct Runner {
@@ -348,7 +368,7 @@ impl Runner {
         let mut layout: Option<Layout> = None;
         let mut first_error = None;
         for spawn in &spawns {
-            let pane_id = st.next_pane + 1;
+            let pane_id = st.new_pane_id();
             let area = Rect::new(0, 0, size.cols, size.rows);
             let mut candidate = layout.clone().unwrap_or(Layout::Pane(pane_id));
             if let Some(l) = &layout {
@@ -358,8 +378,9 @@ impl Runner {
                 }
             }
             let inner = pane_size(&candidate, pane_id, area);
-            let started =
-                self.spec_for(&st, id, spawn, None, None).and_then(|spec| self.spawn_pane(&mut st, id, spec, inner));
+            let started = self
+                .spec_for(&st, id, spawn, None, None)
+                .and_then(|spec| self.spawn_pane(&mut st, id, pane_id, spec, inner));
             match started {
                 Ok(_) => {
                     candidate.equalize();
@@ -474,17 +495,18 @@ impl Runner {
         })
     }
 
-    /// Starts a pane's program; the caller puts the pane in a layout.
+    /// Starts a pane's program as pane `id` (from `State::new_pane_id`); the caller puts
+    /// the pane in a layout.
     fn spawn_pane(
         self: &Arc<Self>,
         st: &mut State,
         session: u32,
+        id: PaneId,
         spec: PaneSpec,
         size: Size,
-    ) -> Result<PaneId, String> {
+    ) -> Result<(), String> {
         let config = self.config();
         let session_name = session_ref(st, session)?.name.clone();
-        let id = st.next_pane + 1;
         let token = random_hex(16);
         let home = crate::paths::home();
         let mut routes = Vec::new();
@@ -572,7 +594,6 @@ impl Runner {
         let secrets = sandbox.as_ref().map(|s| sandbox::confine_env(&mut env, &s.tmp, s.plan.port)).unwrap_or_default();
         let report = sandbox.as_ref().map(|s| std::os::fd::AsRawFd::as_raw_fd(&s.theirs));
         let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size, report).map_err(|e| e.to_string())?;
-        st.next_pane = id;
         let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
         let (spend, spend_unknown) = self.store.lock().pane_spend(&spec.key);
@@ -608,7 +629,7 @@ impl Runner {
             tokio::spawn(pane::watch_screen(Arc::downgrade(self), Arc::downgrade(&pane), kind));
         }
         st.panes.insert(id, pane);
-        Ok(id)
+        Ok(())
     }
 
     /// Sizes every pane of a session to its place in the layout.
@@ -719,14 +740,7 @@ impl Runner {
 
     /// The next spend limit a policy acts at for this session, for the status bar.
     fn budget(&self, s: &Session) -> Option<(f64, String)> {
-        let ctx = crate::policy::Context {
-            agent: String::new(),
-            kind: String::new(),
-            session_spend: s.spend,
-            day_spend: 0.0,
-            marks: s.marks.clone(),
-            now: now_secs(),
-        };
+        let ctx = s.policy_context("", "", 0.0);
         crate::policy::next_limit(&self.rules.read(), &ctx)
     }
 
@@ -773,6 +787,7 @@ impl Runner {
             let s = session_ref(st, session)?;
             (s.area(), s.tabs.get(s.active).ok_or("the session has no tabs")?.focused)
         };
+        let changes_shape = command.changes_shape();
         match command {
             Command::Split { dir, spawn } => {
                 let spec = self.spec_for(st, session, &spawn, None, None)?;
@@ -858,13 +873,16 @@ impl Runner {
                 s.touch();
             }
         }
-        self.persist(st);
+        if changes_shape {
+            self.persist(st);
+        }
         Ok(())
     }
 
     fn new_tab(self: &Arc<Self>, st: &mut State, session: u32, spec: PaneSpec) -> Result<PaneId, String> {
         let inner = session_ref(st, session)?.area().inner();
-        let pane = self.spawn_pane(st, session, spec, Size { cols: inner.w, rows: inner.h })?;
+        let pane = st.new_pane_id();
+        self.spawn_pane(st, session, pane, spec, Size { cols: inner.w, rows: inner.h })?;
         st.next_tab += 1;
         let id = st.next_tab;
         let s = session_mut(st, session)?;
@@ -894,10 +912,10 @@ impl Runner {
         let tab_index = s.tab_of(target).ok_or_else(|| format!("no pane {target} in this session"))?;
         let area = s.area();
         let mut layout = s.tabs[tab_index].layout.clone();
-        let new_id = st.next_pane + 1;
-        layout.split(target, new_id, dir, area).map_err(|e| e.to_string())?;
-        let size = pane_size(&layout, new_id, area);
-        let id = self.spawn_pane(st, session, spec, size)?;
+        let id = st.new_pane_id();
+        layout.split(target, id, dir, area).map_err(|e| e.to_string())?;
+        let size = pane_size(&layout, id, area);
+        self.spawn_pane(st, session, id, spec, size)?;
         let s = st.sessions.get_mut(&session).ok_or("the session ended")?;
         let tab = &mut s.tabs[tab_index];
         tab.layout = layout;
@@ -1197,11 +1215,7 @@ impl Runner {
             return Ok((pane, name));
         }
         let dir = dir.unwrap_or_else(|| {
-            let r = s
-                .tabs
-                .iter()
-                .find_map(|t| t.layout.rects(s.area()).into_iter().find(|(p, _)| *p == target))
-                .map(|(_, r)| r);
+            let r = s.tabs.iter().find_map(|t| t.layout.rect_of(target, s.area()));
             auto_direction(r.unwrap_or_default())
         });
         let pane = self.split(st, id, target, dir, spec)?;
@@ -1219,8 +1233,12 @@ impl Runner {
         for ev in events {
             match ev {
                 ScreenEvent::Title(t) => {
-                    p.meta.lock().title = t;
-                    s.touch();
+                    // Clients redraw on a change of the session; the same title again is none.
+                    let mut m = p.meta.lock();
+                    if m.title != t {
+                        m.title = t;
+                        s.touch();
+                    }
                 }
                 ScreenEvent::Bell | ScreenEvent::Notify { .. } => {
                     let kind = match ev {
@@ -1310,7 +1328,7 @@ fn auto_direction(r: Rect) -> Direction {
 }
 
 fn pane_size(layout: &Layout, pane: PaneId, area: Rect) -> Size {
-    let r = layout.rects(area).into_iter().find(|(p, _)| *p == pane).map_or(area, |(_, r)| r).inner();
+    let r = layout.rect_of(pane, area).unwrap_or(area).inner();
     Size { cols: r.w.max(1), rows: r.h.max(1) }
 }
 

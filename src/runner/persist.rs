@@ -130,7 +130,8 @@ impl Runner {
             })
             .collect();
         let text = serde_json::to_string_pretty(&Snapshot { version: VERSION, sessions }).unwrap_or_default();
-        // Most changes (focus moves, titles) leave the shape as it was on disk.
+        // A change that leaves the shape as it was on disk (a rename to the same name, an
+        // agent reporting the conversation it is already in) writes nothing.
         let mut last = self.persisted.lock();
         if *last == text {
             return;
@@ -163,8 +164,9 @@ impl Runner {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
                 for (old, spec) in tab.panes {
                     let size = pane_size(&tab.layout, old, area);
-                    match self.spawn_pane(st, id, spec, size) {
-                        Ok(new) => {
+                    let new = st.new_pane_id();
+                    match self.spawn_pane(st, id, new, spec, size) {
+                        Ok(()) => {
                             ids.insert(old, new);
                         }
                         Err(e) => log(&format!("session {}: a pane did not come back: {e}", saved.name)),

@@ -423,9 +423,7 @@ impl App {
                     }
                 }
             }
-            ServerMsg::Clipboard { data } => {
-                self.effects.push(Effect::Terminal(format!("\x1b]52;c;{data}\x07").into_bytes()));
-            }
+            ServerMsg::Clipboard { data } => self.set_clipboard(&data),
             ServerMsg::Detached { reason } => {
                 let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
                 self.quit = Some(match reason.as_str() {
@@ -490,8 +488,7 @@ impl App {
             },
             (Pending::Yank, Reply::Text { text }) => {
                 use base64::Engine;
-                let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-                self.effects.push(Effect::Terminal(format!("\x1b]52;c;{data}\x07").into_bytes()));
+                self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(text.as_bytes()));
                 let lines = text.lines().count().max(1);
                 self.say(format!(
                     "copied {} characters ({lines} line{})",
@@ -572,6 +569,11 @@ impl App {
 
     fn pane_exited(&self, pane: PaneId) -> bool {
         self.session.as_ref().and_then(|s| s.pane(pane)).is_some_and(|p| p.state != PaneState::Running)
+    }
+
+    /// Sets the real terminal's clipboard (OSC 52) to `base64`.
+    fn set_clipboard(&mut self, base64: &str) {
+        self.effects.push(Effect::Terminal(format!("\x1b]52;c;{base64}\x07").into_bytes()));
     }
 
     fn focused_rect(&self) -> Option<Rect> {
@@ -699,7 +701,7 @@ impl App {
                 Some(p) if p.kind == "tool_call" => {
                     let question = format!(
                         "allow `{}` from now on: s in this session, w in this workspace, e everywhere (esc cancels)",
-                        truncate_words(&p.what, 40)
+                        super::view::truncate(&p.what, 41)
                     );
                     self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(p.id), question });
                 }
@@ -774,18 +776,10 @@ impl App {
                     KeyCode::Char('p') if ctrl('p') => {
                         Some(Overlay::Picker { selected: selected.saturating_sub(1), items, filter, loading })
                     }
-                    KeyCode::Down => Some(Overlay::Picker {
-                        selected: (selected + 1).min(matches.len().saturating_sub(1)),
-                        items,
-                        filter,
-                        loading,
-                    }),
-                    KeyCode::Char('n') if ctrl('n') => Some(Overlay::Picker {
-                        selected: (selected + 1).min(matches.len().saturating_sub(1)),
-                        items,
-                        filter,
-                        loading,
-                    }),
+                    KeyCode::Down | KeyCode::Char('n') if key.code == KeyCode::Down || ctrl('n') => {
+                        let selected = (selected + 1).min(matches.len().saturating_sub(1));
+                        Some(Overlay::Picker { selected, items, filter, loading })
+                    }
                     KeyCode::Backspace => {
                         filter.pop();
                         Some(Overlay::Picker { items, filter, selected: 0, loading })
@@ -1073,9 +1067,5 @@ impl App {
 }
 
 /// The first `n` characters of `s`, with an ellipsis if cut.
-fn truncate_words(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
-}
-
 #[cfg(test)]
 mod tests;

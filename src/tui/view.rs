@@ -436,15 +436,19 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
     spans
 }
 
-fn truncate(s: &str, width: usize) -> String {
+/// `s` cut to `width` columns, with `…` where it was cut.
+pub(crate) fn truncate(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_string();
     }
     let mut out = String::new();
+    let mut used = 0;
     for c in s.chars() {
-        if out.width() + 2 > width {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
             break;
         }
+        used += w;
         out.push(c);
     }
     out.push('…');
@@ -761,13 +765,7 @@ fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
 }
 
 fn describe(action: Action) -> String {
-    use crate::layout::Direction::*;
-    let dir = |d| match d {
-        Left => "left",
-        Right => "right",
-        Up => "up",
-        Down => "down",
-    };
+    let dir = |d: crate::layout::Direction| d.name();
     match action {
         Action::SplitRight => "split: new pane to the right".into(),
         Action::SplitDown => "split: new pane below".into(),

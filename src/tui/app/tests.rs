@@ -13,19 +13,11 @@ const ROWS: u16 = 16;
 fn info(id: PaneId, command: &str, state: PaneState) -> PaneInfo {
     PaneInfo {
         id,
-        name: None,
         command: command.into(),
-        title: String::new(),
         state,
         pid: Some(100 + id),
         size: Size { cols: 38, rows: 13 },
-        attention: false,
-        agent: None,
-        branch: None,
-        spend: 0.0,
-        spend_unknown: false,
-        sandboxed: None,
-        refused: 0,
+        ..PaneInfo::default()
     }
 }
 
