@@ -184,6 +184,12 @@ fn main() {
         unsafe { std::env::set_var("TEAMSTER_CONFIG", path) };
     }
     let config_path = teamster::paths::config_file();
+    // Commands that print end quietly when what reads them stops (`teamster cost | head`),
+    // as command-line tools do; the TUI and the runner handle a closed pipe themselves.
+    if !matches!(cli.command, None | Some(Cmd::Attach { .. }) | Some(Cmd::Daemon)) {
+        // SAFETY: before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         None if cli.detached => cli::start_detached(config_path, cli.session, cli.cmd, cli.size),
         None => {
@@ -231,6 +237,11 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("teamster: {e:#}");
+        if std::env::var("TEAMSTER_SANDBOX").is_ok_and(|v| v == "on") {
+            eprintln!(
+                "teamster: this runs in a sandboxed agent's pane, which cannot reach teamster's control socket; approvals and the like are a person's to do, from outside"
+            );
+        }
         std::process::exit(1);
     }
 }

@@ -415,7 +415,11 @@ impl Runner {
             verdict: record.verdict,
             by: record.by,
         };
-        // Every attached client watches this (and draws it in the sidebar's history).
+        // Every attached client watches this (and draws it in the sidebar's history): what
+        // a rule, a person or the sandbox decided, not each call that no rule concerned.
+        if view.by == "no rule" {
+            return;
+        }
         self.history.send_modify(|h| {
             h.insert(0, view);
             h.truncate(RECENT);

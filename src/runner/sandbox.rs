@@ -113,7 +113,7 @@ impl Runner {
         let s = &config.sandbox;
         let missing = crate::sandbox::missing_features();
         if let Some(why) = crate::sandbox::refusal(&missing, &s.run_without) {
-            return Err(format!("teamster will not start {}: {why}", agent.name));
+            return Err(format!("{} will not start: {why}", agent.name));
         }
         let port = self.proxy_port.lock().ok_or("the proxy is not running, and it is a sandbox's only way out")?;
         let var = |name: &str| {
