@@ -32,6 +32,8 @@ fn session(panes: u32) -> SessionView {
         created: 0,
         spend: 0.0,
         budget: None,
+        watchers: Vec::new(),
+        shared: false,
     }
 }
 

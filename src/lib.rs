@@ -16,4 +16,5 @@ pub mod protocol;
 pub mod runner;
 pub mod sandbox;
 pub mod screen;
+pub mod share;
 pub mod tui;

@@ -40,11 +40,70 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Attach to a session: the most recent one, or the one named.
+    /// Attach to a session: the most recent one, the one named, or a teammate's shared
+    /// session by its link (from their `teamster share`).
     Attach {
         /// The session's name (see `teamster ls`).
+        #[arg(short = 't', long, value_name = "SESSION", conflicts_with = "url")]
+        target: Option<String>,
+        /// A share link: http(s)://HOST:PORT/s/ID#r=... (quote it in the shell).
+        url: Option<String>,
+        /// Your name, as the sharer sees it (default: your user name).
+        #[arg(long, value_name = "NAME", requires = "url")]
+        name: Option<String>,
+    },
+    /// Share a session (or one pane) by link: teammates watch it live with `teamster attach
+    /// LINK` or a browser; a driver link also lets them type and approve. Prints the links.
+    Share {
+        /// Only this pane (its number in `teamster ls`).
+        #[arg(long, value_name = "ID")]
+        pane: Option<u32>,
+        /// The session (default: the one this shell is in, else the most recent).
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
+        /// Make only a watch link: nobody can type or approve.
+        #[arg(long)]
+        read_only: bool,
+        /// The share server (default: the config's [share] server; on loopback, teamster
+        /// starts one there when none runs).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// How long the links work: 30m, 8h, 2d (default: the config's [share] expires).
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// List the shares and who is watching instead.
+        #[arg(long)]
+        list: bool,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop sharing: every viewer is cut off at once and the links stop working.
+    Unshare {
+        /// The share's id (from `teamster share --list`); without it, every share.
+        id: Option<String>,
+        /// Only the shares of this session.
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+    },
+    /// Run a share server: it relays shared sessions to teammates' terminals and browsers
+    /// (web UI at /s/ID). It only ever sees encrypted sessions.
+    Serve {
+        /// Where to listen. Anything but loopback needs --tls-cert and --tls-key.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:6767")]
+        listen: std::net::SocketAddr,
+        /// TLS certificate chain (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Listen beyond loopback without TLS (behind a proxy that adds it).
+        #[arg(long)]
+        insecure: bool,
+        /// The server's database (default: server.db in the state directory).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
     },
     /// Open an agent from the config, or a command, in a new pane of the current session.
     New {
@@ -202,7 +261,16 @@ fn main() {
             };
             cli::attach(config_path, target)
         }
-        Some(Cmd::Attach { target }) => cli::attach(
+        Some(Cmd::Attach { url: Some(url), name, .. }) => cli::attach_url(config_path, &url, name),
+        Some(Cmd::Share { pane, target, read_only, server, expires, list, json }) => {
+            let request = teamster::protocol::ShareRequest { session: target, pane, read_only, server, expires };
+            cli::share(request, list, json)
+        }
+        Some(Cmd::Unshare { id, target }) => cli::unshare(id, target),
+        Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db }) => {
+            cli::serve(listen, tls_cert.zip(tls_key), insecure, db)
+        }
+        Some(Cmd::Attach { target, .. }) => cli::attach(
             config_path,
             target.map_or(AttachTarget::Default, |name| AttachTarget::Named { name, create: false }),
         ),

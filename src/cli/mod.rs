@@ -1,6 +1,9 @@
 //! The command line's verbs, each a short conversation with the runner.
 
 pub mod doctor;
+mod sharing;
+
+pub use sharing::{attach_url, serve, share, unshare};
 
 use crate::config::{Config, ConfigError, Keymap, Mode};
 use crate::layout::Direction;

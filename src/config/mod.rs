@@ -86,6 +86,25 @@ pub struct Config {
     pub policy: Vec<crate::policy::RuleConfig>,
     /// What sandboxed agents may reach, write and read beyond the defaults.
     pub sandbox: crate::sandbox::SandboxConfig,
+    /// `teamster share`: which share server, and for how long links last.
+    pub share: ShareConfig,
+}
+
+/// `[share]` in the config.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShareConfig {
+    /// The share server. On this machine's loopback, teamster starts one there when none
+    /// answers; elsewhere, someone runs `teamster serve` (with TLS).
+    pub server: String,
+    /// How long a link works unless `--expires` says otherwise: "8h", "30m", "2d".
+    pub expires: String,
+}
+
+impl Default for ShareConfig {
+    fn default() -> Self {
+        ShareConfig { server: "http://127.0.0.1:6767".into(), expires: "12h".into() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -157,6 +176,7 @@ impl Default for Config {
             pricing: PricingConfig::default(),
             policy: Vec::new(),
             sandbox: crate::sandbox::SandboxConfig::default(),
+            share: ShareConfig::default(),
         }
     }
 }

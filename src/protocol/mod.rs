@@ -243,6 +243,21 @@ pub enum ClientMsg {
     Restart {
         id: u64,
     },
+    /// Share a session, or one pane, by URL (`teamster share`).
+    Share {
+        id: u64,
+        share: ShareRequest,
+    },
+    /// Stop sharing: one share by id, every share of a session, or all.
+    Unshare {
+        id: u64,
+        share: Option<String>,
+        session: Option<String>,
+    },
+    /// The shares and who watches them (with their links: owner only).
+    Shares {
+        id: u64,
+    },
     /// A new session that no client is attached to (`teamster -d`).
     NewSession {
         id: u64,
@@ -282,6 +297,9 @@ impl ClientMsg {
             | ClientMsg::Cost { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
+            | ClientMsg::Share { id, .. }
+            | ClientMsg::Unshare { id, .. }
+            | ClientMsg::Shares { id }
             | ClientMsg::NewSession { id, .. } => Some(*id),
             ClientMsg::Hello { .. }
             | ClientMsg::Attach { .. }
@@ -368,6 +386,40 @@ pub enum Reply {
     Agents { agents: Vec<AgentInfo> },
     Approvals { pending: Vec<PendingView> },
     Cost { report: CostReport },
+    Shares { shares: Vec<ShareView> },
+}
+
+/// `teamster share`: what to share and how.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShareRequest {
+    /// The session by name (default: the one `pane` is in, else the most recent).
+    pub session: Option<String>,
+    /// Only this pane.
+    pub pane: Option<PaneId>,
+    /// No driver link: everyone who has the link only watches.
+    pub read_only: bool,
+    /// The share server (default: the config's `[share] server`).
+    pub server: Option<String>,
+    /// How long the links work: "30m", "8h", "2d".
+    pub expires: Option<String>,
+}
+
+/// A share, as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareView {
+    pub id: String,
+    pub session: String,
+    pub pane: Option<PaneId>,
+    pub server: String,
+    /// Watch only.
+    pub read_url: String,
+    /// Watch, type and approve; none for a read-only share.
+    pub drive_url: Option<String>,
+    pub expires: u64,
+    /// Whether the runner is connected to the server now.
+    pub connected: bool,
+    /// Who is watching: "ann (driver)".
+    pub viewers: Vec<String>,
 }
 
 /// Where an "always allow" applies.
@@ -440,6 +492,9 @@ pub enum WorktreeChoice {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentView {
     pub ts: u64,
+    /// The session it happened in (a share shows only its own).
+    #[serde(default)]
+    pub session: String,
     pub agent: String,
     /// tool_call, llm_request, session_start, sandbox.
     pub kind: String,
@@ -549,6 +604,11 @@ pub struct SessionView {
     pub spend: f64,
     #[serde(default)]
     pub budget: Option<(f64, String)>,
+    /// Who watches over a share link ("ann (driver)"); empty when not shared.
+    #[serde(default)]
+    pub watchers: Vec<String>,
+    #[serde(default)]
+    pub shared: bool,
 }
 
 impl PaneInfo {

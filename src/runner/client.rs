@@ -102,9 +102,6 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                         if let Some((_, old)) = attached.take() {
                             old.abort();
                         }
-                        send(&wr, &ServerMsg::Pending { pending: runner.approvals() }).await;
-                        let recent = runner.history.borrow().clone();
-                        send(&wr, &ServerMsg::History { recent }).await;
                         let task = tokio::spawn(frames(runner.clone(), wr.clone(), id));
                         attached = Some((id, task));
                         None
@@ -134,36 +131,9 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 };
                 Some(reply(id, result))
             }
-            ClientMsg::GetLines { id, pane, from, count } => Some(reply(
-                id,
-                pane_query(&runner, session, pane, |screen| {
-                    // Lines older than the scrollback keeps are gone; start at the oldest kept.
-                    let from = from.max(screen.first_line());
-                    let count = count.min(1000) as u64;
-                    let rows =
-                        (from..from + count).map_while(|abs| screen.line(abs).map(|r| WireRow::from_row(&r))).collect();
-                    Reply::Lines { from, rows }
-                }),
-            )),
-            ClientMsg::Search { id, pane, query, from, backward } => Some(reply(
-                id,
-                pane_query(&runner, session, pane, |screen| {
-                    let at =
-                        screen.search(&query, Pos { line: from.0, col: from.1 }, backward).map(|p| (p.line, p.col));
-                    Reply::Found { at }
-                }),
-            )),
-            ClientMsg::GetText { id, pane, start, end, block } => Some(reply(
-                id,
-                pane_query(&runner, session, pane, |screen| {
-                    let text = screen.text_between(
-                        Pos { line: start.0, col: start.1 },
-                        Pos { line: end.0, col: end.1 },
-                        block,
-                    );
-                    Reply::Text { text }
-                }),
-            )),
+            q @ (ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. }) => {
+                answer_query(&runner, session, q)
+            }
             ClientMsg::Detach => {
                 send(&wr, &ServerMsg::Detached { reason: "detached".into() }).await;
                 break;
@@ -197,6 +167,15 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 tokio::spawn(runner.restart());
                 Some(reply(id, Ok(Reply::Done)))
             }
+            ClientMsg::Share { id, share } => {
+                let _ = runner.reload_config();
+                let result = runner.share(share).await.map(|s| Reply::Shares { shares: vec![s] });
+                Some(reply(id, result))
+            }
+            ClientMsg::Unshare { id, share, session } => {
+                Some(reply(id, runner.unshare(share, session).await.map(|text| Reply::Text { text })))
+            }
+            ClientMsg::Shares { id } => Some(reply(id, Ok(Reply::Shares { shares: runner.shares() }))),
             ClientMsg::NewSession { id, name, spawn, size, context } => {
                 let _ = runner.reload_config();
                 let result =
@@ -214,6 +193,40 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
         task.abort();
     }
     runner.detach_client(client);
+}
+
+/// Scrollback, search and copy: read-only questions about a pane of `session`.
+pub(super) fn answer_query(runner: &Runner, session: Option<u32>, msg: ClientMsg) -> Option<ServerMsg> {
+    let reply = |id: u64, result: Result<Reply, String>| Some(ServerMsg::Reply { id, result });
+    match msg {
+        ClientMsg::GetLines { id, pane, from, count } => reply(
+            id,
+            pane_query(runner, session, pane, |screen| {
+                // Lines older than the scrollback keeps are gone; start at the oldest kept.
+                let from = from.max(screen.first_line());
+                let count = count.min(1000) as u64;
+                let rows =
+                    (from..from + count).map_while(|abs| screen.line(abs).map(|r| WireRow::from_row(&r))).collect();
+                Reply::Lines { from, rows }
+            }),
+        ),
+        ClientMsg::Search { id, pane, query, from, backward } => reply(
+            id,
+            pane_query(runner, session, pane, |screen| {
+                let at = screen.search(&query, Pos { line: from.0, col: from.1 }, backward).map(|p| (p.line, p.col));
+                Reply::Found { at }
+            }),
+        ),
+        ClientMsg::GetText { id, pane, start, end, block } => reply(
+            id,
+            pane_query(runner, session, pane, |screen| {
+                let text =
+                    screen.text_between(Pos { line: start.0, col: start.1 }, Pos { line: end.0, col: end.1 }, block);
+                Reply::Text { text }
+            }),
+        ),
+        _ => None,
+    }
 }
 
 fn pane_query(
@@ -257,68 +270,202 @@ struct Sent {
     first_line: u64,
 }
 
+/// Streams one session's updates to a local TUI until it ends.
 async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
-    let subscribed = {
-        let st = runner.state.lock();
-        st.sessions.get(&session).map(|s| (s.changed.subscribe(), s.events.subscribe()))
-    };
-    let Some((mut changed, mut events)) = subscribed else { return };
-    let mut history = runner.history.subscribe();
-    let mut sent_version = None;
-    let mut sent: HashMap<PaneId, Sent> = HashMap::new();
-    // When the earliest held pane may be drawn.
-    let mut due: Option<Instant> = None;
-    let mut first = true;
+    let Some(mut feed) = Feed::new(runner, session, Scope::Local) else { return };
     loop {
-        if !first {
+        match feed.next().await {
+            Ok(msgs) => {
+                let mut w = wr.lock().await;
+                for msg in &msgs {
+                    if write_msg(&mut *w, msg).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(reason) => {
+                send(&wr, &ServerMsg::Detached { reason }).await;
+                return;
+            }
+        }
+    }
+}
+
+/// What part of a session a feed shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// A local TUI: the session, and what waits for approval in every session.
+    Local,
+    /// A shared session: only its own approvals and history.
+    Session,
+    /// A shared pane: only that pane, its approvals, its session's history.
+    Pane(PaneId),
+}
+
+/// The messages an attached view of a session gets, batch by batch: its shape when it
+/// changes, the changed rows of the panes it can see (paced, see the top of this file),
+/// approvals, history and alerts. The local TUI writes each batch to its socket; a share
+/// seals each into an update.
+pub struct Feed {
+    runner: Arc<Runner>,
+    session: u32,
+    scope: Scope,
+    changed: tokio::sync::watch::Receiver<u64>,
+    events: tokio::sync::broadcast::Receiver<SessionEvent>,
+    history: tokio::sync::watch::Receiver<Vec<crate::protocol::RecentView>>,
+    sent_version: Option<u64>,
+    sent: HashMap<PaneId, Sent>,
+    /// When the earliest held pane may be drawn.
+    due: Option<Instant>,
+    /// The next batch starts over: everything, every visible pane in full.
+    fresh: bool,
+}
+
+impl Feed {
+    pub fn new(runner: Arc<Runner>, session: u32, scope: Scope) -> Option<Feed> {
+        let (changed, events) = {
+            let st = runner.state.lock();
+            let s = st.sessions.get(&session)?;
+            (s.changed.subscribe(), s.events.subscribe())
+        };
+        let history = runner.history.subscribe();
+        Some(Feed {
+            runner,
+            session,
+            scope,
+            changed,
+            events,
+            history,
+            sent_version: None,
+            sent: HashMap::new(),
+            due: None,
+            fresh: true,
+        })
+    }
+
+    /// Makes the next batch a snapshot: one that needs nothing sent before it.
+    pub fn resync(&mut self) {
+        self.fresh = true;
+        self.sent.clear();
+        self.sent_version = None;
+    }
+
+    /// The next batch, once there is one; `Err` with the reason when the session ended.
+    pub async fn next(&mut self) -> Result<Vec<ServerMsg>, String> {
+        if self.fresh {
+            self.fresh = false;
+            let pending = self.pending(self.runner.approvals());
+            let recent = self.history.borrow_and_update().clone();
+            let recent = self.recent(recent);
+            let mut out = vec![ServerMsg::Pending { pending }, ServerMsg::History { recent }];
+            out.extend(self.frame_batch());
+            return Ok(out);
+        }
+        loop {
             tokio::select! {
-                r = changed.changed() => {
+                r = self.changed.changed() => {
                     if r.is_err() {
                         // Why it ended is among the events still queued.
                         let mut reason = "the session ended".to_string();
-                        while let Ok(ev) = events.try_recv() {
+                        while let Ok(ev) = self.events.try_recv() {
                             if let SessionEvent::Ended(why) = ev {
                                 reason = why;
                             }
                         }
-                        send(&wr, &ServerMsg::Detached { reason }).await;
-                        return;
+                        return Err(reason);
                     }
                 }
-                ev = events.recv() => {
+                ev = self.events.recv() => {
                     match ev {
-                        Ok(SessionEvent::Message(m)) => { if !send(&wr, &m).await { return } }
-                        Ok(SessionEvent::Ended(reason)) => { send(&wr, &ServerMsg::Detached { reason }).await; return }
-                        Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => { send(&wr, &ServerMsg::Detached { reason: "the session ended".into() }).await; return }
+                        Ok(SessionEvent::Message(m)) => match self.admit(m) {
+                            Some(m) => return Ok(vec![m]),
+                            None => continue,
+                        },
+                        Ok(SessionEvent::Ended(reason)) => return Err(reason),
+                        // A share cannot miss an approval: it starts over instead.
+                        Err(RecvError::Lagged(_)) if self.scope != Scope::Local => {
+                            self.resync();
+                            return Box::pin(self.next()).await;
+                        }
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return Err("the session ended".into()),
                     }
-                    continue;
                 }
-                Ok(()) = history.changed() => {
-                    let recent = history.borrow_and_update().clone();
-                    if !send(&wr, &ServerMsg::History { recent }).await { return }
-                    continue;
+                Ok(()) = self.history.changed() => {
+                    let recent = self.history.borrow_and_update().clone();
+                    let recent = self.recent(recent);
+                    return Ok(vec![ServerMsg::History { recent }]);
                 }
-                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
+                _ = tokio::time::sleep_until(self.due.unwrap_or_else(Instant::now)), if self.due.is_some() => {}
+            }
+            let batch = self.frame_batch();
+            if !batch.is_empty() {
+                return Ok(batch);
             }
         }
-        first = false;
-        changed.borrow_and_update();
+    }
+
+    /// A session event, as this feed passes it on (or not).
+    fn admit(&self, msg: ServerMsg) -> Option<ServerMsg> {
+        match (self.scope, msg) {
+            (_, ServerMsg::Pending { pending }) => Some(ServerMsg::Pending { pending: self.pending(pending) }),
+            (Scope::Local, m) => Some(m),
+            // A shared program does not set the viewer's clipboard.
+            (_, ServerMsg::Clipboard { .. }) => None,
+            (Scope::Pane(id), ServerMsg::Alert { pane, .. }) if pane != id => None,
+            (_, m) => Some(m),
+        }
+    }
+
+    fn session_name(&self) -> String {
+        self.runner.state.lock().sessions.get(&self.session).map(|s| s.name.clone()).unwrap_or_default()
+    }
+
+    fn pending(&self, pending: Vec<crate::protocol::PendingView>) -> Vec<crate::protocol::PendingView> {
+        match self.scope {
+            Scope::Local => pending,
+            Scope::Session => {
+                let name = self.session_name();
+                pending.into_iter().filter(|p| p.session == name).collect()
+            }
+            Scope::Pane(id) => pending.into_iter().filter(|p| p.pane == id).collect(),
+        }
+    }
+
+    fn recent(&self, recent: Vec<crate::protocol::RecentView>) -> Vec<crate::protocol::RecentView> {
+        match self.scope {
+            Scope::Local => recent,
+            _ => {
+                let name = self.session_name();
+                recent.into_iter().filter(|r| r.session == name).collect()
+            }
+        }
+    }
+
+    /// The session's shape if it changed, and the visible panes' updates that are due.
+    fn frame_batch(&mut self) -> Vec<ServerMsg> {
+        self.changed.borrow_and_update();
         let (view, visible) = {
-            let st = runner.state.lock();
-            let Some(s) = st.sessions.get(&session) else { continue };
-            let view = (sent_version != Some(s.version)).then(|| runner.session_view(&st, s));
-            sent_version = Some(s.version);
-            let ids = match s.tabs.get(s.active) {
-                Some(t) => t.zoomed.map_or_else(|| t.layout.panes(), |z| vec![z]),
-                None => Vec::new(),
+            let st = self.runner.state.lock();
+            let Some(s) = st.sessions.get(&self.session) else { return Vec::new() };
+            let view = (self.sent_version != Some(s.version)).then(|| self.runner.session_view(&st, s));
+            self.sent_version = Some(s.version);
+            let ids = match (self.scope, s.tabs.get(s.active)) {
+                (Scope::Pane(id), _) => vec![id],
+                (_, Some(t)) => t.zoomed.map_or_else(|| t.layout.panes(), |z| vec![z]),
+                (_, None) => Vec::new(),
             };
             let panes: Vec<Arc<Pane>> = ids.iter().filter_map(|p| st.panes.get(p).cloned()).collect();
             (view, panes)
         };
+        let view = match (self.scope, view) {
+            (Scope::Pane(id), Some(v)) => Some(only_pane(v, id)),
+            (_, v) => v,
+        };
         let now = Instant::now();
-        due = None;
-        let mut hold_until = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
+        self.due = None;
+        let mut due = None;
+        let mut hold_until = |t: Instant| due = Some(due.map_or(t, |d: Instant| d.min(t)));
         let mut updates = Vec::new();
         for pane in &visible {
             if let Some(since) = *pane.sync_since.lock() {
@@ -329,35 +476,50 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
                     continue;
                 }
             }
-            let last = sent.get(&pane.id);
+            let last = self.sent.get(&pane.id);
             // Small updates (an echo, a prompt) go at once; a pane that changes a lot is
             // drawn at most once a frame interval.
             let paced = last.filter(|s| now < s.at + FRAME_INTERVAL).map(|s| s.at + FRAME_INTERVAL);
             match pane_frame(pane, last, paced.map(|_| SMALL_UPDATE_ROWS)) {
                 Update::Frame(frame, state) => {
-                    sent.insert(pane.id, Sent { at: now, ..state });
+                    self.sent.insert(pane.id, Sent { at: now, ..state });
                     updates.push(frame);
                 }
                 Update::Held => hold_until(paced.unwrap_or(now)),
                 Update::Unchanged => {}
             }
         }
-        let mut w = wr.lock().await;
-        if let Some(session) = view
-            && write_msg(&mut *w, &ServerMsg::Session { session }).await.is_err()
-        {
-            return;
+        self.due = due;
+        let mut out = Vec::new();
+        if let Some(session) = view {
+            out.push(ServerMsg::Session { session });
         }
         // Small updates (an echo) go in a message of their own, ahead of a flooding pane's
         // full screen, so the client draws them without first decoding the big one.
         let (small, big): (Vec<PaneFrame>, Vec<PaneFrame>) =
             updates.into_iter().partition(|f| !f.full && f.rows.len() <= SMALL_UPDATE_ROWS);
         for panes in [small, big] {
-            if !panes.is_empty() && write_msg(&mut *w, &ServerMsg::Frame { panes }).await.is_err() {
-                return;
+            if !panes.is_empty() {
+                out.push(ServerMsg::Frame { panes });
             }
         }
+        out
     }
+}
+
+/// A session's shape as a viewer of one pane sees it: that pane alone.
+fn only_pane(mut view: crate::protocol::SessionView, id: PaneId) -> crate::protocol::SessionView {
+    let name = view.tabs.iter().find(|t| t.layout.contains(id)).map(|t| t.name.clone()).unwrap_or_default();
+    view.tabs = vec![crate::protocol::TabView {
+        id: 0,
+        name,
+        layout: crate::layout::Layout::Pane(id),
+        focused: id,
+        zoomed: None,
+    }];
+    view.active_tab = 0;
+    view.panes.retain(|p| p.id == id);
+    view
 }
 
 /// An update touching at most this many rows is sent even between frame intervals.

@@ -350,7 +350,11 @@ impl Runner {
                 }
             }
         }
-        let by = format!("you ({via})");
+        // A driver on a share link is named as such; the rest is the owner, somewhere.
+        let by = match via.strip_prefix("shared link: ") {
+            Some(who) => format!("{who} (shared link)"),
+            None => format!("you ({via})"),
+        };
         let reason = if allowed { String::new() } else { reason };
         let _ = p.reply.send((allowed, reason, by));
         self.broadcast_pending(st);
@@ -409,6 +413,7 @@ impl Runner {
         }
         let view = crate::protocol::RecentView {
             ts: record.ts,
+            session: record.session.clone(),
             agent: record.agent,
             kind: record.kind,
             what: record.what,

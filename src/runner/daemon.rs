@@ -102,24 +102,13 @@ async fn stop(runner: &Arc<Runner>, why: &str) {
 /// The runner's exit code when another runner holds the socket.
 const ALREADY_RUNNING: i32 = 3;
 
-pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Result<()> {
+/// Starts a process that outlives us: in its own session, logging to `log`, holding no
+/// descriptor of ours (a terminal left open by whoever started us would never see its
+/// last close).
+pub fn spawn_detached(mut cmd: std::process::Command, log: std::fs::File) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe()?;
-    let state = paths::state_dir();
-    std::fs::create_dir_all(&state)?;
-    let log_path = state.join("runner.log");
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("daemon")
-        .env("TEAMSTER_CONFIG", config_path)
-        .env("TEAMSTER_SOCKET", socket_path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log_file)
-        .current_dir("/");
-    // SAFETY: setsid and close_range are async-signal-safe. The runner outlives this
-    // terminal: it must not be in its session, nor hold any descriptor we were given (a
-    // terminal left open by whoever started us would never see its last close).
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(log).current_dir("/");
+    // SAFETY: setsid and close_range are async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
@@ -127,7 +116,18 @@ pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Re
             Ok(())
         });
     }
-    let mut child = cmd.spawn()?;
+    cmd.spawn()
+}
+
+pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let state = paths::state_dir();
+    std::fs::create_dir_all(&state)?;
+    let log_path = state.join("runner.log");
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("daemon").env("TEAMSTER_CONFIG", config_path).env("TEAMSTER_SOCKET", socket_path);
+    let mut child = spawn_detached(cmd, log_file)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if std::os::unix::net::UnixStream::connect(socket_path).is_ok() {

@@ -16,6 +16,7 @@ mod pane;
 mod persist;
 mod pty;
 mod sandbox;
+pub mod share;
 pub mod store;
 pub mod worktree;
 
@@ -161,6 +162,8 @@ pub struct Runner {
     pub upstream: crate::meter::proxy::LazyClient,
     /// The latest decisions, newest first, for the sidebar's history.
     pub history: watch::Sender<Vec<crate::protocol::RecentView>>,
+    /// Sessions and panes shared by URL.
+    pub shares: Mutex<Vec<Arc<share::Share>>>,
 }
 
 /// `n` random bytes as hex, from the kernel.
@@ -226,6 +229,7 @@ impl Runner {
             proxy_port: Mutex::new(None),
             upstream: Default::default(),
             history: watch::Sender::new(Vec::new()),
+            shares: Mutex::new(Vec::new()),
             state: Mutex::new(State::default()),
             ending: Mutex::new(Vec::new()),
             config: RwLock::new(config),
@@ -735,6 +739,8 @@ impl Runner {
             created: s.created,
             spend: s.spend,
             budget: self.budget(s),
+            watchers: self.watchers(s.id),
+            shared: self.shares.lock().iter().any(|sh| sh.session == s.id),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod copy;
 pub mod display;
 pub mod link;
 pub mod panes;
+pub mod remote;
 pub mod sidebar;
 pub mod view;
 

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod fake;
 pub mod mock_llm;
 pub mod pty;
+pub mod share;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};

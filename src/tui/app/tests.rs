@@ -53,6 +53,8 @@ fn session() -> SessionView {
         created: 0,
         spend: 1.234,
         budget: Some((5.0, "pause every $5".into())),
+        watchers: Vec::new(),
+        shared: false,
     }
 }
 

@@ -1,0 +1,628 @@
+//! The runner's side of a share: it connects out to the share server (nothing listens on
+//! the sharer's machine), seals each batch of the session's updates under the link's key
+//! with a sequence number, and applies what drivers send only after checking their MAC
+//! itself: the server is a relay, not an authority.
+//!
+//! Updates since the last snapshot are kept until the next snapshot (every few megabytes),
+//! so after a reconnect, or a restart of the server, the runner sends the server what it
+//! lacks and viewers resume with nothing lost and nothing doubled. A driver's messages
+//! carry their own sequence numbers, so one sent twice (after a reconnect) is applied once.
+
+use super::client::{Feed, Scope};
+use super::store::DecisionRecord;
+use super::{Runner, log, now_secs};
+use crate::layout::PaneId;
+use crate::protocol::{ClientMsg, Reply, ServerMsg, ShareRequest, ShareView};
+use crate::share::crypto::{Keys, aad, b64, random, token_hash};
+use crate::share::wire::{FromRunner, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Sealed updates kept since the last snapshot, in bytes, before the next batch is made
+/// a snapshot (and the older ones dropped).
+const SNAPSHOT_AFTER: usize = 2 << 20;
+/// How often a driver's typing is noted in the audit log.
+const TYPED_NOTE_EVERY: u64 = 30;
+
+pub struct Share {
+    pub id: String,
+    pub server: String,
+    pub session: u32,
+    pub pane: Option<PaneId>,
+    keys: Keys,
+    runner_token: String,
+    pub expires: u64,
+    /// Who is watching, by the server's connection id.
+    viewers: Mutex<BTreeMap<u64, (Role, String)>>,
+    connected: AtomicBool,
+    stop: watch::Sender<bool>,
+}
+
+impl Share {
+    fn link(&self, drive: bool) -> String {
+        format!("{}/s/{}#{}", self.server, self.id, self.keys.fragment(drive))
+    }
+
+    fn watchers(&self) -> Vec<String> {
+        self.viewers.lock().values().map(|(role, name)| format!("{name} ({})", role.word())).collect()
+    }
+}
+
+impl Runner {
+    pub fn watchers(&self, session: u32) -> Vec<String> {
+        self.shares.lock().iter().filter(|s| s.session == session).flat_map(|s| s.watchers()).collect()
+    }
+
+    pub fn shares(&self) -> Vec<ShareView> {
+        let names: HashMap<u32, String> = self.state.lock().sessions.values().map(|s| (s.id, s.name.clone())).collect();
+        self.shares
+            .lock()
+            .iter()
+            .map(|s| ShareView {
+                id: s.id.clone(),
+                session: names.get(&s.session).cloned().unwrap_or_default(),
+                pane: s.pane,
+                server: s.server.clone(),
+                read_url: s.link(false),
+                drive_url: s.keys.can_drive().then(|| s.link(true)),
+                expires: s.expires,
+                connected: s.connected.load(Ordering::Relaxed),
+                viewers: s.watchers(),
+            })
+            .collect()
+    }
+
+    /// Starts sharing; returns once the server has taken the share (or refused it).
+    pub async fn share(self: &Arc<Self>, req: ShareRequest) -> Result<ShareView, String> {
+        let config = self.config();
+        let (session, pane) = {
+            let st = self.state.lock();
+            let session = match (&req.session, req.pane) {
+                (Some(name), _) => st
+                    .sessions
+                    .values()
+                    .find(|s| &s.name == name)
+                    .ok_or_else(|| format!("no session named `{name}`; `teamster ls` lists them"))?,
+                (None, Some(p)) => st
+                    .sessions
+                    .values()
+                    .find(|s| s.tabs.iter().any(|t| t.layout.contains(p)))
+                    .ok_or_else(|| format!("no pane {p}; `teamster ls` lists them"))?,
+                (None, None) => st
+                    .sessions
+                    .values()
+                    .max_by_key(|s| s.last_used)
+                    .ok_or("there is no session to share; start one with `teamster`")?,
+            };
+            if let Some(p) = req.pane
+                && !session.tabs.iter().any(|t| t.layout.contains(p))
+            {
+                return Err(format!("pane {p} is not in session `{}`", session.name));
+            }
+            (session.id, req.pane)
+        };
+        let server = req.server.clone().unwrap_or(config.share.server.clone()).trim_end_matches('/').to_string();
+        let lasts = crate::share::parse_duration(req.expires.as_deref().unwrap_or(&config.share.expires))?;
+        if req.server.is_none() {
+            ensure_local_server(&server).await?;
+        }
+        let id = crate::share::crypto::new_share_id()?;
+        let (stop, _) = watch::channel(false);
+        let share = Arc::new(Share {
+            keys: Keys::generate(&id, !req.read_only)?,
+            id,
+            server,
+            session,
+            pane,
+            runner_token: b64(&random::<32>()?),
+            expires: now_secs() + lasts,
+            viewers: Mutex::new(BTreeMap::new()),
+            connected: AtomicBool::new(false),
+            stop,
+        });
+        let (started, result) = tokio::sync::oneshot::channel();
+        tokio::spawn(sync(self.clone(), share.clone(), started));
+        match tokio::time::timeout(Duration::from_secs(15), result).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(e),
+            _ => {
+                share.stop.send_replace(true);
+                return Err(format!("the share server at {} did not take the share within 15 s", share.server));
+            }
+        }
+        self.shares.lock().push(share.clone());
+        self.touch_session(session);
+        self.shares().into_iter().find(|s| s.id == share.id).ok_or_else(|| "the share ended at once".to_string())
+    }
+
+    /// Stops shares (one, a session's, or all); every viewer is cut off.
+    pub async fn unshare(&self, id: Option<String>, session: Option<String>) -> Result<String, String> {
+        let session_id = match &session {
+            Some(name) => Some(
+                self.state
+                    .lock()
+                    .sessions
+                    .values()
+                    .find(|s| &s.name == name)
+                    .map(|s| s.id)
+                    .ok_or_else(|| format!("no session named `{name}`"))?,
+            ),
+            None => None,
+        };
+        let stopped: Vec<Arc<Share>> = {
+            let mut shares = self.shares.lock();
+            let (gone, kept) = shares.drain(..).partition(|s: &Arc<Share>| {
+                id.as_ref().is_none_or(|i| &s.id == i) && session_id.is_none_or(|sid| s.session == sid)
+            });
+            *shares = kept;
+            gone
+        };
+        if stopped.is_empty() {
+            return Err(match id {
+                Some(i) => format!("no share `{i}`; `teamster share --list` lists them"),
+                None => "nothing is shared".into(),
+            });
+        }
+        for s in &stopped {
+            s.stop.send_replace(true);
+            self.touch_session(s.session);
+        }
+        // Give each a moment to tell its server; the runner refuses its drivers either way.
+        for s in &stopped {
+            let mut rx = s.stop.subscribe();
+            let _ = tokio::time::timeout(Duration::from_secs(3), rx.wait_for(|_| s.stop.receiver_count() <= 1)).await;
+        }
+        let n = stopped.len();
+        Ok(format!("stopped {n} share{}; every viewer was cut off", if n == 1 { "" } else { "s" }))
+    }
+
+    fn touch_session(&self, session: u32) {
+        if let Some(s) = self.state.lock().sessions.get_mut(&session) {
+            s.touch();
+        }
+    }
+
+    fn note(&self, session: u32, what: String, verdict: &str) {
+        let name = self.state.lock().sessions.get(&session).map(|s| s.name.clone()).unwrap_or_default();
+        self.audit(DecisionRecord {
+            ts: now_secs(),
+            session: name,
+            pane: String::new(),
+            agent: "share".into(),
+            kind: "share".into(),
+            what,
+            verdict: verdict.into(),
+            by: "share link".into(),
+            rule: None,
+            reason: None,
+        });
+    }
+}
+
+/// With the default (loopback) server: starts `teamster serve` there if none answers.
+async fn ensure_local_server(server: &str) -> Result<(), String> {
+    let Some(addr) = server.strip_prefix("http://") else { return Ok(()) };
+    let Ok(addr) = addr.parse::<std::net::SocketAddr>() else { return Ok(()) };
+    if !addr.ip().is_loopback() || tokio::net::TcpStream::connect(addr).await.is_ok() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let log_path = crate::paths::state_dir().join("serve.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["serve", "--listen", &addr.to_string()]);
+    let mut child =
+        super::daemon::spawn_detached(cmd, log_file).map_err(|e| format!("cannot start `teamster serve`: {e}"))?;
+    log(&format!("started a share server on {addr} (pid {}); its log: {}", child.id(), log_path.display()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            std::thread::spawn(move || child.wait());
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("`teamster serve` exited at once ({status}); see {}", log_path.display()));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("the share server did not start within 10 s; see {}", log_path.display()));
+        }
+        // Waiting for another process to listen: nothing to be woken by.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One sealed update, as sent and kept.
+struct Sent {
+    seq: u64,
+    text: String,
+}
+
+/// What the sync loop keeps across connections.
+struct Stream {
+    feed: Feed,
+    epoch: String,
+    next_seq: u64,
+    /// The last snapshot and the updates after it.
+    outbox: VecDeque<Sent>,
+    bytes: usize,
+    /// Each driver's last applied message.
+    drivers: HashMap<String, u64>,
+    /// When each driver's typing was last noted.
+    typed_noted: HashMap<String, u64>,
+}
+
+async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::oneshot::Sender<Result<(), String>>) {
+    let scope = share.pane.map_or(Scope::Session, Scope::Pane);
+    let Some(feed) = Feed::new(runner.clone(), share.session, scope) else {
+        let _ = started.send(Err("the session ended".into()));
+        return;
+    };
+    let mut stream = Stream {
+        feed,
+        epoch: random::<16>().map(|b| b64(&b)).unwrap_or_default(),
+        next_seq: 1,
+        outbox: VecDeque::new(),
+        bytes: 0,
+        drivers: HashMap::new(),
+        typed_noted: HashMap::new(),
+    };
+    let mut started = Some(started);
+    let mut stop = share.stop.subscribe();
+    let mut backoff = Duration::from_millis(100);
+    let ended = loop {
+        if *stop.borrow() {
+            break None;
+        }
+        let attempt = tokio::select! {
+            r = connect(&share, started.is_some()) => r,
+            _ = stop.changed() => break None,
+        };
+        match attempt {
+            Ok((ws, have)) => {
+                if let Some(tx) = started.take() {
+                    let _ = tx.send(Ok(()));
+                }
+                backoff = Duration::from_millis(100);
+                share.connected.store(true, Ordering::Relaxed);
+                let outcome = connected(&runner, &share, &mut stream, ws, have, &mut stop).await;
+                share.connected.store(false, Ordering::Relaxed);
+                share.viewers.lock().clear();
+                runner.touch_session(share.session);
+                match outcome {
+                    Outcome::Lost(why) => log(&format!("share {}: connection lost ({why}); reconnecting", share.id)),
+                    Outcome::Over(why) => break Some(why),
+                    Outcome::Stopped => break None,
+                }
+            }
+            Err(Refusal::Final(why)) => break Some(why),
+            Err(Refusal::Retry(why)) => {
+                if let Some(tx) = started.take() {
+                    let _ = tx.send(Err(why));
+                    return;
+                }
+                log(&format!("share {}: {why}; trying again", share.id));
+                // Retrying a connection: nothing to wake us but time, or an unshare.
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => break None,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(3));
+            }
+        }
+    };
+    if let Some(tx) = started.take() {
+        let _ = tx.send(Err(ended.clone().unwrap_or_else(|| "stopped".into())));
+    }
+    if let Some(why) = ended {
+        log(&format!("share {} ended: {why}", share.id));
+        runner.note(share.session, format!("sharing stopped: {why}"), "ended");
+    }
+    runner.shares.lock().retain(|s| s.id != share.id);
+    runner.touch_session(share.session);
+}
+
+enum Refusal {
+    /// Try again later (the server is down).
+    Retry(String),
+    /// The server will not take this share again (revoked, expired).
+    Final(String),
+}
+
+enum Outcome {
+    Lost(String),
+    Over(String),
+    Stopped,
+}
+
+async fn connect(share: &Share, first: bool) -> Result<(crate::share::Client, u64), Refusal> {
+    let mut ws = crate::share::connect(&share.server).await.map_err(Refusal::Retry)?;
+    let register = Register {
+        read: token_hash(&share.keys.read_token()),
+        drive: share.keys.drive_token().map(|t| token_hash(&t)),
+        expires: Some(share.expires),
+    };
+    let hello =
+        FromRunner::Runner { share: share.id.clone(), token: share.runner_token.clone(), register: Some(register) };
+    let text = serde_json::to_string(&hello).map_err(|e| Refusal::Retry(e.to_string()))?;
+    ws.send(Message::text(text)).await.map_err(|e| Refusal::Retry(e.to_string()))?;
+    let reply = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .map_err(|_| Refusal::Retry("the share server did not answer".into()))?;
+    match reply {
+        Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToRunner>(&t) {
+            Ok(ToRunner::Welcome { have }) => Ok((ws, have)),
+            Ok(ToRunner::Refused { reason }) if first => {
+                Err(Refusal::Retry(format!("the share server refused: {reason}")))
+            }
+            Ok(ToRunner::Refused { reason }) => Err(Refusal::Final(reason)),
+            _ => Err(Refusal::Retry("the share server answered something unexpected".into())),
+        },
+        _ => Err(Refusal::Retry("the share server closed the connection".into())),
+    }
+}
+
+async fn connected(
+    runner: &Arc<Runner>,
+    share: &Share,
+    stream: &mut Stream,
+    mut ws: crate::share::Client,
+    have: u64,
+    stop: &mut watch::Receiver<bool>,
+) -> Outcome {
+    // What the server lacks: all we kept if it has none of it, else what follows.
+    stream.next_seq = stream.next_seq.max(have + 1);
+    if stream.outbox.is_empty() {
+        stream.feed.resync();
+    } else {
+        let first = stream.outbox.front().map_or(0, |s| s.seq);
+        for sent in stream.outbox.iter().filter(|s| have < first || s.seq > have) {
+            if ws.send(Message::text(sent.text.clone())).await.is_err() {
+                return Outcome::Lost("sending what the server missed".into());
+            }
+        }
+    }
+    let expires_in = Duration::from_secs(share.expires.saturating_sub(now_secs()));
+    let expiry = tokio::time::sleep(expires_in);
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            batch = stream.feed.next() => {
+                let snap = stream.outbox.is_empty() || stream.bytes > SNAPSHOT_AFTER;
+                let msgs = match batch {
+                    Ok(m) => m,
+                    Err(why) => {
+                        revoke(&mut ws).await;
+                        return Outcome::Over(format!("the session ended ({why})"));
+                    }
+                };
+                let Some(text) = seal_update(share, stream, snap, msgs) else { continue };
+                if ws.send(Message::text(text)).await.is_err() {
+                    return Outcome::Lost("the server went away".into());
+                }
+                if stream.bytes > SNAPSHOT_AFTER {
+                    stream.feed.resync();
+                    stream.outbox.clear();
+                }
+            }
+            msg = ws.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None => return Outcome::Lost("the server closed the connection".into()),
+                    Some(Err(e)) => return Outcome::Lost(e.to_string()),
+                    Some(Ok(_)) => continue,
+                };
+                match serde_json::from_str::<ToRunner>(&text) {
+                    Ok(ToRunner::Msg { from, role, name, kind, c, drive }) => {
+                        let reply = from_viewer(runner, share, stream, &name, role, kind, &c, drive);
+                        if let Some(body) = reply
+                            && let Ok(plain) = serde_json::to_vec(&body)
+                            && let Ok(c) = share.keys.seal(&aad::reply(&share.id), &plain)
+                            && let Ok(text) = serde_json::to_string(&FromRunner::Reply { to: from, c })
+                            && ws.send(Message::text(text)).await.is_err()
+                        {
+                            return Outcome::Lost("the server went away".into());
+                        }
+                    }
+                    Ok(ToRunner::Joined { conn, role, name }) => {
+                        runner.note(share.session, format!("{name} joined as {}", role.word()), "joined");
+                        share.viewers.lock().insert(conn, (role, name));
+                        runner.touch_session(share.session);
+                    }
+                    Ok(ToRunner::Left { conn }) => {
+                        if let Some((role, name)) = share.viewers.lock().remove(&conn) {
+                            runner.note(share.session, format!("{name} ({}) left", role.word()), "left");
+                        }
+                        runner.touch_session(share.session);
+                    }
+                    Ok(ToRunner::Refused { reason }) => return Outcome::Over(reason),
+                    Ok(ToRunner::Welcome { .. }) => {}
+                    Err(e) => log(&format!("share {}: the server sent a malformed message: {e}", share.id)),
+                }
+            }
+            _ = stop.changed() => {
+                revoke(&mut ws).await;
+                return Outcome::Stopped;
+            }
+            _ = &mut expiry => {
+                revoke(&mut ws).await;
+                return Outcome::Over("the link expired".into());
+            }
+        }
+    }
+}
+
+async fn revoke(ws: &mut crate::share::Client) {
+    if let Ok(text) = serde_json::to_string(&FromRunner::Revoke) {
+        let _ = ws.send(Message::text(text)).await;
+        // The server closes once it has cut everyone off.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async { while ws.next().await.is_some() {} }).await;
+    }
+}
+
+/// Seals a batch as the next update and keeps it; returns what to send.
+fn seal_update(share: &Share, stream: &mut Stream, snap: bool, msgs: Vec<ServerMsg>) -> Option<String> {
+    let body = UpdateBody { epoch: stream.epoch.clone(), drivable: share.keys.can_drive(), msgs };
+    let plain = serde_json::to_vec(&body).ok()?;
+    let seq = stream.next_seq;
+    let c = match share.keys.seal(&aad::update(&share.id, seq, snap), &plain) {
+        Ok(c) => c,
+        Err(e) => {
+            log(&format!("share {}: {e}", share.id));
+            return None;
+        }
+    };
+    let text = serde_json::to_string(&FromRunner::Update { seq, snap, c }).ok()?;
+    stream.next_seq += 1;
+    if snap {
+        stream.outbox.clear();
+        stream.bytes = 0;
+    }
+    stream.bytes += text.len();
+    stream.outbox.push_back(Sent { seq, text: text.clone() });
+    Some(text)
+}
+
+/// What a message asks for, by its content (the envelope's claim is checked against it).
+fn kind_of(msg: &ClientMsg) -> Option<Kind> {
+    match msg {
+        ClientMsg::Input { .. } => Some(Kind::Input),
+        ClientMsg::Resolve { .. } => Some(Kind::Resolve),
+        ClientMsg::Command { .. } => Some(Kind::Command),
+        ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. } => Some(Kind::Query),
+        _ => None,
+    }
+}
+
+/// A viewer's message: opened, its authority checked, applied. The reply acknowledges
+/// a driver's message (applied now or before) and carries any answer.
+#[allow(clippy::too_many_arguments)]
+fn from_viewer(
+    runner: &Arc<Runner>,
+    share: &Share,
+    stream: &mut Stream,
+    name: &str,
+    role: Role,
+    kind: Kind,
+    sealed: &str,
+    drive: Option<crate::share::wire::Authority>,
+) -> Option<ReplyBody> {
+    let refuse = |why: String| {
+        log(&format!("share {}: refused a message from {name} ({}): {why}", share.id, role.word()));
+        runner.note(share.session, format!("refused a {} from {name}: {why}", kind.word()), "refused");
+        None
+    };
+    let plain = match share.keys.open(&aad::viewer(&share.id, kind.word()), sealed) {
+        Ok(p) => p,
+        Err(e) => return refuse(e),
+    };
+    let msg: ClientMsg = match serde_json::from_slice(&plain) {
+        Ok(m) => m,
+        Err(e) => return refuse(format!("malformed: {e}")),
+    };
+    if kind_of(&msg) != Some(kind) {
+        return refuse("it is not what its envelope says".into());
+    }
+    let mut ack = None;
+    if kind.needs_driver() {
+        let Some(auth) = drive else { return refuse("it is not signed by a driver".into()) };
+        if !share.keys.can_drive() {
+            return refuse("this share is read-only".into());
+        }
+        let signed = aad::drive(&share.id, &stream.epoch, &auth.id, auth.seq, kind.word(), sealed);
+        if !share.keys.verify(&signed, &auth.mac) {
+            return refuse("its driver signature does not verify".into());
+        }
+        let last = stream.drivers.entry(auth.id.clone()).or_insert(0);
+        ack = Some((auth.id.clone(), auth.seq));
+        if auth.seq <= *last {
+            // Sent again after a reconnect: applied already.
+            return Some(ReplyBody { ack, msg: None });
+        }
+        *last = auth.seq;
+    }
+    let reply = |id: u64, result: Result<Reply, String>| Some(ServerMsg::Reply { id, result });
+    if let ClientMsg::GetLines { id, pane, .. }
+    | ClientMsg::Search { id, pane, .. }
+    | ClientMsg::GetText { id, pane, .. } = msg
+    {
+        let answer = match in_scope(runner, share, Some(pane)) {
+            Ok(_) => super::client::answer_query(runner, Some(share.session), msg),
+            Err(e) => reply(id, Err(e)),
+        };
+        return Some(ReplyBody { ack, msg: answer });
+    }
+    let msg = match msg {
+        ClientMsg::Input { pane, events } => match in_scope(runner, share, pane) {
+            Ok(pane) => {
+                let modes = pane.screen.lock().modes();
+                let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
+                if pane.is_running() {
+                    pane.write(&bytes);
+                }
+                let now = now_secs();
+                let noted = stream.typed_noted.entry(name.to_string()).or_insert(0);
+                if now >= *noted + TYPED_NOTE_EVERY {
+                    *noted = now;
+                    runner.note(share.session, format!("{name} typed into pane {}", pane.id), "typed");
+                }
+                None
+            }
+            Err(e) => Some(ServerMsg::Error { message: e }),
+        },
+        ClientMsg::Resolve { id, action, verdict, always, .. } => {
+            let result = (|| {
+                if always.is_some() {
+                    return Err("\"always allow\" is the sharer's to give; approve this once".to_string());
+                }
+                let session_name =
+                    runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
+                let ours = runner
+                    .approvals()
+                    .iter()
+                    .any(|p| p.id == action && p.session == session_name && share.pane.is_none_or(|id| id == p.pane));
+                if !ours {
+                    return Err(format!("no pending action {action} in this share"));
+                }
+                let via = format!("shared link: {name}");
+                match verdict {
+                    crate::agents::Verdict::Deny { reason } => runner.resolve(action, false, reason, None, &via),
+                    _ => runner.resolve(action, true, String::new(), None, &via),
+                }
+            })();
+            reply(id, result.map(|_| Reply::Done))
+        }
+        ClientMsg::Command { id, command } => {
+            let result = if share.pane.is_some() || command.changes_shape() {
+                Err("only the sharer changes the layout; a driver may move the focus and switch tabs".to_string())
+            } else {
+                runner.command(share.session, command)
+            };
+            reply(id, result.map(|_| Reply::Done))
+        }
+        _ => None,
+    };
+    Some(ReplyBody { ack, msg })
+}
+
+/// The pane a viewer's message is for, if the share shows it.
+fn in_scope(runner: &Runner, share: &Share, pane: Option<PaneId>) -> Result<Arc<super::pane::Pane>, String> {
+    let focused = {
+        let st = runner.state.lock();
+        st.sessions.get(&share.session).and_then(|s| s.tabs.get(s.active)).map(|t| t.focused)
+    };
+    let pane = share.pane.or(pane).or(focused).ok_or("no pane to type into")?;
+    if share.pane.is_some_and(|p| p != pane) {
+        return Err(format!("pane {pane} is not shared"));
+    }
+    runner.pane(share.session, pane)
+}

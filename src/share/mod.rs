@@ -1,0 +1,98 @@
+//! Sharing a live session by URL: the share server (`server`, `store`), what crosses its
+//! WebSocket (`wire`), and the link's secrets (`crypto`). The runner's side of a share is
+//! in `runner::share`, a remote TUI's in `tui::remote`; the browser's in `web/`.
+
+pub mod crypto;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+
+/// A connection to a share server, over TLS or not.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub type Client = WebSocketStream<Box<dyn Io>>;
+
+/// Connects to a share server given as `http(s)://host[:port]`, and opens its WebSocket.
+/// TLS is checked against the system's roots (`SSL_CERT_FILE` adds one).
+pub async fn connect(server: &str) -> Result<Client, String> {
+    let (tls, rest) = if let Some(r) = server.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = server.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("`{server}` is not a share server address: it should start with http:// or https://"));
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) => (h.trim_start_matches('[').trim_end_matches(']').to_string(), p),
+            Err(_) => (authority.to_string(), if tls { 443 } else { 80 }),
+        },
+        _ => (authority.to_string(), if tls { 443 } else { 80 }),
+    };
+    let tcp =
+        tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect((host.as_str(), port)))
+            .await
+            .map_err(|_| format!("the share server at {server} did not answer within 10 s"))?
+            .map_err(|e| format!("cannot reach the share server at {server}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let io: Box<dyn Io> = if tls {
+        use rustls_platform_verifier::ConfigVerifierExt;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = rustls::ClientConfig::with_platform_verifier().map_err(|e| format!("cannot set up TLS: {e}"))?;
+        let name = rustls_pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| format!("`{host}` is not a host name: {e}"))?;
+        let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS with the share server at {server} failed: {e}"))?;
+        Box::new(stream)
+    } else {
+        Box::new(tcp)
+    };
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(wire::MAX_RUNNER_MSG))
+        .max_frame_size(Some(wire::MAX_RUNNER_MSG));
+    let (ws, _) = tokio_tungstenite::client_async_with_config(crypto::ws_url(server), io, Some(config))
+        .await
+        .map_err(|e| format!("the share server at {server} did not take a WebSocket: {e}"))?;
+    Ok(ws)
+}
+
+/// "30m", "8h", "2d", "90s" as seconds; links last at most 30 days.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a duration: write e.g. 30m, 8h or 2d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("`{text}` is not a duration: the unit is s, m, h or d (e.g. 8h)")),
+    };
+    if secs == 0 {
+        return Err("a share must last longer than nothing".into());
+    }
+    if secs > 30 * 86400 {
+        return Err(format!("`{text}` is too long: a link lasts at most 30 days (30d)"));
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        assert_eq!(super::parse_duration("90s"), Ok(90));
+        assert_eq!(super::parse_duration("8h"), Ok(8 * 3600));
+        assert_eq!(super::parse_duration("2d"), Ok(2 * 86400));
+        assert!(super::parse_duration("31d").unwrap_err().contains("at most"));
+        assert!(super::parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(super::parse_duration("3w").unwrap_err().contains("unit"));
+    }
+}

@@ -1,0 +1,189 @@
+//! What crosses the share server's WebSocket, as JSON text messages tagged by `t`.
+//!
+//! The server sees these envelopes and nothing inside them: `c` is always sealed
+//! (`crypto::Keys::seal`). Runner updates carry sequence numbers; the server keeps the
+//! latest snapshot and the updates after it, so a viewer that reconnects resumes where it
+//! stopped, and one that fell behind is sent the snapshot instead of a backlog.
+
+use serde::{Deserialize, Serialize};
+
+/// The largest message the server takes from a viewer, and from a runner (a snapshot of
+/// several big panes). Larger ones are refused, not buffered.
+pub const MAX_VIEWER_MSG: usize = 256 << 10;
+pub const MAX_RUNNER_MSG: usize = 16 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Sees everything, may type nothing.
+    Read,
+    /// May also type into panes and approve or deny.
+    Drive,
+}
+
+impl Role {
+    pub fn word(self) -> &'static str {
+        match self {
+            Role::Read => "viewer",
+            Role::Drive => "driver",
+        }
+    }
+}
+
+/// What a viewer's message asks for, in the clear so the server can check the role and
+/// keep its audit; the runner checks that the sealed message is what this says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Keys, pastes and mouse for a pane.
+    Input,
+    /// Approve or deny a pending action.
+    Resolve,
+    /// Move the focus, switch tabs.
+    Command,
+    /// Read scrollback, search, copy: allowed to viewers.
+    Query,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Input => "input",
+            Kind::Resolve => "resolve",
+            Kind::Command => "command",
+            Kind::Query => "query",
+        }
+    }
+
+    pub fn needs_driver(self) -> bool {
+        self != Kind::Query
+    }
+}
+
+/// A driver's signature on a message: who, which of theirs, and the MAC (`crypto::aad::drive`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authority {
+    pub id: String,
+    pub seq: u64,
+    pub mac: String,
+}
+
+/// What a new share asks the server to keep: hashes of its tokens, never the tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    pub read: String,
+    pub drive: Option<String>,
+    /// Seconds since the epoch.
+    pub expires: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum FromRunner {
+    /// The first message: which share, the runner's own token, and (for a new share)
+    /// what to register.
+    Runner { share: String, token: String, register: Option<Register> },
+    /// `seq` counts up by one; a `snap` holds the whole state, the others what changed.
+    Update { seq: u64, snap: bool, c: String },
+    /// An answer for one viewer's connection.
+    Reply { to: u64, c: String },
+    /// Unshare: the server forgets the share and cuts every viewer off.
+    Revoke,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum ToRunner {
+    /// Accepted; the server holds updates up to `have` (0: none; it restarted, or the
+    /// share is new) and the runner sends what follows.
+    Welcome {
+        have: u64,
+    },
+    /// A viewer's message, sealed; `drive` is there when the viewer signed it.
+    Msg {
+        from: u64,
+        role: Role,
+        name: String,
+        kind: Kind,
+        c: String,
+        drive: Option<Authority>,
+    },
+    Joined {
+        conn: u64,
+        role: Role,
+        name: String,
+    },
+    Left {
+        conn: u64,
+    },
+    Refused {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum FromViewer {
+    /// The first message. `resume`: the last update this viewer applied, after a
+    /// reconnect.
+    Join {
+        share: String,
+        token: String,
+        role: Role,
+        name: String,
+        resume: Option<u64>,
+    },
+    Send {
+        kind: Kind,
+        c: String,
+        drive: Option<Authority>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "kebab-case")]
+pub enum ToViewer {
+    Joined {
+        role: Role,
+        runner: bool,
+    },
+    /// The same text the runner sent, relayed unchanged.
+    Update {
+        seq: u64,
+        snap: bool,
+        c: String,
+    },
+    Reply {
+        c: String,
+    },
+    /// Whether the sharer's runner is connected.
+    Status {
+        runner: bool,
+    },
+    /// Not (or no longer) allowed: the connection ends.
+    Refused {
+        reason: String,
+    },
+    /// Something the viewer sent was not taken; the connection stays.
+    Error {
+        reason: String,
+    },
+}
+
+/// What the runner seals into an update: its epoch (drivers sign with it) and the same
+/// messages a local TUI gets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateBody {
+    pub epoch: String,
+    /// Whether drivers are taken at all (a read-only share has none).
+    pub drivable: bool,
+    pub msgs: Vec<crate::protocol::ServerMsg>,
+}
+
+/// What the runner seals into a reply to one viewer: which of the driver's messages it
+/// has applied (so they are not sent again), and an answer if there is one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplyBody {
+    pub ack: Option<(String, u64)>,
+    pub msg: Option<crate::protocol::ServerMsg>,
+}

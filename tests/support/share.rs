@@ -1,0 +1,188 @@
+//! Sharing, as tests meet it: a real `teamster serve` process, and viewers that join over
+//! real WebSockets with the same code `teamster attach` runs (`tui::remote::Remote`),
+//! keeping what they were sent as a viewer's screen would show it.
+
+use super::{Env, bin};
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use teamster::protocol::{ClientMsg, PendingView, ServerMsg, SessionView};
+use teamster::tui::link::Link;
+
+/// A `teamster serve` on a loopback port, with its database in `dir`.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub db: std::path::PathBuf,
+}
+
+impl Server {
+    pub fn start(env: &Env) -> Server {
+        Server::on(env, 0)
+    }
+
+    /// On `port` (0: any free one).
+    pub fn on(env: &Env, port: u16) -> Server {
+        let db = env.dir.join("server.db");
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+            .arg(&db)
+            .env_clear()
+            .envs(env.envs())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(env.dir.join("serve.log")).expect("serve log"))
+            .spawn()
+            .expect("start teamster serve");
+        let out = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).expect("serve prints where it listens");
+        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+        Server { child, port, db }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Ends it at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `teamster share ... --json`: the share's id, watch link and drive link.
+pub fn share(env: &Env, args: &[&str]) -> (String, String, Option<String>) {
+    let mut all = vec!["share", "--json"];
+    all.extend_from_slice(args);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&all)).expect("share --json");
+    let s = &v["shares"][0];
+    (
+        s["id"].as_str().unwrap_or_default().to_string(),
+        s["read_url"].as_str().unwrap_or_default().to_string(),
+        s["drive_url"].as_str().map(str::to_string),
+    )
+}
+
+/// A viewer of a share: what it was sent, applied as a screen would be.
+pub struct Viewer {
+    pub link: teamster::tui::remote::Remote,
+    pub session: Option<SessionView>,
+    pub rows: HashMap<u32, Vec<String>>,
+    pub pending: Vec<PendingView>,
+    /// Errors and replies, newest last.
+    pub said: Vec<String>,
+    pub detached: Option<String>,
+    next_id: u64,
+}
+
+impl Viewer {
+    pub async fn join(url: &str, name: &str) -> Result<Viewer, String> {
+        let link = teamster::tui::remote::Remote::connect(url, name.to_string()).await?;
+        Ok(Viewer {
+            link,
+            session: None,
+            rows: HashMap::new(),
+            pending: Vec::new(),
+            said: Vec::new(),
+            detached: None,
+            next_id: 1,
+        })
+    }
+
+    fn apply(&mut self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Session { session } => self.session = Some(session),
+            ServerMsg::Frame { panes } => {
+                for f in panes {
+                    let rows = self.rows.entry(f.pane).or_default();
+                    if f.full || rows.len() != f.size.rows as usize {
+                        *rows = vec![String::new(); f.size.rows as usize];
+                    }
+                    for (y, row) in f.rows {
+                        if let Some(r) = rows.get_mut(y as usize) {
+                            *r = row.text();
+                        }
+                    }
+                }
+            }
+            ServerMsg::Pending { pending } => self.pending = pending,
+            ServerMsg::Reply { result, .. } => self.said.push(format!("{result:?}")),
+            ServerMsg::Error { message } => self.said.push(message),
+            ServerMsg::Detached { reason } => self.detached = Some(reason),
+            _ => {}
+        }
+    }
+
+    /// Applies what arrives until `cond` holds; panics with `what` at the deadline.
+    pub async fn wait(&mut self, what: &str, cond: impl Fn(&Viewer) -> bool) {
+        let deadline = Instant::now() + super::DEADLINE;
+        while !cond(self) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.link.recv()).await {
+                Ok(Ok(Some(msg))) => self.apply(msg),
+                Ok(_) => panic!("the link closed while waiting for {what}; said: {:?}", self.said),
+                Err(_) => panic!("timed out waiting for {what}; screen: {:#?}; said: {:?}", self.rows, self.said),
+            }
+        }
+    }
+
+    /// Applies what has arrived within `quiet` of each other (for "nothing more came").
+    pub async fn drain(&mut self, quiet: Duration) {
+        while let Ok(Ok(Some(msg))) = tokio::time::timeout(quiet, self.link.recv()).await {
+            self.apply(msg);
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut ids: Vec<&u32> = self.rows.keys().collect();
+        ids.sort();
+        ids.iter().map(|id| self.rows[id].join("\n")).collect::<Vec<_>>().join("\n----\n")
+    }
+
+    pub fn pane_text(&self, pane: u32) -> String {
+        self.rows.get(&pane).map(|r| r.join("\n")).unwrap_or_default()
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.text().matches(text).count()
+    }
+
+    pub async fn send(&mut self, msg: ClientMsg) {
+        self.link.send(&msg).await.expect("send over the link");
+    }
+
+    pub async fn type_line(&mut self, pane: u32, text: &str) {
+        use teamster::input::{InputEvent, Key, KeyCode};
+        let events = vec![InputEvent::Paste(text.into()), InputEvent::Key(Key::new(KeyCode::Enter, 0))];
+        self.send(ClientMsg::Input { pane: Some(pane), events }).await;
+    }
+
+    pub async fn resolve(&mut self, action: u64, allow: bool) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let verdict = if allow {
+            teamster::agents::Verdict::Allow
+        } else {
+            teamster::agents::Verdict::Deny { reason: "not from here".into() }
+        };
+        self.send(ClientMsg::Resolve { id, action, verdict, always: None, via: String::new() }).await;
+        id
+    }
+}
+
+/// A pane's id by what it runs, from a viewer's session view.
+pub fn pane_running(v: &Viewer, command: &str) -> Option<u32> {
+    v.session.as_ref()?.panes.iter().find(|p| p.command.contains(command)).map(|p| p.id)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}

@@ -1,0 +1,1329 @@
+// teamster: the browser's view of a shared session.
+//
+// The page URL is /s/SHARE#r=READ[&d=DRIVE]. The fragment never reaches the server; from
+// its secrets this script derives the tokens it shows the server and the keys that open
+// what the sharer's runner sends (see src/share/crypto.rs: the labels are the contract).
+// The server only relays sealed blobs: everything drawn here was decrypted here, and every
+// keystroke or approval a driver sends is sealed and signed here, for the runner to check.
+//
+// Sections: crypto, link, state, protocol/connection, rendering, actions, start.
+
+'use strict';
+
+(function () {
+  // ===================================================================== crypto
+
+  const textEncoder = new TextEncoder();
+  const textDecoder = new TextDecoder('utf-8');
+  const utf8 = (s) => textEncoder.encode(s);
+
+  function b64url(bytes) {
+    let bin = '';
+    // In slices: String.fromCharCode.apply has an argument limit.
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  // Accepts base64url with or without padding (and plain base64, to be forgiving).
+  function unb64url(s) {
+    let t = String(s).replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
+    if (t.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(t)) throw new Error('not base64url');
+    while (t.length % 4) t += '=';
+    const bin = atob(t);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function randomBytes(n) {
+    const b = new Uint8Array(n);
+    crypto.getRandomValues(b); // available even where crypto.subtle is not
+    return b;
+  }
+
+  // A software SHA-256 / HMAC / HKDF / AES-256-GCM, used only when crypto.subtle is
+  // missing: browsers hide it outside secure contexts, and a share server on a LAN is
+  // often plain http://192.168.x.y. Checked against WebCrypto byte for byte.
+  const Soft = (function () {
+    const K = new Uint32Array([
+      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+      0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+      0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+      0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+      0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+      0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+      0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+      0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]);
+
+    function sha256(data) {
+      const len = data.length;
+      const padded = new Uint8Array(((len + 9 + 63) >> 6) << 6);
+      padded.set(data);
+      padded[len] = 0x80;
+      const dv = new DataView(padded.buffer);
+      dv.setUint32(padded.length - 8, Math.floor(len / 0x20000000));
+      dv.setUint32(padded.length - 4, (len << 3) >>> 0);
+      const h = new Uint32Array([
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+      ]);
+      const w = new Uint32Array(64);
+      for (let off = 0; off < padded.length; off += 64) {
+        for (let i = 0; i < 16; i++) w[i] = dv.getUint32(off + i * 4);
+        for (let i = 16; i < 64; i++) {
+          const a = w[i - 15], b = w[i - 2];
+          const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+          const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+          w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+        }
+        let [a, b, c, d, e, f, g, hh] = h;
+        for (let i = 0; i < 64; i++) {
+          const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+          const ch = (e & f) ^ (~e & g);
+          const t1 = (hh + S1 + ch + K[i] + w[i]) | 0;
+          const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+          const maj = (a & b) ^ (a & c) ^ (b & c);
+          const t2 = (S0 + maj) | 0;
+          hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+        }
+        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+      }
+      const out = new Uint8Array(32);
+      const odv = new DataView(out.buffer);
+      for (let i = 0; i < 8; i++) odv.setUint32(i * 4, h[i]);
+      return out;
+    }
+
+    function concat(...parts) {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) { out.set(p, o); o += p.length; }
+      return out;
+    }
+
+    function hmac(key, msg) {
+      if (key.length > 64) key = sha256(key);
+      const k = new Uint8Array(64);
+      k.set(key);
+      const ipad = k.map((b) => b ^ 0x36);
+      const opad = k.map((b) => b ^ 0x5c);
+      return sha256(concat(opad, sha256(concat(ipad, msg))));
+    }
+
+    // 32 bytes of output: one HKDF-Expand block.
+    function hkdf32(ikm, salt, info) {
+      const prk = hmac(salt, ikm);
+      return hmac(prk, concat(info, new Uint8Array([1])));
+    }
+
+    // AES: S-box and encryption T-tables, built once.
+    const SBOX = new Uint8Array(256);
+    const T0 = new Uint32Array(256), T1 = new Uint32Array(256), T2 = new Uint32Array(256), T3 = new Uint32Array(256);
+    (function () {
+      const exp = new Uint8Array(256), log = new Uint8Array(256);
+      let x = 1;
+      for (let i = 0; i < 255; i++) {
+        exp[i] = x; log[x] = i;
+        x ^= (x << 1) ^ (x & 0x80 ? 0x1b : 0); // multiply by 3
+        x &= 0xff;
+      }
+      for (let i = 0; i < 256; i++) {
+        let inv = i === 0 ? 0 : exp[(255 - log[i]) % 255];
+        let s = inv;
+        for (let r = 0; r < 4; r++) { inv = ((inv << 1) | (inv >> 7)) & 0xff; s ^= inv; }
+        SBOX[i] = s ^ 0x63;
+      }
+      for (let i = 0; i < 256; i++) {
+        const s = SBOX[i];
+        const s2 = ((s << 1) ^ (s & 0x80 ? 0x1b : 0)) & 0xff;
+        const s3 = s2 ^ s;
+        const t = ((s2 << 24) | (s << 16) | (s << 8) | s3) >>> 0;
+        T0[i] = t;
+        T1[i] = ((t >>> 8) | (t << 24)) >>> 0;
+        T2[i] = ((t >>> 16) | (t << 16)) >>> 0;
+        T3[i] = ((t >>> 24) | (t << 8)) >>> 0;
+      }
+    })();
+
+    function expandKey(key) {
+      // AES-256: 8 key words, 14 rounds, 60 round-key words.
+      const w = new Uint32Array(60);
+      const dv = new DataView(key.buffer, key.byteOffset, 32);
+      for (let i = 0; i < 8; i++) w[i] = dv.getUint32(i * 4);
+      let rcon = 1;
+      for (let i = 8; i < 60; i++) {
+        let t = w[i - 1];
+        if (i % 8 === 0) {
+          t = (t << 8) | (t >>> 24);
+          t = (SBOX[t >>> 24] << 24) | (SBOX[(t >>> 16) & 255] << 16) | (SBOX[(t >>> 8) & 255] << 8) | SBOX[t & 255];
+          t ^= rcon << 24;
+          rcon = ((rcon << 1) ^ (rcon & 0x80 ? 0x1b : 0)) & 0xff;
+        } else if (i % 8 === 4) {
+          t = (SBOX[t >>> 24] << 24) | (SBOX[(t >>> 16) & 255] << 16) | (SBOX[(t >>> 8) & 255] << 8) | SBOX[t & 255];
+        }
+        w[i] = w[i - 8] ^ t;
+      }
+      return w;
+    }
+
+    // Encrypts one block given as four big-endian words; returns four words.
+    function encryptBlock(w, s0, s1, s2, s3, out) {
+      s0 ^= w[0]; s1 ^= w[1]; s2 ^= w[2]; s3 ^= w[3];
+      let k = 4;
+      for (let r = 1; r < 14; r++, k += 4) {
+        const t0 = T0[s0 >>> 24] ^ T1[(s1 >>> 16) & 255] ^ T2[(s2 >>> 8) & 255] ^ T3[s3 & 255] ^ w[k];
+        const t1 = T0[s1 >>> 24] ^ T1[(s2 >>> 16) & 255] ^ T2[(s3 >>> 8) & 255] ^ T3[s0 & 255] ^ w[k + 1];
+        const t2 = T0[s2 >>> 24] ^ T1[(s3 >>> 16) & 255] ^ T2[(s0 >>> 8) & 255] ^ T3[s1 & 255] ^ w[k + 2];
+        const t3 = T0[s3 >>> 24] ^ T1[(s0 >>> 16) & 255] ^ T2[(s1 >>> 8) & 255] ^ T3[s2 & 255] ^ w[k + 3];
+        s0 = t0; s1 = t1; s2 = t2; s3 = t3;
+      }
+      out[0] = ((SBOX[s0 >>> 24] << 24) | (SBOX[(s1 >>> 16) & 255] << 16) | (SBOX[(s2 >>> 8) & 255] << 8) | SBOX[s3 & 255]) ^ w[k];
+      out[1] = ((SBOX[s1 >>> 24] << 24) | (SBOX[(s2 >>> 16) & 255] << 16) | (SBOX[(s3 >>> 8) & 255] << 8) | SBOX[s0 & 255]) ^ w[k + 1];
+      out[2] = ((SBOX[s2 >>> 24] << 24) | (SBOX[(s3 >>> 16) & 255] << 16) | (SBOX[(s0 >>> 8) & 255] << 8) | SBOX[s1 & 255]) ^ w[k + 2];
+      out[3] = ((SBOX[s3 >>> 24] << 24) | (SBOX[(s0 >>> 16) & 255] << 16) | (SBOX[(s1 >>> 8) & 255] << 8) | SBOX[s2 & 255]) ^ w[k + 3];
+    }
+
+    // GHASH: multiplication in GF(2^128) with 4-bit tables (Shoup), words big-endian.
+    const R4 = [0x0000, 0x1c20, 0x3840, 0x2460, 0x7080, 0x6ca0, 0x48c0, 0x54e0,
+      0xe100, 0xfd20, 0xd940, 0xc560, 0x9180, 0x8da0, 0xa9c0, 0xb5e0];
+
+    function ghashTable(h) {
+      // M[i] = i * H for 4-bit i (bit order as GCM defines it).
+      const M = [];
+      for (let i = 0; i < 16; i++) M.push([0, 0, 0, 0]);
+      let v = h.slice();
+      M[8] = v.slice();
+      for (let i = 4; i > 0; i >>= 1) {
+        const lsb = v[3] & 1;
+        v = [v[0] >>> 1, ((v[1] >>> 1) | (v[0] << 31)) >>> 0, ((v[2] >>> 1) | (v[1] << 31)) >>> 0, ((v[3] >>> 1) | (v[2] << 31)) >>> 0];
+        if (lsb) v[0] = (v[0] ^ 0xe1000000) >>> 0;
+        M[i] = v.slice();
+      }
+      for (let i = 2; i < 16; i <<= 1) {
+        for (let j = 1; j < i; j++) {
+          M[i + j] = [M[i][0] ^ M[j][0], M[i][1] ^ M[j][1], M[i][2] ^ M[j][2], M[i][3] ^ M[j][3]].map((x) => x >>> 0);
+        }
+      }
+      return M;
+    }
+
+    function gmul(x, M) {
+      // Nibbles from the last byte's low nibble to the first byte's high nibble.
+      let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
+      for (let i = 15; i >= 0; i--) {
+        const byte = (x[i >> 2] >>> (24 - 8 * (i & 3))) & 255;
+        for (let half = 0; half < 2; half++) {
+          const nib = half === 0 ? byte & 15 : byte >>> 4;
+          if (!(i === 15 && half === 0)) {
+            const rem = z3 & 15;
+            z3 = (z3 >>> 4) | (z2 << 28);
+            z2 = (z2 >>> 4) | (z1 << 28);
+            z1 = (z1 >>> 4) | (z0 << 28);
+            z0 = (z0 >>> 4) ^ (R4[rem] << 16);
+          }
+          const m = M[nib];
+          z0 ^= m[0]; z1 ^= m[1]; z2 ^= m[2]; z3 ^= m[3];
+        }
+      }
+      x[0] = z0 >>> 0; x[1] = z1 >>> 0; x[2] = z2 >>> 0; x[3] = z3 >>> 0;
+    }
+
+    function ghash(M, aad, ct) {
+      const x = [0, 0, 0, 0];
+      const absorb = (data) => {
+        for (let off = 0; off < data.length; off += 16) {
+          const blk = new Uint8Array(16);
+          blk.set(data.subarray(off, off + 16));
+          const dv = new DataView(blk.buffer);
+          for (let j = 0; j < 4; j++) x[j] = (x[j] ^ dv.getUint32(j * 4)) >>> 0;
+          gmul(x, M);
+        }
+      };
+      absorb(aad);
+      absorb(ct);
+      const lens = new Uint8Array(16);
+      const dv = new DataView(lens.buffer);
+      dv.setUint32(0, Math.floor(aad.length / 0x20000000));
+      dv.setUint32(4, (aad.length << 3) >>> 0);
+      dv.setUint32(8, Math.floor(ct.length / 0x20000000));
+      dv.setUint32(12, (ct.length << 3) >>> 0);
+      absorb(lens);
+      return x;
+    }
+
+    // AES-GCM with a 12-byte nonce: CTR from counter 2, tag masked with E(J0).
+    function gcm(key, nonce, aad, input, decrypt) {
+      const w = expandKey(key);
+      const blk = [0, 0, 0, 0];
+      encryptBlock(w, 0, 0, 0, 0, blk);
+      const M = ghashTable(blk.map((v) => v >>> 0));
+      const nv = new DataView(nonce.buffer, nonce.byteOffset, 12);
+      const n0 = nv.getUint32(0), n1 = nv.getUint32(4), n2 = nv.getUint32(8);
+      const crypt = (data) => {
+        const out = new Uint8Array(data.length);
+        let ctr = 2;
+        for (let off = 0; off < data.length; off += 16, ctr++) {
+          encryptBlock(w, n0, n1, n2, ctr, blk);
+          for (let j = 0; j < 16 && off + j < data.length; j++) {
+            out[off + j] = data[off + j] ^ ((blk[j >> 2] >>> (24 - 8 * (j & 3))) & 255);
+          }
+        }
+        return out;
+      };
+      const tagOf = (ct) => {
+        const s = ghash(M, aad, ct);
+        encryptBlock(w, n0, n1, n2, 1, blk);
+        const tag = new Uint8Array(16);
+        const dv = new DataView(tag.buffer);
+        for (let j = 0; j < 4; j++) dv.setUint32(j * 4, (s[j] ^ blk[j]) >>> 0);
+        return tag;
+      };
+      if (!decrypt) {
+        const ct = crypt(input);
+        return concat(ct, tagOf(ct));
+      }
+      if (input.length < 16) throw new Error('too short');
+      const ct = input.subarray(0, input.length - 16);
+      const want = tagOf(ct);
+      const got = input.subarray(input.length - 16);
+      let diff = 0;
+      for (let j = 0; j < 16; j++) diff |= want[j] ^ got[j];
+      if (diff) throw new Error('tag mismatch');
+      return crypt(ct);
+    }
+
+    return { sha256, hmac, hkdf32, gcm };
+  })();
+
+  // crypto.subtle where the browser offers it (secure contexts), else the software one.
+  const subtle = (globalThis.crypto && globalThis.crypto.subtle) || null;
+
+  async function derive(secret, share, label) {
+    if (!subtle) return Soft.hkdf32(secret, utf8(share), utf8(label));
+    const base = await subtle.importKey('raw', secret, 'HKDF', false, ['deriveBits']);
+    const bits = await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: utf8(share), info: utf8(label) }, base, 256);
+    return new Uint8Array(bits);
+  }
+
+  // The keys a link's secrets give; mirrors `Keys` in src/share/crypto.rs.
+  async function makeKeys(share, read, drive) {
+    const readToken = b64url(await derive(read, share, 'teamster/1 read-access'));
+    const encRaw = await derive(read, share, 'teamster/1 encrypt');
+    const driveToken = drive ? b64url(await derive(drive, share, 'teamster/1 drive-access')) : null;
+    const macRaw = drive ? await derive(drive, share, 'teamster/1 mac') : null;
+    const encKey = subtle ? await subtle.importKey('raw', encRaw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']) : null;
+    const macKey = subtle && macRaw
+      ? await subtle.importKey('raw', macRaw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+      : null;
+    return {
+      readToken,
+      driveToken,
+      // nonce || ciphertext || tag, bound to `aad`.
+      async seal(aad, text) {
+        const nonce = randomBytes(12);
+        const plain = utf8(text);
+        const ct = subtle
+          ? new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: utf8(aad), tagLength: 128 }, encKey, plain))
+          : Soft.gcm(encRaw, nonce, utf8(aad), plain, false);
+        const out = new Uint8Array(12 + ct.length);
+        out.set(nonce);
+        out.set(ct, 12);
+        return b64url(out);
+      },
+      // Throws when the blob was altered, sealed under another key, or for another label.
+      async open(aad, sealed) {
+        const bytes = unb64url(sealed);
+        if (bytes.length < 28) throw new Error('too short to be a sealed message');
+        const nonce = bytes.subarray(0, 12);
+        const body = bytes.subarray(12);
+        const plain = subtle
+          ? new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: nonce, additionalData: utf8(aad), tagLength: 128 }, encKey, body))
+          : Soft.gcm(encRaw, nonce, utf8(aad), body, true);
+        return textDecoder.decode(plain);
+      },
+      async sign(text) {
+        if (!macRaw) throw new Error('this link cannot drive');
+        const mac = subtle ? new Uint8Array(await subtle.sign('HMAC', macKey, utf8(text))) : Soft.hmac(macRaw, utf8(text));
+        return b64url(mac);
+      },
+    };
+  }
+
+  // What each sealed or signed message is bound to (`aad` in src/share/crypto.rs).
+  const AAD = {
+    update: (share, seq, snap) => `teamster/1 update ${share} ${seq} ${snap ? 1 : 0}`,
+    reply: (share) => `teamster/1 reply ${share}`,
+    viewer: (share, kind) => `teamster/1 viewer ${share} ${kind}`,
+    drive: (share, epoch, driver, seq, kind, c) => `teamster/1 drive ${share} ${epoch} ${driver} ${seq} ${kind} ${c}`,
+  };
+
+  // ===================================================================== rendering: screen rows
+  //
+  // Pure functions from wire rows to HTML, here before the page code so the node tests
+  // can run them too.
+
+  const esc = (s) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+
+  // xterm's 16 colours, except blue: xterm's #0000ee is unreadable on a dark background.
+  const ANSI = ['#000000', '#cd0000', '#00cd00', '#cdcd00', '#2f63ee', '#cd00cd', '#00cdcd', '#e5e5e5',
+    '#7f7f7f', '#ff0000', '#00ff00', '#ffff00', '#5c5cff', '#ff00ff', '#00ffff', '#ffffff'];
+  const DEFAULT_FG = '#d0d0d0';
+  const DEFAULT_BG = '#1c1c1c';
+
+  function palette(i) {
+    if (i < 16) return ANSI[i];
+    if (i < 232) {
+      const level = (v) => (v === 0 ? 0 : 55 + v * 40);
+      const n = i - 16;
+      return `rgb(${level(Math.floor(n / 36))},${level(Math.floor(n / 6) % 6)},${level(n % 6)})`;
+    }
+    const v = 8 + (i - 232) * 10;
+    return `rgb(${v},${v},${v})`;
+  }
+
+  // null for the default colour.
+  function colour(v) {
+    if (!v) return null;
+    if (v <= 256) return palette(v - 1);
+    return `rgb(${(v >> 16) & 255},${(v >> 8) & 255},${v & 255})`;
+  }
+
+  const styleCache = new Map();
+  // The opening <span> for a style ('' for the default style); `cursor` inverts once more.
+  function openSpan(f, b, a, cursor) {
+    const key = f + ',' + b + ',' + a + (cursor ? 'c' : '');
+    let s = styleCache.get(key);
+    if (s !== undefined) return s;
+    let fg = colour(f), bg = colour(b);
+    if (!!(a & 128) !== !!cursor) {
+      const t = fg;
+      fg = bg || DEFAULT_BG;
+      bg = t || DEFAULT_FG;
+    }
+    let css = '';
+    if (fg) css += `color:${fg};`;
+    if (bg) css += `background:${bg};`;
+    if (a & 1) css += 'font-weight:bold;';
+    if (a & 2) css += 'opacity:.6;';
+    if (a & 4) css += 'font-style:italic;';
+    const lines = [];
+    if (a & (8 | 16 | 32)) lines.push('underline');
+    if (a & 512) lines.push('line-through');
+    if (a & 1024) lines.push('overline');
+    if (lines.length) {
+      css += `text-decoration:${lines.join(' ')}${a & 32 ? ' wavy' : a & 16 ? ' double' : ''};`;
+    }
+    s = css ? `<span style="${css}">` : '';
+    styleCache.set(key, s);
+    return s;
+  }
+
+  // One screen row as HTML: runs of styled text, wide characters held to two cells, and
+  // the cursor (column `cur`, or -1) as an inverted cell.
+  function rowHtml(row, cols, cur) {
+    let out = '';
+    let x = 0;
+    const runs = (row && row.r) || [];
+    outer:
+    for (const run of runs) {
+      const f = run.f || 0, b = run.b || 0, a = run.a || 0;
+      const wide = !!run.w;
+      const w = wide ? 2 : 1;
+      const hidden = !!(a & 256);
+      let marks = null;
+      if (run.m && run.m.length) {
+        marks = new Map();
+        for (const [i, s] of run.m) marks.set(i, (marks.get(i) || '') + s);
+      }
+      const open = openSpan(f, b, a, false);
+      let buf = '';
+      const flush = () => {
+        if (buf) out += open ? open + buf + '</span>' : buf;
+        buf = '';
+      };
+      const chars = Array.from(run.t || '');
+      for (let i = 0; i < chars.length; i++) {
+        if (x + w > cols) { flush(); break outer; }
+        let ch = hidden ? ' ' : chars[i];
+        if (marks && marks.has(i) && !hidden) ch += marks.get(i);
+        let cell = esc(ch);
+        if (wide) cell = `<span class="wc">${cell}</span>`;
+        if (cur >= x && cur < x + w) {
+          flush();
+          const c = openSpan(f, b, a, true);
+          out += c + cell + '</span>';
+        } else {
+          buf += cell;
+        }
+        x += w;
+      }
+      flush();
+    }
+    if (cur >= x && cur < cols) out += ' '.repeat(cur - x) + openSpan(0, 0, 0, true) + ' </span>';
+    return out;
+  }
+
+  // Outside a page (node tests) only the pure parts are wanted.
+  if (typeof document === 'undefined') {
+    if (typeof module !== 'undefined') module.exports = { b64url, unb64url, Soft, makeKeys, derive, AAD, rowHtml, colour };
+    return;
+  }
+
+  // ===================================================================== link
+
+  // SHARE from the path, READ and DRIVE from the fragment (which the server never sees).
+  function parseLink() {
+    const m = location.pathname.match(/\/s\/([^/]+)\/?$/);
+    if (!m) return { error: 'this is not a share link (it should look like /s/ID#r=...)' };
+    const decode = (s) => { try { return decodeURIComponent(s); } catch (e) { return s; } };
+    const share = decode(m[1]);
+    const secrets = {};
+    for (const part of location.hash.replace(/^#/, '').split('&')) {
+      if (!part) continue;
+      const i = part.indexOf('=');
+      const k = i < 0 ? part : part.slice(0, i);
+      const v = i < 0 ? '' : decode(part.slice(i + 1));
+      if (k !== 'r' && k !== 'd') continue;
+      let bytes = null;
+      try { bytes = unb64url(v); } catch (e) { /* reported below */ }
+      if (!bytes || bytes.length !== 32) {
+        return { error: `the link's "${k}" secret is damaged; copy the whole link again` };
+      }
+      secrets[k] = bytes;
+    }
+    if (!secrets.r) return { error: 'the link has no secret after "#" (it should end in #r=...); copy the whole link again' };
+    return { share, read: secrets.r, drive: secrets.d || null };
+  }
+
+  // How the sharer's list names this viewer: a name the user saved, else one per page load
+  // (the same across reconnects, so the list does not fill with ghosts).
+  const viewerName = (function () {
+    try {
+      const saved = localStorage.getItem('teamster.name');
+      if (saved) return saved;
+    } catch (e) { /* storage can be off; a fresh name will do */ }
+    return 'browser-' + b64url(randomBytes(3));
+  })();
+
+  // ===================================================================== state
+
+  // Everything the runner told us; reset on every snapshot.
+  function sharedState() {
+    return {
+      session: null,
+      panes: {}, // id -> { id, cols, rows, lines: [WireRow|null], cursor, modes }
+      pending: [],
+      history: [],
+    };
+  }
+
+  const state = Object.assign(sharedState(), {
+    role: null, // "read" | "drive", as the server says
+    runner: null, // whether the sharer's runner is connected
+    epoch: null, // the runner's epoch, from the latest update (drivers sign with it)
+    drivable: false,
+    connection: 'connecting', // connecting | live | waiting | reconnecting | refused
+    refused: null,
+    notices: [], // { text, count, at }
+  });
+  let lastSeq = 0;
+  let everApplied = false; // resume is null until an update was applied
+
+  // What the next render must redraw.
+  const dirty = {
+    session: true,
+    rows: new Map(), // pane id -> Set of row indices, or true for all
+    pending: true,
+    history: true,
+    notices: true,
+    status: true,
+  };
+
+  function markRows(id, which) {
+    const cur = dirty.rows.get(id);
+    if (which === true || cur === true) { dirty.rows.set(id, true); return; }
+    const set = cur || new Set();
+    set.add(which);
+    dirty.rows.set(id, set);
+  }
+
+  function notice(text, kind) {
+    const last = state.notices[state.notices.length - 1];
+    if (last && last.text === text) {
+      last.count++;
+      last.at = Date.now();
+    } else {
+      state.notices.push({ text, kind: kind || 'error', count: 1, at: Date.now() });
+      while (state.notices.length > 5) state.notices.shift();
+    }
+    dirty.notices = true;
+    scheduleRender();
+  }
+
+  function canDrive() {
+    return state.role === 'drive' && !!link.drive && state.drivable;
+  }
+
+  // Applies one decrypted update body (after a snapshot reset, if it is one).
+  function applyBody(body) {
+    if (typeof body.epoch === 'string') state.epoch = body.epoch;
+    const couldDrive = canDrive();
+    state.drivable = !!body.drivable;
+    if (couldDrive !== canDrive()) { dirty.session = true; dirty.pending = true; }
+    for (const msg of body.msgs || []) applyServerMsg(msg);
+  }
+
+  function applyServerMsg(msg) {
+    switch (msg && msg.type) {
+      case 'session':
+        state.session = msg.session;
+        dirty.session = true;
+        break;
+      case 'frame':
+        for (const f of msg.panes || []) applyFrame(f);
+        break;
+      case 'pending':
+        state.pending = msg.pending || [];
+        dirty.pending = true;
+        break;
+      case 'history':
+        state.history = msg.recent || [];
+        dirty.history = true;
+        break;
+      case 'detached':
+        notice('detached: ' + msg.reason, 'info');
+        break;
+      case 'error':
+        notice(msg.message);
+        break;
+      case 'reply':
+        if (msg.result && typeof msg.result.Err === 'string') notice(msg.result.Err);
+        break;
+      default:
+        break; // alert, clipboard, hello: nothing to show here
+    }
+  }
+
+  function applyFrame(f) {
+    const size = f.size || { cols: 80, rows: 24 };
+    let p = state.panes[f.pane];
+    if (!p) p = state.panes[f.pane] = { id: f.pane, cols: 0, rows: 0, lines: [], cursor: null, modes: null };
+    const oldCursor = p.cursor;
+    if (f.full || p.cols !== size.cols || p.rows !== size.rows) {
+      // A full frame voids every row sent before; rows it does not list are blank.
+      p.cols = size.cols;
+      p.rows = size.rows;
+      p.lines = new Array(size.rows).fill(null);
+      markRows(p.id, true);
+    }
+    for (const [i, row] of f.rows || []) {
+      if (i < p.rows) {
+        p.lines[i] = row;
+        markRows(p.id, i);
+      }
+    }
+    p.cursor = f.cursor || null;
+    p.modes = f.modes || null;
+    // The cursor is drawn into its row: redraw where it was and where it is.
+    if (oldCursor && oldCursor.y < p.rows) markRows(p.id, oldCursor.y);
+    if (p.cursor && p.cursor.y < p.rows) markRows(p.id, p.cursor.y);
+  }
+
+  // ===================================================================== protocol/connection
+
+  const link = parseLink();
+  let keys = null;
+  const driverId = b64url(randomBytes(12)); // once per page load: the runner dedupes on (id, seq)
+  let driverSeq = 0;
+  let requestId = 0;
+  // Driver messages the runner has not acknowledged: sent again after a reconnect.
+  const unacked = []; // { seq, kind, c }
+  const MAX_UNACKED = 500;
+
+  const conn = {
+    ws: null,
+    gen: 0, // bumped for every new socket; messages of older sockets are dropped
+    joined: false,
+    everJoined: false,
+    backoff: 250,
+    timer: null,
+    sentEpoch: null, // the epoch under which this socket last sent the unacked queue
+  };
+  let inbox = Promise.resolve(); // decryption is async: keep updates in arrival order
+
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  }
+
+  function connect() {
+    conn.timer = null;
+    if (state.connection === 'refused') return;
+    const gen = ++conn.gen;
+    conn.joined = false;
+    conn.sentEpoch = null;
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl());
+    } catch (e) {
+      console.error('teamster: cannot open the WebSocket', e);
+      scheduleReconnect();
+      return;
+    }
+    conn.ws = ws;
+    ws.onopen = () => {
+      if (gen !== conn.gen) return;
+      const drive = !!link.drive;
+      ws.send(JSON.stringify({
+        t: 'join',
+        share: link.share,
+        token: drive ? keys.driveToken : keys.readToken,
+        role: drive ? 'drive' : 'read',
+        name: viewerName,
+        resume: everApplied ? lastSeq : null,
+      }));
+    };
+    ws.onmessage = (ev) => {
+      if (gen !== conn.gen) return;
+      let m;
+      try { m = JSON.parse(ev.data); } catch (e) { console.error('teamster: not JSON from the server', e); return; }
+      // A refusal ends the connection: handled at once, not behind a queue of decryptions,
+      // so the close that follows it cannot start a reconnect first.
+      if (m.t === 'refused') { onRefused(m.reason); return; }
+      inbox = inbox
+        .then(() => (gen === conn.gen ? onEnvelope(m) : null))
+        .catch((e) => console.error('teamster: message not handled', e));
+    };
+    ws.onclose = () => {
+      if (gen !== conn.gen) return;
+      conn.gen++; // what this socket queued is void: the next one resumes from lastSeq
+      conn.ws = null;
+      conn.joined = false;
+      if (state.connection !== 'refused') {
+        setConnection('reconnecting');
+        scheduleReconnect();
+      }
+    };
+    ws.onerror = () => { /* onclose follows and reconnects */ };
+  }
+
+  function scheduleReconnect() {
+    if (conn.timer || state.connection === 'refused') return;
+    const wait = conn.backoff;
+    conn.backoff = Math.min(conn.backoff * 2, 4000);
+    conn.timer = setTimeout(connect, wait);
+  }
+
+  // Drops this socket (its queued messages too) and opens another, resuming from lastSeq.
+  function reconnect() {
+    const ws = conn.ws;
+    conn.gen++;
+    conn.ws = null;
+    conn.joined = false;
+    if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
+    setConnection('reconnecting');
+    scheduleReconnect();
+  }
+
+  function setConnection(c) {
+    if (state.connection === 'refused') return;
+    state.connection = c;
+    dirty.status = true;
+    scheduleRender();
+  }
+
+  function liveOrWaiting() {
+    setConnection(state.runner === false ? 'waiting' : 'live');
+  }
+
+  function onRefused(reason) {
+    state.refused = reason || 'refused';
+    state.connection = 'refused';
+    dirty.status = true;
+    conn.gen++; // no reconnect, and nothing more from this socket
+    if (conn.timer) { clearTimeout(conn.timer); conn.timer = null; }
+    if (conn.ws) { try { conn.ws.close(); } catch (e) { /* closing anyway */ } }
+    conn.ws = null;
+    scheduleRender();
+  }
+
+  async function onEnvelope(m) {
+    switch (m.t) {
+      case 'joined':
+        conn.joined = conn.everJoined = true;
+        state.role = m.role;
+        state.runner = !!m.runner;
+        dirty.session = dirty.pending = true;
+        liveOrWaiting();
+        flushSoon();
+        break;
+      case 'update':
+        await onUpdate(m);
+        break;
+      case 'reply':
+        await onReply(m);
+        break;
+      case 'status':
+        state.runner = !!m.runner;
+        if (!state.runner) conn.sentEpoch = null; // whatever reached the old runner must go again
+        if (conn.joined) liveOrWaiting();
+        flushSoon();
+        break;
+      case 'error':
+        notice(m.reason || 'the server reported an error');
+        break;
+      default:
+        console.warn('teamster: unknown message from the server', m.t);
+    }
+  }
+
+  async function onUpdate(m) {
+    const seq = Number(m.seq);
+    if (seq <= lastSeq && everApplied) return; // seen already (sent again after a resume)
+    if (!m.snap && (everApplied ? seq !== lastSeq + 1 : seq !== 1)) {
+      // A missing update: the server still has it; ask again from where we are.
+      console.warn(`teamster: update ${seq} after ${lastSeq}: reconnecting to catch up`);
+      reconnect();
+      return;
+    }
+    let body;
+    try {
+      body = JSON.parse(await keys.open(AAD.update(link.share, seq, !!m.snap), m.c));
+    } catch (e) {
+      console.error(`teamster: update ${seq} refused:`, e);
+      notice('refused an update that did not decrypt (altered on the way?)', 'warning');
+      return;
+    }
+    if (m.snap) {
+      Object.assign(state, sharedState());
+      dirty.session = dirty.pending = dirty.history = true;
+      dirty.rows.clear();
+      for (const id of paneEls.keys()) markRows(id, true); // panes the snapshot leaves out go blank
+    }
+    applyBody(body);
+    lastSeq = seq;
+    everApplied = true;
+    conn.backoff = 250; // this socket works: the next outage starts retrying quickly
+    flushUnacked();
+    scheduleRender();
+  }
+
+  async function onReply(m) {
+    let body;
+    try {
+      body = JSON.parse(await keys.open(AAD.reply(link.share), m.c));
+    } catch (e) {
+      console.error('teamster: reply refused:', e);
+      notice('refused a reply that did not decrypt (altered on the way?)', 'warning');
+      return;
+    }
+    if (Array.isArray(body.ack) && body.ack[0] === driverId) {
+      const upTo = Number(body.ack[1]);
+      for (let i = unacked.length - 1; i >= 0; i--) if (unacked[i].seq <= upTo) unacked.splice(i, 1);
+    }
+    const msg = body.msg;
+    if (msg && (msg.type === 'reply' || msg.type === 'error' || msg.type === 'detached')) applyServerMsg(msg);
+    if (msg && msg.type === 'reply' && msg.result && msg.result.Err) reenableButtons();
+    scheduleRender();
+  }
+
+  function canSend() {
+    return conn.ws && conn.ws.readyState === WebSocket.OPEN && conn.joined && state.runner !== false;
+  }
+
+  async function sendDriven(entry) {
+    const ws = conn.ws;
+    const epoch = state.epoch;
+    const mac = await keys.sign(AAD.drive(link.share, epoch, driverId, entry.seq, entry.kind, entry.c));
+    if (ws !== conn.ws || !canSend()) return; // went away while signing: the resend covers it
+    ws.send(JSON.stringify({ t: 'send', kind: entry.kind, c: entry.c, drive: { id: driverId, seq: entry.seq, mac } }));
+  }
+
+  // Signing and sealing are async: one chain keeps messages in the order they were made.
+  let outbox = Promise.resolve();
+  function queueOut(job) {
+    outbox = outbox.then(job).catch((e) => { console.error('teamster: send failed', e); notice('could not send: ' + e.message); });
+    return outbox;
+  }
+
+  // Sends the whole unacknowledged queue once per socket and epoch (same seqs, fresh MACs):
+  // the runner skips what it has applied already and takes the rest.
+  function flushUnacked() {
+    if (!canSend() || state.epoch == null || conn.sentEpoch === state.epoch) return;
+    conn.sentEpoch = state.epoch;
+    for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
+  }
+
+  // After a (re)join or the runner's return, a moment for an update to bring the current
+  // epoch, so the queue is not signed for a runner that has since restarted.
+  function flushSoon() {
+    setTimeout(flushUnacked, 750);
+  }
+
+  // Seals a driver's message, queues it until acknowledged, and sends it if it can now.
+  function sendDriver(kind, msg) {
+    if (!canDrive()) return Promise.resolve();
+    return queueOut(async () => {
+      const c = await keys.seal(AAD.viewer(link.share, kind), JSON.stringify(msg));
+      const entry = { seq: ++driverSeq, kind, c };
+      unacked.push(entry);
+      if (unacked.length > MAX_UNACKED) {
+        unacked.splice(0, unacked.length - MAX_UNACKED);
+        notice('the sharer has not confirmed many messages; the oldest will not be sent again');
+      }
+      if (canSend() && state.epoch != null && conn.sentEpoch === state.epoch) {
+        await sendDriven(entry);
+      } else {
+        flushUnacked();
+        if (!canSend()) notice(state.runner === false ? 'the sharer is away: sent when they are back' : 'not connected: sent when the connection is back', 'info');
+      }
+    });
+  }
+
+  // ===================================================================== rendering
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    name: $('session-name'), tabs: $('tabs'), spend: $('spend'), role: $('role'), status: $('status'),
+    banner: $('banner'), notices: $('notices'), panes: $('panes'), pending: $('pending'),
+    roNote: $('ro-note'), history: $('history'),
+  };
+
+  let renderQueued = false;
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(render);
+  }
+
+  function render() {
+    renderQueued = false;
+    if (dirty.status) { renderStatus(); dirty.status = false; }
+    if (dirty.session) { renderSession(); dirty.session = false; }
+    for (const [id, which] of dirty.rows) renderRows(id, which);
+    dirty.rows.clear();
+    if (dirty.pending) { renderPending(); dirty.pending = false; }
+    if (dirty.history) { renderHistory(); dirty.history = false; }
+    if (dirty.notices) { renderNotices(); dirty.notices = false; }
+  }
+
+  function h(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  const dollars = (v) => '$' + (Number(v) || 0).toFixed(2);
+
+  function renderStatus() {
+    const c = state.connection;
+    const text = {
+      connecting: 'connecting…',
+      live: 'live',
+      waiting: 'waiting for the sharer',
+      reconnecting: 'reconnecting…',
+      refused: state.refused || 'refused',
+    }[c];
+    els.status.textContent = text;
+    els.status.className = 'status ' + c;
+    els.banner.hidden = c !== 'refused' && c !== 'waiting';
+    els.banner.className = c === 'refused' ? 'refused' : 'waiting';
+    els.banner.textContent = c === 'refused'
+      ? state.refused
+      : 'waiting for the sharer: their teamster is not connected right now; this page picks up when it is';
+    els.role.textContent = state.role === 'drive' ? 'driver' : state.role === 'read' ? 'read-only' : (link.drive ? 'driver' : 'read-only');
+    els.role.className = 'badge ' + (els.role.textContent === 'driver' ? 'drive' : 'read');
+  }
+
+  // ---- session, layout and panes
+
+  const paneEls = new Map(); // pane id -> { root, title parts, pre, rows: [div], typebar }
+  let layoutKey = '';
+  let charRatio = 0.6; // a monospace cell's width per font-size pixel, measured at start
+
+  function measureChar() {
+    const probe = h('pre', 'screen', 'M'.repeat(100));
+    probe.style.cssText = 'position:absolute;visibility:hidden;font-size:100px;left:-99999px;top:0;padding:0';
+    document.body.appendChild(probe);
+    const w = probe.getBoundingClientRect().width / 100 / 100;
+    probe.remove();
+    if (w > 0.3 && w < 1) charRatio = w;
+  }
+
+  function activeTab() {
+    const s = state.session;
+    return s && s.tabs ? s.tabs[s.active_tab] || s.tabs[0] || null : null;
+  }
+
+  function panesIn(layout, out) {
+    if (!layout) return out;
+    if (layout.pane != null) out.push(layout.pane);
+    else if (layout.split) for (const c of layout.split.children || []) panesIn(c.node, out);
+    return out;
+  }
+
+  function paneInfo(id) {
+    const s = state.session;
+    return (s && s.panes && s.panes.find((p) => p.id === id)) || null;
+  }
+
+  function renderSession() {
+    const s = state.session;
+    els.name.textContent = s ? s.name : 'teamster';
+    document.title = s ? `${s.name} · teamster` : 'teamster';
+    if (s) {
+      els.spend.textContent = dollars(s.spend) + (s.budget ? ' of ' + dollars(s.budget[0]) : '');
+      els.spend.title = s.budget ? s.budget[1] : 'spent by this session\u2019s agents';
+    } else {
+      els.spend.textContent = '';
+    }
+    const tab = activeTab();
+    els.tabs.textContent = s && s.tabs && s.tabs.length > 1
+      ? `tab ${(s.active_tab || 0) + 1} of ${s.tabs.length}: ${tab ? tab.name : ''}`
+      : '';
+
+    // The split tree, rebuilt only when its shape changes (moving a pane's element would
+    // take the focus from its input box).
+    const layout = tab ? (tab.zoomed != null ? { pane: tab.zoomed } : tab.layout) : null;
+    const key = JSON.stringify(layout);
+    if (key !== layoutKey) {
+      layoutKey = key;
+      const focused = document.activeElement;
+      els.panes.replaceChildren(layout ? buildNode(layout) : h('p', 'empty', state.connection === 'live' ? 'no panes' : 'nothing to show yet'));
+      const shown = new Set(panesIn(layout, []));
+      for (const id of paneEls.keys()) if (!shown.has(id)) paneEls.delete(id);
+      if (focused && document.contains(focused) && focused !== document.activeElement) focused.focus();
+    }
+    const order = panesIn(tab && tab.layout, []);
+    for (const [id, pe] of paneEls) updatePaneChrome(id, pe, order.indexOf(id) + 1, tab);
+    fitFonts();
+  }
+
+  function buildNode(node) {
+    if (node.pane != null) {
+      let pe = paneEls.get(node.pane);
+      if (!pe) {
+        pe = makePane(node.pane);
+        paneEls.set(node.pane, pe);
+        markRows(node.pane, true);
+      }
+      pe.root.style.flex = '';
+      return pe.root;
+    }
+    const split = node.split || { axis: 'horizontal', children: [] };
+    const div = h('div', 'split ' + (split.axis === 'vertical' ? 'v' : 'h'));
+    for (const child of split.children || []) {
+      const el = buildNode(child.node);
+      // Side by side, widths follow the weights; stacked, each pane is as tall as its rows.
+      el.style.flex = split.axis === 'vertical' ? '0 0 auto' : `${Math.max(1, child.weight || 1)} 1 0px`;
+      div.appendChild(el);
+    }
+    return div;
+  }
+
+  function makePane(id) {
+    const root = h('section', 'pane');
+    root.dataset.pane = String(id);
+    const title = h('div', 'pane-title');
+    const num = h('span', 'num');
+    const name = h('span', 'name');
+    const ptitle = h('span', 'ptitle');
+    const spend = h('span', 'spend');
+    const flag = h('span', 'flag');
+    title.append(num, name, ptitle, spend, flag);
+    const scroll = h('div', 'scroll');
+    const pre = h('pre', 'screen');
+    scroll.appendChild(pre);
+    root.append(title, scroll);
+    return { root, num, name, ptitle, spend, flag, scroll, pre, rows: [], typebar: null };
+  }
+
+  function updatePaneChrome(id, pe, number, tab) {
+    const info = paneInfo(id);
+    pe.num.textContent = number > 0 ? String(number) : '';
+    pe.name.textContent = info ? info.name || info.command : `pane ${id}`;
+    pe.ptitle.textContent = info && info.title && info.title !== info.name && info.title !== info.command ? info.title : '';
+    const spend = info && info.spend > 0 ? dollars(info.spend) + (info.spend_unknown ? '+?' : '') : '';
+    pe.spend.textContent = spend;
+    const approval = !!(info && info.agent && info.agent.state === 'needs-approval');
+    let flag = '';
+    if (approval) flag = 'needs approval';
+    else if (info && info.state && info.state.state === 'exited') {
+      flag = info.state.code != null ? `exited ${info.state.code}` : info.state.signal != null ? `killed (signal ${info.state.signal})` : 'exited';
+    } else if (info && info.agent && info.agent.state === 'waiting-for-input') flag = 'waiting for input';
+    pe.flag.textContent = flag;
+    pe.flag.className = 'flag' + (approval ? ' approval' : '');
+    pe.root.classList.toggle('approval', approval);
+    pe.root.classList.toggle('focused', !!tab && tab.focused === id);
+    pe.name.title = info ? info.command : '';
+
+    // Drivers get a line to type into the pane; viewers do not.
+    if (canDrive() && !pe.typebar) {
+      pe.typebar = makeTypebar(id);
+      pe.root.appendChild(pe.typebar);
+    } else if (!canDrive() && pe.typebar) {
+      pe.typebar.remove();
+      pe.typebar = null;
+    }
+  }
+
+  function renderRows(id, which) {
+    const pe = paneEls.get(id);
+    const p = state.panes[id];
+    if (!pe) return; // not on screen; drawn in full when it is
+    if (!p) { pe.pre.replaceChildren(); pe.rows = []; return; }
+    if (pe.rows.length !== p.rows) {
+      while (pe.rows.length < p.rows) pe.rows.push(pe.pre.appendChild(h('div', 'row')));
+      while (pe.rows.length > p.rows) pe.rows.pop().remove();
+      which = true;
+    }
+    if (pe.cols !== p.cols) { pe.cols = p.cols; pe.pre.style.minWidth = `calc(${p.cols}ch + 8px)`; fitFonts(); }
+    const c = p.cursor;
+    const curY = c && c.visible ? c.y : -1;
+    const draw = (i) => { pe.rows[i].innerHTML = rowHtml(p.lines[i], p.cols, i === curY ? c.x : -1); };
+    if (which === true) for (let i = 0; i < p.rows; i++) draw(i);
+    else for (const i of which) if (i < p.rows) draw(i);
+  }
+
+  // Font size so the tab's columns fit the width: side by side on wide screens, each pane
+  // on its own on narrow ones (where panes stack and scroll sideways past the minimum).
+  const wide = window.matchMedia('(min-width: 900px)');
+  function colsOf(node) {
+    if (!node) return 0;
+    if (node.pane != null) { const p = state.panes[node.pane] || paneInfo(node.pane); return (p && (p.cols || (p.size && p.size.cols))) || 80; }
+    const kids = (node.split && node.split.children) || [];
+    const sizes = kids.map((k) => colsOf(k.node));
+    return node.split.axis === 'vertical' ? Math.max(0, ...sizes) : sizes.reduce((a, b) => a + b + 2, 0);
+  }
+  function fitFonts() {
+    const width = els.panes.clientWidth || window.innerWidth;
+    if (wide.matches) {
+      const tab = activeTab();
+      const layout = tab ? (tab.zoomed != null ? { pane: tab.zoomed } : tab.layout) : null;
+      const cols = colsOf(layout) || 80;
+      const fs = Math.max(8, Math.min(14, Math.floor(((width - 16) / (cols * charRatio)) * 2) / 2));
+      els.panes.style.setProperty('--fs', fs + 'px');
+      for (const pe of paneEls.values()) pe.pre.style.fontSize = '';
+    } else {
+      for (const [id, pe] of paneEls) {
+        const p = state.panes[id];
+        const cols = (p && p.cols) || 80;
+        const fs = Math.max(7.5, Math.min(12, Math.floor(((width - 14) / (cols * charRatio)) * 2) / 2));
+        pe.pre.style.fontSize = fs + 'px';
+      }
+    }
+  }
+
+  // ---- pending actions, history, notices
+
+  function ago(secs) {
+    const s = Math.max(0, Math.round(secs));
+    if (s < 60) return s + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm ' + (s % 60) + 's';
+    return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm';
+  }
+
+  function ageText(p) {
+    const now = Date.now() / 1000;
+    let t = 'waiting ' + ago(now - p.since);
+    if (p.deadline) t += p.deadline > now ? ` · denied in ${ago(p.deadline - now)} if nobody answers` : ' · timing out';
+    return t;
+  }
+
+  const pendingEls = new Map(); // id -> element, kept so buttons are not rebuilt under a finger
+  function renderPending() {
+    const list = state.pending || [];
+    const drive = canDrive();
+    const here = state.session && state.session.name;
+    const keep = new Set(list.map((p) => p.id));
+    for (const [id, el] of pendingEls) if (!keep.has(id)) { el.remove(); pendingEls.delete(id); }
+    const frag = document.createDocumentFragment();
+    for (const p of list) {
+      let el = pendingEls.get(p.id);
+      if (!el || el.dataset.drive !== String(drive)) {
+        if (el) el.remove();
+        el = makePendingItem(p, drive, here);
+        pendingEls.set(p.id, el);
+      }
+      el._view = p;
+      frag.appendChild(el);
+    }
+    els.pending.replaceChildren(frag);
+    if (!list.length) els.pending.appendChild(h('p', 'empty', 'nothing waiting'));
+    els.roNote.hidden = drive || state.role == null;
+    els.roNote.textContent = state.role === 'drive' && !state.drivable
+      ? 'this share cannot be driven: you can watch, not approve'
+      : 'read-only link: you can watch, not approve';
+  }
+
+  function makePendingItem(p, drive, here) {
+    const el = h('div', 'pending');
+    el.dataset.id = String(p.id);
+    el.dataset.drive = String(drive);
+    const head = h('div', 'p-head');
+    head.append(h('span', 'agent', p.agent), h('span', 'tool', p.kind === 'llm_request' ? `request to ${p.tool}` : p.tool));
+    if (p.session && here && p.session !== here) head.append(h('span', 'where', `in ${p.session}`));
+    const what = h('code', 'what', p.what);
+    const why = h('div', 'why', [p.rule, p.reason].filter(Boolean).join(': '));
+    const age = h('div', 'age', ageText(p));
+    el._view = p;
+    el.append(head, what, why, age);
+    if (drive) {
+      const buttons = h('div', 'buttons');
+      const approve = h('button', 'approve', 'Approve');
+      const deny = h('button', 'deny', 'Deny');
+      approve.type = deny.type = 'button';
+      approve.addEventListener('click', () => resolve(p.id, true, el));
+      deny.addEventListener('click', () => resolve(p.id, false, el));
+      buttons.append(approve, deny);
+      el.appendChild(buttons);
+    }
+    return el;
+  }
+
+  function tickAges() {
+    for (const el of pendingEls.values()) {
+      const age = el.querySelector('.age');
+      if (age && el._view) age.textContent = ageText(el._view);
+    }
+  }
+
+  function renderHistory() {
+    const frag = document.createDocumentFragment();
+    for (const r of (state.history || []).slice(0, 10)) {
+      const li = h('li', 'decision');
+      const v = String(r.verdict || '');
+      const kind = /allow|approv/i.test(v) ? 'allow' : /deny|denied|refus|block/i.test(v) ? 'deny' : 'other';
+      li.append(h('span', 'verdict ' + kind, v), h('span', 'agent', r.agent), h('code', 'what', r.what));
+      const when = r.ts ? new Date(r.ts * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+      li.append(h('div', 'by', [r.by && 'by ' + r.by, when].filter(Boolean).join(' · ')));
+      frag.appendChild(li);
+    }
+    els.history.replaceChildren(frag);
+    if (!els.history.children.length) els.history.appendChild(h('li', 'empty', 'no decisions yet'));
+  }
+
+  function renderNotices() {
+    const frag = document.createDocumentFragment();
+    for (const n of state.notices) {
+      const d = h('div', 'notice ' + n.kind, n.text + (n.count > 1 ? ` (×${n.count})` : ''));
+      d.title = new Date(n.at).toLocaleTimeString() + ' (click to dismiss)';
+      d.addEventListener('click', () => {
+        const i = state.notices.indexOf(n);
+        if (i >= 0) state.notices.splice(i, 1);
+        dirty.notices = true;
+        scheduleRender();
+      });
+      frag.appendChild(d);
+    }
+    els.notices.replaceChildren(frag);
+  }
+
+  // ===================================================================== actions
+
+  function resolve(id, allow, el) {
+    const verdict = allow ? { verdict: 'allow' } : { verdict: 'deny', reason: 'denied from the browser' };
+    for (const b of el.querySelectorAll('button')) b.disabled = true;
+    el.classList.add('sent');
+    sendDriver('resolve', { type: 'resolve', id: ++requestId, action: id, verdict, always: null, via: 'browser' });
+    // If the runner never answers (the action is gone, or it was refused), allow a retry.
+    setTimeout(() => { if (document.contains(el)) reenable(el); }, 8000);
+  }
+
+  function reenable(el) {
+    el.classList.remove('sent');
+    for (const b of el.querySelectorAll('button')) b.disabled = false;
+  }
+  function reenableButtons() { for (const el of pendingEls.values()) reenable(el); }
+
+  function sendInput(pane, events) {
+    sendDriver('input', { type: 'input', pane, events });
+  }
+
+  const ENTER = { key: { code: 'enter', mods: 0 } };
+  // A few keys an agent's prompts need that a phone keyboard cannot type.
+  const KEYS = [
+    ['Esc', { key: { code: 'esc', mods: 0 } }],
+    ['Tab', { key: { code: 'tab', mods: 0 } }],
+    ['↑', { key: { code: 'up', mods: 0 } }],
+    ['↓', { key: { code: 'down', mods: 0 } }],
+    ['^C', { key: { code: { char: 'c' }, mods: 4 } }],
+  ];
+
+  function makeTypebar(id) {
+    const form = h('form', 'typebar');
+    form.setAttribute('autocomplete', 'off');
+    const input = h('input', 'type');
+    input.type = 'text';
+    input.placeholder = 'type a line into this pane';
+    input.setAttribute('autocapitalize', 'off');
+    input.setAttribute('autocorrect', 'off');
+    input.setAttribute('enterkeyhint', 'send');
+    input.spellcheck = false;
+    const sendLine = () => {
+      const text = input.value;
+      input.value = '';
+      sendInput(id, text ? [{ paste: text }, ENTER] : [ENTER]);
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); sendLine(); }
+    });
+    form.addEventListener('submit', (e) => { e.preventDefault(); sendLine(); });
+    const send = h('button', 'send', '⏎');
+    send.type = 'submit';
+    send.title = 'send the line and Enter';
+    form.append(input, send);
+    const keysEl = h('span', 'keys');
+    for (const [label, ev] of KEYS) {
+      const b = h('button', 'key', label);
+      b.type = 'button';
+      b.addEventListener('click', () => sendInput(id, [ev]));
+      keysEl.appendChild(b);
+    }
+    form.appendChild(keysEl);
+    return form;
+  }
+
+  // ===================================================================== start
+
+  Object.defineProperty(window, 'teamster', {
+    value: Object.freeze({
+      get lastSeq() { return lastSeq; },
+      get state() { return state; },
+      get driverId() { return driverId; },
+      get unacked() { return unacked.map((e) => e.seq); },
+    }),
+  });
+
+  measureChar();
+  wide.addEventListener('change', () => { fitFonts(); });
+  let resizeQueued = false;
+  window.addEventListener('resize', () => {
+    if (resizeQueued) return;
+    resizeQueued = true;
+    requestAnimationFrame(() => { resizeQueued = false; fitFonts(); });
+  });
+  setInterval(tickAges, 1000);
+  // A pasted link with a new fragment: start over with its secrets.
+  window.addEventListener('hashchange', () => location.reload());
+
+  if (link.error) {
+    state.refused = link.error;
+    state.connection = 'refused';
+    render();
+    return;
+  }
+  render();
+  makeKeys(link.share, link.read, link.drive)
+    .then((k) => { keys = k; connect(); })
+    .catch((e) => {
+      console.error('teamster: key derivation failed', e);
+      state.refused = 'this browser could not derive the link\u2019s keys: ' + e.message;
+      state.connection = 'refused';
+      dirty.status = true;
+      scheduleRender();
+    });
+})();
