@@ -8,6 +8,7 @@ mod support;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use std::sync::{Arc, Mutex};
 use support::share::{Server, Viewer, pane_running, runtime, share};
 use support::{Env, fake::fake_claude};
 use teamster::share::crypto::Link;
@@ -163,5 +164,314 @@ fn a_driver_types_and_approves_a_viewer_cannot_and_both_ride_out_a_server_restar
         assert!(again.contains("stopped by the person who shared it"), "{again}");
         let records = std::fs::read(&server.db).unwrap_or_default();
         assert!(!records.is_empty());
+    });
+}
+
+#[test]
+fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
+    let env = runner_with_agent("web");
+    env.ok(&[
+        "new",
+        "-t",
+        "web",
+        "--",
+        "bash",
+        "--norc",
+        "-c",
+        "printf '\\033[31mRED-TEXT\\033[0m plain\\n'; exec cat",
+    ]);
+    let server = Server::start(&env);
+    let (_, read, drive) = share(&env, &["-t", "web", "--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    let rt = runtime();
+    rt.block_on(async {
+        let mut typist = Viewer::join(&drive, "typist").await.expect("joins");
+        typist.wait("the agent's prompt", |v| v.count("fake>") > 0).await;
+        let agent = pane_running(&typist, "fake-claude").expect("the agent's pane");
+
+        let browser = support::browser::Browser::start(1280).await;
+        browser.open(&drive).await;
+        browser.wait("the page to go live", "return document.getElementById('status').innerText === 'live'").await;
+        browser.wait("the pane's text", "return document.body.innerText.includes('fake>')").await;
+        // The colour the program drew, on the page.
+        let color = browser
+            .wait(
+                "the red text",
+                "for (const s of document.querySelectorAll('.screen span')) { if (s.textContent.includes('RED-TEXT')) return getComputedStyle(s).color; } return null;",
+            )
+            .await;
+        let rgb: Vec<u32> = color
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        assert!(rgb.len() == 3 && rgb[0] > 150 && rgb[1] < 100 && rgb[2] < 100, "RED-TEXT is drawn red: {color}");
+        let plain = browser
+            .eval("for (const s of document.querySelectorAll('.screen span')) { if (s.textContent.trim() === 'plain') return getComputedStyle(s).color; } return null;")
+            .await;
+        assert_ne!(plain, color, "the rest of the line is not red");
+
+        // A push waits; the driver approves it with a click.
+        typist.type_line(agent, "run echo clicked > clicked.txt # git push").await;
+        browser.wait("the pending action", "return document.querySelectorAll('.pending button.approve').length === 1").await;
+        let text = browser.eval("return document.getElementById('pending').innerText").await;
+        assert!(text.as_str().unwrap_or_default().contains("git push"), "{text}");
+        browser.click(".pending button.approve").await;
+        typist.wait("the push to run", |v| v.count("ran: echo clicked") == 1).await;
+        assert!(env.dir.join("work/clicked.txt").exists());
+        let log = audit(&env);
+        let by = log.iter().find(|d| d["verdict"] == "allow").map(|d| d["by"].to_string()).unwrap_or_default();
+        assert!(by.contains("(shared link)"), "approved from the page: {log:#?}");
+
+        // A read-only page shows the same screen, and no buttons.
+        browser.open(&read).await;
+        browser.wait("the read-only page", "return document.body.innerText.includes('ran: echo clicked')").await;
+        typist.type_line(agent, "run echo again # git push").await;
+        browser.wait("the next pending action", "return document.querySelectorAll('.pending').length === 1").await;
+        let buttons = browser.eval("return document.querySelectorAll('button.approve, button.deny, input.type').length").await;
+        assert_eq!(buttons, 0, "a read-only link has nothing to click");
+        // Narrow, as on a phone: the panes stack and stay inside the screen.
+        browser.quit().await;
+        let phone = support::browser::Browser::start(375).await;
+        phone.open(&read).await;
+        phone.wait("the page on a phone", "return document.body.innerText.includes('ran: echo clicked')").await;
+        let overflow = phone.eval("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
+        assert_eq!(overflow, true, "nothing sticks out sideways on a phone");
+        phone.quit().await;
+    });
+}
+
+/// Bytes per connection.
+type Recorded = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
+/// A TCP relay in front of the server that records both directions (and can alter what
+/// goes to viewers), as someone on the way, or the server itself, could.
+struct Tap {
+    port: u16,
+    /// Per connection, what went each way.
+    to_clients: Recorded,
+    to_server: Recorded,
+    tamper: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Tap {
+    async fn start(server_port: u16) -> Tap {
+        use std::sync::atomic::AtomicBool;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tap = Tap {
+            port,
+            to_clients: Arc::new(Mutex::new(Vec::new())),
+            to_server: Arc::new(Mutex::new(Vec::new())),
+            tamper: Arc::new(AtomicBool::new(false)),
+        };
+        let (down, up, tamper) = (tap.to_clients.clone(), tap.to_server.clone(), tap.tamper.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await else { continue };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let (d, u) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+                down.lock().unwrap().push(d.clone());
+                up.lock().unwrap().push(u.clone());
+                let (down, up, tamper) = (d, u, tamper.clone());
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        up.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                });
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let chunk = &mut buf[..n];
+                        let marker = b"\"snap\":false,\"c\":\"";
+                        if tamper.load(std::sync::atomic::Ordering::SeqCst)
+                            && let Some(at) = chunk.windows(marker.len()).position(|w| w == marker)
+                        {
+                            let i = at + marker.len() + 20;
+                            chunk[i] = if chunk[i] == b'A' { b'B' } else { b'A' };
+                            tamper.store(false, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        down.lock().unwrap().extend_from_slice(chunk);
+                        if cw.write_all(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        tap
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// The payloads of the WebSocket frames in a recorded stream (unmasked), after each
+/// connection's HTTP upgrade; good enough for streams of whole frames.
+fn ws_payloads(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"GET ") || bytes[i..].starts_with(b"HTTP/1.1") {
+            match bytes[i..].windows(4).position(|w| w == b"\r\n\r\n") {
+                Some(end) => i += end + 4,
+                None => break,
+            }
+            continue;
+        }
+        if i + 2 > bytes.len() {
+            break;
+        }
+        let masked = bytes[i + 1] & 0x80 != 0;
+        let mut len = (bytes[i + 1] & 0x7f) as usize;
+        let mut at = i + 2;
+        if len == 126 && at + 2 <= bytes.len() {
+            len = u16::from_be_bytes([bytes[at], bytes[at + 1]]) as usize;
+            at += 2;
+        } else if len == 127 && at + 8 <= bytes.len() {
+            len = u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+            at += 8;
+        }
+        let mask = if masked && at + 4 <= bytes.len() {
+            at += 4;
+            Some([bytes[at - 4], bytes[at - 3], bytes[at - 2], bytes[at - 1]])
+        } else {
+            None
+        };
+        let end = (at + len).min(bytes.len());
+        out.extend(bytes[at..end].iter().enumerate().map(|(k, b)| mask.map_or(*b, |m| b ^ m[k % 4])));
+        out.push(b'\n');
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn the_server_and_the_wire_never_hold_the_session_in_plaintext_and_tampering_is_refused() {
+    let env = runner_with_agent("quiet");
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let tap = Tap::start(server.port).await;
+        let (_, read, drive) = share(&env, &["-t", "quiet", "--server", &tap.url()]);
+        // The driver goes straight to the server; the viewer through the tap.
+        let drive = drive.expect("drive link").replace(&tap.url(), &server.url());
+        let mut driver = Viewer::join(&drive, "dana").await.expect("joins");
+        let mut viewer = Viewer::join(&read, "vic").await.expect("joins");
+        driver.wait("the prompt", |v| v.count("fake>") > 0).await;
+        let agent = pane_running(&driver, "fake-claude").expect("the agent");
+        driver.type_line(agent, "MARKER-7f3a-typed").await;
+        viewer.wait("the marker", |v| v.count("you said: MARKER-7f3a-typed") == 1).await;
+
+        // An update altered on the way is refused, and the viewer still ends up right.
+        tap.tamper.store(true, std::sync::atomic::Ordering::SeqCst);
+        driver.type_line(agent, "after tampering").await;
+        viewer.wait("the tampered update refused", |v| v.said.iter().any(|s| s.contains("refused update"))).await;
+        viewer.wait("the viewer to recover", |v| v.count("you said: after tampering") == 1).await;
+        assert!(!tap.tamper.load(std::sync::atomic::Ordering::SeqCst), "an update was altered");
+
+        let payloads = |list: &Vec<Arc<Mutex<Vec<u8>>>>| {
+            list.iter().flat_map(|c| ws_payloads(&c.lock().unwrap())).collect::<Vec<u8>>()
+        };
+        let down = payloads(&tap.to_clients.lock().unwrap());
+        let up = payloads(&tap.to_server.lock().unwrap());
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(
+            text(&down).contains("\"t\":\"update\"") && text(&up).contains("\"t\":\"update\""),
+            "the tap saw the traffic"
+        );
+        for (what, bytes) in [("to the server", &up), ("from the server", &down)] {
+            for secret in ["MARKER-7f3a", "you said", "fake>", "git push"] {
+                assert!(!text(bytes).contains(secret), "`{secret}` in the clear {what}");
+            }
+        }
+        let mut stored = std::fs::read(&server.db).unwrap_or_default();
+        stored.extend(std::fs::read(server.db.with_extension("db-wal")).unwrap_or_default());
+        assert!(!stored.is_empty());
+        for secret in ["MARKER-7f3a", "you said", "fake>", "#r=", &read[read.find("#r=").unwrap() + 3..]] {
+            assert!(!text(&stored).contains(secret), "`{secret}` in the server's database");
+        }
+    });
+}
+
+#[test]
+fn the_runner_applies_only_signed_driver_actions_and_each_once() {
+    let env = runner_with_agent("signed");
+    let server = Server::start(&env);
+    let (id, read, drive) = share(&env, &["-t", "signed", "--server", &server.url()]);
+    let drive = drive.expect("drive link");
+    let rt = runtime();
+    rt.block_on(async {
+        let mut watcher = Viewer::join(&read, "vic").await.expect("joins");
+        watcher.wait("the prompt", |v| v.count("fake>") > 0).await;
+        let agent = pane_running(&watcher, "fake-claude").expect("the agent");
+        // Acting as a server would: the driver's token, but messages made by hand.
+        let link = Link::parse(&drive).unwrap();
+        let (mut ws, joined) = raw_join(&server.url(), &id, &link.keys.drive_token().unwrap(), Role::Drive).await;
+        assert!(matches!(joined, ToViewer::Joined { role: Role::Drive, .. }), "{joined:?}");
+        // The runner's epoch, from an update.
+        let epoch = loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await
+                && let Ok(ToViewer::Update { seq, snap, c }) = serde_json::from_str(&t)
+            {
+                let plain = link.keys.open(&teamster::share::crypto::aad::update(&id, seq, snap), &c).unwrap();
+                let body: teamster::share::wire::UpdateBody = serde_json::from_slice(&plain).unwrap();
+                break body.epoch;
+            }
+        };
+        let input = |text: &str| {
+            let msg = teamster::protocol::ClientMsg::Input {
+                pane: Some(agent),
+                events: vec![teamster::input::InputEvent::Paste(format!("{text}\r"))],
+            };
+            link.keys
+                .seal(&teamster::share::crypto::aad::viewer(&id, "input"), &serde_json::to_vec(&msg).unwrap())
+                .unwrap()
+        };
+        let signed = |c: &str, seq: u64, epoch: &str| {
+            let mac = link.keys.sign(&teamster::share::crypto::aad::drive(&id, epoch, "d1", seq, "input", c)).unwrap();
+            FromViewer::Send { kind: Kind::Input, c: c.into(), drive: Some(Authority { id: "d1".into(), seq, mac }) }
+        };
+        let send = |m: FromViewer| Message::text(serde_json::to_string(&m).unwrap());
+        // A bad signature, a signature from an earlier runner, an altered message: refused.
+        let c = input("forged one");
+        let mut bad = signed(&c, 1, &epoch);
+        if let FromViewer::Send { drive: Some(a), .. } = &mut bad {
+            a.mac = link.keys.sign("something else").unwrap();
+        }
+        ws.send(send(bad)).await.unwrap();
+        ws.send(send(signed(&input("forged two"), 1, "an-old-epoch"))).await.unwrap();
+        let c3 = input("forged three");
+        let mut altered = signed(&c3, 1, &epoch);
+        if let FromViewer::Send { c, .. } = &mut altered {
+            *c = c3.replacen('A', "B", 1).replacen('Q', "R", 1);
+        }
+        ws.send(send(altered)).await.unwrap();
+        // A good one, sent twice (a replay): applied once.
+        let good = signed(&input("signed line"), 2, &epoch);
+        ws.send(send(good.clone())).await.unwrap();
+        ws.send(send(good)).await.unwrap();
+        watcher.wait("the signed line", |v| v.count("you said: signed line") == 1).await;
+        ws.send(send(signed(&input("after replay"), 3, &epoch))).await.unwrap();
+        watcher.wait("the next line", |v| v.count("you said: after replay") == 1).await;
+        assert_eq!(watcher.count("you said: signed line"), 1, "the replay was not applied:\n{}", watcher.text());
+        assert_eq!(watcher.count("forged"), 0, "{}", watcher.text());
+        let log = audit(&env);
+        let refused = log.iter().filter(|d| d["verdict"] == "refused").count();
+        assert!(refused >= 3, "each forgery is in the sharer's audit: {log:#?}");
     });
 }

@@ -240,8 +240,15 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         )
     })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("teamster share server on {scheme}://{}", listener.local_addr()?);
-    println!("records in {}", opts.db.display());
+    // One line, and no complaint if nobody reads it (started in the background).
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stdout(),
+        "teamster share server on {scheme}://{} (records in {})",
+        listener.local_addr()?,
+        opts.db.display()
+    );
+    let _ = std::io::stdout().flush();
     run(listener, tls, Server::new(Box::new(store))).await;
     Ok(())
 }

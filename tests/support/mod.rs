@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod browser;
 pub mod fake;
 pub mod mock_llm;
 pub mod pty;

@@ -37,7 +37,12 @@ impl Server {
         let out = child.stdout.take().expect("stdout");
         let mut line = String::new();
         std::io::BufReader::new(out).read_line(&mut line).expect("serve prints where it listens");
-        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+        let port = line
+            .split("://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
         Server { child, port, db }
     }
 
