@@ -25,6 +25,7 @@ pub struct Remote {
     local: VecDeque<ServerMsg>,
     role: Role,
     focused: Option<PaneId>,
+    seen_session: bool,
 }
 
 impl Remote {
@@ -42,7 +43,7 @@ impl Remote {
             Role::Read => "watching a shared session (read-only link): typing goes nowhere; alt-q leaves",
         };
         let local = VecDeque::from([ServerMsg::Error { message: hello.into() }]);
-        Ok(Remote { out, inbox, local, role, focused: None })
+        Ok(Remote { out, inbox, local, role, focused: None, seen_session: false })
     }
 
     fn refuse(&mut self, id: Option<u64>, why: &str) {
@@ -98,14 +99,28 @@ impl Link for Remote {
     }
 
     async fn recv(&mut self) -> std::io::Result<Option<ServerMsg>> {
-        if let Some(m) = self.local.pop_front() {
-            return Ok(Some(m));
+        loop {
+            // Notices wait for the session: the TUI takes an error before it as fatal.
+            let notice_first = matches!(self.local.front(), Some(ServerMsg::Error { .. }));
+            if (self.seen_session || !notice_first)
+                && let Some(m) = self.local.pop_front()
+            {
+                return Ok(Some(m));
+            }
+            let msg = self.inbox.recv().await;
+            match msg {
+                Some(ServerMsg::Session { ref session }) => {
+                    self.focused = session.focused();
+                    self.seen_session = true;
+                }
+                Some(m @ ServerMsg::Error { .. }) if !self.seen_session => {
+                    self.local.push_back(m);
+                    continue;
+                }
+                _ => {}
+            }
+            return Ok(msg);
         }
-        let msg = self.inbox.recv().await;
-        if let Some(ServerMsg::Session { session }) = &msg {
-            self.focused = session.focused();
-        }
-        Ok(msg)
     }
 
     async fn reconnect(&mut self) -> anyhow::Result<()> {
