@@ -298,20 +298,11 @@ reason = "packages were installed in this session: look before this is pushed"
     // A key press approves it, and the push runs.
     tui.alt("s");
     tui.keys("y");
-    wait_until("the push to reach the remote", || {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(&remote)
-            .args(["rev-list", "--all", "--count"])
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
-    });
+    wait_until("the push to reach the remote", || git(&remote, &["rev-list", "--all", "--count"]) == "1");
     tui.wait_text(TOOL_DONE);
-    let log: Value = serde_json::from_str(&env.ok(&["audit", "--json"])).expect("audit");
-    let push = log["decisions"]
-        .as_array()
+    let push = env
+        .audit()
         .into_iter()
-        .flatten()
         .find(|d| d["what"] == "git push origin HEAD:main")
         .expect("the push in the audit log")
         .clone();

@@ -6,20 +6,9 @@
 mod support;
 
 use serde_json::Value;
-use support::fake::{fake_claude, write_script};
+use support::fake::{ASK_BEFORE_PUSH, fake_claude, write_script};
 use support::mock_llm::MockLlm;
 use support::{Env, Tui};
-
-/// Asks before `git push`; lets `npm install` through, noting it.
-const POLICIES: &str = r#"
-[[policy]]
-name = "pushes need a look"
-on = "tool_call"
-tool = ["shell"]
-command = '\bgit\s+push\b'
-verdict = "ask"
-reason = "pushing leaves the machine"
-"#;
 
 fn type_line(tui: &Tui, text: &str) {
     tui.keys(text);
@@ -30,11 +19,6 @@ fn type_line(tui: &Tui, text: &str) {
 fn pending(env: &Env) -> Vec<Value> {
     let v: Value = serde_json::from_str(&env.ok(&["approvals", "--json"])).expect("approvals JSON");
     v["pending"].as_array().cloned().unwrap_or_default()
-}
-
-fn audit(env: &Env) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&env.ok(&["audit", "--json"])).expect("audit JSON");
-    v["decisions"].as_array().cloned().unwrap_or_default()
 }
 
 fn start(env: &Env, config: &str) -> Tui {
@@ -54,7 +38,7 @@ fn start_with(env: &Env, config: &str, agent: &str) -> Tui {
 #[test]
 fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     let env = Env::new();
-    let tui = start(&env, POLICIES);
+    let tui = start(&env, ASK_BEFORE_PUSH);
     type_line(&tui, "run echo pushed > pushed.txt # git push");
     // Held, the sidebar appears beside the panes with what and why.
     tui.wait_text("waiting for you (1)");
@@ -77,7 +61,7 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     tui.wait_text("deny, telling the agent:");
     tui.keys("tag it after review\r");
     tui.wait_text("tag it after review\"");
-    let log = audit(&env);
+    let log = env.audit();
     let by: Vec<(&str, &str)> =
         log.iter().map(|d| (d["verdict"].as_str().unwrap_or(""), d["by"].as_str().unwrap_or(""))).collect();
     assert!(by.contains(&("allow", "you (sidebar)")) && by.contains(&("deny", "you (sidebar)")), "{log:#?}");
@@ -90,7 +74,7 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
 #[test]
 fn always_allow_is_remembered_shown_and_forgotten() {
     let env = Env::new();
-    let tui = start(&env, POLICIES);
+    let tui = start(&env, ASK_BEFORE_PUSH);
     let push = "run true git push origin feature";
     type_line(&tui, push);
     env.wait_ls("the push held", |_| !pending(&env).is_empty());
@@ -104,7 +88,7 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     let rules = env.ok(&["rules"]);
     assert!(rules.contains("always allowed") && rules.contains("Bash: true git push origin feature"), "{rules}");
     assert!(rules.contains("pushes need a look: on tool_call"), "{rules}");
-    let log = audit(&env);
+    let log = env.audit();
     assert!(log[0]["rule"].as_str().is_some_and(|r| r.starts_with("always allowed in ")), "{log:#?}");
     // A different command is not covered by the allowance.
     type_line(&tui, "run true git push origin other");
@@ -124,17 +108,17 @@ fn always_allow_is_remembered_shown_and_forgotten() {
         let text = s.contents();
         text.rfind("run true git push origin feature").is_some_and(|at| text[at..].contains("denied by the user"))
     });
-    let denials = audit(&env).iter().filter(|d| d["verdict"] == "deny").count();
+    let denials = env.audit().iter().filter(|d| d["verdict"] == "deny").count();
     assert_eq!(denials, 2, "the different command and the forgotten one");
 }
 
 #[test]
 fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     let env = Env::new();
-    let tui = start(&env, &format!("ask_timeout_secs = 1\n{POLICIES}"));
+    let tui = start(&env, &format!("ask_timeout_secs = 1\n{ASK_BEFORE_PUSH}"));
     type_line(&tui, "run git push");
     tui.wait_text("nobody answered within 1 s");
-    let log = audit(&env);
+    let log = env.audit();
     assert_eq!((log[0]["verdict"].as_str(), log[0]["by"].as_str()), (Some("deny"), Some("timeout")), "{log:#?}");
     assert!(pending(&env).is_empty());
 }
@@ -216,7 +200,7 @@ fn an_agent_cannot_approve_its_own_actions() {
     let env = Env::new();
     // Sandboxed, the agent cannot even see the control socket (tests/sandbox.rs); this is
     // the layer beneath, for agents run with the sandbox off.
-    let tui = start_with(&env, POLICIES, "sandbox = \"off\"\n");
+    let tui = start_with(&env, ASK_BEFORE_PUSH, "sandbox = \"off\"\n");
     // Everything the agent's side can reach, run as the agent's own process while its
     // call waits: the CLI (the control socket), the hook helper and its socket (with a
     // forged event and payload), and the proxy.

@@ -6,7 +6,6 @@
 
 mod support;
 
-use serde_json::Value;
 use support::Env;
 
 /// Each attempt prints `ESCAPED: what` if it worked, `blocked: what` if not.
@@ -98,11 +97,6 @@ impl Drop for Bait {
     }
 }
 
-fn audit(env: &Env) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&env.ok(&["audit", "--json"])).expect("audit JSON");
-    v["decisions"].as_array().cloned().unwrap_or_default()
-}
-
 fn results(env: &Env) -> String {
     let file = env.dir.join("work/results.txt");
     env.wait_ls("the escape attempts to finish", |_| std::fs::read_to_string(&file).is_ok_and(|r| r.contains("done")));
@@ -141,7 +135,7 @@ fn every_way_out_fails_and_the_tries_are_reported() {
     assert!(!bait.bus_was_reached(), "a Unix socket outside was reached");
 
     // Each refused write and connection is in the audit log, said plainly.
-    let log = audit(&env);
+    let log = env.audit();
     let refused: Vec<String> = log
         .iter()
         .filter(|d| d["by"] == "sandbox")

@@ -7,36 +7,21 @@
 mod support;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use std::sync::{Arc, Mutex};
+use support::Env;
+use support::fake::{ASK_BEFORE_PUSH, fake_claude};
 use support::share::{Server, Viewer, pane_running, runtime, share};
-use support::{Env, fake::fake_claude};
 use teamster::share::crypto::Link;
 use teamster::share::wire::{Authority, FromViewer, Kind, Role, ToViewer};
 use tokio_tungstenite::tungstenite::Message;
 
-const ASK_PUSH: &str = r#"
-[[policy]]
-name = "pushes need a look"
-on = "tool_call"
-tool = ["shell"]
-command = '\bgit\s+push\b'
-verdict = "ask"
-reason = "pushing leaves the machine"
-"#;
-
 /// A runner with a detached session `name` running the stand-in agent.
 fn runner_with_agent(name: &str) -> Env {
     let env = Env::new();
-    env.write_config(&format!("{ASK_PUSH}\n{}", fake_claude(&env)));
+    env.write_config(&format!("{ASK_BEFORE_PUSH}\n{}", fake_claude(&env)));
     env.ok(&["-d", "-s", name, "--size", "100x30"]);
     env.ok(&["new", "fake", "-t", name]);
     env
-}
-
-fn audit(env: &Env) -> Vec<Value> {
-    let v: Value = serde_json::from_str(&env.ok(&["audit", "--json", "-n", "100"])).expect("audit JSON");
-    v["decisions"].as_array().cloned().unwrap_or_default()
 }
 
 /// Joins by hand, as any program could: the server's first answer.
@@ -99,7 +84,7 @@ fn a_driver_types_and_approves_a_viewer_cannot_and_both_ride_out_a_server_restar
         driver.resolve(action, true).await;
         driver.wait("the push to run", |v| v.count("ran: echo pushed") == 1).await;
         assert!(alpha.dir.join("work/pushed.txt").exists());
-        let log = audit(&alpha);
+        let log = alpha.audit();
         assert!(log.iter().any(|d| d["verdict"] == "allow" && d["by"] == "dana (shared link)"), "{log:#?}");
         assert!(!viewer.text().contains("hello from vic"));
         assert_eq!(viewer.count("hello from vic"), 0);
@@ -222,7 +207,7 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         browser.click(".pending button.approve").await;
         typist.wait("the push to run", |v| v.count("ran: echo clicked") == 1).await;
         assert!(env.dir.join("work/clicked.txt").exists());
-        let log = audit(&env);
+        let log = env.audit();
         let by = log.iter().find(|d| d["verdict"] == "allow").map(|d| d["by"].to_string()).unwrap_or_default();
         assert!(by.contains("(shared link)"), "approved from the page: {log:#?}");
 
@@ -470,7 +455,7 @@ fn the_runner_applies_only_signed_driver_actions_and_each_once() {
         watcher.wait("the next line", |v| v.count("you said: after replay") == 1).await;
         assert_eq!(watcher.count("you said: signed line"), 1, "the replay was not applied:\n{}", watcher.text());
         assert_eq!(watcher.count("forged"), 0, "{}", watcher.text());
-        let log = audit(&env);
+        let log = env.audit();
         let refused = log.iter().filter(|d| d["verdict"] == "refused").count();
         assert!(refused >= 3, "each forgery is in the sharer's audit: {log:#?}");
     });

@@ -43,265 +43,12 @@
     return b;
   }
 
-  // A software SHA-256 / HMAC / HKDF / AES-256-GCM, used only when crypto.subtle is
-  // missing: browsers hide it outside secure contexts, and a share server on a LAN is
-  // often plain http://192.168.x.y. Checked against WebCrypto byte for byte.
-  const Soft = (function () {
-    const K = new Uint32Array([
-      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-      0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-      0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-      0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-      0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-      0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-      0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-      0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]);
-
-    function sha256(data) {
-      const len = data.length;
-      const padded = new Uint8Array(((len + 9 + 63) >> 6) << 6);
-      padded.set(data);
-      padded[len] = 0x80;
-      const dv = new DataView(padded.buffer);
-      dv.setUint32(padded.length - 8, Math.floor(len / 0x20000000));
-      dv.setUint32(padded.length - 4, (len << 3) >>> 0);
-      const h = new Uint32Array([
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-      ]);
-      const w = new Uint32Array(64);
-      for (let off = 0; off < padded.length; off += 64) {
-        for (let i = 0; i < 16; i++) w[i] = dv.getUint32(off + i * 4);
-        for (let i = 16; i < 64; i++) {
-          const a = w[i - 15], b = w[i - 2];
-          const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
-          const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
-          w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
-        }
-        let [a, b, c, d, e, f, g, hh] = h;
-        for (let i = 0; i < 64; i++) {
-          const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-          const ch = (e & f) ^ (~e & g);
-          const t1 = (hh + S1 + ch + K[i] + w[i]) | 0;
-          const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-          const maj = (a & b) ^ (a & c) ^ (b & c);
-          const t2 = (S0 + maj) | 0;
-          hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
-        }
-        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
-      }
-      const out = new Uint8Array(32);
-      const odv = new DataView(out.buffer);
-      for (let i = 0; i < 8; i++) odv.setUint32(i * 4, h[i]);
-      return out;
-    }
-
-    function concat(...parts) {
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let o = 0;
-      for (const p of parts) { out.set(p, o); o += p.length; }
-      return out;
-    }
-
-    function hmac(key, msg) {
-      if (key.length > 64) key = sha256(key);
-      const k = new Uint8Array(64);
-      k.set(key);
-      const ipad = k.map((b) => b ^ 0x36);
-      const opad = k.map((b) => b ^ 0x5c);
-      return sha256(concat(opad, sha256(concat(ipad, msg))));
-    }
-
-    // 32 bytes of output: one HKDF-Expand block.
-    function hkdf32(ikm, salt, info) {
-      const prk = hmac(salt, ikm);
-      return hmac(prk, concat(info, new Uint8Array([1])));
-    }
-
-    // AES: S-box and encryption T-tables, built once.
-    const SBOX = new Uint8Array(256);
-    const T0 = new Uint32Array(256), T1 = new Uint32Array(256), T2 = new Uint32Array(256), T3 = new Uint32Array(256);
-    (function () {
-      const exp = new Uint8Array(256), log = new Uint8Array(256);
-      let x = 1;
-      for (let i = 0; i < 255; i++) {
-        exp[i] = x; log[x] = i;
-        x ^= (x << 1) ^ (x & 0x80 ? 0x1b : 0); // multiply by 3
-        x &= 0xff;
-      }
-      for (let i = 0; i < 256; i++) {
-        let inv = i === 0 ? 0 : exp[(255 - log[i]) % 255];
-        let s = inv;
-        for (let r = 0; r < 4; r++) { inv = ((inv << 1) | (inv >> 7)) & 0xff; s ^= inv; }
-        SBOX[i] = s ^ 0x63;
-      }
-      for (let i = 0; i < 256; i++) {
-        const s = SBOX[i];
-        const s2 = ((s << 1) ^ (s & 0x80 ? 0x1b : 0)) & 0xff;
-        const s3 = s2 ^ s;
-        const t = ((s2 << 24) | (s << 16) | (s << 8) | s3) >>> 0;
-        T0[i] = t;
-        T1[i] = ((t >>> 8) | (t << 24)) >>> 0;
-        T2[i] = ((t >>> 16) | (t << 16)) >>> 0;
-        T3[i] = ((t >>> 24) | (t << 8)) >>> 0;
-      }
-    })();
-
-    function expandKey(key) {
-      // AES-256: 8 key words, 14 rounds, 60 round-key words.
-      const w = new Uint32Array(60);
-      const dv = new DataView(key.buffer, key.byteOffset, 32);
-      for (let i = 0; i < 8; i++) w[i] = dv.getUint32(i * 4);
-      let rcon = 1;
-      for (let i = 8; i < 60; i++) {
-        let t = w[i - 1];
-        if (i % 8 === 0) {
-          t = (t << 8) | (t >>> 24);
-          t = (SBOX[t >>> 24] << 24) | (SBOX[(t >>> 16) & 255] << 16) | (SBOX[(t >>> 8) & 255] << 8) | SBOX[t & 255];
-          t ^= rcon << 24;
-          rcon = ((rcon << 1) ^ (rcon & 0x80 ? 0x1b : 0)) & 0xff;
-        } else if (i % 8 === 4) {
-          t = (SBOX[t >>> 24] << 24) | (SBOX[(t >>> 16) & 255] << 16) | (SBOX[(t >>> 8) & 255] << 8) | SBOX[t & 255];
-        }
-        w[i] = w[i - 8] ^ t;
-      }
-      return w;
-    }
-
-    // Encrypts one block given as four big-endian words; returns four words.
-    function encryptBlock(w, s0, s1, s2, s3, out) {
-      s0 ^= w[0]; s1 ^= w[1]; s2 ^= w[2]; s3 ^= w[3];
-      let k = 4;
-      for (let r = 1; r < 14; r++, k += 4) {
-        const t0 = T0[s0 >>> 24] ^ T1[(s1 >>> 16) & 255] ^ T2[(s2 >>> 8) & 255] ^ T3[s3 & 255] ^ w[k];
-        const t1 = T0[s1 >>> 24] ^ T1[(s2 >>> 16) & 255] ^ T2[(s3 >>> 8) & 255] ^ T3[s0 & 255] ^ w[k + 1];
-        const t2 = T0[s2 >>> 24] ^ T1[(s3 >>> 16) & 255] ^ T2[(s0 >>> 8) & 255] ^ T3[s1 & 255] ^ w[k + 2];
-        const t3 = T0[s3 >>> 24] ^ T1[(s0 >>> 16) & 255] ^ T2[(s1 >>> 8) & 255] ^ T3[s2 & 255] ^ w[k + 3];
-        s0 = t0; s1 = t1; s2 = t2; s3 = t3;
-      }
-      out[0] = ((SBOX[s0 >>> 24] << 24) | (SBOX[(s1 >>> 16) & 255] << 16) | (SBOX[(s2 >>> 8) & 255] << 8) | SBOX[s3 & 255]) ^ w[k];
-      out[1] = ((SBOX[s1 >>> 24] << 24) | (SBOX[(s2 >>> 16) & 255] << 16) | (SBOX[(s3 >>> 8) & 255] << 8) | SBOX[s0 & 255]) ^ w[k + 1];
-      out[2] = ((SBOX[s2 >>> 24] << 24) | (SBOX[(s3 >>> 16) & 255] << 16) | (SBOX[(s0 >>> 8) & 255] << 8) | SBOX[s1 & 255]) ^ w[k + 2];
-      out[3] = ((SBOX[s3 >>> 24] << 24) | (SBOX[(s0 >>> 16) & 255] << 16) | (SBOX[(s1 >>> 8) & 255] << 8) | SBOX[s2 & 255]) ^ w[k + 3];
-    }
-
-    // GHASH: multiplication in GF(2^128) with 4-bit tables (Shoup), words big-endian.
-    const R4 = [0x0000, 0x1c20, 0x3840, 0x2460, 0x7080, 0x6ca0, 0x48c0, 0x54e0,
-      0xe100, 0xfd20, 0xd940, 0xc560, 0x9180, 0x8da0, 0xa9c0, 0xb5e0];
-
-    function ghashTable(h) {
-      // M[i] = i * H for 4-bit i (bit order as GCM defines it).
-      const M = [];
-      for (let i = 0; i < 16; i++) M.push([0, 0, 0, 0]);
-      let v = h.slice();
-      M[8] = v.slice();
-      for (let i = 4; i > 0; i >>= 1) {
-        const lsb = v[3] & 1;
-        v = [v[0] >>> 1, ((v[1] >>> 1) | (v[0] << 31)) >>> 0, ((v[2] >>> 1) | (v[1] << 31)) >>> 0, ((v[3] >>> 1) | (v[2] << 31)) >>> 0];
-        if (lsb) v[0] = (v[0] ^ 0xe1000000) >>> 0;
-        M[i] = v.slice();
-      }
-      for (let i = 2; i < 16; i <<= 1) {
-        for (let j = 1; j < i; j++) {
-          M[i + j] = [M[i][0] ^ M[j][0], M[i][1] ^ M[j][1], M[i][2] ^ M[j][2], M[i][3] ^ M[j][3]].map((x) => x >>> 0);
-        }
-      }
-      return M;
-    }
-
-    function gmul(x, M) {
-      // Nibbles from the last byte's low nibble to the first byte's high nibble.
-      let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
-      for (let i = 15; i >= 0; i--) {
-        const byte = (x[i >> 2] >>> (24 - 8 * (i & 3))) & 255;
-        for (let half = 0; half < 2; half++) {
-          const nib = half === 0 ? byte & 15 : byte >>> 4;
-          if (!(i === 15 && half === 0)) {
-            const rem = z3 & 15;
-            z3 = (z3 >>> 4) | (z2 << 28);
-            z2 = (z2 >>> 4) | (z1 << 28);
-            z1 = (z1 >>> 4) | (z0 << 28);
-            z0 = (z0 >>> 4) ^ (R4[rem] << 16);
-          }
-          const m = M[nib];
-          z0 ^= m[0]; z1 ^= m[1]; z2 ^= m[2]; z3 ^= m[3];
-        }
-      }
-      x[0] = z0 >>> 0; x[1] = z1 >>> 0; x[2] = z2 >>> 0; x[3] = z3 >>> 0;
-    }
-
-    function ghash(M, aad, ct) {
-      const x = [0, 0, 0, 0];
-      const absorb = (data) => {
-        for (let off = 0; off < data.length; off += 16) {
-          const blk = new Uint8Array(16);
-          blk.set(data.subarray(off, off + 16));
-          const dv = new DataView(blk.buffer);
-          for (let j = 0; j < 4; j++) x[j] = (x[j] ^ dv.getUint32(j * 4)) >>> 0;
-          gmul(x, M);
-        }
-      };
-      absorb(aad);
-      absorb(ct);
-      const lens = new Uint8Array(16);
-      const dv = new DataView(lens.buffer);
-      dv.setUint32(0, Math.floor(aad.length / 0x20000000));
-      dv.setUint32(4, (aad.length << 3) >>> 0);
-      dv.setUint32(8, Math.floor(ct.length / 0x20000000));
-      dv.setUint32(12, (ct.length << 3) >>> 0);
-      absorb(lens);
-      return x;
-    }
-
-    // AES-GCM with a 12-byte nonce: CTR from counter 2, tag masked with E(J0).
-    function gcm(key, nonce, aad, input, decrypt) {
-      const w = expandKey(key);
-      const blk = [0, 0, 0, 0];
-      encryptBlock(w, 0, 0, 0, 0, blk);
-      const M = ghashTable(blk.map((v) => v >>> 0));
-      const nv = new DataView(nonce.buffer, nonce.byteOffset, 12);
-      const n0 = nv.getUint32(0), n1 = nv.getUint32(4), n2 = nv.getUint32(8);
-      const crypt = (data) => {
-        const out = new Uint8Array(data.length);
-        let ctr = 2;
-        for (let off = 0; off < data.length; off += 16, ctr++) {
-          encryptBlock(w, n0, n1, n2, ctr, blk);
-          for (let j = 0; j < 16 && off + j < data.length; j++) {
-            out[off + j] = data[off + j] ^ ((blk[j >> 2] >>> (24 - 8 * (j & 3))) & 255);
-          }
-        }
-        return out;
-      };
-      const tagOf = (ct) => {
-        const s = ghash(M, aad, ct);
-        encryptBlock(w, n0, n1, n2, 1, blk);
-        const tag = new Uint8Array(16);
-        const dv = new DataView(tag.buffer);
-        for (let j = 0; j < 4; j++) dv.setUint32(j * 4, (s[j] ^ blk[j]) >>> 0);
-        return tag;
-      };
-      if (!decrypt) {
-        const ct = crypt(input);
-        return concat(ct, tagOf(ct));
-      }
-      if (input.length < 16) throw new Error('too short');
-      const ct = input.subarray(0, input.length - 16);
-      const want = tagOf(ct);
-      const got = input.subarray(input.length - 16);
-      let diff = 0;
-      for (let j = 0; j < 16; j++) diff |= want[j] ^ got[j];
-      if (diff) throw new Error('tag mismatch');
-      return crypt(ct);
-    }
-
-    return { sha256, hmac, hkdf32, gcm };
-  })();
-
-  // crypto.subtle where the browser offers it (secure contexts), else the software one.
+  // WebCrypto: browsers offer it in secure contexts only (https, or this machine). A share
+  // server beyond loopback serves https (`teamster serve` insists, or sits behind a TLS
+  // proxy), so the page never needs its own cipher code.
   const subtle = (globalThis.crypto && globalThis.crypto.subtle) || null;
 
   async function derive(secret, share, label) {
-    if (!subtle) return Soft.hkdf32(secret, utf8(share), utf8(label));
     const base = await subtle.importKey('raw', secret, 'HKDF', false, ['deriveBits']);
     const bits = await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: utf8(share), info: utf8(label) }, base, 256);
     return new Uint8Array(bits);
@@ -313,10 +60,8 @@
     const encRaw = await derive(read, share, 'teamster/1 encrypt');
     const driveToken = drive ? b64url(await derive(drive, share, 'teamster/1 drive-access')) : null;
     const macRaw = drive ? await derive(drive, share, 'teamster/1 mac') : null;
-    const encKey = subtle ? await subtle.importKey('raw', encRaw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']) : null;
-    const macKey = subtle && macRaw
-      ? await subtle.importKey('raw', macRaw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-      : null;
+    const encKey = await subtle.importKey('raw', encRaw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+    const macKey = macRaw ? await subtle.importKey('raw', macRaw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) : null;
     return {
       readToken,
       driveToken,
@@ -324,9 +69,7 @@
       async seal(aad, text) {
         const nonce = randomBytes(12);
         const plain = utf8(text);
-        const ct = subtle
-          ? new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: utf8(aad), tagLength: 128 }, encKey, plain))
-          : Soft.gcm(encRaw, nonce, utf8(aad), plain, false);
+        const ct = new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: utf8(aad), tagLength: 128 }, encKey, plain));
         const out = new Uint8Array(12 + ct.length);
         out.set(nonce);
         out.set(ct, 12);
@@ -338,14 +81,12 @@
         if (bytes.length < 28) throw new Error('too short to be a sealed message');
         const nonce = bytes.subarray(0, 12);
         const body = bytes.subarray(12);
-        const plain = subtle
-          ? new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: nonce, additionalData: utf8(aad), tagLength: 128 }, encKey, body))
-          : Soft.gcm(encRaw, nonce, utf8(aad), body, true);
+        const plain = new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: nonce, additionalData: utf8(aad), tagLength: 128 }, encKey, body));
         return textDecoder.decode(plain);
       },
       async sign(text) {
         if (!macRaw) throw new Error('this link cannot drive');
-        const mac = subtle ? new Uint8Array(await subtle.sign('HMAC', macKey, utf8(text))) : Soft.hmac(macRaw, utf8(text));
+        const mac = new Uint8Array(await subtle.sign('HMAC', macKey, utf8(text)));
         return b64url(mac);
       },
     };
@@ -468,7 +209,7 @@
 
   // Outside a page (node tests) only the pure parts are wanted.
   if (typeof document === 'undefined') {
-    if (typeof module !== 'undefined') module.exports = { b64url, unb64url, Soft, makeKeys, derive, AAD, rowHtml, colour };
+    if (typeof module !== 'undefined') module.exports = { b64url, unb64url, makeKeys, derive, AAD, rowHtml, colour };
     return;
   }
 
@@ -1312,6 +1053,12 @@
 
   if (link.error) {
     state.refused = link.error;
+    state.connection = 'refused';
+    render();
+    return;
+  }
+  if (!subtle) {
+    state.refused = 'this page must be opened over https (or on this machine): browsers keep their cryptography from plain http pages on other hosts. Ask the sharer for an https link, or use `teamster attach`.';
     state.connection = 'refused';
     render();
     return;

@@ -150,10 +150,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),
             ClientMsg::Approvals { id } => Some(reply(id, Ok(Reply::Approvals { pending: runner.approvals() }))),
             ClientMsg::Resolve { id, action, verdict, always, via } => {
-                let result = match verdict {
-                    crate::agents::Verdict::Deny { reason } => runner.resolve(action, false, reason, None, &via),
-                    _ => runner.resolve(action, true, String::new(), always, &via),
-                };
+                let result = runner.resolve(action, verdict, always, format!("you ({via})"));
                 Some(reply(id, result.map(|_| Reply::Done)))
             }
             ClientMsg::Cost { id, session } => {
@@ -252,11 +249,8 @@ fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, 
         runner.make_owner(client, session, size);
     }
     let Some(pane) = pane.or(focused) else { return };
-    let Ok(pane) = runner.pane(session, pane) else { return };
-    let modes = pane.screen.lock().modes();
-    let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
-    if pane.is_running() {
-        pane.write(&bytes);
+    if let Ok(pane) = runner.pane(session, pane) {
+        pane.type_events(events);
     }
 }
 
@@ -275,9 +269,9 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
     let Some(mut feed) = Feed::new(runner, session, Scope::Local) else { return };
     loop {
         match feed.next().await {
-            Ok(msgs) => {
+            Ok(batch) => {
                 let mut w = wr.lock().await;
-                for msg in &msgs {
+                for msg in &batch.msgs {
                     if write_msg(&mut *w, msg).await.is_err() {
                         return;
                     }
@@ -288,6 +282,18 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
                 return;
             }
         }
+    }
+}
+
+/// A feed's messages at one go; a snapshot needs nothing sent before it.
+pub struct Batch {
+    pub msgs: Vec<ServerMsg>,
+    pub snapshot: bool,
+}
+
+impl Batch {
+    fn update(msgs: Vec<ServerMsg>) -> Batch {
+        Batch { msgs, snapshot: false }
     }
 }
 
@@ -351,15 +357,9 @@ impl Feed {
     }
 
     /// The next batch, once there is one; `Err` with the reason when the session ended.
-    pub async fn next(&mut self) -> Result<Vec<ServerMsg>, String> {
+    pub async fn next(&mut self) -> Result<Batch, String> {
         if self.fresh {
-            self.fresh = false;
-            let pending = self.pending(self.runner.approvals());
-            let recent = self.history.borrow_and_update().clone();
-            let recent = self.recent(recent);
-            let mut out = vec![ServerMsg::Pending { pending }, ServerMsg::History { recent }];
-            out.extend(self.frame_batch());
-            return Ok(out);
+            return Ok(self.snapshot());
         }
         loop {
             tokio::select! {
@@ -378,14 +378,14 @@ impl Feed {
                 ev = self.events.recv() => {
                     match ev {
                         Ok(SessionEvent::Message(m)) => match self.admit(m) {
-                            Some(m) => return Ok(vec![m]),
+                            Some(m) => return Ok(Batch::update(vec![m])),
                             None => continue,
                         },
                         Ok(SessionEvent::Ended(reason)) => return Err(reason),
                         // A share cannot miss an approval: it starts over instead.
                         Err(RecvError::Lagged(_)) if self.scope != Scope::Local => {
                             self.resync();
-                            return Box::pin(self.next()).await;
+                            return Ok(self.snapshot());
                         }
                         Err(RecvError::Lagged(_)) => continue,
                         Err(RecvError::Closed) => return Err("the session ended".into()),
@@ -394,15 +394,26 @@ impl Feed {
                 Ok(()) = self.history.changed() => {
                     let recent = self.history.borrow_and_update().clone();
                     let recent = self.recent(recent);
-                    return Ok(vec![ServerMsg::History { recent }]);
+                    return Ok(Batch::update(vec![ServerMsg::History { recent }]));
                 }
                 _ = tokio::time::sleep_until(self.due.unwrap_or_else(Instant::now)), if self.due.is_some() => {}
             }
             let batch = self.frame_batch();
             if !batch.is_empty() {
-                return Ok(batch);
+                return Ok(Batch::update(batch));
             }
         }
+    }
+
+    /// Everything, needing nothing sent before it.
+    fn snapshot(&mut self) -> Batch {
+        self.fresh = false;
+        let pending = self.pending(self.runner.approvals());
+        let recent = self.history.borrow_and_update().clone();
+        let recent = self.recent(recent);
+        let mut msgs = vec![ServerMsg::Pending { pending }, ServerMsg::History { recent }];
+        msgs.extend(self.frame_batch());
+        Batch { msgs, snapshot: true }
     }
 
     /// A session event, as this feed passes it on (or not).

@@ -307,15 +307,19 @@ impl Runner {
     }
 
     /// Gives a held action its verdict; the agent goes on at once. With `always`, the
-    /// same action is allowed from now on in that scope (a deny stays a deny).
+    /// same action is allowed from now on in that scope (a deny stays a deny). `by` is who
+    /// decided, for the audit log: "you (sidebar)", "dana (shared link)".
     pub fn resolve(
         &self,
         id: u64,
-        allowed: bool,
-        reason: String,
+        verdict: crate::agents::Verdict,
         always: Option<AllowScope>,
-        via: &str,
+        by: String,
     ) -> Result<(), String> {
+        let (allowed, reason) = match verdict {
+            crate::agents::Verdict::Deny { reason } => (false, reason),
+            _ => (true, String::new()),
+        };
         let mut guard = self.state.lock();
         let st = &mut *guard;
         let p = st.pending.remove(&id).ok_or_else(|| {
@@ -350,12 +354,6 @@ impl Runner {
                 }
             }
         }
-        // A driver on a share link is named as such; the rest is the owner, somewhere.
-        let by = match via.strip_prefix("shared link: ") {
-            Some(who) => format!("{who} (shared link)"),
-            None => format!("you ({via})"),
-        };
-        let reason = if allowed { String::new() } else { reason };
         let _ = p.reply.send((allowed, reason, by));
         self.broadcast_pending(st);
         Ok(())

@@ -85,6 +85,16 @@ pub struct Pane {
 }
 
 impl Pane {
+    /// Keys, pastes and mouse events, encoded for the modes the program set, for a
+    /// running program.
+    pub fn type_events(&self, events: &[crate::input::InputEvent]) {
+        let modes = self.screen.lock().modes();
+        let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
+        if self.is_running() {
+            self.write(&bytes);
+        }
+    }
+
     /// Writes bytes for the program now, from whichever task has them (a keystroke does
     /// not wait for the pane's task to be scheduled). What the terminal cannot take yet
     /// waits, in order, for the pane's task to finish writing. Dropped once the program

@@ -8,12 +8,12 @@
 //! lacks and viewers resume with nothing lost and nothing doubled. A driver's messages
 //! carry their own sequence numbers, so one sent twice (after a reconnect) is applied once.
 
-use super::client::{Feed, Scope};
+use super::client::{Batch, Feed, Scope};
 use super::store::DecisionRecord;
 use super::{Runner, log, now_secs};
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, Reply, ServerMsg, ShareRequest, ShareView};
-use crate::share::crypto::{Keys, aad, b64, random, token_hash};
+use crate::share::crypto::{Keys, Link, aad, b64, random, token_hash};
 use crate::share::wire::{FromRunner, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
@@ -32,21 +32,23 @@ const TYPED_NOTE_EVERY: u64 = 30;
 
 pub struct Share {
     pub id: String,
-    pub server: String,
+    /// The server and the keys: what the links are made of.
+    link: Link,
     pub session: u32,
     pub pane: Option<PaneId>,
-    keys: Keys,
     runner_token: String,
     pub expires: u64,
     /// Who is watching, by the server's connection id.
     viewers: Mutex<BTreeMap<u64, (Role, String)>>,
     connected: AtomicBool,
+    /// Set by `unshare`; `finished` once the server was told (or could not be).
     stop: watch::Sender<bool>,
+    finished: watch::Sender<bool>,
 }
 
 impl Share {
-    fn link(&self, drive: bool) -> String {
-        format!("{}/s/{}#{}", self.server, self.id, self.keys.fragment(drive))
+    fn keys(&self) -> &Keys {
+        &self.link.keys
     }
 
     fn watchers(&self) -> Vec<String> {
@@ -68,9 +70,9 @@ impl Runner {
                 id: s.id.clone(),
                 session: names.get(&s.session).cloned().unwrap_or_default(),
                 pane: s.pane,
-                server: s.server.clone(),
-                read_url: s.link(false),
-                drive_url: s.keys.can_drive().then(|| s.link(true)),
+                server: s.link.server.clone(),
+                read_url: s.link.url(false),
+                drive_url: s.keys().can_drive().then(|| s.link.url(true)),
                 expires: s.expires,
                 connected: s.connected.load(Ordering::Relaxed),
                 viewers: s.watchers(),
@@ -115,9 +117,8 @@ impl Runner {
         let id = crate::share::crypto::new_share_id()?;
         let (stop, _) = watch::channel(false);
         let share = Arc::new(Share {
-            keys: Keys::generate(&id, !req.read_only)?,
+            link: Link { server, keys: Keys::generate(&id, !req.read_only)? },
             id,
-            server,
             session,
             pane,
             runner_token: b64(&random::<32>()?),
@@ -125,6 +126,7 @@ impl Runner {
             viewers: Mutex::new(BTreeMap::new()),
             connected: AtomicBool::new(false),
             stop,
+            finished: watch::channel(false).0,
         });
         let (started, result) = tokio::sync::oneshot::channel();
         tokio::spawn(sync(self.clone(), share.clone(), started));
@@ -133,7 +135,7 @@ impl Runner {
             Ok(Ok(Err(e))) => return Err(e),
             _ => {
                 share.stop.send_replace(true);
-                return Err(format!("the share server at {} did not take the share within 15 s", share.server));
+                return Err(format!("the share server at {} did not take the share within 15 s", share.link.server));
             }
         }
         self.shares.lock().push(share.clone());
@@ -175,8 +177,8 @@ impl Runner {
         }
         // Give each a moment to tell its server; the runner refuses its drivers either way.
         for s in &stopped {
-            let mut rx = s.stop.subscribe();
-            let _ = tokio::time::timeout(Duration::from_secs(3), rx.wait_for(|_| s.stop.receiver_count() <= 1)).await;
+            let mut finished = s.finished.subscribe();
+            let _ = tokio::time::timeout(Duration::from_secs(3), finished.wait_for(|f| *f)).await;
         }
         let n = stopped.len();
         Ok(format!("stopped {n} share{}; every viewer was cut off", if n == 1 { "" } else { "s" }))
@@ -284,7 +286,7 @@ async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::ones
             break None;
         }
         let attempt = tokio::select! {
-            r = connect(&share, started.is_some()) => r,
+            r = connect(&share) => r,
             _ = stop.changed() => break None,
         };
         match attempt {
@@ -329,6 +331,7 @@ async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::ones
     }
     runner.shares.lock().retain(|s| s.id != share.id);
     runner.touch_session(share.session);
+    share.finished.send_replace(true);
 }
 
 enum Refusal {
@@ -344,11 +347,11 @@ enum Outcome {
     Stopped,
 }
 
-async fn connect(share: &Share, first: bool) -> Result<(crate::share::Client, u64), Refusal> {
-    let mut ws = crate::share::connect(&share.server).await.map_err(Refusal::Retry)?;
+async fn connect(share: &Share) -> Result<(crate::share::Client, u64), Refusal> {
+    let mut ws = crate::share::connect(&share.link.server).await.map_err(Refusal::Retry)?;
     let register = Register {
-        read: token_hash(&share.keys.read_token()),
-        drive: share.keys.drive_token().map(|t| token_hash(&t)),
+        read: token_hash(&share.keys().read_token()),
+        drive: share.keys().drive_token().map(|t| token_hash(&t)),
         expires: Some(share.expires),
     };
     let hello =
@@ -361,10 +364,7 @@ async fn connect(share: &Share, first: bool) -> Result<(crate::share::Client, u6
     match reply {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToRunner>(&t) {
             Ok(ToRunner::Welcome { have }) => Ok((ws, have)),
-            Ok(ToRunner::Refused { reason }) if first => {
-                Err(Refusal::Retry(format!("the share server refused: {reason}")))
-            }
-            Ok(ToRunner::Refused { reason }) => Err(Refusal::Final(reason)),
+            Ok(ToRunner::Refused { reason }) => Err(Refusal::Final(format!("the share server refused: {reason}"))),
             _ => Err(Refusal::Retry("the share server answered something unexpected".into())),
         },
         _ => Err(Refusal::Retry("the share server closed the connection".into())),
@@ -397,21 +397,20 @@ async fn connected(
     loop {
         tokio::select! {
             batch = stream.feed.next() => {
-                let snap = stream.outbox.is_empty() || stream.bytes > SNAPSHOT_AFTER;
-                let msgs = match batch {
-                    Ok(m) => m,
+                let batch = match batch {
+                    Ok(b) => b,
                     Err(why) => {
                         revoke(&mut ws).await;
                         return Outcome::Over(format!("the session ended ({why})"));
                     }
                 };
-                let Some(text) = seal_update(share, stream, snap, msgs) else { continue };
+                let Some(text) = seal_update(share, stream, batch) else { continue };
                 if ws.send(Message::text(text)).await.is_err() {
                     return Outcome::Lost("the server went away".into());
                 }
+                // Kept updates are bounded: the next batch replaces them with a snapshot.
                 if stream.bytes > SNAPSHOT_AFTER {
                     stream.feed.resync();
-                    stream.outbox.clear();
                 }
             }
             msg = ws.next() => {
@@ -426,7 +425,7 @@ async fn connected(
                         let reply = from_viewer(runner, share, stream, &name, role, kind, &c, drive);
                         if let Some(body) = reply
                             && let Ok(plain) = serde_json::to_vec(&body)
-                            && let Ok(c) = share.keys.seal(&aad::reply(&share.id), &plain)
+                            && let Ok(c) = share.keys().seal(&aad::reply(&share.id), &plain)
                             && let Ok(text) = serde_json::to_string(&FromRunner::Reply { to: from, c })
                             && ws.send(Message::text(text)).await.is_err()
                         {
@@ -470,11 +469,12 @@ async fn revoke(ws: &mut crate::share::Client) {
 }
 
 /// Seals a batch as the next update and keeps it; returns what to send.
-fn seal_update(share: &Share, stream: &mut Stream, snap: bool, msgs: Vec<ServerMsg>) -> Option<String> {
-    let body = UpdateBody { epoch: stream.epoch.clone(), drivable: share.keys.can_drive(), msgs };
+fn seal_update(share: &Share, stream: &mut Stream, batch: Batch) -> Option<String> {
+    let snap = batch.snapshot;
+    let body = UpdateBody { epoch: stream.epoch.clone(), drivable: share.keys().can_drive(), msgs: batch.msgs };
     let plain = serde_json::to_vec(&body).ok()?;
     let seq = stream.next_seq;
-    let c = match share.keys.seal(&aad::update(&share.id, seq, snap), &plain) {
+    let c = match share.keys().seal(&aad::update(&share.id, seq, snap), &plain) {
         Ok(c) => c,
         Err(e) => {
             log(&format!("share {}: {e}", share.id));
@@ -521,7 +521,7 @@ fn from_viewer(
         runner.note(share.session, format!("refused a {} from {name}: {why}", kind.word()), "refused");
         None
     };
-    let plain = match share.keys.open(&aad::viewer(&share.id, kind.word()), sealed) {
+    let plain = match share.keys().open(&aad::viewer(&share.id, kind.word()), sealed) {
         Ok(p) => p,
         Err(e) => return refuse(e),
     };
@@ -535,11 +535,11 @@ fn from_viewer(
     let mut ack = None;
     if kind.needs_driver() {
         let Some(auth) = drive else { return refuse("it is not signed by a driver".into()) };
-        if !share.keys.can_drive() {
+        if !share.keys().can_drive() {
             return refuse("this share is read-only".into());
         }
         let signed = aad::drive(&share.id, &stream.epoch, &auth.id, auth.seq, kind.word(), sealed);
-        if !share.keys.verify(&signed, &auth.mac) {
+        if !share.keys().verify(&signed, &auth.mac) {
             return refuse("its driver signature does not verify".into());
         }
         let last = stream.drivers.entry(auth.id.clone()).or_insert(0);
@@ -564,11 +564,7 @@ fn from_viewer(
     let msg = match msg {
         ClientMsg::Input { pane, events } => match in_scope(runner, share, pane) {
             Ok(pane) => {
-                let modes = pane.screen.lock().modes();
-                let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
-                if pane.is_running() {
-                    pane.write(&bytes);
-                }
+                pane.type_events(&events);
                 let now = now_secs();
                 let noted = stream.typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {
@@ -593,11 +589,7 @@ fn from_viewer(
                 if !ours {
                     return Err(format!("no pending action {action} in this share"));
                 }
-                let via = format!("shared link: {name}");
-                match verdict {
-                    crate::agents::Verdict::Deny { reason } => runner.resolve(action, false, reason, None, &via),
-                    _ => runner.resolve(action, true, String::new(), None, &via),
-                }
+                runner.resolve(action, verdict, None, format!("{name} (shared link)"))
             })();
             reply(id, result.map(|_| Reply::Done))
         }

@@ -18,21 +18,15 @@ pub type Client = WebSocketStream<Box<dyn Io>>;
 /// Connects to a share server given as `http(s)://host[:port]`, and opens its WebSocket.
 /// TLS is checked against the system's roots (`SSL_CERT_FILE` adds one).
 pub async fn connect(server: &str) -> Result<Client, String> {
-    let (tls, rest) = if let Some(r) = server.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = server.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return Err(format!("`{server}` is not a share server address: it should start with http:// or https://"));
+    let bad = || format!("`{server}` is not a share server address: write it as http(s)://HOST[:PORT]");
+    let uri: hyper::Uri = server.parse().map_err(|_| bad())?;
+    let tls = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(bad()),
     };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
-            Ok(p) => (h.trim_start_matches('[').trim_end_matches(']').to_string(), p),
-            Err(_) => (authority.to_string(), if tls { 443 } else { 80 }),
-        },
-        _ => (authority.to_string(), if tls { 443 } else { 80 }),
-    };
+    let host = uri.host().ok_or_else(bad)?.trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let tcp =
         tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect((host.as_str(), port)))
             .await

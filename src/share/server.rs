@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
@@ -54,7 +54,8 @@ fn log(msg: &str) {
 #[derive(Clone)]
 struct Update {
     seq: u64,
-    text: Arc<str>,
+    /// The runner's message as it came: every viewer is sent the same bytes, uncopied.
+    text: Utf8Bytes,
 }
 
 /// What goes to one viewer besides the updates everyone gets.
@@ -379,8 +380,19 @@ fn upgrade(req: &mut Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -
 
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
-async fn say(ws: &mut Ws, text: String) -> bool {
-    ws.send(Message::text(text)).await.is_ok()
+async fn say(ws: &mut Ws, text: impl Into<Utf8Bytes>) -> bool {
+    ws.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// What the relay reads of a runner's update: its number and whether it is a snapshot,
+/// without copying the sealed payload out of it.
+#[derive(serde::Deserialize)]
+struct UpdateHead<'a> {
+    t: &'a str,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    snap: bool,
 }
 
 async fn refuse(ws: &mut Ws, reason: &str) {
@@ -494,20 +506,21 @@ async fn runner(
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
-                match serde_json::from_str::<FromRunner>(&text) {
-                    Ok(FromRunner::Update { seq, snap, .. }) => {
-                        let text: Arc<str> = Arc::from(text.as_str());
-                        let mut st = hub.state.lock();
-                        if seq <= st.have() {
-                            continue; // sent again after a reconnect: the server has it
-                        }
-                        if snap {
-                            st.buffer.clear();
-                        }
-                        let update = Update { seq, text };
-                        st.buffer.push_back(update.clone());
-                        let _ = hub.updates.send(update);
+                if let Ok(UpdateHead { t: "update", seq, snap }) = serde_json::from_str::<UpdateHead>(&text) {
+                    let mut st = hub.state.lock();
+                    if seq <= st.have() {
+                        continue; // sent again after a reconnect: the server has it
                     }
+                    if snap {
+                        st.buffer.clear();
+                    }
+                    let update = Update { seq, text };
+                    st.buffer.push_back(update.clone());
+                    let _ = hub.updates.send(update);
+                    continue;
+                }
+                match serde_json::from_str::<FromRunner>(&text) {
+                    Ok(FromRunner::Update { .. }) => log(&format!("{peer}: runner sent a malformed update")),
                     Ok(FromRunner::Reply { to, c }) => {
                         let st = hub.state.lock();
                         if let (Some(v), Ok(text)) = (st.viewers.get(&to), serde_json::to_string(&ToViewer::Reply { c })) {
@@ -536,23 +549,41 @@ async fn runner(
     }
 }
 
-/// A token bucket: a burst, then a steady rate.
-struct Rate {
+/// A viewer's messages: a token bucket (a burst, then a steady rate), and what was dropped.
+struct Limit {
     tokens: f64,
     at: Instant,
+    dropped: u32,
+    warned: Option<Instant>,
 }
 
-impl Rate {
-    fn take(&mut self) -> bool {
+enum Admit {
+    Take,
+    /// Dropped; `warn`: tell the viewer (at most once a second).
+    Drop {
+        warn: bool,
+    },
+    CutOff,
+}
+
+impl Limit {
+    fn admit(&mut self) -> Admit {
         let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC).min(RATE_BURST);
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
-        } else {
-            false
+            return Admit::Take;
         }
+        self.dropped += 1;
+        if self.dropped > FLOOD_LIMIT {
+            return Admit::CutOff;
+        }
+        let warn = self.warned.is_none_or(|w| now.duration_since(w) > Duration::from_secs(1));
+        if warn {
+            self.warned = Some(now);
+        }
+        Admit::Drop { warn }
     }
 }
 
@@ -611,56 +642,33 @@ async fn viewer(
     };
     server.audit(&share, conn, &name, role.word(), "joined", &peer.ip().to_string());
     let mut last = resume.unwrap_or(0);
-    let ok = async {
-        let joined = serde_json::to_string(&ToViewer::Joined { role, runner: runner_here }).ok()?;
-        if !say(&mut ws, joined).await {
-            return None;
-        }
-        for u in backlog {
-            if !say(&mut ws, u.text.to_string()).await {
-                return None;
-            }
-            last = u.seq;
-        }
-        Some(())
-    }
-    .await;
-    let mut rate = Rate { tokens: RATE_BURST, at: Instant::now() };
-    let mut dropped = 0u32;
-    let mut warned: Option<Instant> = None;
+    let joined = serde_json::to_string(&ToViewer::Joined { role, runner: runner_here }).unwrap_or_default();
+    let mut open = say(&mut ws, joined).await && send_updates(&mut ws, backlog, &mut last).await;
+    let mut limit = Limit { tokens: RATE_BURST, at: Instant::now(), dropped: 0, warned: None };
     let mut typed = 0u64;
     let expiry = expires.map(|e| e.saturating_sub(now_secs()));
     let expire_at = tokio::time::Instant::now() + Duration::from_secs(expiry.unwrap_or(0));
-    while ok.is_some() {
-        tokio::select! {
+    let audit = |event: &str, detail: &str| server.audit(&share, conn, &name, role.word(), event, detail);
+    while open {
+        open = tokio::select! {
             u = updates.recv() => match u {
-                Ok(u) => {
-                    if u.seq <= last { continue }
-                    if !say(&mut ws, u.text.to_string()).await { break }
-                    last = u.seq;
-                }
+                Ok(u) => send_updates(&mut ws, [u], &mut last).await,
+                // Too slow for the stream: the latest snapshot and what followed it, not
+                // the backlog it missed.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Too slow for the stream: the latest snapshot and what followed it,
-                    // not the backlog it missed.
                     let catch_up = hub.state.lock().catch_up(None);
-                    let mut sent = true;
-                    for u in catch_up {
-                        if u.seq <= last { continue }
-                        if !say(&mut ws, u.text.to_string()).await { sent = false; break }
-                        last = u.seq;
-                    }
-                    if !sent { break }
+                    send_updates(&mut ws, catch_up, &mut last).await
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Closed) => false,
             },
             out = rx.recv() => match out {
-                Some(ToOne::Text(text)) => if !say(&mut ws, text).await { break },
-                Some(ToOne::Cut(reason)) => { refuse(&mut ws, &reason).await; break }
-                None => break,
+                Some(ToOne::Text(text)) => say(&mut ws, text).await,
+                Some(ToOne::Cut(reason)) => { refuse(&mut ws, &reason).await; false }
+                None => false,
             },
             _ = tokio::time::sleep_until(expire_at), if expiry.is_some() => {
                 refuse(&mut ws, "this share link has expired; ask for a new one").await;
-                break;
+                false
             }
             msg = ws.next() => {
                 let text = match msg {
@@ -668,57 +676,80 @@ async fn viewer(
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
-                if !rate.take() {
-                    dropped += 1;
-                    if dropped > FLOOD_LIMIT {
+                match limit.admit() {
+                    Admit::CutOff => {
                         log(&format!("{peer}: {name} cut off for flooding"));
-                        server.audit(&share, conn, &name, role.word(), "cut off", "flooding");
+                        audit("cut off", "flooding");
                         refuse(&mut ws, "too many messages: cut off for flooding").await;
-                        break;
+                        false
                     }
-                    if warned.is_none_or(|w| w.elapsed() > Duration::from_secs(1)) {
-                        warned = Some(Instant::now());
+                    Admit::Drop { warn } => {
                         let e = ToViewer::Error { reason: "too many messages; some were dropped (slow down)".into() };
-                        if let Ok(t) = serde_json::to_string(&e) && !say(&mut ws, t).await { break }
+                        !warn || say(&mut ws, serde_json::to_string(&e).unwrap_or_default()).await
                     }
-                    continue;
-                }
-                let problem = if text.len() > MAX_VIEWER_MSG {
-                    Err(format!("a message of {} bytes is over the {MAX_VIEWER_MSG} byte limit", text.len()))
-                } else {
-                    match serde_json::from_str::<FromViewer>(&text) {
-                        Ok(FromViewer::Send { kind, c, drive }) => {
-                            if kind.needs_driver() && (role != Role::Drive || drive.is_none()) {
-                                Err(format!("a read-only link cannot send {}", kind.word()))
+                    Admit::Take => match check(role, &text) {
+                        Ok(msg) => {
+                            if msg.kind == Kind::Input {
+                                typed += 1;
                             } else {
-                                if kind == Kind::Input { typed += 1 } else {
-                                    server.audit(&share, conn, &name, role.word(), kind.word(), "");
-                                }
-                                hub.state.lock().tell_runner(&ToRunner::Msg { from: conn, role, name: name.clone(), kind, c, drive });
-                                Ok(())
+                                audit(msg.kind.word(), "");
                             }
+                            let ToRunnerMsg { kind, c, drive } = msg;
+                            hub.state.lock().tell_runner(&ToRunner::Msg { from: conn, role, name: name.clone(), kind, c, drive });
+                            true
                         }
-                        Ok(FromViewer::Join { .. }) => Err("already joined".to_string()),
-                        Err(e) => Err(format!("malformed message: {e}")),
-                    }
-                };
-                if let Err(reason) = problem {
-                    log(&format!("{peer}: {name}: {reason}"));
-                    server.audit(&share, conn, &name, role.word(), "rejected", &reason);
-                    if let Ok(t) = serde_json::to_string(&ToViewer::Error { reason }) && !say(&mut ws, t).await { break }
+                        Err(reason) => {
+                            log(&format!("{peer}: {name}: {reason}"));
+                            audit("rejected", &reason);
+                            say(&mut ws, serde_json::to_string(&ToViewer::Error { reason }).unwrap_or_default()).await
+                        }
+                    },
                 }
             }
-        }
+        };
     }
     if typed > 0 {
-        server.audit(&share, conn, &name, role.word(), "typed", &format!("{typed} inputs"));
+        audit("typed", &format!("{typed} inputs"));
     }
-    server.audit(&share, conn, &name, role.word(), "left", "");
-    let hubs = server.hubs.lock();
-    if let Some(hub) = hubs.get(&share) {
-        let mut st = hub.state.lock();
-        st.viewers.remove(&conn);
-        st.tell_runner(&ToRunner::Left { conn });
+    audit("left", "");
+    let mut st = hub.state.lock();
+    st.viewers.remove(&conn);
+    st.tell_runner(&ToRunner::Left { conn });
+}
+
+/// Sends the updates after `last`, moving it on; false when the viewer is gone.
+async fn send_updates(ws: &mut Ws, updates: impl IntoIterator<Item = Update>, last: &mut u64) -> bool {
+    for u in updates {
+        if u.seq <= *last {
+            continue;
+        }
+        if !say(ws, u.text).await {
+            return false;
+        }
+        *last = u.seq;
+    }
+    true
+}
+
+/// A viewer's message, as it goes on to the runner.
+struct ToRunnerMsg {
+    kind: Kind,
+    c: String,
+    drive: Option<super::wire::Authority>,
+}
+
+/// What a viewer in `role` may send on; why not, otherwise.
+fn check(role: Role, text: &str) -> Result<ToRunnerMsg, String> {
+    if text.len() > MAX_VIEWER_MSG {
+        return Err(format!("a message of {} bytes is over the {MAX_VIEWER_MSG} byte limit", text.len()));
+    }
+    match serde_json::from_str::<FromViewer>(text) {
+        Ok(FromViewer::Send { kind, drive, .. }) if kind.needs_driver() && (role != Role::Drive || drive.is_none()) => {
+            Err(format!("a read-only link cannot send {}", kind.word()))
+        }
+        Ok(FromViewer::Send { kind, c, drive }) => Ok(ToRunnerMsg { kind, c, drive }),
+        Ok(FromViewer::Join { .. }) => Err("already joined".to_string()),
+        Err(e) => Err(format!("malformed message: {e}")),
     }
 }
 
@@ -727,7 +758,7 @@ mod tests {
     use super::*;
 
     fn update(seq: u64) -> Update {
-        Update { seq, text: Arc::from("") }
+        Update { seq, text: Utf8Bytes::from_static("") }
     }
 
     #[test]
@@ -745,9 +776,14 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_limit_allows_a_burst_then_refuses() {
-        let mut r = Rate { tokens: RATE_BURST, at: Instant::now() };
-        let taken = (0..1000).filter(|_| r.take()).count();
+    fn the_rate_limit_allows_a_burst_then_refuses_then_cuts_off() {
+        let mut r = Limit { tokens: RATE_BURST, at: Instant::now(), dropped: 0, warned: None };
+        let admitted: Vec<Admit> = (0..1000).map(|_| r.admit()).collect();
+        let taken = admitted.iter().filter(|a| matches!(a, Admit::Take)).count();
         assert!((200..260).contains(&taken), "{taken}");
+        let warned = admitted.iter().filter(|a| matches!(a, Admit::Drop { warn: true })).count();
+        assert_eq!(warned, 1, "one warning a second");
+        let cut = (0..FLOOD_LIMIT).map(|_| r.admit()).any(|a| matches!(a, Admit::CutOff));
+        assert!(cut, "a flood is cut off");
     }
 }

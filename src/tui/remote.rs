@@ -225,8 +225,15 @@ async fn run(
             _ = tokio::time::sleep(backoff) => {}
             m = from_tui.recv() => match m {
                 None => return,
+                // A driver's message waits for the connection; a question cannot.
+                Some((Kind::Query, msg)) => {
+                    if let Some(id) = msg.request_id() {
+                        let result = Err("not connected to the share server; try again in a moment".into());
+                        let _ = c.to_tui.send(ServerMsg::Reply { id, result }).await;
+                    }
+                }
                 Some((kind, msg)) => {
-                    queue(&mut c, kind, msg);
+                    outgoing(&mut c, kind, msg);
                 }
             },
         }
@@ -263,18 +270,27 @@ async fn join(c: &Conn, name: &str) -> Result<(crate::share::Client, bool), (Str
     }
 }
 
-/// Seals a message from the TUI and keeps it, numbered if it needs a driver.
-fn queue(c: &mut Conn, kind: Kind, msg: ClientMsg) -> Option<usize> {
+/// Seals a message from the TUI; a driver's is numbered and kept until the runner
+/// acknowledges it. Returns what to send now, if it can go yet.
+fn outgoing(c: &mut Conn, kind: Kind, msg: ClientMsg) -> Option<String> {
     let plain = serde_json::to_vec(&msg).ok()?;
     let sealed = c.link.keys.seal(&aad::viewer(&c.link.keys.share, kind.word()), &plain).ok()?;
-    let seq = if kind.needs_driver() {
-        c.next += 1;
-        c.next - 1
-    } else {
-        0
-    };
-    c.unacked.push_back(Unacked { seq, kind, sealed });
-    Some(c.unacked.len() - 1)
+    if !kind.needs_driver() {
+        return c.send_text(&Unacked { seq: 0, kind, sealed });
+    }
+    c.unacked.push_back(Unacked { seq: c.next, kind, sealed });
+    c.next += 1;
+    c.unacked.back().and_then(|u| c.send_text(u))
+}
+
+/// Sends again what the runner has not acknowledged; false when the connection is gone.
+async fn resend(c: &Conn, ws: &mut crate::share::Client) -> bool {
+    for text in c.unacked.iter().filter_map(|u| c.send_text(u)).collect::<Vec<_>>() {
+        if ws.send(Message::text(text)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 async fn session(
@@ -283,13 +299,11 @@ async fn session(
     from_tui: &mut mpsc::UnboundedReceiver<(Kind, ClientMsg)>,
 ) -> End {
     // What the runner has not acknowledged goes again, once an update names its epoch.
-    let mut resend = !c.unacked.is_empty();
-    if resend && c.epoch.is_some() {
-        resend = false;
-        for text in c.unacked.iter().filter_map(|u| c.send_text(u)).collect::<Vec<_>>() {
-            if ws.send(Message::text(text)).await.is_err() {
-                return End::Lost;
-            }
+    let mut owed = !c.unacked.is_empty();
+    if owed && c.epoch.is_some() {
+        owed = false;
+        if !resend(c, &mut ws).await {
+            return End::Lost;
         }
     }
     loop {
@@ -299,13 +313,7 @@ async fn session(
                     let _ = ws.close(None).await;
                     return End::Done;
                 };
-                let Some(i) = queue(c, kind, msg) else { continue };
-                let text = c.unacked.get(i).and_then(|u| c.send_text(u));
-                // A query is not kept: it is answered now or not at all.
-                if kind == Kind::Query {
-                    c.unacked.remove(i);
-                }
-                if let Some(text) = text && ws.send(Message::text(text)).await.is_err() {
+                if let Some(text) = outgoing(c, kind, msg) && ws.send(Message::text(text)).await.is_err() {
                     return End::Lost;
                 }
             }
@@ -342,12 +350,10 @@ async fn session(
                                 return End::Done;
                             }
                         }
-                        if resend {
-                            resend = false;
-                            for text in c.unacked.iter().filter_map(|u| c.send_text(u)).collect::<Vec<_>>() {
-                                if ws.send(Message::text(text)).await.is_err() {
-                                    return End::Lost;
-                                }
+                        if owed {
+                            owed = false;
+                            if !resend(c, &mut ws).await {
+                                return End::Lost;
                             }
                         }
                     }

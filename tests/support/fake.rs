@@ -53,6 +53,17 @@ while IFS= read -r -p 'fake> ' line; do
 done
 "#;
 
+/// A policy that holds every shell command mentioning `git push` for a person.
+pub const ASK_BEFORE_PUSH: &str = r#"
+[[policy]]
+name = "pushes need a look"
+on = "tool_call"
+tool = ["shell"]
+command = '\bgit\s+push\b'
+verdict = "ask"
+reason = "pushing leaves the machine"
+"#;
+
 pub fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).expect("script");

@@ -146,6 +146,13 @@ impl Env {
         }
     }
 
+    /// The audit log's latest decisions (`teamster audit --json`), newest first.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.ok(&["audit", "--json", "-n", "200"])).expect("audit JSON");
+        v["decisions"].as_array().cloned().unwrap_or_default()
+    }
+
     pub fn tui(&self, args: &[&str], cols: u16, rows: u16) -> Tui {
         Tui::spawn(self, args, cols, rows)
     }
