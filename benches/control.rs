@@ -25,41 +25,7 @@ const STREAM: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"
 fn upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let _ = conn.set_nodelay(true);
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().expect("clone"));
-                let mut w = conn;
-                loop {
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
-                        STREAM.len()
-                    );
-                    if w.write_all(head.as_bytes()).and_then(|_| w.write_all(STREAM.as_bytes())).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    teamster::mock_llm::serve(listener, Arc::new(|_| ("200 OK", "text/event-stream", STREAM.to_string())));
     port
 }
 
@@ -78,7 +44,7 @@ impl Meter for Allow {
 
     fn record(&self, _pane: u32, _provider: &str, _reading: Reading) {}
 
-    fn egress(&self, _token: &str, _host: &str, _port: u16) -> Result<bool, String> {
+    fn egress(&self, _host: &str, _port: u16) -> Result<bool, String> {
         Ok(false)
     }
 

@@ -120,6 +120,7 @@ pub fn serve(listener: TcpListener, answer: Answerer) {
 }
 
 fn serve_connection(conn: TcpStream, answer: &Answerer) {
+    let _ = conn.set_nodelay(true);
     let Ok(reader) = conn.try_clone() else { return };
     let mut reader = BufReader::new(reader);
     let mut out = conn;
@@ -128,11 +129,12 @@ fn serve_connection(conn: TcpStream, answer: &Answerer) {
         let text = String::from_utf8_lossy(&body).into_owned();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (status, content_type, reply) = answer(&Request { method, path, body, text });
-        let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-cache\r\nconnection: keep-alive\r\n\r\n",
+        // Head and body in one write: one segment on the wire.
+        let whole = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-cache\r\nconnection: keep-alive\r\n\r\n{reply}",
             reply.len()
         );
-        if out.write_all(head.as_bytes()).and_then(|_| out.write_all(reply.as_bytes())).is_err() {
+        if out.write_all(whole.as_bytes()).is_err() {
             return;
         }
     }

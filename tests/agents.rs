@@ -254,7 +254,7 @@ fn push_after_install(kind: &str, ui: &str) {
     let mock = MockLlm::start("true");
     // The remote is outside the workspace: the sandbox lets the agent write it only because
     // the agent's config names it.
-    let agent = agents::prepare_writable(&env, kind, &mock, &[], &[remote.to_string_lossy().into_owned()]);
+    let agent = agents::prepare_writable(&env, kind, &mock, &[remote.to_string_lossy().into_owned()]);
     let policies = r#"
 [[policy]]
 name = "notice package installs"

@@ -240,7 +240,8 @@ echo done
         // Another process's file has no event to wait on here: look again shortly.
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    assert!(text.contains("saw pending"), "{text}");
+    let saw = text.lines().find_map(|l| l.strip_prefix("saw pending ")).unwrap_or_default();
+    assert!(!saw.is_empty() && saw.chars().all(|c| c.is_ascii_digit()), "the attack found the pending id:\n{text}");
     for what in ["approve:", "approve always:", "deny:", "new pane:", "restart:", "forget:"] {
         let line = text.lines().find(|l| l.starts_with(what)).unwrap_or_default();
         assert!(
@@ -251,8 +252,8 @@ echo done
     // The hook channel only submits: a forged resolve is no answer, and a permission
     // request for the push is one more thing to decide, not an approval.
     for what in ["hook resolve:", "hook permission:"] {
-        let line = text.lines().find(|l| l.starts_with(what)).unwrap_or_default();
-        assert!(!line.is_empty() && !line.contains("\"allow\""), "{what} {line}\n{text}");
+        let line = text.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("no {what} line:\n{text}"));
+        assert!(!line.contains("\"allow\""), "{what} {line}\n{text}");
     }
     assert!(text.contains("still pending: 1"), "{text}");
     let still = pending(&env);

@@ -24,6 +24,8 @@ struct Script {
     pieces: Vec<String>,
     gate: Option<mpsc::Receiver<()>>,
     cut: bool,
+    /// The gate holds the head too: the upstream thinks before its first byte.
+    head_gated: bool,
 }
 
 impl Upstream {
@@ -61,6 +63,12 @@ fn serve_one(conn: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
     let _ = reader.read_exact(&mut body);
     log.lock().expect("log").push(request);
     let mut out = conn;
+    if script.head_gated
+        && let Some(gate) = &script.gate
+        && gate.recv().is_err()
+    {
+        return;
+    }
     let _ = out.write_all(script.head.as_bytes());
     for piece in script.pieces {
         if let Some(gate) = &script.gate
@@ -127,12 +135,9 @@ impl Meter for TestMeter {
         let _ = self.recorded.try_send(());
     }
 
-    fn egress(&self, token: &str, host: &str, port: u16) -> Result<bool, String> {
-        teamster::sandbox::host_allowed(&self.allow, host, port).ok_or_else(|| {
-            let why = format!("{host}:{port} is not in allow_hosts");
-            self.refuse(token, &format!("connection to {host}:{port}"), &why);
-            why
-        })
+    fn egress(&self, host: &str, port: u16) -> Result<bool, String> {
+        teamster::sandbox::host_allowed(&self.allow, host, port)
+            .ok_or_else(|| format!("{host}:{port} is not in allow_hosts"))
     }
 
     fn refuse(&self, _token: &str, what: &str, _why: &str) {
@@ -207,8 +212,13 @@ const BODY: &str = r#"{"model":"claude-sonnet-4-5","stream":true,"messages":[]}"
 #[test]
 fn a_stream_passes_through_as_it_comes_and_its_usage_is_read() {
     let (go, gate) = mpsc::channel();
-    let upstream =
-        Upstream::start(Script { head: SSE_HEAD.into(), pieces: anthropic_events(57), gate: Some(gate), cut: false });
+    let upstream = Upstream::start(Script {
+        head: SSE_HEAD.into(),
+        pieces: anthropic_events(57),
+        gate: Some(gate),
+        cut: false,
+        head_gated: false,
+    });
     let p = proxy(upstream.port, None);
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages?beta=true", BODY);
     go.send(()).expect("first event");
@@ -242,7 +252,7 @@ fn a_stream_passes_through_as_it_comes_and_its_usage_is_read() {
 #[test]
 fn a_stream_that_breaks_off_is_passed_on_and_its_spend_is_unknown() {
     let pieces = anthropic_events(57)[..2].to_vec();
-    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces, gate: None, cut: true });
+    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces, gate: None, cut: true, head_gated: false });
     let p = proxy(upstream.port, None);
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
     let got = read_until(&mut reply, "hello");
@@ -253,29 +263,35 @@ fn a_stream_that_breaks_off_is_passed_on_and_its_spend_is_unknown() {
 #[test]
 fn malformed_usage_is_unknown_and_the_reply_arrives_untouched() {
     let pieces = vec![
-        "event: message_start\ndata: {not json at all\n\n".to_string(),
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{broken\n\n".to_string(),
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into(),
     ];
-    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces, gate: None, cut: false });
+    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces, gate: None, cut: false, head_gated: false });
     let p = proxy(upstream.port, None);
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
     let got = read_until(&mut reply, "message_stop");
-    assert!(got.contains("{not json at all"), "{got}");
+    assert!(got.contains("{\"usage\":{broken"), "{got}");
     assert!(matches!(p.reading(), Reading::Unknown(why) if why.contains("no usage")));
 }
 
 #[test]
 fn a_slow_upstream_is_waited_for() {
     let (go, gate) = mpsc::channel();
-    let upstream =
-        Upstream::start(Script { head: SSE_HEAD.into(), pieces: anthropic_events(3), gate: Some(gate), cut: false });
+    let upstream = Upstream::start(Script {
+        head: SSE_HEAD.into(),
+        pieces: anthropic_events(3),
+        gate: Some(gate),
+        cut: false,
+        head_gated: true,
+    });
     let p = proxy(upstream.port, None);
     let start = Instant::now();
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
     std::thread::spawn(move || {
-        // The upstream thinks for a while before its first byte.
+        // The upstream thinks for a while before its first byte (the head), then sends
+        // every event.
         std::thread::sleep(Duration::from_secs(3));
-        for _ in 0..4 {
+        for _ in 0..=anthropic_events(3).len() {
             let _ = go.send(());
         }
     });
@@ -286,7 +302,8 @@ fn a_slow_upstream_is_waited_for() {
 
 #[test]
 fn a_refused_request_never_leaves_and_the_agent_is_told_why() {
-    let upstream = Upstream::start(Script { head: SSE_HEAD.into(), pieces: vec![], gate: None, cut: false });
+    let upstream =
+        Upstream::start(Script { head: SSE_HEAD.into(), pieces: vec![], gate: None, cut: false, head_gated: false });
     let p = proxy(upstream.port, Some("this session has spent its $5 cap"));
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
     let got = read_until(&mut reply, "\"}");
@@ -308,6 +325,7 @@ fn what_is_not_a_model_call_passes_unmetered_and_strangers_are_turned_away() {
         pieces: vec![r#"{"input_tokens":12}"#.into()],
         gate: None,
         cut: false,
+        head_gated: false,
     });
     let p = proxy(upstream.port, None);
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages/count_tokens", BODY);
@@ -376,8 +394,8 @@ fn a_sandboxed_pane_tunnels_only_to_allowed_hosts_and_refusals_are_recorded() {
     assert_eq!(
         refused,
         [
-            "connection to example.com:443".to_string(),
-            format!("connection to 127.0.0.1:{}", echo_port + 1),
+            "connection to example.com:443 through the proxy".to_string(),
+            format!("connection to 127.0.0.1:{} through the proxy", echo_port + 1),
             "plain http to example.com through the proxy".to_string()
         ]
     );
@@ -398,7 +416,13 @@ fn the_loopback_port_tunnels_nothing_and_a_sandbox_serves_only_its_own_pane() {
 #[test]
 fn only_a_credential_that_is_exactly_a_placeholder_gets_the_real_key() {
     let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
-    let upstream = Upstream::start(Script { head: head.into(), pieces: vec!["{}".into()], gate: None, cut: false });
+    let upstream = Upstream::start(Script {
+        head: head.into(),
+        pieces: vec!["{}".into()],
+        gate: None,
+        cut: false,
+        head_gated: false,
+    });
     let p = proxy(upstream.port, None);
     let placeholder = "teamster-placeholder-ANTHROPIC_API_KEY";
     let (mut r, head) = raw(

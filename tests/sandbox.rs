@@ -97,10 +97,14 @@ impl Drop for Bait {
     }
 }
 
+/// What the escape script wrote to `file`, once it is done.
+fn results_in(env: &Env, file: &std::path::Path) -> String {
+    env.wait_ls("the escape attempts to finish", |_| std::fs::read_to_string(file).is_ok_and(|r| r.contains("done")));
+    std::fs::read_to_string(file).unwrap_or_default()
+}
+
 fn results(env: &Env) -> String {
-    let file = env.dir.join("work/results.txt");
-    env.wait_ls("the escape attempts to finish", |_| std::fs::read_to_string(&file).is_ok_and(|r| r.contains("done")));
-    std::fs::read_to_string(&file).unwrap_or_default()
+    results_in(env, &env.dir.join("work/results.txt"))
 }
 
 #[test]
@@ -210,8 +214,7 @@ fn started_in_the_home_directory_it_still_sees_no_secret() {
     tui.wait_prompt();
     let file = home.join("src/results.txt");
     bait.start_agent(&env, "escapee", &file);
-    env.wait_ls("the escape attempts to finish", |_| std::fs::read_to_string(&file).is_ok_and(|r| r.contains("done")));
-    let r = std::fs::read_to_string(&file).unwrap_or_default();
+    let r = results_in(&env, &file);
     for what in ["read ~/.ssh/id_ed25519", "write teamster's state", "list teamster's state"] {
         assert!(r.contains(&format!("blocked: {what}")), "{what}:\n{r}");
     }

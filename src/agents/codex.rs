@@ -11,7 +11,9 @@ const EVENTS: [&str; 6] =
     ["UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "SessionStart", "Stop"];
 
 pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
-    let user_home = ctx.var("CODEX_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| ctx.home.join(".codex"));
+    let user_home = super::setting(agent, ctx, "CODEX_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ctx.home.join(".codex"));
     let home = ctx.dir.join("codex-home");
     super::overlay(&user_home, &home, &["config.toml", "hooks.json"])?;
     let config = match std::fs::read_to_string(user_home.join("config.toml")) {

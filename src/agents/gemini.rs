@@ -15,7 +15,9 @@ const HOOK_TIMEOUT_MS: u64 = 86_400_000;
 const EVENTS: [&str; 6] = ["SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent"];
 
 pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
-    let user_root = ctx.var("GEMINI_CLI_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| ctx.home.to_path_buf());
+    let user_root = super::setting(agent, ctx, "GEMINI_CLI_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ctx.home.to_path_buf());
     let root = ctx.dir.join("gemini-home");
     super::overlay(&user_root.join(".gemini"), &root.join(".gemini"), &["settings.json"])?;
     let agents_dir = user_root.join(".agents");

@@ -430,7 +430,14 @@ pub fn object_at<'a>(
 
 /// A variable as the agent will see it: its config entry's `env`, else the user's.
 pub fn setting(agent: &Agent, ctx: &LaunchContext, name: &str) -> Option<String> {
-    agent.env.get(name).filter(|v| !v.is_empty()).cloned().or_else(|| ctx.var(name).map(str::to_string))
+    setting_in(agent, ctx.env, name)
+}
+
+/// The same, given the environment the agent starts from.
+pub fn setting_in(agent: &Agent, env: &[(String, String)], name: &str) -> Option<String> {
+    let set = |v: &&String| !v.is_empty();
+    let from_env = || env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v).filter(set).cloned();
+    agent.env.get(name).filter(set).cloned().or_else(from_env)
 }
 
 /// `NO_PROXY` and `no_proxy` with loopback added: with `HTTPS_PROXY` set, every agent would

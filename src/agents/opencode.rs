@@ -49,32 +49,34 @@ export const Teamster = async ({ directory }) => ({
 });
 "#;
 
+/// opencode installs its plugin SDK into every config directory that lacks one, from the
+/// network, before it shows anything (offline: a minute's wait); the plugin needs none of
+/// it. These files (with an empty `node_modules`) say it is there.
+pub fn sdk_stub(config_dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let deps = json!({ "dependencies": { "@opencode-ai/plugin": "*" } });
+    let lock = json!({ "lockfileVersion": 3, "packages": { "": deps } });
+    vec![(config_dir.join("package.json"), deps.to_string()), (config_dir.join("package-lock.json"), lock.to_string())]
+}
+
 pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     let config_dir = ctx.dir.join("opencode");
     let plugin = config_dir.join("plugin/teamster.js");
     let text = PLUGIN
         .replace("__TEAMSTER__", &json!(ctx.teamster.to_string_lossy()).to_string())
         .replace("__ARGS__", &json!(ctx.hook_args(AgentKind::Opencode, "__EVENT__")).to_string());
-    // opencode installs its plugin SDK into every config directory that lacks one, from
-    // the network, before it shows anything; the plugin needs none of it.
-    let deps = json!({ "dependencies": { "@opencode-ai/plugin": "*" } });
-    let lock = json!({ "lockfileVersion": 3, "packages": { "": deps } });
     std::fs::create_dir_all(config_dir.join("node_modules"))
         .map_err(|e| format!("cannot create {}: {e}", config_dir.display()))?;
-    let mut files = vec![
-        (plugin.clone(), text),
-        (config_dir.join("package.json"), deps.to_string()),
-        (config_dir.join("package-lock.json"), lock.to_string()),
-    ];
+    let mut files = vec![(plugin.clone(), text)];
+    files.extend(sdk_stub(&config_dir));
     // The user's inline config, which ours joins (it is merged over their files).
-    let users = match ctx.var("OPENCODE_CONFIG_CONTENT") {
-        Some(c) => serde_json::from_str(&super::strip_jsonc(c))
+    let users = match super::setting(agent, ctx, "OPENCODE_CONFIG_CONTENT") {
+        Some(c) => serde_json::from_str(&super::strip_jsonc(&c))
             .map_err(|e| format!("OPENCODE_CONFIG_CONTENT is not valid JSON ({e}); fix it or unset it"))?,
         None => json!({}),
     };
     let mut content = users.clone();
     let mut env = Vec::new();
-    match ctx.var("OPENCODE_CONFIG_DIR") {
+    match super::setting(agent, ctx, "OPENCODE_CONFIG_DIR") {
         None => env.push(("OPENCODE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned())),
         Some(_) => {
             // The user's own directory stays; the plugin joins the inline config.

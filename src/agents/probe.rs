@@ -98,13 +98,9 @@ pub fn offline_setup(
                 "model": "anthropic/claude-sonnet-4-5",
             });
             write(dir.join("opencode.json"), &config.to_string())?;
-            // Offline, opencode would wait a minute on npm for each config directory.
-            let deps = json!({ "dependencies": { "@opencode-ai/plugin": "*" } });
-            write(dir.join("package.json"), &deps.to_string())?;
-            write(
-                dir.join("package-lock.json"),
-                &json!({ "lockfileVersion": 3, "packages": { "": deps } }).to_string(),
-            )?;
+            for (path, text) in super::opencode::sdk_stub(&dir) {
+                write(path, &text)?;
+            }
             std::fs::create_dir_all(dir.join("node_modules")).map_err(|e| e.to_string())?;
             pairs(&[
                 ("OPENCODE_DISABLE_MODELS_FETCH", "1"),

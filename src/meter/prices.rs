@@ -116,14 +116,6 @@ impl Prices {
         Prices { table, overrides, fallback }
     }
 
-    /// The price of `model`, and whether it was known.
-    pub fn price(&self, model: &str) -> (Price, Priced) {
-        match self.lookup(model) {
-            Some(p) => (p, Priced::Exact),
-            None => (self.fallback, Priced::Fallback),
-        }
-    }
-
     /// What a call cost, and how it was priced (long prompts at the table's own rates).
     pub fn cost(&self, u: &Usage) -> (f64, Priced) {
         match self.resolve(u.model.as_deref().unwrap_or("")) {
@@ -136,14 +128,6 @@ impl Prices {
     /// A model by its name as requests spell it: exact, an alias, without a provider
     /// prefix, a date stamp or a suffix in brackets (`claude-opus-4-1[1m]`), or the longest
     /// known name it extends (`claude-sonnet-4-5-latest`). The config's prices first.
-    pub fn lookup(&self, model: &str) -> Option<Price> {
-        match self.resolve(model) {
-            Known::Configured(p) => Some(p),
-            Known::Table(m) => Some(m.price),
-            Known::Not => None,
-        }
-    }
-
     fn resolve(&self, model: &str) -> Known<'_> {
         let name = base_name(model);
         let configured = |n: &str| self.overrides.get(n).copied();
@@ -217,6 +201,19 @@ fn strip_date(name: &str) -> &str {
 mod tests {
     use super::*;
 
+    /// The base price `model` resolves to, if it is known.
+    fn lookup(p: &Prices, model: &str) -> Option<Price> {
+        match p.resolve(model) {
+            Known::Configured(p) => Some(p),
+            Known::Table(m) => Some(m.price),
+            Known::Not => None,
+        }
+    }
+
+    fn price(p: &Prices, model: &str) -> (Price, Priced) {
+        lookup(p, model).map_or((p.fallback, Priced::Fallback), |x| (x, Priced::Exact))
+    }
+
     fn prices() -> Prices {
         Prices::new(BTreeMap::new(), Price::new(15.0, 75.0, 1.5, 18.75))
     }
@@ -236,17 +233,17 @@ mod tests {
     #[test]
     fn names_as_requests_spell_them() {
         let p = prices();
-        let sonnet = p.lookup("claude-sonnet-4-5").expect("sonnet 4.5");
+        let sonnet = lookup(&p, "claude-sonnet-4-5").expect("sonnet 4.5");
         for name in [
             "claude-sonnet-4-5-20250929",
             "anthropic/claude-sonnet-4-5",
             "claude-sonnet-4-5[1m]",
             "claude-sonnet-4-5-latest",
         ] {
-            assert_eq!(p.lookup(name), Some(sonnet), "{name}");
+            assert_eq!(lookup(&p, name), Some(sonnet), "{name}");
         }
-        assert!(p.lookup("gpt-4o-2024-08-06").is_some());
-        assert_eq!(p.price("no-such-model-9"), (p.fallback, Priced::Fallback));
+        assert!(lookup(&p, "gpt-4o-2024-08-06").is_some());
+        assert_eq!(price(&p, "no-such-model-9"), (p.fallback, Priced::Fallback));
     }
 
     #[test]
@@ -255,8 +252,8 @@ mod tests {
         over.insert("claude-sonnet-4-5".to_string(), Price::new(1.0, 2.0, 0.0, 0.0));
         over.insert("my-tune".to_string(), Price::new(4.0, 8.0, 0.0, 0.0));
         let p = Prices::new(over, Price::default());
-        assert_eq!(p.price("claude-sonnet-4-5-20250929").0.input, 1.0);
-        assert_eq!(p.price("my-tune"), (Price::new(4.0, 8.0, 0.0, 0.0), Priced::Exact));
+        assert_eq!(price(&p, "claude-sonnet-4-5-20250929").0.input, 1.0);
+        assert_eq!(price(&p, "my-tune"), (Price::new(4.0, 8.0, 0.0, 0.0), Priced::Exact));
         let u = Usage { model: Some("claude-sonnet-4-5-20250929".into()), input: 1_000_000, ..Usage::default() };
         assert_eq!(p.cost(&u), (1.0, Priced::Exact), "an override beats the table, long prompts too");
     }

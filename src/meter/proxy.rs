@@ -49,10 +49,10 @@ pub trait Meter: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
     /// What a call used (or that it could not be read).
     fn record(&self, pane: u32, provider: &str, reading: Reading);
-    /// May the sandboxed pane with `token` reach `host:port` (not an LLM route) through
-    /// the proxy? `Ok(literal)`: yes, and `literal` if the config named the address itself
-    /// (then it may be on this machine). A refusal says why; the runner records it.
-    fn egress(&self, token: &str, host: &str, port: u16) -> Result<bool, String>;
+    /// May a sandboxed pane reach `host:port` (not an LLM route) through the proxy?
+    /// `Ok(literal)`: yes, and `literal` if the config named the address itself (then it
+    /// may be on this machine). A refusal says why (the proxy records it with `refuse`).
+    fn egress(&self, host: &str, port: u16) -> Result<bool, String>;
     /// Records something the proxy refused the sandboxed pane with `token`.
     fn refuse(&self, token: &str, what: &str, why: &str);
 }
@@ -132,9 +132,12 @@ async fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) ->
         return refused(why);
     }
     let port = authority.port_u16().unwrap_or(443);
-    let literal = match meter.egress(token, &host, port) {
+    let literal = match meter.egress(&host, port) {
         Ok(literal) => literal,
-        Err(why) => return refused(why),
+        Err(why) => {
+            meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
+            return refused(why);
+        }
     };
     // The name is looked up here, once: a name that leads to this machine or the private
     // network (DNS rebinding) is refused unless the config named the address itself.

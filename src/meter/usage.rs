@@ -69,6 +69,8 @@ pub struct UsageReader {
     seen: bool,
     complete: bool,
     overflow: bool,
+    /// Gemini repeats its running counts in every chunk: the latest, read at the end.
+    latest: Vec<u8>,
 }
 
 impl UsageReader {
@@ -83,6 +85,7 @@ impl UsageReader {
             seen: false,
             complete: false,
             overflow: false,
+            latest: Vec::new(),
         }
     }
 
@@ -96,17 +99,29 @@ impl UsageReader {
             }
             return;
         }
-        // Whole lines are read where they lie; what is left of a line waits for the next
-        // chunk.
-        let mut buf = std::mem::take(&mut self.pending);
-        buf.extend_from_slice(chunk);
-        let mut start = 0;
-        while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
-            self.line(&buf[start..start + i]);
-            start += i + 1;
+        // Whole lines are read where they lie in the chunk; only a line cut by the chunk's
+        // end is kept, to be finished by the next.
+        let mut rest = chunk;
+        if !self.pending.is_empty() {
+            let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+                self.pending.extend_from_slice(rest);
+                return self.check_pending();
+            };
+            let mut line = std::mem::take(&mut self.pending);
+            line.extend_from_slice(&rest[..i]);
+            self.line(&line);
+            rest = &rest[i + 1..];
         }
-        buf.drain(..start);
-        self.pending = buf;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            self.line(&rest[..i]);
+            rest = &rest[i + 1..];
+        }
+        self.pending.extend_from_slice(rest);
+        self.check_pending();
+    }
+
+    /// A "line" longer than any reply's usage: give up reading this reply.
+    fn check_pending(&mut self) {
         if self.pending.len() > MAX_BODY {
             self.overflow = true;
             self.pending.clear();
@@ -118,11 +133,18 @@ impl UsageReader {
         let Some(data) = line.trim_end().strip_prefix("data:") else { return };
         let data = data.trim_start();
         // Most events are the reply's text: only those that can carry usage, or say the
-        // reply is complete, are parsed.
-        const MARKERS: [&str; 3] = ["usage", "message_stop", "finishReason"];
-        if !MARKERS.iter().any(|m| data.contains(m)) {
+        // reply is complete, are parsed. (OpenAI's text chunks say `"usage":null`.)
+        let usage = data.contains("usage") && !data.contains("\"usage\":null");
+        let end = data.contains("message_stop") || data.contains("finishReason");
+        if !usage && !end {
             return;
         }
+        if self.api == Api::Gemini && !end {
+            self.latest.clear();
+            self.latest.extend_from_slice(data.as_bytes());
+            return;
+        }
+        self.latest.clear();
         if let Ok(event) = serde_json::from_str::<Value>(data) {
             self.event(&event);
         }
@@ -241,6 +263,12 @@ impl UsageReader {
             let rest = std::mem::take(&mut self.pending);
             self.line(&rest);
         }
+        // A Gemini stream cut off before its last chunk: the counts it had reached.
+        if !self.latest.is_empty()
+            && let Ok(v) = serde_json::from_slice::<Value>(&std::mem::take(&mut self.latest))
+        {
+            self.event(&v);
+        }
         if self.overflow {
             return Reading::Unknown("the reply was too large to read its usage".into());
         }
@@ -325,7 +353,7 @@ mod tests {
             (
                 Api::OpenaiChat,
                 "text/event-stream",
-                "data: {\"model\":\"gpt-4.1\",\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: {\"model\":\"gpt-4.1\",\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":5,\"prompt_tokens_details\":{\"cached_tokens\":20}}}\n\ndata: [DONE]\n\n".into(),
+                "data: {\"model\":\"gpt-4.1\",\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":null}\n\ndata: {\"model\":\"gpt-4.1\",\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":5,\"prompt_tokens_details\":{\"cached_tokens\":20}}}\n\ndata: [DONE]\n\n".into(),
                 usage("gpt-4.1", 30, 5, 20, 0),
             ),
             (
@@ -361,6 +389,13 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_one_hour_cache_writes_are_read_apart() {
+        let body = r#"{"type":"message","model":"claude-opus-4-1","usage":{"input_tokens":1,"output_tokens":2,"cache_creation_input_tokens":30,"cache_creation":{"ephemeral_1h_input_tokens":12}}}"#;
+        let Reading::Usage(u) = read(Api::AnthropicMessages, "application/json", body, 9) else { panic!("no usage") };
+        assert_eq!((u.cache_write, u.cache_write_1h), (30, 12));
+    }
+
+    #[test]
     fn what_cannot_be_read_is_unknown_not_guessed() {
         // Cut off after the first event: the input is known, the output is not.
         let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: content_block_delta").unwrap()];
@@ -377,7 +412,14 @@ mod tests {
             read(Api::OpenaiResponses, "text/event-stream", "data: {\"type\":\"response.completed\",\"response\":{}}\n\n", 4),
             Reading::Unknown(why) if why.contains("no usage")
         ));
-        assert!(matches!(read(Api::Gemini, "text/event-stream", "data: {oops\n\n", 2), Reading::Unknown(_)));
+        assert!(matches!(
+            read(Api::Gemini, "text/event-stream", "data: {\"usageMetadata\":{oops\n\n", 2),
+            Reading::Unknown(_)
+        ));
+        assert!(matches!(
+            read(Api::AnthropicMessages, "text/event-stream", "data: {\"type\":\"message_start\",\"usage\":{broken\n\ndata: {\"type\":\"message_stop\"}\n\n", 3),
+            Reading::Unknown(why) if why.contains("no usage")
+        ));
     }
 
     #[test]

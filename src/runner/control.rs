@@ -181,6 +181,11 @@ impl Runner {
             Outcome::Deny(r) => Some(r.clone()),
             _ => None,
         };
+        // A model call no rule concerned is in the spend table already: no audit row (and
+        // no database write) on the way of every request.
+        if record.kind == "llm_request" && decision.rule.is_none() {
+            return outcome;
+        }
         let word = match outcome {
             Outcome::Allow => "allow",
             Outcome::Deny(_) => "deny",
@@ -521,7 +526,7 @@ impl Runner {
             if pid <= 1 || pid == me {
                 return None;
             }
-            let (ppid, session) = parent_and_session(pid)?;
+            let (ppid, session) = super::pty::parent_and_session(pid)?;
             if let Some((_, pane)) = leaders.iter().find(|(leader, _)| *leader == pid || *leader == session) {
                 return Some(*pane);
             }
@@ -529,15 +534,6 @@ impl Runner {
         }
         None
     }
-}
-
-/// A process's parent and terminal session, from `/proc/PID/stat`.
-fn parent_and_session(pid: i32) -> Option<(i32, i32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: the fields follow its last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some((fields.get(1)?.parse().ok()?, fields.get(3)?.parse().ok()?))
 }
 
 fn pending_views(st: &State) -> Vec<PendingView> {
@@ -567,11 +563,5 @@ fn pending_views(st: &State) -> Vec<PendingView> {
 
 /// The branch checked out in `dir`, if it is a git checkout.
 fn branch_of(dir: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "--abbrev-ref", "HEAD"])
-        .output()
-        .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|b| !b.is_empty())
+    super::worktree::git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]).ok().filter(|b| !b.is_empty())
 }

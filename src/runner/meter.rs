@@ -35,16 +35,12 @@ impl Meter for Runner {
         Some(Target { pane: pane.id, provider: r.provider, upstream, secrets })
     }
 
-    fn egress(&self, token: &str, host: &str, port: u16) -> Result<bool, String> {
-        let pane = self.pane_of_token(token).ok_or("this pane is gone")?;
-        if let Some(literal) = crate::sandbox::host_allowed(&self.config.read().sandbox.allow_hosts, host, port) {
-            return Ok(literal);
-        }
-        let why = format!(
-            "{host}:{port} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config"
-        );
-        self.sandbox_refused(pane.id, &format!("connection to {host}:{port} through the proxy"), &why);
-        Err(why)
+    fn egress(&self, host: &str, port: u16) -> Result<bool, String> {
+        crate::sandbox::host_allowed(&self.config.read().sandbox.allow_hosts, host, port).ok_or_else(|| {
+            format!(
+                "{host}:{port} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config"
+            )
+        })
     }
 
     fn refuse(&self, token: &str, what: &str, why: &str) {

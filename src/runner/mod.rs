@@ -166,14 +166,13 @@ pub struct Runner {
     pub shares: Mutex<Vec<Arc<share::Share>>>,
 }
 
-/// `n` random bytes as hex, from the kernel.
-fn random_hex(n: usize) -> String {
-    use std::io::Read;
+/// `n` random bytes as hex, from the kernel (never a silent run of zeros: keys and
+/// tokens made of those would collide, and tokens would be guessable).
+fn random_hex(n: usize) -> Result<String, String> {
+    use ring::rand::SecureRandom;
     let mut buf = vec![0u8; n];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut buf);
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    ring::rand::SystemRandom::new().fill(&mut buf).map_err(|_| "the system's random source failed".to_string())?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub fn now_secs() -> u64 {
@@ -365,7 +364,7 @@ impl Runner {
         {
             return Err(format!("a session named `{n}` already exists; attach to it with `teamster attach -t {n}`"));
         }
-        let id = self.insert_session(&mut st, name, None, size, context, colors);
+        let id = self.insert_session(&mut st, name, random_hex(8)?, size, context, colors);
         st.next_tab += 1;
         let tab_id = st.next_tab;
         // The first pane fills the tab; more start-up agents split it side by side.
@@ -415,7 +414,7 @@ impl Runner {
         &self,
         st: &mut State,
         name: Option<String>,
-        key: Option<String>,
+        key: String,
         size: Size,
         context: Context,
         colors: Option<TermColors>,
@@ -427,9 +426,8 @@ impl Runner {
         });
         let (changed, _) = watch::channel(0);
         let (events, _) = broadcast::channel(64);
-        // A session that comes back keeps its spend and marks; a new one starts at zero,
-        // even if an ended one had its name.
-        let key = key.unwrap_or_else(|| random_hex(8));
+        // A session that comes back keeps its spend and marks (by its key); a new one
+        // starts at zero, even if an ended one had its name.
         let (spend, marks) = {
             let store = self.store.lock();
             (store.session_spend(&key), store.marks(&key))
@@ -489,7 +487,7 @@ impl Runner {
             None => None,
         };
         Ok(PaneSpec {
-            key: random_hex(8),
+            key: random_hex(8)?,
             spawn: spawn.clone(),
             name,
             cwd: worktree.as_ref().map_or(cwd, |w| w.path.clone()),
@@ -511,7 +509,7 @@ impl Runner {
     ) -> Result<(), String> {
         let config = self.config();
         let session_name = session_ref(st, session)?.name.clone();
-        let token = random_hex(16);
+        let token = random_hex(16)?;
         let home = crate::paths::home();
         let mut routes = Vec::new();
         let mut sandbox: Option<sandbox::Prepared> = None;

@@ -158,7 +158,14 @@ impl Runner {
         let st = &mut *guard;
         for saved in snapshot.sessions {
             let area = Rect::new(0, 0, saved.size.cols, saved.size.rows);
-            let key = Some(saved.key.clone()).filter(|k| !k.is_empty());
+            let key = if saved.key.is_empty() { super::random_hex(8) } else { Ok(saved.key.clone()) };
+            let key = match key {
+                Ok(k) => k,
+                Err(e) => {
+                    super::log(&format!("session {} not brought back: {e}", saved.name));
+                    continue;
+                }
+            };
             let id = self.insert_session(st, Some(saved.name.clone()), key, saved.size, saved.context.clone(), None);
             for tab in saved.tabs {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();

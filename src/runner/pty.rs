@@ -114,6 +114,16 @@ pub fn resize(master: &OwnedFd, size: Size) -> io::Result<()> {
     if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
+/// A process's parent and terminal session, from `/proc/PID/stat`.
+pub fn parent_and_session(pid: i32) -> Option<(i32, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields follow its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // state ppid pgrp session ...
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(3)?.parse().ok()?))
+}
+
 /// Every process in the terminal session led by `leader`: the program and whatever it
 /// started there, background jobs included.
 pub fn session_processes(leader: u32) -> Vec<i32> {
@@ -121,12 +131,7 @@ pub fn session_processes(leader: u32) -> Vec<i32> {
     let mut pids = Vec::new();
     for entry in dir.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // Fields after the command name (which may hold spaces and parentheses).
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // state ppid pgrp session ...
-        if fields.get(3).and_then(|s| s.parse::<u32>().ok()) == Some(leader) {
+        if parent_and_session(pid).is_some_and(|(_, session)| session == leader as i32) {
             pids.push(pid);
         }
     }

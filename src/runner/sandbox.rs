@@ -116,9 +116,7 @@ impl Runner {
             return Err(format!("{} will not start: {why}", agent.name));
         }
         let port = self.proxy_port.lock().ok_or("the proxy is not running, and it is a sandbox's only way out")?;
-        let var = |name: &str| {
-            agent.env.get(name).cloned().or_else(|| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-        };
+        let var = |name: &str| crate::agents::setting_in(agent, env, name);
         let own = crate::agents::state_paths(agent.kind, home, &var);
         let others: Vec<PathBuf> = AgentKind::BUILT_IN
             .into_iter()
@@ -172,10 +170,6 @@ impl Runner {
         let record = {
             let mut st = self.state.lock();
             let Some(p) = st.panes.get(&pane).cloned() else { return };
-            let session = st.sessions.get_mut(&p.session).map(|s| {
-                s.touch();
-                s.name.clone()
-            });
             let mut m = p.meta.lock();
             m.recent_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
             let repeat = m.recent_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 5);
@@ -183,6 +177,14 @@ impl Runner {
                 return;
             }
             m.refused += 1;
+            // The title's count changed: redraw. The list stays short however many come.
+            let session = st.sessions.get_mut(&p.session).map(|s| {
+                s.touch();
+                s.name.clone()
+            });
+            if m.recent_refusals.len() > REFUSALS_PER_MINUTE {
+                return;
+            }
             m.recent_refusals.push((what.to_string(), now));
             let n = m.recent_refusals.len();
             (n <= REFUSALS_PER_MINUTE).then(|| {
@@ -233,8 +235,10 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
         {
             let origin = crate::meter::proxy::Origin::Sandbox { token };
             let task = rt.spawn(crate::meter::proxy::serve(l, r.clone(), origin, r.upstream.clone()));
-            if let Some(p) = r.state.lock().panes.get(&pane) {
-                p.meta.lock().proxy_task = Some(task.abort_handle());
+            // The pane's end stops it; a pane that already ended cannot.
+            match r.state.lock().panes.get(&pane) {
+                Some(p) => p.meta.lock().proxy_task = Some(task.abort_handle()),
+                None => task.abort(),
             }
             listener = Some(task);
         }

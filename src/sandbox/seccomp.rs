@@ -262,6 +262,10 @@ fn answer(plan: &Plan, n: &Notif, valid: &dyn Fn(&u64) -> bool) -> Answer {
     };
     let Some(named) = read_cstr(pid, ptr) else { return Answer::GoOn };
     let Some(path) = resolve(pid, dirfd, Path::new(std::ffi::OsStr::from_bytes(&named))) else { return Answer::GoOn };
+    // Most opens are where the agent may write: those need no look at the file.
+    if !plan.refuses_write(&path) {
+        return Answer::GoOn;
+    }
     // Only what would change the file system is a write: creating what is not there,
     // removing what is, opening to write.
     let exists = path.symlink_metadata().is_ok();
@@ -272,11 +276,7 @@ fn answer(plan: &Plan, n: &Notif, valid: &dyn Fn(&u64) -> bool) -> Answer {
         Op::Make => !exists,
         Op::Remove => exists,
     };
-    if writes && plan.refuses_write(&path) && valid(&n.id) {
-        Answer::Refuse(Refusal::Write(path), libc::EACCES)
-    } else {
-        Answer::GoOn
-    }
+    if writes && valid(&n.id) { Answer::Refuse(Refusal::Write(path), libc::EACCES) } else { Answer::GoOn }
 }
 
 enum Op {
@@ -311,8 +311,8 @@ fn resolve(pid: u32, dirfd: i32, path: &Path) -> Option<PathBuf> {
             .map(|fd| proc_of(&format!("fd/{fd}"))),
     };
     let absolute = mine.unwrap_or(absolute);
-    if let Ok(target) = std::fs::read_link(&absolute)
-        && absolute.starts_with("/proc")
+    if absolute.starts_with("/proc")
+        && let Ok(target) = std::fs::read_link(&absolute)
         && !target.is_absolute()
     {
         // pipe:[…], socket:[…], anon_inode:…

@@ -76,22 +76,11 @@ fn lo_up() {
 /// same setup `teamster doctor --live` uses), and returns its `[agents.KIND]` entry for
 /// teamster's config.
 pub fn prepare(env: &Env, kind: &str, mock: &MockLlm) -> String {
-    prepare_with(env, kind, mock, &[])
+    prepare_writable(env, kind, mock, &[])
 }
 
-/// `prepare`, with more environment for the agent.
-pub fn prepare_with(env: &Env, kind: &str, mock: &MockLlm, more_env: &[(&str, &str)]) -> String {
-    prepare_writable(env, kind, mock, more_env, &[])
-}
-
-/// `prepare_with`, letting the sandboxed agent write `writable` besides its workspace.
-pub fn prepare_writable(
-    env: &Env,
-    kind: &str,
-    mock: &MockLlm,
-    more_env: &[(&str, &str)],
-    writable: &[String],
-) -> String {
+/// `prepare`, letting the sandboxed agent write `writable` besides its workspace.
+pub fn prepare_writable(env: &Env, kind: &str, mock: &MockLlm, writable: &[String]) -> String {
     let work = env.dir.join("work");
     let agent_kind = AgentKind::from_name(kind).expect("an agent kind");
     let offline = offline_setup(agent_kind, &env.dir.join("home"), &env.dir.join("config"), &work, &mock.url())
@@ -107,8 +96,7 @@ pub fn prepare_writable(
     if !writable.is_empty() {
         entry.insert("writable".into(), writable.to_vec().into());
     }
-    let vars = offline.env.into_iter().chain(more_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    entry.insert("env".into(), vars.map(|(k, v)| (k, v.into())).collect::<toml::Table>().into());
+    entry.insert("env".into(), offline.env.into_iter().map(|(k, v)| (k, v.into())).collect::<toml::Table>().into());
     let mut agents = toml::Table::new();
     agents.insert(kind.into(), entry.into());
     let mut config = toml::Table::new();

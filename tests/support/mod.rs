@@ -299,19 +299,8 @@ impl Tui {
 
     /// Waits until `cond` holds for the screen; panics with the screen when it does not.
     pub fn wait_for(&self, what: &str, cond: impl Fn(&vt100::Screen) -> bool) {
-        let deadline = Instant::now() + self.deadline;
-        let (lock, cv) = &*self.shared;
-        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if cond(g.parser.screen()) {
-                return;
-            }
-            let now = Instant::now();
-            if now >= deadline || g.closed {
-                let contents = g.parser.screen().contents();
-                panic!("timed out waiting for {what}; the screen was:\n{contents}");
-            }
-            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        if !self.poll_for(self.deadline, cond) {
+            panic!("timed out waiting for {what}; the screen was:\n{}", self.contents());
         }
     }
 
