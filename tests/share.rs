@@ -7,6 +7,7 @@
 mod support;
 
 use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use support::Env;
 use support::fake::{ASK_BEFORE_PUSH, fake_claude};
@@ -459,4 +460,65 @@ fn the_runner_applies_only_signed_driver_actions_and_each_once() {
         let refused = log.iter().filter(|d| d["verdict"] == "refused").count();
         assert!(refused >= 3, "each forgery is in the sharer's audit: {log:#?}");
     });
+}
+
+#[test]
+fn shared_from_the_tui_watched_and_driven_from_teammates_terminals() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    env.write_config(&format!(
+        "{ASK_BEFORE_PUSH}\n[share]\nserver = \"{}\"\nexpires = \"1h\"\n{}",
+        server.url(),
+        fake_claude(&env)
+    ));
+    let sharer = env.tui(&[], 140, 30);
+    sharer.wait_prompt();
+    env.ok(&["new", "fake", "--right"]);
+    sharer.wait_text("fake>");
+    // alt-o shares the session and shows the links; the status bar says it is shared.
+    sharer.alt("o");
+    sharer.wait_text("watch link (sees everything");
+    sharer.wait_text("drive link (can also type");
+    sharer.wait_text(&format!("{}/s/", server.url()));
+    sharer.wait_text("⇄ shared");
+    sharer.keys("\x1b");
+    let v: Value = serde_json::from_str(&env.ok(&["share", "--list", "--json"])).expect("share --list --json");
+    let read = v["shares"][0]["read_url"].as_str().expect("a watch link").to_string();
+    let drive = v["shares"][0]["drive_url"].as_str().expect("a drive link").to_string();
+
+    // Teammates, each on their own machine, in their own terminal.
+    let (dana_env, vic_env) = (Env::new(), Env::new());
+    let dana = dana_env.tui(&["attach", &drive, "--name", "dana"], 140, 30);
+    let vic = vic_env.tui(&["attach", &read, "--name", "vic"], 140, 30);
+    dana.wait_text("fake>");
+    vic.wait_text("fake>");
+    sharer.wait_text("⇄ shared, 2 watching");
+
+    // The viewer types: it goes nowhere, and it is told so.
+    vic.keys("hello from vic");
+    vic.wait_text("read-only link");
+    // The driver types into the agent and approves what it asks, from the sidebar.
+    dana.keys("run echo drove > drove.txt # git push");
+    dana.wait_text("git push");
+    dana.keys("\r");
+    dana.wait_text("waiting for you (1)");
+    vic.wait_text("waiting for you (1)");
+    dana.alt("s");
+    dana.keys("y");
+    sharer.wait_text("ran: echo drove");
+    vic.wait_text("ran: echo drove");
+    assert!(env.dir.join("work/drove.txt").exists());
+    assert!(!sharer.contents().contains("hello from vic"));
+    let by: Vec<String> = env.audit().iter().map(|d| d["by"].as_str().unwrap_or("").to_string()).collect();
+    assert!(by.iter().any(|b| b == "dana (shared link)"), "{by:?}");
+
+    // From the TUI again: who watches, and stop sharing; both are cut off.
+    sharer.alt("o");
+    sharer.wait_text("dana (driver)");
+    sharer.keys("u");
+    sharer.wait_for("sharing to stop", |s| !s.contents().contains("⇄ shared"));
+    let (_, said) = vic.wait_exit();
+    assert!(said.contains("stopped sharing"), "{said}");
+    let (_, said) = dana.wait_exit();
+    assert!(said.contains("stopped sharing"), "{said}");
 }

@@ -162,6 +162,8 @@ pub enum Action {
     ToggleSidebar,
     /// Spend by agent, model and day.
     CostView,
+    /// Share this session by link (or show its links if it is shared).
+    Share,
     // On the selected pending action:
     Approve,
     Deny,
@@ -204,6 +206,7 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("approvals", Action::Approvals),
     ("toggle-sidebar", Action::ToggleSidebar),
     ("cost", Action::CostView),
+    ("share", Action::Share),
     ("approve", Action::Approve),
     ("deny", Action::Deny),
     ("deny-with-message", Action::DenyWithMessage),

@@ -164,13 +164,23 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 tokio::spawn(runner.restart());
                 Some(reply(id, Ok(Reply::Done)))
             }
+            // These wait on the share server: the client's keys must not wait with them.
             ClientMsg::Share { id, share } => {
-                let _ = runner.reload_config();
-                let result = runner.share(share).await.map(|s| Reply::Shares { shares: vec![s] });
-                Some(reply(id, result))
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let _ = runner.reload_config();
+                    let result = runner.share(share).await.map(|s| Reply::Shares { shares: vec![s] });
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
             }
             ClientMsg::Unshare { id, share, session } => {
-                Some(reply(id, runner.unshare(share, session).await.map(|text| Reply::Text { text })))
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.unshare(share, session).await.map(|text| Reply::Text { text });
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
             }
             ClientMsg::Shares { id } => Some(reply(id, Ok(Reply::Shares { shares: runner.shares() }))),
             ClientMsg::NewSession { id, name, spawn, size, context } => {

@@ -82,6 +82,10 @@ pub enum Overlay {
     Cost {
         report: Option<crate::protocol::CostReport>,
     },
+    /// This session's shares and their links; `None` while the share starts.
+    Share {
+        shares: Option<Vec<crate::protocol::ShareView>>,
+    },
     DisplayPanes {
         until: Instant,
     },
@@ -154,6 +158,8 @@ enum Pending {
     },
     Yank,
     Cost,
+    Shares,
+    Unshare,
 }
 
 pub struct App {
@@ -443,7 +449,7 @@ impl App {
             Ok(r) => r,
             Err(e) => {
                 match kind {
-                    Pending::Agents => self.overlay = None,
+                    Pending::Agents | Pending::Shares => self.overlay = None,
                     // Refused (uncommitted work): ask again, with why.
                     Pending::RemoveWorktree(pane) if self.overlay.is_none() && e.contains("uncommitted") => {
                         let branch = self.session.as_ref().and_then(|s| s.pane(pane)).and_then(|p| p.branch.clone());
@@ -462,6 +468,17 @@ impl App {
         };
         match (kind, reply) {
             (Pending::Agents, Reply::Agents { agents }) => self.fill_picker(agents),
+            (Pending::Shares, Reply::Shares { shares }) => {
+                let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                let shares: Vec<_> = shares.into_iter().filter(|s| s.session == name).collect();
+                if let Some(Overlay::Share { shares: slot }) = &mut self.overlay {
+                    *slot = Some(shares);
+                }
+            }
+            (Pending::Unshare, Reply::Text { text }) => {
+                self.overlay = None;
+                self.say(text);
+            }
             (Pending::Cost, Reply::Cost { report }) => {
                 if let Some(Overlay::Cost { report: slot }) = &mut self.overlay {
                     *slot = Some(report);
@@ -690,6 +707,18 @@ impl App {
                 self.overlay = Some(Overlay::Cost { report: None });
                 self.request(Pending::Cost, |id| ClientMsg::Cost { id, session: None });
             }
+            Action::Share => {
+                self.mode = Mode::Normal;
+                self.overlay = Some(Overlay::Share { shares: None });
+                let Some(s) = self.session.as_ref() else { return };
+                // Shared already: its links again, not another share.
+                if s.shared {
+                    self.request(Pending::Shares, |id| ClientMsg::Shares { id });
+                } else {
+                    let share = crate::protocol::ShareRequest { session: Some(s.name.clone()), ..Default::default() };
+                    self.request(Pending::Shares, |id| ClientMsg::Share { id, share });
+                }
+            }
             Action::Approve => self.resolve(true, None, None),
             Action::Deny => self.resolve(false, None, None),
             Action::DenyWithMessage => {
@@ -846,6 +875,25 @@ impl App {
                     None => Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(action), question }),
                 }
             }
+            Overlay::Share { shares } => match (key.code, shares.as_deref()) {
+                _ if cancel => None,
+                (KeyCode::Char('q'), _) => None,
+                (KeyCode::Char(c @ ('w' | 'd')), Some([s, ..])) => {
+                    let link = if c == 'w' { Some(&s.read_url) } else { s.drive_url.as_ref() };
+                    if let Some(link) = link {
+                        use base64::Engine;
+                        self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(link.as_bytes()));
+                        self.say(if c == 'w' { "watch link copied" } else { "drive link copied" });
+                    }
+                    Some(Overlay::Share { shares })
+                }
+                (KeyCode::Char('u'), Some([s, ..])) => {
+                    let session = Some(s.session.clone());
+                    self.request(Pending::Unshare, |id| ClientMsg::Unshare { id, share: None, session });
+                    Some(Overlay::Share { shares })
+                }
+                _ => Some(Overlay::Share { shares }),
+            },
             Overlay::Cost { report } => match key.code {
                 _ if cancel => None,
                 KeyCode::Char('q') => None,

@@ -97,6 +97,7 @@ pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
         Some(Overlay::Picker { .. }) => draw_picker(app, buf, area),
         Some(Overlay::Help { scroll }) => draw_help(app, buf, area, *scroll),
         Some(Overlay::Cost { report }) => draw_cost(app, buf, area, report.as_ref()),
+        Some(Overlay::Share { shares }) => draw_share(app, buf, area, shares.as_deref()),
         _ => {}
     }
     cursor(app)
@@ -302,6 +303,46 @@ fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::pr
     Paragraph::new(lines)
         .style(theme(app, "overlay"))
         .block(overlay_block(app, " spend ", " `teamster cost` prints this  esc closes "))
+        .render(box_area, buf);
+}
+
+/// This session's share links, and who watches.
+fn draw_share(app: &App, buf: &mut Buffer, area: TRect, shares: Option<&[crate::protocol::ShareView]>) {
+    let width = area.width.saturating_sub(4).min(120);
+    let mut lines: Vec<Line> = Vec::new();
+    match shares {
+        None => lines.push(Line::raw("  sharing…")),
+        Some([]) => lines.push(Line::raw("  not shared")),
+        Some(shares) => {
+            for s in shares {
+                let until = crate::runner::store::local_time(s.expires);
+                lines.push(Line::styled(format!("  share {} until {until}", s.id), theme(app, "overlay_border")));
+                lines.push(Line::raw("  watch link (sees everything, types nothing):"));
+                lines.push(Line::raw(format!("  {}", s.read_url)));
+                match &s.drive_url {
+                    Some(d) => {
+                        lines.push(Line::raw("  drive link (can also type and approve):"));
+                        lines.push(Line::raw(format!("  {d}")));
+                    }
+                    None => lines.push(Line::raw("  read-only: nobody can type or approve")),
+                }
+                let watching = if s.viewers.is_empty() { "nobody yet".to_string() } else { s.viewers.join(", ") };
+                let state = if s.connected { "" } else { " (reconnecting to the server)" };
+                lines.push(Line::raw(format!("  watching: {watching}{state}")));
+                lines.push(Line::raw(""));
+            }
+            lines.push(Line::raw("  give the drive link only to someone you trust; open either with"));
+            lines.push(Line::raw("  `teamster attach 'LINK'` or in a browser"));
+        }
+    }
+    // Links are long: each wraps over as many rows as it needs.
+    let rows: u16 = lines.iter().map(|l| (l.width() as u16).div_ceil(width.saturating_sub(2).max(1)).max(1)).sum();
+    let box_area = centered(area, width, rows + 2);
+    Clear.render(box_area, buf);
+    Paragraph::new(lines)
+        .style(theme(app, "overlay"))
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .block(overlay_block(app, " shared ", " w copy watch link  d copy drive link  u stop sharing  esc closes "))
         .render(box_area, buf);
 }
 
@@ -642,6 +683,17 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
             end += 1 + text.width() as u16;
         }
     }
+    // Shared by link: who watches.
+    if let Some(s) = app.session.as_ref().filter(|s| s.shared) {
+        let text = match s.watchers.len() {
+            0 => " ⇄ shared ".to_string(),
+            n => format!(" ⇄ shared, {n} watching "),
+        };
+        if end + 1 + text.width() as u16 + message < area.width {
+            buf.set_string(end + 1, y, &text, theme(app, "attention"));
+            end += 1 + text.width() as u16;
+        }
+    }
     // Waiting actions the sidebar does not show.
     if !app.sidebar.pending.is_empty() && app.sidebar_area().is_none() {
         let key = app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!(" ({k})")).unwrap_or_default();
@@ -798,6 +850,7 @@ fn describe(action: Action) -> String {
         Action::Approvals => "the approval sidebar: act on what waits for you".into(),
         Action::ToggleSidebar => "show or hide the sidebar".into(),
         Action::CostView => "what the agents have spent".into(),
+        Action::Share => "share this session by link (teammates watch, or drive)".into(),
         Action::Approve => "approve: it goes ahead".into(),
         Action::Deny => "deny: the agent is told".into(),
         Action::DenyWithMessage => "deny, with a message to the agent".into(),

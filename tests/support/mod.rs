@@ -31,6 +31,8 @@ pub fn bin() -> PathBuf {
 
 pub struct Env {
     pub dir: PathBuf,
+    /// More environment for every teamster this world runs (the runner included).
+    pub extra_env: Vec<(String, String)>,
     /// How long waits wait: agents that start Node and talk to a mock need longer.
     pub deadline: Duration,
 }
@@ -51,7 +53,7 @@ impl Env {
         let shell = dir.join("test-shell");
         std::fs::write(&shell, "#!/bin/sh\nPS1='$ ' exec bash --noprofile --norc -i\n").expect("shell");
         std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let env = Env { dir, deadline: DEADLINE };
+        let env = Env { dir, deadline: DEADLINE, extra_env: Vec::new() };
         env.write_config("");
         env
     }
@@ -89,6 +91,9 @@ impl Env {
                 ),
             ),
         ]
+        .into_iter()
+        .chain(self.extra_env.iter().cloned())
+        .collect()
     }
 
     /// The teamster CLI in this world.

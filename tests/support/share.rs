@@ -24,10 +24,16 @@ impl Server {
 
     /// On `port` (0: any free one).
     pub fn on(env: &Env, port: u16) -> Server {
+        Server::with(env, port, &[])
+    }
+
+    /// With more arguments for `teamster serve` (TLS).
+    pub fn with(env: &Env, port: u16, args: &[&str]) -> Server {
         let db = env.dir.join("server.db");
         let mut child = Command::new(bin())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
             .arg(&db)
+            .args(args)
             .env_clear()
             .envs(env.envs())
             .stdout(Stdio::piped())
@@ -48,6 +54,11 @@ impl Server {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Over TLS, by the name its certificate holds.
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.port)
     }
 
     /// Ends it at once, as a crash would.
