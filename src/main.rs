@@ -211,11 +211,12 @@ enum Cmd {
     Hook {
         agent: String,
         event: String,
-        /// The runner's hook socket (else $TEAMSTER_HOOK_SOCKET).
+        /// The pane's hook socket (else $TEAMSTER_HOOK_SOCKET).
         #[arg(long)]
         socket: Option<String>,
-        /// The pane's hook token (else $TEAMSTER_HOOK_TOKEN).
-        #[arg(long)]
+        /// Ignored: which pane speaks is the socket it speaks on (accepted from older
+        /// generated settings).
+        #[arg(long, hide = true)]
         token: Option<String>,
     },
     /// The first program of a sandboxed agent's pane: confines itself by the plan the
@@ -295,7 +296,7 @@ fn main() {
         Some(Cmd::Rules { json, forget }) => cli::rules(json, forget, &config_path),
         Some(Cmd::Audit { json, count }) => cli::audit(json, count),
         Some(Cmd::Restart) => cli::restart(config_path),
-        Some(Cmd::Hook { agent, event, socket, token }) => std::process::exit(cli::hook(&agent, &event, socket, token)),
+        Some(Cmd::Hook { agent, event, socket, token: _ }) => std::process::exit(cli::hook(&agent, &event, socket)),
         Some(Cmd::SandboxExec { argv }) => {
             let Err(e) = teamster::sandbox::enter::run(&argv);
             eprintln!("teamster: {e}");

@@ -286,12 +286,13 @@ fn the_hook_helper_fails_closed() {
     assert_eq!(verdict["hookSpecificOutput"]["permissionDecision"], "deny");
     assert!(why.contains("not running in a teamster pane"), "{why}");
 
-    // A runner, but a token no pane was given.
+    // A runner, but no pane has that socket (a token, forged or not, names nothing: which
+    // pane speaks is the socket it speaks on).
     let tui = env.tui(&[], 80, 24);
     tui.wait_prompt();
-    let socket = env.dir.join("run/teamster/hooks.sock");
+    let socket = env.dir.join("run/teamster/hooks/99.sock");
     let (verdict, why) =
         hook(&["hook", "claude", "PreToolUse", "--socket", &socket.to_string_lossy(), "--token", "forged"]);
     assert_eq!(verdict["hookSpecificOutput"]["permissionDecision"], "deny");
-    assert!(why.contains("unknown token"), "{why}");
+    assert!(why.contains("cannot be reached"), "{why}");
 }

@@ -16,6 +16,7 @@ out="${RESULTS:-$PWD/results.txt}"
 try "write outside the workspace" sh -c 'echo x > "$HOME/outside.txt"'
 try "write teamster's state" sh -c 'echo x > "$XDG_STATE_HOME/teamster/planted"'
 try "read ~/.ssh/id_ed25519" cat "$HOME/.ssh/id_ed25519"
+try "read a file the config hides" cat "${HIDDEN_FILE:-/nonexistent}"
 try "list teamster's state" ls "$XDG_STATE_HOME/teamster"
 try "connect to an outside address" bash -c 'exec 3<>/dev/tcp/192.0.2.1/80'
 try "connect to a loopback port" bash -c "exec 3<>/dev/tcp/127.0.0.1/$LOOPBACK_PORT"
@@ -187,15 +188,18 @@ fn a_kernel_without_a_protection_refuses_unless_you_accept_it() {
     assert!(!out.status.success(), "started without Landlock");
     assert!(said.contains("lacks landlock") && said.contains("run_without = [\"landlock\"]"), "{said}");
     assert!(!env.dir.join("work/results.txt").exists());
-    // Accepted in the config: it starts, and really runs without Landlock (the secret is
-    // readable), while the rest of the sandbox holds.
+    // Accepted in the config: it starts, and really runs without Landlock (a file the
+    // config hides is readable: only Landlock hides it), while the rest of the sandbox
+    // holds (the home directory here lies in /tmp, which the sandbox covers whatever).
     std::fs::create_dir_all(env.dir.join("home/.ssh")).expect("ssh dir");
     std::fs::write(env.dir.join("home/.ssh/id_ed25519"), "PLANTED-PRIVATE-KEY").expect("key");
-    start(&env, "[sandbox]\nrun_without = [\"landlock\"]\n");
-    env.ok(&["new", "escapee"]);
+    start(&env, "[sandbox]\nrun_without = [\"landlock\"]\nhidden = [\"/etc/hostname\"]\n");
+    let out = env.cmd(&["new", "escapee"]).env("HIDDEN_FILE", "/etc/hostname").output().expect("new");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r = results(&env);
     assert!(r.contains("done"));
-    assert!(r.contains("ESCAPED: read ~/.ssh/id_ed25519"), "{r}");
+    assert!(r.contains("ESCAPED: read a file the config hides"), "{r}");
+    assert!(r.contains("blocked: read ~/.ssh/id_ed25519"), "{r}");
     assert!(r.contains("blocked: connect to an outside address"), "{r}");
 }
 

@@ -221,10 +221,7 @@ mod tests {
         let settings: Value = serde_json::from_str(&l.files[0].1).unwrap();
         let pre = &settings["hooks"]["PreToolUse"][0];
         assert_eq!(pre["matcher"], "*");
-        assert_eq!(
-            pre["hooks"][0]["command"],
-            "/usr/bin/teamster hook claude PreToolUse --socket /run/hooks.sock --token t0k"
-        );
+        assert_eq!(pre["hooks"][0]["command"], "/usr/bin/teamster hook claude PreToolUse --socket /run/hooks.sock");
         assert_eq!(pre["hooks"][0]["timeout"], HOOK_TIMEOUT);
         assert_eq!(settings["hooks"].as_object().unwrap().len(), EVENTS.len());
     }

@@ -305,9 +305,8 @@ pub struct LaunchContext<'a> {
     pub cwd: &'a Path,
     /// The conversation to resume, if the pane is coming back after a restart.
     pub resume: Option<&'a str>,
-    /// The runner's hook socket, and the token that says which pane is speaking.
+    /// The pane's own hook socket (which pane is speaking is the socket it speaks on).
     pub socket: &'a Path,
-    pub token: &'a str,
     /// The environment the agent starts with (the user's, as the client had it).
     pub env: &'a [(String, String)],
     /// The pane's address at the metering proxy (`http://127.0.0.1:PORT/t/TOKEN`), when
@@ -319,11 +318,12 @@ pub struct LaunchContext<'a> {
 }
 
 impl<'a> LaunchContext<'a> {
-    /// The arguments of `teamster` for a hook of `event`. Socket and token go on the
-    /// command line: some agents strip variables named like secrets from hooks' env.
+    /// The arguments of `teamster` for a hook of `event`. The socket goes on the command
+    /// line (some agents give hooks a pared-down environment); nothing secret does, since
+    /// command lines are there for other processes to read.
     pub fn hook_args(&self, kind: AgentKind, event: &str) -> Vec<String> {
         let socket = self.socket.to_string_lossy().into_owned();
-        ["hook", kind.name(), event, "--socket", &socket, "--token", self.token].map(String::from).to_vec()
+        ["hook", kind.name(), event, "--socket", &socket].map(String::from).to_vec()
     }
 
     /// The hook command line, for agents that run hooks through a shell.
@@ -349,7 +349,6 @@ impl<'a> LaunchContext<'a> {
             cwd: Path::new("/work"),
             resume: None,
             socket: Path::new("/run/hooks.sock"),
-            token: "t0k",
             env: &[],
             proxy: None,
             sandboxed: false,

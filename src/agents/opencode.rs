@@ -209,9 +209,7 @@ mod tests {
         let l = launch(&agent, &ctx).unwrap();
         assert_eq!(l.argv, ["opencode", "--session", "ses_1"]);
         assert_eq!(l.env, [("OPENCODE_CONFIG_DIR".to_string(), root.join("opencode").to_string_lossy().into_owned())]);
-        assert!(
-            l.files[0].1.contains(r#"["hook","opencode","__EVENT__","--socket","/run/hooks.sock","--token","t0k"]"#)
-        );
+        assert!(l.files[0].1.contains(r#"["hook","opencode","__EVENT__","--socket","/run/hooks.sock"]"#));
 
         let env = [
             ("OPENCODE_CONFIG_DIR".to_string(), "/mine".to_string()),

@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(l.argv, ["pi", "-e", "/state/panes/p1/teamster-pi.ts", "--session", "/s/x.jsonl"]);
         let ts = &l.files[0].1;
         assert!(ts.contains(r#"const TEAMSTER = "/usr/bin/teamster";"#), "{ts}");
-        assert!(ts.contains(r#"["hook","pi","__EVENT__","--socket","/run/hooks.sock","--token","t0k"]"#), "{ts}");
+        assert!(ts.contains(r#"["hook","pi","__EVENT__","--socket","/run/hooks.sock"]"#), "{ts}");
     }
 
     #[test]

@@ -199,7 +199,7 @@ pub fn live_check(agent: &Agent, teamster: &Path, binary: &Path) -> Result<Strin
     std::thread::spawn(move || {
         for conn in hooks.incoming().flatten() {
             let seen = seen.clone();
-            std::thread::spawn(move || answer_hook(conn, &seen));
+            std::thread::spawn(move || answer_hook(kind, conn, &seen));
         }
     });
 
@@ -229,7 +229,6 @@ pub fn live_check(agent: &Agent, teamster: &Path, binary: &Path) -> Result<Strin
         cwd: &work,
         resume: None,
         socket: &socket,
-        token: "doctor",
         env: &env,
         proxy: None,
         sandboxed: false,
@@ -261,14 +260,14 @@ pub fn live_check(agent: &Agent, teamster: &Path, binary: &Path) -> Result<Strin
     Ok("reports tool calls before running them, and a deny stops them (checked live against a local mock)".into())
 }
 
-fn answer_hook(conn: std::os::unix::net::UnixStream, seen: &Mutex<Vec<HookEvent>>) {
+fn answer_hook(kind: AgentKind, conn: std::os::unix::net::UnixStream, seen: &Mutex<Vec<HookEvent>>) {
     let Ok(reader) = conn.try_clone() else { return };
     let mut line = String::new();
     if std::io::BufReader::new(reader).read_line(&mut line).is_err() {
         return;
     }
     let Ok(req) = serde_json::from_str::<crate::runner::hooks::HookRequest>(&line) else { return };
-    let parsed = super::parse_hook(req.agent, &req.event, &req.payload);
+    let parsed = super::parse_hook(kind, &req.event, &req.payload);
     let verdict = if parsed.iter().any(|e| matches!(e, HookEvent::ToolCall(_))) {
         Verdict::Deny { reason: DENIAL.into() }
     } else {

@@ -333,7 +333,7 @@ pub fn keys(config_path: PathBuf, actions: bool) -> anyhow::Result<()> {
 /// `teamster hook AGENT EVENT`: run by an agent's hook, with the event's payload on stdin.
 /// Reports it to the runner, waits for the verdict, and gives it back in the form the
 /// agent reads (stdout and exit status). It can only report and wait.
-pub fn hook(agent: &str, event: &str, socket: Option<String>, token: Option<String>) -> i32 {
+pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
     use crate::agents::{AgentKind, Verdict};
     use std::io::{BufRead, Read, Write};
     let Some(kind) = AgentKind::from_name(agent) else {
@@ -346,13 +346,12 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>, token: Option<Stri
     let verdict = (|| -> Result<Verdict, String> {
         let outside = || "this agent is not running in a teamster pane".to_string();
         let socket = socket.or_else(|| std::env::var("TEAMSTER_HOOK_SOCKET").ok()).ok_or_else(outside)?;
-        let token = token.or_else(|| std::env::var("TEAMSTER_HOOK_TOKEN").ok()).ok_or_else(outside)?;
         let mut stream = std::os::unix::net::UnixStream::connect(&socket)
             .map_err(|e| format!("teamster's runner cannot be reached at {socket}: {e}"))?;
         // Some agents let a call through when a hook outlives its timeout: answer first.
         let patience = std::time::Duration::from_secs(crate::agents::claude::HOOK_TIMEOUT - 60);
         let _ = stream.set_read_timeout(Some(patience));
-        let req = crate::runner::hooks::HookRequest { token, agent: kind, event: event.to_string(), payload };
+        let req = crate::runner::hooks::HookRequest { event: event.to_string(), payload };
         let mut line = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
         line.push(b'\n');
         stream.write_all(&line).map_err(|e| format!("teamster's runner did not take the report: {e}"))?;

@@ -14,16 +14,14 @@ const APPROVAL_MEMORY: std::time::Duration = std::time::Duration::from_secs(120)
 
 impl Runner {
     /// Applies what a hook reports, and answers it.
-    pub async fn hook(self: &Arc<Self>, req: HookRequest) -> Verdict {
-        let pane = {
-            let st = self.state.lock();
-            st.hook_tokens.get(&req.token).copied()
-        };
-        let Some(pane) = pane else {
-            return Verdict::Deny { reason: "this hook does not belong to a teamster pane (unknown token)".into() };
+    pub async fn hook(self: &Arc<Self>, pane: PaneId, req: HookRequest) -> Verdict {
+        // The kind of agent is the pane's, never what a payload says.
+        let kind = self.state.lock().panes.get(&pane).and_then(|p| p.meta.lock().agent);
+        let Some(kind) = kind else {
+            return Verdict::Deny { reason: "this hook's pane is gone".into() };
         };
         let mut verdict = Verdict::Defer;
-        for event in crate::agents::parse_hook(req.agent, &req.event, &req.payload) {
+        for event in crate::agents::parse_hook(kind, &req.event, &req.payload) {
             match event {
                 HookEvent::Conversation(id) => self.set_conversation(pane, id),
                 HookEvent::Ready => {

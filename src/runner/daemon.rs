@@ -50,11 +50,10 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
     log(&format!("runner {} listening on {}", std::process::id(), socket_path.display()));
     let runner = Runner::new(config, config_path, socket_path);
-    let hook_socket = runner.hook_socket.clone();
-    let _ = std::fs::remove_file(&hook_socket);
-    let hooks = tokio::net::UnixListener::bind(&hook_socket)?;
-    std::fs::set_permissions(&hook_socket, std::fs::Permissions::from_mode(0o600))?;
-    tokio::spawn(super::hooks::serve(runner.clone(), hooks));
+    // Each agent pane gets a hook socket of its own there (which pane speaks is which
+    // socket it spoke on); those of a runner that died are stale.
+    let _ = std::fs::remove_dir_all(&runner.hooks_dir);
+    crate::paths::ensure_private_dir(&runner.hooks_dir)?;
     // Before any agent starts: agents are pointed at it, and it is a sandbox's only way
     // out (with `meter = false`, unsandboxed agents are not pointed at it).
     match runner.start_proxy().await {

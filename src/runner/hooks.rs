@@ -1,13 +1,16 @@
-//! The hook socket: where agents' hooks report to the runner.
+//! Hook sockets: where agents' hooks report to the runner.
 //!
-//! It is a socket of its own, apart from the control socket, because it is the one agents
-//! can reach: an agent may only submit an event and wait for the verdict. Nothing said on
-//! it can approve, deny or change anything else. Each pane's hook commands carry a token,
-//! given only to that pane, that says which pane is speaking.
+//! Each agent pane has a socket of its own, apart from the control socket, because it is
+//! what agents can reach: an agent may only submit an event and wait for the verdict.
+//! Nothing said on it can approve, deny or change anything else. Which pane is speaking,
+//! and what kind of agent it runs, is which socket it spoke on: nothing in a payload says
+//! so, and a sandboxed pane sees no other pane's socket (nor their processes).
 
 use super::{Runner, log};
-use crate::agents::{AgentKind, Verdict};
+use crate::agents::Verdict;
+use crate::layout::PaneId;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -18,20 +21,30 @@ pub const MAX_HOOK: usize = 4 << 20;
 /// One line from `teamster hook`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HookRequest {
-    pub token: String,
-    pub agent: AgentKind,
     pub event: String,
     pub payload: serde_json::Value,
 }
 
-pub async fn serve(runner: Arc<Runner>, listener: UnixListener) {
+/// Listens on `path` for pane `pane`'s hooks (only its owner may connect).
+pub fn listen(runner: &Arc<Runner>, pane: PaneId, path: &Path) -> Result<tokio::task::AbortHandle, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).map_err(|e| format!("cannot make the pane's hook socket {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot protect {}: {e}", path.display()))?;
+    Ok(tokio::spawn(serve(Arc::downgrade(runner), listener, pane)).abort_handle())
+}
+
+async fn serve(runner: std::sync::Weak<Runner>, listener: UnixListener, pane: PaneId) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(handle(runner.clone(), stream));
+                let Some(runner) = runner.upgrade() else { return };
+                tokio::spawn(handle(runner, stream, pane));
             }
             Err(e) => {
-                log(&format!("hook socket: {e}"));
+                log(&format!("hook socket of pane {pane}: {e}"));
                 // Out of descriptors, say: wait rather than spin.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
@@ -39,7 +52,7 @@ pub async fn serve(runner: Arc<Runner>, listener: UnixListener) {
     }
 }
 
-async fn handle(runner: Arc<Runner>, stream: UnixStream) {
+async fn handle(runner: Arc<Runner>, stream: UnixStream, pane: PaneId) {
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == nix::unistd::getuid().as_raw() => {}
         _ => return,
@@ -57,7 +70,7 @@ async fn handle(runner: Arc<Runner>, stream: UnixStream) {
                     while matches!(rd.read(&mut rest).await, Ok(n) if n > 0) {}
                 };
                 tokio::select! {
-                    verdict = runner.hook(req) => verdict,
+                    verdict = runner.hook(pane, req) => verdict,
                     // The helper hung up (its agent cancelled the call): dropping the
                     // wait withdraws what it held.
                     () = hung_up => return,

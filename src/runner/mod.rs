@@ -140,7 +140,8 @@ pub struct Runner {
     config: RwLock<Config>,
     config_path: PathBuf,
     pub socket_path: PathBuf,
-    pub hook_socket: PathBuf,
+    /// Where each agent pane's own hook socket is (`ID.sock`).
+    pub hooks_dir: PathBuf,
     /// Where sessions are kept to come back after a restart.
     state_file: PathBuf,
     pub shutdown: watch::Sender<bool>,
@@ -211,7 +212,7 @@ const OUTER_TERMINAL_VARS: &[&str] = &[
 impl Runner {
     pub fn new(config: Config, config_path: PathBuf, socket_path: PathBuf) -> Arc<Runner> {
         let (shutdown, _) = watch::channel(false);
-        let hook_socket = socket_path.with_file_name("hooks.sock");
+        let hooks_dir = socket_path.with_file_name("hooks");
         let db_path = crate::paths::state_dir().join("teamster.db");
         let store = store::Store::open(&db_path).unwrap_or_else(|e| {
             // Metering and decisions go on in memory; doctor and the log say why.
@@ -234,7 +235,7 @@ impl Runner {
             config: RwLock::new(config),
             config_path,
             socket_path,
-            hook_socket,
+            hooks_dir,
             state_file: crate::paths::state_dir().join("sessions.json"),
             shutdown,
             restarting: std::sync::atomic::AtomicBool::new(false),
@@ -513,6 +514,7 @@ impl Runner {
         let home = crate::paths::home();
         let mut routes = Vec::new();
         let mut sandbox: Option<sandbox::Prepared> = None;
+        let mut hook_task: Option<tokio::task::AbortHandle> = None;
         let mut sandboxed = false;
         let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
@@ -535,14 +537,14 @@ impl Runner {
                     .lock()
                     .filter(|_| config.meter || sandboxed)
                     .map(|port| format!("http://127.0.0.1:{port}/t/{token}"));
+                let hook_socket = self.hooks_dir.join(format!("{id}.sock"));
                 let ctx = crate::agents::LaunchContext {
                     teamster: &exe,
                     dir: &dir,
                     home: &home,
                     cwd: &spec.cwd,
                     resume: spec.conversation.as_deref(),
-                    socket: &self.hook_socket,
-                    token: &token,
+                    socket: &hook_socket,
                     env: &spec.env,
                     proxy: proxy.as_deref(),
                     sandboxed,
@@ -553,17 +555,20 @@ impl Runner {
                     crate::agents::write_private(path, text)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 }
+                let generated: Vec<PathBuf> = launch.files.iter().map(|(p, _)| p.clone()).collect();
                 let display = agent.command_line();
                 let mut env = launch.env;
-                env.extend([
-                    ("TEAMSTER_HOOK_SOCKET".to_string(), self.hook_socket.to_string_lossy().into_owned()),
-                    ("TEAMSTER_HOOK_TOKEN".to_string(), token.clone()),
-                ]);
+                env.push(("TEAMSTER_HOOK_SOCKET".to_string(), hook_socket.to_string_lossy().into_owned()));
+                hook_task = Some(hooks::listen(self, id, &hook_socket)?);
                 let mut argv = launch.argv;
                 if sandboxed {
                     let agent_env: Vec<(String, String)> =
                         spec.env.iter().cloned().chain(env.iter().cloned()).collect();
-                    sandbox = Some(self.prepare_sandbox(&agent, &spec.cwd, &dir, &home, &agent_env)?);
+                    let program =
+                        argv.first().and_then(|p| crate::cli::doctor::which(p)).and_then(|p| p.canonicalize().ok());
+                    let pane =
+                        sandbox::PaneFiles { dir: &dir, hook_socket: &hook_socket, generated: &generated, program };
+                    sandbox = Some(self.prepare_sandbox(&agent, &spec.cwd, &pane, &home, &agent_env)?);
                     // The helper reads its plan from descriptor 3, then becomes the agent.
                     argv.splice(0..0, [exe.to_string_lossy().into_owned(), "sandbox-exec".into(), "--".into()]);
                 }
@@ -618,6 +623,7 @@ impl Runner {
             refused: 0,
             recent_refusals: Vec::new(),
             proxy_task: None,
+            hook_task,
         };
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
@@ -1011,16 +1017,17 @@ impl Runner {
     /// proxy listener. Its processes and its place in a layout are the caller's.
     fn forget_pane(&self, st: &mut State, pane: PaneId, why: &str) -> Option<Arc<pane::Pane>> {
         let p = st.panes.remove(&pane)?;
-        let (token, task) = {
+        let (token, tasks) = {
             let mut m = p.meta.lock();
-            (m.hook_token.take(), m.proxy_task.take())
+            (m.hook_token.take(), [m.proxy_task.take(), m.hook_task.take()])
         };
         if let Some(token) = token {
             st.hook_tokens.remove(&token);
         }
-        if let Some(task) = task {
+        for task in tasks.into_iter().flatten() {
             task.abort();
         }
+        let _ = std::fs::remove_file(self.hooks_dir.join(format!("{pane}.sock")));
         if control::deny_pending_of(st, pane, why) {
             self.broadcast_pending(st);
         }

@@ -50,6 +50,8 @@ pub struct PaneMeta {
     pub recent_refusals: Vec<(String, u64)>,
     /// Its sandbox's proxy listener, stopped when the pane goes.
     pub proxy_task: Option<tokio::task::AbortHandle>,
+    /// Serves the pane's own hook socket.
+    pub hook_task: Option<tokio::task::AbortHandle>,
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.

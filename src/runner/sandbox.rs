@@ -10,6 +10,17 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
+/// What the runner made for a pane: its private directory, its hook socket, and the files
+/// it generated there (settings with teamster's hooks), which the agent may read and not
+/// change.
+pub struct PaneFiles<'a> {
+    pub dir: &'a Path,
+    pub hook_socket: &'a Path,
+    pub generated: &'a [PathBuf],
+    /// The agent's program, put back if it lies in a covered place.
+    pub program: Option<PathBuf>,
+}
+
 /// A sandboxed pane on its way to starting.
 pub struct Prepared {
     pub plan: Plan,
@@ -105,7 +116,7 @@ impl Runner {
         &self,
         agent: &Agent,
         cwd: &Path,
-        pane_dir: &Path,
+        pane: &PaneFiles,
         home: &Path,
         env: &[(String, String)],
     ) -> Result<Prepared, String> {
@@ -123,7 +134,7 @@ impl Runner {
             .filter(|k| *k != agent.kind)
             .flat_map(|k| crate::agents::state_paths(k, home, &var).all().cloned().collect::<Vec<_>>())
             .collect();
-        let sockets = self.hook_socket.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let sockets = self.hooks_dir.parent().unwrap_or(Path::new("/")).to_path_buf();
         let config_dir = self.config_path.parent().map_or_else(crate::paths::config_dir, Path::to_path_buf);
         let expand = |list: &[String]| list.iter().map(|p| crate::config::expand_home(p)).collect::<Vec<_>>();
         let mut hidden = crate::sandbox::secrets(home);
@@ -135,22 +146,32 @@ impl Runner {
         for dir in &own.dirs {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
         }
-        let tmp = pane_dir.join("tmp");
+        let tmp = pane.dir.join("tmp");
         crate::paths::ensure_private_dir(&tmp)
             .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", tmp.display()))?;
         let own: Vec<PathBuf> = own.all().cloned().collect();
         let skip: Vec<crate::sandbox::Feature> = missing.into_iter().filter(|f| s.run_without.contains(f)).collect();
+        // Where other programs keep their sockets: the sandbox gets empty ones of its own.
+        let scratch = [PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
+        let mut empty = vec![PathBuf::from("/run"), sockets.clone()];
+        empty.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute()));
+        let mut protect = crate::sandbox::protected_in(cwd);
+        protect.extend(pane.generated.iter().cloned());
         let plan = crate::sandbox::plan(
             &crate::sandbox::Inputs {
                 cwd,
-                pane_dir,
+                pane_dir: pane.dir,
+                tmp: &tmp,
                 own: &own,
                 others: &others,
                 hidden: &hidden,
                 writable: &writable,
                 readable: &readable,
-                sockets: &sockets,
-                hook_socket: &self.hook_socket,
+                scratch: &scratch,
+                empty: &empty,
+                protect: &protect,
+                hook_socket: pane.hook_socket,
+                program: pane.program.as_deref(),
                 port,
                 skip: &skip,
             },

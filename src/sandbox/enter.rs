@@ -86,6 +86,12 @@ pub fn landlock_gaps(abi: i64) -> Vec<&'static str> {
 
 /// Runs the helper: never returns unless something failed (then the caller prints the
 /// error and exits 126, as a shell does for a program it cannot run).
+///
+/// With namespaces, the sandbox has its own process ids: this process stays outside and
+/// passes on the exit status of the sandbox's first process, which mounts the sandbox's
+/// own `/proc`, confines itself, and stays as its init (reaping, passing signals on) while
+/// the agent runs as its child. No process in the sandbox sees another pane's processes,
+/// their command lines or their environment.
 pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
     let Some(program) = argv.first() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "no program given after --"));
@@ -103,7 +109,22 @@ pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
         enter_namespaces()?;
         handed.push(listen_on_loopback(plan.port)?);
         words.push("listener");
+        let signals = hold_signals()?;
+        // SAFETY: this process has one thread; the child only carries on with this code.
+        match unsafe { nix::unistd::fork() }.map_err(|e| with_context(e.into(), "cannot start the sandbox"))? {
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(handed);
+                drop(line);
+                pass_on(child, &signals);
+            }
+            nix::unistd::ForkResult::Child => {
+                // The sandbox ends with this helper, whatever ends it.
+                // SAFETY: prctl with integer arguments.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            }
+        }
         cover(&plan)?;
+        protect(&plan)?;
     }
     no_new_privs()?;
     if uses(Feature::Seccomp) {
@@ -116,8 +137,69 @@ pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
     if uses(Feature::Landlock) {
         landlock(&plan)?;
     }
+    if uses(Feature::Namespaces) {
+        let signals = hold_signals()?;
+        // SAFETY: as above, one thread.
+        if let nix::unistd::ForkResult::Parent { child } =
+            unsafe { nix::unistd::fork() }.map_err(|e| with_context(e.into(), "cannot start the agent"))?
+        {
+            pass_on(child, &signals);
+        }
+        release_signals(&signals);
+    }
     let err = exec(program, argv);
     Err(with_context(err, &format!("cannot start `{program}`")))
+}
+
+/// Signals this process and the sandbox's init pass on to their child rather than act on.
+/// The terminal's own (interrupt, quit, stop) reach the agent directly: they are ignored.
+fn hold_signals() -> io::Result<nix::sys::signal::SigSet> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTSTP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        set.add(s);
+    }
+    set.thread_block().map_err(|e| with_context(e.into(), "cannot hold signals"))?;
+    Ok(set)
+}
+
+fn release_signals(set: &nix::sys::signal::SigSet) {
+    let _ = set.thread_unblock();
+}
+
+/// Waits for `child`, passing on the signals meant for it, and exits as it did (a child
+/// killed by a signal as 128 + the signal, as a shell reports it). Reaps every other
+/// process that ends meanwhile (as the sandbox's init, orphans become its children).
+fn pass_on(child: nix::unistd::Pid, signals: &nix::sys::signal::SigSet) -> ! {
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    loop {
+        let Ok(sig) = signals.wait() else { continue };
+        match sig {
+            Signal::SIGCHLD => loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) if pid == child => std::process::exit(code),
+                    Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => std::process::exit(128 + s as i32),
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            },
+            Signal::SIGINT | Signal::SIGQUIT | Signal::SIGTSTP | Signal::SIGWINCH => {}
+            other => {
+                let _ = nix::sys::signal::kill(child, other);
+            }
+        }
+    }
 }
 
 fn with_context(e: io::Error, what: &str) -> io::Error {
@@ -132,13 +214,13 @@ fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::other(format!("{} holds a NUL", p.display())))
 }
 
-/// New user, network and mount namespaces, with our own uid and gid mapped to themselves
+/// New user, network, mount and process-id namespaces (the last for the children), with our own uid and gid mapped to themselves
 /// (files look as they do outside; the capabilities gained apply only inside).
 fn enter_namespaces() -> io::Result<()> {
     let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     // SAFETY: unshare changes only this process's namespaces.
     check(
-        unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWNS) },
+        unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWNS | libc::CLONE_NEWPID) },
         "cannot make the sandbox's namespaces",
     )?;
     std::fs::write("/proc/self/setgroups", "deny").map_err(|e| with_context(e, "cannot set up the user namespace"))?;
@@ -198,9 +280,10 @@ fn mount(
     check(r, what)
 }
 
-/// The sandbox's own view of the machine: the runner's socket directory covered (the
-/// hook socket put back), its own terminals (`/dev/pts`, a fresh instance: other panes'
-/// and programs' terminals are out of reach) and its own `/dev/shm`.
+/// The sandbox's own view of the machine: the places where other programs keep their
+/// sockets covered by empty directories of its own (what the agent works in put back), its
+/// own `/proc` (its processes only), its own terminals (`/dev/pts`, a fresh instance:
+/// other panes' and programs' terminals are out of reach) and its own `/dev/shm`.
 fn cover(plan: &Plan) -> io::Result<()> {
     mount(
         "none",
@@ -211,26 +294,45 @@ fn cover(plan: &Plan) -> io::Result<()> {
         "cannot make the sandbox's mounts private",
     )?;
     let nosuid = libc::MS_NOSUID | libc::MS_NODEV;
-    if plan.sockets.is_dir() {
-        // A handle on the hook socket before the cover hides it.
-        use std::os::unix::fs::OpenOptionsExt;
-        let hook = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH)
-            .open(&plan.hook_socket)
-            .map_err(|e| with_context(e, "cannot find the hook socket"))?;
-        mount(
-            "tmpfs",
-            &plan.sockets,
-            Some("tmpfs"),
-            nosuid | libc::MS_NOEXEC,
-            "mode=0700,size=64k",
-            "cannot cover teamster's sockets",
-        )?;
-        std::fs::File::create(&plan.hook_socket).map_err(|e| with_context(e, "cannot place the hook socket"))?;
-        let from = format!("/proc/self/fd/{}", hook.as_raw_fd());
-        mount(&from, &plan.hook_socket, None, libc::MS_BIND, "", "cannot bind the hook socket")?;
+    // Handles on what is put back, taken before the covers hide it.
+    let mut kept = Vec::new();
+    for path in &plan.keep {
+        if let Ok(fd) = open_no_follow(path) {
+            kept.push((path, fd));
+        }
     }
+    for dir in &plan.cover {
+        if open_no_follow(dir).is_err() {
+            continue;
+        }
+        let mode = if plan.write.contains(dir) { "mode=1777" } else { "mode=0755" };
+        mount("tmpfs", dir, Some("tmpfs"), nosuid, &format!("{mode},size=50%"), "cannot cover a directory")
+            .map_err(|e| with_context(e, &dir.display().to_string()))?;
+    }
+    for (path, fd) in kept {
+        let is_dir = nix::sys::stat::fstat(&fd).is_ok_and(|m| m.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| with_context(e, "cannot put back a directory"))?;
+        }
+        if is_dir { std::fs::create_dir_all(path) } else { std::fs::File::create(path).map(drop) }
+            .map_err(|e| with_context(e, &format!("cannot put back {}", path.display())))?;
+        let from = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        mount(&from, path, None, libc::MS_BIND | libc::MS_REC, "", "cannot put back what the agent works in")?;
+    }
+    // What is not the agent's to write stays as it was made: read-only.
+    for dir in plan.cover.iter().filter(|d| !plan.write.contains(d)) {
+        let flags = libc::MS_REMOUNT | libc::MS_RDONLY | nosuid;
+        mount("tmpfs", dir, None, flags, "", "cannot make a cover read-only")
+            .map_err(|e| with_context(e, &dir.display().to_string()))?;
+    }
+    mount(
+        "proc",
+        Path::new("/proc"),
+        Some("proc"),
+        nosuid | libc::MS_NOEXEC,
+        "",
+        "cannot give the sandbox its own /proc",
+    )?;
     // Not nodev: its nodes are the terminals.
     let devpts_flags = libc::MS_NOSUID | libc::MS_NOEXEC;
     mount(
@@ -258,6 +360,57 @@ fn cover(plan: &Plan) -> io::Result<()> {
         "cannot give the sandbox its own /dev/shm",
     )?;
     Ok(())
+}
+
+/// Binds each of `plan.read_only` over itself, read-only. A path that is missing, or is a
+/// symlink (which a bind would follow to wherever it points), is left: the runner lists
+/// only real files.
+fn protect(plan: &Plan) -> io::Result<()> {
+    for path in &plan.read_only {
+        let Ok(fd) = open_no_follow(path) else { continue };
+        let at = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        mount(&at, Path::new(&at), None, libc::MS_BIND, "", "cannot protect a file")
+            .map_err(|e| with_context(e, &path.display().to_string()))?;
+        // A remount keeps the flags the mount was locked with (nosuid, nodev, noexec).
+        let locked = nix::sys::statvfs::statvfs(path).map(|s| s.flags()).unwrap_or(nix::sys::statvfs::FsFlags::empty());
+        let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        for (st, ms) in [
+            (nix::sys::statvfs::FsFlags::ST_NOSUID, libc::MS_NOSUID),
+            (nix::sys::statvfs::FsFlags::ST_NODEV, libc::MS_NODEV),
+            (nix::sys::statvfs::FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+            (nix::sys::statvfs::FsFlags::ST_NOATIME, libc::MS_NOATIME),
+            (nix::sys::statvfs::FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (nix::sys::statvfs::FsFlags::ST_RELATIME, libc::MS_RELATIME),
+        ] {
+            if locked.contains(st) {
+                flags |= ms;
+            }
+        }
+        mount("none", path, None, flags, "", "cannot make a file read-only")
+            .map_err(|e| with_context(e, &path.display().to_string()))?;
+    }
+    Ok(())
+}
+
+/// An `O_PATH` handle on `path`, through no symlink on the way (the plan's paths are
+/// real ones: a symlink there now was put there since).
+fn open_no_follow(path: &Path) -> io::Result<OwnedFd> {
+    use super::seccomp::{OpenHow, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+    let c = cstr(path)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
+        mode: 0,
+        resolve: RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2 with a valid C string and an open_how of the size passed.
+    let r = unsafe {
+        libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the kernel just gave us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
 }
 
 fn no_new_privs() -> io::Result<()> {

@@ -145,9 +145,19 @@ pub struct Plan {
     pub write: Vec<PathBuf>,
     /// May read (and run) beneath these.
     pub read: Vec<PathBuf>,
-    /// The runner's socket directory: covered by an empty one inside.
-    pub sockets: PathBuf,
-    /// The one Unix socket the agent may connect to, put back inside the cover.
+    /// Covered by an empty directory of the sandbox's own (a fresh tmpfs): the places where
+    /// other programs keep their sockets (`/tmp`, `/run`, the runtime directory), so no
+    /// socket outside the sandbox has a path inside it. Those of them in `write` are the
+    /// sandbox's own scratch space.
+    pub cover: Vec<PathBuf>,
+    /// Put back inside the covers, where they were: the workspace, the pane's own
+    /// directories and the hook socket, when they lie beneath a cover.
+    pub keep: Vec<PathBuf>,
+    /// Read-only though beneath what the agent may write: the files that make your tools
+    /// (git, editors, the agents) run code, and the settings teamster generated for the
+    /// pane. Bound read-only in the sandbox, so neither writing nor replacing them works.
+    pub read_only: Vec<PathBuf>,
+    /// The one Unix socket of the runner's the agent may connect to: its pane's own.
     pub hook_socket: PathBuf,
     /// The proxy's port on the sandbox's loopback.
     pub port: u16,
@@ -160,9 +170,11 @@ pub struct Plan {
 pub struct Inputs<'a> {
     /// The workspace (or worktree).
     pub cwd: &'a Path,
-    /// The pane's private directory in teamster's state (settings, private agent homes,
-    /// its temp directory).
+    /// The pane's private directory in teamster's state (the settings teamster generated
+    /// for it): readable, not writable.
     pub pane_dir: &'a Path,
+    /// The pane's temp directory (writable).
+    pub tmp: &'a Path,
     /// The agent's own state (writable), and every other agent's (hidden).
     pub own: &'a [PathBuf],
     pub others: &'a [PathBuf],
@@ -171,10 +183,69 @@ pub struct Inputs<'a> {
     /// More paths to write, and to read though hidden, from the config.
     pub writable: &'a [PathBuf],
     pub readable: &'a [PathBuf],
-    pub sockets: &'a Path,
+    /// Covered by the sandbox's own scratch space (`/tmp`, `/var/tmp`), and by nothing
+    /// (`/run`, the runtime directory, teamster's sockets).
+    pub scratch: &'a [PathBuf],
+    pub empty: &'a [PathBuf],
+    /// Read-only beneath what is writable (see `Plan::read_only`).
+    pub protect: &'a [PathBuf],
     pub hook_socket: &'a Path,
+    /// The agent's program (put back if it lies in a covered place).
+    pub program: Option<&'a Path>,
     pub port: u16,
     pub skip: &'a [Feature],
+}
+
+/// What in a workspace makes your tools run code when you next use them: git's config and
+/// hooks (and a worktree's `.git` file, which says where they are), editors' project
+/// settings, MCP servers, direnv, the agents' project settings (hooks, base URLs). An agent
+/// may read these, not change them: `Plan::read_only`.
+const PROTECTED: [&str; 16] = [
+    ".git/config",
+    ".git/hooks",
+    ".git/info/attributes",
+    ".vscode",
+    ".idea",
+    ".devcontainer",
+    ".mcp.json",
+    ".envrc",
+    ".claude/settings.json",
+    ".claude/settings.local.json",
+    ".gemini/settings.json",
+    ".codex/config.toml",
+    ".opencode",
+    "opencode.json",
+    "opencode.jsonc",
+    ".gitmodules",
+];
+
+/// The protected paths of the workspace `cwd` and of the repository around it, as they are
+/// now (and, where one is a symlink, what it leads to). A repository's `.git/hooks` is made
+/// when missing, so that it can be protected too.
+pub fn protected_in(cwd: &Path) -> Vec<PathBuf> {
+    let repo = cwd.ancestors().find(|a| a.join(".git").symlink_metadata().is_ok());
+    let mut roots = vec![cwd.to_path_buf()];
+    roots.extend(repo.filter(|r| *r != cwd).map(Path::to_path_buf));
+    let mut out = Vec::new();
+    for root in &roots {
+        let git = root.join(".git");
+        match git.symlink_metadata() {
+            // A worktree's `.git` file: where its git directory is.
+            Ok(m) if m.is_file() => out.push(git),
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::create_dir(git.join("hooks"));
+            }
+            _ => {}
+        }
+        for name in PROTECTED {
+            let path = root.join(name);
+            if path.symlink_metadata().is_ok() {
+                out.extend(real_path(&path));
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 /// The secrets under a home directory that no agent reads.
@@ -186,28 +257,57 @@ pub fn secrets(home: &Path) -> Vec<PathBuf> {
 /// filesystem in use, a table in tests); `real` resolves symlinks (hidden paths are hidden
 /// wherever they really are).
 pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Path) -> Option<PathBuf>) -> Plan {
+    let really = |p: &Path| real(p).unwrap_or_else(|| p.to_path_buf());
     let mut hidden: Vec<PathBuf> = i.others.iter().chain(i.hidden).cloned().collect();
     // The agent's own state is its own, even where it lies among hidden things.
     hidden.retain(|h| !i.own.contains(h) && !i.writable.contains(h));
-    let really: Vec<PathBuf> = hidden.iter().filter_map(|h| real(h)).collect();
-    hidden.extend(really);
-    let roots: Vec<PathBuf> = [i.cwd, i.pane_dir]
+    let resolved: Vec<PathBuf> = hidden.iter().filter_map(|h| real(h)).collect();
+    hidden.extend(resolved);
+    let roots: Vec<PathBuf> = [i.cwd, i.tmp]
         .into_iter()
         .map(Path::to_path_buf)
         .chain(i.own.iter().cloned())
         .chain(i.writable.iter().cloned())
-        .map(|p| real(&p).unwrap_or(p))
+        .map(|p| really(&p))
+        .collect();
+    let also_read: Vec<PathBuf> = std::iter::once(really(i.pane_dir)).chain(i.readable.iter().cloned()).collect();
+    // A place is covered unless something the agent works in is that place or holds it
+    // (an agent started in /tmp keeps the real /tmp); one beneath another is covered with it.
+    let mut cover: Vec<PathBuf> = Vec::new();
+    for c in i.scratch.iter().chain(i.empty).map(|c| really(c)) {
+        if !roots.iter().any(|r| c.starts_with(r)) && !cover.contains(&c) {
+            cover.push(c);
+        }
+    }
+    let outer = cover.clone();
+    cover.retain(|c| !outer.iter().any(|o| o != c && c.starts_with(o)));
+    let beneath_cover = |p: &Path| cover.iter().any(|c| p != c && p.starts_with(c));
+    let keep: Vec<PathBuf> = roots
+        .iter()
+        .chain(&also_read)
+        .cloned()
+        .chain(std::iter::once(i.hook_socket.to_path_buf()))
+        .chain(i.program.map(Path::to_path_buf))
+        .filter(|p| beneath_cover(p))
         .collect();
     // Landlock cannot take a path back out of a tree it opened: a root that holds hidden
     // things (an agent started in ~) is opened around them.
     let mut write: Vec<PathBuf> = roots.iter().flat_map(|r| readable_around(r, &hidden, list)).collect();
+    // A scratch place is the agent's own only where nothing is put back beneath it:
+    // Landlock grants by path, and would grant what is put back with it (the pane's
+    // settings, what is hidden among the workspace's neighbours).
+    write.extend(
+        i.scratch.iter().map(|s| really(s)).filter(|s| cover.contains(s) && !keep.iter().any(|k| k.starts_with(s))),
+    );
     write.extend(DEVICES.iter().map(PathBuf::from));
     let mut read = readable_around(Path::new("/"), &hidden, list);
-    read.extend(i.readable.iter().cloned());
+    read.extend(also_read);
     Plan {
         write,
         read,
-        sockets: i.sockets.to_path_buf(),
+        cover,
+        keep,
+        read_only: i.protect.to_vec(),
         hook_socket: i.hook_socket.to_path_buf(),
         port: i.port,
         skip: i.skip.to_vec(),
@@ -246,8 +346,14 @@ impl Plan {
     /// Would the sandbox refuse to let the agent write `path` (absolute and resolved)?
     /// `/proc` and `/sys` are the kernel's to refuse, and not reported.
     pub fn refuses_write(&self, path: &Path) -> bool {
+        let normal = crate::paths::normalize(path);
+        !(normal.starts_with("/proc") || normal.starts_with("/sys") || self.may_write(&normal))
+    }
+
+    /// May the agent write beneath `path` (absolute, resolved, as the agent sees it)?
+    pub fn may_write(&self, path: &Path) -> bool {
         let path = crate::paths::normalize(path);
-        !(path.starts_with("/proc") || path.starts_with("/sys") || self.write.iter().any(|w| path.starts_with(w)))
+        self.write.iter().any(|w| path.starts_with(w)) && !self.read_only.iter().any(|r| path.starts_with(r))
     }
 
     /// Would the sandbox refuse a connection to `addr`? Only the proxy on the sandbox's
@@ -389,13 +495,17 @@ mod tests {
             &Inputs {
                 cwd: Path::new(cwd),
                 pane_dir: Path::new("/home/u/.local/state/teamster/panes/k"),
+                tmp: Path::new("/home/u/.local/state/teamster/panes/k/tmp"),
                 own: &own,
                 others: &others,
                 hidden: &hidden,
                 writable: &[],
                 readable: &[],
-                sockets: Path::new("/run/user/1/teamster"),
-                hook_socket: Path::new("/run/user/1/teamster/hooks.sock"),
+                scratch: &[p("/tmp"), p("/var/tmp")],
+                empty: &[p("/run"), p("/run/user/1"), p("/run/user/1/teamster")],
+                protect: &[p("/home/u/src/app/.git/config")],
+                hook_socket: Path::new("/run/user/1/teamster/hooks/3.sock"),
+                program: None,
                 port: 4000,
                 skip: &[],
             },
@@ -421,6 +531,38 @@ mod tests {
         let p = plan_for("codex", "/home/u/src/app", &|_| None);
         assert!(!p.read.iter().any(|r| r.ends_with(".claude")));
         assert!(p.read.contains(&PathBuf::from("/home/u/.codex")));
+    }
+
+    #[test]
+    fn other_programs_sockets_are_covered_and_what_the_agent_works_in_is_put_back() {
+        let p = plan_for("claude", "/home/u/src/app", &|_| None);
+        // /run (and the runtime directory and teamster's sockets beneath it) are covered
+        // once; /tmp and /var/tmp are the sandbox's own scratch space.
+        assert_eq!(p.cover, [PathBuf::from("/tmp"), PathBuf::from("/var/tmp"), PathBuf::from("/run")]);
+        assert!(p.write.contains(&PathBuf::from("/tmp")) && !p.write.contains(&PathBuf::from("/run")));
+        // Only the pane's own hook socket is put back.
+        assert_eq!(p.keep, [PathBuf::from("/run/user/1/teamster/hooks/3.sock")]);
+        // The pane's settings are readable, not writable; its temp directory is writable.
+        assert!(p.refuses_write(Path::new("/home/u/.local/state/teamster/panes/k/claude-settings.json")));
+        assert!(!p.refuses_write(Path::new("/home/u/.local/state/teamster/panes/k/tmp/x")));
+        // A protected file in the workspace is not the agent's to write, nor a socket there.
+        assert!(p.refuses_write(Path::new("/home/u/src/app/.git/config")));
+        assert!(!p.may_write(Path::new("/home/u/src/app/.git/config")));
+        assert!(p.may_write(Path::new("/home/u/src/app/agent.sock")));
+        assert!(!p.may_write(Path::new("/home/u/.ssh/agent.sock")));
+    }
+
+    #[test]
+    fn an_agent_working_in_tmp_keeps_it_and_put_back_paths_make_scratch_read_only() {
+        // Started in /tmp itself: /tmp is not covered.
+        let p = plan_for("claude", "/tmp", &|_| None);
+        assert!(!p.cover.contains(&PathBuf::from("/tmp")));
+        // Started in a directory of /tmp: /tmp is covered, the workspace put back, and the
+        // cover is not writable (Landlock would grant what is put back with it).
+        let p = plan_for("claude", "/tmp/ws", &|_| None);
+        assert!(p.cover.contains(&PathBuf::from("/tmp")) && p.keep.contains(&PathBuf::from("/tmp/ws")));
+        assert!(!p.write.contains(&PathBuf::from("/tmp")));
+        assert!(p.write.contains(&PathBuf::from("/var/tmp")));
     }
 
     #[test]

@@ -1,18 +1,22 @@
-//! Seeing what the sandbox refuses, and the one Unix socket it may reach.
+//! Sockets the sandbox refuses outright, connections the runner makes itself, and the
+//! writes it reports.
 //!
-//! Landlock and the empty network refuse quietly: the agent sees an error and may say
-//! nothing. So the sandboxed process installs a seccomp filter that stops at each
-//! write-open, `mkdir`, `unlink`, `rmdir`, `connect` and addressed `sendto`, and asks the
-//! runner (seccomp user notification). The runner lets the call go on (Landlock and the
-//! namespaces still decide) or refuses it itself and records the refusal as an event.
-//! Everything else runs at full speed, unseen.
+//! The sandboxed process installs a seccomp filter before it becomes the agent:
 //!
-//! Unix sockets are the exception to "Landlock decides": before ABI 9 it cannot keep an
-//! agent from connecting to a socket by path (a session bus, an SSH agent, a tmux server).
-//! So the runner refuses every Unix `connect` and `sendto` but one: to the hook socket,
-//! which the runner connects itself, on the agent's own socket (taken with
-//! `pidfd_getfd`), to the address it read and checked; what the agent's memory says after
-//! the check cannot matter.
+//! - **Refused by the filter itself** (it looks only at registers, which the agent cannot
+//!   change after the fact): sockets of families an agent has no use for (`AF_VSOCK`,
+//!   `AF_PACKET`, `AF_NETLINK` beyond routing, …), Unix datagram sockets (the one kind that
+//!   can send to an address without `connect`), and io_uring (whose calls no filter sees).
+//! - **Made by the runner** (seccomp user notification): every `connect`. The runner copies
+//!   the address out of the agent's memory once, decides on its copy, and connects the
+//!   agent's own socket (taken with `pidfd_getfd`) to that copy. It never lets the kernel
+//!   go on with the call: the kernel would read the address again, and a second thread of
+//!   the agent could have changed it in between. Unix paths are resolved in the agent's
+//!   own view of the file system (`/proc/PID/root`), without leaving it.
+//! - **Reported** (user notification, then the kernel goes on): write-opens, `mkdir`,
+//!   `unlink` and `rmdir`. Landlock decides them; the runner only predicts which Landlock
+//!   will refuse, so a refusal is an event the user sees, not only an error the agent may
+//!   hide. What the agent's memory says here decides nothing.
 
 use super::Plan;
 use std::io;
@@ -42,11 +46,12 @@ impl Refusal {
 
 /// How the runner answers a call.
 enum Answer {
-    /// Let the kernel do it (and Landlock and the namespaces decide).
+    /// Let the kernel do it: only for the calls it reports (writes), which Landlock decides.
     GoOn,
-    Refuse(Refusal, i32),
-    /// The runner did it: the call returns this.
-    Done(io::Result<()>),
+    /// The call fails with this errno; a refusal is reported too.
+    Fail(i32, Option<Refusal>),
+    /// The runner did it: the call returns 0.
+    Done,
 }
 
 // Kernel ABI (linux/seccomp.h, linux/filter.h, linux/audit.h).
@@ -67,6 +72,9 @@ const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGE_K: u16 = 0x35;
 const BPF_JSET_K: u16 = 0x45;
 const BPF_RET_K: u16 = 0x06;
+const BPF_ALU_AND_K: u16 = 0x54;
+/// `type` of socket() also carries SOCK_NONBLOCK and SOCK_CLOEXEC: the kind is the low bits.
+const SOCK_TYPE_MASK: u32 = 0xf;
 
 /// open flags that make an open a write.
 const WRITE_FLAGS: u32 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
@@ -84,10 +92,13 @@ fn arg(i: u32) -> u32 {
     16 + 8 * i
 }
 
-/// The filter: notify on connect, on addressed sendto, on opens that write (by their
-/// flags), on mkdir, unlink and rmdir; refuse io_uring (whose opens no filter sees) so programs fall back to plain
-/// calls; let everything else through.
+/// The filter. Refused here, on registers alone: io_uring, socket families an agent has
+/// no use for, Unix datagram sockets. The runner makes every `connect`; it is shown every
+/// write-open (by its flags), `mkdir`, `unlink` and `rmdir`. Everything else runs at full
+/// speed, unseen.
 fn program() -> Vec<libc::sock_filter> {
+    let enosys = RET_ERRNO | libc::ENOSYS as u32;
+    let no_family = RET_ERRNO | libc::EAFNOSUPPORT as u32;
     let notify_always = [
         libc::SYS_connect,
         libc::SYS_creat,
@@ -101,27 +112,45 @@ fn program() -> Vec<libc::sock_filter> {
     let mut p = vec![
         stmt(BPF_LD_W_ABS, 4),
         jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(BPF_RET_K, RET_ERRNO | libc::ENOSYS as u32),
+        stmt(BPF_RET_K, enosys),
         stmt(BPF_LD_W_ABS, 0),
         jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(BPF_RET_K, RET_ERRNO | libc::ENOSYS as u32),
+        stmt(BPF_RET_K, enosys),
         jump(BPF_JEQ_K, libc::SYS_io_uring_setup as u32, 0, 1),
-        stmt(BPF_RET_K, RET_ERRNO | libc::ENOSYS as u32),
+        stmt(BPF_RET_K, enosys),
     ];
+    // socket(family, type, protocol): IPv4, IPv6 (which reach only the sandbox's own
+    // loopback), netlink for routing (how programs list interfaces), Unix sockets that
+    // must connect before they send. Jumps count the instructions they skip.
+    p.extend([
+        jump(BPF_JEQ_K, libc::SYS_socket as u32, 0, 14),
+        stmt(BPF_LD_W_ABS, arg(0)),
+        jump(BPF_JEQ_K, libc::AF_INET as u32, 11, 0),
+        jump(BPF_JEQ_K, libc::AF_INET6 as u32, 10, 0),
+        jump(BPF_JEQ_K, libc::AF_NETLINK as u32, 0, 3),
+        stmt(BPF_LD_W_ABS, arg(2)),
+        jump(BPF_JEQ_K, libc::NETLINK_ROUTE as u32, 7, 0),
+        stmt(BPF_RET_K, no_family),
+        jump(BPF_JEQ_K, libc::AF_UNIX as u32, 0, 4),
+        stmt(BPF_LD_W_ABS, arg(1)),
+        stmt(BPF_ALU_AND_K, SOCK_TYPE_MASK),
+        jump(BPF_JEQ_K, libc::SOCK_DGRAM as u32, 1, 0),
+        stmt(BPF_RET_K, RET_ALLOW),
+        stmt(BPF_RET_K, no_family),
+        stmt(BPF_RET_K, RET_ALLOW),
+    ]);
+    // socketpair(family, …): only Unix (a pair reaches nothing outside).
+    p.extend([
+        jump(BPF_JEQ_K, libc::SYS_socketpair as u32, 0, 4),
+        stmt(BPF_LD_W_ABS, arg(0)),
+        jump(BPF_JEQ_K, libc::AF_UNIX as u32, 0, 1),
+        stmt(BPF_RET_K, RET_ALLOW),
+        stmt(BPF_RET_K, no_family),
+    ]);
     for nr in notify_always {
         p.push(jump(BPF_JEQ_K, nr as u32, 0, 1));
         p.push(stmt(BPF_RET_K, RET_USER_NOTIF));
     }
-    // sendto(fd, buf, len, flags, addr, addrlen): only with an address.
-    p.extend([
-        jump(BPF_JEQ_K, libc::SYS_sendto as u32, 0, 6),
-        stmt(BPF_LD_W_ABS, arg(4)),
-        jump(BPF_JEQ_K, 0, 0, 3),
-        stmt(BPF_LD_W_ABS, arg(4) + 4),
-        jump(BPF_JEQ_K, 0, 0, 1),
-        stmt(BPF_RET_K, RET_ALLOW),
-        stmt(BPF_RET_K, RET_USER_NOTIF),
-    ]);
     // open(path, flags) and openat(dirfd, path, flags): only writes.
     for (nr, flags) in [(libc::SYS_open, 1), (libc::SYS_openat, 2)] {
         p.push(jump(BPF_JEQ_K, nr as u32, 0, 4));
@@ -178,6 +207,9 @@ struct Response {
 /// Answers the sandbox's questions until the last process in it is gone, calling
 /// `refused` for each write or connection it refuses. Runs on a thread of its own.
 pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
+    // The hook socket as the runner sees it: a connection is let through to this file
+    // alone among the runner's sockets.
+    let hook = std::fs::metadata(&plan.hook_socket).ok().map(|m| (m.dev(), m.ino()));
     loop {
         // Wait for a question; a hang-up means every process in the sandbox is gone.
         let mut pfd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
@@ -201,16 +233,23 @@ pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
                 _ => return,
             }
         }
-        // What we read must still be the memory of the process that asked.
-        let valid = |id: &u64| unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_ID_VALID, id as *const u64) } == 0;
-        let answer = answer(plan, &n, &valid);
+        // The process that asked is still there, blocked in its call (so a pid read now is
+        // still that process).
+        // SAFETY: NOTIF_ID_VALID reads the u64 we pass.
+        let valid = || unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_ID_VALID, &n.id as *const u64) } == 0;
+        let answer = if n.data.nr as i64 == libc::SYS_connect {
+            connect(plan, hook, &n, &valid)
+        } else {
+            // A write: Landlock decides. Which it will refuse is only reported.
+            if let Some(path) = refused_write(plan, &n) {
+                refused(Refusal::Write(path));
+            }
+            Answer::GoOn
+        };
         let (response, refusal) = match answer {
             Answer::GoOn => (Response { id: n.id, val: 0, error: 0, flags: USER_NOTIF_FLAG_CONTINUE }, None),
-            Answer::Refuse(what, errno) => (Response { id: n.id, val: 0, error: -errno, flags: 0 }, Some(what)),
-            Answer::Done(Ok(())) => (Response { id: n.id, val: 0, error: 0, flags: 0 }, None),
-            Answer::Done(Err(e)) => {
-                (Response { id: n.id, val: 0, error: -e.raw_os_error().unwrap_or(libc::EIO), flags: 0 }, None)
-            }
+            Answer::Fail(errno, what) => (Response { id: n.id, val: 0, error: -errno, flags: 0 }, what),
+            Answer::Done => (Response { id: n.id, val: 0, error: 0, flags: 0 }, None),
         };
         // SAFETY: NOTIF_SEND reads a seccomp_notif_resp.
         let sent = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &response as *const Response) } == 0;
@@ -220,32 +259,175 @@ pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
     }
 }
 
-/// What to do with one call. `valid` says the asking process is still the one whose memory
-/// was read.
-fn answer(plan: &Plan, n: &Notif, valid: &dyn Fn(&u64) -> bool) -> Answer {
+/// `connect(fd, addr, len)`, made by the runner: the address is copied once, judged on the
+/// copy, and the agent's socket connected to the copy. Nothing is left for the kernel to
+/// read again.
+fn connect(plan: &Plan, hook: Option<(u64, u64)>, n: &Notif, valid: &dyn Fn() -> bool) -> Answer {
+    let [fd, ptr, len, ..] = n.data.args;
+    let len = len as usize;
+    if !(2..=SOCKADDR_MAX).contains(&len) {
+        return Answer::Fail(libc::EINVAL, None);
+    }
+    let mut addr = vec![0u8; len];
+    if read_mem(n.pid, ptr, &mut addr) != len {
+        return Answer::Fail(libc::EFAULT, None);
+    }
+    let socket = match agents_socket(n.pid, fd as i32, valid) {
+        Ok(s) => s,
+        Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::EBADF), None),
+    };
+    let family = u16::from_ne_bytes([addr[0], addr[1]]) as i32;
+    let allowed = match family {
+        libc::AF_INET | libc::AF_INET6 => match ip_of(&addr) {
+            Some(ip) if !plan.refuses_connect(&ip) => Ok(()),
+            Some(ip) => Err((libc::ECONNREFUSED, Some(Refusal::Connect(ip)))),
+            None => Err((libc::EINVAL, None)),
+        },
+        // Disconnecting, or an abstract name: abstract names belong to the socket's own
+        // network namespace, the sandbox's, so only its own sockets answer.
+        libc::AF_UNSPEC => Ok(()),
+        libc::AF_UNIX if len == 2 || addr[2] == 0 => Ok(()),
+        libc::AF_UNIX => {
+            let end = addr[2..].iter().position(|&b| b == 0).map_or(len, |i| i + 2);
+            let named = addr[2..end].to_vec();
+            return unix_connect(plan, hook, n.pid, &socket, &named, valid);
+        }
+        _ => Err((libc::EAFNOSUPPORT, None)),
+    };
+    match allowed {
+        Ok(()) => raw_connect(&socket, &addr),
+        Err((errno, what)) => Answer::Fail(errno, what),
+    }
+}
+
+/// A connection to a Unix socket by path: to the pane's hook socket, or to a socket the
+/// sandbox's own processes made (one where the agent may write: its workspace, its temp
+/// directories). The path is resolved in the agent's view, never beyond its root, and the
+/// socket connected by what was resolved.
+fn unix_connect(
+    plan: &Plan,
+    hook: Option<(u64, u64)>,
+    pid: u32,
+    socket: &OwnedFd,
+    named: &[u8],
+    valid: &dyn Fn() -> bool,
+) -> Answer {
+    let shown = String::from_utf8_lossy(named).into_owned();
+    let refuse = |errno| Answer::Fail(errno, Some(Refusal::Socket(shown.clone())));
+    let Ok(target) = open_in_root(pid, named) else { return refuse(libc::ENOENT) };
+    if !valid() {
+        return Answer::Fail(libc::ESRCH, None);
+    }
+    let Ok(meta) = nix::sys::stat::fstat(&target) else { return refuse(libc::ENOENT) };
+    if meta.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Answer::Fail(libc::ECONNREFUSED, None);
+    }
+    let is_hook = hook == Some((meta.st_dev, meta.st_ino));
+    // Where the socket file is, as the agent sees it.
+    let place = std::fs::read_link(format!("/proc/self/fd/{}", target.as_raw_fd())).ok();
+    let own = place.as_deref().is_some_and(|p| plan.may_write(p));
+    if !is_hook && !own {
+        return refuse(libc::EACCES);
+    }
+    let by_fd = format!("/proc/self/fd/{}", target.as_raw_fd());
+    match nix::sys::socket::UnixAddr::new(by_fd.as_str())
+        .and_then(|a| nix::sys::socket::connect(socket.as_raw_fd(), &a))
+    {
+        Ok(()) => Answer::Done,
+        Err(e) => Answer::Fail(e as i32, None),
+    }
+}
+
+/// The largest socket address the runner copies (`sizeof(struct sockaddr_storage)`).
+const SOCKADDR_MAX: usize = 128;
+
+fn ip_of(addr: &[u8]) -> Option<std::net::SocketAddr> {
+    let family = u16::from_ne_bytes([*addr.first()?, *addr.get(1)?]) as i32;
+    let port = u16::from_be_bytes([*addr.get(2)?, *addr.get(3)?]);
+    match family {
+        libc::AF_INET => {
+            let ip: [u8; 4] = addr.get(4..8)?.try_into().ok()?;
+            Some((std::net::Ipv4Addr::from(ip), port).into())
+        }
+        libc::AF_INET6 => {
+            let ip: [u8; 16] = addr.get(8..24)?.try_into().ok()?;
+            Some((std::net::Ipv6Addr::from(ip), port).into())
+        }
+        _ => None,
+    }
+}
+
+/// Connects the agent's socket to the runner's copy of the address. A non-blocking socket
+/// answers EINPROGRESS, as it would have to the agent.
+fn raw_connect(socket: &OwnedFd, addr: &[u8]) -> Answer {
+    // SAFETY: `addr` is a buffer of the length passed.
+    let r = unsafe { libc::connect(socket.as_raw_fd(), addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
+    if r == 0 {
+        Answer::Done
+    } else {
+        Answer::Fail(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO), None)
+    }
+}
+
+/// The agent's descriptor `fd`, duplicated into the runner. `valid` is checked after the
+/// pidfd is taken, so the pid cannot have been reused for another process by then.
+fn agents_socket(pid: u32, fd: i32, valid: &dyn Fn() -> bool) -> io::Result<OwnedFd> {
+    let owned = |r: libc::c_long| {
+        // SAFETY: a descriptor the kernel just gave us.
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(unsafe { OwnedFd::from_raw_fd(r as i32) }) }
+    };
+    // SAFETY: pidfd_open and pidfd_getfd return new descriptors or -1.
+    let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    if !valid() {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    owned(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })
+}
+
+/// Opens `path` (as process `pid` names it: relative to its working directory) in that
+/// process's own view of the file system, never leaving its root and following no magic
+/// links: an `O_PATH` descriptor of what the path leads to there.
+fn open_in_root(pid: u32, path: &[u8]) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let root = std::fs::File::open(format!("/proc/{pid}/root"))?;
+    let absolute: Vec<u8> = if path.first() == Some(&b'/') {
+        path.to_vec()
+    } else {
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))?;
+        [cwd.as_os_str().as_bytes(), b"/", path].concat()
+    };
+    let c = std::ffi::CString::new(absolute).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2 with a valid C string and open_how of the size passed.
+    let r = unsafe {
+        libc::syscall(libc::SYS_openat2, root.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the kernel just gave us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+#[repr(C)]
+pub(crate) struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+pub(crate) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub(crate) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub(crate) const RESOLVE_BENEATH: u64 = 0x08;
+pub(crate) const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// The path a write-like call names, when the sandbox would refuse it (for the report).
+fn refused_write(plan: &Plan, n: &Notif) -> Option<PathBuf> {
     let a = n.data.args;
     let (pid, nr) = (n.pid, n.data.nr as i64);
-    if nr == libc::SYS_connect || nr == libc::SYS_sendto {
-        let (ptr, len) = if nr == libc::SYS_connect { (a[1], a[2]) } else { (a[4], a[5]) };
-        let Some(addr) = sockaddr(pid, ptr, len as usize) else { return Answer::GoOn };
-        if !valid(&n.id) {
-            return Answer::GoOn;
-        }
-        return match addr {
-            Address::Ip(ip) if plan.refuses_connect(&ip) => Answer::Refuse(Refusal::Connect(ip), libc::ECONNREFUSED),
-            Address::Ip(_) | Address::Other => Answer::GoOn,
-            Address::Unix(path) => {
-                let path = resolve(pid, libc::AT_FDCWD, &path);
-                if nr == libc::SYS_connect && path.as_deref() == Some(plan.hook_socket.as_path()) {
-                    Answer::Done(connect_for(pid, a[0] as i32, &plan.hook_socket))
-                } else {
-                    let shown = path.map_or_else(|| "(unnamed)".into(), |p| p.display().to_string());
-                    Answer::Refuse(Refusal::Socket(shown), libc::EACCES)
-                }
-            }
-            Address::Abstract(name) => Answer::Refuse(Refusal::Socket(format!("@{name}")), libc::EACCES),
-        };
-    }
     let op = match nr {
         libc::SYS_open => Op::Open(a[1] as i32),
         libc::SYS_openat => Op::Open(a[2] as i32),
@@ -260,11 +442,11 @@ fn answer(plan: &Plan, n: &Notif, valid: &dyn Fn(&u64) -> bool) -> Answer {
         }
         _ => (a[0] as i32, a[1]),
     };
-    let Some(named) = read_cstr(pid, ptr) else { return Answer::GoOn };
-    let Some(path) = resolve(pid, dirfd, Path::new(std::ffi::OsStr::from_bytes(&named))) else { return Answer::GoOn };
+    let named = read_cstr(pid, ptr)?;
+    let path = resolve(pid, dirfd, Path::new(std::ffi::OsStr::from_bytes(&named)))?;
     // Most opens are where the agent may write: those need no look at the file.
     if !plan.refuses_write(&path) {
-        return Answer::GoOn;
+        return None;
     }
     // Only what would change the file system is a write: creating what is not there,
     // removing what is, opening to write.
@@ -276,7 +458,7 @@ fn answer(plan: &Plan, n: &Notif, valid: &dyn Fn(&u64) -> bool) -> Answer {
         Op::Make => !exists,
         Op::Remove => exists,
     };
-    if writes && valid(&n.id) { Answer::Refuse(Refusal::Write(path), libc::EACCES) } else { Answer::GoOn }
+    writes.then_some(path)
 }
 
 enum Op {
@@ -286,6 +468,7 @@ enum Op {
 }
 
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 
 /// Where a path a process names really is: relative to `dirfd` (or its working
 /// directory), through `/proc/self`, `/dev/fd` and `/dev/std*` (which mean the asking
@@ -325,19 +508,6 @@ fn resolve(pid: u32, dirfd: i32, path: &Path) -> Option<PathBuf> {
     Some(real.unwrap_or_else(|| crate::paths::normalize(&absolute)))
 }
 
-/// Connects the agent's socket `fd` to `path` from the runner: the agent asked for that
-/// address, and this is the address used, whatever its memory says by now.
-fn connect_for(pid: u32, fd: i32, path: &Path) -> io::Result<()> {
-    let syscall_fd = |r: libc::c_long| {
-        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(unsafe { OwnedFd::from_raw_fd(r as i32) }) }
-    };
-    // SAFETY: pidfd_open and pidfd_getfd return new descriptors or -1.
-    let pidfd = syscall_fd(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
-    let socket = syscall_fd(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
-    let addr = nix::sys::socket::UnixAddr::new(path).map_err(io::Error::from)?;
-    nix::sys::socket::connect(socket.as_raw_fd(), &addr).map_err(io::Error::from)
-}
-
 fn read_mem(pid: u32, addr: u64, buf: &mut [u8]) -> usize {
     let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
@@ -371,44 +541,4 @@ fn read_cstr(pid: u32, addr: u64) -> Option<Vec<u8>> {
         at += n as u64;
     }
     None
-}
-
-/// An address a process connects or sends to.
-enum Address {
-    Ip(std::net::SocketAddr),
-    Unix(PathBuf),
-    Abstract(String),
-    Other,
-}
-
-fn sockaddr(pid: u32, ptr: u64, len: usize) -> Option<Address> {
-    let mut buf = vec![0u8; len.min(128)];
-    let n = read_mem(pid, ptr, &mut buf);
-    if n < 2 {
-        return None;
-    }
-    buf.truncate(n);
-    let family = u16::from_ne_bytes([buf[0], buf[1]]) as i32;
-    let port = || Some(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
-    Some(match family {
-        libc::AF_INET => {
-            let ip: [u8; 4] = buf.get(4..8)?.try_into().ok()?;
-            Address::Ip((std::net::Ipv4Addr::from(ip), port()?).into())
-        }
-        libc::AF_INET6 => {
-            let ip: [u8; 16] = buf.get(8..24)?.try_into().ok()?;
-            Address::Ip((std::net::Ipv6Addr::from(ip), port()?).into())
-        }
-        libc::AF_UNIX => {
-            let name = buf.get(2..).unwrap_or_default();
-            match name.first() {
-                Some(0) => Address::Abstract(String::from_utf8_lossy(&name[1..]).trim_end_matches('\0').to_string()),
-                _ => {
-                    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-                    Address::Unix(PathBuf::from(std::ffi::OsStr::from_bytes(&name[..end])))
-                }
-            }
-        }
-        _ => Address::Other,
-    })
 }
