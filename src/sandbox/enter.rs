@@ -123,8 +123,12 @@ pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
             }
         }
+        // The working directory was taken before the mounts: it still leads to the
+        // files beneath them. Taken again by its path, it leads through them.
+        let cwd = std::env::current_dir().map_err(|e| with_context(e, "cannot find the working directory"))?;
         cover(&plan)?;
         protect(&plan)?;
+        std::env::set_current_dir(&cwd).map_err(|e| with_context(e, "cannot enter the workspace"))?;
     }
     no_new_privs()?;
     if uses(Feature::Seccomp) {

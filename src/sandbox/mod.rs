@@ -282,7 +282,7 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
     let outer = cover.clone();
     cover.retain(|c| !outer.iter().any(|o| o != c && c.starts_with(o)));
     let beneath_cover = |p: &Path| cover.iter().any(|c| p != c && p.starts_with(c));
-    let keep: Vec<PathBuf> = roots
+    let mut keep: Vec<PathBuf> = roots
         .iter()
         .chain(&also_read)
         .cloned()
@@ -290,6 +290,9 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
         .chain(i.program.map(Path::to_path_buf))
         .filter(|p| beneath_cover(p))
         .collect();
+    // Outer first: a directory put back after one inside it would hide it.
+    keep.sort_by_key(|p| p.components().count());
+    keep.dedup();
     // Landlock cannot take a path back out of a tree it opened: a root that holds hidden
     // things (an agent started in ~) is opened around them.
     let mut write: Vec<PathBuf> = roots.iter().flat_map(|r| readable_around(r, &hidden, list)).collect();

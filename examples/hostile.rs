@@ -1,0 +1,181 @@
+//! A hostile agent, for the tests (`tests/hostile.rs`): run in a sandboxed pane, it tries
+//! each way out the sandbox must close, with threads and raw system calls, and writes
+//! `ESCAPED: what` for each that worked, `blocked: what` for each that did not, and
+//! `works: what` for what an agent must still be able to do. Then `done`, and it waits.
+//!
+//! Environment: `RESULTS` (the file to write), `BUS` (a Unix socket of the user's the
+//! sandbox can see but must not reach), `RACES` (how many times to try each race). The
+//! proxy's port is read from `HTTPS_PROXY`, as the sandbox sets it.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn main() {
+    let results = std::env::var("RESULTS").unwrap_or_else(|_| "results.txt".into());
+    let mut out = Vec::new();
+    let mut say = |line: String| out.push(line);
+    let bus = std::env::var("BUS").unwrap_or_default();
+    let port: u16 = std::env::var("HTTPS_PROXY")
+        .ok()
+        .and_then(|p| p.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()))
+        .unwrap_or(0);
+    let races: usize = std::env::var("RACES").ok().and_then(|r| r.parse().ok()).unwrap_or(3000);
+
+    // 1. Flip the address a connect names between one the sandbox allows (the proxy) and
+    //    the user's socket, from a second thread, while the first connects.
+    let reached = race_connect(&unix_addr(&bus), &inet_addr([127, 0, 0, 1], port), races);
+    say(outcome(reached, "connect by flipping the proxy's address to a Unix path"));
+    // …and between a socket of its own (allowed) and the user's.
+    let own = format!("{}/own.sock", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default());
+    let own_listener = std::os::unix::net::UnixListener::bind(&own);
+    let reached = race_connect(&unix_addr(&bus), &unix_addr(&own), races);
+    say(outcome(reached, "connect by flipping its own socket's path to the user's"));
+    // 2. Plainly.
+    say(outcome(std::os::unix::net::UnixStream::connect(&bus).is_ok(), "connect to the user's Unix socket"));
+    // 3. Its own sockets keep working: by path in its workspace, and abstract.
+    let works = own_listener.is_ok() && std::os::unix::net::UnixStream::connect(&own).is_ok();
+    say(if works { "works: its own Unix socket".into() } else { "BROKEN: its own Unix socket".into() });
+    say(if abstract_pair() {
+        "works: its own abstract socket".into()
+    } else {
+        "BROKEN: its own abstract socket".into()
+    });
+    // 4. Socket families it has no use for.
+    for (what, family, kind, proto) in [
+        ("open a vsock socket", libc::AF_VSOCK, libc::SOCK_STREAM, 0),
+        ("open a packet socket", libc::AF_PACKET, libc::SOCK_RAW, 0),
+        ("open a netlink uevent socket", libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_KOBJECT_UEVENT),
+        ("open a netlink audit socket", libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT),
+        ("open a Unix datagram socket", libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0),
+        ("open an alg socket", libc::AF_ALG, libc::SOCK_SEQPACKET, 0),
+    ] {
+        say(outcome(socket(family, kind, proto).is_some(), what));
+    }
+    let route = socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE).is_some();
+    say(if route { "works: a netlink route socket".into() } else { "BROKEN: a netlink route socket".into() });
+    // 5. Other processes: only the sandbox's own are in its /proc.
+    let others = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+                .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+                .any(|c| {
+                    String::from_utf8_lossy(&c).contains("daemon") || String::from_utf8_lossy(&c).contains("sleep")
+                })
+        })
+        .unwrap_or(false);
+    say(outcome(others, "see processes outside the sandbox in /proc"));
+    // 6. Another pane's hook socket.
+    let mine = std::env::var("TEAMSTER_HOOK_SOCKET").unwrap_or_default();
+    let dir = std::path::Path::new(&mine).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let other = (1..20)
+        .map(|n| dir.join(format!("{n}.sock")))
+        .filter(|p| p.to_string_lossy() != mine)
+        .any(|p| std::os::unix::net::UnixStream::connect(p).is_ok());
+    say(outcome(other, "connect to another pane's hook socket"));
+    // 7. Files that make the user's tools run code, and the pane's own settings.
+    let planted = "[core]\n\tfsmonitor = \"touch /tmp/PWNED\"\n";
+    let append =
+        std::fs::OpenOptions::new().append(true).open(".git/config").and_then(|mut f| f.write_all(planted.as_bytes()));
+    say(outcome(append.is_ok(), "write .git/config"));
+    let replaced =
+        std::fs::write(".git/config.new", planted).and_then(|()| std::fs::rename(".git/config.new", ".git/config"));
+    say(outcome(replaced.is_ok(), "replace .git/config"));
+    let hook = std::fs::write(".git/hooks/pre-commit", "#!/bin/sh\ntouch /tmp/PWNED\n");
+    say(outcome(hook.is_ok(), "plant a git hook"));
+    let vscode = std::fs::write(".vscode/settings.json", "{}");
+    say(outcome(vscode.is_ok(), "write .vscode/settings.json"));
+    // Ordinary work in the workspace goes on.
+    let work = std::fs::write("notes.txt", "hello");
+    say(if work.is_ok() { "works: write the workspace".into() } else { "BROKEN: write the workspace".into() });
+
+    say("done".into());
+    let text = out.join("\n") + "\n";
+    let _ = std::fs::write(&results, text);
+    loop {
+        std::thread::park();
+    }
+}
+
+fn outcome(escaped: bool, what: &str) -> String {
+    if escaped { format!("ESCAPED: {what}") } else { format!("blocked: {what}") }
+}
+
+fn socket(family: i32, kind: i32, proto: i32) -> Option<OwnedFd> {
+    // SAFETY: socket returns a new descriptor or -1.
+    let fd = unsafe { libc::socket(family, kind, proto) };
+    // SAFETY: a descriptor we just got.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+type Addr = [u8; 110];
+
+fn unix_addr(path: &str) -> Addr {
+    let mut a = [0u8; 110];
+    a[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+    let bytes = path.as_bytes();
+    let n = bytes.len().min(107);
+    a[2..2 + n].copy_from_slice(&bytes[..n]);
+    a
+}
+
+fn inet_addr(ip: [u8; 4], port: u16) -> Addr {
+    let mut a = [0u8; 110];
+    a[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+    a[2..4].copy_from_slice(&port.to_be_bytes());
+    a[4..8].copy_from_slice(&ip);
+    a
+}
+
+/// Connects a Unix socket `tries` times to a buffer another thread keeps flipping between
+/// `bad` and `good`. True if a connection reached the `bad` address's socket.
+fn race_connect(bad: &Addr, good: &Addr, tries: usize) -> bool {
+    struct Shared(std::cell::UnsafeCell<Addr>);
+    // SAFETY: racing on these bytes is the point; they are plain bytes.
+    unsafe impl Sync for Shared {}
+    let shared = Arc::new(Shared(std::cell::UnsafeCell::new(*good)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (shared, stop, bad, good) = (shared.clone(), stop.clone(), *bad, *good);
+        std::thread::spawn(move || {
+            let mut flip = false;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: a volatile write of plain bytes the other thread reads.
+                unsafe { std::ptr::write_volatile(shared.0.get(), if flip { bad } else { good }) };
+                flip = !flip;
+            }
+        })
+    };
+    let mut reached = false;
+    for _ in 0..tries {
+        let Some(s) = socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) else { break };
+        // SAFETY: the buffer lives as long as `shared`.
+        let r = unsafe { libc::connect(s.as_raw_fd(), shared.0.get().cast(), std::mem::size_of::<Addr>() as u32) };
+        if r == 0 {
+            // Connected: to which? Ask the peer's address.
+            let mut peer = [0u8; 110];
+            let mut len = peer.len() as u32;
+            // SAFETY: getpeername fills `peer` up to `len`.
+            unsafe { libc::getpeername(s.as_raw_fd(), peer.as_mut_ptr().cast(), &mut len) };
+            if peer[2..] == bad[2..] {
+                reached = true;
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flipper.join();
+    reached
+}
+
+/// Binds an abstract Unix socket and connects to it.
+fn abstract_pair() -> bool {
+    use std::os::linux::net::SocketAddrExt;
+    let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(b"teamster-hostile-own") else { return false };
+    let Ok(listener) = std::os::unix::net::UnixListener::bind_addr(&addr) else { return false };
+    let ok = std::os::unix::net::UnixStream::connect_addr(&addr).is_ok();
+    drop(listener);
+    ok
+}

@@ -1,0 +1,115 @@
+//! A hostile agent in a sandboxed pane (`examples/hostile.rs`: threads and raw system
+//! calls) tries each way out: flipping a connect's address from another thread after the
+//! runner has looked at it, a Unix socket of the user's it can see, socket families it has
+//! no use for, other processes in /proc, another pane's hook socket, the files that make
+//! the user's tools run code. Each must fail, be reported where the user looks, and leave
+//! the user's files as they were; what an agent needs (its own sockets, its workspace)
+//! must keep working.
+
+mod support;
+
+use support::Env;
+
+fn hostile() -> std::path::PathBuf {
+    support::bin().parent().map(|d| d.join("examples/hostile")).unwrap_or_default()
+}
+
+struct World {
+    env: Env,
+    bus: std::os::unix::net::UnixListener,
+    bus_path: std::path::PathBuf,
+    results: std::path::PathBuf,
+}
+
+/// A workspace that is a git repository with editor settings, a Unix socket of the user's
+/// in a directory the sandbox shows (read-only), and the hostile agent configured.
+fn world() -> World {
+    let env = Env::new();
+    let work = env.dir.join("work");
+    let git = std::process::Command::new("git").args(["init", "-q"]).current_dir(&work).status().expect("git");
+    assert!(git.success());
+    std::fs::create_dir_all(work.join(".vscode")).expect(".vscode");
+    std::fs::write(work.join(".vscode/settings.json"), "{\"editor.tabSize\": 4}\n").expect("settings");
+    let shared = env.dir.join("shared");
+    std::fs::create_dir_all(&shared).expect("shared");
+    let bus_path = shared.join("bus.sock");
+    let bus = std::os::unix::net::UnixListener::bind(&bus_path).expect("bus");
+    bus.set_nonblocking(true).expect("nonblocking");
+    env.write_config(&format!(
+        "[agents.hostile]\ncommand = \"{}\"\n[sandbox]\nreadable = [\"{}\"]\n",
+        hostile().display(),
+        shared.display()
+    ));
+    let results = env.dir.join("work/results.txt");
+    World { env, bus, bus_path, results }
+}
+
+impl World {
+    fn start(&self) {
+        let out = self
+            .env
+            .cmd(&["new", "hostile"])
+            .env("BUS", &self.bus_path)
+            .env("RESULTS", &self.results)
+            .env("RACES", "3000")
+            .output()
+            .expect("new");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn results(&self) -> String {
+        let file = &self.results;
+        self.env.wait_ls("the hostile agent to finish", |_| {
+            std::fs::read_to_string(file).is_ok_and(|r| r.contains("done"))
+        });
+        std::fs::read_to_string(file).unwrap_or_default()
+    }
+}
+
+#[test]
+fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
+    let w = world();
+    let config_before = std::fs::read(w.env.dir.join("work/.git/config")).expect("config");
+    w.env.ok(&["-d", "--", "sh"]);
+    w.start();
+    let r = w.results();
+    assert!(!r.contains("ESCAPED"), "something got out:\n{r}");
+    assert!(!r.contains("BROKEN"), "something an agent needs broke:\n{r}");
+    for what in [
+        "connect by flipping the proxy's address to a Unix path",
+        "connect by flipping its own socket's path to the user's",
+        "connect to the user's Unix socket",
+        "open a vsock socket",
+        "open a netlink audit socket",
+        "open a Unix datagram socket",
+        "see processes outside the sandbox in /proc",
+        "connect to another pane's hook socket",
+        "write .git/config",
+        "replace .git/config",
+        "plant a git hook",
+        "write .vscode/settings.json",
+    ] {
+        assert!(r.contains(&format!("blocked: {what}")), "{what} not tried:\n{r}");
+    }
+    for what in ["its own Unix socket", "its own abstract socket", "a netlink route socket", "write the workspace"] {
+        assert!(r.contains(&format!("works: {what}")), "{what}:\n{r}");
+    }
+    // Nothing reached the user's socket, and the user's files are as they were.
+    assert!(w.bus.accept().is_err(), "the user's Unix socket was reached");
+    assert_eq!(std::fs::read(w.env.dir.join("work/.git/config")).expect("config"), config_before);
+    assert!(!w.env.dir.join("work/.git/hooks/pre-commit").exists());
+    assert_eq!(
+        std::fs::read_to_string(w.env.dir.join("work/.vscode/settings.json")).expect("settings"),
+        "{\"editor.tabSize\": 4}\n"
+    );
+    // The refused connection is where the user looks.
+    let refused: Vec<String> = w
+        .env
+        .audit()
+        .iter()
+        .filter(|d| d["by"] == "sandbox")
+        .map(|d| d["what"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected = format!("connection to the Unix socket {}", w.bus_path.display());
+    assert!(refused.iter().any(|w| w.starts_with(&expected)), "{expected} not reported: {refused:#?}");
+}
