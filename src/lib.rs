@@ -10,6 +10,7 @@ pub mod input;
 pub mod layout;
 pub mod meter;
 pub mod mock_llm;
+pub mod nofollow;
 pub mod paths;
 pub mod policy;
 pub mod protocol;

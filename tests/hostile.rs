@@ -113,3 +113,30 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
     let expected = format!("connection to the Unix socket {}", w.bus_path.display());
     assert!(refused.iter().any(|w| w.starts_with(&expected)), "{expected} not reported: {refused:#?}");
 }
+
+/// The runner writes a Claude pane's files where the agent can write (its own state). A
+/// symlink the agent planted there, to a file a login shell runs, is replaced, not
+/// followed; the pane's own settings live where the agent cannot write.
+#[test]
+fn the_runner_writes_through_no_symlink_an_agent_planted() {
+    let env = Env::new();
+    let home = env.dir.join("home");
+    std::fs::create_dir_all(home.join(".claude")).expect(".claude");
+    std::fs::write(home.join(".claude.json"), "{\"hasCompletedOnboarding\":true}").expect("claude.json");
+    std::os::unix::fs::symlink(home.join(".bash_profile"), home.join(".claude/.claude.json")).expect("plant");
+    let script = env.dir.join("fake-claude.sh");
+    support::fake::write_script(
+        &script,
+        "#!/bin/sh\necho x > \"$(dirname \"$2\")/claude-settings.json\" 2>/dev/null && echo WROTE-SETTINGS > \"$PWD/r.txt\"\necho done >> \"$PWD/r.txt\"\nexec sleep 100000\n",
+    );
+    env.write_config(&format!("[agents.fake]\nkind = \"claude\"\ncommand = \"{}\"\n", script.display()));
+    env.ok(&["-d", "--", "sh"]);
+    env.ok(&["new", "fake"]);
+    let results = env.dir.join("work/r.txt");
+    env.wait_ls("the fake agent to start", |_| std::fs::read_to_string(&results).is_ok_and(|r| r.contains("done")));
+    assert!(!home.join(".bash_profile").exists(), "the runner wrote through the agent's symlink");
+    let meta = std::fs::symlink_metadata(home.join(".claude/.claude.json")).expect("written");
+    assert!(meta.is_file(), "the planted symlink is still there");
+    let r = std::fs::read_to_string(&results).unwrap_or_default();
+    assert!(!r.contains("WROTE-SETTINGS"), "the agent rewrote its pane's settings:\n{r}");
+}

@@ -21,8 +21,9 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     let root = ctx.dir.join("gemini-home");
     super::overlay(&user_root.join(".gemini"), &root.join(".gemini"), &["settings.json"])?;
     let agents_dir = user_root.join(".agents");
-    if agents_dir.is_dir() && root.join(".agents").symlink_metadata().is_err() {
-        std::os::unix::fs::symlink(&agents_dir, root.join(".agents"))
+    if agents_dir.is_dir() {
+        let base = crate::nofollow::base_of(&root).map_err(|e| e.to_string())?;
+        crate::nofollow::symlink(&base, &agents_dir, &root.join(".agents"))
             .map_err(|e| format!("cannot link {}: {e}", agents_dir.display()))?;
     }
     let mut settings = super::read_jsonc(&user_root.join(".gemini/settings.json"))?;

@@ -591,16 +591,10 @@ pub(crate) fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a s
     v.as_str()
 }
 
-/// Writes `text` to `path` with only the owner able to read it: generated settings
-/// carry the hook token.
+/// Writes `text` to `path` with only the owner able to read it, following no symlink an
+/// agent could have planted on the way (`crate::nofollow`).
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
-    f.write_all(text.as_bytes())
+    crate::nofollow::write(&crate::nofollow::base_of(path)?, path, text.as_bytes())
 }
 
 /// Makes `private` stand in for the user's config directory `user`: every entry of it
@@ -608,7 +602,9 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 /// shared), except the names in `generated`, which the caller writes. Nothing in `user`
 /// changes.
 pub fn overlay(user: &Path, private: &Path, generated: &[&str]) -> Result<(), String> {
-    std::fs::create_dir_all(private).map_err(|e| format!("cannot create {}: {e}", private.display()))?;
+    // The private directory is the agent's to write: nothing is made through a symlink.
+    let base = crate::nofollow::base_of(private).map_err(|e| e.to_string())?;
+    crate::nofollow::open_dir(&base, private).map_err(|e| format!("cannot create {}: {e}", private.display()))?;
     let Ok(entries) = std::fs::read_dir(user) else { return Ok(()) };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -616,10 +612,7 @@ pub fn overlay(user: &Path, private: &Path, generated: &[&str]) -> Result<(), St
             continue;
         }
         let link = private.join(&name);
-        if link.symlink_metadata().is_ok() {
-            continue;
-        }
-        std::os::unix::fs::symlink(entry.path(), &link)
+        crate::nofollow::symlink(&base, &entry.path(), &link)
             .map_err(|e| format!("cannot link {} to {}: {e}", link.display(), entry.path().display()))?;
     }
     Ok(())

@@ -64,7 +64,8 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     let text = PLUGIN
         .replace("__TEAMSTER__", &json!(ctx.teamster.to_string_lossy()).to_string())
         .replace("__ARGS__", &json!(ctx.hook_args(AgentKind::Opencode, "__EVENT__")).to_string());
-    std::fs::create_dir_all(config_dir.join("node_modules"))
+    crate::nofollow::base_of(&config_dir)
+        .and_then(|base| crate::nofollow::open_dir(&base, &config_dir.join("node_modules")))
         .map_err(|e| format!("cannot create {}: {e}", config_dir.display()))?;
     let mut files = vec![(plugin.clone(), text)];
     files.extend(sdk_stub(&config_dir));

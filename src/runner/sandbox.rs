@@ -140,7 +140,11 @@ impl Runner {
         let mut hidden = crate::sandbox::secrets(home);
         hidden.extend([crate::paths::state_dir(), crate::paths::config_dir(), config_dir, sockets.clone()]);
         hidden.extend(expand(&s.hidden));
-        let writable: Vec<PathBuf> = expand(&s.writable).into_iter().chain(expand(&agent.writable)).collect();
+        // The agents' private homes the adapters made in the pane's directory are theirs
+        // to write; the files teamster generated there are not (`read_only`).
+        let homes = crate::sandbox::list_dir(pane.dir).into_iter().filter(|d| d.is_dir());
+        let writable: Vec<PathBuf> =
+            expand(&s.writable).into_iter().chain(expand(&agent.writable)).chain(homes).collect();
         let readable: Vec<PathBuf> = expand(&s.readable).into_iter().chain(expand(&agent.readable)).collect();
         // The sandbox can only open up what exists: the agent's state is made first.
         for dir in &own.dirs {

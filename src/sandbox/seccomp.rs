@@ -421,7 +421,6 @@ pub(crate) struct OpenHow {
 }
 pub(crate) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub(crate) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-pub(crate) const RESOLVE_BENEATH: u64 = 0x08;
 pub(crate) const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// The path a write-like call names, when the sandbox would refuse it (for the report).

@@ -1,0 +1,131 @@
+//! Writing where an agent can write, without following what it planted there.
+//!
+//! The runner writes files for agents (settings with teamster's hooks, a copy of a config
+//! file) in places their agents can change between two panes: their own state directories,
+//! the pane's directories. A symlink planted there must not send the runner's write
+//! somewhere else (`~/.bash_profile`), so every directory below a trusted base is opened
+//! one name at a time without following a symlink, and a file is replaced by renaming a
+//! new one over it: a symlink in its place is replaced, not followed, and a hard link's
+//! other names keep their content.
+
+use nix::fcntl::{AtFlags, OFlag, RenameFlags};
+use nix::sys::stat::Mode;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// The trusted base a path the runner writes lies beneath: teamster's state directory
+/// (which agents never see whole) or the home directory (whose own path the user chose);
+/// elsewhere, the root: no symlink at all on the way.
+pub fn base_of(path: &Path) -> io::Result<PathBuf> {
+    if !path.is_absolute() {
+        return Err(io::Error::other(format!("{} is not an absolute path", path.display())));
+    }
+    Ok([crate::paths::state_dir(), crate::paths::home()]
+        .into_iter()
+        .find(|b| path.starts_with(b))
+        .unwrap_or_else(|| PathBuf::from("/")))
+}
+
+/// Opens (making what is missing, 0700) each directory from `base` down to `dir`, following
+/// no symlink below `base`.
+pub fn open_dir(base: &Path, dir: &Path) -> io::Result<OwnedFd> {
+    let rest = dir
+        .strip_prefix(base)
+        .map_err(|_| io::Error::other(format!("{} is not beneath {}", dir.display(), base.display())))?;
+    let flags = OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_RDONLY;
+    let mut at: OwnedFd = nix::fcntl::open(base, flags, Mode::empty()).map_err(io::Error::from)?;
+    for part in rest.components() {
+        let Component::Normal(name) = part else {
+            return Err(io::Error::other(format!("{} is not a plain path", dir.display())));
+        };
+        at = match nix::fcntl::openat(at.as_fd(), name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => {
+                match nix::sys::stat::mkdirat(at.as_fd(), name, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                nix::fcntl::openat(at.as_fd(), name, flags, Mode::empty())?
+            }
+            Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+                return Err(io::Error::other(format!(
+                    "{} is a symlink or not a directory; teamster does not write through it",
+                    dir.display()
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+    }
+    Ok(at)
+}
+
+/// Replaces the file `path` (beneath `base`) with `bytes`, readable by the owner only.
+pub fn write(base: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::other(format!("{} names no file", path.display())));
+    };
+    let at = open_dir(base, dir)?;
+    let mut suffix = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut suffix)
+        .map_err(|_| io::Error::other("the system's random source failed"))?;
+    let temp = format!(".{}.teamster-{}", name.to_string_lossy(), u64::from_ne_bytes(suffix));
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(at.as_fd(), temp.as_str(), flags, Mode::from_bits_truncate(0o600))?;
+    let written = std::fs::File::from(fd).write_all(bytes);
+    let renamed = written.and_then(|()| {
+        nix::fcntl::renameat2(at.as_fd(), temp.as_str(), at.as_fd(), name, RenameFlags::empty())
+            .map_err(io::Error::from)
+    });
+    if renamed.is_err() {
+        let _ = nix::unistd::unlinkat(at.as_fd(), temp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    renamed
+}
+
+/// Makes `link` (beneath `base`) a symlink to `target`, unless something is there.
+pub fn symlink(base: &Path, target: &Path, link: &Path) -> io::Result<()> {
+    let (Some(dir), Some(name)) = (link.parent(), link.file_name()) else {
+        return Err(io::Error::other(format!("{} names no file", link.display())));
+    };
+    let at = open_dir(base, dir)?;
+    if nix::sys::stat::fstatat(at.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
+        return Ok(());
+    }
+    nix::unistd::symlinkat(target, at.as_fd(), name).map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_symlink_is_replaced_not_followed() {
+        let root = std::env::temp_dir().join(format!("teamster-nofollow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("agent")).unwrap();
+        std::fs::write(root.join("profile"), "mine\n").unwrap();
+        // The file the runner writes is a symlink to the user's profile.
+        std::os::unix::fs::symlink(root.join("profile"), root.join("agent/settings.json")).unwrap();
+        write(&root, &root.join("agent/settings.json"), b"{}").unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("profile")).unwrap(), "mine\n");
+        assert_eq!(std::fs::read_to_string(root.join("agent/settings.json")).unwrap(), "{}");
+        assert!(!std::fs::symlink_metadata(root.join("agent/settings.json")).unwrap().is_symlink());
+        // A directory on the way is a symlink: nothing is written through it.
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("agent/home")).unwrap();
+        let err = write(&root, &root.join("agent/home/x.json"), b"{}").unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(!root.join("elsewhere/x.json").exists());
+        // A hard link's other name keeps its content.
+        std::fs::write(root.join("agent/linked"), "old").unwrap();
+        std::fs::hard_link(root.join("agent/linked"), root.join("other-name")).unwrap();
+        write(&root, &root.join("agent/linked"), b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("other-name")).unwrap(), "old");
+        // Missing directories are made, private.
+        write(&root, &root.join("agent/a/b/c.json"), b"1").unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("agent/a/b/c.json")).unwrap(), "1");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
