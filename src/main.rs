@@ -80,7 +80,9 @@ enum Cmd {
     },
     /// Stop sharing: every viewer is cut off at once and the links stop working.
     Unshare {
-        /// The share's id (from `teamster share --list`); without it, every share.
+        /// The share's id (from `teamster share --list`); without it, every share. Ids are
+        /// base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         id: Option<String>,
         /// Only the shares of this session.
         #[arg(short = 't', long, value_name = "SESSION")]

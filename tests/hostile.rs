@@ -140,3 +140,54 @@ fn the_runner_writes_through_no_symlink_an_agent_planted() {
     let r = std::fs::read_to_string(&results).unwrap_or_default();
     assert!(!r.contains("WROTE-SETTINGS"), "the agent rewrote its pane's settings:\n{r}");
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A sandboxed agent commits in its workspace and in a `--worktree` pane (git's index lock
+/// for a worktree lies in the main repository's `.git/worktrees`), while the git
+/// configuration the runner and the user's git read stays the user's. A fsmonitor planted
+/// in the repository's config before the agent started never runs from the runner's git.
+#[test]
+fn commits_work_in_a_sandboxed_worktree_and_the_runners_git_runs_nothing_planted() {
+    let env = Env::new();
+    let work = env.dir.join("work");
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["config", "user.email", "t@t"]);
+    git(&work, &["config", "user.name", "t"]);
+    std::fs::write(work.join("a.txt"), "a").expect("a");
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "first"]);
+    // As an unsandboxed agent (or one of old) could have left it: a fsmonitor that writes
+    // a mark wherever it runs.
+    let mark = env.dir.join("FSMONITOR-RAN");
+    let monitor = env.dir.join("monitor.sh");
+    support::fake::write_script(&monitor, &format!("#!/bin/sh\ntouch {}\n", mark.display()));
+    git(&work, &["config", "core.fsmonitor", &monitor.to_string_lossy()]);
+    let script = env.dir.join("committer.sh");
+    support::fake::write_script(
+        &script,
+        "#!/bin/sh\nexport GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@a GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@a\n\
+         git -c core.fsmonitor=false config core.hooksPath /tmp/x > /dev/null 2>&1 && echo 'ESCAPED: set core.hooksPath'\n\
+         echo change > b.txt && git -c core.fsmonitor=false add b.txt && git -c core.fsmonitor=false commit -qm 'by the agent' && echo committed\n\
+         echo done > \"$PWD/r.txt\"\nexec sleep 100000\n",
+    );
+    env.write_config(&format!("[agents.committer]\ncommand = \"{}\"\n", script.display()));
+    env.ok(&["-d", "--", "sh"]);
+    env.ok(&["new", "committer", "--worktree", "feature"]);
+    let worktree = env.dir.join("state/teamster/worktrees/work-feature");
+    let results = worktree.join("r.txt");
+    env.wait_ls("the agent to commit", |_| results.exists());
+    let log = git(&work, &["log", "--format=%s", "feature"]);
+    assert!(log.contains("by the agent"), "the agent could not commit in its worktree:\n{log}");
+    assert!(!git(&work, &["config", "--list", "--local"]).contains("hookspath"), "the agent set core.hooksPath");
+    assert!(!mark.exists(), "the planted fsmonitor ran from the runner's git");
+}

@@ -126,7 +126,16 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             }
             ClientMsg::Command { id, command } => {
                 let result = match session {
-                    Some(s) => runner.command(s, command).map(|_| Reply::Done),
+                    Some(s) => {
+                        let checked = match &command {
+                            crate::protocol::Command::ClosePane {
+                                pane,
+                                worktree: Some(crate::protocol::WorktreeChoice::Remove),
+                            } => runner.check_worktree_clean(s, *pane).await,
+                            _ => Ok(()),
+                        };
+                        checked.and_then(|()| runner.command(s, command)).map(|_| Reply::Done)
+                    }
                     None => Err("not attached to a session".into()),
                 };
                 Some(reply(id, result))
@@ -144,7 +153,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 Some(reply(id, result))
             }
             ClientMsg::NewPane { id, pane } => {
-                let result = runner.new_pane(pane).map(|(pane, session)| Reply::Pane { pane, session });
+                let result = runner.new_pane(pane).await.map(|(pane, session)| Reply::Pane { pane, session });
                 Some(reply(id, result))
             }
             ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),

@@ -458,16 +458,15 @@ impl Runner {
         id
     }
 
-    /// How to start `spawn` in `session`: where (the agent's directory, the caller's, the
-    /// session's, or a new git worktree), with what environment, under which key.
-    fn spec_for(
+    /// Where `spawn` starts in `session` (the agent's directory, the caller's, the
+    /// session's), the agent's name, and the environment.
+    fn place_for(
         &self,
         st: &State,
         session: u32,
         spawn: &Spawn,
         context: Option<&Context>,
-        worktree: Option<&str>,
-    ) -> Result<PaneSpec, String> {
+    ) -> Result<(PathBuf, Option<String>, Context), String> {
         let s = session_ref(st, session)?;
         let context = context.filter(|c| !c.env.is_empty()).unwrap_or(&s.context).clone();
         let config = self.config();
@@ -480,13 +479,20 @@ impl Runner {
         };
         let home = crate::paths::home();
         let cwd = agent_cwd.or_else(|| context.cwd.clone().map(PathBuf::from)).filter(|p| p.is_dir()).unwrap_or(home);
-        let worktree = match worktree {
-            Some(branch) => {
-                let label = name.clone().unwrap_or_else(|| "pane".into());
-                Some(worktree::create(&cwd, Some(branch), &label, &crate::paths::state_dir().join("worktrees"))?)
-            }
-            None => None,
-        };
+        Ok((cwd, name, context))
+    }
+
+    /// How to start `spawn` in `session`: where (see `place_for`, or the git worktree
+    /// made for it), with what environment, under which key.
+    fn spec_for(
+        &self,
+        st: &State,
+        session: u32,
+        spawn: &Spawn,
+        context: Option<&Context>,
+        worktree: Option<worktree::Worktree>,
+    ) -> Result<PaneSpec, String> {
+        let (cwd, name, context) = self.place_for(st, session, spawn, context)?;
         Ok(PaneSpec {
             key: random_hex(8)?,
             spawn: spawn.clone(),
@@ -566,8 +572,13 @@ impl Runner {
                         spec.env.iter().cloned().chain(env.iter().cloned()).collect();
                     let program =
                         argv.first().and_then(|p| crate::cli::doctor::which(p)).and_then(|p| p.canonicalize().ok());
-                    let pane =
-                        sandbox::PaneFiles { dir: &dir, hook_socket: &hook_socket, generated: &generated, program };
+                    let pane = sandbox::PaneFiles {
+                        dir: &dir,
+                        hook_socket: &hook_socket,
+                        generated: &generated,
+                        program,
+                        worktree: spec.worktree.as_ref(),
+                    };
                     sandbox = Some(self.prepare_sandbox(&agent, &spec.cwd, &pane, &home, &agent_env)?);
                     // The helper reads its plan from descriptor 3, then becomes the agent.
                     argv.splice(0..0, [exe.to_string_lossy().into_owned(), "sandbox-exec".into(), "--".into()]);
@@ -964,6 +975,28 @@ impl Runner {
         }
     }
 
+    /// Before a pane closes with its worktree removed: refused, saying why, while anything
+    /// in the worktree is uncommitted. Git runs off the state lock and the runtime's thread.
+    pub async fn check_worktree_clean(&self, session: u32, pane: PaneId) -> Result<(), String> {
+        let worktree = {
+            let st = self.state.lock();
+            st.panes.get(&pane).filter(|p| p.session == session).and_then(|p| p.meta.lock().spec.worktree.clone())
+        };
+        let Some(w) = worktree else { return Ok(()) };
+        let checked = w.clone();
+        let clean = tokio::task::spawn_blocking(move || checked.is_clean())
+            .await
+            .map_err(|e| format!("checking the worktree failed: {e}"))??;
+        if clean {
+            return Ok(());
+        }
+        Err(format!(
+            "the worktree of {} has uncommitted changes; commit or stash them there ({}), or keep it",
+            w.branch,
+            w.path.display()
+        ))
+    }
+
     /// Removes a pane from its tab and ends its programs (SIGHUP, then SIGKILL after the
     /// grace period). The last pane of a tab closes the tab; the last tab ends the session.
     /// Closes a pane the user chose to close. A pane with a git worktree needs an answer
@@ -991,13 +1024,8 @@ impl Runner {
                 ));
             }
             (Some(w), Some(WorktreeChoice::Remove)) => {
-                if !w.is_clean()? {
-                    return Err(format!(
-                        "the worktree of {} has uncommitted changes; commit or stash them there ({}), or keep it",
-                        w.branch,
-                        w.path.display()
-                    ));
-                }
+                // The client checked it was clean (`check_worktree_clean`), off this lock;
+                // `remove` checks again.
                 self.close_pane(st, pane);
                 // git checks again that nothing is uncommitted; it runs off the runner's
                 // thread so panes keep drawing meanwhile.
@@ -1195,30 +1223,42 @@ impl Runner {
     }
 
     /// `teamster new`: a pane in an existing session, beside `near` or the focused pane.
-    pub fn new_pane(self: &Arc<Self>, request: crate::protocol::NewPane) -> Result<(PaneId, String), String> {
-        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, worktree } = request;
+    /// A git worktree for it is made first, off the state lock and the runtime's thread.
+    pub async fn new_pane(self: &Arc<Self>, mut request: crate::protocol::NewPane) -> Result<(PaneId, String), String> {
         let _ = self.reload_config();
+        let made = match request.worktree.take() {
+            Some(branch) => {
+                let (cwd, label) = {
+                    let st = self.state.lock();
+                    let id = session_for(&st, request.session.as_deref(), request.near)?;
+                    let (cwd, name, _) = self.place_for(&st, id, &request.spawn, Some(&request.context))?;
+                    (cwd, name.unwrap_or_else(|| "pane".into()))
+                };
+                let root = crate::paths::state_dir().join("worktrees");
+                let made = tokio::task::spawn_blocking(move || worktree::create(&cwd, Some(&branch), &label, &root));
+                Some(made.await.map_err(|e| format!("making the worktree failed: {e}"))??)
+            }
+            None => None,
+        };
+        self.add_pane(request, made)
+    }
+
+    fn add_pane(
+        self: &Arc<Self>,
+        request: crate::protocol::NewPane,
+        worktree: Option<worktree::Worktree>,
+    ) -> Result<(PaneId, String), String> {
+        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, .. } = request;
         let mut st = self.state.lock();
         let st = &mut *st;
-        let id = match (&session, near.and_then(|p| st.panes.get(&p)).map(|p| p.session)) {
-            (Some(name), _) => {
-                st.sessions.values().find(|s| &s.name == name).map(|s| s.id).ok_or_else(|| no_such_session(st, name))?
-            }
-            (None, Some(id)) => id,
-            (None, None) => st
-                .sessions
-                .values()
-                .max_by_key(|s| (s.last_used, s.id))
-                .map(|s| s.id)
-                .ok_or("no session is running; start one with `teamster`")?,
-        };
+        let id = session_for(st, session.as_deref(), near)?;
         let s = st.sessions.get(&id).ok_or("the session ended")?;
         let name = s.name.clone();
         let target = near
             .filter(|p| s.tab_of(*p).is_some())
             .or_else(|| s.tabs.get(s.active).map(|t| t.focused))
             .ok_or("the session has no panes")?;
-        let spec = self.spec_for(st, id, &spawn, Some(&context), worktree.as_deref())?;
+        let spec = self.spec_for(st, id, &spawn, Some(&context), worktree)?;
         let s = st.sessions.get(&id).ok_or("the session ended")?;
         if new_tab {
             let pane = self.new_tab(st, id, spec)?;
@@ -1309,6 +1349,22 @@ impl Runner {
             .filter(|p| p.session == session)
             .cloned()
             .ok_or_else(|| format!("no pane {pane} in this session"))
+    }
+}
+
+/// The session a new pane goes to: the one named, else `near`'s, else the last used.
+fn session_for(st: &State, session: Option<&str>, near: Option<PaneId>) -> Result<u32, String> {
+    match (session, near.and_then(|p| st.panes.get(&p)).map(|p| p.session)) {
+        (Some(name), _) => {
+            st.sessions.values().find(|s| s.name == name).map(|s| s.id).ok_or_else(|| no_such_session(st, name))
+        }
+        (None, Some(id)) => Ok(id),
+        (None, None) => st
+            .sessions
+            .values()
+            .max_by_key(|s| (s.last_used, s.id))
+            .map(|s| s.id)
+            .ok_or_else(|| "no session is running; start one with `teamster`".to_string()),
     }
 }
 

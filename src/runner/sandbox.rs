@@ -19,6 +19,8 @@ pub struct PaneFiles<'a> {
     pub generated: &'a [PathBuf],
     /// The agent's program, put back if it lies in a covered place.
     pub program: Option<PathBuf>,
+    /// The git worktree the pane works in, if teamster made one for it.
+    pub worktree: Option<&'a super::worktree::Worktree>,
 }
 
 /// A sandboxed pane on its way to starting.
@@ -143,8 +145,14 @@ impl Runner {
         // The agents' private homes the adapters made in the pane's directory are theirs
         // to write; the files teamster generated there are not (`read_only`).
         let homes = crate::sandbox::list_dir(pane.dir).into_iter().filter(|d| d.is_dir());
-        let writable: Vec<PathBuf> =
+        let mut writable: Vec<PathBuf> =
             expand(&s.writable).into_iter().chain(expand(&agent.writable)).chain(homes).collect();
+        // A worktree's commits go to its own git directory and to the repository's objects,
+        // refs and logs; the repository's config and hooks stay out of reach.
+        if let Some(dir) = pane.worktree.and_then(|w| w.checked_git_dir().ok()) {
+            let common = pane.worktree.map(|w| w.repo.join(".git")).unwrap_or_default();
+            writable.extend([dir, common.join("objects"), common.join("refs"), common.join("logs")]);
+        }
         let readable: Vec<PathBuf> = expand(&s.readable).into_iter().chain(expand(&agent.readable)).collect();
         // The sandbox can only open up what exists: the agent's state is made first.
         for dir in &own.dirs {

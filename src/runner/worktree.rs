@@ -12,15 +12,54 @@ pub struct Worktree {
     pub repo: PathBuf,
     pub path: PathBuf,
     pub branch: String,
+    /// The worktree's git directory, as git made it (in the repository's
+    /// `.git/worktrees/`): git is pointed there, never where the worktree's `.git` file
+    /// says, which the agent could have rewritten.
+    #[serde(default)]
+    pub git_dir: Option<PathBuf>,
 }
 
+/// How long the runner waits for git (a worktree of a large repository takes a while).
+const GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs git in `dir`. Agents can write repositories' configuration: every git the runner
+/// runs reads none of the user's global or system configuration, runs no hook and no
+/// file-system monitor, asks no question, and is ended after `GIT_TIMEOUT`. Blocking:
+/// never call it on the runtime's thread or under the state lock.
 pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
+    git_with(&["-C", &dir.to_string_lossy()], args)
+}
+
+fn git_with(place: &[&str], args: &[&str]) -> Result<String, String> {
+    let child = Command::new("git")
+        .args(["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false"])
+        .args(place)
         .args(args)
-        .output()
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_CONFIG_PARAMETERS")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run git ({e}); install git to use --worktree"))?;
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(GIT_TIMEOUT) {
+        Ok(out) => out.map_err(|e| format!("git failed: {e}"))?,
+        Err(_) => {
+            // SAFETY: kill has no memory effects; the child is ours and not yet reaped.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return Err(format!("git did not finish in {} s (`git {}`)", GIT_TIMEOUT.as_secs(), args.join(" ")));
+        }
+    };
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
@@ -69,13 +108,35 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, root: &Path) -> Res
         git(&repo, &["worktree", "add", "-b", &branch, &path_s, "HEAD"])
     };
     result.map_err(|e| format!("git could not add a worktree for {branch}: {e}"))?;
-    Ok(Worktree { repo, path, branch })
+    // Before any agent runs there: where git made its directory.
+    let git_dir = git(&path, &["rev-parse", "--absolute-git-dir"]).ok().map(PathBuf::from);
+    Ok(Worktree { repo, path, branch, git_dir })
 }
 
 impl Worktree {
-    /// True when nothing in the worktree is uncommitted (untracked files included).
+    /// The worktree's git directory: the one recorded, else where git puts it. It must lie
+    /// in the repository's own `.git/worktrees`.
+    pub fn checked_git_dir(&self) -> Result<PathBuf, String> {
+        let common = self.repo.join(".git/worktrees");
+        let dir = self.git_dir.clone().unwrap_or_else(|| common.join(self.path.file_name().unwrap_or_default()));
+        if dir.parent() != Some(common.as_path()) || !dir.is_dir() {
+            return Err(format!(
+                "the worktree {} has no git directory of its own in {}; check it by hand",
+                self.path.display(),
+                common.display()
+            ));
+        }
+        Ok(dir)
+    }
+
+    /// True when nothing in the worktree is uncommitted (untracked files included). Git
+    /// is pointed at the worktree's recorded git directory, not where its `.git` file says.
     pub fn is_clean(&self) -> Result<bool, String> {
-        git(&self.path, &["status", "--porcelain"]).map(|s| s.is_empty())
+        let git_dir = self.checked_git_dir()?;
+        let place =
+            ["--git-dir", &git_dir.to_string_lossy(), "--work-tree", &self.path.to_string_lossy()].map(String::from);
+        let place: Vec<&str> = place.iter().map(String::as_str).collect();
+        git_with(&place, &["status", "--porcelain"]).map(|s| s.is_empty())
     }
 
     /// Removes the worktree; refuses, saying why, if anything in it is uncommitted. The
