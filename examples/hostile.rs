@@ -37,6 +37,14 @@ fn main() {
     // 3. Its own sockets keep working: by path in its workspace, and abstract.
     let works = own_listener.is_ok() && std::os::unix::net::UnixStream::connect(&own).is_ok();
     say(if works { "works: its own Unix socket".into() } else { "BROKEN: its own Unix socket".into() });
+    // Programs connect from threads of their own (Bun, tokio): the proxy is reached so too.
+    let from_thread = std::thread::spawn(move || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let works = from_thread.join().unwrap_or(false);
+    say(if works {
+        "works: reach the proxy from a thread".into()
+    } else {
+        "BROKEN: reach the proxy from a thread".into()
+    });
     say(if abstract_pair() {
         "works: its own abstract socket".into()
     } else {

@@ -135,14 +135,21 @@ fn exercise(kind: &str, ui: &str) {
     let spend = pane["spend"].as_f64().unwrap_or(0.0);
     assert!(spend > 0.0 && pane["spend_unknown"] == false, "{kind}'s spend was not metered: {pane}");
     // All of it sandboxed (the default): the turns above went through the pane's proxy,
-    // its only way out. The agent's process is confined (no new privileges, seccomp) in a
-    // network of its own.
+    // its only way out. The pane's first process is the sandbox's helper, which waits
+    // outside; everything below it (the sandbox's init, the agent, what the agent runs)
+    // is confined (no new privileges, seccomp) in a network and a process-id namespace
+    // of its own.
     assert_eq!(pane["sandboxed"], true, "{pane}");
-    let pid = pane["pid"].as_u64().expect("the agent's pid");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("its status");
-    assert!(status.contains("NoNewPrivs:\t1") && status.contains("Seccomp:\t2"), "{status}");
-    let net = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).expect("a network namespace");
-    assert_ne!(net(&pid.to_string()), net("self"), "{kind} shares the runner's network");
+    let pid = pane["pid"].as_u64().expect("the agent's pid").to_string();
+    let ns = |p: &str, kind: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).expect("a namespace");
+    let below = support::descendants(&pid);
+    assert!(below.len() >= 2, "{kind}: no sandbox init and agent below the helper {pid}");
+    for p in &below {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{p}/status")) else { continue };
+        assert!(status.contains("NoNewPrivs:\t1") && status.contains("Seccomp:\t2"), "{status}");
+        assert_ne!(ns(p, "net"), ns("self", "net"), "{kind} shares the runner's network");
+        assert_ne!(ns(p, "pid"), ns("self", "pid"), "{kind} sees the runner's processes");
+    }
 
     // The tool call the mock asks for is reported before it runs, and a deny stops it.
     let denied = work.join("denied-by-teamster");

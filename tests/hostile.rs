@@ -10,8 +10,19 @@ mod support;
 
 use support::Env;
 
+/// The hostile program, built by `cargo build --all-targets` (as `scripts/test` does); a
+/// plain `cargo test --test hostile` does not build examples.
 fn hostile() -> std::path::PathBuf {
-    support::bin().parent().map(|d| d.join("examples/hostile")).unwrap_or_default()
+    let program = support::bin().parent().map(|d| d.join("examples/hostile")).unwrap_or_default();
+    let built = std::fs::metadata(&program).and_then(|m| m.modified()).ok();
+    let source =
+        std::fs::metadata(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hostile.rs")).and_then(|m| m.modified()).ok();
+    assert!(
+        built.is_some() && built >= source,
+        "{} is missing or older than examples/hostile.rs: run `cargo build --examples` (scripts/test does)",
+        program.display()
+    );
+    program
 }
 
 struct World {
@@ -91,7 +102,13 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
     ] {
         assert!(r.contains(&format!("blocked: {what}")), "{what} not tried:\n{r}");
     }
-    for what in ["its own Unix socket", "its own abstract socket", "a netlink route socket", "write the workspace"] {
+    for what in [
+        "its own Unix socket",
+        "its own abstract socket",
+        "reach the proxy from a thread",
+        "a netlink route socket",
+        "write the workspace",
+    ] {
         assert!(r.contains(&format!("works: {what}")), "{what}:\n{r}");
     }
     // Nothing reached the user's socket, and the user's files are as they were.

@@ -305,23 +305,29 @@ fn cover(plan: &Plan) -> io::Result<()> {
             kept.push((path, fd));
         }
     }
-    for dir in &plan.cover {
-        if open_no_follow(dir).is_err() {
-            continue;
-        }
-        let mode = if plan.write.contains(dir) { "mode=1777" } else { "mode=0755" };
-        mount("tmpfs", dir, Some("tmpfs"), nosuid, &format!("{mode},size=50%"), "cannot cover a directory")
-            .map_err(|e| with_context(e, &dir.display().to_string()))?;
+    // Outer first, covers and what is put back in one order: a directory put back may
+    // hold a place that is covered again (teamster's sockets in a workspace in /tmp).
+    enum Step<'a> {
+        Cover(&'a Path),
+        Keep(&'a Path, OwnedFd),
     }
-    for (path, fd) in kept {
-        let is_dir = nix::sys::stat::fstat(&fd).is_ok_and(|m| m.st_mode & libc::S_IFMT == libc::S_IFDIR);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| with_context(e, "cannot put back a directory"))?;
+    let mut steps: Vec<Step> = plan.cover.iter().map(|c| Step::Cover(c.as_path())).collect();
+    steps.extend(kept.into_iter().map(|(p, fd)| Step::Keep(p.as_path(), fd)));
+    steps.sort_by_key(|s| match s {
+        Step::Cover(p) | Step::Keep(p, _) => p.components().count(),
+    });
+    for step in steps {
+        match step {
+            Step::Cover(dir) => {
+                if open_no_follow(dir).is_err() {
+                    continue;
+                }
+                let mode = if plan.write.iter().any(|w| w == dir) { "mode=1777" } else { "mode=0755" };
+                mount("tmpfs", dir, Some("tmpfs"), nosuid, &format!("{mode},size=50%"), "cannot cover a directory")
+                    .map_err(|e| with_context(e, &dir.display().to_string()))?;
+            }
+            Step::Keep(path, fd) => put_back(path, &fd)?,
         }
-        if is_dir { std::fs::create_dir_all(path) } else { std::fs::File::create(path).map(drop) }
-            .map_err(|e| with_context(e, &format!("cannot put back {}", path.display())))?;
-        let from = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        mount(&from, path, None, libc::MS_BIND | libc::MS_REC, "", "cannot put back what the agent works in")?;
     }
     // What is not the agent's to write stays as it was made: read-only.
     for dir in plan.cover.iter().filter(|d| !plan.write.contains(d)) {
@@ -364,6 +370,31 @@ fn cover(plan: &Plan) -> io::Result<()> {
         "cannot give the sandbox its own /dev/shm",
     )?;
     Ok(())
+}
+
+/// Puts `path` (held by `fd` from before the covers) back where it was. Something there
+/// already is the same thing (put back with what holds it) or is bound over; nothing
+/// that exists is ever created over, truncated or written.
+fn put_back(path: &Path, fd: &OwnedFd) -> io::Result<()> {
+    let held = nix::sys::stat::fstat(fd).map_err(io::Error::from)?;
+    let is_dir = held.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    match nix::sys::stat::lstat(path) {
+        Ok(here) if (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino) => return Ok(()),
+        Ok(_) => {}
+        Err(_) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| with_context(e, "cannot put back a directory"))?;
+            }
+            let made = if is_dir {
+                std::fs::create_dir(path)
+            } else {
+                std::fs::OpenOptions::new().write(true).create_new(true).open(path).map(drop)
+            };
+            made.map_err(|e| with_context(e, &format!("cannot put back {}", path.display())))?;
+        }
+    }
+    let from = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    mount(&from, path, None, libc::MS_BIND | libc::MS_REC, "", "cannot put back what the agent works in")
 }
 
 /// Binds each of `plan.read_only` over itself, read-only. A path that is missing, or is a

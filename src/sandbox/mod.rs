@@ -273,14 +273,16 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
     let also_read: Vec<PathBuf> = std::iter::once(really(i.pane_dir)).chain(i.readable.iter().cloned()).collect();
     // A place is covered unless something the agent works in is that place or holds it
     // (an agent started in /tmp keeps the real /tmp); one beneath another is covered with it.
+    // The places of sockets are covered always (hidden anyway, what the agent works in
+    // inside them is put back); scratch places not when the workspace is them or holds
+    // them.
     let mut cover: Vec<PathBuf> = Vec::new();
-    for c in i.scratch.iter().chain(i.empty).map(|c| really(c)) {
-        if !roots.iter().any(|r| c.starts_with(r)) && !cover.contains(&c) {
+    let scratch = i.scratch.iter().map(|c| really(c)).filter(|c| !roots.iter().any(|r| c.starts_with(r)));
+    for c in scratch.chain(i.empty.iter().map(|c| really(c))) {
+        if !cover.contains(&c) {
             cover.push(c);
         }
     }
-    let outer = cover.clone();
-    cover.retain(|c| !outer.iter().any(|o| o != c && c.starts_with(o)));
     let beneath_cover = |p: &Path| cover.iter().any(|c| p != c && p.starts_with(c));
     let mut keep: Vec<PathBuf> = roots
         .iter()
@@ -290,9 +292,14 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
         .chain(i.program.map(Path::to_path_buf))
         .filter(|p| beneath_cover(p))
         .collect();
-    // Outer first: a directory put back after one inside it would hide it.
     keep.sort_by_key(|p| p.components().count());
     keep.dedup();
+    // A cover inside another is needed only where something put back in between brought
+    // back what it hides (teamster's sockets inside a workspace in /tmp).
+    let all = cover.clone();
+    cover.retain(|c| {
+        !all.iter().any(|o| o != c && c.starts_with(o) && !keep.iter().any(|k| k.starts_with(o) && c.starts_with(k)))
+    });
     // Landlock cannot take a path back out of a tree it opened: a root that holds hidden
     // things (an agent started in ~) is opened around them.
     let mut write: Vec<PathBuf> = roots.iter().flat_map(|r| readable_around(r, &hidden, list)).collect();

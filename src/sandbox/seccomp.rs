@@ -369,15 +369,27 @@ fn raw_connect(socket: &OwnedFd, addr: &[u8]) -> Answer {
     }
 }
 
-/// The agent's descriptor `fd`, duplicated into the runner. `valid` is checked after the
-/// pidfd is taken, so the pid cannot have been reused for another process by then.
+/// The agent's descriptor `fd`, duplicated into the runner. `pid` is the thread that
+/// asked (programs connect from threads of their own): its pidfd (Linux 6.9), else its
+/// process's, whose descriptors its threads share. `valid` is checked after the pidfd is
+/// taken, so the id cannot have been reused for another process by then.
 fn agents_socket(pid: u32, fd: i32, valid: &dyn Fn() -> bool) -> io::Result<OwnedFd> {
+    const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
     let owned = |r: libc::c_long| {
         // SAFETY: a descriptor the kernel just gave us.
         if r < 0 { Err(io::Error::last_os_error()) } else { Ok(unsafe { OwnedFd::from_raw_fd(r as i32) }) }
     };
     // SAFETY: pidfd_open and pidfd_getfd return new descriptors or -1.
-    let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, PIDFD_THREAD) }).or_else(|_| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let tgid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Tgid:"))
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        // SAFETY: as above.
+        owned(unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) })
+    })?;
     if !valid() {
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }

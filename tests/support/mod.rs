@@ -429,3 +429,30 @@ pub fn alive(pid: i64) -> bool {
 pub fn path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// Every process below `pid` (its children, theirs, …), by the parent each names.
+pub fn descendants(pid: &str) -> Vec<String> {
+    let parent_of = |p: &str| {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:").map(|v| v.trim().to_string()))
+    };
+    let all: Vec<(String, String)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str().filter(|n| n.parse::<u32>().is_ok()).map(str::to_string))
+                .filter_map(|p| parent_of(&p).map(|pp| (p, pp)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = vec![pid.to_string()];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i].clone();
+        found.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| p.clone()));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
