@@ -377,7 +377,9 @@
 
   const link = parseLink();
   let keys = null;
-  const driverId = b64url(randomBytes(12)); // once per page load: the runner dedupes on (id, seq)
+  // Once per page load (and again if the runner gives up on a gap): the runner applies
+  // (id, seq) strictly in order, each once.
+  let driverId = b64url(randomBytes(12));
   let driverSeq = 0;
   let requestId = 0;
   // Driver messages the runner has not acknowledged: sent again after a reconnect.
@@ -563,6 +565,20 @@
     if (Array.isArray(body.ack) && body.ack[0] === driverId) {
       const upTo = Number(body.ack[1]);
       for (let i = unacked.length - 1; i >= 0; i--) if (unacked[i].seq <= upTo) unacked.splice(i, 1);
+    }
+    const gap = body.gap;
+    if (gap && gap.driver === driverId && gap.state === 'resend') {
+      // Some of ours did not reach the runner (later ones did and wait): everything it has
+      // not acknowledged goes again, in order.
+      for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
+    } else if (gap && gap.driver === driverId && gap.state === 'lost') {
+      // They never got through: none of them (nor anything after) was applied, and the
+      // runner takes no more under this id. Start afresh, and say so.
+      const lost = unacked.length;
+      unacked.length = 0;
+      driverId = b64url(randomBytes(12));
+      driverSeq = 0;
+      notice(`input lost on the way: ${lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again`, 'error');
     }
     const msg = body.msg;
     if (msg && (msg.type === 'reply' || msg.type === 'error' || msg.type === 'detached')) applyServerMsg(msg);

@@ -11,7 +11,8 @@ use super::link::Link;
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, ServerMsg};
 use crate::share::crypto::{self, aad, b64, random};
-use crate::share::wire::{Authority, FromViewer, Kind, ReplyBody, Role, ToViewer, UpdateBody};
+use crate::share::visible;
+use crate::share::wire::{Authority, FromViewer, Gap, Kind, ReplyBody, Role, ToViewer, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -263,7 +264,7 @@ async fn join(c: &Conn, name: &str) -> Result<(crate::share::Client, bool), (Str
     match reply {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToViewer>(&t) {
             Ok(ToViewer::Joined { runner, .. }) => Ok((ws, runner)),
-            Ok(ToViewer::Refused { reason }) => Err((format!("the share server refused: {reason}"), true)),
+            Ok(ToViewer::Refused { reason }) => Err((format!("the share server refused: {}", visible(&reason)), true)),
             _ => Err(("the share server answered something unexpected".into(), false)),
         },
         _ => Err(("the share server closed the connection".into(), false)),
@@ -368,6 +369,28 @@ async fn session(
                                 if let Some((id, seq)) = body.ack && id == c.driver {
                                     c.unacked.retain(|u| u.seq > seq);
                                 }
+                                match body.gap {
+                                    // Some of ours did not reach the runner (later ones did):
+                                    // everything it has not acknowledged goes again, in order.
+                                    Some(Gap::Resend { driver, .. })
+                                        if driver == c.driver && !resend(c, &mut ws).await =>
+                                    {
+                                        return End::Lost;
+                                    }
+                                    // They never got through: the runner applied none of them
+                                    // (nor anything after), and takes no more under this id.
+                                    Some(Gap::Lost { driver, .. }) if driver == c.driver => {
+                                        let lost = c.unacked.len();
+                                        c.unacked.clear();
+                                        c.driver = random::<12>().map(|b| b64(&b)).unwrap_or_default();
+                                        c.next = 1;
+                                        c.tell(format!(
+                                            "input lost on the way: {lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again"
+                                        ))
+                                        .await;
+                                    }
+                                    _ => {}
+                                }
                                 if let Some(msg) = body.msg && c.to_tui.send(msg).await.is_err() {
                                     return End::Done;
                                 }
@@ -380,10 +403,10 @@ async fn session(
                         c.tell(what.into()).await;
                     }
                     Ok(ToViewer::Refused { reason }) => {
-                        let _ = c.to_tui.send(ServerMsg::Detached { reason }).await;
+                        let _ = c.to_tui.send(ServerMsg::Detached { reason: visible(&reason) }).await;
                         return End::Done;
                     }
-                    Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {reason}")).await,
+                    Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {}", visible(&reason))).await,
                     Ok(ToViewer::Joined { .. }) => {}
                     Err(e) => c.tell(format!("the share server sent something malformed: {e}")).await,
                 }
