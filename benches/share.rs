@@ -157,6 +157,7 @@ fn server_flood() {
                 while let Some(Ok(Message::Text(t))) = rx.next().await {
                     match serde_json::from_str::<ToRunner>(&t) {
                         Ok(ToRunner::Snapshot) => asked += 1,
+
                         Ok(ToRunner::Refused { .. }) => return (asked, true),
                         _ => {}
                     }
@@ -199,7 +200,7 @@ fn server_flood() {
         let mut got = 0usize;
         while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_secs(10), viewer.next()).await {
             got += t.len();
-            if matches!(serde_json::from_str::<ToViewer>(&t), Ok(ToViewer::Update { snap: true, .. })) {
+            if matches!(serde_json::from_str::<ToViewer>(&t), Ok(ToViewer::Update { seq: last, .. }) if last == seq + 1) {
                 break;
             }
         }
