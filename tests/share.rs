@@ -611,6 +611,18 @@ fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_
         type_in_pieces(&mut driver, pane, &["echo after", " the loss"]).await;
         driver.wait("a line after the loss", |v| shows_line(v, pane, "after the loss")).await;
         assert_eq!(driver.text().matches("one three").count(), 0, "{}", driver.text());
+
+        // The last message dropped every time: no later one shows the runner a gap, so the
+        // driver, whose message stays unconfirmed, says so. The line does not run.
+        // (The new driver id numbers from 1: ctrl-u, three pieces, then 5 and Enter 6.)
+        relay.set(|seq, _| if seq == 6 { Fate::Drop } else { Fate::Pass });
+        type_in_pieces(&mut driver, pane, &["echo never"]).await;
+        driver
+            .wait("the driver told its input is unconfirmed", |v| {
+                v.said.iter().any(|s| s.contains("has not confirmed"))
+            })
+            .await;
+        assert!(!shows_line(&driver, pane, "never"), "{}", driver.text());
     });
 }
 

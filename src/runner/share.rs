@@ -478,7 +478,11 @@ async fn connected(
                     }
                     Ok(ToRunner::Refused { reason }) => return Outcome::Over(crate::share::visible(&reason)),
                     Ok(ToRunner::Welcome { .. }) => {}
-                    Err(e) => log(&format!("share {}: the server sent a malformed message: {e}", share.id)),
+                    Err(e) => log(&format!(
+                        "share {}: the server sent a malformed message: {}",
+                        share.id,
+                        crate::share::visible(&e.to_string())
+                    )),
                 }
             }
             _ = tokio::time::sleep_until(gap_due.unwrap_or_else(tokio::time::Instant::now)), if gap_due.is_some() => {
@@ -579,7 +583,7 @@ fn from_viewer(
     };
     let msg: ClientMsg = match serde_json::from_slice(&plain) {
         Ok(m) => m,
-        Err(e) => return refuse(format!("malformed: {e}")),
+        Err(e) => return refuse(format!("malformed: {}", crate::share::visible(&e.to_string()))),
     };
     if kind_of(&msg) != Some(kind) {
         return refuse("it is not what its envelope says".into());

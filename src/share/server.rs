@@ -78,8 +78,10 @@ fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// One line of the server's log. Much of what it reports comes from peers (share ids,
+/// names, parse errors quoting what was sent), so control characters are shown, not obeyed.
 fn log(msg: &str) {
-    eprintln!("[teamster serve {}] {msg}", crate::runner::store::local_time(now_secs()));
+    eprintln!("[teamster serve {}] {}", crate::runner::store::local_time(now_secs()), visible(msg));
 }
 
 #[derive(Clone)]
@@ -219,7 +221,7 @@ impl HubState {
     /// here, else the snapshot (what it missed is gone, and the snapshot replaces it).
     fn next_after(&self, last: u64) -> Option<Update> {
         let first = self.buffer.front()?;
-        if last + 1 < first.seq {
+        if last.saturating_add(1) < first.seq {
             return Some(first.clone());
         }
         self.buffer.iter().find(|u| u.seq > last).cloned()
@@ -468,13 +470,21 @@ impl Server {
         reason: String,
         refused: impl Fn(String) -> String,
     ) {
-        let delay = self.failures.lock().fail(share, peer.ip());
+        let ip = addr_key(peer.ip());
+        let delay = self.failures.lock().fail(share, ip);
         match delay {
             Some(d) if d.is_zero() => {}
             Some(d) => {
                 // Holding the answer back is the point: the next guess waits for it.
                 tokio::time::sleep(d).await;
-                self.failures.lock().done_waiting(peer.ip());
+                self.failures.lock().done_waiting(ip);
+                let reason = format!(
+                    "{reason} (too many failed attempts from this address: this answer waited {:.1} s, the next will wait longer)",
+                    d.as_secs_f64()
+                );
+                let _ = say(ws, refused(reason)).await;
+                let _ = ws.close(None).await;
+                return;
             }
             None => {
                 let _ = say(ws, refused("too many failed attempts from this address; slow down".into())).await;
@@ -759,6 +769,18 @@ async fn connection(mut ws: Ws, peer: SocketAddr, server: Arc<Server>) {
     }
 }
 
+/// Whom limits count per: an IPv4 address, or an IPv6 /64 (one host usually holds a whole
+/// /64, so counting its addresses one by one would limit nothing).
+fn addr_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
 /// A share id as runners make them (`crypto::new_share_id`): anything else is not kept.
 fn plausible_id(share: &str) -> bool {
     (22..=64).contains(&share.len()) && share.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -794,7 +816,7 @@ async fn runner(
                 // The server's limit, whatever the runner asked: none, or too far, is
                 // the longest; the past is refused.
                 let expires = reg.expires.unwrap_or(u64::MAX).min(now.saturating_add(LONGEST_SHARE));
-                let admitted = server.registrations.lock().admit(peer.ip());
+                let admitted = server.registrations.lock().admit(addr_key(peer.ip()));
                 match admitted {
                     Err(why) => Err(why),
                     Ok(()) if expires <= now => Err("this share's expiry is in the past".to_string()),
@@ -1207,6 +1229,17 @@ mod tests {
             f.done_waiting(ip);
         }
         assert!(f.fail("s", ip).is_some());
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_host_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(addr_key(a), addr_key(b));
+        assert_ne!(addr_key(a), addr_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(addr_key(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -134,7 +134,14 @@ struct Unacked {
     seq: u64,
     kind: Kind,
     sealed: String,
+    made: tokio::time::Instant,
 }
+
+/// What the runner has not acknowledged for this long (while it is connected) is sent
+/// again: its gap notices travel through the relay too, and may be dropped. After the
+/// longer wait the driver is told, once per stuck message.
+const UNACKED_RESEND: Duration = Duration::from_secs(2);
+const UNACKED_WARN: Duration = Duration::from_secs(8);
 
 struct Conn {
     link: crypto::Link,
@@ -146,6 +153,12 @@ struct Conn {
     next: u64,
     unacked: VecDeque<Unacked>,
     to_tui: mpsc::Sender<ServerMsg>,
+    /// Whether the sharer's runner is connected (so acknowledgements can come).
+    runner: bool,
+    /// When unacknowledged messages were last sent again, and the oldest one the driver
+    /// was told about.
+    chased: tokio::time::Instant,
+    warned: u64,
 }
 
 impl Conn {
@@ -159,6 +172,12 @@ impl Conn {
             false => None,
         };
         serde_json::to_string(&FromViewer::Send { kind: u.kind, c: u.sealed.clone(), drive }).ok()
+    }
+
+    /// When what the runner has not acknowledged is due to be sent again, if anything is.
+    fn overdue(&self) -> Option<tokio::time::Instant> {
+        let oldest = self.unacked.front()?;
+        (self.runner && self.epoch.is_some()).then(|| oldest.made.max(self.chased) + UNACKED_RESEND)
     }
 
     async fn tell(&self, message: String) {
@@ -190,12 +209,16 @@ async fn run(
         next: 1,
         unacked: VecDeque::new(),
         to_tui,
+        runner: false,
+        chased: tokio::time::Instant::now(),
+        warned: 0,
     };
     let mut joined = Some(joined);
     let mut backoff = Duration::from_millis(100);
     loop {
         match join(&c, &name).await {
             Ok((ws, runner_here)) => {
+                c.runner = runner_here;
                 if let Some(tx) = joined.take() {
                     let _ = tx.send(Ok(()));
                 } else {
@@ -277,9 +300,9 @@ fn outgoing(c: &mut Conn, kind: Kind, msg: ClientMsg) -> Option<String> {
     let plain = serde_json::to_vec(&msg).ok()?;
     let sealed = c.link.keys.seal(&aad::viewer(&c.link.keys.share, kind.word()), &plain).ok()?;
     if !kind.needs_driver() {
-        return c.send_text(&Unacked { seq: 0, kind, sealed });
+        return c.send_text(&Unacked { seq: 0, kind, sealed, made: tokio::time::Instant::now() });
     }
-    c.unacked.push_back(Unacked { seq: c.next, kind, sealed });
+    c.unacked.push_back(Unacked { seq: c.next, kind, sealed, made: tokio::time::Instant::now() });
     c.next += 1;
     c.unacked.back().and_then(|u| c.send_text(u))
 }
@@ -308,7 +331,26 @@ async fn session(
         }
     }
     loop {
+        let overdue = c.overdue();
         tokio::select! {
+            _ = tokio::time::sleep_until(overdue.unwrap_or_else(tokio::time::Instant::now)), if overdue.is_some() => {
+                c.chased = tokio::time::Instant::now();
+                if !resend(c, &mut ws).await {
+                    return End::Lost;
+                }
+                if let Some(oldest) = c.unacked.front()
+                    && oldest.made.elapsed() >= UNACKED_WARN
+                    && c.warned != oldest.seq
+                {
+                    c.warned = oldest.seq;
+                    let n = c.unacked.len();
+                    c.tell(format!(
+                        "the sharer has not confirmed {n} of your inputs for {} s (something on the way may be holding them back): they are kept and sent again, and are applied in order or not at all",
+                        UNACKED_WARN.as_secs()
+                    ))
+                    .await;
+                }
+            }
             m = from_tui.recv() => {
                 let Some((kind, msg)) = m else {
                     let _ = ws.close(None).await;
@@ -399,6 +441,7 @@ async fn session(
                         }
                     }
                     Ok(ToViewer::Status { runner }) => {
+                        c.runner = runner;
                         let what = if runner { "the sharer's runner is back" } else { "the sharer's runner went away; waiting for it" };
                         c.tell(what.into()).await;
                     }
@@ -408,7 +451,7 @@ async fn session(
                     }
                     Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {}", visible(&reason))).await,
                     Ok(ToViewer::Joined { .. }) => {}
-                    Err(e) => c.tell(format!("the share server sent something malformed: {e}")).await,
+                    Err(e) => c.tell(format!("the share server sent something malformed: {}", visible(&e.to_string()))).await,
                 }
             }
         }
