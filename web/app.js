@@ -613,6 +613,29 @@
     for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
   }
 
+  // What the runner has not acknowledged for 2 s (while it is there) goes again: its gap
+  // notices cross the relay too, and may be dropped. After 8 s the driver is told, once
+  // per stuck message.
+  // Armed only while something waits for an acknowledgement: idle pages run no timers.
+  let warnedSeq = 0;
+  let chaseTimer = null;
+  function armChase() {
+    if (chaseTimer == null && unacked.length) chaseTimer = setTimeout(chase, 2000);
+  }
+  function chase() {
+    chaseTimer = null;
+    const oldest = unacked[0];
+    if (!oldest) return;
+    if (canSend() && state.epoch != null && Date.now() - oldest.made >= 2000) {
+      for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
+      if (Date.now() - oldest.made >= 8000 && warnedSeq !== oldest.seq) {
+        warnedSeq = oldest.seq;
+        notice(`the sharer has not confirmed ${unacked.length} of your inputs for 8 s (something on the way may be holding them back): they are kept and sent again, and are applied in order or not at all`, 'warning');
+      }
+    }
+    armChase();
+  }
+
   // After a (re)join or the runner's return, a moment for an update to bring the current
   // epoch, so the queue is not signed for a runner that has since restarted.
   function flushSoon() {
@@ -624,8 +647,9 @@
     if (!canDrive()) return Promise.resolve();
     return queueOut(async () => {
       const c = await keys.seal(AAD.viewer(link.share, kind), JSON.stringify(msg));
-      const entry = { seq: ++driverSeq, kind, c };
+      const entry = { seq: ++driverSeq, kind, c, made: Date.now() };
       unacked.push(entry);
+      armChase();
       if (unacked.length > MAX_UNACKED) {
         unacked.splice(0, unacked.length - MAX_UNACKED);
         notice('the sharer has not confirmed many messages; the oldest will not be sent again');
