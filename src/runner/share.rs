@@ -268,6 +268,9 @@ struct DriverIn {
     /// Messages after a gap, their signatures checked, waiting for it to fill.
     held: BTreeMap<u64, ClientMsg>,
     held_bytes: usize,
+    /// The highest number seen (signed): past the window, messages are dropped, not held,
+    /// and still owed.
+    seen: u64,
     gap: Option<GapWait>,
     /// A gap never filled: nothing more is taken under this driver id.
     lost: bool,
@@ -606,6 +609,7 @@ fn from_viewer(
     let d = stream.drivers.entry(auth.id.clone()).or_default();
     d.conn = from;
     d.name = name.to_string();
+    d.seen = d.seen.max(auth.seq);
     let id = auth.id;
     let seq = auth.seq;
     if d.lost {
@@ -664,7 +668,7 @@ fn from_viewer(
     }
     let d = stream.drivers.entry(id.clone()).or_default();
     d.held_bytes = if d.held.is_empty() { 0 } else { d.held_bytes };
-    let gap = if d.held.is_empty() {
+    let gap = if d.seen <= d.applied {
         d.gap = None;
         None
     } else {
