@@ -6,7 +6,10 @@
 //! Updates since the last snapshot are kept until the next snapshot (every few megabytes),
 //! so after a reconnect, or a restart of the server, the runner sends the server what it
 //! lacks and viewers resume with nothing lost and nothing doubled. A driver's messages
-//! carry their own sequence numbers, so one sent twice (after a reconnect) is applied once.
+//! carry their own sequence numbers, so one sent twice (after a reconnect) is applied once,
+//! and they apply strictly in order: after a gap (a relay dropped or reordered some) the
+//! later ones wait and the driver is asked to send the rest again; if it never comes, that
+//! driver's input stops and both sides are told. A relay can delay keys, never skip them.
 
 use super::client::{Batch, Feed, Scope};
 use super::store::DecisionRecord;

@@ -7,6 +7,11 @@
 //! from its last update and a slow viewer is sent the snapshot instead of a backlog. After
 //! a restart the runner sends it again. On disk (`store`) it keeps only the share records
 //! and its audit.
+//!
+//! Its clients are not trusted to be reasonable: the server itself bounds how long a share
+//! lasts (`LONGEST_SHARE`), how fast shares are made, each share's backlog (`BACKLOG_MAX`:
+//! a runner is asked for a snapshot, and cut off if none comes), what waits for each
+//! connection, and how fast wrong tokens are answered (never whether the right one is).
 
 use super::crypto::{same, token_hash};
 use super::store::{AuditEvent, ShareRecord, ShareStore};

@@ -4,7 +4,9 @@
 //! was altered), passes the messages inside to the TUI as if a local runner had sent them,
 //! and reconnects on its own, resuming after the last update it applied. What the TUI
 //! sends is sealed; a driver's keys and approvals are also signed, numbered, and kept
-//! until the runner acknowledges them, so a reconnect loses none and doubles none. A
+//! until the runner acknowledges them, so a reconnect loses none and doubles none; the
+//! runner applies them only in order, asks for any it missed, and says when some never
+//! came (the driver is told, and starts afresh). A
 //! read-only link sends nothing but scrollback questions: the rest is answered here.
 
 use super::link::Link;
