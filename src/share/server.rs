@@ -73,6 +73,8 @@ const FREE_FAILS_PER_ADDR: u32 = 20;
 const FAIL_DELAY_FIRST: Duration = Duration::from_millis(250);
 const FAIL_DELAY_MAX: Duration = Duration::from_secs(30);
 const FAIL_FORGET: Duration = Duration::from_secs(600);
+/// Addresses (and share-address pairs) remembered for their failures, at most.
+const FAIL_ENTRIES_MAX: usize = 100_000;
 /// Failed joins from one address waiting out their delay; more are refused at once.
 const FAILS_WAITING_PER_ADDR: u32 = 32;
 /// How often expired shares are swept out of the records (they are also refused, and
@@ -349,6 +351,12 @@ impl Failures {
         let now = Instant::now();
         if self.by_share.len() > 10_000 || self.by_addr.len() > 10_000 {
             self.forget_old();
+        }
+        if self.by_share.len() > FAIL_ENTRIES_MAX || self.by_addr.len() > FAIL_ENTRIES_MAX {
+            // Failing from this many places at once is an attack this table cannot slow
+            // anyway; its memory must stay bounded regardless.
+            self.by_share.clear();
+            self.by_addr.clear();
         }
         let bump = |s: &mut Strikes| {
             if now.duration_since(s.last) > FAIL_FORGET {
@@ -804,6 +812,9 @@ async fn runner(
     register: Option<Register>,
 ) {
     let conn = server.next_conn.fetch_add(1, Ordering::Relaxed);
+    // Not a share id (a peer may send 256 KiB of anything): no such share, and nothing
+    // of it kept in the audit or the failure counts.
+    let share = if plausible_id(&share) { share } else { String::new() };
     let hash = token_hash(&token);
     let refused = |reason: String| serde_json::to_string(&ToRunner::Refused { reason }).unwrap_or_default();
     let checked = match server.record(&share) {
@@ -1006,6 +1017,9 @@ async fn viewer(
     let conn = server.next_conn.fetch_add(1, Ordering::Relaxed);
     let name: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
     let name = if name.trim().is_empty() { format!("viewer {conn}") } else { name };
+    // Not a share id (a peer may send 256 KiB of anything): no such share, and nothing
+    // of it kept in the audit or the failure counts.
+    let share = if plausible_id(&share) { share } else { String::new() };
     let hash = token_hash(&token);
     // The token is always checked: failures slow down the next failed answers from this
     // address (see `Failures`), never a join with the right token.
