@@ -839,3 +839,51 @@ fn bad_guesses_at_a_share_are_slowed_but_the_right_secret_from_the_same_address_
         drop(pending);
     });
 }
+
+#[test]
+fn a_driver_s_page_says_when_its_input_was_lost_on_the_way_and_nothing_after_the_gap_runs() {
+    use support::share::{Fate, Relay};
+    let env = Env::new();
+    env.ok(&["-d", "-s", "page", "--size", "100x30", "--", "bash", "--norc"]);
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let relay = Relay::start(server.url()).await;
+        let (_, _, drive) = share(&env, &["-t", "page", "--server", &relay.url()]);
+        let browser = support::browser::Browser::start(1280).await;
+        browser.open(&drive.expect("a drive link")).await;
+        browser.wait("the page to go live", "return document.getElementById('status').innerText === 'live'").await;
+        browser.wait("the shell", "return document.body.innerText.includes('bash-')").await;
+        let type_line = |line: &str| {
+            format!(
+                "const i = document.querySelector('input.type'); i.value = '{line}'; i.form.requestSubmit(); return true;"
+            )
+        };
+        let shown = |text: &str| format!("return document.body.innerText.split('{text}').length - 1");
+        // Typed and echoed: the command line and its output.
+        let ran = |text: &str| format!("return document.body.innerText.split('{text}').length - 1 >= 2 || null");
+        // The page's first line goes through; its second never does (dropped every time),
+        // and its third waits behind the gap until the runner gives up on it.
+        relay.set(|seq, _| if seq == 2 { Fate::Drop } else { Fate::Pass });
+        browser.eval(&type_line("echo alpha-1")).await;
+        browser.wait("the first line to run", &ran("alpha-1")).await;
+        browser.eval(&type_line("echo bravo-2")).await;
+        browser.eval(&type_line("echo charlie-3")).await;
+        browser
+            .wait(
+                "the page to say its input was lost",
+                "return document.getElementById('notices').innerText.includes('input lost on the way') || null",
+            )
+            .await;
+        for never in ["bravo-2", "charlie-3"] {
+            assert_eq!(browser.eval(&shown(never)).await, 0, "{never} reached the shell");
+        }
+        let log = env.audit();
+        assert!(log.iter().any(|d| d["verdict"] == "lost"), "the sharer is told too: {log:#?}");
+        // The page starts afresh: its next line runs.
+        browser.eval(&type_line("echo delta-4")).await;
+        browser.wait("a line after the loss", &ran("delta-4")).await;
+        assert_eq!(browser.eval(&shown("charlie-3")).await, 0);
+        browser.quit().await;
+    });
+}

@@ -277,6 +277,23 @@ async fn relay_one(
     use futures_util::{SinkExt, StreamExt};
     use teamster::share::wire::{FromRunner, ToRunner};
     use tokio_tungstenite::tungstenite::Message;
+    // Pages and scripts (plain HTTP) pass through as bytes; WebSockets are relayed by message.
+    let mut head = vec![0u8; 8192];
+    let n = loop {
+        let n = client.peek(&mut head).await.ok()?;
+        if n == 0 || head[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == head.len() {
+            break n;
+        }
+        // The rest of the request head is on its way: let it come.
+        tokio::task::yield_now().await;
+    };
+    if !String::from_utf8_lossy(&head[..n]).to_ascii_lowercase().contains("upgrade: websocket") {
+        let mut client = client;
+        let addr = server.trim_start_matches("http://");
+        let mut upstream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        return Some(());
+    }
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(teamster::share::wire::MAX_RUNNER_MSG))
         .max_frame_size(Some(teamster::share::wire::MAX_RUNNER_MSG));
