@@ -7,6 +7,10 @@
 //!   against the bytes the program wrote per second: bounded by the frame rate, not by the
 //!   program.
 //!
+//! - server memory under a hostile runner (`-- --server-flood`, alone): a runner that
+//!   floods 1 MiB updates and never a snapshot, coming back each time it is cut off; the
+//!   server's RSS before and after, and what a viewer that joins afterwards is sent.
+//!
 //! Run: `cargo bench --bench share` (`-- --quick`: 20 viewers). Figures, not pass/fail.
 
 use futures_util::{SinkExt, StreamExt};
@@ -87,7 +91,137 @@ async fn viewer(url: String, seen: tokio::sync::mpsc::UnboundedSender<(u64, Inst
     }
 }
 
+/// A process's resident memory and its peak, in MiB, from /proc.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `teamster serve` while a runner floods updates without ever sending a snapshot.
+fn server_flood() {
+    use teamster::share::wire::{FromRunner, Register, ToRunner};
+    let dir = std::env::temp_dir().join(format!("teamster-bench-flood-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["run", "config/teamster", "state", "home"] {
+        std::fs::create_dir_all(dir.join(d)).expect("dirs");
+    }
+    let mut server = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.join("server.db"))
+        .env_clear()
+        .envs(envs(&dir))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("serve line");
+    let port: u16 =
+        line.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).and_then(|p| p.parse().ok()).expect("port");
+    let url = format!("http://127.0.0.1:{port}");
+    let pid = server.id();
+    let share = "bench-flood-share-0000000001".to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    rt.block_on(async {
+        let hello = || {
+            let register = Register {
+                read: teamster::share::crypto::token_hash("bench-read"),
+                drive: None,
+                expires: None,
+            };
+            let m = FromRunner::Runner { share: share.clone(), token: "bench-runner".into(), register: Some(register) };
+            Message::text(serde_json::to_string(&m).unwrap())
+        };
+        let update = |seq: u64, snap: bool, len: usize| {
+            Message::text(serde_json::to_string(&FromRunner::Update { seq, snap, c: "A".repeat(len) }).unwrap())
+        };
+        let before = rss_mib(pid);
+        let flood = 330usize << 20;
+        let (mut sent, mut seq, mut cut, mut asked) = (0usize, 1u64, 0, 0);
+        let t0 = Instant::now();
+        while sent < flood {
+            let ws = teamster::share::connect(&url).await.expect("connect");
+            let (mut tx, mut rx) = ws.split();
+            tx.send(hello()).await.expect("hello");
+            let heard = tokio::spawn(async move {
+                let mut asked = 0;
+                while let Some(Ok(Message::Text(t))) = rx.next().await {
+                    match serde_json::from_str::<ToRunner>(&t) {
+                        Ok(ToRunner::Snapshot) => asked += 1,
+
+                        Ok(ToRunner::Refused { .. }) => return (asked, true),
+                        _ => {}
+                    }
+                }
+                (asked, false)
+            });
+            if seq == 1 {
+                tx.send(update(seq, true, 1000)).await.expect("first snapshot");
+                seq += 1;
+            }
+            while sent < flood && !heard.is_finished() {
+                if tx.send(update(seq, false, 1 << 20)).await.is_err() {
+                    break;
+                }
+                seq += 1;
+                sent += 1 << 20;
+            }
+            let _ = tx.close().await;
+            let (a, was_cut) = heard.await.unwrap_or((0, false));
+            asked += a;
+            cut += usize::from(was_cut);
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let after = rss_mib(pid);
+        // A viewer joins after the flood; the runner then sends a snapshot: all the viewer
+        // is sent up to it.
+        let mut runner = teamster::share::connect(&url).await.expect("connect");
+        runner.send(hello()).await.expect("hello");
+        let _ = runner.next().await;
+        let mut viewer = teamster::share::connect(&url).await.expect("connect");
+        let join = FromViewer::Join {
+            share: share.clone(),
+            token: "bench-read".into(),
+            role: Role::Read,
+            name: "late".into(),
+            resume: None,
+        };
+        viewer.send(Message::text(serde_json::to_string(&join).unwrap())).await.expect("join");
+        runner.send(update(seq + 1, true, 4000)).await.expect("snapshot");
+        let mut got = 0usize;
+        while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_secs(10), viewer.next()).await {
+            got += t.len();
+            if matches!(serde_json::from_str::<ToViewer>(&t), Ok(ToViewer::Update { seq: last, .. }) if last == seq + 1) {
+                break;
+            }
+        }
+        println!(
+            "server flood: a runner sent {} MiB of updates without a snapshot in {secs:.1} s (asked for one {asked} times, cut off {cut} times); `teamster serve` RSS {:.1} MiB before, {:.1} MiB after (peak {:.1} MiB); a viewer joining afterwards was sent {:.1} KiB",
+            sent >> 20,
+            before.0,
+            after.0,
+            after.1,
+            got as f64 / 1024.0
+        );
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--server-flood") {
+        return server_flood();
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let viewers = if quick { 20 } else { 100 };
     let dir = std::env::temp_dir().join(format!("teamster-bench-share-{}", std::process::id()));

@@ -13,7 +13,8 @@ use support::Env;
 use support::fake::{ASK_BEFORE_PUSH, fake_claude};
 use support::share::{Server, Viewer, pane_running, runtime, share};
 use teamster::share::crypto::Link;
-use teamster::share::wire::{Authority, FromViewer, Kind, Role, ToViewer};
+use teamster::share::crypto::token_hash;
+use teamster::share::wire::{Authority, FromRunner, FromViewer, Kind, Register, Role, ToRunner, ToViewer};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A runner with a detached session `name` running the stand-in agent.
@@ -447,12 +448,13 @@ fn the_runner_applies_only_signed_driver_actions_and_each_once() {
             *c = c3.replacen('A', "B", 1).replacen('Q', "R", 1);
         }
         ws.send(send(altered)).await.unwrap();
-        // A good one, sent twice (a replay): applied once.
-        let good = signed(&input("signed line"), 2, &epoch);
+        // A good one, sent twice (a replay): applied once. It is the driver's first: the
+        // refused ones above numbered 1 moved nothing on.
+        let good = signed(&input("signed line"), 1, &epoch);
         ws.send(send(good.clone())).await.unwrap();
         ws.send(send(good)).await.unwrap();
         watcher.wait("the signed line", |v| v.count("you said: signed line") == 1).await;
-        ws.send(send(signed(&input("after replay"), 3, &epoch))).await.unwrap();
+        ws.send(send(signed(&input("after replay"), 2, &epoch))).await.unwrap();
         watcher.wait("the next line", |v| v.count("you said: after replay") == 1).await;
         assert_eq!(watcher.count("you said: signed line"), 1, "the replay was not applied:\n{}", watcher.text());
         assert_eq!(watcher.count("forged"), 0, "{}", watcher.text());
@@ -521,4 +523,367 @@ fn shared_from_the_tui_watched_and_driven_from_teammates_terminals() {
     assert!(said.contains("stopped sharing"), "{said}");
     let (_, said) = dana.wait_exit();
     assert!(said.contains("stopped sharing"), "{said}");
+}
+
+/// Whether a row of the pane reads exactly `line` (output, not the command typed).
+fn shows_line(v: &Viewer, pane: u32, line: &str) -> bool {
+    v.rows.get(&pane).is_some_and(|rows| rows.iter().any(|r| r.trim_end() == line))
+}
+
+/// Types `words` as separate messages (one numbered driver message each), then Enter.
+async fn type_in_pieces(driver: &mut Viewer, pane: u32, words: &[&str]) {
+    use teamster::input::{InputEvent, Key, KeyCode};
+    for w in words {
+        driver
+            .send(teamster::protocol::ClientMsg::Input {
+                pane: Some(pane),
+                events: vec![InputEvent::Paste((*w).into())],
+            })
+            .await;
+    }
+    let enter = vec![InputEvent::Key(Key::new(KeyCode::Enter, 0))];
+    driver.send(teamster::protocol::ClientMsg::Input { pane: Some(pane), events: enter }).await;
+}
+
+#[test]
+fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_drops_reorders_and_injects() {
+    use support::share::{Fate, Relay};
+    let env = Env::new();
+    env.ok(&["-d", "-s", "keys", "--size", "100x30", "--", "bash", "--norc"]);
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let relay = Relay::start(server.url()).await;
+        let (_, _, drive) = share(&env, &["-t", "keys", "--server", &relay.url()]);
+        let mut driver = Viewer::join(&drive.expect("a drive link"), "dana").await.expect("joins");
+        driver.wait("the shell", |v| pane_running(v, "bash").is_some() && v.count("bash-") > 0).await;
+        let pane = pane_running(&driver, "bash").expect("the shell's pane");
+
+        // Dropped once (the relay lets the resend through): the line arrives whole.
+        // Messages 1-4: "echo one", " two", " three", Enter.
+        relay.set(|seq, seen| if seq == 2 && seen == 1 { Fate::Drop } else { Fate::Pass });
+        type_in_pieces(&mut driver, pane, &["echo one", " two", " three"]).await;
+        driver.wait("the whole line to run", |v| shows_line(v, pane, "one two three")).await;
+        assert!(!shows_line(&driver, pane, "one three"), "a key was skipped:\n{}", driver.text());
+
+        // Reordered (6 after 7): applied in order all the same. Messages 5-8.
+        relay.set(|seq, seen| if seq == 6 && seen == 1 { Fate::Hold } else { Fate::Pass });
+        type_in_pieces(&mut driver, pane, &["echo four", " five", " six"]).await;
+        driver.wait("the reordered line to run", |v| shows_line(v, pane, "four five six")).await;
+        assert!(!shows_line(&driver, pane, "four six") && !shows_line(&driver, pane, "four six five"));
+
+        // Injected: an earlier message of the driver's renumbered as the next one, and one
+        // far ahead. Neither verifies, so neither is applied nor moves anything on: the
+        // driver's real message 9 is still the next one taken.
+        relay.set(|_, _| Fate::Pass);
+        let two = relay.carried.lock().unwrap().get(&2).cloned().expect("message 2 was carried");
+        for seq in [9, 1000] {
+            let mut forged = two.clone();
+            if let teamster::share::wire::ToRunner::Msg { drive: Some(a), .. } = &mut forged {
+                a.seq = seq;
+            }
+            relay.inject(&forged);
+        }
+        type_in_pieces(&mut driver, pane, &["echo seven"]).await;
+        driver.wait("the line after the injection", |v| shows_line(v, pane, "seven")).await;
+        assert!(!shows_line(&driver, pane, "seven two") && !shows_line(&driver, pane, "two"), "{}", driver.text());
+        let refused = env.audit().iter().filter(|d| d["verdict"] == "refused").count();
+        assert!(refused >= 2, "each injected message is refused in the sharer's audit");
+
+        // Dropped every time (11-14, 12 never arrives): nothing after the gap is applied,
+        // and both sides are told. The line never runs as `echo one three`.
+        relay.set(|seq, _| if seq == 12 { Fate::Drop } else { Fate::Pass });
+        type_in_pieces(&mut driver, pane, &["echo one", " two", " three"]).await;
+        driver
+            .wait("the driver told its input was lost", |v| v.said.iter().any(|s| s.contains("input lost on the way")))
+            .await;
+        let log = env.audit();
+        let note =
+            log.iter().find(|d| d["verdict"] == "lost").unwrap_or_else(|| panic!("a note for the sharer: {log:#?}"));
+        assert!(note["what"].as_str().unwrap_or_default().contains("input from dana stopped"), "{note}");
+        assert_eq!(driver.text().matches("one three").count(), 0, "{}", driver.text());
+        assert_eq!(driver.text().matches("echo one two three").count(), 1, "only the first line ran whole");
+
+        // The driver goes on afresh: its next line (after clearing the half-typed one) runs.
+        use teamster::input::{InputEvent, Key, KeyCode, Mods};
+        let clear = vec![InputEvent::Key(Key::new(KeyCode::Char('u'), Mods::CTRL))];
+        driver.send(teamster::protocol::ClientMsg::Input { pane: Some(pane), events: clear }).await;
+        type_in_pieces(&mut driver, pane, &["echo after", " the loss"]).await;
+        driver.wait("a line after the loss", |v| shows_line(v, pane, "after the loss")).await;
+        assert_eq!(driver.text().matches("one three").count(), 0, "{}", driver.text());
+
+        // The last message dropped every time: no later one shows the runner a gap, so the
+        // driver, whose message stays unconfirmed, says so. The line does not run.
+        // (The new driver id numbers from 1: ctrl-u, three pieces, then 5 and Enter 6.)
+        relay.set(|seq, _| if seq == 6 { Fate::Drop } else { Fate::Pass });
+        type_in_pieces(&mut driver, pane, &["echo never"]).await;
+        driver
+            .wait("the driver told its input is unconfirmed", |v| {
+                v.said.iter().any(|s| s.contains("has not confirmed"))
+            })
+            .await;
+        assert!(!shows_line(&driver, pane, "never"), "{}", driver.text());
+    });
+}
+
+/// Connects as a runner would, registering `share` (read token `read`); the first answer.
+async fn raw_runner(server: &str, share: &str, expires: Option<u64>) -> (teamster::share::Client, ToRunner) {
+    let mut ws = teamster::share::connect(server).await.expect("connect");
+    let register = Register { read: token_hash(&format!("read-{share}")), drive: None, expires };
+    let hello = FromRunner::Runner { share: share.into(), token: format!("runner-{share}"), register: Some(register) };
+    ws.send(Message::text(serde_json::to_string(&hello).unwrap())).await.expect("send hello");
+    let first = next_to_runner(&mut ws).await.expect("an answer to a runner");
+    (ws, first)
+}
+
+/// The next message the server sends a runner (None: the connection ended).
+async fn next_to_runner(ws: &mut teamster::share::Client) -> Option<ToRunner> {
+    let deadline = support::DEADLINE;
+    loop {
+        match tokio::time::timeout(deadline, ws.next()).await.expect("the server answers in time") {
+            Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).expect("server JSON")),
+            Some(Ok(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+fn share_id(n: u32) -> String {
+    format!("test-share-{n:016}")
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn the_server_decides_how_long_a_share_lasts_and_removes_expired_ones() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let longest = 30 * 86400;
+        let records = || teamster::share::store::Sqlite::open(&server.db).expect("the server's records");
+        use teamster::share::store::ShareStore;
+        // No expiry, and one a year away: both last 30 days, as the server counts them.
+        for (n, expires) in [(1, None), (2, Some(now() + 365 * 86400))] {
+            let (_ws, first) = raw_runner(&server.url(), &share_id(n), expires).await;
+            assert!(matches!(first, ToRunner::Welcome { .. }), "{first:?}");
+            let rec = records().share(&share_id(n)).unwrap().expect("registered");
+            let kept = rec.expires.expect("an expiry");
+            assert!(kept <= now() + longest && kept + 60 >= now() + longest, "{n}: kept until {kept}");
+        }
+        // One already over is refused.
+        let (_, first) = raw_runner(&server.url(), &share_id(3), Some(now() - 10)).await;
+        assert!(matches!(&first, ToRunner::Refused { reason } if reason.contains("past")), "{first:?}");
+        // One that ends in 2 s: its runner and viewer are cut off then, and it is gone.
+        let id = share_id(4);
+        let (mut runner, first) = raw_runner(&server.url(), &id, Some(now() + 2)).await;
+        assert!(matches!(first, ToRunner::Welcome { .. }), "{first:?}");
+        let (mut viewer, joined) = raw_join(&server.url(), &id, &format!("read-{id}"), Role::Read).await;
+        assert!(matches!(joined, ToViewer::Joined { .. }), "{joined:?}");
+        let cut = loop {
+            match next_to_runner(&mut runner).await {
+                Some(ToRunner::Refused { reason }) => break reason,
+                Some(_) => continue,
+                None => panic!("the runner's connection ended without a word"),
+            }
+        };
+        assert!(cut.contains("expired"), "{cut}");
+        let said = loop {
+            match viewer.next().await {
+                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToViewer>(&t).unwrap() {
+                    ToViewer::Refused { reason } => break reason,
+                    _ => continue,
+                },
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(said.contains("expired"), "{said}");
+        assert_eq!(records().share(&id).unwrap(), None, "an expired share is removed");
+        let (_, again) = raw_join(&server.url(), &id, &format!("read-{id}"), Role::Read).await;
+        assert!(matches!(again, ToViewer::Refused { .. }), "{again:?}");
+    });
+}
+
+#[test]
+fn new_shares_are_limited_per_address_with_a_clear_error() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let started = std::time::Instant::now();
+        let mut taken = 0;
+        let mut refused = Vec::new();
+        for n in 0..300 {
+            match raw_runner(&server.url(), &share_id(n), None).await.1 {
+                ToRunner::Welcome { .. } => taken += 1,
+                ToRunner::Refused { reason } => refused.push(reason),
+                other => panic!("{other:?}"),
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        assert!(taken <= 10 + (secs / 6.0).ceil() as usize, "{taken} shares registered in {secs:.1} s");
+        assert!(refused.len() >= 280 && refused[0].contains("too many new shares from this address"), "{refused:?}");
+        // An existing share reconnecting is not a new one.
+        let (_, again) = raw_runner(&server.url(), &share_id(0), None).await;
+        assert!(matches!(again, ToRunner::Welcome { .. }), "{again:?}");
+    });
+}
+
+#[test]
+fn a_runner_that_floods_without_snapshots_is_asked_for_one_then_cut_off_and_viewers_get_no_more_than_the_bound() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let id = share_id(1);
+        let (ws, first) = raw_runner(&server.url(), &id, None).await;
+        assert!(matches!(first, ToRunner::Welcome { have: 0 }), "{first:?}");
+        let (mut tx, mut rx) = ws.split();
+        let update = |seq: u64, snap: bool, len: usize| {
+            Message::text(serde_json::to_string(&FromRunner::Update { seq, snap, c: "A".repeat(len) }).unwrap())
+        };
+        tx.send(update(1, true, 1000)).await.unwrap();
+        // The runner reads what the server says while it floods 1 MiB updates (never a
+        // snapshot): first a request for one, then the end.
+        let heard = tokio::spawn(async move {
+            let mut said = Vec::new();
+            while let Some(Ok(Message::Text(t))) = rx.next().await {
+                let m: ToRunner = serde_json::from_str(&t).unwrap();
+                let end = matches!(m, ToRunner::Refused { .. });
+                said.push(m);
+                if end {
+                    break;
+                }
+            }
+            said
+        });
+        let mut sent = 0usize;
+        for seq in 2..400 {
+            if heard.is_finished() || tx.send(update(seq, false, 1 << 20)).await.is_err() {
+                break;
+            }
+            sent += 1 << 20;
+        }
+        let said = tokio::time::timeout(support::DEADLINE, heard).await.expect("cut off in time").unwrap();
+        assert!(matches!(said.first(), Some(ToRunner::Snapshot)), "asked for a snapshot first: {said:?}");
+        let cut = match said.last() {
+            Some(ToRunner::Refused { reason }) => reason.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(cut.contains("without the snapshot"), "{cut}");
+        assert!(sent < 100 << 20, "cut off after {} MiB", sent >> 20);
+
+        // Back again, still flooding: nothing is kept until a snapshot. A new viewer is
+        // sent the snapshot alone, not the flood.
+        let (mut ws, first) = raw_runner(&server.url(), &id, None).await;
+        assert!(matches!(first, ToRunner::Welcome { have: 0 }), "the backlog was dropped: {first:?}");
+        for seq in 500..510 {
+            ws.send(update(seq, false, 1 << 20)).await.unwrap();
+        }
+        ws.send(update(600, true, 5000)).await.unwrap();
+        let (mut viewer, joined) = raw_join(&server.url(), &id, &format!("read-{id}"), Role::Read).await;
+        assert!(matches!(joined, ToViewer::Joined { .. }), "{joined:?}");
+        let mut got = 0usize;
+        loop {
+            let Some(Ok(Message::Text(t))) = tokio::time::timeout(support::DEADLINE, viewer.next()).await.unwrap()
+            else {
+                panic!("the viewer's connection ended");
+            };
+            got += t.len();
+            if let Ok(ToViewer::Update { seq: 600, .. }) = serde_json::from_str::<ToViewer>(&t) {
+                break;
+            }
+        }
+        assert!(got < 64 << 10, "a new viewer was sent {got} bytes");
+    });
+}
+
+#[test]
+fn bad_guesses_at_a_share_are_slowed_but_the_right_secret_from_the_same_address_gets_in() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let id = share_id(1);
+        let (_runner, first) = raw_runner(&server.url(), &id, None).await;
+        assert!(matches!(first, ToRunner::Welcome { .. }), "{first:?}");
+        // 25 wrong guesses at once from this address (answers held back; not awaited).
+        let url = server.url();
+        let guesses: Vec<_> = (0..25)
+            .map(|n| {
+                let (url, id) = (url.clone(), id.clone());
+                tokio::spawn(async move { raw_join(&url, &id, &format!("guess-{n}"), Role::Read).await.1 })
+            })
+            .collect();
+        // The first few are answered at once (typos are free), the next ones later and
+        // later: wait for 8 answers (the last of them about 1 s late), by when the server
+        // has counted all 25.
+        let mut pending: futures_util::stream::FuturesUnordered<_> = guesses.into_iter().collect();
+        for _ in 0..8 {
+            let answer = tokio::time::timeout(support::DEADLINE, pending.next()).await.expect("answers come");
+            let answer = answer.expect("a guess").expect("the guess ran");
+            assert!(matches!(&answer, ToViewer::Refused { reason } if reason.contains("wrong secret")), "{answer:?}");
+        }
+        // The right secret, from the same address, meanwhile: in at once.
+        let started = std::time::Instant::now();
+        let (_viewer, joined) = raw_join(&url, &id, &format!("read-{id}"), Role::Read).await;
+        assert!(matches!(joined, ToViewer::Joined { .. }), "{joined:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        // Another wrong guess now waits for its answer.
+        let slow =
+            tokio::time::timeout(std::time::Duration::from_secs(1), raw_join(&url, &id, "one-more-guess", Role::Read))
+                .await;
+        assert!(slow.is_err(), "a bad guess after many is not answered at once: {:?}", slow.map(|r| r.1));
+        drop(pending);
+    });
+}
+
+#[test]
+fn a_driver_s_page_says_when_its_input_was_lost_on_the_way_and_nothing_after_the_gap_runs() {
+    use support::share::{Fate, Relay};
+    let env = Env::new();
+    env.ok(&["-d", "-s", "page", "--size", "100x30", "--", "bash", "--norc"]);
+    let server = Server::start(&env);
+    let rt = runtime();
+    rt.block_on(async {
+        let relay = Relay::start(server.url()).await;
+        let (_, _, drive) = share(&env, &["-t", "page", "--server", &relay.url()]);
+        let browser = support::browser::Browser::start(1280).await;
+        browser.open(&drive.expect("a drive link")).await;
+        browser.wait("the page to go live", "return document.getElementById('status').innerText === 'live'").await;
+        browser.wait("the shell", "return document.body.innerText.includes('bash-')").await;
+        let type_line = |line: &str| {
+            format!(
+                "const i = document.querySelector('input.type'); i.value = '{line}'; i.form.requestSubmit(); return true;"
+            )
+        };
+        let shown = |text: &str| format!("return document.body.innerText.split('{text}').length - 1");
+        // Typed and echoed: the command line and its output.
+        let ran = |text: &str| format!("return document.body.innerText.split('{text}').length - 1 >= 2 || null");
+        // The page's first line goes through; its second never does (dropped every time),
+        // and its third waits behind the gap until the runner gives up on it.
+        relay.set(|seq, _| if seq == 2 { Fate::Drop } else { Fate::Pass });
+        browser.eval(&type_line("echo alpha-1")).await;
+        browser.wait("the first line to run", &ran("alpha-1")).await;
+        browser.eval(&type_line("echo bravo-2")).await;
+        browser.eval(&type_line("echo charlie-3")).await;
+        browser
+            .wait(
+                "the page to say its input was lost",
+                "return document.getElementById('notices').innerText.includes('input lost on the way') || null",
+            )
+            .await;
+        for never in ["bravo-2", "charlie-3"] {
+            assert_eq!(browser.eval(&shown(never)).await, 0, "{never} reached the shell");
+        }
+        let log = env.audit();
+        assert!(log.iter().any(|d| d["verdict"] == "lost"), "the sharer is told too: {log:#?}");
+        // The page starts afresh: its next line runs.
+        browser.eval(&type_line("echo delta-4")).await;
+        browser.wait("a line after the loss", &ran("delta-4")).await;
+        assert_eq!(browser.eval(&shown("charlie-3")).await, 0);
+        browser.quit().await;
+    });
 }

@@ -377,7 +377,9 @@
 
   const link = parseLink();
   let keys = null;
-  const driverId = b64url(randomBytes(12)); // once per page load: the runner dedupes on (id, seq)
+  // Once per page load (and again if the runner gives up on a gap): the runner applies
+  // (id, seq) strictly in order, each once.
+  let driverId = b64url(randomBytes(12));
   let driverSeq = 0;
   let requestId = 0;
   // Driver messages the runner has not acknowledged: sent again after a reconnect.
@@ -564,6 +566,20 @@
       const upTo = Number(body.ack[1]);
       for (let i = unacked.length - 1; i >= 0; i--) if (unacked[i].seq <= upTo) unacked.splice(i, 1);
     }
+    const gap = body.gap;
+    if (gap && gap.driver === driverId && gap.state === 'resend') {
+      // Some of ours did not reach the runner (later ones did and wait): everything it has
+      // not acknowledged goes again, in order.
+      for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
+    } else if (gap && gap.driver === driverId && gap.state === 'lost') {
+      // They never got through: none of them (nor anything after) was applied, and the
+      // runner takes no more under this id. Start afresh, and say so.
+      const lost = unacked.length;
+      unacked.length = 0;
+      driverId = b64url(randomBytes(12));
+      driverSeq = 0;
+      notice(`input lost on the way: ${lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again`, 'error');
+    }
     const msg = body.msg;
     if (msg && (msg.type === 'reply' || msg.type === 'error' || msg.type === 'detached')) applyServerMsg(msg);
     if (msg && msg.type === 'reply' && msg.result && msg.result.Err) reenableButtons();
@@ -597,6 +613,29 @@
     for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
   }
 
+  // What the runner has not acknowledged for 2 s (while it is there) goes again: its gap
+  // notices cross the relay too, and may be dropped. After 8 s the driver is told, once
+  // per stuck message.
+  // Armed only while something waits for an acknowledgement: idle pages run no timers.
+  let warnedSeq = 0;
+  let chaseTimer = null;
+  function armChase() {
+    if (chaseTimer == null && unacked.length) chaseTimer = setTimeout(chase, 2000);
+  }
+  function chase() {
+    chaseTimer = null;
+    const oldest = unacked[0];
+    if (!oldest) return;
+    if (canSend() && state.epoch != null && Date.now() - oldest.made >= 2000) {
+      for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
+      if (Date.now() - oldest.made >= 8000 && warnedSeq !== oldest.seq) {
+        warnedSeq = oldest.seq;
+        notice(`the sharer has not confirmed ${unacked.length} of your inputs for 8 s (something on the way may be holding them back): they are kept and sent again, and are applied in order or not at all`, 'warning');
+      }
+    }
+    armChase();
+  }
+
   // After a (re)join or the runner's return, a moment for an update to bring the current
   // epoch, so the queue is not signed for a runner that has since restarted.
   function flushSoon() {
@@ -608,8 +647,9 @@
     if (!canDrive()) return Promise.resolve();
     return queueOut(async () => {
       const c = await keys.seal(AAD.viewer(link.share, kind), JSON.stringify(msg));
-      const entry = { seq: ++driverSeq, kind, c };
+      const entry = { seq: ++driverSeq, kind, c, made: Date.now() };
       unacked.push(entry);
+      armChase();
       if (unacked.length > MAX_UNACKED) {
         unacked.splice(0, unacked.length - MAX_UNACKED);
         notice('the sharer has not confirmed many messages; the oldest will not be sent again');

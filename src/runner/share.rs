@@ -6,7 +6,10 @@
 //! Updates since the last snapshot are kept until the next snapshot (every few megabytes),
 //! so after a reconnect, or a restart of the server, the runner sends the server what it
 //! lacks and viewers resume with nothing lost and nothing doubled. A driver's messages
-//! carry their own sequence numbers, so one sent twice (after a reconnect) is applied once.
+//! carry their own sequence numbers, so one sent twice (after a reconnect) is applied once,
+//! and they apply strictly in order: after a gap (a relay dropped or reordered some) the
+//! later ones wait and the driver is asked to send the rest again; if it never comes, that
+//! driver's input stops and both sides are told. A relay can delay keys, never skip them.
 
 use super::client::{Batch, Feed, Scope};
 use super::store::DecisionRecord;
@@ -14,7 +17,7 @@ use super::{Runner, log, now_secs};
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, Reply, ServerMsg, ShareRequest, ShareView};
 use crate::share::crypto::{Keys, Link, aad, b64, random, token_hash};
-use crate::share::wire::{FromRunner, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
+use crate::share::wire::{FromRunner, Gap, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -29,6 +32,16 @@ use tokio_tungstenite::tungstenite::Message;
 const SNAPSHOT_AFTER: usize = 2 << 20;
 /// How often a driver's typing is noted in the audit log.
 const TYPED_NOTE_EVERY: u64 = 30;
+/// A driver's messages held behind a gap: how far ahead of the last applied one, and how
+/// many bytes (per driver, and for all drivers of a share). Past these they are dropped
+/// and asked for again with the rest.
+const HOLD_MESSAGES: u64 = 64;
+const HOLD_BYTES: usize = 1 << 20;
+const HOLD_BYTES_ALL: usize = 4 << 20;
+/// How often the driver is asked again for what is missing, and how long a gap may stay
+/// open before its input is given up on (said on both sides).
+const GAP_ASK_EVERY: Duration = Duration::from_secs(1);
+const GAP_WAIT: Duration = Duration::from_secs(5);
 
 pub struct Share {
     pub id: String,
@@ -249,6 +262,31 @@ struct Sent {
     text: String,
 }
 
+/// One driver's numbered messages as the runner takes them: strictly in order, so a relay
+/// that drops or reorders some can delay a driver's keys but never skip or swap them.
+#[derive(Default)]
+struct DriverIn {
+    /// Every message up to this one was applied, in order; the acknowledgement says so.
+    applied: u64,
+    /// Messages after a gap, their signatures checked, waiting for it to fill.
+    held: BTreeMap<u64, ClientMsg>,
+    held_bytes: usize,
+    /// The highest number seen (signed): past the window, messages are dropped, not held,
+    /// and still owed.
+    seen: u64,
+    gap: Option<GapWait>,
+    /// A gap never filled: nothing more is taken under this driver id.
+    lost: bool,
+    /// The server's connection it last came from (where its replies go), and its name.
+    conn: u64,
+    name: String,
+}
+
+struct GapWait {
+    since: tokio::time::Instant,
+    asked: tokio::time::Instant,
+}
+
 /// What the sync loop keeps across connections.
 struct Stream {
     feed: Feed,
@@ -257,8 +295,8 @@ struct Stream {
     /// The last snapshot and the updates after it.
     outbox: VecDeque<Sent>,
     bytes: usize,
-    /// Each driver's last applied message.
-    drivers: HashMap<String, u64>,
+    /// Each driver's messages: how far applied, and what waits behind a gap.
+    drivers: HashMap<String, DriverIn>,
     /// When each driver's typing was last noted.
     typed_noted: HashMap<String, u64>,
 }
@@ -364,7 +402,9 @@ async fn connect(share: &Share) -> Result<(crate::share::Client, u64), Refusal> 
     match reply {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToRunner>(&t) {
             Ok(ToRunner::Welcome { have }) => Ok((ws, have)),
-            Ok(ToRunner::Refused { reason }) => Err(Refusal::Final(format!("the share server refused: {reason}"))),
+            Ok(ToRunner::Refused { reason }) => {
+                Err(Refusal::Final(format!("the share server refused: {}", crate::share::visible(&reason))))
+            }
             _ => Err(Refusal::Retry("the share server answered something unexpected".into())),
         },
         _ => Err(Refusal::Retry("the share server closed the connection".into())),
@@ -395,6 +435,7 @@ async fn connected(
     let expiry = tokio::time::sleep(expires_in);
     tokio::pin!(expiry);
     loop {
+        let gap_due = next_gap_due(stream);
         tokio::select! {
             batch = stream.feed.next() => {
                 let batch = match batch {
@@ -422,17 +463,15 @@ async fn connected(
                 };
                 match serde_json::from_str::<ToRunner>(&text) {
                     Ok(ToRunner::Msg { from, role, name, kind, c, drive }) => {
-                        let reply = from_viewer(runner, share, stream, &name, role, kind, &c, drive);
-                        if let Some(body) = reply
-                            && let Ok(plain) = serde_json::to_vec(&body)
-                            && let Ok(c) = share.keys().seal(&aad::reply(&share.id), &plain)
-                            && let Ok(text) = serde_json::to_string(&FromRunner::Reply { to: from, c })
-                            && ws.send(Message::text(text)).await.is_err()
-                        {
-                            return Outcome::Lost("the server went away".into());
+                        for body in from_viewer(runner, share, stream, from, &name, role, kind, &c, drive) {
+                            if !reply(share, &mut ws, from, &body).await {
+                                return Outcome::Lost("the server went away".into());
+                            }
                         }
                     }
+                    Ok(ToRunner::Snapshot) => stream.feed.resync(),
                     Ok(ToRunner::Joined { conn, role, name }) => {
+                        let name = crate::share::visible(&name);
                         runner.note(share.session, format!("{name} joined as {}", role.word()), "joined");
                         share.viewers.lock().insert(conn, (role, name));
                         runner.touch_session(share.session);
@@ -443,9 +482,20 @@ async fn connected(
                         }
                         runner.touch_session(share.session);
                     }
-                    Ok(ToRunner::Refused { reason }) => return Outcome::Over(reason),
+                    Ok(ToRunner::Refused { reason }) => return Outcome::Over(crate::share::visible(&reason)),
                     Ok(ToRunner::Welcome { .. }) => {}
-                    Err(e) => log(&format!("share {}: the server sent a malformed message: {e}", share.id)),
+                    Err(e) => log(&format!(
+                        "share {}: the server sent a malformed message: {}",
+                        share.id,
+                        crate::share::visible(&e.to_string())
+                    )),
+                }
+            }
+            _ = tokio::time::sleep_until(gap_due.unwrap_or_else(tokio::time::Instant::now)), if gap_due.is_some() => {
+                for (to, body) in gaps_due(runner, share, stream) {
+                    if !reply(share, &mut ws, to, &body).await {
+                        return Outcome::Lost("the server went away".into());
+                    }
                 }
             }
             _ = stop.changed() => {
@@ -458,6 +508,14 @@ async fn connected(
             }
         }
     }
+}
+
+/// Seals a reply for one viewer's connection and sends it; false when the server is gone.
+async fn reply(share: &Share, ws: &mut crate::share::Client, to: u64, body: &ReplyBody) -> bool {
+    let Ok(plain) = serde_json::to_vec(body) else { return true };
+    let Ok(c) = share.keys().seal(&aad::reply(&share.id), &plain) else { return true };
+    let Ok(text) = serde_json::to_string(&FromRunner::Reply { to, c }) else { return true };
+    ws.send(Message::text(text)).await.is_ok()
 }
 
 async fn revoke(ws: &mut crate::share::Client) {
@@ -503,23 +561,27 @@ fn kind_of(msg: &ClientMsg) -> Option<Kind> {
     }
 }
 
-/// A viewer's message: opened, its authority checked, applied. The reply acknowledges
-/// a driver's message (applied now or before) and carries any answer.
+/// A viewer's message: opened, its authority checked, and applied if it is next in its
+/// driver's order. Returns the replies for that viewer: each acknowledges the driver's
+/// messages applied so far (all of them, in order) and may carry an answer; the last says
+/// whether a gap holds the driver's messages back.
 #[allow(clippy::too_many_arguments)]
 fn from_viewer(
     runner: &Arc<Runner>,
     share: &Share,
     stream: &mut Stream,
+    from: u64,
     name: &str,
     role: Role,
     kind: Kind,
     sealed: &str,
     drive: Option<crate::share::wire::Authority>,
-) -> Option<ReplyBody> {
+) -> Vec<ReplyBody> {
+    let shown = crate::share::visible(name);
     let refuse = |why: String| {
-        log(&format!("share {}: refused a message from {name} ({}): {why}", share.id, role.word()));
-        runner.note(share.session, format!("refused a {} from {name}: {why}", kind.word()), "refused");
-        None
+        log(&format!("share {}: refused a message from {shown} ({}): {why}", share.id, role.word()));
+        runner.note(share.session, format!("refused a {} from {shown}: {why}", kind.word()), "refused");
+        Vec::new()
     };
     let plain = match share.keys().open(&aad::viewer(&share.id, kind.word()), sealed) {
         Ok(p) => p,
@@ -527,41 +589,163 @@ fn from_viewer(
     };
     let msg: ClientMsg = match serde_json::from_slice(&plain) {
         Ok(m) => m,
-        Err(e) => return refuse(format!("malformed: {e}")),
+        Err(e) => return refuse(format!("malformed: {}", crate::share::visible(&e.to_string()))),
     };
     if kind_of(&msg) != Some(kind) {
         return refuse("it is not what its envelope says".into());
     }
-    let mut ack = None;
-    if kind.needs_driver() {
-        let Some(auth) = drive else { return refuse("it is not signed by a driver".into()) };
-        if !share.keys().can_drive() {
-            return refuse("this share is read-only".into());
-        }
-        let signed = aad::drive(&share.id, &stream.epoch, &auth.id, auth.seq, kind.word(), sealed);
-        if !share.keys().verify(&signed, &auth.mac) {
-            return refuse("its driver signature does not verify".into());
-        }
-        let last = stream.drivers.entry(auth.id.clone()).or_insert(0);
-        ack = Some((auth.id.clone(), auth.seq));
-        if auth.seq <= *last {
-            // Sent again after a reconnect: applied already.
-            return Some(ReplyBody { ack, msg: None });
-        }
-        *last = auth.seq;
+    if !kind.needs_driver() {
+        let answer = apply(runner, share, stream, name, msg);
+        return vec![ReplyBody { ack: None, msg: answer, gap: None }];
     }
+    let Some(auth) = drive else { return refuse("it is not signed by a driver".into()) };
+    if !share.keys().can_drive() {
+        return refuse("this share is read-only".into());
+    }
+    // Only a message whose signature verifies may touch the driver's state: anything else
+    // (injected, altered, from another epoch) advances, holds and acknowledges nothing.
+    let signed = aad::drive(&share.id, &stream.epoch, &auth.id, auth.seq, kind.word(), sealed);
+    if !share.keys().verify(&signed, &auth.mac) {
+        return refuse("its driver signature does not verify".into());
+    }
+    let held_total: usize = stream.drivers.values().map(|d| d.held_bytes).sum();
+    let d = stream.drivers.entry(auth.id.clone()).or_default();
+    d.conn = from;
+    d.name = name.to_string();
+    d.seen = d.seen.max(auth.seq);
+    let id = auth.id;
+    let seq = auth.seq;
+    if d.lost {
+        return vec![ReplyBody {
+            ack: Some((id.clone(), d.applied)),
+            msg: None,
+            gap: Some(Gap::Lost { driver: id, applied: d.applied }),
+        }];
+    }
+    if seq <= d.applied || d.held.contains_key(&seq) {
+        // Sent again (after a reconnect, or on our request): applied or held already.
+        let gap = d.gap.is_some().then(|| Gap::Resend { driver: id.clone(), from: d.applied + 1 });
+        return vec![ReplyBody { ack: Some((id, d.applied)), msg: None, gap }];
+    }
+    if seq > d.applied + 1 {
+        // A gap: what came before this one is missing. Hold it (a few, bounded) and ask
+        // for the rest again; applying it now would skip keys the driver typed.
+        let fits = seq - d.applied <= HOLD_MESSAGES
+            && d.held_bytes + sealed.len() <= HOLD_BYTES
+            && held_total + sealed.len() <= HOLD_BYTES_ALL;
+        if fits {
+            d.held_bytes += sealed.len();
+            d.held.insert(seq, msg);
+        }
+        let now = tokio::time::Instant::now();
+        let ask = match &mut d.gap {
+            None => {
+                d.gap = Some(GapWait { since: now, asked: now });
+                log(&format!(
+                    "share {}: {shown}'s message {seq} came before {}; asked for it again",
+                    share.id,
+                    d.applied + 1
+                ));
+                true
+            }
+            Some(g) if now.duration_since(g.asked) >= GAP_ASK_EVERY => {
+                g.asked = now;
+                true
+            }
+            Some(_) => false,
+        };
+        let gap = ask.then(|| Gap::Resend { driver: id.clone(), from: d.applied + 1 });
+        return vec![ReplyBody { ack: Some((id, d.applied)), msg: None, gap }];
+    }
+    // Next in order: apply it, then whatever held messages now follow it.
+    let mut next = Some(msg);
+    let mut answers = Vec::new();
+    while let Some(msg) = next.take() {
+        let d = stream.drivers.entry(id.clone()).or_default();
+        d.applied += 1;
+        if let Some(answer) = apply(runner, share, stream, name, msg) {
+            answers.push(answer);
+        }
+        let d = stream.drivers.entry(id.clone()).or_default();
+        next = d.held.remove(&(d.applied + 1));
+    }
+    let d = stream.drivers.entry(id.clone()).or_default();
+    d.held_bytes = if d.held.is_empty() { 0 } else { d.held_bytes };
+    let gap = if d.seen <= d.applied {
+        d.gap = None;
+        None
+    } else {
+        // Still a hole further on: the wait starts again, since this one was filled.
+        let now = tokio::time::Instant::now();
+        d.gap = Some(GapWait { since: now, asked: now });
+        Some(Gap::Resend { driver: id.clone(), from: d.applied + 1 })
+    };
+    let ack = Some((id, d.applied));
+    let mut replies: Vec<ReplyBody> =
+        answers.into_iter().map(|a| ReplyBody { ack: ack.clone(), msg: Some(a), gap: None }).collect();
+    match replies.last_mut() {
+        Some(last) => last.gap = gap,
+        None => replies.push(ReplyBody { ack, msg: None, gap }),
+    }
+    replies
+}
+
+/// When the next gap needs attention (ask again, or give up), if any is open.
+fn next_gap_due(stream: &Stream) -> Option<tokio::time::Instant> {
+    stream
+        .drivers
+        .values()
+        .filter_map(|d| d.gap.as_ref())
+        .map(|g| (g.asked + GAP_ASK_EVERY).min(g.since + GAP_WAIT))
+        .min()
+}
+
+/// Gaps that are due: asked about again, or, after `GAP_WAIT`, given up on: the driver's
+/// later messages are dropped unapplied, nothing more is taken under its id, and both the
+/// sharer (its audit and sidebar) and the driver are told. Returns (connection, reply).
+fn gaps_due(runner: &Runner, share: &Share, stream: &mut Stream) -> Vec<(u64, ReplyBody)> {
+    let now = tokio::time::Instant::now();
+    let mut out = Vec::new();
+    for (id, d) in stream.drivers.iter_mut() {
+        let Some(g) = &mut d.gap else { continue };
+        if now >= g.since + GAP_WAIT {
+            let dropped = d.held.len();
+            d.held.clear();
+            d.held_bytes = 0;
+            d.gap = None;
+            d.lost = true;
+            let name = crate::share::visible(&d.name);
+            let what = format!(
+                "input from {name} stopped: its message {} never arrived (the relay lost it), so it and {dropped} later one{} were not applied",
+                d.applied + 1,
+                if dropped == 1 { "" } else { "s" }
+            );
+            log(&format!("share {}: {what}", share.id));
+            runner.note(share.session, what, "lost");
+            let gap = Some(Gap::Lost { driver: id.clone(), applied: d.applied });
+            out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap }));
+        } else if now >= g.asked + GAP_ASK_EVERY {
+            g.asked = now;
+            let gap = Some(Gap::Resend { driver: id.clone(), from: d.applied + 1 });
+            out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap }));
+        }
+    }
+    out
+}
+
+/// Applies one message (its authority checked, its turn come); returns the answer if any.
+fn apply(runner: &Arc<Runner>, share: &Share, stream: &mut Stream, name: &str, msg: ClientMsg) -> Option<ServerMsg> {
     let reply = |id: u64, result: Result<Reply, String>| Some(ServerMsg::Reply { id, result });
     if let ClientMsg::GetLines { id, pane, .. }
     | ClientMsg::Search { id, pane, .. }
     | ClientMsg::GetText { id, pane, .. } = msg
     {
-        let answer = match in_scope(runner, share, Some(pane)) {
+        return match in_scope(runner, share, Some(pane)) {
             Ok(_) => super::client::answer_query(runner, Some(share.session), msg),
             Err(e) => reply(id, Err(e)),
         };
-        return Some(ReplyBody { ack, msg: answer });
     }
-    let msg = match msg {
+    match msg {
         ClientMsg::Input { pane, events } => match in_scope(runner, share, pane) {
             Ok(pane) => {
                 pane.type_events(&events);
@@ -569,6 +753,7 @@ fn from_viewer(
                 let noted = stream.typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {
                     *noted = now;
+                    let name = crate::share::visible(name);
                     runner.note(share.session, format!("{name} typed into pane {}", pane.id), "typed");
                 }
                 None
@@ -589,7 +774,7 @@ fn from_viewer(
                 if !ours {
                     return Err(format!("no pending action {action} in this share"));
                 }
-                runner.resolve(action, verdict, None, format!("{name} (shared link)"))
+                runner.resolve(action, verdict, None, format!("{} (shared link)", crate::share::visible(name)))
             })();
             reply(id, result.map(|_| Reply::Done))
         }
@@ -602,8 +787,7 @@ fn from_viewer(
             reply(id, result.map(|_| Reply::Done))
         }
         _ => None,
-    };
-    Some(ReplyBody { ack, msg })
+    }
 }
 
 /// The pane a viewer's message is for, if the share shows it.

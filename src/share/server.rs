@@ -7,9 +7,15 @@
 //! from its last update and a slow viewer is sent the snapshot instead of a backlog. After
 //! a restart the runner sends it again. On disk (`store`) it keeps only the share records
 //! and its audit.
+//!
+//! Its clients are not trusted to be reasonable: the server itself bounds how long a share
+//! lasts (`LONGEST_SHARE`), how fast shares are made, each share's backlog (`BACKLOG_MAX`:
+//! a runner is asked for a snapshot, and cut off if none comes), what waits for each
+//! connection, and how fast wrong tokens are answered (never whether the right one is).
 
 use super::crypto::{same, token_hash};
 use super::store::{AuditEvent, ShareRecord, ShareStore};
+use super::visible;
 use super::wire::{FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -20,10 +26,10 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -31,51 +37,144 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 
-/// Updates a viewer may fall behind by before it is sent a snapshot instead.
-const VIEWER_LAG: usize = 256;
 /// A viewer's messages: a burst of this many, then this many a second.
 const RATE_BURST: f64 = 200.0;
 const RATE_PER_SEC: f64 = 100.0;
 /// Messages dropped for flooding before the viewer is cut off.
 const FLOOD_LIMIT: u32 = 2000;
-/// Failed joins from one address in a minute before it is turned away for the minute.
-const FAILED_JOINS: u32 = 20;
+/// Updates sent to a viewer between reads of what it sends.
+const UPDATES_PER_TURN: usize = 16;
 /// How long a new connection has to say who it is.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a share lasts, whatever its runner asks: `teamster share` says the same,
+/// but the server decides (a runner may be anything).
+pub const LONGEST_SHARE: u64 = 30 * 86400;
+/// New shares from one address: a burst, then one every 6 s; from everyone together, a
+/// bigger burst, then 2 a second. Reconnecting an existing share is not a new one.
+const REGISTER_BURST_PER_ADDR: f64 = 10.0;
+const REGISTER_PER_SEC_PER_ADDR: f64 = 1.0 / 6.0;
+const REGISTER_BURST_ALL: f64 = 100.0;
+const REGISTER_PER_SEC_ALL: f64 = 2.0;
+/// Per share, the bytes of updates kept after the latest snapshot before the runner is
+/// asked for a new one (a runner makes one itself every 2 MiB), and the most kept in all,
+/// snapshot included: past it the backlog is dropped and the runner, which did not send
+/// the snapshot it was asked for, is cut off. No viewer is ever sent more than this.
+const BACKLOG_ASK: usize = 4 << 20;
+pub const BACKLOG_MAX: usize = MAX_RUNNER_MSG + (4 << 20);
+/// What may wait to be sent to one connection (replies, notices, viewers' messages to a
+/// runner) before it counts as not keeping up.
+const QUEUE_MAX: usize = 8 << 20;
+/// Failed joins (or runner tokens) free of delay: per share and address, and per address
+/// over all shares; each one after is answered later, twice as late each time, at most
+/// `FAIL_DELAY_MAX`; a failure-free `FAIL_FORGET` clears the count.
+const FREE_FAILS_PER_SHARE: u32 = 5;
+const FREE_FAILS_PER_ADDR: u32 = 20;
+const FAIL_DELAY_FIRST: Duration = Duration::from_millis(250);
+const FAIL_DELAY_MAX: Duration = Duration::from_secs(30);
+const FAIL_FORGET: Duration = Duration::from_secs(600);
+/// Addresses (and share-address pairs) remembered for their failures, at most.
+const FAIL_ENTRIES_MAX: usize = 100_000;
+/// Failed joins from one address waiting out their delay; more are refused at once.
+const FAILS_WAITING_PER_ADDR: u32 = 32;
+/// How often expired shares are swept out of the records (they are also refused, and
+/// removed, whenever someone tries one).
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// One line of the server's log. Much of what it reports comes from peers (share ids,
+/// names, parse errors quoting what was sent), so control characters are shown, not obeyed.
 fn log(msg: &str) {
-    eprintln!("[teamster serve {}] {msg}", crate::runner::store::local_time(now_secs()));
+    eprintln!("[teamster serve {}] {}", crate::runner::store::local_time(now_secs()), visible(msg));
 }
 
 #[derive(Clone)]
 struct Update {
     seq: u64,
+    snap: bool,
     /// The runner's message as it came: every viewer is sent the same bytes, uncopied.
     text: Utf8Bytes,
 }
 
-/// What goes to one viewer besides the updates everyone gets.
+/// What goes to one connection besides the updates everyone gets.
 enum ToOne {
     Text(String),
     /// The connection ends, with this reason.
     Cut(String),
 }
 
+/// A connection's queue of `ToOne`, bounded in bytes: a peer that does not read cannot
+/// make the server hold what others send it.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::UnboundedSender<ToOne>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    fn new() -> (Outbox, mpsc::UnboundedReceiver<ToOne>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Outbox { tx, queued: Arc::new(AtomicUsize::new(0)) }, rx)
+    }
+
+    /// Queues `text`; false (and not queued) if the connection is too far behind.
+    fn send(&self, text: String) -> bool {
+        let len = text.len();
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > QUEUE_MAX {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        if self.tx.send(ToOne::Text(text)).is_err() {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+        }
+        true
+    }
+
+    fn cut(&self, reason: &str) {
+        let _ = self.tx.send(ToOne::Cut(reason.to_string()));
+    }
+
+    /// Called for each text taken off the queue.
+    fn sent(&self, text: &str) {
+        self.queued.fetch_sub(text.len(), Ordering::Relaxed);
+    }
+}
+
 struct Viewer {
     role: Role,
     name: String,
-    out: mpsc::UnboundedSender<ToOne>,
+    out: Outbox,
+}
+
+/// What became of a runner's update.
+#[derive(Debug, PartialEq, Eq)]
+enum Took {
+    Kept,
+    /// Kept, and the backlog is now big enough to ask the runner for a snapshot.
+    KeptAskSnapshot,
+    /// The server has it already (sent again after a reconnect).
+    Had,
+    /// Not kept: the backlog was dropped, and only a snapshot is taken until one comes.
+    WaitingForSnapshot,
+    /// Over the bound without the snapshot it was asked for: backlog dropped, runner cut.
+    Over,
 }
 
 #[derive(Default)]
 struct HubState {
-    /// The latest snapshot and the updates after it.
+    /// The latest snapshot and the updates after it: empty, or a snapshot first.
     buffer: VecDeque<Update>,
-    runner: Option<(u64, mpsc::UnboundedSender<ToOne>)>,
+    /// Their bytes, and the snapshot's.
+    bytes: usize,
+    snap_bytes: usize,
+    /// The runner was asked for a snapshot and has not sent one yet.
+    asked: bool,
+    /// Bytes of updates not kept since the backlog was dropped, waiting for a snapshot.
+    unkept: usize,
+    runner: Option<(u64, Outbox)>,
     viewers: HashMap<u64, Viewer>,
 }
 
@@ -84,26 +183,70 @@ impl HubState {
         self.buffer.back().map_or(0, |u| u.seq)
     }
 
-    /// What a viewer that applied up to `resume` needs: the updates after it if they are
-    /// all here, else the snapshot and everything after.
-    fn catch_up(&self, resume: Option<u64>) -> Vec<Update> {
-        let first = self.buffer.front().map_or(0, |u| u.seq);
-        match resume {
-            Some(n) if n >= first => self.buffer.iter().filter(|u| u.seq > n).cloned().collect(),
-            _ => self.buffer.iter().cloned().collect(),
+    /// Takes a runner's update into the backlog, bounded (see `BACKLOG_MAX`).
+    fn take(&mut self, update: Update) -> Took {
+        if update.seq <= self.have() {
+            return Took::Had;
         }
+        let len = update.text.len();
+        if update.snap {
+            self.buffer.clear();
+            self.bytes = len;
+            self.snap_bytes = len;
+            self.asked = false;
+            self.unkept = 0;
+            self.buffer.push_back(update);
+            return Took::Kept;
+        }
+        if self.buffer.is_empty() {
+            // Updates mean nothing without the snapshot they follow; a runner that keeps
+            // sending them instead of one is cut off like one that floods the backlog.
+            self.unkept = self.unkept.saturating_add(len);
+            if self.unkept > BACKLOG_MAX {
+                self.unkept = 0;
+                return Took::Over;
+            }
+            return Took::WaitingForSnapshot;
+        }
+        if self.bytes + len > BACKLOG_MAX {
+            self.buffer.clear();
+            self.bytes = 0;
+            self.snap_bytes = 0;
+            self.asked = false;
+            return Took::Over;
+        }
+        self.bytes += len;
+        self.buffer.push_back(update);
+        if !self.asked && self.bytes - self.snap_bytes > BACKLOG_ASK {
+            self.asked = true;
+            return Took::KeptAskSnapshot;
+        }
+        Took::Kept
     }
 
-    fn tell_runner(&self, msg: &ToRunner) {
-        if let (Some((_, tx)), Ok(text)) = (&self.runner, serde_json::to_string(msg)) {
-            let _ = tx.send(ToOne::Text(text));
+    /// The next update for a viewer that applied up to `last`: the one after it if it is
+    /// here, else the snapshot (what it missed is gone, and the snapshot replaces it).
+    fn next_after(&self, last: u64) -> Option<Update> {
+        let first = self.buffer.front()?;
+        if last.saturating_add(1) < first.seq {
+            return Some(first.clone());
+        }
+        self.buffer.iter().find(|u| u.seq > last).cloned()
+    }
+
+    fn tell_runner(&self, msg: &ToRunner) -> bool {
+        match (&self.runner, serde_json::to_string(msg)) {
+            (Some((_, out)), Ok(text)) => out.send(text),
+            _ => true,
         }
     }
 
     fn tell_viewers(&self, msg: &ToViewer) {
         if let Ok(text) = serde_json::to_string(msg) {
             for v in self.viewers.values() {
-                let _ = v.out.send(ToOne::Text(text.clone()));
+                if !v.out.send(text.clone()) {
+                    v.out.cut("this connection fell too far behind");
+                }
             }
         }
     }
@@ -111,14 +254,155 @@ impl HubState {
 
 struct Hub {
     state: Mutex<HubState>,
-    updates: broadcast::Sender<Update>,
+    /// The latest update's number: viewers wait on it, then read the backlog.
+    latest: watch::Sender<u64>,
+}
+
+/// A token bucket: a burst, then a steady rate.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64) -> Bucket {
+        Bucket { tokens: burst, at: Instant::now() }
+    }
+
+    /// Takes one if there is one; else how long until there is.
+    fn take(&mut self, burst: f64, per_sec: f64) -> Result<(), Duration> {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * per_sec).min(burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((1.0 - self.tokens) / per_sec))
+    }
+}
+
+/// New shares, limited per address and overall.
+struct Registrations {
+    all: Bucket,
+    by_addr: HashMap<IpAddr, Bucket>,
+}
+
+impl Registrations {
+    fn new() -> Registrations {
+        Registrations { all: Bucket::full(REGISTER_BURST_ALL), by_addr: HashMap::new() }
+    }
+
+    /// Whether `ip` may register a share now; why not, for the runner, otherwise.
+    fn admit(&mut self, ip: IpAddr) -> Result<(), String> {
+        if self.by_addr.len() > 10_000 {
+            // Full buckets are the same as none.
+            self.by_addr
+                .retain(|_, b| b.at.elapsed().as_secs_f64() * REGISTER_PER_SEC_PER_ADDR < REGISTER_BURST_PER_ADDR);
+        }
+        let mine = self.by_addr.entry(ip).or_insert_with(|| Bucket::full(REGISTER_BURST_PER_ADDR));
+        if let Err(wait) = mine.take(REGISTER_BURST_PER_ADDR, REGISTER_PER_SEC_PER_ADDR) {
+            return Err(format!(
+                "too many new shares from this address (at most {REGISTER_BURST_PER_ADDR} at once, then one every {:.0} s): try again in {} s",
+                1.0 / REGISTER_PER_SEC_PER_ADDR,
+                wait.as_secs() + 1
+            ));
+        }
+        if let Err(wait) = self.all.take(REGISTER_BURST_ALL, REGISTER_PER_SEC_ALL) {
+            return Err(format!(
+                "this share server is taking too many new shares right now: try again in {} s",
+                wait.as_secs() + 1
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A count of failures that fades: forgotten after `FAIL_FORGET` without one.
+#[derive(Clone, Copy)]
+struct Strikes {
+    count: u32,
+    last: Instant,
+}
+
+/// Failed joins, per share and address and per address: they slow down the next failed
+/// answers from there, never the check of a token. The right token from the same address
+/// is let in at once, and other addresses are not touched.
+#[derive(Default)]
+struct Failures {
+    by_share: HashMap<(String, IpAddr), Strikes>,
+    by_addr: HashMap<IpAddr, Strikes>,
+    /// Failed answers waiting out their delay, per address.
+    waiting: HashMap<IpAddr, u32>,
+}
+
+fn delay_after(count: u32, free: u32) -> Duration {
+    if count <= free {
+        return Duration::ZERO;
+    }
+    let doublings = (count - free - 1).min(16);
+    (FAIL_DELAY_FIRST * (1u32 << doublings)).min(FAIL_DELAY_MAX)
+}
+
+impl Failures {
+    /// Counts a failure; returns how long to hold its answer back, or None if too many
+    /// answers from this address are held already (refuse it at once).
+    fn fail(&mut self, share: &str, ip: IpAddr) -> Option<Duration> {
+        let now = Instant::now();
+        if self.by_share.len() > 10_000 || self.by_addr.len() > 10_000 {
+            self.forget_old();
+        }
+        if self.by_share.len() > FAIL_ENTRIES_MAX || self.by_addr.len() > FAIL_ENTRIES_MAX {
+            // Failing from this many places at once is an attack this table cannot slow
+            // anyway; its memory must stay bounded regardless.
+            self.by_share.clear();
+            self.by_addr.clear();
+        }
+        let bump = |s: &mut Strikes| {
+            if now.duration_since(s.last) > FAIL_FORGET {
+                s.count = 0;
+            }
+            s.count = s.count.saturating_add(1);
+            s.last = now;
+            s.count
+        };
+        let fresh = Strikes { count: 0, last: now };
+        let per_share = bump(self.by_share.entry((share.to_string(), ip)).or_insert(fresh));
+        let per_addr = bump(self.by_addr.entry(ip).or_insert(fresh));
+        let delay = delay_after(per_share, FREE_FAILS_PER_SHARE).max(delay_after(per_addr, FREE_FAILS_PER_ADDR));
+        if delay.is_zero() {
+            return Some(delay);
+        }
+        let waiting = self.waiting.entry(ip).or_insert(0);
+        if *waiting >= FAILS_WAITING_PER_ADDR {
+            return None;
+        }
+        *waiting += 1;
+        Some(delay)
+    }
+
+    fn done_waiting(&mut self, ip: IpAddr) {
+        if let Some(w) = self.waiting.get_mut(&ip) {
+            *w = w.saturating_sub(1);
+            if *w == 0 {
+                self.waiting.remove(&ip);
+            }
+        }
+    }
+
+    fn forget_old(&mut self) {
+        let now = Instant::now();
+        self.by_share.retain(|_, s| now.duration_since(s.last) <= FAIL_FORGET);
+        self.by_addr.retain(|_, s| now.duration_since(s.last) <= FAIL_FORGET);
+    }
 }
 
 pub struct Server {
     store: Mutex<Box<dyn ShareStore>>,
     hubs: Mutex<HashMap<String, Arc<Hub>>>,
     next_conn: AtomicU64,
-    failed_joins: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    failures: Mutex<Failures>,
+    registrations: Mutex<Registrations>,
 }
 
 impl Server {
@@ -127,7 +411,8 @@ impl Server {
             store: Mutex::new(store),
             hubs: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
-            failed_joins: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Failures::default()),
+            registrations: Mutex::new(Registrations::new()),
         })
     }
 
@@ -135,9 +420,7 @@ impl Server {
         self.hubs
             .lock()
             .entry(share.to_string())
-            .or_insert_with(|| {
-                Arc::new(Hub { state: Mutex::new(HubState::default()), updates: broadcast::channel(VIEWER_LAG).0 })
-            })
+            .or_insert_with(|| Arc::new(Hub { state: Mutex::new(HubState::default()), latest: watch::channel(0).0 }))
             .clone()
     }
 
@@ -156,34 +439,96 @@ impl Server {
         }
     }
 
+    /// The share's record, if it is still there: an expired one is removed (and its
+    /// viewers and runner cut off) the first time anyone asks for it.
     fn record(&self, share: &str) -> Result<Option<ShareRecord>, String> {
-        self.store.lock().share(share)
+        let rec = self.store.lock().share(share)?;
+        match rec {
+            Some(rec) if rec.revoked.is_none() && expiry(&rec) <= now_secs() => {
+                self.expire(share);
+                Ok(Some(rec))
+            }
+            other => Ok(other),
+        }
     }
 
-    /// Whether `ip` has failed to join too often lately; counts this failure if `failed`.
-    fn too_many_failures(&self, ip: IpAddr, failed: bool) -> bool {
-        let mut map = self.failed_joins.lock();
-        let now = Instant::now();
-        map.retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(60));
-        let entry = map.entry(ip).or_insert((now, 0));
-        if failed {
-            entry.1 += 1;
+    fn expire(&self, share: &str) {
+        if let Err(e) = self.store.lock().remove(share) {
+            log(&e);
         }
-        entry.1 > FAILED_JOINS
+        self.close_hub(share, "this share link has expired; ask for a new one");
+    }
+
+    /// Removes the shares that expired; run now and then.
+    fn sweep(&self) {
+        let gone = self.store.lock().remove_expired(now_secs(), LONGEST_SHARE);
+        match gone {
+            Ok(ids) => {
+                for id in ids {
+                    self.close_hub(&id, "this share link has expired; ask for a new one");
+                }
+            }
+            Err(e) => log(&e),
+        }
+        self.failures.lock().forget_old();
+    }
+
+    /// A failed join or runner token from `peer`: answered with `reason` once its delay
+    /// is over (see `Failures`).
+    async fn failed(
+        &self,
+        ws: &mut Ws,
+        share: &str,
+        peer: SocketAddr,
+        reason: String,
+        refused: impl Fn(String) -> String,
+    ) {
+        let ip = addr_key(peer.ip());
+        let delay = self.failures.lock().fail(share, ip);
+        match delay {
+            Some(d) if d.is_zero() => {}
+            Some(d) => {
+                // Holding the answer back is the point: the next guess waits for it.
+                tokio::time::sleep(d).await;
+                self.failures.lock().done_waiting(ip);
+                let reason = format!(
+                    "{reason} (too many failed attempts from this address: this answer waited {:.1} s, the next will wait longer)",
+                    d.as_secs_f64()
+                );
+                let _ = say(ws, refused(reason)).await;
+                let _ = ws.close(None).await;
+                return;
+            }
+            None => {
+                let _ = say(ws, refused("too many failed attempts from this address; slow down".into())).await;
+                let _ = ws.close(None).await;
+                return;
+            }
+        }
+        let _ = say(ws, refused(reason)).await;
+        let _ = ws.close(None).await;
     }
 
     /// Cuts everyone off a share and forgets its updates.
     fn close_hub(&self, share: &str, reason: &str) {
-        if let Some(hub) = self.hubs.lock().remove(share) {
+        let hub = self.hubs.lock().remove(share);
+        if let Some(hub) = hub {
             let st = hub.state.lock();
             for v in st.viewers.values() {
-                let _ = v.out.send(ToOne::Cut(reason.to_string()));
+                v.out.cut(reason);
             }
-            if let Some((_, tx)) = &st.runner {
-                let _ = tx.send(ToOne::Cut(reason.to_string()));
+            if let Some((_, out)) = &st.runner {
+                out.cut(reason);
             }
         }
     }
+}
+
+/// When a share ends: its own expiry, at most `LONGEST_SHARE` after it was made (records
+/// from before the server enforced it may have none).
+fn expiry(rec: &ShareRecord) -> u64 {
+    let longest = rec.created.saturating_add(LONGEST_SHARE);
+    rec.expires.map_or(longest, |e| e.min(longest))
 }
 
 /// Why a share cannot be used now, if it cannot.
@@ -193,7 +538,7 @@ fn unusable(rec: &ShareRecord) -> Option<String> {
             "this share was stopped by the person who shared it (`teamster unshare`); ask them for a new link".into(),
         );
     }
-    if rec.expires.is_some_and(|e| e <= now_secs()) {
+    if expiry(rec) <= now_secs() {
         return Some("this share link has expired; ask for a new one".into());
     }
     None
@@ -275,6 +620,15 @@ fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result
 }
 
 pub async fn run(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, server: Arc<Server>) {
+    let sweeper = Arc::downgrade(&server);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            let Some(server) = sweeper.upgrade() else { return };
+            server.sweep();
+        }
+    });
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -428,6 +782,27 @@ async fn connection(mut ws: Ws, peer: SocketAddr, server: Arc<Server>) {
     }
 }
 
+/// Whom limits count per: an IPv4 address, or an IPv6 /64 (one host usually holds a whole
+/// /64, so counting its addresses one by one would limit nothing).
+fn addr_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+/// A share id as runners make them (`crypto::new_share_id`): anything else is not kept.
+fn plausible_id(share: &str) -> bool {
+    (22..=64).contains(&share.len()) && share.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_hash(h: &str) -> bool {
+    h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 async fn runner(
     mut ws: Ws,
     peer: SocketAddr,
@@ -437,43 +812,63 @@ async fn runner(
     register: Option<Register>,
 ) {
     let conn = server.next_conn.fetch_add(1, Ordering::Relaxed);
+    // Not a share id (a peer may send 256 KiB of anything): no such share, and nothing
+    // of it kept in the audit or the failure counts.
+    let share = if plausible_id(&share) { share } else { String::new() };
     let hash = token_hash(&token);
+    let refused = |reason: String| serde_json::to_string(&ToRunner::Refused { reason }).unwrap_or_default();
     let checked = match server.record(&share) {
         Err(e) => Err(format!("the server could not read its records: {e}")),
         Ok(Some(rec)) if !same(rec.runner_hash.as_bytes(), hash.as_bytes()) => {
-            Err("this share belongs to another runner (wrong runner token)".to_string())
+            let reason = "this share belongs to another runner (wrong runner token)".to_string();
+            log(&format!("{peer}: runner for share {} refused: {reason}", visible(&share)));
+            server.audit(&share, conn, "runner", "runner", "refused", &reason);
+            return server.failed(&mut ws, &share, peer, reason, refused).await;
         }
-        Ok(Some(rec)) => unusable(&rec).map_or(Ok(()), Err),
+        Ok(Some(rec)) => unusable(&rec).map_or(Ok(expiry(&rec)), Err),
         Ok(None) => match register {
-            Some(reg) if share.len() >= 22 && reg.read.len() == 64 => {
-                let rec = ShareRecord {
-                    id: share.clone(),
-                    runner_hash: hash,
-                    read_hash: reg.read,
-                    drive_hash: reg.drive,
-                    created: now_secs(),
-                    expires: reg.expires,
-                    revoked: None,
-                };
-                server.store.lock().create(&rec)
+            Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
+                let now = now_secs();
+                // The server's limit, whatever the runner asked: none, or too far, is
+                // the longest; the past is refused.
+                let expires = reg.expires.unwrap_or(u64::MAX).min(now.saturating_add(LONGEST_SHARE));
+                let admitted = server.registrations.lock().admit(addr_key(peer.ip()));
+                match admitted {
+                    Err(why) => Err(why),
+                    Ok(()) if expires <= now => Err("this share's expiry is in the past".to_string()),
+                    Ok(()) => {
+                        let rec = ShareRecord {
+                            id: share.clone(),
+                            runner_hash: hash,
+                            read_hash: reg.read,
+                            drive_hash: reg.drive,
+                            created: now,
+                            expires: Some(expires),
+                            revoked: None,
+                        };
+                        server.store.lock().create(&rec).map(|_| expires)
+                    }
+                }
             }
-            _ => Err("no such share on this server".to_string()),
+            Some(_) => Err("malformed registration (share id or token hashes)".to_string()),
+            None => Err("no such share on this server".to_string()),
         },
     };
-    if let Err(reason) = checked {
-        log(&format!("{peer}: runner for share {share} refused: {reason}"));
-        server.audit(&share, conn, "runner", "runner", "refused", &reason);
-        if let Ok(text) = serde_json::to_string(&ToRunner::Refused { reason }) {
-            let _ = say(&mut ws, text).await;
+    let expires = match checked {
+        Ok(e) => e,
+        Err(reason) => {
+            log(&format!("{peer}: runner for share {} refused: {reason}", visible(&share)));
+            server.audit(&share, conn, "runner", "runner", "refused", &reason);
+            let _ = say(&mut ws, refused(reason)).await;
+            return;
         }
-        return;
-    }
+    };
     let hub = server.hub(&share);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (out, mut rx) = Outbox::new();
     let welcome = {
         let mut st = hub.state.lock();
-        if let Some((_, old)) = st.runner.replace((conn, tx)) {
-            let _ = old.send(ToOne::Cut("another connection of the same runner took over".into()));
+        if let Some((_, old)) = st.runner.replace((conn, out.clone())) {
+            old.cut("another connection of the same runner took over");
         }
         // Who is watching already, so the sharer's list is right after a reconnect.
         for (c, v) in &st.viewers {
@@ -488,18 +883,25 @@ async fn runner(
     {
         return;
     }
+    let expire_at = tokio::time::Instant::now() + Duration::from_secs(expires.saturating_sub(now_secs()));
     loop {
         tokio::select! {
-            out = rx.recv() => match out {
-                Some(ToOne::Text(text)) => if !say(&mut ws, text).await { break },
+            out_msg = rx.recv() => match out_msg {
+                Some(ToOne::Text(text)) => {
+                    out.sent(&text);
+                    if !say(&mut ws, text).await { break }
+                }
                 Some(ToOne::Cut(reason)) => {
-                    if let Ok(text) = serde_json::to_string(&ToRunner::Refused { reason }) {
-                        let _ = say(&mut ws, text).await;
-                    }
+                    let _ = say(&mut ws, refused(reason)).await;
                     break;
                 }
                 None => break,
             },
+            _ = tokio::time::sleep_until(expire_at) => {
+                server.expire(&share);
+                let _ = say(&mut ws, refused("this share link has expired".into())).await;
+                break;
+            }
             msg = ws.next() => {
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t,
@@ -507,24 +909,38 @@ async fn runner(
                     Some(Ok(_)) => continue,
                 };
                 if let Ok(UpdateHead { t: "update", seq, snap }) = serde_json::from_str::<UpdateHead>(&text) {
-                    let mut st = hub.state.lock();
-                    if seq <= st.have() {
-                        continue; // sent again after a reconnect: the server has it
+                    let took = hub.state.lock().take(Update { seq, snap, text });
+                    match took {
+                        Took::Kept => {
+                            hub.latest.send_replace(seq);
+                        }
+                        Took::KeptAskSnapshot => {
+                            hub.latest.send_replace(seq);
+                            log(&format!("{peer}: share {}: over {} MiB of updates since the last snapshot; asked for one", visible(&share), BACKLOG_ASK >> 20));
+                            if let Ok(text) = serde_json::to_string(&ToRunner::Snapshot) && !say(&mut ws, text).await {
+                                break;
+                            }
+                        }
+                        Took::Had | Took::WaitingForSnapshot => {}
+                        Took::Over => {
+                            let reason = format!(
+                                "sent over {} MiB of updates without the snapshot the server asked for; cut off (the updates were dropped)",
+                                BACKLOG_MAX >> 20
+                            );
+                            log(&format!("{peer}: runner for share {} {reason}", visible(&share)));
+                            server.audit(&share, conn, "runner", "runner", "cut off", &reason);
+                            let _ = say(&mut ws, refused(reason)).await;
+                            break;
+                        }
                     }
-                    if snap {
-                        st.buffer.clear();
-                    }
-                    let update = Update { seq, text };
-                    st.buffer.push_back(update.clone());
-                    let _ = hub.updates.send(update);
                     continue;
                 }
                 match serde_json::from_str::<FromRunner>(&text) {
                     Ok(FromRunner::Update { .. }) => log(&format!("{peer}: runner sent a malformed update")),
                     Ok(FromRunner::Reply { to, c }) => {
                         let st = hub.state.lock();
-                        if let (Some(v), Ok(text)) = (st.viewers.get(&to), serde_json::to_string(&ToViewer::Reply { c })) {
-                            let _ = v.out.send(ToOne::Text(text));
+                        if let (Some(v), Ok(text)) = (st.viewers.get(&to), serde_json::to_string(&ToViewer::Reply { c })) && !v.out.send(text) {
+                            v.out.cut("this connection fell too far behind");
                         }
                     }
                     Ok(FromRunner::Revoke) => {
@@ -601,10 +1017,12 @@ async fn viewer(
     let conn = server.next_conn.fetch_add(1, Ordering::Relaxed);
     let name: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
     let name = if name.trim().is_empty() { format!("viewer {conn}") } else { name };
-    if server.too_many_failures(peer.ip(), false) {
-        return refuse(&mut ws, "too many failed attempts from this address; try again in a minute").await;
-    }
+    // Not a share id (a peer may send 256 KiB of anything): no such share, and nothing
+    // of it kept in the audit or the failure counts.
+    let share = if plausible_id(&share) { share } else { String::new() };
     let hash = token_hash(&token);
+    // The token is always checked: failures slow down the next failed answers from this
+    // address (see `Failures`), never a join with the right token.
     let checked = match server.record(&share) {
         Err(e) => Err(format!("the server could not read its records: {e}")),
         Ok(None) => Err("no such share on this server; check the link".to_string()),
@@ -619,54 +1037,64 @@ async fn viewer(
                 (Some(want), None) if !same(want.as_bytes(), hash.as_bytes()) => {
                     Err("this link is not valid for this share (wrong secret); copy the whole link again".to_string())
                 }
-                (Some(_), None) => Ok(rec.expires),
+                (Some(_), None) => Ok(expiry(&rec)),
             }
         }
     };
     let expires = match checked {
         Ok(e) => e,
         Err(reason) => {
-            server.too_many_failures(peer.ip(), true);
-            log(&format!("{peer}: {} for share {share} refused: {reason}", role.word()));
+            log(&format!("{peer}: {} for share {} refused: {reason}", role.word(), visible(&share)));
             server.audit(&share, conn, &name, role.word(), "refused", &reason);
-            return refuse(&mut ws, &reason).await;
+            let refused = |reason: String| serde_json::to_string(&ToViewer::Refused { reason }).unwrap_or_default();
+            return server.failed(&mut ws, &share, peer, reason, refused).await;
         }
     };
     let hub = server.hub(&share);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (mut updates, backlog, runner_here) = {
+    let (out, mut rx) = Outbox::new();
+    let (mut latest, runner_here) = {
         let mut st = hub.state.lock();
-        st.viewers.insert(conn, Viewer { role, name: name.clone(), out: tx });
+        st.viewers.insert(conn, Viewer { role, name: name.clone(), out: out.clone() });
         st.tell_runner(&ToRunner::Joined { conn, role, name: name.clone() });
-        (hub.updates.subscribe(), st.catch_up(resume), st.runner.is_some())
+        (hub.latest.subscribe(), st.runner.is_some())
     };
     server.audit(&share, conn, &name, role.word(), "joined", &peer.ip().to_string());
     let mut last = resume.unwrap_or(0);
     let joined = serde_json::to_string(&ToViewer::Joined { role, runner: runner_here }).unwrap_or_default();
-    let mut open = say(&mut ws, joined).await && send_updates(&mut ws, backlog, &mut last).await;
+    let mut open = say(&mut ws, joined).await;
     let mut limit = Limit { tokens: RATE_BURST, at: Instant::now(), dropped: 0, warned: None };
     let mut typed = 0u64;
-    let expiry = expires.map(|e| e.saturating_sub(now_secs()));
-    let expire_at = tokio::time::Instant::now() + Duration::from_secs(expiry.unwrap_or(0));
+    let expire_at = tokio::time::Instant::now() + Duration::from_secs(expires.saturating_sub(now_secs()));
     let audit = |event: &str, detail: &str| server.audit(&share, conn, &name, role.word(), event, detail);
     while open {
+        // A few updates a turn, read from the backlog (never more than it holds), so the
+        // viewer's own messages are read between them.
+        let mut behind = false;
+        for _ in 0..UPDATES_PER_TURN {
+            let next = hub.state.lock().next_after(last);
+            let Some(u) = next else { break };
+            if !say(&mut ws, u.text).await {
+                open = false;
+                break;
+            }
+            last = u.seq;
+            behind = true;
+        }
+        if !open {
+            break;
+        }
         open = tokio::select! {
-            u = updates.recv() => match u {
-                Ok(u) => send_updates(&mut ws, [u], &mut last).await,
-                // Too slow for the stream: the latest snapshot and what followed it, not
-                // the backlog it missed.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let catch_up = hub.state.lock().catch_up(None);
-                    send_updates(&mut ws, catch_up, &mut last).await
+            changed = latest.changed() => changed.is_ok(),
+            _ = std::future::ready(()), if behind => true,
+            out_msg = rx.recv() => match out_msg {
+                Some(ToOne::Text(text)) => {
+                    out.sent(&text);
+                    say(&mut ws, text).await
                 }
-                Err(broadcast::error::RecvError::Closed) => false,
-            },
-            out = rx.recv() => match out {
-                Some(ToOne::Text(text)) => say(&mut ws, text).await,
                 Some(ToOne::Cut(reason)) => { refuse(&mut ws, &reason).await; false }
                 None => false,
             },
-            _ = tokio::time::sleep_until(expire_at), if expiry.is_some() => {
+            _ = tokio::time::sleep_until(expire_at) => {
                 refuse(&mut ws, "this share link has expired; ask for a new one").await;
                 false
             }
@@ -695,8 +1123,13 @@ async fn viewer(
                                 audit(msg.kind.word(), "");
                             }
                             let ToRunnerMsg { kind, c, drive } = msg;
-                            hub.state.lock().tell_runner(&ToRunner::Msg { from: conn, role, name: name.clone(), kind, c, drive });
-                            true
+                            let msg = ToRunner::Msg { from: conn, role, name: name.clone(), kind, c, drive };
+                            let taken = hub.state.lock().tell_runner(&msg);
+                            // A runner that does not read: its queue is full, this one is dropped.
+                            taken || {
+                                let reason = "the sharer's runner is not keeping up; this message was dropped".to_string();
+                                say(&mut ws, serde_json::to_string(&ToViewer::Error { reason }).unwrap_or_default()).await
+                            }
                         }
                         Err(reason) => {
                             log(&format!("{peer}: {name}: {reason}"));
@@ -715,20 +1148,6 @@ async fn viewer(
     let mut st = hub.state.lock();
     st.viewers.remove(&conn);
     st.tell_runner(&ToRunner::Left { conn });
-}
-
-/// Sends the updates after `last`, moving it on; false when the viewer is gone.
-async fn send_updates(ws: &mut Ws, updates: impl IntoIterator<Item = Update>, last: &mut u64) -> bool {
-    for u in updates {
-        if u.seq <= *last {
-            continue;
-        }
-        if !say(ws, u.text).await {
-            return false;
-        }
-        *last = u.seq;
-    }
-    true
 }
 
 /// A viewer's message, as it goes on to the runner.
@@ -757,22 +1176,123 @@ fn check(role: Role, text: &str) -> Result<ToRunnerMsg, String> {
 mod tests {
     use super::*;
 
-    fn update(seq: u64) -> Update {
-        Update { seq, text: Utf8Bytes::from_static("") }
+    fn update(seq: u64, snap: bool, len: usize) -> Update {
+        Update { seq, snap, text: Utf8Bytes::from("x".repeat(len)) }
     }
 
     #[test]
     fn a_viewer_resumes_after_its_last_update_or_from_the_snapshot() {
         let mut st = HubState::default();
-        for seq in [5, 6, 7] {
-            st.buffer.push_back(update(seq));
+        assert_eq!(st.take(update(4, false, 1)), Took::WaitingForSnapshot, "an update without its snapshot");
+        assert_eq!(st.take(update(5, true, 1)), Took::Kept);
+        for seq in [6, 7] {
+            assert_eq!(st.take(update(seq, false, 1)), Took::Kept);
         }
-        let seqs = |v: Vec<Update>| v.iter().map(|u| u.seq).collect::<Vec<_>>();
-        assert_eq!(seqs(st.catch_up(Some(6))), vec![7]);
-        assert_eq!(seqs(st.catch_up(Some(7))), Vec::<u64>::new());
-        assert_eq!(seqs(st.catch_up(Some(2))), vec![5, 6, 7], "too old: from the snapshot");
-        assert_eq!(seqs(st.catch_up(None)), vec![5, 6, 7]);
+        assert_eq!(st.take(update(6, false, 1)), Took::Had);
+        let next = |last| st.next_after(last).map(|u| u.seq);
+        assert_eq!(next(6), Some(7));
+        assert_eq!(next(7), None);
+        assert_eq!(next(2), Some(5), "too old: from the snapshot");
+        assert_eq!(next(0), Some(5));
         assert_eq!(st.have(), 7);
+    }
+
+    #[test]
+    fn a_backlog_asks_for_a_snapshot_then_is_dropped_at_its_bound() {
+        let mut st = HubState::default();
+        assert_eq!(st.take(update(1, true, 1000)), Took::Kept);
+        let mb = 1 << 20;
+        let mut seq = 2;
+        let mut asked = None;
+        let over = loop {
+            match st.take(update(seq, false, mb)) {
+                Took::Kept => {}
+                Took::KeptAskSnapshot => asked = Some(seq),
+                Took::Over => break seq,
+                other => panic!("{other:?}"),
+            }
+            assert!(st.bytes <= BACKLOG_MAX);
+            seq += 1;
+        };
+        assert_eq!(asked, Some(2 + (BACKLOG_ASK / mb) as u64), "asked once, past the first bound");
+        assert_eq!(over, 2 + (BACKLOG_MAX / mb) as u64 - 1, "cut at the second");
+        assert!(st.buffer.is_empty() && st.bytes == 0, "the backlog is dropped");
+        assert_eq!(st.take(update(seq + 1, false, 10)), Took::WaitingForSnapshot);
+        assert_eq!(st.take(update(seq + 2, true, 10)), Took::Kept);
+        // A snapshot in time resets the count.
+        for s in seq + 3..seq + 3 + (BACKLOG_ASK / mb) as u64 {
+            assert_eq!(st.take(update(s, false, mb)), Took::Kept);
+        }
+        assert_eq!(st.take(update(seq + 100, true, 10)), Took::Kept);
+        assert_eq!(st.bytes, 10);
+    }
+
+    #[test]
+    fn failed_joins_slow_down_per_share_and_address_and_are_forgotten() {
+        let mut f = Failures::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let delays: Vec<Duration> = (0..12).map(|_| f.fail("s", ip).unwrap_or(Duration::MAX)).collect();
+        assert!(delays[..5].iter().all(|d| d.is_zero()), "typos are free: {delays:?}");
+        assert_eq!(delays[5], FAIL_DELAY_FIRST);
+        assert_eq!(delays[6], FAIL_DELAY_FIRST * 2, "doubling");
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(delay_after(100, 5), FAIL_DELAY_MAX, "capped");
+        assert_eq!(f.fail("s", other), Some(Duration::ZERO), "another address is not slowed");
+        assert_eq!(f.fail("t", ip), Some(Duration::ZERO), "nor another share, at first");
+        for _ in 0..FAILS_WAITING_PER_ADDR {
+            let _ = f.fail("s", ip);
+        }
+        assert_eq!(f.fail("s", ip), None, "too many held answers: refused at once");
+        for _ in 0..100 {
+            f.done_waiting(ip);
+        }
+        assert!(f.fail("s", ip).is_some());
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_host_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(addr_key(a), addr_key(b));
+        assert_ne!(addr_key(a), addr_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(addr_key(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn registrations_are_limited_per_address_and_overall() {
+        let mut r = Registrations::new();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let taken = (0..300).filter(|_| r.admit(ip).is_ok()).count();
+        assert_eq!(taken, REGISTER_BURST_PER_ADDR as usize);
+        assert!(r.admit(ip).unwrap_err().contains("too many new shares from this address"));
+        let mut all = 0;
+        for i in 0..300u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a01_0000 + i));
+            all += usize::from(r.admit(ip).is_ok());
+        }
+        assert!(all <= REGISTER_BURST_ALL as usize, "{all}");
+        let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0b00_0000));
+        assert!(r.admit(ip).unwrap_err().contains("too many new shares right now"));
+    }
+
+    #[test]
+    fn a_share_lasts_at_most_the_longest_whatever_its_record_says() {
+        let now = now_secs();
+        let rec = ShareRecord {
+            id: "s".into(),
+            runner_hash: String::new(),
+            read_hash: String::new(),
+            drive_hash: None,
+            created: now - LONGEST_SHARE - 1,
+            expires: None,
+            revoked: None,
+        };
+        assert!(unusable(&rec).is_some_and(|r| r.contains("expired")), "kept without an expiry: not forever");
+        let far = ShareRecord { created: now, expires: Some(now + 10 * LONGEST_SHARE), ..rec };
+        assert_eq!(expiry(&far), now + LONGEST_SHARE);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub trait ShareStore: Send {
     fn share(&self, id: &str) -> Result<Option<ShareRecord>, String>;
     fn create(&self, share: &ShareRecord) -> Result<(), String>;
     fn revoke(&self, id: &str, at: u64) -> Result<(), String>;
+    /// Forgets a share (it expired): its link no longer opens anything.
+    fn remove(&self, id: &str) -> Result<(), String>;
+    /// Forgets every share whose expiry is at or before `now` (one kept without an expiry
+    /// lasts `longest` seconds from its creation); returns their ids.
+    fn remove_expired(&self, now: u64, longest: u64) -> Result<Vec<String>, String>;
     fn audit(&self, event: &AuditEvent) -> Result<(), String>;
     fn audit_log(&self, share: Option<&str>) -> Result<Vec<AuditEvent>, String>;
 }
@@ -112,6 +117,22 @@ impl ShareStore for Sqlite {
             .map_err(err)
     }
 
+    fn remove(&self, id: &str) -> Result<(), String> {
+        self.db.execute("DELETE FROM shares WHERE id = ?1", params![id]).map(|_| ()).map_err(err)
+    }
+
+    fn remove_expired(&self, now: u64, longest: u64) -> Result<Vec<String>, String> {
+        const WHERE: &str = "WHERE COALESCE(expires, created + ?2) <= ?1";
+        let args = params![now as i64, longest as i64];
+        let ids = {
+            let mut stmt = self.db.prepare(&format!("SELECT id FROM shares {WHERE}")).map_err(err)?;
+            let rows = stmt.query_map(args, |r| r.get::<_, String>(0)).map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)?
+        };
+        self.db.execute(&format!("DELETE FROM shares {WHERE}"), args).map_err(err)?;
+        Ok(ids)
+    }
+
     fn audit(&self, e: &AuditEvent) -> Result<(), String> {
         self.db
             .execute(
@@ -185,6 +206,13 @@ mod tests {
         assert_eq!(db.share("s").unwrap().unwrap().revoked, Some(5));
         assert_eq!(db.audit_log(Some("s")).unwrap()[0].who, "ann");
         assert_eq!(db.share("nope").unwrap(), None);
+        db.create(&ShareRecord { id: "t".into(), expires: Some(200), ..rec.clone() }).unwrap();
+        db.create(&ShareRecord { id: "u".into(), expires: None, created: 5, ..rec.clone() }).unwrap();
+        assert_eq!(db.remove_expired(10, 100).unwrap(), vec!["s".to_string()]);
+        assert_eq!(db.remove_expired(106, 100).unwrap(), vec!["u".to_string()], "kept without an expiry");
+        assert_eq!(db.share("s").unwrap(), None);
+        db.remove("t").unwrap();
+        assert_eq!(db.share("t").unwrap(), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

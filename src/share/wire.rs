@@ -119,6 +119,9 @@ pub enum ToRunner {
     Refused {
         reason: String,
     },
+    /// The updates kept since the last snapshot are over the server's bound: send a
+    /// snapshot next (one that does not is cut off).
+    Snapshot,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,10 +183,26 @@ pub struct UpdateBody {
     pub msgs: Vec<crate::protocol::ServerMsg>,
 }
 
-/// What the runner seals into a reply to one viewer: which of the driver's messages it
-/// has applied (so they are not sent again), and an answer if there is one.
+/// What the runner seals into a reply to one viewer: up to which of the driver's messages
+/// it has applied, all of them in order (so they are not sent again), an answer if there
+/// is one, and whether some of the driver's messages are missing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplyBody {
     pub ack: Option<(String, u64)>,
     pub msg: Option<crate::protocol::ServerMsg>,
+    /// Absent from runners that predate it: no gap.
+    #[serde(default)]
+    pub gap: Option<Gap>,
+}
+
+/// A hole in one driver's numbered messages, as the runner sees it. Sealed like the rest
+/// of the reply, so a relay can neither forge nor alter it (it can only drop it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Gap {
+    /// Messages from `from` on did not arrive (later ones did, and wait): send them again.
+    Resend { driver: String, from: u64 },
+    /// They never came: the runner applied this driver's messages up to `applied` and
+    /// dropped the rest; it takes nothing more under this driver id (start a new one).
+    Lost { driver: String, applied: u64 },
 }

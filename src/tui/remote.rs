@@ -4,14 +4,17 @@
 //! was altered), passes the messages inside to the TUI as if a local runner had sent them,
 //! and reconnects on its own, resuming after the last update it applied. What the TUI
 //! sends is sealed; a driver's keys and approvals are also signed, numbered, and kept
-//! until the runner acknowledges them, so a reconnect loses none and doubles none. A
+//! until the runner acknowledges them, so a reconnect loses none and doubles none; the
+//! runner applies them only in order, asks for any it missed, and says when some never
+//! came (the driver is told, and starts afresh). A
 //! read-only link sends nothing but scrollback questions: the rest is answered here.
 
 use super::link::Link;
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, ServerMsg};
 use crate::share::crypto::{self, aad, b64, random};
-use crate::share::wire::{Authority, FromViewer, Kind, ReplyBody, Role, ToViewer, UpdateBody};
+use crate::share::visible;
+use crate::share::wire::{Authority, FromViewer, Gap, Kind, ReplyBody, Role, ToViewer, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -133,7 +136,14 @@ struct Unacked {
     seq: u64,
     kind: Kind,
     sealed: String,
+    made: tokio::time::Instant,
 }
+
+/// What the runner has not acknowledged for this long (while it is connected) is sent
+/// again: its gap notices travel through the relay too, and may be dropped. After the
+/// longer wait the driver is told, once per stuck message.
+const UNACKED_RESEND: Duration = Duration::from_secs(2);
+const UNACKED_WARN: Duration = Duration::from_secs(8);
 
 struct Conn {
     link: crypto::Link,
@@ -145,6 +155,12 @@ struct Conn {
     next: u64,
     unacked: VecDeque<Unacked>,
     to_tui: mpsc::Sender<ServerMsg>,
+    /// Whether the sharer's runner is connected (so acknowledgements can come).
+    runner: bool,
+    /// When unacknowledged messages were last sent again, and the oldest one the driver
+    /// was told about.
+    chased: tokio::time::Instant,
+    warned: u64,
 }
 
 impl Conn {
@@ -158,6 +174,12 @@ impl Conn {
             false => None,
         };
         serde_json::to_string(&FromViewer::Send { kind: u.kind, c: u.sealed.clone(), drive }).ok()
+    }
+
+    /// When what the runner has not acknowledged is due to be sent again, if anything is.
+    fn overdue(&self) -> Option<tokio::time::Instant> {
+        let oldest = self.unacked.front()?;
+        (self.runner && self.epoch.is_some()).then(|| oldest.made.max(self.chased) + UNACKED_RESEND)
     }
 
     async fn tell(&self, message: String) {
@@ -189,12 +211,16 @@ async fn run(
         next: 1,
         unacked: VecDeque::new(),
         to_tui,
+        runner: false,
+        chased: tokio::time::Instant::now(),
+        warned: 0,
     };
     let mut joined = Some(joined);
     let mut backoff = Duration::from_millis(100);
     loop {
         match join(&c, &name).await {
             Ok((ws, runner_here)) => {
+                c.runner = runner_here;
                 if let Some(tx) = joined.take() {
                     let _ = tx.send(Ok(()));
                 } else {
@@ -263,7 +289,7 @@ async fn join(c: &Conn, name: &str) -> Result<(crate::share::Client, bool), (Str
     match reply {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToViewer>(&t) {
             Ok(ToViewer::Joined { runner, .. }) => Ok((ws, runner)),
-            Ok(ToViewer::Refused { reason }) => Err((format!("the share server refused: {reason}"), true)),
+            Ok(ToViewer::Refused { reason }) => Err((format!("the share server refused: {}", visible(&reason)), true)),
             _ => Err(("the share server answered something unexpected".into(), false)),
         },
         _ => Err(("the share server closed the connection".into(), false)),
@@ -276,9 +302,9 @@ fn outgoing(c: &mut Conn, kind: Kind, msg: ClientMsg) -> Option<String> {
     let plain = serde_json::to_vec(&msg).ok()?;
     let sealed = c.link.keys.seal(&aad::viewer(&c.link.keys.share, kind.word()), &plain).ok()?;
     if !kind.needs_driver() {
-        return c.send_text(&Unacked { seq: 0, kind, sealed });
+        return c.send_text(&Unacked { seq: 0, kind, sealed, made: tokio::time::Instant::now() });
     }
-    c.unacked.push_back(Unacked { seq: c.next, kind, sealed });
+    c.unacked.push_back(Unacked { seq: c.next, kind, sealed, made: tokio::time::Instant::now() });
     c.next += 1;
     c.unacked.back().and_then(|u| c.send_text(u))
 }
@@ -307,7 +333,26 @@ async fn session(
         }
     }
     loop {
+        let overdue = c.overdue();
         tokio::select! {
+            _ = tokio::time::sleep_until(overdue.unwrap_or_else(tokio::time::Instant::now)), if overdue.is_some() => {
+                c.chased = tokio::time::Instant::now();
+                if !resend(c, &mut ws).await {
+                    return End::Lost;
+                }
+                if let Some(oldest) = c.unacked.front()
+                    && oldest.made.elapsed() >= UNACKED_WARN
+                    && c.warned != oldest.seq
+                {
+                    c.warned = oldest.seq;
+                    let n = c.unacked.len();
+                    c.tell(format!(
+                        "the sharer has not confirmed {n} of your inputs for {} s (something on the way may be holding them back): they are kept and sent again, and are applied in order or not at all",
+                        UNACKED_WARN.as_secs()
+                    ))
+                    .await;
+                }
+            }
             m = from_tui.recv() => {
                 let Some((kind, msg)) = m else {
                     let _ = ws.close(None).await;
@@ -368,6 +413,28 @@ async fn session(
                                 if let Some((id, seq)) = body.ack && id == c.driver {
                                     c.unacked.retain(|u| u.seq > seq);
                                 }
+                                match body.gap {
+                                    // Some of ours did not reach the runner (later ones did):
+                                    // everything it has not acknowledged goes again, in order.
+                                    Some(Gap::Resend { driver, .. })
+                                        if driver == c.driver && !resend(c, &mut ws).await =>
+                                    {
+                                        return End::Lost;
+                                    }
+                                    // They never got through: the runner applied none of them
+                                    // (nor anything after), and takes no more under this id.
+                                    Some(Gap::Lost { driver, .. }) if driver == c.driver => {
+                                        let lost = c.unacked.len();
+                                        c.unacked.clear();
+                                        c.driver = random::<12>().map(|b| b64(&b)).unwrap_or_default();
+                                        c.next = 1;
+                                        c.tell(format!(
+                                            "input lost on the way: {lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again"
+                                        ))
+                                        .await;
+                                    }
+                                    _ => {}
+                                }
                                 if let Some(msg) = body.msg && c.to_tui.send(msg).await.is_err() {
                                     return End::Done;
                                 }
@@ -376,16 +443,17 @@ async fn session(
                         }
                     }
                     Ok(ToViewer::Status { runner }) => {
+                        c.runner = runner;
                         let what = if runner { "the sharer's runner is back" } else { "the sharer's runner went away; waiting for it" };
                         c.tell(what.into()).await;
                     }
                     Ok(ToViewer::Refused { reason }) => {
-                        let _ = c.to_tui.send(ServerMsg::Detached { reason }).await;
+                        let _ = c.to_tui.send(ServerMsg::Detached { reason: visible(&reason) }).await;
                         return End::Done;
                     }
-                    Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {reason}")).await,
+                    Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {}", visible(&reason))).await,
                     Ok(ToViewer::Joined { .. }) => {}
-                    Err(e) => c.tell(format!("the share server sent something malformed: {e}")).await,
+                    Err(e) => c.tell(format!("the share server sent something malformed: {}", visible(&e.to_string()))).await,
                 }
             }
         }

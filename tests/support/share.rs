@@ -202,3 +202,153 @@ pub fn pane_running(v: &Viewer, command: &str) -> Option<u32> {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
+
+/// What a hostile relay does with one of a driver's messages on its way to the runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Pass,
+    Drop,
+    /// Held back, and sent after the next one that passes (a reordering).
+    Hold,
+}
+
+/// Decides each driver message's fate from its number and how often it was seen.
+pub type Rule = Box<dyn FnMut(u64, u32) -> Fate + Send>;
+
+/// A relay between clients and the real server that speaks the wire: it cannot open what
+/// is sealed, but it can drop, reorder and inject what it carries, as a hostile share
+/// server (or anyone on the way) could. Runners and viewers connect to it as to a server.
+pub struct Relay {
+    pub port: u16,
+    /// What happens to the driver messages it carries to runners.
+    pub rule: std::sync::Arc<std::sync::Mutex<Rule>>,
+    /// Frames to slip into the runner's connection, as if the server sent them.
+    inject: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>>,
+    /// The driver messages it carried to runners, as they came (the last one of each seq).
+    pub carried: std::sync::Arc<std::sync::Mutex<HashMap<u64, teamster::share::wire::ToRunner>>>,
+}
+
+impl Relay {
+    pub async fn start(server: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let pass: Rule = Box::new(|_, _| Fate::Pass);
+        let relay = Relay {
+            port,
+            rule: std::sync::Arc::new(std::sync::Mutex::new(pass)),
+            inject: Default::default(),
+            carried: Default::default(),
+        };
+        let (rule, inject, carried) = (relay.rule.clone(), relay.inject.clone(), relay.carried.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (server, rule, inject, carried) = (server.clone(), rule.clone(), inject.clone(), carried.clone());
+                tokio::spawn(async move {
+                    let _ = relay_one(client, server, rule, inject, carried).await;
+                });
+            }
+        });
+        relay
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set(&self, rule: impl FnMut(u64, u32) -> Fate + Send + 'static) {
+        *self.rule.lock().unwrap() = Box::new(rule);
+    }
+
+    /// Sends `msg` to the runner as though the server had.
+    pub fn inject(&self, msg: &teamster::share::wire::ToRunner) {
+        let text = serde_json::to_string(msg).expect("JSON");
+        let tx = self.inject.lock().unwrap().clone().expect("a runner is connected through the relay");
+        tx.send(text).expect("the runner's connection is open");
+    }
+}
+
+async fn relay_one(
+    client: tokio::net::TcpStream,
+    server: String,
+    rule: std::sync::Arc<std::sync::Mutex<Rule>>,
+    inject: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>>,
+    carried: std::sync::Arc<std::sync::Mutex<HashMap<u64, teamster::share::wire::ToRunner>>>,
+) -> Option<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use teamster::share::wire::{FromRunner, ToRunner};
+    use tokio_tungstenite::tungstenite::Message;
+    // Pages and scripts (plain HTTP) pass through as bytes; WebSockets are relayed by message.
+    let mut head = vec![0u8; 8192];
+    let n = loop {
+        let n = client.peek(&mut head).await.ok()?;
+        if n == 0 || head[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == head.len() {
+            break n;
+        }
+        // The rest of the request head is on its way: let it come.
+        tokio::task::yield_now().await;
+    };
+    if !String::from_utf8_lossy(&head[..n]).to_ascii_lowercase().contains("upgrade: websocket") {
+        let mut client = client;
+        let addr = server.trim_start_matches("http://");
+        let mut upstream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        return Some(());
+    }
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(teamster::share::wire::MAX_RUNNER_MSG))
+        .max_frame_size(Some(teamster::share::wire::MAX_RUNNER_MSG));
+    let mut down = tokio_tungstenite::accept_async_with_config(client, Some(config)).await.ok()?;
+    let first = match down.next().await? {
+        Ok(Message::Text(t)) => t,
+        _ => return None,
+    };
+    let mut up = teamster::share::connect(&server).await.ok()?;
+    up.send(Message::Text(first.clone())).await.ok()?;
+    let runner = matches!(serde_json::from_str::<FromRunner>(&first), Ok(FromRunner::Runner { .. }));
+    let (tx, mut injected) = tokio::sync::mpsc::unbounded_channel();
+    if runner {
+        *inject.lock().unwrap() = Some(tx);
+    }
+    let mut held = Vec::new();
+    let mut seen: HashMap<u64, u32> = HashMap::new();
+    loop {
+        tokio::select! {
+            m = down.next() => up.send(m?.ok()?).await.ok()?,
+            m = up.next() => {
+                let m = m?.ok()?;
+                let seq = match &m {
+                    Message::Text(t) if runner => match serde_json::from_str::<ToRunner>(t) {
+                        Ok(msg @ ToRunner::Msg { drive: Some(_), .. }) => {
+                            let seq = match &msg { ToRunner::Msg { drive: Some(a), .. } => a.seq, _ => 0 };
+                            carried.lock().unwrap().insert(seq, msg);
+                            Some(seq)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let fate = match seq {
+                    Some(seq) => {
+                        let n = seen.entry(seq).or_insert(0);
+                        *n += 1;
+                        (rule.lock().unwrap())(seq, *n)
+                    }
+                    None => Fate::Pass,
+                };
+                match fate {
+                    Fate::Pass => {
+                        down.send(m).await.ok()?;
+                        if seq.is_some() {
+                            for h in held.drain(..) {
+                                down.send(h).await.ok()?;
+                            }
+                        }
+                    }
+                    Fate::Drop => {}
+                    Fate::Hold => held.push(m),
+                }
+            }
+            Some(text) = injected.recv() => down.send(Message::text(text)).await.ok()?,
+        }
+    }
+}
