@@ -17,4 +17,5 @@ pub mod runner;
 pub mod sandbox;
 pub mod screen;
 pub mod share;
+pub mod text;
 pub mod tui;
