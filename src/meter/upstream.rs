@@ -153,8 +153,8 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (100, b, _) if b & 0xc0 == 64 => "shared address space (CGNAT, 100.64.0.0/10)",
         (192, 0, 0) => "reserved for protocol assignments",
         (198, b, _) if b & 0xfe == 18 => "reserved for benchmarking",
-        (a, _, _) if a >= 224 && a < 240 => "multicast",
-        (a, _, _) if a >= 240 => "reserved (or broadcast)",
+        (224..=239, _, _) => "multicast",
+        (240..=255, _, _) => "reserved (or broadcast)",
         _ => return None,
     })
 }

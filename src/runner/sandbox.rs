@@ -46,20 +46,6 @@ pub fn credentials_of(provider: &str) -> &'static [&'static str] {
     }
 }
 
-/// Hosts of the providers' own APIs: a real key goes only there, or to an upstream the
-/// teamster config names (a settings file the agent can write must not redirect it).
-pub fn official_upstream(url: &str) -> bool {
-    const HOSTS: [&str; 5] = [
-        "api.anthropic.com",
-        "api.openai.com",
-        "chatgpt.com",
-        "generativelanguage.googleapis.com",
-        "cloudcode-pa.googleapis.com",
-    ];
-    let host = url.strip_prefix("https://").and_then(|r| r.split(['/', ':', '?']).next()).unwrap_or_default();
-    HOSTS.contains(&host)
-}
-
 pub fn placeholder(name: &str) -> String {
     format!("teamster-placeholder-{name}")
 }
@@ -303,11 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_go_only_to_their_providers_own_hosts() {
-        assert!(official_upstream("https://api.anthropic.com"));
-        assert!(official_upstream("https://api.openai.com/v1"));
-        assert!(!official_upstream("https://api.anthropic.com.evil.com/v1"));
-        assert!(!official_upstream("http://api.anthropic.com"));
+    fn keys_go_only_with_their_providers_credentials() {
         assert!(credentials_of("anthropic").contains(&"ANTHROPIC_API_KEY"));
         assert!(!credentials_of("anthropic").contains(&"OPENAI_API_KEY"));
     }
