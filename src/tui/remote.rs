@@ -160,7 +160,10 @@ impl Conn {
         serde_json::to_string(&FromViewer::Send { kind: u.kind, c: u.sealed.clone(), drive }).ok()
     }
 
+    /// Tells the user something; the server's words in it are shown, never obeyed (an
+    /// escape sequence in them would set the title or the clipboard).
     async fn tell(&self, message: String) {
+        let message = crate::text::visible(&message).into_owned();
         let _ = self.to_tui.send(ServerMsg::Error { message }).await;
     }
 }
@@ -263,7 +266,9 @@ async fn join(c: &Conn, name: &str) -> Result<(crate::share::Client, bool), (Str
     match reply {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToViewer>(&t) {
             Ok(ToViewer::Joined { runner, .. }) => Ok((ws, runner)),
-            Ok(ToViewer::Refused { reason }) => Err((format!("the share server refused: {reason}"), true)),
+            Ok(ToViewer::Refused { reason }) => {
+                Err((format!("the share server refused: {}", crate::text::visible(&reason)), true))
+            }
             _ => Err(("the share server answered something unexpected".into(), false)),
         },
         _ => Err(("the share server closed the connection".into(), false)),
@@ -380,6 +385,7 @@ async fn session(
                         c.tell(what.into()).await;
                     }
                     Ok(ToViewer::Refused { reason }) => {
+                        let reason = crate::text::visible(&reason).into_owned();
                         let _ = c.to_tui.send(ServerMsg::Detached { reason }).await;
                         return End::Done;
                     }
