@@ -338,7 +338,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>, token: Option<Stri
     use crate::agents::{AgentKind, Verdict};
     use std::io::{BufRead, Read, Write};
     let Some(kind) = AgentKind::from_name(agent) else {
-        eprintln!("teamster hook: `{agent}` is not an agent kind (claude, codex, pi, gemini, opencode)");
+        eprintln!("teamster hook: `{}` is not an agent kind (claude, codex, pi, gemini, opencode)", visible(agent));
         return 2;
     };
     let mut raw = String::new();
@@ -518,7 +518,8 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
     ] {
         println!("{title:<28} {:>6} {:>9} {:>9} {:>10} {:>10}", "calls", "input", "output", "cache", "dollars");
         for r in rows {
-            println!("  {:<26} {:>6} {}", r.key, r.calls, r.columns());
+            // Model names are what agents asked for.
+            println!("  {:<26} {:>6} {}", visible(&r.key), r.calls, r.columns());
         }
         println!();
     }

@@ -425,7 +425,9 @@ impl App {
                         self.say(format!("{}: {text}", self.place_of(pane)));
                     }
                     AlertKind::Waiting { agent, state } => {
-                        let text = format!("{agent} in {} is {}", self.place_of(pane), state.words());
+                        // Into an escape sequence of the real terminal: nothing in it may end it.
+                        let text =
+                            format!("{} in {} is {}", crate::text::visible(&agent), self.place_of(pane), state.words());
                         let out = match self.notify {
                             Notify::Mark => Vec::new(),
                             Notify::Bell => b"\x07".to_vec(),

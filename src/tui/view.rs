@@ -284,7 +284,7 @@ fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::pr
                     theme(app, "overlay_border"),
                 ));
                 for row in rows.iter().take(8) {
-                    lines.push(Line::raw(format!("  {:<26} {}", truncate(&row.key, 26), row.columns())));
+                    lines.push(Line::raw(format!("  {:<26} {}", truncate(&visible(&row.key), 26), row.columns())));
                 }
                 lines.push(Line::raw(""));
             };
