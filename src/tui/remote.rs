@@ -350,7 +350,9 @@ async fn session(
                         };
                         c.epoch = Some(body.epoch);
                         c.last = Some(seq);
-                        for msg in body.msgs {
+                        // Another machine's program never sets this terminal's clipboard, whatever
+                        // the sharer's runner sends (it sends none).
+                        for msg in body.msgs.into_iter().filter(|m| !matches!(m, ServerMsg::Clipboard { .. })) {
                             if c.to_tui.send(msg).await.is_err() {
                                 return End::Done;
                             }
@@ -373,7 +375,8 @@ async fn session(
                                 if let Some((id, seq)) = body.ack && id == c.driver {
                                     c.unacked.retain(|u| u.seq > seq);
                                 }
-                                if let Some(msg) = body.msg && c.to_tui.send(msg).await.is_err() {
+                                let msg = body.msg.filter(|m| !matches!(m, ServerMsg::Clipboard { .. }));
+                                if let Some(msg) = msg && c.to_tui.send(msg).await.is_err() {
                                     return End::Done;
                                 }
                             }
