@@ -151,14 +151,18 @@ impl Runner {
     /// One audit record per route a pane got: where it leads, who named it, and whether
     /// a call may take it (and with the key).
     pub(super) fn audit_routes(&self, session: &str, pane_key: &str, agent: &str, routes: &[Route]) {
-        let records: Vec<DecisionRecord> = {
+        // With each record, whether it is news for the sidebar's history: a route the agent
+        // named, or one refused. Routes to the provider's own API or the user's config go to
+        // the log only.
+        let records: Vec<(DecisionRecord, bool)> = {
             let config = self.config.read();
             routes
                 .iter()
                 .map(|r| {
                     let (url, origin, verdict) = route_verdict(&config, r);
                     let key = if origin.gets_key() { "with the key" } else { "without the key" };
-                    DecisionRecord {
+                    let news = origin == RouteOrigin::Agent || verdict.is_err();
+                    let record = DecisionRecord {
                         ts: super::now_secs(),
                         session: session.to_string(),
                         pane: pane_key.to_string(),
@@ -178,12 +182,17 @@ impl Runner {
                             Ok(()) => format!("model calls go there {key}"),
                             Err(why) => format!("{why}; model calls on it are refused"),
                         }),
-                    }
+                    };
+                    (record, news)
                 })
                 .collect()
         };
-        for record in records {
-            self.audit(record);
+        for (record, news) in records {
+            if news {
+                self.audit(record);
+            } else if let Err(e) = self.store.lock().add_decision(&record) {
+                super::log(&format!("audit log: {e}"));
+            }
         }
     }
 }
