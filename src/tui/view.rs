@@ -325,7 +325,7 @@ fn draw_share(app: &App, buf: &mut Buffer, area: TRect, shares: Option<&[crate::
                 let until = crate::runner::store::local_time(s.expires);
                 lines.push(Line::styled(format!("  share {} until {until}", s.id), theme(app, "overlay_border")));
                 lines.push(Line::raw("  watch link (sees everything, types nothing):"));
-                lines.push(Line::raw(format!("  {}", s.read_url)));
+                lines.push(Line::raw(format!("  {}", visible(&s.read_url))));
                 match &s.drive_url {
                     Some(d) => {
                         lines.push(Line::raw("  drive link (can also type and approve):"));
@@ -333,7 +333,12 @@ fn draw_share(app: &App, buf: &mut Buffer, area: TRect, shares: Option<&[crate::
                     }
                     None => lines.push(Line::raw("  read-only: nobody can type or approve")),
                 }
-                let watching = if s.viewers.is_empty() { "nobody yet".to_string() } else { s.viewers.join(", ") };
+                // Viewers name themselves: shown, not obeyed.
+                let watching = if s.viewers.is_empty() {
+                    "nobody yet".to_string()
+                } else {
+                    visible(&s.viewers.join(", ")).into_owned()
+                };
                 let state = if s.connected { "" } else { " (reconnecting to the server)" };
                 lines.push(Line::raw(format!("  watching: {watching}{state}")));
                 lines.push(Line::raw(""));
