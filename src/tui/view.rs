@@ -656,7 +656,8 @@ fn status_prompt(app: &App) -> Option<(Line<'static>, u16)> {
             };
             (label, input.clone())
         }
-        Some(Overlay::Confirm { question, .. }) => (format!("{question} "), String::new()),
+        // Questions quote agents' commands and branches: shown, not obeyed.
+        Some(Overlay::Confirm { question, .. }) => (format!("{} ", visible(question)), String::new()),
         _ => return None,
     };
     let x = (label.width() + input.width() + 1) as u16;
