@@ -36,7 +36,7 @@ pub struct Target {
     /// seen by the agent. Empty unless `origin` gets the key.
     pub secrets: Vec<(String, String)>,
     /// Who named `upstream`, as the runner knows it: an upstream the agent named gets no
-    /// key and is confined (`confine`).
+    /// key and is confined (`forward_to`).
     pub origin: RouteOrigin,
 }
 
