@@ -35,7 +35,14 @@ struct Allow {
 
 impl Meter for Allow {
     fn target(&self, _token: &str, _route: &str, _chatgpt: bool) -> Option<Target> {
-        Some(Target { pane: 1, provider: "anthropic".into(), upstream: self.upstream.clone(), secrets: Vec::new() })
+        // The mock upstream is on this machine, as only the user's config may name one.
+        Some(Target {
+            pane: 1,
+            provider: "anthropic".into(),
+            upstream: self.upstream.clone(),
+            secrets: Vec::new(),
+            origin: teamster::meter::upstream::RouteOrigin::UserConfig,
+        })
     }
 
     async fn admit(self: Arc<Self>, _pane: u32, _provider: String, _model: Option<String>) -> Result<(), String> {
@@ -346,7 +353,6 @@ fn sandbox_costs(quick: bool) {
             hidden: &teamster::sandbox::secrets(&home),
             writable: &[],
             readable: &[],
-            scratch: &[PathBuf::from("/tmp"), PathBuf::from("/var/tmp")],
             empty: &[PathBuf::from("/run"), dir.join("run")],
             protect: &[],
             hook_socket: &dir.join("run/hooks.sock"),

@@ -107,18 +107,13 @@ fn rss_mib(pid: u32) -> (f64, f64) {
 }
 
 /// `teamster serve` while a runner floods updates without ever sending a snapshot.
-fn server_flood() {
-    use teamster::share::wire::{FromRunner, Register, ToRunner};
-    let dir = std::env::temp_dir().join(format!("teamster-bench-flood-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for d in ["run", "config/teamster", "state", "home"] {
-        std::fs::create_dir_all(dir.join(d)).expect("dirs");
-    }
+/// `teamster serve` on a free loopback port, its records in `dir`: the server and its port.
+fn serve(dir: &std::path::Path) -> (std::process::Child, u16) {
     let mut server = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(dir.join("server.db"))
         .env_clear()
-        .envs(envs(&dir))
+        .envs(envs(dir))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -127,6 +122,17 @@ fn server_flood() {
     std::io::BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("serve line");
     let port: u16 =
         line.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).and_then(|p| p.parse().ok()).expect("port");
+    (server, port)
+}
+
+fn server_flood() {
+    use teamster::share::wire::{FromRunner, Register, ToRunner};
+    let dir = std::env::temp_dir().join(format!("teamster-bench-flood-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["run", "config/teamster", "state", "home"] {
+        std::fs::create_dir_all(dir.join(d)).expect("dirs");
+    }
+    let (mut server, port) = serve(&dir);
     let url = format!("http://127.0.0.1:{port}");
     let pid = server.id();
     let share = "bench-flood-share-0000000001".to_string();
@@ -233,20 +239,7 @@ fn main() {
     std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let fifo = dir.join("lines");
     assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
-    let mut server = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.join("server.db"))
-        .env_clear()
-        .envs(envs(&dir))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    let mut out = std::io::BufReader::new(server.stdout.take().expect("stdout"));
-    out.read_line(&mut line).expect("serve line");
-    let port: u16 =
-        line.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).and_then(|p| p.parse().ok()).expect("port");
+    let (mut server, port) = serve(&dir);
     let script = format!("while true; do cat {}; done", fifo.display());
     teamster(&dir, &["-d", "-s", "bench", "--size", "120x40", "--", "bash", "--norc", "-c", &script]);
     let json = teamster(

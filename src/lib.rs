@@ -18,4 +18,5 @@ pub mod runner;
 pub mod sandbox;
 pub mod screen;
 pub mod share;
+pub mod text;
 pub mod tui;

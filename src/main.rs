@@ -307,7 +307,8 @@ fn main() {
         Some(Cmd::Daemon) => teamster::runner::daemon::run(config_path, teamster::paths::socket_path()),
     };
     if let Err(e) = result {
-        eprintln!("teamster: {e:#}");
+        // An error may quote a server, a peer or an agent: shown, not obeyed.
+        eprintln!("teamster: {}", teamster::text::visible_lines(&format!("{e:#}")));
         if std::env::var("TEAMSTER_SANDBOX").is_ok_and(|v| v == "on") {
             eprintln!(
                 "teamster: this runs in a sandboxed agent's pane, which cannot reach teamster's control socket; approvals and the like are a person's to do, from outside"

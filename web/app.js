@@ -105,7 +105,18 @@
   // Pure functions from wire rows to HTML, here before the page code so the node tests
   // can run them too.
 
-  const esc = (s) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  // Text a sharer's agents and programs, the relay or another viewer wrote, with its
+  // control characters and invisible bidirectional controls shown (`^[`, `\u{202e}`) as
+  // teamster's terminal views show them (src/text.rs): a name cannot reorder or hide
+  // what is around it.
+  const visible = (s) => String(s == null ? '' : s).replace(
+    /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      const n = c.charCodeAt(0);
+      if (n < 0x20) return '^' + String.fromCharCode(n + 64);
+      if (n === 0x7f) return '^?';
+      return '\\u{' + n.toString(16) + '}';
+    });
 
 
   // xterm's 16 colours, except blue: xterm's #0000ee is unreadable on a dark background.
@@ -133,18 +144,19 @@
   }
 
   const styleCache = new Map();
-  // The opening <span> for a style ('' for the default style); `cursor` inverts once more.
-  function openSpan(f, b, a, cursor) {
+  // The CSS of a style ('' for the default style); `cursor` inverts once more. Built from
+  // numbers only: nothing a sharer's program sends becomes CSS text.
+  function styleOf(f, b, a, cursor) {
     const key = f + ',' + b + ',' + a + (cursor ? 'c' : '');
-    let s = styleCache.get(key);
-    if (s !== undefined) return s;
+    let css = styleCache.get(key);
+    if (css !== undefined) return css;
     let fg = colour(f), bg = colour(b);
     if (!!(a & 128) !== !!cursor) {
       const t = fg;
       fg = bg || DEFAULT_BG;
       bg = t || DEFAULT_FG;
     }
-    let css = '';
+    css = '';
     if (fg) css += `color:${fg};`;
     if (bg) css += `background:${bg};`;
     if (a & 1) css += 'font-weight:bold;';
@@ -157,15 +169,21 @@
     if (lines.length) {
       css += `text-decoration:${lines.join(' ')}${a & 32 ? ' wavy' : a & 16 ? ' double' : ''};`;
     }
-    s = css ? `<span style="${css}">` : '';
-    styleCache.set(key, s);
-    return s;
+    styleCache.set(key, css);
+    return css;
   }
 
-  // One screen row as HTML: runs of styled text, wide characters held to two cells, and
-  // the cursor (column `cur`, or -1) as an inverted cell.
-  function rowHtml(row, cols, cur) {
-    let out = '';
+  // One row of a pane as DOM nodes. The sharer's screen is another machine's programs'
+  // output: its text goes in as text nodes (textContent), never parsed as HTML.
+  function rowNodes(doc, row, cols, cur) {
+    const out = doc.createDocumentFragment();
+    const styled = (css, child) => {
+      if (!css) return child;
+      const s = doc.createElement('span');
+      s.style.cssText = css;
+      s.appendChild(child);
+      return s;
+    };
     let x = 0;
     const runs = (row && row.r) || [];
     outer:
@@ -177,39 +195,54 @@
       let marks = null;
       if (run.m && run.m.length) {
         marks = new Map();
-        for (const [i, s] of run.m) marks.set(i, (marks.get(i) || '') + s);
+        for (const [i, s] of run.m) marks.set(i, (marks.get(i) || '') + String(s));
       }
-      const open = openSpan(f, b, a, false);
-      let buf = '';
+      const css = styleOf(f, b, a, false);
+      let group = doc.createDocumentFragment();
+      let text = '';
+      let any = false;
+      const endText = () => { if (text) group.appendChild(doc.createTextNode(text)); text = ''; };
       const flush = () => {
-        if (buf) out += open ? open + buf + '</span>' : buf;
-        buf = '';
+        endText();
+        if (any) out.appendChild(styled(css, group));
+        group = doc.createDocumentFragment();
+        any = false;
       };
-      const chars = Array.from(run.t || '');
+      const chars = Array.from(String(run.t || ''));
       for (let i = 0; i < chars.length; i++) {
         if (x + w > cols) { flush(); break outer; }
         let ch = hidden ? ' ' : chars[i];
         if (marks && marks.has(i) && !hidden) ch += marks.get(i);
-        let cell = esc(ch);
-        if (wide) cell = `<span class="wc">${cell}</span>`;
         if (cur >= x && cur < x + w) {
           flush();
-          const c = openSpan(f, b, a, true);
-          out += c + cell + '</span>';
+          let cell = doc.createTextNode(ch);
+          if (wide) { const wc = doc.createElement('span'); wc.className = 'wc'; wc.appendChild(cell); cell = wc; }
+          out.appendChild(styled(styleOf(f, b, a, true), cell));
+        } else if (wide) {
+          endText();
+          const wc = doc.createElement('span');
+          wc.className = 'wc';
+          wc.textContent = ch;
+          group.appendChild(wc);
+          any = true;
         } else {
-          buf += cell;
+          text += ch;
+          any = true;
         }
         x += w;
       }
       flush();
     }
-    if (cur >= x && cur < cols) out += ' '.repeat(cur - x) + openSpan(0, 0, 0, true) + ' </span>';
+    if (cur >= x && cur < cols) {
+      if (cur > x) out.appendChild(doc.createTextNode(' '.repeat(cur - x)));
+      out.appendChild(styled(styleOf(0, 0, 0, true), doc.createTextNode(' ')));
+    }
     return out;
   }
 
   // Outside a page (node tests) only the pure parts are wanted.
   if (typeof document === 'undefined') {
-    if (typeof module !== 'undefined') module.exports = { b64url, unb64url, makeKeys, derive, AAD, rowHtml, colour };
+    if (typeof module !== 'undefined') module.exports = { b64url, unb64url, makeKeys, derive, AAD, rowNodes, colour, visible };
     return;
   }
 
@@ -693,7 +726,7 @@
   function h(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
-    if (text != null) e.textContent = text;
+    if (text != null) e.textContent = visible(text);
     return e;
   }
 
@@ -706,14 +739,14 @@
       live: 'live',
       waiting: 'waiting for the sharer',
       reconnecting: 'reconnecting…',
-      refused: state.refused || 'refused',
+      refused: visible(state.refused || 'refused'),
     }[c];
     els.status.textContent = text;
     els.status.className = 'status ' + c;
     els.banner.hidden = c !== 'refused' && c !== 'waiting';
     els.banner.className = c === 'refused' ? 'refused' : 'waiting';
     els.banner.textContent = c === 'refused'
-      ? state.refused
+      ? visible(state.refused)
       : 'waiting for the sharer: their teamster is not connected right now; this page picks up when it is';
     els.role.textContent = state.role === 'drive' ? 'driver' : state.role === 'read' ? 'read-only' : (link.drive ? 'driver' : 'read-only');
     els.role.className = 'badge ' + (els.role.textContent === 'driver' ? 'drive' : 'read');
@@ -753,17 +786,17 @@
 
   function renderSession() {
     const s = state.session;
-    els.name.textContent = s ? s.name : 'teamster';
-    document.title = s ? `${s.name} · teamster` : 'teamster';
+    els.name.textContent = s ? visible(s.name) : 'teamster';
+    document.title = s ? `${visible(s.name)} · teamster` : 'teamster';
     if (s) {
       els.spend.textContent = dollars(s.spend) + (s.budget ? ' of ' + dollars(s.budget[0]) : '');
-      els.spend.title = s.budget ? s.budget[1] : 'spent by this session\u2019s agents';
+      els.spend.title = s.budget ? visible(s.budget[1]) : 'spent by this session\u2019s agents';
     } else {
       els.spend.textContent = '';
     }
     const tab = activeTab();
     els.tabs.textContent = s && s.tabs && s.tabs.length > 1
-      ? `tab ${(s.active_tab || 0) + 1} of ${s.tabs.length}: ${tab ? tab.name : ''}`
+      ? `tab ${(s.active_tab || 0) + 1} of ${s.tabs.length}: ${tab ? visible(tab.name) : ''}`
       : '';
 
     // The split tree, rebuilt only when its shape changes (moving a pane's element would
@@ -825,8 +858,8 @@
   function updatePaneChrome(id, pe, number, tab) {
     const info = paneInfo(id);
     pe.num.textContent = number > 0 ? String(number) : '';
-    pe.name.textContent = info ? info.name || info.command : `pane ${id}`;
-    pe.ptitle.textContent = info && info.title && info.title !== info.name && info.title !== info.command ? info.title : '';
+    pe.name.textContent = info ? visible(info.name || info.command) : `pane ${id}`;
+    pe.ptitle.textContent = info && info.title && info.title !== info.name && info.title !== info.command ? visible(info.title) : '';
     const spend = info && info.spend > 0 ? dollars(info.spend) + (info.spend_unknown ? '+?' : '') : '';
     pe.spend.textContent = spend;
     const approval = !!(info && info.agent && info.agent.state === 'needs-approval');
@@ -839,7 +872,7 @@
     pe.flag.className = 'flag' + (approval ? ' approval' : '');
     pe.root.classList.toggle('approval', approval);
     pe.root.classList.toggle('focused', !!tab && tab.focused === id);
-    pe.name.title = info ? info.command : '';
+    pe.name.title = info ? visible(info.command) : '';
 
     // Drivers get a line to type into the pane; viewers do not.
     if (canDrive() && !pe.typebar) {
@@ -864,7 +897,7 @@
     if (pe.cols !== p.cols) { pe.cols = p.cols; pe.pre.style.minWidth = `calc(${p.cols}ch + 8px)`; fitFonts(); }
     const c = p.cursor;
     const curY = c && c.visible ? c.y : -1;
-    const draw = (i) => { pe.rows[i].innerHTML = rowHtml(p.lines[i], p.cols, i === curY ? c.x : -1); };
+    const draw = (i) => { pe.rows[i].replaceChildren(rowNodes(document, p.lines[i], p.cols, i === curY ? c.x : -1)); };
     if (which === true) for (let i = 0; i < p.rows; i++) draw(i);
     else for (const i of which) if (i < p.rows) draw(i);
   }

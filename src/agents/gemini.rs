@@ -7,6 +7,7 @@
 //! `--skip-trust`: without that, its gate would silently be off.
 
 use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use crate::meter::upstream::RouteOrigin;
 use serde_json::{Value, json};
 
 /// Milliseconds Gemini waits for a hook: a day, under the 2^31 ms where Node's timers wrap.
@@ -60,12 +61,13 @@ fn route(
     env: &mut Vec<(String, String)>,
 ) -> Result<Vec<super::Route>, String> {
     let mut routes = Vec::new();
-    let mut point = |var: &str, id: &str, upstream: Option<String>| {
+    let mut point = |var: &str, id: &str, upstream: Option<(String, RouteOrigin)>| {
         if let (Some(url), Some(upstream)) = (ctx.route_url(id), upstream) {
             env.push((var.to_string(), url));
-            routes.push(super::Route::new(id, "google", upstream));
+            routes.push(super::Route::from_setting(id, "google", upstream));
         }
     };
+    let google = |url: &str| (url.to_string(), RouteOrigin::Agent);
     // A base URL with no auth type chosen makes Gemini CLI pick "gateway" auth and fail:
     // choose the API key when there is one.
     let chosen = settings.pointer("/security/auth/selectedType").is_some();
@@ -75,14 +77,14 @@ fn route(
             .insert("selectedType".into(), json!("gemini-api-key"));
     }
     if chosen || key {
-        let api = super::setting(agent, ctx, "GOOGLE_GEMINI_BASE_URL")
-            .unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
+        let api = super::upstream_setting(agent, ctx, "GOOGLE_GEMINI_BASE_URL")
+            .unwrap_or_else(|| google("https://generativelanguage.googleapis.com"));
         point("GOOGLE_GEMINI_BASE_URL", "gemini", Some(api));
     }
-    let assist = super::setting(agent, ctx, "CODE_ASSIST_ENDPOINT")
-        .unwrap_or_else(|| "https://cloudcode-pa.googleapis.com".into());
+    let assist = super::upstream_setting(agent, ctx, "CODE_ASSIST_ENDPOINT")
+        .unwrap_or_else(|| google("https://cloudcode-pa.googleapis.com"));
     point("CODE_ASSIST_ENDPOINT", "gemini-assist", Some(assist));
-    point("GOOGLE_VERTEX_BASE_URL", "gemini-vertex", super::setting(agent, ctx, "GOOGLE_VERTEX_BASE_URL"));
+    point("GOOGLE_VERTEX_BASE_URL", "gemini-vertex", super::upstream_setting(agent, ctx, "GOOGLE_VERTEX_BASE_URL"));
     Ok(routes)
 }
 

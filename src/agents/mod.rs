@@ -14,6 +14,7 @@ pub mod pi;
 pub mod probe;
 
 use crate::config::{AgentConfig, Config};
+use crate::meter::upstream::RouteOrigin;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -280,11 +281,40 @@ pub struct Route {
     /// Where requests made with ChatGPT login go instead (Codex and opencode send those to
     /// ChatGPT's backend, not the API).
     pub chatgpt: Option<String>,
+    /// Who named `upstream`: the adapter says when it was the user's teamster config; the
+    /// runner makes every hook's route the agent's and recognises the providers' own APIs.
+    /// Never read from a payload.
+    #[serde(skip)]
+    pub origin: RouteOrigin,
 }
 
 impl Route {
+    /// A route to an upstream the agent named (or could have: its settings files, its
+    /// environment), until the runner sees it is the provider's own API.
     pub fn new(id: &str, provider: &str, upstream: impl Into<String>) -> Route {
-        Route { id: id.into(), provider: provider.into(), upstream: upstream.into(), chatgpt: None }
+        Route {
+            id: id.into(),
+            provider: provider.into(),
+            upstream: upstream.into(),
+            chatgpt: None,
+            origin: RouteOrigin::Agent,
+        }
+    }
+
+    /// A route to `upstream` with its origin, from `upstream_setting`.
+    pub fn from_setting(id: &str, provider: &str, (upstream, origin): (String, RouteOrigin)) -> Route {
+        Route { origin, ..Route::new(id, provider, upstream) }
+    }
+}
+
+/// A base URL setting and who made it: the agent's entry in the teamster config
+/// (`[agents.NAME.env]`) is the user's; the environment the agent starts from, its
+/// settings files and the rest are what the agent may have written, so they are the
+/// agent's.
+pub fn upstream_setting(agent: &Agent, ctx: &LaunchContext, name: &str) -> Option<(String, RouteOrigin)> {
+    match agent.env.get(name).filter(|v| !v.is_empty()) {
+        Some(v) => Some((v.clone(), RouteOrigin::UserConfig)),
+        None => ctx.var(name).map(|v| (v.to_string(), RouteOrigin::Agent)),
     }
 }
 

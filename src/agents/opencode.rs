@@ -4,6 +4,7 @@
 //! `OPENCODE_CONFIG_CONTENT` instead. Resume is `--session <id>`.
 
 use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use crate::meter::upstream::RouteOrigin;
 use serde_json::{Value, json};
 
 /// The plugin. Reports go out in order on one queue so opencode never waits on them,
@@ -132,13 +133,15 @@ fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Result<Vec<
         let configured = std::iter::once(&*content)
             .chain(files.iter())
             .find_map(|v| v.pointer(&pointer).and_then(Value::as_str).map(str::to_string));
+        // opencode's config files are the agent's own state: what they name is the agent's.
         let upstream = configured
-            .or_else(|| var.and_then(|v| super::setting(agent, ctx, v)))
-            .unwrap_or_else(|| default.to_string());
+            .map(|u| (u, RouteOrigin::Agent))
+            .or_else(|| var.and_then(|v| super::upstream_setting(agent, ctx, v)))
+            .unwrap_or_else(|| (default.to_string(), RouteOrigin::Agent));
         super::object_at(content, &["provider", name, "options"], "your opencode config")?
             .insert("baseURL".into(), json!(url));
         let chatgpt = (name == "openai").then(|| super::CHATGPT_BACKEND.to_string());
-        routes.push(super::Route { chatgpt, ..super::Route::new(&id, family, upstream) });
+        routes.push(super::Route { chatgpt, ..super::Route::from_setting(&id, family, upstream) });
     }
     Ok(routes)
 }

@@ -18,6 +18,10 @@ pub struct Offline {
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
     pub model: Option<String>,
+    /// Routes whose upstream is the provider at the URL, named in the agent's own settings
+    /// files: teamster's config must name them too (`[providers.ROUTE]`), since a route the
+    /// agent names never leads to this machine.
+    pub providers: Vec<(String, String)>,
 }
 
 fn write(path: PathBuf, text: &str) -> Result<(), String> {
@@ -40,6 +44,7 @@ pub fn offline_setup(
     let pairs = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let mut args = Vec::new();
     let mut model = None;
+    let mut providers = Vec::new();
     let env = match kind {
         AgentKind::Claude => {
             let state = json!({
@@ -67,6 +72,7 @@ pub fn offline_setup(
                 toml::Value::String(work.to_string_lossy().into_owned())
             );
             write(home.join(".codex/config.toml"), &config)?;
+            providers.push(("codex-mock".to_string(), format!("{url}/v1")));
             args = ["--disable", "plugins", "--disable", "apps"].map(String::from).to_vec();
             pairs(&[("MOCK_API_KEY", "mock")])
         }
@@ -80,6 +86,7 @@ pub fn offline_setup(
                              "cost": { "input": 3, "output": 15, "cacheRead": 0.3, "cacheWrite": 3.75 } }],
             }}});
             write(home.join(".pi/agent/models.json"), &models.to_string())?;
+            providers.push(("pi-mock".to_string(), format!("{url}/v1")));
             model = Some("mock/mock-model".to_string());
             pairs(&[("PI_OFFLINE", "1")])
         }
@@ -98,6 +105,7 @@ pub fn offline_setup(
                 "model": "anthropic/claude-sonnet-4-5",
             });
             write(dir.join("opencode.json"), &config.to_string())?;
+            providers.push(("oc-anthropic".to_string(), format!("{url}/v1")));
             for (path, text) in super::opencode::sdk_stub(&dir) {
                 write(path, &text)?;
             }
@@ -111,7 +119,7 @@ pub fn offline_setup(
         }
         AgentKind::Command => Vec::new(),
     };
-    Ok(Offline { env, args, model })
+    Ok(Offline { env, args, model, providers })
 }
 
 /// The agent's one-shot mode: run `prompt`, print the answer, exit.

@@ -232,9 +232,10 @@ pub fn run(config_path: &Path, live: bool) -> i32 {
             Status::Warn => "warn",
             Status::Fail => "FAIL",
         };
-        println!("{mark} {:<16} {}", c.what, c.detail);
+        // Details quote what installed programs printed (versions, errors).
+        println!("{mark} {:<16} {}", c.what, crate::text::visible(&c.detail));
         if let Some(fix) = c.fix.as_ref().filter(|f| !f.is_empty()) {
-            println!("     {:<16} fix: {fix}", "");
+            println!("     {:<16} fix: {}", "", crate::text::visible(fix));
         }
     }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();

@@ -13,6 +13,7 @@ use crate::protocol::{
     read_msg, write_msg,
 };
 use crate::runner::daemon;
+use crate::text::{visible, visible_lines};
 use anyhow::{Context as _, bail};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -115,7 +116,7 @@ pub fn attach(config_path: PathBuf, target: AttachTarget) -> anyhow::Result<()> 
         crate::tui::run(crate::tui::link::Local::new(conn, socket.clone(), config_path), opts).await
     })?;
     if !reason.is_empty() {
-        println!("{reason}");
+        println!("{}", visible_lines(&reason));
     }
     rt.shutdown_timeout(std::time::Duration::from_millis(50));
     Ok(())
@@ -222,18 +223,18 @@ pub fn ls_text(sessions: &[SessionView]) -> String {
         };
         out.push_str(&format!(
             "session {}: {} tab{}, {attached}\n",
-            s.name,
+            visible(&s.name),
             s.tabs.len(),
             if s.tabs.len() == 1 { "" } else { "s" }
         ));
         for (i, t) in s.tabs.iter().enumerate() {
-            let name = if t.name.is_empty() { String::new() } else { format!(" {}", t.name) };
+            let name = if t.name.is_empty() { String::new() } else { format!(" {}", visible(&t.name)) };
             out.push_str(&format!("  tab {}{name}{}\n", i + 1, if i == s.active_tab { " (current)" } else { "" }));
             for (n, id) in t.layout.panes().iter().enumerate() {
                 let Some(p) = s.pane(*id) else { continue };
                 let label = match &p.name {
-                    Some(name) if *name != p.command => format!("{name}: {}", p.command),
-                    _ => p.command.clone(),
+                    Some(name) if *name != p.command => format!("{}: {}", visible(name), visible(&p.command)),
+                    _ => visible(&p.command).into_owned(),
                 };
                 let focus = if t.focused == p.id { "*" } else { " " };
                 out.push_str(&format!(
@@ -241,11 +242,11 @@ pub fn ls_text(sessions: &[SessionView]) -> String {
                     n + 1,
                     p.id,
                     label,
-                    p.status(),
+                    visible(&p.status()),
                     p.size.cols,
                     p.size.rows,
                     p.pid.map(|pid| format!("  pid {pid}")).unwrap_or_default(),
-                    p.branch.as_ref().map(|b| format!("  branch {b}")).unwrap_or_default(),
+                    p.branch.as_ref().map(|b| format!("  branch {}", visible(b))).unwrap_or_default(),
                 ));
             }
         }
@@ -267,7 +268,7 @@ pub fn kill(target: Option<String>, all: bool) -> anyhow::Result<()> {
             _ => Ok("done".into()),
         }
     })?;
-    println!("{text}");
+    println!("{}", visible_lines(&text));
     Ok(())
 }
 
@@ -337,7 +338,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
     use crate::agents::{AgentKind, Verdict};
     use std::io::{BufRead, Read, Write};
     let Some(kind) = AgentKind::from_name(agent) else {
-        eprintln!("teamster hook: `{agent}` is not an agent kind (claude, codex, pi, gemini, opencode)");
+        eprintln!("teamster hook: `{}` is not an agent kind (claude, codex, pi, gemini, opencode)", visible(agent));
         return 2;
     };
     let mut raw = String::new();
@@ -367,7 +368,9 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
     print!("{out}");
     let _ = std::io::stdout().flush();
     if let Verdict::Deny { reason } = &verdict {
-        eprintln!("{reason}");
+        // A reason may be a person's, a teammate's or a rule's words: shown, not obeyed
+        // by the terminal the agent's hook writes to.
+        eprintln!("{}", visible_lines(reason));
     }
     code
 }
@@ -394,19 +397,21 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
         );
         for p in pending {
             let why = match &p.rule {
-                Some(rule) => format!("  ({rule})"),
+                Some(rule) => format!("  ({})", visible(rule)),
                 None => String::new(),
             };
+            // Every field but the numbers is what an agent said (its command above all):
+            // shown, not obeyed, so `ESC [8m` cannot hide the rest of a command.
             println!(
                 "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>5}s {:>8}s  {}{why}",
                 p.id,
-                p.session,
+                visible(&p.session),
                 p.pane,
-                p.agent,
-                p.tool,
+                visible(&p.agent),
+                visible(&p.tool),
                 now.saturating_sub(p.since),
                 p.deadline.saturating_sub(now),
-                p.what
+                visible(&p.what)
             );
         }
         println!("`teamster approve ID` lets one go ahead; `teamster deny ID --reason TEXT` stops it");
@@ -512,7 +517,8 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
     ] {
         println!("{title:<28} {:>6} {:>9} {:>9} {:>10} {:>10}", "calls", "input", "output", "cache", "dollars");
         for r in rows {
-            println!("  {:<26} {:>6} {}", r.key, r.calls, r.columns());
+            // Model names are what agents asked for.
+            println!("  {:<26} {:>6} {}", visible(&r.key), r.calls, r.columns());
         }
         println!();
     }
@@ -578,7 +584,7 @@ pub fn rules(json: bool, forget: Option<i64>, config_path: &Path) -> anyhow::Res
     } else {
         println!("always allowed (`teamster rules --forget ID` removes one):");
         for a in allowances {
-            println!("  {:>3}  {:<28} {}: {}", a.id, a.scope.words(), a.tool, a.what);
+            println!("  {:>3}  {:<28} {}: {}", a.id, a.scope.words(), visible(&a.tool), visible(&a.what));
         }
     }
     Ok(())
@@ -609,14 +615,16 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
             (None, Some(reason)) => format!(" ({reason})"),
             (None, None) => String::new(),
         };
+        // What agents did and said, and what people typed as reasons: shown, not obeyed.
         println!(
-            "{}  {:<8} {:<10} {:<6} by {:<24} {}{why}",
+            "{}  {:<8} {:<10} {:<6} by {:<24} {}{}",
             crate::runner::store::local_time(d.ts),
-            d.session,
-            d.agent,
-            d.verdict,
-            d.by,
-            d.what
+            visible(&d.session),
+            visible(&d.agent),
+            visible(&d.verdict),
+            visible(&d.by),
+            visible(&d.what),
+            visible(&why)
         );
     }
     Ok(())

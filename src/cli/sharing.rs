@@ -3,6 +3,7 @@
 use super::{existing, load_config, request, runtime};
 use crate::paths;
 use crate::protocol::{ClientMsg, Reply, ShareRequest, ShareView};
+use crate::text::{visible, visible_lines};
 use anyhow::bail;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -47,21 +48,26 @@ pub fn share(mut req: ShareRequest, list: bool, json: bool) -> anyhow::Result<()
 
 fn describe(s: &ShareView, new: bool) -> String {
     let what = match s.pane {
-        Some(p) => format!("pane {p} of session `{}`", s.session),
-        None => format!("session `{}`", s.session),
+        Some(p) => format!("pane {p} of session `{}`", visible(&s.session)),
+        None => format!("session `{}`", visible(&s.session)),
     };
     let until = crate::runner::store::local_time(s.expires);
-    let mut out = format!("{} {what} (share {}, until {until})\n", if new { "sharing" } else { "shared:" }, s.id);
-    out += &format!("  watch: {}\n", s.read_url);
+    let mut out =
+        format!("{} {what} (share {}, until {until})\n", if new { "sharing" } else { "shared:" }, visible(&s.id));
+    // Links come from the share server: shown, not obeyed.
+    out += &format!("  watch: {}\n", visible(&s.read_url));
     if let Some(d) = &s.drive_url {
+        let d = visible(d);
         out += &format!("  drive: {d}\n         (this one can type and approve: give it only to someone you trust)\n");
     }
     if new {
         out += "open a link in a browser, or run: teamster attach 'LINK'\n";
-        out += &format!("stop with: teamster unshare {}\n", s.id);
+        out += &format!("stop with: teamster unshare {}\n", visible(&s.id));
     } else {
         let state = if s.connected { "connected" } else { "reconnecting to the server" };
-        let watching = if s.viewers.is_empty() { "nobody yet".to_string() } else { s.viewers.join(", ") };
+        // Viewers name themselves.
+        let watching =
+            if s.viewers.is_empty() { "nobody yet".to_string() } else { visible(&s.viewers.join(", ")).into_owned() };
         out += &format!("  {state}; watching: {watching}\n");
     }
     out
@@ -79,7 +85,7 @@ pub fn unshare(id: Option<String>, session: Option<String>) -> anyhow::Result<()
             _ => bail!("unexpected reply"),
         }
     })?;
-    println!("{text}");
+    println!("{}", visible_lines(&text));
     Ok(())
 }
 
@@ -115,8 +121,9 @@ pub fn attach_url(config_path: PathBuf, url: &str, name: Option<String>) -> anyh
         };
         crate::tui::run(remote, opts).await
     })?;
+    // Why the link ended may be the server's or the sharer's words.
     if !reason.is_empty() {
-        println!("{reason}");
+        println!("{}", visible_lines(&reason));
     }
     rt.shutdown_timeout(std::time::Duration::from_millis(50));
     Ok(())

@@ -70,6 +70,8 @@ pub struct Config {
     pub mouse: bool,
     /// How an unfocused agent that starts waiting for you is announced.
     pub notify: Notify,
+    /// What a program in a pane may do to your clipboard (OSC 52).
+    pub clipboard: Clipboard,
     /// Hold every tool call an agent reports until `teamster approve` or `deny`.
     pub hold_tool_calls: bool,
     pub agents: BTreeMap<String, AgentConfig>,
@@ -140,6 +142,21 @@ pub enum Notify {
     Osc777,
 }
 
+/// What a program's request to set the clipboard (OSC 52) does. A program in a pane may be
+/// an agent working for someone else's prompt: a clipboard it sets is a command you paste.
+/// As tmux, the default ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clipboard {
+    /// Ignored (tmux's default).
+    #[default]
+    Deny,
+    /// The text is shown, control characters made visible, and you say y or n.
+    Ask,
+    /// Written to your terminal's clipboard.
+    Allow,
+}
+
 impl AgentConfig {
     /// The entry's kind: as set, else the kind it is named after, else `command`.
     pub fn kind_or_default(&self, name: &str) -> Result<AgentKind, String> {
@@ -167,6 +184,7 @@ impl Default for Config {
             escape_time_ms: 10,
             mouse: true,
             notify: Notify::Bell,
+            clipboard: Clipboard::Deny,
             hold_tool_calls: false,
             agents: BTreeMap::new(),
             meter: true,

@@ -3,4 +3,5 @@
 
 pub mod prices;
 pub mod proxy;
+pub mod upstream;
 pub mod usage;

@@ -7,6 +7,7 @@
 //! What a pane's routes lead to, what the policies say and where spend goes is the
 //! runner's business, behind `Meter`.
 
+use super::upstream::{self, RouteOrigin};
 use super::usage::{Api, Reading, UsageReader, requested_model};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
@@ -14,6 +15,7 @@ use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response, StatusCode, header};
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -31,8 +33,11 @@ pub struct Target {
     pub upstream: String,
     /// Placeholders the sandboxed agent holds instead of this provider's keys, and the
     /// real keys: swapped in the request's credential headers and `key` parameter, never
-    /// seen by the agent.
+    /// seen by the agent. Empty unless `origin` gets the key.
     pub secrets: Vec<(String, String)>,
+    /// Who named `upstream`, as the runner knows it: an upstream the agent named gets no
+    /// key and is confined (`forward_to`).
+    pub origin: RouteOrigin,
 }
 
 /// The runner's side of the proxy.
@@ -145,9 +150,11 @@ async fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) ->
         Ok(a) => a.collect(),
         Err(e) => return full(StatusCode::BAD_GATEWAY, "text/plain", format!("teamster: cannot find {host}: {e}\n")),
     };
-    if !literal && addrs.iter().any(|a| crate::sandbox::is_local(a.ip())) {
-        let why =
-            format!("{host} leads to this machine or a private network; name the address in `allow_hosts` to allow it");
+    // Every spelling counts: `::ffff:127.0.0.1` is this machine as much as 127.0.0.1.
+    if let Some((addr, what)) =
+        addrs.iter().find_map(|a| upstream::forbidden(a.ip()).map(|w| (a, w))).filter(|_| !literal)
+    {
+        let why = format!("{host} leads to {}, {what}; name the address in `allow_hosts` to allow it", addr.ip());
         meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
         return refused(why);
     }
@@ -185,15 +192,95 @@ pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<
 pub type LazyClient = Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>;
 
 fn upstream_client(lazy: &LazyClient) -> Result<reqwest::Client, String> {
-    lazy.get_or_init(|| {
-        // rustls on ring; installing twice (a second proxy in the process) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .clone()
+    lazy.get_or_init(|| build_client(None)).clone()
+}
+
+/// An upstream client. Redirects are the agent's to follow, not the proxy's (a redirect
+/// would take the key, or the agent's request, somewhere nobody checked). `pinned`: the
+/// only addresses `host` may lead to, already checked; such a client connects to them and
+/// nowhere else (no second lookup, no proxy of the user's that would look the name up
+/// again).
+fn build_client(pinned: Option<(&str, &[SocketAddr])>) -> Result<reqwest::Client, String> {
+    // rustls on ring; installing twice (a second proxy in the process) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some((host, addrs)) = pinned {
+        b = b.no_proxy().resolve_to_addrs(host, addrs);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// Where a model call of `target` goes, and the client that takes it there; or the reply
+/// that refuses it.
+///
+/// An upstream the agent named (its settings files, its hook payloads) gets no key, must
+/// be https on a host `allow_hosts` lets agents reach, and must lead, by every address its
+/// name has now, away from this machine and every private network; the client then
+/// connects to exactly those addresses. The providers' own APIs and the user's config go
+/// where they say (the user may run a gateway on this machine), but the key never crosses
+/// the network in the clear.
+async fn forward_to<M: Meter>(
+    target: &Target,
+    meter: &M,
+    token: &str,
+    shared: &LazyClient,
+) -> Result<(url::Url, reqwest::Client), Response<ProxyBody>> {
+    let shown = crate::text::visible(&target.upstream).into_owned();
+    let refuse = |why: String| {
+        let what = format!("a model call to {shown} (an upstream named by {})", target.origin.words());
+        meter.refuse(token, &what, &why);
+        api_error(&target.provider, StatusCode::FORBIDDEN, &format!("teamster: {why}"))
+    };
+    let unreachable = |why: String| api_error(&target.provider, StatusCode::BAD_GATEWAY, &format!("teamster: {why}"));
+    match target.origin {
+        RouteOrigin::Agent => {
+            let url = upstream::check_agent(&target.upstream).map_err(refuse)?;
+            let (host, port) = upstream::host_port(&url);
+            meter.egress(&host, port).map_err(|why| refuse(format!("{why} (the agent named this upstream)")))?;
+            let addrs: Vec<SocketAddr> = match url.host() {
+                Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
+                Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
+                _ => match tokio::net::lookup_host((host.as_str(), port)).await {
+                    Ok(a) => a.collect(),
+                    Err(e) => return Err(unreachable(format!("cannot find {host}: {e}"))),
+                },
+            };
+            if addrs.is_empty() {
+                return Err(unreachable(format!("{host} has no address")));
+            }
+            if let Some((addr, what)) = addrs.iter().find_map(|a| upstream::forbidden(a.ip()).map(|w| (a, w))) {
+                return Err(refuse(format!(
+                    "{host} leads to {}, {what}: an upstream the agent names may not lead there",
+                    addr.ip()
+                )));
+            }
+            let client = build_client(Some((&host, &addrs))).map_err(unreachable)?;
+            Ok((url, client))
+        }
+        RouteOrigin::Official | RouteOrigin::UserConfig => {
+            let url = upstream::parse(&target.upstream).map_err(refuse)?;
+            if target.origin == RouteOrigin::Official && !upstream::is_official(&target.provider, &url) {
+                return Err(refuse(format!("{shown} is not {}'s own API", target.provider)));
+            }
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            if url.scheme() != "https" && !loopback {
+                return Err(refuse(format!(
+                    "{shown} is plain http away from this machine: the key would cross the network in the clear; use https"
+                )));
+            }
+            Ok((
+                url,
+                upstream_client(shared).map_err(|e| unreachable(format!("no HTTPS client for the provider: {e}")))?,
+            ))
+        }
+    }
 }
 
 async fn handle<M: Meter>(
@@ -233,7 +320,17 @@ async fn handle<M: Meter>(
     if req.headers().get(header::UPGRADE).is_some() {
         return full(StatusCode::UPGRADE_REQUIRED, "text/plain", "teamster meters plain HTTP; use it\n".into());
     }
-    let url = format!("{}{}", target.upstream.trim_end_matches('/'), reveal_query(suffix, &target.secrets));
+    // Where it goes is settled before anything is read or asked: a refused upstream costs
+    // nobody a decision.
+    let (base, client) = match forward_to(&target, meter.as_ref(), token, &client).await {
+        Ok(f) => f,
+        Err(refusal) => return refusal,
+    };
+    // The runner gives keys only with origins that get them; this holds it here too.
+    let secrets = if target.origin.gets_key() { target.secrets.clone() } else { Vec::new() };
+    // The base was checked whole; the agent's path and query go after its path, where
+    // they cannot change its host.
+    let url = format!("{}{}", base.as_str().trim_end_matches('/'), reveal_query(suffix, &secrets));
     let (head, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_REQUEST).collect().await {
         Ok(b) => b.to_bytes(),
@@ -252,20 +349,10 @@ async fn handle<M: Meter>(
     {
         return api_error(&target.provider, StatusCode::FORBIDDEN, &format!("teamster: {reason}"));
     }
-    let client = match upstream_client(&client) {
-        Ok(c) => c,
-        Err(e) => {
-            return api_error(
-                &target.provider,
-                StatusCode::BAD_GATEWAY,
-                &format!("teamster has no HTTPS client for the provider: {e}"),
-            );
-        }
-    };
     let mut out = client.request(head.method.clone(), &url).body(body);
     for (name, value) in &head.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) && name != header::ACCEPT_ENCODING && name != header::CONTENT_LENGTH {
-            match value.to_str().ok().and_then(|v| reveal_credential(name.as_str(), v, &target.secrets)) {
+            match value.to_str().ok().and_then(|v| reveal_credential(name.as_str(), v, &secrets)) {
                 Some(real) => out = out.header(name, real),
                 None => out = out.header(name, value),
             }

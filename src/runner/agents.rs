@@ -50,16 +50,8 @@ impl Runner {
                         Outcome::Defer => Verdict::Defer,
                     };
                 }
-                HookEvent::Routes(routes) => {
-                    let st = self.state.lock();
-                    if let Some(p) = st.panes.get(&pane) {
-                        let mut m = p.meta.lock();
-                        for r in routes {
-                            m.routes.retain(|old| old.id != r.id);
-                            m.routes.push(r);
-                        }
-                    }
-                }
+                // Whatever the payload says of them, a hook's routes are the agent's.
+                HookEvent::Routes(routes) => self.add_routes(pane, routes, super::meter::RouteSource::Hook),
                 HookEvent::PermissionDialog(call) => {
                     // Approved in teamster already: answer the agent's own dialog too.
                     if self.take_approval(pane, &call) {

@@ -3,9 +3,68 @@
 
 use super::Runner;
 use super::control::{Action, Outcome};
+use super::store::DecisionRecord;
+use crate::agents::Route;
+use crate::config::Config;
 use crate::meter::proxy::{Meter, Target};
+use crate::meter::upstream::{self, RouteOrigin};
 use crate::meter::usage::Reading;
 use std::sync::Arc;
+
+/// Where a route was learnt: the adapter's launch (which says when the user's teamster
+/// config named the upstream), or an agent's hook, whose routes are the agent's whatever
+/// its payload says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteSource {
+    Launch,
+    Hook,
+}
+
+/// `routes` as the runner takes them from `source`: a hook's are the agent's; any that
+/// leads to its provider's own API (parsed, not pattern-matched) is official.
+pub fn classify(mut routes: Vec<Route>, source: RouteSource) -> Vec<Route> {
+    for r in &mut routes {
+        if source == RouteSource::Hook {
+            r.origin = RouteOrigin::Agent;
+        }
+        if upstream::parse(&r.upstream).is_ok_and(|u| upstream::is_official(&r.provider, &u)) {
+            r.origin = RouteOrigin::Official;
+        }
+    }
+    routes
+}
+
+/// Where a call on route `r` goes now, and who named it: the config's upstream for the
+/// route or its provider outranks the agent's own; ChatGPT login goes to the backend the
+/// adapter knows (official only if it is).
+fn destination(config: &Config, r: &Route, chatgpt: bool) -> (String, RouteOrigin) {
+    let configured = config.providers.get(&r.id).or_else(|| config.providers.get(&r.provider));
+    match (configured, chatgpt, &r.chatgpt) {
+        (Some(p), _, _) => (p.base_url.clone(), RouteOrigin::UserConfig),
+        (None, true, Some(backend)) => {
+            let official = upstream::parse(backend).is_ok_and(|u| upstream::is_official(&r.provider, &u));
+            (backend.clone(), if official { RouteOrigin::Official } else { RouteOrigin::Agent })
+        }
+        (None, _, _) => (r.upstream.clone(), r.origin),
+    }
+}
+
+/// What can be said of a route before a call uses it: where it leads, and, for an
+/// upstream the agent named, whether it may lead there at all (its addresses are checked
+/// at each call).
+fn route_verdict(config: &Config, r: &Route) -> (String, RouteOrigin, Result<(), String>) {
+    let (url, origin) = destination(config, r, false);
+    let verdict = match origin {
+        RouteOrigin::Official | RouteOrigin::UserConfig => upstream::parse(&url).map(|_| ()),
+        RouteOrigin::Agent => upstream::check_agent(&url).and_then(|u| {
+            let (host, port) = upstream::host_port(&u);
+            crate::sandbox::host_allowed(&config.sandbox.allow_hosts, &host, port).map(|_| ()).ok_or_else(|| {
+                format!("{host}:{port} is not among the hosts agents may reach (`allow_hosts` under [sandbox])")
+            })
+        }),
+    };
+    (url, origin, verdict)
+}
 
 impl Meter for Runner {
     fn target(&self, token: &str, route: &str, chatgpt: bool) -> Option<Target> {
@@ -14,25 +73,18 @@ impl Meter for Runner {
             let m = pane.meta.lock();
             (m.routes.iter().find(|r| r.id == route)?.clone(), m.secrets.clone())
         };
-        // The config's upstream for this route or its provider outranks the agent's own.
-        let config = self.config.read();
-        let configured = config.providers.get(&r.id).or_else(|| config.providers.get(&r.provider));
-        let upstream = match (configured, chatgpt, &r.chatgpt) {
-            (Some(p), _, _) => p.base_url.clone(),
-            (None, true, Some(backend)) => backend.clone(),
-            (None, _, _) => r.upstream.clone(),
-        };
+        let (upstream, origin) = destination(&self.config.read(), &r, chatgpt);
         // A real key goes only with its provider's own credentials, and only to the
-        // provider's own host or an upstream this config names: the agent can write the
-        // settings files its other upstreams come from.
-        let trusted = configured.is_some() || super::sandbox::official_upstream(&upstream);
+        // provider's own API or an upstream the user's teamster config names: the agent
+        // can write the settings files (and send the hook payloads) its other upstreams
+        // come from.
         let names = super::sandbox::credentials_of(&r.provider);
         let secrets = secrets
             .into_iter()
-            .filter(|(name, _)| trusted && names.contains(&name.as_str()))
+            .filter(|(name, _)| origin.gets_key() && names.contains(&name.as_str()))
             .map(|(name, real)| (super::sandbox::placeholder(&name), real))
             .collect();
-        Some(Target { pane: pane.id, provider: r.provider, upstream, secrets })
+        Some(Target { pane: pane.id, provider: r.provider, upstream, secrets, origin })
     }
 
     fn egress(&self, host: &str, port: u16) -> Result<bool, String> {
@@ -75,5 +127,125 @@ impl Runner {
         let origin = crate::meter::proxy::Origin::Loopback;
         tokio::spawn(crate::meter::proxy::serve(listener, self.clone(), origin, self.upstream.clone()));
         Ok(port)
+    }
+}
+
+impl Runner {
+    /// Routes an agent's hook reports: each replaces the pane's route of its id, and goes
+    /// to the audit log with who named it.
+    pub(super) fn add_routes(&self, pane: u32, routes: Vec<Route>, source: RouteSource) {
+        let routes = classify(routes, source);
+        let Some(p) = self.state.lock().panes.get(&pane).cloned() else { return };
+        let (key, agent) = {
+            let mut m = p.meta.lock();
+            for r in &routes {
+                m.routes.retain(|old| old.id != r.id);
+                m.routes.push(r.clone());
+            }
+            (m.spec.key.clone(), m.spec.name.clone().unwrap_or_default())
+        };
+        let session = self.state.lock().sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default();
+        self.audit_routes(&session, &key, &agent, &routes);
+    }
+
+    /// One audit record per route a pane got: where it leads, who named it, and whether
+    /// a call may take it (and with the key).
+    pub(super) fn audit_routes(&self, session: &str, pane_key: &str, agent: &str, routes: &[Route]) {
+        // With each record, whether it is news for the sidebar's history: a route the agent
+        // named, or one refused. Routes to the provider's own API or the user's config go to
+        // the log only.
+        let records: Vec<(DecisionRecord, bool)> = {
+            let config = self.config.read();
+            routes
+                .iter()
+                .map(|r| {
+                    let (url, origin, verdict) = route_verdict(&config, r);
+                    let key = if origin.gets_key() { "with the key" } else { "without the key" };
+                    let news = origin == RouteOrigin::Agent || verdict.is_err();
+                    let record = DecisionRecord {
+                        ts: super::now_secs(),
+                        session: session.to_string(),
+                        pane: pane_key.to_string(),
+                        agent: agent.to_string(),
+                        kind: "route".into(),
+                        what: format!(
+                            "route {} ({}) to {}, named by {}",
+                            crate::text::visible(&r.id),
+                            r.provider,
+                            crate::text::visible(&url),
+                            origin.words()
+                        ),
+                        verdict: if verdict.is_ok() { "allow" } else { "deny" }.into(),
+                        by: "teamster".into(),
+                        rule: None,
+                        reason: Some(match verdict {
+                            Ok(()) => format!("model calls go there {key}"),
+                            Err(why) => format!("{why}; model calls on it are refused"),
+                        }),
+                    };
+                    (record, news)
+                })
+                .collect()
+        };
+        for (record, news) in records {
+            if news {
+                self.audit(record);
+            } else if let Err(e) = self.store.lock().add_decision(&record) {
+                super::log(&format!("audit log: {e}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(upstream: &str, origin: RouteOrigin) -> Route {
+        Route { origin, ..Route::new("r", "anthropic", upstream) }
+    }
+
+    #[test]
+    fn who_named_a_route_is_the_runners_call_not_the_payloads() {
+        // A hook's route is the agent's, whatever it claims; the provider's own API is
+        // official wherever it was learnt; a host hidden behind user info is not.
+        let cases = [
+            ("https://api.anthropic.com", RouteOrigin::UserConfig, RouteSource::Hook, RouteOrigin::Official),
+            ("https://evil.example", RouteOrigin::UserConfig, RouteSource::Hook, RouteOrigin::Agent),
+            ("https://evil.example", RouteOrigin::Official, RouteSource::Hook, RouteOrigin::Agent),
+            ("https://api.anthropic.com:443@evil.example", RouteOrigin::Agent, RouteSource::Launch, RouteOrigin::Agent),
+            ("https://api.anthropic.com.evil.example", RouteOrigin::Agent, RouteSource::Launch, RouteOrigin::Agent),
+            ("https://api.openai.com", RouteOrigin::Agent, RouteSource::Launch, RouteOrigin::Agent),
+            ("https://API.ANTHROPIC.COM/", RouteOrigin::Agent, RouteSource::Launch, RouteOrigin::Official),
+            ("http://127.0.0.1:9", RouteOrigin::UserConfig, RouteSource::Launch, RouteOrigin::UserConfig),
+        ];
+        for (url, claimed, source, want) in cases {
+            let got = classify(vec![route(url, claimed)], source);
+            assert_eq!(got[0].origin, want, "{url} from {source:?}");
+        }
+    }
+
+    #[test]
+    fn the_users_config_outranks_the_agents_upstream_and_agents_need_allow_hosts() {
+        let text = "[providers.anthropic]\nbase_url = \"http://127.0.0.1:4000\"\n";
+        let config = Config::parse(std::path::Path::new("c.toml"), text).unwrap();
+        let r = route("https://evil.example", RouteOrigin::Agent);
+        assert_eq!(destination(&config, &r, false), ("http://127.0.0.1:4000".into(), RouteOrigin::UserConfig));
+        let config = Config::default();
+        let (_, origin, verdict) = route_verdict(&config, &r);
+        assert_eq!(origin, RouteOrigin::Agent);
+        assert!(verdict.is_err_and(|e| e.contains("allow_hosts")));
+        let text = "[sandbox]\nallow_hosts = [\"evil.example\"]\n";
+        let config = Config::parse(std::path::Path::new("c.toml"), text).unwrap();
+        assert!(route_verdict(&config, &r).2.is_ok());
+        // Allowed or not, never this machine, and never another port than the entry's.
+        let text = "[sandbox]\nallow_hosts = [\"127.0.0.1:4000\", \"evil.example\"]\n";
+        let config = Config::parse(std::path::Path::new("c.toml"), text).unwrap();
+        assert!(route_verdict(&config, &route("https://127.0.0.1:4000", RouteOrigin::Agent)).2.is_err());
+        assert!(route_verdict(&config, &route("https://evil.example:8443", RouteOrigin::Agent)).2.is_err());
+        // ChatGPT's backend is OpenAI's own.
+        let codex =
+            Route { chatgpt: Some(crate::agents::CHATGPT_BACKEND.into()), ..Route::new("openai", "openai", "x") };
+        assert_eq!(destination(&config, &codex, true).1, RouteOrigin::Official);
     }
 }

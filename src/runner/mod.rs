@@ -556,7 +556,7 @@ impl Runner {
                     sandboxed,
                 };
                 let launch = crate::agents::launch(&agent, &ctx)?;
-                routes = launch.routes.clone();
+                routes = meter::classify(launch.routes.clone(), meter::RouteSource::Launch);
                 for (path, text) in &launch.files {
                     crate::agents::write_private(path, text)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -615,6 +615,9 @@ impl Runner {
         let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
         let (spend, spend_unknown) = self.store.lock().pane_spend(&spec.key);
+        // Every route the pane starts with goes to the audit log, with who named it.
+        let audit_routes = routes.clone();
+        let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());
         let meta = PaneMeta {
             spec,
             command: display,
@@ -648,6 +651,9 @@ impl Runner {
             tokio::spawn(pane::watch_screen(Arc::downgrade(self), Arc::downgrade(&pane), kind));
         }
         st.panes.insert(id, pane);
+        if !audit_routes.is_empty() {
+            self.audit_routes(&audit_as.0, &audit_as.1, &audit_as.2, &audit_routes);
+        }
         Ok(())
     }
 

@@ -59,20 +59,6 @@ pub fn credentials_of(provider: &str) -> &'static [&'static str] {
     }
 }
 
-/// Hosts of the providers' own APIs: a real key goes only there, or to an upstream the
-/// teamster config names (a settings file the agent can write must not redirect it).
-pub fn official_upstream(url: &str) -> bool {
-    const HOSTS: [&str; 5] = [
-        "api.anthropic.com",
-        "api.openai.com",
-        "chatgpt.com",
-        "generativelanguage.googleapis.com",
-        "cloudcode-pa.googleapis.com",
-    ];
-    let host = url.strip_prefix("https://").and_then(|r| r.split(['/', ':', '?']).next()).unwrap_or_default();
-    HOSTS.contains(&host)
-}
-
 pub fn placeholder(name: &str) -> String {
     format!("teamster-placeholder-{name}")
 }
@@ -163,8 +149,8 @@ impl Runner {
             .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", tmp.display()))?;
         let own: Vec<PathBuf> = own.all().cloned().collect();
         let skip: Vec<crate::sandbox::Feature> = missing.into_iter().filter(|f| s.run_without.contains(f)).collect();
-        // Where other programs keep their sockets: the sandbox gets empty ones of its own.
-        let scratch = [PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
+        // Where the machine's and your programs keep their sockets: the sandbox gets empty
+        // ones of its own.
         let mut empty = vec![PathBuf::from("/run"), sockets.clone()];
         empty.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute()));
         let mut protect = crate::sandbox::protected_in(cwd);
@@ -179,7 +165,6 @@ impl Runner {
                 hidden: &hidden,
                 writable: &writable,
                 readable: &readable,
-                scratch: &scratch,
                 empty: &empty,
                 protect: &protect,
                 hook_socket: pane.hook_socket,
@@ -336,11 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_go_only_to_their_providers_own_hosts() {
-        assert!(official_upstream("https://api.anthropic.com"));
-        assert!(official_upstream("https://api.openai.com/v1"));
-        assert!(!official_upstream("https://api.anthropic.com.evil.com/v1"));
-        assert!(!official_upstream("http://api.anthropic.com"));
+    fn keys_go_only_with_their_providers_credentials() {
         assert!(credentials_of("anthropic").contains(&"ANTHROPIC_API_KEY"));
         assert!(!credentials_of("anthropic").contains(&"OPENAI_API_KEY"));
     }

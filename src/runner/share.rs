@@ -403,7 +403,7 @@ async fn connect(share: &Share) -> Result<(crate::share::Client, u64), Refusal> 
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToRunner>(&t) {
             Ok(ToRunner::Welcome { have }) => Ok((ws, have)),
             Ok(ToRunner::Refused { reason }) => {
-                Err(Refusal::Final(format!("the share server refused: {}", crate::share::visible(&reason))))
+                Err(Refusal::Final(format!("the share server refused: {}", crate::text::visible(&reason))))
             }
             _ => Err(Refusal::Retry("the share server answered something unexpected".into())),
         },
@@ -471,7 +471,7 @@ async fn connected(
                     }
                     Ok(ToRunner::Snapshot) => stream.feed.resync(),
                     Ok(ToRunner::Joined { conn, role, name }) => {
-                        let name = crate::share::visible(&name);
+                        let name = crate::text::visible(&name).into_owned();
                         runner.note(share.session, format!("{name} joined as {}", role.word()), "joined");
                         share.viewers.lock().insert(conn, (role, name));
                         runner.touch_session(share.session);
@@ -482,12 +482,12 @@ async fn connected(
                         }
                         runner.touch_session(share.session);
                     }
-                    Ok(ToRunner::Refused { reason }) => return Outcome::Over(crate::share::visible(&reason)),
+                    Ok(ToRunner::Refused { reason }) => return Outcome::Over(crate::text::visible(&reason).into_owned()),
                     Ok(ToRunner::Welcome { .. }) => {}
                     Err(e) => log(&format!(
                         "share {}: the server sent a malformed message: {}",
                         share.id,
-                        crate::share::visible(&e.to_string())
+                        crate::text::visible(&e.to_string())
                     )),
                 }
             }
@@ -577,7 +577,7 @@ fn from_viewer(
     sealed: &str,
     drive: Option<crate::share::wire::Authority>,
 ) -> Vec<ReplyBody> {
-    let shown = crate::share::visible(name);
+    let shown = crate::text::visible(name);
     let refuse = |why: String| {
         log(&format!("share {}: refused a message from {shown} ({}): {why}", share.id, role.word()));
         runner.note(share.session, format!("refused a {} from {shown}: {why}", kind.word()), "refused");
@@ -589,7 +589,7 @@ fn from_viewer(
     };
     let msg: ClientMsg = match serde_json::from_slice(&plain) {
         Ok(m) => m,
-        Err(e) => return refuse(format!("malformed: {}", crate::share::visible(&e.to_string()))),
+        Err(e) => return refuse(format!("malformed: {}", crate::text::visible(&e.to_string()))),
     };
     if kind_of(&msg) != Some(kind) {
         return refuse("it is not what its envelope says".into());
@@ -714,7 +714,7 @@ fn gaps_due(runner: &Runner, share: &Share, stream: &mut Stream) -> Vec<(u64, Re
             d.held_bytes = 0;
             d.gap = None;
             d.lost = true;
-            let name = crate::share::visible(&d.name);
+            let name = crate::text::visible(&d.name);
             let what = format!(
                 "input from {name} stopped: its message {} never arrived (the relay lost it), so it and {dropped} later one{} were not applied",
                 d.applied + 1,
@@ -753,7 +753,7 @@ fn apply(runner: &Arc<Runner>, share: &Share, stream: &mut Stream, name: &str, m
                 let noted = stream.typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {
                     *noted = now;
-                    let name = crate::share::visible(name);
+                    let name = crate::text::visible(name);
                     runner.note(share.session, format!("{name} typed into pane {}", pane.id), "typed");
                 }
                 None
@@ -774,7 +774,7 @@ fn apply(runner: &Arc<Runner>, share: &Share, stream: &mut Stream, name: &str, m
                 if !ours {
                     return Err(format!("no pending action {action} in this share"));
                 }
-                runner.resolve(action, verdict, None, format!("{} (shared link)", crate::share::visible(name)))
+                runner.resolve(action, verdict, None, format!("{} (shared link)", crate::text::visible(name)))
             })();
             reply(id, result.map(|_| Reply::Done))
         }

@@ -145,10 +145,10 @@ pub struct Plan {
     pub write: Vec<PathBuf>,
     /// May read (and run) beneath these.
     pub read: Vec<PathBuf>,
-    /// Covered by an empty directory of the sandbox's own (a fresh tmpfs): the places where
-    /// other programs keep their sockets (`/tmp`, `/run`, the runtime directory), so no
-    /// socket outside the sandbox has a path inside it. Those of them in `write` are the
-    /// sandbox's own scratch space.
+    /// Covered by an empty, read-only directory of the sandbox's own (a fresh tmpfs): the
+    /// places of the machine's and the user's sockets (`/run`, the runtime directory,
+    /// teamster's sockets). Sockets elsewhere (`/tmp`) have paths the agent sees, and the
+    /// runner, which makes every connection, refuses them.
     pub cover: Vec<PathBuf>,
     /// Put back inside the covers, where they were: the workspace, the pane's own
     /// directories and the hook socket, when they lie beneath a cover.
@@ -183,9 +183,7 @@ pub struct Inputs<'a> {
     /// More paths to write, and to read though hidden, from the config.
     pub writable: &'a [PathBuf],
     pub readable: &'a [PathBuf],
-    /// Covered by the sandbox's own scratch space (`/tmp`, `/var/tmp`), and by nothing
-    /// (`/run`, the runtime directory, teamster's sockets).
-    pub scratch: &'a [PathBuf],
+    /// Covered by nothing (`/run`, the runtime directory, teamster's sockets).
     pub empty: &'a [PathBuf],
     /// Read-only beneath what is writable (see `Plan::read_only`).
     pub protect: &'a [PathBuf],
@@ -273,12 +271,9 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
     let also_read: Vec<PathBuf> = std::iter::once(really(i.pane_dir)).chain(i.readable.iter().cloned()).collect();
     // A place is covered unless something the agent works in is that place or holds it
     // (an agent started in /tmp keeps the real /tmp); one beneath another is covered with it.
-    // The places of sockets are covered always (hidden anyway, what the agent works in
-    // inside them is put back); scratch places not when the workspace is them or holds
-    // them.
+    // Covered always (what the agent works in inside them is put back).
     let mut cover: Vec<PathBuf> = Vec::new();
-    let scratch = i.scratch.iter().map(|c| really(c)).filter(|c| !roots.iter().any(|r| c.starts_with(r)));
-    for c in scratch.chain(i.empty.iter().map(|c| really(c))) {
+    for c in i.empty.iter().map(|c| really(c)) {
         if !cover.contains(&c) {
             cover.push(c);
         }
@@ -303,12 +298,6 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
     // Landlock cannot take a path back out of a tree it opened: a root that holds hidden
     // things (an agent started in ~) is opened around them.
     let mut write: Vec<PathBuf> = roots.iter().flat_map(|r| readable_around(r, &hidden, list)).collect();
-    // A scratch place is the agent's own only where nothing is put back beneath it:
-    // Landlock grants by path, and would grant what is put back with it (the pane's
-    // settings, what is hidden among the workspace's neighbours).
-    write.extend(
-        i.scratch.iter().map(|s| really(s)).filter(|s| cover.contains(s) && !keep.iter().any(|k| k.starts_with(s))),
-    );
     write.extend(DEVICES.iter().map(PathBuf::from));
     let mut read = readable_around(Path::new("/"), &hidden, list);
     read.extend(also_read);
@@ -391,20 +380,6 @@ pub fn host_allowed(allow: &[String], host: &str, port: u16) -> Option<bool> {
         };
         (matches && port == entry_port).then(|| name == "localhost" || name.parse::<std::net::IpAddr>().is_ok())
     })
-}
-
-/// Is `ip` on this machine or a private network (where a tunnel must not lead unless the
-/// entry that allowed it names the address)?
-pub fn is_local(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
 }
 
 /// Which protections this kernel lacks (read once per process).
@@ -511,7 +486,6 @@ mod tests {
                 hidden: &hidden,
                 writable: &[],
                 readable: &[],
-                scratch: &[p("/tmp"), p("/var/tmp")],
                 empty: &[p("/run"), p("/run/user/1"), p("/run/user/1/teamster")],
                 protect: &[p("/home/u/src/app/.git/config")],
                 hook_socket: Path::new("/run/user/1/teamster/hooks/3.sock"),
@@ -547,9 +521,9 @@ mod tests {
     fn other_programs_sockets_are_covered_and_what_the_agent_works_in_is_put_back() {
         let p = plan_for("claude", "/home/u/src/app", &|_| None);
         // /run (and the runtime directory and teamster's sockets beneath it) are covered
-        // once; /tmp and /var/tmp are the sandbox's own scratch space.
-        assert_eq!(p.cover, [PathBuf::from("/tmp"), PathBuf::from("/var/tmp"), PathBuf::from("/run")]);
-        assert!(p.write.contains(&PathBuf::from("/tmp")) && !p.write.contains(&PathBuf::from("/run")));
+        // once, read-only.
+        assert_eq!(p.cover, [PathBuf::from("/run")]);
+        assert!(!p.write.iter().any(|w| w.starts_with("/run")));
         // Only the pane's own hook socket is put back.
         assert_eq!(p.keep, [PathBuf::from("/run/user/1/teamster/hooks/3.sock")]);
         // The pane's settings are readable, not writable; its temp directory is writable.
@@ -560,19 +534,17 @@ mod tests {
         assert!(!p.may_write(Path::new("/home/u/src/app/.git/config")));
         assert!(p.may_write(Path::new("/home/u/src/app/agent.sock")));
         assert!(!p.may_write(Path::new("/home/u/.ssh/agent.sock")));
+        assert!(!p.may_write(Path::new("/tmp/tmux-1000/default")));
     }
 
     #[test]
-    fn an_agent_working_in_tmp_keeps_it_and_put_back_paths_make_scratch_read_only() {
-        // Started in /tmp itself: /tmp is not covered.
-        let p = plan_for("claude", "/tmp", &|_| None);
-        assert!(!p.cover.contains(&PathBuf::from("/tmp")));
-        // Started in a directory of /tmp: /tmp is covered, the workspace put back, and the
-        // cover is not writable (Landlock would grant what is put back with it).
-        let p = plan_for("claude", "/tmp/ws", &|_| None);
-        assert!(p.cover.contains(&PathBuf::from("/tmp")) && p.keep.contains(&PathBuf::from("/tmp/ws")));
-        assert!(!p.write.contains(&PathBuf::from("/tmp")));
-        assert!(p.write.contains(&PathBuf::from("/var/tmp")));
+    fn a_workspace_in_a_covered_place_is_put_back_and_teamsters_sockets_covered_again() {
+        // The runtime directory inside the workspace (as in tests): the workspace comes back,
+        // and the sockets within it are covered again, the hook socket put back.
+        let p = plan_for("claude", "/run/user/1", &|_| None);
+        assert!(p.keep.contains(&PathBuf::from("/run/user/1")));
+        assert!(p.cover.contains(&PathBuf::from("/run/user/1/teamster")));
+        assert!(p.keep.last() == Some(&PathBuf::from("/run/user/1/teamster/hooks/3.sock")), "{:?}", p.keep);
     }
 
     #[test]
@@ -613,8 +585,6 @@ mod tests {
         // A name never leads to this machine; an entry that is the address may.
         assert_eq!(host_allowed(&allow, "github.com", 443), Some(false));
         assert_eq!(host_allowed(&allow, "127.0.0.1", 8080), Some(true));
-        assert!(is_local("127.0.0.1".parse().unwrap()) && is_local("10.1.2.3".parse().unwrap()));
-        assert!(!is_local("140.82.112.3".parse().unwrap()));
     }
 
     #[test]

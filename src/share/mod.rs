@@ -56,20 +56,6 @@ pub async fn connect(server: &str) -> Result<Client, String> {
     Ok(ws)
 }
 
-/// Text a peer supplied (a name, a server's reason), with its control characters shown as
-/// escapes: printed raw, they could move the cursor, retitle the terminal or hide lines.
-pub fn visible(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// "30m", "8h", "2d", "90s" as seconds; links last at most 30 days.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -102,11 +88,5 @@ mod tests {
         assert!(super::parse_duration("31d").unwrap_err().contains("at most"));
         assert!(super::parse_duration("soon").unwrap_err().contains("not a duration"));
         assert!(super::parse_duration("3w").unwrap_err().contains("unit"));
-    }
-
-    #[test]
-    fn control_characters_are_shown_not_obeyed() {
-        assert_eq!(super::visible("dana\x1b]0;pwned\x07\n"), "dana\\u{1b}]0;pwned\\u{7}\\n");
-        assert_eq!(super::visible("zoë"), "zoë");
     }
 }

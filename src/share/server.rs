@@ -15,8 +15,8 @@
 
 use super::crypto::{same, token_hash};
 use super::store::{AuditEvent, ShareRecord, ShareStore};
-use super::visible;
 use super::wire::{FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer};
+use crate::text::visible;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};

@@ -6,7 +6,7 @@
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
 use super::sidebar::{self, Sidebar};
-use crate::config::{Action, CopyAction, Keymap, Mode, Notify, Theme};
+use crate::config::{Action, Clipboard, CopyAction, Keymap, Mode, Notify, Theme};
 use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
 use crate::layout::{Direction, PaneId, Rect};
 use crate::protocol::{
@@ -57,6 +57,8 @@ pub enum ConfirmKind {
     CloseTab,
     /// Approve a pending action and allow it from now on: where.
     AlwaysAllow(u64),
+    /// A program asked to set the clipboard to this text (`clipboard = "ask"`).
+    Clipboard(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -175,6 +177,8 @@ pub struct App {
     pub mouse: bool,
     /// How an unfocused agent that starts waiting is announced (beside its mark).
     pub notify: Notify,
+    /// What a program's request to set the clipboard does.
+    pub clipboard: Clipboard,
     /// Set when the client should exit, with what to tell the user.
     pub quit: Option<String>,
     /// What must be redrawn since the last draw.
@@ -208,6 +212,7 @@ impl App {
             size,
             mouse,
             notify: Notify::default(),
+            clipboard: Clipboard::default(),
             quit: None,
             damage: Damage::Full,
             typed_only: false,
@@ -299,12 +304,17 @@ impl App {
         [self.message.as_ref().map(|m| m.until), overlay, sidebar].into_iter().flatten().min()
     }
 
+    /// Shows `text` in the status bar. Messages quote programs, agents, servers and peers
+    /// (a notification's text, a refusal's reason): their control characters are shown,
+    /// never obeyed.
     pub fn say(&mut self, text: impl Into<String>) {
-        self.message = Some(Message { text: text.into(), error: false, until: Instant::now() + MESSAGE_TIME });
+        let text = crate::text::visible(&text.into()).into_owned();
+        self.message = Some(Message { text, error: false, until: Instant::now() + MESSAGE_TIME });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message { text: text.into(), error: true, until: Instant::now() + MESSAGE_TIME * 2 });
+        let text = crate::text::visible(&text.into()).into_owned();
+        self.message = Some(Message { text, error: true, until: Instant::now() + MESSAGE_TIME * 2 });
     }
 
     fn request(&mut self, kind: Pending, make: impl FnOnce(u64) -> ClientMsg) {
@@ -415,7 +425,9 @@ impl App {
                         self.say(format!("{}: {text}", self.place_of(pane)));
                     }
                     AlertKind::Waiting { agent, state } => {
-                        let text = format!("{agent} in {} is {}", self.place_of(pane), state.words());
+                        // Into an escape sequence of the real terminal: nothing in it may end it.
+                        let text =
+                            format!("{} in {} is {}", crate::text::visible(&agent), self.place_of(pane), state.words());
                         let out = match self.notify {
                             Notify::Mark => Vec::new(),
                             Notify::Bell => b"\x07".to_vec(),
@@ -429,7 +441,7 @@ impl App {
                     }
                 }
             }
-            ServerMsg::Clipboard { data } => self.set_clipboard(&data),
+            ServerMsg::Clipboard { data } => self.program_clipboard(&data),
             ServerMsg::Detached { reason } => {
                 let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
                 self.quit = Some(match reason.as_str() {
@@ -586,6 +598,43 @@ impl App {
 
     fn pane_exited(&self, pane: PaneId) -> bool {
         self.session.as_ref().and_then(|s| s.pane(pane)).is_some_and(|p| p.state != PaneState::Running)
+    }
+
+    /// A program in a pane asked to set the clipboard (OSC 52, `base64` as it sent it): as
+    /// `clipboard` in the config says. What is written is what was decoded (and shown),
+    /// encoded again: nothing the program sent reaches the terminal as it was.
+    fn program_clipboard(&mut self, base64: &str) {
+        use base64::Engine;
+        let text = match self.clipboard {
+            Clipboard::Deny => return,
+            _ => base64::engine::general_purpose::STANDARD
+                .decode(base64.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok()),
+        };
+        let Some(text) = text else {
+            self.error("a program sent a clipboard that is not text; ignored".to_string());
+            return;
+        };
+        match self.clipboard {
+            Clipboard::Deny => {}
+            Clipboard::Allow => self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(text.as_bytes())),
+            // One question at a time: another overlay open means no.
+            Clipboard::Ask if self.overlay.is_some() => {
+                self.error("a program asked to set the clipboard while a question was open; ignored".to_string())
+            }
+            Clipboard::Ask => {
+                const SHOWN: usize = 80;
+                let all = crate::text::visible(&text);
+                let shown: String = all.chars().take(SHOWN).collect();
+                let more = if all.chars().count() > SHOWN { "…" } else { "" };
+                let question = format!(
+                    "a program wants to set your clipboard to `{shown}{more}` ({} bytes); allow? y/n",
+                    text.len()
+                );
+                self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::Clipboard(text), question });
+            }
+        }
     }
 
     /// Sets the real terminal's clipboard (OSC 52) to `base64`.
@@ -904,6 +953,10 @@ impl App {
                     match kind {
                         ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane, worktree: None }),
                         ConfirmKind::CloseTab => self.command(Command::CloseTab),
+                        ConfirmKind::Clipboard(text) => {
+                            use base64::Engine;
+                            self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(text.as_bytes()))
+                        }
                         ConfirmKind::ClosePaneWorktree(_) | ConfirmKind::AlwaysAllow(_) => {}
                     }
                     None

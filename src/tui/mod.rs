@@ -198,6 +198,7 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
     let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
     let mut app = App::new(keymap, theme, start, opts.config.mouse);
     app.notify = opts.config.notify;
+    app.clipboard = opts.config.clipboard;
     let context = opts.context.clone();
     link.send(&ClientMsg::Attach { target: opts.target, size: app.pane_area_size(), context: opts.context, colors })
         .await?;
@@ -228,10 +229,14 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
                     let _ = out.write_all(&bytes).and_then(|_| out.flush());
                 }
                 Effect::ReloadConfig => {
-                    match Config::load(&opts.config_path).and_then(|c| c.load_ui(&opts.config_path)) {
-                        Ok((keymap, theme)) => {
+                    let loaded = Config::load(&opts.config_path)
+                        .and_then(|c| c.load_ui(&opts.config_path).map(|ui| (ui, c.notify, c.clipboard)));
+                    match loaded {
+                        Ok(((keymap, theme), notify, clipboard)) => {
                             app.keymap = keymap;
                             app.theme = theme;
+                            app.notify = notify;
+                            app.clipboard = clipboard;
                             app.say("keys and theme reloaded");
                         }
                         Err(e) => app.error(format!("not reloaded, the last good config stays: {e}")),

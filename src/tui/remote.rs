@@ -13,8 +13,8 @@ use super::link::Link;
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, ServerMsg};
 use crate::share::crypto::{self, aad, b64, random};
-use crate::share::visible;
 use crate::share::wire::{Authority, FromViewer, Gap, Kind, ReplyBody, Role, ToViewer, UpdateBody};
+use crate::text::visible;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -182,7 +182,10 @@ impl Conn {
         (self.runner && self.epoch.is_some()).then(|| oldest.made.max(self.chased) + UNACKED_RESEND)
     }
 
+    /// Tells the user something; the server's words in it are shown, never obeyed (an
+    /// escape sequence in them would set the title or the clipboard).
     async fn tell(&self, message: String) {
+        let message = crate::text::visible(&message).into_owned();
         let _ = self.to_tui.send(ServerMsg::Error { message }).await;
     }
 }
@@ -289,7 +292,9 @@ async fn join(c: &Conn, name: &str) -> Result<(crate::share::Client, bool), (Str
     match reply {
         Some(Ok(Message::Text(t))) => match serde_json::from_str::<ToViewer>(&t) {
             Ok(ToViewer::Joined { runner, .. }) => Ok((ws, runner)),
-            Ok(ToViewer::Refused { reason }) => Err((format!("the share server refused: {}", visible(&reason)), true)),
+            Ok(ToViewer::Refused { reason }) => {
+                Err((format!("the share server refused: {}", crate::text::visible(&reason)), true))
+            }
             _ => Err(("the share server answered something unexpected".into(), false)),
         },
         _ => Err(("the share server closed the connection".into(), false)),
@@ -390,7 +395,9 @@ async fn session(
                         };
                         c.epoch = Some(body.epoch);
                         c.last = Some(seq);
-                        for msg in body.msgs {
+                        // Another machine's program never sets this terminal's clipboard, whatever
+                        // the sharer's runner sends (it sends none).
+                        for msg in body.msgs.into_iter().filter(|m| !matches!(m, ServerMsg::Clipboard { .. })) {
                             if c.to_tui.send(msg).await.is_err() {
                                 return End::Done;
                             }
@@ -435,7 +442,9 @@ async fn session(
                                     }
                                     _ => {}
                                 }
-                                if let Some(msg) = body.msg && c.to_tui.send(msg).await.is_err() {
+                                // A sharer never sets the viewer's clipboard.
+                                let msg = body.msg.filter(|m| !matches!(m, ServerMsg::Clipboard { .. }));
+                                if let Some(msg) = msg && c.to_tui.send(msg).await.is_err() {
                                     return End::Done;
                                 }
                             }
@@ -448,7 +457,8 @@ async fn session(
                         c.tell(what.into()).await;
                     }
                     Ok(ToViewer::Refused { reason }) => {
-                        let _ = c.to_tui.send(ServerMsg::Detached { reason: visible(&reason) }).await;
+                        let reason = crate::text::visible(&reason).into_owned();
+                        let _ = c.to_tui.send(ServerMsg::Detached { reason }).await;
                         return End::Done;
                     }
                     Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {}", visible(&reason))).await,

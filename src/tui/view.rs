@@ -6,6 +6,7 @@ use crate::config::{Action, Mode};
 use crate::layout::PaneId;
 use crate::protocol::{PaneInfo, PaneState, WireRow};
 use crate::screen::{Attrs, Color, Style};
+use crate::text::visible;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect as TRect;
 use ratatui::style::{Color as TColor, Modifier, Style as TStyle};
@@ -174,12 +175,14 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
         let base = if chosen && focused { theme(app, "overlay_selected") } else { theme(app, "overlay") };
         let place = match app.session.as_ref() {
             Some(s) if s.name == p.session => app.place_of(p.pane),
-            _ => format!("session {}", p.session),
+            _ => format!("session {}", visible(&p.session)),
         };
-        let head = format!("{} {} · {place}", if chosen { "▸" } else { " " }, p.agent);
+        // What waits is what an agent said: its control characters are shown, not obeyed.
+        let head = format!("{} {} · {place}", if chosen { "▸" } else { " " }, visible(&p.agent));
         let mut lines = vec![(truncate(&head, width), base)];
         // The selected action in full; the others in a line.
-        let what = if p.kind == "llm_request" { format!("$ {}", p.what) } else { p.what.clone() };
+        let what =
+            if p.kind == "llm_request" { format!("$ {}", visible(&p.what)) } else { visible(&p.what).into_owned() };
         if chosen {
             for chunk in wrap(&what, width.saturating_sub(2)) {
                 lines.push((format!("  {chunk}"), base.patch(theme(app, "title_focused"))));
@@ -191,7 +194,7 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
                 Some(rule) => rule.clone(),
                 None => p.reason.clone(),
             };
-            for chunk in wrap(&why, width.saturating_sub(2)) {
+            for chunk in wrap(&visible(&why), width.saturating_sub(2)) {
                 lines.push((format!("  {chunk}"), base.patch(theme(app, "hint"))));
             }
             let left = p.deadline.saturating_sub(now);
@@ -227,11 +230,15 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             break;
         }
         let mark = if r.verdict == "deny" { "✗" } else { "✓" };
-        let who = if r.by == "sandbox" { "sandbox refused".to_string() } else { format!("{} by {}", r.verdict, r.by) };
+        let who = if r.by == "sandbox" {
+            "sandbox refused".to_string()
+        } else {
+            format!("{} by {}", visible(&r.verdict), visible(&r.by))
+        };
         let style = theme(app, if r.verdict == "deny" { "attention" } else { "hint" });
-        let head = format!("{mark} {} · {who} · {} ago", r.agent, span_words(now.saturating_sub(r.ts)));
+        let head = format!("{mark} {} · {who} · {} ago", visible(&r.agent), span_words(now.saturating_sub(r.ts)));
         buf.set_string(inner.x, y, truncate(&head, width), style);
-        buf.set_string(inner.x, y + 1, truncate(&format!("  {}", r.what), width), theme(app, "overlay"));
+        buf.set_string(inner.x, y + 1, truncate(&format!("  {}", visible(&r.what)), width), theme(app, "overlay"));
         y += 2;
     }
 }
@@ -277,7 +284,7 @@ fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::pr
                     theme(app, "overlay_border"),
                 ));
                 for row in rows.iter().take(8) {
-                    lines.push(Line::raw(format!("  {:<26} {}", truncate(&row.key, 26), row.columns())));
+                    lines.push(Line::raw(format!("  {:<26} {}", truncate(&visible(&row.key), 26), row.columns())));
                 }
                 lines.push(Line::raw(""));
             };
@@ -318,7 +325,7 @@ fn draw_share(app: &App, buf: &mut Buffer, area: TRect, shares: Option<&[crate::
                 let until = crate::runner::store::local_time(s.expires);
                 lines.push(Line::styled(format!("  share {} until {until}", s.id), theme(app, "overlay_border")));
                 lines.push(Line::raw("  watch link (sees everything, types nothing):"));
-                lines.push(Line::raw(format!("  {}", s.read_url)));
+                lines.push(Line::raw(format!("  {}", visible(&s.read_url))));
                 match &s.drive_url {
                     Some(d) => {
                         lines.push(Line::raw("  drive link (can also type and approve):"));
@@ -326,7 +333,12 @@ fn draw_share(app: &App, buf: &mut Buffer, area: TRect, shares: Option<&[crate::
                     }
                     None => lines.push(Line::raw("  read-only: nobody can type or approve")),
                 }
-                let watching = if s.viewers.is_empty() { "nobody yet".to_string() } else { s.viewers.join(", ") };
+                // Viewers name themselves: shown, not obeyed.
+                let watching = if s.viewers.is_empty() {
+                    "nobody yet".to_string()
+                } else {
+                    visible(&s.viewers.join(", ")).into_owned()
+                };
                 let state = if s.connected { "" } else { " (reconnecting to the server)" };
                 lines.push(Line::raw(format!("  watching: {watching}{state}")));
                 lines.push(Line::raw(""));
@@ -424,15 +436,18 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
     spans.push(Span::styled(format!(" {number} "), theme(app, "pane_number")));
     let title_style = theme(app, if focused { "title_focused" } else { "title" });
     let Some(info) = info else { return spans };
+    // Names, commands, titles and branches are what programs chose: shown, not obeyed
+    // (the screen drops C0 and C1 controls from titles; bidi overrides are shown here).
     let mut text = match &info.name {
-        Some(name) if *name != info.command => format!("{name} · {}", info.command),
-        _ => info.command.clone(),
+        Some(name) if *name != info.command => format!("{} · {}", visible(name), visible(&info.command)),
+        _ => visible(&info.command).into_owned(),
     };
-    if !info.title.is_empty() && !text.contains(&info.title) {
+    let title = visible(&info.title);
+    if !title.is_empty() && !text.contains(title.as_ref()) {
         text.push_str(" · ");
-        text.push_str(&info.title);
+        text.push_str(&title);
     }
-    let branch = info.branch.as_ref().map(|b| format!("⎇ {b}"));
+    let branch = info.branch.as_ref().map(|b| format!("⎇ {}", visible(b)));
     let spend = (info.spend > 0.0 || info.spend_unknown)
         .then(|| format!("{}{}", dollars(info.spend), if info.spend_unknown { " + spend unknown" } else { "" }));
     let state = state_text(info);
@@ -613,6 +628,7 @@ pub fn tab_spans(app: &App) -> Vec<(usize, u16, String)> {
         } else {
             tab.name.clone()
         };
+        let label = visible(&label);
         let attention = tab.layout.panes().iter().any(|p| s.pane(*p).is_some_and(|i| i.attention));
         let zoom = if tab.zoomed.is_some() { " [Z]" } else { "" };
         let text = format!(" {}:{}{zoom}{} ", i + 1, truncate(&label, 20), if attention { " ●" } else { "" });
@@ -640,7 +656,8 @@ fn status_prompt(app: &App) -> Option<(Line<'static>, u16)> {
             };
             (label, input.clone())
         }
-        Some(Overlay::Confirm { question, .. }) => (format!("{question} "), String::new()),
+        // Questions quote agents' commands and branches: shown, not obeyed.
+        Some(Overlay::Confirm { question, .. }) => (format!("{} ", visible(question)), String::new()),
         _ => return None,
     };
     let x = (label.width() + input.width() + 1) as u16;

@@ -101,5 +101,15 @@ pub fn prepare_writable(env: &Env, kind: &str, mock: &MockLlm, writable: &[Strin
     agents.insert(kind.into(), entry.into());
     let mut config = toml::Table::new();
     config.insert("agents".into(), agents.into());
+    // The mock is on this machine: only the user's config may send a route there.
+    let mut providers = toml::Table::new();
+    for (route, url) in offline.providers {
+        let mut p = toml::Table::new();
+        p.insert("base_url".into(), url.into());
+        providers.insert(route, p.into());
+    }
+    if !providers.is_empty() {
+        config.insert("providers".into(), providers.into());
+    }
     toml::to_string(&config).expect("TOML")
 }

@@ -3,8 +3,9 @@
 //!
 //!   hello        says `you said: hello`
 //!   run CMD      asks to run CMD (PreToolUse); runs it unless denied
-//!   ask MODEL    one model call through teamster's proxy (the `ANTHROPIC_BASE_URL` of
-//!                its `--settings`), printing the reply
+//!   ask MODEL [ROUTE]  one model call through teamster's proxy (the `ANTHROPIC_BASE_URL`
+//!                of its `--settings`, or another ROUTE of the pane), with the key it holds
+//!                (`ANTHROPIC_API_KEY`), printing the reply
 //!   spawn FILE   starts `bash FILE` in the background, as the agent's own process
 //!
 //! `--resume ID` comes back in conversation ID.
@@ -25,10 +26,11 @@ ask() {
   local rest=${url#http://} hostport=${url#http://}
   hostport=${hostport%%/*}
   local path="/${rest#*/}/v1/messages"
+  [ -n "$2" ] && path="${path%/anthropic/v1/messages}/$2/v1/messages"
   local body="{\"model\":\"$1\",\"max_tokens\":10,\"stream\":false,\"tools\":[{\"name\":\"Bash\"}],\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"
   exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
-  printf 'POST %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\nx-api-key: k\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s' \
-    "$path" "$hostport" "${#body}" "$body" >&3
+  printf 'POST %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\nx-api-key: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s' \
+    "$path" "$hostport" "${ANTHROPIC_API_KEY:-k}" "${#body}" "$body" >&3
   local reply
   reply=$(cat <&3)
   exec 3<&-
@@ -45,7 +47,7 @@ while IFS= read -r -p 'fake> ' line; do
         *'"deny"'*) echo "denied: $verdict" ;;
         *) eval "$cmd"; echo "ran: $cmd" ;;
       esac ;;
-    ask\ *) ask "${line#ask }" ;;
+    ask\ *) set -- ${line#ask }; ask "$1" "$2" ;;
     spawn\ *) bash "${line#spawn }" >"${line#spawn }.log" 2>&1 & echo "spawned" ;;
     *) echo "you said: $line" ;;
   esac

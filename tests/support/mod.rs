@@ -318,6 +318,11 @@ impl Tui {
         self.wait_for(&format!("`{text}` on screen"), |s| s.contents().contains(text));
     }
 
+    /// Everything teamster wrote to its terminal so far.
+    pub fn raw(&self) -> Vec<u8> {
+        self.shared.0.lock().unwrap_or_else(|e| e.into_inner()).raw.clone()
+    }
+
     /// Waits until the raw output (everything teamster wrote) contains `bytes`.
     pub fn wait_raw(&self, what: &str, cond: impl Fn(&[u8]) -> bool) {
         let deadline = Instant::now() + self.deadline;

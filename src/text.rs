@@ -1,0 +1,83 @@
+//! Text someone else wrote (an agent, a program, a server, a peer), made safe to print.
+//!
+//! A terminal obeys the control characters in what it prints: `ESC [ 8 m` hides the rest of
+//! a command from the person approving it, `ESC ] 52` sets their clipboard, `ESC ] 0` their
+//! window title, and bidirectional overrides make text read differently from what it is.
+//! Everything printed that teamster did not write itself goes through `visible`, which
+//! shows each such character as an escape a person can read instead of obeying it.
+
+use std::borrow::Cow;
+
+/// `s` with every control character shown instead of obeyed: C0 controls, ESC and DEL in
+/// caret form (`^[`, `^G`, `^?`), C1 controls and the invisible bidirectional formatting
+/// characters (overrides, embeddings, isolates, marks) as `\u{202e}`. Text without any
+/// is returned as it is.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    render(s, false)
+}
+
+/// The same, keeping line breaks (and tabs) as they are: for text of several lines (a
+/// hook's error output), where a line break cannot hide or rewrite anything.
+pub fn visible_lines(s: &str) -> Cow<'_, str> {
+    render(s, true)
+}
+
+/// Whether `c` is shown as an escape rather than printed.
+fn hidden(c: char, keep_lines: bool) -> bool {
+    match c {
+        '\n' | '\t' => !keep_lines,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+        // Bidirectional embeddings and overrides, isolates, and marks.
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' => true,
+        _ => false,
+    }
+}
+
+fn render(s: &str, keep_lines: bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| hidden(c, keep_lines)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !hidden(c, keep_lines) {
+            out.push(c);
+        } else if (c as u32) < 0x20 {
+            out.push('^');
+            out.push(char::from(b'@' + c as u8));
+        } else if c == '\u{7f}' {
+            out.push_str("^?");
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_shown_not_obeyed() {
+        let cases = [
+            ("plain text, ünïcode 日本", "plain text, ünïcode 日本"),
+            ("rm -rf /\x1b[8m && echo hidden", "rm -rf /^[[8m && echo hidden"),
+            ("\x1b]52;c;Y3VybA==\x07", "^[]52;c;Y3VybA==^G"),
+            ("\x1b]0;title\x1b\\", "^[]0;title^[\\"),
+            ("a\rb\x08c\x00d\x7fe", "a^Mb^Hc^@d^?e"),
+            ("tab\tnew\nline", "tab^Inew^Jline"),
+            ("\u{9b}31m csi", "\\u{9b}31m csi"),
+            ("\u{85}next line", "\\u{85}next line"),
+            ("ls \u{202e}txt.exe", "ls \\u{202e}txt.exe"),
+            ("\u{2066}a\u{2069}", "\\u{2066}a\\u{2069}"),
+            ("\u{202a}\u{202b}\u{202c}\u{202d}", "\\u{202a}\\u{202b}\\u{202c}\\u{202d}"),
+            ("\u{200f}", "\\u{200f}"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(visible(input), want, "{input:?}");
+            assert!(!visible(input).chars().any(|c| hidden(c, false)), "{input:?}");
+        }
+        assert!(matches!(visible("nothing to do"), Cow::Borrowed(_)));
+        assert_eq!(visible_lines("one\n\ttwo\x1b[2J"), "one\n\ttwo^[[2J");
+    }
+}
