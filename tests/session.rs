@@ -132,7 +132,8 @@ fn kill_ends_the_session_with_sighup_then_sigkill() {
     let (_, printed) = tui.wait_exit();
     assert!(printed.contains("[the session was killed]"), "{printed}");
     let ls = env.run(&["ls"]);
-    assert!(String::from_utf8_lossy(&ls.stdout).contains("no sessions are running"));
+    let said = format!("{}{}", String::from_utf8_lossy(&ls.stdout), String::from_utf8_lossy(&ls.stderr));
+    assert!(said.contains("no sessions are running"), "{said}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub fn run(config_path: PathBuf, socket_path: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().event_interval(2).enable_all().build()?;
     let result = runtime.block_on(serve(config, config_path, socket_path.clone()));
     let _ = std::fs::remove_file(&socket_path);
-    let _ = std::fs::remove_file(socket_path.with_file_name("hooks.sock"));
+    let _ = std::fs::remove_dir_all(socket_path.with_file_name("hooks"));
     drop(lock);
     // Pane tasks may still be draining; they hold nothing that outlives the process.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -82,6 +82,11 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
             _ = hup.recv() => { stop(&runner, "SIGHUP").await; break }
         }
     }
+    // No new client from here on: one that connected now would wait in the listener's
+    // queue and be cut off when the runner exits; without the socket it learns at once
+    // that no runner is running.
+    drop(listener);
+    let _ = std::fs::remove_file(&runner.socket_path);
     runner.finish_ending().await;
     // Attached clients are being told why their session ended; let them hear it.
     let _ =
