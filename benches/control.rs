@@ -145,12 +145,10 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_teamster"))
 }
 
-/// A runner with one agent pane (a stand-in that just waits), and the pane's hook socket
-/// and token.
+/// A runner with one agent pane (a stand-in that just waits), and the pane's hook socket.
 struct Runner {
     dir: PathBuf,
     socket: PathBuf,
-    token: String,
 }
 
 impl Runner {
@@ -173,31 +171,18 @@ impl Runner {
             ),
         )
         .expect("config");
-        let mut r = Runner { socket: dir.join("run/teamster/hooks.sock"), token: String::new(), dir };
+        let mut r = Runner { socket: PathBuf::new(), dir };
         let ok = r.cmd(&["-d", "--", "sleep", "100000"]).status().expect("start").success()
             && r.cmd(&["new", "bench"]).status().expect("new").success();
         assert!(ok, "could not start a runner");
-        // The agent's token is in its environment.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let token = loop {
-            let found = std::fs::read_dir("/proc").ok().and_then(|entries| {
-                entries.flatten().find_map(|e| {
-                    let env = std::fs::read(e.path().join("environ")).ok()?;
-                    let vars: Vec<&[u8]> = env.split(|&b| b == 0).collect();
-                    let mine =
-                        vars.iter().any(|v| *v == format!("TEAMSTER_HOOK_SOCKET={}", r.socket.display()).as_bytes());
-                    let token = vars.iter().find_map(|v| v.strip_prefix(b"TEAMSTER_HOOK_TOKEN="))?;
-                    mine.then(|| String::from_utf8_lossy(token).into_owned())
-                })
-            });
-            if let Some(t) = found {
-                break t;
-            }
-            assert!(Instant::now() < deadline, "the agent pane did not start");
-            // Another process's start has no event to wait on: look again shortly.
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        r.token = token;
+        // The agent pane's own hook socket (the only one: the other pane is no agent).
+        let hooks = r.dir.join("run/teamster/hooks");
+        r.socket = std::fs::read_dir(&hooks)
+            .ok()
+            .and_then(|entries| {
+                entries.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "sock"))
+            })
+            .expect("the agent pane's hook socket");
         r
     }
 
@@ -261,7 +246,7 @@ fn main() {
     for _ in 0..hooks {
         let start = Instant::now();
         let mut child = runner
-            .cmd(&["hook", "claude", "PreToolUse", "--socket", &socket, "--token", &runner.token])
+            .cmd(&["hook", "claude", "PreToolUse", "--socket", &socket])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -278,7 +263,7 @@ fn main() {
     let mut socket_only = Vec::new();
     let line = format!(
         "{}\n",
-        serde_json::json!({ "token": runner.token, "agent": "claude", "event": "PreToolUse", "payload": serde_json::from_str::<serde_json::Value>(PAYLOAD).expect("payload") })
+        serde_json::json!({ "event": "PreToolUse", "payload": serde_json::from_str::<serde_json::Value>(PAYLOAD).expect("payload") })
     );
     for _ in 0..hooks {
         let start = Instant::now();
@@ -394,5 +379,33 @@ fn sandbox_costs(quick: bool) {
     println!("| plain | in the sandbox | added per write |");
     println!("|---|---|---|");
     println!("| {a:.1} µs | {b:.1} µs | {:.1} µs |\n", b - a);
+
+    // Every connect is made by the runner (it copies the address and connects the agent's
+    // socket itself): a program connecting to a Unix socket of its own, accepted each time.
+    let connects = if quick { 300 } else { 3000 };
+    let code = format!(
+        "import socket,os\np='{}/bench.sock'\ntry: os.unlink(p)\nexcept OSError: pass\nl=socket.socket(socket.AF_UNIX); l.bind(p); l.listen(8)\nfor _ in range({connects}):\n  c=socket.socket(socket.AF_UNIX); c.connect(p); a,_=l.accept(); a.close(); c.close()\n",
+        dir.display()
+    );
+    let python = ["python3", "-c", code.as_str()];
+    let resolved: Vec<String> = python.iter().map(|a| a.to_string()).collect();
+    let which = std::process::Command::new("sh").args(["-c", "command -v python3"]).output().ok();
+    let python3 = which.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| !p.is_empty());
+    if let Some(python3) = python3 {
+        let mut argv = resolved.clone();
+        argv[0] = python3;
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let start_plain = run_once(&plain(&["python3", "-c", "pass"]), None);
+        let start_boxed =
+            run_once(&helper(&argv[..1].iter().copied().chain(["-c", "pass"]).collect::<Vec<_>>()), Some(&plan));
+        let plain_t = run_once(&plain(&argv), None);
+        let boxed_t = run_once(&helper(&argv), Some(&plan));
+        let per = |t: Duration, start: Duration| t.saturating_sub(start).as_secs_f64() * 1e6 / connects as f64;
+        let (a, b) = (per(plain_t, start_plain), per(boxed_t, start_boxed));
+        println!("### A connect in the sandbox ({connects} connections to a Unix socket of its own)\n");
+        println!("| plain | in the sandbox | added per connect |");
+        println!("|---|---|---|");
+        println!("| {a:.1} µs | {b:.1} µs | {:.1} µs |\n", b - a);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
