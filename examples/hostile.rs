@@ -75,6 +75,13 @@ fn main() {
         })
         .unwrap_or(false);
     say(outcome(others, "see processes outside the sandbox in /proc"));
+    // Capabilities inside its namespaces (with which it could unmount what covers sockets).
+    let caps = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("CapEff:") && !l.ends_with("0000000000000000")))
+        .unwrap_or(true);
+    say(outcome(caps, "hold capabilities in its namespaces"));
+    let unmounted = std::process::Command::new("umount").arg("-l").arg("/run").status().is_ok_and(|s| s.success());
+    say(outcome(unmounted, "unmount what covers /run"));
     // 6. Another pane's hook socket.
     let mine = std::env::var("TEAMSTER_HOOK_SOCKET").unwrap_or_default();
     let dir = std::path::Path::new(&mine).parent().map(|p| p.to_path_buf()).unwrap_or_default();

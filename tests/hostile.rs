@@ -94,6 +94,8 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "open a netlink audit socket",
         "open a Unix datagram socket",
         "see processes outside the sandbox in /proc",
+        "hold capabilities in its namespaces",
+        "unmount what covers /run",
         "connect to another pane's hook socket",
         "write .git/config",
         "replace .git/config",

@@ -150,9 +150,39 @@ pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
             pass_on(child, &signals);
         }
         release_signals(&signals);
+        drop_capabilities()?;
     }
     let err = exec(program, argv);
     Err(with_context(err, &format!("cannot start `{program}`")))
+}
+
+/// The agent gets no capability, not even inside its own namespaces, where it would be
+/// root when you are (it could otherwise unmount what covers your sockets, were Landlock
+/// missing): none kept, none gained at exec, none ever again.
+fn drop_capabilities() -> io::Result<()> {
+    const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+    const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+    const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+    const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+    let bits = SECBIT_NOROOT
+        | SECBIT_NOROOT_LOCKED
+        | SECBIT_NO_SETUID_FIXUP
+        | SECBIT_NO_SETUID_FIXUP_LOCKED
+        | SECBIT_NO_CAP_AMBIENT_RAISE
+        | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    // SAFETY: prctl with integer arguments.
+    check(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) }, "cannot lock the sandbox's privileges")?;
+    for cap in 0..=63 {
+        // SAFETY: as above; capabilities this kernel does not know answer EINVAL.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
+            break;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    Ok(())
 }
 
 /// Signals this process and the sandbox's init pass on to their child rather than act on.
