@@ -346,12 +346,15 @@ fn cover(plan: &Plan) -> io::Result<()> {
     steps.sort_by_key(|s| match s {
         Step::Cover(p) | Step::Keep(p, _) => p.components().count(),
     });
+    let mut covered = Vec::new();
     for step in steps {
         match step {
             Step::Cover(dir) => {
+                // A place this machine does not have (no runtime directory) has nothing to hide.
                 if open_no_follow(dir).is_err() {
                     continue;
                 }
+                covered.push(dir);
                 let mode = if plan.write.iter().any(|w| w == dir) { "mode=1777" } else { "mode=0755" };
                 mount("tmpfs", dir, Some("tmpfs"), nosuid, &format!("{mode},size=50%"), "cannot cover a directory")
                     .map_err(|e| with_context(e, &dir.display().to_string()))?;
@@ -360,7 +363,7 @@ fn cover(plan: &Plan) -> io::Result<()> {
         }
     }
     // What is not the agent's to write stays as it was made: read-only.
-    for dir in plan.cover.iter().filter(|d| !plan.write.contains(d)) {
+    for dir in covered.into_iter().filter(|d| !plan.write.iter().any(|w| w == d)) {
         let flags = libc::MS_REMOUNT | libc::MS_RDONLY | nosuid;
         mount("tmpfs", dir, None, flags, "", "cannot make a cover read-only")
             .map_err(|e| with_context(e, &dir.display().to_string()))?;
