@@ -52,6 +52,12 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     tui.wait_text("ran: echo pushed");
     assert!(env.dir.join("work/pushed.txt").exists());
     tui.wait_for("the sidebar to go", |s| !s.contents().contains("waiting for you"));
+    // The agent asks again before anything is typed (keys typed earlier would mix with its
+    // prompt).
+    tui.wait_for("the agent's prompt", |s| {
+        let text = s.contents();
+        text.rfind("ran: echo pushed").is_some_and(|at| text[at..].contains("fake>"))
+    });
 
     // Denied with a message: the agent is told it.
     type_line(&tui, "run git push --tags");

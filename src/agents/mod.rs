@@ -85,6 +85,8 @@ pub struct Agent {
     pub sandbox: crate::sandbox::Mode,
     pub writable: Vec<String>,
     pub readable: Vec<String>,
+    /// Protected files of the workspace it may change (`crate::sandbox::PROTECTED`).
+    pub may_change: Vec<String>,
 }
 
 impl Agent {
@@ -112,6 +114,7 @@ pub fn resolve(config: &Config, name: &str) -> Result<Agent, String> {
                 sandbox: crate::sandbox::Mode::On,
                 writable: Vec::new(),
                 readable: Vec::new(),
+                may_change: Vec::new(),
             }),
             None => {
                 let mut known: Vec<String> = config.agents.keys().cloned().collect();
@@ -131,6 +134,12 @@ pub fn from_config(name: &str, entry: &AgentConfig) -> Result<Agent, String> {
         (None, Some(b)) => b.to_string(),
         (None, None) => return Err(format!("[agents.{name}] needs `command`: the program to run")),
     };
+    if let Some(odd) = entry.may_change.iter().find(|n| !crate::sandbox::PROTECTED.contains(&n.as_str())) {
+        return Err(format!(
+            "[agents.{name}] may_change: `{odd}` is not one of the protected files ({}); other files need no leave",
+            crate::sandbox::PROTECTED.join(", ")
+        ));
+    }
     Ok(Agent {
         name: name.into(),
         kind,
@@ -143,6 +152,7 @@ pub fn from_config(name: &str, entry: &AgentConfig) -> Result<Agent, String> {
         sandbox: entry.sandbox,
         writable: entry.writable.clone(),
         readable: entry.readable.clone(),
+        may_change: entry.may_change.clone(),
     })
 }
 
@@ -813,6 +823,11 @@ mod tests {
         assert_eq!((r.kind, r.binary.as_str(), r.model.as_deref()), (AgentKind::Claude, "claude", Some("opus")));
         let t = resolve(&config, "tests").unwrap();
         assert_eq!((t.kind, t.binary.as_str()), (AgentKind::Command, "cargo"));
+        // Leave to change a protected file names one of them, or it is an error that says so.
+        let odd = "[agents.ed]\nkind = \"claude\"\nmay_change = [\".vscode\", \"~/.bashrc\"]\n";
+        let leave = Config::parse(Path::new("c.toml"), odd).unwrap();
+        let err = resolve(&leave, "ed").unwrap_err();
+        assert!(err.contains("`~/.bashrc` is not one of the protected files"), "{err}");
         let names: Vec<String> = all(&config).into_iter().map(|a| a.name).collect();
         assert_eq!(names, ["reviewer", "tests", "claude", "codex", "pi", "gemini", "opencode"]);
     }

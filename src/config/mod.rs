@@ -54,6 +54,10 @@ pub struct AgentConfig {
     pub writable: Vec<String>,
     #[serde(default)]
     pub readable: Vec<String>,
+    /// Files that make your tools run code (docs/sandbox.md) this agent may change
+    /// nonetheless, by their names in the workspace (`.vscode`, `.mcp.json`, …).
+    #[serde(default)]
+    pub may_change: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]

@@ -153,7 +153,7 @@ impl Runner {
         // ones of its own.
         let mut empty = vec![PathBuf::from("/run"), sockets.clone()];
         empty.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute()));
-        let mut protect = crate::sandbox::protected_in(cwd);
+        let mut protect = crate::sandbox::protected_in(cwd, &agent.may_change);
         protect.extend(pane.generated.iter().cloned());
         let plan = crate::sandbox::plan(
             &crate::sandbox::Inputs {

@@ -198,7 +198,7 @@ pub struct Inputs<'a> {
 /// hooks (and a worktree's `.git` file, which says where they are), editors' project
 /// settings, MCP servers, direnv, the agents' project settings (hooks, base URLs). An agent
 /// may read these, not change them: `Plan::read_only`.
-const PROTECTED: [&str; 16] = [
+pub const PROTECTED: [&str; 16] = [
     ".git/config",
     ".git/hooks",
     ".git/info/attributes",
@@ -218,9 +218,9 @@ const PROTECTED: [&str; 16] = [
 ];
 
 /// The protected paths of the workspace `cwd` and of the repository around it, as they are
-/// now (and, where one is a symlink, what it leads to). A repository's `.git/hooks` is made
-/// when missing, so that it can be protected too.
-pub fn protected_in(cwd: &Path) -> Vec<PathBuf> {
+/// now (and, where one is a symlink, what it leads to), but those named in `may_change`. A
+/// repository's `.git/hooks` is made when missing, so that it can be protected too.
+pub fn protected_in(cwd: &Path, may_change: &[String]) -> Vec<PathBuf> {
     let repo = cwd.ancestors().find(|a| a.join(".git").symlink_metadata().is_ok());
     let mut roots = vec![cwd.to_path_buf()];
     roots.extend(repo.filter(|r| *r != cwd).map(Path::to_path_buf));
@@ -235,7 +235,7 @@ pub fn protected_in(cwd: &Path) -> Vec<PathBuf> {
             }
             _ => {}
         }
-        for name in PROTECTED {
+        for name in PROTECTED.iter().filter(|n| !may_change.iter().any(|m| m == *n)) {
             let path = root.join(name);
             if path.symlink_metadata().is_ok() {
                 out.extend(real_path(&path));
@@ -545,6 +545,26 @@ mod tests {
         assert!(p.keep.contains(&PathBuf::from("/run/user/1")));
         assert!(p.cover.contains(&PathBuf::from("/run/user/1/teamster")));
         assert!(p.keep.last() == Some(&PathBuf::from("/run/user/1/teamster/hooks/3.sock")), "{:?}", p.keep);
+    }
+
+    #[test]
+    fn protected_files_are_found_as_they_are_and_an_agent_may_be_let_change_some() {
+        let ws = std::env::temp_dir().join(format!("teamster-protected-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&ws);
+        std::fs::create_dir_all(ws.join(".git")).unwrap();
+        std::fs::write(ws.join(".git/config"), "").unwrap();
+        std::fs::create_dir_all(ws.join(".vscode")).unwrap();
+        std::fs::write(ws.join(".mcp.json"), "{}").unwrap();
+        let all = protected_in(&ws, &[]);
+        for name in [".git/config", ".git/hooks", ".vscode", ".mcp.json"] {
+            assert!(all.contains(&ws.join(name)), "{name}: {all:?}");
+        }
+        // Made so that it can be protected; what is missing is not listed.
+        assert!(ws.join(".git/hooks").is_dir());
+        assert!(!all.contains(&ws.join(".envrc")));
+        let some = protected_in(&ws, &[".vscode".to_string()]);
+        assert!(!some.contains(&ws.join(".vscode")) && some.contains(&ws.join(".mcp.json")));
+        let _ = std::fs::remove_dir_all(&ws);
     }
 
     #[test]
