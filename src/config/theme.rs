@@ -80,14 +80,26 @@ impl Theme {
                 (path.to_path_buf(), text)
             }
         };
-        let mut entries = read(&file, &text)?;
-        if let Some(path) = overrides.filter(|p| p.exists()) {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::new(path, 0, "", format!("cannot read it: {e}")))?;
-            entries.extend(read(path, &text)?);
+        let user = match overrides.filter(|p| p.exists()) {
+            Some(path) => Some((
+                path,
+                std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::new(path, 0, "", format!("cannot read it: {e}")))?,
+            )),
+            None => None,
+        };
+        Theme::parse(base, &file, &text, user.as_ref().map(|(p, t)| (*p, t.as_str())))
+    }
+
+    /// A theme from its base file's text, then the user's overrides' text (`load` without
+    /// the reading).
+    pub fn parse(name: &str, file: &Path, text: &str, overrides: Option<(&Path, &str)>) -> Result<Theme, ConfigError> {
+        let mut entries = read(file, text)?;
+        if let Some((path, text)) = overrides {
+            entries.extend(read(path, text)?);
         }
         let mut theme = Theme {
-            name: base.to_string(),
+            name: name.to_string(),
             styles: BTreeMap::new(),
             terminal_fg: (0xd0, 0xd0, 0xd0),
             terminal_bg: (0x1c, 0x1c, 0x1c),
@@ -105,7 +117,7 @@ impl Theme {
             }
         }
         if let Some((key, what)) = THEME_KEYS.iter().find(|(k, _)| !theme.styles.contains_key(k)) {
-            return Err(ConfigError::new(&file, 0, *key, format!("missing; the theme must set it ({what})")));
+            return Err(ConfigError::new(file, 0, *key, format!("missing; the theme must set it ({what})")));
         }
         Ok(theme)
     }

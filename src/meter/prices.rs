@@ -60,7 +60,7 @@ impl ModelPrice {
     /// The rates for one request with this usage.
     pub fn rates(&self, u: &Usage) -> Price {
         match &self.long_context {
-            Some(l) if u.input + u.cache_read + u.cache_write > l.threshold => l.price,
+            Some(l) if u.prompt_tokens() > l.threshold => l.price,
             _ => self.price,
         }
     }

@@ -46,6 +46,13 @@ pub struct Usage {
     pub cache_write_1h: u64,
 }
 
+impl Usage {
+    /// Every token of the prompt, cached or not (saturating: the counts are a reply's claim).
+    pub fn prompt_tokens(&self) -> u64 {
+        self.input.saturating_add(self.cache_read).saturating_add(self.cache_write)
+    }
+}
+
 /// What a reply said of its usage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reading {
@@ -241,8 +248,10 @@ impl UsageReader {
                     let cached = n(usage.get("cachedContentTokenCount")).unwrap_or(0);
                     u.input = n(usage.get("promptTokenCount")).unwrap_or(0).saturating_sub(cached);
                     u.cache_read = cached;
-                    u.output = n(usage.get("candidatesTokenCount")).unwrap_or(0)
-                        + n(usage.get("thoughtsTokenCount")).unwrap_or(0);
+                    // Counts are the provider's to claim: added without overflowing.
+                    u.output = n(usage.get("candidatesTokenCount"))
+                        .unwrap_or(0)
+                        .saturating_add(n(usage.get("thoughtsTokenCount")).unwrap_or(0));
                     self.seen = true;
                 }
                 if v.pointer("/candidates/0/finishReason").is_some() {
@@ -277,7 +286,7 @@ impl UsageReader {
             // Cut off: what was used up to there is known only in part.
             (true, false) => Reading::Unknown(format!(
                 "the reply was cut off; it had used at least {} input and {} output tokens",
-                self.usage.input + self.usage.cache_read + self.usage.cache_write,
+                self.usage.prompt_tokens(),
                 self.usage.output
             )),
             (false, _) => Reading::Unknown("the reply carried no usage teamster could read".into()),
@@ -439,5 +448,42 @@ mod tests {
             Some("claude-opus-4-1")
         );
         assert_eq!(requested_model("/v1/messages", b"garbage"), None);
+    }
+
+    /// Feeds `data` as the `usage` fuzz target does (`fuzz/fuzz_targets/usage.rs`): the API
+    /// and flags, the piece size, then the reply; what was read is priced.
+    fn fuzz_replay(data: &[u8]) -> Reading {
+        let [pick, piece, rest @ ..] = data else { panic!("a fuzz input has at least two bytes") };
+        let api = [Api::AnthropicMessages, Api::OpenaiResponses, Api::OpenaiChat, Api::Gemini][*pick as usize % 4];
+        let content_type = if pick & 4 != 0 { "text/event-stream; charset=utf-8" } else { "application/json" };
+        let mut r = UsageReader::new(api, content_type, Some("asked".into()));
+        for chunk in rest.chunks(usize::from(*piece).max(1)) {
+            r.feed(chunk);
+        }
+        let reading = r.finish(pick & 8 != 0);
+        if let Reading::Usage(u) = &reading {
+            let _ = crate::config::Config::default().prices().cost(u);
+        }
+        reading
+    }
+
+    #[test]
+    fn fuzz_regression_counts_near_the_limit_do_not_overflow() {
+        // Found by the fuzzer: Gemini's candidates and thoughts counts were added with `+`
+        // (a panic in debug builds, a wrapped count in release); so were a cut-off
+        // reply's prompt counts, and a long-context price's threshold check.
+        let reading = fuzz_replay(include_bytes!("../../tests/fuzz-regressions/usage-gemini-count-overflow.bin"));
+        assert!(matches!(reading, Reading::Unknown(_)), "{reading:?}");
+        let big = "data: {\"usageMetadata\":{\"candidatesTokenCount\":18446744073709551615,\"thoughtsTokenCount\":4},\"candidates\":[{\"finishReason\":\"STOP\"}]}\n\n";
+        let Reading::Usage(u) = read(Api::Gemini, "text/event-stream", big, 7) else { panic!("usage expected") };
+        assert_eq!(u.output, u64::MAX);
+        let max = Usage { input: u64::MAX, cache_read: u64::MAX, ..Usage::default() };
+        assert_eq!(max.prompt_tokens(), u64::MAX);
+        let cut = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":18446744073709551615,\"cache_read_input_tokens\":9}}}\n\n";
+        let mut r = UsageReader::new(Api::AnthropicMessages, "text/event-stream", None);
+        r.feed(cut.as_bytes());
+        assert!(matches!(r.finish(false), Reading::Unknown(m) if m.contains("18446744073709551615 input")));
+        let long = Usage { model: Some("gemini-2.5-pro".into()), input: u64::MAX, cache_write: 5, ..Usage::default() };
+        assert!(crate::config::Config::default().prices().cost(&long).0 > 0.0);
     }
 }

@@ -1170,8 +1170,15 @@ impl Handler for Term {
             }
             Some(Dcs::GetTermcap(req)) => {
                 // We advertise no capabilities this way; say so rather than stay silent,
-                // so programs do not wait for an answer.
-                let name = String::from_utf8_lossy(&req).into_owned();
+                // so programs do not wait for an answer. The names asked for come back only
+                // when they are what a request holds (hex-encoded names between `;`):
+                // anything else would be the program's own bytes typed into its input
+                // (a line ending, a command), which a file shown in the pane could plant.
+                let name = if req.iter().all(|b| b.is_ascii_hexdigit() || *b == b';') {
+                    String::from_utf8_lossy(&req).into_owned()
+                } else {
+                    String::new()
+                };
                 self.reply(&format!("\x1bP0+r{name}\x1b\\"));
             }
             None => {}

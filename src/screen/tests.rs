@@ -322,3 +322,34 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+/// Feeds `data` as the `screen` fuzz target does (`fuzz/fuzz_targets/screen.rs`): two bytes
+/// for the size, one for the piece size and resizes, then the program's output.
+fn fuzz_replay(data: &[u8]) -> Screen {
+    let [c, r, piece, rest @ ..] = data else { panic!("a fuzz input has at least three bytes") };
+    let mut s = Screen::new(1 + u16::from(*c) % 100, 1 + u16::from(*r) % 40, 50);
+    for (i, chunk) in rest.chunks(usize::from(*piece & 0x7f).max(1)).enumerate() {
+        s.feed(chunk);
+        let answers = s.take_responses();
+        assert!(
+            answers.iter().all(|&b| b == 0x1b || b == 0x07 || (0x20..0x7f).contains(&b)),
+            "an answer holds more than printable ASCII and its framing: {:?}",
+            String::from_utf8_lossy(&answers)
+        );
+        if *piece & 0x80 != 0 && i % 7 == 3 {
+            let (w, h) = s.size();
+            s.resize(1 + (w * 3 + u16::from(chunk[0])) % 100, 1 + (h + u16::from(chunk[0])) % 40);
+        }
+    }
+    s
+}
+
+#[test]
+fn fuzz_regression_termcap_request_is_not_echoed_into_the_programs_input() {
+    // Found by the fuzzer: XTGETTCAP (`DCS + q ... ST`) answered with the request's bytes
+    // as they came, so a program's output could type into its own input.
+    fuzz_replay(include_bytes!("../../tests/fuzz-regressions/screen-xtgettcap-echo.bin"));
+    let mut s = Screen::new(20, 3, 10);
+    s.feed(b"\x1bP+q\r\nrm -rf ~\r\n\x1b\\\x1bP+q544e;636f\x1b\\");
+    assert_eq!(s.take_responses(), b"\x1bP0+r\x1b\\\x1bP0+r544e;636f\x1b\\");
+}
