@@ -314,7 +314,11 @@ fn unix_connect(
 ) -> Answer {
     let shown = String::from_utf8_lossy(named).into_owned();
     let refuse = |errno| Answer::Fail(errno, Some(Refusal::Socket(shown.clone())));
-    let Ok(target) = open_in_root(pid, named) else { return refuse(libc::ENOENT) };
+    // Nothing there (glibc looks for nscd's socket, say): nothing refused, nothing to report.
+    let target = match open_in_root(pid, named) {
+        Ok(t) => t,
+        Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::ENOENT), None),
+    };
     if !valid() {
         return Answer::Fail(libc::ESRCH, None);
     }
