@@ -88,3 +88,17 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Where `program` would be found on PATH, or it as given if it names a path.
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        return is_executable(p).then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

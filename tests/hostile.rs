@@ -47,7 +47,7 @@ fn world() -> World {
     let bus = std::os::unix::net::UnixListener::bind(&bus_path).expect("bus");
     bus.set_nonblocking(true).expect("nonblocking");
     env.write_config(&format!(
-        "[agents.hostile]\ncommand = \"{}\"\n[sandbox]\nreadable = [\"{}\"]\n",
+        "[agents.hostile]\ncommand = \"{}\"\n[agents.waiter]\ncommand = \"sleep\"\nargs = [\"100000\"]\n[sandbox]\nreadable = [\"{}\"]\n",
         hostile().display(),
         shared.display()
     ));
@@ -82,8 +82,12 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
     let w = world();
     let config_before = std::fs::read(w.env.dir.join("work/.git/config")).expect("config");
     w.env.ok(&["-d", "--", "sh"]);
+    // Another agent pane, whose hook socket the hostile one must not reach.
+    w.env.ok(&["new", "waiter"]);
     w.start();
     let r = w.results();
+    let sockets = std::fs::read_dir(w.env.dir.join("run/teamster/hooks")).map(|d| d.count()).unwrap_or(0);
+    assert!(sockets >= 2, "the other pane's hook socket was not there to try");
     assert!(!r.contains("ESCAPED"), "something got out:\n{r}");
     assert!(!r.contains("BROKEN"), "something an agent needs broke:\n{r}");
     for what in [
@@ -122,13 +126,7 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "{\"editor.tabSize\": 4}\n"
     );
     // The refused connection is where the user looks.
-    let refused: Vec<String> = w
-        .env
-        .audit()
-        .iter()
-        .filter(|d| d["by"] == "sandbox")
-        .map(|d| d["what"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let refused = w.env.sandbox_refusals();
     let expected = format!("connection to the Unix socket {}", w.bus_path.display());
     assert!(refused.iter().any(|w| w.starts_with(&expected)), "{expected} not reported: {refused:#?}");
 }

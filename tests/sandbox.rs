@@ -140,12 +140,7 @@ fn every_way_out_fails_and_the_tries_are_reported() {
     assert!(!bait.bus_was_reached(), "a Unix socket outside was reached");
 
     // Each refused write and connection is in the audit log, said plainly.
-    let log = env.audit();
-    let refused: Vec<String> = log
-        .iter()
-        .filter(|d| d["by"] == "sandbox")
-        .map(|d| d["what"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let refused = env.sandbox_refusals();
     let home = env.dir.join("home/outside.txt");
     for expected in [
         format!("write to {}", home.display()),

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::paths;
 use std::io::IsTerminal;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 #[derive(Debug, PartialEq)]
@@ -31,20 +31,6 @@ fn warn(what: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check 
 
 fn fail(what: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
     Check { status: Status::Fail, what: what.into(), detail: detail.into(), fix: Some(fix.into()) }
-}
-
-/// Where `program` would be found on PATH, or it as given if it names a path.
-pub fn which(program: &str) -> Option<std::path::PathBuf> {
-    if program.contains('/') {
-        let p = Path::new(program);
-        return is_executable(p).then(|| p.to_path_buf());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
@@ -118,7 +104,7 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
         }
         out.extend(agent_checks(c, live));
         let shell = c.shell();
-        match which(&shell) {
+        match crate::paths::which(&shell) {
             Some(_) => out.push(ok("shell", format!("new panes run {shell}"))),
             None => out.push(fail(
                 "shell",
@@ -260,7 +246,7 @@ fn agent_checks(config: &Config, live: bool) -> Vec<Check> {
     for agent in crate::agents::all(config) {
         let what = format!("agent {}", agent.name);
         let configured = config.agents.contains_key(&agent.name);
-        let Some(path) = which(&agent.binary) else {
+        let Some(path) = crate::paths::which(&agent.binary) else {
             if configured {
                 out.push(warn(
                     &what,

@@ -25,15 +25,30 @@ pub struct HookRequest {
     pub payload: serde_json::Value,
 }
 
+/// A pane's hook socket being served; dropped, it stops and its socket file goes (whatever
+/// ends the pane, or a start that fails half way).
+pub struct Listening {
+    task: tokio::task::AbortHandle,
+    path: std::path::PathBuf,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Listens on `path` for pane `pane`'s hooks (only its owner may connect).
-pub fn listen(runner: &Arc<Runner>, pane: PaneId, path: &Path) -> Result<tokio::task::AbortHandle, String> {
+pub fn listen(runner: &Arc<Runner>, pane: PaneId, path: &Path) -> Result<Listening, String> {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::remove_file(path);
     let listener =
         UnixListener::bind(path).map_err(|e| format!("cannot make the pane's hook socket {}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot protect {}: {e}", path.display()))?;
-    Ok(tokio::spawn(serve(Arc::downgrade(runner), listener, pane)).abort_handle())
+    let task = tokio::spawn(serve(Arc::downgrade(runner), listener, pane)).abort_handle();
+    Ok(Listening { task, path: path.to_path_buf() })
 }
 
 async fn serve(runner: std::sync::Weak<Runner>, listener: UnixListener, pane: PaneId) {

@@ -116,7 +116,7 @@ impl Meter for Runner {
 impl Runner {
     fn pane_of_token(&self, token: &str) -> Option<Arc<super::pane::Pane>> {
         let st = self.state.lock();
-        st.panes.get(st.hook_tokens.get(token)?).cloned()
+        st.panes.get(st.proxy_tokens.get(token)?).cloned()
     }
 
     /// Starts the metering proxy on a loopback port of its own.

@@ -111,8 +111,8 @@ impl Session {
 pub struct State {
     pub sessions: BTreeMap<u32, Session>,
     pub panes: HashMap<PaneId, Arc<Pane>>,
-    /// Which pane each hook token speaks for.
-    hook_tokens: HashMap<String, PaneId>,
+    /// Which agent pane each proxy token (`/t/TOKEN/…` in its base URLs) belongs to.
+    proxy_tokens: HashMap<String, PaneId>,
     /// Actions waiting for a verdict, by id (oldest first).
     pending: BTreeMap<u64, control::Pending>,
     next_pending: u64,
@@ -520,7 +520,7 @@ impl Runner {
         let home = crate::paths::home();
         let mut routes = Vec::new();
         let mut sandbox: Option<sandbox::Prepared> = None;
-        let mut hook_task: Option<tokio::task::AbortHandle> = None;
+        let mut hook_task: Option<hooks::Listening> = None;
         let mut sandboxed = false;
         let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
@@ -570,8 +570,7 @@ impl Runner {
                 if sandboxed {
                     let agent_env: Vec<(String, String)> =
                         spec.env.iter().cloned().chain(env.iter().cloned()).collect();
-                    let program =
-                        argv.first().and_then(|p| crate::cli::doctor::which(p)).and_then(|p| p.canonicalize().ok());
+                    let program = argv.first().and_then(|p| crate::paths::which(p)).and_then(|p| p.canonicalize().ok());
                     let pane = sandbox::PaneFiles {
                         dir: &dir,
                         hook_socket: &hook_socket,
@@ -628,7 +627,7 @@ impl Runner {
             agent,
             agent_state: crate::agents::AgentState::Starting,
             last_output: std::time::Instant::now(),
-            hook_token: agent.map(|_| token.clone()),
+            proxy_token: agent.map(|_| token.clone()),
             routes,
             spend,
             spend_unknown,
@@ -642,7 +641,7 @@ impl Runner {
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
         if agent.is_some() {
-            st.hook_tokens.insert(token.clone(), id);
+            st.proxy_tokens.insert(token.clone(), id);
         }
         if let Some(prepared) = sandbox {
             sandbox::start_watch(self, id, token, prepared);
@@ -783,7 +782,7 @@ impl Runner {
         let config = self.config();
         crate::agents::all(&config)
             .into_iter()
-            .filter(|a| config.agents.contains_key(&a.name) || crate::cli::doctor::which(&a.binary).is_some())
+            .filter(|a| config.agents.contains_key(&a.name) || crate::paths::which(&a.binary).is_some())
             .map(|a| AgentInfo { command: a.command_line(), description: a.description.clone(), name: a.name })
             .collect()
     }
@@ -1047,21 +1046,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Takes a pane out of the runner: its hook token, what it had waiting, its sandbox's
-    /// proxy listener. Its processes and its place in a layout are the caller's.
+    /// Takes a pane out of the runner: its proxy token, its hook socket, what it had
+    /// waiting, its sandbox's proxy listener. Its processes and its place in a layout are the caller's.
     fn forget_pane(&self, st: &mut State, pane: PaneId, why: &str) -> Option<Arc<pane::Pane>> {
         let p = st.panes.remove(&pane)?;
-        let (token, tasks) = {
+        let (token, proxy, hooks) = {
             let mut m = p.meta.lock();
-            (m.hook_token.take(), [m.proxy_task.take(), m.hook_task.take()])
+            (m.proxy_token.take(), m.proxy_task.take(), m.hook_task.take())
         };
         if let Some(token) = token {
-            st.hook_tokens.remove(&token);
+            st.proxy_tokens.remove(&token);
         }
-        for task in tasks.into_iter().flatten() {
+        if let Some(task) = proxy {
             task.abort();
         }
-        let _ = std::fs::remove_file(self.hooks_dir.join(format!("{pane}.sock")));
+        drop(hooks);
         if control::deny_pending_of(st, pane, why) {
             self.broadcast_pending(st);
         }

@@ -33,8 +33,8 @@ pub struct PaneMeta {
     pub agent_state: AgentState,
     /// When the program last printed anything.
     pub last_output: Instant,
-    /// The token this pane's hook commands (and proxy address) carry, for agents.
-    pub hook_token: Option<String>,
+    /// The token in this agent pane's proxy address (`/t/TOKEN/…`); its hooks need none.
+    pub proxy_token: Option<String>,
     /// Where the metering proxy sends the agent's model calls.
     pub routes: Vec<crate::agents::Route>,
     /// Dollars its agent spent; whether some calls could not be metered, or were priced
@@ -51,7 +51,7 @@ pub struct PaneMeta {
     /// Its sandbox's proxy listener, stopped when the pane goes.
     pub proxy_task: Option<tokio::task::AbortHandle>,
     /// Serves the pane's own hook socket.
-    pub hook_task: Option<tokio::task::AbortHandle>,
+    pub hook_task: Option<super::hooks::Listening>,
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.

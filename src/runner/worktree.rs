@@ -133,10 +133,8 @@ impl Worktree {
     /// is pointed at the worktree's recorded git directory, not where its `.git` file says.
     pub fn is_clean(&self) -> Result<bool, String> {
         let git_dir = self.checked_git_dir()?;
-        let place =
-            ["--git-dir", &git_dir.to_string_lossy(), "--work-tree", &self.path.to_string_lossy()].map(String::from);
-        let place: Vec<&str> = place.iter().map(String::as_str).collect();
-        git_with(&place, &["status", "--porcelain"]).map(|s| s.is_empty())
+        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
+        git_with(&["--git-dir", &git_dir, "--work-tree", &work_tree], &["status", "--porcelain"]).map(|s| s.is_empty())
     }
 
     /// Removes the worktree; refuses, saying why, if anything in it is uncommitted. The

@@ -355,15 +355,14 @@ fn cover(plan: &Plan) -> io::Result<()> {
                     continue;
                 }
                 covered.push(dir);
-                let mode = if plan.write.iter().any(|w| w == dir) { "mode=1777" } else { "mode=0755" };
-                mount("tmpfs", dir, Some("tmpfs"), nosuid, &format!("{mode},size=50%"), "cannot cover a directory")
+                mount("tmpfs", dir, Some("tmpfs"), nosuid, "mode=0755,size=64k", "cannot cover a directory")
                     .map_err(|e| with_context(e, &dir.display().to_string()))?;
             }
             Step::Keep(path, fd) => put_back(path, &fd)?,
         }
     }
-    // What is not the agent's to write stays as it was made: read-only.
-    for dir in covered.into_iter().filter(|d| !plan.write.iter().any(|w| w == d)) {
+    // Empty but for what was put back, and read-only once that is in place.
+    for dir in covered {
         let flags = libc::MS_REMOUNT | libc::MS_RDONLY | nosuid;
         mount("tmpfs", dir, None, flags, "", "cannot make a cover read-only")
             .map_err(|e| with_context(e, &dir.display().to_string()))?;
@@ -463,22 +462,11 @@ fn protect(plan: &Plan) -> io::Result<()> {
 /// An `O_PATH` handle on `path`, through no symlink on the way (the plan's paths are
 /// real ones: a symlink there now was put there since).
 fn open_no_follow(path: &Path) -> io::Result<OwnedFd> {
-    use super::seccomp::{OpenHow, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
-    let c = cstr(path)?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
-        mode: 0,
-        resolve: RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 with a valid C string and an open_how of the size passed.
-    let r = unsafe {
-        libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor the kernel just gave us.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    nix::fcntl::openat2(nix::fcntl::AT_FDCWD, path, how).map_err(io::Error::from)
 }
 
 fn no_new_privs() -> io::Result<()> {

@@ -404,6 +404,7 @@ fn agents_socket(pid: u32, fd: i32, valid: &dyn Fn() -> bool) -> io::Result<Owne
 /// process's own view of the file system, never leaving its root and following no magic
 /// links: an `O_PATH` descriptor of what the path leads to there.
 fn open_in_root(pid: u32, path: &[u8]) -> io::Result<OwnedFd> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
     use std::os::unix::ffi::OsStrExt;
     let root = std::fs::File::open(format!("/proc/{pid}/root"))?;
     let absolute: Vec<u8> = if path.first() == Some(&b'/') {
@@ -412,32 +413,11 @@ fn open_in_root(pid: u32, path: &[u8]) -> io::Result<OwnedFd> {
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))?;
         [cwd.as_os_str().as_bytes(), b"/", path].concat()
     };
-    let c = std::ffi::CString::new(absolute).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 with a valid C string and open_how of the size passed.
-    let r = unsafe {
-        libc::syscall(libc::SYS_openat2, root.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor the kernel just gave us.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    nix::fcntl::openat2(&root, std::ffi::OsStr::from_bytes(&absolute), how).map_err(io::Error::from)
 }
-
-#[repr(C)]
-pub(crate) struct OpenHow {
-    pub flags: u64,
-    pub mode: u64,
-    pub resolve: u64,
-}
-pub(crate) const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-pub(crate) const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-pub(crate) const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// The path a write-like call names, when the sandbox would refuse it (for the report).
 fn refused_write(plan: &Plan, n: &Notif) -> Option<PathBuf> {

@@ -152,6 +152,12 @@ impl Env {
     }
 
     /// The audit log's latest decisions (`teamster audit --json`), newest first.
+    /// What the sandbox refused, as the audit log says it (`teamster audit`, by `sandbox`).
+    pub fn sandbox_refusals(&self) -> Vec<String> {
+        let refused = self.audit().into_iter().filter(|d| d["by"] == "sandbox");
+        refused.map(|d| d["what"].as_str().unwrap_or_default().to_string()).collect()
+    }
+
     pub fn audit(&self) -> Vec<serde_json::Value> {
         let v: serde_json::Value =
             serde_json::from_str(&self.ok(&["audit", "--json", "-n", "200"])).expect("audit JSON");
