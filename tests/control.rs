@@ -10,12 +10,6 @@ use support::fake::{ASK_BEFORE_PUSH, fake_claude, write_script};
 use support::mock_llm::MockLlm;
 use support::{Env, Tui};
 
-fn type_line(tui: &Tui, text: &str) {
-    tui.keys(text);
-    tui.wait_text(text);
-    tui.keys("\r");
-}
-
 fn pending(env: &Env) -> Vec<Value> {
     let v: Value = serde_json::from_str(&env.ok(&["approvals", "--json"])).expect("approvals JSON");
     v["pending"].as_array().cloned().unwrap_or_default()
@@ -39,7 +33,7 @@ fn start_with(env: &Env, config: &str, agent: &str) -> Tui {
 fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
-    type_line(&tui, "run echo pushed > pushed.txt # git push");
+    tui.type_line("run echo pushed > pushed.txt # git push");
     // Held, the sidebar appears beside the panes with what and why.
     tui.wait_text("waiting for you (1)");
     tui.wait_text("pushes need a look");
@@ -60,7 +54,7 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     });
 
     // Denied with a message: the agent is told it.
-    type_line(&tui, "run git push --tags");
+    tui.type_line("run git push --tags");
     tui.wait_text("waiting for you (1)");
     tui.alt("s");
     tui.keys("m");
@@ -82,14 +76,14 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
     let push = "run true git push origin feature";
-    type_line(&tui, push);
+    tui.type_line(push);
     env.wait_ls("the push held", |_| !pending(&env).is_empty());
     let id = pending(&env)[0]["id"].to_string();
     let said = env.ok(&["approve", &id, "--always", "workspace"]);
     assert!(said.contains("allowed from now on"), "{said}");
     tui.wait_text("ran: true git push origin feature");
     // The same command again goes through without asking; the rule says why.
-    type_line(&tui, push);
+    tui.type_line(push);
     tui.wait_for("the second push to run", |s| s.contents().matches("ran: true git push origin feature").count() == 2);
     let rules = env.ok(&["rules"]);
     assert!(rules.contains("always allowed") && rules.contains("Bash: true git push origin feature"), "{rules}");
@@ -97,7 +91,7 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     let log = env.audit();
     assert!(log[0]["rule"].as_str().is_some_and(|r| r.starts_with("always allowed in ")), "{log:#?}");
     // A different command is not covered by the allowance.
-    type_line(&tui, "run true git push origin other");
+    tui.type_line("run true git push origin other");
     env.wait_ls("a different push held", |_| !pending(&env).is_empty());
     env.ok(&["deny", &pending(&env)[0]["id"].to_string()]);
     tui.wait_text("denied by the user");
@@ -105,7 +99,7 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     let v: Value = serde_json::from_str(&env.ok(&["rules", "--json"])).expect("rules JSON");
     let aid = v["always_allow"][0]["id"].to_string();
     assert!(env.ok(&["rules", "--forget", &aid]).contains("forgot"));
-    type_line(&tui, push);
+    tui.type_line(push);
     env.wait_ls("the push held again", |_| !pending(&env).is_empty());
     let id = pending(&env)[0]["id"].to_string();
     env.ok(&["deny", &id]);
@@ -122,7 +116,7 @@ fn always_allow_is_remembered_shown_and_forgotten() {
 fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     let env = Env::new();
     let tui = start(&env, &format!("ask_timeout_secs = 1\n{ASK_BEFORE_PUSH}"));
-    type_line(&tui, "run git push");
+    tui.type_line("run git push");
     tui.wait_text("nobody answered within 1 s");
     let log = env.audit();
     assert_eq!((log[0]["verdict"].as_str(), log[0]["by"].as_str()), (Some("deny"), Some("timeout")), "{log:#?}");
@@ -156,11 +150,11 @@ ANTHROPIC_BASE_URL = "{}"
         mock.url()
     );
     let tui = start(&env, &config);
-    type_line(&tui, "ask mock-gate");
+    tui.type_line("ask mock-gate");
     tui.wait_text("reply: HTTP/1.1 200 OK");
     let first = mock.requests().len();
     // Past the step: the next call waits at the proxy, before it leaves.
-    type_line(&tui, "ask mock-gate");
+    tui.type_line("ask mock-gate");
     env.wait_ls("the request held", |_| pending(&env).iter().any(|p| p["kind"] == "llm_request"));
     let held = pending(&env);
     assert!(held[0]["what"].as_str().is_some_and(|w| w.contains("a request to anthropic for mock-gate")), "{held:#?}");
@@ -232,9 +226,9 @@ echo "still pending: $(teamster approvals --json | grep -c '"id"')"
 echo done
 "#,
     );
-    type_line(&tui, &format!("spawn {}", attack.display()));
+    tui.type_line(&format!("spawn {}", attack.display()));
     tui.wait_text("spawned");
-    type_line(&tui, "run git push");
+    tui.type_line("run git push");
     let log = env.dir.join("work/attack.sh.log");
     let deadline = std::time::Instant::now() + support::DEADLINE;
     let text = loop {
@@ -291,7 +285,7 @@ fn what_an_agent_says_is_shown_not_obeyed_in_approvals_and_the_audit_log() {
     let tui = start(&env, ASK_BEFORE_PUSH);
     // The agent's hook address, as the agent has it; then its turn ends (a call held
     // during a turn is denied when the turn ends), and the test speaks as the agent.
-    type_line(&tui, "run echo $TEAMSTER_HOOK_SOCKET > hook.env");
+    tui.type_line("run echo $TEAMSTER_HOOK_SOCKET > hook.env");
     tui.wait_for("the turn's end", |s| {
         let text = s.contents();
         text.rfind("ran: echo").is_some_and(|at| text[at..].contains("fake>"))

@@ -514,6 +514,32 @@ fn an_upstream_the_agent_names_never_leads_to_this_machine_nor_gets_the_key() {
     assert!(seen.lock().expect("seen").is_empty(), "reached the attacker: {:?}", seen.lock());
 }
 
+/// An upstream of the user's config that redirects elsewhere: the proxy passes the
+/// redirect back to the agent and follows none itself (following would carry the key to a
+/// host nobody checked).
+#[test]
+fn a_redirect_goes_back_to_the_agent_and_the_key_goes_nowhere_else() {
+    let (attacker_port, seen) = attacker();
+    let redirector = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = redirector.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut conn in redirector.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{attacker_port}/v1/messages\r\ncontent-length: 0\r\n\r\n"
+            );
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    let p = proxy_to(format!("http://127.0.0.1:{port}"), RouteOrigin::UserConfig, None, Origin::Loopback, Vec::new());
+    let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
+    let got = read_until(&mut reply, "\r\n\r\n");
+    assert!(got.starts_with("HTTP/1.1 307"), "{got}");
+    assert!(got.contains(&format!("127.0.0.1:{attacker_port}")), "the agent is told where: {got}");
+    assert!(seen.lock().expect("seen").is_empty(), "the proxy followed the redirect: {:?}", seen.lock());
+}
+
 #[test]
 fn a_workspace_file_or_a_forged_hook_cannot_send_the_key_elsewhere_and_the_audit_says_so() {
     let env = support::Env::new();
@@ -536,16 +562,11 @@ fn a_workspace_file_or_a_forged_hook_cannot_send_the_key_elsewhere_and_the_audit
     let out = env.cmd(&["new", "fake", "--right"]).env("ANTHROPIC_API_KEY", "sk-real-secret").output().expect("new");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     tui.wait_text("fake>");
-    let type_line = |text: &str| {
-        tui.keys(text);
-        tui.wait_text(text);
-        tui.keys("\r");
-    };
-    type_line("ask claude-x");
+    tui.type_line("ask claude-x");
     tui.wait_text("reply: HTTP/1.1 403");
-    type_line("run bash forge.sh");
+    tui.type_line("run bash forge.sh");
     tui.wait_text("ran: bash forge.sh");
-    type_line("ask claude-y pi-anthropic");
+    tui.type_line("ask claude-y pi-anthropic");
     tui.wait_text("reply: HTTP/1.1 404");
     assert!(seen.lock().expect("seen").is_empty(), "reached the attacker: {:?}", seen.lock());
 

@@ -11,28 +11,11 @@
 use libfuzzer_sys::fuzz_target;
 use teamster::agents::{AgentKind, screen_state};
 use teamster::protocol::WireRow;
-use teamster::screen::{Pos, Screen};
-
-fn check_answers(answers: &[u8]) {
-    if let Some(b) = answers.iter().find(|&&b| !(b == 0x1b || b == 0x07 || (0x20..0x7f).contains(&b))) {
-        panic!("the terminal answered with byte {b:#04x}: {:?}", String::from_utf8_lossy(answers));
-    }
-}
+use teamster::screen::Pos;
 
 fuzz_target!(|data: &[u8]| {
-    let [c, r, piece, rest @ ..] = data else { return };
-    let cols = 1 + u16::from(*c) % 100;
-    let rows = 1 + u16::from(*r) % 40;
-    let mut screen = Screen::new(cols, rows, 50);
-    for (i, chunk) in rest.chunks(usize::from(*piece & 0x7f).max(1)).enumerate() {
-        screen.feed(chunk);
-        check_answers(&screen.take_responses());
-        let _ = screen.take_events();
-        if *piece & 0x80 != 0 && i % 7 == 3 {
-            let (w, h) = screen.size();
-            screen.resize(1 + (w * 3 + u16::from(chunk[0])) % 100, 1 + (h + u16::from(chunk[0])) % 40);
-        }
-    }
+    // Fed (and its answers checked) as teamster's own regression tests feed it.
+    let Some(screen) = teamster::screen::fuzz_feed(data) else { return };
     let (w, h) = screen.size();
     for y in 0..h as usize {
         let wire = WireRow::from_row(screen.row(y));

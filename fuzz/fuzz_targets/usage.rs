@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use teamster::meter::prices::Prices;
-use teamster::meter::usage::{Api, Reading, UsageReader, requested_model};
+use teamster::meter::usage::{Api, Reading, requested_model};
 
 fn prices() -> &'static Prices {
     static PRICES: OnceLock<Prices> = OnceLock::new();
@@ -15,16 +15,10 @@ fn prices() -> &'static Prices {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [pick, piece, rest @ ..] = data else { return };
-    let api = [Api::AnthropicMessages, Api::OpenaiResponses, Api::OpenaiChat, Api::Gemini][*pick as usize % 4];
-    let content_type = if pick & 4 != 0 { "text/event-stream; charset=utf-8" } else { "application/json" };
-    let mut reader = UsageReader::new(api, content_type, Some("asked".into()));
-    for chunk in rest.chunks(usize::from(*piece).max(1)) {
-        reader.feed(chunk);
-    }
-    if let Reading::Usage(usage) = reader.finish(pick & 8 != 0) {
+    if let Some(Reading::Usage(usage)) = teamster::meter::usage::fuzz_read(data) {
         let _ = prices().cost(&usage);
     }
+    let rest = data.get(2..).unwrap_or_default();
     if let Ok(path) = std::str::from_utf8(rest) {
         let _ = Api::of_path(path);
         let _ = requested_model(path, rest);

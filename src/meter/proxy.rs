@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response, StatusCode, header};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -151,10 +152,8 @@ async fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) ->
         Err(e) => return full(StatusCode::BAD_GATEWAY, "text/plain", format!("teamster: cannot find {host}: {e}\n")),
     };
     // Every spelling counts: `::ffff:127.0.0.1` is this machine as much as 127.0.0.1.
-    if let Some((addr, what)) =
-        addrs.iter().find_map(|a| upstream::forbidden(a.ip()).map(|w| (a, w))).filter(|_| !literal)
-    {
-        let why = format!("{host} leads to {}, {what}; name the address in `allow_hosts` to allow it", addr.ip());
+    if !literal && let Some((ip, what)) = upstream::first_forbidden(&addrs) {
+        let why = format!("{host} leads to {ip}, {what}; name the address in `allow_hosts` to allow it");
         meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
         return refused(why);
     }
@@ -187,12 +186,39 @@ pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<
     full(status, "application/json", body.to_string())
 }
 
-/// The upstream HTTPS client, built on the first model call: TLS and the system's root
-/// certificates cost a runner with no agents several megabytes it should not carry.
-pub type LazyClient = Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>;
+/// The upstream HTTPS clients, built on the first model call that needs each (TLS and
+/// the system's root certificates cost a runner with no agents several megabytes it should
+/// not carry): one for the providers and the user's config, and one per checked set of
+/// addresses an agent's upstream is pinned to, kept so that its connections are reused.
+#[derive(Default)]
+pub struct Clients {
+    shared: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    pinned: parking_lot::Mutex<HashMap<(String, Vec<SocketAddr>), reqwest::Client>>,
+}
 
-fn upstream_client(lazy: &LazyClient) -> Result<reqwest::Client, String> {
-    lazy.get_or_init(|| build_client(None)).clone()
+pub type LazyClient = Arc<Clients>;
+
+/// More pinned clients than this (an agent naming host after host) are let go at once.
+const PINNED_MAX: usize = 32;
+
+impl Clients {
+    fn shared(&self) -> Result<reqwest::Client, String> {
+        self.shared.get_or_init(|| build_client(None)).clone()
+    }
+
+    fn pinned(&self, host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, String> {
+        let key = (host.to_string(), addrs.to_vec());
+        if let Some(c) = self.pinned.lock().get(&key) {
+            return Ok(c.clone());
+        }
+        let client = build_client(Some((host, addrs)))?;
+        let mut pinned = self.pinned.lock();
+        if pinned.len() >= PINNED_MAX {
+            pinned.clear();
+        }
+        pinned.insert(key, client.clone());
+        Ok(client)
+    }
 }
 
 /// An upstream client. Redirects are the agent's to follow, not the proxy's (a redirect
@@ -213,74 +239,43 @@ fn build_client(pinned: Option<(&str, &[SocketAddr])>) -> Result<reqwest::Client
 }
 
 /// Where a model call of `target` goes, and the client that takes it there; or the reply
-/// that refuses it.
-///
-/// An upstream the agent named (its settings files, its hook payloads) gets no key, must
-/// be https on a host `allow_hosts` lets agents reach, and must lead, by every address its
-/// name has now, away from this machine and every private network; the client then
-/// connects to exactly those addresses. The providers' own APIs and the user's config go
-/// where they say (the user may run a gateway on this machine), but the key never crosses
-/// the network in the clear.
+/// that refuses it (`upstream::check` judges the URL). An upstream the agent named (its
+/// settings files, its hook payloads) gets no key, must be on a host `allow_hosts` lets
+/// agents reach, and must lead, by every address its name has now, away from this machine
+/// and every private network; the client then connects to exactly those addresses.
 async fn forward_to<M: Meter>(
     target: &Target,
     meter: &M,
     token: &str,
-    shared: &LazyClient,
+    clients: &Clients,
 ) -> Result<(url::Url, reqwest::Client), Response<ProxyBody>> {
-    let shown = crate::text::visible(&target.upstream).into_owned();
     let refuse = |why: String| {
+        let shown = crate::text::visible(&target.upstream);
         let what = format!("a model call to {shown} (an upstream named by {})", target.origin.words());
         meter.refuse(token, &what, &why);
         api_error(&target.provider, StatusCode::FORBIDDEN, &format!("teamster: {why}"))
     };
     let unreachable = |why: String| api_error(&target.provider, StatusCode::BAD_GATEWAY, &format!("teamster: {why}"));
-    match target.origin {
-        RouteOrigin::Agent => {
-            let url = upstream::check_agent(&target.upstream).map_err(refuse)?;
-            let (host, port) = upstream::host_port(&url);
-            meter.egress(&host, port).map_err(|why| refuse(format!("{why} (the agent named this upstream)")))?;
-            let addrs: Vec<SocketAddr> = match url.host() {
-                Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-                Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-                _ => match tokio::net::lookup_host((host.as_str(), port)).await {
-                    Ok(a) => a.collect(),
-                    Err(e) => return Err(unreachable(format!("cannot find {host}: {e}"))),
-                },
-            };
-            if addrs.is_empty() {
-                return Err(unreachable(format!("{host} has no address")));
-            }
-            if let Some((addr, what)) = addrs.iter().find_map(|a| upstream::forbidden(a.ip()).map(|w| (a, w))) {
-                return Err(refuse(format!(
-                    "{host} leads to {}, {what}: an upstream the agent names may not lead there",
-                    addr.ip()
-                )));
-            }
-            let client = build_client(Some((&host, &addrs))).map_err(unreachable)?;
-            Ok((url, client))
-        }
-        RouteOrigin::Official | RouteOrigin::UserConfig => {
-            let url = upstream::parse(&target.upstream).map_err(refuse)?;
-            if target.origin == RouteOrigin::Official && !upstream::is_official(&target.provider, &url) {
-                return Err(refuse(format!("{shown} is not {}'s own API", target.provider)));
-            }
-            let loopback = match url.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            };
-            if url.scheme() != "https" && !loopback {
-                return Err(refuse(format!(
-                    "{shown} is plain http away from this machine: the key would cross the network in the clear; use https"
-                )));
-            }
-            Ok((
-                url,
-                upstream_client(shared).map_err(|e| unreachable(format!("no HTTPS client for the provider: {e}")))?,
-            ))
-        }
+    let url = upstream::check(target.origin, &target.provider, &target.upstream).map_err(refuse)?;
+    if target.origin != RouteOrigin::Agent {
+        let client = clients.shared().map_err(|e| unreachable(format!("no HTTPS client for the provider: {e}")))?;
+        return Ok((url, client));
     }
+    let (host, port) = upstream::host_port(&url);
+    meter.egress(&host, port).map_err(|why| refuse(format!("{why} (the agent named this upstream)")))?;
+    // An address literal is taken as it is; a name is looked up here, once.
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(a) => a.collect(),
+        Err(e) => return Err(unreachable(format!("cannot find {host}: {e}"))),
+    };
+    if addrs.is_empty() {
+        return Err(unreachable(format!("{host} has no address")));
+    }
+    if let Some((ip, what)) = upstream::first_forbidden(&addrs) {
+        return Err(refuse(format!("{host} leads to {ip}, {what}: an upstream the agent names may not lead there")));
+    }
+    let client = clients.pinned(&host, &addrs).map_err(unreachable)?;
+    Ok((url, client))
 }
 
 async fn handle<M: Meter>(
@@ -327,10 +322,10 @@ async fn handle<M: Meter>(
         Err(refusal) => return refusal,
     };
     // The runner gives keys only with origins that get them; this holds it here too.
-    let secrets = if target.origin.gets_key() { target.secrets.clone() } else { Vec::new() };
+    let secrets: &[(String, String)] = if target.origin.gets_key() { &target.secrets } else { &[] };
     // The base was checked whole; the agent's path and query go after its path, where
     // they cannot change its host.
-    let url = format!("{}{}", base.as_str().trim_end_matches('/'), reveal_query(suffix, &secrets));
+    let url = format!("{}{}", base.as_str().trim_end_matches('/'), reveal_query(suffix, secrets));
     let (head, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_REQUEST).collect().await {
         Ok(b) => b.to_bytes(),
@@ -352,7 +347,7 @@ async fn handle<M: Meter>(
     let mut out = client.request(head.method.clone(), &url).body(body);
     for (name, value) in &head.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) && name != header::ACCEPT_ENCODING && name != header::CONTENT_LENGTH {
-            match value.to_str().ok().and_then(|v| reveal_credential(name.as_str(), v, &secrets)) {
+            match value.to_str().ok().and_then(|v| reveal_credential(name.as_str(), v, secrets)) {
                 Some(real) => out = out.header(name, real),
                 None => out = out.header(name, value),
             }

@@ -13,7 +13,7 @@
 //! `https://127.1` are all 127.0.0.1.
 
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::{Host, Url};
 
 /// Who named a route's upstream. Decided by the runner from where the route came from,
@@ -87,6 +87,45 @@ pub fn is_official(provider: &str, url: &Url) -> bool {
         _ => return false,
     };
     url.scheme() == "https" && url.port().is_none() && official_hosts(provider).contains(&host)
+}
+
+/// Whether `text` is one of `provider`'s own APIs.
+pub fn official(provider: &str, text: &str) -> bool {
+    parse(text).is_ok_and(|u| is_official(provider, &u))
+}
+
+/// What can be said of an upstream of `origin` from its URL alone (an agent's must also
+/// pass `allow_hosts`, and lead nowhere `forbidden` by the addresses it has at each call):
+/// the runner's audit and the proxy judge with this one function.
+///
+/// The providers' own APIs and the user's config go where they say (the user may run a
+/// gateway on this machine), but the key never crosses the network in the clear.
+pub fn check(origin: RouteOrigin, provider: &str, text: &str) -> Result<Url, String> {
+    if origin == RouteOrigin::Agent {
+        return check_agent(text);
+    }
+    let url = parse(text)?;
+    let shown = crate::text::visible(text);
+    if origin == RouteOrigin::Official && !is_official(provider, &url) {
+        return Err(format!("{shown} is not {provider}'s own API"));
+    }
+    let loopback = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if url.scheme() != "https" && !loopback {
+        return Err(format!(
+            "{shown} is plain http away from this machine: the key would cross the network in the clear; use https"
+        ));
+    }
+    Ok(url)
+}
+
+/// The first of `addrs` an agent's upstream must not lead to, and what it is.
+pub fn first_forbidden(addrs: &[SocketAddr]) -> Option<(IpAddr, &'static str)> {
+    addrs.iter().find_map(|a| forbidden(a.ip()).map(|what| (a.ip(), what)))
 }
 
 /// The host and port a parsed URL connects to; an IP literal in its address form.
@@ -323,10 +362,6 @@ mod tests {
             "ff0e::1",
             "100::1",
         ];
-        for a in forbidden_ones {
-            let ip: IpAddr = a.parse().unwrap();
-            assert!(forbidden(ip).is_some(), "{a} passed");
-        }
         let public = [
             "8.8.8.8",
             "1.1.1.1",
@@ -342,9 +377,14 @@ mod tests {
             "64:ff9b::8.8.8.8",
             "2002:808:808::1",
         ];
-        for a in public {
+        let table = forbidden_ones.iter().map(|a| (a, true)).chain(public.iter().map(|a| (a, false)));
+        for (a, refused) in table {
             let ip: IpAddr = a.parse().unwrap();
-            assert_eq!(forbidden(ip), None, "{a}");
+            assert_eq!(forbidden(ip).is_some(), refused, "{a}: {:?}", forbidden(ip));
         }
+        // A name's addresses: one local address among public ones is enough to refuse it.
+        let addrs: Vec<SocketAddr> = ["8.8.8.8:443", "[::ffff:127.0.0.1]:443"].map(|a| a.parse().unwrap()).to_vec();
+        assert_eq!(first_forbidden(&addrs).map(|(ip, _)| ip.to_string()), Some("::ffff:127.0.0.1".into()));
+        assert_eq!(first_forbidden(&addrs[..1]), None);
     }
 }

@@ -318,6 +318,21 @@ pub fn requested_model(path: &str, body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Asked>(body).ok()?.model.map(|m| m.into_owned())
 }
 
+/// How the `usage` fuzz target (`fuzz/fuzz_targets/usage.rs`) and its regression tests
+/// read an input: the API and flags, the piece size, then the reply, fed in pieces.
+/// `None`: too short.
+#[doc(hidden)]
+pub fn fuzz_read(data: &[u8]) -> Option<Reading> {
+    let [pick, piece, rest @ ..] = data else { return None };
+    let api = [Api::AnthropicMessages, Api::OpenaiResponses, Api::OpenaiChat, Api::Gemini][*pick as usize % 4];
+    let content_type = if pick & 4 != 0 { "text/event-stream; charset=utf-8" } else { "application/json" };
+    let mut r = UsageReader::new(api, content_type, Some("asked".into()));
+    for chunk in rest.chunks(usize::from(*piece).max(1)) {
+        r.feed(chunk);
+    }
+    Some(r.finish(pick & 8 != 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,17 +465,8 @@ mod tests {
         assert_eq!(requested_model("/v1/messages", b"garbage"), None);
     }
 
-    /// Feeds `data` as the `usage` fuzz target does (`fuzz/fuzz_targets/usage.rs`): the API
-    /// and flags, the piece size, then the reply; what was read is priced.
     fn fuzz_replay(data: &[u8]) -> Reading {
-        let [pick, piece, rest @ ..] = data else { panic!("a fuzz input has at least two bytes") };
-        let api = [Api::AnthropicMessages, Api::OpenaiResponses, Api::OpenaiChat, Api::Gemini][*pick as usize % 4];
-        let content_type = if pick & 4 != 0 { "text/event-stream; charset=utf-8" } else { "application/json" };
-        let mut r = UsageReader::new(api, content_type, Some("asked".into()));
-        for chunk in rest.chunks(usize::from(*piece).max(1)) {
-            r.feed(chunk);
-        }
-        let reading = r.finish(pick & 8 != 0);
+        let reading = super::fuzz_read(data).expect("a fuzz input has at least two bytes");
         if let Reading::Usage(u) = &reading {
             let _ = crate::config::Config::default().prices().cost(u);
         }

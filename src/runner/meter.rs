@@ -27,7 +27,7 @@ pub fn classify(mut routes: Vec<Route>, source: RouteSource) -> Vec<Route> {
         if source == RouteSource::Hook {
             r.origin = RouteOrigin::Agent;
         }
-        if upstream::parse(&r.upstream).is_ok_and(|u| upstream::is_official(&r.provider, &u)) {
+        if upstream::official(&r.provider, &r.upstream) {
             r.origin = RouteOrigin::Official;
         }
     }
@@ -42,7 +42,7 @@ fn destination(config: &Config, r: &Route, chatgpt: bool) -> (String, RouteOrigi
     match (configured, chatgpt, &r.chatgpt) {
         (Some(p), _, _) => (p.base_url.clone(), RouteOrigin::UserConfig),
         (None, true, Some(backend)) => {
-            let official = upstream::parse(backend).is_ok_and(|u| upstream::is_official(&r.provider, &u));
+            let official = upstream::official(&r.provider, backend);
             (backend.clone(), if official { RouteOrigin::Official } else { RouteOrigin::Agent })
         }
         (None, _, _) => (r.upstream.clone(), r.origin),
@@ -54,16 +54,22 @@ fn destination(config: &Config, r: &Route, chatgpt: bool) -> (String, RouteOrigi
 /// at each call).
 fn route_verdict(config: &Config, r: &Route) -> (String, RouteOrigin, Result<(), String>) {
     let (url, origin) = destination(config, r, false);
-    let verdict = match origin {
-        RouteOrigin::Official | RouteOrigin::UserConfig => upstream::parse(&url).map(|_| ()),
-        RouteOrigin::Agent => upstream::check_agent(&url).and_then(|u| {
+    let verdict = upstream::check(origin, &r.provider, &url).and_then(|u| match origin {
+        RouteOrigin::Agent => {
             let (host, port) = upstream::host_port(&u);
-            crate::sandbox::host_allowed(&config.sandbox.allow_hosts, &host, port).map(|_| ()).ok_or_else(|| {
-                format!("{host}:{port} is not among the hosts agents may reach (`allow_hosts` under [sandbox])")
-            })
-        }),
-    };
+            allowed(config, &host, port).map(|_| ())
+        }
+        RouteOrigin::Official | RouteOrigin::UserConfig => Ok(()),
+    });
     (url, origin, verdict)
+}
+
+/// Whether agents may reach `host:port` (`allow_hosts`); `Ok(true)` when the entry that
+/// allows it names the address itself (only then may it lead to this machine).
+fn allowed(config: &Config, host: &str, port: u16) -> Result<bool, String> {
+    crate::sandbox::host_allowed(&config.sandbox.allow_hosts, host, port).ok_or_else(|| {
+        format!("{host}:{port} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config")
+    })
 }
 
 impl Meter for Runner {
@@ -88,11 +94,7 @@ impl Meter for Runner {
     }
 
     fn egress(&self, host: &str, port: u16) -> Result<bool, String> {
-        crate::sandbox::host_allowed(&self.config.read().sandbox.allow_hosts, host, port).ok_or_else(|| {
-            format!(
-                "{host}:{port} is not among the hosts agents may reach; add it to `allow_hosts` under [sandbox] in the config"
-            )
-        })
+        allowed(&self.config.read(), host, port)
     }
 
     fn refuse(&self, token: &str, what: &str, why: &str) {
@@ -168,13 +170,8 @@ impl Runner {
                         pane: pane_key.to_string(),
                         agent: agent.to_string(),
                         kind: "route".into(),
-                        what: format!(
-                            "route {} ({}) to {}, named by {}",
-                            crate::text::visible(&r.id),
-                            r.provider,
-                            crate::text::visible(&url),
-                            origin.words()
-                        ),
+                        // As it came: whatever prints the audit log shows it made visible.
+                        what: format!("route {} ({}) to {url}, named by {}", r.id, r.provider, origin.words()),
                         verdict: if verdict.is_ok() { "allow" } else { "deny" }.into(),
                         by: "teamster".into(),
                         rule: None,

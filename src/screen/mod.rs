@@ -256,3 +256,26 @@ impl Screen {
 
 #[cfg(test)]
 mod tests;
+
+/// How the `screen` fuzz target (`fuzz/fuzz_targets/screen.rs`) and its regression tests
+/// read an input: two bytes for the size, one for the piece size and resizes, then the
+/// program's output, fed in pieces. Panics when an answer to the program holds more than
+/// printable ASCII and the ESC and BEL that frame it (a shell would act on a control
+/// character: output must not make the terminal type a command). `None`: too short.
+#[doc(hidden)]
+pub fn fuzz_feed(data: &[u8]) -> Option<Screen> {
+    let [c, r, piece, rest @ ..] = data else { return None };
+    let mut s = Screen::new(1 + u16::from(*c) % 100, 1 + u16::from(*r) % 40, 50);
+    for (i, chunk) in rest.chunks(usize::from(*piece & 0x7f).max(1)).enumerate() {
+        s.feed(chunk);
+        let answers = s.take_responses();
+        let odd = answers.iter().find(|&&b| !(b == 0x1b || b == 0x07 || (0x20..0x7f).contains(&b)));
+        assert!(odd.is_none(), "the terminal answered with {odd:?}: {:?}", String::from_utf8_lossy(&answers));
+        let _ = s.take_events();
+        if *piece & 0x80 != 0 && i % 7 == 3 {
+            let (w, h) = s.size();
+            s.resize(1 + (w * 3 + u16::from(chunk[0])) % 100, 1 + (h + u16::from(chunk[0])) % 40);
+        }
+    }
+    Some(s)
+}

@@ -323,25 +323,8 @@ fn random_bytes_never_panic() {
     }
 }
 
-/// Feeds `data` as the `screen` fuzz target does (`fuzz/fuzz_targets/screen.rs`): two bytes
-/// for the size, one for the piece size and resizes, then the program's output.
 fn fuzz_replay(data: &[u8]) -> Screen {
-    let [c, r, piece, rest @ ..] = data else { panic!("a fuzz input has at least three bytes") };
-    let mut s = Screen::new(1 + u16::from(*c) % 100, 1 + u16::from(*r) % 40, 50);
-    for (i, chunk) in rest.chunks(usize::from(*piece & 0x7f).max(1)).enumerate() {
-        s.feed(chunk);
-        let answers = s.take_responses();
-        assert!(
-            answers.iter().all(|&b| b == 0x1b || b == 0x07 || (0x20..0x7f).contains(&b)),
-            "an answer holds more than printable ASCII and its framing: {:?}",
-            String::from_utf8_lossy(&answers)
-        );
-        if *piece & 0x80 != 0 && i % 7 == 3 {
-            let (w, h) = s.size();
-            s.resize(1 + (w * 3 + u16::from(chunk[0])) % 100, 1 + (h + u16::from(chunk[0])) % 40);
-        }
-    }
-    s
+    super::fuzz_feed(data).expect("a fuzz input has at least three bytes")
 }
 
 #[test]

@@ -516,8 +516,7 @@ impl App {
                 _ => {}
             },
             (Pending::Yank, Reply::Text { text }) => {
-                use base64::Engine;
-                self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(text.as_bytes()));
+                self.set_clipboard(&text);
                 let lines = text.lines().count().max(1);
                 self.say(format!(
                     "copied {} characters ({lines} line{})",
@@ -605,41 +604,38 @@ impl App {
     /// encoded again: nothing the program sent reaches the terminal as it was.
     fn program_clipboard(&mut self, base64: &str) {
         use base64::Engine;
-        let text = match self.clipboard {
+        let ask = match self.clipboard {
             Clipboard::Deny => return,
-            _ => base64::engine::general_purpose::STANDARD
-                .decode(base64.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok()),
+            Clipboard::Allow => false,
+            Clipboard::Ask => true,
         };
-        let Some(text) = text else {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(base64.trim()).ok();
+        let Some(text) = decoded.and_then(|bytes| String::from_utf8(bytes).ok()) else {
             self.error("a program sent a clipboard that is not text; ignored".to_string());
             return;
         };
-        match self.clipboard {
-            Clipboard::Deny => {}
-            Clipboard::Allow => self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(text.as_bytes())),
-            // One question at a time: another overlay open means no.
-            Clipboard::Ask if self.overlay.is_some() => {
-                self.error("a program asked to set the clipboard while a question was open; ignored".to_string())
-            }
-            Clipboard::Ask => {
-                const SHOWN: usize = 80;
-                let all = crate::text::visible(&text);
-                let shown: String = all.chars().take(SHOWN).collect();
-                let more = if all.chars().count() > SHOWN { "…" } else { "" };
-                let question = format!(
-                    "a program wants to set your clipboard to `{shown}{more}` ({} bytes); allow? y/n",
-                    text.len()
-                );
-                self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::Clipboard(text), question });
-            }
+        if !ask {
+            return self.set_clipboard(&text);
         }
+        // One question at a time: another overlay open means no.
+        if self.overlay.is_some() {
+            return self.error("a program asked to set the clipboard while a question was open; ignored".to_string());
+        }
+        const SHOWN: usize = 80;
+        let all = crate::text::visible(&text);
+        let shown: String = all.chars().take(SHOWN).collect();
+        let more = if all.chars().count() > SHOWN { "…" } else { "" };
+        let question =
+            format!("a program wants to set your clipboard to `{shown}{more}` ({} bytes); allow? y/n", text.len());
+        self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::Clipboard(text), question });
     }
 
-    /// Sets the real terminal's clipboard (OSC 52) to `base64`.
-    fn set_clipboard(&mut self, base64: &str) {
-        self.effects.push(Effect::Terminal(format!("\x1b]52;c;{base64}\x07").into_bytes()));
+    /// Writes `text` to the user's clipboard (OSC 52, encoded here: what goes out is
+    /// always teamster's own encoding, never a program's bytes).
+    fn set_clipboard(&mut self, text: &str) {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        self.effects.push(Effect::Terminal(format!("\x1b]52;c;{encoded}\x07").into_bytes()));
     }
 
     fn focused_rect(&self) -> Option<Rect> {
@@ -930,8 +926,7 @@ impl App {
                 (KeyCode::Char(c @ ('w' | 'd')), Some([s, ..])) => {
                     let link = if c == 'w' { Some(&s.read_url) } else { s.drive_url.as_ref() };
                     if let Some(link) = link {
-                        use base64::Engine;
-                        self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(link.as_bytes()));
+                        self.set_clipboard(link);
                         self.say(if c == 'w' { "watch link copied" } else { "drive link copied" });
                     }
                     Some(Overlay::Share { shares })
@@ -953,10 +948,7 @@ impl App {
                     match kind {
                         ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane, worktree: None }),
                         ConfirmKind::CloseTab => self.command(Command::CloseTab),
-                        ConfirmKind::Clipboard(text) => {
-                            use base64::Engine;
-                            self.set_clipboard(&base64::engine::general_purpose::STANDARD.encode(text.as_bytes()))
-                        }
+                        ConfirmKind::Clipboard(text) => self.set_clipboard(&text),
                         ConfirmKind::ClosePaneWorktree(_) | ConfirmKind::AlwaysAllow(_) => {}
                     }
                     None

@@ -286,6 +286,13 @@ impl Tui {
         self.send(s.as_bytes());
     }
 
+    /// Types `text`, waits until it shows (a program reading it now has it all), then Enter.
+    pub fn type_line(&self, text: &str) {
+        self.keys(text);
+        self.wait_text(text);
+        self.keys("\r");
+    }
+
     /// Alt+key as terminals send it.
     pub fn alt(&self, key: &str) {
         self.send(format!("\x1b{key}").as_bytes());
