@@ -129,6 +129,10 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
     let refused = w.env.sandbox_refusals();
     let expected = format!("connection to the Unix socket {}", w.bus_path.display());
     assert!(refused.iter().any(|w| w.starts_with(&expected)), "{expected} not reported: {refused:#?}");
+    // A protected file is said to be one, not "outside the workspace".
+    let config =
+        format!("write to {} (a file that makes your tools run code", w.env.dir.join("work/.git/config").display());
+    assert!(refused.iter().any(|w| w.starts_with(&config)), "{config} not reported: {refused:#?}");
 }
 
 /// The runner writes a Claude pane's files where the agent can write (its own state). A

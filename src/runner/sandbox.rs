@@ -270,6 +270,9 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
                     seccomp::Refusal::Write(_) => {
                         "the sandbox lets agents write only their workspace, their own state and their temp directory"
                     }
+                    seccomp::Refusal::Protected(_) => {
+                        "git's config and hooks, editors' and agents' project settings are read-only to agents; `may_change` in the agent's config lets one change some"
+                    }
                     seccomp::Refusal::Connect(_) | seccomp::Refusal::Socket(_) => {
                         "a sandboxed agent's only way out is teamster's proxy"
                     }

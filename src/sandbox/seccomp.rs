@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Refusal {
     Write(PathBuf),
+    /// A write to a file that makes the user's tools run code (`Plan::read_only`).
+    Protected(PathBuf),
     Connect(std::net::SocketAddr),
     /// A Unix socket, by path (`@name` for an abstract one).
     Socket(String),
@@ -36,9 +38,14 @@ impl Refusal {
     pub fn describe(&self) -> String {
         match self {
             Refusal::Write(p) => format!("write to {} (outside what the agent may write)", p.display()),
+            Refusal::Protected(p) => {
+                format!("write to {} (a file that makes your tools run code: read-only to agents)", p.display())
+            }
             Refusal::Connect(a) => format!("connection to {a} (only the proxy is reachable)"),
             Refusal::Socket(p) => {
-                format!("connection to the Unix socket {p} (only teamster's hook socket is reachable)")
+                format!(
+                    "connection to the Unix socket {p} (only the agent's own sockets and its hook socket are reachable)"
+                )
             }
         }
     }
@@ -242,7 +249,8 @@ pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
         } else {
             // A write: Landlock decides. Which it will refuse is only reported.
             if let Some(path) = refused_write(plan, &n) {
-                refused(Refusal::Write(path));
+                let protected = plan.read_only.iter().any(|r| path.starts_with(r));
+                refused(if protected { Refusal::Protected(path) } else { Refusal::Write(path) });
             }
             Answer::GoOn
         };
