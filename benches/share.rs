@@ -13,6 +13,9 @@
 //!
 //! Run: `cargo bench --bench share` (`-- --quick`: 20 viewers). Figures, not pass/fail.
 
+#[path = "support/proc.rs"]
+mod proc;
+
 use futures_util::{SinkExt, StreamExt};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -93,20 +96,10 @@ async fn viewer(url: String, seen: tokio::sync::mpsc::UnboundedSender<(u64, Inst
 
 /// A process's resident memory and its peak, in MiB, from /proc.
 fn rss_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let mib = |key| proc::status(pid, key) as f64 / 1024.0;
+    (mib("VmRSS:"), mib("VmHWM:"))
 }
 
-/// `teamster serve` while a runner floods updates without ever sending a snapshot.
 /// `teamster serve` on a free loopback port, its records in `dir`: the server and its port.
 fn serve(dir: &std::path::Path) -> (std::process::Child, u16) {
     let mut server = Command::new(bin())
@@ -125,6 +118,7 @@ fn serve(dir: &std::path::Path) -> (std::process::Child, u16) {
     (server, port)
 }
 
+/// `teamster serve` while a runner floods updates without ever sending a snapshot.
 fn server_flood() {
     use teamster::share::wire::{FromRunner, Register, ToRunner};
     let dir = std::env::temp_dir().join(format!("teamster-bench-flood-{}", std::process::id()));

@@ -13,6 +13,8 @@
 //! Run: `cargo bench --bench vs_tmux` (`-- --quick` for a short run). Needs tmux on PATH.
 //! Figures are ratios to tmux, not pass/fail: see docs/bench.md.
 
+#[path = "support/proc.rs"]
+mod proc;
 #[path = "../tests/support/pty.rs"]
 mod pty;
 #[path = "support/streams.rs"]
@@ -275,18 +277,6 @@ fn name(mux: Mux) -> &'static str {
     }
 }
 
-fn status(pid: i32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn cpu_ticks(pid: i32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let rest = s.rfind(')').map_or("", |i| &s[i + 1..]);
@@ -296,7 +286,7 @@ fn cpu_ticks(pid: i32) -> u64 {
 }
 
 fn wakeups(pid: i32) -> u64 {
-    status(pid, "voluntary_ctxt_switches") + status(pid, "nonvoluntary_ctxt_switches")
+    proc::status(pid, "voluntary_ctxt_switches") + proc::status(pid, "nonvoluntary_ctxt_switches")
 }
 
 /// Waits until `pid` stops using CPU (output settled).
@@ -429,7 +419,7 @@ fn memory(setup: &Setup, mux: Mux, panes: usize, history: Option<&Path>) -> (u64
     }
     let pid = setup.server_pid(mux).expect("server pid");
     wait_idle(pid);
-    let rss = (status(pid, "VmRSS"), status(pid, "RssAnon"));
+    let rss = (proc::status(pid, "VmRSS"), proc::status(pid, "RssAnon"));
     setup.stop(mux);
     rss
 }

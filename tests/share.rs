@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use support::Env;
 use support::fake::{ASK_BEFORE_PUSH, fake_claude};
-use support::share::{Server, Viewer, pane_running, runtime, share};
+use support::share::{Fate, Relay, Server, Viewer, pane_running, runtime, share};
 use teamster::share::crypto::Link;
 use teamster::share::crypto::token_hash;
 use teamster::share::wire::{Authority, FromRunner, FromViewer, Kind, Register, Role, ToRunner, ToViewer};
@@ -545,17 +545,34 @@ async fn type_in_pieces(driver: &mut Viewer, pane: u32, words: &[&str]) {
     driver.send(teamster::protocol::ClientMsg::Input { pane: Some(pane), events: enter }).await;
 }
 
+/// A shell in session `name`, shared through a `Relay` (standing in for a hostile server,
+/// or anyone on the way) to a real server: runs `test` with the runner, the relay and the
+/// drive link.
+fn shell_shared_through_a_relay(name: &str, test: impl AsyncFnOnce(&Env, &Relay, String)) {
+    let env = Env::new();
+    env.ok(&["-d", "-s", name, "--size", "100x30", "--", "bash", "--norc"]);
+    let server = Server::start(&env);
+    runtime().block_on(async {
+        let relay = Relay::start(server.url()).await;
+        let (_, _, drive) = share(&env, &["-t", name, "--server", &relay.url()]);
+        test(&env, &relay, drive.expect("a drive link")).await;
+    });
+}
+
+/// How often the relay carried the driver messages `seqs` to the runner, at most. While a
+/// gap is open the driver is asked again about once a second for the 5 s it is waited for,
+/// and resends on its own every 2 s: a handful each. A storm (each resent message asking
+/// for all of them again) doubles every round trip: hundreds, and the server's rate limit.
+fn most_carried(relay: &Relay, seqs: std::ops::RangeInclusive<u64>) -> u32 {
+    let seen = relay.seen.lock().unwrap();
+    seqs.map(|seq| seen.get(&seq).copied().unwrap_or(0)).max().unwrap_or(0)
+}
+const CARRIED_AT_MOST: u32 = 16;
+
 #[test]
 fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_drops_reorders_and_injects() {
-    use support::share::{Fate, Relay};
-    let env = Env::new();
-    env.ok(&["-d", "-s", "keys", "--size", "100x30", "--", "bash", "--norc"]);
-    let server = Server::start(&env);
-    let rt = runtime();
-    rt.block_on(async {
-        let relay = Relay::start(server.url()).await;
-        let (_, _, drive) = share(&env, &["-t", "keys", "--server", &relay.url()]);
-        let mut driver = Viewer::join(&drive.expect("a drive link"), "dana").await.expect("joins");
+    shell_shared_through_a_relay("keys", async |env, relay, drive| {
+        let mut driver = Viewer::join(&drive, "dana").await.expect("joins");
         driver.wait("the shell", |v| pane_running(v, "bash").is_some() && v.count("bash-") > 0).await;
         let pane = pane_running(&driver, "bash").expect("the shell's pane");
 
@@ -603,6 +620,9 @@ fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_
         assert!(note["what"].as_str().unwrap_or_default().contains("input from dana stopped"), "{note}");
         assert_eq!(driver.text().matches("one three").count(), 0, "{}", driver.text());
         assert_eq!(driver.text().matches("echo one two three").count(), 1, "only the first line ran whole");
+        let most = most_carried(relay, 12..=14);
+        assert!(most <= CARRIED_AT_MOST, "a resend storm: a message was carried {most} times");
+        assert!(!driver.said.iter().any(|s| s.contains("too many messages")), "{:?}", driver.said);
 
         // The driver goes on afresh: its next line (after clearing the half-typed one) runs.
         use teamster::input::{InputEvent, Key, KeyCode, Mods};
@@ -623,7 +643,7 @@ fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_
             })
             .await;
         assert!(!shows_line(&driver, pane, "never"), "{}", driver.text());
-    });
+    })
 }
 
 /// Connects as a runner would, registering `share` (read token `read`); the first answer.
@@ -662,7 +682,7 @@ fn the_server_decides_how_long_a_share_lasts_and_removes_expired_ones() {
     let server = Server::start(&env);
     let rt = runtime();
     rt.block_on(async {
-        let longest = 30 * 86400;
+        let longest = teamster::share::LONGEST_SHARE;
         let records = || teamster::share::store::Sqlite::open(&server.db).expect("the server's records");
         use teamster::share::store::ShareStore;
         // No expiry, and one a year away: both last 30 days, as the server counts them.
@@ -842,16 +862,9 @@ fn bad_guesses_at_a_share_are_slowed_but_the_right_secret_from_the_same_address_
 
 #[test]
 fn a_driver_s_page_says_when_its_input_was_lost_on_the_way_and_nothing_after_the_gap_runs() {
-    use support::share::{Fate, Relay};
-    let env = Env::new();
-    env.ok(&["-d", "-s", "page", "--size", "100x30", "--", "bash", "--norc"]);
-    let server = Server::start(&env);
-    let rt = runtime();
-    rt.block_on(async {
-        let relay = Relay::start(server.url()).await;
-        let (_, _, drive) = share(&env, &["-t", "page", "--server", &relay.url()]);
+    shell_shared_through_a_relay("page", async |env, relay, drive| {
         let browser = support::browser::Browser::start(1280).await;
-        browser.open(&drive.expect("a drive link")).await;
+        browser.open(&drive).await;
         browser.wait("the page to go live", "return document.getElementById('status').innerText === 'live'").await;
         browser.wait("the shell", "return document.body.innerText.includes('bash-')").await;
         let type_line = |line: &str| {
@@ -880,10 +893,12 @@ fn a_driver_s_page_says_when_its_input_was_lost_on_the_way_and_nothing_after_the
         }
         let log = env.audit();
         assert!(log.iter().any(|d| d["verdict"] == "lost"), "the sharer is told too: {log:#?}");
+        let most = most_carried(relay, 2..=3);
+        assert!(most <= CARRIED_AT_MOST, "a resend storm: a message was carried {most} times");
         // The page starts afresh: its next line runs.
         browser.eval(&type_line("echo delta-4")).await;
         browser.wait("a line after the loss", &ran("delta-4")).await;
         assert_eq!(browser.eval(&shown("charlie-3")).await, 0);
         browser.quit().await;
-    });
+    })
 }

@@ -412,7 +412,10 @@
   let keys = null;
   // Once per page load (and again if the runner gives up on a gap): the runner applies
   // (id, seq) strictly in order, each once.
-  let driverId = b64url(randomBytes(12));
+  function newDriverId() {
+    return b64url(randomBytes(12));
+  }
+  let driverId = newDriverId();
   let driverSeq = 0;
   let requestId = 0;
   // Driver messages the runner has not acknowledged: sent again after a reconnect.
@@ -595,21 +598,23 @@
       notice('refused a reply that did not decrypt (altered on the way?)', 'warning');
       return;
     }
-    if (Array.isArray(body.ack) && body.ack[0] === driverId) {
+    // A gap is about the driver the acknowledgement names.
+    const ours = Array.isArray(body.ack) && body.ack[0] === driverId;
+    if (ours) {
       const upTo = Number(body.ack[1]);
       for (let i = unacked.length - 1; i >= 0; i--) if (unacked[i].seq <= upTo) unacked.splice(i, 1);
     }
-    const gap = body.gap;
-    if (gap && gap.driver === driverId && gap.state === 'resend') {
+    const gap = ours ? body.gap : null;
+    if (gap === 'resend') {
       // Some of ours did not reach the runner (later ones did and wait): everything it has
       // not acknowledged goes again, in order.
-      for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
-    } else if (gap && gap.driver === driverId && gap.state === 'lost') {
+      resendUnacked();
+    } else if (gap === 'lost') {
       // They never got through: none of them (nor anything after) was applied, and the
       // runner takes no more under this id. Start afresh, and say so.
       const lost = unacked.length;
       unacked.length = 0;
-      driverId = b64url(randomBytes(12));
+      driverId = newDriverId();
       driverSeq = 0;
       notice(`input lost on the way: ${lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again`, 'error');
     }
@@ -638,32 +643,39 @@
     return outbox;
   }
 
-  // Sends the whole unacknowledged queue once per socket and epoch (same seqs, fresh MACs):
-  // the runner skips what it has applied already and takes the rest.
-  function flushUnacked() {
-    if (!canSend() || state.epoch == null || conn.sentEpoch === state.epoch) return;
-    conn.sentEpoch = state.epoch;
+  // Sends again, in order, everything the runner has not acknowledged (same seqs, fresh
+  // MACs): it skips what it has applied or holds already and takes the rest.
+  function resendUnacked() {
     for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
   }
 
-  // What the runner has not acknowledged for 2 s (while it is there) goes again: its gap
-  // notices cross the relay too, and may be dropped. After 8 s the driver is told, once
-  // per stuck message.
+  // Sends the whole unacknowledged queue once per socket and epoch.
+  function flushUnacked() {
+    if (!canSend() || state.epoch == null || conn.sentEpoch === state.epoch) return;
+    conn.sentEpoch = state.epoch;
+    resendUnacked();
+  }
+
+  // What the runner has not acknowledged for UNACKED_RESEND_MS (while it is there) goes
+  // again: its gap notices cross the relay too, and may be dropped. After UNACKED_WARN_MS
+  // the driver is told, once per stuck message. (The same as `teamster attach`.)
   // Armed only while something waits for an acknowledgement: idle pages run no timers.
+  const UNACKED_RESEND_MS = 2000;
+  const UNACKED_WARN_MS = 8000;
   let warnedSeq = 0;
   let chaseTimer = null;
   function armChase() {
-    if (chaseTimer == null && unacked.length) chaseTimer = setTimeout(chase, 2000);
+    if (chaseTimer == null && unacked.length) chaseTimer = setTimeout(chase, UNACKED_RESEND_MS);
   }
   function chase() {
     chaseTimer = null;
     const oldest = unacked[0];
     if (!oldest) return;
-    if (canSend() && state.epoch != null && Date.now() - oldest.made >= 2000) {
-      for (const entry of unacked.slice()) queueOut(() => sendDriven(entry));
-      if (Date.now() - oldest.made >= 8000 && warnedSeq !== oldest.seq) {
+    if (canSend() && state.epoch != null && Date.now() - oldest.made >= UNACKED_RESEND_MS) {
+      resendUnacked();
+      if (Date.now() - oldest.made >= UNACKED_WARN_MS && warnedSeq !== oldest.seq) {
         warnedSeq = oldest.seq;
-        notice(`the sharer has not confirmed ${unacked.length} of your inputs for 8 s (something on the way may be holding them back): they are kept and sent again, and are applied in order or not at all`, 'warning');
+        notice(`the sharer has not confirmed ${unacked.length} of your inputs for ${UNACKED_WARN_MS / 1000} s (something on the way may be holding them back): they are kept and sent again, and are applied in order or not at all`, 'warning');
       }
     }
     armChase();

@@ -268,8 +268,9 @@ struct Sent {
 struct DriverIn {
     /// Every message up to this one was applied, in order; the acknowledgement says so.
     applied: u64,
-    /// Messages after a gap, their signatures checked, waiting for it to fill.
-    held: BTreeMap<u64, ClientMsg>,
+    /// Messages after a gap, their signatures checked, waiting for it to fill, each with
+    /// its sealed size; `held_bytes` is the sum of those sizes.
+    held: BTreeMap<u64, (ClientMsg, usize)>,
     held_bytes: usize,
     /// The highest number seen (signed): past the window, messages are dropped, not held,
     /// and still owed.
@@ -277,7 +278,8 @@ struct DriverIn {
     gap: Option<GapWait>,
     /// A gap never filled: nothing more is taken under this driver id.
     lost: bool,
-    /// The server's connection it last came from (where its replies go), and its name.
+    /// The server's connection it last came from (where its replies go), and its name
+    /// (made visible where it arrived).
     conn: u64,
     name: String,
 }
@@ -463,6 +465,8 @@ async fn connected(
                 };
                 match serde_json::from_str::<ToRunner>(&text) {
                     Ok(ToRunner::Msg { from, role, name, kind, c, drive }) => {
+                        // The viewer's name is the peer's words: shown, never obeyed, from here on.
+                        let name = crate::text::visible(&name);
                         for body in from_viewer(runner, share, stream, from, &name, role, kind, &c, drive) {
                             if !reply(share, &mut ws, from, &body).await {
                                 return Outcome::Lost("the server went away".into());
@@ -564,7 +568,7 @@ fn kind_of(msg: &ClientMsg) -> Option<Kind> {
 /// A viewer's message: opened, its authority checked, and applied if it is next in its
 /// driver's order. Returns the replies for that viewer: each acknowledges the driver's
 /// messages applied so far (all of them, in order) and may carry an answer; the last says
-/// whether a gap holds the driver's messages back.
+/// whether a gap holds the driver's messages back. `name` was made visible already.
 #[allow(clippy::too_many_arguments)]
 fn from_viewer(
     runner: &Arc<Runner>,
@@ -577,10 +581,9 @@ fn from_viewer(
     sealed: &str,
     drive: Option<crate::share::wire::Authority>,
 ) -> Vec<ReplyBody> {
-    let shown = crate::text::visible(name);
     let refuse = |why: String| {
-        log(&format!("share {}: refused a message from {shown} ({}): {why}", share.id, role.word()));
-        runner.note(share.session, format!("refused a {} from {shown}: {why}", kind.word()), "refused");
+        log(&format!("share {}: refused a message from {name} ({}): {why}", share.id, role.word()));
+        runner.note(share.session, format!("refused a {} from {name}: {why}", kind.word()), "refused");
         Vec::new()
     };
     let plain = match share.keys().open(&aad::viewer(&share.id, kind.word()), sealed) {
@@ -595,7 +598,7 @@ fn from_viewer(
         return refuse("it is not what its envelope says".into());
     }
     if !kind.needs_driver() {
-        let answer = apply(runner, share, stream, name, msg);
+        let answer = apply(runner, share, &mut stream.typed_noted, name, msg);
         return vec![ReplyBody { ack: None, msg: answer, gap: None }];
     }
     let Some(auth) = drive else { return refuse("it is not signed by a driver".into()) };
@@ -611,66 +614,58 @@ fn from_viewer(
     let held_total: usize = stream.drivers.values().map(|d| d.held_bytes).sum();
     let d = stream.drivers.entry(auth.id.clone()).or_default();
     d.conn = from;
-    d.name = name.to_string();
+    if d.name != name {
+        d.name = name.to_string();
+    }
     d.seen = d.seen.max(auth.seq);
     let id = auth.id;
     let seq = auth.seq;
     if d.lost {
-        return vec![ReplyBody {
-            ack: Some((id.clone(), d.applied)),
-            msg: None,
-            gap: Some(Gap::Lost { driver: id, applied: d.applied }),
-        }];
+        return vec![ReplyBody { ack: Some((id, d.applied)), msg: None, gap: Some(Gap::Lost) }];
     }
     if seq <= d.applied || d.held.contains_key(&seq) {
-        // Sent again (after a reconnect, or on our request): applied or held already.
-        let gap = d.gap.is_some().then(|| Gap::Resend { driver: id.clone(), from: d.applied + 1 });
-        return vec![ReplyBody { ack: Some((id, d.applied)), msg: None, gap }];
+        // Sent again (after a reconnect, or on our request): applied or held already. Only
+        // acknowledged: were it to ask for the rest again, each resent message still held
+        // would make the driver resend them all once more, a storm growing every round
+        // trip. While a gap stays open, `gaps_due` asks again, on a timer.
+        return vec![ReplyBody { ack: Some((id, d.applied)), msg: None, gap: None }];
     }
     if seq > d.applied + 1 {
-        // A gap: what came before this one is missing. Hold it (a few, bounded) and ask
-        // for the rest again; applying it now would skip keys the driver typed.
-        let fits = seq - d.applied <= HOLD_MESSAGES
-            && d.held_bytes + sealed.len() <= HOLD_BYTES
-            && held_total + sealed.len() <= HOLD_BYTES_ALL;
+        // A gap: what came before this one is missing. Hold it (a few, bounded); applying
+        // it now would skip keys the driver typed.
+        let len = sealed.len();
+        let fits =
+            seq - d.applied <= HOLD_MESSAGES && d.held_bytes + len <= HOLD_BYTES && held_total + len <= HOLD_BYTES_ALL;
         if fits {
-            d.held_bytes += sealed.len();
-            d.held.insert(seq, msg);
+            d.held_bytes += len;
+            d.held.insert(seq, (msg, len));
         }
-        let now = tokio::time::Instant::now();
-        let ask = match &mut d.gap {
-            None => {
-                d.gap = Some(GapWait { since: now, asked: now });
-                log(&format!(
-                    "share {}: {shown}'s message {seq} came before {}; asked for it again",
-                    share.id,
-                    d.applied + 1
-                ));
-                true
-            }
-            Some(g) if now.duration_since(g.asked) >= GAP_ASK_EVERY => {
-                g.asked = now;
-                true
-            }
-            Some(_) => false,
+        // A new gap is asked about at once; one already open, by `gaps_due`.
+        let gap = if d.gap.is_none() {
+            let now = tokio::time::Instant::now();
+            d.gap = Some(GapWait { since: now, asked: now });
+            log(&format!(
+                "share {}: {name}'s message {seq} came before {}; asked for it again",
+                share.id,
+                d.applied + 1
+            ));
+            Some(Gap::Resend)
+        } else {
+            None
         };
-        let gap = ask.then(|| Gap::Resend { driver: id.clone(), from: d.applied + 1 });
         return vec![ReplyBody { ack: Some((id, d.applied)), msg: None, gap }];
     }
     // Next in order: apply it, then whatever held messages now follow it.
     let mut next = Some(msg);
     let mut answers = Vec::new();
     while let Some(msg) = next.take() {
-        let d = stream.drivers.entry(id.clone()).or_default();
         d.applied += 1;
-        if let Some(answer) = apply(runner, share, stream, name, msg) {
-            answers.push(answer);
-        }
-        let d = stream.drivers.entry(id.clone()).or_default();
-        next = d.held.remove(&(d.applied + 1));
+        answers.extend(apply(runner, share, &mut stream.typed_noted, name, msg));
+        next = d.held.remove(&(d.applied + 1)).map(|(msg, len)| {
+            d.held_bytes -= len;
+            msg
+        });
     }
-    let d = stream.drivers.entry(id.clone()).or_default();
-    d.held_bytes = if d.held.is_empty() { 0 } else { d.held_bytes };
     let gap = if d.seen <= d.applied {
         d.gap = None;
         None
@@ -678,7 +673,7 @@ fn from_viewer(
         // Still a hole further on: the wait starts again, since this one was filled.
         let now = tokio::time::Instant::now();
         d.gap = Some(GapWait { since: now, asked: now });
-        Some(Gap::Resend { driver: id.clone(), from: d.applied + 1 })
+        Some(Gap::Resend)
     };
     let ack = Some((id, d.applied));
     let mut replies: Vec<ReplyBody> =
@@ -714,27 +709,32 @@ fn gaps_due(runner: &Runner, share: &Share, stream: &mut Stream) -> Vec<(u64, Re
             d.held_bytes = 0;
             d.gap = None;
             d.lost = true;
-            let name = crate::text::visible(&d.name);
             let what = format!(
-                "input from {name} stopped: its message {} never arrived (the relay lost it), so it and {dropped} later one{} were not applied",
+                "input from {} stopped: its message {} never arrived (the relay lost it), so it and {dropped} later one{} were not applied",
+                d.name,
                 d.applied + 1,
                 if dropped == 1 { "" } else { "s" }
             );
             log(&format!("share {}: {what}", share.id));
             runner.note(share.session, what, "lost");
-            let gap = Some(Gap::Lost { driver: id.clone(), applied: d.applied });
-            out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap }));
+            out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap: Some(Gap::Lost) }));
         } else if now >= g.asked + GAP_ASK_EVERY {
             g.asked = now;
-            let gap = Some(Gap::Resend { driver: id.clone(), from: d.applied + 1 });
-            out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap }));
+            out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap: Some(Gap::Resend) }));
         }
     }
     out
 }
 
 /// Applies one message (its authority checked, its turn come); returns the answer if any.
-fn apply(runner: &Arc<Runner>, share: &Share, stream: &mut Stream, name: &str, msg: ClientMsg) -> Option<ServerMsg> {
+/// `typed_noted`: when each driver's typing was last noted (`Stream::typed_noted`).
+fn apply(
+    runner: &Arc<Runner>,
+    share: &Share,
+    typed_noted: &mut HashMap<String, u64>,
+    name: &str,
+    msg: ClientMsg,
+) -> Option<ServerMsg> {
     let reply = |id: u64, result: Result<Reply, String>| Some(ServerMsg::Reply { id, result });
     if let ClientMsg::GetLines { id, pane, .. }
     | ClientMsg::Search { id, pane, .. }
@@ -750,10 +750,9 @@ fn apply(runner: &Arc<Runner>, share: &Share, stream: &mut Stream, name: &str, m
             Ok(pane) => {
                 pane.type_events(&events);
                 let now = now_secs();
-                let noted = stream.typed_noted.entry(name.to_string()).or_insert(0);
+                let noted = typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {
                     *noted = now;
-                    let name = crate::text::visible(name);
                     runner.note(share.session, format!("{name} typed into pane {}", pane.id), "typed");
                 }
                 None
@@ -774,7 +773,7 @@ fn apply(runner: &Arc<Runner>, share: &Share, stream: &mut Stream, name: &str, m
                 if !ours {
                     return Err(format!("no pending action {action} in this share"));
                 }
-                runner.resolve(action, verdict, None, format!("{} (shared link)", crate::text::visible(name)))
+                runner.resolve(action, verdict, None, format!("{name} (shared link)"))
             })();
             reply(id, result.map(|_| Reply::Done))
         }

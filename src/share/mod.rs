@@ -56,7 +56,11 @@ pub async fn connect(server: &str) -> Result<Client, String> {
     Ok(ws)
 }
 
-/// "30m", "8h", "2d", "90s" as seconds; links last at most 30 days.
+/// The longest a share lasts, in seconds: `teamster share` takes no longer, and the server
+/// holds every share to it, whatever its runner asks (a runner may be anything).
+pub const LONGEST_SHARE: u64 = 30 * 86400;
+
+/// "30m", "8h", "2d", "90s" as seconds; links last at most `LONGEST_SHARE`.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -64,16 +68,17 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a duration: write e.g. 30m, 8h or 2d"))?;
     let secs = match unit {
         "s" => n,
-        "m" | "" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+        "m" | "" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86400),
         _ => return Err(format!("`{text}` is not a duration: the unit is s, m, h or d (e.g. 8h)")),
     };
     if secs == 0 {
         return Err("a share must last longer than nothing".into());
     }
-    if secs > 30 * 86400 {
-        return Err(format!("`{text}` is too long: a link lasts at most 30 days (30d)"));
+    if secs > LONGEST_SHARE {
+        let days = LONGEST_SHARE / 86400;
+        return Err(format!("`{text}` is too long: a link lasts at most {days} days ({days}d)"));
     }
     Ok(secs)
 }

@@ -13,6 +13,7 @@
 //! a runner is asked for a snapshot, and cut off if none comes), what waits for each
 //! connection, and how fast wrong tokens are answered (never whether the right one is).
 
+use super::LONGEST_SHARE;
 use super::crypto::{same, token_hash};
 use super::store::{AuditEvent, ShareRecord, ShareStore};
 use super::wire::{FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer};
@@ -47,9 +48,6 @@ const UPDATES_PER_TURN: usize = 16;
 /// How long a new connection has to say who it is.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The longest a share lasts, whatever its runner asks: `teamster share` says the same,
-/// but the server decides (a runner may be anything).
-pub const LONGEST_SHARE: u64 = 30 * 86400;
 /// New shares from one address: a burst, then one every 6 s; from everyone together, a
 /// bigger burst, then 2 a second. Reconnecting an existing share is not a new one.
 const REGISTER_BURST_PER_ADDR: f64 = 10.0;
@@ -61,7 +59,7 @@ const REGISTER_PER_SEC_ALL: f64 = 2.0;
 /// snapshot included: past it the backlog is dropped and the runner, which did not send
 /// the snapshot it was asked for, is cut off. No viewer is ever sent more than this.
 const BACKLOG_ASK: usize = 4 << 20;
-pub const BACKLOG_MAX: usize = MAX_RUNNER_MSG + (4 << 20);
+const BACKLOG_MAX: usize = MAX_RUNNER_MSG + (4 << 20);
 /// What may wait to be sent to one connection (replies, notices, viewers' messages to a
 /// runner) before it counts as not keeping up.
 const QUEUE_MAX: usize = 8 << 20;
@@ -167,9 +165,8 @@ enum Took {
 struct HubState {
     /// The latest snapshot and the updates after it: empty, or a snapshot first.
     buffer: VecDeque<Update>,
-    /// Their bytes, and the snapshot's.
+    /// Their bytes (the snapshot's are the first's).
     bytes: usize,
-    snap_bytes: usize,
     /// The runner was asked for a snapshot and has not sent one yet.
     asked: bool,
     /// Bytes of updates not kept since the backlog was dropped, waiting for a snapshot.
@@ -192,7 +189,6 @@ impl HubState {
         if update.snap {
             self.buffer.clear();
             self.bytes = len;
-            self.snap_bytes = len;
             self.asked = false;
             self.unkept = 0;
             self.buffer.push_back(update);
@@ -211,13 +207,13 @@ impl HubState {
         if self.bytes + len > BACKLOG_MAX {
             self.buffer.clear();
             self.bytes = 0;
-            self.snap_bytes = 0;
             self.asked = false;
             return Took::Over;
         }
         self.bytes += len;
         self.buffer.push_back(update);
-        if !self.asked && self.bytes - self.snap_bytes > BACKLOG_ASK {
+        let snap_bytes = self.buffer.front().map_or(0, |s| s.text.len());
+        if !self.asked && self.bytes - snap_bytes > BACKLOG_ASK {
             self.asked = true;
             return Took::KeptAskSnapshot;
         }
@@ -231,7 +227,8 @@ impl HubState {
         if last.saturating_add(1) < first.seq {
             return Some(first.clone());
         }
-        self.buffer.iter().find(|u| u.seq > last).cloned()
+        // Their numbers increase along the backlog: the first after `last`, by halving.
+        self.buffer.get(self.buffer.partition_point(|u| u.seq <= last)).cloned()
     }
 
     fn tell_runner(&self, msg: &ToRunner) -> bool {
@@ -485,27 +482,20 @@ impl Server {
     ) {
         let ip = addr_key(peer.ip());
         let delay = self.failures.lock().fail(share, ip);
-        match delay {
-            Some(d) if d.is_zero() => {}
+        let answer = match delay {
+            Some(d) if d.is_zero() => reason,
             Some(d) => {
                 // Holding the answer back is the point: the next guess waits for it.
                 tokio::time::sleep(d).await;
                 self.failures.lock().done_waiting(ip);
-                let reason = format!(
+                format!(
                     "{reason} (too many failed attempts from this address: this answer waited {:.1} s, the next will wait longer)",
                     d.as_secs_f64()
-                );
-                let _ = say(ws, refused(reason)).await;
-                let _ = ws.close(None).await;
-                return;
+                )
             }
-            None => {
-                let _ = say(ws, refused("too many failed attempts from this address; slow down".into())).await;
-                let _ = ws.close(None).await;
-                return;
-            }
-        }
-        let _ = say(ws, refused(reason)).await;
+            None => "too many failed attempts from this address; slow down".into(),
+        };
+        let _ = say(ws, refused(answer)).await;
         let _ = ws.close(None).await;
     }
 
@@ -817,15 +807,14 @@ async fn runner(
     let share = if plausible_id(&share) { share } else { String::new() };
     let hash = token_hash(&token);
     let refused = |reason: String| serde_json::to_string(&ToRunner::Refused { reason }).unwrap_or_default();
+    // Refused: why, and whether it was a wrong token (a guess: its answer may be slowed,
+    // see `Failures`).
     let checked = match server.record(&share) {
-        Err(e) => Err(format!("the server could not read its records: {e}")),
+        Err(e) => Err((format!("the server could not read its records: {e}"), false)),
         Ok(Some(rec)) if !same(rec.runner_hash.as_bytes(), hash.as_bytes()) => {
-            let reason = "this share belongs to another runner (wrong runner token)".to_string();
-            log(&format!("{peer}: runner for share {} refused: {reason}", visible(&share)));
-            server.audit(&share, conn, "runner", "runner", "refused", &reason);
-            return server.failed(&mut ws, &share, peer, reason, refused).await;
+            Err(("this share belongs to another runner (wrong runner token)".to_string(), true))
         }
-        Ok(Some(rec)) => unusable(&rec).map_or(Ok(expiry(&rec)), Err),
+        Ok(Some(rec)) => unusable(&rec).map_or(Ok(expiry(&rec)), |why| Err((why, false))),
         Ok(None) => match register {
             Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
                 let now = now_secs();
@@ -852,13 +841,17 @@ async fn runner(
             }
             Some(_) => Err("malformed registration (share id or token hashes)".to_string()),
             None => Err("no such share on this server".to_string()),
-        },
+        }
+        .map_err(|why| (why, false)),
     };
     let expires = match checked {
         Ok(e) => e,
-        Err(reason) => {
-            log(&format!("{peer}: runner for share {} refused: {reason}", visible(&share)));
+        Err((reason, guess)) => {
+            log(&format!("{peer}: runner for share {share} refused: {reason}"));
             server.audit(&share, conn, "runner", "runner", "refused", &reason);
+            if guess {
+                return server.failed(&mut ws, &share, peer, reason, refused).await;
+            }
             let _ = say(&mut ws, refused(reason)).await;
             return;
         }
@@ -916,7 +909,7 @@ async fn runner(
                         }
                         Took::KeptAskSnapshot => {
                             hub.latest.send_replace(seq);
-                            log(&format!("{peer}: share {}: over {} MiB of updates since the last snapshot; asked for one", visible(&share), BACKLOG_ASK >> 20));
+                            log(&format!("{peer}: share {share}: over {} MiB of updates since the last snapshot; asked for one", BACKLOG_ASK >> 20));
                             if let Ok(text) = serde_json::to_string(&ToRunner::Snapshot) && !say(&mut ws, text).await {
                                 break;
                             }
@@ -927,7 +920,7 @@ async fn runner(
                                 "sent over {} MiB of updates without the snapshot the server asked for; cut off (the updates were dropped)",
                                 BACKLOG_MAX >> 20
                             );
-                            log(&format!("{peer}: runner for share {} {reason}", visible(&share)));
+                            log(&format!("{peer}: runner for share {share} {reason}"));
                             server.audit(&share, conn, "runner", "runner", "cut off", &reason);
                             let _ = say(&mut ws, refused(reason)).await;
                             break;
@@ -967,8 +960,7 @@ async fn runner(
 
 /// A viewer's messages: a token bucket (a burst, then a steady rate), and what was dropped.
 struct Limit {
-    tokens: f64,
-    at: Instant,
+    bucket: Bucket,
     dropped: u32,
     warned: Option<Instant>,
 }
@@ -983,18 +975,19 @@ enum Admit {
 }
 
 impl Limit {
+    fn new() -> Limit {
+        Limit { bucket: Bucket::full(RATE_BURST), dropped: 0, warned: None }
+    }
+
     fn admit(&mut self) -> Admit {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC).min(RATE_BURST);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.bucket.take(RATE_BURST, RATE_PER_SEC).is_ok() {
             return Admit::Take;
         }
         self.dropped += 1;
         if self.dropped > FLOOD_LIMIT {
             return Admit::CutOff;
         }
+        let now = Instant::now();
         let warn = self.warned.is_none_or(|w| now.duration_since(w) > Duration::from_secs(1));
         if warn {
             self.warned = Some(now);
@@ -1044,7 +1037,7 @@ async fn viewer(
     let expires = match checked {
         Ok(e) => e,
         Err(reason) => {
-            log(&format!("{peer}: {} for share {} refused: {reason}", role.word(), visible(&share)));
+            log(&format!("{peer}: {} for share {share} refused: {reason}", role.word()));
             server.audit(&share, conn, &name, role.word(), "refused", &reason);
             let refused = |reason: String| serde_json::to_string(&ToViewer::Refused { reason }).unwrap_or_default();
             return server.failed(&mut ws, &share, peer, reason, refused).await;
@@ -1062,7 +1055,7 @@ async fn viewer(
     let mut last = resume.unwrap_or(0);
     let joined = serde_json::to_string(&ToViewer::Joined { role, runner: runner_here }).unwrap_or_default();
     let mut open = say(&mut ws, joined).await;
-    let mut limit = Limit { tokens: RATE_BURST, at: Instant::now(), dropped: 0, warned: None };
+    let mut limit = Limit::new();
     let mut typed = 0u64;
     let expire_at = tokio::time::Instant::now() + Duration::from_secs(expires.saturating_sub(now_secs()));
     let audit = |event: &str, detail: &str| server.audit(&share, conn, &name, role.word(), event, detail);
@@ -1297,7 +1290,7 @@ mod tests {
 
     #[test]
     fn the_rate_limit_allows_a_burst_then_refuses_then_cuts_off() {
-        let mut r = Limit { tokens: RATE_BURST, at: Instant::now(), dropped: 0, warned: None };
+        let mut r = Limit::new();
         let admitted: Vec<Admit> = (0..1000).map(|_| r.admit()).collect();
         let taken = admitted.iter().filter(|a| matches!(a, Admit::Take)).count();
         assert!((200..260).contains(&taken), "{taken}");

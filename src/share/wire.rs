@@ -195,14 +195,17 @@ pub struct ReplyBody {
     pub gap: Option<Gap>,
 }
 
-/// A hole in one driver's numbered messages, as the runner sees it. Sealed like the rest
-/// of the reply, so a relay can neither forge nor alter it (it can only drop it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "kebab-case")]
+/// A hole in the numbered messages of the driver the reply's `ack` names (a reply with a
+/// gap always has one), as the runner sees it. Sealed like the rest of the reply, so a
+/// relay can neither forge nor alter it (it can only drop it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Gap {
-    /// Messages from `from` on did not arrive (later ones did, and wait): send them again.
-    Resend { driver: String, from: u64 },
-    /// They never came: the runner applied this driver's messages up to `applied` and
-    /// dropped the rest; it takes nothing more under this driver id (start a new one).
-    Lost { driver: String, applied: u64 },
+    /// Some after the acknowledged ones did not arrive (later ones did, and wait): send
+    /// them again.
+    Resend,
+    /// They never came: the runner applied the driver's messages up to the acknowledged
+    /// one and dropped the rest; it takes nothing more under this driver id (start a new
+    /// one).
+    Lost,
 }

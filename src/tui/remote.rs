@@ -14,7 +14,6 @@ use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, ServerMsg};
 use crate::share::crypto::{self, aad, b64, random};
 use crate::share::wire::{Authority, FromViewer, Gap, Kind, ReplyBody, Role, ToViewer, UpdateBody};
-use crate::text::visible;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -190,6 +189,12 @@ impl Conn {
     }
 }
 
+/// A fresh driver id: the runner applies (id, seq) strictly in order, each once, so one is
+/// made per attach (it outlives reconnects), and again when the runner gives up on a gap.
+fn new_driver_id() -> String {
+    random::<12>().map(|b| b64(&b)).unwrap_or_default()
+}
+
 enum End {
     /// Reconnect, and resume.
     Lost,
@@ -210,7 +215,7 @@ async fn run(
         role,
         last: None,
         epoch: None,
-        driver: random::<12>().map(|b| b64(&b)).unwrap_or_default(),
+        driver: new_driver_id(),
         next: 1,
         unacked: VecDeque::new(),
         to_tui,
@@ -417,23 +422,21 @@ async fn session(
                             .and_then(|p| serde_json::from_slice::<ReplyBody>(&p).map_err(|e| e.to_string()));
                         match body {
                             Ok(body) => {
-                                if let Some((id, seq)) = body.ack && id == c.driver {
+                                // A gap is about the driver the acknowledgement names.
+                                let ours = body.ack.as_ref().is_some_and(|(id, _)| *id == c.driver);
+                                if let Some((_, seq)) = body.ack.filter(|_| ours) {
                                     c.unacked.retain(|u| u.seq > seq);
                                 }
-                                match body.gap {
+                                match body.gap.filter(|_| ours) {
                                     // Some of ours did not reach the runner (later ones did):
                                     // everything it has not acknowledged goes again, in order.
-                                    Some(Gap::Resend { driver, .. })
-                                        if driver == c.driver && !resend(c, &mut ws).await =>
-                                    {
-                                        return End::Lost;
-                                    }
+                                    Some(Gap::Resend) if !resend(c, &mut ws).await => return End::Lost,
                                     // They never got through: the runner applied none of them
                                     // (nor anything after), and takes no more under this id.
-                                    Some(Gap::Lost { driver, .. }) if driver == c.driver => {
+                                    Some(Gap::Lost) => {
                                         let lost = c.unacked.len();
                                         c.unacked.clear();
-                                        c.driver = random::<12>().map(|b| b64(&b)).unwrap_or_default();
+                                        c.driver = new_driver_id();
                                         c.next = 1;
                                         c.tell(format!(
                                             "input lost on the way: {lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again"
@@ -461,9 +464,9 @@ async fn session(
                         let _ = c.to_tui.send(ServerMsg::Detached { reason }).await;
                         return End::Done;
                     }
-                    Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {}", visible(&reason))).await,
+                    Ok(ToViewer::Error { reason }) => c.tell(format!("the share server: {reason}")).await,
                     Ok(ToViewer::Joined { .. }) => {}
-                    Err(e) => c.tell(format!("the share server sent something malformed: {}", visible(&e.to_string()))).await,
+                    Err(e) => c.tell(format!("the share server sent something malformed: {e}")).await,
                 }
             }
         }

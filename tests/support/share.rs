@@ -219,13 +219,15 @@ pub type Rule = Box<dyn FnMut(u64, u32) -> Fate + Send>;
 /// is sealed, but it can drop, reorder and inject what it carries, as a hostile share
 /// server (or anyone on the way) could. Runners and viewers connect to it as to a server.
 pub struct Relay {
-    pub port: u16,
+    port: u16,
     /// What happens to the driver messages it carries to runners.
-    pub rule: std::sync::Arc<std::sync::Mutex<Rule>>,
+    rule: std::sync::Arc<std::sync::Mutex<Rule>>,
     /// Frames to slip into the runner's connection, as if the server sent them.
     inject: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>>,
     /// The driver messages it carried to runners, as they came (the last one of each seq).
     pub carried: std::sync::Arc<std::sync::Mutex<HashMap<u64, teamster::share::wire::ToRunner>>>,
+    /// How often each driver message came its way to runners (sent again included), by seq.
+    pub seen: std::sync::Arc<std::sync::Mutex<HashMap<u64, u32>>>,
 }
 
 impl Relay {
@@ -238,13 +240,19 @@ impl Relay {
             rule: std::sync::Arc::new(std::sync::Mutex::new(pass)),
             inject: Default::default(),
             carried: Default::default(),
+            seen: Default::default(),
         };
-        let (rule, inject, carried) = (relay.rule.clone(), relay.inject.clone(), relay.carried.clone());
+        let ways = Ways {
+            rule: relay.rule.clone(),
+            inject: relay.inject.clone(),
+            carried: relay.carried.clone(),
+            seen: relay.seen.clone(),
+        };
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (server, rule, inject, carried) = (server.clone(), rule.clone(), inject.clone(), carried.clone());
+                let (server, ways) = (server.clone(), ways.clone());
                 tokio::spawn(async move {
-                    let _ = relay_one(client, server, rule, inject, carried).await;
+                    let _ = relay_one(client, server, ways).await;
                 });
             }
         });
@@ -267,13 +275,17 @@ impl Relay {
     }
 }
 
-async fn relay_one(
-    client: tokio::net::TcpStream,
-    server: String,
+/// What each of a relay's connections shares with the `Relay` (see its fields).
+#[derive(Clone)]
+struct Ways {
     rule: std::sync::Arc<std::sync::Mutex<Rule>>,
     inject: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>>,
     carried: std::sync::Arc<std::sync::Mutex<HashMap<u64, teamster::share::wire::ToRunner>>>,
-) -> Option<()> {
+    seen: std::sync::Arc<std::sync::Mutex<HashMap<u64, u32>>>,
+}
+
+async fn relay_one(client: tokio::net::TcpStream, server: String, ways: Ways) -> Option<()> {
+    let Ways { rule, inject, carried, seen } = ways;
     use futures_util::{SinkExt, StreamExt};
     use teamster::share::wire::{FromRunner, ToRunner};
     use tokio_tungstenite::tungstenite::Message;
@@ -310,7 +322,6 @@ async fn relay_one(
         *inject.lock().unwrap() = Some(tx);
     }
     let mut held = Vec::new();
-    let mut seen: HashMap<u64, u32> = HashMap::new();
     loop {
         tokio::select! {
             m = down.next() => up.send(m?.ok()?).await.ok()?,
@@ -329,9 +340,13 @@ async fn relay_one(
                 };
                 let fate = match seq {
                     Some(seq) => {
-                        let n = seen.entry(seq).or_insert(0);
-                        *n += 1;
-                        (rule.lock().unwrap())(seq, *n)
+                        let n = {
+                            let mut seen = seen.lock().unwrap();
+                            let n = seen.entry(seq).or_insert(0);
+                            *n += 1;
+                            *n
+                        };
+                        (rule.lock().unwrap())(seq, n)
                     }
                     None => Fate::Pass,
                 };
