@@ -308,12 +308,11 @@ fn run_once(argv: &[String], plan: Option<&teamster::sandbox::Plan>) -> Duration
     if let Some(plan) = plan {
         let line = serde_json::to_string(plan).expect("plan") + "\n";
         (&ours).write_all(line.as_bytes()).expect("plan sent");
-        let (words, mut fds) = teamster::sandbox::enter::receive(&ours).expect("the helper's answer");
-        if words.iter().any(|w| w == "seccomp")
-            && let Some(listener) = fds.pop()
-        {
+        let handed = teamster::sandbox::enter::receive(&ours).expect("the helper's answer");
+        if let Some(listener) = handed.seccomp {
             let plan = plan.clone();
-            std::thread::spawn(move || teamster::sandbox::seccomp::supervise(listener, &plan, |_| {}));
+            let maker = handed.maker;
+            std::thread::spawn(move || teamster::sandbox::seccomp::supervise(listener, maker, &plan, |_| {}));
         }
     }
     child.wait().expect("wait");

@@ -102,9 +102,34 @@ fn main() {
     say(outcome(hook.is_ok(), "plant a git hook"));
     let vscode = std::fs::write(".vscode/settings.json", "{}");
     say(outcome(vscode.is_ok(), "write .vscode/settings.json"));
-    // Ordinary work in the workspace goes on.
+    // 8. Protected files that are not there yet: made, moved in, linked, or reached by
+    //    moving or replacing what holds them.
+    say(outcome(std::fs::write(".mcp.json", "{}").is_ok(), "create .mcp.json"));
+    say(outcome(std::fs::write(".envrc", "touch /tmp/PWNED\n").is_ok(), "create .envrc"));
+    let claude = std::fs::create_dir(".claude").is_ok();
+    say(if claude { "works: make the directory .claude".into() } else { "BROKEN: make the directory .claude".into() });
+    say(outcome(std::fs::write(".claude/settings.json", "{}").is_ok(), "create .claude/settings.json"));
+    let _ = std::fs::create_dir_all("evil");
+    let _ = std::fs::write("evil/settings.json", "{\"hooks\": {}}");
+    let _ = std::fs::write("evil.sh", "touch /tmp/PWNED\n");
+    say(outcome(std::os::unix::fs::symlink("evil", ".gemini").is_ok(), "symlink .gemini to a directory it wrote"));
+    say(outcome(std::fs::rename("evil", ".opencode").is_ok(), "rename a directory to .opencode"));
+    say(outcome(std::fs::rename("evil.sh", ".envrc").is_ok(), "rename a file to .envrc"));
+    say(outcome(std::fs::hard_link("evil.sh", ".envrc").is_ok(), "hard-link a file to .envrc"));
+    let _ = std::os::unix::fs::symlink(".envrc", "dangling");
+    say(outcome(std::fs::write("dangling", "touch /tmp/PWNED\n").is_ok(), "create .envrc through a dangling symlink"));
+    say(outcome(std::fs::write("/proc/self/cwd/.envrc", "x").is_ok(), "create .envrc through /proc/self/cwd"));
+    say(outcome(std::fs::rename(".git", "git-moved").is_ok(), "move .git aside (to make a new one)"));
+    say(outcome(std::fs::rename(".claude", "claude-moved").is_ok(), "move .claude aside"));
+    say(outcome(race_create(races), "create .envrc by flipping a path after the runner looked"));
+    let _ = std::fs::remove_file("dangling");
+    // Ordinary work in the workspace goes on: files, directories, links, renames, FIFOs,
+    // the agent's own descriptors by name, its umask and close-on-exec.
     let work = std::fs::write("notes.txt", "hello");
     say(if work.is_ok() { "works: write the workspace".into() } else { "BROKEN: write the workspace".into() });
+    for (what, ok) in making_works() {
+        say(if ok { format!("works: {what}") } else { format!("BROKEN: {what}") });
+    }
 
     say("done".into());
     let text = out.join("\n") + "\n";
@@ -183,6 +208,104 @@ fn race_connect(bad: &Addr, good: &Addr, tries: usize) -> bool {
     stop.store(true, Ordering::Relaxed);
     let _ = flipper.join();
     reached
+}
+
+/// Creates files `tries` times by a path another thread keeps flipping between a plain
+/// name and `.envrc`. True if `.envrc` came to be.
+fn race_create(tries: usize) -> bool {
+    type Name = [u8; 16];
+    let (good, bad): (Name, Name) = (*b"plain-name.txt\0\0", *b".envrc\0\0\0\0\0\0\0\0\0\0");
+    struct Shared(std::cell::UnsafeCell<Name>);
+    // SAFETY: racing on these bytes is the point; they are plain bytes.
+    unsafe impl Sync for Shared {}
+    let shared = Arc::new(Shared(std::cell::UnsafeCell::new(good)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut flip = false;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: a volatile write of plain bytes the other thread reads.
+                unsafe { std::ptr::write_volatile(shared.0.get(), if flip { bad } else { good }) };
+                flip = !flip;
+            }
+        })
+    };
+    for _ in 0..tries {
+        // SAFETY: the buffer lives as long as `shared`; a descriptor or -1.
+        let fd = unsafe { libc::open(shared.0.get().cast(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644) };
+        if fd >= 0 {
+            // SAFETY: ours.
+            unsafe { libc::close(fd) };
+        }
+        if std::path::Path::new(".envrc").exists() {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = flipper.join();
+    std::path::Path::new(".envrc").exists()
+}
+
+/// What making names must still do, as the kernel would have done it.
+fn making_works() -> Vec<(&'static str, bool)> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut out = Vec::new();
+    let dir = std::fs::create_dir_all("made/deeper").is_ok() && std::path::Path::new("made/deeper").is_dir();
+    out.push(("make directories", dir));
+    let link = std::os::unix::fs::symlink("../notes.txt", "made/link").is_ok()
+        && std::fs::read_to_string("made/link").is_ok_and(|t| t == "hello");
+    out.push(("make a symlink", link));
+    let hard = std::fs::hard_link("notes.txt", "made/hard").is_ok()
+        && std::fs::metadata("made/hard").is_ok_and(|m| m.nlink() == 2);
+    out.push(("make a hard link", hard));
+    let moved = std::fs::write("made/a", "a").is_ok()
+        && std::fs::rename("made/a", "made/deeper/b").is_ok()
+        && std::fs::read_to_string("made/deeper/b").is_ok_and(|t| t == "a");
+    out.push(("rename", moved));
+    // Through a symlink to a file not there yet, as the kernel follows one.
+    let through = std::os::unix::fs::symlink("deeper/c", "made/to-c").is_ok()
+        && std::fs::write("made/to-c", "c").is_ok()
+        && std::fs::read_to_string("made/deeper/c").is_ok_and(|t| t == "c");
+    out.push(("create through a symlink", through));
+    let exclusive = std::fs::OpenOptions::new().write(true).create_new(true).open("made/deeper/b").is_err();
+    out.push(("refuse O_EXCL on what exists", exclusive));
+    // SAFETY: umask sets this process's mask.
+    unsafe { libc::umask(0o027) };
+    let masked = std::fs::write("made/masked", "m").is_ok()
+        && std::fs::metadata("made/masked").is_ok_and(|m| m.permissions().mode() & 0o777 == 0o640);
+    // SAFETY: as above.
+    unsafe { libc::umask(0o022) };
+    out.push(("honour the umask", masked));
+    let cloexec = std::fs::File::create("made/cloexec").is_ok_and(|f| {
+        // SAFETY: F_GETFD on a descriptor we hold.
+        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFD) & libc::FD_CLOEXEC != 0 }
+    });
+    // SAFETY: a C string; a descriptor or -1.
+    let kept = unsafe { libc::open(c"made/kept".as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o644) };
+    // SAFETY: F_GETFD on a descriptor we hold (or -1).
+    let kept_open = kept >= 0 && unsafe { libc::fcntl(kept, libc::F_GETFD) } & libc::FD_CLOEXEC == 0;
+    out.push(("close on exec only when asked", cloexec && kept_open));
+    let blocking = kept >= 0 && unsafe { libc::fcntl(kept, libc::F_GETFL) } & libc::O_NONBLOCK == 0;
+    out.push(("open blocking unless asked", blocking));
+    // /dev/stderr names this process's own descriptor.
+    let stderr = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open("/dev/stderr").is_ok();
+    out.push(("open /dev/stderr to write", stderr));
+    // A FIFO opened to write before its reader: the open waits for the reader.
+    let fifo = std::ffi::CString::new("made/fifo").unwrap_or_default();
+    // SAFETY: a C string.
+    let made = unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } == 0;
+    let writer = std::thread::spawn(|| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open("made/fifo")
+            .and_then(|mut f| f.write_all(b"through"))
+    });
+    let read = made && std::fs::read_to_string("made/fifo").is_ok_and(|t| t == "through");
+    out.push(("write a FIFO before its reader opens it", read && writer.join().is_ok_and(|w| w.is_ok())));
+    out
 }
 
 /// Binds an abstract Unix socket and connects to it.

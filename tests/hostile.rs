@@ -105,6 +105,18 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "replace .git/config",
         "plant a git hook",
         "write .vscode/settings.json",
+        "create .mcp.json",
+        "create .envrc",
+        "create .claude/settings.json",
+        "symlink .gemini to a directory it wrote",
+        "rename a directory to .opencode",
+        "rename a file to .envrc",
+        "hard-link a file to .envrc",
+        "create .envrc through a dangling symlink",
+        "create .envrc through /proc/self/cwd",
+        "move .git aside (to make a new one)",
+        "move .claude aside",
+        "create .envrc by flipping a path after the runner looked",
     ] {
         assert!(r.contains(&format!("blocked: {what}")), "{what} not tried:\n{r}");
     }
@@ -114,6 +126,18 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "reach the proxy from a thread",
         "a netlink route socket",
         "write the workspace",
+        "make the directory .claude",
+        "make directories",
+        "make a symlink",
+        "make a hard link",
+        "rename",
+        "create through a symlink",
+        "refuse O_EXCL on what exists",
+        "honour the umask",
+        "close on exec only when asked",
+        "open blocking unless asked",
+        "open /dev/stderr to write",
+        "write a FIFO before its reader opens it",
     ] {
         assert!(r.contains(&format!("works: {what}")), "{what}:\n{r}");
     }
@@ -125,6 +149,11 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         std::fs::read_to_string(w.env.dir.join("work/.vscode/settings.json")).expect("settings"),
         "{\"editor.tabSize\": 4}\n"
     );
+    let work = w.env.dir.join("work");
+    for missing in [".mcp.json", ".envrc", ".claude/settings.json", ".gemini", ".opencode"] {
+        assert!(work.join(missing).symlink_metadata().is_err(), "{missing} was made");
+    }
+    assert!(work.join(".git/config").is_file() && work.join("made/deeper/b").is_file());
     // The refused connection is where the user looks.
     let refused = w.env.sandbox_refusals();
     let expected = format!("connection to the Unix socket {}", w.bus_path.display());
@@ -133,6 +162,9 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
     let config =
         format!("write to {} (a file that makes your tools run code", w.env.dir.join("work/.git/config").display());
     assert!(refused.iter().any(|w| w.starts_with(&config)), "{config} not reported: {refused:#?}");
+    // So is one that was not there yet.
+    let mcp = format!("write to {} (a file that makes your tools run code", work.join(".mcp.json").display());
+    assert!(refused.iter().any(|w| w.starts_with(&mcp)), "{mcp} not reported: {refused:#?}");
 }
 
 /// The runner writes a Claude pane's files where the agent can write (its own state). A

@@ -240,12 +240,9 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
     let sent = serde_json::to_string(&plan).map(|p| (&ours).write_all(format!("{p}\n").as_bytes()));
     // The helper failed before it could report: it says why on the pane's screen.
     let Ok(Ok(())) = sent else { return };
-    let Ok((words, fds)) = crate::sandbox::enter::receive(&ours) else { return };
-    let mut fds = fds.into_iter();
+    let Ok(handed) = crate::sandbox::enter::receive(&ours) else { return };
     let mut listener = None;
-    if words.iter().any(|w| w == "listener")
-        && let (Some(fd), Some(r)) = (fds.next(), runner.upgrade())
-    {
+    if let (Some(fd), Some(r)) = (handed.listener, runner.upgrade()) {
         let std_listener = std::net::TcpListener::from(fd);
         let _guard = rt.enter();
         if std_listener.set_nonblocking(true).is_ok()
@@ -261,17 +258,15 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
             listener = Some(task);
         }
     }
-    if words.iter().any(|w| w == "seccomp")
-        && let Some(fd) = fds.next()
-    {
-        seccomp::supervise(fd, &plan, |refusal| {
+    if let Some(fd) = handed.seccomp {
+        seccomp::supervise(fd, handed.maker, &plan, |refusal| {
             if let Some(r) = runner.upgrade() {
                 let why = match &refusal {
                     seccomp::Refusal::Write(_) => {
                         "the sandbox lets agents write only their workspace, their own state and their temp directory"
                     }
                     seccomp::Refusal::Protected(_) => {
-                        "git's config and hooks, editors' and agents' project settings are read-only to agents; `may_change` in the agent's config lets one change some"
+                        "git's config and hooks, editors' and agents' project settings are read-only to agents, there or not yet; `may_change` in the agent's config lets one change some"
                     }
                     seccomp::Refusal::Connect(_) | seccomp::Refusal::Socket(_) => {
                         "a sandboxed agent's only way out is teamster's proxy"

@@ -5,7 +5,8 @@
 //!
 //! The order matters: namespaces first (they give the capabilities the rest needs, inside
 //! only), the proxy's listening socket while the network is ours to set up, mounts before
-//! Landlock (which forbids them), the seccomp listener before Landlock too, exec last.
+//! Landlock (which forbids them), the maker after Landlock (which binds it too) and before
+//! the seccomp filter (which must not send its calls back to the runner), exec last.
 
 use super::{Feature, Plan};
 use std::ffi::CString;
@@ -131,16 +132,20 @@ pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
         std::env::set_current_dir(&cwd).map_err(|e| with_context(e, "cannot enter the workspace"))?;
     }
     no_new_privs()?;
+    if uses(Feature::Landlock) {
+        landlock(&plan)?;
+    }
     if uses(Feature::Seccomp) {
+        // The maker first: it is refused what Landlock refuses the agent, but its own
+        // calls must not come back to the runner through the filter.
+        let maker = super::maker::start(&plan).map_err(|e| with_context(e, "cannot start the sandbox's maker"))?;
         handed.push(super::seccomp::install().map_err(|e| with_context(e, "cannot install the seccomp filter"))?);
-        words.push("seccomp");
+        handed.push(maker);
+        words.extend(["seccomp", "maker"]);
     }
     send_fds(&line, &words.join(" "), &handed)?;
     drop(handed);
     drop(line);
-    if uses(Feature::Landlock) {
-        landlock(&plan)?;
-    }
     if uses(Feature::Namespaces) {
         let signals = hold_signals()?;
         // SAFETY: as above, one thread.
@@ -159,7 +164,7 @@ pub fn run(argv: &[String]) -> io::Result<std::convert::Infallible> {
 /// The agent gets no capability, not even inside its own namespaces, where it would be
 /// root when you are (it could otherwise unmount what covers your sockets, were Landlock
 /// missing): none kept, none gained at exec, none ever again.
-fn drop_capabilities() -> io::Result<()> {
+pub(super) fn drop_capabilities() -> io::Result<()> {
     const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
     const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
     const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
@@ -487,8 +492,18 @@ fn send_fds(line: &UnixStream, words: &str, fds: &[OwnedFd]) -> io::Result<()> {
     Ok(())
 }
 
-/// The helper's answer on its line: the words saying what came, and the descriptors.
-pub fn receive(line: &UnixStream) -> io::Result<(Vec<String>, Vec<OwnedFd>)> {
+/// What the helper hands back: the proxy's listening socket inside the sandbox's
+/// network, the seccomp listener, the maker's line (each when the kernel has it).
+#[derive(Default)]
+pub struct Handed {
+    pub listener: Option<OwnedFd>,
+    pub seccomp: Option<OwnedFd>,
+    pub maker: Option<OwnedFd>,
+}
+
+/// The helper's answer on its line: the words saying what came, in order, and the
+/// descriptors.
+pub fn receive(line: &UnixStream) -> io::Result<Handed> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     let mut buf = [0u8; 256];
     let mut iov = [io::IoSliceMut::new(&mut buf)];
@@ -506,8 +521,18 @@ pub fn receive(line: &UnixStream) -> io::Result<(Vec<String>, Vec<OwnedFd>)> {
     if n == 0 {
         return Err(io::Error::other("the helper said nothing"));
     }
-    let words = String::from_utf8_lossy(&buf[..n]).split_whitespace().map(str::to_string).collect();
-    Ok((words, fds))
+    let mut fds = fds.into_iter();
+    let mut handed = Handed::default();
+    for word in String::from_utf8_lossy(&buf[..n]).split_whitespace() {
+        let slot = match word {
+            "listener" => &mut handed.listener,
+            "seccomp" => &mut handed.seccomp,
+            "maker" => &mut handed.maker,
+            _ => continue,
+        };
+        *slot = fds.next();
+    }
+    Ok(handed)
 }
 
 /// Landlock: read beneath `read`, read and write beneath `write`; TCP connections only to
@@ -538,6 +563,17 @@ fn landlock(plan: &Plan) -> io::Result<()> {
             // A file takes only the rights that apply to files.
             let access = if path.is_dir() { access } else { access & AccessFs::from_file(abi) };
             ruleset = ruleset.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
+        }
+    }
+    // The pane's terminal, which the agent holds already, by the names that open it again
+    // (`/dev/stderr`, `/proc/self/fd/2`): it lies on the machine's /dev/pts, not the
+    // sandbox's own.
+    for fd in 0..=2 {
+        // SAFETY: isatty reads a descriptor number.
+        if unsafe { libc::isatty(fd) } == 1
+            && let Ok(terminal) = PathFd::new(format!("/proc/self/fd/{fd}"))
+        {
+            ruleset = ruleset.add_rule(PathBeneath::new(terminal, AccessFs::from_file(abi))).map_err(err)?;
         }
     }
     ruleset = ruleset.add_rule(NetPort::new(plan.port, AccessNet::ConnectTcp)).map_err(err)?;

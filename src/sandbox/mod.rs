@@ -11,6 +11,7 @@
 //! docs/sandbox.md says it for users.
 
 pub mod enter;
+pub mod maker;
 pub mod seccomp;
 
 use serde::{Deserialize, Serialize};
@@ -154,8 +155,11 @@ pub struct Plan {
     /// directories and the hook socket, when they lie beneath a cover.
     pub keep: Vec<PathBuf>,
     /// Read-only though beneath what the agent may write: the files that make your tools
-    /// (git, editors, the agents) run code, and the settings teamster generated for the
-    /// pane. Bound read-only in the sandbox, so neither writing nor replacing them works.
+    /// (git, editors, the agents) run code, whether they are there yet or not, and the
+    /// settings teamster generated for the pane. Those there are bound read-only in the
+    /// sandbox, so neither writing nor replacing them works; those not there yet the
+    /// sandbox's maker never makes (`maker`), nor anything on the way to one but a
+    /// directory.
     pub read_only: Vec<PathBuf>,
     /// The one Unix socket of the runner's the agent may connect to: its pane's own.
     pub hook_socket: PathBuf,
@@ -217,9 +221,9 @@ pub const PROTECTED: [&str; 16] = [
     ".gitmodules",
 ];
 
-/// The protected paths of the workspace `cwd` and of the repository around it, as they are
-/// now (and, where one is a symlink, what it leads to), but those named in `may_change`. A
-/// repository's `.git/hooks` is made when missing, so that it can be protected too.
+/// The protected paths of the workspace `cwd` and of the repository around it, there or
+/// not (and, where one is a symlink, what it leads to), but those named in `may_change`. A
+/// repository's `.git/hooks` is made when missing, so that it can be bound read-only.
 pub fn protected_in(cwd: &Path, may_change: &[String]) -> Vec<PathBuf> {
     let repo = cwd.ancestors().find(|a| a.join(".git").symlink_metadata().is_ok());
     let mut roots = vec![cwd.to_path_buf()];
@@ -237,10 +241,8 @@ pub fn protected_in(cwd: &Path, may_change: &[String]) -> Vec<PathBuf> {
         }
         for name in PROTECTED.iter().filter(|n| !may_change.iter().any(|m| m == *n)) {
             let path = root.join(name);
-            if path.symlink_metadata().is_ok() {
-                out.extend(real_path(&path));
-                out.push(path);
-            }
+            out.extend(real_path(&path));
+            out.push(path);
         }
     }
     out
@@ -353,6 +355,21 @@ impl Plan {
     pub fn may_write(&self, path: &Path) -> bool {
         let path = crate::paths::normalize(path);
         self.write.iter().any(|w| path.starts_with(w)) && !self.read_only.iter().any(|r| path.starts_with(r))
+    }
+
+    /// Is `path` (absolute, resolved) one of `read_only` or beneath one: what the agent may
+    /// neither make, nor change, nor move?
+    pub fn guards(&self, path: &Path) -> bool {
+        let path = crate::paths::normalize(path);
+        self.read_only.iter().any(|r| path.starts_with(r))
+    }
+
+    /// Is `path` a directory on the way to one of `read_only`? Such a place may be made as
+    /// an empty directory, but never moved, nor made a symlink, a link or a file: whatever
+    /// came to be there would decide what the protected path holds.
+    pub fn on_the_way_to_guarded(&self, path: &Path) -> bool {
+        let path = crate::paths::normalize(path);
+        self.read_only.iter().any(|r| r != &path && r.starts_with(&path))
     }
 
     /// Would the sandbox refuse a connection to `addr`? Only the proxy on the sandbox's
@@ -559,12 +576,33 @@ mod tests {
         for name in [".git/config", ".git/hooks", ".vscode", ".mcp.json"] {
             assert!(all.contains(&ws.join(name)), "{name}: {all:?}");
         }
-        // Made so that it can be protected; what is missing is not listed.
+        // Made so that it can be bound read-only; what is missing is listed too (the
+        // maker never makes it).
         assert!(ws.join(".git/hooks").is_dir());
-        assert!(!all.contains(&ws.join(".envrc")));
+        assert!(all.contains(&ws.join(".envrc")) && all.contains(&ws.join(".claude/settings.json")));
         let some = protected_in(&ws, &[".vscode".to_string()]);
         assert!(!some.contains(&ws.join(".vscode")) && some.contains(&ws.join(".mcp.json")));
         let _ = std::fs::remove_dir_all(&ws);
+    }
+
+    #[test]
+    fn a_protected_path_is_guarded_there_or_not_and_so_is_the_way_to_it() {
+        let mut p = plan_for("claude", "/home/u/src/app", &|_| None);
+        p.read_only = vec![p_("/w/.envrc"), p_("/w/.claude/settings.json"), p_("/w/.vscode")];
+        assert!(p.guards(Path::new("/w/.envrc")) && p.guards(Path::new("/w/.vscode/settings.json")));
+        assert!(p.guards(Path::new("/w/./.claude/../.envrc")), "not normalized");
+        assert!(!p.guards(Path::new("/w/.claude")) && !p.guards(Path::new("/w/.envrc2")));
+        // The directories on the way: made empty, never moved or replaced.
+        for way in ["/w", "/w/.claude", "/"] {
+            assert!(p.on_the_way_to_guarded(Path::new(way)), "{way}");
+        }
+        for not in ["/w/.envrc", "/w/src", "/w/.claude/settings.json", "/w/.vscode/x"] {
+            assert!(!p.on_the_way_to_guarded(Path::new(not)), "{not}");
+        }
+    }
+
+    fn p_(s: &str) -> PathBuf {
+        PathBuf::from(s)
     }
 
     #[test]

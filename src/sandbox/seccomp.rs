@@ -13,14 +13,21 @@
 //!   go on with the call: the kernel would read the address again, and a second thread of
 //!   the agent could have changed it in between. Unix paths are resolved in the agent's
 //!   own view of the file system (`/proc/PID/root`), without leaving it.
-//! - **Reported** (user notification, then the kernel goes on): write-opens, `mkdir`,
-//!   `unlink` and `rmdir`. Landlock decides them; the runner only predicts which Landlock
-//!   will refuse, so a refusal is an event the user sees, not only an error the agent may
-//!   hide. What the agent's memory says here decides nothing.
+//! - **Made by the sandbox's maker** (`maker`): every call that makes a name (an open
+//!   that may create, `mkdir`, `mknod`, `symlink`, `link`, `rename`). The runner copies
+//!   the paths once and the maker, inside the sandbox, makes what the copy names, never a
+//!   protected path; an opened file is handed to the agent (`SECCOMP_IOCTL_NOTIF_ADDFD`).
+//!   `openat2`, whose flags lie in memory, is refused by the filter (programs fall back).
+//! - **Reported** (user notification, then the kernel goes on): opens that write what is
+//!   there, `unlink` and `rmdir`. Landlock decides them (a protected file there is bound
+//!   read-only); the runner only predicts which Landlock will refuse, so a refusal is an
+//!   event the user sees, not only an error the agent may hide. What the agent's memory
+//!   says here decides nothing.
 
 use super::Plan;
+use super::maker::{self, Make, Outcome};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// A refused write or connection.
@@ -59,6 +66,8 @@ enum Answer {
     Fail(i32, Option<Refusal>),
     /// The runner did it: the call returns 0.
     Done,
+    /// The maker makes it and its answer is passed on (`pass_on_made`).
+    Asked,
 }
 
 // Kernel ABI (linux/seccomp.h, linux/filter.h, linux/audit.h).
@@ -72,6 +81,9 @@ const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const NOTIF_RECV: libc::c_ulong = 0xc050_2100;
 const NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 const NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
+const NOTIF_ADDFD: libc::c_ulong = 0x4018_2103;
+/// Install the descriptor and answer the call with it, in one step.
+const ADDFD_FLAG_SEND: u32 = 1 << 1;
 const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 
 const BPF_LD_W_ABS: u16 = 0x20;
@@ -99,19 +111,27 @@ fn arg(i: u32) -> u32 {
     16 + 8 * i
 }
 
-/// The filter. Refused here, on registers alone: io_uring, socket families an agent has
-/// no use for, Unix datagram sockets. The runner makes every `connect`; it is shown every
-/// write-open (by its flags), `mkdir`, `unlink` and `rmdir`. Everything else runs at full
-/// speed, unseen.
+/// The filter. Refused here, on registers alone: io_uring, `openat2`, socket families an
+/// agent has no use for, Unix datagram sockets. The runner makes every `connect` and has
+/// the maker make every name; it is shown every write-open (by its flags), `unlink` and
+/// `rmdir`. Everything else runs at full speed, unseen.
 fn program() -> Vec<libc::sock_filter> {
     let enosys = RET_ERRNO | libc::ENOSYS as u32;
     let no_family = RET_ERRNO | libc::EAFNOSUPPORT as u32;
     let notify_always = [
         libc::SYS_connect,
         libc::SYS_creat,
-        libc::SYS_openat2,
         libc::SYS_mkdir,
         libc::SYS_mkdirat,
+        libc::SYS_mknod,
+        libc::SYS_mknodat,
+        libc::SYS_symlink,
+        libc::SYS_symlinkat,
+        libc::SYS_link,
+        libc::SYS_linkat,
+        libc::SYS_rename,
+        libc::SYS_renameat,
+        libc::SYS_renameat2,
         libc::SYS_unlink,
         libc::SYS_unlinkat,
         libc::SYS_rmdir,
@@ -124,6 +144,10 @@ fn program() -> Vec<libc::sock_filter> {
         jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
         stmt(BPF_RET_K, enosys),
         jump(BPF_JEQ_K, libc::SYS_io_uring_setup as u32, 0, 1),
+        stmt(BPF_RET_K, enosys),
+        // Its flags are in memory, where the filter cannot look and the agent could
+        // change them: programs fall back to openat.
+        jump(BPF_JEQ_K, libc::SYS_openat2 as u32, 0, 1),
         stmt(BPF_RET_K, enosys),
     ];
     // socket(family, type, protocol): IPv4, IPv6 (which reach only the sandbox's own
@@ -212,8 +236,22 @@ struct Response {
 }
 
 /// Answers the sandbox's questions until the last process in it is gone, calling
-/// `refused` for each write or connection it refuses. Runs on a thread of its own.
-pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
+/// `refused` for each write or connection it refuses. Runs on a thread of its own; the
+/// maker's answers (`maker`) are passed on from a second.
+pub fn supervise(listener: OwnedFd, maker: Option<OwnedFd>, plan: &Plan, refused: impl Fn(Refusal) + Sync) {
+    std::thread::scope(|scope| {
+        if let Some(maker) = &maker {
+            scope.spawn(|| pass_on_made(&listener, maker, plan, &refused));
+        }
+        questions(&listener, maker.as_ref(), plan, &refused);
+        // The sandbox is gone: so is the maker, and the thread reading its answers ends.
+        if let Some(maker) = &maker {
+            let _ = nix::sys::socket::shutdown(maker.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        }
+    });
+}
+
+fn questions(listener: &OwnedFd, maker: Option<&OwnedFd>, plan: &Plan, refused: &dyn Fn(Refusal)) {
     // The hook socket as the runner sees it: a connection is let through to this file
     // alone among the runner's sockets.
     let hook = std::fs::metadata(&plan.hook_socket).ok().map(|m| (m.dev(), m.ino()));
@@ -247,24 +285,270 @@ pub fn supervise(listener: OwnedFd, plan: &Plan, refused: impl Fn(Refusal)) {
         let answer = if n.data.nr as i64 == libc::SYS_connect {
             connect(plan, hook, &n, &valid)
         } else {
-            // A write: Landlock decides. Which it will refuse is only reported.
-            if let Some(path) = refused_write(plan, &n) {
-                let protected = plan.read_only.iter().any(|r| path.starts_with(r));
-                refused(if protected { Refusal::Protected(path) } else { Refusal::Write(path) });
+            match asked(&n) {
+                Ok(Some(asked)) => match maker {
+                    Some(maker) => ask_maker(maker, &n, asked, &valid),
+                    None => Answer::Fail(libc::EACCES, None),
+                },
+                Err(errno) => Answer::Fail(errno, None),
+                // A write to what is there: Landlock decides. Which it will refuse is
+                // only reported.
+                Ok(None) => {
+                    if let Some(path) = refused_write(plan, &n) {
+                        refused(if plan.guards(&path) { Refusal::Protected(path) } else { Refusal::Write(path) });
+                    }
+                    Answer::GoOn
+                }
             }
-            Answer::GoOn
         };
         let (response, refusal) = match answer {
             Answer::GoOn => (Response { id: n.id, val: 0, error: 0, flags: USER_NOTIF_FLAG_CONTINUE }, None),
             Answer::Fail(errno, what) => (Response { id: n.id, val: 0, error: -errno, flags: 0 }, what),
             Answer::Done => (Response { id: n.id, val: 0, error: 0, flags: 0 }, None),
+            Answer::Asked => continue,
         };
-        // SAFETY: NOTIF_SEND reads a seccomp_notif_resp.
-        let sent = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &response as *const Response) } == 0;
-        if let (Some(what), true) = (refusal, sent) {
+        if let (Some(what), true) = (refusal, respond(listener, &response)) {
             refused(what);
         }
     }
+}
+
+fn respond(listener: &OwnedFd, response: &Response) -> bool {
+    // SAFETY: NOTIF_SEND reads a seccomp_notif_resp.
+    unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, response as *const Response) == 0 }
+}
+
+/// Where a call names a place: the agent's working directory, or one of its descriptors.
+enum Base {
+    Cwd,
+    Fd(i32),
+}
+
+/// A call that makes a name, as the maker is asked it: the runner's copies of its paths,
+/// and where each is relative to.
+struct Asked {
+    make: Make,
+    bases: Vec<Base>,
+}
+
+/// The call in `n` as the maker would make it; `None` for a call that makes no name (an
+/// open without `O_CREAT`, `unlink`, `rmdir`).
+fn asked(n: &Notif) -> Result<Option<Asked>, i32> {
+    let (a, pid) = (n.data.args, n.pid);
+    let at_cwd = libc::AT_FDCWD as u64;
+    let mut bases = Vec::new();
+    // A directory descriptor and a path of the agent's: copied once, and where the path
+    // names the agent itself (`/dev/stderr`, `/proc/self/fd/N`), made its descriptor.
+    let mut place = |dirfd: u64, ptr: u64| -> Result<(usize, Vec<u8>), i32> {
+        let path = read_cstr(pid, ptr).ok_or(libc::EFAULT)?;
+        let (base, path) = match the_agent_itself(&path) {
+            Some(found) => found,
+            None if dirfd as i32 == libc::AT_FDCWD => (Base::Cwd, path),
+            None => (Base::Fd(dirfd as i32), path),
+        };
+        bases.push(base);
+        Ok((bases.len() - 1, path))
+    };
+    let make = match n.data.nr as i64 {
+        nr @ (libc::SYS_open | libc::SYS_openat | libc::SYS_creat) => {
+            let (dirfd, ptr, flags, mode) = match nr {
+                libc::SYS_open => (at_cwd, a[0], a[1] as i32, a[2]),
+                libc::SYS_openat => (a[0], a[1], a[2] as i32, a[3]),
+                _ => (at_cwd, a[0], libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, a[1]),
+            };
+            if flags & libc::O_CREAT == 0 {
+                return Ok(None);
+            }
+            let (at, path) = place(dirfd, ptr)?;
+            Make::Open { at, path, flags, mode: mode as u32 }
+        }
+        libc::SYS_mkdir => {
+            let (at, path) = place(at_cwd, a[0])?;
+            Make::Dir { at, path, mode: a[1] as u32 }
+        }
+        libc::SYS_mkdirat => {
+            let (at, path) = place(a[0], a[1])?;
+            Make::Dir { at, path, mode: a[2] as u32 }
+        }
+        libc::SYS_mknod => {
+            let (at, path) = place(at_cwd, a[0])?;
+            Make::Node { at, path, mode: a[1] as u32, dev: a[2] }
+        }
+        libc::SYS_mknodat => {
+            let (at, path) = place(a[0], a[1])?;
+            Make::Node { at, path, mode: a[2] as u32, dev: a[3] }
+        }
+        libc::SYS_symlink | libc::SYS_symlinkat => {
+            let target = read_cstr(pid, a[0]).ok_or(libc::EFAULT)?;
+            let (at, path) =
+                if n.data.nr as i64 == libc::SYS_symlink { place(at_cwd, a[1])? } else { place(a[1], a[2])? };
+            Make::Symlink { target, at, path }
+        }
+        libc::SYS_link => {
+            let (from_at, from) = place(at_cwd, a[0])?;
+            let (at, path) = place(at_cwd, a[1])?;
+            Make::Link { from_at, from, at, path, flags: 0 }
+        }
+        libc::SYS_linkat => {
+            let (from_at, from) = place(a[0], a[1])?;
+            let (at, path) = place(a[2], a[3])?;
+            Make::Link { from_at, from, at, path, flags: a[4] as i32 }
+        }
+        libc::SYS_rename => {
+            let (from_at, from) = place(at_cwd, a[0])?;
+            let (at, path) = place(at_cwd, a[1])?;
+            Make::Rename { from_at, from, at, path, flags: 0 }
+        }
+        nr @ (libc::SYS_renameat | libc::SYS_renameat2) => {
+            let (from_at, from) = place(a[0], a[1])?;
+            let (at, path) = place(a[2], a[3])?;
+            let flags = if nr == libc::SYS_renameat2 { a[4] as u32 } else { 0 };
+            Make::Rename { from_at, from, at, path, flags }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Asked { make, bases }))
+}
+
+/// Paths that name the asking process itself: in the maker they would name the maker.
+/// `/dev/stdin`, `/dev/stdout`, `/dev/stderr`, `/dev/fd/N…`, `/proc/self/fd/N…`,
+/// `/proc/self/cwd…` (and `thread-self`): the descriptor (or working directory) and the
+/// rest of the path, empty for the place itself.
+fn the_agent_itself(path: &[u8]) -> Option<(Base, Vec<u8>)> {
+    for (name, fd) in [(&b"/dev/stdin"[..], 0), (b"/dev/stdout", 1), (b"/dev/stderr", 2)] {
+        if path == name {
+            return Some((Base::Fd(fd), Vec::new()));
+        }
+    }
+    let rest_of = |rest: &[u8]| rest.iter().skip_while(|&&b| b == b'/').copied().collect::<Vec<u8>>();
+    for prefix in [&b"/dev/fd/"[..], b"/proc/self/fd/", b"/proc/thread-self/fd/"] {
+        if let Some(tail) = path.strip_prefix(prefix) {
+            let end = tail.iter().position(|&b| b == b'/').unwrap_or(tail.len());
+            let fd: i32 = std::str::from_utf8(&tail[..end]).ok()?.parse().ok()?;
+            return Some((Base::Fd(fd), rest_of(&tail[end..])));
+        }
+    }
+    for prefix in [&b"/proc/self/cwd"[..], b"/proc/thread-self/cwd"] {
+        if let Some(tail) = path.strip_prefix(prefix)
+            && (tail.is_empty() || tail[0] == b'/')
+        {
+            return Some((Base::Cwd, rest_of(tail)));
+        }
+    }
+    None
+}
+
+/// Sends the maker what to make, with the agent's directories as the runner took them.
+/// Its answer comes back to `pass_on_made`.
+fn ask_maker(maker: &OwnedFd, n: &Notif, asked: Asked, valid: &dyn Fn() -> bool) -> Answer {
+    let mut dirs = Vec::new();
+    for base in &asked.bases {
+        let dir = match base {
+            Base::Cwd => open_cwd(n.pid),
+            Base::Fd(fd) => agents_fd(n.pid, *fd, valid),
+        };
+        match dir {
+            Ok(d) => dirs.push(d),
+            Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::EBADF), None),
+        }
+    }
+    // Taken from the process that asked, not one that took its id since.
+    if !valid() {
+        return Answer::Fail(libc::ESRCH, None);
+    }
+    let request = maker::Request { id: n.id, umask: umask_of(n.pid), make: asked.make };
+    let Ok(bytes) = serde_json::to_vec(&request) else { return Answer::Fail(libc::ENAMETOOLONG, None) };
+    let fds: Vec<_> = dirs.iter().map(|d| d.as_fd()).collect();
+    match maker::send(maker.as_fd(), &bytes, &fds) {
+        Ok(()) => Answer::Asked,
+        // The maker is gone (the agent can end it, and so only itself).
+        Err(_) => Answer::Fail(libc::EIO, None),
+    }
+}
+
+fn open_cwd(pid: u32) -> io::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        format!("/proc/{pid}/cwd").as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// The process's umask (what its creations take away from the modes they ask).
+fn umask_of(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|u| u32::from_str_radix(u.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+#[repr(C)]
+struct AddFd {
+    id: u64,
+    flags: u32,
+    srcfd: u32,
+    newfd: u32,
+    newfd_flags: u32,
+}
+
+/// Answers the calls the maker made, as its replies come: an opened file becomes the
+/// agent's descriptor; a protected path is refused and reported.
+fn pass_on_made(listener: &OwnedFd, maker: &OwnedFd, plan: &Plan, refused: &dyn Fn(Refusal)) {
+    loop {
+        let (bytes, files) = match maker::receive(maker.as_fd()) {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
+            Err(_) => return,
+        };
+        let Ok(reply) = serde_json::from_slice::<maker::Reply>(&bytes) else { continue };
+        let id = reply.id;
+        let fail = |errno: i32| Response { id, val: 0, error: -errno, flags: 0 };
+        let (response, refusal) = match reply.outcome {
+            Outcome::Made { close_on_exec } => match files.first() {
+                Some(file) => {
+                    let add = AddFd {
+                        id,
+                        flags: ADDFD_FLAG_SEND,
+                        srcfd: file.as_raw_fd() as u32,
+                        newfd: 0,
+                        newfd_flags: if close_on_exec { libc::O_CLOEXEC as u32 } else { 0 },
+                    };
+                    // SAFETY: NOTIF_ADDFD reads a seccomp_notif_addfd; with SEND it answers
+                    // the call with the new descriptor.
+                    if unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_ADDFD, &add as *const AddFd) } >= 0 {
+                        continue;
+                    }
+                    let e = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EMFILE);
+                    (fail(e), None)
+                }
+                None => (Response { id, val: 0, error: 0, flags: 0 }, None),
+            },
+            Outcome::Guarded { at } => (fail(libc::EACCES), Some(Refusal::Protected(path_of(at)))),
+            Outcome::Failed { errno, at } => {
+                let at = at.map(path_of);
+                let refusal = match at {
+                    Some(at)
+                        if [libc::EACCES, libc::EPERM, libc::EROFS].contains(&errno) && plan.refuses_write(&at) =>
+                    {
+                        Some(if plan.guards(&at) { Refusal::Protected(at) } else { Refusal::Write(at) })
+                    }
+                    _ => None,
+                };
+                (fail(errno), refusal)
+            }
+        };
+        if let (Some(what), true) = (refusal, respond(listener, &response)) {
+            refused(what);
+        }
+    }
+}
+
+fn path_of(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
 }
 
 /// `connect(fd, addr, len)`, made by the runner: the address is copied once, judged on the
@@ -280,7 +564,7 @@ fn connect(plan: &Plan, hook: Option<(u64, u64)>, n: &Notif, valid: &dyn Fn() ->
     if read_mem(n.pid, ptr, &mut addr) != len {
         return Answer::Fail(libc::EFAULT, None);
     }
-    let socket = match agents_socket(n.pid, fd as i32, valid) {
+    let socket = match agents_fd(n.pid, fd as i32, valid) {
         Ok(s) => s,
         Err(e) => return Answer::Fail(e.raw_os_error().unwrap_or(libc::EBADF), None),
     };
@@ -385,7 +669,7 @@ fn raw_connect(socket: &OwnedFd, addr: &[u8]) -> Answer {
 /// asked (programs connect from threads of their own): its pidfd (Linux 6.9), else its
 /// process's, whose descriptors its threads share. `valid` is checked after the pidfd is
 /// taken, so the id cannot have been reused for another process by then.
-fn agents_socket(pid: u32, fd: i32, valid: &dyn Fn() -> bool) -> io::Result<OwnedFd> {
+fn agents_fd(pid: u32, fd: i32, valid: &dyn Fn() -> bool) -> io::Result<OwnedFd> {
     const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
     let owned = |r: libc::c_long| {
         // SAFETY: a descriptor the kernel just gave us.
@@ -427,50 +711,25 @@ fn open_in_root(pid: u32, path: &[u8]) -> io::Result<OwnedFd> {
     nix::fcntl::openat2(&root, std::ffi::OsStr::from_bytes(&absolute), how).map_err(io::Error::from)
 }
 
-/// The path a write-like call names, when the sandbox would refuse it (for the report).
+/// The path a write to what is there names (an open to write, `unlink`, `rmdir`), when
+/// the sandbox would refuse it (for the report).
 fn refused_write(plan: &Plan, n: &Notif) -> Option<PathBuf> {
     let a = n.data.args;
     let (pid, nr) = (n.pid, n.data.nr as i64);
-    let op = match nr {
-        libc::SYS_open => Op::Open(a[1] as i32),
-        libc::SYS_openat => Op::Open(a[2] as i32),
-        libc::SYS_openat2 => Op::Open(read_u64(pid, a[2]).unwrap_or(0) as i32),
-        libc::SYS_creat => Op::Open(libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC),
-        libc::SYS_mkdir | libc::SYS_mkdirat => Op::Make,
-        _ => Op::Remove,
-    };
-    let (dirfd, ptr) = match nr {
-        libc::SYS_open | libc::SYS_creat | libc::SYS_mkdir | libc::SYS_unlink | libc::SYS_rmdir => {
-            (libc::AT_FDCWD, a[0])
-        }
-        _ => (a[0] as i32, a[1]),
+    let (dirfd, ptr, opens) = match nr {
+        libc::SYS_open => (libc::AT_FDCWD, a[0], true),
+        libc::SYS_openat => (a[0] as i32, a[1], true),
+        libc::SYS_unlink | libc::SYS_rmdir => (libc::AT_FDCWD, a[0], false),
+        _ => (a[0] as i32, a[1], false),
     };
     let named = read_cstr(pid, ptr)?;
     let path = resolve(pid, dirfd, Path::new(std::ffi::OsStr::from_bytes(&named)))?;
-    // Most opens are where the agent may write: those need no look at the file.
-    if !plan.refuses_write(&path) {
-        return None;
-    }
-    // Only what would change the file system is a write: creating what is not there,
-    // removing what is, opening to write.
-    let exists = path.symlink_metadata().is_ok();
-    let writes = match op {
-        Op::Open(flags) => {
-            flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) != 0 || (flags & libc::O_CREAT != 0 && !exists)
-        }
-        Op::Make => !exists,
-        Op::Remove => exists,
-    };
-    writes.then_some(path)
+    // Most writes are where the agent may write: those need no look at the file. An open
+    // to write changes what is there; a removal only what exists.
+    (plan.refuses_write(&path) && (opens || path.symlink_metadata().is_ok())).then_some(path)
 }
 
-enum Op {
-    Open(i32),
-    Make,
-    Remove,
-}
-
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 
 /// Where a path a process names really is: relative to `dirfd` (or its working
@@ -519,11 +778,6 @@ fn read_mem(pid: u32, addr: u64, buf: &mut [u8]) -> usize {
     n.max(0) as usize
 }
 
-fn read_u64(pid: u32, addr: u64) -> Option<u64> {
-    let mut buf = [0u8; 8];
-    (read_mem(pid, addr, &mut buf) == 8).then(|| u64::from_ne_bytes(buf))
-}
-
 /// A NUL-terminated string from another process, read a page piece at a time (a string
 /// may end just before an unmapped page).
 fn read_cstr(pid: u32, addr: u64) -> Option<Vec<u8>> {
@@ -544,4 +798,33 @@ fn read_cstr(pid: u32, addr: u64) -> Option<Vec<u8>> {
         at += n as u64;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn itself(path: &str) -> Option<(String, String)> {
+        the_agent_itself(path.as_bytes()).map(|(base, rest)| {
+            let base = match base {
+                Base::Cwd => "cwd".to_string(),
+                Base::Fd(n) => format!("fd {n}"),
+            };
+            (base, String::from_utf8_lossy(&rest).into_owned())
+        })
+    }
+
+    #[test]
+    fn paths_that_name_the_agent_itself_become_its_descriptors() {
+        let it = |b: &str, r: &str| Some((b.to_string(), r.to_string()));
+        assert_eq!(itself("/dev/stderr"), it("fd 2", ""));
+        assert_eq!(itself("/dev/fd/7"), it("fd 7", ""));
+        assert_eq!(itself("/proc/self/fd/3/sub/x"), it("fd 3", "sub/x"));
+        assert_eq!(itself("/proc/thread-self/fd/4//y"), it("fd 4", "y"));
+        assert_eq!(itself("/proc/self/cwd/.envrc"), it("cwd", ".envrc"));
+        assert_eq!(itself("/proc/self/cwd"), it("cwd", ""));
+        for other in ["/proc/self/cwdx/a", "/dev/stderr2", "/dev/fd/x", "relative/dev/stderr", "/proc/1/cwd/a"] {
+            assert_eq!(itself(other), None, "{other}");
+        }
+    }
 }
