@@ -574,6 +574,11 @@ impl App {
                     self.mode = Mode::Normal;
                 }
                 self.run(action, key);
+                if mode == Mode::Approvals && self.mode != Mode::Approvals {
+                    let before = self.pane_area();
+                    self.sidebar.leave();
+                    self.sidebar_changed(before);
+                }
             }
             None if mode.passes_keys_through() => {
                 let Some(p) = self.focused() else { return };

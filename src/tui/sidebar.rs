@@ -67,11 +67,16 @@ impl Sidebar {
         }
     }
 
-    /// Shows it, to act on it: for as long as something waits, or, with nothing waiting,
-    /// until hidden.
+    /// Shows it, to act on it, until the user leaves it (`leave`): it stays when the last
+    /// action is decided, so the key that leaves it (esc) never reaches a pane instead.
     pub fn show(&mut self) {
         self.hidden = false;
-        self.shown = self.pending.is_empty();
+        self.shown = true;
+    }
+
+    /// The user left it: shown from now on only while something waits.
+    pub fn leave(&mut self) {
+        self.shown = false;
     }
 }
 

@@ -142,14 +142,18 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
     } else {
         format!(" waiting for you ({}) ", pending.len())
     };
-    let hint = if focused {
+    let hint = if focused && pending.is_empty() {
+        let back = app.keymap.key_for(Mode::Approvals, Action::EnterMode(Mode::Normal));
+        back.map(|k| format!("{k} back to the panes")).unwrap_or_default()
+    } else if focused {
+        // The four keys that decide, as the README names them (go and back are in help).
         app.keymap
             .hints(Mode::Approvals)
             .into_iter()
-            .take(3)
+            .take(4)
             .map(|(k, l)| format!("{k} {l}"))
             .collect::<Vec<_>>()
-            .join("  ")
+            .join(" ")
     } else {
         app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!("{k}: act on these")).unwrap_or_default()
     };

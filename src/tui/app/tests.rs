@@ -374,6 +374,8 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
 
     app.update(key("alt-s"));
     assert_eq!(app.mode, Mode::Approvals);
+    // Its foot names the keys that decide, as the README does.
+    assert!(draw_at(&app, 120, 20).contains("y approve n deny m tell A always"), "{}", draw_at(&app, 120, 20));
     app.update(key("y"));
     assert_eq!(resolves(&mut app), vec![(7, Verdict::Allow, None)]);
     app.update(key("j"));
@@ -400,11 +402,22 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     app.update(key("A"));
     assert!(app.overlay.is_none() && resolves(&mut app).is_empty());
 
-    // Decided: the sidebar goes, the panes get their columns back, keys go to panes again.
+    // All decided: the sidebar stays until the user leaves it, so the esc that leaves it
+    // never reaches the pane (where it would interrupt an agent).
     app.update(Event::Server(ServerMsg::Pending { pending: vec![] }));
-    assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 120, rows: 19 } }]);
+    assert_eq!(app.mode, Mode::Approvals);
+    assert!(sent(&mut app).is_empty());
+    assert!(draw_at(&app, 120, 20).contains("q back to the panes"), "{}", draw_at(&app, 120, 20));
+    app.update(key("esc"));
     assert_eq!(app.mode, Mode::Normal);
+    // Left: the panes get their columns back, and nothing was typed into one.
+    assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 120, rows: 19 } }]);
     assert!(!draw_at(&app, 120, 20).contains("waiting for you"));
+    // A pending list that empties while the user is elsewhere takes the sidebar away.
+    app.update(Event::Server(ServerMsg::Pending { pending: vec![waiting(9, 3, "ls", "tool_call")] }));
+    app.update(Event::Server(ServerMsg::Pending { pending: vec![] }));
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.sidebar.visible());
 }
 
 #[test]
