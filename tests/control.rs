@@ -45,7 +45,11 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     tui.keys("y");
     tui.wait_text("ran: echo pushed");
     assert!(env.dir.join("work/pushed.txt").exists());
-    tui.wait_for("the sidebar to go", |s| !s.contents().contains("waiting for you"));
+    // Nothing waits now; the sidebar stays until left, so the key that leaves it never
+    // reaches the agent.
+    tui.wait_text("nothing waits");
+    tui.keys("q");
+    tui.wait_for("the sidebar to go", |s| !s.contents().contains("nothing waits"));
     // The agent asks again before anything is typed (keys typed earlier would mix with its
     // prompt).
     tui.wait_for("the agent's prompt", |s| {
@@ -110,6 +114,28 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     });
     let denials = env.audit().iter().filter(|d| d["verdict"] == "deny").count();
     assert_eq!(denials, 2, "the different command and the forgotten one");
+}
+
+#[test]
+fn approval_ids_go_on_after_a_restart() {
+    let env = Env::new();
+    let tui = start(&env, ASK_BEFORE_PUSH);
+    let held = |tui: &Tui| {
+        tui.type_line("run git push");
+        env.wait_ls("the push to be held", |_| !pending(&env).is_empty());
+        pending(&env)[0]["id"].as_u64().expect("id")
+    };
+    let first = held(&tui);
+    env.ok(&["approve", &first.to_string()]);
+    tui.wait_text("ran: git push");
+    env.ok(&["restart"]);
+    tui.wait_text("reconnected");
+    tui.wait_text("fake>");
+    let second = held(&tui);
+    assert!(second > first, "after a restart the ids began again: {first}, then {second}");
+    // The old id names nothing now; the new one is the push.
+    assert!(env.cmd(&["approve", &first.to_string()]).output().is_ok_and(|o| !o.status.success()));
+    env.ok(&["deny", &second.to_string(), "--reason", "not today"]);
 }
 
 #[test]

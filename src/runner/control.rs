@@ -249,11 +249,20 @@ impl Runner {
     ) -> Outcome {
         let timeout = self.config().ask_timeout_secs;
         let (tx, rx) = oneshot::channel();
+        // Numbered in the state database, so an id never comes back after a restart; in
+        // memory only if the database fails.
+        let stored = self.store.lock().next_number("approval");
         let id = {
             let mut guard = self.state.lock();
             let st = &mut *guard;
-            st.next_pending += 1;
-            let id = st.next_pending;
+            let id = match stored {
+                Ok(n) => n.max(st.next_pending + 1),
+                Err(e) => {
+                    log(&e);
+                    st.next_pending + 1
+                }
+            };
+            st.next_pending = id;
             let now = now_secs();
             st.pending.insert(
                 id,

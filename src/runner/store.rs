@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS allowances (
     tool TEXT NOT NULL, what TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS marks (
     session TEXT NOT NULL, name TEXT NOT NULL, spend REAL NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (session, name));
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
 /// A Unix time in the user's time zone.
@@ -114,6 +115,20 @@ impl Store {
         db.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
         db.execute_batch(SCHEMA).map_err(sql)?;
         Ok(Store { db })
+    }
+
+    /// The next number of a counter that lasts across restarts (approval ids: a person
+    /// who saw 7 in the sidebar never approves another action 7 after a restart).
+    pub fn next_number(&self, counter: &str) -> Result<u64, String> {
+        self.db
+            .query_row(
+                "INSERT INTO counters (name, value) VALUES (?1, 1)
+                 ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                [counter],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v as u64)
+            .map_err(sql)
     }
 
     pub fn add_spend(&self, r: &SpendRecord) -> Result<(), String> {
@@ -390,6 +405,18 @@ mod tests {
         };
         s.add_decision(&d).unwrap();
         assert_eq!(s.decisions(10).unwrap(), vec![d]);
+    }
+
+    #[test]
+    fn a_counter_goes_on_across_reopening() {
+        let path = std::env::temp_dir().join(format!("teamster-counter-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let first = Store::open(&path).expect("open");
+        assert_eq!((first.next_number("approval"), first.next_number("approval")), (Ok(1), Ok(2)));
+        assert_eq!(first.next_number("other"), Ok(1));
+        drop(first);
+        assert_eq!(Store::open(&path).expect("reopen").next_number("approval"), Ok(3));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -568,9 +568,16 @@ impl App {
             return;
         }
         let mode = self.mode;
-        match self.keymap.action(mode, &key) {
+        let own = self.keymap.action(mode, &key);
+        // From the sidebar, the panes' own bindings work too (alt-m, alt-h), and leave it;
+        // a key bound to nothing is dropped there, never typed into a pane.
+        let borrowed = match (own, mode) {
+            (None, Mode::Approvals) => self.keymap.action(Mode::Normal, &key),
+            _ => None,
+        };
+        match own.or(borrowed) {
             Some(action) => {
-                if mode == Mode::Prefix {
+                if mode == Mode::Prefix || borrowed.is_some() {
                     self.mode = Mode::Normal;
                 }
                 self.run(action, key);

@@ -408,11 +408,20 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     assert_eq!(app.mode, Mode::Approvals);
     assert!(sent(&mut app).is_empty());
     assert!(draw_at(&app, 120, 20).contains("q back to the panes"), "{}", draw_at(&app, 120, 20));
+    // A key bound to nothing here is not typed into a pane.
+    app.update(key("z"));
+    assert!(sent(&mut app).is_empty() && app.mode == Mode::Approvals);
     app.update(key("esc"));
     assert_eq!(app.mode, Mode::Normal);
     // Left: the panes get their columns back, and nothing was typed into one.
     assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 120, rows: 19 } }]);
     assert!(!draw_at(&app, 120, 20).contains("waiting for you"));
+    // The panes' bindings work from the sidebar, and leave it.
+    app.update(key("alt-s"));
+    app.update(key("alt-m"));
+    assert!(matches!(app.overlay, Some(Overlay::Cost { .. })) && app.mode == Mode::Normal);
+    app.overlay = None;
+    assert_eq!(sent(&mut app).iter().filter(|m| matches!(m, ClientMsg::Cost { .. })).count(), 1);
     // A pending list that empties while the user is elsewhere takes the sidebar away.
     app.update(Event::Server(ServerMsg::Pending { pending: vec![waiting(9, 3, "ls", "tool_call")] }));
     app.update(Event::Server(ServerMsg::Pending { pending: vec![] }));
