@@ -4,6 +4,7 @@
 //! maps them.
 
 pub mod agents;
+pub mod approval;
 pub mod cli;
 pub mod config;
 pub mod input;

@@ -1051,10 +1051,10 @@
   // ===================================================================== actions
 
   function resolve(id, allow, el) {
-    const verdict = allow ? { verdict: 'allow' } : { verdict: 'deny', reason: 'denied from the browser' };
+    const decision = allow ? { decision: 'approve-once' } : { decision: 'deny', reason: 'denied from the browser' };
     for (const b of el.querySelectorAll('button')) b.disabled = true;
     el.classList.add('sent');
-    sendDriver('resolve', { type: 'resolve', id: ++requestId, action: id, verdict, always: null, via: 'browser' });
+    sendDriver('resolve', { type: 'resolve', id: ++requestId, action: id, decision, via: 'browser' });
     // If the runner never answers (the action is gone, or it was refused), allow a retry.
     setTimeout(() => { if (document.contains(el)) reenable(el); }, 8000);
   }

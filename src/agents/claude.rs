@@ -3,7 +3,8 @@
 //!
 //! Codex's hooks send the same payloads, so `parse` serves both.
 
-use super::{Agent, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use super::{Agent, AgentState, HookEvent, Launch, LaunchContext, ToolCall, field};
+use crate::approval::Decision;
 use crate::meter::upstream::RouteOrigin;
 use serde_json::{Value, json};
 
@@ -111,19 +112,19 @@ pub fn tool_call(payload: &Value) -> ToolCall {
     ToolCall::of(field(payload, &["tool_name"]), payload.get("tool_input"), field(payload, &["tool_use_id"]))
 }
 
-pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
-    let out = match (event, verdict) {
-        (_, Verdict::Defer) => return (String::new(), 0),
-        ("PreToolUse", Verdict::Allow) => json!({ "hookSpecificOutput": {
+pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
+    let Some(decision) = answer else { return (String::new(), 0) };
+    let out = match (event, decision.reason()) {
+        ("PreToolUse", None) => json!({ "hookSpecificOutput": {
             "hookEventName": "PreToolUse", "permissionDecision": "allow", "permissionDecisionReason": "approved in teamster",
         }}),
-        ("PreToolUse", Verdict::Deny { reason }) => json!({ "hookSpecificOutput": {
+        ("PreToolUse", Some(reason)) => json!({ "hookSpecificOutput": {
             "hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason,
         }}),
-        ("PermissionRequest", Verdict::Allow) => json!({ "hookSpecificOutput": {
+        ("PermissionRequest", None) => json!({ "hookSpecificOutput": {
             "hookEventName": "PermissionRequest", "decision": { "behavior": "allow" },
         }}),
-        ("PermissionRequest", Verdict::Deny { reason }) => json!({ "hookSpecificOutput": {
+        ("PermissionRequest", Some(reason)) => json!({ "hookSpecificOutput": {
             "hookEventName": "PermissionRequest", "decision": { "behavior": "deny", "message": reason },
         }}),
         _ => return (String::new(), 0),
@@ -202,18 +203,18 @@ mod tests {
 
     #[test]
     fn verdicts_in_claudes_words() {
-        let (deny, code) = reply("PreToolUse", &Verdict::Deny { reason: "not here".into() });
+        let (deny, code) = reply("PreToolUse", Some(&Decision::deny("not here")));
         let v: Value = serde_json::from_str(&deny).unwrap();
         assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
         assert_eq!(v["hookSpecificOutput"]["permissionDecisionReason"], "not here");
         assert_eq!(code, 0);
-        let (allow, _) = reply("PreToolUse", &Verdict::Allow);
+        let (allow, _) = reply("PreToolUse", Some(&Decision::ApproveOnce));
         assert!(allow.contains("\"allow\""));
         // No objection: Claude's own permission rules decide, as they would without teamster.
-        assert_eq!(reply("PreToolUse", &Verdict::Defer), (String::new(), 0));
-        let (pr, _) = reply("PermissionRequest", &Verdict::Deny { reason: "no".into() });
+        assert_eq!(reply("PreToolUse", None), (String::new(), 0));
+        let (pr, _) = reply("PermissionRequest", Some(&Decision::deny("no")));
         assert!(pr.contains("\"behavior\":\"deny\""));
-        assert_eq!(reply("Stop", &Verdict::Deny { reason: "x".into() }), (String::new(), 0));
+        assert_eq!(reply("Stop", Some(&Decision::deny("x"))), (String::new(), 0));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! Its hooks send Claude Code's payloads; only the answers differ.
 
-use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, Verdict, claude};
+use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, claude};
+use crate::approval::Decision;
 use serde_json::{Value, json};
 
 const EVENTS: [&str; 6] =
@@ -89,10 +90,10 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
 
 /// Codex reads no "allow" from `PreToolUse` (it reports the hook as failed): silence lets
 /// the call through, and an approval made in teamster answers its permission dialog.
-pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
-    match (event, verdict) {
-        ("PreToolUse", Verdict::Allow) => (String::new(), 0),
-        _ => claude::reply(event, verdict),
+pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
+    match (event, answer) {
+        ("PreToolUse", Some(d)) if d.approves() => (String::new(), 0),
+        _ => claude::reply(event, answer),
     }
 }
 
@@ -162,9 +163,9 @@ mod tests {
 
     #[test]
     fn allow_is_silence_and_deny_is_claudes_shape() {
-        assert_eq!(reply("PreToolUse", &Verdict::Allow), (String::new(), 0));
-        assert_eq!(reply("PreToolUse", &Verdict::Defer), (String::new(), 0));
-        assert!(reply("PreToolUse", &Verdict::Deny { reason: "no".into() }).0.contains("\"deny\""));
-        assert!(reply("PermissionRequest", &Verdict::Allow).0.contains("\"allow\""));
+        assert_eq!(reply("PreToolUse", Some(&Decision::ApproveOnce)), (String::new(), 0));
+        assert_eq!(reply("PreToolUse", None), (String::new(), 0));
+        assert!(reply("PreToolUse", Some(&Decision::deny("no"))).0.contains("\"deny\""));
+        assert!(reply("PermissionRequest", Some(&Decision::ApproveOnce)).0.contains("\"allow\""));
     }
 }

@@ -6,7 +6,8 @@
 //! Gemini runs no hooks in a folder it does not trust, so teamster starts it with
 //! `--skip-trust`: without that, its gate would silently be off.
 
-use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, field};
+use crate::approval::Decision;
 use crate::meter::upstream::RouteOrigin;
 use serde_json::{Value, json};
 
@@ -122,10 +123,10 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
 }
 
 /// Gemini reads one JSON object from every hook.
-pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
-    let v = match (event, verdict) {
-        ("BeforeTool", Verdict::Allow) => json!({ "decision": "allow" }),
-        ("BeforeTool", Verdict::Deny { reason }) => json!({ "decision": "deny", "reason": reason }),
+pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
+    let v = match (event, answer.map(Decision::reason)) {
+        ("BeforeTool", Some(None)) => json!({ "decision": "allow" }),
+        ("BeforeTool", Some(Some(reason))) => json!({ "decision": "deny", "reason": reason }),
         _ => json!({}),
     };
     (v.to_string(), 0)
@@ -208,12 +209,9 @@ mod tests {
 
     #[test]
     fn every_answer_is_one_json_object() {
-        assert_eq!(reply("AfterAgent", &Verdict::Defer).0, "{}");
-        assert_eq!(reply("BeforeTool", &Verdict::Defer).0, "{}");
-        assert_eq!(
-            reply("BeforeTool", &Verdict::Deny { reason: "no".into() }).0,
-            r#"{"decision":"deny","reason":"no"}"#
-        );
+        assert_eq!(reply("AfterAgent", None).0, "{}");
+        assert_eq!(reply("BeforeTool", None).0, "{}");
+        assert_eq!(reply("BeforeTool", Some(&Decision::deny("no"))).0, r#"{"decision":"deny","reason":"no"}"#);
         let events: Vec<HookEvent> = samples().iter().flat_map(|(e, p)| parse(e, p)).collect();
         assert!(
             events

@@ -1,8 +1,8 @@
 //! Agents: how each kind of agent CLI is launched with teamster's integration wired in,
 //! what its hooks report, how teamster answers them, and how it is resumed.
 //!
-//! One module per kind. Each turns the agent's own hook payloads into `HookEvent`s and a
-//! `Verdict` back into what that agent expects, and never touches the user's own files:
+//! One module per kind. Each turns the agent's own hook payloads into `HookEvent`s and an
+//! `Answer` back into what that agent expects, and never touches the user's own files:
 //! settings go by flag, or into a private directory per pane.
 
 pub mod claude;
@@ -13,6 +13,7 @@ pub mod opencode;
 pub mod pi;
 pub mod probe;
 
+use crate::approval::Decision;
 use crate::config::{AgentConfig, Config};
 use crate::meter::upstream::RouteOrigin;
 use serde::{Deserialize, Serialize};
@@ -231,18 +232,10 @@ pub enum HookEvent {
     WaitingForUser(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "verdict")]
-pub enum Verdict {
-    /// Approved in teamster: the call goes ahead without the agent asking again.
-    Allow,
-    Deny {
-        reason: String,
-    },
-    /// No objection from teamster: the agent's own permission rules decide, as they would
-    /// without teamster.
-    Defer,
-}
+/// What a hook is answered: a decision made in teamster (approved: the call goes ahead
+/// without the agent asking again), or `None`, no objection: the agent's own permission
+/// rules decide, as they would without teamster.
+pub type Answer = Option<crate::approval::Decision>;
 
 /// An agent's state, as pane titles and `teamster ls` show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -538,13 +531,14 @@ pub fn parse_hook(kind: AgentKind, event: &str, payload: &serde_json::Value) -> 
 }
 
 /// What the hook command prints, and its exit code, to give the agent the verdict.
-pub fn hook_reply(kind: AgentKind, event: &str, verdict: &Verdict) -> (String, i32) {
+pub fn hook_reply(kind: AgentKind, event: &str, answer: &Answer) -> (String, i32) {
+    let answer = answer.as_ref();
     match kind {
-        AgentKind::Claude => claude::reply(event, verdict),
-        AgentKind::Codex => codex::reply(event, verdict),
-        AgentKind::Pi => pi::reply(event, verdict),
-        AgentKind::Gemini => gemini::reply(event, verdict),
-        AgentKind::Opencode => opencode::reply(event, verdict),
+        AgentKind::Claude => claude::reply(event, answer),
+        AgentKind::Codex => codex::reply(event, answer),
+        AgentKind::Pi => pi::reply(event, answer),
+        AgentKind::Gemini => gemini::reply(event, answer),
+        AgentKind::Opencode => opencode::reply(event, answer),
         AgentKind::Command => (String::new(), 0),
     }
 }
@@ -581,7 +575,7 @@ pub fn self_check(kind: AgentKind) -> Result<(), String> {
                 if call.tool.is_empty() {
                     return Err(format!("{event}: tool call without a tool name"));
                 }
-                let (out, code) = hook_reply(kind, event, &Verdict::Deny { reason: "check".into() });
+                let (out, code) = hook_reply(kind, event, &Some(Decision::deny("check")));
                 if !out.contains("check") && code == 0 {
                     return Err(format!("{event}: a deny would not stop the call"));
                 }

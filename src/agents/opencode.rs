@@ -3,7 +3,8 @@
 //! already points `OPENCODE_CONFIG_DIR` somewhere, the plugin goes in by
 //! `OPENCODE_CONFIG_CONTENT` instead. Resume is `--session <id>`.
 
-use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, ToolCall, field};
+use crate::approval::Decision;
 use crate::meter::upstream::RouteOrigin;
 use serde_json::{Value, json};
 
@@ -172,11 +173,11 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
 }
 
 /// What the plugin reads. A deferred call goes on to opencode's own permission rules.
-pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
+pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
     if event != "tool.execute.before" {
         return (String::new(), 0);
     }
-    super::pi::reply("tool_call", verdict)
+    super::pi::reply("tool_call", answer)
 }
 
 pub fn screen_state(lines: &[String]) -> Option<AgentState> {
@@ -236,10 +237,7 @@ mod tests {
             events.iter().any(|e| matches!(e, HookEvent::PermissionDialog(c) if c.command.as_deref() == Some("rm x")))
         );
         assert_eq!(events.last(), Some(&HookEvent::TurnFinished));
-        assert_eq!(
-            reply("tool.execute.before", &Verdict::Deny { reason: "no".into() }).0,
-            r#"{"allow":false,"reason":"no"}"#
-        );
-        assert_eq!(reply("session.idle", &Verdict::Deny { reason: "no".into() }).0, "");
+        assert_eq!(reply("tool.execute.before", Some(&Decision::deny("no"))).0, r#"{"allow":false,"reason":"no"}"#);
+        assert_eq!(reply("session.idle", Some(&Decision::deny("no"))).0, "");
     }
 }

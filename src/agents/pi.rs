@@ -1,7 +1,8 @@
 //! Pi: has no permission system of its own; teamster's gate is an extension passed with
 //! `-e` (the user's own extensions still load). Resume is `--session <file>`.
 
-use super::{Agent, AgentKind, HookEvent, Launch, LaunchContext, ToolCall, Verdict, field};
+use super::{Agent, AgentKind, HookEvent, Launch, LaunchContext, ToolCall, field};
+use crate::approval::Decision;
 use serde_json::{Value, json};
 
 /// The extension. It runs `teamster hook pi EVENT` for each event, without blocking Pi's
@@ -132,13 +133,13 @@ fn family(provider: &str) -> &'static str {
 }
 
 /// What the extension reads: allow unless denied (Pi has no rules of its own to defer to).
-pub fn reply(event: &str, verdict: &Verdict) -> (String, i32) {
+pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
     if event != "tool_call" {
         return (String::new(), 0);
     }
-    let v = match verdict {
-        Verdict::Allow | Verdict::Defer => json!({ "allow": true }),
-        Verdict::Deny { reason } => json!({ "allow": false, "reason": reason }),
+    let v = match answer.and_then(Decision::reason) {
+        None => json!({ "allow": true }),
+        Some(reason) => json!({ "allow": false, "reason": reason }),
     };
     (v.to_string(), 0)
 }
@@ -183,7 +184,7 @@ mod tests {
             |e| matches!(e, HookEvent::ToolCall(c) if c.command.as_deref() == Some("touch x") && c.tool == "bash")
         ));
         assert_eq!(events.last(), Some(&HookEvent::TurnFinished));
-        assert_eq!(reply("tool_call", &Verdict::Defer).0, r#"{"allow":true}"#);
-        assert_eq!(reply("tool_call", &Verdict::Deny { reason: "no".into() }).0, r#"{"allow":false,"reason":"no"}"#);
+        assert_eq!(reply("tool_call", None).0, r#"{"allow":true}"#);
+        assert_eq!(reply("tool_call", Some(&Decision::deny("no"))).0, r#"{"allow":false,"reason":"no"}"#);
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! `offline_setup` is also how the tests point the real CLIs at their mock.
 
-use super::{Agent, AgentKind, HookEvent, LaunchContext, Verdict};
+use super::{Agent, AgentKind, Answer, HookEvent, LaunchContext};
 use crate::mock_llm::{self, Turn};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -276,10 +276,10 @@ fn answer_hook(kind: AgentKind, conn: std::os::unix::net::UnixStream, seen: &Mut
     }
     let Ok(req) = serde_json::from_str::<crate::runner::hooks::HookRequest>(&line) else { return };
     let parsed = super::parse_hook(kind, &req.event, &req.payload);
-    let verdict = if parsed.iter().any(|e| matches!(e, HookEvent::ToolCall(_))) {
-        Verdict::Deny { reason: DENIAL.into() }
+    let verdict: Answer = if parsed.iter().any(|e| matches!(e, HookEvent::ToolCall(_))) {
+        Some(crate::approval::Decision::deny(DENIAL))
     } else {
-        Verdict::Defer
+        None
     };
     seen.lock().unwrap_or_else(|e| e.into_inner()).extend(parsed);
     let mut out = serde_json::to_vec(&verdict).unwrap_or_default();

@@ -335,7 +335,8 @@ pub fn keys(config_path: PathBuf, actions: bool) -> anyhow::Result<()> {
 /// Reports it to the runner, waits for the verdict, and gives it back in the form the
 /// agent reads (stdout and exit status). It can only report and wait.
 pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
-    use crate::agents::{AgentKind, Verdict};
+    use crate::agents::{AgentKind, Answer};
+    use crate::approval::Decision;
     use std::io::{BufRead, Read, Write};
     let Some(kind) = AgentKind::from_name(agent) else {
         eprintln!("teamster hook: `{}` is not an agent kind (claude, codex, pi, gemini, opencode)", visible(agent));
@@ -344,7 +345,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
     let mut raw = String::new();
     let _ = std::io::stdin().take(crate::runner::hooks::MAX_HOOK as u64).read_to_string(&mut raw);
     let payload = serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw));
-    let verdict = (|| -> Result<Verdict, String> {
+    let verdict = (|| -> Result<Answer, String> {
         let outside = || "this agent is not running in a teamster pane".to_string();
         let socket = socket.or_else(|| std::env::var("TEAMSTER_HOOK_SOCKET").ok()).ok_or_else(outside)?;
         let mut stream = std::os::unix::net::UnixStream::connect(&socket)
@@ -363,11 +364,11 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
         serde_json::from_str(&answer).map_err(|e| format!("teamster's runner answered something unreadable: {e}"))
     })()
     // Without an answer the call does not go ahead: teamster fails closed.
-    .unwrap_or_else(|reason| Verdict::Deny { reason });
+    .unwrap_or_else(|reason| Some(Decision::Deny { reason }));
     let (out, code) = crate::agents::hook_reply(kind, event, &verdict);
     print!("{out}");
     let _ = std::io::stdout().flush();
-    if let Verdict::Deny { reason } = &verdict {
+    if let Some(Decision::Deny { reason }) = &verdict {
         // A reason may be a person's, a teammate's or a rule's words: shown, not obeyed
         // by the terminal the agent's hook writes to.
         eprintln!("{}", visible_lines(reason));
@@ -427,24 +428,41 @@ pub enum AlwaysScope {
     Everywhere,
 }
 
-/// `teamster approve ID [--always SCOPE]` and `teamster deny ID [--reason TEXT]`.
-pub fn resolve(action: u64, verdict: crate::agents::Verdict, always: Option<AlwaysScope>) -> anyhow::Result<()> {
-    use crate::protocol::AllowScope;
-    let word = if verdict == crate::agents::Verdict::Allow { "approved" } else { "denied" };
-    let via = if verdict == crate::agents::Verdict::Allow { "teamster approve" } else { "teamster deny" };
-    let always = always.map(|a| match a {
-        AlwaysScope::Session => AllowScope::Session,
-        AlwaysScope::Workspace => AllowScope::Workspace,
-        AlwaysScope::Everywhere => AllowScope::Everywhere,
-    });
-    let reply = ask_runner(|id| ClientMsg::Resolve { id, action, verdict, always, via: via.into() })?;
+/// `teamster approve ID [--always SCOPE]`.
+pub fn approve(action: u64, always: Option<AlwaysScope>) -> anyhow::Result<()> {
+    use crate::approval::{AllowScope, Decision};
+    let decision = match always {
+        None => Decision::ApproveOnce,
+        Some(a) => Decision::ApproveAlways {
+            scope: match a {
+                AlwaysScope::Session => AllowScope::Session,
+                AlwaysScope::Workspace => AllowScope::Workspace,
+                AlwaysScope::Everywhere => AllowScope::Everywhere,
+            },
+        },
+    };
+    resolve(action, decision)
+}
+
+/// `teamster deny ID [--reason TEXT]`.
+pub fn deny(action: u64, reason: String) -> anyhow::Result<()> {
+    resolve(action, crate::approval::Decision::Deny { reason })
+}
+
+fn resolve(action: u64, decision: crate::approval::Decision) -> anyhow::Result<()> {
+    use crate::approval::{Decision, Surface};
+    let said = match &decision {
+        Decision::ApproveOnce => format!("approved {action}"),
+        Decision::ApproveAlways { .. } => {
+            format!("approved {action}, and allowed from now on (`teamster rules` lists it)")
+        }
+        Decision::Deny { .. } => format!("denied {action}"),
+    };
+    let reply = ask_runner(|id| ClientMsg::Resolve { id, action, decision, via: Surface::Cli })?;
     if reply.is_none() {
         bail!("no runner is running, so nothing waits");
     }
-    println!(
-        "{word} {action}{}",
-        if always.is_some() { ", and allowed from now on (`teamster rules` lists it)" } else { "" }
-    );
+    println!("{said}");
     Ok(())
 }
 
@@ -622,7 +640,7 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
             visible(&d.session),
             visible(&d.agent),
             visible(&d.verdict),
-            visible(&d.by),
+            visible(&d.by.to_string()),
             visible(&d.what),
             visible(&why)
         );

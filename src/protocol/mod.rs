@@ -221,13 +221,9 @@ pub enum ClientMsg {
     Resolve {
         id: u64,
         action: u64,
-        verdict: crate::agents::Verdict,
-        /// With an approval: allow this very action from now on, in this scope.
-        #[serde(default)]
-        always: Option<AllowScope>,
-        /// Where the decision was made, for the audit log ("sidebar", "teamster approve").
-        #[serde(default)]
-        via: String,
+        decision: crate::approval::Decision,
+        /// Where the decision was made, for the audit log.
+        via: crate::approval::Surface,
     },
     /// Spend, by agent, model, day and session (`teamster cost`); all sessions, or one.
     Cost {
@@ -422,16 +418,7 @@ pub struct ShareView {
     pub viewers: Vec<String>,
 }
 
-/// Where an "always allow" applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AllowScope {
-    /// The session the action came from.
-    Session,
-    /// The agent's workspace (its worktree or directory), in any session.
-    Workspace,
-    Everywhere,
-}
+pub use crate::approval::AllowScope;
 
 /// Tokens and dollars for one key (an agent, a model, a day, a session).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -500,7 +487,7 @@ pub struct RecentView {
     pub kind: String,
     pub what: String,
     pub verdict: String,
-    pub by: String,
+    pub by: crate::approval::DecidedBy,
 }
 
 /// An action held for a verdict: a tool call, or an LLM request at a spend gate.

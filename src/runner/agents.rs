@@ -1,10 +1,11 @@
 //! What the runner does with agents' hooks: their state, their conversations, and their
 //! tool calls (decided by the control layer).
 
-use super::control::{Action, Outcome, deny_pending_of};
+use super::control::{Action, deny_pending_of};
 use super::hooks::HookRequest;
 use super::{Runner, SessionEvent, State};
-use crate::agents::{AgentState, HookEvent, ToolCall, Verdict};
+use crate::agents::{AgentState, Answer, HookEvent, ToolCall};
+use crate::approval::Decision;
 use crate::layout::PaneId;
 use crate::protocol::{AlertKind, ServerMsg};
 use std::sync::Arc;
@@ -14,13 +15,13 @@ const APPROVAL_MEMORY: std::time::Duration = std::time::Duration::from_secs(120)
 
 impl Runner {
     /// Applies what a hook reports, and answers it.
-    pub async fn hook(self: &Arc<Self>, pane: PaneId, req: HookRequest) -> Verdict {
+    pub async fn hook(self: &Arc<Self>, pane: PaneId, req: HookRequest) -> Answer {
         // The kind of agent is the pane's, never what a payload says.
         let kind = self.state.lock().panes.get(&pane).and_then(|p| p.meta.lock().agent);
         let Some(kind) = kind else {
-            return Verdict::Deny { reason: "this hook's pane is gone".into() };
+            return Some(Decision::deny("this hook's pane is gone"));
         };
-        let mut verdict = Verdict::Defer;
+        let mut verdict: Answer = None;
         for event in crate::agents::parse_hook(kind, &req.event, &req.payload) {
             match event {
                 HookEvent::Conversation(id) => self.set_conversation(pane, id),
@@ -44,18 +45,14 @@ impl Runner {
                 HookEvent::WaitingForUser(_) => self.set_agent_state(pane, AgentState::WaitingForInput),
                 HookEvent::ToolCall(call) => {
                     self.set_agent_state(pane, AgentState::Working);
-                    verdict = match self.decide(pane, Action::ToolCall(call)).await {
-                        Outcome::Allow => Verdict::Allow,
-                        Outcome::Deny(reason) => Verdict::Deny { reason },
-                        Outcome::Defer => Verdict::Defer,
-                    };
+                    verdict = self.decide(pane, Action::ToolCall(call)).await;
                 }
                 // Whatever the payload says of them, a hook's routes are the agent's.
                 HookEvent::Routes(routes) => self.add_routes(pane, routes, super::meter::RouteSource::Hook),
                 HookEvent::PermissionDialog(call) => {
                     // Approved in teamster already: answer the agent's own dialog too.
                     if self.take_approval(pane, &call) {
-                        verdict = Verdict::Allow;
+                        verdict = Some(Decision::ApproveOnce);
                     } else {
                         self.set_agent_state(pane, AgentState::NeedsApproval);
                     }

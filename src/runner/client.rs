@@ -158,8 +158,8 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             }
             ClientMsg::ListAgents { id } => Some(reply(id, Ok(Reply::Agents { agents: runner.agents() }))),
             ClientMsg::Approvals { id } => Some(reply(id, Ok(Reply::Approvals { pending: runner.approvals() }))),
-            ClientMsg::Resolve { id, action, verdict, always, via } => {
-                let result = runner.resolve(action, verdict, always, format!("you ({via})"));
+            ClientMsg::Resolve { id, action, decision, via } => {
+                let result = runner.resolve(action, decision, crate::approval::DecidedBy::You(via));
                 Some(reply(id, result.map(|_| Reply::Done)))
             }
             ClientMsg::Cost { id, session } => {

@@ -7,11 +7,12 @@
 use super::store::{DecisionRecord, SpendRecord};
 use super::{Runner, State, log, now_secs};
 use crate::agents::{AgentState, ToolCall};
+use crate::approval::{AllowScope, DecidedBy, Decision};
 use crate::layout::PaneId;
 use crate::meter::prices::Priced;
 use crate::meter::usage::Reading;
 use crate::policy::{self, Allowance, Event, MarkChange, Place, Scope};
-use crate::protocol::{AllowScope, PendingView, ServerMsg};
+use crate::protocol::{PendingView, ServerMsg};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -44,17 +45,12 @@ pub struct Pending {
     /// For "always allow": the tool and exact command or files, and the workspace.
     allow_key: Option<(String, String)>,
     workspace: PathBuf,
-    reply: oneshot::Sender<(bool, String, String)>,
+    reply: oneshot::Sender<(Decision, DecidedBy)>,
 }
 
-/// A decision on an action, as the agent's side sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Allow,
-    Deny(String),
-    /// No rule spoke: the agent's own rules decide.
-    Defer,
-}
+/// What the agent's side is told of an action: decided, or `None` when no rule spoke (the
+/// agent's own rules decide).
+pub type Answer = Option<Decision>;
 
 /// Denies whatever a closing pane (or a finished turn) still waits on, so its hook returns;
 /// whether there was anything.
@@ -62,14 +58,10 @@ pub fn deny_pending_of(st: &mut State, pane: PaneId, reason: &str) -> bool {
     let ids: Vec<u64> = st.pending.values().filter(|p| p.pane == pane).map(|p| p.id).collect();
     for id in &ids {
         if let Some(p) = st.pending.remove(id) {
-            let _ = p.reply.send((false, reason.into(), "teamster".into()));
+            let _ = p.reply.send((Decision::deny(reason), DecidedBy::Teamster));
         }
     }
     !ids.is_empty()
-}
-
-fn verdict_word(allowed: bool) -> &'static str {
-    if allowed { "allow" } else { "deny" }
 }
 
 /// An action held for a person, for as long as someone waits for its answer: dropped
@@ -96,7 +88,7 @@ impl Drop for Held<'_> {
         }
         self.runner.audit(DecisionRecord {
             verdict: "withdrawn".into(),
-            by: "the agent".into(),
+            by: DecidedBy::TheAgent,
             reason: Some("nobody waited for the answer any more".into()),
             ..record
         });
@@ -106,7 +98,7 @@ impl Drop for Held<'_> {
 impl Runner {
     /// Decides `action` of `pane` by the policies; an ask waits here for a person, or
     /// for `ask_timeout_secs`, then it is denied.
-    pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Outcome {
+    pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Answer {
         let rules = self.rules.read().clone();
         // The branch a checkout is on, only for rules that ask, and found (by git) away
         // from the state lock.
@@ -124,8 +116,8 @@ impl Runner {
         let home = crate::paths::home();
         let (decision, record, workspace) = {
             let mut st = self.state.lock();
-            let Some(p) = st.panes.get(&pane).cloned() else { return Outcome::Deny("the pane is gone".into()) };
-            let Some(s) = st.sessions.get(&p.session) else { return Outcome::Deny("the session ended".into()) };
+            let Some(p) = st.panes.get(&pane).cloned() else { return Some(Decision::deny("the pane is gone")) };
+            let Some(s) = st.sessions.get(&p.session) else { return Some(Decision::deny("the session ended")) };
             let (spec, kind) = {
                 let m = p.meta.lock();
                 (m.spec.clone(), m.agent.map(|k| k.name()).unwrap_or("command"))
@@ -163,36 +155,31 @@ impl Runner {
                 },
                 what: self.describe(&action, ctx.session_spend),
                 verdict: String::new(),
-                by: if decision.rule.is_some() { "policy".into() } else { "no rule".into() },
+                by: if decision.rule.is_some() { DecidedBy::Policy } else { DecidedBy::NoRule },
                 rule: decision.rule.clone(),
                 reason: None,
             };
             (decision, record, (workspace, p.session, policy::allowance_key(&event)))
         };
-        let outcome = match &decision.verdict {
-            policy::Verdict::Allow => Outcome::Allow,
-            policy::Verdict::Deny { reason } => Outcome::Deny(reason.clone()),
-            policy::Verdict::Defer => Outcome::Defer,
+        let answer = match &decision.verdict {
+            policy::Verdict::Allow => Some(Decision::ApproveOnce),
+            policy::Verdict::Deny { reason } => Some(Decision::deny(reason.clone())),
+            policy::Verdict::Defer => None,
             policy::Verdict::Ask { reason } => {
-                return self.ask(pane, action, record, decision.on_approve.clone(), reason.clone(), workspace).await;
+                return Some(
+                    self.ask(pane, action, record, decision.on_approve.clone(), reason.clone(), workspace).await,
+                );
             }
-        };
-        let reason = match &outcome {
-            Outcome::Deny(r) => Some(r.clone()),
-            _ => None,
         };
         // A model call no rule concerned is in the spend table already: no audit row (and
         // no database write) on the way of every request.
         if record.kind == "llm_request" && decision.rule.is_none() {
-            return outcome;
+            return answer;
         }
-        let word = match outcome {
-            Outcome::Allow => "allow",
-            Outcome::Deny(_) => "deny",
-            Outcome::Defer => "defer",
-        };
+        let word = answer.as_ref().map_or("defer", Decision::word);
+        let reason = answer.as_ref().and_then(Decision::reason).map(str::to_string);
         self.audit(DecisionRecord { verdict: word.into(), reason, ..record });
-        outcome
+        answer
     }
 
     /// The policies on an agent's start (`on = "session_start"`): they may set marks, or
@@ -226,7 +213,7 @@ impl Runner {
                 kind: "session_start".into(),
                 what: format!("start {agent}"),
                 verdict: word.into(),
-                by: "policy".into(),
+                by: DecidedBy::Policy,
                 rule: decision.rule.clone(),
                 reason: reason.clone(),
             });
@@ -246,7 +233,7 @@ impl Runner {
         on_approve: Vec<MarkChange>,
         reason: String,
         (workspace, session, allow_key): (PathBuf, u32, Option<(String, String)>),
-    ) -> Outcome {
+    ) -> Decision {
         let timeout = self.config().ask_timeout_secs;
         let (tx, rx) = oneshot::channel();
         // Numbered in the state database, so an id never comes back after a restart; in
@@ -292,48 +279,37 @@ impl Runner {
         let mut held = Held { runner: self, id, pane, record: Some(record.clone()) };
         let mut rx = rx;
         let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), &mut rx).await;
-        let (allowed, why, by) = match answer {
+        let stopped = || (Decision::deny("teamster stopped before deciding"), DecidedBy::Teamster);
+        let (decision, by) = match answer {
             Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => (false, "teamster stopped before deciding".into(), "teamster".into()),
+            Ok(Err(_)) => stopped(),
             Err(_) => {
                 let mut st = self.state.lock();
                 // A person may have answered just as time ran out: then that answer stands.
                 match st.pending.remove(&id) {
                     Some(_) => {
                         self.broadcast_pending(&st);
-                        (false, format!("nobody answered within {timeout} s ({reason})"), "timeout".into())
+                        (Decision::deny(format!("nobody answered within {timeout} s ({reason})")), DecidedBy::Timeout)
                     }
-                    None => rx
-                        .try_recv()
-                        .unwrap_or_else(|_| (false, "teamster stopped before deciding".into(), "teamster".into())),
+                    None => rx.try_recv().unwrap_or_else(|_| stopped()),
                 }
             }
         };
         held.record = None;
         self.set_state_locked(&mut self.state.lock(), pane, AgentState::Working);
         self.audit(DecisionRecord {
-            verdict: verdict_word(allowed).into(),
+            verdict: decision.word().into(),
             by,
-            reason: Some(why.clone()).filter(|r| !r.is_empty()),
+            reason: decision.reason().filter(|r| !r.is_empty()).map(str::to_string),
             ..record
         });
-        if allowed { Outcome::Allow } else { Outcome::Deny(why) }
+        decision
     }
 
-    /// Gives a held action its verdict; the agent goes on at once. With `always`, the
-    /// same action is allowed from now on in that scope (a deny stays a deny). `by` is who
-    /// decided, for the audit log: "you (sidebar)", "dana (shared link)".
-    pub fn resolve(
-        &self,
-        id: u64,
-        verdict: crate::agents::Verdict,
-        always: Option<AllowScope>,
-        by: String,
-    ) -> Result<(), String> {
-        let (allowed, reason) = match verdict {
-            crate::agents::Verdict::Deny { reason } => (false, reason),
-            _ => (true, String::new()),
-        };
+    /// Gives a held action its decision; the agent goes on at once. Approved always, the
+    /// same action is allowed from now on in that scope. `by` is who decided, for the
+    /// audit log.
+    pub fn resolve(&self, id: u64, decision: Decision, by: DecidedBy) -> Result<(), String> {
         let mut guard = self.state.lock();
         let st = &mut *guard;
         let p = st.pending.remove(&id).ok_or_else(|| {
@@ -344,12 +320,12 @@ impl Runner {
                 format!("no pending action {id}; waiting: {}", waiting.join(", "))
             }
         })?;
-        if allowed {
+        if decision.approves() {
             self.change_marks(st, p.session, &p.on_approve);
             if let Action::ToolCall(call) = &p.action {
                 st.approved.push((p.pane, call.summary(), std::time::Instant::now()));
             }
-            if let (Some(scope), Some((tool, what))) = (always, &p.allow_key) {
+            if let (Decision::ApproveAlways { scope }, Some((tool, what))) = (&decision, &p.allow_key) {
                 let scope = match scope {
                     AllowScope::Session => {
                         Scope::Session(st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default())
@@ -368,7 +344,7 @@ impl Runner {
                 }
             }
         }
-        let _ = p.reply.send((allowed, reason, by));
+        let _ = p.reply.send((decision, by));
         self.broadcast_pending(st);
         Ok(())
     }
@@ -434,7 +410,7 @@ impl Runner {
         };
         // Every attached client watches this (and draws it in the sidebar's history): what
         // a rule, a person or the sandbox decided, not each call that no rule concerned.
-        if view.by == "no rule" {
+        if view.by == DecidedBy::NoRule {
             return;
         }
         self.history.send_modify(|h| {

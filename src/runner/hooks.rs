@@ -7,7 +7,7 @@
 //! so, and a sandboxed pane sees no other pane's socket (nor their processes).
 
 use super::{Runner, log};
-use crate::agents::Verdict;
+use crate::agents::Answer;
 use crate::layout::PaneId;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -100,6 +100,6 @@ async fn handle(runner: Arc<Runner>, stream: UnixStream, pane: PaneId) {
     let _ = wr.write_all(&out).await;
 }
 
-fn deny(reason: &str) -> Verdict {
-    Verdict::Deny { reason: reason.into() }
+fn deny(reason: &str) -> Answer {
+    Some(crate::approval::Decision::deny(reason))
 }

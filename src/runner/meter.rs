@@ -2,7 +2,7 @@
 //! route leads, the spend gate, and booking what each call used.
 
 use super::Runner;
-use super::control::{Action, Outcome};
+use super::control::Action;
 use super::store::DecisionRecord;
 use crate::agents::Route;
 use crate::config::Config;
@@ -105,8 +105,8 @@ impl Meter for Runner {
 
     async fn admit(self: Arc<Self>, pane: u32, provider: String, model: Option<String>) -> Result<(), String> {
         match self.decide(pane, Action::LlmRequest { provider, model }).await {
-            Outcome::Allow | Outcome::Defer => Ok(()),
-            Outcome::Deny(reason) => Err(reason),
+            Some(crate::approval::Decision::Deny { reason }) => Err(reason),
+            _ => Ok(()),
         }
     }
 
@@ -173,7 +173,7 @@ impl Runner {
                         // As it came: whatever prints the audit log shows it made visible.
                         what: format!("route {} ({}) to {url}, named by {}", r.id, r.provider, origin.words()),
                         verdict: if verdict.is_ok() { "allow" } else { "deny" }.into(),
-                        by: "teamster".into(),
+                        by: crate::approval::DecidedBy::Teamster,
                         rule: None,
                         reason: Some(match verdict {
                             Ok(()) => format!("model calls go there {key}"),

@@ -224,7 +224,7 @@ impl Runner {
             kind: "sandbox".into(),
             what,
             verdict: "deny".into(),
-            by: "sandbox".into(),
+            by: crate::approval::DecidedBy::Sandbox,
             rule: None,
             reason: Some(why.to_string()),
         });

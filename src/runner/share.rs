@@ -213,7 +213,7 @@ impl Runner {
             kind: "share".into(),
             what,
             verdict: verdict.into(),
-            by: "share link".into(),
+            by: crate::approval::DecidedBy::ShareLink,
             rule: None,
             reason: None,
         });
@@ -759,9 +759,9 @@ fn apply(
             }
             Err(e) => Some(ServerMsg::Error { message: e }),
         },
-        ClientMsg::Resolve { id, action, verdict, always, .. } => {
+        ClientMsg::Resolve { id, action, decision, .. } => {
             let result = (|| {
-                if always.is_some() {
+                if matches!(decision, crate::approval::Decision::ApproveAlways { .. }) {
                     return Err("\"always allow\" is the sharer's to give; approve this once".to_string());
                 }
                 let session_name =
@@ -773,7 +773,7 @@ fn apply(
                 if !ours {
                     return Err(format!("no pending action {action} in this share"));
                 }
-                runner.resolve(action, verdict, None, format!("{name} (shared link)"))
+                runner.resolve(action, decision, crate::approval::DecidedBy::Teammate(name.to_string()))
             })();
             reply(id, result.map(|_| Reply::Done))
         }

@@ -43,8 +43,7 @@ pub struct DecisionRecord {
     pub kind: String,
     pub what: String,
     pub verdict: String,
-    /// `policy`, `person (sidebar)`, `person (teamster approve)`, `timeout`...
-    pub by: String,
+    pub by: crate::approval::DecidedBy,
     pub rule: Option<String>,
     pub reason: Option<String>,
 }
@@ -232,7 +231,18 @@ impl Store {
             .execute(
                 "INSERT INTO decisions (ts, session, pane, agent, kind, what, verdict, by, rule, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![d.ts as i64, d.session, d.pane, d.agent, d.kind, d.what, d.verdict, d.by, d.rule, d.reason],
+                params![
+                    d.ts as i64,
+                    d.session,
+                    d.pane,
+                    d.agent,
+                    d.kind,
+                    d.what,
+                    d.verdict,
+                    d.by.to_string(),
+                    d.rule,
+                    d.reason
+                ],
             )
             .map_err(sql)?;
         Ok(self.db.last_insert_rowid())
@@ -254,7 +264,7 @@ impl Store {
                     kind: r.get(4)?,
                     what: r.get(5)?,
                     verdict: r.get(6)?,
-                    by: r.get(7)?,
+                    by: crate::approval::DecidedBy::from(r.get::<_, String>(7)?),
                     rule: r.get(8)?,
                     reason: r.get(9)?,
                 })
@@ -399,7 +409,7 @@ mod tests {
             kind: "tool_call".into(),
             what: "git push".into(),
             verdict: "deny".into(),
-            by: "policy".into(),
+            by: crate::approval::DecidedBy::Policy,
             rule: Some("no pushes".into()),
             reason: Some("not today".into()),
         };

@@ -6,6 +6,7 @@
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
 use super::sidebar::{self, Sidebar};
+use crate::approval::{Decision, Surface};
 use crate::config::{Action, Clipboard, CopyAction, Keymap, Mode, Notify, Theme};
 use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
 use crate::layout::{Direction, PaneId, Rect};
@@ -263,13 +264,16 @@ impl App {
             self.say("nothing is waiting for you");
             return;
         };
-        let verdict = if allow {
-            crate::agents::Verdict::Allow
-        } else {
-            crate::agents::Verdict::Deny { reason: reason.unwrap_or_else(|| "denied by the user".into()) }
+        let decision = match (allow, always) {
+            (true, None) => Decision::ApproveOnce,
+            (true, Some(scope)) => Decision::ApproveAlways { scope },
+            (false, _) => Decision::deny(reason.unwrap_or_else(|| "denied by the user".into())),
         };
-        let action = p.id;
-        self.request(Pending::Command, |id| ClientMsg::Resolve { id, action, verdict, always, via: "sidebar".into() });
+        self.decide(p.id, decision);
+    }
+
+    fn decide(&mut self, action: u64, decision: Decision) {
+        self.request(Pending::Command, |id| ClientMsg::Resolve { id, action, decision, via: Surface::Sidebar });
     }
 
     pub fn pane_area_size(&self) -> Size {
@@ -917,15 +921,8 @@ impl App {
                     _ => None,
                 };
                 match scope {
-                    Some(always) => {
-                        let verdict = crate::agents::Verdict::Allow;
-                        self.request(Pending::Command, |id| ClientMsg::Resolve {
-                            id,
-                            action,
-                            verdict,
-                            always: Some(always),
-                            via: "sidebar".into(),
-                        });
+                    Some(scope) => {
+                        self.decide(action, Decision::ApproveAlways { scope });
                         None
                     }
                     None if cancel => None,
@@ -991,14 +988,7 @@ impl App {
             PromptKind::RenameTab => self.command(Command::RenameTab { name: input }),
             PromptKind::DenyReason(action) => {
                 let reason = if input.trim().is_empty() { "denied by the user".to_string() } else { input };
-                let verdict = crate::agents::Verdict::Deny { reason };
-                self.request(Pending::Command, |id| ClientMsg::Resolve {
-                    id,
-                    action,
-                    verdict,
-                    always: None,
-                    via: "sidebar".into(),
-                });
+                self.decide(action, Decision::Deny { reason });
             }
             PromptKind::Search { backward } => {
                 if input.is_empty() {

@@ -81,8 +81,8 @@ impl Link for Remote {
                 self.refuse(Some(id), READ_ONLY);
                 return Ok(());
             }
-            ClientMsg::Resolve { id, action, verdict, .. } => {
-                (Kind::Resolve, ClientMsg::Resolve { id, action, verdict, always: None, via: "teamster attach".into() })
+            ClientMsg::Resolve { id, action, decision, .. } => {
+                (Kind::Resolve, ClientMsg::Resolve { id, action, decision, via: crate::approval::Surface::Attach })
             }
             ClientMsg::Command { id, command } if !driver || command.changes_shape() => {
                 let why = if driver { "only the sharer changes the layout" } else { READ_ONLY };

@@ -234,10 +234,10 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             break;
         }
         let mark = if r.verdict == "deny" { "✗" } else { "✓" };
-        let who = if r.by == "sandbox" {
+        let who = if r.by == crate::approval::DecidedBy::Sandbox {
             "sandbox refused".to_string()
         } else {
-            format!("{} by {}", visible(&r.verdict), visible(&r.by))
+            format!("{} by {}", visible(&r.verdict), visible(&r.by.to_string()))
         };
         let style = theme(app, if r.verdict == "deny" { "attention" } else { "hint" });
         let head = format!("{mark} {} · {who} · {} ago", visible(&r.agent), span_words(now.saturating_sub(r.ts)));

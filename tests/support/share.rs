@@ -184,12 +184,12 @@ impl Viewer {
     pub async fn resolve(&mut self, action: u64, allow: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        let verdict = if allow {
-            teamster::agents::Verdict::Allow
+        let decision = if allow {
+            teamster::approval::Decision::ApproveOnce
         } else {
-            teamster::agents::Verdict::Deny { reason: "not from here".into() }
+            teamster::approval::Decision::deny("not from here")
         };
-        self.send(ClientMsg::Resolve { id, action, verdict, always: None, via: String::new() }).await;
+        self.send(ClientMsg::Resolve { id, action, decision, via: teamster::approval::Surface::Browser }).await;
         id
     }
 }

@@ -342,13 +342,13 @@ fn waiting(id: u64, pane: PaneId, what: &str, kind: &str) -> crate::protocol::Pe
     }
 }
 
-fn resolves(app: &mut App) -> Vec<(u64, crate::agents::Verdict, Option<crate::protocol::AllowScope>)> {
+fn resolves(app: &mut App) -> Vec<(u64, crate::approval::Decision)> {
     sent(app)
         .into_iter()
         .filter_map(|m| match m {
-            ClientMsg::Resolve { action, verdict, always, via, .. } => {
-                assert_eq!(via, "sidebar");
-                Some((action, verdict, always))
+            ClientMsg::Resolve { action, decision, via, .. } => {
+                assert_eq!(via, crate::approval::Surface::Sidebar);
+                Some((action, decision))
             }
             _ => None,
         })
@@ -357,8 +357,7 @@ fn resolves(app: &mut App) -> Vec<(u64, crate::agents::Verdict, Option<crate::pr
 
 #[test]
 fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
-    use crate::agents::Verdict;
-    use crate::protocol::AllowScope;
+    use crate::approval::{AllowScope, Decision};
     let mut app = app();
     app.clock = Some(1_000_000);
     app.update(Event::Resize(Size { cols: 120, rows: 20 }));
@@ -377,10 +376,10 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     // Its foot names the keys that decide, as the README does.
     assert!(draw_at(&app, 120, 20).contains("y approve n deny m tell A always"), "{}", draw_at(&app, 120, 20));
     app.update(key("y"));
-    assert_eq!(resolves(&mut app), vec![(7, Verdict::Allow, None)]);
+    assert_eq!(resolves(&mut app), vec![(7, Decision::ApproveOnce)]);
     app.update(key("j"));
     app.update(key("n"));
-    assert_eq!(resolves(&mut app), vec![(8, Verdict::Deny { reason: "denied by the user".into() }, None)]);
+    assert_eq!(resolves(&mut app), vec![(8, Decision::deny("denied by the user"))]);
     // A message for the agent.
     app.update(key("k"));
     app.update(key("m"));
@@ -388,7 +387,7 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
         app.update(key(&c.to_string()));
     }
     app.update(key("enter"));
-    assert_eq!(resolves(&mut app), vec![(7, Verdict::Deny { reason: "use a branch".into() }, None)]);
+    assert_eq!(resolves(&mut app), vec![(7, Decision::deny("use a branch"))]);
     // Always: where.
     app.update(key("A"));
     assert!(
@@ -396,7 +395,7 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
             .contains("allow `git push origin main` from now on: s in this session, w in this workspace")
     );
     app.update(key("w"));
-    assert_eq!(resolves(&mut app), vec![(7, Verdict::Allow, Some(AllowScope::Workspace))]);
+    assert_eq!(resolves(&mut app), vec![(7, Decision::ApproveAlways { scope: AllowScope::Workspace })]);
     // Spend is approved a step at a time, not for ever.
     app.update(key("j"));
     app.update(key("A"));
