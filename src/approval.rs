@@ -61,20 +61,25 @@ pub enum Surface {
     Browser,
     /// `teamster attach` to a shared session.
     Attach,
+    /// The agent's own dialog, in its pane.
+    Pane,
 }
 
 impl Surface {
     fn words(self) -> &'static str {
         match self {
             Surface::Sidebar => "sidebar",
-            Surface::Cli => "teamster approve|deny",
+            Surface::Cli => "command line",
             Surface::Browser => "browser",
             Surface::Attach => "teamster attach",
+            Surface::Pane => "in the agent's pane",
         }
     }
 
     fn from_words(words: &str) -> Option<Surface> {
-        [Surface::Sidebar, Surface::Cli, Surface::Browser, Surface::Attach].into_iter().find(|s| s.words() == words)
+        [Surface::Sidebar, Surface::Cli, Surface::Browser, Surface::Attach, Surface::Pane]
+            .into_iter()
+            .find(|s| s.words() == words)
     }
 }
 

@@ -43,6 +43,98 @@ fn opencode() {
     exercise("opencode", "Claude Sonnet 4.5");
 }
 
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn claude_codes_own_dialog_is_in_the_queue() {
+    // Claude shows its dialog while its hook waits: Enter there picks "Yes" and the call runs.
+    own_dialog("claude", "Claude Code", b"\r", true);
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn codexs_own_dialog_is_in_the_queue() {
+    // Codex shows its dialog only when the hook gives no answer: while teamster holds it, the
+    // pane offers only Esc, which takes the question back.
+    own_dialog("codex", "OpenAI Codex", b"\x1b", false);
+}
+
+/// The agent's own permission question (asked of `rm -rf`, which both agents ask about by
+/// default) is an item in teamster's queue: approved from the CLI the call runs; denied
+/// with a message, the model is told it; answered in the pane (`pane_keys`) it leaves the
+/// queue; and with a policy asking about the same call there is one item and one approval.
+fn own_dialog(kind: &str, ui: &str, pane_keys: &[u8], pane_approves: bool) {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    let work = env.dir.join("work");
+    let mock = MockLlm::start("true");
+    let policy = "[[policy]]\nname = \"look at d4\"\non = \"tool_call\"\ncommand = 'd4'\nverdict = \"ask\"\nreason = \"d4 is precious\"\n";
+    env.write_config(&format!("{policy}\n{}", agents::prepare(&env, kind, &mock)));
+    for d in ["d1", "d2", "d3", "d4"] {
+        std::fs::create_dir_all(work.join(d)).expect("dir");
+    }
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", kind, "--tab"]);
+    tui.wait_text(ui);
+    wait_state(&env, kind, "idle");
+    let gone = |d: &str| !work.join(d).exists();
+    let queue_empty = || {
+        let v: Value = serde_json::from_slice(&env.run(&["approvals", "--json"]).stdout).unwrap_or(Value::Null);
+        v["pending"].as_array().is_some_and(|p| p.is_empty())
+    };
+
+    // Its own question waits in teamster's queue, said to be the agent's; approved there,
+    // the call runs.
+    mock.set_command(&format!("rm -rf {}", work.join("d1").display()));
+    say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
+    let held = held_action(&env, "d1");
+    assert_eq!(held["source"], "agent", "{held}");
+    wait_state(&env, kind, "needs-approval");
+    assert!(!gone("d1"), "the call ran before anyone answered");
+    env.ok(&["approve", &held["id"].to_string()]);
+    wait_until("the approved call to run", || gone("d1"));
+    wait_until("the queue to empty", queue_empty);
+    wait_state(&env, kind, "waiting-for-input");
+
+    // Denied with a message: the call does not run and the model reads the message.
+    mock.set_command(&format!("rm -rf {}", work.join("d2").display()));
+    say(&tui, &mock, &format!("MARK-2 {TRIGGER}"));
+    let held = held_action(&env, "d2");
+    env.ok(&["deny", &held["id"].to_string(), "--reason", "REASON-FOR-D2"]);
+    mock.wait_request("the deny's message, passed to the model", |r| r.text.contains("REASON-FOR-D2"));
+    wait_state(&env, kind, "waiting-for-input");
+    assert!(!gone("d2"), "a denied call ran");
+
+    // Answered in the pane: the item leaves the queue.
+    mock.set_command(&format!("rm -rf {}", work.join("d3").display()));
+    say(&tui, &mock, &format!("MARK-3 {TRIGGER}"));
+    held_action(&env, "d3");
+    tui.send(pane_keys);
+    wait_until("the queue to empty after an answer in the pane", queue_empty);
+    if pane_approves {
+        wait_until("the call approved in the pane to run", || gone("d3"));
+        let by = env.audit().into_iter().find(|d| d["what"].as_str().is_some_and(|w| w.contains("d3")));
+        assert_eq!(by.map(|d| d["by"].clone()), Some(Value::from("you (in the agent's pane)")));
+    }
+    wait_state(&env, kind, "waiting-for-input");
+
+    // A policy asks about the very call the agent would ask about: one item, one approval.
+    mock.set_command(&format!("rm -rf {}", work.join("d4").display()));
+    say(&tui, &mock, &format!("MARK-4 {TRIGGER}"));
+    let held = held_action(&env, "d4");
+    assert_eq!((held["source"].as_str(), held["rule"].as_str()), (Some("policy"), Some("look at d4")), "{held}");
+    env.ok(&["approve", &held["id"].to_string()]);
+    wait_until("the call to run after one approval", || gone("d4"));
+    wait_state(&env, kind, "waiting-for-input");
+    let asked: Vec<Value> = env
+        .audit()
+        .into_iter()
+        .filter(|d| d["what"].as_str().is_some_and(|w| w.contains("d4")) && d["by"] != "no rule")
+        .collect();
+    assert_eq!(asked.len(), 1, "more than one question for d4: {asked:#?}");
+}
+
 /// Types a prompt into the focused pane as a user pastes it, and sends it once it shows.
 /// An agent still starting may drop a paste, and some drop an Enter that follows a paste
 /// too closely (Gemini CLI within about 0.2 s); where a person would paste or press Enter

@@ -9,8 +9,16 @@ use crate::meter::upstream::RouteOrigin;
 use serde_json::{Value, json};
 
 /// Hook events teamster listens to, in the order a turn fires them.
-const EVENTS: [&str; 7] =
-    ["SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Notification", "Stop"];
+const EVENTS: [&str; 8] = [
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PermissionRequest",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Notification",
+    "Stop",
+];
 
 /// Seconds Claude waits for a hook. A held tool call may wait for a person that long; past
 /// it Claude falls back to its own permission dialog (it does not run the call).
@@ -93,12 +101,13 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
         "UserPromptSubmit" => out.push(HookEvent::PromptSubmitted),
         "PreToolUse" => out.push(HookEvent::ToolCall(tool_call(payload))),
         "PermissionRequest" => out.push(HookEvent::PermissionDialog(tool_call(payload))),
-        "PostToolUse" => out.push(HookEvent::ToolFinished),
+        "PostToolUse" | "PostToolUseFailure" => out.push(HookEvent::ToolFinished(Some(tool_call(payload)))),
         "Stop" => out.push(HookEvent::TurnFinished),
         "Notification" => {
             let message = field(payload, &["message"]).unwrap_or("waiting").to_string();
             match field(payload, &["notification_type"]) {
-                Some("permission_prompt") => out.push(HookEvent::PermissionDialog(ToolCall::named(&message))),
+                // The dialog its PermissionRequest hook already put in the queue.
+                Some("permission_prompt") => out.push(HookEvent::DialogShown(ToolCall::named(&message))),
                 _ => out.push(HookEvent::WaitingForUser(message)),
             }
         }
@@ -196,7 +205,7 @@ mod tests {
         assert_eq!(rest[1], &HookEvent::PromptSubmitted);
         assert_eq!(rest[2], &HookEvent::ToolCall(call));
         assert!(matches!(rest[3], HookEvent::PermissionDialog(c) if c.command.as_deref() == Some("touch x")));
-        assert_eq!(rest[4], &HookEvent::ToolFinished);
+        assert!(matches!(rest[4], HookEvent::ToolFinished(Some(_))));
         assert_eq!(rest[5], &HookEvent::WaitingForUser("Claude is waiting for your input".into()));
         assert_eq!(rest[6], &HookEvent::TurnFinished);
     }

@@ -99,7 +99,11 @@ pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
 
 pub fn screen_state(lines: &[String]) -> Option<AgentState> {
     let asks = ["Would you like to run the following command?", "Would you like to make the following edits?"];
-    lines.iter().any(|l| asks.iter().any(|a| l.contains(a))).then_some(AgentState::NeedsApproval)
+    if lines.iter().any(|l| asks.iter().any(|a| l.contains(a))) {
+        return Some(AgentState::NeedsApproval);
+    }
+    // Esc while a call waits ends the turn, and no hook says so.
+    lines.iter().any(|l| l.contains("Conversation interrupted")).then_some(AgentState::WaitingForInput)
 }
 
 /// Payloads as Codex 0.169 sends them.

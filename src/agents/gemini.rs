@@ -105,7 +105,7 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
         "BeforeTool" => {
             out.push(HookEvent::ToolCall(ToolCall::of(field(payload, &["tool_name"]), payload.get("tool_input"), None)))
         }
-        "AfterTool" => out.push(HookEvent::ToolFinished),
+        "AfterTool" => out.push(HookEvent::ToolFinished(None)),
         "AfterAgent" => out.push(HookEvent::TurnFinished),
         "Notification" => match field(payload, &["notification_type"]) {
             Some("ToolPermission") => {
@@ -113,7 +113,7 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
                     Some(c) => ToolCall { command: Some(c.into()), ..ToolCall::named("run_shell_command") },
                     None => ToolCall::named(field(payload, &["message"]).unwrap_or("a tool")),
                 };
-                out.push(HookEvent::PermissionDialog(call));
+                out.push(HookEvent::DialogShown(call));
             }
             _ => out.push(HookEvent::WaitingForUser(field(payload, &["message"]).unwrap_or("waiting").into())),
         },
@@ -214,9 +214,7 @@ mod tests {
         assert_eq!(reply("BeforeTool", Some(&Decision::deny("no"))).0, r#"{"decision":"deny","reason":"no"}"#);
         let events: Vec<HookEvent> = samples().iter().flat_map(|(e, p)| parse(e, p)).collect();
         assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, HookEvent::PermissionDialog(c) if c.command.as_deref() == Some("touch x")))
+            events.iter().any(|e| matches!(e, HookEvent::DialogShown(c) if c.command.as_deref() == Some("touch x")))
         );
     }
 }

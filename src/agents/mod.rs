@@ -221,11 +221,18 @@ pub enum HookEvent {
     PromptSubmitted,
     /// About to run a tool: the runner answers before it runs.
     ToolCall(ToolCall),
-    /// The agent shows its own permission dialog for this call.
+    /// The agent asks its user about this call and waits for the hook's answer (Claude
+    /// Code's and Codex's `PermissionRequest`): an item in teamster's queue, answered
+    /// through the hook.
     PermissionDialog(ToolCall),
+    /// The agent shows its own dialog, which its hook cannot answer (Gemini CLI, opencode,
+    /// Claude's notice of a dialog already queued): the pane needs approval.
+    DialogShown(ToolCall),
     /// Where the agent's providers really lead, learned once it runs (Pi).
     Routes(Vec<Route>),
-    ToolFinished,
+    /// A call is over: it ran (and so was approved, wherever that was), with the call
+    /// where the agent says which.
+    ToolFinished(Option<ToolCall>),
     /// The agent finished its turn.
     TurnFinished,
     /// The agent waits for the user (a question, its own permission dialog).

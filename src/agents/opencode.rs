@@ -157,7 +157,7 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
             payload.get("args"),
             field(payload, &["tool_call_id"]),
         ))),
-        "tool.execute.after" | "permission.replied" => out.push(HookEvent::ToolFinished),
+        "tool.execute.after" | "permission.replied" => out.push(HookEvent::ToolFinished(None)),
         "session.idle" => out.push(HookEvent::TurnFinished),
         "permission.asked" => {
             let call = ToolCall {
@@ -165,7 +165,7 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
                 id: field(payload, &["tool", "callID"]).map(str::to_string),
                 ..ToolCall::named(field(payload, &["permission"]).unwrap_or("a tool"))
             };
-            out.push(HookEvent::PermissionDialog(call));
+            out.push(HookEvent::DialogShown(call));
         }
         _ => {}
     }
@@ -233,9 +233,7 @@ mod tests {
     fn events_and_verdicts() {
         let events: Vec<HookEvent> = samples().iter().flat_map(|(e, p)| parse(e, p)).collect();
         assert!(events.contains(&HookEvent::Conversation("ses_e032c5300ffeJeGi2THwHuYe94".into())));
-        assert!(
-            events.iter().any(|e| matches!(e, HookEvent::PermissionDialog(c) if c.command.as_deref() == Some("rm x")))
-        );
+        assert!(events.iter().any(|e| matches!(e, HookEvent::DialogShown(c) if c.command.as_deref() == Some("rm x"))));
         assert_eq!(events.last(), Some(&HookEvent::TurnFinished));
         assert_eq!(reply("tool.execute.before", Some(&Decision::deny("no"))).0, r#"{"allow":false,"reason":"no"}"#);
         assert_eq!(reply("session.idle", Some(&Decision::deny("no"))).0, "");

@@ -116,7 +116,7 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
             payload.get("input"),
             field(payload, &["tool_call_id"]),
         ))),
-        "tool_result" => out.push(HookEvent::ToolFinished),
+        "tool_result" => out.push(HookEvent::ToolFinished(None)),
         "agent_end" => out.push(HookEvent::TurnFinished),
         _ => {}
     }

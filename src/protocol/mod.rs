@@ -506,9 +506,23 @@ pub struct PendingView {
     /// The rule that asked, and why.
     pub rule: Option<String>,
     pub reason: String,
+    /// A rule of teamster's asks, or the agent itself in its own dialog.
+    #[serde(default)]
+    pub source: PendingSource,
     /// Seconds since the epoch; and when it is denied if nobody answers.
     pub since: u64,
     pub deadline: u64,
+}
+
+/// Who asks about a pending action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PendingSource {
+    /// A policy (or `hold_tool_calls`): nobody answering in time denies it.
+    #[default]
+    Policy,
+    /// The agent's own permission dialog, answered here or in its pane.
+    Agent,
 }
 
 /// An agent pane's agent, for titles and `teamster ls`.

@@ -33,7 +33,14 @@ impl Runner {
                         self.set_state_locked(&mut st, pane, AgentState::Idle);
                     }
                 }
-                HookEvent::PromptSubmitted | HookEvent::ToolFinished => self.set_agent_state(pane, AgentState::Working),
+                HookEvent::PromptSubmitted => self.set_agent_state(pane, AgentState::Working),
+                HookEvent::ToolFinished(call) => {
+                    // It ran: a dialog of its own for it was answered in the pane.
+                    if let Some(call) = call {
+                        self.answered_in_pane(pane, &call);
+                    }
+                    self.set_agent_state(pane, AgentState::Working);
+                }
                 HookEvent::TurnFinished => {
                     // A call still held belongs to a turn that is over (the user interrupted it).
                     let mut st = self.state.lock();
@@ -50,10 +57,17 @@ impl Runner {
                 // Whatever the payload says of them, a hook's routes are the agent's.
                 HookEvent::Routes(routes) => self.add_routes(pane, routes, super::meter::RouteSource::Hook),
                 HookEvent::PermissionDialog(call) => {
-                    // Approved in teamster already: answer the agent's own dialog too.
-                    if self.take_approval(pane, &call) {
-                        verdict = Some(Decision::ApproveOnce);
+                    // Approved in teamster already (a policy's ask for this very call): the
+                    // same decision answers the agent's own question. Else it is an item in
+                    // the queue, answered here or in the pane, whichever is first.
+                    verdict = if self.take_approval(pane, &call) {
+                        Some(Decision::ApproveOnce)
                     } else {
+                        self.decide(pane, Action::AgentDialog(call)).await
+                    };
+                }
+                HookEvent::DialogShown(call) => {
+                    if !self.take_approval(pane, &call) {
                         self.set_agent_state(pane, AgentState::NeedsApproval);
                     }
                 }

@@ -7,12 +7,12 @@
 use super::store::{DecisionRecord, SpendRecord};
 use super::{Runner, State, log, now_secs};
 use crate::agents::{AgentState, ToolCall};
-use crate::approval::{AllowScope, DecidedBy, Decision};
+use crate::approval::{AllowScope, DecidedBy, Decision, Surface};
 use crate::layout::PaneId;
 use crate::meter::prices::Priced;
 use crate::meter::usage::Reading;
 use crate::policy::{self, Allowance, Event, MarkChange, Place, Scope};
-use crate::protocol::{PendingView, ServerMsg};
+use crate::protocol::{PendingSource, PendingView, ServerMsg};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -24,7 +24,32 @@ const RECENT: usize = 20;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     ToolCall(ToolCall),
-    LlmRequest { provider: String, model: Option<String> },
+    /// A call the agent asks its user about in its own dialog (the policies judged it at
+    /// its tool-call hook already): only an "always allow" answers it, else a person.
+    AgentDialog(ToolCall),
+    LlmRequest {
+        provider: String,
+        model: Option<String>,
+    },
+}
+
+impl Action {
+    fn call(&self) -> Option<&ToolCall> {
+        match self {
+            Action::ToolCall(c) | Action::AgentDialog(c) => Some(c),
+            Action::LlmRequest { .. } => None,
+        }
+    }
+}
+
+/// Who asks a person about an action.
+enum Asker {
+    /// A rule: why, and the marks it changes when a person approves. Nobody answering in
+    /// time denies the action.
+    Policy { reason: String, on_approve: Vec<MarkChange> },
+    /// The agent, in its own dialog (shown in its pane too). Nobody answering in teamster
+    /// in time leaves it to that dialog.
+    Agent,
 }
 
 /// An action held for a person.
@@ -38,6 +63,7 @@ pub struct Pending {
     pub what: String,
     pub rule: Option<String>,
     pub reason: String,
+    pub source: PendingSource,
     pub since: u64,
     pub deadline: u64,
     /// Marks the asking rule changes when a person approves.
@@ -45,7 +71,7 @@ pub struct Pending {
     /// For "always allow": the tool and exact command or files, and the workspace.
     allow_key: Option<(String, String)>,
     workspace: PathBuf,
-    reply: oneshot::Sender<(Decision, DecidedBy)>,
+    reply: oneshot::Sender<(Answer, DecidedBy)>,
 }
 
 /// What the agent's side is told of an action: decided, or `None` when no rule spoke (the
@@ -58,7 +84,7 @@ pub fn deny_pending_of(st: &mut State, pane: PaneId, reason: &str) -> bool {
     let ids: Vec<u64> = st.pending.values().filter(|p| p.pane == pane).map(|p| p.id).collect();
     for id in &ids {
         if let Some(p) = st.pending.remove(id) {
-            let _ = p.reply.send((Decision::deny(reason), DecidedBy::Teamster));
+            let _ = p.reply.send((Some(Decision::deny(reason)), DecidedBy::Teamster));
         }
     }
     !ids.is_empty()
@@ -99,11 +125,13 @@ impl Runner {
     /// Decides `action` of `pane` by the policies; an ask waits here for a person, or
     /// for `ask_timeout_secs`, then it is denied.
     pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Answer {
-        let rules = self.rules.read().clone();
+        // An agent's own dialog is about a call the rules judged at its tool-call hook.
+        let asks_itself = matches!(action, Action::AgentDialog(_));
+        let rules = if asks_itself { Default::default() } else { self.rules.read().clone() };
         // The branch a checkout is on, only for rules that ask, and found (by git) away
         // from the state lock.
         let checkout = match &action {
-            Action::ToolCall(_) if rules.iter().any(|r| r.needs_branch()) => {
+            Action::ToolCall(_) | Action::AgentDialog(_) if rules.iter().any(|r| r.needs_branch()) => {
                 self.state.lock().panes.get(&pane).map(|p| p.meta.lock().spec.cwd.clone())
             }
             _ => None,
@@ -124,7 +152,7 @@ impl Runner {
             };
             let workspace = spec.worktree.as_ref().map(|w| w.path.clone()).unwrap_or_else(|| spec.cwd.clone());
             let event = match &action {
-                Action::ToolCall(call) => Event::ToolCall {
+                Action::ToolCall(call) | Action::AgentDialog(call) => Event::ToolCall {
                     tool: call.tool.clone(),
                     command: call.command.clone(),
                     paths: call.paths.clone(),
@@ -150,7 +178,7 @@ impl Runner {
                 pane: spec.key.clone(),
                 agent,
                 kind: match action {
-                    Action::ToolCall(_) => "tool_call".into(),
+                    Action::ToolCall(_) | Action::AgentDialog(_) => "tool_call".into(),
                     Action::LlmRequest { .. } => "llm_request".into(),
                 },
                 what: self.describe(&action, ctx.session_spend),
@@ -164,11 +192,13 @@ impl Runner {
         let answer = match &decision.verdict {
             policy::Verdict::Allow => Some(Decision::ApproveOnce),
             policy::Verdict::Deny { reason } => Some(Decision::deny(reason.clone())),
+            policy::Verdict::Defer if asks_itself => {
+                return self.ask(pane, action, record, Asker::Agent, workspace).await;
+            }
             policy::Verdict::Defer => None,
             policy::Verdict::Ask { reason } => {
-                return Some(
-                    self.ask(pane, action, record, decision.on_approve.clone(), reason.clone(), workspace).await,
-                );
+                let asker = Asker::Policy { reason: reason.clone(), on_approve: decision.on_approve.clone() };
+                return self.ask(pane, action, record, asker, workspace).await;
             }
         };
         // A model call no rule concerned is in the spend table already: no audit row (and
@@ -230,11 +260,14 @@ impl Runner {
         pane: PaneId,
         action: Action,
         record: DecisionRecord,
-        on_approve: Vec<MarkChange>,
-        reason: String,
+        asker: Asker,
         (workspace, session, allow_key): (PathBuf, u32, Option<(String, String)>),
-    ) -> Decision {
+    ) -> Answer {
         let timeout = self.config().ask_timeout_secs;
+        let (reason, on_approve, source) = match asker {
+            Asker::Policy { reason, on_approve } => (reason, on_approve, PendingSource::Policy),
+            Asker::Agent => (format!("{} asks before it does this", record.agent), Vec::new(), PendingSource::Agent),
+        };
         let (tx, rx) = oneshot::channel();
         // Numbered in the state database, so an id never comes back after a restart; in
         // memory only if the database fails.
@@ -262,6 +295,7 @@ impl Runner {
                     what: record.what.clone(),
                     rule: record.rule.clone(),
                     reason: reason.clone(),
+                    source,
                     since: now,
                     deadline: now + timeout,
                     on_approve,
@@ -279,8 +313,8 @@ impl Runner {
         let mut held = Held { runner: self, id, pane, record: Some(record.clone()) };
         let mut rx = rx;
         let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), &mut rx).await;
-        let stopped = || (Decision::deny("teamster stopped before deciding"), DecidedBy::Teamster);
-        let (decision, by) = match answer {
+        let stopped = || (Some(Decision::deny("teamster stopped before deciding")), DecidedBy::Teamster);
+        let (answer, by) = match answer {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => stopped(),
             Err(_) => {
@@ -289,7 +323,15 @@ impl Runner {
                 match st.pending.remove(&id) {
                     Some(_) => {
                         self.broadcast_pending(&st);
-                        (Decision::deny(format!("nobody answered within {timeout} s ({reason})")), DecidedBy::Timeout)
+                        // The agent's own dialog is still there to answer; a rule's ask is
+                        // denied.
+                        let late = match source {
+                            PendingSource::Agent => None,
+                            PendingSource::Policy => {
+                                Some(Decision::deny(format!("nobody answered within {timeout} s ({reason})")))
+                            }
+                        };
+                        (late, DecidedBy::Timeout)
                     }
                     None => rx.try_recv().unwrap_or_else(|_| stopped()),
                 }
@@ -297,13 +339,38 @@ impl Runner {
         };
         held.record = None;
         self.set_state_locked(&mut self.state.lock(), pane, AgentState::Working);
+        let why = match &answer {
+            Some(d) => d.reason().filter(|r| !r.is_empty()).map(str::to_string),
+            None => Some(format!("nobody answered in teamster within {timeout} s: the agent's own dialog decides")),
+        };
         self.audit(DecisionRecord {
-            verdict: decision.word().into(),
+            verdict: answer.as_ref().map_or("defer", Decision::word).into(),
             by,
-            reason: decision.reason().filter(|r| !r.is_empty()).map(str::to_string),
+            reason: why,
             ..record
         });
-        decision
+        answer
+    }
+
+    /// The agent's own dialog for `call` was answered in its pane, and the call ran: its
+    /// item leaves every queue.
+    pub fn answered_in_pane(&self, pane: PaneId, call: &ToolCall) {
+        let mut st = self.state.lock();
+        let ids: Vec<u64> = st
+            .pending
+            .values()
+            .filter(|p| p.pane == pane && p.source == PendingSource::Agent)
+            .filter(|p| matches!(&p.action, Action::AgentDialog(c) if same_call(c, call)))
+            .map(|p| p.id)
+            .collect();
+        for id in &ids {
+            if let Some(p) = st.pending.remove(id) {
+                let _ = p.reply.send((Some(Decision::ApproveOnce), DecidedBy::You(Surface::Pane)));
+            }
+        }
+        if !ids.is_empty() {
+            self.broadcast_pending(&st);
+        }
     }
 
     /// Gives a held action its decision; the agent goes on at once. Approved always, the
@@ -322,7 +389,7 @@ impl Runner {
         })?;
         if decision.approves() {
             self.change_marks(st, p.session, &p.on_approve);
-            if let Action::ToolCall(call) = &p.action {
+            if let Some(call) = p.action.call() {
                 st.approved.push((p.pane, call.summary(), std::time::Instant::now()));
             }
             if let (Decision::ApproveAlways { scope }, Some((tool, what))) = (&decision, &p.allow_key) {
@@ -344,7 +411,7 @@ impl Runner {
                 }
             }
         }
-        let _ = p.reply.send((decision, by));
+        let _ = p.reply.send((Some(decision), by));
         self.broadcast_pending(st);
         Ok(())
     }
@@ -364,7 +431,7 @@ impl Runner {
 
     fn describe(&self, action: &Action, spend: f64) -> String {
         match action {
-            Action::ToolCall(call) => call.summary(),
+            Action::ToolCall(call) | Action::AgentDialog(call) => call.summary(),
             Action::LlmRequest { provider, model } => format!(
                 "a request to {provider}{} (${spend:.2} spent)",
                 model.as_ref().map(|m| format!(" for {m}")).unwrap_or_default()
@@ -530,20 +597,27 @@ fn pending_views(st: &State) -> Vec<PendingView> {
             pane: p.pane,
             agent: p.agent.clone(),
             kind: match p.action {
-                Action::ToolCall(_) => "tool_call".into(),
+                Action::ToolCall(_) | Action::AgentDialog(_) => "tool_call".into(),
                 Action::LlmRequest { .. } => "llm_request".into(),
             },
             tool: match &p.action {
-                Action::ToolCall(c) => c.tool.clone(),
+                Action::ToolCall(c) | Action::AgentDialog(c) => c.tool.clone(),
                 Action::LlmRequest { provider, .. } => provider.clone(),
             },
             what: p.what.clone(),
             rule: p.rule.clone(),
             reason: p.reason.clone(),
+            source: p.source,
             since: p.since,
             deadline: p.deadline,
         })
         .collect()
+}
+
+/// The same call, as two hooks of one agent report it (its tool and its command or files;
+/// the agents give their dialogs no call id).
+fn same_call(a: &ToolCall, b: &ToolCall) -> bool {
+    a.tool == b.tool && a.command == b.command && a.paths == b.paths
 }
 
 /// The branch checked out in `dir`, if it is a git checkout.

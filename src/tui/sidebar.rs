@@ -95,6 +95,7 @@ mod tests {
             what: format!("cmd {id}"),
             rule: None,
             reason: String::new(),
+            source: Default::default(),
             since: 0,
             deadline: 0,
         }
