@@ -247,7 +247,7 @@ echo "new pane: $(teamster new -- sh -c 'teamster approve $id' 2>&1)"
 echo "restart: $(teamster restart 2>&1 | tail -1)"
 echo "forget: $(teamster rules --forget 1 2>&1)"
 echo "hook resolve: $(printf '{"action":'"$id"',"verdict":"allow"}' | teamster hook claude Resolve 2>&1)"
-echo "hook permission: $(printf '{"session_id":"x","tool_name":"Bash","tool_input":{"command":"git push"}}' | teamster hook claude PermissionRequest 2>&1)"
+echo "hook permission: $(printf '{"session_id":"x","tool_name":"Bash","tool_input":{"command":"git push"}}' | timeout 2 teamster hook claude PermissionRequest 2>&1)"
 echo "still pending: $(teamster approvals --json | grep -c '"id"')"
 echo done
 "#,
@@ -276,7 +276,8 @@ echo done
         );
     }
     // The hook channel only submits: a forged resolve is no answer, and a permission
-    // request for the push is one more thing to decide, not an approval.
+    // request for the push is one more question for a person (withdrawn when the asker
+    // gives up), not an approval.
     for what in ["hook resolve:", "hook permission:"] {
         let line = text.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("no {what} line:\n{text}"));
         assert!(!line.contains("\"allow\""), "{what} {line}\n{text}");

@@ -105,13 +105,18 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
         "BeforeTool" => {
             out.push(HookEvent::ToolCall(ToolCall::of(field(payload, &["tool_name"]), payload.get("tool_input"), None)))
         }
-        "AfterTool" => out.push(HookEvent::ToolFinished(None)),
+        "AfterTool" => out.push(HookEvent::ToolFinished(Some(ToolCall::of(
+            field(payload, &["tool_name"]),
+            payload.get("tool_input"),
+            None,
+        )))),
         "AfterAgent" => out.push(HookEvent::TurnFinished),
         "Notification" => match field(payload, &["notification_type"]) {
             Some("ToolPermission") => {
-                let call = match field(payload, &["details", "command"]) {
-                    Some(c) => ToolCall { command: Some(c.into()), ..ToolCall::named("run_shell_command") },
-                    None => ToolCall::named(field(payload, &["message"]).unwrap_or("a tool")),
+                let call = match (field(payload, &["details", "command"]), field(payload, &["details", "filePath"])) {
+                    (Some(c), _) => ToolCall { command: Some(c.into()), ..ToolCall::named("run_shell_command") },
+                    (None, Some(f)) => ToolCall { paths: vec![f.into()], ..ToolCall::named("edit") },
+                    (None, None) => ToolCall::named(field(payload, &["message"]).unwrap_or("a tool")),
                 };
                 out.push(HookEvent::DialogShown(call));
             }
@@ -132,8 +137,41 @@ pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
     (v.to_string(), 0)
 }
 
+/// The questions its dialogs ask.
+const QUESTIONS: [&str; 4] =
+    ["Allow execution of", "Apply this change?", "Do you want to proceed?", "Ready to start implementation?"];
+
 pub fn screen_state(lines: &[String]) -> Option<AgentState> {
-    lines.iter().any(|l| l.contains("Allow execution of")).then_some(AgentState::NeedsApproval)
+    if lines.iter().any(|l| QUESTIONS.iter().any(|q| l.contains(q))) {
+        return Some(AgentState::NeedsApproval);
+    }
+    // Esc in its dialog ends the turn, and no hook says so.
+    dialog_refused(lines).then_some(AgentState::WaitingForInput)
+}
+
+/// The digit of the option that says `decision` in the dialog on screen (its options are
+/// numbered, and which number is which differs from dialog to dialog), or Esc for a deny
+/// (its reason cannot reach Gemini this way; a policy's deny at `BeforeTool` carries one).
+pub fn dialog_keys(lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
+    screen_state(lines)?;
+    let wanted: &[&str] = match decision {
+        Decision::Deny { .. } => return Some(b"\x1b".to_vec()),
+        Decision::ApproveOnce => &["Allow once"],
+        Decision::ApproveAlways { .. } => &["Allow for this session", "Allow tool for this session", "Allow once"],
+    };
+    wanted.iter().find_map(|label| {
+        lines.iter().find_map(|l| {
+            let at = l.find(label)?;
+            let before = l[..at].trim_end().strip_suffix('.')?;
+            let digit = before.chars().last().filter(char::is_ascii_digit)?;
+            Some(vec![digit as u8])
+        })
+    })
+}
+
+/// Esc in its dialog cancels the request, and says so.
+pub fn dialog_refused(lines: &[String]) -> bool {
+    lines.iter().any(|l| l.contains("Request cancelled"))
 }
 
 /// Payloads as Gemini CLI 0.61 sends them.

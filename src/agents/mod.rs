@@ -225,6 +225,12 @@ pub enum HookEvent {
     /// Code's and Codex's `PermissionRequest`): an item in teamster's queue, answered
     /// through the hook.
     PermissionDialog(ToolCall),
+    /// The agent's own question (`id`, as `PermissionDialog`'s call named it) was answered
+    /// in its pane.
+    DialogAnswered {
+        id: String,
+        approved: bool,
+    },
     /// The agent shows its own dialog, which its hook cannot answer (Gemini CLI, opencode,
     /// Claude's notice of a dialog already queued): the pane needs approval.
     DialogShown(ToolCall),
@@ -547,6 +553,29 @@ pub fn hook_reply(kind: AgentKind, event: &str, answer: &Answer) -> (String, i32
         AgentKind::Gemini => gemini::reply(event, answer),
         AgentKind::Opencode => opencode::reply(event, answer),
         AgentKind::Command => (String::new(), 0),
+    }
+}
+
+/// Whether teamster answers the agent's own dialog by typing its keys (its hooks cannot
+/// answer it: Gemini CLI).
+pub fn answers_by_keys(kind: AgentKind) -> bool {
+    kind == AgentKind::Gemini
+}
+
+/// The keys that give `decision` to the agent's own dialog on screen (`lines`); `None`
+/// while it is not there.
+pub fn dialog_keys(kind: AgentKind, lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
+    match kind {
+        AgentKind::Gemini => gemini::dialog_keys(lines, decision),
+        _ => None,
+    }
+}
+
+/// Whether the screen says the agent's dialog was just refused in its pane.
+pub fn dialog_refused(kind: AgentKind, lines: &[String]) -> bool {
+    match kind {
+        AgentKind::Gemini => gemini::dialog_refused(lines),
+        _ => false,
     }
 }
 

@@ -37,9 +37,17 @@ impl Runner {
                 HookEvent::ToolFinished(call) => {
                     // It ran: a dialog of its own for it was answered in the pane.
                     if let Some(call) = call {
-                        self.answered_in_pane(pane, &call);
+                        self.answered_in_pane(pane, |c| super::control::same_call(c, &call), Decision::ApproveOnce);
                     }
                     self.set_agent_state(pane, AgentState::Working);
+                }
+                HookEvent::DialogAnswered { id, approved } => {
+                    let decision = if approved {
+                        Decision::ApproveOnce
+                    } else {
+                        Decision::deny("answered no in the agent's pane")
+                    };
+                    self.answered_in_pane(pane, |c| c.id.as_deref() == Some(id.as_str()), decision);
                 }
                 HookEvent::TurnFinished => {
                     // A call still held belongs to a turn that is over (the user interrupted it).
@@ -67,13 +75,65 @@ impl Runner {
                     };
                 }
                 HookEvent::DialogShown(call) => {
-                    if !self.take_approval(pane, &call) {
+                    // Approved in teamster already: its keys answer the dialog, no second
+                    // question. Else, where teamster knows its keys, it is an item in the
+                    // queue, its decision typed into the dialog; otherwise the pane's.
+                    if self.take_approval(pane, &call) {
+                        self.answer_by_keys(pane, kind, Decision::ApproveOnce);
+                    } else if crate::agents::answers_by_keys(kind) {
+                        let runner = self.clone();
+                        tokio::spawn(async move {
+                            if let Some(decision) = runner.decide(pane, Action::AgentDialog(call)).await {
+                                runner.answer_by_keys(pane, kind, decision);
+                            }
+                        });
+                    } else {
                         self.set_agent_state(pane, AgentState::NeedsApproval);
                     }
                 }
             }
         }
         verdict
+    }
+
+    /// Types `decision` into the agent's own dialog, now if it is on screen, else when it
+    /// shows (the agent draws it after its hook returns).
+    fn answer_by_keys(&self, pane: PaneId, kind: crate::agents::AgentKind, decision: Decision) {
+        if !crate::agents::answers_by_keys(kind) {
+            return;
+        }
+        let Some(p) = self.state.lock().panes.get(&pane).cloned() else { return };
+        p.meta.lock().dialog_answer = Some(decision);
+        let lines = p.screen.lock().visible_text();
+        self.type_dialog_answer(&p, &lines);
+    }
+
+    /// Types the decision waiting for the pane's dialog, if the dialog is on screen.
+    pub(super) fn type_dialog_answer(&self, p: &super::pane::Pane, lines: &[String]) {
+        let (kind, decision) = {
+            let m = p.meta.lock();
+            match (m.agent, &m.dialog_answer) {
+                (Some(kind), Some(d)) => (kind, d.clone()),
+                _ => return,
+            }
+        };
+        if let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) {
+            p.meta.lock().dialog_answer = None;
+            p.write(&keys);
+        }
+    }
+
+    /// The agent's own dialog left its screen: a question of its that teamster answers by
+    /// keys and still holds was answered in the pane.
+    pub(super) fn dialog_closed(&self, pane: PaneId, kind: crate::agents::AgentKind, lines: &[String]) {
+        if !crate::agents::answers_by_keys(kind) {
+            return;
+        }
+        let decision = match crate::agents::dialog_refused(kind, lines) {
+            true => Decision::deny("answered no in the agent's pane"),
+            false => Decision::ApproveOnce,
+        };
+        self.answered_in_pane(pane, |_| true, decision);
     }
 
     /// Whether the user approved `call` in this pane a moment ago (and forgets it).

@@ -343,29 +343,31 @@ impl Runner {
             Some(d) => d.reason().filter(|r| !r.is_empty()).map(str::to_string),
             None => Some(format!("nobody answered in teamster within {timeout} s: the agent's own dialog decides")),
         };
+        // Answered in the agent's own pane, the agent has its answer already.
+        let told = by != DecidedBy::You(Surface::Pane);
         self.audit(DecisionRecord {
             verdict: answer.as_ref().map_or("defer", Decision::word).into(),
             by,
             reason: why,
             ..record
         });
-        answer
+        answer.filter(|_| told)
     }
 
-    /// The agent's own dialog for `call` was answered in its pane, and the call ran: its
-    /// item leaves every queue.
-    pub fn answered_in_pane(&self, pane: PaneId, call: &ToolCall) {
+    /// The agent's own question about a call (`which`) was answered in its pane: its item
+    /// leaves every queue, with that answer.
+    pub fn answered_in_pane(&self, pane: PaneId, which: impl Fn(&ToolCall) -> bool, decision: Decision) {
         let mut st = self.state.lock();
         let ids: Vec<u64> = st
             .pending
             .values()
             .filter(|p| p.pane == pane && p.source == PendingSource::Agent)
-            .filter(|p| matches!(&p.action, Action::AgentDialog(c) if same_call(c, call)))
+            .filter(|p| matches!(&p.action, Action::AgentDialog(c) if which(c)))
             .map(|p| p.id)
             .collect();
         for id in &ids {
             if let Some(p) = st.pending.remove(id) {
-                let _ = p.reply.send((Some(Decision::ApproveOnce), DecidedBy::You(Surface::Pane)));
+                let _ = p.reply.send((Some(decision.clone()), DecidedBy::You(Surface::Pane)));
             }
         }
         if !ids.is_empty() {
@@ -616,7 +618,7 @@ fn pending_views(st: &State) -> Vec<PendingView> {
 
 /// The same call, as two hooks of one agent report it (its tool and its command or files;
 /// the agents give their dialogs no call id).
-fn same_call(a: &ToolCall, b: &ToolCall) -> bool {
+pub fn same_call(a: &ToolCall, b: &ToolCall) -> bool {
     a.tool == b.tool && a.command == b.command && a.paths == b.paths
 }
 

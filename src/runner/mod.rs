@@ -618,6 +618,7 @@ impl Runner {
         let audit_routes = routes.clone();
         let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());
         let meta = PaneMeta {
+            dialog_answer: None,
             spec,
             command: display,
             title: String::new(),

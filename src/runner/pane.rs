@@ -52,6 +52,9 @@ pub struct PaneMeta {
     pub proxy_task: Option<tokio::task::AbortHandle>,
     /// Serves the pane's own hook socket.
     pub hook_task: Option<super::hooks::Listening>,
+    /// A decision for the agent's own dialog, typed as its keys once the dialog is on
+    /// screen (for agents whose hooks cannot answer it).
+    pub dialog_answer: Option<crate::approval::Decision>,
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.
@@ -377,6 +380,7 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
             continue;
         }
         let lines = p.screen.lock().visible_text();
+        r.type_dialog_answer(&p, &lines);
         let now = crate::agents::screen_state(kind, &lines);
         // Not every agent says when it is up (Codex's first hook comes with the first
         // prompt): its screen settling says so.
@@ -386,11 +390,13 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
         if now != shown {
             match now {
                 Some(state) => r.set_agent_state(p.id, state),
-                // Its dialog was answered: it works on until a hook says otherwise.
-                None if shown == Some(AgentState::NeedsApproval)
-                    && p.meta.lock().agent_state == AgentState::NeedsApproval =>
-                {
-                    r.set_agent_state(p.id, AgentState::Working);
+                // Its dialog was answered: it works on until a hook says otherwise. One
+                // answered in the pane leaves teamster's queue.
+                None if shown == Some(AgentState::NeedsApproval) => {
+                    r.dialog_closed(p.id, kind, &lines);
+                    if p.meta.lock().agent_state == AgentState::NeedsApproval {
+                        r.set_agent_state(p.id, AgentState::Working);
+                    }
                 }
                 None => {}
             }
