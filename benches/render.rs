@@ -32,6 +32,7 @@ fn session(panes: u32) -> SessionView {
         created: 0,
         spend: 0.0,
         budget: None,
+        cap_hit: None,
         watchers: Vec::new(),
         shared: false,
     }

@@ -495,3 +495,43 @@ on_approve = { set_mark = ["cent"] }
     assert!((metered - expected).abs() < 1e-9, "metered {metered}, the mock's usage implies {expected}");
     assert_eq!(report["total"]["estimated"], 0, "the model is in the price table: {report:#}");
 }
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_spend_cap_stops_claude_code_plainly() {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    let mock = MockLlm::start("true");
+    // About half a cent a call: the first turn crosses the cent the cap allows.
+    mock.fix_input_tokens(1000);
+    let policies = r#"
+[[policy]]
+name = "session cap"
+on = "llm_request"
+session_spend_over = 0.01
+verdict = "deny"
+reason = "this session has spent its cent"
+"#;
+    env.write_config(&format!("{policies}\n{}", agents::prepare(&env, "claude", &mock)));
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", "claude", "--tab"]);
+    tui.wait_text("Claude Code");
+    wait_state(&env, "claude", "idle");
+    say(&tui, &mock, "MARK-1 hello");
+    tui.wait_text("mock reply to MARK-1");
+    let answered = mock.answered().len();
+    // Past the cap: refused at the proxy, and said plainly everywhere.
+    tui.send(b"\x1b[200~MARK-2 more\x1b[201~");
+    tui.wait_text("MARK-2 more");
+    tui.send(b"\r");
+    // Claude shows teamster's reason, not a login hint.
+    tui.wait_text("this session has spent its cent");
+    assert!(!tui.contents().contains("/login"), "{}", tui.contents());
+    assert_eq!(mock.answered().len(), answered, "a refused call never reached the provider");
+    // The pane says why it stopped, and stays so once Claude ends its turn.
+    wait_state(&env, "claude", "stopped-by-spend-cap");
+    // The status bar names the cap and where to raise it.
+    tui.wait_text("\"session cap\" stopped the agents: raise it in your config");
+}

@@ -321,12 +321,13 @@ fn a_refused_request_never_leaves_and_the_agent_is_told_why() {
     let p = proxy(upstream.port, Some("this session has spent its $5 cap"));
     let mut reply = post(p.port, "/t/tok/anthropic/v1/messages", BODY);
     let got = read_until(&mut reply, "\"}");
-    assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    // In Anthropic's shape for credit running out, which Claude Code shows as it is and
+    // does not retry (a 403 made it ask for a login; a 429 makes it retry).
+    assert!(got.starts_with("HTTP/1.1 400"), "{got}");
     let body: serde_json::Value =
         serde_json::from_str(got.split("\r\n\r\n").nth(1).unwrap_or("")).expect("a JSON error");
-    // In Anthropic's shape, which the agent shows.
     assert_eq!(body["type"], "error");
-    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
     assert_eq!(body["error"]["message"], "teamster: this session has spent its $5 cap");
     assert!(upstream.seen.lock().expect("seen").is_empty(), "nothing reached the upstream");
 }

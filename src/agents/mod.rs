@@ -259,6 +259,9 @@ pub enum AgentState {
     WaitingForInput,
     NeedsApproval,
     Idle,
+    /// A spend cap refused its model calls: it can do nothing until the cap is raised or
+    /// a person approves the next step.
+    StoppedBySpendCap,
     Exited,
 }
 
@@ -270,6 +273,7 @@ impl AgentState {
             AgentState::WaitingForInput => "waiting for input",
             AgentState::NeedsApproval => "needs approval",
             AgentState::Idle => "idle",
+            AgentState::StoppedBySpendCap => "stopped by a spend cap",
             AgentState::Exited => "exited",
         }
     }

@@ -186,6 +186,28 @@ pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<
     full(status, "application/json", body.to_string())
 }
 
+/// A spend gate's refusal, in the shape the provider gives for quota or credit running
+/// out, so that the agent shows teamster's reason and stops (an authorization error makes
+/// Claude Code ask for a login; a rate limit makes agents retry).
+pub fn quota_error(provider: &str, message: &str) -> Response<ProxyBody> {
+    use serde_json::json;
+    let (status, body) = match provider {
+        "anthropic" => (
+            StatusCode::BAD_REQUEST,
+            json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } }),
+        ),
+        "google" => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({ "error": { "code": 429, "message": message, "status": "RESOURCE_EXHAUSTED" } }),
+        ),
+        _ => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({ "error": { "message": message, "type": "insufficient_quota", "code": "insufficient_quota" } }),
+        ),
+    };
+    full(status, "application/json", body.to_string())
+}
+
 /// The upstream HTTPS clients, built on the first model call that needs each (TLS and
 /// the system's root certificates cost a runner with no agents several megabytes it should
 /// not carry): one for the providers and the user's config, and one per checked set of
@@ -342,7 +364,7 @@ async fn handle<M: Meter>(
     if api.is_some()
         && let Err(reason) = meter.clone().admit(target.pane, target.provider.clone(), model.clone()).await
     {
-        return api_error(&target.provider, StatusCode::FORBIDDEN, &format!("teamster: {reason}"));
+        return quota_error(&target.provider, &format!("teamster: {reason}"));
     }
     let mut out = client.request(head.method.clone(), &url).body(body);
     for (name, value) in &head.headers {

@@ -514,6 +514,14 @@ pub struct PendingView {
     pub deadline: u64,
 }
 
+/// A spend cap that stopped a session's agents: the rule (none for a person's or the
+/// timeout's deny at an ask), and its reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapView {
+    pub rule: Option<String>,
+    pub reason: String,
+}
+
 /// Who asks about a pending action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -605,6 +613,9 @@ pub struct SessionView {
     pub spend: f64,
     #[serde(default)]
     pub budget: Option<(f64, String)>,
+    /// The spend cap that stopped its agents, while it holds.
+    #[serde(default)]
+    pub cap_hit: Option<CapView>,
     /// Who watches over a share link ("ann (driver)"); empty when not shared.
     #[serde(default)]
     pub watchers: Vec<String>,

@@ -173,6 +173,12 @@ impl Runner {
         let Some(p) = st.panes.get(&pane).cloned() else { return };
         // Held calls outrank what the agent's own hooks say until they are decided.
         let state = if st.pending.values().any(|q| q.pane == pane) { AgentState::NeedsApproval } else { state };
+        // Stopped by a spend cap, the agent ends its turn with the error: it stays stopped
+        // (not merely waiting) until it works again.
+        let capped = p.meta.lock().agent_state == AgentState::StoppedBySpendCap;
+        if capped && matches!(state, AgentState::WaitingForInput | AgentState::Idle) {
+            return;
+        }
         let (changed, agent) = {
             let mut m = p.meta.lock();
             if m.agent_state == state || m.agent_state == AgentState::Exited {

@@ -189,6 +189,7 @@ impl Runner {
             };
             (decision, record, (workspace, p.session, policy::allowance_key(&event)))
         };
+        let model_call = matches!(action, Action::LlmRequest { .. });
         let answer = match &decision.verdict {
             policy::Verdict::Allow => Some(Decision::ApproveOnce),
             policy::Verdict::Deny { reason } => Some(Decision::deny(reason.clone())),
@@ -198,18 +199,51 @@ impl Runner {
             policy::Verdict::Defer => None,
             policy::Verdict::Ask { reason } => {
                 let asker = Asker::Policy { reason: reason.clone(), on_approve: decision.on_approve.clone() };
-                return self.ask(pane, action, record, asker, workspace).await;
+                let answer = self.ask(pane, action, record, asker, workspace).await;
+                if model_call {
+                    self.spend_gate(pane, decision.rule.as_deref(), &answer);
+                }
+                return answer;
             }
         };
+        if model_call {
+            self.spend_gate(pane, decision.rule.as_deref(), &answer);
+        }
         // A model call no rule concerned is in the spend table already: no audit row (and
         // no database write) on the way of every request.
-        if record.kind == "llm_request" && decision.rule.is_none() {
+        if model_call && decision.rule.is_none() {
             return answer;
         }
         let word = answer.as_ref().map_or("defer", Decision::word);
         let reason = answer.as_ref().and_then(Decision::reason).map(str::to_string);
         self.audit(DecisionRecord { verdict: word.into(), reason, ..record });
         answer
+    }
+
+    /// A spend gate's answer to a pane's model call. Refused, the pane says "stopped by a
+    /// spend cap", you are told, and the status bar names the cap until a call goes out
+    /// again.
+    fn spend_gate(&self, pane: PaneId, rule: Option<&str>, answer: &Answer) {
+        let mut st = self.state.lock();
+        let Some(session) = st.panes.get(&pane).map(|p| p.session) else { return };
+        let refused = answer.as_ref().and_then(Decision::reason);
+        let Some(s) = st.sessions.get_mut(&session) else { return };
+        let hit = refused.map(|reason| super::CapHit { rule: rule.map(str::to_string), reason: reason.to_string() });
+        if s.cap_hit == hit {
+            return;
+        }
+        s.cap_hit = hit.clone();
+        s.touch();
+        let Some(hit) = hit else { return };
+        let what = hit.rule.as_deref().map(|r| format!("the spend cap \"{r}\"")).unwrap_or("a spend gate".into());
+        let _ = s.events.send(super::SessionEvent::Message(ServerMsg::Alert {
+            pane,
+            kind: crate::protocol::AlertKind::Notify {
+                title: format!("{what} stopped an agent"),
+                body: crate::text::visible(&hit.reason).into_owned(),
+            },
+        }));
+        self.set_state_locked(&mut st, pane, AgentState::StoppedBySpendCap);
     }
 
     /// The policies on an agent's start (`on = "session_start"`): they may set marks, or

@@ -78,6 +78,16 @@ pub struct Session {
     /// Dollars its agents have spent (kept in the state database), and its policy marks.
     pub spend: f64,
     pub marks: crate::policy::Marks,
+    /// The spend cap that refused its agents' model calls last, and why; until a model
+    /// call goes out again.
+    pub cap_hit: Option<CapHit>,
+}
+
+/// A spend cap that stopped a session's agents: the rule, and what it said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapHit {
+    pub rule: Option<String>,
+    pub reason: String,
 }
 
 impl Session {
@@ -440,6 +450,7 @@ impl Runner {
                 key,
                 spend,
                 marks,
+                cap_hit: None,
                 name,
                 tabs: Vec::new(),
                 active: 0,
@@ -760,6 +771,10 @@ impl Runner {
             created: s.created,
             spend: s.spend,
             budget: self.budget(s),
+            cap_hit: s
+                .cap_hit
+                .as_ref()
+                .map(|c| crate::protocol::CapView { rule: c.rule.clone(), reason: c.reason.clone() }),
             watchers: self.watchers(s.id),
             shared: self.shares.lock().iter().any(|sh| sh.session == s.id),
         }

@@ -53,6 +53,7 @@ fn session() -> SessionView {
         created: 0,
         spend: 1.234,
         budget: Some((5.0, "pause every $5".into())),
+        cap_hit: None,
         watchers: Vec::new(),
         shared: false,
     }
