@@ -117,6 +117,30 @@ fn always_allow_is_remembered_shown_and_forgotten() {
 }
 
 #[test]
+fn an_approval_the_sandbox_will_still_refuse_says_so() {
+    let env = Env::new();
+    let tui = start(&env, ASK_BEFORE_PUSH);
+    let outside = env.dir.join("outside.txt");
+    tui.type_line(&format!("run touch {} # git push", outside.display()));
+    env.wait_ls("the call to be held", |_| !pending(&env).is_empty());
+    let warning = pending(&env)[0]["warning"].as_str().unwrap_or_default().to_string();
+    assert!(
+        warning.contains(&format!("the sandbox will still refuse writing {}", outside.display()))
+            && warning.contains("`writable = ["),
+        "{warning}"
+    );
+    // The card in the sidebar says it too.
+    tui.wait_text("⚠ the sandbox will still refuse");
+    // A call inside the workspace carries no warning.
+    let id = pending(&env)[0]["id"].to_string();
+    env.ok(&["deny", &id]);
+    tui.wait_for("the queue to empty", |s| !s.contents().contains("waiting for you"));
+    tui.type_line("run touch inside.txt # git push");
+    env.wait_ls("the second call to be held", |_| !pending(&env).is_empty());
+    assert_eq!(pending(&env)[0]["warning"], Value::Null);
+}
+
+#[test]
 fn approval_ids_go_on_after_a_restart() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
@@ -128,9 +152,16 @@ fn approval_ids_go_on_after_a_restart() {
     let first = held(&tui);
     env.ok(&["approve", &first.to_string()]);
     tui.wait_text("ran: git push");
+    let before = env.panes().into_iter().find(|p| p["name"] == "fake").map(|p| p["pid"].clone());
     env.ok(&["restart"]);
     tui.wait_text("reconnected");
-    tui.wait_text("fake>");
+    // The agent is back when its start hook has said so (its old prompt may still be on
+    // the screen until the new one draws).
+    env.wait_ls("the agent back and ready", |_| {
+        env.panes()
+            .into_iter()
+            .any(|p| p["name"] == "fake" && Some(p["pid"].clone()) != before && p["agent"]["state"] == "idle")
+    });
     let second = held(&tui);
     assert!(second > first, "after a restart the ids began again: {first}, then {second}");
     // The old id names nothing now; the new one is the push.

@@ -955,7 +955,8 @@
   function ageText(p) {
     const now = Date.now() / 1000;
     let t = 'waiting ' + ago(now - p.since);
-    if (p.deadline) t += p.deadline > now ? ` · denied in ${ago(p.deadline - now)} if nobody answers` : ' · timing out';
+    const then = p.source === 'agent' ? 'back to its own dialog' : 'denied';
+    if (p.deadline) t += p.deadline > now ? ` · ${then} in ${ago(p.deadline - now)} if nobody answers` : ' · timing out';
     return t;
   }
 
@@ -996,7 +997,9 @@
     const why = h('div', 'why', [p.rule, p.reason].filter(Boolean).join(': '));
     const age = h('div', 'age', ageText(p));
     el._view = p;
-    el.append(head, what, why, age);
+    el.append(head, what, why);
+    if (p.warning) el.append(h('div', 'warning', '⚠ ' + p.warning));
+    el.append(age);
     if (drive) {
       const buttons = h('div', 'buttons');
       const approve = h('button', 'approve', 'Approve');

@@ -414,6 +414,9 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
                 p.deadline.saturating_sub(now),
                 visible(&p.what)
             );
+            if let Some(w) = &p.warning {
+                println!("      ⚠ {}", visible(w));
+            }
         }
         println!("`teamster approve ID` lets one go ahead; `teamster deny ID --reason TEXT` stops it");
     }

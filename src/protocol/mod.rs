@@ -509,6 +509,10 @@ pub struct PendingView {
     /// A rule of teamster's asks, or the agent itself in its own dialog.
     #[serde(default)]
     pub source: PendingSource,
+    /// What approving will not change: the sandbox still refuses part of it, and the
+    /// setting that would let it.
+    #[serde(default)]
+    pub warning: Option<String>,
     /// Seconds since the epoch; and when it is denied if nobody answers.
     pub since: u64,
     pub deadline: u64,

@@ -64,6 +64,7 @@ pub struct Pending {
     pub rule: Option<String>,
     pub reason: String,
     pub source: PendingSource,
+    pub warning: Option<String>,
     pub since: u64,
     pub deadline: u64,
     /// Marks the asking rule changes when a person approves.
@@ -305,6 +306,7 @@ impl Runner {
         let (tx, rx) = oneshot::channel();
         // Numbered in the state database, so an id never comes back after a restart; in
         // memory only if the database fails.
+        let warning = self.sandbox_warning(pane, &action);
         let stored = self.store.lock().next_number("approval");
         let id = {
             let mut guard = self.state.lock();
@@ -330,6 +332,7 @@ impl Runner {
                     rule: record.rule.clone(),
                     reason: reason.clone(),
                     source,
+                    warning,
                     since: now,
                     deadline: now + timeout,
                     on_approve,
@@ -386,6 +389,28 @@ impl Runner {
             ..record
         });
         answer.filter(|_| told)
+    }
+
+    /// What the pane's sandbox will refuse of `action` even once approved (a write outside
+    /// what the agent may write), and the setting that would let it.
+    fn sandbox_warning(&self, pane: PaneId, action: &Action) -> Option<String> {
+        let call = action.call()?;
+        let (plan, cwd, workspace, agent) = {
+            let st = self.state.lock();
+            let m = st.panes.get(&pane)?.meta.lock();
+            let workspace = m.spec.worktree.as_ref().map(|w| w.path.clone()).unwrap_or_else(|| m.spec.cwd.clone());
+            (m.sandbox_plan.clone()?, m.spec.cwd.clone(), workspace, m.spec.name.clone().unwrap_or_default())
+        };
+        let home = crate::paths::home();
+        let refused: Vec<String> = policy::paths_outside(call.command.as_deref(), &call.paths, &cwd, &workspace, &home)
+            .into_iter()
+            .filter(|p| plan.refuses_write(std::path::Path::new(p)))
+            .collect();
+        let first = refused.first()?;
+        Some(format!(
+            "the sandbox will still refuse writing {} (reading works): `writable = [\"{first}\"]` under [agents.{agent}] in the config lets it",
+            refused.join(", ")
+        ))
     }
 
     /// The agent's own question about a call (`which`) was answered in its pane: its item
@@ -644,6 +669,7 @@ fn pending_views(st: &State) -> Vec<PendingView> {
             rule: p.rule.clone(),
             reason: p.reason.clone(),
             source: p.source,
+            warning: p.warning.clone(),
             since: p.since,
             deadline: p.deadline,
         })

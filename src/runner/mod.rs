@@ -645,6 +645,7 @@ impl Runner {
             spend_unknown,
             secrets,
             sandboxed,
+            sandbox_plan: sandbox.as_ref().map(|s| std::sync::Arc::new(s.plan.clone())),
             refused: 0,
             recent_refusals: Vec::new(),
             proxy_task: None,

@@ -43,8 +43,9 @@ pub struct PaneMeta {
     pub spend_unknown: bool,
     /// The variables the sandboxed agent holds placeholders for, and their real values.
     pub secrets: Vec<(String, String)>,
-    /// Whether the agent runs in teamster's sandbox.
+    /// Whether the agent runs in teamster's sandbox, and what it lets the agent do.
     pub sandboxed: bool,
+    pub sandbox_plan: Option<std::sync::Arc<crate::sandbox::Plan>>,
     /// Writes and connections its sandbox refused, and those of the last minute.
     pub refused: u32,
     pub recent_refusals: Vec<(String, u64)>,

@@ -96,6 +96,7 @@ mod tests {
             rule: None,
             reason: String::new(),
             source: Default::default(),
+            warning: None,
             since: 0,
             deadline: 0,
         }

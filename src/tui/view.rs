@@ -201,9 +201,16 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             for chunk in wrap(&visible(&why), width.saturating_sub(2)) {
                 lines.push((format!("  {chunk}"), base.patch(theme(app, "hint"))));
             }
-            let left = p.deadline.saturating_sub(now);
+            for chunk in p.warning.iter().flat_map(|w| wrap(&format!("⚠ {}", visible(w)), width.saturating_sub(2))) {
+                lines.push((format!("  {chunk}"), base.patch(theme(app, "attention"))));
+            }
+            let left = span_words(p.deadline.saturating_sub(now));
+            let then = match p.source {
+                crate::protocol::PendingSource::Policy => format!("denied in {left}"),
+                crate::protocol::PendingSource::Agent => format!("back to its own dialog in {left}"),
+            };
             lines.push((
-                format!("  {} ago · denied in {}", span_words(now.saturating_sub(p.since)), span_words(left)),
+                format!("  {} ago · {then}", span_words(now.saturating_sub(p.since))),
                 base.patch(theme(app, "hint")),
             ));
         } else {

@@ -339,6 +339,7 @@ fn waiting(id: u64, pane: PaneId, what: &str, kind: &str) -> crate::protocol::Pe
         rule: Some("push after installing packages".into()),
         reason: "packages were installed in this session: look before this is pushed".into(),
         source: Default::default(),
+        warning: None,
         since: 1_000_000 - 42,
         deadline: 1_000_000 + 600,
     }
