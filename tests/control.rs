@@ -134,7 +134,11 @@ fn an_approval_the_sandbox_will_still_refuse_says_so() {
     // A call inside the workspace carries no warning.
     let id = pending(&env)[0]["id"].to_string();
     env.ok(&["deny", &id]);
-    tui.wait_for("the queue to empty", |s| !s.contents().contains("waiting for you"));
+    // The agent asks again before anything is typed.
+    tui.wait_for("the agent's prompt after the deny", |s| {
+        let text = s.contents();
+        text.rfind("denied:").is_some_and(|at| text[at..].contains("fake>"))
+    });
     tui.type_line("run touch inside.txt # git push");
     env.wait_ls("the second call to be held", |_| !pending(&env).is_empty());
     assert_eq!(pending(&env)[0]["warning"], Value::Null);

@@ -432,6 +432,25 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
 }
 
 #[test]
+fn an_agents_own_question_and_a_sandbox_warning_show_on_the_card() {
+    use crate::protocol::PendingSource;
+    let mut app = app();
+    app.clock = Some(1_000_000);
+    app.update(Event::Resize(Size { cols: 120, rows: 20 }));
+    let mut own = waiting(5, 3, "rm -rf /srv/data", "tool_call");
+    own.rule = None;
+    own.reason = "claude asks before it does this".into();
+    own.source = PendingSource::Agent;
+    own.warning = Some("the sandbox will still refuse writing /srv/data (reading works)".into());
+    app.update(Event::Server(ServerMsg::Pending { pending: vec![own] }));
+    let screen = draw_at(&app, 120, 20);
+    for said in ["claude asks before it does this", "⚠ the sandbox will still", "42s ago · to its dialog in 10m"] {
+        assert!(screen.contains(said), "{said}:\n{screen}");
+    }
+    assert!(!screen.contains("denied in"), "{screen}");
+}
+
+#[test]
 fn a_programs_clipboard_write_follows_the_setting() {
     use base64::Engine;
     let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
