@@ -213,6 +213,17 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         let by = log.iter().find(|d| d["verdict"] == "allow").map(|d| d["by"].to_string()).unwrap_or_default();
         assert!(by.contains("(shared link)"), "approved from the page: {log:#?}");
 
+        // The agent's own question (its permission dialog) waits on the page too, and a
+        // click answers it.
+        typist.type_line(agent, "confirm echo mine > mine.txt").await;
+        browser.wait("the agent's question", "return document.querySelectorAll('.pending button.approve').length === 1").await;
+        let text = browser.eval("return document.getElementById('pending').innerText").await;
+        let text = text.as_str().unwrap_or_default();
+        assert!(text.contains("echo mine") && text.contains("asks before it does this"), "{text}");
+        browser.click(".pending button.approve").await;
+        typist.wait("the agent's call to run", |v| v.count("ran: echo mine") == 1).await;
+        assert!(env.dir.join("work/mine.txt").exists());
+
         // A read-only page shows the same screen, and no buttons.
         browser.open(&read).await;
         browser.wait("the read-only page", "return document.body.innerText.includes('ran: echo clicked')").await;

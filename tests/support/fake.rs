@@ -3,6 +3,8 @@
 //!
 //!   hello        says `you said: hello`
 //!   run CMD      asks to run CMD (PreToolUse); runs it unless denied
+//!   confirm CMD  as Claude Code does when its own rules say ask: reports the call
+//!                (PreToolUse), then asks its user (PermissionRequest); runs it if allowed
 //!   ask MODEL [ROUTE]  one model call through teamster's proxy (the `ANTHROPIC_BASE_URL`
 //!                of its `--settings`, or another ROUTE of the pane), with the key it holds
 //!                (`ANTHROPIC_API_KEY`), printing the reply
@@ -46,6 +48,15 @@ while IFS= read -r -p 'fake> ' line; do
       case "$verdict" in
         *'"deny"'*) echo "denied: $verdict" ;;
         *) eval "$cmd"; echo "ran: $cmd" ;;
+      esac ;;
+    confirm\ *)
+      cmd="${line#confirm }"
+      call="\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"$cmd\"}"
+      h PreToolUse "{\"session_id\":\"$session\",$call,\"tool_use_id\":\"t2\"}" >/dev/null
+      verdict=$(h PermissionRequest "{\"session_id\":\"$session\",$call}")
+      case "$verdict" in
+        *'"allow"'*) eval "$cmd"; echo "ran: $cmd" ;;
+        *) echo "not run: $verdict" ;;
       esac ;;
     ask\ *) set -- ${line#ask }; ask "$1" "$2" ;;
     spawn\ *) bash "${line#spawn }" >"${line#spawn }.log" 2>&1 & echo "spawned" ;;
