@@ -184,12 +184,10 @@ fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     assert!(pending(&env).is_empty());
 }
 
-#[test]
-fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
-    let env = Env::new();
-    let mock = MockLlm::start("true");
-    // A model priced so that one small call crosses a one-cent step.
-    let config = format!(
+/// A model priced so that one small call crosses a one-cent step, and a gate that asks
+/// before each further cent; the stand-in's model calls go to `mock`.
+fn cent_gate(mock: &MockLlm) -> String {
+    format!(
         r#"
 [prices."mock-gate"]
 input = 1000.0
@@ -209,7 +207,37 @@ on_approve = {{ set_mark = ["cent"] }}
 ANTHROPIC_BASE_URL = "{}"
 "#,
         mock.url()
-    );
+    )
+}
+
+#[test]
+fn a_held_model_call_its_agent_sends_again_is_the_same_item() {
+    let env = Env::new();
+    let mock = MockLlm::start("true");
+    let tui = start(&env, &cent_gate(&mock));
+    tui.type_line("ask mock-gate");
+    tui.wait_text("reply: HTTP/1.1 200 OK");
+    // Past the step the call is held; the agent's client gives up after a second and sends
+    // it again.
+    tui.type_line("impatient mock-gate");
+    env.wait_ls("the call held", |_| !pending(&env).is_empty());
+    let first = pending(&env)[0]["id"].clone();
+    tui.wait_text("gave up waiting");
+    env.wait_ls("the retry held", |_| !pending(&env).is_empty());
+    let ids: Vec<Value> = pending(&env).iter().map(|p| p["id"].clone()).collect();
+    assert_eq!(ids, vec![first.clone()], "the retry came back as another item");
+    // The id the person saw answers it, and the retry gets the answer.
+    env.ok(&["approve", &first.to_string()]);
+    tui.wait_for("the retried call's reply", |s| s.contents().matches("reply: HTTP/1.1 200 OK").count() == 2);
+    let withdrawn = env.audit().into_iter().filter(|d| d["verdict"] == "withdrawn").count();
+    assert_eq!(withdrawn, 0, "{:#?}", env.audit());
+}
+
+#[test]
+fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
+    let env = Env::new();
+    let mock = MockLlm::start("true");
+    let config = cent_gate(&mock);
     let tui = start(&env, &config);
     tui.type_line("ask mock-gate");
     tui.wait_text("reply: HTTP/1.1 200 OK");

@@ -20,6 +20,18 @@ use tokio::sync::oneshot;
 /// How many of the latest decisions the sidebar's history keeps.
 const RECENT: usize = 20;
 
+/// How long a held model call whose agent gave up waiting (its HTTP client timed out) stays
+/// in the queue for the agent's retry, which takes the same item.
+const RETRY_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A decision on a held model call that came while its agent was away, for its retry.
+pub struct KeptAnswer {
+    pane: PaneId,
+    action: Action,
+    answer: (Answer, DecidedBy),
+    at: std::time::Instant,
+}
+
 /// What waits for a verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -73,6 +85,8 @@ pub struct Pending {
     allow_key: Option<(String, String)>,
     workspace: PathBuf,
     reply: oneshot::Sender<(Answer, DecidedBy)>,
+    /// Its agent stopped waiting (a model call whose client gave up): kept for a retry.
+    orphaned: bool,
 }
 
 /// What the agent's side is told of an action: decided, or `None` when no rule spoke (the
@@ -94,31 +108,36 @@ pub fn deny_pending_of(st: &mut State, pane: PaneId, reason: &str) -> bool {
 /// An action held for a person, for as long as someone waits for its answer: dropped
 /// unanswered (the agent cancelled the call, its hook or request went away), it is
 /// withdrawn from the sidebar, and the audit log says so.
-struct Held<'a> {
-    runner: &'a Runner,
+struct Held {
+    runner: Arc<Runner>,
     id: u64,
     pane: PaneId,
+    /// A model call, which its agent may send again: kept a while for that.
+    retried: bool,
     /// Taken once answered.
     record: Option<DecisionRecord>,
 }
 
-impl Drop for Held<'_> {
+impl Drop for Held {
     fn drop(&mut self) {
         let Some(record) = self.record.take() else { return };
+        if self.retried
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let mut st = self.runner.state.lock();
-            if st.pending.remove(&self.id).is_none() {
-                return;
+            if let Some(p) = self.runner.state.lock().pending.get_mut(&self.id) {
+                p.orphaned = true;
             }
-            self.runner.set_state_locked(&mut st, self.pane, AgentState::Working);
-            self.runner.broadcast_pending(&st);
+            let (runner, id, pane) = (self.runner.clone(), self.id, self.pane);
+            rt.spawn(async move {
+                tokio::time::sleep(RETRY_GRACE).await;
+                let orphaned = runner.state.lock().pending.get(&id).is_some_and(|p| p.orphaned);
+                if orphaned {
+                    runner.withdraw(id, pane, record);
+                }
+            });
+            return;
         }
-        self.runner.audit(DecisionRecord {
-            verdict: "withdrawn".into(),
-            by: DecidedBy::TheAgent,
-            reason: Some("nobody waited for the answer any more".into()),
-            ..record
-        });
+        self.runner.withdraw(self.id, self.pane, record);
     }
 }
 
@@ -289,6 +308,26 @@ impl Runner {
         }
     }
 
+    /// Takes a held action out of the queue: nobody waits for its answer any more.
+    fn withdraw(&self, id: u64, pane: PaneId, record: DecisionRecord) {
+        {
+            let mut st = self.state.lock();
+            let now = std::time::Instant::now();
+            st.kept_answers.retain(|k| now.duration_since(k.at) < RETRY_GRACE);
+            if st.pending.remove(&id).is_none() {
+                return;
+            }
+            self.set_state_locked(&mut st, pane, AgentState::Working);
+            self.broadcast_pending(&st);
+        }
+        self.audit(DecisionRecord {
+            verdict: "withdrawn".into(),
+            by: DecidedBy::TheAgent,
+            reason: Some("nobody waited for the answer any more".into()),
+            ..record
+        });
+    }
+
     /// Holds an action for a person.
     async fn ask(
         self: &Arc<Self>,
@@ -304,11 +343,35 @@ impl Runner {
             Asker::Agent => (format!("{} asks before it does this", record.agent), Vec::new(), PendingSource::Agent),
         };
         let (tx, rx) = oneshot::channel();
+        let retried = matches!(action, Action::LlmRequest { .. });
+        // A model call its agent sent again after giving up waiting: the answer a person
+        // gave meanwhile, or the same item (its id, its deadline).
+        let kept = retried.then(|| self.kept_answer(pane, &action)).flatten();
+        if let Some((answer, by)) = kept {
+            self.audit(DecisionRecord {
+                verdict: answer.as_ref().map_or("defer", Decision::word).into(),
+                by,
+                reason: answer.as_ref().and_then(Decision::reason).map(str::to_string),
+                ..record
+            });
+            return answer;
+        }
+        let mut tx = Some(tx);
+        let adopted = retried.then(|| {
+            let mut st = self.state.lock();
+            let p = st.pending.values_mut().find(|p| p.orphaned && p.pane == pane && p.action == action)?;
+            p.orphaned = false;
+            p.reply = tx.take()?;
+            Some((p.id, p.deadline))
+        });
         // Numbered in the state database, so an id never comes back after a restart; in
         // memory only if the database fails.
         let warning = self.sandbox_warning(pane, &action);
-        let stored = self.store.lock().next_number("approval");
-        let id = {
+        let adopted = adopted.flatten();
+        let stored = if adopted.is_some() { Ok(0) } else { self.store.lock().next_number("approval") };
+        let (id, deadline) = if let Some(held) = adopted {
+            held
+        } else {
             let mut guard = self.state.lock();
             let st = &mut *guard;
             let id = match stored {
@@ -338,18 +401,21 @@ impl Runner {
                     on_approve,
                     allow_key,
                     workspace,
-                    reply: tx,
+                    reply: tx.take().unwrap_or_else(|| oneshot::channel().0),
+                    orphaned: false,
                 },
             );
             self.set_state_locked(st, pane, AgentState::NeedsApproval);
             self.broadcast_pending(st);
-            id
+            (id, now + timeout)
         };
         // If nobody waits for the answer any more (the agent cancelled the call, its hook
-        // went away, the request was dropped), the guard withdraws it.
-        let mut held = Held { runner: self, id, pane, record: Some(record.clone()) };
+        // went away, the request was dropped), the guard withdraws it (a model call after
+        // a while, for its retry).
+        let mut held = Held { runner: self.clone(), id, pane, retried, record: Some(record.clone()) };
         let mut rx = rx;
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), &mut rx).await;
+        let wait = std::time::Duration::from_secs(deadline.saturating_sub(now_secs()));
+        let answer = tokio::time::timeout(wait, &mut rx).await;
         let stopped = || (Some(Decision::deny("teamster stopped before deciding")), DecidedBy::Teamster);
         let (answer, by) = match answer {
             Ok(Ok(answer)) => answer,
@@ -389,6 +455,15 @@ impl Runner {
             ..record
         });
         answer.filter(|_| told)
+    }
+
+    /// The answer kept for a retry of `action` by `pane`'s agent, if one came in time.
+    fn kept_answer(&self, pane: PaneId, action: &Action) -> Option<(Answer, DecidedBy)> {
+        let mut st = self.state.lock();
+        let now = std::time::Instant::now();
+        st.kept_answers.retain(|k| now.duration_since(k.at) < RETRY_GRACE);
+        let i = st.kept_answers.iter().position(|k| k.pane == pane && k.action == *action)?;
+        Some(st.kept_answers.remove(i).answer)
     }
 
     /// What the pane's sandbox will refuse of `action` even once approved (a write outside
@@ -472,7 +547,12 @@ impl Runner {
                 }
             }
         }
-        let _ = p.reply.send((Some(decision), by));
+        // Its agent gave up waiting: the answer waits for its retry.
+        if let Err(answer) = p.reply.send((Some(decision), by))
+            && p.orphaned
+        {
+            st.kept_answers.push(KeptAnswer { pane: p.pane, action: p.action, answer, at: std::time::Instant::now() });
+        }
         self.broadcast_pending(st);
         Ok(())
     }

@@ -128,6 +128,8 @@ pub struct State {
     next_pending: u64,
     /// Calls approved in teamster, remembered briefly to answer the agent's own dialog.
     approved: Vec<(PaneId, String, std::time::Instant)>,
+    /// Answers given to model calls whose agent had given up waiting, for its retry.
+    kept_answers: Vec<control::KeptAnswer>,
     next_session: u32,
     next_pane: PaneId,
     next_tab: u32,

@@ -8,6 +8,8 @@
 //!   ask MODEL [ROUTE]  one model call through teamster's proxy (the `ANTHROPIC_BASE_URL`
 //!                of its `--settings`, or another ROUTE of the pane), with the key it holds
 //!                (`ANTHROPIC_API_KEY`), printing the reply
+//!   impatient MODEL  `ask`, but gives up waiting for the answer after a second (as an
+//!                HTTP client's timeout does) and sends the same request again
 //!   spawn FILE   starts `bash FILE` in the background, as the agent's own process
 //!
 //! `--resume ID` comes back in conversation ID.
@@ -20,11 +22,27 @@ session="s-$$"
 settings="$2"
 [ "$3" = "--resume" ] && { session="$4"; echo "resumed $session"; }
 h() { printf '%s' "$2" | teamster hook claude "$1"; }
-# A model call over bash's /dev/tcp: no curl needed.
+# A model call over bash's /dev/tcp: no curl needed. `send` opens it on descriptor 3 and
+# sends the request; `ask` prints the reply.
 ask() {
+  send "$@" || return
+  local reply
+  reply=$(cat <&3)
+  exec 3<&-
+  echo "reply: $(printf '%s' "$reply" | head -1 | tr -d '\r') $(printf '%s' "$reply" | grep -o '"text":"[^"]*"\|"message":"[^"]*"' | head -1)"
+}
+impatient() {
+  send "$@" || return
+  local first
+  if read -r -t 1 first <&3; then exec 3<&-; echo "answered at once"; return; fi
+  exec 3<&-
+  echo "gave up waiting"
+  ask "$@"
+}
+send() {
   local url
   url=$(sed -n 's/.*"ANTHROPIC_BASE_URL": *"\([^"]*\)".*/\1/p' "$settings")
-  [ -z "$url" ] && { echo "no proxy in $settings"; return; }
+  [ -z "$url" ] && { echo "no proxy in $settings"; return 1; }
   local rest=${url#http://} hostport=${url#http://}
   hostport=${hostport%%/*}
   local path="/${rest#*/}/v1/messages"
@@ -33,10 +51,6 @@ ask() {
   exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
   printf 'POST %s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\nx-api-key: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s' \
     "$path" "$hostport" "${ANTHROPIC_API_KEY:-k}" "${#body}" "$body" >&3
-  local reply
-  reply=$(cat <&3)
-  exec 3<&-
-  echo "reply: $(printf '%s' "$reply" | head -1 | tr -d '\r') $(printf '%s' "$reply" | grep -o '"text":"[^"]*"\|"message":"[^"]*"' | head -1)"
 }
 h SessionStart "{\"session_id\":\"$session\"}" >/dev/null
 while IFS= read -r -p 'fake> ' line; do
@@ -59,6 +73,7 @@ while IFS= read -r -p 'fake> ' line; do
         *) echo "not run: $verdict" ;;
       esac ;;
     ask\ *) set -- ${line#ask }; ask "$1" "$2" ;;
+    impatient\ *) set -- ${line#impatient }; impatient "$1" "$2" ;;
     spawn\ *) bash "${line#spawn }" >"${line#spawn }.log" 2>&1 & echo "spawned" ;;
     *) echo "you said: $line" ;;
   esac
