@@ -999,6 +999,14 @@
     el._view = p;
     el.append(head, what, why);
     if (p.warning) el.append(h('div', 'warning', '⚠ ' + p.warning));
+    if (p.diff) {
+      const diff = h('pre', 'diff');
+      for (const line of p.diff.split('\n')) {
+        if (!line) continue;
+        diff.append(h('div', line[0] === '+' ? 'add' : line[0] === '-' ? 'remove' : 'same', line));
+      }
+      el.append(diff);
+    }
     el.append(age);
     if (drive) {
       const buttons = h('div', 'buttons');

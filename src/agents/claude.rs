@@ -200,6 +200,7 @@ mod tests {
             command: Some("touch x".into()),
             paths: vec![],
             id: Some("toolu_1".into()),
+            diff: None,
         };
         assert_eq!(rest[0], &HookEvent::Ready);
         assert_eq!(rest[1], &HookEvent::PromptSubmitted);

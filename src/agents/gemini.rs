@@ -115,7 +115,11 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
             Some("ToolPermission") => {
                 let call = match (field(payload, &["details", "command"]), field(payload, &["details", "filePath"])) {
                     (Some(c), _) => ToolCall { command: Some(c.into()), ..ToolCall::named("run_shell_command") },
-                    (None, Some(f)) => ToolCall { paths: vec![f.into()], ..ToolCall::named("edit") },
+                    (None, Some(f)) => ToolCall {
+                        paths: vec![f.into()],
+                        diff: field(payload, &["details", "fileDiff"]).map(|d| super::cap_diff(d.to_string())),
+                        ..ToolCall::named("edit")
+                    },
                     (None, None) => ToolCall::named(field(payload, &["message"]).unwrap_or("a tool")),
                 };
                 out.push(HookEvent::DialogShown(call));

@@ -179,6 +179,36 @@ pub struct ToolCall {
     pub paths: Vec<String>,
     /// The agent's own id for the call.
     pub id: Option<String>,
+    /// For an edit, what it changes: `-` lines it takes out, `+` lines it puts in.
+    #[serde(default)]
+    pub diff: Option<String>,
+}
+
+/// The most of an edit's diff a card shows.
+const DIFF_MAX: usize = 4000;
+
+/// The change an edit tool's arguments describe (`old_string`/`new_string`, or a whole
+/// file's `content`), as `-` and `+` lines.
+fn edit_diff(input: &serde_json::Value) -> Option<String> {
+    let lines = |text: &str, mark: char| text.lines().map(|l| format!("{mark}{l}\n")).collect::<String>();
+    let diff = match (field(input, &["old_string"]), field(input, &["new_string"]), field(input, &["content"])) {
+        (Some(old), Some(new), _) => lines(old, '-') + &lines(new, '+'),
+        (None, None, Some(content)) => lines(content, '+'),
+        _ => return None,
+    };
+    Some(cap_diff(diff))
+}
+
+/// A diff cut to what a card shows, saying so.
+pub fn cap_diff(diff: String) -> String {
+    if diff.len() <= DIFF_MAX {
+        return diff;
+    }
+    let mut end = DIFF_MAX;
+    while !diff.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)\n", &diff[..end], diff.len() - end)
 }
 
 impl ToolCall {
@@ -192,12 +222,13 @@ impl ToolCall {
             command: field(input, &["command"]).map(str::to_string),
             paths: PATH_KEYS.iter().filter_map(|k| field(input, &[k])).map(str::to_string).collect(),
             id: id.map(str::to_string),
+            diff: edit_diff(input),
         }
     }
 
     /// A call known only by a description (a notification that names no command).
     pub fn named(what: &str) -> ToolCall {
-        ToolCall { tool: what.to_string(), command: None, paths: Vec::new(), id: None }
+        ToolCall { tool: what.to_string(), command: None, paths: Vec::new(), id: None, diff: None }
     }
 
     /// One line for people: the command, else the files, else the tool.
@@ -783,6 +814,21 @@ pub fn merge_hooks(settings: &mut serde_json::Value, ours: serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edit_carries_its_change_as_a_diff() {
+        let edit = serde_json::json!({ "file_path": "/w/a.rs", "old_string": "a\nb", "new_string": "a\nc" });
+        let call = ToolCall::of(Some("Edit"), Some(&edit), None);
+        assert_eq!(call.diff.as_deref(), Some("-a\n-b\n+a\n+c\n"));
+        assert_eq!(call.paths, vec!["/w/a.rs".to_string()]);
+        let write = serde_json::json!({ "file_path": "/w/new.txt", "content": "hello" });
+        assert_eq!(ToolCall::of(Some("Write"), Some(&write), None).diff.as_deref(), Some("+hello\n"));
+        let shell = serde_json::json!({ "command": "ls" });
+        assert_eq!(ToolCall::of(Some("Bash"), Some(&shell), None).diff, None);
+        // A large one is cut, and says how much is left out.
+        let big = cap_diff("+é\n".repeat(3000));
+        assert!(big.len() < 4100 && big.ends_with("more bytes)\n"), "{}", &big[big.len() - 40..]);
+    }
 
     #[test]
     fn each_agents_own_dialog_is_read_off_its_screen() {

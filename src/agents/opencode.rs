@@ -195,6 +195,7 @@ pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
                 command: field(payload, &["metadata", "command"]).map(str::to_string),
                 paths: field(payload, &["metadata", "filepath"]).map(str::to_string).into_iter().collect(),
                 id: field(payload, &["id"]).map(str::to_string),
+                diff: field(payload, &["metadata", "diff"]).map(|d| super::cap_diff(d.to_string())),
                 ..ToolCall::named(field(payload, &["permission"]).unwrap_or("a tool"))
             };
             out.push(HookEvent::PermissionDialog(call));

@@ -417,6 +417,9 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
             if let Some(w) = &p.warning {
                 println!("      ⚠ {}", visible(w));
             }
+            for line in p.diff.iter().flat_map(|d| d.lines()) {
+                println!("      {}", visible(line));
+            }
         }
         println!("`teamster approve ID` lets one go ahead; `teamster deny ID --reason TEXT` stops it");
     }

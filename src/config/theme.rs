@@ -45,6 +45,8 @@ pub const THEME_KEYS: &[(&str, &str)] = &[
     ("selection", "the copy-mode selection"),
     ("search_match", "search matches in copy mode"),
     ("copy_cursor", "the copy-mode cursor"),
+    ("diff_add", "lines an edit puts in, on its approval card"),
+    ("diff_remove", "lines an edit takes out, on its approval card"),
 ];
 
 /// Theme keys that are colours, not styles.

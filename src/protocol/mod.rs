@@ -513,6 +513,9 @@ pub struct PendingView {
     /// setting that would let it.
     #[serde(default)]
     pub warning: Option<String>,
+    /// For an edit, what it changes (`-` and `+` lines).
+    #[serde(default)]
+    pub diff: Option<String>,
     /// Seconds since the epoch; and when it is denied if nobody answers.
     pub since: u64,
     pub deadline: u64,

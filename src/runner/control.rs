@@ -750,6 +750,7 @@ fn pending_views(st: &State) -> Vec<PendingView> {
             reason: p.reason.clone(),
             source: p.source,
             warning: p.warning.clone(),
+            diff: p.action.call().and_then(|c| c.diff.clone()),
             since: p.since,
             deadline: p.deadline,
         })

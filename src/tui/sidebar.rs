@@ -97,6 +97,7 @@ mod tests {
             reason: String::new(),
             source: Default::default(),
             warning: None,
+            diff: None,
             since: 0,
             deadline: 0,
         }

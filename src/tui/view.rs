@@ -133,6 +133,9 @@ fn span_words(secs: u64) -> String {
     }
 }
 
+/// Lines of an edit's diff the sidebar shows (`teamster approvals` shows all of it).
+const DIFF_LINES: usize = 12;
+
 /// The approval sidebar: what waits, oldest first; the selected one in full.
 fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
     let focused = app.mode == Mode::Approvals;
@@ -203,6 +206,15 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             }
             for chunk in p.warning.iter().flat_map(|w| wrap(&format!("⚠ {}", visible(w)), width.saturating_sub(2))) {
                 lines.push((format!("  {chunk}"), base.patch(theme(app, "attention"))));
+            }
+            // An edit's change, a line each, as far as the sidebar has room.
+            for line in p.diff.iter().flat_map(|d| d.lines()).take(DIFF_LINES) {
+                let style = match line.chars().next() {
+                    Some('+') => theme(app, "diff_add"),
+                    Some('-') => theme(app, "diff_remove"),
+                    _ => theme(app, "hint"),
+                };
+                lines.push((format!("  {}", truncate(&visible(line), width.saturating_sub(2))), base.patch(style)));
             }
             let left = span_words(p.deadline.saturating_sub(now));
             let then = match p.source {

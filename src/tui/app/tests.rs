@@ -340,6 +340,7 @@ fn waiting(id: u64, pane: PaneId, what: &str, kind: &str) -> crate::protocol::Pe
         reason: "packages were installed in this session: look before this is pushed".into(),
         source: Default::default(),
         warning: None,
+        diff: None,
         since: 1_000_000 - 42,
         deadline: 1_000_000 + 600,
     }
@@ -442,9 +443,16 @@ fn an_agents_own_question_and_a_sandbox_warning_show_on_the_card() {
     own.reason = "claude asks before it does this".into();
     own.source = PendingSource::Agent;
     own.warning = Some("the sandbox will still refuse writing /srv/data (reading works)".into());
+    own.diff = Some("-let x = 1;\n+let x = 2;\n".into());
     app.update(Event::Server(ServerMsg::Pending { pending: vec![own] }));
     let screen = draw_at(&app, 120, 20);
-    for said in ["claude asks before it does this", "⚠ the sandbox will still", "42s ago · to its dialog in 10m"] {
+    for said in [
+        "claude asks before it does this",
+        "⚠ the sandbox will still",
+        "42s ago · to its dialog in 10m",
+        "-let x = 1;",
+        "+let x = 2;",
+    ] {
         assert!(screen.contains(said), "{said}:\n{screen}");
     }
     assert!(!screen.contains("denied in"), "{screen}");
