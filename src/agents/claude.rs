@@ -121,6 +121,30 @@ pub fn tool_call(payload: &Value) -> ToolCall {
     ToolCall::of(field(payload, &["tool_name"]), payload.get("tool_input"), field(payload, &["tool_use_id"]))
 }
 
+/// The reply, given what the agent sent: an "always" approval of its own question hands
+/// back the rules it suggested (its dialog's "Yes, and don't ask again"), for this session
+/// only: its project settings are read-only in teamster's sandbox, and teamster keeps the
+/// wider "always" itself.
+pub fn reply_to(event: &str, payload: &Value, answer: Option<&Decision>) -> (String, i32) {
+    if let ("PermissionRequest", Some(Decision::ApproveAlways { .. }), Some(Value::Array(suggestions))) =
+        (event, answer, payload.get("permission_suggestions"))
+    {
+        let session: Vec<Value> = suggestions
+            .iter()
+            .filter_map(|s| {
+                let mut s = s.as_object()?.clone();
+                s.insert("destination".into(), json!("session"));
+                Some(Value::Object(s))
+            })
+            .collect();
+        let out = json!({ "hookSpecificOutput": {
+            "hookEventName": "PermissionRequest", "decision": { "behavior": "allow", "updatedPermissions": session },
+        }});
+        return (out.to_string(), 0);
+    }
+    reply(event, answer)
+}
+
 pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
     let Some(decision) = answer else { return (String::new(), 0) };
     let out = match (event, decision.reason()) {
@@ -225,6 +249,17 @@ mod tests {
         let (pr, _) = reply("PermissionRequest", Some(&Decision::deny("no")));
         assert!(pr.contains("\"behavior\":\"deny\""));
         assert_eq!(reply("Stop", Some(&Decision::deny("x"))), (String::new(), 0));
+        // "Always", for the suggestions Claude made, in this session only.
+        let asked = json!({ "permission_suggestions": [
+            { "type": "addRules", "rules": [{ "toolName": "Bash", "ruleContent": "touch:*" }], "behavior": "allow", "destination": "localSettings" }
+        ]});
+        let always = Decision::ApproveAlways { scope: crate::approval::AllowScope::Workspace };
+        let (out, _) = reply_to("PermissionRequest", &asked, Some(&always));
+        let out: Value = serde_json::from_str(&out).expect("JSON");
+        let decision = &out["hookSpecificOutput"]["decision"];
+        assert_eq!(decision["behavior"], "allow");
+        assert_eq!(decision["updatedPermissions"][0]["destination"], "session");
+        assert_eq!(decision["updatedPermissions"][0]["rules"][0]["ruleContent"], "touch:*");
     }
 
     #[test]

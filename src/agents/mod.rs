@@ -579,10 +579,11 @@ pub fn parse_hook(kind: AgentKind, event: &str, payload: &serde_json::Value) -> 
 }
 
 /// What the hook command prints, and its exit code, to give the agent the verdict.
-pub fn hook_reply(kind: AgentKind, event: &str, answer: &Answer) -> (String, i32) {
+/// `payload` is what the agent sent with the event (Claude's own "always" suggestions).
+pub fn hook_reply(kind: AgentKind, event: &str, payload: &serde_json::Value, answer: &Answer) -> (String, i32) {
     let answer = answer.as_ref();
     match kind {
-        AgentKind::Claude => claude::reply(event, answer),
+        AgentKind::Claude => claude::reply_to(event, payload, answer),
         AgentKind::Codex => codex::reply(event, answer),
         AgentKind::Pi => pi::reply(event, answer),
         AgentKind::Gemini => gemini::reply(event, answer),
@@ -646,7 +647,7 @@ pub fn self_check(kind: AgentKind) -> Result<(), String> {
                 if call.tool.is_empty() {
                     return Err(format!("{event}: tool call without a tool name"));
                 }
-                let (out, code) = hook_reply(kind, event, &Some(Decision::deny("check")));
+                let (out, code) = hook_reply(kind, event, payload, &Some(Decision::deny("check")));
                 if !out.contains("check") && code == 0 {
                     return Err(format!("{event}: a deny would not stop the call"));
                 }

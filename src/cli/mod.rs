@@ -353,7 +353,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
         // Some agents let a call through when a hook outlives its timeout: answer first.
         let patience = std::time::Duration::from_secs(crate::agents::claude::HOOK_TIMEOUT - 60);
         let _ = stream.set_read_timeout(Some(patience));
-        let req = crate::runner::hooks::HookRequest { event: event.to_string(), payload };
+        let req = crate::runner::hooks::HookRequest { event: event.to_string(), payload: payload.clone() };
         let mut line = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
         line.push(b'\n');
         stream.write_all(&line).map_err(|e| format!("teamster's runner did not take the report: {e}"))?;
@@ -365,7 +365,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
     })()
     // Without an answer the call does not go ahead: teamster fails closed.
     .unwrap_or_else(|reason| Some(Decision::Deny { reason }));
-    let (out, code) = crate::agents::hook_reply(kind, event, &verdict);
+    let (out, code) = crate::agents::hook_reply(kind, event, &payload, &verdict);
     print!("{out}");
     let _ = std::io::stdout().flush();
     if let Some(Decision::Deny { reason }) = &verdict {
