@@ -535,3 +535,39 @@ reason = "this session has spent its cent"
     // The status bar names the cap and where to raise it.
     tui.wait_text("\"session cap\" stopped the agents: raise it in your config");
 }
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn codex_in_ask_for_approval_mode_completes_a_call_approved_from_the_sidebar() {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    let work = env.dir.join("work");
+    let mock = MockLlm::start("true");
+    // "Ask for approval" in Codex's /permissions: its workspace-write sandbox, asking on
+    // request. Its sandbox cannot run inside teamster's; teamster's takes its place.
+    let mut config: toml::Table = toml::from_str(&agents::prepare(&env, "codex", &mock)).expect("TOML");
+    let codex = config["agents"]["codex"].as_table().cloned().expect("codex entry");
+    let mut codex = codex;
+    let mut args = codex["args"].as_array().cloned().unwrap_or_default();
+    args.extend(["-s", "workspace-write", "-a", "on-request"].map(toml::Value::from));
+    codex.insert("args".into(), args.into());
+    config["agents"].as_table_mut().expect("agents").insert("codex".into(), codex.into());
+    env.write_config(&toml::to_string(&config).expect("TOML"));
+    std::fs::create_dir_all(work.join("junk")).expect("junk");
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", "codex", "--tab"]);
+    tui.wait_text("OpenAI Codex");
+    wait_state(&env, "codex", "idle");
+    mock.set_command(&format!("rm -rf {}", work.join("junk").display()));
+    say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
+    // Its question waits in the sidebar; a key approves it, and the call runs (it would
+    // fail in Codex's own sandbox: "error building bubblewrap command").
+    held_action(&env, "junk");
+    tui.alt("s");
+    tui.keys("y");
+    wait_until("the approved call to run", || !work.join("junk").exists());
+    tui.wait_text(TOOL_DONE);
+    assert!(!tui.contents().contains("bubblewrap"), "{}", tui.contents());
+}

@@ -59,7 +59,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         }
         env.push(("CLAUDE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned()));
     }
-    Ok(Launch { argv, env, files, routes })
+    Ok(Launch { argv, env, files, routes, ..Default::default() })
 }
 
 /// Where Claude Code would send its calls without teamster: the first `ANTHROPIC_BASE_URL`

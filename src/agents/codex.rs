@@ -49,7 +49,61 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         env: vec![("CODEX_HOME".into(), home.to_string_lossy().into_owned())],
         files: vec![(home.join("config.toml"), config), (home.join("hooks.json"), hooks)],
         routes,
+        ..Default::default()
     })
+}
+
+/// Codex's own sandbox, asked for on its command line (`-s`/`--sandbox`, `--full-auto`,
+/// `-c sandbox_mode=…`) or in its config (`sandbox_mode`), cannot run inside teamster's:
+/// bubblewrap needs mounts and uid maps that Landlock forbids, and every command would fail
+/// ("error building bubblewrap command"). So it is taken out, Codex runs with full access
+/// inside teamster's sandbox (which confines it as its workspace-write mode does, network
+/// and secrets more), and its read-only mode becomes teamster's own equivalent: each tool
+/// call waits for a person. The pane says so. Its approvals (`-a`) are kept: they come to
+/// teamster's queue.
+pub fn map_own_sandbox(l: &mut Launch) {
+    let mut asked: Option<String> = config_sandbox_mode(&l.files);
+    let mut kept = Vec::with_capacity(l.argv.len());
+    let mut args = std::mem::take(&mut l.argv).into_iter().peekable();
+    while let Some(arg) = args.next() {
+        let value = |v: &str| v.trim_matches('"').trim_matches('\'').to_string();
+        match arg.as_str() {
+            "-s" | "--sandbox" => asked = args.next().map(|v| value(&v)),
+            "--full-auto" => {
+                asked = Some("workspace-write".into());
+                kept.extend(["-a".to_string(), "on-request".to_string()]);
+            }
+            "-c" | "--config" if args.peek().is_some_and(|v| v.trim_start().starts_with("sandbox_mode")) => {
+                let setting = args.next().unwrap_or_default();
+                // Teamster's own override is the one that stays.
+                if setting.contains("danger-full-access") {
+                    kept.extend([arg, setting]);
+                } else {
+                    asked = setting.split_once('=').map(|(_, v)| value(v.trim()));
+                }
+            }
+            _ => match arg.strip_prefix("--sandbox=") {
+                Some(v) => asked = Some(value(v)),
+                None => kept.push(arg),
+            },
+        }
+    }
+    l.argv = kept;
+    l.notice = match asked.as_deref() {
+        Some("read-only") => {
+            l.holds_calls = true;
+            Some("Codex's read-only sandbox cannot run inside teamster's: Codex runs in teamster's sandbox instead, and teamster holds each of its tool calls for you (y in the sidebar lets one run)".into())
+        }
+        Some("workspace-write") => Some("Codex's workspace-write sandbox cannot run inside teamster's, which confines it the same way (its workspace; no network but teamster's proxy): its questions come to teamster's sidebar".into()),
+        _ => None,
+    };
+}
+
+/// The `sandbox_mode` the user's Codex config (copied into the pane's) asks for.
+fn config_sandbox_mode(files: &[(std::path::PathBuf, String)]) -> Option<String> {
+    let (_, text) = files.iter().find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml"))?;
+    let table: toml::Table = toml::from_str(text).ok()?;
+    table.get("sandbox_mode")?.as_str().map(str::to_string)
 }
 
 /// Points Codex's providers at the proxy by `-c` overrides (it ignores `OPENAI_BASE_URL`):
@@ -134,6 +188,45 @@ pub fn samples() -> Vec<(&'static str, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codexs_own_sandbox_modes_become_teamsters() {
+        let mapped = |args: &[&str], config: &str| {
+            let mut l = Launch {
+                argv: args.iter().map(|a| a.to_string()).collect(),
+                files: vec![(std::path::PathBuf::from("/h/config.toml"), config.to_string())],
+                ..Default::default()
+            };
+            map_own_sandbox(&mut l);
+            (l.argv.join(" "), l.holds_calls, l.notice.is_some())
+        };
+        let ours = "codex -c sandbox_mode=\"danger-full-access\"";
+        assert_eq!(mapped(&["codex", "-c", "sandbox_mode=\"danger-full-access\""], ""), (ours.into(), false, false));
+        // Read-only, however asked: taken out, and each call held by teamster.
+        for args in [
+            &["-s", "read-only"][..],
+            &["--sandbox", "read-only"],
+            &["--sandbox=read-only"],
+            &["-c", "sandbox_mode='read-only'"],
+        ] {
+            let argv: Vec<&str> = ["codex", "-c", "sandbox_mode=\"danger-full-access\""]
+                .into_iter()
+                .chain(args.iter().copied())
+                .collect();
+            assert_eq!(mapped(&argv, ""), (ours.into(), true, true), "{args:?}");
+        }
+        assert_eq!(mapped(&["codex"], "sandbox_mode = \"read-only\"\n"), ("codex".into(), true, true));
+        // Workspace-write (the TUI's "Ask for approval"): teamster's sandbox is the same; its
+        // approvals stay.
+        assert_eq!(
+            mapped(&["codex", "--full-auto", "-a", "untrusted"], ""),
+            ("codex -a on-request -a untrusted".into(), false, true)
+        );
+        assert_eq!(
+            mapped(&["codex", "-s", "workspace-write", "-a", "on-request"], ""),
+            ("codex -a on-request".into(), false, true)
+        );
+    }
 
     #[test]
     fn a_private_codex_home_carries_the_users_config_and_adds_hooks() {

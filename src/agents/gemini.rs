@@ -49,7 +49,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    Ok(Launch { argv, env, files: vec![(root.join(".gemini/settings.json"), text)], routes })
+    Ok(Launch { argv, env, files: vec![(root.join(".gemini/settings.json"), text)], routes, ..Default::default() })
 }
 
 /// Points Gemini CLI's endpoints at the proxy: the Gemini API's (API key), and Code

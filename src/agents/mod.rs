@@ -318,6 +318,11 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     pub files: Vec<(PathBuf, String)>,
     pub routes: Vec<Route>,
+    /// teamster holds each of the agent's tool calls for a person: its equivalent of a
+    /// mode of the agent's own that cannot run inside teamster's sandbox.
+    pub holds_calls: bool,
+    /// What the pane says before the agent starts (how teamster mapped such a mode).
+    pub notice: Option<String>,
 }
 
 /// One of an agent's LLM endpoints, as the metering proxy sees it: the agent's base URL
@@ -552,6 +557,9 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         AgentKind::Command => command::launch(agent, ctx),
     }?;
     l.argv.extend(agent.args.iter().cloned());
+    if agent.kind == AgentKind::Codex && ctx.sandboxed {
+        codex::map_own_sandbox(&mut l);
+    }
     let theirs: Vec<(String, String)> = agent
         .env
         .iter()

@@ -131,7 +131,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    Ok(Launch { argv, env, files, routes })
+    Ok(Launch { argv, env, files, routes, ..Default::default() })
 }
 
 /// Points opencode's Anthropic, OpenAI and Google providers at the proxy (inline config,

@@ -87,7 +87,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         argv.extend(["--model".into(), m.clone()]);
     }
     // Routes come from the extension once Pi has loaded its providers.
-    Ok(Launch { argv, env: Vec::new(), files: vec![(path, text)], routes: Vec::new() })
+    Ok(Launch { argv, files: vec![(path, text)], ..Default::default() })
 }
 
 pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {

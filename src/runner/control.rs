@@ -147,7 +147,15 @@ impl Runner {
     pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Answer {
         // An agent's own dialog is about a call the rules judged at its tool-call hook.
         let asks_itself = matches!(action, Action::AgentDialog(_));
-        let rules = if asks_itself { Default::default() } else { self.rules.read().clone() };
+        let mut rules = if asks_itself { Default::default() } else { self.rules.read().clone() };
+        // A pane whose agent's own read-only mode teamster maps holds every tool call.
+        let holds = matches!(action, Action::ToolCall(_))
+            && self.state.lock().panes.get(&pane).is_some_and(|p| p.meta.lock().holds_calls);
+        if holds && !rules.iter().any(|r| r.name == "hold_tool_calls") {
+            let mut all = rules.as_ref().clone();
+            all.push(policy::Rule::hold_every_tool_call());
+            rules = Arc::new(all);
+        }
         // The branch a checkout is on, only for rules that ask, and found (by git) away
         // from the state lock.
         let checkout = match &action {

@@ -534,6 +534,7 @@ impl Runner {
         let mut routes = Vec::new();
         let mut sandbox: Option<sandbox::Prepared> = None;
         let mut hook_task: Option<hooks::Listening> = None;
+        let (mut holds_calls, mut notice) = (false, None::<String>);
         let mut sandboxed = false;
         let (argv, arg0, extra_env, display, agent) = match &spec.spawn {
             Spawn::Shell => {
@@ -569,6 +570,8 @@ impl Runner {
                     sandboxed,
                 };
                 let launch = crate::agents::launch(&agent, &ctx)?;
+                holds_calls = launch.holds_calls;
+                notice = launch.notice.clone();
                 routes = meter::classify(launch.routes.clone(), meter::RouteSource::Launch);
                 for (path, text) in &launch.files {
                     crate::agents::write_private(path, text)
@@ -648,6 +651,7 @@ impl Runner {
             secrets,
             sandboxed,
             sandbox_plan: sandbox.as_ref().map(|s| std::sync::Arc::new(s.plan.clone())),
+            holds_calls,
             refused: 0,
             recent_refusals: Vec::new(),
             proxy_task: None,
@@ -655,6 +659,15 @@ impl Runner {
         };
         let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
             .map_err(|e| e.to_string())?;
+        // How teamster mapped a mode of the agent's own: first on its screen, and said.
+        if let Some(notice) = notice {
+            pane.screen.lock().feed(format!("\x1b[33mteamster: {notice}\x1b[0m\r\n").as_bytes());
+            log(&format!("pane {id}: {notice}"));
+            if let Some(s) = st.sessions.get(&session) {
+                let kind = AlertKind::Notify { title: "teamster".into(), body: notice };
+                let _ = s.events.send(SessionEvent::Message(ServerMsg::Alert { pane: id, kind }));
+            }
+        }
         if agent.is_some() {
             st.proxy_tokens.insert(token.clone(), id);
         }

@@ -46,6 +46,8 @@ pub struct PaneMeta {
     /// Whether the agent runs in teamster's sandbox, and what it lets the agent do.
     pub sandboxed: bool,
     pub sandbox_plan: Option<std::sync::Arc<crate::sandbox::Plan>>,
+    /// teamster holds each of its tool calls (its equivalent of a mode of the agent's own).
+    pub holds_calls: bool,
     /// Writes and connections its sandbox refused, and those of the last minute.
     pub refused: u32,
     pub recent_refusals: Vec<(String, u64)>,
