@@ -69,8 +69,8 @@ fn opencodes_own_dialog_is_in_the_queue() {
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn gemini_clis_own_dialog_is_in_the_queue() {
     // Gemini's hooks cannot answer its dialog: teamster types its keys (the digit of the
-    // option, or Esc, which carries no message to the model). In the pane, 1 allows once.
-    own_dialog("gemini", "gemini-api-key", "Allow execution of", b"1", true, false);
+    // option; Esc, then the deny's message as the next prompt). In the pane, 1 allows once.
+    own_dialog("gemini", "gemini-api-key", "Allow execution of", b"1", true, true);
 }
 
 /// The agent's own permission question (asked of `rm -rf`, which both agents ask about by

@@ -173,6 +173,11 @@ pub fn dialog_keys(lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
     })
 }
 
+/// Its prompt box is up, and no dialog over it.
+pub fn takes_prompt(lines: &[String]) -> bool {
+    screen_state(lines) != Some(AgentState::NeedsApproval) && lines.iter().any(|l| l.contains("Type your message"))
+}
+
 /// Esc in its dialog cancels the request, and says so.
 pub fn dialog_refused(lines: &[String]) -> bool {
     lines.iter().any(|l| l.contains("Request cancelled"))

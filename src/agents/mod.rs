@@ -615,6 +615,14 @@ pub fn dialog_keys(kind: AgentKind, lines: &[String], decision: &Decision) -> Op
     }
 }
 
+/// Whether the agent's input takes a prompt now (its screen shows its prompt box).
+pub fn takes_prompt(kind: AgentKind, lines: &[String]) -> bool {
+    match kind {
+        AgentKind::Gemini => gemini::takes_prompt(lines),
+        _ => false,
+    }
+}
+
 /// Whether the screen says the agent's dialog was just refused in its pane.
 pub fn dialog_refused(kind: AgentKind, lines: &[String]) -> bool {
     match kind {

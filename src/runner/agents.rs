@@ -3,6 +3,7 @@
 
 use super::control::{Action, deny_pending_of};
 use super::hooks::HookRequest;
+use super::pane::DialogAnswer;
 use super::{Runner, SessionEvent, State};
 use crate::agents::{AgentState, Answer, HookEvent, ToolCall};
 use crate::approval::Decision;
@@ -79,12 +80,13 @@ impl Runner {
                     // question. Else, where teamster knows its keys, it is an item in the
                     // queue, its decision typed into the dialog; otherwise the pane's.
                     if self.take_approval(pane, &call) {
-                        self.answer_by_keys(pane, kind, Decision::ApproveOnce);
+                        self.answer_by_keys(pane, kind, Decision::ApproveOnce, call.summary());
                     } else if crate::agents::answers_by_keys(kind) {
                         let runner = self.clone();
                         tokio::spawn(async move {
+                            let what = call.summary();
                             if let Some(decision) = runner.decide(pane, Action::AgentDialog(call)).await {
-                                runner.answer_by_keys(pane, kind, decision);
+                                runner.answer_by_keys(pane, kind, decision, what);
                             }
                         });
                     } else {
@@ -98,29 +100,42 @@ impl Runner {
 
     /// Types `decision` into the agent's own dialog, now if it is on screen, else when it
     /// shows (the agent draws it after its hook returns).
-    fn answer_by_keys(&self, pane: PaneId, kind: crate::agents::AgentKind, decision: Decision) {
+    fn answer_by_keys(&self, pane: PaneId, kind: crate::agents::AgentKind, decision: Decision, what: String) {
         if !crate::agents::answers_by_keys(kind) {
             return;
         }
         let Some(p) = self.state.lock().panes.get(&pane).cloned() else { return };
-        p.meta.lock().dialog_answer = Some(decision);
+        p.meta.lock().dialog_answer = Some(DialogAnswer::Decide(decision, what));
         let lines = p.screen.lock().visible_text();
         self.type_dialog_answer(&p, &lines);
     }
 
     /// Types the decision waiting for the pane's dialog, if the dialog is on screen.
     pub(super) fn type_dialog_answer(&self, p: &super::pane::Pane, lines: &[String]) {
-        let (kind, decision) = {
+        let (kind, step) = {
             let m = p.meta.lock();
             match (m.agent, &m.dialog_answer) {
-                (Some(kind), Some(d)) => (kind, d.clone()),
+                (Some(kind), Some(step)) => (kind, step.clone()),
                 _ => return,
             }
         };
-        if let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) {
-            p.meta.lock().dialog_answer = None;
-            p.write(&keys);
-        }
+        let (keys, next) = match step {
+            DialogAnswer::Decide(decision, what) => {
+                let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) else { return };
+                let tell = decision.reason().map(|r| DialogAnswer::Tell(format!("(teamster) I denied `{what}`: {r}")));
+                (keys, tell)
+            }
+            DialogAnswer::Tell(text) if crate::agents::takes_prompt(kind, lines) => (
+                format!("\x1b[200~{}\x1b[201~", crate::text::visible(&text)).into_bytes(),
+                Some(DialogAnswer::Send(text)),
+            ),
+            DialogAnswer::Send(text) if lines.iter().any(|l| text.get(..30).is_some_and(|t| l.contains(t))) => {
+                (b"\r".to_vec(), None)
+            }
+            DialogAnswer::Tell(_) | DialogAnswer::Send(_) => return,
+        };
+        p.meta.lock().dialog_answer = next;
+        p.write(&keys);
     }
 
     /// The agent's own dialog left its screen: a question of its that teamster answers by

@@ -55,9 +55,21 @@ pub struct PaneMeta {
     pub proxy_task: Option<tokio::task::AbortHandle>,
     /// Serves the pane's own hook socket.
     pub hook_task: Option<super::hooks::Listening>,
-    /// A decision for the agent's own dialog, typed as its keys once the dialog is on
-    /// screen (for agents whose hooks cannot answer it).
-    pub dialog_answer: Option<crate::approval::Decision>,
+    /// teamster's answer to the agent's own dialog, typed as keys (for agents whose hooks
+    /// cannot answer it), a step at a time as its screen allows.
+    pub dialog_answer: Option<DialogAnswer>,
+}
+
+/// Where typing an answer into an agent's own dialog is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DialogAnswer {
+    /// The decision, to type once the dialog is on screen; what the call was.
+    Decide(crate::approval::Decision, String),
+    /// A deny's message, to type as the next prompt once the agent takes one (its dialog
+    /// cannot carry one).
+    Tell(String),
+    /// The message is typed: Enter, once it shows.
+    Send(String),
 }
 
 /// Everything needed to start a pane, or start it again after the runner restarts.
