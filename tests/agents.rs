@@ -571,3 +571,38 @@ fn codex_in_ask_for_approval_mode_completes_a_call_approved_from_the_sidebar() {
     tui.wait_text(TOOL_DONE);
     assert!(!tui.contents().contains("bubblewrap"), "{}", tui.contents());
 }
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn codex_switched_to_ask_for_approval_in_its_menu_still_completes_calls() {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    let work = env.dir.join("work");
+    let mock = MockLlm::start("true");
+    env.write_config(&agents::prepare(&env, "codex", &mock));
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", "codex", "--tab"]);
+    tui.wait_text("OpenAI Codex");
+    wait_state(&env, "codex", "idle");
+    // The user picks "Ask for approval" in Codex's own menu.
+    tui.send(b"/permissions");
+    tui.wait_text("› /permissions");
+    tui.send(b"\r");
+    tui.wait_text("Update Model Permissions");
+    tui.send(b"1");
+    // teamster takes Codex back to full access in its own sandbox, and says so.
+    tui.wait_text("Permission selection requested: Full Access");
+    tui.wait_text("Codex's own sandbox (Ask for approval) cannot run inside teamster's");
+    // teamster holds its calls instead; approved in the sidebar, the call runs.
+    let made = work.join("approved.txt");
+    mock.set_command(&format!("touch {}", made.display()));
+    say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
+    held_action(&env, "approved.txt");
+    assert!(!made.exists(), "the call ran before it was approved");
+    tui.alt("s");
+    tui.keys("y");
+    wait_until("the approved call to run", || made.exists());
+    assert!(!tui.contents().contains("bubblewrap"), "{}", tui.contents());
+}

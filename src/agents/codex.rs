@@ -99,6 +99,44 @@ pub fn map_own_sandbox(l: &mut Launch) {
     };
 }
 
+/// Where teamster is in taking Codex back to full access after a restricted mode was
+/// chosen in its `/permissions` menu (its sandbox cannot run inside teamster's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// `/permissions` typed.
+    Typed,
+    /// Enter: its menu opens.
+    Opened,
+    /// `3`: "Full Access"; its confirmation comes.
+    Chose,
+}
+
+const CHOSEN: &str = "Permission selection requested:";
+
+/// How many of Codex's notes of a `/permissions` choice are on screen, and the last one's
+/// mode.
+pub fn permission_choices(lines: &[String]) -> (usize, Option<String>) {
+    let chosen: Vec<&String> = lines.iter().filter(|l| l.contains(CHOSEN)).collect();
+    let last = chosen.last().and_then(|l| l.split(CHOSEN).nth(1)).map(|m| m.trim().to_string());
+    (chosen.len(), last)
+}
+
+/// The keys for the next step back to full access, and the step after them; `None` while
+/// the screen is not there yet.
+pub fn switch_keys(step: Switch, lines: &[String]) -> Option<(&'static [u8], Option<Switch>)> {
+    let shows = |text: &str| lines.iter().any(|l| l.contains(text));
+    match step {
+        Switch::Typed if lines.iter().any(|l| l.trim_start().starts_with("› /permissions")) => {
+            Some((b"\r", Some(Switch::Opened)))
+        }
+        Switch::Opened if shows("Update Model Permissions") && shows("3. Full Access") => {
+            Some((b"3", Some(Switch::Chose)))
+        }
+        Switch::Chose if shows("1. Yes, continue anyway") => Some((b"1", None)),
+        _ => None,
+    }
+}
+
 /// The `sandbox_mode` the user's Codex config (copied into the pane's) asks for.
 fn config_sandbox_mode(files: &[(std::path::PathBuf, String)]) -> Option<String> {
     let (_, text) = files.iter().find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml"))?;
@@ -188,6 +226,23 @@ pub fn samples() -> Vec<(&'static str, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restricted_mode_chosen_in_its_menu_is_taken_back_step_by_step() {
+        let screen = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<String>>();
+        let chose = screen(&["• Permission selection requested: Ask for approval", "› Ask Codex to do anything"]);
+        assert_eq!(permission_choices(&chose), (1, Some("Ask for approval".into())));
+        assert_eq!(permission_choices(&screen(&["› hi"])), (0, None));
+        // Each step waits for its screen.
+        assert_eq!(switch_keys(Switch::Typed, &chose), None);
+        let typed = screen(&["› /permissions"]);
+        assert_eq!(switch_keys(Switch::Typed, &typed), Some((&b"\r"[..], Some(Switch::Opened))));
+        let menu = screen(&["  Update Model Permissions", "› 1. Ask for approval  …", "  3. Full Access       …"]);
+        assert_eq!(switch_keys(Switch::Opened, &menu), Some((&b"3"[..], Some(Switch::Chose))));
+        let confirm = screen(&["  Enable full access?", "› 1. Yes, continue anyway  Apply full access"]);
+        assert_eq!(switch_keys(Switch::Chose, &confirm), Some((&b"1"[..], None)));
+        assert_eq!(switch_keys(Switch::Chose, &menu), None);
+    }
 
     #[test]
     fn codexs_own_sandbox_modes_become_teamsters() {

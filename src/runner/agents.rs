@@ -138,6 +138,44 @@ impl Runner {
         p.write(&keys);
     }
 
+    /// Codex's `/permissions` menu switches its own sandbox on, which cannot run inside
+    /// teamster's (every command would fail). A restricted mode chosen there is taken back
+    /// to full access (which asks nothing), a step at a time as its screen allows, and
+    /// mapped to teamster's own: each of its tool calls waits for a person. The user is told.
+    pub(super) fn keep_codex_in_full_access(&self, p: &super::pane::Pane, lines: &[String]) {
+        use crate::agents::codex::{self, Switch};
+        let (count, last) = codex::permission_choices(lines);
+        let (seen, step) = p.meta.lock().codex_choices;
+        let (keys, next, seen) = match step {
+            Some(step) => match codex::switch_keys(step, lines) {
+                Some((keys, next)) => (keys, next, seen),
+                None => return,
+            },
+            None if count > seen => {
+                let Some(mode) = last.filter(|m| m != "Full Access") else {
+                    p.meta.lock().codex_choices = (count, None);
+                    return;
+                };
+                let notice = format!(
+                    "Codex's own sandbox ({mode}) cannot run inside teamster's: Codex goes back to full access in teamster's sandbox, and teamster holds each of its tool calls for you instead"
+                );
+                p.meta.lock().holds_calls = true;
+                super::log(&format!("pane {}: {notice}", p.id));
+                if let Some(s) = self.state.lock().sessions.get(&p.session) {
+                    let kind = AlertKind::Notify { title: "teamster".into(), body: notice };
+                    let _ = s.events.send(SessionEvent::Message(ServerMsg::Alert { pane: p.id, kind }));
+                }
+                (&b"/permissions"[..], Some(Switch::Typed), count + 1)
+            }
+            None => {
+                p.meta.lock().codex_choices = (seen.min(count), None);
+                return;
+            }
+        };
+        p.meta.lock().codex_choices = (seen, next);
+        p.write(keys);
+    }
+
     /// The agent's own dialog left its screen: a question of its that teamster answers by
     /// keys and still holds was answered in the pane.
     pub(super) fn dialog_closed(&self, pane: PaneId, kind: crate::agents::AgentKind, lines: &[String]) {

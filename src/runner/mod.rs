@@ -652,6 +652,7 @@ impl Runner {
             sandboxed,
             sandbox_plan: sandbox.as_ref().map(|s| std::sync::Arc::new(s.plan.clone())),
             holds_calls,
+            codex_choices: (0, None),
             refused: 0,
             recent_refusals: Vec::new(),
             proxy_task: None,

@@ -48,6 +48,9 @@ pub struct PaneMeta {
     pub sandbox_plan: Option<std::sync::Arc<crate::sandbox::Plan>>,
     /// teamster holds each of its tool calls (its equivalent of a mode of the agent's own).
     pub holds_calls: bool,
+    /// Codex's `/permissions` choices on screen already seen, and where teamster is in
+    /// taking it back to full access.
+    pub codex_choices: (usize, Option<crate::agents::codex::Switch>),
     /// Writes and connections its sandbox refused, and those of the last minute.
     pub refused: u32,
     pub recent_refusals: Vec<(String, u64)>,
@@ -396,6 +399,9 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
         }
         let lines = p.screen.lock().visible_text();
         r.type_dialog_answer(&p, &lines);
+        if kind == AgentKind::Codex {
+            r.keep_codex_in_full_access(&p, &lines);
+        }
         let now = crate::agents::screen_state(kind, &lines);
         // Not every agent says when it is up (Codex's first hook comes with the first
         // prompt): its screen settling says so.
