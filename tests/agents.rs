@@ -67,6 +67,15 @@ fn opencodes_own_dialog_is_in_the_queue() {
 
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn pis_extension_dialogs_are_in_the_queue() {
+    // Pi asks nothing itself; its example permission-gate extension asks before `rm -rf`
+    // (ctx.ui.select). Enter in the pane picks "Yes". Its deny reaches the model as the
+    // extension's own reason ("Blocked by user").
+    own_dialog("pi", "mock-model", "Dangerous command", b"\r", true, false);
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn gemini_clis_own_dialog_is_in_the_queue() {
     // Gemini's hooks cannot answer its dialog: teamster types its keys (the digit of the
     // option; Esc, then the deny's message as the next prompt). In the pane, 1 allows once.
@@ -86,7 +95,21 @@ fn own_dialog(kind: &str, ui: &str, dialog: &str, pane_keys: &[u8], pane_approve
     let work = env.dir.join("work");
     let mock = MockLlm::start("true");
     let policy = "[[policy]]\nname = \"look at d4\"\non = \"tool_call\"\ncommand = 'd4'\nverdict = \"ask\"\nreason = \"d4 is precious\"\n";
-    env.write_config(&format!("{policy}\n{}", agents::prepare(&env, kind, &mock)));
+    let mut agent: toml::Table = toml::from_str(&agents::prepare(&env, kind, &mock)).expect("TOML");
+    // Pi's questions come from extensions: its example permission gate.
+    if kind == "pi" {
+        let gate = agents::cli("pi")
+            .parent()
+            .and_then(|b| b.parent())
+            .map(|m| m.join("@mariozechner/pi-coding-agent/examples/extensions/permission-gate.ts"));
+        let entry = agent["agents"]["pi"].as_table().cloned().expect("pi entry");
+        let mut entry = entry;
+        let mut args = entry["args"].as_array().cloned().unwrap_or_default();
+        args.extend(["-e".into(), gate.expect("the gate").to_string_lossy().into_owned().into()]);
+        entry.insert("args".into(), args.into());
+        agent["agents"].as_table_mut().expect("agents").insert("pi".into(), entry.into());
+    }
+    env.write_config(&format!("{policy}\n{}", toml::to_string(&agent).expect("TOML")));
     for d in ["d1", "d2", "d3", "d4"] {
         std::fs::create_dir_all(work.join(d)).expect("dir");
     }
