@@ -614,7 +614,18 @@ fn codex_switched_to_ask_for_approval_in_its_menu_still_completes_calls() {
     tui.wait_text("› /permissions");
     tui.send(b"\r");
     tui.wait_text("Update Model Permissions");
-    tui.send(b"1");
+    // Enter picks the first, "Ask for approval". A busy Codex may drop a key that comes
+    // as its menu draws: a person would press it again (an extra Enter on an empty prompt
+    // does nothing).
+    let deadline = std::time::Instant::now() + AGENT_DEADLINE;
+    loop {
+        tui.send(b"\r");
+        let chose = |s: &vt100::Screen| s.contents().contains("Permission selection requested: Ask for approval");
+        if tui.poll_for(std::time::Duration::from_secs(2), chose) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the choice never took:\n{}", tui.contents());
+    }
     // teamster takes Codex back to full access in its own sandbox, and says so.
     tui.wait_text("Permission selection requested: Full Access");
     tui.wait_text("Codex's own sandbox (Ask for approval) cannot run inside teamster's");
