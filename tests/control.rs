@@ -145,6 +145,36 @@ fn an_approval_the_sandbox_will_still_refuse_says_so() {
 }
 
 #[test]
+fn a_plain_programs_yes_no_question_is_in_the_queue_and_answered_by_keys() {
+    let env = Env::new();
+    let script = env.dir.join("asker.sh");
+    write_script(
+        &script,
+        "#!/bin/bash\nfor n in 1 2 3; do\n  read -r -p \"Delete batch $n? [y/N] \" a\n  echo \"batch $n: $a\"\ndone\nsleep 1000\n",
+    );
+    env.write_config(&format!("[agents.asker]\ncommand = \"{}\"\n", script.display()));
+    let tui = env.tui(&[], 140, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "asker", "--right"]);
+    // Its question waits in the queue, as the program's own; approved there, y is typed.
+    env.wait_ls("the first question held", |_| !pending(&env).is_empty());
+    let held = pending(&env)[0].clone();
+    assert_eq!((held["source"].as_str(), held["what"].as_str()), (Some("agent"), Some("Delete batch 1? [y/N]")));
+    env.ok(&["approve", &held["id"].to_string()]);
+    tui.wait_text("batch 1: y");
+    // Denied: n.
+    env.wait_ls("the second question held", |_| pending(&env).iter().any(|p| p["what"] == "Delete batch 2? [y/N]"));
+    let id = pending(&env)[0]["id"].to_string();
+    env.ok(&["deny", &id, "--reason", "keep it"]);
+    tui.wait_text("batch 2: n");
+    // Answered in the pane: the item goes.
+    env.wait_ls("the third question held", |_| pending(&env).iter().any(|p| p["what"] == "Delete batch 3? [y/N]"));
+    tui.type_line("y");
+    tui.wait_text("batch 3: y");
+    env.wait_ls("the queue to empty", |_| pending(&env).is_empty());
+}
+
+#[test]
 fn approval_ids_go_on_after_a_restart() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);

@@ -603,7 +603,7 @@ pub fn hook_reply(kind: AgentKind, event: &str, payload: &serde_json::Value, ans
 /// Whether teamster answers the agent's own dialog by typing its keys (its hooks cannot
 /// answer it: Gemini CLI).
 pub fn answers_by_keys(kind: AgentKind) -> bool {
-    kind == AgentKind::Gemini
+    matches!(kind, AgentKind::Gemini | AgentKind::Command)
 }
 
 /// The keys that give `decision` to the agent's own dialog on screen (`lines`); `None`
@@ -611,6 +611,7 @@ pub fn answers_by_keys(kind: AgentKind) -> bool {
 pub fn dialog_keys(kind: AgentKind, lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
     match kind {
         AgentKind::Gemini => gemini::dialog_keys(lines, decision),
+        AgentKind::Command => command::dialog_keys(lines, decision),
         _ => None,
     }
 }

@@ -138,6 +138,18 @@ impl Runner {
         p.write(&keys);
     }
 
+    /// A plain program's yes/no question, read off its screen: an item in the queue, its
+    /// decision typed as `y` or `n`.
+    pub(super) fn screen_question(self: &Arc<Self>, pane: PaneId, question: String) {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let call = ToolCall::named(&question);
+            if let Some(decision) = runner.decide(pane, Action::AgentDialog(call)).await {
+                runner.answer_by_keys(pane, crate::agents::AgentKind::Command, decision, question);
+            }
+        });
+    }
+
     /// Codex's `/permissions` menu switches its own sandbox on, which cannot run inside
     /// teamster's (every command would fail). A restricted mode chosen there is taken back
     /// to full access (which asks nothing), a step at a time as its screen allows, and

@@ -364,6 +364,8 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
     const BUSY: Duration = Duration::from_millis(300);
     const QUIET: Duration = Duration::from_millis(1500);
     let mut shown: Option<AgentState> = None;
+    // A plain program's yes/no question on screen, already in teamster's queue.
+    let mut asked: Option<String> = None;
     loop {
         let Some(p) = pane.upgrade() else { return };
         p.output.notified().await;
@@ -394,6 +396,18 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
             }
             if p.is_running() {
                 r.set_agent_state(p.id, AgentState::Idle);
+                // Quiet, it may be asking something: an item in the queue, answered by
+                // keys; gone from its screen, it was answered in the pane.
+                let lines = p.screen.lock().visible_text();
+                r.type_dialog_answer(&p, &lines);
+                let now = crate::agents::command::question(&lines);
+                if now != asked {
+                    match &now {
+                        Some(q) => r.screen_question(p.id, q.clone()),
+                        None => r.dialog_closed(p.id, kind, &lines),
+                    }
+                    asked = now;
+                }
             }
             continue;
         }
