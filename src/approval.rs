@@ -39,6 +39,73 @@ impl Decision {
     }
 }
 
+/// What the audit log says became of an action, or of an event it records (a share's
+/// comings and goings). Written as its word (`allow`, `joined`), read back from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Verdict {
+    Allow,
+    Deny,
+    /// No rule spoke: the agent's own rules decided.
+    Defer,
+    /// Nobody waited for the answer any more.
+    Withdrawn,
+    /// A share link: a teammate joined, left, typed, was refused, lost input; sharing ended.
+    Joined,
+    Left,
+    Typed,
+    Refused,
+    Lost,
+    Ended,
+    /// A word an older teamster wrote that is none of these.
+    Recorded(String),
+}
+
+const VERDICT_WORDS: [(Verdict, &str); 10] = [
+    (Verdict::Allow, "allow"),
+    (Verdict::Deny, "deny"),
+    (Verdict::Defer, "defer"),
+    (Verdict::Withdrawn, "withdrawn"),
+    (Verdict::Joined, "joined"),
+    (Verdict::Left, "left"),
+    (Verdict::Typed, "typed"),
+    (Verdict::Refused, "refused"),
+    (Verdict::Lost, "lost"),
+    (Verdict::Ended, "ended"),
+];
+
+impl Verdict {
+    /// An action's verdict: what was decided, or `Defer` for no decision.
+    pub fn of(answer: Option<&Decision>) -> Verdict {
+        match answer {
+            Some(d) if d.approves() => Verdict::Allow,
+            Some(_) => Verdict::Deny,
+            None => Verdict::Defer,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Recorded(word) => f.write_str(word),
+            known => f.write_str(VERDICT_WORDS.iter().find(|(v, _)| v == known).map_or("", |(_, w)| w)),
+        }
+    }
+}
+
+impl From<String> for Verdict {
+    fn from(word: String) -> Verdict {
+        VERDICT_WORDS.iter().find(|(_, w)| *w == word).map_or(Verdict::Recorded(word), |(v, _)| v.clone())
+    }
+}
+
+impl From<Verdict> for String {
+    fn from(v: Verdict) -> String {
+        v.to_string()
+    }
+}
+
 /// Where an "always allow" applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -160,6 +227,18 @@ impl From<DecidedBy> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verdict_reads_back_as_it_was_written() {
+        for (v, word) in VERDICT_WORDS {
+            assert_eq!(v.to_string(), word);
+            assert_eq!(Verdict::from(word.to_string()), v);
+        }
+        assert_eq!(Verdict::from("maybe".to_string()), Verdict::Recorded("maybe".into()));
+        assert_eq!(Verdict::of(Some(&Decision::ApproveOnce)), Verdict::Allow);
+        assert_eq!(Verdict::of(Some(&Decision::deny("x"))), Verdict::Deny);
+        assert_eq!(Verdict::of(None), Verdict::Defer);
+    }
 
     #[test]
     fn who_decided_reads_back_as_it_was_written() {

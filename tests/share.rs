@@ -216,7 +216,13 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         // The agent's own question (its permission dialog) waits on the page too, and a
         // click answers it.
         typist.type_line(agent, "confirm echo mine > mine.txt").await;
-        browser.wait("the agent's question", "return document.querySelectorAll('.pending button.approve').length === 1").await;
+        // (The push just approved may still be on the page for a moment: wait for this one alone.)
+        browser
+            .wait(
+                "the agent's question",
+                "const p = document.querySelectorAll('.pending'); return p.length === 1 && p[0].innerText.includes('echo mine') && !!p[0].querySelector('button.approve:not([disabled])');",
+            )
+            .await;
         let text = browser.eval("return document.getElementById('pending').innerText").await;
         let text = text.as_str().unwrap_or_default();
         assert!(text.contains("echo mine") && text.contains("asks before it does this"), "{text}");

@@ -645,7 +645,7 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
             crate::runner::store::local_time(d.ts),
             visible(&d.session),
             visible(&d.agent),
-            visible(&d.verdict),
+            visible(&d.verdict.to_string()),
             visible(&d.by.to_string()),
             visible(&d.what),
             visible(&why)

@@ -486,7 +486,7 @@ pub struct RecentView {
     /// tool_call, llm_request, session_start, sandbox.
     pub kind: String,
     pub what: String,
-    pub verdict: String,
+    pub verdict: crate::approval::Verdict,
     pub by: crate::approval::DecidedBy,
 }
 

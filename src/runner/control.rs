@@ -7,7 +7,7 @@
 use super::store::{DecisionRecord, SpendRecord};
 use super::{Runner, State, log, now_secs};
 use crate::agents::{AgentState, ToolCall};
-use crate::approval::{AllowScope, DecidedBy, Decision, Surface};
+use crate::approval::{AllowScope, DecidedBy, Decision, Surface, Verdict};
 use crate::layout::PaneId;
 use crate::meter::prices::Priced;
 use crate::meter::usage::Reading;
@@ -210,7 +210,7 @@ impl Runner {
                     Action::LlmRequest { .. } => "llm_request".into(),
                 },
                 what: self.describe(&action, ctx.session_spend),
-                verdict: String::new(),
+                verdict: Verdict::Defer,
                 by: if decision.rule.is_some() { DecidedBy::Policy } else { DecidedBy::NoRule },
                 rule: decision.rule.clone(),
                 reason: None,
@@ -242,9 +242,8 @@ impl Runner {
         if model_call && decision.rule.is_none() {
             return answer;
         }
-        let word = answer.as_ref().map_or("defer", Decision::word);
         let reason = answer.as_ref().and_then(Decision::reason).map(str::to_string);
-        self.audit(DecisionRecord { verdict: word.into(), reason, ..record });
+        self.audit(DecisionRecord { verdict: Verdict::of(answer.as_ref()), reason, ..record });
         answer
     }
 
@@ -292,9 +291,9 @@ impl Runner {
         let session_name = s.name.clone();
         self.change_marks(st, session, &decision.marks);
         let (word, reason) = match &decision.verdict {
-            policy::Verdict::Deny { reason } | policy::Verdict::Ask { reason } => ("deny", Some(reason.clone())),
-            policy::Verdict::Allow => ("allow", None),
-            policy::Verdict::Defer => ("defer", None),
+            policy::Verdict::Deny { reason } | policy::Verdict::Ask { reason } => (Verdict::Deny, Some(reason.clone())),
+            policy::Verdict::Allow => (Verdict::Allow, None),
+            policy::Verdict::Defer => (Verdict::Defer, None),
         };
         if decision.rule.is_some() {
             self.audit(DecisionRecord {
@@ -304,14 +303,14 @@ impl Runner {
                 agent: agent.to_string(),
                 kind: "session_start".into(),
                 what: format!("start {agent}"),
-                verdict: word.into(),
+                verdict: word.clone(),
                 by: DecidedBy::Policy,
                 rule: decision.rule.clone(),
                 reason: reason.clone(),
             });
         }
         match reason {
-            Some(reason) if word == "deny" => Err(format!("a policy refused to start {agent}: {reason}")),
+            Some(reason) if word == Verdict::Deny => Err(format!("a policy refused to start {agent}: {reason}")),
             _ => Ok(()),
         }
     }
@@ -329,7 +328,7 @@ impl Runner {
             self.broadcast_pending(&st);
         }
         self.audit(DecisionRecord {
-            verdict: "withdrawn".into(),
+            verdict: Verdict::Withdrawn,
             by: DecidedBy::TheAgent,
             reason: Some("nobody waited for the answer any more".into()),
             ..record
@@ -357,7 +356,7 @@ impl Runner {
         let kept = retried.then(|| self.kept_answer(pane, &action)).flatten();
         if let Some((answer, by)) = kept {
             self.audit(DecisionRecord {
-                verdict: answer.as_ref().map_or("defer", Decision::word).into(),
+                verdict: Verdict::of(answer.as_ref()),
                 by,
                 reason: answer.as_ref().and_then(Decision::reason).map(str::to_string),
                 ..record
@@ -456,12 +455,7 @@ impl Runner {
         };
         // Answered in the agent's own pane, the agent has its answer already.
         let told = by != DecidedBy::You(Surface::Pane);
-        self.audit(DecisionRecord {
-            verdict: answer.as_ref().map_or("defer", Decision::word).into(),
-            by,
-            reason: why,
-            ..record
-        });
+        self.audit(DecisionRecord { verdict: Verdict::of(answer.as_ref()), by, reason: why, ..record });
         answer.filter(|_| told)
     }
 

@@ -5,6 +5,7 @@ use super::Runner;
 use super::control::Action;
 use super::store::DecisionRecord;
 use crate::agents::Route;
+use crate::approval::Verdict;
 use crate::config::Config;
 use crate::meter::proxy::{Meter, Target};
 use crate::meter::upstream::{self, RouteOrigin};
@@ -172,7 +173,7 @@ impl Runner {
                         kind: "route".into(),
                         // As it came: whatever prints the audit log shows it made visible.
                         what: format!("route {} ({}) to {url}, named by {}", r.id, r.provider, origin.words()),
-                        verdict: if verdict.is_ok() { "allow" } else { "deny" }.into(),
+                        verdict: if verdict.is_ok() { Verdict::Allow } else { Verdict::Deny },
                         by: crate::approval::DecidedBy::Teamster,
                         rule: None,
                         reason: Some(match verdict {

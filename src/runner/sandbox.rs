@@ -223,7 +223,7 @@ impl Runner {
             agent,
             kind: "sandbox".into(),
             what,
-            verdict: "deny".into(),
+            verdict: crate::approval::Verdict::Deny,
             by: crate::approval::DecidedBy::Sandbox,
             rule: None,
             reason: Some(why.to_string()),

@@ -14,6 +14,7 @@
 use super::client::{Batch, Feed, Scope};
 use super::store::DecisionRecord;
 use super::{Runner, log, now_secs};
+use crate::approval::Verdict;
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, Reply, ServerMsg, ShareRequest, ShareView};
 use crate::share::crypto::{Keys, Link, aad, b64, random, token_hash};
@@ -203,7 +204,7 @@ impl Runner {
         }
     }
 
-    fn note(&self, session: u32, what: String, verdict: &str) {
+    fn note(&self, session: u32, what: String, verdict: crate::approval::Verdict) {
         let name = self.state.lock().sessions.get(&session).map(|s| s.name.clone()).unwrap_or_default();
         self.audit(DecisionRecord {
             ts: now_secs(),
@@ -212,7 +213,7 @@ impl Runner {
             agent: "share".into(),
             kind: "share".into(),
             what,
-            verdict: verdict.into(),
+            verdict,
             by: crate::approval::DecidedBy::ShareLink,
             rule: None,
             reason: None,
@@ -367,7 +368,7 @@ async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::ones
     }
     if let Some(why) = ended {
         log(&format!("share {} ended: {why}", share.id));
-        runner.note(share.session, format!("sharing stopped: {why}"), "ended");
+        runner.note(share.session, format!("sharing stopped: {why}"), Verdict::Ended);
     }
     runner.shares.lock().retain(|s| s.id != share.id);
     runner.touch_session(share.session);
@@ -476,13 +477,13 @@ async fn connected(
                     Ok(ToRunner::Snapshot) => stream.feed.resync(),
                     Ok(ToRunner::Joined { conn, role, name }) => {
                         let name = crate::text::visible(&name).into_owned();
-                        runner.note(share.session, format!("{name} joined as {}", role.word()), "joined");
+                        runner.note(share.session, format!("{name} joined as {}", role.word()), Verdict::Joined);
                         share.viewers.lock().insert(conn, (role, name));
                         runner.touch_session(share.session);
                     }
                     Ok(ToRunner::Left { conn }) => {
                         if let Some((role, name)) = share.viewers.lock().remove(&conn) {
-                            runner.note(share.session, format!("{name} ({}) left", role.word()), "left");
+                            runner.note(share.session, format!("{name} ({}) left", role.word()), Verdict::Left);
                         }
                         runner.touch_session(share.session);
                     }
@@ -583,7 +584,7 @@ fn from_viewer(
 ) -> Vec<ReplyBody> {
     let refuse = |why: String| {
         log(&format!("share {}: refused a message from {name} ({}): {why}", share.id, role.word()));
-        runner.note(share.session, format!("refused a {} from {name}: {why}", kind.word()), "refused");
+        runner.note(share.session, format!("refused a {} from {name}: {why}", kind.word()), Verdict::Refused);
         Vec::new()
     };
     let plain = match share.keys().open(&aad::viewer(&share.id, kind.word()), sealed) {
@@ -716,7 +717,7 @@ fn gaps_due(runner: &Runner, share: &Share, stream: &mut Stream) -> Vec<(u64, Re
                 if dropped == 1 { "" } else { "s" }
             );
             log(&format!("share {}: {what}", share.id));
-            runner.note(share.session, what, "lost");
+            runner.note(share.session, what, Verdict::Lost);
             out.push((d.conn, ReplyBody { ack: Some((id.clone(), d.applied)), msg: None, gap: Some(Gap::Lost) }));
         } else if now >= g.asked + GAP_ASK_EVERY {
             g.asked = now;
@@ -753,7 +754,7 @@ fn apply(
                 let noted = typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {
                     *noted = now;
-                    runner.note(share.session, format!("{name} typed into pane {}", pane.id), "typed");
+                    runner.note(share.session, format!("{name} typed into pane {}", pane.id), Verdict::Typed);
                 }
                 None
             }

@@ -252,13 +252,14 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
         if y + 1 >= bottom {
             break;
         }
-        let mark = if r.verdict == "deny" { "✗" } else { "✓" };
+        let denied = r.verdict == crate::approval::Verdict::Deny;
+        let mark = if denied { "✗" } else { "✓" };
         let who = if r.by == crate::approval::DecidedBy::Sandbox {
             "sandbox refused".to_string()
         } else {
-            format!("{} by {}", visible(&r.verdict), visible(&r.by.to_string()))
+            format!("{} by {}", visible(&r.verdict.to_string()), visible(&r.by.to_string()))
         };
-        let style = theme(app, if r.verdict == "deny" { "attention" } else { "hint" });
+        let style = theme(app, if denied { "attention" } else { "hint" });
         let head = format!("{mark} {} · {who} · {} ago", visible(&r.agent), span_words(now.saturating_sub(r.ts)));
         buf.set_string(inner.x, y, truncate(&head, width), style);
         buf.set_string(inner.x, y + 1, truncate(&format!("  {}", visible(&r.what)), width), theme(app, "overlay"));
