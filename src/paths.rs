@@ -74,6 +74,10 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let meta = std::fs::metadata(dir)?;
+    // One an older teamster made open to others is closed.
+    if meta.uid() == nix::unistd::getuid().as_raw() && meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
     if meta.uid() != nix::unistd::getuid().as_raw() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,

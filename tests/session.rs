@@ -226,3 +226,35 @@ fn detached_and_named_sessions() {
     let (_, printed) = env.tui(&["attach", "-t", "nope"], 80, 24).wait_exit();
     assert!(printed.contains("no session named `nope`; the sessions are: builds"), "{printed}");
 }
+
+#[test]
+fn state_on_disk_is_private_and_keeps_no_credential() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // A session started from a shell that holds a token: the pane gets it, the disk not.
+    let out = env
+        .cmd(&["-d", "-s", "keys", "--", "sh", "-c", "echo token=$GITHUB_TOKEN; exec cat"])
+        .env("GITHUB_TOKEN", "ghp_not_on_disk_1234")
+        .output()
+        .expect("teamster");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = env.dir.join("state/teamster");
+    env.wait_ls("the session kept on disk", |_| state.join("sessions.json").exists());
+    let saved = std::fs::read_to_string(state.join("sessions.json")).expect("sessions.json");
+    assert!(saved.contains("GITHUB_TOKEN") && !saved.contains("ghp_not_on_disk_1234"), "{saved}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode(&state), 0o700, "the state directory");
+    for file in ["teamster.db", "runner.log", "sessions.json"] {
+        assert_eq!(mode(&state.join(file)), 0o600, "{file}");
+    }
+    // Restarted by a teamster whose environment holds the token, the pane has it again.
+    let out = env.cmd(&["restart"]).env("GITHUB_TOKEN", "ghp_not_on_disk_1234").output().expect("restart");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env.wait_ls("the session back", |_| {
+        std::fs::read_to_string(state.join("runner.log")).is_ok_and(|l| l.contains("session keys restored"))
+    });
+    let tui = env.tui(&["attach", "-t", "keys"], 100, 20);
+    tui.wait_text("token=ghp_not_on_disk_1234");
+    let saved = std::fs::read_to_string(state.join("sessions.json")).expect("sessions.json");
+    assert!(!saved.contains("ghp_not_on_disk_1234"), "{saved}");
+}

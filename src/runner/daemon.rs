@@ -126,9 +126,15 @@ pub fn spawn_detached(mut cmd: std::process::Command, log: std::fs::File) -> std
 pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let state = paths::state_dir();
-    std::fs::create_dir_all(&state)?;
+    // Private: the audit of what agents ran, the runner's log, the sessions kept.
+    paths::ensure_private_dir(&state)?;
     let log_path = state.join("runner.log");
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let log_file = {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&log_path)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f
+    };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("daemon").env("TEAMSTER_CONFIG", config_path).env("TEAMSTER_SOCKET", socket_path);
     let mut child = spawn_detached(cmd, log_file)?;

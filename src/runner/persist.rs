@@ -43,6 +43,46 @@ pub struct TabSnapshot {
     pub panes: Vec<(PaneId, PaneSpec)>,
 }
 
+/// A pane's spec as the state file keeps it: the names of the credentials its environment
+/// held, not their values (`with_secrets` takes them again when the pane comes back).
+fn without_secrets(spec: &PaneSpec) -> PaneSpec {
+    PaneSpec { env: without_secret_values(&spec.env), ..spec.clone() }
+}
+
+fn without_secret_values(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| if super::sandbox::is_secret(k) { (k.clone(), String::new()) } else { (k.clone(), v.clone()) })
+        .collect()
+}
+
+/// A kept pane's spec made whole again: each credential's value from the environment of
+/// the teamster that brings it back (the runner's own); those it lacks are left out, and
+/// named.
+fn with_secrets(mut spec: PaneSpec, value: impl Fn(&str) -> Option<String>) -> (PaneSpec, Vec<String>) {
+    let missing = with_secret_values(&mut spec.env, value);
+    (spec, missing)
+}
+
+fn with_secret_values(env: &mut Vec<(String, String)>, value: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut missing = Vec::new();
+    env.retain_mut(|(k, v)| {
+        if !super::sandbox::is_secret(k) || !v.is_empty() {
+            return true;
+        }
+        match value(k) {
+            Some(real) => {
+                *v = real;
+                true
+            }
+            None => {
+                missing.push(k.clone());
+                false
+            }
+        }
+    });
+    missing
+}
+
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("json.new");
     crate::agents::write_private(&tmp, text)?;
@@ -109,7 +149,7 @@ impl Runner {
             .map(|s| SessionSnapshot {
                 name: s.name.clone(),
                 key: s.key.clone(),
-                context: s.context.clone(),
+                context: Context { env: without_secret_values(&s.context.env), ..s.context.clone() },
                 size: s.size,
                 active: s.active,
                 tabs: s
@@ -123,7 +163,7 @@ impl Runner {
                             .layout
                             .panes()
                             .iter()
-                            .filter_map(|id| st.panes.get(id).map(|p| (*id, p.meta.lock().spec.clone())))
+                            .filter_map(|id| st.panes.get(id).map(|p| (*id, without_secrets(&p.meta.lock().spec))))
                             .collect(),
                     })
                     .collect(),
@@ -166,10 +206,20 @@ impl Runner {
                     continue;
                 }
             };
-            let id = self.insert_session(st, Some(saved.name.clone()), key, saved.size, saved.context.clone(), None);
+            let mut context = saved.context.clone();
+            with_secret_values(&mut context.env, |k| std::env::var(k).ok());
+            let id = self.insert_session(st, Some(saved.name.clone()), key, saved.size, context, None);
             for tab in saved.tabs {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
                 for (old, spec) in tab.panes {
+                    let (spec, missing) = with_secrets(spec, |k| std::env::var(k).ok());
+                    if !missing.is_empty() {
+                        log(&format!(
+                            "session {}: a pane comes back without {} (not in the environment of the teamster that restarted it)",
+                            saved.name,
+                            missing.join(", ")
+                        ));
+                    }
                     let size = pane_size(&tab.layout, old, area);
                     let new = st.new_pane_id();
                     match self.spawn_pane(st, id, new, spec, size) {
@@ -214,6 +264,19 @@ impl Runner {
 mod tests {
     use super::*;
     use crate::layout::{Direction, Rect};
+
+    #[test]
+    fn credentials_are_kept_by_name_and_taken_again_from_the_environment() {
+        let env =
+            |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let kept =
+            without_secret_values(&env(&[("PATH", "/bin"), ("GITHUB_TOKEN", "ghp_x"), ("OPENAI_API_KEY", "sk")]));
+        assert_eq!(kept, env(&[("PATH", "/bin"), ("GITHUB_TOKEN", ""), ("OPENAI_API_KEY", "")]));
+        let mut back = kept.clone();
+        let missing = with_secret_values(&mut back, |k| (k == "GITHUB_TOKEN").then(|| "ghp_again".to_string()));
+        assert_eq!(back, env(&[("PATH", "/bin"), ("GITHUB_TOKEN", "ghp_again")]));
+        assert_eq!(missing, vec!["OPENAI_API_KEY".to_string()]);
+    }
 
     #[test]
     fn remapping_keeps_the_shape_and_drops_missing_panes() {

@@ -98,6 +98,13 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let db = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        // The audit of what agents ran is yours alone (SQLite gives its journal files the
+        // same permissions).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+        }
         Store::init(db).map_err(|e| format!("{}: {e}", path.display()))
     }
 
