@@ -258,3 +258,15 @@ fn state_on_disk_is_private_and_keeps_no_credential() {
     let saved = std::fs::read_to_string(state.join("sessions.json")).expect("sessions.json");
     assert!(!saved.contains("ghp_not_on_disk_1234"), "{saved}");
 }
+
+#[test]
+fn a_theme_name_that_is_no_theme_falls_back_and_says_so() {
+    let env = Env::new();
+    env.write_config("theme = \"darkk\"\n");
+    // `new` and `attach` still work.
+    env.ok(&["-d", "-s", "typo", "--", "sh"]);
+    let tui = env.tui(&["attach", "-t", "typo"], 120, 20);
+    tui.wait_text("using the dark theme");
+    let doctor = String::from_utf8_lossy(&env.run(&["doctor"]).stdout).into_owned();
+    assert!(doctor.contains("darkk") && doctor.contains("using the dark theme"), "{doctor}");
+}

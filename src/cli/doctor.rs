@@ -93,9 +93,10 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
     }
     if let Some(c) = &config {
         match c.load_ui(config_path) {
-            Ok((_, theme)) => {
-                out.push(ok("keys and theme", format!("keymap \"{}\", theme \"{}\"", c.keymap, theme.name)))
-            }
+            Ok((_, theme)) => out.push(match &theme.instead_of {
+                Some(why) => warn("keys and theme", why.clone(), "set `theme` in the config to a theme that exists"),
+                None => ok("keys and theme", format!("keymap \"{}\", theme \"{}\"", c.keymap, theme.name)),
+            }),
             Err(e) => out.push(fail(
                 "keys and theme",
                 e.to_string(),

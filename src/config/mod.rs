@@ -346,7 +346,23 @@ impl Config {
             }
         };
         let keymap = Keymap::load(&relative(&self.keymap), Some(&dir.join("keymap.toml")))?;
-        let theme = Theme::load(&relative(&self.theme), Some(&dir.join("theme.toml")))?;
+        let overrides = dir.join("theme.toml");
+        let named = relative(&self.theme);
+        let theme = match Theme::load(&named, Some(&overrides)) {
+            Ok(t) => t,
+            // A name that is neither a built-in theme nor a file (a typo): the default, said
+            // so. A theme file with a mistake in it is still refused, with where.
+            Err(_) if !Path::new(&named).exists() => {
+                let mut t = Theme::load("dark", Some(&overrides))?;
+                let names = crate::config::theme::BUILTIN_THEMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+                t.instead_of = Some(format!(
+                    "theme \"{}\" in the config is neither {names} nor a theme file: using the dark theme",
+                    crate::text::visible(&self.theme)
+                ));
+                t
+            }
+            Err(e) => return Err(e),
+        };
         Ok((keymap, theme))
     }
 }
@@ -438,5 +454,16 @@ mod tests {
         let c = parse("keymap = \"emacs\"\n").unwrap();
         let e = c.load_ui(Path::new("/nonexistent/config.toml")).unwrap_err();
         assert!(e.message.contains("\"default\", \"tmux\""), "{e}");
+        // A theme name that is no theme: the default, and why.
+        let c = parse("theme = \"darkk\"\n").unwrap();
+        let (_, theme) = c.load_ui(Path::new("/nonexistent/config.toml")).expect("the default theme");
+        assert_eq!(theme.name, "dark");
+        let why = theme.instead_of.unwrap_or_default();
+        assert!(
+            why.contains("darkk")
+                && why.contains("dark, light, high-contrast")
+                && why.ends_with("using the dark theme"),
+            "{why}"
+        );
     }
 }

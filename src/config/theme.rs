@@ -61,6 +61,9 @@ pub struct Theme {
     styles: BTreeMap<&'static str, Style>,
     pub terminal_fg: (u8, u8, u8),
     pub terminal_bg: (u8, u8, u8),
+    /// Why this is the default theme and not the one the config names (a name that is no
+    /// theme: a typo should not keep you out of your sessions).
+    pub instead_of: Option<String>,
 }
 
 impl Theme {
@@ -105,6 +108,7 @@ impl Theme {
             styles: BTreeMap::new(),
             terminal_fg: (0xd0, 0xd0, 0xd0),
             terminal_bg: (0x1c, 0x1c, 0x1c),
+            instead_of: None,
         };
         for (key, entry) in entries {
             match entry {

@@ -196,7 +196,11 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
     let start = terminal_size();
     let writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
+    let instead_of = theme.instead_of.clone();
     let mut app = App::new(keymap, theme, start, opts.config.mouse);
+    if let Some(why) = instead_of {
+        app.error(why);
+    }
     app.notify = opts.config.notify;
     app.clipboard = opts.config.clipboard;
     let context = opts.context.clone();
