@@ -270,3 +270,18 @@ fn a_theme_name_that_is_no_theme_falls_back_and_says_so() {
     let doctor = String::from_utf8_lossy(&env.run(&["doctor"]).stdout).into_owned();
     assert!(doctor.contains("darkk") && doctor.contains("using the dark theme"), "{doctor}");
 }
+
+#[test]
+fn a_new_split_opens_where_the_focused_shell_is() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.dir.join("work/deeper")).expect("dir");
+    let tui = env.tui(&[], 120, 24);
+    tui.wait_prompt();
+    // (Its output, not the typed line, says the cd is done.)
+    tui.type_line("cd deeper && echo IN-$((40+2))");
+    tui.wait_text("IN-42");
+    tui.alt("\\");
+    tui.wait_for("a second pane", |s| s.contents().contains(" 2 "));
+    tui.type_line("echo AT-$PWD-$((1+1))");
+    tui.wait_text(&format!("AT-{}-2", env.dir.join("work/deeper").display()));
+}

@@ -849,7 +849,14 @@ impl Runner {
         let changes_shape = command.changes_shape();
         match command {
             Command::Split { dir, spawn } => {
-                let spec = self.spec_for(st, session, &spawn, None, None)?;
+                // A new split opens where the focused pane's program is now (a shell that
+                // cd'd elsewhere), not where the session began.
+                let here = st.panes.get(&focused).and_then(|p| p.working_dir());
+                let context = here.map(|dir| Context {
+                    cwd: Some(dir.to_string_lossy().into_owned()),
+                    ..session_ref(st, session).map(|s| s.context.clone()).unwrap_or_default()
+                });
+                let spec = self.spec_for(st, session, &spawn, context.as_ref(), None)?;
                 self.split(st, session, focused, dir, spec)?;
             }
             Command::ClosePane { pane, worktree } => self.close_pane_asked(st, session, pane, worktree)?,

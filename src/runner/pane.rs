@@ -118,6 +118,12 @@ impl Pane {
         }
     }
 
+    /// Where the program in the foreground of its terminal is now (a shell's `cd`).
+    pub fn working_dir(&self) -> Option<std::path::PathBuf> {
+        let group = nix::unistd::tcgetpgrp(self.master.get_ref()).ok()?;
+        std::fs::read_link(format!("/proc/{group}/cwd")).ok().filter(|d| d.is_dir())
+    }
+
     /// Writes bytes for the program now, from whichever task has them (a keystroke does
     /// not wait for the pane's task to be scheduled). What the terminal cannot take yet
     /// waits, in order, for the pane's task to finish writing. Dropped once the program
