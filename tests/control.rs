@@ -101,6 +101,11 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     tui.wait_text("denied by the user");
     // Forgotten: asked again.
     let v: Value = serde_json::from_str(&env.ok(&["rules", "--json"])).expect("rules JSON");
+    assert_eq!(
+        (v["policies"][0]["name"].as_str(), v["policies"][0]["on"].as_str()),
+        (Some("pushes need a look"), Some("tool_call")),
+        "{v}"
+    );
     let aid = v["always_allow"][0]["id"].to_string();
     assert!(env.ok(&["rules", "--forget", &aid]).contains("forgot"));
     tui.type_line(push);

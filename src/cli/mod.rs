@@ -578,9 +578,18 @@ pub fn rules(json: bool, forget: Option<i64>, config_path: &Path) -> anyhow::Res
         return Ok(());
     }
     let config = load_config(config_path)?;
-    let policies: Vec<String> = config.rules().iter().map(|r| r.describe()).collect();
+    let rules = config.rules();
+    let policies: Vec<String> = rules.iter().map(|r| r.describe()).collect();
     let allowances = store()?.allowances();
     if json {
+        // Each policy by name, what it acts on, and the line `teamster rules` prints.
+        let policies: Vec<serde_json::Value> = rules
+            .iter()
+            .zip(&policies)
+            .map(|(r, line)| {
+                serde_json::json!({ "name": r.name, "on": crate::policy::rule::trigger_word(r.on), "summary": line })
+            })
+            .collect();
         let allowances: Vec<serde_json::Value> = allowances
             .iter()
             .map(|a| serde_json::json!({ "id": a.id, "scope": a.scope.words(), "tool": a.tool, "what": a.what }))

@@ -46,6 +46,15 @@ pub enum MarkChange {
     Clear(String),
 }
 
+impl std::fmt::Display for MarkChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MarkChange::Set(name) => write!(f, "set {name}"),
+            MarkChange::Clear(name) => write!(f, "clear {name}"),
+        }
+    }
+}
+
 /// What happened, as the rules see it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {

@@ -294,7 +294,7 @@ impl Rule {
             Some(VerdictWord::Allow) => "allow".to_string(),
             Some(VerdictWord::Deny) => "deny".to_string(),
             Some(VerdictWord::Ask) => "ask".to_string(),
-            None => format!("mark {}", self.marks.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")),
+            None => self.marks.iter().map(|m| format!("{m} mark")).collect::<Vec<_>>().join(", "),
         };
         format!("{} → {effect}", parts.join(", "))
     }

@@ -248,3 +248,11 @@ fn the_status_bar_budget_is_the_next_limit() {
         Some((500.0, "spend cap per session".to_string()))
     );
 }
+
+#[test]
+fn a_rule_describes_itself_in_words() {
+    let rules = example_rules();
+    let marking = rules.iter().find(|r| r.verdict().is_none()).expect("a rule that only marks");
+    let text = marking.describe();
+    assert!(text.contains("set packages-installed mark") && !text.contains("Set("), "{text}");
+}
