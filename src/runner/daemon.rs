@@ -135,9 +135,12 @@ pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Re
         f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         f
     };
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("daemon").env("TEAMSTER_CONFIG", config_path).env("TEAMSTER_SOCKET", socket_path);
-    let mut child = spawn_detached(cmd, log_file)?;
+    let start = || {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("daemon").env("TEAMSTER_CONFIG", config_path).env("TEAMSTER_SOCKET", socket_path);
+        Ok::<_, anyhow::Error>(spawn_detached(cmd, log_file.try_clone()?)?)
+    };
+    let mut child = start()?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if std::os::unix::net::UnixStream::connect(socket_path).is_ok() {
@@ -145,10 +148,17 @@ pub fn start_in_background(config_path: &Path, socket_path: &Path) -> anyhow::Re
             std::thread::spawn(move || child.wait());
             return Ok(());
         }
-        if let Ok(Some(status)) = child.try_wait()
-            && status.code() != Some(ALREADY_RUNNING)
-        {
-            anyhow::bail!("the runner exited at once ({status}); see {}", log_path.display());
+        match child.try_wait() {
+            // Another runner holds the lock and does not answer: one stopping (a restart)
+            // that has closed its socket but not yet let go. Start again once it has.
+            Ok(Some(status)) if status.code() == Some(ALREADY_RUNNING) => {
+                std::thread::sleep(Duration::from_millis(50));
+                child = start()?;
+            }
+            Ok(Some(status)) => {
+                anyhow::bail!("the runner exited at once ({status}); see {}", log_path.display());
+            }
+            _ => {}
         }
         if std::time::Instant::now() > deadline {
             anyhow::bail!("the runner did not start within 10 s; see {}", log_path.display());
