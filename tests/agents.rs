@@ -89,9 +89,7 @@ fn gemini_clis_own_dialog_is_in_the_queue() {
 /// leaves the queue; and with a policy asking about the same call there is one item and
 /// one approval.
 fn own_dialog(kind: &str, ui: &str, dialog: &str, pane_keys: &[u8], pane_approves: bool, deny_tells: bool) {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let work = env.dir.join("work");
     let mock = MockLlm::start("true");
     let policy = "[[policy]]\nname = \"look at d4\"\non = \"tool_call\"\ncommand = 'd4'\nverdict = \"ask\"\nreason = \"d4 is precious\"\n";
@@ -117,11 +115,7 @@ fn own_dialog(kind: &str, ui: &str, dialog: &str, pane_keys: &[u8], pane_approve
     if kind == "opencode" {
         std::fs::write(work.join("opencode.json"), r#"{"permission": {"bash": "ask"}}"#).expect("opencode.json");
     }
-    let tui = env.tui(&[], 160, 40);
-    tui.wait_prompt();
-    env.ok(&["new", kind, "--tab"]);
-    tui.wait_text(ui);
-    wait_state(&env, kind, "idle");
+    let tui = open_agent(&env, kind, ui);
     let gone = |d: &str| !work.join(d).exists();
     let queue_empty = || {
         let v: Value = serde_json::from_slice(&env.run(&["approvals", "--json"]).stdout).unwrap_or(Value::Null);
@@ -182,6 +176,24 @@ fn own_dialog(kind: &str, ui: &str, dialog: &str, pane_keys: &[u8], pane_approve
         .filter(|d| d["what"].as_str().is_some_and(|w| w.contains("d4")) && d["by"] != "no rule")
         .collect();
     assert_eq!(asked.len(), 1, "more than one question for d4: {asked:#?}");
+}
+
+/// An isolated test world for a real agent CLI, waiting as long as agents take.
+fn agent_env() -> Env {
+    agents::isolate();
+    let mut env = Env::new();
+    env.deadline = AGENT_DEADLINE;
+    env
+}
+
+/// The TUI with `kind` opened in a tab of its own, its UI (`ui`) up and the agent idle.
+fn open_agent(env: &Env, kind: &str, ui: &str) -> Tui {
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    env.ok(&["new", kind, "--tab"]);
+    tui.wait_text(ui);
+    wait_state(env, kind, "idle");
+    tui
 }
 
 /// Types a prompt into the focused pane as a user pastes it, and sends it once it shows.
@@ -249,9 +261,7 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 }
 
 fn exercise(kind: &str, ui: &str) {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let work = env.dir.join("work");
     let mock = MockLlm::start("true");
     env.write_config(&format!("hold_tool_calls = true\n{}", agents::prepare(&env, kind, &mock)));
@@ -387,9 +397,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 /// The mock asks for `npm install left-pad`, then `git push`: the policies note the
 /// install and hold the push; the sidebar shows it; a key approves it; the push runs.
 fn push_after_install(kind: &str, ui: &str) {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let work = env.dir.join("work");
     let remote = env.dir.join("remote.git");
     git(&env.dir, &["init", "-q", "--bare", "-b", "main", &remote.to_string_lossy()]);
@@ -436,11 +444,7 @@ verdict = "ask"
 reason = "packages were installed in this session: look before this is pushed"
 "#;
     env.write_config(&format!("{policies}\n{agent}"));
-    let tui = env.tui(&[], 160, 40);
-    tui.wait_prompt();
-    env.ok(&["new", kind, "--tab"]);
-    tui.wait_text(ui);
-    wait_state(&env, kind, "idle");
+    let tui = open_agent(&env, kind, ui);
 
     let install = format!("{} install left-pad", npm.display());
     mock.set_commands(&[&install, "git push origin HEAD:main"]);
@@ -469,9 +473,7 @@ reason = "packages were installed in this session: look before this is pushed"
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn a_spend_gate_holds_claude_codes_next_request() {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let mock = MockLlm::start("true");
     // Every call reports 1000 input tokens (and the fixed rest): a call is about half a
     // cent at the model's price, so the first turn (a title and an answer) crosses a cent.
@@ -486,11 +488,7 @@ reason = "another cent spent"
 on_approve = { set_mark = ["cent"] }
 "#;
     env.write_config(&format!("{policies}\n{}", agents::prepare(&env, "claude", &mock)));
-    let tui = env.tui(&[], 160, 40);
-    tui.wait_prompt();
-    env.ok(&["new", "claude", "--tab"]);
-    tui.wait_text("Claude Code");
-    wait_state(&env, "claude", "idle");
+    let tui = open_agent(&env, "claude", "Claude Code");
     say(&tui, &mock, "MARK-1 hello");
     tui.wait_text("mock reply to MARK-1");
     let before = mock.answered().len();
@@ -522,9 +520,7 @@ on_approve = { set_mark = ["cent"] }
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn a_spend_cap_stops_claude_code_plainly() {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let mock = MockLlm::start("true");
     // About half a cent a call: the first turn crosses the cent the cap allows.
     mock.fix_input_tokens(1000);
@@ -537,11 +533,7 @@ verdict = "deny"
 reason = "this session has spent its cent"
 "#;
     env.write_config(&format!("{policies}\n{}", agents::prepare(&env, "claude", &mock)));
-    let tui = env.tui(&[], 160, 40);
-    tui.wait_prompt();
-    env.ok(&["new", "claude", "--tab"]);
-    tui.wait_text("Claude Code");
-    wait_state(&env, "claude", "idle");
+    let tui = open_agent(&env, "claude", "Claude Code");
     say(&tui, &mock, "MARK-1 hello");
     tui.wait_text("mock reply to MARK-1");
     let answered = mock.answered().len();
@@ -562,9 +554,7 @@ reason = "this session has spent its cent"
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn codex_in_ask_for_approval_mode_completes_a_call_approved_from_the_sidebar() {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let work = env.dir.join("work");
     let mock = MockLlm::start("true");
     // "Ask for approval" in Codex's /permissions: its workspace-write sandbox, asking on
@@ -578,11 +568,7 @@ fn codex_in_ask_for_approval_mode_completes_a_call_approved_from_the_sidebar() {
     config["agents"].as_table_mut().expect("agents").insert("codex".into(), codex.into());
     env.write_config(&toml::to_string(&config).expect("TOML"));
     std::fs::create_dir_all(work.join("junk")).expect("junk");
-    let tui = env.tui(&[], 160, 40);
-    tui.wait_prompt();
-    env.ok(&["new", "codex", "--tab"]);
-    tui.wait_text("OpenAI Codex");
-    wait_state(&env, "codex", "idle");
+    let tui = open_agent(&env, "codex", "OpenAI Codex");
     mock.set_command(&format!("rm -rf {}", work.join("junk").display()));
     say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
     // Its question waits in the sidebar; a key approves it, and the call runs (it would
@@ -598,17 +584,11 @@ fn codex_in_ask_for_approval_mode_completes_a_call_approved_from_the_sidebar() {
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn codex_switched_to_ask_for_approval_in_its_menu_still_completes_calls() {
-    agents::isolate();
-    let mut env = Env::new();
-    env.deadline = AGENT_DEADLINE;
+    let env = agent_env();
     let work = env.dir.join("work");
     let mock = MockLlm::start("true");
     env.write_config(&agents::prepare(&env, "codex", &mock));
-    let tui = env.tui(&[], 160, 40);
-    tui.wait_prompt();
-    env.ok(&["new", "codex", "--tab"]);
-    tui.wait_text("OpenAI Codex");
-    wait_state(&env, "codex", "idle");
+    let tui = open_agent(&env, "codex", "OpenAI Codex");
     // The user picks "Ask for approval" in Codex's own menu.
     tui.send(b"/permissions");
     tui.wait_text("› /permissions");

@@ -82,13 +82,7 @@ impl Runner {
                     if self.take_approval(pane, &call) {
                         self.answer_by_keys(pane, kind, Decision::ApproveOnce, call.summary());
                     } else if crate::agents::answers_by_keys(kind) {
-                        let runner = self.clone();
-                        tokio::spawn(async move {
-                            let what = call.summary();
-                            if let Some(decision) = runner.decide(pane, Action::AgentDialog(call)).await {
-                                runner.answer_by_keys(pane, kind, decision, what);
-                            }
-                        });
+                        self.ask_by_keys(pane, kind, call);
                     } else {
                         self.set_agent_state(pane, AgentState::NeedsApproval);
                     }
@@ -138,14 +132,15 @@ impl Runner {
         p.write(&keys);
     }
 
-    /// A plain program's yes/no question, read off its screen: an item in the queue, its
-    /// decision typed as `y` or `n`.
-    pub(super) fn screen_question(self: &Arc<Self>, pane: PaneId, question: String) {
+    /// A question the agent shows that its hooks cannot answer (Gemini's dialog, a plain
+    /// program's yes/no prompt read off its screen): an item in the queue, waited on off
+    /// the hook, its decision typed into the agent's terminal.
+    pub(super) fn ask_by_keys(self: &Arc<Self>, pane: PaneId, kind: crate::agents::AgentKind, call: ToolCall) {
         let runner = self.clone();
         tokio::spawn(async move {
-            let call = ToolCall::named(&question);
+            let what = call.summary();
             if let Some(decision) = runner.decide(pane, Action::AgentDialog(call)).await {
-                runner.answer_by_keys(pane, crate::agents::AgentKind::Command, decision, question);
+                runner.answer_by_keys(pane, kind, decision, what);
             }
         });
     }

@@ -364,17 +364,22 @@ impl Runner {
             return answer;
         }
         let mut tx = Some(tx);
-        let adopted = retried.then(|| {
-            let mut st = self.state.lock();
-            let p = st.pending.values_mut().find(|p| p.orphaned && p.pane == pane && p.action == action)?;
-            p.orphaned = false;
-            p.reply = tx.take()?;
-            Some((p.id, p.deadline))
-        });
+        let adopted = match retried {
+            true => {
+                self.state.lock().pending.values_mut().find(|p| p.orphaned && p.pane == pane && p.action == action).map(
+                    |p| {
+                        p.orphaned = false;
+                        if let Some(tx) = tx.take() {
+                            p.reply = tx;
+                        }
+                        (p.id, p.deadline)
+                    },
+                )
+            }
+            false => None,
+        };
         // Numbered in the state database, so an id never comes back after a restart; in
         // memory only if the database fails.
-        let warning = self.sandbox_warning(pane, &action);
-        let adopted = adopted.flatten();
         let stored = if adopted.is_some() { Ok(0) } else { self.store.lock().next_number("approval") };
         let (id, deadline) = if let Some(held) = adopted {
             held
@@ -390,6 +395,7 @@ impl Runner {
             };
             st.next_pending = id;
             let now = now_secs();
+            let warning = self.sandbox_warning_locked(st, pane, &action);
             st.pending.insert(
                 id,
                 Pending {
@@ -470,10 +476,9 @@ impl Runner {
 
     /// What the pane's sandbox will refuse of `action` even once approved (a write outside
     /// what the agent may write), and the setting that would let it.
-    fn sandbox_warning(&self, pane: PaneId, action: &Action) -> Option<String> {
+    fn sandbox_warning_locked(&self, st: &State, pane: PaneId, action: &Action) -> Option<String> {
         let call = action.call()?;
         let (plan, cwd, workspace, agent) = {
-            let st = self.state.lock();
             let m = st.panes.get(&pane)?.meta.lock();
             let workspace = m.spec.worktree.as_ref().map(|w| w.path.clone()).unwrap_or_else(|| m.spec.cwd.clone());
             (m.sandbox_plan.clone()?, m.spec.cwd.clone(), workspace, m.spec.name.clone().unwrap_or_default())

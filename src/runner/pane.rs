@@ -409,7 +409,7 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
                 let now = crate::agents::command::question(&lines);
                 if now != asked {
                     match &now {
-                        Some(q) => r.screen_question(p.id, q.clone()),
+                        Some(q) => r.ask_by_keys(p.id, kind, crate::agents::ToolCall::named(q)),
                         None => r.dialog_closed(p.id, kind, &lines),
                     }
                     asked = now;
