@@ -174,9 +174,13 @@ fn a_plain_programs_yes_no_question_is_in_the_queue_and_answered_by_keys() {
     tui.wait_text("batch 2: n");
     // Answered in the pane: the item goes.
     env.wait_ls("the third question held", |_| pending(&env).iter().any(|p| p["what"] == "Delete batch 3? [y/N]"));
-    tui.type_line("y");
-    tui.wait_text("batch 3: y");
+    tui.type_line("n");
+    tui.wait_text("batch 3: n");
     env.wait_ls("the queue to empty", |_| pending(&env).is_empty());
+    // The audit says what the pane answered.
+    let third = env.audit().into_iter().find(|d| d["what"] == "Delete batch 3? [y/N]" && d["verdict"] != "defer");
+    let third = third.map(|d| (d["verdict"].clone(), d["by"].clone()));
+    assert_eq!(third, Some((Value::from("deny"), Value::from("you (in the agent's pane)"))));
 }
 
 #[test]

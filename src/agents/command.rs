@@ -15,6 +15,16 @@ pub fn question(lines: &[String]) -> Option<String> {
     ASKS.iter().any(|a| lower.contains(a)).then(|| last.to_string())
 }
 
+/// Whether the question the screen last shows was answered no (in the pane: the answer
+/// stands after it on its line).
+pub fn refused(lines: &[String]) -> bool {
+    lines.iter().rev().find_map(|l| {
+        let lower = l.to_ascii_lowercase();
+        let at = ASKS.iter().filter_map(|a| lower.find(a).map(|i| i + a.len())).max()?;
+        Some(lower[at..].trim_start().starts_with('n'))
+    }) == Some(true)
+}
+
 /// The answer to the question on screen, as typed: `y`/`n` (or `yes`/`no` where it asks
 /// for words) and Enter.
 pub fn dialog_keys(lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
@@ -48,5 +58,8 @@ mod tests {
         // A question further up, or none, is not one now.
         assert_eq!(question(&screen(&["Proceed? [y/N] y", "done", "$ "])), None);
         assert_eq!(dialog_keys(&screen(&["$ "]), &Decision::ApproveOnce), None);
+        // Answered in the pane: no, or yes.
+        assert!(refused(&screen(&["Proceed? [y/N] n", "stopped", "$ "])));
+        assert!(!refused(&screen(&["Proceed? [y/N] y", "done"])));
     }
 }

@@ -628,6 +628,7 @@ pub fn takes_prompt(kind: AgentKind, lines: &[String]) -> bool {
 pub fn dialog_refused(kind: AgentKind, lines: &[String]) -> bool {
     match kind {
         AgentKind::Gemini => gemini::dialog_refused(lines),
+        AgentKind::Command => command::refused(lines),
         _ => false,
     }
 }
