@@ -173,7 +173,9 @@ fn own_dialog(kind: &str, ui: &str, dialog: &str, pane_keys: &[u8], pane_approve
     let asked: Vec<Value> = env
         .audit()
         .into_iter()
-        .filter(|d| d["what"].as_str().is_some_and(|w| w.contains("d4")) && d["by"] != "no rule")
+        .filter(|d| {
+            d["kind"] == "tool_call" && d["what"].as_str().is_some_and(|w| w.ends_with("/d4")) && d["by"] != "no rule"
+        })
         .collect();
     assert_eq!(asked.len(), 1, "more than one question for d4: {asked:#?}");
 }
