@@ -37,14 +37,14 @@ fn hooks_drive_the_state_and_a_held_call_waits_for_a_verdict() {
     assert_eq!(pane["agent"]["kind"], "claude");
     assert!(tui.contents().contains("[idle]"), "the title shows the state:\n{}", tui.contents());
 
-    tui.type_line("hello");
+    tui.say("hello");
     tui.wait_text("you said: hello");
     let pane = wait_status(&env, "fake", "waiting for input");
     assert_eq!(pane["agent"]["conversation"].as_str().map(|c| c.starts_with("s-")), Some(true));
 
     // A tool call waits in the queue; nothing runs until the verdict.
     let target = env.dir.join("work/made-by-agent");
-    tui.type_line("run touch made-by-agent");
+    tui.say("run touch made-by-agent");
     wait_status(&env, "fake", "needs approval");
     tui.wait_text("[needs approval]");
     let calls = pending(&env);
@@ -69,7 +69,7 @@ fn hooks_drive_the_state_and_a_held_call_waits_for_a_verdict() {
 
     // Approved, it runs. This time the user looks at the other pane meanwhile, and is told
     // when the agent waits for them again.
-    tui.type_line("run touch made-by-agent");
+    tui.say("run touch made-by-agent");
     wait_status(&env, "fake", "needs approval");
     tui.alt("h");
     env.wait_ls("the shell focused", |v| {
@@ -118,7 +118,7 @@ fn after_a_restart_or_a_crash_every_pane_comes_back() {
     tui.wait_prompt();
     env.ok(&["new", "fake", "--right"]);
     tui.wait_text("fake>");
-    tui.type_line("remember me");
+    tui.say("remember me");
     tui.wait_text("you said: remember me");
     let conversation = wait_status(&env, "fake", "waiting for input")["agent"]["conversation"].clone();
     env.ok(&["new", "ticker", "--down"]);

@@ -33,7 +33,7 @@ fn start_with(env: &Env, config: &str, agent: &str) -> Tui {
 fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
-    tui.type_line("run echo pushed > pushed.txt # git push");
+    tui.say("run echo pushed > pushed.txt # git push");
     // Held, the sidebar appears beside the panes with what and why.
     tui.wait_text("waiting for you (1)");
     tui.wait_text("pushes need a look");
@@ -58,7 +58,7 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     });
 
     // Denied with a message: the agent is told it.
-    tui.type_line("run git push --tags");
+    tui.say("run git push --tags");
     tui.wait_text("waiting for you (1)");
     tui.alt("s");
     tui.keys("m");
@@ -80,14 +80,14 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
     let push = "run true git push origin feature";
-    tui.type_line(push);
+    tui.say(push);
     env.wait_ls("the push held", |_| !pending(&env).is_empty());
     let id = pending(&env)[0]["id"].to_string();
     let said = env.ok(&["approve", &id, "--always", "workspace"]);
     assert!(said.contains("allowed from now on"), "{said}");
     tui.wait_text("ran: true git push origin feature");
     // The same command again goes through without asking; the rule says why.
-    tui.type_line(push);
+    tui.say(push);
     tui.wait_for("the second push to run", |s| s.contents().matches("ran: true git push origin feature").count() == 2);
     let rules = env.ok(&["rules"]);
     assert!(rules.contains("always allowed") && rules.contains("Bash: true git push origin feature"), "{rules}");
@@ -95,7 +95,7 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     let log = env.audit();
     assert!(log[0]["rule"].as_str().is_some_and(|r| r.starts_with("always allowed in ")), "{log:#?}");
     // A different command is not covered by the allowance.
-    tui.type_line("run true git push origin other");
+    tui.say("run true git push origin other");
     env.wait_ls("a different push held", |_| !pending(&env).is_empty());
     env.ok(&["deny", &pending(&env)[0]["id"].to_string()]);
     tui.wait_text("denied by the user");
@@ -108,7 +108,7 @@ fn always_allow_is_remembered_shown_and_forgotten() {
     );
     let aid = v["always_allow"][0]["id"].to_string();
     assert!(env.ok(&["rules", "--forget", &aid]).contains("forgot"));
-    tui.type_line(push);
+    tui.say(push);
     env.wait_ls("the push held again", |_| !pending(&env).is_empty());
     let id = pending(&env)[0]["id"].to_string();
     env.ok(&["deny", &id]);
@@ -126,7 +126,7 @@ fn an_approval_the_sandbox_will_still_refuse_says_so() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
     let outside = env.dir.join("outside.txt");
-    tui.type_line(&format!("run touch {} # git push", outside.display()));
+    tui.say(&format!("run touch {} # git push", outside.display()));
     env.wait_ls("the call to be held", |_| !pending(&env).is_empty());
     let warning = pending(&env)[0]["warning"].as_str().unwrap_or_default().to_string();
     assert!(
@@ -144,7 +144,7 @@ fn an_approval_the_sandbox_will_still_refuse_says_so() {
         let text = s.contents();
         text.rfind("denied:").is_some_and(|at| text[at..].contains("fake>"))
     });
-    tui.type_line("run touch inside.txt # git push");
+    tui.say("run touch inside.txt # git push");
     env.wait_ls("the second call to be held", |_| !pending(&env).is_empty());
     assert_eq!(pending(&env)[0]["warning"], Value::Null);
 }
@@ -188,7 +188,7 @@ fn approval_ids_go_on_after_a_restart() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
     let held = |tui: &Tui| {
-        tui.type_line("run git push");
+        tui.say("run git push");
         env.wait_ls("the push to be held", |_| !pending(&env).is_empty());
         pending(&env)[0]["id"].as_u64().expect("id")
     };
@@ -216,7 +216,7 @@ fn approval_ids_go_on_after_a_restart() {
 fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     let env = Env::new();
     let tui = start(&env, &format!("ask_timeout_secs = 1\n{ASK_BEFORE_PUSH}"));
-    tui.type_line("run git push");
+    tui.say("run git push");
     tui.wait_text("nobody answered within 1 s");
     let log = env.audit();
     assert_eq!((log[0]["verdict"].as_str(), log[0]["by"].as_str()), (Some("deny"), Some("timeout")), "{log:#?}");
@@ -254,11 +254,11 @@ fn a_held_model_call_its_agent_sends_again_is_the_same_item() {
     let env = Env::new();
     let mock = MockLlm::start("true");
     let tui = start(&env, &cent_gate(&mock));
-    tui.type_line("ask mock-gate");
+    tui.say("ask mock-gate");
     tui.wait_text("reply: HTTP/1.1 200 OK");
     // Past the step the call is held; the agent's client gives up after a second and sends
     // it again.
-    tui.type_line("impatient mock-gate");
+    tui.say("impatient mock-gate");
     env.wait_ls("the call held", |_| !pending(&env).is_empty());
     let first = pending(&env)[0]["id"].clone();
     tui.wait_text("gave up waiting");
@@ -278,11 +278,11 @@ fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
     let mock = MockLlm::start("true");
     let config = cent_gate(&mock);
     let tui = start(&env, &config);
-    tui.type_line("ask mock-gate");
+    tui.say("ask mock-gate");
     tui.wait_text("reply: HTTP/1.1 200 OK");
     let first = mock.requests().len();
     // Past the step: the next call waits at the proxy, before it leaves.
-    tui.type_line("ask mock-gate");
+    tui.say("ask mock-gate");
     env.wait_ls("the request held", |_| pending(&env).iter().any(|p| p["kind"] == "llm_request"));
     let held = pending(&env);
     assert!(held[0]["what"].as_str().is_some_and(|w| w.contains("a request to anthropic for mock-gate")), "{held:#?}");
@@ -354,9 +354,9 @@ echo "still pending: $(teamster approvals --json | grep -c '"id"')"
 echo done
 "#,
     );
-    tui.type_line(&format!("spawn {}", attack.display()));
+    tui.say(&format!("spawn {}", attack.display()));
     tui.wait_text("spawned");
-    tui.type_line("run git push");
+    tui.say("run git push");
     let log = env.dir.join("work/attack.sh.log");
     let deadline = std::time::Instant::now() + support::DEADLINE;
     let text = loop {
@@ -414,7 +414,7 @@ fn what_an_agent_says_is_shown_not_obeyed_in_approvals_and_the_audit_log() {
     let tui = start(&env, ASK_BEFORE_PUSH);
     // The agent's hook address, as the agent has it; then its turn ends (a call held
     // during a turn is denied when the turn ends), and the test speaks as the agent.
-    tui.type_line("run echo $TEAMSTER_HOOK_SOCKET > hook.env");
+    tui.say("run echo $TEAMSTER_HOOK_SOCKET > hook.env");
     tui.wait_for("the turn's end", |s| {
         let text = s.contents();
         text.rfind("ran: echo").is_some_and(|at| text[at..].contains("fake>"))

@@ -563,11 +563,11 @@ fn a_workspace_file_or_a_forged_hook_cannot_send_the_key_elsewhere_and_the_audit
     let out = env.cmd(&["new", "fake", "--right"]).env("ANTHROPIC_API_KEY", "sk-real-secret").output().expect("new");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     tui.wait_text("fake>");
-    tui.type_line("ask claude-x");
+    tui.say("ask claude-x");
     tui.wait_text("reply: HTTP/1.1 403");
-    tui.type_line("run bash forge.sh");
+    tui.say("run bash forge.sh");
     tui.wait_text("ran: bash forge.sh");
-    tui.type_line("ask claude-y pi-anthropic");
+    tui.say("ask claude-y pi-anthropic");
     tui.wait_text("reply: HTTP/1.1 404");
     assert!(seen.lock().expect("seen").is_empty(), "reached the attacker: {:?}", seen.lock());
 

@@ -293,6 +293,16 @@ impl Tui {
         self.keys("\r");
     }
 
+    /// Types a line for the stand-in agent (`support::fake`) once its prompt has the
+    /// cursor: typed while it still works, the line would be echoed ahead of the prompt.
+    pub fn say(&self, text: &str) {
+        self.wait_for("the cursor after `fake> `", |s| {
+            let (row, col) = s.cursor_position();
+            s.contents_between(row, 0, row, col).trim_end().ends_with("fake>")
+        });
+        self.type_line(text);
+    }
+
     /// Alt+key as terminals send it.
     pub fn alt(&self, key: &str) {
         self.send(format!("\x1b{key}").as_bytes());
