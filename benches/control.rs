@@ -56,6 +56,22 @@ impl Meter for Allow {
     }
 
     fn refuse(&self, _token: &str, _what: &str, _why: &str) {}
+
+    fn host_kind(&self, _host: &str, _port: u16) -> teamster::effects::HostKind {
+        teamster::effects::HostKind::Other
+    }
+
+    fn ssh_allowed(&self, _host: &str) -> bool {
+        false
+    }
+
+    fn authority(&self) -> Result<Arc<teamster::meter::ca::Authority>, String> {
+        Err("not in this benchmark".into())
+    }
+
+    async fn judge(self: Arc<Self>, _token: String, _effect: teamster::effects::Effect) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The proxy on its own thread and a single-threaded runtime, as in the runner.

@@ -7,6 +7,7 @@ pub mod agents;
 pub mod approval;
 pub mod cli;
 pub mod config;
+pub mod effects;
 pub mod input;
 pub mod layout;
 pub mod meter;

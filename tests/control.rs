@@ -33,7 +33,7 @@ fn start_with(env: &Env, config: &str, agent: &str) -> Tui {
 fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
-    tui.say("run echo pushed > pushed.txt # git push");
+    tui.say("run echo pushed > pushed.txt; true git push");
     // Held, the sidebar appears beside the panes with what and why.
     tui.wait_text("waiting for you (1)");
     tui.wait_text("pushes need a look");
@@ -126,7 +126,7 @@ fn an_approval_the_sandbox_will_still_refuse_says_so() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
     let outside = env.dir.join("outside.txt");
-    tui.say(&format!("run touch {} # git push", outside.display()));
+    tui.say(&format!("run touch {}; true git push", outside.display()));
     env.wait_ls("the call to be held", |_| !pending(&env).is_empty());
     let warning = pending(&env)[0]["warning"].as_str().unwrap_or_default().to_string();
     assert!(
@@ -144,7 +144,7 @@ fn an_approval_the_sandbox_will_still_refuse_says_so() {
         let text = s.contents();
         text.rfind("denied:").is_some_and(|at| text[at..].contains("fake>"))
     });
-    tui.say("run touch inside.txt # git push");
+    tui.say("run touch inside.txt; true git push");
     env.wait_ls("the second call to be held", |_| !pending(&env).is_empty());
     assert_eq!(pending(&env)[0]["warning"], Value::Null);
 }

@@ -149,6 +149,22 @@ impl Meter for TestMeter {
     fn refuse(&self, _token: &str, what: &str, _why: &str) {
         self.refused.lock().expect("refused").push(what.to_string());
     }
+
+    fn host_kind(&self, _host: &str, _port: u16) -> teamster::effects::HostKind {
+        teamster::effects::HostKind::Other
+    }
+
+    fn ssh_allowed(&self, _host: &str) -> bool {
+        false
+    }
+
+    fn authority(&self) -> Result<Arc<teamster::meter::ca::Authority>, String> {
+        Err("no authority in this test".into())
+    }
+
+    async fn judge(self: Arc<Self>, _token: String, _effect: teamster::effects::Effect) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 struct Proxy {

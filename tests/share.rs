@@ -69,7 +69,7 @@ fn a_driver_types_and_approves_a_viewer_cannot_and_both_ride_out_a_server_restar
         });
 
         // The driver types: the agent asks to push; both see it waiting.
-        driver.type_line(agent, "run echo pushed > pushed.txt # git push").await;
+        driver.type_line(agent, "run echo pushed > pushed.txt; true git push").await;
         driver.wait("the push to wait", |v| v.pending.len() == 1).await;
         viewer.wait("the viewer to see it wait", |v| v.pending.len() == 1).await;
         let action = driver.pending[0].id;
@@ -202,7 +202,7 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         assert_ne!(plain, color, "the rest of the line is not red");
 
         // A push waits; the driver approves it with a click.
-        typist.type_line(agent, "run echo clicked > clicked.txt # git push").await;
+        typist.type_line(agent, "run echo clicked > clicked.txt; true git push").await;
         browser.wait("the pending action", "return document.querySelectorAll('.pending button.approve').length === 1").await;
         let text = browser.eval("return document.getElementById('pending').innerText").await;
         assert!(text.as_str().unwrap_or_default().contains("git push"), "{text}");
@@ -233,7 +233,7 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         // A read-only page shows the same screen, and no buttons.
         browser.open(&read).await;
         browser.wait("the read-only page", "return document.body.innerText.includes('ran: echo clicked')").await;
-        typist.type_line(agent, "run echo again # git push").await;
+        typist.type_line(agent, "run echo again; true git push").await;
         browser.wait("the next pending action", "return document.querySelectorAll('.pending').length === 1").await;
         let buttons = browser.eval("return document.querySelectorAll('button.approve, button.deny, input.type').length").await;
         assert_eq!(buttons, 0, "a read-only link has nothing to click");
@@ -517,7 +517,7 @@ fn shared_from_the_tui_watched_and_driven_from_teammates_terminals() {
     vic.keys("hello from vic");
     vic.wait_text("read-only link");
     // The driver types into the agent and approves what it asks, from the sidebar.
-    dana.keys("run echo drove > drove.txt # git push");
+    dana.keys("run echo drove > drove.txt; true git push");
     dana.wait_text("git push");
     dana.keys("\r");
     dana.wait_text("waiting for you (1)");

@@ -9,6 +9,7 @@
 
 use super::upstream::{self, RouteOrigin};
 use super::usage::{Api, Reading, UsageReader, requested_model};
+use crate::effects::{Contact, Effect, HostKind, Push};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
@@ -61,6 +62,16 @@ pub trait Meter: Send + Sync + 'static {
     fn egress(&self, host: &str, port: u16) -> Result<bool, String>;
     /// Records something the proxy refused the sandboxed pane with `token`.
     fn refuse(&self, token: &str, what: &str, why: &str);
+    /// Whether the proxy reads the traffic to `host:port` (a git host, a registry), or
+    /// tunnels it as it is.
+    fn host_kind(&self, host: &str, port: u16) -> HostKind;
+    /// May SSH go to `host` (which counts as a possible push)?
+    fn ssh_allowed(&self, host: &str) -> bool;
+    /// The authority whose certificates the proxy reads TLS with.
+    fn authority(&self) -> Result<Arc<super::ca::Authority>, String>;
+    /// May the sandboxed pane with `token` do this? The policies decide; an ask waits here
+    /// for a person. A refusal says why.
+    fn judge(self: Arc<Self>, token: String, effect: Effect) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// Who is on the other end of a listener: any local program (the runner's loopback port,
@@ -72,13 +83,13 @@ pub enum Origin {
     Sandbox { token: String },
 }
 
-type ProxyBody = BoxBody<Bytes, std::io::Error>;
+pub type ProxyBody = BoxBody<Bytes, std::io::Error>;
 
 /// The largest request body forwarded: a request carries a conversation, not a disk.
 const MAX_REQUEST: usize = 64 << 20;
 
 /// Headers that belong to one hop, not to the request.
-const HOP_BY_HOP: [&str; 9] = [
+pub const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -109,7 +120,7 @@ pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origi
                 let (meter, client, origin) = (meter.clone(), client.clone(), origin.clone());
                 async move {
                     if req.method() == hyper::Method::CONNECT || req.uri().scheme().is_some() {
-                        return Ok::<_, Infallible>(egress(req, meter.as_ref(), &origin).await);
+                        return Ok::<_, Infallible>(egress(req, meter, &origin, client).await);
                     }
                     Ok::<_, Infallible>(handle(req, meter, client, &origin).await)
                 }
@@ -121,9 +132,15 @@ pub async fn serve<M: Meter>(listener: TcpListener, meter: Arc<M>, origin: Origi
 }
 
 /// A sandboxed agent going somewhere other than its LLM: `CONNECT host:port` (HTTPS, by
-/// `HTTPS_PROXY`) to a host the config allows is tunnelled; anything else is refused with
-/// a message that says why and what to change.
-async fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) -> Response<ProxyBody> {
+/// `HTTPS_PROXY`) to a host the config allows, once the policies let it contact the host,
+/// is read (a git host, a registry: `intercept`) or tunnelled; anything else is refused
+/// with a message that says why and what to change.
+async fn egress<M: Meter>(
+    req: Request<Incoming>,
+    meter: Arc<M>,
+    origin: &Origin,
+    clients: LazyClient,
+) -> Response<ProxyBody> {
     let refused = |why: String| full(StatusCode::FORBIDDEN, "text/plain", format!("teamster sandbox: {why}\n"));
     let Origin::Sandbox { token } = origin else {
         return refused("this proxy forwards only model calls from agents' panes".into());
@@ -157,16 +174,65 @@ async fn egress<M: Meter>(req: Request<Incoming>, meter: &M, origin: &Origin) ->
         meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
         return refused(why);
     }
+    let kind = meter.host_kind(&host, port);
+    let contact = Contact { host: host.clone(), port, kind, first: false };
+    if let Err(why) = meter.clone().judge(token.clone(), Effect::Contact(contact)).await {
+        return refused(why);
+    }
+    let token = token.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else { return };
-        let Ok(mut remote) = tokio::net::TcpStream::connect(addrs.as_slice()).await else { return };
-        let mut agent = hyper_util::rt::TokioIo::new(upgraded);
-        let _ = tokio::io::copy_bidirectional(&mut agent, &mut remote).await;
+        if kind != HostKind::Other {
+            let host = super::intercept::Host { name: host, port, addrs, kind };
+            return super::intercept::serve(upgraded, host, meter, token, clients).await;
+        }
+        tunnel(upgraded, host, port, addrs, meter, token).await;
     });
     Response::new(http_body_util::Empty::new().map_err(|e: Infallible| match e {}).boxed())
 }
 
-fn full(status: StatusCode, content_type: &str, body: String) -> Response<ProxyBody> {
+/// How long a tunnel waits for the agent's first bytes before it connects anyway (a
+/// protocol where the server speaks first).
+const FIRST_BYTES: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Carries a connection as it is, once its first bytes show it is not SSH, which goes only
+/// to hosts the config lets SSH reach, each connection counted as a possible push.
+async fn tunnel<M: Meter>(
+    upgraded: hyper::upgrade::Upgraded,
+    host: String,
+    port: u16,
+    addrs: Vec<std::net::SocketAddr>,
+    meter: Arc<M>,
+    token: String,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut agent = hyper_util::rt::TokioIo::new(upgraded);
+    let mut first = vec![0u8; 8 << 10];
+    let n = match tokio::time::timeout(FIRST_BYTES, agent.read(&mut first)).await {
+        Ok(Ok(0) | Err(_)) => return,
+        Ok(Ok(n)) => n,
+        Err(_) => 0,
+    };
+    if first[..n].starts_with(b"SSH-") {
+        let what = format!("git over SSH to {host}:{port}");
+        if !meter.ssh_allowed(&host) {
+            let why = "SSH is refused (git over SSH cannot be read); push over HTTPS, or name the host in `ssh_hosts` under [sandbox]";
+            meter.refuse(&token, &what, why);
+            return;
+        }
+        let push = Push { host: format!("{host}:{port}"), repository: String::new(), refs: Vec::new(), over_ssh: true };
+        if meter.clone().judge(token.clone(), Effect::Push(push)).await.is_err() {
+            return;
+        }
+    }
+    let Ok(mut remote) = tokio::net::TcpStream::connect(addrs.as_slice()).await else { return };
+    if remote.write_all(&first[..n]).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut agent, &mut remote).await;
+}
+
+pub fn full(status: StatusCode, content_type: &str, body: String) -> Response<ProxyBody> {
     let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e: Infallible| match e {}).boxed());
     *r.status_mut() = status;
     if let Ok(v) = header::HeaderValue::from_str(content_type) {
@@ -228,7 +294,7 @@ impl Clients {
         self.shared.get_or_init(|| build_client(None)).clone()
     }
 
-    fn pinned(&self, host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, String> {
+    pub fn pinned(&self, host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, String> {
         let key = (host.to_string(), addrs.to_vec());
         if let Some(c) = self.pinned.lock().get(&key) {
             return Ok(c.clone());

@@ -1,5 +1,6 @@
 //! Policies: rules from the config, evaluated on every event that matters (a tool call an
-//! agent reports, an LLM request at the metering proxy, a session start), with the state
+//! agent reports, an LLM request at the metering proxy, a session start, and what agents
+//! do on the wire: pushes, downloads, contacts with hosts), with the state
 //! they test (spend, marks set by earlier rules), to a verdict: allow, deny with a reason,
 //! or ask.
 //!
@@ -7,8 +8,9 @@
 //! (what branch a checkout is on, what was spent) and keeps the state.
 
 pub mod rule;
+pub mod shell;
 
-pub use rule::{Rule, RuleConfig, Trigger};
+pub use rule::{Match, Rule, RuleConfig, Trigger};
 
 use crate::paths::normalize;
 use std::collections::BTreeMap;
@@ -75,6 +77,8 @@ pub enum Event {
         model: Option<String>,
     },
     SessionStart,
+    /// What an agent did on the wire: a push, a download, a contact with a host.
+    Effect(crate::effects::Effect),
 }
 
 impl Event {
@@ -83,6 +87,9 @@ impl Event {
             Event::ToolCall { .. } => Trigger::ToolCall,
             Event::LlmRequest { .. } => Trigger::LlmRequest,
             Event::SessionStart => Trigger::SessionStart,
+            Event::Effect(crate::effects::Effect::Push(_)) => Trigger::Push,
+            Event::Effect(crate::effects::Effect::Download(_)) => Trigger::Download,
+            Event::Effect(crate::effects::Effect::Contact(_)) => Trigger::Contact,
         }
     }
 }
@@ -155,9 +162,11 @@ pub fn evaluate(rules: &[Rule], allowances: &[Allowance], event: &Event, place: 
     let mut changes = Vec::new();
     let mut decided: Option<(Verdict, String, Vec<MarkChange>)> = None;
     for rule in rules {
-        if !rule.matches(event, &seen) {
-            continue;
-        }
+        let maybe = match rule.check(event, &seen) {
+            Match::No => continue,
+            Match::Yes => None,
+            Match::Maybe(why) => Some(why),
+        };
         for change in &rule.marks {
             match change {
                 MarkChange::Set(name) => {
@@ -170,6 +179,15 @@ pub fn evaluate(rules: &[Rule], allowances: &[Allowance], event: &Event, place: 
             changes.push(change.clone());
         }
         if let Some(v) = rule.verdict() {
+            // A rule that only may match asks, whatever it says: a guess neither lets an
+            // action through nor refuses it.
+            let v = match (maybe, v) {
+                (None, v) => v,
+                (Some(why), Verdict::Deny { reason } | Verdict::Ask { reason }) => {
+                    Verdict::Ask { reason: format!("{reason} (perhaps: {why})") }
+                }
+                (Some(why), _) => Verdict::Ask { reason: format!("policy `{}` may not apply: {why}", rule.name) },
+            };
             decided = Some((v, rule.name.clone(), rule.on_approve.clone()));
             break;
         }
@@ -210,9 +228,57 @@ fn allows(a: &Allowance, event: &Event, place: &Place) -> bool {
     in_scope && allowance_key(event).is_some_and(|(tool, what)| tool == a.tool && what == a.what)
 }
 
-/// The paths a tool call touches outside `workspace`: the files it names, and the words of
-/// its command that look like paths (absolute, `~`, or climbing out with `..`), resolved
-/// from `cwd` without touching the disk.
+/// What a tool call touches outside `workspace`: the files it names, and the words of
+/// `commands` (its command line as a shell reads it) that are paths there, from where each command runs
+/// (`cd` included), resolved without touching the disk; and, if some word could be such a
+/// path but cannot be known before it runs (a variable), what it is.
+pub fn outside_workspace(
+    commands: &[shell::Simple],
+    paths: &[String],
+    cwd: &Path,
+    workspace: &Path,
+) -> (Vec<String>, Option<String>) {
+    let workspace = normalize(workspace);
+    let mut out: Vec<String> = Vec::new();
+    let mut unknown = None;
+    let mut consider = |shown: &str, full: PathBuf| {
+        if !normalize(&full).starts_with(&workspace) && !out.iter().any(|o| o == shown) {
+            out.push(shown.to_string());
+        }
+    };
+    for p in paths {
+        consider(p, cwd.join(p));
+    }
+    for s in commands {
+        let dir = match &s.dir {
+            None => Some(cwd.to_path_buf()),
+            Some(shell::Word::Known(d)) => Some(cwd.join(d)),
+            Some(shell::Word::Unknown { as_written, .. }) => {
+                unknown.get_or_insert_with(|| format!("it runs in `{as_written}`"));
+                None
+            }
+        };
+        // The operands: every word after the program's name but its options.
+        for w in s.words.iter().skip(1) {
+            match w {
+                shell::Word::Known(w) if w.starts_with('-') => {}
+                shell::Word::Known(w) => {
+                    // A relative word is a path only if it says so, or once a `cd` moved.
+                    let pathlike = w.starts_with('/') || w.split('/').any(|part| part == "..") || s.dir.is_some();
+                    if let Some(dir) = dir.as_ref().filter(|_| pathlike) {
+                        consider(w, dir.join(w));
+                    }
+                }
+                shell::Word::Unknown { as_written, .. } => {
+                    unknown.get_or_insert_with(|| format!("`{as_written}` is only known when it runs"));
+                }
+            }
+        }
+    }
+    (out, unknown)
+}
+
+/// The paths a tool call names outside `workspace`, for certain (`outside_workspace`).
 pub fn paths_outside(
     command: Option<&str>,
     paths: &[String],
@@ -220,48 +286,8 @@ pub fn paths_outside(
     workspace: &Path,
     home: &Path,
 ) -> Vec<String> {
-    let workspace = normalize(workspace);
-    let mut out = Vec::new();
-    let words = command.map(shell_words).unwrap_or_default();
-    let candidates = paths.iter().cloned().chain(
-        words.into_iter().filter(|w| w.starts_with('/') || w.starts_with('~') || w.split('/').any(|part| part == "..")),
-    );
-    for p in candidates {
-        let expanded = match p.strip_prefix('~') {
-            Some(rest) => home.join(rest.trim_start_matches('/')),
-            None => PathBuf::from(&p),
-        };
-        let full = normalize(&cwd.join(expanded));
-        if !full.starts_with(&workspace) && !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// A command line's words, roughly as a shell splits them: quotes respected, operators
-/// (`&&`, `|`, `;`, redirections) separating words.
-pub fn shell_words(command: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quote: Option<char> = None;
-    for c in command.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => quote = Some(c),
-            (None, c) if c.is_whitespace() || ";&|<>()".contains(c) => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            (None, c) => word.push(c),
-        }
-    }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    words
+    let commands = command.map(|c| shell::parse(c, home)).unwrap_or_default();
+    outside_workspace(&commands, paths, cwd, workspace).0
 }
 
 /// The smallest spend threshold, above what this session has spent, that a rule on LLM

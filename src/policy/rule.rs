@@ -1,7 +1,9 @@
 //! One policy rule: as written in the config (`[[policy]]`), and compiled (its regex
 //! built, its parts checked) into what `evaluate` runs.
 
-use super::{Context, Event, MarkChange, Verdict, paths_outside, shell_words};
+use super::shell::{self, Word};
+use super::{Context, Event, MarkChange, Verdict, outside_workspace};
+use crate::effects::Change;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,6 +12,12 @@ pub enum Trigger {
     ToolCall,
     LlmRequest,
     SessionStart,
+    /// A git push, seen at the proxy.
+    Push,
+    /// A package downloaded from a registry, seen at the proxy.
+    Download,
+    /// A connection to a host, seen at the proxy.
+    Contact,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +81,24 @@ pub struct RuleConfig {
     pub clear_mark: Vec<String>,
     /// Marks to change when a person approves this rule's ask.
     pub on_approve: Option<MarkEffects>,
+    /// Pushes, downloads, contacts: the host (`*.example.com` for its subdomains).
+    pub host: Option<Vec<String>>,
+    /// Pushes: a regular expression the repository's path must match (`owner/repo.git`).
+    pub repository: Option<String>,
+    /// Pushes: a ref (of those `branch` names, if given) is deleted (or, false: none is).
+    pub deletes: Option<bool>,
+    /// Pushes: a ref (of those `branch` names, if given) is not shown to be a fast-forward
+    /// (or, false: every one is).
+    pub forced: Option<bool>,
+    /// Downloads: from these registries (npm, pypi, crates, debian, go, rubygems,
+    /// configured).
+    pub registry: Option<Vec<String>>,
+    /// Downloads: a regular expression the package's name must match.
+    pub package: Option<String>,
+    /// Contacts: the first with this host in the session (or, false: not the first).
+    pub first_contact: Option<bool>,
+    /// Contacts: what the host is to teamster: "git", "registry" or "other".
+    pub host_kind: Option<Vec<String>>,
 }
 
 /// A compiled rule.
@@ -94,6 +120,140 @@ pub struct Rule {
     reason: Option<String>,
     pub marks: Vec<MarkChange>,
     pub on_approve: Vec<MarkChange>,
+    effect: EffectTests,
+}
+
+/// Whether a rule matches an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Match {
+    No,
+    Yes,
+    /// Perhaps: something teamster cannot know (why, in words). A rule that may match
+    /// asks, whatever its verdict: never an allow, never a deny on a guess.
+    Maybe(String),
+}
+
+impl Match {
+    fn of(yes: bool) -> Match {
+        if yes { Match::Yes } else { Match::No }
+    }
+}
+
+/// What a rule asks of a push, a download or a contact.
+#[derive(Clone, Debug, Default)]
+struct EffectTests {
+    host: Option<Vec<String>>,
+    repository: Option<regex::Regex>,
+    deletes: Option<bool>,
+    forced: Option<bool>,
+    registry: Option<Vec<String>>,
+    package: Option<regex::Regex>,
+    first_contact: Option<bool>,
+    host_kind: Option<Vec<String>>,
+}
+
+/// Whether `re` matches the command `s`, its words joined by spaces, without taking a
+/// space inside one word for a gap between two (`echo 'git push'` does not push).
+fn names(re: &regex::Regex, s: &shell::Simple) -> bool {
+    let line = shell::line(s);
+    let mut inner = Vec::new();
+    let mut at = 0;
+    for w in &s.words {
+        let text = match w {
+            Word::Known(t) => t,
+            Word::Unknown { as_written, .. } => as_written,
+        };
+        inner.extend(text.match_indices(char::is_whitespace).map(|(i, _)| at + i));
+        at += text.len() + 1;
+    }
+    re.find_iter(&line).any(|m| !inner.iter().any(|i| m.range().contains(i)))
+}
+
+/// Whether `re` could match the command `s` once a word of it that cannot be known before
+/// it runs had a value: its program's name (`$CMD push`, `eval "$X"`), or the subcommand
+/// of a program the rule names (a git alias): tried with the rule's own words. Why, if so.
+fn could_match(re: &regex::Regex, s: &shell::Simple) -> Option<String> {
+    let literals = literal_words(re.as_str());
+    let named = |w: &Word| matches!(w, Word::Known(p) if literals.iter().any(|l| l == p));
+    let positions: Vec<usize> = (0..s.words.len().min(2)).filter(|i| *i == 0 || named(&s.words[0])).collect();
+    let mut candidates = literals.clone();
+    candidates.push(literals.join(" "));
+    for i in positions {
+        let Word::Unknown { as_written, .. } = &s.words[i] else { continue };
+        for c in &candidates {
+            let mut words = s.words.clone();
+            // An unknown value may well be split into several words.
+            words.splice(i..=i, c.split(' ').map(|w| Word::Known(w.to_string())));
+            if names(re, &shell::Simple { words, dir: s.dir.clone() }) {
+                return Some(format!("`{as_written}` is only known when the command runs"));
+            }
+        }
+    }
+    None
+}
+
+/// The words a regular expression spells out (`\bgit\s+push\b`: git, push).
+fn literal_words(re: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            // An escape is a class or an anchor, not a letter of a word.
+            chars.next();
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+        } else if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+            word.push(c);
+        } else if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words.retain(|w| w.chars().any(|c| c.is_ascii_alphabetic()));
+    words.dedup();
+    words
+}
+
+/// Which triggers each condition applies to.
+const APPLIES: [(&str, &[Trigger]); 12] = [
+    ("tool", &[Trigger::ToolCall]),
+    ("command", &[Trigger::ToolCall]),
+    ("outside_workspace", &[Trigger::ToolCall]),
+    ("branch", &[Trigger::ToolCall, Trigger::Push]),
+    ("host", &[Trigger::Push, Trigger::Download, Trigger::Contact]),
+    ("repository", &[Trigger::Push]),
+    ("deletes", &[Trigger::Push]),
+    ("forced", &[Trigger::Push]),
+    ("registry", &[Trigger::Download]),
+    ("package", &[Trigger::Download]),
+    ("first_contact", &[Trigger::Contact]),
+    ("host_kind", &[Trigger::Contact]),
+];
+
+const REGISTRIES: [&str; 7] = ["npm", "pypi", "crates", "debian", "go", "rubygems", "configured"];
+const HOST_KINDS: [&str; 3] = ["git", "registry", "other"];
+
+fn regex_of(key: &str, re: &Option<String>) -> Result<Option<regex::Regex>, (String, String)> {
+    re.as_ref()
+        .map(|re| regex::Regex::new(re).map_err(|e| (key.to_string(), format!("not a valid regular expression: {e}"))))
+        .transpose()
+}
+
+/// Whether `host` (maybe `host:port`) is one of `hosts` (`*.example.com`: its subdomains).
+fn host_in(hosts: &[String], host: &str) -> bool {
+    let name = host.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(host, |(n, _)| n);
+    let name = name.trim_matches(['[', ']']).to_ascii_lowercase();
+    hosts.iter().any(|h| {
+        let h = h.to_ascii_lowercase();
+        match h.strip_prefix("*.") {
+            Some(domain) => name.ends_with(&format!(".{domain}")),
+            None => h == name || h == host.to_ascii_lowercase(),
+        }
+    })
 }
 
 /// Shell tools by the names each agent gives them.
@@ -111,26 +271,50 @@ impl Rule {
         let Some(on) = c.on else {
             return err(
                 "on",
-                "says when the rule applies: on = \"tool_call\", \"llm_request\" or \"session_start\"".into(),
+                "says when the rule applies: on = \"tool_call\", \"llm_request\", \"session_start\", \"push\", \"download\" or \"contact\"".into(),
             );
         };
-        let tool_only = [
-            ("tool", c.tool.is_some()),
-            ("command", c.command.is_some()),
-            ("outside_workspace", c.outside_workspace.is_some()),
-            ("branch", c.branch.is_some()),
+        let given = [
+            c.tool.is_some(),
+            c.command.is_some(),
+            c.outside_workspace.is_some(),
+            c.branch.is_some(),
+            c.host.is_some(),
+            c.repository.is_some(),
+            c.deletes.is_some(),
+            c.forced.is_some(),
+            c.registry.is_some(),
+            c.package.is_some(),
+            c.first_contact.is_some(),
+            c.host_kind.is_some(),
         ];
-        if on != Trigger::ToolCall
-            && let Some((key, _)) = tool_only.iter().find(|(_, set)| *set)
-        {
-            return err(key, format!("applies to tool calls only; this rule is on = \"{}\"", trigger_word(on)));
+        for ((key, triggers), set) in APPLIES.iter().zip(given) {
+            if set && !triggers.contains(&on) {
+                let words: Vec<String> = triggers.iter().map(|t| format!("\"{}\"", trigger_word(*t))).collect();
+                return err(
+                    key,
+                    format!("applies to on = {} only; this rule is on = \"{}\"", words.join(" or "), trigger_word(on)),
+                );
+            }
         }
-        let command = match &c.command {
-            Some(re) => Some(
-                regex::Regex::new(re)
-                    .map_err(|e| ("command".to_string(), format!("not a valid regular expression: {e}")))?,
-            ),
-            None => None,
+        let words_in = |key: &str, given: &Option<Vec<String>>, allowed: &[&str]| -> Result<(), (String, String)> {
+            match given.iter().flatten().find(|w| !allowed.contains(&w.as_str())) {
+                Some(w) => Err((key.to_string(), format!("{w:?} is not one of {}", allowed.join(", ")))),
+                None => Ok(()),
+            }
+        };
+        words_in("registry", &c.registry, &REGISTRIES)?;
+        words_in("host_kind", &c.host_kind, &HOST_KINDS)?;
+        let command = regex_of("command", &c.command)?;
+        let effect = EffectTests {
+            host: c.host.clone(),
+            repository: regex_of("repository", &c.repository)?,
+            deletes: c.deletes,
+            forced: c.forced,
+            registry: c.registry.clone(),
+            package: regex_of("package", &c.package)?,
+            first_contact: c.first_contact,
+            host_kind: c.host_kind.clone(),
         };
         for (key, v) in [("session_spend_over", c.session_spend_over), ("day_spend_over", c.day_spend_over)] {
             if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
@@ -173,6 +357,7 @@ impl Rule {
             reason: c.reason.clone(),
             marks: effects,
             on_approve: c.on_approve.as_ref().map(|m| changes(&m.set_mark, &m.clear_mark)).unwrap_or_default(),
+            effect,
         })
     }
 
@@ -188,7 +373,26 @@ impl Rule {
         Rule::compile(&c, 0).unwrap_or_else(|_| unreachable!("a fixed, valid rule"))
     }
 
+    /// Whether the rule matches for certain.
     pub fn matches(&self, event: &Event, ctx: &Context) -> bool {
+        self.check(event, ctx) == Match::Yes
+    }
+
+    /// Whether the rule matches: for certain, not, or maybe (teamster cannot know, and
+    /// says why).
+    pub fn check(&self, event: &Event, ctx: &Context) -> Match {
+        if !self.common(event, ctx) {
+            return Match::No;
+        }
+        match event {
+            Event::ToolCall { .. } => self.matches_call(event),
+            Event::Effect(effect) => self.matches_effect(effect),
+            _ => Match::Yes,
+        }
+    }
+
+    /// The conditions on every event: its trigger, the agent, marks and spend.
+    fn common(&self, event: &Event, ctx: &Context) -> bool {
         if event.trigger() != self.on {
             return false;
         }
@@ -213,38 +417,117 @@ impl Rule {
                 return false;
             }
         }
-        match event {
-            Event::ToolCall { tool, command, paths, cwd, workspace, branch, home } => {
-                let tool = tool.to_ascii_lowercase();
-                if let Some(tools) = &self.tool
-                    && !tools.iter().any(|t| *t == tool || (t == "shell" && SHELL_TOOLS.contains(&tool.as_str())))
-                {
-                    return false;
-                }
-                if let Some(re) = &self.command
-                    && !command.as_deref().is_some_and(|c| re.is_match(c))
-                {
-                    return false;
-                }
-                if let Some(want) = self.outside_workspace {
-                    let outside = !paths_outside(command.as_deref(), paths, cwd, workspace, home).is_empty();
-                    if outside != want {
-                        return false;
+        true
+    }
+
+    /// A tool call: its tool, and its command as a shell reads it. A command word that
+    /// cannot be known before it runs (a variable, `eval` of one, a git alias) makes a
+    /// rule that names a command match "maybe"; so does a path of that kind for
+    /// `outside_workspace`.
+    fn matches_call(&self, event: &Event) -> Match {
+        let Event::ToolCall { tool, command, paths, cwd, workspace, branch, home } = event else { return Match::No };
+        let tool = tool.to_ascii_lowercase();
+        if let Some(tools) = &self.tool
+            && !tools.iter().any(|t| *t == tool || (t == "shell" && SHELL_TOOLS.contains(&tool.as_str())))
+        {
+            return Match::No;
+        }
+        let mut commands = command.as_deref().map(|c| shell::parse(c, home)).unwrap_or_default();
+        let mut maybe = None;
+        if let Some(re) = &self.command {
+            // The simple commands it names: only they count for the conditions below.
+            let named: Vec<shell::Simple> = commands.iter().filter(|s| names(re, s)).cloned().collect();
+            if named.is_empty() {
+                match commands.iter().find_map(|s| could_match(re, s).map(|why| (why, s.clone()))) {
+                    Some((why, s)) => {
+                        maybe = Some(why);
+                        commands = vec![s];
                     }
+                    None => return Match::No,
                 }
-                if let Some(branches) = &self.branch {
-                    let named =
-                        command.as_deref().map(shell_words).unwrap_or_default().iter().any(|w| {
-                            w.split(':').any(|part| branches.iter().any(|b| b == part.trim_start_matches('+')))
-                        });
-                    let on_one = branch.as_ref().is_some_and(|b| branches.contains(b));
-                    if !named && !on_one {
-                        return false;
-                    }
-                }
-                true
+            } else {
+                commands = named;
             }
-            _ => true,
+        }
+        if let Some(want) = self.outside_workspace {
+            let (outside, unknown) = outside_workspace(&commands, paths, cwd, workspace);
+            match (outside.is_empty(), unknown) {
+                (false, _) if want => {}
+                (true, None) if !want => {}
+                (true, Some(why)) => maybe = maybe.or(Some(why)),
+                _ => return Match::No,
+            }
+        }
+        if let Some(branches) = &self.branch {
+            let named = commands.iter().flat_map(|s| s.words.iter()).any(|w| match w {
+                Word::Known(w) => w.split(':').any(|part| {
+                    let part = part.trim_start_matches('+');
+                    let part = part.strip_prefix("refs/heads/").unwrap_or(part);
+                    branches.iter().any(|b| b == part)
+                }),
+                Word::Unknown { .. } => false,
+            });
+            let on_one = branch.as_ref().is_some_and(|b| branches.contains(b));
+            if !named && !on_one {
+                return Match::No;
+            }
+        }
+        maybe.map_or(Match::Yes, Match::Maybe)
+    }
+
+    fn matches_effect(&self, effect: &crate::effects::Effect) -> Match {
+        use crate::effects::Effect;
+        let t = &self.effect;
+        let host = match effect {
+            Effect::Push(p) => &p.host,
+            Effect::Download(d) => &d.host,
+            Effect::Contact(c) => &c.host,
+        };
+        if t.host.as_ref().is_some_and(|hosts| !host_in(hosts, host)) {
+            return Match::No;
+        }
+        match effect {
+            Effect::Push(p) if p.over_ssh => {
+                // Nothing of it can be read: any repository, any ref, any way.
+                let conditions =
+                    t.repository.is_some() || self.branch.is_some() || t.deletes.is_some() || t.forced.is_some();
+                if conditions {
+                    Match::Maybe("git over SSH, which teamster cannot read: it may push any ref, any way".into())
+                } else {
+                    Match::Yes
+                }
+            }
+            Effect::Push(p) => {
+                if t.repository.as_ref().is_some_and(|re| !re.is_match(&p.repository)) {
+                    return Match::No;
+                }
+                let refs: Vec<_> = p
+                    .refs
+                    .iter()
+                    .filter(|r| self.branch.as_ref().is_none_or(|b| b.iter().any(|b| b == r.short() || *b == r.name)))
+                    .collect();
+                if refs.is_empty()
+                    || t.deletes.is_some_and(|want| want != refs.iter().any(|r| r.change == Change::Delete))
+                {
+                    return Match::No;
+                }
+                match t.forced {
+                    None => Match::Yes,
+                    Some(want) if refs.iter().any(|r| r.change == Change::Rewrite) => Match::of(want),
+                    Some(_) if refs.iter().any(|r| r.change == Change::Unknown) => {
+                        Match::Maybe("teamster could not find out whether this push is a fast-forward".into())
+                    }
+                    Some(want) => Match::of(!want),
+                }
+            }
+            Effect::Download(d) => Match::of(
+                t.registry.as_ref().is_none_or(|r| r.iter().any(|r| r == d.registry.word()))
+                    && t.package.as_ref().is_none_or(|re| re.is_match(&d.package)),
+            ),
+            Effect::Contact(c) => Match::of(
+                t.first_contact.is_none_or(|want| want == c.first)
+                    && t.host_kind.as_ref().is_none_or(|k| k.iter().any(|k| k == c.kind.word())),
+            ),
         }
     }
 
@@ -277,6 +560,29 @@ impl Rule {
         }
         if self.outside_workspace == Some(true) {
             parts.push("outside the workspace".into());
+        }
+        let t = &self.effect;
+        if let Some(h) = &t.host {
+            parts.push(format!("host {}", h.join("|")));
+        }
+        if let Some(r) = &t.repository {
+            parts.push(format!("repository /{}/", r.as_str()));
+        }
+        for (key, v) in [("deletes", t.deletes), ("forced", t.forced), ("first contact", t.first_contact)] {
+            match v {
+                Some(true) => parts.push(key.into()),
+                Some(false) => parts.push(format!("not {key}")),
+                None => {}
+            }
+        }
+        if let Some(r) = &t.registry {
+            parts.push(format!("registry {}", r.join("|")));
+        }
+        if let Some(p) = &t.package {
+            parts.push(format!("package /{}/", p.as_str()));
+        }
+        if let Some(k) = &t.host_kind {
+            parts.push(format!("{} hosts", k.join("|")));
         }
         if !self.marked.is_empty() {
             parts.push(format!("once {}", self.marked.join(", ")));
@@ -314,5 +620,8 @@ pub fn trigger_word(t: Trigger) -> &'static str {
         Trigger::ToolCall => "tool_call",
         Trigger::LlmRequest => "llm_request",
         Trigger::SessionStart => "session_start",
+        Trigger::Push => "push",
+        Trigger::Download => "download",
+        Trigger::Contact => "contact",
     }
 }

@@ -8,6 +8,7 @@ use super::store::{DecisionRecord, SpendRecord};
 use super::{Runner, State, log, now_secs};
 use crate::agents::{AgentState, ToolCall};
 use crate::approval::{AllowScope, DecidedBy, Decision, Surface, Verdict};
+use crate::effects::Effect;
 use crate::layout::PaneId;
 use crate::meter::prices::Priced;
 use crate::meter::usage::Reading;
@@ -43,13 +44,24 @@ pub enum Action {
         provider: String,
         model: Option<String>,
     },
+    /// What an agent does on the wire, seen at the proxy: a push, a download, a contact.
+    Effect(crate::effects::Effect),
 }
 
 impl Action {
     fn call(&self) -> Option<&ToolCall> {
         match self {
             Action::ToolCall(c) | Action::AgentDialog(c) => Some(c),
-            Action::LlmRequest { .. } => None,
+            Action::LlmRequest { .. } | Action::Effect(_) => None,
+        }
+    }
+
+    /// The kind of action, as the audit log and the queue name it.
+    fn kind(&self) -> String {
+        match self {
+            Action::ToolCall(_) | Action::AgentDialog(_) => "tool_call".into(),
+            Action::LlmRequest { .. } => "llm_request".into(),
+            Action::Effect(e) => e.kind().into(),
         }
     }
 }
@@ -144,7 +156,33 @@ impl Drop for Held {
 impl Runner {
     /// Decides `action` of `pane` by the policies; an ask waits here for a person, or
     /// for `ask_timeout_secs`, then it is denied.
-    pub async fn decide(self: &Arc<Self>, pane: PaneId, action: Action) -> Answer {
+    pub async fn decide(self: &Arc<Self>, pane: PaneId, mut action: Action) -> Answer {
+        // A contact: whether it is the session's first with the host, and, let through,
+        // that it was.
+        let contact = match &mut action {
+            Action::Effect(Effect::Contact(c)) => {
+                let host = format!("{}:{}", c.host, c.port);
+                let st = self.state.lock();
+                let session = st.panes.get(&pane).and_then(|p| st.sessions.get(&p.session));
+                c.first = !session.is_some_and(|s| s.contacted.contains(&host));
+                Some(host)
+            }
+            _ => None,
+        };
+        let answer = self.decide_once(pane, action).await;
+        if let Some(host) = contact
+            && answer.as_ref().is_none_or(|d| d.reason().is_none())
+        {
+            let mut st = self.state.lock();
+            let session = st.panes.get(&pane).map(|p| p.session);
+            if let Some(s) = session.and_then(|id| st.sessions.get_mut(&id)) {
+                s.contacted.insert(host);
+            }
+        }
+        answer
+    }
+
+    async fn decide_once(self: &Arc<Self>, pane: PaneId, action: Action) -> Answer {
         // An agent's own dialog is about a call the rules judged at its tool-call hook.
         let asks_itself = matches!(action, Action::AgentDialog(_));
         let mut rules = if asks_itself { Default::default() } else { self.rules.read().clone() };
@@ -192,6 +230,7 @@ impl Runner {
                 Action::LlmRequest { provider, model } => {
                     Event::LlmRequest { provider: provider.clone(), model: model.clone() }
                 }
+                Action::Effect(effect) => Event::Effect(effect.clone()),
             };
             let agent = spec.name.clone().unwrap_or_else(|| kind.to_string());
             let ctx = s.policy_context(&agent, kind, self.day_spend());
@@ -205,10 +244,7 @@ impl Runner {
                 session: session_name,
                 pane: spec.key.clone(),
                 agent,
-                kind: match action {
-                    Action::ToolCall(_) | Action::AgentDialog(_) => "tool_call".into(),
-                    Action::LlmRequest { .. } => "llm_request".into(),
-                },
+                kind: action.kind(),
                 what: self.describe(&action, ctx.session_spend),
                 verdict: Verdict::Defer,
                 by: if decision.rule.is_some() { DecidedBy::Policy } else { DecidedBy::NoRule },
@@ -238,8 +274,10 @@ impl Runner {
             self.spend_gate(pane, decision.rule.as_deref(), &answer);
         }
         // A model call no rule concerned is in the spend table already: no audit row (and
-        // no database write) on the way of every request.
-        if model_call && decision.rule.is_none() {
+        // no database write) on the way of every request; nor for every contact with a
+        // host no rule spoke of. Pushes and downloads are what happened: always recorded.
+        let routine = model_call || matches!(action, Action::Effect(Effect::Contact(_)));
+        if routine && decision.rule.is_none() {
             return answer;
         }
         let reason = answer.as_ref().and_then(Decision::reason).map(str::to_string);
@@ -584,6 +622,7 @@ impl Runner {
                 "a request to {provider}{} (${spend:.2} spent)",
                 model.as_ref().map(|m| format!(" for {m}")).unwrap_or_default()
             ),
+            Action::Effect(e) => e.describe(),
         }
     }
 
@@ -744,13 +783,11 @@ fn pending_views(st: &State) -> Vec<PendingView> {
             session: st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default(),
             pane: p.pane,
             agent: p.agent.clone(),
-            kind: match p.action {
-                Action::ToolCall(_) | Action::AgentDialog(_) => "tool_call".into(),
-                Action::LlmRequest { .. } => "llm_request".into(),
-            },
+            kind: p.action.kind(),
             tool: match &p.action {
                 Action::ToolCall(c) | Action::AgentDialog(c) => c.tool.clone(),
                 Action::LlmRequest { provider, .. } => provider.clone(),
+                Action::Effect(e) => e.kind().into(),
             },
             what: p.what.clone(),
             rule: p.rule.clone(),

@@ -7,6 +7,8 @@ use super::store::DecisionRecord;
 use crate::agents::Route;
 use crate::approval::Verdict;
 use crate::config::Config;
+use crate::effects::{Effect, HostKind, registry};
+use crate::meter::ca::Authority;
 use crate::meter::proxy::{Meter, Target};
 use crate::meter::upstream::{self, RouteOrigin};
 use crate::meter::usage::Reading;
@@ -101,6 +103,43 @@ impl Meter for Runner {
     fn refuse(&self, token: &str, what: &str, why: &str) {
         if let Some(pane) = self.pane_of_token(token) {
             self.sandbox_refused(pane.id, what, why);
+        }
+    }
+
+    fn host_kind(&self, host: &str, port: u16) -> HostKind {
+        let config = self.config.read();
+        let s = &config.sandbox;
+        if crate::sandbox::host_allowed(&s.git_hosts, host, port).is_some() {
+            return HostKind::Git;
+        }
+        let known = registry::KNOWN.iter().find(|(h, _)| port == 443 && host.eq_ignore_ascii_case(h)).map(|(_, r)| *r);
+        match known {
+            Some(r) => HostKind::Registry(r),
+            None if crate::sandbox::host_allowed(&s.registries, host, port).is_some() => {
+                HostKind::Registry(registry::Registry::Configured)
+            }
+            None => HostKind::Other,
+        }
+    }
+
+    fn ssh_allowed(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.config.read().sandbox.ssh_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    fn authority(&self) -> Result<Arc<Authority>, String> {
+        self.authority
+            .get_or_init(|| Authority::open(&crate::paths::state_dir().join("authority")).map(Arc::new))
+            .clone()
+    }
+
+    async fn judge(self: Arc<Self>, token: String, effect: Effect) -> Result<(), String> {
+        let Some(pane) = self.pane_of_token(&token) else {
+            return Err("the pane is gone".into());
+        };
+        match self.decide(pane.id, Action::Effect(effect)).await {
+            Some(crate::approval::Decision::Deny { reason }) => Err(reason),
+            _ => Ok(()),
         }
     }
 

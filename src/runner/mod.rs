@@ -81,6 +81,9 @@ pub struct Session {
     /// The spend cap that refused its agents' model calls last, and why; until a model
     /// call goes out again.
     pub cap_hit: Option<CapHit>,
+    /// Hosts (`host:port`) its agents were let contact: a policy on `first_contact` asks
+    /// about the others.
+    pub contacted: std::collections::HashSet<String>,
 }
 
 /// A spend cap that stopped a session's agents: the rule, and what it said.
@@ -173,6 +176,9 @@ pub struct Runner {
     pub proxy_port: Mutex<Option<u16>>,
     /// The proxy's HTTPS client, shared by every listener (built on first use).
     pub upstream: crate::meter::proxy::LazyClient,
+    /// teamster's certificate authority for reading sandboxes' TLS to git hosts and
+    /// registries, opened (made, the first time) when a sandbox first needs it.
+    pub authority: std::sync::OnceLock<Result<Arc<crate::meter::ca::Authority>, String>>,
     /// The latest decisions, newest first, for the sidebar's history.
     pub history: watch::Sender<Vec<crate::protocol::RecentView>>,
     /// Sessions and panes shared by URL.
@@ -240,6 +246,7 @@ impl Runner {
             day: Mutex::new((String::new(), 0.0)),
             proxy_port: Mutex::new(None),
             upstream: Default::default(),
+            authority: Default::default(),
             history: watch::Sender::new(Vec::new()),
             shares: Mutex::new(Vec::new()),
             state: Mutex::new(State::default()),
@@ -453,6 +460,7 @@ impl Runner {
                 spend,
                 marks,
                 cap_hit: None,
+                contacted: Default::default(),
                 name,
                 tabs: Vec::new(),
                 active: 0,
@@ -624,7 +632,8 @@ impl Runner {
             ("TEAMSTER_PANE".into(), id.to_string()),
         ]);
         env.extend(extra_env);
-        let secrets = sandbox.as_ref().map(|s| sandbox::confine_env(&mut env, &s.tmp, s.plan.port)).unwrap_or_default();
+        let secrets =
+            sandbox.as_ref().map(|s| sandbox::confine_env(&mut env, &s.tmp, s.plan.port, &s.trust)).unwrap_or_default();
         let report = sandbox.as_ref().map(|s| std::os::fd::AsRawFd::as_raw_fd(&s.theirs));
         let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size, report).map_err(|e| e.to_string())?;
         let s = session_ref(st, session)?;

@@ -31,6 +31,9 @@ pub struct Prepared {
     /// The runner's end of the helper's line, and the helper's (its descriptor 3).
     pub ours: UnixStream,
     pub theirs: UnixStream,
+    /// The variables that make its TLS clients trust teamster's authority (none when the
+    /// authority could not be made: then git hosts and registries refuse it).
+    pub trust: Vec<(String, String)>,
 }
 
 /// Variables that hold credentials: the agent gets a placeholder for each.
@@ -67,7 +70,12 @@ pub fn placeholder(name: &str) -> String {
 /// values returned by name, for the proxy), doors out are dropped, temp files go to the
 /// private directory, and every program that honours `HTTPS_PROXY` goes out through the
 /// pane's proxy.
-pub fn confine_env(env: &mut Vec<(String, String)>, tmp: &Path, port: u16) -> Vec<(String, String)> {
+pub fn confine_env(
+    env: &mut Vec<(String, String)>,
+    tmp: &Path,
+    port: u16,
+    trust: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut secrets = Vec::new();
     env.retain(|(k, _)| !DOORS.contains(&k.as_str()));
     for (k, v) in env.iter_mut() {
@@ -88,8 +96,9 @@ pub fn confine_env(env: &mut Vec<(String, String)>, tmp: &Path, port: u16) -> Ve
         ("npm_config_cache", &format!("{tmp}/npm-cache")),
         ("TEAMSTER_SANDBOX", "on"),
     ];
-    env.retain(|(k, _)| !set.iter().any(|(s, _)| s == k));
+    env.retain(|(k, _)| !set.iter().any(|(s, _)| s == k) && !trust.iter().any(|(t, _)| t == k));
     env.extend(set.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env.extend(trust.iter().cloned());
     secrets
 }
 
@@ -155,6 +164,18 @@ impl Runner {
         empty.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute()));
         let mut protect = crate::sandbox::protected_in(cwd, &agent.may_change);
         protect.extend(pane.generated.iter().cloned());
+        // Its TLS clients trust teamster's authority, for the hosts whose traffic the proxy
+        // reads; the files are the runner's.
+        let trust = match crate::meter::proxy::Meter::authority(self).and_then(|a| a.write_trust(pane.dir)) {
+            Ok(t) => {
+                protect.extend([t.own.clone(), t.bundle.clone()]);
+                t.env()
+            }
+            Err(e) => {
+                super::log(&format!("the sandbox of {} will not reach git hosts or registries: {e}", agent.name));
+                Vec::new()
+            }
+        };
         let plan = crate::sandbox::plan(
             &crate::sandbox::Inputs {
                 cwd,
@@ -176,7 +197,7 @@ impl Runner {
             &crate::sandbox::real_path,
         );
         let (ours, theirs) = UnixStream::pair().map_err(|e| format!("cannot make the sandbox's line: {e}"))?;
-        Ok(Prepared { plan, tmp, ours, theirs })
+        Ok(Prepared { plan, tmp, ours, theirs, trust })
     }
 
     /// A write or connection the sandbox refused: the audit log, the pane's count in its
@@ -307,7 +328,7 @@ mod tests {
             ("GH_TOKEN".to_string(), "".to_string()),
             ("SSH_AUTH_SOCK".to_string(), "/tmp/ssh-x/agent.1".to_string()),
         ];
-        let secrets = confine_env(&mut env, Path::new("/s/tmp"), 4100);
+        let secrets = confine_env(&mut env, Path::new("/s/tmp"), 4100, &[]);
         assert_eq!(secrets, [("ANTHROPIC_API_KEY".to_string(), "sk-ant-real".to_string())]);
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("ANTHROPIC_API_KEY"), Some("teamster-placeholder-ANTHROPIC_API_KEY"));

@@ -62,6 +62,18 @@ pub struct SandboxConfig {
     /// Hosts (besides the LLM providers, which go through the metering proxy) agents may
     /// reach through the proxy, by `HTTPS_PROXY`. `*.example.com` matches subdomains.
     pub allow_hosts: Vec<String>,
+    /// Git hosts whose HTTPS traffic the proxy reads, so that policies judge pushes
+    /// (`on = "push"`): it ends the agents' TLS with teamster's own authority, which only
+    /// sandboxes trust. `host` (port 443) or `host:port`; agents reach them only if
+    /// `allow_hosts` lets them.
+    pub git_hosts: Vec<String>,
+    /// Package registries of your own, besides the public ones teamster knows (npm, PyPI,
+    /// crates.io, Debian, the Go proxy, RubyGems), whose downloads policies judge
+    /// (`on = "download"`), read the same way.
+    pub registries: Vec<String>,
+    /// Hosts agents may reach over SSH (with `host:22` in `allow_hosts`); every such
+    /// connection counts as a possible push. None by default: git over SSH is refused.
+    pub ssh_hosts: Vec<String>,
     /// More paths every agent may write (`~` is your home).
     pub writable: Vec<String>,
     /// More paths every agent may read, though they would be hidden.
@@ -89,6 +101,9 @@ impl Default for SandboxConfig {
             ]
             .map(String::from)
             .to_vec(),
+            git_hosts: ["github.com", "gitlab.com", "bitbucket.org"].map(String::from).to_vec(),
+            registries: Vec::new(),
+            ssh_hosts: Vec::new(),
             writable: Vec::new(),
             readable: Vec::new(),
             hidden: Vec::new(),

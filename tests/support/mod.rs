@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod browser;
 pub mod fake;
+pub mod githost;
 pub mod mock_llm;
 pub mod pty;
 pub mod share;
