@@ -139,8 +139,18 @@ fn a_push_is_judged_on_the_wire_however_it_is_spelt() {
     git(&work, &["commit", "-q", "-m", "A"]);
     git(&work, &["push", "-q", srv.join("repo.git").to_str().expect("path"), "main"]);
     let a = git(&work, &["rev-parse", "HEAD"]);
-    std::fs::write(work.join("b.txt"), "b").expect("b");
-    git(&work, &["add", "b.txt"]);
+    // Over a megabyte that does not compress: git probes first, then sends it chunked.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..1_500_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(work.join("b.bin"), noise).expect("b");
+    git(&work, &["add", "b.bin"]);
     git(&work, &["commit", "-q", "-m", "B"]);
     let b = git(&work, &["rev-parse", "HEAD"]);
     git(&work, &["remote", "add", "origin", &githost.url("/repo.git")]);

@@ -104,6 +104,7 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
             )),
         }
         out.extend(agent_checks(c, live));
+        out.push(read_hosts(&c.sandbox));
         let shell = c.shell();
         match crate::paths::which(&shell) {
             Some(_) => out.push(ok("shell", format!("new panes run {shell}"))),
@@ -307,6 +308,39 @@ fn agent_checks(config: &Config, live: bool) -> Vec<Check> {
 }
 
 /// The first line `program --version` prints, waiting at most 5 seconds.
+/// Whether the hosts whose traffic the proxy reads (git hosts, registries) are ones agents
+/// may reach: one that `allow_hosts` leaves out is read by nobody, since nothing gets there.
+fn read_hosts(s: &crate::sandbox::SandboxConfig) -> Check {
+    let what = "git hosts and registries";
+    // The default git hosts are read in case `allow_hosts` lets agents reach them.
+    let defaults = crate::sandbox::SandboxConfig::default().git_hosts;
+    let unreachable: Vec<&String> = s
+        .git_hosts
+        .iter()
+        .chain(&s.registries)
+        .filter(|entry| !defaults.contains(entry))
+        .filter(|entry| {
+            let (host, port) = match entry.rsplit_once(':').and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?))) {
+                Some((h, p)) => (h, p),
+                None => (entry.as_str(), 443),
+            };
+            crate::sandbox::host_allowed(&s.allow_hosts, host, port).is_none()
+        })
+        .collect();
+    if unreachable.is_empty() {
+        return ok(what, format!("pushes read on {}", s.git_hosts.join(", ")));
+    }
+    let names: Vec<&str> = unreachable.iter().map(|h| h.as_str()).collect();
+    warn(
+        what,
+        format!(
+            "agents may not reach {} (not in allow_hosts): their pushes and downloads there are refused",
+            names.join(", ")
+        ),
+        "add them to `allow_hosts` under [sandbox] if agents should reach them",
+    )
+}
+
 fn version_of(program: &std::path::Path) -> Option<String> {
     let mut child = std::process::Command::new(program)
         .arg("--version")
@@ -337,4 +371,22 @@ fn version_of(program: &std::path::Path) -> Option<String> {
         child.stderr.take()?.read_to_string(&mut text).ok()?;
     }
     text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_host_agents_cannot_reach_is_named() {
+        let mut s = crate::sandbox::SandboxConfig::default();
+        assert_eq!(read_hosts(&s).status, Status::Ok, "the defaults need no change");
+        s.git_hosts.push("git.corp.example".into());
+        s.registries.push("npm.corp.example:8443".into());
+        let c = read_hosts(&s);
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.detail.contains("git.corp.example, npm.corp.example:8443"), "{}", c.detail);
+        s.allow_hosts.extend(["git.corp.example".into(), "npm.corp.example:8443".into()]);
+        assert_eq!(read_hosts(&s).status, Status::Ok);
+    }
 }

@@ -99,7 +99,12 @@ async fn handle<M: Meter>(
     };
     match host.kind {
         HostKind::Git if head.method == hyper::Method::POST && path_of(&path).ends_with("/git-receive-pack") => {
-            let request = match git::parse_push(&body) {
+            // Read as sent (a client may gzip it); forwarded as it came.
+            let read = match decoded(&head.headers, &body) {
+                Ok(b) => b,
+                Err(why) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("teamster: {why}\n")),
+            };
+            let request = match git::parse_push(&read) {
                 Ok(r) => r,
                 Err(why) => {
                     let why = format!("teamster cannot read this push, so it does not let it through: {why}");
@@ -109,7 +114,7 @@ async fn handle<M: Meter>(
             };
             // Git's probe before a large push carries no commands.
             if !request.commands.is_empty() {
-                let push = read_push(&request, &body, host, &path, &head.headers, &client).await;
+                let push = read_push(&request, &read, host, &path, &head.headers, &client).await;
                 if let Err(reason) = meter.clone().judge(token.to_string(), Effect::Push(push)).await {
                     return push_refused(&request, &reason);
                 }
@@ -127,6 +132,24 @@ async fn handle<M: Meter>(
     forward(&client, &url, &head, body).await
 }
 
+/// A request body as its sender meant it: gunzipped if it says it is gzipped.
+fn decoded<'a>(headers: &hyper::HeaderMap, body: &'a Bytes) -> Result<std::borrow::Cow<'a, [u8]>, String> {
+    let gzip = headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if !gzip {
+        return Ok(std::borrow::Cow::Borrowed(&body[..]));
+    }
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .take(MAX_PUSH as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("the request says it is gzipped, and it is not: {e}"))?;
+    if out.len() > MAX_PUSH {
+        return Err(format!("a push larger than teamster reads ({} MiB)", MAX_PUSH >> 20));
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 fn path_of(path_and_query: &str) -> &str {
     path_and_query.split('?').next().unwrap_or("")
 }
@@ -141,7 +164,11 @@ async fn forward(
 ) -> Response<ProxyBody> {
     let mut out = client.request(head.method.clone(), url).body(body);
     for (name, value) in &head.headers {
-        if !super::proxy::HOP_BY_HOP.contains(&name.as_str()) && name != header::CONTENT_LENGTH {
+        // The body goes whole: no `Expect: 100-continue` on the way on.
+        if !super::proxy::HOP_BY_HOP.contains(&name.as_str())
+            && name != header::CONTENT_LENGTH
+            && name != header::EXPECT
+        {
             out = out.header(name, value);
         }
     }
