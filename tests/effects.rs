@@ -186,6 +186,12 @@ fn a_push_is_judged_on_the_wire_however_it_is_spelt() {
         let what = held["what"].as_str().unwrap_or_default();
         assert!(what.contains("repo.git") && what.contains("main (fast-forward)"), "{way}: {what}");
         assert!(held["reason"].as_str().is_some_and(|r| r.contains("packages were installed")), "{held}");
+        if way == "plain" {
+            // A push is judged each time: it cannot be allowed for good.
+            let out = env.run(&["approve", &held["id"].to_string(), "--always", "session"]);
+            assert!(!out.status.success(), "an always-allow of a push was taken");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("judged each time"), "{out:?}");
+        }
         env.ok(&["deny", &held["id"].to_string(), "--reason", &format!("not yet ({way})")]);
         let said = step_result(&env, &log, way);
         assert!(

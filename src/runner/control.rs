@@ -560,6 +560,16 @@ impl Runner {
     pub fn resolve(&self, id: u64, decision: Decision, by: DecidedBy) -> Result<(), String> {
         let mut guard = self.state.lock();
         let st = &mut *guard;
+        // Only a tool call can be allowed for good; a push, a download, a contact or a
+        // model call is judged each time it happens.
+        if let (Decision::ApproveAlways { .. }, Some(p)) = (&decision, st.pending.get(&id))
+            && p.allow_key.is_none()
+        {
+            return Err(format!(
+                "{} cannot be allowed always: it is judged each time it happens; approve it once",
+                p.action.kind().replace('_', " ")
+            ));
+        }
         let p = st.pending.remove(&id).ok_or_else(|| {
             let waiting: Vec<String> = st.pending.keys().map(u64::to_string).collect();
             if waiting.is_empty() {
