@@ -150,6 +150,86 @@ impl Surface {
     }
 }
 
+/// What a decision was about, as the queue, the audit log and the sidebar's history name
+/// it. Written as words (`tool_call`, `push`), read back from them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum ActionKind {
+    /// A tool call an agent reported, or asked about in its own dialog.
+    ToolCall,
+    /// A model call at the metering proxy.
+    LlmRequest,
+    /// An agent's start.
+    SessionStart,
+    /// What an agent did on the wire: a git push, a package download, a contact.
+    Push,
+    Download,
+    Contact,
+    /// A route a pane's model calls take.
+    Route,
+    /// Something the sandbox refused.
+    Sandbox,
+    /// A shared link's coming and going.
+    Share,
+    /// Words an older teamster wrote that name none of these.
+    Recorded(String),
+}
+
+const KIND_WORDS: [(ActionKind, &str); 9] = [
+    (ActionKind::ToolCall, "tool_call"),
+    (ActionKind::LlmRequest, "llm_request"),
+    (ActionKind::SessionStart, "session_start"),
+    (ActionKind::Push, "push"),
+    (ActionKind::Download, "download"),
+    (ActionKind::Contact, "contact"),
+    (ActionKind::Route, "route"),
+    (ActionKind::Sandbox, "sandbox"),
+    (ActionKind::Share, "share"),
+];
+
+impl ActionKind {
+    pub fn word(&self) -> &str {
+        match self {
+            ActionKind::Recorded(words) => words,
+            k => KIND_WORDS.iter().find(|(w, _)| w == k).map_or("", |(_, word)| word),
+        }
+    }
+
+    /// In a sentence: "a push", "a model call".
+    pub fn words(&self) -> &str {
+        match self {
+            ActionKind::ToolCall => "a tool call",
+            ActionKind::LlmRequest => "a model call",
+            ActionKind::SessionStart => "an agent's start",
+            ActionKind::Push => "a push",
+            ActionKind::Download => "a download",
+            ActionKind::Contact => "a contact with a host",
+            ActionKind::Route => "a route",
+            ActionKind::Sandbox => "a sandbox refusal",
+            ActionKind::Share => "a shared link",
+            ActionKind::Recorded(words) => words,
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl From<String> for ActionKind {
+    fn from(words: String) -> ActionKind {
+        KIND_WORDS.into_iter().find(|(_, w)| *w == words).map_or(ActionKind::Recorded(words), |(k, _)| k)
+    }
+}
+
+impl From<ActionKind> for String {
+    fn from(kind: ActionKind) -> String {
+        kind.word().to_string()
+    }
+}
+
 /// Who decided, as the audit log and the sidebar's history say it. Written as words
 /// (`you (sidebar)`, `dana (shared link)`), read back from them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +318,16 @@ mod tests {
         assert_eq!(Verdict::of(Some(&Decision::ApproveOnce)), Verdict::Allow);
         assert_eq!(Verdict::of(Some(&Decision::deny("x"))), Verdict::Deny);
         assert_eq!(Verdict::of(None), Verdict::Defer);
+    }
+
+    #[test]
+    fn a_kind_reads_back_as_it_was_written() {
+        for (k, word) in KIND_WORDS {
+            assert_eq!(k.to_string(), word);
+            assert_eq!(ActionKind::from(word.to_string()), k);
+            assert_eq!(serde_json::to_string(&k).unwrap_or_default(), format!("\"{word}\""));
+        }
+        assert_eq!(ActionKind::from("rename".to_string()), ActionKind::Recorded("rename".into()));
     }
 
     #[test]

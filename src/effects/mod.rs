@@ -126,12 +126,13 @@ impl Effect {
         }
     }
 
-    /// The kind of effect, as the audit log stores it.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of effect, as the queue and the audit log name it.
+    pub fn kind(&self) -> crate::approval::ActionKind {
+        use crate::approval::ActionKind;
         match self {
-            Effect::Push(_) => "push",
-            Effect::Download(_) => "download",
-            Effect::Contact(_) => "contact",
+            Effect::Push(_) => ActionKind::Push,
+            Effect::Download(_) => ActionKind::Download,
+            Effect::Contact(_) => ActionKind::Contact,
         }
     }
 }

@@ -483,22 +483,21 @@ pub struct RecentView {
     #[serde(default)]
     pub session: String,
     pub agent: String,
-    /// tool_call, llm_request, session_start, sandbox.
-    pub kind: String,
+    pub kind: crate::approval::ActionKind,
     pub what: String,
     pub verdict: crate::approval::Verdict,
     pub by: crate::approval::DecidedBy,
 }
 
-/// An action held for a verdict: a tool call, or an LLM request at a spend gate.
+/// An action held for a verdict: a tool call, a model call at a spend gate, or what an
+/// agent does on the wire (a push, a download, a contact).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingView {
     pub id: u64,
     pub session: String,
     pub pane: PaneId,
     pub agent: String,
-    /// "tool_call" or "llm_request".
-    pub kind: String,
+    pub kind: crate::approval::ActionKind,
     /// The tool, or the provider.
     pub tool: String,
     /// What it wants to do: the command, the file, or the request and the spend so far.

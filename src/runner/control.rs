@@ -7,7 +7,7 @@
 use super::store::{DecisionRecord, SpendRecord};
 use super::{Runner, State, log, now_secs};
 use crate::agents::{AgentState, ToolCall};
-use crate::approval::{AllowScope, DecidedBy, Decision, Surface, Verdict};
+use crate::approval::{ActionKind, AllowScope, DecidedBy, Decision, Surface, Verdict};
 use crate::effects::Effect;
 use crate::layout::PaneId;
 use crate::meter::prices::Priced;
@@ -57,11 +57,11 @@ impl Action {
     }
 
     /// The kind of action, as the audit log and the queue name it.
-    fn kind(&self) -> String {
+    fn kind(&self) -> ActionKind {
         match self {
-            Action::ToolCall(_) | Action::AgentDialog(_) => "tool_call".into(),
-            Action::LlmRequest { .. } => "llm_request".into(),
-            Action::Effect(e) => e.kind().into(),
+            Action::ToolCall(_) | Action::AgentDialog(_) => ActionKind::ToolCall,
+            Action::LlmRequest { .. } => ActionKind::LlmRequest,
+            Action::Effect(e) => e.kind(),
         }
     }
 }
@@ -339,7 +339,7 @@ impl Runner {
                 session: session_name,
                 pane: key.to_string(),
                 agent: agent.to_string(),
-                kind: "session_start".into(),
+                kind: ActionKind::SessionStart,
                 what: format!("start {agent}"),
                 verdict: word.clone(),
                 by: DecidedBy::Policy,
@@ -567,7 +567,7 @@ impl Runner {
         {
             return Err(format!(
                 "{} cannot be allowed always: it is judged each time it happens; approve it once",
-                p.action.kind().replace('_', " ")
+                p.action.kind().words()
             ));
         }
         let p = st.pending.remove(&id).ok_or_else(|| {
@@ -797,7 +797,7 @@ fn pending_views(st: &State) -> Vec<PendingView> {
             tool: match &p.action {
                 Action::ToolCall(c) | Action::AgentDialog(c) => c.tool.clone(),
                 Action::LlmRequest { provider, .. } => provider.clone(),
-                Action::Effect(e) => e.kind().into(),
+                Action::Effect(e) => e.kind().word().into(),
             },
             what: p.what.clone(),
             rule: p.rule.clone(),

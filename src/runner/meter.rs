@@ -209,7 +209,7 @@ impl Runner {
                         session: session.to_string(),
                         pane: pane_key.to_string(),
                         agent: agent.to_string(),
-                        kind: "route".into(),
+                        kind: crate::approval::ActionKind::Route,
                         // As it came: whatever prints the audit log shows it made visible.
                         what: format!("route {} ({}) to {url}, named by {}", r.id, r.provider, origin.words()),
                         verdict: if verdict.is_ok() { Verdict::Allow } else { Verdict::Deny },

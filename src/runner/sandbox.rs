@@ -242,7 +242,7 @@ impl Runner {
             session,
             pane: key,
             agent,
-            kind: "sandbox".into(),
+            kind: crate::approval::ActionKind::Sandbox,
             what,
             verdict: crate::approval::Verdict::Deny,
             by: crate::approval::DecidedBy::Sandbox,

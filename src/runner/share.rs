@@ -211,7 +211,7 @@ impl Runner {
             session: name,
             pane: String::new(),
             agent: "share".into(),
-            kind: "share".into(),
+            kind: crate::approval::ActionKind::Share,
             what,
             verdict,
             by: crate::approval::DecidedBy::ShareLink,

@@ -788,14 +788,20 @@ impl App {
                 }
             }
             Action::AlwaysAllow => match self.sidebar.selected() {
-                Some(p) if p.kind == "tool_call" => {
+                Some(p) if p.kind == crate::approval::ActionKind::ToolCall => {
                     let question = format!(
                         "allow `{}` from now on: s in this session, w in this workspace, e everywhere (esc cancels)",
                         super::view::truncate(&p.what, 41)
                     );
                     self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(p.id), question });
                 }
-                Some(_) => self.say("spend is approved one step at a time: approve it with y"),
+                Some(p) if p.kind == crate::approval::ActionKind::LlmRequest => {
+                    self.say("spend is approved one step at a time: approve it with y")
+                }
+                Some(p) => {
+                    let kind = p.kind.words().to_string();
+                    self.say(format!("{kind} is judged each time: approve it once with y"))
+                }
                 None => self.say("nothing is waiting for you"),
             },
             Action::JumpToPane => {

@@ -90,7 +90,7 @@ mod tests {
             session: "0".into(),
             pane: 1,
             agent: "claude".into(),
-            kind: "tool_call".into(),
+            kind: crate::approval::ActionKind::ToolCall,
             tool: "Bash".into(),
             what: format!("cmd {id}"),
             rule: None,

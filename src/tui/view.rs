@@ -188,8 +188,11 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
         let head = format!("{} {} · {place}", if chosen { "▸" } else { " " }, visible(&p.agent));
         let mut lines = vec![(truncate(&head, width), base)];
         // The selected action in full; the others in a line.
-        let what =
-            if p.kind == "llm_request" { format!("$ {}", visible(&p.what)) } else { visible(&p.what).into_owned() };
+        let what = if p.kind == crate::approval::ActionKind::LlmRequest {
+            format!("$ {}", visible(&p.what))
+        } else {
+            visible(&p.what).into_owned()
+        };
         if chosen {
             for chunk in wrap(&what, width.saturating_sub(2)) {
                 lines.push((format!("  {chunk}"), base.patch(theme(app, "title_focused"))));

@@ -333,7 +333,7 @@ fn waiting(id: u64, pane: PaneId, what: &str, kind: &str) -> crate::protocol::Pe
         session: "work".into(),
         pane,
         agent: "reviewer".into(),
-        kind: kind.into(),
+        kind: crate::approval::ActionKind::from(kind.to_string()),
         tool: "Bash".into(),
         what: what.into(),
         rule: Some("push after installing packages".into()),
@@ -404,6 +404,13 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     app.update(key("j"));
     app.update(key("A"));
     assert!(app.overlay.is_none() && resolves(&mut app).is_empty());
+    assert!(draw_at(&app, 120, 20).contains("one step at a time"), "{}", draw_at(&app, 120, 20));
+    // A push is judged each time it happens: no "always" for it either, and it says so.
+    let pending = vec![waiting(9, 3, "git push to github.com/o/r.git: main (fast-forward)", "push")];
+    app.update(Event::Server(ServerMsg::Pending { pending }));
+    app.update(key("A"));
+    assert!(app.overlay.is_none() && resolves(&mut app).is_empty());
+    assert!(draw_at(&app, 120, 20).contains("a push is judged each time"), "{}", draw_at(&app, 120, 20));
 
     // All decided: the sidebar stays until the user leaves it, so the esc that leaves it
     // never reaches the pane (where it would interrupt an agent).
