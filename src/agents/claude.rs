@@ -208,6 +208,37 @@ pub fn samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Claude Code.
+pub struct Claude;
+
+impl super::adapter::AgentAdapter for Claude {
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+        launch(agent, ctx)
+    }
+    fn parse(&self, event: &str, payload: &Value) -> Vec<HookEvent> {
+        parse(event, payload)
+    }
+    fn reply(&self, event: &str, payload: &Value, answer: Option<&Decision>) -> (String, i32) {
+        reply_to(event, payload, answer)
+    }
+    fn screen_state(&self, lines: &[String]) -> Option<AgentState> {
+        screen_state(lines)
+    }
+    fn state(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+        let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
+        let dirs = vec![config, home.join(".cache/claude"), home.join(".cache/claude-cli-nodejs")];
+        // Its config file may hold MCP servers' secrets: another agent does not read it.
+        (dirs, vec![home.join(".claude.json")])
+    }
+    fn samples(&self) -> Vec<(&'static str, Value)> {
+        samples()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,6 +223,34 @@ pub fn samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Codex CLI.
+pub struct Codex;
+
+impl super::adapter::AgentAdapter for Codex {
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+        launch(agent, ctx)
+    }
+    fn parse(&self, event: &str, payload: &Value) -> Vec<HookEvent> {
+        parse(event, payload)
+    }
+    fn reply(&self, event: &str, _payload: &Value, answer: Option<&Decision>) -> (String, i32) {
+        reply(event, answer)
+    }
+    fn screen_state(&self, lines: &[String]) -> Option<AgentState> {
+        screen_state(lines)
+    }
+    fn state(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+        (vec![super::adapter::dir_of(home, var, "CODEX_HOME", ".codex")], Vec::new())
+    }
+    fn samples(&self) -> Vec<(&'static str, Value)> {
+        samples()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

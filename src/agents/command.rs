@@ -42,6 +42,24 @@ pub fn launch(agent: &Agent, _ctx: &LaunchContext) -> Result<Launch, String> {
     Ok(Launch { argv: vec![agent.binary.clone()], ..Launch::default() })
 }
 
+/// Any program: its yes/no questions are answered by keys.
+pub struct Command;
+
+impl super::adapter::AgentAdapter for Command {
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+        launch(agent, ctx)
+    }
+    fn answers_by_keys(&self) -> bool {
+        true
+    }
+    fn dialog_keys(&self, lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
+        dialog_keys(lines, decision)
+    }
+    fn dialog_refused(&self, lines: &[String]) -> bool {
+        refused(lines)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

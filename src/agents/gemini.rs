@@ -214,6 +214,46 @@ pub fn samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Gemini CLI: its own dialog is answered by keys (its hooks cannot answer it).
+pub struct Gemini;
+
+impl super::adapter::AgentAdapter for Gemini {
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+        launch(agent, ctx)
+    }
+    fn parse(&self, event: &str, payload: &Value) -> Vec<HookEvent> {
+        parse(event, payload)
+    }
+    fn reply(&self, event: &str, _payload: &Value, answer: Option<&Decision>) -> (String, i32) {
+        reply(event, answer)
+    }
+    fn screen_state(&self, lines: &[String]) -> Option<AgentState> {
+        screen_state(lines)
+    }
+    fn answers_by_keys(&self) -> bool {
+        true
+    }
+    fn dialog_keys(&self, lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
+        dialog_keys(lines, decision)
+    }
+    fn takes_prompt(&self, lines: &[String]) -> bool {
+        takes_prompt(lines)
+    }
+    fn dialog_refused(&self, lines: &[String]) -> bool {
+        dialog_refused(lines)
+    }
+    fn state(
+        &self,
+        home: &std::path::Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+    ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+        (vec![home.join(".gemini")], Vec::new())
+    }
+    fn samples(&self) -> Vec<(&'static str, Value)> {
+        samples()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

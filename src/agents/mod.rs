@@ -5,6 +5,7 @@
 //! `Answer` back into what that agent expects, and never touches the user's own files:
 //! settings go by flag, or into a private directory per pane.
 
+pub mod adapter;
 pub mod claude;
 pub mod codex;
 pub mod command;
@@ -463,27 +464,7 @@ impl StatePaths {
 
 /// The state of an agent of `kind`; `var` reads the agent's environment.
 pub fn state_paths(kind: AgentKind, home: &Path, var: &dyn Fn(&str) -> Option<String>) -> StatePaths {
-    let dir = |name: &str, default: &str| var(name).map(PathBuf::from).unwrap_or_else(|| home.join(default));
-    let dirs = match kind {
-        AgentKind::Claude => {
-            vec![dir("CLAUDE_CONFIG_DIR", ".claude"), home.join(".cache/claude"), home.join(".cache/claude-cli-nodejs")]
-        }
-        AgentKind::Codex => vec![dir("CODEX_HOME", ".codex")],
-        AgentKind::Pi => vec![home.join(".pi")],
-        AgentKind::Gemini => vec![home.join(".gemini")],
-        AgentKind::Opencode => [
-            ("XDG_CONFIG_HOME", ".config"),
-            ("XDG_DATA_HOME", ".local/share"),
-            ("XDG_STATE_HOME", ".local/state"),
-            ("XDG_CACHE_HOME", ".cache"),
-        ]
-        .iter()
-        .map(|(name, default)| dir(name, default).join("opencode"))
-        .collect(),
-        AgentKind::Command => Vec::new(),
-    };
-    // Claude's config file may hold MCP servers' secrets: another agent does not read it.
-    let files = if kind == AgentKind::Claude { vec![home.join(".claude.json")] } else { Vec::new() };
+    let (dirs, files) = adapter::adapter(kind).state(home, var);
     StatePaths { dirs, files }
 }
 
@@ -548,14 +529,7 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
-    let mut l = match agent.kind {
-        AgentKind::Claude => claude::launch(agent, ctx),
-        AgentKind::Codex => codex::launch(agent, ctx),
-        AgentKind::Pi => pi::launch(agent, ctx),
-        AgentKind::Gemini => gemini::launch(agent, ctx),
-        AgentKind::Opencode => opencode::launch(agent, ctx),
-        AgentKind::Command => command::launch(agent, ctx),
-    }?;
+    let mut l = adapter::adapter(agent.kind).launch(agent, ctx)?;
     l.argv.extend(agent.args.iter().cloned());
     if agent.kind == AgentKind::Codex && ctx.sandboxed {
         codex::map_own_sandbox(&mut l);
@@ -576,87 +550,51 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
 
 /// What a hook payload reports.
 pub fn parse_hook(kind: AgentKind, event: &str, payload: &serde_json::Value) -> Vec<HookEvent> {
-    match kind {
-        AgentKind::Claude => claude::parse(event, payload),
-        AgentKind::Codex => codex::parse(event, payload),
-        AgentKind::Pi => pi::parse(event, payload),
-        AgentKind::Gemini => gemini::parse(event, payload),
-        AgentKind::Opencode => opencode::parse(event, payload),
-        AgentKind::Command => Vec::new(),
-    }
+    adapter::adapter(kind).parse(event, payload)
 }
 
 /// What the hook command prints, and its exit code, to give the agent the verdict.
 /// `payload` is what the agent sent with the event (Claude's own "always" suggestions).
 pub fn hook_reply(kind: AgentKind, event: &str, payload: &serde_json::Value, answer: &Answer) -> (String, i32) {
-    let answer = answer.as_ref();
-    match kind {
-        AgentKind::Claude => claude::reply_to(event, payload, answer),
-        AgentKind::Codex => codex::reply(event, answer),
-        AgentKind::Pi => pi::reply(event, answer),
-        AgentKind::Gemini => gemini::reply(event, answer),
-        AgentKind::Opencode => opencode::reply(event, answer),
-        AgentKind::Command => (String::new(), 0),
-    }
+    adapter::adapter(kind).reply(event, payload, answer.as_ref())
 }
 
 /// Whether teamster answers the agent's own dialog by typing its keys (its hooks cannot
 /// answer it: Gemini CLI).
 pub fn answers_by_keys(kind: AgentKind) -> bool {
-    matches!(kind, AgentKind::Gemini | AgentKind::Command)
+    adapter::adapter(kind).answers_by_keys()
 }
 
 /// The keys that give `decision` to the agent's own dialog on screen (`lines`); `None`
 /// while it is not there.
 pub fn dialog_keys(kind: AgentKind, lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
-    match kind {
-        AgentKind::Gemini => gemini::dialog_keys(lines, decision),
-        AgentKind::Command => command::dialog_keys(lines, decision),
-        _ => None,
-    }
+    adapter::adapter(kind).dialog_keys(lines, decision)
 }
 
 /// Whether the agent's input takes a prompt now (its screen shows its prompt box).
 pub fn takes_prompt(kind: AgentKind, lines: &[String]) -> bool {
-    match kind {
-        AgentKind::Gemini => gemini::takes_prompt(lines),
-        _ => false,
-    }
+    adapter::adapter(kind).takes_prompt(lines)
 }
 
 /// Whether the screen says the agent's dialog was just refused in its pane.
 pub fn dialog_refused(kind: AgentKind, lines: &[String]) -> bool {
-    match kind {
-        AgentKind::Gemini => gemini::dialog_refused(lines),
-        AgentKind::Command => command::refused(lines),
-        _ => false,
-    }
+    adapter::adapter(kind).dialog_refused(lines)
 }
 
 /// What the screen says of the agent's state, for what hooks do not report (its own
 /// permission dialog, for one). `lines` are the visible rows.
 pub fn screen_state(kind: AgentKind, lines: &[String]) -> Option<AgentState> {
-    match kind {
-        AgentKind::Claude => claude::screen_state(lines),
-        AgentKind::Codex => codex::screen_state(lines),
-        AgentKind::Gemini => gemini::screen_state(lines),
-        AgentKind::Opencode => opencode::screen_state(lines),
-        AgentKind::Pi | AgentKind::Command => None,
-    }
+    adapter::adapter(kind).screen_state(lines)
 }
 
 /// Checks, without running the agent, that teamster's side of its integration works: a
 /// sample of each hook payload it sends parses to the events expected, and a verdict comes
 /// back in the form it reads.
 pub fn self_check(kind: AgentKind) -> Result<(), String> {
-    let samples: Vec<(&str, serde_json::Value)> = match kind {
-        AgentKind::Claude => claude::samples(),
-        AgentKind::Codex => codex::samples(),
-        AgentKind::Pi => pi::samples(),
-        AgentKind::Gemini => gemini::samples(),
-        AgentKind::Opencode => opencode::samples(),
-        AgentKind::Command => return Ok(()),
-    };
+    let samples = adapter::adapter(kind).samples();
+    if samples.is_empty() {
+        return Ok(());
+    }
     let mut saw_tool_call = false;
     for (event, payload) in &samples {
         for ev in parse_hook(kind, event, payload) {

@@ -241,6 +241,43 @@ pub fn samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// opencode.
+pub struct Opencode;
+
+impl super::adapter::AgentAdapter for Opencode {
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+        launch(agent, ctx)
+    }
+    fn parse(&self, event: &str, payload: &Value) -> Vec<HookEvent> {
+        parse(event, payload)
+    }
+    fn reply(&self, event: &str, _payload: &Value, answer: Option<&Decision>) -> (String, i32) {
+        reply(event, answer)
+    }
+    fn screen_state(&self, lines: &[String]) -> Option<AgentState> {
+        screen_state(lines)
+    }
+    fn state(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+        let dirs = [
+            ("XDG_CONFIG_HOME", ".config"),
+            ("XDG_DATA_HOME", ".local/share"),
+            ("XDG_STATE_HOME", ".local/state"),
+            ("XDG_CACHE_HOME", ".cache"),
+        ]
+        .iter()
+        .map(|(name, default)| super::adapter::dir_of(home, var, name, default).join("opencode"))
+        .collect();
+        (dirs, Vec::new())
+    }
+    fn samples(&self) -> Vec<(&'static str, Value)> {
+        samples()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

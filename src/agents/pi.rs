@@ -226,6 +226,31 @@ pub fn samples() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Pi.
+pub struct Pi;
+
+impl super::adapter::AgentAdapter for Pi {
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
+        launch(agent, ctx)
+    }
+    fn parse(&self, event: &str, payload: &Value) -> Vec<HookEvent> {
+        parse(event, payload)
+    }
+    fn reply(&self, event: &str, _payload: &Value, answer: Option<&Decision>) -> (String, i32) {
+        reply(event, answer)
+    }
+    fn state(
+        &self,
+        home: &std::path::Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+    ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+        (vec![home.join(".pi")], Vec::new())
+    }
+    fn samples(&self) -> Vec<(&'static str, Value)> {
+        samples()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,77 @@
+//! One agent CLI as teamster drives it, behind one trait: how it is launched, what its hooks
+//! report and how they are answered, what its screen says, where it keeps its state, and a
+//! self-check. Each agent is one file that implements it; `adapter` is the one registry, so
+//! a new agent is a new file and a line there.
+
+use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext};
+use crate::approval::Decision;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+pub trait AgentAdapter: Sync {
+    /// The command line, environment and files that start it, routed through teamster.
+    fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String>;
+
+    /// What a hook payload reports (nothing, for an agent without hooks).
+    fn parse(&self, _event: &str, _payload: &Value) -> Vec<HookEvent> {
+        Vec::new()
+    }
+
+    /// What the hook command prints, and its exit code, to give the agent `answer`.
+    /// `payload` is what the agent sent with the event.
+    fn reply(&self, _event: &str, _payload: &Value, _answer: Option<&Decision>) -> (String, i32) {
+        (String::new(), 0)
+    }
+
+    /// What the screen says of its state, for what hooks do not report.
+    fn screen_state(&self, _lines: &[String]) -> Option<AgentState> {
+        None
+    }
+
+    /// Whether teamster answers its own dialog by typing keys (its hooks cannot).
+    fn answers_by_keys(&self) -> bool {
+        false
+    }
+
+    /// The keys that give `decision` to its dialog on screen; `None` while it is not there.
+    fn dialog_keys(&self, _lines: &[String], _decision: &Decision) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Whether its input takes a prompt now.
+    fn takes_prompt(&self, _lines: &[String]) -> bool {
+        false
+    }
+
+    /// Whether the screen says its dialog was just refused in its pane.
+    fn dialog_refused(&self, _lines: &[String]) -> bool {
+        false
+    }
+
+    /// The directories and files it keeps its state in; `var` reads its environment.
+    fn state(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        (Vec::new(), Vec::new())
+    }
+
+    /// A sample of each hook payload it sends, for the self-check (none: nothing to check).
+    fn samples(&self) -> Vec<(&'static str, Value)> {
+        Vec::new()
+    }
+}
+
+/// The adapter of `kind`.
+pub fn adapter(kind: AgentKind) -> &'static dyn AgentAdapter {
+    match kind {
+        AgentKind::Claude => &super::claude::Claude,
+        AgentKind::Codex => &super::codex::Codex,
+        AgentKind::Pi => &super::pi::Pi,
+        AgentKind::Gemini => &super::gemini::Gemini,
+        AgentKind::Opencode => &super::opencode::Opencode,
+        AgentKind::Command => &super::command::Command,
+    }
+}
+
+/// `name` from the agent's environment, else `default` under `home`.
+pub fn dir_of(home: &Path, var: &dyn Fn(&str) -> Option<String>, name: &str, default: &str) -> PathBuf {
+    var(name).map(PathBuf::from).unwrap_or_else(|| home.join(default))
+}
