@@ -152,6 +152,31 @@ enum Cmd {
         #[arg(long)]
         live: bool,
     },
+    /// Print a pane's screen and scrollback as text (TARGET: its id, SESSION:TAB.PANE, or
+    /// its name; see `teamster ls`).
+    Capture {
+        target: String,
+        /// Only the last N lines (blank rows at the end left out).
+        #[arg(short = 'n', long, value_name = "N")]
+        lines: Option<u32>,
+        /// With colours and styles, as SGR escape sequences.
+        #[arg(long, conflicts_with = "json")]
+        ansi: bool,
+        /// Print JSON ({"session", "pane", "lines"}), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait until a pane's agent is in a state (for scripts and CI); exit 0 when it is,
+    /// 1 on the timeout.
+    Wait {
+        target: String,
+        /// idle, waiting (for input), needs-approval, working, or exited.
+        #[arg(long = "for", value_name = "STATE")]
+        state: teamster::cli::WaitFor,
+        /// Give up after this many seconds (default: wait for ever).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+    },
     /// List the actions waiting for a decision: tool calls, and model calls at a spend gate.
     Approvals {
         /// Print JSON, for scripts.
@@ -291,6 +316,8 @@ fn main() {
         Some(Cmd::Kill { target, all }) => cli::kill(target, all),
         Some(Cmd::Doctor { live }) => std::process::exit(cli::doctor::run(&config_path, live)),
         Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
+        Some(Cmd::Capture { target, lines, ansi, json }) => cli::capture(&target, lines, ansi, json),
+        Some(Cmd::Wait { target, state, timeout }) => std::process::exit(cli::wait(&target, state, timeout)),
         Some(Cmd::Approvals { json }) => cli::approvals(json),
         Some(Cmd::Approve { id, always }) => cli::approve(id, always),
         Some(Cmd::Deny { id, reason }) => cli::deny(id, reason),

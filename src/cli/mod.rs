@@ -472,6 +472,112 @@ fn resolve(action: u64, decision: crate::approval::Decision) -> anyhow::Result<(
     Ok(())
 }
 
+/// `teamster capture`.
+pub fn capture(target: &str, lines: Option<u32>, ansi: bool, json: bool) -> anyhow::Result<()> {
+    let make = |id| ClientMsg::Capture { id, target: target.to_string(), lines, ansi };
+    let text = match ask_runner(make)? {
+        Some(Reply::Text { text }) => text,
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    };
+    if json {
+        let sessions = match ask_runner(|id| ClientMsg::List { id })? {
+            Some(Reply::Sessions { sessions }) => sessions,
+            _ => Vec::new(),
+        };
+        let (session, pane) = crate::protocol::find_pane(&sessions, target).map_err(anyhow::Error::msg)?;
+        let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { text.split('\n').collect() };
+        let out = serde_json::json!({ "session": session, "pane": pane, "lines": lines });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !text.is_empty() {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+/// A state `teamster wait` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WaitFor {
+    Idle,
+    Waiting,
+    NeedsApproval,
+    Working,
+    Exited,
+}
+
+impl WaitFor {
+    fn reached(self, pane: &crate::protocol::PaneInfo) -> bool {
+        use crate::agents::AgentState;
+        if let crate::protocol::PaneState::Exited { .. } = pane.state {
+            return self == WaitFor::Exited;
+        }
+        let Some(agent) = &pane.agent else { return false };
+        matches!(
+            (self, agent.state),
+            (WaitFor::Idle, AgentState::Idle)
+                | (WaitFor::Waiting, AgentState::WaitingForInput)
+                | (WaitFor::NeedsApproval, AgentState::NeedsApproval)
+                | (WaitFor::Working, AgentState::Working)
+        )
+    }
+}
+
+/// `teamster wait`: 0 once the pane's agent is in `state`; 1 on the timeout; 2 when it
+/// cannot be (no runner, no such pane, the pane gone).
+pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>) -> i32 {
+    let deadline = timeout.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
+    let mut pane_id = None;
+    loop {
+        let sessions = match ask_runner(|id| ClientMsg::List { id }) {
+            Ok(Some(Reply::Sessions { sessions })) => sessions,
+            // The runner ended (or is ending) with its last session: the pane is gone too.
+            Ok(None) | Err(_) if pane_id.is_some() && state == WaitFor::Exited => return 0,
+            Ok(_) => {
+                eprintln!("teamster: no session is running");
+                return 2;
+            }
+            Err(e) => {
+                eprintln!("teamster: {e}");
+                return 2;
+            }
+        };
+        // Found once by its name or place; followed by its id, which does not change.
+        let found = match pane_id {
+            Some(id) => sessions.iter().find_map(|s| s.pane(id)),
+            None => match crate::protocol::find_pane(&sessions, target) {
+                Ok((_, id)) => {
+                    pane_id = Some(id);
+                    sessions.iter().find_map(|s| s.pane(id))
+                }
+                Err(e) => {
+                    eprintln!("teamster: {e}");
+                    return 2;
+                }
+            },
+        };
+        let Some(pane) = found else {
+            if state == WaitFor::Exited {
+                return 0;
+            }
+            eprintln!("teamster: the pane {} is gone", visible(target));
+            return 2;
+        };
+        if state != WaitFor::Exited && pane.agent.is_none() && pane.state == crate::protocol::PaneState::Running {
+            eprintln!("teamster: pane {} runs no agent; only `--for exited` can be waited for", pane.id);
+            return 2;
+        }
+        if state.reached(pane) {
+            return 0;
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            eprintln!("teamster: pane {} is still {} after the timeout", pane.id, pane.status());
+            return 1;
+        }
+        // The runner has no subscription for one-shot clients: look again shortly.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// One request to the runner, if one runs.
 fn ask_runner(make: impl FnOnce(u64) -> ClientMsg) -> anyhow::Result<Option<Reply>> {
     let rt = runtime()?;

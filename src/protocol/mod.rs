@@ -230,6 +230,14 @@ pub enum ClientMsg {
         id: u64,
         session: Option<String>,
     },
+    /// A pane's screen and scrollback as text (`teamster capture`): its last `lines`
+    /// lines, with styles as SGR sequences if `ansi`.
+    Capture {
+        id: u64,
+        target: String,
+        lines: Option<u32>,
+        ansi: bool,
+    },
     /// Forget an "always allow".
     RemoveAllowance {
         id: u64,
@@ -274,6 +282,7 @@ impl ClientMsg {
                 | ClientMsg::ListAgents { .. }
                 | ClientMsg::Approvals { .. }
                 | ClientMsg::Cost { .. }
+                | ClientMsg::Capture { .. }
         )
     }
 
@@ -291,6 +300,7 @@ impl ClientMsg {
             | ClientMsg::Approvals { id }
             | ClientMsg::Resolve { id, .. }
             | ClientMsg::Cost { id, .. }
+            | ClientMsg::Capture { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::Share { id, .. }
@@ -648,6 +658,52 @@ impl PaneInfo {
             && self.agent.as_ref().is_some_and(|a| {
                 matches!(a.state, crate::agents::AgentState::WaitingForInput | crate::agents::AgentState::NeedsApproval)
             })
+    }
+}
+
+/// The pane a command line names: its id (`7`, as `ls --json` gives it), its place
+/// (`SESSION:TAB.PANE`, as the TUI numbers tabs and panes), or its name (`--name`). The
+/// session it is in, and its id; an error that says what there is otherwise.
+pub fn find_pane(sessions: &[SessionView], target: &str) -> Result<(String, PaneId), String> {
+    let target = target.trim();
+    if let Ok(id) = target.parse::<PaneId>() {
+        return sessions
+            .iter()
+            .find_map(|s| s.pane(id).map(|_| (s.name.clone(), id)))
+            .ok_or_else(|| format!("no pane {id}; `teamster ls` lists them"));
+    }
+    if let Some((session, place)) = target.rsplit_once(':') {
+        let s = sessions.iter().find(|s| s.name == session).ok_or_else(|| {
+            let names: Vec<&str> = sessions.iter().map(|s| s.name.as_str()).collect();
+            format!("no session `{}`; there are: {}", crate::text::visible(session), names.join(", "))
+        })?;
+        let (tab, pane) = place.split_once('.').unwrap_or(("", place));
+        let tab_index = if tab.is_empty() { s.active_tab } else { tab.parse::<usize>().unwrap_or(0).wrapping_sub(1) };
+        let t = s.tabs.get(tab_index).ok_or_else(|| {
+            format!("no tab {} in session {}; it has {}", crate::text::visible(tab), s.name, s.tabs.len())
+        })?;
+        let panes = t.layout.panes();
+        let n: usize = pane.parse().map_err(|_| format!("`{}` is not a pane number", crate::text::visible(pane)))?;
+        let id = n.checked_sub(1).and_then(|i| panes.get(i)).ok_or_else(|| {
+            format!("no pane {n} in tab {} of session {}; it has {}", tab_index + 1, s.name, panes.len())
+        })?;
+        return Ok((s.name.clone(), *id));
+    }
+    let named: Vec<(String, PaneId)> = sessions
+        .iter()
+        .flat_map(|s| s.panes.iter().filter(|p| p.name.as_deref() == Some(target)).map(|p| (s.name.clone(), p.id)))
+        .collect();
+    match named.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "no pane named `{}`; name a pane by its id, SESSION:TAB.PANE or its name (`teamster ls`)",
+            crate::text::visible(target)
+        )),
+        _ => Err(format!(
+            "{} panes are named `{}`: name one by SESSION:TAB.PANE",
+            named.len(),
+            crate::text::visible(target)
+        )),
     }
 }
 

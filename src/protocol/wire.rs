@@ -83,6 +83,18 @@ impl WireRow {
         WireRow { runs, wrapped: row.wrapped }
     }
 
+    /// The row as a terminal would be sent it: each run's style as an SGR sequence, reset
+    /// at the end.
+    pub fn ansi(&self) -> String {
+        let mut out = String::new();
+        for run in &self.runs {
+            out.push_str(&sgr(&run.style()));
+            push_run_text(&mut out, run);
+        }
+        out.push_str("\x1b[0m");
+        out
+    }
+
     /// Decodes into cells, `cols` wide; anything past `cols` is dropped.
     pub fn to_cells(&self, cols: usize) -> (Vec<Cell>, Vec<(u16, String)>) {
         let mut cells = vec![Cell::default(); cols];
@@ -110,19 +122,57 @@ impl WireRow {
         (cells, marks)
     }
 
-    /// The row as plain text (trailing blanks dropped), for tests and logs.
+    /// The row as plain text (trailing blanks dropped), for `teamster capture`, tests and
+    /// logs.
     pub fn text(&self) -> String {
         let mut s = String::new();
         for run in &self.runs {
-            for (i, ch) in run.text.chars().enumerate() {
-                s.push(ch);
-                for (_, m) in run.marks.iter().filter(|(j, _)| *j as usize == i) {
-                    s.push_str(m);
-                }
-            }
+            push_run_text(&mut s, run);
         }
         s.trim_end().to_string()
     }
+}
+
+fn push_run_text(out: &mut String, run: &WireRun) {
+    for (i, ch) in run.text.chars().enumerate() {
+        out.push(ch);
+        for (_, m) in run.marks.iter().filter(|(j, _)| *j as usize == i) {
+            out.push_str(m);
+        }
+    }
+}
+
+/// The SGR sequence that sets `style` from nothing.
+fn sgr(style: &Style) -> String {
+    let mut codes = vec!["0".to_string()];
+    let a = style.attrs;
+    for (bit, code) in [
+        (Attrs::BOLD, "1"),
+        (Attrs::DIM, "2"),
+        (Attrs::ITALIC, "3"),
+        (Attrs::UNDERLINE, "4"),
+        (Attrs::DOUBLE_UNDERLINE, "21"),
+        (Attrs::CURLY_UNDERLINE, "4:3"),
+        (Attrs::BLINK, "5"),
+        (Attrs::INVERSE, "7"),
+        (Attrs::HIDDEN, "8"),
+        (Attrs::STRIKE, "9"),
+        (Attrs::OVERLINE, "53"),
+    ] {
+        if a.has(bit) {
+            codes.push(code.into());
+        }
+    }
+    for (color, base) in [(style.fg, 30u16), (style.bg, 40)] {
+        match color {
+            Color::Default => {}
+            Color::Indexed(i) if i < 8 => codes.push((base + i as u16).to_string()),
+            Color::Indexed(i) if i < 16 => codes.push((base + 60 + i as u16 - 8).to_string()),
+            Color::Indexed(i) => codes.push(format!("{};5;{i}", base + 8)),
+            Color::Rgb(r, g, b) => codes.push(format!("{};2;{r};{g};{b}", base + 8)),
+        }
+    }
+    format!("\x1b[{}m", codes.join(";"))
 }
 
 #[cfg(test)]

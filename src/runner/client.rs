@@ -162,6 +162,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 let result = runner.resolve(action, decision, crate::approval::DecidedBy::You(via));
                 Some(reply(id, result.map(|_| Reply::Done)))
             }
+            ClientMsg::Capture { id, target, lines, ansi } => Some(reply(id, runner.capture(&target, lines, ansi))),
             ClientMsg::Cost { id, session } => {
                 let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
                 Some(reply(id, result))

@@ -23,8 +23,8 @@ pub mod worktree;
 use crate::config::{Config, OnExit};
 use crate::layout::{Direction, Layout, PaneId, Rect};
 use crate::protocol::{
-    AgentInfo, AlertKind, AttachTarget, Command, Context, PaneInfo, PaneState, ServerMsg, SessionView, Size, Spawn,
-    TabView, TermColors, WorktreeChoice,
+    AgentInfo, AlertKind, AttachTarget, Command, Context, PaneInfo, PaneState, Reply, ServerMsg, SessionView, Size,
+    Spawn, TabView, TermColors, WireRow, WorktreeChoice,
 };
 use crate::screen::{ReportedColors, ScreenEvent};
 use pane::{Pane, PaneMeta, PaneSpec};
@@ -1395,6 +1395,23 @@ impl Runner {
     }
 
     // ---- queries ----
+
+    /// A pane's screen and scrollback as text (`teamster capture`): its last `lines` lines
+    /// once blank rows at the end are left out, with SGR styles if `ansi`.
+    pub fn capture(&self, target: &str, lines: Option<u32>, ansi: bool) -> Result<Reply, String> {
+        let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
+        let rows: Vec<WireRow> = {
+            let screen = pane.screen.lock();
+            (screen.first_line()..screen.end_line())
+                .filter_map(|abs| screen.line(abs).map(|r| WireRow::from_row(&r)))
+                .collect()
+        };
+        let shown = rows.iter().rposition(|r| !r.text().is_empty()).map_or(0, |last| last + 1);
+        let from = lines.map_or(0, |n| shown.saturating_sub(n as usize));
+        let text: Vec<String> = rows[from..shown].iter().map(|r| if ansi { r.ansi() } else { r.text() }).collect();
+        Ok(Reply::Text { text: text.join("\n") })
+    }
 
     pub fn pane(&self, session: u32, pane: PaneId) -> Result<Arc<Pane>, String> {
         let st = self.state.lock();

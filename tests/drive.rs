@@ -1,0 +1,66 @@
+//! Driving panes from a script, as a user's CI does: `teamster capture` prints a pane's
+//! screen and scrollback (plain, with styles, the last lines, JSON), `teamster wait` blocks
+//! until an agent reaches a state, and a pane is named by its id, its place or its name.
+
+mod support;
+
+use support::Env;
+use support::fake::fake_claude;
+
+#[test]
+fn capture_prints_what_a_pane_shows_and_wait_follows_an_agent() {
+    let env = Env::new();
+    env.write_config(&fake_claude(&env));
+    // A pane that prints 30 lines, the last one red, then waits.
+    env.ok(&[
+        "-d",
+        "-s",
+        "drive",
+        "--",
+        "bash",
+        "--norc",
+        "-c",
+        "for i in $(seq 1 30); do echo line-$i; done; printf '\\033[31mred-end\\033[0m\\n'; exec sleep 1000",
+    ]);
+    env.wait_ls("the lines printed", |_| env.run(&["capture", "drive:1.1"]).stdout.windows(7).any(|w| w == b"red-end"));
+    let all = env.ok(&["capture", "drive:1.1"]);
+    assert!(all.starts_with("line-1\nline-2\n") && all.trim_end().ends_with("line-30\nred-end"), "{all}");
+    // The last lines only, by the pane's id as `ls --json` gives it.
+    let id = env.panes()[0]["id"].to_string();
+    assert_eq!(env.ok(&["capture", &id, "--lines", "2"]), "line-30\nred-end\n");
+    // With styles: red as SGR, reset at the end of the line.
+    let ansi = env.ok(&["capture", &id, "-n", "1", "--ansi"]);
+    assert!(ansi.contains("\x1b[0;31mred-end") && ansi.trim_end().ends_with("\x1b[0m"), "{ansi:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["capture", "drive:1.1", "--json", "-n", "3"])).expect("JSON");
+    assert_eq!(json["session"], "drive");
+    assert_eq!(json["pane"].to_string(), id);
+    assert_eq!(json["lines"], serde_json::json!(["line-29", "line-30", "red-end"]));
+    // A name that is not there says what is.
+    let out = env.run(&["capture", "nowhere:1.1"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("there are: drive"), "{out:?}");
+    let out = env.run(&["capture", "drive:1.9"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pane 9 in tab 1 of session drive; it has 1"), "{out:?}");
+
+    // An agent: wait until it is up and waiting, with a timeout that is not reached.
+    env.ok(&["new", "fake", "-t", "drive"]);
+    let agent =
+        env.panes().iter().find(|p| p["agent"]["kind"] == "claude").map(|p| p["id"].to_string()).expect("agent");
+    let waited = env.run(&["wait", &agent, "--for", "idle", "--timeout", "30"]);
+    assert!(waited.status.success(), "{waited:?}");
+    // A state it does not reach: the timeout, exit 1, and what it is instead.
+    let waited = env.run(&["wait", &agent, "--for", "needs-approval", "--timeout", "0.3"]);
+    assert_eq!(waited.status.code(), Some(1), "{waited:?}");
+    assert!(String::from_utf8_lossy(&waited.stderr).contains("is still idle"), "{waited:?}");
+    // A pane without an agent has only `exited` to wait for.
+    let waited = env.run(&["wait", &id, "--for", "idle"]);
+    assert_eq!(waited.status.code(), Some(2), "{waited:?}");
+    // A program that ends has exited, for a script waiting for that (the pane stays, so
+    // it makes no difference whether it ends before the wait looks or after).
+    let waiting = env.cmd(&["wait", &id, "--for", "exited", "--timeout", "30"]).spawn().expect("wait");
+    let pid = env.panes()[0]["pid"].as_i64().expect("the first pane's program") as i32;
+    // SAFETY: ends the `sleep` this test started in its pane.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let waited = waiting.wait_with_output().expect("wait");
+    assert!(waited.status.success(), "{waited:?}");
+}
