@@ -166,6 +166,27 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Type a prompt for a pane's agent and wait until it takes it (TARGET as for
+    /// `capture`). Exit 3, typing nothing, while the agent asks for a decision or is not
+    /// ready for a prompt.
+    Send {
+        target: String,
+        /// The prompt ("-" or none: read it from stdin).
+        text: Option<String>,
+        /// Read the prompt from this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "text")]
+        file: Option<PathBuf>,
+        /// Keys to press after the text, named as tmux names them (Enter, Escape, Tab,
+        /// BSpace, Up, Down, Left, Right, Home, End, PageUp, PageDown, C-c, M-x, ...).
+        #[arg(long, value_name = "KEY", num_args = 1..)]
+        keys: Vec<String>,
+        /// Type it without pressing Enter (and return at once).
+        #[arg(long)]
+        no_enter: bool,
+        /// Print JSON ({"sent", "why", "message"}), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Wait until a pane's agent is in a state (for scripts and CI); exit 0 when it is,
     /// 1 on the timeout.
     Wait {
@@ -317,6 +338,9 @@ fn main() {
         Some(Cmd::Doctor { live }) => std::process::exit(cli::doctor::run(&config_path, live)),
         Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
         Some(Cmd::Capture { target, lines, ansi, json }) => cli::capture(&target, lines, ansi, json),
+        Some(Cmd::Send { target, text, file, keys, no_enter, json }) => {
+            std::process::exit(cli::send(&target, text, file, &keys, !no_enter, json))
+        }
         Some(Cmd::Wait { target, state, timeout }) => std::process::exit(cli::wait(&target, state, timeout)),
         Some(Cmd::Approvals { json }) => cli::approvals(json),
         Some(Cmd::Approve { id, always }) => cli::approve(id, always),

@@ -64,3 +64,46 @@ fn capture_prints_what_a_pane_shows_and_wait_follows_an_agent() {
     let waited = waiting.wait_with_output().expect("wait");
     assert!(waited.status.success(), "{waited:?}");
 }
+
+#[test]
+fn send_types_a_prompt_once_the_agent_can_take_it_and_never_into_its_dialog() {
+    use std::io::Write;
+    let env = Env::new();
+    env.write_config(&format!("{}\n{}", support::fake::ASK_BEFORE_PUSH, fake_claude(&env)));
+    env.ok(&["-d", "-s", "send", "--", "bash", "--norc"]);
+    env.ok(&["new", "fake", "-t", "send"]);
+    let agent =
+        env.panes().iter().find(|p| p["agent"]["kind"] == "claude").map(|p| p["id"].to_string()).expect("agent");
+    assert!(env.run(&["wait", &agent, "--for", "idle", "--timeout", "30"]).status.success());
+    let shows = |text: &str| env.ok(&["capture", &agent]).contains(text);
+
+    // Sent, it returns once the agent took it (its prompt hook ran).
+    let out = env.ok(&["send", &agent, "hello there"]);
+    assert!(out.contains("took the prompt"), "{out}");
+    env.wait_ls("the agent's answer", |_| shows("you said: hello there"));
+    // Typed without Enter, then Enter as a named key; and a prompt from stdin.
+    assert!(env.run(&["wait", &agent, "--for", "waiting", "--timeout", "30"]).status.success());
+    env.ok(&["send", &agent, "in two", "--no-enter"]);
+    env.ok(&["send", &agent, "--keys", "Enter", "--no-enter"]);
+    env.wait_ls("the two-step prompt", |_| shows("you said: in two"));
+    assert!(env.run(&["wait", &agent, "--for", "waiting", "--timeout", "30"]).status.success());
+    let mut child = env.cmd(&["send", &agent, "-"]).stdin(std::process::Stdio::piped()).spawn().expect("send");
+    child.stdin.take().expect("stdin").write_all(b"from stdin\n").expect("write");
+    assert!(child.wait().expect("send").success());
+    env.wait_ls("the prompt from stdin", |_| shows("you said: from stdin"));
+
+    // Its own question (a held push): nothing is typed, exit 3, and the reason.
+    assert!(env.run(&["wait", &agent, "--for", "waiting", "--timeout", "30"]).status.success());
+    env.ok(&["send", &agent, "run git push"]);
+    assert!(env.run(&["wait", &agent, "--for", "needs-approval", "--timeout", "30"]).status.success());
+    let out = env.run(&["send", &agent, "y"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("asking for a decision; nothing was typed"), "{out:?}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["send", &agent, "y", "--json"]).stdout).expect("JSON");
+    assert_eq!((json["sent"].as_bool(), json["why"].as_str()), (Some(false), Some("dialog")), "{json}");
+    assert!(!env.ok(&["capture", &agent, "-n", "1"]).contains('y'), "a y was typed into the dialog");
+    // A key that is not one is an error that names it.
+    let out = env.run(&["send", &agent, "--keys", "Hyper-Q"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`Hyper-Q` is not a key"), "{out:?}");
+}

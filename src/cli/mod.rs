@@ -495,6 +495,120 @@ pub fn capture(target: &str, lines: Option<u32>, ansi: bool, json: bool) -> anyh
     Ok(())
 }
 
+/// The bytes a key named as tmux names it sends (`Enter`, `C-c`, `M-x`, `Up`, `F5`...).
+pub fn named_key(name: &str) -> Option<Vec<u8>> {
+    let fixed: &[u8] = match name.to_ascii_lowercase().as_str() {
+        "enter" | "cr" => b"\r",
+        "escape" | "esc" => b"\x1b",
+        "tab" => b"\t",
+        "btab" | "s-tab" => b"\x1b[Z",
+        "bspace" | "backspace" => b"\x7f",
+        "space" => b" ",
+        "up" => b"\x1b[A",
+        "down" => b"\x1b[B",
+        "right" => b"\x1b[C",
+        "left" => b"\x1b[D",
+        "home" => b"\x1b[H",
+        "end" => b"\x1b[F",
+        "pageup" | "ppage" | "pgup" => b"\x1b[5~",
+        "pagedown" | "npage" | "pgdn" => b"\x1b[6~",
+        "delete" | "dc" => b"\x1b[3~",
+        "insert" | "ic" => b"\x1b[2~",
+        "f1" => b"\x1bOP",
+        "f2" => b"\x1bOQ",
+        "f3" => b"\x1bOR",
+        "f4" => b"\x1bOS",
+        "f5" => b"\x1b[15~",
+        "f6" => b"\x1b[17~",
+        "f7" => b"\x1b[18~",
+        "f8" => b"\x1b[19~",
+        "f9" => b"\x1b[20~",
+        "f10" => b"\x1b[21~",
+        "f11" => b"\x1b[23~",
+        "f12" => b"\x1b[24~",
+        _ => b"",
+    };
+    if !fixed.is_empty() {
+        return Some(fixed.to_vec());
+    }
+    let mut chars = name.chars();
+    match (chars.next(), chars.next(), chars.next(), chars.next()) {
+        (Some(c), None, _, _) => Some(c.to_string().into_bytes()),
+        (Some('C' | 'c'), Some('-'), Some(c), None) if c.is_ascii_alphabetic() || "@[\\]^_ ".contains(c) => {
+            Some(vec![(c.to_ascii_uppercase() as u8) & 0x1f])
+        }
+        (Some('M' | 'm'), Some('-'), Some(_), _) => {
+            let rest: String = name.chars().skip(2).collect();
+            let mut out = vec![0x1b];
+            out.extend(named_key(&rest)?);
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// `teamster send`: 0 once the agent took the prompt, 3 when nothing was typed because it
+/// asks for a decision or is not ready, 1 on any other failure.
+pub fn send(
+    target: &str,
+    text: Option<String>,
+    file: Option<PathBuf>,
+    keys: &[String],
+    enter: bool,
+    json: bool,
+) -> i32 {
+    let fail = |e: String| {
+        eprintln!("teamster: {}", visible(&e));
+        1
+    };
+    let text = match (text, file) {
+        (_, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+        },
+        (Some(t), None) if t != "-" => t,
+        _ if std::io::stdin().is_terminal() && keys.is_empty() => {
+            return fail("give the prompt as an argument, with --file, or on stdin".into());
+        }
+        _ if std::io::stdin().is_terminal() => String::new(),
+        _ => {
+            let mut t = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut t) {
+                return fail(format!("cannot read the prompt from stdin: {e}"));
+            }
+            t
+        }
+    };
+    // A prompt read from a file or stdin ends with its newline, not with an Enter of its own.
+    let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
+    let mut bytes = Vec::new();
+    for k in keys {
+        match named_key(k) {
+            Some(b) => bytes.extend(b),
+            None => {
+                return fail(format!("`{}` is not a key teamster knows (Enter, Escape, Tab, Up, C-c, M-x, F5...)", k));
+            }
+        }
+    }
+    let make = |id| ClientMsg::Send { id, target: target.to_string(), text, keys: bytes, enter };
+    let (sent, why, message) = match ask_runner(make) {
+        Ok(Some(Reply::Text { text })) => (true, None, text),
+        Ok(Some(Reply::NotSent { why, message })) => (false, Some(why), message),
+        Ok(Some(_)) => return fail("unexpected reply".into()),
+        Ok(None) => return fail("no session is running; start one with `teamster`".into()),
+        Err(e) => return fail(e.to_string()),
+    };
+    if json {
+        let out = serde_json::json!({ "sent": sent, "why": why, "message": message });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else if sent {
+        println!("{}", visible(&message));
+    } else {
+        eprintln!("teamster: {}", visible(&message));
+    }
+    if sent { 0 } else { 3 }
+}
+
 /// A state `teamster wait` waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum WaitFor {

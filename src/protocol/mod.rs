@@ -230,6 +230,16 @@ pub enum ClientMsg {
         id: u64,
         session: Option<String>,
     },
+    /// A prompt for a pane's agent (`teamster send`): `text` typed (pasted, if it has
+    /// lines and the program takes pastes), then `keys` as they are, then Enter if `enter`.
+    /// Refused while the agent shows a dialog or is not ready for a prompt.
+    Send {
+        id: u64,
+        target: String,
+        text: String,
+        keys: Vec<u8>,
+        enter: bool,
+    },
     /// A pane's screen and scrollback as text (`teamster capture`): its last `lines`
     /// lines, with styles as SGR sequences if `ansi`.
     Capture {
@@ -301,6 +311,7 @@ impl ClientMsg {
             | ClientMsg::Resolve { id, .. }
             | ClientMsg::Cost { id, .. }
             | ClientMsg::Capture { id, .. }
+            | ClientMsg::Send { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::Share { id, .. }
@@ -380,19 +391,55 @@ pub enum AlertKind {
     },
 }
 
+/// Why `teamster send` typed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotSent {
+    /// The agent shows a permission dialog (a prompt typed now would answer it).
+    Dialog,
+    /// It is starting, working, or stopped by a spend cap.
+    Busy,
+    Exited,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reply {
     Done,
-    Lines { from: u64, rows: Vec<WireRow> },
-    Found { at: Option<(u64, u16)> },
-    Text { text: String },
-    Sessions { sessions: Vec<SessionView> },
-    Pane { pane: PaneId, session: String },
-    Agents { agents: Vec<AgentInfo> },
-    Approvals { pending: Vec<PendingView> },
-    Cost { report: CostReport },
-    Shares { shares: Vec<ShareView> },
+    Lines {
+        from: u64,
+        rows: Vec<WireRow>,
+    },
+    Found {
+        at: Option<(u64, u16)>,
+    },
+    Text {
+        text: String,
+    },
+    Sessions {
+        sessions: Vec<SessionView>,
+    },
+    Pane {
+        pane: PaneId,
+        session: String,
+    },
+    /// `teamster send` did not type: the agent asks a question, is busy, or has exited.
+    NotSent {
+        why: NotSent,
+        message: String,
+    },
+    Agents {
+        agents: Vec<AgentInfo>,
+    },
+    Approvals {
+        pending: Vec<PendingView>,
+    },
+    Cost {
+        report: CostReport,
+    },
+    Shares {
+        shares: Vec<ShareView>,
+    },
 }
 
 /// `teamster share`: what to share and how.

@@ -244,6 +244,9 @@ impl Runner {
             if m.agent_state == state || m.agent_state == AgentState::Exited {
                 (false, String::new())
             } else {
+                if state == AgentState::Working {
+                    m.turns += 1;
+                }
                 m.agent_state = state;
                 (true, m.spec.name.clone().unwrap_or_default())
             }

@@ -163,6 +163,15 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 Some(reply(id, result.map(|_| Reply::Done)))
             }
             ClientMsg::Capture { id, target, lines, ansi } => Some(reply(id, runner.capture(&target, lines, ansi))),
+            ClientMsg::Send { id, target, text, keys, enter } => {
+                // It waits for the agent to take the prompt: off this connection's loop.
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.send(&target, text, keys, enter).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
             ClientMsg::Cost { id, session } => {
                 let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
                 Some(reply(id, result))

@@ -644,6 +644,7 @@ impl Runner {
         let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());
         let meta = PaneMeta {
             dialog_answer: None,
+            turns: 0,
             spec,
             command: display,
             title: String::new(),
@@ -1411,6 +1412,88 @@ impl Runner {
         let from = lines.map_or(0, |n| shown.saturating_sub(n as usize));
         let text: Vec<String> = rows[from..shown].iter().map(|r| if ansi { r.ansi() } else { r.text() }).collect();
         Ok(Reply::Text { text: text.join("\n") })
+    }
+
+    /// Types a prompt for a pane's agent (`teamster send`) and, with Enter, waits until the
+    /// agent has taken it (its prompt hook says it works). Typing nothing while it shows a
+    /// dialog (a routine prompt must never answer one) or is not ready for a prompt.
+    pub async fn send(&self, target: &str, text: String, keys: Vec<u8>, enter: bool) -> Result<Reply, String> {
+        use crate::agents::AgentState;
+        use crate::protocol::NotSent;
+        let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let (pane, asks) = {
+            let st = self.state.lock();
+            let pane = st.panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
+            (pane, st.pending.values().any(|p| p.pane == id))
+        };
+        let (agent, state, exited) = {
+            let m = pane.meta.lock();
+            (m.agent, m.agent_state, m.state != PaneState::Running)
+        };
+        let refuse = |why, message: String| Ok(Reply::NotSent { why, message });
+        if exited {
+            return refuse(NotSent::Exited, format!("pane {id} has exited; nothing was typed"));
+        }
+        if agent.is_some() {
+            if asks || state == AgentState::NeedsApproval {
+                let message = format!(
+                    "pane {id}'s agent is asking for a decision; nothing was typed (a prompt would answer it): `teamster approvals`"
+                );
+                return refuse(NotSent::Dialog, message);
+            }
+            if !matches!(state, AgentState::WaitingForInput | AgentState::Idle) {
+                let message = format!(
+                    "pane {id}'s agent is {}; nothing was typed: `teamster wait {id} --for waiting` first",
+                    state.words()
+                );
+                return refuse(NotSent::Busy, message);
+            }
+        }
+        let paste = pane.screen.lock().modes().bracketed_paste && text.contains('\n');
+        let mut bytes = Vec::new();
+        if paste {
+            bytes.extend_from_slice(b"\x1b[200~");
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.extend_from_slice(b"\x1b[201~");
+        } else {
+            bytes.extend_from_slice(text.replace('\n', "\r").as_bytes());
+        }
+        bytes.extend_from_slice(&keys);
+        let before = pane.screen.lock().generation();
+        let turns = pane.meta.lock().turns;
+        pane.write(&bytes);
+        if !enter {
+            return Ok(Reply::Text { text: format!("typed into pane {id}") });
+        }
+        // Enter apart from the text, once it shows: an agent that takes fast input for a
+        // paste would make a newline of an Enter that came with it.
+        let shown = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while !bytes.is_empty() && pane.screen.lock().generation() == before && std::time::Instant::now() < shown {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        pane.write(b"\r");
+        // An agent with hooks says when it took the prompt; a plain program's screen does.
+        let hooks = agent.is_some_and(|k| k != crate::agents::AgentKind::Command);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let after_enter = pane.screen.lock().generation();
+        loop {
+            let (now, turned) = {
+                let m = pane.meta.lock();
+                (m.agent_state, m.turns > turns)
+            };
+            let taken = if hooks {
+                turned || now == AgentState::NeedsApproval
+            } else {
+                pane.screen.lock().generation() != after_enter
+            };
+            if taken {
+                return Ok(Reply::Text { text: format!("pane {id} took the prompt") });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub fn pane(&self, session: u32, pane: PaneId) -> Result<Arc<Pane>, String> {

@@ -31,6 +31,9 @@ pub struct PaneMeta {
     pub size: Size,
     pub agent: Option<AgentKind>,
     pub agent_state: AgentState,
+    /// How many times the agent started working (took a prompt): `teamster send` waits
+    /// for the next, which may be over before it looks again.
+    pub turns: u64,
     /// When the program last printed anything.
     pub last_output: Instant,
     /// The token in this agent pane's proxy address (`/t/TOKEN/…`); its hooks need none.
