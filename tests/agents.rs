@@ -293,6 +293,13 @@ fn exercise(kind: &str, ui: &str) {
     // is confined (no new privileges, seccomp) in a network and a process-id namespace
     // of its own.
     assert_eq!(pane["sandboxed"], true, "{pane}");
+    // A script sends the next prompt: it returns once the agent took it.
+    let id = pane["id"].to_string();
+    let sent = env.run(&["send", &id, "MARK-S sent by a script"]);
+    assert!(sent.status.success(), "{kind}: {sent:?}");
+    mock.wait_request("the sent prompt", |r| r.is_turn() && r.text.contains("MARK-S"));
+    tui.wait_text("mock reply to MARK-S");
+    wait_state(&env, kind, "waiting-for-input");
     let pid = pane["pid"].as_u64().expect("the agent's pid").to_string();
     let ns = |p: &str, kind: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).ok();
     let below = support::descendants(&pid);

@@ -1476,6 +1476,10 @@ impl Runner {
         let hooks = agent.is_some_and(|k| k != crate::agents::AgentKind::Command);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         let after_enter = pane.screen.lock().generation();
+        // An agent busy drawing may drop an Enter (Gemini CLI does, close behind text): a
+        // person would press it again, and so does this, while the prompt waits unsent.
+        let mut enters = 1;
+        let mut again = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
             let (now, turned) = {
                 let m = pane.meta.lock();
@@ -1491,6 +1495,11 @@ impl Runner {
             }
             if std::time::Instant::now() >= deadline {
                 return Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()));
+            }
+            if hooks && enters < 3 && std::time::Instant::now() >= again && now == AgentState::WaitingForInput {
+                pane.write(b"\r");
+                enters += 1;
+                again = std::time::Instant::now() + std::time::Duration::from_secs(2);
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
