@@ -129,6 +129,15 @@ enum Cmd {
         /// Give it its own git worktree, on BRANCH (default: a new branch teamster/NAME-N).
         #[arg(long, value_name = "BRANCH", num_args = 0..=1, default_missing_value = "")]
         worktree: Option<String>,
+        /// Call the pane this: other commands (capture, send, wait) can name it so.
+        #[arg(long = "name", value_name = "LABEL")]
+        label: Option<String>,
+        /// The agent's first prompt, sent once it is ready for it.
+        #[arg(long, value_name = "TEXT")]
+        prompt: Option<String>,
+        /// Print JSON ({"pane", "session", "place"}), for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// List sessions, their tabs and panes, what runs in them and whether it is running.
     Ls {
@@ -323,7 +332,7 @@ fn main() {
             config_path,
             target.map_or(AttachTarget::Default, |name| AttachTarget::Named { name, create: false }),
         ),
-        Some(Cmd::New { name, tab, down, right, target, cmd, worktree }) => {
+        Some(Cmd::New { name, tab, down, right, target, cmd, worktree, label, prompt, json }) => {
             let dir = if down {
                 Some(Direction::Down)
             } else if right {
@@ -331,7 +340,8 @@ fn main() {
             } else {
                 None
             };
-            cli::new(config_path, name, cmd, tab, dir, target, worktree)
+            let how = cli::NewHow { tab, dir, target, worktree, label, prompt, json };
+            cli::new(config_path, name, cmd, how)
         }
         Some(Cmd::Ls { json }) => cli::ls(json),
         Some(Cmd::Kill { target, all }) => cli::kill(target, all),

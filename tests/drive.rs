@@ -107,3 +107,28 @@ fn send_types_a_prompt_once_the_agent_can_take_it_and_never_into_its_dialog() {
     let out = env.run(&["send", &agent, "--keys", "Hyper-Q"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`Hyper-Q` is not a key"), "{out:?}");
 }
+
+#[test]
+fn new_names_the_pane_and_gives_the_agent_its_first_prompt() {
+    let env = Env::new();
+    env.write_config(&fake_claude(&env));
+    env.ok(&["-d", "-s", "named", "--", "bash", "--norc"]);
+    let out = env.ok(&["new", "fake", "-t", "named", "--name", "reviewer", "--prompt", "first words", "--json"]);
+    let made: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(made["session"], "named");
+    let place = made["place"].as_str().expect("place").to_string();
+    assert!(place.starts_with("named:1."), "{made}");
+    // The prompt was taken before `new` returned; the pane answers to its name, its place
+    // and its id alike.
+    env.wait_ls("the first prompt's answer", |_| env.ok(&["capture", "reviewer"]).contains("you said: first words"));
+    let id = made["pane"].to_string();
+    for name in [place.as_str(), id.as_str()] {
+        assert_eq!(env.ok(&["capture", name, "-n", "3"]), env.ok(&["capture", "reviewer", "-n", "3"]), "{name}");
+    }
+    let pane = env.panes().into_iter().find(|p| p["id"] == made["pane"]).expect("the pane");
+    assert_eq!(pane["name"], "reviewer");
+    // A prompt for something that is not an agent is refused before anything opens.
+    let out = env.run(&["new", "--prompt", "hi", "--", "bash"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--prompt is for an agent"), "{out:?}");
+    assert_eq!(env.panes().len(), 2);
+}

@@ -173,9 +173,12 @@ fn agent_picker_and_teamster_new_open_panes() {
     tui.alt("1");
     tui.keys("teamster new -- node -e \"console.log('from the cli'); setInterval(()=>{},1e9)\"\r");
     tui.wait_text("from the cli");
-    tui.wait_text("opened pane 3 in session 0");
+    tui.wait_text("(id 3)");
     let panes = env.panes();
     assert_eq!(panes.len(), 3, "{panes:#?}");
+    // Named as the TUI and `ls` number it: session, tab, pane.
+    let number = panes.iter().find(|p| p["id"] == 3).map(|p| p["number"].to_string()).expect("pane 3");
+    tui.wait_text(&format!("opened pane 0:1.{number} (id 3)"));
     assert_eq!(panes.iter().filter(|p| p["name"] == "greeter").count(), 1);
 
     // An unknown agent is a clear error that lists the known ones.

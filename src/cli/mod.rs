@@ -272,38 +272,76 @@ pub fn kill(target: Option<String>, all: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How `teamster new` opens its pane, beside what it runs.
+pub struct NewHow {
+    pub tab: bool,
+    pub dir: Option<Direction>,
+    pub target: Option<String>,
+    pub worktree: Option<String>,
+    /// `--name`.
+    pub label: Option<String>,
+    pub prompt: Option<String>,
+    pub json: bool,
+}
+
 /// `teamster new [NAME] [-- CMD ARGS]`.
-pub fn new(
-    config_path: PathBuf,
-    name: Option<String>,
-    argv: Vec<String>,
-    tab: bool,
-    dir: Option<Direction>,
-    target: Option<String>,
-    worktree: Option<String>,
-) -> anyhow::Result<()> {
+pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: NewHow) -> anyhow::Result<()> {
     load_config(&config_path)?;
     let spawn = match (name, argv.is_empty()) {
         (Some(n), true) => Spawn::Agent { name: n },
         (None, false) => Spawn::Command { argv },
         (None, true) => Spawn::Shell,
-        (Some(n), false) => {
-            bail!("give an agent name or a command after `--`, not both (got `{n}` and `{}`)", argv.join(" "))
-        }
+        (Some(n), false) => bail!(
+            "give an agent name or a command after `--`, not both (got `{n}` and `{}`); an agent's first prompt goes in --prompt",
+            argv.join(" ")
+        ),
     };
+    if how.prompt.is_some() && !matches!(spawn, Spawn::Agent { .. }) {
+        bail!("--prompt is for an agent: `teamster new claude --prompt \"...\"`");
+    }
     let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
     let rt = runtime()?;
     let (pane, session) = rt.block_on(async {
         let Some(mut conn) = existing(&paths::socket_path()).await? else {
             bail!("no session is running; start one with `teamster`");
         };
-        let pane = NewPane { session: target, near, spawn, tab, dir, context: context(), worktree };
+        let pane = NewPane {
+            session: how.target,
+            near,
+            spawn,
+            tab: how.tab,
+            dir: how.dir,
+            context: context(),
+            worktree: how.worktree,
+            name: how.label,
+        };
         match request(&mut conn, |id| ClientMsg::NewPane { id, pane }).await? {
             Reply::Pane { pane, session } => Ok((pane, session)),
             _ => bail!("unexpected reply"),
         }
     })?;
-    println!("opened pane {pane} in session {session}");
+    // Named the way every command takes it: its place, and its id.
+    let place = match ask_runner(|id| ClientMsg::List { id })? {
+        Some(Reply::Sessions { sessions }) => crate::protocol::place_of(&sessions, pane),
+        _ => None,
+    };
+    let place = place.unwrap_or_else(|| format!("{session}:?"));
+    if let Some(prompt) = how.prompt {
+        let target = pane.to_string();
+        let ready = wait_any(&target, &[WaitFor::Idle, WaitFor::Waiting], Some(120.0));
+        if ready != 0 {
+            bail!("pane {place} (id {pane}) did not get ready for its prompt; it was not sent");
+        }
+        if let Err((_, why)) = deliver(&target, prompt, Vec::new(), true)? {
+            bail!("the prompt for pane {place} (id {pane}) was not sent: {why}");
+        }
+    }
+    if how.json {
+        let out = serde_json::json!({ "pane": pane, "session": session, "place": place });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("opened pane {place} (id {pane})");
+    }
     Ok(())
 }
 
@@ -590,12 +628,9 @@ pub fn send(
             }
         }
     }
-    let make = |id| ClientMsg::Send { id, target: target.to_string(), text, keys: bytes, enter };
-    let (sent, why, message) = match ask_runner(make) {
-        Ok(Some(Reply::Text { text })) => (true, None, text),
-        Ok(Some(Reply::NotSent { why, message })) => (false, Some(why), message),
-        Ok(Some(_)) => return fail("unexpected reply".into()),
-        Ok(None) => return fail("no session is running; start one with `teamster`".into()),
+    let (sent, why, message) = match deliver(target, text, bytes, enter) {
+        Ok(Ok(message)) => (true, None, message),
+        Ok(Err((why, message))) => (false, Some(why), message),
         Err(e) => return fail(e.to_string()),
     };
     if json {
@@ -607,6 +642,23 @@ pub fn send(
         eprintln!("teamster: {}", visible(&message));
     }
     if sent { 0 } else { 3 }
+}
+
+/// Has the runner type `text`, `keys` and Enter for a pane's agent: what it said, or why it
+/// typed nothing.
+fn deliver(
+    target: &str,
+    text: String,
+    keys: Vec<u8>,
+    enter: bool,
+) -> anyhow::Result<Result<String, (crate::protocol::NotSent, String)>> {
+    let make = |id| ClientMsg::Send { id, target: target.to_string(), text, keys, enter };
+    match ask_runner(make)? {
+        Some(Reply::Text { text }) => Ok(Ok(text)),
+        Some(Reply::NotSent { why, message }) => Ok(Err((why, message))),
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    }
 }
 
 /// A state `teamster wait` waits for.
@@ -639,13 +691,19 @@ impl WaitFor {
 /// `teamster wait`: 0 once the pane's agent is in `state`; 1 on the timeout; 2 when it
 /// cannot be (no runner, no such pane, the pane gone).
 pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>) -> i32 {
+    wait_any(target, &[state], timeout)
+}
+
+/// The same, for any of `states`.
+fn wait_any(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
+    let exited = states.contains(&WaitFor::Exited);
     let deadline = timeout.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
     let mut pane_id = None;
     loop {
         let sessions = match ask_runner(|id| ClientMsg::List { id }) {
             Ok(Some(Reply::Sessions { sessions })) => sessions,
             // The runner ended (or is ending) with its last session: the pane is gone too.
-            Ok(None) | Err(_) if pane_id.is_some() && state == WaitFor::Exited => return 0,
+            Ok(None) | Err(_) if pane_id.is_some() && exited => return 0,
             Ok(_) => {
                 eprintln!("teamster: no session is running");
                 return 2;
@@ -670,17 +728,17 @@ pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>) -> i32 {
             },
         };
         let Some(pane) = found else {
-            if state == WaitFor::Exited {
+            if exited {
                 return 0;
             }
             eprintln!("teamster: the pane {} is gone", visible(target));
             return 2;
         };
-        if state != WaitFor::Exited && pane.agent.is_none() && pane.state == crate::protocol::PaneState::Running {
+        if !exited && pane.agent.is_none() && pane.state == crate::protocol::PaneState::Running {
             eprintln!("teamster: pane {} runs no agent; only `--for exited` can be waited for", pane.id);
             return 2;
         }
-        if state.reached(pane) {
+        if states.iter().any(|s| s.reached(pane)) {
             return 0;
         }
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {

@@ -146,6 +146,9 @@ pub struct NewPane {
     pub context: Context,
     /// A git worktree for the pane: `Some("")` on a branch teamster names.
     pub worktree: Option<String>,
+    /// What to call the pane (`--name`): a name commands can use for it.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -706,6 +709,16 @@ impl PaneInfo {
                 matches!(a.state, crate::agents::AgentState::WaitingForInput | crate::agents::AgentState::NeedsApproval)
             })
     }
+}
+
+/// Where pane `id` is, as commands name it: `SESSION:TAB.PANE`.
+pub fn place_of(sessions: &[SessionView], id: PaneId) -> Option<String> {
+    sessions.iter().find_map(|s| {
+        s.tabs.iter().enumerate().find_map(|(t, tab)| {
+            let n = tab.layout.panes().iter().position(|p| *p == id)?;
+            Some(format!("{}:{}.{}", s.name, t + 1, n + 1))
+        })
+    })
 }
 
 /// The pane a command line names: its id (`7`, as `ls --json` gives it), its place

@@ -1303,7 +1303,7 @@ impl Runner {
         request: crate::protocol::NewPane,
         worktree: Option<worktree::Worktree>,
     ) -> Result<(PaneId, String), String> {
-        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, .. } = request;
+        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, name: label, .. } = request;
         let mut st = self.state.lock();
         let st = &mut *st;
         let id = session_for(st, session.as_deref(), near)?;
@@ -1313,7 +1313,10 @@ impl Runner {
             .filter(|p| s.tab_of(*p).is_some())
             .or_else(|| s.tabs.get(s.active).map(|t| t.focused))
             .ok_or("the session has no panes")?;
-        let spec = self.spec_for(st, id, &spawn, Some(&context), worktree)?;
+        let mut spec = self.spec_for(st, id, &spawn, Some(&context), worktree)?;
+        if let Some(label) = label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
+            spec.name = Some(label);
+        }
         let s = st.sessions.get(&id).ok_or("the session ended")?;
         if new_tab {
             let pane = self.new_tab(st, id, spec)?;
