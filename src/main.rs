@@ -153,6 +153,9 @@ enum Cmd {
         /// End every session and stop the runner.
         #[arg(long)]
         all: bool,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Check the config, the terminal and the environment; say what is wrong and how to fix it.
     Doctor {
@@ -160,6 +163,9 @@ enum Cmd {
         /// that teamster's hooks work with that version (no API key used; about a minute).
         #[arg(long)]
         live: bool,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a pane's screen and scrollback as text (TARGET: its id, SESSION:TAB.PANE, or
     /// its name; see `teamster ls`).
@@ -221,6 +227,9 @@ enum Cmd {
         /// `everywhere` (`teamster rules` lists these; `--forget` removes one).
         #[arg(long, value_name = "SCOPE")]
         always: Option<teamster::cli::AlwaysScope>,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop a waiting tool call; the agent is told why.
     Deny {
@@ -229,6 +238,9 @@ enum Cmd {
         /// What the agent is told.
         #[arg(long, default_value = "denied by the user")]
         reason: String,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// What the agents have spent: by agent, model, day and session (tokens and dollars).
     Cost {
@@ -288,6 +300,9 @@ enum Cmd {
         /// List every action a key can be bound to.
         #[arg(long)]
         actions: bool,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the runner in the foreground (teamster starts it on demand).
     #[command(hide = true)]
@@ -344,17 +359,17 @@ fn main() {
             cli::new(config_path, name, cmd, how)
         }
         Some(Cmd::Ls { json }) => cli::ls(json),
-        Some(Cmd::Kill { target, all }) => cli::kill(target, all),
-        Some(Cmd::Doctor { live }) => std::process::exit(cli::doctor::run(&config_path, live)),
-        Some(Cmd::Keys { actions }) => cli::keys(config_path, actions),
+        Some(Cmd::Kill { target, all, json }) => cli::kill(target, all, json),
+        Some(Cmd::Doctor { live, json }) => std::process::exit(cli::doctor::run(&config_path, live, json)),
+        Some(Cmd::Keys { actions, json }) => cli::keys(config_path, actions, json),
         Some(Cmd::Capture { target, lines, ansi, json }) => cli::capture(&target, lines, ansi, json),
         Some(Cmd::Send { target, text, file, keys, no_enter, json }) => {
             std::process::exit(cli::send(&target, text, file, &keys, !no_enter, json))
         }
         Some(Cmd::Wait { target, state, timeout }) => std::process::exit(cli::wait(&target, state, timeout)),
         Some(Cmd::Approvals { json }) => cli::approvals(json),
-        Some(Cmd::Approve { id, always }) => cli::approve(id, always),
-        Some(Cmd::Deny { id, reason }) => cli::deny(id, reason),
+        Some(Cmd::Approve { id, always, json }) => cli::approve(id, always, json),
+        Some(Cmd::Deny { id, reason, json }) => cli::deny(id, reason, json),
         Some(Cmd::Cost { json, target, prices }) => cli::cost(json, target, prices, &config_path),
         Some(Cmd::Rules { json, forget }) => cli::rules(json, forget, &config_path),
         Some(Cmd::Audit { json, count }) => cli::audit(json, count),

@@ -103,6 +103,13 @@ fn send_types_a_prompt_once_the_agent_can_take_it_and_never_into_its_dialog() {
         serde_json::from_slice(&env.run(&["send", &agent, "y", "--json"]).stdout).expect("JSON");
     assert_eq!((json["sent"].as_bool(), json["why"].as_str()), (Some(false), Some("dialog")), "{json}");
     assert!(!env.ok(&["capture", &agent, "-n", "1"]).contains('y'), "a y was typed into the dialog");
+    // Decided by a script, in JSON.
+    let pending: serde_json::Value = serde_json::from_str(&env.ok(&["approvals", "--json"])).expect("JSON");
+    let held = pending["pending"][0]["id"].to_string();
+    let denied: serde_json::Value =
+        serde_json::from_str(&env.ok(&["deny", &held, "--reason", "not now", "--json"])).expect("JSON");
+    assert_eq!(denied["id"].to_string(), held);
+    assert_eq!(denied["decision"], serde_json::json!({ "decision": "deny", "reason": "not now" }));
     // A key that is not one is an error that names it.
     let out = env.run(&["send", &agent, "--keys", "Hyper-Q"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`Hyper-Q` is not a key"), "{out:?}");
@@ -131,4 +138,25 @@ fn new_names_the_pane_and_gives_the_agent_its_first_prompt() {
     let out = env.run(&["new", "--prompt", "hi", "--", "bash"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--prompt is for an agent"), "{out:?}");
     assert_eq!(env.panes().len(), 2);
+}
+
+#[test]
+fn every_command_a_script_uses_speaks_json() {
+    let env = Env::new();
+    let parse = |args: &[&str]| -> serde_json::Value {
+        let out = env.run(args);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {out:?}"))
+    };
+    let doctor = parse(&["doctor", "--json"]);
+    assert!(
+        doctor["checks"].as_array().is_some_and(|c| c.iter().all(|c| c["status"].is_string() && c["what"].is_string()))
+    );
+    assert!(doctor["failed"].is_u64() && doctor["warned"].is_u64(), "{doctor}");
+    let keys = parse(&["keys", "--json"]);
+    assert!(keys["keymap"].is_string() && keys["modes"]["normal"].as_object().is_some_and(|m| !m.is_empty()), "{keys}");
+    let actions = parse(&["keys", "--actions", "--json"]);
+    assert!(actions["actions"].as_array().is_some_and(|a| a.iter().any(|x| x == "split-right")), "{actions}");
+    env.ok(&["-d", "-s", "gone", "--", "sleep", "1000"]);
+    let killed = parse(&["kill", "-t", "gone", "--json"]);
+    assert!(killed["message"].as_str().is_some_and(|m| m.contains("gone")), "{killed}");
 }

@@ -209,11 +209,29 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
 }
 
 /// Prints the checks; returns the process exit code (1 if anything failed).
-pub fn run(config_path: &Path, live: bool) -> i32 {
+pub fn run(config_path: &Path, live: bool, json: bool) -> i32 {
     if live {
         eprintln!("running each installed agent once against a local stand-in provider; this takes a minute…");
     }
     let checks = checks(config_path, live);
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    if json {
+        let list: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| {
+                let status = match c.status {
+                    Status::Ok => "ok",
+                    Status::Warn => "warn",
+                    Status::Fail => "fail",
+                };
+                serde_json::json!({ "status": status, "what": c.what, "detail": c.detail, "fix": c.fix })
+            })
+            .collect();
+        let warned = checks.iter().filter(|c| c.status == Status::Warn).count();
+        let out = serde_json::json!({ "checks": list, "failed": failed, "warned": warned });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return i32::from(failed > 0);
+    }
     for c in &checks {
         let mark = match c.status {
             Status::Ok => "ok  ",

@@ -255,7 +255,7 @@ pub fn ls_text(sessions: &[SessionView]) -> String {
 }
 
 /// `teamster kill`.
-pub fn kill(target: Option<String>, all: bool) -> anyhow::Result<()> {
+pub fn kill(target: Option<String>, all: bool, json: bool) -> anyhow::Result<()> {
     // Inside a pane, "this session" is the natural default.
     let target = target.or_else(|| if all { None } else { std::env::var("TEAMSTER_SESSION").ok() });
     let rt = runtime()?;
@@ -268,7 +268,11 @@ pub fn kill(target: Option<String>, all: bool) -> anyhow::Result<()> {
             _ => Ok("done".into()),
         }
     })?;
-    println!("{}", visible_lines(&text));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "message": text }))?);
+    } else {
+        println!("{}", visible_lines(&text));
+    }
     Ok(())
 }
 
@@ -346,7 +350,12 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
 }
 
 /// `teamster keys`: the bindings in effect, after the user's overrides.
-pub fn keys(config_path: PathBuf, actions: bool) -> anyhow::Result<()> {
+pub fn keys(config_path: PathBuf, actions: bool, json: bool) -> anyhow::Result<()> {
+    if actions && json {
+        let names: Vec<String> = crate::config::keymap::action_names().into_iter().collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "actions": names }))?);
+        return Ok(());
+    }
     if actions {
         for name in crate::config::keymap::action_names() {
             println!("{name}");
@@ -355,6 +364,22 @@ pub fn keys(config_path: PathBuf, actions: bool) -> anyhow::Result<()> {
     }
     let config = load_config(&config_path)?;
     let keymap: Keymap = config.load_ui(&config_path)?.0;
+    if json {
+        let modes: serde_json::Map<String, serde_json::Value> = Mode::ALL
+            .into_iter()
+            .map(|mode| {
+                let bindings: serde_json::Map<String, serde_json::Value> = keymap
+                    .bindings(mode)
+                    .into_iter()
+                    .map(|(key, action)| (key.to_string(), serde_json::Value::String(action.to_string())))
+                    .collect();
+                (mode.name().to_string(), serde_json::Value::Object(bindings))
+            })
+            .collect();
+        let out = serde_json::json!({ "keymap": config.keymap, "modes": modes });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     println!("keymap: {} (overrides: {})", config.keymap, config_path.with_file_name("keymap.toml").display());
     for mode in Mode::ALL {
         let bindings = keymap.bindings(mode);
@@ -473,7 +498,7 @@ pub enum AlwaysScope {
 }
 
 /// `teamster approve ID [--always SCOPE]`.
-pub fn approve(action: u64, always: Option<AlwaysScope>) -> anyhow::Result<()> {
+pub fn approve(action: u64, always: Option<AlwaysScope>, json: bool) -> anyhow::Result<()> {
     use crate::approval::{AllowScope, Decision};
     let decision = match always {
         None => Decision::ApproveOnce,
@@ -485,15 +510,15 @@ pub fn approve(action: u64, always: Option<AlwaysScope>) -> anyhow::Result<()> {
             },
         },
     };
-    resolve(action, decision)
+    resolve(action, decision, json)
 }
 
 /// `teamster deny ID [--reason TEXT]`.
-pub fn deny(action: u64, reason: String) -> anyhow::Result<()> {
-    resolve(action, crate::approval::Decision::Deny { reason })
+pub fn deny(action: u64, reason: String, json: bool) -> anyhow::Result<()> {
+    resolve(action, crate::approval::Decision::Deny { reason }, json)
 }
 
-fn resolve(action: u64, decision: crate::approval::Decision) -> anyhow::Result<()> {
+fn resolve(action: u64, decision: crate::approval::Decision, json: bool) -> anyhow::Result<()> {
     use crate::approval::{Decision, Surface};
     let said = match &decision {
         Decision::ApproveOnce => format!("approved {action}"),
@@ -502,11 +527,17 @@ fn resolve(action: u64, decision: crate::approval::Decision) -> anyhow::Result<(
         }
         Decision::Deny { .. } => format!("denied {action}"),
     };
+    let given = decision.clone();
     let reply = ask_runner(|id| ClientMsg::Resolve { id, action, decision, via: Surface::Cli })?;
     if reply.is_none() {
         bail!("no runner is running, so nothing waits");
     }
-    println!("{said}");
+    if json {
+        let out = serde_json::json!({ "id": action, "decision": given });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{said}");
+    }
     Ok(())
 }
 
