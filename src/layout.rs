@@ -354,6 +354,44 @@ impl Layout {
         true
     }
 
+    /// `panes`, in order, in a grid of equal cells over `area`: as many columns as keep
+    /// each cell about twice as wide as tall (a terminal cell is about twice as tall as
+    /// wide), rows of equal height, the last row's panes sharing its width.
+    pub fn tiled(panes: &[PaneId], area: Rect) -> Layout {
+        let n = panes.len().max(1);
+        // Columns c and rows r = ceil(n / c), choosing the c whose cells are squarest on
+        // screen (w / c against 2 * h / r).
+        let squareness = |c: usize| {
+            let r = n.div_ceil(c);
+            let (w, h) = (area.w as f64 / c as f64, 2.0 * area.h as f64 / r as f64);
+            (w / h).max(h / w)
+        };
+        let cols = (1..=n).min_by(|a, b| squareness(*a).total_cmp(&squareness(*b))).unwrap_or(1);
+        let rows: Vec<Child> = panes
+            .chunks(cols)
+            .map(|row| {
+                let node = match row {
+                    [one] => Layout::Pane(*one),
+                    _ => Layout::Split {
+                        axis: Axis::Horizontal,
+                        children: row.iter().map(|p| Child { node: Layout::Pane(*p), weight: 100 }).collect(),
+                    },
+                };
+                Child { node, weight: 100 }
+            })
+            .collect();
+        match rows.len() {
+            0 => Layout::Pane(panes.first().copied().unwrap_or_default()),
+            1 => rows.into_iter().next().map(|c| c.node).unwrap_or(Layout::Pane(0)),
+            _ => Layout::Split { axis: Axis::Vertical, children: rows },
+        }
+    }
+
+    /// The smallest width and height among the panes' rectangles in `area`.
+    pub fn smallest(&self, area: Rect) -> (u16, u16) {
+        self.rects(area).iter().fold((u16::MAX, u16::MAX), |(w, h), (_, r)| (w.min(r.w), h.min(r.h)))
+    }
+
     /// Gives every child of every split the same share.
     pub fn equalize(&mut self) {
         if let Layout::Split { children, .. } = self {
@@ -373,6 +411,24 @@ mod tests {
 
     fn rect_of(l: &Layout, p: PaneId) -> Rect {
         l.rect_of(p, AREA).expect("pane present")
+    }
+
+    #[test]
+    fn a_tiled_grid_keeps_every_pane_usable() {
+        let big = Rect::new(0, 0, 200, 50);
+        // Eight panes on 200x50: a grid, each at least 50 columns by 16 rows, not 6x6.
+        let panes: Vec<PaneId> = (1..=8).collect();
+        let l = Layout::tiled(&panes, big);
+        assert_eq!(l.panes(), panes, "in order");
+        let (w, h) = l.smallest(big);
+        assert!(w >= 50 && h >= 16, "{w}x{h}: {:?}", l.rects(big));
+        // One pane fills it; two go side by side on a wide screen.
+        assert_eq!(Layout::tiled(&[4], big), Layout::Pane(4));
+        let two = Layout::tiled(&[1, 2], big);
+        assert!(matches!(&two, Layout::Split { axis: Axis::Horizontal, children } if children.len() == 2), "{two:?}");
+        // The cells cover the area exactly.
+        let cells: u32 = l.rects(big).iter().map(|(_, r)| r.w as u32 * r.h as u32).sum();
+        assert_eq!(cells, 200 * 50);
     }
 
     #[test]

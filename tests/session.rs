@@ -288,3 +288,24 @@ fn a_new_split_opens_where_the_focused_shell_is() {
     tui.type_line("echo AT-$PWD-$((1+1))");
     tui.wait_text(&format!("AT-{}-2", env.dir.join("work/deeper").display()));
 }
+
+#[test]
+fn many_panes_opened_one_after_another_all_stay_usable() {
+    let env = Env::new();
+    let tui = env.tui(&[], 200, 50);
+    tui.wait_prompt();
+    for _ in 0..7 {
+        env.ok(&["new", "--", "sleep", "1000"]);
+    }
+    env.wait_ls("eight panes", |_| env.panes().len() == 8);
+    let panes = env.panes();
+    // Halving the focused pane each time left the eighth about 6x6; tiled, none is small.
+    for p in &panes {
+        let (cols, rows) = (p["cols"].as_u64().unwrap_or(0), p["rows"].as_u64().unwrap_or(0));
+        assert!(cols >= 38 && rows >= 8, "a pane of {cols}x{rows}: {panes:#?}");
+    }
+    // An explicit direction is still a split of the pane, as asked.
+    let out = env.run(&["new", "--right", "--", "sleep", "1000"]);
+    assert!(out.status.success() || String::from_utf8_lossy(&out.stderr).contains("too small"), "{out:?}");
+    drop(tui);
+}

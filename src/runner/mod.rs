@@ -984,12 +984,42 @@ impl Runner {
         dir: Direction,
         spec: PaneSpec,
     ) -> Result<PaneId, String> {
+        self.add_to_tab(st, session, target, spec, |layout, id, area| {
+            layout.split(target, id, dir, area).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Adds a pane to `target`'s tab and lays the whole tab out as a tiled grid.
+    fn tile(self: &Arc<Self>, st: &mut State, session: u32, target: PaneId, spec: PaneSpec) -> Result<PaneId, String> {
+        self.add_to_tab(st, session, target, spec, |layout, id, area| {
+            let mut panes = layout.panes();
+            panes.push(id);
+            let tiled = Layout::tiled(&panes, area);
+            let (w, h) = tiled.smallest(area);
+            if w < crate::layout::MIN_SIZE * 2 || h < crate::layout::MIN_SIZE * 2 {
+                return Err("the tab has no room for another pane; open it in a new tab (--tab)".into());
+            }
+            *layout = tiled;
+            Ok(())
+        })
+    }
+
+    /// A new pane in `target`'s tab, placed by `place` (its layout, the new id, the tab's
+    /// area), started, and focused.
+    fn add_to_tab(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: u32,
+        target: PaneId,
+        spec: PaneSpec,
+        place: impl FnOnce(&mut Layout, PaneId, Rect) -> Result<(), String>,
+    ) -> Result<PaneId, String> {
         let s = st.sessions.get(&session).ok_or("the session ended")?;
         let tab_index = s.tab_of(target).ok_or_else(|| format!("no pane {target} in this session"))?;
         let area = s.area();
         let mut layout = s.tabs[tab_index].layout.clone();
         let id = st.new_pane_id();
-        layout.split(target, id, dir, area).map_err(|e| e.to_string())?;
+        place(&mut layout, id, area)?;
         let size = pane_size(&layout, id, area);
         self.spawn_pane(st, session, id, spec, size)?;
         let s = st.sessions.get_mut(&session).ok_or("the session ended")?;
@@ -1323,11 +1353,23 @@ impl Runner {
             self.persist(st);
             return Ok((pane, name));
         }
-        let dir = dir.unwrap_or_else(|| {
-            let r = s.tabs.iter().find_map(|t| t.layout.rect_of(target, s.area()));
-            auto_direction(r.unwrap_or_default())
-        });
-        let pane = self.split(st, id, target, dir, spec)?;
+        // Where nobody said where: beside the focused pane along its longer side, while
+        // every pane stays usable; past that, the tab becomes a tiled grid.
+        let pane = match dir {
+            Some(dir) => self.split(st, id, target, dir, spec)?,
+            None => {
+                let area = s.area();
+                let tab = s.tabs.iter().find(|t| t.layout.contains(target)).map(|t| t.layout.clone());
+                let r = tab.as_ref().and_then(|l| l.rect_of(target, area));
+                let dir = auto_direction(r.unwrap_or_default());
+                let mut trial = tab.unwrap_or(Layout::Pane(target));
+                let usable = trial.split(target, PaneId::MAX, dir, area).is_ok() && {
+                    let (w, h) = trial.smallest(area);
+                    w >= USABLE.0 && h >= USABLE.1
+                };
+                if usable { self.split(st, id, target, dir, spec)? } else { self.tile(st, id, target, spec)? }
+            }
+        };
         self.persist(st);
         Ok((pane, name))
     }
@@ -1556,6 +1598,10 @@ fn process_alive(pid: i32) -> bool {
 }
 
 /// Panes split along their longer side; a cell is about twice as tall as it is wide.
+/// The smallest pane an automatic split may leave (columns, rows, borders included):
+/// below it, the tab is tiled instead.
+const USABLE: (u16, u16) = (40, 10);
+
 fn auto_direction(r: Rect) -> Direction {
     if r.w as u32 >= r.h as u32 * 2 { Direction::Right } else { Direction::Down }
 }
