@@ -446,3 +446,25 @@ fn what_an_agent_says_is_shown_not_obeyed_in_approvals_and_the_audit_log() {
     assert!(!text.contains('\x1b') && !text.contains('\x07') && !text.contains('\u{202e}'), "raw controls: {text:?}");
     assert!(text.contains(shown) && text.contains("no^[]52;c;Y3VybA==^G thanks"), "{text}");
 }
+
+#[test]
+fn a_saved_config_applies_without_a_restart_and_a_bad_one_keeps_the_last_good() {
+    let env = Env::new();
+    let tui = start(&env, "");
+    tui.say("run touch first.txt");
+    tui.wait_text("ran: touch first.txt");
+    // A policy saved into the file applies to the next call, with no restart; the screen
+    // says the config was applied.
+    let rule = "[[policy]]\nname = \"no touching\"\non = \"tool_call\"\ncommand = '^touch '\nverdict = \"deny\"\nreason = \"NO-TOUCHING\"\n";
+    env.write_config(&format!("{rule}\n{}", fake_claude(&env)));
+    tui.wait_text("config reloaded");
+    tui.say("run touch second.txt");
+    tui.wait_text("NO-TOUCHING");
+    assert!(!env.dir.join("work/second.txt").exists());
+    // A broken file: the last good config stays in force, and the screen says why.
+    std::fs::write(env.config_path(), "this = = is not TOML\n").expect("spoil the config");
+    tui.wait_text("config not reloaded");
+    tui.say("run touch third.txt");
+    tui.wait_for("the rule still in force", |s| s.contents().matches("NO-TOUCHING").count() >= 2);
+    assert!(!env.dir.join("work/third.txt").exists());
+}

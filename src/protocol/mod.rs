@@ -377,6 +377,11 @@ pub enum ServerMsg {
     Error {
         message: String,
     },
+    /// The runner saw the config change on disk and applied it (`error: None`: reload keys
+    /// and theme too), or kept the last good one (`error`: why).
+    ConfigReloaded {
+        error: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 
 mod agents;
 mod client;
+mod config_watch;
 pub mod control;
 pub mod daemon;
 pub mod hooks;

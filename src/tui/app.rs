@@ -456,6 +456,10 @@ impl App {
             // Refused before a session was attached: there is nothing to show but why.
             ServerMsg::Error { message } if self.session.is_none() => self.quit = Some(format!("teamster: {message}")),
             ServerMsg::Error { message } => self.error(message),
+            // The runner applied the config it saw change; this client takes its keys and
+            // theme from it too. A bad file: the runner says why.
+            ServerMsg::ConfigReloaded { error: None } => self.effects.push(Effect::ReloadConfig),
+            ServerMsg::ConfigReloaded { error: Some(why) } => self.error(why),
         }
     }
 

@@ -241,7 +241,7 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
                             app.theme = theme;
                             app.notify = notify;
                             app.clipboard = clipboard;
-                            app.say("keys and theme reloaded");
+                            app.say("config reloaded: keys, theme, prices, policies, providers, agents");
                         }
                         Err(e) => app.error(format!("not reloaded, the last good config stays: {e}")),
                     }

@@ -892,7 +892,7 @@ fn describe(action: Action) -> String {
         Action::AgentPicker => "open an agent in a new pane".into(),
         Action::Detach => "detach (everything keeps running)".into(),
         Action::Help => "this help".into(),
-        Action::ReloadConfig => "reload keys and theme".into(),
+        Action::ReloadConfig => "reload the config (the runner applies a saved change by itself)".into(),
         Action::EnterMode(m) => format!("{} mode", m.name()),
         Action::SendKey => "send the key itself to the pane".into(),
         Action::CopyMode => "scrollback: copy mode".into(),
