@@ -465,56 +465,57 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
     let Some(info) = info else { return spans };
     // Names, commands, titles and branches are what programs chose: shown, not obeyed
     // (the screen drops C0 and C1 controls from titles; bidi overrides are shown here).
-    let mut text = match &info.name {
-        Some(name) if *name != info.command => format!("{} · {}", visible(name), visible(&info.command)),
+    // An agent goes by its name (its command line says no more); a program by its name
+    // and command.
+    let name = match (&info.name, &info.agent) {
+        (Some(name), Some(_)) => visible(name).into_owned(),
+        (Some(name), None) if *name != info.command => format!("{} · {}", visible(name), visible(&info.command)),
         _ => visible(&info.command).into_owned(),
     };
-    let title = visible(&info.title);
-    if !title.is_empty() && !text.contains(title.as_ref()) {
-        text.push_str(" · ");
-        text.push_str(&title);
-    }
-    let branch = info.branch.as_ref().map(|b| format!("⎇ {}", visible(b)));
-    let spend = (info.spend > 0.0 || info.spend_unknown)
-        .then(|| format!("{}{}", dollars(info.spend), if info.spend_unknown { " + spend unknown" } else { "" }));
-    let state = state_text(info);
-    // An agent running as you, unconfined, says so plainly; a sandbox that refused
-    // something says how often.
-    let sandbox = match (info.sandboxed, info.refused) {
-        (Some(false), _) => Some("sandbox off".to_string()),
-        (_, 0) => None,
-        (_, n) => Some(format!("⊘ {n} refused")),
-    };
-    let extra = state.as_ref().map_or(0, |s| s.len() + 3)
-        + branch.as_ref().map_or(0, |b| b.width() + 1)
-        + spend.as_ref().map_or(0, |s| s.width() + 1)
-        + sandbox.as_ref().map_or(0, |s| s.width() + 1);
-    let room = width.saturating_sub(6 + number.to_string().len() + extra);
-    spans.push(Span::styled(truncate(&text, room), title_style));
-    spans.push(Span::styled(" ", title_style));
-    if let Some(b) = branch {
-        spans.push(Span::styled(b, theme(app, "branch")));
-        spans.push(Span::raw(" "));
-    }
-    if let Some(s) = spend {
-        spans.push(Span::styled(s, theme(app, if info.spend_unknown { "attention" } else { "spend" })));
-        spans.push(Span::raw(" "));
-    }
-    if let Some(s) = sandbox {
-        spans.push(Span::styled(s, theme(app, "attention")));
-        spans.push(Span::raw(" "));
-    }
-    if let Some(s) = state {
+    let state = state_text(info).map(|s| {
         let style = match info.state {
             PaneState::Exited { .. } => "exited",
             PaneState::Running if info.wants_user() => "attention",
             PaneState::Running => "agent_state",
         };
-        spans.push(Span::styled(format!("[{s}]"), theme(app, style)));
-        spans.push(Span::raw(" "));
-    }
+        (format!("[{s}]"), theme(app, style))
+    });
+    // What follows the name, most wanted first: what does not fit goes from the right.
+    let mut rest: Vec<(String, TStyle)> = Vec::new();
+    rest.extend(state);
     if info.attention {
-        spans.push(Span::styled("● ", theme(app, "attention")));
+        rest.push(("●".into(), theme(app, "attention")));
+    }
+    match (info.sandboxed, info.refused) {
+        (Some(false), _) => rest.push(("sandbox off".into(), theme(app, "attention"))),
+        (_, 0) => {}
+        (_, n) => rest.push((format!("⊘ {n} refused"), theme(app, "attention"))),
+    }
+    if info.spend > 0.0 || info.spend_unknown {
+        let unknown = if info.spend_unknown { " + spend unknown" } else { "" };
+        let style = theme(app, if info.spend_unknown { "attention" } else { "spend" });
+        rest.push((format!("{}{unknown}", dollars(info.spend)), style));
+    }
+    if let Some(b) = &info.branch {
+        rest.push((format!("⎇ {}", visible(b)), theme(app, "branch")));
+    }
+    let title = visible(&info.title);
+    if !title.is_empty() && !name.contains(title.as_ref()) {
+        rest.push((format!("· {title}"), title_style));
+    }
+    // The border's corners and the number take their share; the name keeps at least a
+    // few columns before anything after it is shown.
+    let room = width.saturating_sub(4 + number.to_string().len());
+    let least = name.width().min(8);
+    let mut used: usize = rest.iter().map(|(t, _)| t.width() + 1).sum();
+    while !rest.is_empty() && least + 1 + used > room {
+        used -= rest.pop().map_or(0, |(t, _)| t.width() + 1);
+    }
+    spans.push(Span::styled(truncate(&name, room.saturating_sub(used + 1)), title_style));
+    spans.push(Span::styled(" ", title_style));
+    for (text, style) in rest {
+        spans.push(Span::styled(text, style));
+        spans.push(Span::raw(" "));
     }
     spans
 }

@@ -290,8 +290,16 @@ fn agent_titles_show_state_and_worktree_branch() {
     }
     let screen = draw(&app);
     let first = screen.lines().next().expect("top row");
-    assert!(first.contains("reviewer · claude ⎇ teamster/reviewer-1 $1.23 [needs approval] ●"), "{first}");
+    // The agent by its name, its state next to it; then what else there is room for.
+    assert!(first.contains("reviewer [needs approval] ● $1.23 ⎇ teamster/reviewer-1"), "{first}");
     insta::assert_snapshot!(screen);
+    // Narrow, the state and the name stay; the branch and then the spend go.
+    for cols in [40, 30] {
+        let narrow = draw_at(&app, cols, 20);
+        let first = narrow.lines().next().expect("top row").to_string();
+        assert!(first.contains("reviewer [needs approval]"), "{cols}: {first}");
+        assert!(!first.contains("teamster/rev"), "{cols}: the branch goes first: {first}");
+    }
 }
 
 #[test]
