@@ -432,6 +432,61 @@ fn a_sandboxed_pane_tunnels_only_to_allowed_hosts_and_refusals_are_recorded() {
     );
 }
 
+/// The first bytes a TLS client sends for `name`.
+fn client_hello(name: &str) -> Vec<u8> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let server = rustls_pki_types::ServerName::try_from(name.to_string()).expect("name");
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), server).expect("client");
+    let mut out = Vec::new();
+    conn.write_tls(&mut out).expect("hello");
+    out
+}
+
+#[test]
+fn a_tunnel_carries_tls_only_for_the_host_it_was_opened_to() {
+    // The allowed host, by address: it counts what reaches it.
+    let server = TcpListener::bind("127.0.0.1:0").expect("server");
+    let port = server.local_addr().expect("addr").port();
+    let (reached, arrivals) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in server.incoming().flatten() {
+            let mut buf = [0u8; 1];
+            if (&conn).read(&mut buf).is_ok_and(|n| n > 0) {
+                let _ = reached.send(buf[0]);
+            }
+        }
+    });
+    let p = proxy_as(1, None, Origin::Sandbox { token: "tok".into() }, vec![format!("127.0.0.1:{port}")]);
+    let connect = format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\nhost: x\r\n\r\n");
+    // TLS for github.com through the tunnel to the allowed address (domain fronting):
+    // closed, never reaching it, and recorded.
+    let (mut fronted, head) = raw(p.port, &connect);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    fronted.get_mut().write_all(&client_hello("github.com")).expect("hello");
+    let mut rest = Vec::new();
+    let _ = fronted.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "the tunnel answered");
+    let refused = p.meter.refused.lock().expect("refused").clone();
+    assert_eq!(refused, [format!("a connection to 127.0.0.1:{port}")]);
+    // TLS asking for no name (an address) goes through.
+    let (mut plain, _) = raw(p.port, &connect);
+    plain.get_mut().write_all(&client_hello("127.0.0.1")).expect("hello");
+    plain.get_mut().flush().expect("flush");
+    let (mut marker, _) = raw(p.port, &connect);
+    marker.get_mut().write_all(b"x").expect("marker");
+    let mut got: Vec<u8> = (0..2).map(|_| arrivals.recv_timeout(Duration::from_secs(20)).expect("arrived")).collect();
+    got.sort();
+    // The ClientHello's first byte (0x16) and the marker; nothing of the fronted one.
+    assert_eq!(got, [0x16, b'x']);
+    drop((plain, marker));
+    assert_eq!(p.meter.refused.lock().expect("refused").len(), 1);
+}
+
 #[test]
 fn the_loopback_port_tunnels_nothing_and_a_sandbox_serves_only_its_own_pane() {
     let p = proxy_as(1, None, Origin::Loopback, vec!["example.com".into()]);

@@ -116,7 +116,7 @@ fn name_version(stem: &str) -> Option<(&str, &str)> {
     Some((&stem[..at], version))
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -85,11 +85,8 @@ async fn handle<M: Meter>(
     };
     let url = format!("https://{}{path}", host.authority());
     let (head, body) = req.into_parts();
-    let limit = if head.method == hyper::Method::POST && path_of(&path).ends_with("/git-receive-pack") {
-        MAX_PUSH
-    } else {
-        MAX_BODY
-    };
+    let push = host.kind == HostKind::Git && is_push(&head);
+    let limit = if push { MAX_PUSH } else { MAX_BODY };
     let body = match http_body_util::Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -98,7 +95,7 @@ async fn handle<M: Meter>(
         }
     };
     match host.kind {
-        HostKind::Git if head.method == hyper::Method::POST && path_of(&path).ends_with("/git-receive-pack") => {
+        HostKind::Git if push => {
             // Read as sent (a client may gzip it); forwarded as it came.
             let read = match decoded(&head.headers, &body) {
                 Ok(b) => b,
@@ -148,6 +145,21 @@ fn decoded<'a>(headers: &hyper::HeaderMap, body: &'a Bytes) -> Result<std::borro
         return Err(format!("a push larger than teamster reads ({} MiB)", MAX_PUSH >> 20));
     }
     Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Whether a request to a git host is a push: a POST to `git-receive-pack` however the path
+/// is spelt (escaped, in capitals, doubled or trailing slashes: a server may route them all
+/// there), or one that says it carries a receive-pack request.
+fn is_push(head: &hyper::http::request::Parts) -> bool {
+    if head.method != hyper::Method::POST {
+        return false;
+    }
+    let says = head
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase().contains("receive-pack"));
+    let decoded = crate::effects::registry::percent_decode(head.uri.path()).to_ascii_lowercase();
+    says || decoded.trim_end_matches('/').ends_with("git-receive-pack")
 }
 
 fn path_of(path_and_query: &str) -> &str {
@@ -210,7 +222,13 @@ async fn read_push(
     client: &reqwest::Client,
 ) -> Push {
     let sha256 = request.sha256();
-    let repo = path_of(path).strip_suffix("/git-receive-pack").unwrap_or("").to_string();
+    // The repository: the path before `git-receive-pack`, however that was spelt.
+    let decoded = crate::effects::registry::percent_decode(path_of(path));
+    let trimmed = decoded.trim_end_matches('/');
+    let repo = match trimmed.to_ascii_lowercase().strip_suffix("git-receive-pack") {
+        Some(before) => trimmed[..before.len()].trim_end_matches('/').to_string(),
+        None => String::new(),
+    };
     let mut commits = match request.pack_at {
         Some(at) => git::commits_in_pack(&body[at..], sha256).ok(),
         None => Some(git::Commits::new()),
@@ -284,4 +302,33 @@ async fn fetch_commits(
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, path: &str, content_type: Option<&str>) -> hyper::http::request::Parts {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(()).map(|r| r.into_parts().0).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_push_is_a_push_however_its_path_is_spelt() {
+        for path in [
+            "/o/r.git/git-receive-pack",
+            "/o/r.git/git-receive-pack/",
+            "/o/r.git/GIT-RECEIVE-PACK",
+            "/o/r.git/git%2Dreceive%2Dpack",
+            "/o/r.git//git-receive-pack?x=1",
+        ] {
+            assert!(is_push(&parts("POST", path, None)), "{path}");
+        }
+        assert!(is_push(&parts("POST", "/o/r.git/other", Some("application/x-git-receive-pack-request"))));
+        assert!(!is_push(&parts("POST", "/o/r.git/git-upload-pack", Some("application/x-git-upload-pack-request"))));
+        assert!(!is_push(&parts("GET", "/o/r.git/info/refs?service=git-receive-pack", None)));
+    }
 }

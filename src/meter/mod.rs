@@ -5,5 +5,6 @@ pub mod ca;
 pub mod intercept;
 pub mod prices;
 pub mod proxy;
+pub mod sni;
 pub mod upstream;
 pub mod usage;

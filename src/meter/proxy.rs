@@ -205,14 +205,41 @@ async fn tunnel<M: Meter>(
     meter: Arc<M>,
     token: String,
 ) {
+    use super::sni::{Hello, client_hello};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut agent = hyper_util::rt::TokioIo::new(upgraded);
-    let mut first = vec![0u8; 8 << 10];
-    let n = match tokio::time::timeout(FIRST_BYTES, agent.read(&mut first)).await {
+    let mut first = vec![0u8; 16 << 10];
+    let mut n = match tokio::time::timeout(FIRST_BYTES, agent.read(&mut first)).await {
         Ok(Ok(0) | Err(_)) => return,
         Ok(Ok(n)) => n,
         Err(_) => 0,
     };
+    // TLS goes only to the host the tunnel was opened to: the name the client asks for
+    // must be that host's (or none, for an address). An allowed host's tunnel carrying
+    // TLS for another (domain fronting) is refused, and so is TLS that does not read.
+    let mut hello = client_hello(&first[..n]);
+    while hello == Hello::Incomplete && n < first.len() {
+        match tokio::time::timeout(FIRST_BYTES, agent.read(&mut first[n..])).await {
+            Ok(Ok(more)) if more > 0 => n += more,
+            _ => break,
+        }
+        hello = client_hello(&first[..n]);
+    }
+    let wanted = |name: &str| name.trim_end_matches('.').eq_ignore_ascii_case(host.trim_end_matches('.'));
+    let refusal = match &hello {
+        Hello::Tls(Some(name)) if !wanted(name) => Some(format!(
+            "the tunnel to {host}:{port} carried TLS for {}; a tunnel carries TLS only for the host it was opened to",
+            crate::text::visible(name)
+        )),
+        Hello::Incomplete | Hello::Malformed => {
+            Some(format!("the tunnel to {host}:{port} carried TLS that teamster cannot read, so it goes nowhere"))
+        }
+        Hello::Tls(_) | Hello::NotTls => None,
+    };
+    if let Some(why) = refusal {
+        meter.refuse(&token, &format!("a connection to {host}:{port}"), &why);
+        return;
+    }
     if first[..n].starts_with(b"SSH-") {
         let what = format!("git over SSH to {host}:{port}");
         if !meter.ssh_allowed(&host) {

@@ -1,0 +1,133 @@
+//! The server name a TLS client asks for (SNI), read from its first bytes: a tunnel to one
+//! host must not carry TLS for another (domain fronting: an allowed host's address, a git
+//! host's name inside).
+
+/// What the first bytes of a connection say.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Hello {
+    /// Not TLS.
+    NotTls,
+    /// A ClientHello, and the server name it asks for, if any.
+    Tls(Option<String>),
+    /// TLS, but the ClientHello is not all here yet.
+    Incomplete,
+    /// TLS that does not read as a ClientHello.
+    Malformed,
+}
+
+/// Reads the ClientHello at the start of `bytes` (one TLS record, as clients send it).
+pub fn client_hello(bytes: &[u8]) -> Hello {
+    if bytes.first() != Some(&0x16) {
+        return Hello::NotTls;
+    }
+    let Some(header) = bytes.get(..5) else { return Hello::Incomplete };
+    let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+    let Some(record) = bytes.get(5..5 + len) else { return Hello::Incomplete };
+    match server_name(record) {
+        Some(name) => Hello::Tls(name),
+        None => Hello::Malformed,
+    }
+}
+
+/// The server name in a ClientHello handshake message (`Some(None)`: it names none).
+fn server_name(hs: &[u8]) -> Option<Option<String>> {
+    let mut r = Reader { bytes: hs, at: 0 };
+    if r.u8()? != 1 {
+        return None;
+    }
+    let n = r.u24()?;
+    let body = r.take(n)?;
+    let mut r = Reader { bytes: body, at: 0 };
+    r.take(2 + 32)?;
+    let session = r.u8()? as usize;
+    r.take(session)?;
+    let suites = r.u16()? as usize;
+    r.take(suites)?;
+    let compression = r.u8()? as usize;
+    r.take(compression)?;
+    if r.at == body.len() {
+        return Some(None);
+    }
+    let extensions = r.u16()? as usize;
+    let mut r = Reader { bytes: r.take(extensions)?, at: 0 };
+    while r.at < r.bytes.len() {
+        let kind = r.u16()?;
+        let n = r.u16()? as usize;
+        let data = r.take(n)?;
+        if kind != 0 {
+            continue;
+        }
+        let mut names = Reader { bytes: data, at: 0 };
+        let list = names.u16()? as usize;
+        let mut names = Reader { bytes: names.take(list)?, at: 0 };
+        while names.at < names.bytes.len() {
+            let name_type = names.u8()?;
+            let n = names.u16()? as usize;
+            let name = names.take(n)?;
+            if name_type == 0 {
+                return Some(Some(String::from_utf8_lossy(name).into_owned()));
+            }
+        }
+        return Some(None);
+    }
+    Some(None)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let out = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(out)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u24(&mut self) -> Option<usize> {
+        self.take(3).map(|b| (b[0] as usize) << 16 | (b[1] as usize) << 8 | b[2] as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The first bytes a real TLS client (rustls) sends for `name`.
+    fn hello_for(name: &str) -> Vec<u8> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let server = rustls_pki_types::ServerName::try_from(name.to_string()).expect("name");
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), server).expect("client");
+        let mut out = Vec::new();
+        conn.write_tls(&mut out).expect("hello");
+        out
+    }
+
+    #[test]
+    fn the_name_a_client_asks_for_is_read_and_garbage_is_not() {
+        let hello = hello_for("github.com");
+        assert_eq!(client_hello(&hello), Hello::Tls(Some("github.com".into())));
+        // An address sends no name.
+        assert_eq!(client_hello(&hello_for("127.0.0.1")), Hello::Tls(None));
+        assert_eq!(client_hello(&hello[..hello.len() - 1]), Hello::Incomplete);
+        assert_eq!(client_hello(b"SSH-2.0-OpenSSH"), Hello::NotTls);
+        let mut broken = hello.clone();
+        broken[5] = 2;
+        assert_eq!(client_hello(&broken), Hello::Malformed);
+        for cut in 0..hello.len() {
+            let _ = client_hello(&hello[..cut]);
+        }
+    }
+}
