@@ -432,21 +432,6 @@ fn a_sandboxed_pane_tunnels_only_to_allowed_hosts_and_refusals_are_recorded() {
     );
 }
 
-/// The first bytes a TLS client sends for `name`.
-fn client_hello(name: &str) -> Vec<u8> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    let server = rustls_pki_types::ServerName::try_from(name.to_string()).expect("name");
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), server).expect("client");
-    let mut out = Vec::new();
-    conn.write_tls(&mut out).expect("hello");
-    out
-}
-
 #[test]
 fn a_tunnel_carries_tls_only_for_the_host_it_was_opened_to() {
     // The allowed host, by address: it counts what reaches it.
@@ -467,7 +452,7 @@ fn a_tunnel_carries_tls_only_for_the_host_it_was_opened_to() {
     // closed, never reaching it, and recorded.
     let (mut fronted, head) = raw(p.port, &connect);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    fronted.get_mut().write_all(&client_hello("github.com")).expect("hello");
+    fronted.get_mut().write_all(&teamster::meter::sni::client_hello_for("github.com")).expect("hello");
     let mut rest = Vec::new();
     let _ = fronted.read_to_end(&mut rest);
     assert!(rest.is_empty(), "the tunnel answered");
@@ -475,7 +460,7 @@ fn a_tunnel_carries_tls_only_for_the_host_it_was_opened_to() {
     assert_eq!(refused, [format!("a connection to 127.0.0.1:{port}")]);
     // TLS asking for no name (an address) goes through.
     let (mut plain, _) = raw(p.port, &connect);
-    plain.get_mut().write_all(&client_hello("127.0.0.1")).expect("hello");
+    plain.get_mut().write_all(&teamster::meter::sni::client_hello_for("127.0.0.1")).expect("hello");
     plain.get_mut().flush().expect("flush");
     let (mut marker, _) = raw(p.port, &connect);
     marker.get_mut().write_all(b"x").expect("marker");

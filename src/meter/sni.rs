@@ -73,6 +73,21 @@ fn server_name(hs: &[u8]) -> Option<Option<String>> {
     Some(None)
 }
 
+/// The first bytes a TLS client (rustls) sends for `name`: for tests and benchmarks of what
+/// reads them.
+pub fn client_hello_for(name: &str) -> Vec<u8> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(config) = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() else {
+        return Vec::new();
+    };
+    let config = config.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth();
+    let Ok(server) = rustls_pki_types::ServerName::try_from(name.to_string()) else { return Vec::new() };
+    let Ok(mut conn) = rustls::ClientConnection::new(std::sync::Arc::new(config), server) else { return Vec::new() };
+    let mut out = Vec::new();
+    let _ = conn.write_tls(&mut out);
+    out
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -98,29 +113,13 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    /// The first bytes a real TLS client (rustls) sends for `name`.
-    fn hello_for(name: &str) -> Vec<u8> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let server = rustls_pki_types::ServerName::try_from(name.to_string()).expect("name");
-        let mut conn = rustls::ClientConnection::new(Arc::new(config), server).expect("client");
-        let mut out = Vec::new();
-        conn.write_tls(&mut out).expect("hello");
-        out
-    }
 
     #[test]
     fn the_name_a_client_asks_for_is_read_and_garbage_is_not() {
-        let hello = hello_for("github.com");
+        let hello = client_hello_for("github.com");
         assert_eq!(client_hello(&hello), Hello::Tls(Some("github.com".into())));
         // An address sends no name.
-        assert_eq!(client_hello(&hello_for("127.0.0.1")), Hello::Tls(None));
+        assert_eq!(client_hello(&client_hello_for("127.0.0.1")), Hello::Tls(None));
         assert_eq!(client_hello(&hello[..hello.len() - 1]), Hello::Incomplete);
         assert_eq!(client_hello(b"SSH-2.0-OpenSSH"), Hello::NotTls);
         let mut broken = hello.clone();
