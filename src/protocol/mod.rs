@@ -431,6 +431,10 @@ pub enum Reply {
         pane: PaneId,
         session: String,
     },
+    /// A pane was not closed: its worktree has uncommitted changes (the message says where).
+    WorktreeNotClean {
+        message: String,
+    },
     /// `teamster send` did not type: the agent asks a question, is busy, or has exited.
     NotSent {
         why: NotSent,

@@ -132,9 +132,13 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                                 pane,
                                 worktree: Some(crate::protocol::WorktreeChoice::Remove),
                             } => runner.check_worktree_clean(s, *pane).await,
-                            _ => Ok(()),
+                            _ => Ok(None),
                         };
-                        checked.and_then(|()| runner.command(s, command)).map(|_| Reply::Done)
+                        match checked {
+                            Ok(Some(message)) => Ok(Reply::WorktreeNotClean { message }),
+                            Ok(None) => runner.command(s, command).map(|_| Reply::Done),
+                            Err(e) => Err(e),
+                        }
                     }
                     None => Err("not attached to a session".into()),
                 };

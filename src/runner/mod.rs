@@ -1061,26 +1061,26 @@ impl Runner {
         }
     }
 
-    /// Before a pane closes with its worktree removed: refused, saying why, while anything
-    /// in the worktree is uncommitted. Git runs off the state lock and the runtime's thread.
-    pub async fn check_worktree_clean(&self, session: u32, pane: PaneId) -> Result<(), String> {
+    /// Before a pane closes with its worktree removed: `Some(why)` while anything in the
+    /// worktree is uncommitted. Git runs off the state lock and the runtime's thread.
+    pub async fn check_worktree_clean(&self, session: u32, pane: PaneId) -> Result<Option<String>, String> {
         let worktree = {
             let st = self.state.lock();
             st.panes.get(&pane).filter(|p| p.session == session).and_then(|p| p.meta.lock().spec.worktree.clone())
         };
-        let Some(w) = worktree else { return Ok(()) };
+        let Some(w) = worktree else { return Ok(None) };
         let checked = w.clone();
         let clean = tokio::task::spawn_blocking(move || checked.is_clean())
             .await
             .map_err(|e| format!("checking the worktree failed: {e}"))??;
         if clean {
-            return Ok(());
+            return Ok(None);
         }
-        Err(format!(
+        Ok(Some(format!(
             "the worktree of {} has uncommitted changes; commit or stash them there ({}), or keep it",
             w.branch,
             w.path.display()
-        ))
+        )))
     }
 
     /// Removes a pane from its tab and ends its programs (SIGHUP, then SIGKILL after the

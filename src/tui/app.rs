@@ -470,16 +470,6 @@ impl App {
             Err(e) => {
                 match kind {
                     Pending::Agents | Pending::Shares => self.overlay = None,
-                    // Refused (uncommitted work): ask again, with why.
-                    Pending::RemoveWorktree(pane) if self.overlay.is_none() && e.contains("uncommitted") => {
-                        let branch = self.session.as_ref().and_then(|s| s.pane(pane)).and_then(|p| p.branch.clone());
-                        let question = format!(
-                            "uncommitted changes in the worktree of {}: commit them, then r to try again; k keep it and close; esc cancel",
-                            branch.unwrap_or_else(|| "this pane".into())
-                        );
-                        self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question });
-                        return;
-                    }
                     _ => {}
                 }
                 self.error(e);
@@ -487,6 +477,16 @@ impl App {
             }
         };
         match (kind, reply) {
+            // Refused (uncommitted work): ask again, with why.
+            (Pending::RemoveWorktree(pane), Reply::WorktreeNotClean { .. }) if self.overlay.is_none() => {
+                let branch = self.session.as_ref().and_then(|s| s.pane(pane)).and_then(|p| p.branch.clone());
+                let question = format!(
+                    "uncommitted changes in the worktree of {}: commit them, then r to try again; k keep it and close; esc cancel",
+                    branch.unwrap_or_else(|| "this pane".into())
+                );
+                self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question });
+            }
+            (_, Reply::WorktreeNotClean { message }) => self.error(message),
             (Pending::Agents, Reply::Agents { agents }) => self.fill_picker(agents),
             (Pending::Shares, Reply::Shares { shares }) => {
                 let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
