@@ -291,7 +291,17 @@ fn agent_checks(config: &Config, live: bool) -> Vec<Check> {
             }
             continue;
         };
-        let version = version_of(&path).unwrap_or_else(|| "version unknown".into());
+        let version = match version_of(&path) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(fail(
+                    &what,
+                    format!("{} at {}: {}", agent.kind.title(), path.display(), e),
+                    "run it by hand to see what it needs (a toolchain, a runtime), or point `command` at one that works",
+                ));
+                continue;
+            }
+        };
         let detail = format!("{} {} at {}", agent.kind.title(), version, path.display());
         match agent.kind {
             crate::agents::AgentKind::Command => out.push(ok(&what, detail)),
@@ -325,7 +335,6 @@ fn agent_checks(config: &Config, live: bool) -> Vec<Check> {
     out
 }
 
-/// The first line `program --version` prints, waiting at most 5 seconds.
 /// Whether the hosts whose traffic the proxy reads (git hosts, registries) are ones agents
 /// may reach: one that `allow_hosts` leaves out is read by nobody, since nothing gets there.
 fn read_hosts(s: &crate::sandbox::SandboxConfig) -> Check {
@@ -359,41 +368,70 @@ fn read_hosts(s: &crate::sandbox::SandboxConfig) -> Check {
     )
 }
 
-fn version_of(program: &std::path::Path) -> Option<String> {
+/// The first line `program --version` prints, waiting at most 5 seconds; an error, with
+/// what it said, when it fails (a version manager that cannot pick a version prints its
+/// complaint where a version would be).
+fn version_of(program: &std::path::Path) -> Result<String, String> {
     let mut child = std::process::Command::new(program)
         .arg("--version")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .ok()?;
+        .map_err(|e| format!("cannot run it: {e}"))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
             }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return None;
+                return Err("`--version` did not answer within 5 seconds".into());
             }
         }
-    }
+    };
     // Some print it on stderr (Pi does).
     use std::io::Read;
-    let mut text = String::new();
-    child.stdout.take()?.read_to_string(&mut text).ok()?;
-    if text.trim().is_empty() {
-        child.stderr.take()?.read_to_string(&mut text).ok()?;
+    let (mut out, mut err) = (String::new(), String::new());
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
     }
-    text.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let first = |t: &str| t.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+    if !status.success() {
+        let said = first(&err).or_else(|| first(&out)).unwrap_or_else(|| "nothing".into());
+        return Err(format!("`--version` failed ({status}): {said}"));
+    }
+    first(&out).or_else(|| first(&err)).ok_or_else(|| "`--version` printed nothing".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_that_fails_is_an_error_not_a_version() {
+        let dir = std::env::temp_dir().join(format!("teamster-doctor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let write = |name: &str, body: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("script");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            p
+        };
+        let broken = write("broken", "echo 'error: rustup could not choose a version of cargo to run' >&2; exit 1");
+        let err = version_of(&broken).err().unwrap_or_default();
+        assert!(err.contains("`--version` failed") && err.contains("rustup could not choose"), "{err}");
+        assert_eq!(version_of(&write("fine", "echo '2.1.0 (Claude Code)'")), Ok("2.1.0 (Claude Code)".into()));
+        assert_eq!(version_of(&write("on-stderr", "echo 'pi 0.9' >&2")), Ok("pi 0.9".into()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_read_host_agents_cannot_reach_is_named() {
