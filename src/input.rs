@@ -164,8 +164,10 @@ impl std::str::FromStr for Key {
         let code = match rest.to_ascii_lowercase().as_str() {
             "enter" | "return" => KeyCode::Enter,
             "tab" => KeyCode::Tab,
-            "backtab" => KeyCode::BackTab,
-            "backspace" | "bs" => KeyCode::Backspace,
+            // tmux's names too (`send --keys`, tmux key tables): BTab, BSpace, PPage, NPage,
+            // IC, DC.
+            "backtab" | "btab" => KeyCode::BackTab,
+            "backspace" | "bs" | "bspace" => KeyCode::Backspace,
             "esc" | "escape" => KeyCode::Esc,
             "space" => KeyCode::Char(' '),
             "up" => KeyCode::Up,
@@ -174,10 +176,10 @@ impl std::str::FromStr for Key {
             "right" => KeyCode::Right,
             "home" => KeyCode::Home,
             "end" => KeyCode::End,
-            "pageup" | "pgup" => KeyCode::PageUp,
-            "pagedown" | "pgdn" => KeyCode::PageDown,
-            "insert" | "ins" => KeyCode::Insert,
-            "delete" | "del" => KeyCode::Delete,
+            "pageup" | "pgup" | "ppage" => KeyCode::PageUp,
+            "pagedown" | "pgdn" | "npage" => KeyCode::PageDown,
+            "insert" | "ins" | "ic" => KeyCode::Insert,
+            "delete" | "del" | "dc" => KeyCode::Delete,
             "minus" => KeyCode::Char('-'),
             "plus" => KeyCode::Char('+'),
             lower

@@ -304,8 +304,15 @@ fn many_panes_opened_one_after_another_all_stay_usable() {
         let (cols, rows) = (p["cols"].as_u64().unwrap_or(0), p["rows"].as_u64().unwrap_or(0));
         assert!(cols >= 38 && rows >= 8, "a pane of {cols}x{rows}: {panes:#?}");
     }
-    // An explicit direction is still a split of the pane, as asked.
-    let out = env.run(&["new", "--right", "--", "sleep", "1000"]);
-    assert!(out.status.success() || String::from_utf8_lossy(&out.stderr).contains("too small"), "{out:?}");
+    // An explicit direction is still a split of the pane, as asked: the new pane takes
+    // half of the focused one, the grid stays as it was.
+    let out = env.run(&["new", "--right", "--json", "--", "sleep", "1000"]);
+    assert!(out.status.success(), "{out:?}");
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let split = env.panes().into_iter().find(|p| p["id"] == made["pane"]).expect("the new pane");
+    let widest = panes.iter().filter_map(|p| p["cols"].as_u64()).max().unwrap_or(0);
+    assert!(split["cols"].as_u64().is_some_and(|c| c * 2 <= widest + 1), "not half a pane: {split}");
+    // The seven panes not split keep their width.
+    assert_eq!(env.panes().iter().filter(|p| p["cols"].as_u64() == Some(widest)).count(), 7);
     drop(tui);
 }

@@ -544,76 +544,20 @@ fn resolve(action: u64, decision: crate::approval::Decision, json: bool) -> anyh
 /// `teamster capture`.
 pub fn capture(target: &str, lines: Option<u32>, ansi: bool, json: bool) -> anyhow::Result<()> {
     let make = |id| ClientMsg::Capture { id, target: target.to_string(), lines, ansi };
-    let text = match ask_runner(make)? {
-        Some(Reply::Text { text }) => text,
+    let (session, pane, lines) = match ask_runner(make)? {
+        Some(Reply::Captured { session, pane, lines }) => (session, pane, lines),
         Some(_) => bail!("unexpected reply"),
         None => bail!("no session is running; start one with `teamster`"),
     };
     if json {
-        let sessions = match ask_runner(|id| ClientMsg::List { id })? {
-            Some(Reply::Sessions { sessions }) => sessions,
-            _ => Vec::new(),
-        };
-        let (session, pane) = crate::protocol::find_pane(&sessions, target).map_err(anyhow::Error::msg)?;
-        let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { text.split('\n').collect() };
         let out = serde_json::json!({ "session": session, "pane": pane, "lines": lines });
         println!("{}", serde_json::to_string_pretty(&out)?);
-    } else if !text.is_empty() {
-        println!("{text}");
+    } else {
+        for line in lines {
+            println!("{line}");
+        }
     }
     Ok(())
-}
-
-/// The bytes a key named as tmux names it sends (`Enter`, `C-c`, `M-x`, `Up`, `F5`...).
-pub fn named_key(name: &str) -> Option<Vec<u8>> {
-    let fixed: &[u8] = match name.to_ascii_lowercase().as_str() {
-        "enter" | "cr" => b"\r",
-        "escape" | "esc" => b"\x1b",
-        "tab" => b"\t",
-        "btab" | "s-tab" => b"\x1b[Z",
-        "bspace" | "backspace" => b"\x7f",
-        "space" => b" ",
-        "up" => b"\x1b[A",
-        "down" => b"\x1b[B",
-        "right" => b"\x1b[C",
-        "left" => b"\x1b[D",
-        "home" => b"\x1b[H",
-        "end" => b"\x1b[F",
-        "pageup" | "ppage" | "pgup" => b"\x1b[5~",
-        "pagedown" | "npage" | "pgdn" => b"\x1b[6~",
-        "delete" | "dc" => b"\x1b[3~",
-        "insert" | "ic" => b"\x1b[2~",
-        "f1" => b"\x1bOP",
-        "f2" => b"\x1bOQ",
-        "f3" => b"\x1bOR",
-        "f4" => b"\x1bOS",
-        "f5" => b"\x1b[15~",
-        "f6" => b"\x1b[17~",
-        "f7" => b"\x1b[18~",
-        "f8" => b"\x1b[19~",
-        "f9" => b"\x1b[20~",
-        "f10" => b"\x1b[21~",
-        "f11" => b"\x1b[23~",
-        "f12" => b"\x1b[24~",
-        _ => b"",
-    };
-    if !fixed.is_empty() {
-        return Some(fixed.to_vec());
-    }
-    let mut chars = name.chars();
-    match (chars.next(), chars.next(), chars.next(), chars.next()) {
-        (Some(c), None, _, _) => Some(c.to_string().into_bytes()),
-        (Some('C' | 'c'), Some('-'), Some(c), None) if c.is_ascii_alphabetic() || "@[\\]^_ ".contains(c) => {
-            Some(vec![(c.to_ascii_uppercase() as u8) & 0x1f])
-        }
-        (Some('M' | 'm'), Some('-'), Some(_), _) => {
-            let rest: String = name.chars().skip(2).collect();
-            let mut out = vec![0x1b];
-            out.extend(named_key(&rest)?);
-            Some(out)
-        }
-        _ => None,
-    }
 }
 
 /// `teamster send`: 0 once the agent took the prompt, 3 when nothing was typed because it
@@ -650,16 +594,12 @@ pub fn send(
     };
     // A prompt read from a file or stdin ends with its newline, not with an Enter of its own.
     let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
-    let mut bytes = Vec::new();
-    for k in keys {
-        match named_key(k) {
-            Some(b) => bytes.extend(b),
-            None => {
-                return fail(format!("`{}` is not a key teamster knows (Enter, Escape, Tab, Up, C-c, M-x, F5...)", k));
-            }
-        }
-    }
-    let (sent, why, message) = match deliver(target, text, bytes, enter) {
+    // Named as the key map names keys, tmux's names too (`C-c`, `M-x`, `BSpace`, `PPage`).
+    let keys: Vec<crate::input::Key> = match keys.iter().map(|k| k.parse()).collect() {
+        Ok(keys) => keys,
+        Err(e) => return fail(format!("{e}")),
+    };
+    let (sent, why, message) = match deliver(target, text, keys, enter) {
         Ok(Ok(message)) => (true, None, message),
         Ok(Err((why, message))) => (false, Some(why), message),
         Err(e) => return fail(e.to_string()),
@@ -680,7 +620,7 @@ pub fn send(
 fn deliver(
     target: &str,
     text: String,
-    keys: Vec<u8>,
+    keys: Vec<crate::input::Key>,
     enter: bool,
 ) -> anyhow::Result<Result<String, (crate::protocol::NotSent, String)>> {
     let make = |id| ClientMsg::Send { id, target: target.to_string(), text, keys, enter };
@@ -727,16 +667,39 @@ pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>) -> i32 {
 
 /// The same, for any of `states`.
 fn wait_any(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("teamster: {e}");
+            return 2;
+        }
+    };
+    rt.block_on(wait_on(target, states, timeout))
+}
+
+/// `wait_any` on one connection to the runner, asked again every 100 ms.
+async fn wait_on(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
     let exited = states.contains(&WaitFor::Exited);
     let deadline = timeout.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
+    let mut conn = match existing(&paths::socket_path()).await {
+        Ok(Some(conn)) => conn,
+        Ok(None) => {
+            eprintln!("teamster: no session is running");
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("teamster: {e}");
+            return 2;
+        }
+    };
     let mut pane_id = None;
     loop {
-        let sessions = match ask_runner(|id| ClientMsg::List { id }) {
-            Ok(Some(Reply::Sessions { sessions })) => sessions,
+        let sessions = match request(&mut conn, |id| ClientMsg::List { id }).await {
+            Ok(Reply::Sessions { sessions }) => sessions,
             // The runner ended (or is ending) with its last session: the pane is gone too.
-            Ok(None) | Err(_) if pane_id.is_some() && exited => return 0,
+            Err(_) if pane_id.is_some() && exited => return 0,
             Ok(_) => {
-                eprintln!("teamster: no session is running");
+                eprintln!("teamster: unexpected reply");
                 return 2;
             }
             Err(e) => {
@@ -776,8 +739,8 @@ fn wait_any(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
             eprintln!("teamster: pane {} is still {} after the timeout", pane.id, pane.status());
             return 1;
         }
-        // The runner has no subscription for one-shot clients: look again shortly.
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // The runner has no subscription for one-shot clients: ask again shortly.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -3,8 +3,7 @@
 //! same shapes on a registry of the config's own.
 
 /// Which registry a host is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Registry {
     Npm,
     Pypi,

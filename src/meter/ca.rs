@@ -141,8 +141,13 @@ impl Trust {
 }
 
 /// The roots this machine trusts, as PEM: `SSL_CERT_FILE` of teamster's own environment,
-/// else the distribution's bundle.
+/// else the distribution's bundle. Read once: every sandboxed pane's bundle starts with it.
 fn system_roots() -> String {
+    static ROOTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(read_system_roots).clone()
+}
+
+fn read_system_roots() -> String {
     let candidates = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from).into_iter().chain(
         [
             "/etc/ssl/certs/ca-certificates.crt",

@@ -234,13 +234,13 @@ pub enum ClientMsg {
         session: Option<String>,
     },
     /// A prompt for a pane's agent (`teamster send`): `text` typed (pasted, if it has
-    /// lines and the program takes pastes), then `keys` as they are, then Enter if `enter`.
+    /// lines), then `keys`, encoded for the modes the program set, then Enter if `enter`.
     /// Refused while the agent shows a dialog or is not ready for a prompt.
     Send {
         id: u64,
         target: String,
         text: String,
-        keys: Vec<u8>,
+        keys: Vec<crate::input::Key>,
         enter: bool,
     },
     /// A pane's screen and scrollback as text (`teamster capture`): its last `lines`
@@ -430,6 +430,12 @@ pub enum Reply {
     Pane {
         pane: PaneId,
         session: String,
+    },
+    /// A pane's lines (`teamster capture`), and which pane it is.
+    Captured {
+        session: String,
+        pane: PaneId,
+        lines: Vec<String>,
     },
     /// A pane was not closed: its worktree has uncommitted changes (the message says where).
     WorktreeNotClean {

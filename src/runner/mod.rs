@@ -1446,7 +1446,7 @@ impl Runner {
     /// A pane's screen and scrollback as text (`teamster capture`): its last `lines` lines
     /// once blank rows at the end are left out, with SGR styles if `ansi`.
     pub fn capture(&self, target: &str, lines: Option<u32>, ansi: bool) -> Result<Reply, String> {
-        let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
         let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
         let rows: Vec<WireRow> = {
             let screen = pane.screen.lock();
@@ -1456,15 +1456,22 @@ impl Runner {
         };
         let shown = rows.iter().rposition(|r| !r.text().is_empty()).map_or(0, |last| last + 1);
         let from = lines.map_or(0, |n| shown.saturating_sub(n as usize));
-        let text: Vec<String> = rows[from..shown].iter().map(|r| if ansi { r.ansi() } else { r.text() }).collect();
-        Ok(Reply::Text { text: text.join("\n") })
+        let lines = rows[from..shown].iter().map(|r| if ansi { r.ansi() } else { r.text() }).collect();
+        Ok(Reply::Captured { session, pane: id, lines })
     }
 
     /// Types a prompt for a pane's agent (`teamster send`) and, with Enter, waits until the
     /// agent has taken it (its prompt hook says it works). Typing nothing while it shows a
     /// dialog (a routine prompt must never answer one) or is not ready for a prompt.
-    pub async fn send(&self, target: &str, text: String, keys: Vec<u8>, enter: bool) -> Result<Reply, String> {
+    pub async fn send(
+        &self,
+        target: &str,
+        text: String,
+        keys: Vec<crate::input::Key>,
+        enter: bool,
+    ) -> Result<Reply, String> {
         use crate::agents::AgentState;
+        use crate::input::{InputEvent, Key, KeyCode};
         use crate::protocol::NotSent;
         let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
         let (pane, asks) = {
@@ -1495,35 +1502,37 @@ impl Runner {
                 return refuse(NotSent::Busy, message);
             }
         }
-        let paste = pane.screen.lock().modes().bracketed_paste && text.contains('\n');
-        let mut bytes = Vec::new();
-        if paste {
-            bytes.extend_from_slice(b"\x1b[200~");
-            bytes.extend_from_slice(text.as_bytes());
-            bytes.extend_from_slice(b"\x1b[201~");
-        } else {
-            bytes.extend_from_slice(text.replace('\n', "\r").as_bytes());
-        }
-        bytes.extend_from_slice(&keys);
+        // Typed as the TUI types what a person types and pastes, for the modes the program
+        // set (a paste's own end marker cannot end it early).
+        let typed = !text.is_empty() || !keys.is_empty();
+        let mut events =
+            vec![if text.contains('\n') { InputEvent::Paste(text) } else { InputEvent::Raw(text.into_bytes()) }];
+        events.extend(keys.into_iter().map(InputEvent::Key));
+        let enter_key = [InputEvent::Key(Key::new(KeyCode::Enter, 0))];
+        let mut changed = {
+            let st = self.state.lock();
+            st.sessions.get(&pane.session).map(|s| s.changed.subscribe()).ok_or("the session ended")?
+        };
         let before = pane.screen.lock().generation();
         let turns = pane.meta.lock().turns;
-        pane.write(&bytes);
+        pane.type_events(&events);
         if !enter {
             return Ok(Reply::Text { text: format!("typed into pane {id}") });
         }
         // Enter apart from the text, once it shows: an agent that takes fast input for a
         // paste would make a newline of an Enter that came with it.
         let shown = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        while !bytes.is_empty() && pane.screen.lock().generation() == before && std::time::Instant::now() < shown {
+        while typed && pane.screen.lock().generation() == before && std::time::Instant::now() < shown {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        pane.write(b"\r");
-        // An agent with hooks says when it took the prompt; a plain program's screen does.
-        let hooks = agent.is_some_and(|k| k != crate::agents::AgentKind::Command);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        pane.type_events(&enter_key);
+        // An agent's turn begins when it took the prompt (its hooks say so, or, for a plain
+        // command agent, its screen does); a pane without an agent has only its screen.
         let after_enter = pane.screen.lock().generation();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         // An agent busy drawing may drop an Enter (Gemini CLI does, close behind text): a
         // person would press it again, and so does this, while the prompt waits unsent.
+        let hooks = agent.is_some_and(|k| k != crate::agents::AgentKind::Command);
         let mut enters = 1;
         let mut again = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
@@ -1531,23 +1540,29 @@ impl Runner {
                 let m = pane.meta.lock();
                 (m.agent_state, m.turns > turns)
             };
-            let taken = if hooks {
-                turned || now == AgentState::NeedsApproval
-            } else {
-                pane.screen.lock().generation() != after_enter
+            let taken = match agent {
+                Some(_) => turned || now == AgentState::NeedsApproval,
+                None => pane.screen.lock().generation() != after_enter,
             };
             if taken {
                 return Ok(Reply::Text { text: format!("pane {id} took the prompt") });
             }
-            if std::time::Instant::now() >= deadline {
+            let at = std::time::Instant::now();
+            if at >= deadline {
                 return Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()));
             }
-            if hooks && enters < 3 && std::time::Instant::now() >= again && now == AgentState::WaitingForInput {
-                pane.write(b"\r");
+            if hooks && enters < 3 && at >= again && now == AgentState::WaitingForInput {
+                pane.type_events(&enter_key);
                 enters += 1;
-                again = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                again = at + std::time::Duration::from_secs(2);
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            // A state change wakes this; a screen (no agent) is looked at again shortly.
+            let next_enter = if hooks && enters < 3 { again } else { deadline };
+            let wake =
+                if agent.is_some() { next_enter.min(deadline) } else { at + std::time::Duration::from_millis(20) };
+            if let Ok(Err(_)) = tokio::time::timeout_at(wake.into(), changed.changed()).await {
+                return Err("the session ended".into());
+            }
         }
     }
 
