@@ -50,6 +50,7 @@ impl Meter for Allow {
     }
 
     fn record(&self, _pane: u32, _provider: &str, _reading: Reading) {}
+    fn answered(&self, _pane: u32, _text: String) {}
 
     fn egress(&self, _host: &str, _port: u16) -> Result<bool, String> {
         Ok(false)

@@ -37,6 +37,7 @@ impl Meter for Bench {
         Ok(())
     }
     fn record(&self, _pane: u32, _provider: &str, _reading: Reading) {}
+    fn answered(&self, _pane: u32, _text: String) {}
     fn egress(&self, _host: &str, _port: u16) -> Result<bool, String> {
         Ok(true)
     }

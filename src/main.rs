@@ -87,6 +87,9 @@ enum Cmd {
         /// Only the shares of this session.
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
+        /// Print JSON ({"message"}), for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a share server: it relays shared sessions to teammates' terminals and browsers
     /// (web UI at /s/ID). It only ever sees encrypted sessions.
@@ -168,7 +171,7 @@ enum Cmd {
         json: bool,
     },
     /// Print a pane's screen and scrollback as text (TARGET: its id, SESSION:TAB.PANE, or
-    /// its name; see `teamster ls`).
+    /// its name; see `teamster ls`), or its agent's last answer.
     Capture {
         target: String,
         /// Only the last N lines (blank rows at the end left out).
@@ -177,20 +180,36 @@ enum Cmd {
         /// With colours and styles, as SGR escape sequences.
         #[arg(long, conflicts_with = "json")]
         ansi: bool,
-        /// Print JSON ({"session", "pane", "lines"}), for scripts.
+        /// The agent's last answer (the text its model ended its last turn with), not the
+        /// screen.
+        #[arg(long, conflicts_with_all = ["ansi", "lines"])]
+        last_reply: bool,
+        /// Print JSON ({"session", "pane", "lines", "rows"}, or {"session", "pane",
+        /// "reply"}), for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Type a prompt for a pane's agent and wait until it takes it (TARGET as for
     /// `capture`). Exit 3, typing nothing, while the agent asks for a decision or is not
     /// ready for a prompt.
+    #[command(after_help = "Examples:\n  \
+        teamster send work:1.2 \"run the tests\"\n  \
+        teamster send reviewer --from coder \"review this answer:\"\n  \
+        teamster send --all \"commit what you have\"\n  \
+        git diff | teamster send reviewer -")]
     Send {
-        target: String,
+        /// The pane (not with --all or --tab).
+        #[arg(required_unless_present_any = ["all", "tab"])]
+        target: Option<String>,
         /// The prompt ("-" or none: read it from stdin).
         text: Option<String>,
         /// Read the prompt from this file.
         #[arg(long, value_name = "FILE", conflicts_with = "text")]
         file: Option<PathBuf>,
+        /// Send another pane's agent's last answer (PANE or PANE:last-reply), after the
+        /// text if there is one.
+        #[arg(long, value_name = "PANE")]
+        from: Option<String>,
         /// Keys to press after the text, named as tmux names them (Enter, Escape, Tab,
         /// BSpace, Up, Down, Left, Right, Home, End, PageUp, PageDown, C-c, M-x, ...).
         #[arg(long, value_name = "KEY", num_args = 1..)]
@@ -198,9 +217,33 @@ enum Cmd {
         /// Type it without pressing Enter (and return at once).
         #[arg(long)]
         no_enter: bool,
-        /// Print JSON ({"sent", "why", "message"}), for scripts.
+        /// To every agent of the session (this pane's, or -t SESSION, or the latest).
+        #[arg(long, conflicts_with = "tab")]
+        all: bool,
+        /// To every agent of the tab (this pane's, or the one on screen).
+        #[arg(long)]
+        tab: bool,
+        /// The session, for --all and --tab.
+        #[arg(short = 't', long, value_name = "SESSION")]
+        session: Option<String>,
+        /// Print JSON ({"sent", "why", "message"}; with --all or --tab, {"results": [...]}
+        /// with each pane's "pane" and "place" too), for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Send each answer one pane's agent gives from now on to another pane's agent, as a
+    /// prompt, when it is ready for one; until Ctrl-C, COUNT answers, or a pane goes.
+    Pipe {
+        /// The agent whose answers go (TARGET as for `capture`).
+        from: String,
+        /// The agent they go to.
+        to: String,
+        /// Put this text before each answer (a line, then the answer).
+        #[arg(long, value_name = "TEXT")]
+        prefix: Option<String>,
+        /// Stop after this many answers.
+        #[arg(long, value_name = "COUNT")]
+        count: Option<u64>,
     },
     /// Wait until a pane's agent is in a state (for scripts and CI); exit 0 when it is,
     /// 1 on the timeout.
@@ -339,7 +382,7 @@ fn main() {
             let request = teamster::protocol::ShareRequest { session: target, pane, read_only, server, expires };
             cli::share(request, list, json)
         }
-        Some(Cmd::Unshare { id, target }) => cli::unshare(id, target),
+        Some(Cmd::Unshare { id, target, json }) => cli::unshare(id, target, json),
         Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db }) => {
             cli::serve(listen, tls_cert.zip(tls_key), insecure, db)
         }
@@ -362,10 +405,24 @@ fn main() {
         Some(Cmd::Kill { target, all, json }) => cli::kill(target, all, json),
         Some(Cmd::Doctor { live, json }) => std::process::exit(cli::doctor::run(&config_path, live, json)),
         Some(Cmd::Keys { actions, json }) => cli::keys(config_path, actions, json),
-        Some(Cmd::Capture { target, lines, ansi, json }) => cli::capture(&target, lines, ansi, json),
-        Some(Cmd::Send { target, text, file, keys, no_enter, json }) => {
-            std::process::exit(cli::send(&target, text, file, &keys, !no_enter, json))
+        Some(Cmd::Capture { target, lines, ansi, last_reply, json }) => {
+            cli::capture(&target, lines, ansi, json, last_reply)
         }
+        Some(Cmd::Send { target, text, file, from, keys, no_enter, all, tab, session, json }) => {
+            if session.is_some() && !(all || tab) {
+                eprintln!("teamster: -t SESSION is for --all and --tab; a pane is named SESSION:TAB.PANE");
+                std::process::exit(2);
+            }
+            // With --all or --tab there is no pane: the one word given is the prompt.
+            let (to, text) = if all || tab {
+                (cli::SendTo::Agents { session, tab_only: tab }, text.or(target))
+            } else {
+                (cli::SendTo::Pane(target.unwrap_or_default()), text)
+            };
+            let prompt = cli::Prompt { text, file, from, keys, enter: !no_enter };
+            std::process::exit(cli::send(to, prompt, json))
+        }
+        Some(Cmd::Pipe { from, to, prefix, count }) => std::process::exit(cli::pipe(&from, &to, prefix, count)),
         Some(Cmd::Wait { target, state, timeout }) => std::process::exit(cli::wait(&target, state, timeout)),
         Some(Cmd::Approvals { json }) => cli::approvals(json),
         Some(Cmd::Approve { id, always, json }) => cli::approve(id, always, json),

@@ -1,11 +1,14 @@
 //! Driving panes from a script, as a user's CI does: `teamster capture` prints a pane's
-//! screen and scrollback (plain, with styles, the last lines, JSON), `teamster wait` blocks
-//! until an agent reaches a state, and a pane is named by its id, its place or its name.
+//! screen and scrollback (plain, with styles, the last lines, JSON) or its agent's last
+//! answer, `teamster wait` blocks until an agent reaches a state, `send` and `pipe` hand
+//! one agent's answer to another, and a pane is named by its id, its place or its name.
 
 mod support;
 
+use std::process::Stdio;
 use support::Env;
 use support::fake::fake_claude;
+use support::mock_llm::MockLlm;
 
 #[test]
 fn capture_prints_what_a_pane_shows_and_wait_follows_an_agent() {
@@ -36,6 +39,13 @@ fn capture_prints_what_a_pane_shows_and_wait_follows_an_agent() {
     assert_eq!(json["session"], "drive");
     assert_eq!(json["pane"].to_string(), id);
     assert_eq!(json["lines"], serde_json::json!(["line-29", "line-30", "red-end"]));
+    // Its cells, in runs that share a style: red is palette colour 1.
+    let red = &json["rows"][2];
+    assert_eq!(red["text"], "red-end", "{red}");
+    assert_eq!(
+        red["runs"][0],
+        serde_json::json!({ "text": "red-end", "cells": 7, "fg": 1, "bg": null, "attrs": [], "wide": false })
+    );
     // A name that is not there says what is.
     let out = env.run(&["capture", "nowhere:1.1"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("there are: drive"), "{out:?}");
@@ -156,7 +166,102 @@ fn every_command_a_script_uses_speaks_json() {
     assert!(keys["keymap"].is_string() && keys["modes"]["normal"].as_object().is_some_and(|m| !m.is_empty()), "{keys}");
     let actions = parse(&["keys", "--actions", "--json"]);
     assert!(actions["actions"].as_array().is_some_and(|a| a.iter().any(|x| x == "split-right")), "{actions}");
+    // Policies as data: what they act on, their conditions, verdict and reason.
+    env.write_config(support::fake::ASK_BEFORE_PUSH);
+    let rules = parse(&["rules", "--json"]);
+    assert_eq!(
+        rules["policies"][0],
+        serde_json::json!({
+            "name": "pushes need a look", "on": "tool_call",
+            "when": { "tool": ["shell"], "command": "\\bgit\\s+push\\b" },
+            "verdict": "ask", "reason": "pushing leaves the machine",
+            "set_mark": [], "clear_mark": [], "on_approve": null,
+            "summary": rules["policies"][0]["summary"],
+        })
+    );
+    assert!(rules["policies"][0]["summary"].as_str().is_some_and(|s| s.contains("pushes need a look")), "{rules}");
     env.ok(&["-d", "-s", "gone", "--", "sleep", "1000"]);
     let killed = parse(&["kill", "-t", "gone", "--json"]);
     assert!(killed["message"].as_str().is_some_and(|m| m.contains("gone")), "{killed}");
+}
+
+/// Two stand-in agents whose model calls (`ask MODEL`) go to `mock`, named `writer` and
+/// `reader` in session `pair`, both up and idle.
+fn two_agents(env: &Env, mock: &MockLlm) {
+    env.write_config(&format!("{}\n[agents.fake.env]\nANTHROPIC_BASE_URL = \"{}\"\n", fake_claude(env), mock.url()));
+    env.ok(&["-d", "-s", "pair", "--", "bash", "--norc"]);
+    for name in ["writer", "reader"] {
+        env.ok(&["new", "fake", "-t", "pair", "--name", name]);
+        assert!(env.run(&["wait", name, "--for", "idle", "--timeout", "30"]).status.success());
+    }
+}
+
+#[test]
+fn an_agents_last_answer_is_read_off_the_wire_and_handed_to_another() {
+    let env = Env::new();
+    let mock = MockLlm::start("true");
+    two_agents(&env, &mock);
+    let out = env.run(&["capture", "writer", "--last-reply"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not answered yet"), "{out:?}");
+    let out = env.run(&["capture", "pair:1.1", "--last-reply"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs no agent"), "{out:?}");
+
+    // The writer's model answers a turn: that text is its last reply (the stand-in prints
+    // the raw HTTP; what teamster keeps is the model's words).
+    env.ok(&["send", "writer", "ask claude-x"]);
+    env.wait_ls("the writer's answer", |_| env.run(&["capture", "writer", "--last-reply"]).status.success());
+    let answer = env.ok(&["capture", "writer", "--last-reply"]);
+    assert!(answer.starts_with("mock reply to"), "{answer}");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["capture", "writer", "--last-reply", "--json"])).expect("JSON");
+    assert_eq!(json["reply"].as_str(), Some(answer.trim_end()));
+    assert_eq!(json["session"], "pair");
+
+    // Handed to the reader, after a line of the sender's.
+    assert!(env.run(&["wait", "reader", "--for", "idle", "--timeout", "30"]).status.success());
+    let out = env.ok(&["send", "reader", "--from", "writer:last-reply", "look at this"]);
+    assert!(out.contains("took the prompt"), "{out}");
+    // Rows as the narrow pane wrapped them, joined.
+    let reader_shows = |text: &str| env.ok(&["capture", "reader"]).replace('\n', "").matches(text).count();
+    env.wait_ls("the answer at the reader", |_| reader_shows("you said: mock reply to") == 1);
+    assert_eq!(reader_shows("you said: look"), 1);
+
+    // Piped: the writer's next answer goes to the reader by itself, once.
+    let mut pipe = env
+        .cmd(&["pipe", "writer", "reader", "--count", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pipe");
+    let mut said = std::io::BufReader::new(pipe.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut said, &mut line).expect("the pipe starts");
+    assert!(line.contains("piping each answer of pane"), "{line}");
+    assert!(env.run(&["wait", "writer", "--for", "waiting", "--timeout", "30"]).status.success());
+    env.ok(&["send", "writer", "ask claude-y"]);
+    let piped = pipe.wait_with_output().expect("pipe");
+    assert!(piped.status.success() && String::from_utf8_lossy(&piped.stdout).contains("piped 1 answers"), "{piped:?}");
+    env.wait_ls("the piped answer at the reader", |_| reader_shows("you said: mock reply to") == 2);
+}
+
+#[test]
+fn send_all_types_into_every_agent_and_says_what_each_did() {
+    let env = Env::new();
+    let mock = MockLlm::start("true");
+    two_agents(&env, &mock);
+    let out: serde_json::Value =
+        serde_json::from_str(&env.ok(&["send", "--all", "-t", "pair", "everyone, stop", "--json"])).expect("JSON");
+    let results = out["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{out}");
+    assert!(results.iter().all(|r| r["sent"] == true && r["place"].as_str().is_some_and(|p| p.starts_with("pair:1."))));
+    for name in ["writer", "reader"] {
+        env.wait_ls("the prompt in each", |_| env.ok(&["capture", name]).contains("you said: everyone, stop"));
+    }
+    // Text is text: a control character in a prompt is shown, never pressed.
+    assert!(env.run(&["wait", "writer", "--for", "waiting", "--timeout", "30"]).status.success());
+    env.ok(&["send", "writer", "one\u{3}two"]);
+    env.wait_ls("the prompt with a control", |_| env.ok(&["capture", "writer"]).contains("you said: one^Ctwo"));
+    // A session that is not there says which are.
+    let out = env.run(&["send", "--tab", "-t", "nowhere", "hi"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pair"), "{out:?}");
 }

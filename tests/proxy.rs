@@ -110,6 +110,8 @@ struct TestMeter {
     upstream: String,
     deny: Option<String>,
     readings: Mutex<Vec<Reading>>,
+    /// The answers read off turns of the conversation.
+    answers: Mutex<Vec<String>>,
     recorded: mpsc::SyncSender<()>,
     /// `allow_hosts` for tunnels, and what was refused.
     allow: Vec<String>,
@@ -139,6 +141,10 @@ impl Meter for TestMeter {
     fn record(&self, _pane: u32, _provider: &str, reading: Reading) {
         self.readings.lock().expect("readings").push(reading);
         let _ = self.recorded.try_send(());
+    }
+
+    fn answered(&self, _pane: u32, text: String) {
+        self.answers.lock().expect("answers").push(text);
     }
 
     fn egress(&self, host: &str, port: u16) -> Result<bool, String> {
@@ -193,6 +199,7 @@ fn proxy_to(upstream: String, named_by: RouteOrigin, deny: Option<&str>, origin:
         upstream,
         deny: deny.map(String::from),
         readings: Mutex::new(Vec::new()),
+        answers: Mutex::new(Vec::new()),
         recorded: tx,
         allow,
         refused: Mutex::new(Vec::new()),
@@ -277,6 +284,25 @@ fn a_stream_passes_through_as_it_comes_and_its_usage_is_read() {
     assert!(seen.starts_with("POST /v1/messages?beta=true HTTP/1.1"), "{seen}");
     assert!(seen.contains("x-api-key: secret"), "{seen}");
     assert!(seen.contains("accept-encoding: identity"), "{seen}");
+}
+
+#[test]
+fn a_turns_answer_is_read_off_the_wire_and_a_side_request_is_no_answer() {
+    // A turn of the conversation (it offers tools) that ends in text: the agent's answer.
+    let turn = r#"{"model":"claude-sonnet-4-5","stream":true,"tools":[{"name":"Bash"}],"messages":[]}"#;
+    let script =
+        || Script { head: SSE_HEAD.into(), pieces: anthropic_events(5), gate: None, cut: false, head_gated: false };
+    let upstream = Upstream::start(script());
+    let p = proxy(upstream.port, None);
+    read_until(&mut post(p.port, "/t/tok/anthropic/v1/messages", turn), "message_stop");
+    p.reading();
+    assert_eq!(*p.meter.answers.lock().expect("answers"), vec!["hello".to_string()]);
+    // A side request (a title, a router's choice) offers no tools: what it says is no answer.
+    let upstream = Upstream::start(script());
+    let p = proxy(upstream.port, None);
+    read_until(&mut post(p.port, "/t/tok/anthropic/v1/messages", BODY), "message_stop");
+    p.reading();
+    assert!(p.meter.answers.lock().expect("answers").is_empty());
 }
 
 #[test]

@@ -142,8 +142,9 @@ fn a_driver_types_and_approves_a_viewer_cannot_and_both_ride_out_a_server_restar
         assert!(refused.contains("read-only link cannot send input"), "{refused}");
 
         // Unshare: both are cut off at once, and the link no longer works.
-        let said = alpha.ok(&["unshare", &id_a]);
-        assert!(said.contains("stopped 1 share"), "{said}");
+        let said: serde_json::Value =
+            serde_json::from_str(&alpha.ok(&["unshare", &id_a, "--json"])).expect("unshare --json");
+        assert!(said["message"].as_str().is_some_and(|m| m.contains("stopped 1 share")), "{said}");
         driver.wait("the driver cut off", |v| v.detached.is_some()).await;
         viewer.wait("the viewer cut off", |v| v.detached.is_some()).await;
         assert!(viewer.detached.as_deref().unwrap_or("").contains("stopped sharing"), "{:?}", viewer.detached);

@@ -1,8 +1,10 @@
 //! The command line's verbs, each a short conversation with the runner.
 
 pub mod doctor;
+mod drive;
 mod sharing;
 
+pub use drive::{Prompt, SendTo, WaitFor, capture, pipe, send, wait};
 pub use sharing::{attach_url, serve, share, unshare};
 
 use crate::config::{Config, ConfigError, Keymap, Mode};
@@ -332,11 +334,11 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
     let place = place.unwrap_or_else(|| format!("{session}:?"));
     if let Some(prompt) = how.prompt {
         let target = pane.to_string();
-        let ready = wait_any(&target, &[WaitFor::Idle, WaitFor::Waiting], Some(120.0));
+        let ready = drive::wait_any(&target, &[WaitFor::Idle, WaitFor::Waiting], Some(120.0));
         if ready != 0 {
             bail!("pane {place} (id {pane}) did not get ready for its prompt; it was not sent");
         }
-        if let Err((_, why)) = deliver(&target, prompt, Vec::new(), true)? {
+        if let Err((_, why)) = drive::deliver(&target, prompt, Vec::new(), true)? {
             bail!("the prompt for pane {place} (id {pane}) was not sent: {why}");
         }
     }
@@ -541,209 +543,6 @@ fn resolve(action: u64, decision: crate::approval::Decision, json: bool) -> anyh
     Ok(())
 }
 
-/// `teamster capture`.
-pub fn capture(target: &str, lines: Option<u32>, ansi: bool, json: bool) -> anyhow::Result<()> {
-    let make = |id| ClientMsg::Capture { id, target: target.to_string(), lines, ansi };
-    let (session, pane, lines) = match ask_runner(make)? {
-        Some(Reply::Captured { session, pane, lines }) => (session, pane, lines),
-        Some(_) => bail!("unexpected reply"),
-        None => bail!("no session is running; start one with `teamster`"),
-    };
-    if json {
-        let out = serde_json::json!({ "session": session, "pane": pane, "lines": lines });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        for line in lines {
-            println!("{line}");
-        }
-    }
-    Ok(())
-}
-
-/// `teamster send`: 0 once the agent took the prompt, 3 when nothing was typed because it
-/// asks for a decision or is not ready, 1 on any other failure.
-pub fn send(
-    target: &str,
-    text: Option<String>,
-    file: Option<PathBuf>,
-    keys: &[String],
-    enter: bool,
-    json: bool,
-) -> i32 {
-    let fail = |e: String| {
-        eprintln!("teamster: {}", visible(&e));
-        1
-    };
-    let text = match (text, file) {
-        (_, Some(path)) => match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
-        },
-        (Some(t), None) if t != "-" => t,
-        _ if std::io::stdin().is_terminal() && keys.is_empty() => {
-            return fail("give the prompt as an argument, with --file, or on stdin".into());
-        }
-        _ if std::io::stdin().is_terminal() => String::new(),
-        _ => {
-            let mut t = String::new();
-            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut t) {
-                return fail(format!("cannot read the prompt from stdin: {e}"));
-            }
-            t
-        }
-    };
-    // A prompt read from a file or stdin ends with its newline, not with an Enter of its own.
-    let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
-    // Named as the key map names keys, tmux's names too (`C-c`, `M-x`, `BSpace`, `PPage`).
-    let keys: Vec<crate::input::Key> = match keys.iter().map(|k| k.parse()).collect() {
-        Ok(keys) => keys,
-        Err(e) => return fail(format!("{e}")),
-    };
-    let (sent, why, message) = match deliver(target, text, keys, enter) {
-        Ok(Ok(message)) => (true, None, message),
-        Ok(Err((why, message))) => (false, Some(why), message),
-        Err(e) => return fail(e.to_string()),
-    };
-    if json {
-        let out = serde_json::json!({ "sent": sent, "why": why, "message": message });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else if sent {
-        println!("{}", visible(&message));
-    } else {
-        eprintln!("teamster: {}", visible(&message));
-    }
-    if sent { 0 } else { 3 }
-}
-
-/// Has the runner type `text`, `keys` and Enter for a pane's agent: what it said, or why it
-/// typed nothing.
-fn deliver(
-    target: &str,
-    text: String,
-    keys: Vec<crate::input::Key>,
-    enter: bool,
-) -> anyhow::Result<Result<String, (crate::protocol::NotSent, String)>> {
-    let make = |id| ClientMsg::Send { id, target: target.to_string(), text, keys, enter };
-    match ask_runner(make)? {
-        Some(Reply::Text { text }) => Ok(Ok(text)),
-        Some(Reply::NotSent { why, message }) => Ok(Err((why, message))),
-        Some(_) => bail!("unexpected reply"),
-        None => bail!("no session is running; start one with `teamster`"),
-    }
-}
-
-/// A state `teamster wait` waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum WaitFor {
-    Idle,
-    Waiting,
-    NeedsApproval,
-    Working,
-    Exited,
-}
-
-impl WaitFor {
-    fn reached(self, pane: &crate::protocol::PaneInfo) -> bool {
-        use crate::agents::AgentState;
-        if let crate::protocol::PaneState::Exited { .. } = pane.state {
-            return self == WaitFor::Exited;
-        }
-        let Some(agent) = &pane.agent else { return false };
-        matches!(
-            (self, agent.state),
-            (WaitFor::Idle, AgentState::Idle)
-                | (WaitFor::Waiting, AgentState::WaitingForInput)
-                | (WaitFor::NeedsApproval, AgentState::NeedsApproval)
-                | (WaitFor::Working, AgentState::Working)
-        )
-    }
-}
-
-/// `teamster wait`: 0 once the pane's agent is in `state`; 1 on the timeout; 2 when it
-/// cannot be (no runner, no such pane, the pane gone).
-pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>) -> i32 {
-    wait_any(target, &[state], timeout)
-}
-
-/// The same, for any of `states`.
-fn wait_any(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("teamster: {e}");
-            return 2;
-        }
-    };
-    rt.block_on(wait_on(target, states, timeout))
-}
-
-/// `wait_any` on one connection to the runner, asked again every 100 ms.
-async fn wait_on(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
-    let exited = states.contains(&WaitFor::Exited);
-    let deadline = timeout.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
-    let mut conn = match existing(&paths::socket_path()).await {
-        Ok(Some(conn)) => conn,
-        Ok(None) => {
-            eprintln!("teamster: no session is running");
-            return 2;
-        }
-        Err(e) => {
-            eprintln!("teamster: {e}");
-            return 2;
-        }
-    };
-    let mut pane_id = None;
-    loop {
-        let sessions = match request(&mut conn, |id| ClientMsg::List { id }).await {
-            Ok(Reply::Sessions { sessions }) => sessions,
-            // The runner ended (or is ending) with its last session: the pane is gone too.
-            Err(_) if pane_id.is_some() && exited => return 0,
-            Ok(_) => {
-                eprintln!("teamster: unexpected reply");
-                return 2;
-            }
-            Err(e) => {
-                eprintln!("teamster: {e}");
-                return 2;
-            }
-        };
-        // Found once by its name or place; followed by its id, which does not change.
-        let found = match pane_id {
-            Some(id) => sessions.iter().find_map(|s| s.pane(id)),
-            None => match crate::protocol::find_pane(&sessions, target) {
-                Ok((_, id)) => {
-                    pane_id = Some(id);
-                    sessions.iter().find_map(|s| s.pane(id))
-                }
-                Err(e) => {
-                    eprintln!("teamster: {e}");
-                    return 2;
-                }
-            },
-        };
-        let Some(pane) = found else {
-            if exited {
-                return 0;
-            }
-            eprintln!("teamster: the pane {} is gone", visible(target));
-            return 2;
-        };
-        if !exited && pane.agent.is_none() && pane.state == crate::protocol::PaneState::Running {
-            eprintln!("teamster: pane {} runs no agent; only `--for exited` can be waited for", pane.id);
-            return 2;
-        }
-        if states.iter().any(|s| s.reached(pane)) {
-            return 0;
-        }
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            eprintln!("teamster: pane {} is still {} after the timeout", pane.id, pane.status());
-            return 1;
-        }
-        // The runner has no subscription for one-shot clients: ask again shortly.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// One request to the runner, if one runs.
 fn ask_runner(make: impl FnOnce(u64) -> ClientMsg) -> anyhow::Result<Option<Reply>> {
     let rt = runtime()?;
@@ -854,14 +653,11 @@ pub fn rules(json: bool, forget: Option<i64>, config_path: &Path) -> anyhow::Res
     let policies: Vec<String> = rules.iter().map(|r| r.describe()).collect();
     let allowances = store()?.allowances();
     if json {
-        // Each policy by name, what it acts on, and the line `teamster rules` prints.
-        let policies: Vec<serde_json::Value> = rules
-            .iter()
-            .zip(&policies)
-            .map(|(r, line)| {
-                serde_json::json!({ "name": r.name, "on": crate::policy::rule::trigger_word(r.on), "summary": line })
-            })
-            .collect();
+        // Each policy as data: its name, what it acts on, its conditions ("when", only those
+        // given), its verdict and reason, the marks it sets, and the line `teamster rules`
+        // prints.
+        let policies =
+            rules.iter().zip(&policies).map(|(r, line)| policy_json(r, line)).collect::<Result<Vec<_>, _>>()?;
         let allowances: Vec<serde_json::Value> = allowances
             .iter()
             .map(|a| serde_json::json!({ "id": a.id, "scope": a.scope.words(), "tool": a.tool, "what": a.what }))
@@ -893,6 +689,23 @@ pub fn rules(json: bool, forget: Option<i64>, config_path: &Path) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// A policy for `rules --json`.
+fn policy_json(rule: &crate::policy::Rule, summary: &str) -> anyhow::Result<serde_json::Value> {
+    use serde_json::Value;
+    let Value::Object(mut when) = serde_json::to_value(&rule.written)? else { bail!("a policy is not a table") };
+    when.retain(|_, v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
+    let mut take = |key: &str| when.remove(key).unwrap_or(Value::Null);
+    let (name, on, verdict, reason) = (take("name"), take("on"), take("verdict"), take("reason"));
+    let (set_mark, clear_mark, on_approve) = (take("set_mark"), take("clear_mark"), take("on_approve"));
+    when.remove("include");
+    let marks = |v: Value| if v.is_null() { Value::Array(Vec::new()) } else { v };
+    Ok(serde_json::json!({
+        "name": name, "on": on, "when": when, "verdict": verdict, "reason": reason,
+        "set_mark": marks(set_mark), "clear_mark": marks(clear_mark), "on_approve": on_approve,
+        "summary": summary,
+    }))
 }
 
 /// `teamster audit`.

@@ -74,7 +74,7 @@ fn describe(s: &ShareView, new: bool) -> String {
 }
 
 /// `teamster unshare`: stops shares; their viewers are cut off.
-pub fn unshare(id: Option<String>, session: Option<String>) -> anyhow::Result<()> {
+pub fn unshare(id: Option<String>, session: Option<String>, json: bool) -> anyhow::Result<()> {
     let rt = runtime()?;
     let text = rt.block_on(async {
         let Some(mut conn) = existing(&paths::socket_path()).await? else {
@@ -85,7 +85,11 @@ pub fn unshare(id: Option<String>, session: Option<String>) -> anyhow::Result<()
             _ => bail!("unexpected reply"),
         }
     })?;
-    println!("{}", visible_lines(&text));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "message": text }))?);
+    } else {
+        println!("{}", visible_lines(&text));
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod ca;
 pub mod intercept;
 pub mod prices;
 pub mod proxy;
+pub mod reply;
 pub mod sni;
 pub mod upstream;
 pub mod usage;

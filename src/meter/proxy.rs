@@ -7,6 +7,7 @@
 //! What a pane's routes lead to, what the policies say and where spend goes is the
 //! runner's business, behind `Meter`.
 
+use super::reply::ReplyReader;
 use super::upstream::{self, RouteOrigin};
 use super::usage::{Api, Reading, UsageReader, requested_model};
 use crate::effects::{Contact, Effect, HostKind, Push};
@@ -56,6 +57,8 @@ pub trait Meter: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
     /// What a call used (or that it could not be read).
     fn record(&self, pane: u32, provider: &str, reading: Reading);
+    /// A turn of the agent's conversation ended with this answer (text, no tool called).
+    fn answered(&self, pane: u32, text: String);
     /// May a sandboxed pane reach `host:port` (not an LLM route) through the proxy?
     /// `Ok(literal)`: yes, and `literal` if the config named the address itself (then it
     /// may be on this machine). A refusal says why (the proxy records it with `refuse`).
@@ -454,6 +457,7 @@ async fn handle<M: Meter>(
     };
     let api = Api::of_path(suffix);
     let model = api.and_then(|_| requested_model(suffix, &body));
+    let converses = api.is_some() && super::reply::offers_tools(&body);
     if api.is_some()
         && let Err(reason) = meter.clone().admit(target.pane, target.provider.clone(), model.clone()).await
     {
@@ -488,11 +492,19 @@ async fn handle<M: Meter>(
     }
     // Errors are not billed; only a successful model call is metered.
     let reader = api.filter(|_| status.is_success()).map(|api| UsageReader::new(api, &content_type, model));
+    let answer = api.filter(|_| status.is_success() && converses).map(|api| ReplyReader::new(api, &content_type));
     let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(relay(upstream, tx, reader, meter, target));
+    tokio::spawn(relay(upstream, tx, Readers { usage: reader, answer }, meter, target));
     response.body(BodyExt::boxed(Relay { rx })).unwrap_or_else(|e| {
         full(StatusCode::BAD_GATEWAY, "text/plain", format!("teamster: a bad reply from upstream: {e}\n"))
     })
+}
+
+/// What is read out of a model's reply as it passes: its usage, and (for a turn of the
+/// conversation) its answer.
+struct Readers {
+    usage: Option<UsageReader>,
+    answer: Option<ReplyReader>,
 }
 
 /// Passes the upstream's reply on as it arrives, reading usage on the way; records it when
@@ -500,14 +512,17 @@ async fn handle<M: Meter>(
 async fn relay<M: Meter>(
     mut upstream: reqwest::Response,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    mut reader: Option<UsageReader>,
+    mut readers: Readers,
     meter: Arc<M>,
     target: Target,
 ) {
     let whole = loop {
         match upstream.chunk().await {
             Ok(Some(chunk)) => {
-                if let Some(r) = &mut reader {
+                if let Some(r) = &mut readers.usage {
+                    r.feed(&chunk);
+                }
+                if let Some(r) = &mut readers.answer {
                     r.feed(&chunk);
                 }
                 if tx.send(Ok(chunk)).await.is_err() {
@@ -522,7 +537,10 @@ async fn relay<M: Meter>(
             }
         }
     };
-    if let Some(r) = reader {
+    if let Some(text) = readers.answer.and_then(|r| r.finish(whole)) {
+        meter.answered(target.pane, text);
+    }
+    if let Some(r) = readers.usage {
         meter.record(target.pane, &target.provider, r.finish(whole));
     }
 }

@@ -121,6 +121,8 @@ pub struct Rule {
     pub marks: Vec<MarkChange>,
     pub on_approve: Vec<MarkChange>,
     effect: EffectTests,
+    /// The table as written (`teamster rules --json` shows it).
+    pub written: RuleConfig,
 }
 
 /// Whether a rule matches an event.
@@ -341,7 +343,6 @@ impl Rule {
             return err("on_approve", "only an ask is approved; give the rule verdict = \"ask\"".into());
         }
         Ok(Rule {
-            name,
             on,
             agent: c.agent.clone(),
             tool: c.tool.as_ref().map(|t| t.iter().map(|t| t.to_ascii_lowercase()).collect()),
@@ -358,6 +359,8 @@ impl Rule {
             marks: effects,
             on_approve: c.on_approve.as_ref().map(|m| changes(&m.set_mark, &m.clear_mark)).unwrap_or_default(),
             effect,
+            written: RuleConfig { name: Some(name.clone()), ..c.clone() },
+            name,
         })
     }
 

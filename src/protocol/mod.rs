@@ -243,13 +243,30 @@ pub enum ClientMsg {
         keys: Vec<crate::input::Key>,
         enter: bool,
     },
-    /// A pane's screen and scrollback as text (`teamster capture`): its last `lines`
-    /// lines, with styles as SGR sequences if `ansi`.
+    /// The same prompt for every agent of a session (`teamster send --all`), or of one of
+    /// its tabs (`--tab`: the tab `near` is in, else the one on screen). Each is typed as
+    /// `Send` types it, or refused as it refuses.
+    SendMany {
+        id: u64,
+        session: Option<String>,
+        near: Option<PaneId>,
+        tab_only: bool,
+        text: String,
+        keys: Vec<crate::input::Key>,
+        enter: bool,
+    },
+    /// A pane's screen and scrollback (`teamster capture`): its last `lines` lines that
+    /// are not blank at the end, styled as the screen holds them.
     Capture {
         id: u64,
         target: String,
         lines: Option<u32>,
-        ansi: bool,
+    },
+    /// What a pane's agent answered at the end of its last turn (`capture --last-reply`,
+    /// hand-offs and pipes between agents).
+    LastAnswer {
+        id: u64,
+        target: String,
     },
     /// Forget an "always allow".
     RemoveAllowance {
@@ -296,6 +313,7 @@ impl ClientMsg {
                 | ClientMsg::Approvals { .. }
                 | ClientMsg::Cost { .. }
                 | ClientMsg::Capture { .. }
+                | ClientMsg::LastAnswer { .. }
         )
     }
 
@@ -314,7 +332,9 @@ impl ClientMsg {
             | ClientMsg::Resolve { id, .. }
             | ClientMsg::Cost { id, .. }
             | ClientMsg::Capture { id, .. }
+            | ClientMsg::LastAnswer { id, .. }
             | ClientMsg::Send { id, .. }
+            | ClientMsg::SendMany { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::Share { id, .. }
@@ -410,6 +430,17 @@ pub enum NotSent {
     Exited,
 }
 
+/// One pane's prompt of a `SendMany`: typed and taken, or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub pane: PaneId,
+    /// `SESSION:TAB.PANE`.
+    pub place: String,
+    pub sent: bool,
+    pub why: Option<NotSent>,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reply {
@@ -435,7 +466,17 @@ pub enum Reply {
     Captured {
         session: String,
         pane: PaneId,
-        lines: Vec<String>,
+        rows: Vec<WireRow>,
+    },
+    /// What `SendMany` did, pane by pane.
+    SentMany {
+        results: Vec<Delivery>,
+    },
+    /// A pane's agent's last answer, and which pane it is.
+    Answer {
+        session: String,
+        pane: PaneId,
+        text: String,
     },
     /// A pane was not closed: its worktree has uncommitted changes (the message says where).
     WorktreeNotClean {
@@ -620,6 +661,9 @@ pub struct AgentView {
     pub kind: crate::agents::AgentKind,
     pub state: crate::agents::AgentState,
     pub conversation: Option<String>,
+    /// How many turns the agent has ended with an answer (`teamster capture --last-reply`).
+    #[serde(default)]
+    pub answers: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -133,6 +133,34 @@ impl WireRow {
     }
 }
 
+impl WireRow {
+    /// The row for scripts (`teamster capture --json`): its text, whether it wraps on to
+    /// the next, and its cells in runs that share a style. A colour is `null` (the
+    /// terminal's own), a palette index, or `"#rrggbb"`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let color = |wire: u32| match Color::from_wire(wire) {
+            Color::Default => serde_json::Value::Null,
+            Color::Indexed(i) => i.into(),
+            Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}").into(),
+        };
+        let runs: Vec<serde_json::Value> = self
+            .runs
+            .iter()
+            .map(|run| {
+                let mut text = String::new();
+                push_run_text(&mut text, run);
+                let attrs: Vec<&str> =
+                    Attrs::NAMES.iter().filter(|(bit, _)| Attrs(run.attrs).has(*bit)).map(|(_, n)| *n).collect();
+                serde_json::json!({
+                    "text": text, "cells": run.width(), "fg": color(run.fg), "bg": color(run.bg),
+                    "attrs": attrs, "wide": run.wide,
+                })
+            })
+            .collect();
+        serde_json::json!({ "text": self.text(), "wrapped": self.wrapped, "runs": runs })
+    }
+}
+
 fn push_run_text(out: &mut String, run: &WireRun) {
     for (i, ch) in run.text.chars().enumerate() {
         out.push(ch);

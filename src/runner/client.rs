@@ -166,12 +166,21 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 let result = runner.resolve(action, decision, crate::approval::DecidedBy::You(via));
                 Some(reply(id, result.map(|_| Reply::Done)))
             }
-            ClientMsg::Capture { id, target, lines, ansi } => Some(reply(id, runner.capture(&target, lines, ansi))),
+            ClientMsg::Capture { id, target, lines } => Some(reply(id, runner.capture(&target, lines))),
+            ClientMsg::LastAnswer { id, target } => Some(reply(id, runner.last_answer(&target))),
             ClientMsg::Send { id, target, text, keys, enter } => {
                 // It waits for the agent to take the prompt: off this connection's loop.
                 let (runner, wr) = (runner.clone(), wr.clone());
                 tokio::spawn(async move {
                     let result = runner.send(&target, text, keys, enter).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
+            ClientMsg::SendMany { id, session, near, tab_only, text, keys, enter } => {
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.send_many(session, near, tab_only, text, keys, enter).await;
                     send(&wr, &ServerMsg::Reply { id, result }).await;
                 });
                 None

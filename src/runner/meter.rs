@@ -153,6 +153,19 @@ impl Meter for Runner {
     fn record(&self, pane: u32, provider: &str, reading: Reading) {
         self.record_spend(pane, provider, reading);
     }
+
+    fn answered(&self, pane: u32, text: String) {
+        let mut st = self.state.lock();
+        let Some(p) = st.panes.get(&pane).cloned() else { return };
+        {
+            let mut m = p.meta.lock();
+            m.last_answer = Some(text);
+            m.answers += 1;
+        }
+        if let Some(s) = st.sessions.get_mut(&p.session) {
+            s.touch();
+        }
+    }
 }
 
 impl Runner {

@@ -646,6 +646,8 @@ impl Runner {
         let meta = PaneMeta {
             dialog_answer: None,
             turns: 0,
+            last_answer: None,
+            answers: 0,
             spec,
             command: display,
             title: String::new(),
@@ -769,6 +771,7 @@ impl Runner {
                             kind,
                             state: m.agent_state,
                             conversation: m.spec.conversation.clone(),
+                            answers: m.answers,
                         }),
                         branch: m.spec.worktree.as_ref().map(|w| w.branch.clone()),
                         spend: m.spend,
@@ -1445,19 +1448,85 @@ impl Runner {
 
     /// A pane's screen and scrollback as text (`teamster capture`): its last `lines` lines
     /// once blank rows at the end are left out, with SGR styles if `ansi`.
-    pub fn capture(&self, target: &str, lines: Option<u32>, ansi: bool) -> Result<Reply, String> {
+    pub fn capture(&self, target: &str, lines: Option<u32>) -> Result<Reply, String> {
         let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
         let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
-        let rows: Vec<WireRow> = {
+        let mut rows: Vec<WireRow> = {
             let screen = pane.screen.lock();
             (screen.first_line()..screen.end_line())
                 .filter_map(|abs| screen.line(abs).map(|r| WireRow::from_row(&r)))
                 .collect()
         };
         let shown = rows.iter().rposition(|r| !r.text().is_empty()).map_or(0, |last| last + 1);
+        rows.truncate(shown);
         let from = lines.map_or(0, |n| shown.saturating_sub(n as usize));
-        let lines = rows[from..shown].iter().map(|r| if ansi { r.ansi() } else { r.text() }).collect();
-        Ok(Reply::Captured { session, pane: id, lines })
+        Ok(Reply::Captured { session, pane: id, rows: rows.split_off(from) })
+    }
+
+    /// `send` to every agent pane of a session, or of one tab, at once.
+    pub async fn send_many(
+        self: &Arc<Self>,
+        session: Option<String>,
+        near: Option<PaneId>,
+        tab_only: bool,
+        text: String,
+        keys: Vec<crate::input::Key>,
+        enter: bool,
+    ) -> Result<Reply, String> {
+        let targets: Vec<PaneId> = {
+            let st = self.state.lock();
+            let s = session_ref(&st, session_for(&st, session.as_deref(), near)?)?;
+            let tabs: Vec<&Tab> = match (tab_only, near) {
+                (false, _) => s.tabs.iter().collect(),
+                (true, Some(p)) if s.tabs.iter().any(|t| t.layout.contains(p)) => {
+                    s.tabs.iter().filter(|t| t.layout.contains(p)).collect()
+                }
+                (true, _) => s.tabs.get(s.active).into_iter().collect(),
+            };
+            let agent = |p: &PaneId| st.panes.get(p).is_some_and(|p| p.meta.lock().agent.is_some());
+            tabs.iter().flat_map(|t| t.layout.panes()).filter(agent).collect()
+        };
+        if targets.is_empty() {
+            return Err(format!("no agent runs in {}", if tab_only { "that tab" } else { "that session" }));
+        }
+        let sessions = self.list();
+        let tasks: Vec<_> = targets
+            .into_iter()
+            .map(|pane| {
+                let (runner, text, keys) = (self.clone(), text.clone(), keys.clone());
+                let place = crate::protocol::place_of(&sessions, pane).unwrap_or_else(|| pane.to_string());
+                tokio::spawn(async move {
+                    let (sent, why, message) = match runner.send(&pane.to_string(), text, keys, enter).await {
+                        Ok(Reply::NotSent { why, message }) => (false, Some(why), message),
+                        Ok(Reply::Text { text }) => (true, None, text),
+                        Ok(_) => (true, None, String::new()),
+                        Err(e) => (false, None, e),
+                    };
+                    crate::protocol::Delivery { pane, place, sent, why, message }
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.map_err(|e| format!("a send failed: {e}"))?);
+        }
+        Ok(Reply::SentMany { results })
+    }
+
+    /// What a pane's agent answered at the end of its last turn.
+    pub fn last_answer(&self, target: &str) -> Result<Reply, String> {
+        let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
+        let m = pane.meta.lock();
+        match (&m.last_answer, m.agent) {
+            (Some(text), _) => Ok(Reply::Answer { session, pane: id, text: text.clone() }),
+            (None, None) => Err(format!(
+                "pane {id} runs no agent: it has no answers to give (`teamster capture {id}` prints its screen)"
+            )),
+            (None, Some(_)) => Err(format!(
+                "pane {id}'s agent has not answered yet (teamster reads an answer off its model's reply when a turn ends)"
+            )),
+        }
     }
 
     /// Types a prompt for a pane's agent (`teamster send`) and, with Enter, waits until the
@@ -1502,6 +1571,9 @@ impl Runner {
                 return refuse(NotSent::Busy, message);
             }
         }
+        // Text is typed as text: a control character in it (from another agent's answer,
+        // say) is shown, never obeyed; named keys are how keys are pressed.
+        let text = crate::text::visible_lines(&text.replace("\r\n", "\n")).into_owned();
         // Typed as the TUI types what a person types and pastes, for the modes the program
         // set (a paste's own end marker cannot end it early).
         let typed = !text.is_empty() || !keys.is_empty();

@@ -34,6 +34,10 @@ pub struct PaneMeta {
     /// How many times the agent started working (took a prompt): `teamster send` waits
     /// for the next, which may be over before it looks again.
     pub turns: u64,
+    /// What the agent answered at the end of its last turn, read off its model's reply at
+    /// the metering proxy, and how many answers it has given.
+    pub last_answer: Option<String>,
+    pub answers: u64,
     /// When the program last printed anything.
     pub last_output: Instant,
     /// The token in this agent pane's proxy address (`/t/TOKEN/…`); its hooks need none.

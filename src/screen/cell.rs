@@ -53,6 +53,20 @@ impl Attrs {
     pub const STRIKE: u16 = 1 << 9;
     pub const OVERLINE: u16 = 1 << 10;
     pub const ANY_UNDERLINE: u16 = Self::UNDERLINE | Self::DOUBLE_UNDERLINE | Self::CURLY_UNDERLINE;
+    /// Each attribute's name, as `teamster capture --json` spells it.
+    pub const NAMES: [(u16, &'static str); 11] = [
+        (Self::BOLD, "bold"),
+        (Self::DIM, "dim"),
+        (Self::ITALIC, "italic"),
+        (Self::UNDERLINE, "underline"),
+        (Self::DOUBLE_UNDERLINE, "double-underline"),
+        (Self::CURLY_UNDERLINE, "curly-underline"),
+        (Self::BLINK, "blink"),
+        (Self::INVERSE, "inverse"),
+        (Self::HIDDEN, "hidden"),
+        (Self::STRIKE, "strike"),
+        (Self::OVERLINE, "overline"),
+    ];
 
     pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0

@@ -33,6 +33,7 @@ fn session() -> SessionView {
         kind: crate::agents::AgentKind::Claude,
         state: crate::agents::AgentState::NeedsApproval,
         conversation: None,
+        answers: 0,
     });
     agent.branch = Some("teamster/reviewer-1".into());
     agent.spend = 1.234;
