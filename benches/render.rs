@@ -21,7 +21,14 @@ fn session(panes: u32) -> SessionView {
     SessionView {
         id: 0,
         name: "bench".into(),
-        tabs: vec![TabView { id: 1, name: String::new(), layout: layout.clone(), focused: 1, zoomed: None }],
+        tabs: vec![TabView {
+            id: 1,
+            name: String::new(),
+            layout: layout.clone(),
+            focused: 1,
+            zoomed: None,
+            synchronized: false,
+        }],
         active_tab: 0,
         panes: layout
             .panes()

@@ -265,3 +265,60 @@ fn send_all_types_into_every_agent_and_says_what_each_did() {
     let out = env.run(&["send", "--tab", "-t", "nowhere", "hi"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("pair"), "{out:?}");
 }
+
+/// The same from the TUI, through a real terminal: broadcast typing for a tab, the switcher
+/// to another session, and a copy-mode selection handed to an agent.
+#[test]
+fn from_the_tui_typing_goes_to_a_whole_tab_the_switcher_goes_anywhere_and_text_is_handed_on() {
+    let env = Env::new();
+    env.write_config(&fake_claude(&env));
+    let tui = env.tui(&["-s", "main"], 140, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "fake", "--right"]);
+    tui.wait_text("fake>");
+    let shows = |pane: &str, text: &str| env.ok(&["capture", pane]).contains(text);
+
+    // Broadcast: one line typed, both panes take it; the status bar says so until undone.
+    tui.alt("t");
+    tui.keys("s");
+    tui.wait_text("typing into all 2 panes");
+    tui.type_line("echo both-panes");
+    env.wait_ls("the line in the shell", |_| shows("main:1.1", "\nboth-panes"));
+    env.wait_ls("the line at the agent", |_| shows("main:1.2", "you said: echo both-panes"));
+    tui.alt("t");
+    tui.keys("s");
+    tui.wait_text("typing goes to the focused pane again");
+    tui.type_line("only-the-agent");
+    env.wait_ls("the next line at the agent alone", |_| shows("main:1.2", "you said: only-the-agent"));
+    assert!(!shows("main:1.1", "only-the-agent"));
+
+    // Hand-off: a line of the shell's, selected in copy mode, goes to the agent.
+    tui.alt("h");
+    tui.type_line("echo handoff-$((6*7))");
+    env.wait_ls("the shell's output", |_| shows("main:1.1", "\nhandoff-42"));
+    tui.alt("c");
+    tui.keys("kV");
+    tui.alt("y");
+    tui.wait_text("send the selection");
+    tui.keys("fake");
+    tui.keys("\r");
+    tui.wait_text("its agent took it");
+    env.wait_ls("the selection at the agent", |_| shows("main:1.2", "you said: handoff-42"));
+
+    // The switcher: another session's pane, chosen by name; this terminal goes there.
+    env.ok(&["-d", "-s", "elsewhere", "--", "bash", "--norc"]);
+    tui.alt("t");
+    tui.keys("w");
+    tui.wait_text("session elsewhere");
+    tui.keys("elsewhere");
+    tui.keys("\r");
+    env.wait_ls("attached to the other session", |v| {
+        v["sessions"].as_array().is_some_and(|s| {
+            s.iter().any(|s| s["name"] == "elsewhere" && s["clients"] == 1)
+                && s.iter().any(|s| s["name"] == "main" && s["clients"] == 0)
+        })
+    });
+    tui.wait_for("the other session's name in the status bar", |s| {
+        s.contents().lines().last().is_some_and(|l| l.starts_with(" elsewhere"))
+    });
+}

@@ -92,6 +92,9 @@ pub enum CopyAction {
     SelectBlock,
     /// Copy the selection to the clipboard and leave copy mode.
     Yank,
+    /// Send the selection (or, with none, the agent's last answer) to another pane's
+    /// agent, chosen from a list.
+    SendTo,
     Exit,
 }
 
@@ -119,6 +122,7 @@ const COPY_ACTIONS: &[(&str, CopyAction)] = &[
     ("copy-select-line", CopyAction::SelectLine),
     ("copy-select-block", CopyAction::SelectBlock),
     ("copy-yank", CopyAction::Yank),
+    ("copy-send", CopyAction::SendTo),
     ("copy-exit", CopyAction::Exit),
 ];
 
@@ -173,6 +177,12 @@ pub enum Action {
     JumpToPane,
     PendingNext,
     PendingPrev,
+    /// Every session, tab and pane in one list; go to one.
+    Switcher,
+    /// Typing into this tab goes to all its panes (or, again, to the focused one).
+    ToggleSync,
+    /// Send the focused agent's last answer to another pane's agent.
+    HandOff,
     /// Explicitly no binding: removes one inherited from the base keymap.
     Unbind,
 }
@@ -214,6 +224,9 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("jump-to-pane", Action::JumpToPane),
     ("pending-next", Action::PendingNext),
     ("pending-prev", Action::PendingPrev),
+    ("switcher", Action::Switcher),
+    ("toggle-sync", Action::ToggleSync),
+    ("hand-off", Action::HandOff),
     ("none", Action::Unbind),
 ];
 
@@ -425,6 +438,8 @@ impl Keymap {
                 (Action::EnterMode(Mode::Normal), "done"),
             ],
             Mode::Tab => &[
+                (Action::Switcher, "switch"),
+                (Action::ToggleSync, "sync"),
                 (Action::NewTab, "new"),
                 (Action::PrevTab, "prev"),
                 (Action::NextTab, "next"),

@@ -110,6 +110,8 @@ pub enum Command {
     RenameTab {
         name: String,
     },
+    /// Typing into the current tab goes to each of its panes, or (again) to the focused one.
+    ToggleSync,
 }
 
 impl Command {
@@ -721,6 +723,9 @@ pub struct TabView {
     pub layout: Layout,
     pub focused: PaneId,
     pub zoomed: Option<PaneId>,
+    /// Typing goes to every pane of the tab.
+    #[serde(default)]
+    pub synchronized: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -99,13 +99,19 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 }
                 match runner.attach(client, target, size, context, colors) {
                     Ok(id) => {
-                        if let Some((_, old)) = attached.take() {
+                        // Moving to another session (the switcher): it leaves the old one.
+                        if let Some((old_id, old)) = attached.take() {
                             old.abort();
+                            if old_id != id {
+                                runner.detach_client(client, Some(old_id));
+                            }
                         }
                         let task = tokio::spawn(frames(runner.clone(), wr.clone(), id));
                         attached = Some((id, task));
                         None
                     }
+                    // Attached already: it stays where it is, and is told why it did not move.
+                    Err(message) if attached.is_some() => Some(ServerMsg::Error { message }),
                     Err(message) => {
                         send(&wr, &ServerMsg::Error { message }).await;
                         break;
@@ -231,7 +237,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     if let Some((_, task)) = attached {
         task.abort();
     }
-    runner.detach_client(client);
+    runner.detach_client(client, None);
 }
 
 /// Scrollback, search and copy: read-only questions about a pane of `session`.
@@ -282,17 +288,41 @@ fn pane_query(
 
 /// Keys, pastes and mouse events for a pane, encoded for the modes its program set.
 fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, events: &[crate::input::InputEvent]) {
-    let (size, focused) = {
+    let (size, targets) = {
         let st = runner.state.lock();
         let s = st.sessions.get(&session);
-        (s.and_then(|s| s.clients.get(&client).copied()), s.and_then(|s| s.tabs.get(s.active)).map(|t| t.focused))
+        let tab = s.and_then(|s| s.tabs.get(s.active));
+        (s.and_then(|s| s.clients.get(&client).copied()), tab.map(|t| typed_into(&st, t, pane)).unwrap_or_default())
     };
     if let Some(size) = size {
         runner.make_owner(client, session, size);
     }
-    let Some(pane) = pane.or(focused) else { return };
-    if let Ok(pane) = runner.pane(session, pane) {
-        pane.type_events(events);
+    for pane in targets {
+        if let Ok(pane) = runner.pane(session, pane) {
+            pane.type_events(events);
+        }
+    }
+}
+
+/// The panes what a person types goes to: the one named (a mouse event's), else the
+/// focused one, and in a synchronized tab the others too, but never into another pane's
+/// question: an agent asking for a decision is left out unless it is the focused one (a
+/// `y` typed for one pane must not approve another's action).
+fn typed_into(st: &super::State, tab: &super::Tab, pane: Option<PaneId>) -> Vec<PaneId> {
+    match pane {
+        Some(p) => vec![p],
+        None if !tab.synchronized => vec![tab.focused],
+        None => {
+            let asks = |p: PaneId| {
+                st.pending.values().any(|q| q.pane == p)
+                    || st.panes.get(&p).is_some_and(|x| {
+                        let m = x.meta.lock();
+                        m.agent_state == crate::agents::AgentState::NeedsApproval
+                            || m.state != crate::protocol::PaneState::Running
+                    })
+            };
+            tab.layout.panes().into_iter().filter(|&p| p == tab.focused || !asks(p)).collect()
+        }
     }
 }
 
@@ -569,6 +599,7 @@ fn only_pane(mut view: crate::protocol::SessionView, id: PaneId) -> crate::proto
         layout: crate::layout::Layout::Pane(id),
         focused: id,
         zoomed: None,
+        synchronized: false,
     }];
     view.active_tab = 0;
     view.panes.retain(|p| p.id == id);

@@ -53,6 +53,14 @@ pub struct Tab {
     pub zoomed: Option<PaneId>,
     /// Panes by when they were last focused, newest first.
     pub recent: Vec<PaneId>,
+    /// Typing goes to every pane of the tab (tmux's `synchronize-panes`).
+    pub synchronized: bool,
+}
+
+impl Tab {
+    pub fn new(id: u32, name: String, layout: Layout, focused: PaneId) -> Tab {
+        Tab { id, name, layout, focused, zoomed: None, recent: vec![focused], synchronized: false }
+    }
 }
 
 pub struct Session {
@@ -421,7 +429,7 @@ impl Runner {
         };
         let focused = layout.panes()[0];
         let s = st.sessions.get_mut(&id).ok_or("session vanished")?;
-        s.tabs.push(Tab { id: tab_id, name: String::new(), layout, focused, zoomed: None, recent: vec![focused] });
+        s.tabs.push(Tab::new(tab_id, String::new(), layout, focused));
         self.relayout(&mut st, id);
         self.persist(&st);
         if let Some(e) = first_error {
@@ -740,9 +748,10 @@ impl Runner {
         }
     }
 
-    pub fn detach_client(&self, client: ClientId) {
+    /// A client has gone: from every session (`only`: from that one, as it moves to another).
+    pub fn detach_client(&self, client: ClientId, only: Option<u32>) {
         let mut st = self.state.lock();
-        for s in st.sessions.values_mut() {
+        for s in st.sessions.values_mut().filter(|s| only.is_none_or(|id| s.id == id)) {
             if s.clients.remove(&client).is_some() {
                 if s.owner == Some(client) {
                     s.owner = None;
@@ -794,6 +803,7 @@ impl Runner {
                     layout: t.layout.clone(),
                     focused: t.focused,
                     zoomed: t.zoomed,
+                    synchronized: t.synchronized,
                 })
                 .collect(),
             active_tab: s.active,
@@ -929,6 +939,11 @@ impl Runner {
                 active_tab_mut(st, session)?.name = name.trim().to_string();
                 session_mut(st, session)?.touch();
             }
+            Command::ToggleSync => {
+                let tab = active_tab_mut(st, session)?;
+                tab.synchronized = !tab.synchronized;
+                session_mut(st, session)?.touch();
+            }
             Command::NewTab { spawn } => {
                 let spec = self.spec_for(st, session, &spawn, None, None)?;
                 self.new_tab(st, session, spec)?;
@@ -966,14 +981,7 @@ impl Runner {
         st.next_tab += 1;
         let id = st.next_tab;
         let s = session_mut(st, session)?;
-        s.tabs.push(Tab {
-            id,
-            name: String::new(),
-            layout: Layout::Pane(pane),
-            focused: pane,
-            zoomed: None,
-            recent: vec![pane],
-        });
+        s.tabs.push(Tab::new(id, String::new(), Layout::Pane(pane), pane));
         s.active = s.tabs.len() - 1;
         self.relayout(st, session);
         Ok(pane)

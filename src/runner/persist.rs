@@ -234,14 +234,7 @@ impl Runner {
                 st.next_tab += 1;
                 let tab_id = st.next_tab;
                 if let Some(s) = st.sessions.get_mut(&id) {
-                    s.tabs.push(Tab {
-                        id: tab_id,
-                        name: tab.name,
-                        layout,
-                        focused,
-                        zoomed: None,
-                        recent: vec![focused],
-                    });
+                    s.tabs.push(Tab::new(tab_id, tab.name, layout, focused));
                 }
             }
             match st.sessions.get_mut(&id) {

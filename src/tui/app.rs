@@ -6,6 +6,7 @@
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
 use super::sidebar::{self, Sidebar};
+use super::switcher::{Outcome, Purpose, Switcher};
 use crate::approval::{Decision, Surface};
 use crate::config::{Action, Clipboard, CopyAction, Keymap, Mode, Notify, Theme};
 use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
@@ -30,6 +31,8 @@ pub enum Effect {
     Terminal(Vec<u8>),
     /// Re-read the config's keymap and theme (file I/O is the loop's job).
     ReloadConfig,
+    /// Attach to another session (the switcher chose a pane there).
+    SwitchSession(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -92,6 +95,8 @@ pub enum Overlay {
     DisplayPanes {
         until: Instant,
     },
+    /// Every session, tab and pane; or, to hand text on, which agent gets it.
+    Switcher(Switcher),
 }
 
 impl Overlay {
@@ -163,6 +168,12 @@ enum Pending {
     Cost,
     Shares,
     Unshare,
+    /// The sessions for the switcher.
+    Switcher,
+    /// Text to hand on to another agent (a selection, or an agent's last answer): what it is.
+    HandOff(String),
+    /// Handed on: to which pane.
+    HandedOff(String),
 }
 
 pub struct App {
@@ -469,7 +480,7 @@ impl App {
             Ok(r) => r,
             Err(e) => {
                 match kind {
-                    Pending::Agents | Pending::Shares => self.overlay = None,
+                    Pending::Agents | Pending::Shares | Pending::Switcher => self.overlay = None,
                     _ => {}
                 }
                 self.error(e);
@@ -504,6 +515,20 @@ impl App {
                     *slot = Some(report);
                 }
             }
+            (Pending::Switcher, Reply::Sessions { sessions }) => {
+                if let Some(Overlay::Switcher(sw)) = &mut self.overlay {
+                    sw.sessions = Some(sessions);
+                }
+            }
+            (Pending::HandOff(what), Reply::Text { text } | Reply::Answer { text, .. }) => {
+                if text.trim().is_empty() {
+                    self.error(format!("{what} is empty: nothing to send"));
+                } else {
+                    self.open_switcher(Purpose::SendTo { text, what });
+                }
+            }
+            (Pending::HandedOff(place), Reply::Text { .. }) => self.say(format!("sent to {place}; its agent took it")),
+            (Pending::HandedOff(_), Reply::NotSent { message, .. }) => self.error(message),
             (Pending::Lines, Reply::Lines { from, rows }) => {
                 if let Some(c) = &mut self.copy {
                     c.store(from, rows);
@@ -558,6 +583,7 @@ impl App {
             InputEvent::Paste(text) => match &mut self.overlay {
                 Some(Overlay::Prompt { input, .. }) => input.push_str(text.lines().next().unwrap_or("")),
                 Some(Overlay::Picker { filter, .. }) => filter.push_str(text.lines().next().unwrap_or("")),
+                Some(Overlay::Switcher(sw)) => sw.filter.push_str(text.lines().next().unwrap_or("")),
                 Some(_) => {}
                 None if self.copy.is_some() => {}
                 None => self.type_keys(vec![InputEvent::Paste(text)]),
@@ -822,6 +848,63 @@ impl App {
             }
             Action::PendingNext => self.sidebar.step(1),
             Action::PendingPrev => self.sidebar.step(-1),
+            Action::Switcher => {
+                self.mode = Mode::Normal;
+                self.open_switcher(Purpose::Jump);
+            }
+            Action::ToggleSync => {
+                self.mode = Mode::Normal;
+                let on = self.session.as_ref().and_then(|s| s.tab()).is_some_and(|t| t.synchronized);
+                self.command(Command::ToggleSync);
+                self.say(if on {
+                    "typing goes to the focused pane again"
+                } else {
+                    "typing goes to every pane of this tab (not into another pane's question)"
+                });
+            }
+            Action::HandOff => {
+                self.mode = Mode::Normal;
+                if let Some(p) = focused {
+                    self.hand_off_answer(p);
+                }
+            }
+        }
+    }
+
+    /// Opens the switcher and asks the runner for every session.
+    fn open_switcher(&mut self, purpose: Purpose) {
+        self.overlay = Some(Overlay::Switcher(Switcher::new(purpose)));
+        self.request(Pending::Switcher, |id| ClientMsg::List { id });
+    }
+
+    /// Asks for a pane's agent's last answer, to hand it on.
+    fn hand_off_answer(&mut self, pane: PaneId) {
+        if self.session.as_ref().and_then(|s| s.pane(pane)).is_none_or(|p| p.agent.is_none()) {
+            self.error("no agent runs in this pane: select text in copy mode to send it on");
+            return;
+        }
+        let what = format!("the last reply of {}", self.place_of(pane));
+        self.request(Pending::HandOff(what), |id| ClientMsg::LastAnswer { id, target: pane.to_string() });
+    }
+
+    /// What the switcher chose: go there, or send the text there.
+    fn switched(&mut self, purpose: Purpose, chosen: super::switcher::Entry) {
+        match purpose {
+            Purpose::Jump => {
+                let here = self.session.as_ref().is_some_and(|s| s.name == chosen.session);
+                if here {
+                    self.command(Command::Focus { pane: chosen.pane });
+                } else {
+                    // Attached there first; the focus then applies to that session.
+                    self.effects.push(Effect::SwitchSession(chosen.session));
+                    self.command(Command::Focus { pane: chosen.pane });
+                }
+            }
+            Purpose::SendTo { text, .. } => {
+                let target = chosen.pane.to_string();
+                let make = |id| ClientMsg::Send { id, target, text, keys: Vec::new(), enter: true };
+                self.request(Pending::HandedOff(chosen.place), make);
+            }
         }
     }
 
@@ -983,6 +1066,14 @@ impl App {
                 KeyCode::PageUp => Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
                 _ => None,
             },
+            Overlay::Switcher(mut sw) => match sw.key(&key, &self.sidebar.pending) {
+                Outcome::Stay => Some(Overlay::Switcher(sw)),
+                Outcome::Close => None,
+                Outcome::Chosen(entry) => {
+                    self.switched(sw.purpose, entry);
+                    None
+                }
+            },
             Overlay::DisplayPanes { .. } => {
                 if let KeyCode::Char(c @ '1'..='9') = key.code {
                     self.command(Command::FocusNumber { number: c as u8 - b'0' });
@@ -1065,6 +1156,15 @@ impl App {
             CopyOutcome::Yank { start, end, block } => {
                 self.request(Pending::Yank, |id| ClientMsg::GetText { id, pane, start, end, block });
                 self.leave_copy();
+            }
+            CopyOutcome::Send { start, end, block } => {
+                let what = "the selection".to_string();
+                self.request(Pending::HandOff(what), |id| ClientMsg::GetText { id, pane, start, end, block });
+                self.leave_copy();
+            }
+            CopyOutcome::SendAnswer => {
+                self.leave_copy();
+                self.hand_off_answer(pane);
             }
             CopyOutcome::Search { backward } => {
                 self.overlay = Some(Overlay::Prompt { kind: PromptKind::Search { backward }, input: String::new() });

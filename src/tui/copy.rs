@@ -36,6 +36,9 @@ pub struct CopyState {
 /// Lines are fetched in blocks of this many.
 pub const FETCH: u64 = 200;
 
+/// A place in the scrollback: (absolute line, column).
+type Point = (u64, u16);
+
 /// What copy mode asks the app to do after an action.
 #[derive(Debug, PartialEq)]
 pub enum CopyOutcome {
@@ -46,6 +49,14 @@ pub enum CopyOutcome {
         end: (u64, u16),
         block: bool,
     },
+    /// Send this range to another pane's agent (asking which), then leave copy mode.
+    Send {
+        start: (u64, u16),
+        end: (u64, u16),
+        block: bool,
+    },
+    /// Nothing was selected: send the pane's agent's last answer instead.
+    SendAnswer,
     Exit,
     /// Open the search prompt (backward or not).
     Search {
@@ -151,6 +162,17 @@ impl CopyState {
         out
     }
 
+    /// The selected range (inclusive) and whether it is a block, if anything is selected.
+    fn selection(&self, max_col: u16) -> Option<(Point, Point, bool)> {
+        let (anchor, kind) = self.anchor?;
+        let (a, b) = if anchor <= self.cursor { (anchor, self.cursor) } else { (self.cursor, anchor) };
+        Some(match kind {
+            SelectKind::Lines => ((a.0, 0), (b.0, max_col), false),
+            SelectKind::Block => (anchor, self.cursor, true),
+            SelectKind::Chars => (a, b, false),
+        })
+    }
+
     pub fn act(&mut self, action: CopyAction, content: &PaneContent) -> CopyOutcome {
         let height = content.size.rows.max(1) as u64;
         let (first, last) = (content.first_line, content.end_line().saturating_sub(1));
@@ -193,15 +215,15 @@ impl CopyState {
             CopyAction::SearchPrev => return CopyOutcome::SearchAgain { backward: true },
             CopyAction::Exit => return CopyOutcome::Exit,
             CopyAction::Yank => {
-                let Some((anchor, kind)) = self.anchor else {
-                    // Nothing selected: copy the cursor's line, as tmux's copy-line would.
-                    return CopyOutcome::Yank { start: (line, 0), end: (line, max_col), block: false };
-                };
-                let (a, b) = if anchor <= self.cursor { (anchor, self.cursor) } else { (self.cursor, anchor) };
-                return match kind {
-                    SelectKind::Lines => CopyOutcome::Yank { start: (a.0, 0), end: (b.0, max_col), block: false },
-                    SelectKind::Block => CopyOutcome::Yank { start: anchor, end: self.cursor, block: true },
-                    SelectKind::Chars => CopyOutcome::Yank { start: a, end: b, block: false },
+                // Nothing selected: copy the cursor's line, as tmux's copy-line would.
+                let (start, end, block) = self.selection(max_col).unwrap_or(((line, 0), (line, max_col), false));
+                return CopyOutcome::Yank { start, end, block };
+            }
+            CopyAction::SendTo => {
+                // Nothing selected: what the pane's agent last answered.
+                return match self.selection(max_col) {
+                    Some((start, end, block)) => CopyOutcome::Send { start, end, block },
+                    None => CopyOutcome::SendAnswer,
                 };
             }
         }

@@ -13,6 +13,7 @@ pub mod link;
 pub mod panes;
 pub mod remote;
 pub mod sidebar;
+pub mod switcher;
 pub mod view;
 
 use crate::config::Config;
@@ -223,6 +224,16 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
             match effect {
                 Effect::Send(msg) => {
                     if link.send(&msg).await.is_err() {
+                        if let Err(reason) = reconnect(&mut link, &mut app, &mut display, &context, colors).await {
+                            return Ok(reason);
+                        }
+                    }
+                }
+                Effect::SwitchSession(name) => {
+                    let target = crate::protocol::AttachTarget::Named { name, create: false };
+                    let attach =
+                        ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors };
+                    if link.send(&attach).await.is_err() {
                         if let Err(reason) = reconnect(&mut link, &mut app, &mut display, &context, colors).await {
                             return Ok(reason);
                         }

@@ -99,6 +99,19 @@ pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
         Some(Overlay::Help { scroll }) => draw_help(app, buf, area, *scroll),
         Some(Overlay::Cost { report }) => draw_cost(app, buf, area, report.as_ref()),
         Some(Overlay::Share { shares }) => draw_share(app, buf, area, shares.as_deref()),
+        Some(Overlay::Switcher(sw)) => {
+            let styles = super::switcher::Styles {
+                normal: theme(app, "overlay"),
+                border: theme(app, "overlay_border"),
+                heading: theme(app, "overlay_border"),
+                selected: theme(app, "overlay_selected"),
+                // The attention colour on the overlay's own background.
+                attention: theme(app, "overlay").patch(TStyle { bg: None, ..theme(app, "attention") }),
+            };
+            // The whole screen but the status bar.
+            let screen = TRect::new(0, 0, area.width, area.height.saturating_sub(1));
+            sw.draw(buf, screen, &app.sidebar.pending, &styles);
+        }
         _ => {}
     }
     cursor(app)
@@ -747,6 +760,15 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
             end += 1 + text.width() as u16;
         }
     }
+    // Typing goes to every pane of this tab: said where the user looks before typing.
+    if let Some(tab) = app.session.as_ref().and_then(|s| s.tab()).filter(|t| t.synchronized) {
+        let n = tab.layout.panes().len();
+        let text = format!(" ⇶ typing into all {n} panes ");
+        if end + 1 + text.width() as u16 + message < area.width {
+            buf.set_string(end + 1, y, &text, theme(app, "attention"));
+            end += 1 + text.width() as u16;
+        }
+    }
     // Waiting actions the sidebar does not show.
     if !app.sidebar.pending.is_empty() && app.sidebar_area().is_none() {
         let key = app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!(" ({k})")).unwrap_or_default();
@@ -911,5 +933,8 @@ fn describe(action: Action) -> String {
         Action::JumpToPane => "go to the agent's pane".into(),
         Action::PendingNext => "next waiting action".into(),
         Action::PendingPrev => "previous waiting action".into(),
+        Action::Switcher => "every session, tab and pane: go to one (waiting agents first)".into(),
+        Action::ToggleSync => "type into every pane of the tab at once / stop".into(),
+        Action::HandOff => "send this agent's last answer to another agent".into(),
     }
 }

@@ -41,8 +41,15 @@ fn session() -> SessionView {
         id: 0,
         name: "work".into(),
         tabs: vec![
-            TabView { id: 1, name: String::new(), layout, focused: 1, zoomed: None },
-            TabView { id: 2, name: "agents".into(), layout: Layout::Pane(3), focused: 3, zoomed: None },
+            TabView { id: 1, name: String::new(), layout, focused: 1, zoomed: None, synchronized: false },
+            TabView {
+                id: 2,
+                name: "agents".into(),
+                layout: Layout::Pane(3),
+                focused: 3,
+                zoomed: None,
+                synchronized: false,
+            },
         ],
         active_tab: 0,
         panes: vec![
@@ -513,4 +520,155 @@ fn a_programs_clipboard_write_follows_the_setting() {
     set(&mut a, b64(evil.as_bytes()));
     a.update(key("n"));
     assert!(!wrote(&a) && a.overlay.is_none());
+}
+
+/// A second session, `docs`, with one idle agent pane (7).
+fn other_session() -> SessionView {
+    let mut writer = info(7, "claude", PaneState::Running);
+    writer.name = Some("writer".into());
+    writer.agent = Some(crate::protocol::AgentView {
+        kind: crate::agents::AgentKind::Claude,
+        state: crate::agents::AgentState::Idle,
+        conversation: None,
+        answers: 1,
+    });
+    SessionView {
+        id: 1,
+        name: "docs".into(),
+        tabs: vec![TabView {
+            id: 9,
+            name: String::new(),
+            layout: Layout::Pane(7),
+            focused: 7,
+            zoomed: None,
+            synchronized: false,
+        }],
+        panes: vec![writer],
+        ..session()
+    }
+}
+
+/// The request of the switcher just opened, answered with both sessions.
+fn fill_switcher(app: &mut App) {
+    let id = sent(app)
+        .iter()
+        .find_map(|m| match m {
+            ClientMsg::List { id } => Some(*id),
+            _ => None,
+        })
+        .expect("the switcher asks for the sessions");
+    let sessions = vec![session(), other_session()];
+    app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Sessions { sessions }) }));
+}
+
+#[test]
+fn the_switcher_lists_every_pane_waiting_agents_first_and_goes_there() {
+    let mut app = app();
+    app.update(key("alt-t"));
+    app.update(key("w"));
+    assert!(matches!(app.overlay, Some(Overlay::Switcher(_))));
+    assert_eq!(app.mode, Mode::Normal);
+    fill_switcher(&mut app);
+    insta::assert_snapshot!(draw(&app));
+    // The first row is the agent that waits for a decision: Enter goes to it, here.
+    app.update(key("enter"));
+    assert!(app.overlay.is_none());
+    assert_eq!(sent(&mut app).iter().filter_map(command_of).collect::<Vec<_>>(), vec![&Command::Focus { pane: 3 }]);
+    // Filtered to a pane of the other session: attached there, then focused.
+    app.update(key("alt-t"));
+    app.update(key("w"));
+    fill_switcher(&mut app);
+    for c in "writer".chars() {
+        app.update(key(&c.to_string()));
+    }
+    let screen = draw(&app);
+    assert!(screen.contains("docs:1.1") && !screen.contains("work:1.1"), "{screen}");
+    app.update(key("enter"));
+    assert_eq!(app.effects.first(), Some(&Effect::SwitchSession("docs".into())));
+    assert_eq!(sent(&mut app).iter().filter_map(command_of).collect::<Vec<_>>(), vec![&Command::Focus { pane: 7 }]);
+    // Esc closes it, and nothing is sent.
+    app.update(key("alt-t"));
+    app.update(key("w"));
+    fill_switcher(&mut app);
+    app.update(key("esc"));
+    assert!(app.overlay.is_none() && sent(&mut app).is_empty());
+}
+
+#[test]
+fn copy_mode_alt_y_hands_the_selection_to_the_chosen_agent() {
+    let mut app = app();
+    app.update(key("alt-c"));
+    app.update(key("v"));
+    app.update(key("$"));
+    app.update(key("alt-y"));
+    // The selected text is asked for; copy mode is left.
+    let get = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::GetText { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("the selection is fetched");
+    assert!(app.copy.is_none());
+    let text = "Cargo.toml  src  tests".to_string();
+    app.update(Event::Server(ServerMsg::Reply { id: get, result: Ok(Reply::Text { text: text.clone() }) }));
+    fill_switcher(&mut app);
+    let screen = draw(&app);
+    assert!(screen.contains("send the selection (22 characters) to which agent?"), "{screen}");
+    for c in "writer".chars() {
+        app.update(key(&c.to_string()));
+    }
+    app.update(key("enter"));
+    let send = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::Send { id, target, text, enter, .. } => Some((id, target, text, enter)),
+            _ => None,
+        })
+        .expect("sent as a prompt");
+    assert_eq!((send.1.as_str(), send.2.as_str(), send.3), ("7", text.as_str(), true));
+    // The agent took it: said so. Refused: why.
+    app.update(Event::Server(ServerMsg::Reply { id: send.0, result: Ok(Reply::Text { text: "took".into() }) }));
+    assert!(app.message.as_ref().is_some_and(|m| m.text.contains("sent to docs:1.1")), "{:?}", app.message);
+}
+
+#[test]
+fn hand_off_without_an_agent_says_so_and_with_one_sends_its_last_reply() {
+    let mut app = app();
+    // Pane 1 is a shell: it has no answers.
+    app.update(key("alt-t"));
+    app.update(key("y"));
+    assert!(app.message.as_ref().is_some_and(|m| m.error && m.text.contains("no agent runs in this pane")));
+    assert!(sent(&mut app).is_empty());
+    // The agent's tab: its last answer is asked for, then where it goes.
+    app.update(Event::Server(ServerMsg::Session { session: SessionView { active_tab: 1, ..session() } }));
+    app.update(key("alt-t"));
+    app.update(key("y"));
+    let asked = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::LastAnswer { id, target } => Some((id, target)),
+            _ => None,
+        })
+        .expect("the last answer is asked for");
+    assert_eq!(asked.1, "3");
+    let answer = Reply::Answer { session: "work".into(), pane: 3, text: "all 12 tests pass".into() };
+    app.update(Event::Server(ServerMsg::Reply { id: asked.0, result: Ok(answer) }));
+    fill_switcher(&mut app);
+    assert!(draw(&app).contains("send the last reply of pane 1 (17 characters)"), "{}", draw(&app));
+}
+
+#[test]
+fn broadcast_is_toggled_for_the_tab_and_the_status_bar_says_so() {
+    let mut app = app();
+    app.update(key("alt-t"));
+    app.update(key("s"));
+    assert_eq!(sent(&mut app).iter().filter_map(command_of).collect::<Vec<_>>(), vec![&Command::ToggleSync]);
+    let mut s = session();
+    s.tabs[0].synchronized = true;
+    app.update(Event::Server(ServerMsg::Session { session: s }));
+    // Once the message that said so has gone, the status bar keeps saying it.
+    app.message = None;
+    let screen = draw(&app);
+    assert!(screen.lines().last().is_some_and(|l| l.contains("⇶ typing into all 2 panes")), "{screen}");
 }
