@@ -43,6 +43,44 @@ fn opencode() {
     exercise("opencode", "Claude Sonnet 4.5");
 }
 
+/// `tests/drive-agents.sh`: Claude Code and Codex driven only through the command line
+/// (`new --prompt`, `wait`, `capture --last-reply`, `send --from`, a refused send, and each
+/// command's JSON), as a user's script would.
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_script_drives_two_real_agents_through_the_cli() {
+    let env = agent_env();
+    let mock = MockLlm::start("touch held-by-policy");
+    let mut config: toml::Table = toml::from_str(&agents::prepare(&env, "claude", &mock)).expect("TOML");
+    let codex: toml::Table = toml::from_str(&agents::prepare(&env, "codex", &mock)).expect("TOML");
+    for (key, value) in codex {
+        match (config.get_mut(&key), value) {
+            (Some(toml::Value::Table(mine)), toml::Value::Table(theirs)) => mine.extend(theirs),
+            (_, value) => {
+                config.insert(key, value);
+            }
+        }
+    }
+    let policy = "[[policy]]\nname = \"ask before it\"\non = \"tool_call\"\ncommand = 'held-by-policy'\nverdict = \"ask\"\nreason = \"a script must not answer this\"\n";
+    env.write_config(&format!("{policy}\n{}", toml::to_string(&config).expect("TOML")));
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drive-agents.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env_clear()
+        .envs(env.envs())
+        .current_dir(env.dir.join("work"))
+        .output()
+        .expect("bash");
+    let log = std::fs::read_to_string(env.dir.join("state/teamster/runner.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "the script failed:\n{}\n{}\nrunner.log:\n{log}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all good"));
+}
+
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn claude_codes_own_dialog_is_in_the_queue() {

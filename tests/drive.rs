@@ -120,6 +120,12 @@ fn send_types_a_prompt_once_the_agent_can_take_it_and_never_into_its_dialog() {
         serde_json::from_str(&env.ok(&["deny", &held, "--reason", "not now", "--json"])).expect("JSON");
     assert_eq!(denied["id"].to_string(), held);
     assert_eq!(denied["decision"], serde_json::json!({ "decision": "deny", "reason": "not now" }));
+    // The audit names the pane as every command does.
+    let audit = env.audit();
+    assert!(
+        audit.iter().any(|d| d["place"] == "send:1.2" && d["what"].as_str().is_some_and(|w| w.contains("git push")))
+    );
+    assert!(env.ok(&["audit"]).contains("send:1.2"));
     // A key that is not one is an error that names it.
     let out = env.run(&["send", &agent, "--keys", "Hyper-Q"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`Hyper-Q` is not a key"), "{out:?}");
@@ -321,4 +327,34 @@ fn from_the_tui_typing_goes_to_a_whole_tab_the_switcher_goes_anywhere_and_text_i
     tui.wait_for("the other session's name in the status bar", |s| {
         s.contents().lines().last().is_some_and(|l| l.starts_with(" elsewhere"))
     });
+}
+
+#[test]
+fn a_panes_id_name_and_place_survive_a_restart() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "first", "--", "sleep", "1000"]);
+    env.ok(&["-d", "-s", "kept", "--", "bash", "--norc"]);
+    env.ok(&["new", "-t", "kept", "--name", "keeper", "--", "bash", "--norc"]);
+    env.ok(&["kill", "-t", "first"]);
+    let before: Vec<(String, String)> =
+        env.panes().iter().map(|p| (p["id"].to_string(), p["name"].to_string())).collect();
+    assert_eq!(before.len(), 2);
+    assert!(before.iter().all(|(id, _)| id != "1"), "{before:?}");
+    env.ok(&["restart"]);
+    let log = env.dir.join("state/teamster/runner.log");
+    env.wait_ls("the session back", |_| {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session kept restored"))
+    });
+    let after: Vec<(String, String)> =
+        env.panes().iter().map(|p| (p["id"].to_string(), p["name"].to_string())).collect();
+    assert_eq!(after, before);
+    // Named every way, it is the same pane; a new one takes an id no pane had.
+    let (id, _) = &after[1];
+    env.ok(&["capture", id]);
+    env.ok(&["capture", "keeper"]);
+    env.ok(&["capture", "kept:1.2"]);
+    let made: serde_json::Value =
+        serde_json::from_str(&env.ok(&["new", "-t", "kept", "--json", "--", "bash", "--norc"])).expect("JSON");
+    let new_id = made["pane"].to_string();
+    assert!(after.iter().all(|(id, _)| *id != new_id), "{made}");
 }

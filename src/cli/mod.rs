@@ -715,8 +715,8 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
         let rows: Vec<serde_json::Value> = decisions
             .iter()
             .map(|d| {
-                serde_json::json!({ "ts": d.ts, "session": d.session, "agent": d.agent, "kind": d.kind, "what": d.what,
-                                    "verdict": d.verdict, "by": d.by, "rule": d.rule, "reason": d.reason })
+                serde_json::json!({ "ts": d.ts, "session": d.session, "place": d.place, "agent": d.agent, "kind": d.kind,
+                                    "what": d.what, "verdict": d.verdict, "by": d.by, "rule": d.rule, "reason": d.reason })
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "decisions": rows }))?);
@@ -734,10 +734,12 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
             (None, None) => String::new(),
         };
         // What agents did and said, and what people typed as reasons: shown, not obeyed.
+        // Where: the pane's place when it was decided, else its session.
+        let place = if d.place.is_empty() { &d.session } else { &d.place };
         println!(
-            "{}  {:<8} {:<10} {:<6} by {:<24} {}{}",
+            "{}  {:<10} {:<10} {:<6} by {:<24} {}{}",
             crate::runner::store::local_time(d.ts),
-            visible(&d.session),
+            visible(place),
             visible(&d.agent),
             visible(&d.verdict.to_string()),
             visible(&d.by.to_string()),

@@ -777,11 +777,14 @@ impl PaneInfo {
 
 /// Where pane `id` is, as commands name it: `SESSION:TAB.PANE`.
 pub fn place_of(sessions: &[SessionView], id: PaneId) -> Option<String> {
-    sessions.iter().find_map(|s| {
-        s.tabs.iter().enumerate().find_map(|(t, tab)| {
-            let n = tab.layout.panes().iter().position(|p| *p == id)?;
-            Some(format!("{}:{}.{}", s.name, t + 1, n + 1))
-        })
+    sessions.iter().find_map(|s| place_in(&s.name, s.tabs.iter().map(|t| &t.layout), id))
+}
+
+/// Where pane `id` is in session `name` whose tabs have these layouts, if it is there.
+pub fn place_in<'a>(name: &str, tabs: impl IntoIterator<Item = &'a Layout>, id: PaneId) -> Option<String> {
+    tabs.into_iter().enumerate().find_map(|(t, layout)| {
+        let n = layout.panes().iter().position(|p| *p == id)?;
+        Some(format!("{name}:{}.{}", t + 1, n + 1))
     })
 }
 

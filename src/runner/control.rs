@@ -237,12 +237,14 @@ impl Runner {
             let place = Place { session: s.name.clone(), workspace: workspace.clone() };
             let decision = policy::evaluate(&rules, &allowances, &event, &place, &ctx);
             let session_name = s.name.clone();
+            let place = s.place_of(pane).unwrap_or_default();
             let session_id = p.session;
             self.change_marks(&mut st, session_id, &decision.marks);
             let record = DecisionRecord {
                 ts: now_secs(),
                 session: session_name,
                 pane: spec.key.clone(),
+                place,
                 agent,
                 kind: action.kind(),
                 what: self.describe(&action, ctx.session_spend),
@@ -338,6 +340,7 @@ impl Runner {
                 ts: now_secs(),
                 session: session_name,
                 pane: key.to_string(),
+                place: String::new(),
                 agent: agent.to_string(),
                 kind: ActionKind::SessionStart,
                 what: format!("start {agent}"),

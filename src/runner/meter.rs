@@ -199,13 +199,17 @@ impl Runner {
             }
             (m.spec.key.clone(), m.spec.name.clone().unwrap_or_default())
         };
-        let session = self.state.lock().sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default();
-        self.audit_routes(&session, &key, &agent, &routes);
+        let (session, place) = {
+            let st = self.state.lock();
+            let s = st.sessions.get(&p.session);
+            (s.map(|s| s.name.clone()).unwrap_or_default(), s.and_then(|s| s.place_of(pane)).unwrap_or_default())
+        };
+        self.audit_routes(&session, &key, &place, &agent, &routes);
     }
 
     /// One audit record per route a pane got: where it leads, who named it, and whether
     /// a call may take it (and with the key).
-    pub(super) fn audit_routes(&self, session: &str, pane_key: &str, agent: &str, routes: &[Route]) {
+    pub(super) fn audit_routes(&self, session: &str, pane_key: &str, place: &str, agent: &str, routes: &[Route]) {
         // With each record, whether it is news for the sidebar's history: a route the agent
         // named, or one refused. Routes to the provider's own API or the user's config go to
         // the log only.
@@ -221,6 +225,7 @@ impl Runner {
                         ts: super::now_secs(),
                         session: session.to_string(),
                         pane: pane_key.to_string(),
+                        place: place.to_string(),
                         agent: agent.to_string(),
                         kind: crate::approval::ActionKind::Route,
                         // As it came: whatever prints the audit log shows it made visible.

@@ -103,6 +103,11 @@ pub struct CapHit {
 }
 
 impl Session {
+    /// Where a pane is, as every command names it: `SESSION:TAB.PANE`.
+    pub(super) fn place_of(&self, pane: PaneId) -> Option<String> {
+        crate::protocol::place_in(&self.name, self.tabs.iter().map(|t| &t.layout), pane)
+    }
+
     fn area(&self) -> Rect {
         Rect::new(0, 0, self.size.cols, self.size.rows)
     }
@@ -701,7 +706,8 @@ impl Runner {
         }
         st.panes.insert(id, pane);
         if !audit_routes.is_empty() {
-            self.audit_routes(&audit_as.0, &audit_as.1, &audit_as.2, &audit_routes);
+            let place = st.sessions.get(&session).and_then(|s| s.place_of(id)).unwrap_or_default();
+            self.audit_routes(&audit_as.0, &audit_as.1, &place, &audit_as.2, &audit_routes);
         }
         Ok(())
     }

@@ -221,7 +221,14 @@ impl Runner {
                         ));
                     }
                     let size = pane_size(&tab.layout, old, area);
-                    let new = st.new_pane_id();
+                    // The pane keeps its id (scripts that named it by id still find it);
+                    // ids of the runner that wrote the snapshot are unique among themselves.
+                    let new = if old > 0 && !st.panes.contains_key(&old) {
+                        st.next_pane = st.next_pane.max(old);
+                        old
+                    } else {
+                        st.new_pane_id()
+                    };
                     match self.spawn_pane(st, id, new, spec, size) {
                         Ok(()) => {
                             ids.insert(old, new);

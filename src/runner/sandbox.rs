@@ -219,7 +219,7 @@ impl Runner {
             // The title's count changed: redraw. The list stays short however many come.
             let session = st.sessions.get_mut(&p.session).map(|s| {
                 s.touch();
-                s.name.clone()
+                (s.name.clone(), s.place_of(pane).unwrap_or_default())
             });
             if m.recent_refusals.len() > REFUSALS_PER_MINUTE {
                 return;
@@ -235,12 +235,13 @@ impl Runner {
                 (session.unwrap_or_default(), m.spec.key.clone(), m.spec.name.clone().unwrap_or_default(), what)
             })
         };
-        let Some((session, key, agent, what)) = record else { return };
+        let Some(((session, place), key, agent, what)) = record else { return };
         super::log(&format!("sandbox of pane {pane} refused {what}"));
         self.audit(DecisionRecord {
             ts: now,
             session,
             pane: key,
+            place,
             agent,
             kind: crate::approval::ActionKind::Sandbox,
             what,

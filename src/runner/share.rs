@@ -210,6 +210,7 @@ impl Runner {
             ts: now_secs(),
             session: name,
             pane: String::new(),
+            place: String::new(),
             agent: "share".into(),
             kind: crate::approval::ActionKind::Share,
             what,

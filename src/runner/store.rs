@@ -39,6 +39,9 @@ pub struct DecisionRecord {
     pub ts: u64,
     pub session: String,
     pub pane: String,
+    /// Where the pane was when it was decided (`SESSION:TAB.PANE`), as every command
+    /// names panes; empty for what concerns no pane.
+    pub place: String,
     pub agent: String,
     pub kind: crate::approval::ActionKind,
     pub what: String,
@@ -120,6 +123,14 @@ impl Store {
         db.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
         db.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
         db.execute_batch(SCHEMA).map_err(sql)?;
+        // Added after the first release: a database written before has no such column.
+        let has_place = db
+            .prepare("SELECT 1 FROM pragma_table_info('decisions') WHERE name = 'place'")
+            .and_then(|mut q| q.exists([]))
+            .map_err(sql)?;
+        if !has_place {
+            db.execute_batch("ALTER TABLE decisions ADD COLUMN place TEXT NOT NULL DEFAULT ''").map_err(sql)?;
+        }
         Ok(Store { db })
     }
 
@@ -236,8 +247,8 @@ impl Store {
     pub fn add_decision(&self, d: &DecisionRecord) -> Result<i64, String> {
         self.db
             .execute(
-                "INSERT INTO decisions (ts, session, pane, agent, kind, what, verdict, by, rule, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO decisions (ts, session, pane, agent, kind, what, verdict, by, rule, reason, place)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     d.ts as i64,
                     d.session,
@@ -248,7 +259,8 @@ impl Store {
                     d.verdict.to_string(),
                     d.by.to_string(),
                     d.rule,
-                    d.reason
+                    d.reason,
+                    d.place
                 ],
             )
             .map_err(sql)?;
@@ -259,7 +271,7 @@ impl Store {
     pub fn decisions(&self, n: usize) -> Result<Vec<DecisionRecord>, String> {
         let mut stmt = self
             .db
-            .prepare("SELECT ts, session, pane, agent, kind, what, verdict, by, rule, reason FROM decisions ORDER BY id DESC LIMIT ?1")
+            .prepare("SELECT ts, session, pane, agent, kind, what, verdict, by, rule, reason, place FROM decisions ORDER BY id DESC LIMIT ?1")
             .map_err(sql)?;
         let rows = stmt
             .query_map([n as i64], |r| {
@@ -274,6 +286,7 @@ impl Store {
                     by: crate::approval::DecidedBy::from(r.get::<_, String>(7)?),
                     rule: r.get(8)?,
                     reason: r.get(9)?,
+                    place: r.get(10)?,
                 })
             })
             .map_err(sql)?;
@@ -412,6 +425,7 @@ mod tests {
             ts: 5,
             session: "work".into(),
             pane: "p1".into(),
+            place: "work:1.2".into(),
             agent: "claude".into(),
             kind: crate::approval::ActionKind::ToolCall,
             what: "git push".into(),
@@ -422,6 +436,28 @@ mod tests {
         };
         s.add_decision(&d).unwrap();
         assert_eq!(s.decisions(10).unwrap(), vec![d]);
+    }
+
+    #[test]
+    fn an_audit_written_before_places_were_kept_is_read_and_added_to() {
+        let path = std::env::temp_dir().join(format!("teamster-old-audit-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let db = Connection::open(&path).expect("open");
+            db.execute_batch(
+                "CREATE TABLE decisions (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, pane TEXT NOT NULL, agent TEXT NOT NULL,
+                 kind TEXT NOT NULL, what TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, rule TEXT, reason TEXT);
+                 INSERT INTO decisions (ts, session, pane, agent, kind, what, verdict, by) VALUES (1, 'old', 'k', 'claude', 'tool_call', 'ls', 'allow', 'no rule');",
+            )
+            .expect("the old schema");
+        }
+        let s = Store::open(&path).expect("opened and brought up to date");
+        let old = s.decisions(10).expect("the old decision");
+        assert_eq!((old.len(), old[0].session.as_str(), old[0].place.as_str()), (1, "old", ""));
+        let d = DecisionRecord { place: "old:1.1".into(), ts: 2, ..old[0].clone() };
+        s.add_decision(&d).expect("a new one");
+        assert_eq!(s.decisions(1).expect("read").first().map(|d| d.place.clone()), Some("old:1.1".into()));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! Its state, its keys and its drawing live here; `App` opens it, fills it with the
 //! runner's sessions, and carries out what it returns.
 
-use crate::agents::AgentState;
 use crate::input::{Key, KeyCode, Mods};
 use crate::layout::PaneId;
 use crate::protocol::{PaneInfo, PaneState, PendingView, SessionView};
@@ -271,10 +270,7 @@ impl Entry {
 }
 
 fn entry(s: &SessionView, info: &PaneInfo, place: String, approvals: usize) -> Entry {
-    let agent_state = info.agent.as_ref().map(|a| a.state);
-    let running = info.state == PaneState::Running;
-    let waiting = running
-        && (approvals > 0 || matches!(agent_state, Some(AgentState::NeedsApproval | AgentState::WaitingForInput)));
+    let waiting = info.wants_user() || (approvals > 0 && info.state == PaneState::Running);
     Entry {
         session: s.name.clone(),
         pane: info.id,
