@@ -255,6 +255,9 @@ enum Cmd {
         /// Give up after this many seconds (default: wait for ever).
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
+        /// Print JSON ({"pane", "status", "reached", "message"}), for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// List the actions waiting for a decision: tool calls, and model calls at a spend gate.
     Approvals {
@@ -317,7 +320,11 @@ enum Cmd {
     },
     /// Start a new runner (after an upgrade), bringing every session back: agents resume
     /// their conversations, other programs start again.
-    Restart,
+    Restart {
+        /// Print JSON ({"sessions", "message"}), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run by agents' hooks: report an event to the runner and wait for its verdict.
     #[command(hide = true)]
     Hook {
@@ -423,14 +430,16 @@ fn main() {
             std::process::exit(cli::send(to, prompt, json))
         }
         Some(Cmd::Pipe { from, to, prefix, count }) => std::process::exit(cli::pipe(&from, &to, prefix, count)),
-        Some(Cmd::Wait { target, state, timeout }) => std::process::exit(cli::wait(&target, state, timeout)),
+        Some(Cmd::Wait { target, state, timeout, json }) => {
+            std::process::exit(cli::wait(&target, state, timeout, json))
+        }
         Some(Cmd::Approvals { json }) => cli::approvals(json),
         Some(Cmd::Approve { id, always, json }) => cli::approve(id, always, json),
         Some(Cmd::Deny { id, reason, json }) => cli::deny(id, reason, json),
         Some(Cmd::Cost { json, target, prices }) => cli::cost(json, target, prices, &config_path),
         Some(Cmd::Rules { json, forget }) => cli::rules(json, forget, &config_path),
         Some(Cmd::Audit { json, count }) => cli::audit(json, count),
-        Some(Cmd::Restart) => cli::restart(config_path),
+        Some(Cmd::Restart { json }) => cli::restart(config_path, json),
         Some(Cmd::Hook { agent, event, socket, token: _ }) => std::process::exit(cli::hook(&agent, &event, socket)),
         Some(Cmd::SandboxExec { argv }) => {
             let Err(e) = teamster::sandbox::enter::run(&argv);

@@ -62,6 +62,12 @@ fn capture_prints_what_a_pane_shows_and_wait_follows_an_agent() {
     let waited = env.run(&["wait", &agent, "--for", "needs-approval", "--timeout", "0.3"]);
     assert_eq!(waited.status.code(), Some(1), "{waited:?}");
     assert!(String::from_utf8_lossy(&waited.stderr).contains("is still idle"), "{waited:?}");
+    let waited = env.run(&["wait", &agent, "--for", "needs-approval", "--timeout", "0.1", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&waited.stdout).expect("wait --json");
+    assert_eq!(
+        (json["pane"].to_string(), json["status"].as_str(), json["reached"].as_bool()),
+        (agent.clone(), Some("idle"), Some(false))
+    );
     // A pane without an agent has only `exited` to wait for.
     let waited = env.run(&["wait", &id, "--for", "idle"]);
     assert_eq!(waited.status.code(), Some(2), "{waited:?}");
@@ -340,7 +346,8 @@ fn a_panes_id_name_and_place_survive_a_restart() {
         env.panes().iter().map(|p| (p["id"].to_string(), p["name"].to_string())).collect();
     assert_eq!(before.len(), 2);
     assert!(before.iter().all(|(id, _)| id != "1"), "{before:?}");
-    env.ok(&["restart"]);
+    let restarted: serde_json::Value = serde_json::from_str(&env.ok(&["restart", "--json"])).expect("restart --json");
+    assert_eq!(restarted["sessions"], 1, "{restarted}");
     let log = env.dir.join("state/teamster/runner.log");
     env.wait_ls("the session back", |_| {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session kept restored"))

@@ -229,21 +229,44 @@ impl WaitFor {
 }
 
 /// `teamster wait`: 0 once the pane's agent is in `state`; 1 on the timeout; 2 when it
-/// cannot be (no runner, no such pane, the pane gone).
-pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>) -> i32 {
-    wait_any(target, &[state], timeout)
+/// cannot be (no runner, no such pane, the pane gone). `json`: says so on stdout too,
+/// `{ "pane", "status", "reached", "message" }`.
+pub fn wait(target: &str, state: WaitFor, timeout: Option<f64>, json: bool) -> i32 {
+    let waited = wait_for(target, &[state], timeout);
+    if let Some(message) = &waited.message {
+        eprintln!("teamster: {}", visible(message));
+    }
+    if json {
+        let out = serde_json::json!({
+            "pane": waited.pane, "status": waited.status, "reached": waited.code == 0, "message": waited.message,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    waited.code
 }
 
-/// The same, for any of `states`.
+/// The same, for any of `states`, saying why not on stderr.
 pub(super) fn wait_any(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("teamster: {e}");
-            return 2;
-        }
-    };
-    rt.block_on(wait_on(target, states, timeout))
+    let waited = wait_for(target, states, timeout);
+    if let Some(message) = &waited.message {
+        eprintln!("teamster: {}", visible(message));
+    }
+    waited.code
+}
+
+/// How a wait ended: its exit status, the pane and what it was doing last, and why not.
+struct Waited {
+    code: i32,
+    pane: Option<PaneId>,
+    status: Option<String>,
+    message: Option<String>,
+}
+
+fn wait_for(target: &str, states: &[WaitFor], timeout: Option<f64>) -> Waited {
+    match runtime() {
+        Ok(rt) => rt.block_on(wait_on(target, states, timeout)),
+        Err(e) => Waited { code: 2, pane: None, status: None, message: Some(e.to_string()) },
+    }
 }
 
 /// One pane followed over one connection: found once by its name or place, then by its
@@ -290,40 +313,37 @@ impl Watch {
     }
 }
 
-/// `wait_any` on one connection to the runner, asked again every `POLL`.
-async fn wait_on(target: &str, states: &[WaitFor], timeout: Option<f64>) -> i32 {
+/// `wait_for` on one connection to the runner, asked again every `POLL`.
+async fn wait_on(target: &str, states: &[WaitFor], timeout: Option<f64>) -> Waited {
     let exited = states.contains(&WaitFor::Exited);
     let deadline = timeout.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    let end = |code: i32, pane: Option<&PaneInfo>, message: Option<String>| Waited {
+        code,
+        pane: pane.map(|p| p.id),
+        status: pane.map(|p| p.status()),
+        message,
+    };
     let mut watch = match Watch::open(target).await {
         Ok(w) => w,
-        Err(e) => {
-            eprintln!("teamster: {e}");
-            return 2;
-        }
+        Err(e) => return end(2, None, Some(e)),
     };
     loop {
         let pane = match watch.look().await {
             Ok(Seen::Pane(p)) => p,
-            Ok(Seen::Gone) if exited => return 0,
-            Ok(Seen::Gone) => {
-                eprintln!("teamster: the pane {} is gone", visible(target));
-                return 2;
-            }
-            Err(e) => {
-                eprintln!("teamster: {}", visible(&e));
-                return 2;
-            }
+            Ok(Seen::Gone) if exited => return Waited { status: Some("gone".into()), ..end(0, None, None) },
+            Ok(Seen::Gone) => return end(2, None, Some(format!("the pane {} is gone", visible(target)))),
+            Err(e) => return end(2, None, Some(e)),
         };
         if !exited && pane.agent.is_none() && pane.state == crate::protocol::PaneState::Running {
-            eprintln!("teamster: pane {} runs no agent; only `--for exited` can be waited for", pane.id);
-            return 2;
+            let why = format!("pane {} runs no agent; only `--for exited` can be waited for", pane.id);
+            return end(2, Some(&pane), Some(why));
         }
         if states.iter().any(|s| s.reached(&pane)) {
-            return 0;
+            return end(0, Some(&pane), None);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            eprintln!("teamster: pane {} is still {} after the timeout", pane.id, pane.status());
-            return 1;
+            let why = format!("pane {} is still {} after the timeout", pane.id, pane.status());
+            return end(1, Some(&pane), Some(why));
         }
         tokio::time::sleep(POLL).await;
     }

@@ -752,7 +752,7 @@ pub fn audit(json: bool, count: usize) -> anyhow::Result<()> {
 
 /// A Unix time as the local `YYYY-MM-DD HH:MM:SS`.
 /// `teamster restart`: a new runner (after an upgrade, say), with every session back.
-pub fn restart(config_path: PathBuf) -> anyhow::Result<()> {
+pub fn restart(config_path: PathBuf, json: bool) -> anyhow::Result<()> {
     load_config(&config_path)?;
     let socket = paths::socket_path();
     let rt = runtime()?;
@@ -774,6 +774,11 @@ pub fn restart(config_path: PathBuf) -> anyhow::Result<()> {
             _ => bail!("unexpected reply"),
         }
     })?;
-    println!("runner restarted; {count} session{} back", if count == 1 { "" } else { "s" });
+    let message = format!("runner restarted; {count} session{} back", if count == 1 { "" } else { "s" });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "sessions": count, "message": message }))?);
+    } else {
+        println!("{message}");
+    }
     Ok(())
 }
