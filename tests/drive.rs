@@ -365,3 +365,15 @@ fn a_panes_id_name_and_place_survive_a_restart() {
     let new_id = made["pane"].to_string();
     assert!(after.iter().all(|(id, _)| *id != new_id), "{made}");
 }
+
+#[test]
+fn new_from_outside_goes_to_the_session_on_screen_not_the_newest() {
+    let env = Env::new();
+    let tui = env.tui(&["-s", "onscreen"], 120, 30);
+    tui.wait_prompt();
+    // A session started later, with nobody attached.
+    env.ok(&["-d", "-s", "newer", "--", "sleep", "1000"]);
+    let made: serde_json::Value =
+        serde_json::from_str(&env.ok(&["new", "--json", "--", "sleep", "1000"])).expect("JSON");
+    assert_eq!(made["session"], "onscreen", "{made}");
+}

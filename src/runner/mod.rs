@@ -1662,7 +1662,8 @@ impl Runner {
     }
 }
 
-/// The session a new pane goes to: the one named, else `near`'s, else the last used.
+/// The session a new pane goes to: the one named, else `near`'s, else the one on a screen
+/// (attached, and used or attached last), else the last used.
 fn session_for(st: &State, session: Option<&str>, near: Option<PaneId>) -> Result<u32, String> {
     match (session, near.and_then(|p| st.panes.get(&p)).map(|p| p.session)) {
         (Some(name), _) => {
@@ -1672,7 +1673,7 @@ fn session_for(st: &State, session: Option<&str>, near: Option<PaneId>) -> Resul
         (None, None) => st
             .sessions
             .values()
-            .max_by_key(|s| (s.last_used, s.id))
+            .max_by_key(|s| (!s.clients.is_empty(), s.last_used, s.id))
             .map(|s| s.id)
             .ok_or_else(|| "no session is running; start one with `teamster`".to_string()),
     }
