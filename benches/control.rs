@@ -103,7 +103,7 @@ fn calls(port: u16, path: &str, n: usize) -> (Vec<Duration>, Vec<Duration>) {
     let mut r = BufReader::new(conn.try_clone().expect("clone"));
     let mut w = conn;
     let body =
-        r#"{"model":"claude-sonnet-4-5","stream":true,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
+        r#"{"model":"claude-sonnet-4-5","stream":true,"max_tokens":10,"tools":[{"name":"Bash"}],"messages":[{"role":"user","content":"hi"}]}"#;
     let req = format!(
         "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-api-key: k\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
@@ -289,7 +289,7 @@ fn main() {
         let mut answer = String::new();
         BufReader::new(s).read_line(&mut answer).expect("verdict");
         socket_only.push(start.elapsed());
-        assert!(answer.contains("allow"), "{answer}");
+        assert!(answer.contains("approve-once"), "{answer}");
     }
     println!("### Hook round trip of an allowed tool call ({hooks} calls; policy, audit log, answer)\n");
     println!("| | p50 | p99 |");
