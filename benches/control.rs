@@ -102,8 +102,7 @@ fn calls(port: u16, path: &str, n: usize) -> (Vec<Duration>, Vec<Duration>) {
     conn.set_nodelay(true).expect("nodelay");
     let mut r = BufReader::new(conn.try_clone().expect("clone"));
     let mut w = conn;
-    let body =
-        r#"{"model":"claude-sonnet-4-5","stream":true,"max_tokens":10,"tools":[{"name":"Bash"}],"messages":[{"role":"user","content":"hi"}]}"#;
+    let body = r#"{"model":"claude-sonnet-4-5","stream":true,"max_tokens":10,"tools":[{"name":"Bash"}],"messages":[{"role":"user","content":"hi"}]}"#;
     let req = format!(
         "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-api-key: k\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()

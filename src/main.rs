@@ -14,7 +14,7 @@ use teamster::protocol::{AttachTarget, Spawn};
     long_about = "A terminal multiplexer for AI coding agents.\n\n\
         With no command, teamster attaches to your most recent session, or starts one (and\n\
         the runner that keeps it alive). `teamster -- CMD ARGS` starts a new session running\n\
-        CMD. Detach with alt-q (ctrl-b d in the tmux keymap); everything keeps running.",
+        CMD. Detach with ctrl-\\ d (ctrl-b d in the tmux keymap); everything keeps running.",
     after_help = "Config: ~/.config/teamster/config.toml (see config.example.toml). Keys: `teamster keys`.",
     args_conflicts_with_subcommands = true
 )]

@@ -71,7 +71,7 @@ fn hooks_drive_the_state_and_a_held_call_waits_for_a_verdict() {
     // when the agent waits for them again.
     tui.say("run touch made-by-agent");
     wait_status(&env, "fake", "needs approval");
-    tui.alt("h");
+    tui.prefix("h");
     env.wait_ls("the shell focused", |v| {
         v["sessions"][0]["tabs"][0]["panes"].as_array().is_some_and(|p| p[0]["focused"] == true)
     });
@@ -213,16 +213,16 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
 
     // Closing asks; with uncommitted work, removing is refused and the pane stays.
     std::fs::write(Path::new(&path).join("notes.txt"), "work in progress").expect("write");
-    tui.alt("x");
-    tui.wait_text("k keep, r remove");
-    tui.keys("r");
-    tui.wait_text("uncommitted changes in the worktree of teamster/where-1: commit them, then r to try again");
+    tui.prefix("x");
+    tui.wait_text("enter keeps it, delete removes it");
+    tui.keys("\x1b[3~");
+    tui.wait_text("uncommitted changes in the worktree of teamster/where-1: commit them, then delete to try again");
     assert!(pane_named(&env, "where").is_some() && Path::new(&path).exists());
 
     // Committed, it goes; the branch (and its commit) stays.
     git(Path::new(&path), &["add", "."]);
     git(Path::new(&path), &["commit", "-q", "-m", "notes"]);
-    tui.keys("r");
+    tui.keys("\x1b[3~");
     env.wait_ls("the pane closed", |_| pane_named(&env, "where").is_none());
     let deadline = std::time::Instant::now() + support::DEADLINE;
     while Path::new(&path).exists() {
@@ -235,9 +235,9 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
     // Named branch, kept on close.
     env.ok(&["new", "where", "--worktree", "feature-x", "--tab"]);
     tui.wait_text("⎇ feature-x");
-    tui.alt("x");
-    tui.wait_text("k keep, r remove");
-    tui.keys("k");
+    tui.prefix("x");
+    tui.wait_text("enter keeps it, delete removes it");
+    tui.keys("\r");
     env.wait_ls("the pane closed", |_| pane_named(&env, "where").is_none());
     assert!(git(&repo, &["worktree", "list"]).contains("feature-x"));
 }

@@ -504,7 +504,7 @@ reason = "packages were installed in this session: look before this is pushed"
     assert_eq!(held["rule"], "push after installing packages", "{held}");
     assert_eq!(git(&remote, &["rev-list", "--all", "--count"]), "0", "nothing pushed yet");
     // A key press approves it, and the push runs.
-    tui.alt("s");
+    tui.prefix("s");
     tui.keys("y");
     wait_until("the push to reach the remote", || git(&remote, &["rev-list", "--all", "--count"]) == "1");
     tui.wait_text(TOOL_DONE);
@@ -552,7 +552,7 @@ on_approve = { set_mark = ["cent"] }
         "{held}"
     );
     assert_eq!(mock.answered().len(), before, "held before it left");
-    tui.alt("s");
+    tui.prefix("s");
     tui.keys("y");
     tui.wait_text("mock reply to MARK-2");
 
@@ -621,7 +621,7 @@ fn codex_in_ask_for_approval_mode_completes_a_call_approved_from_the_sidebar() {
     // Its question waits in the sidebar; a key approves it, and the call runs (it would
     // fail in Codex's own sandbox: "error building bubblewrap command").
     held_action(&env, "junk");
-    tui.alt("s");
+    tui.prefix("s");
     tui.keys("y");
     wait_until("the approved call to run", || !work.join("junk").exists());
     tui.wait_text(TOOL_DONE);
@@ -662,7 +662,7 @@ fn codex_switched_to_ask_for_approval_in_its_menu_still_completes_calls() {
     say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
     held_action(&env, "approved.txt");
     assert!(!made.exists(), "the call ran before it was approved");
-    tui.alt("s");
+    tui.prefix("s");
     tui.keys("y");
     wait_until("the approved call to run", || made.exists());
     assert!(!tui.contents().contains("bubblewrap"), "{}", tui.contents());

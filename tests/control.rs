@@ -39,8 +39,8 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     tui.wait_text("pushes need a look");
     tui.wait_text("[needs approval]");
     assert!(!env.dir.join("work/pushed.txt").exists());
-    // alt-s goes to the sidebar; y approves; the agent goes on at once.
-    tui.alt("s");
+    // ctrl-\ s goes to the sidebar; y approves; the agent goes on at once.
+    tui.prefix("s");
     tui.wait_text("APPROVALS");
     tui.keys("y");
     tui.wait_text("ran: echo pushed");
@@ -60,7 +60,7 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     // Denied with a message: the agent is told it.
     tui.say("run git push --tags");
     tui.wait_text("waiting for you (1)");
-    tui.alt("s");
+    tui.prefix("s");
     tui.keys("m");
     tui.wait_text("deny, telling the agent:");
     tui.keys("tag it after review\r");
@@ -288,7 +288,7 @@ fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
     assert!(held[0]["what"].as_str().is_some_and(|w| w.contains("a request to anthropic for mock-gate")), "{held:#?}");
     assert_eq!(mock.requests().len(), first, "a held request has not reached the provider");
     tui.wait_text("a cent at a time");
-    tui.alt("s");
+    tui.prefix("s");
     tui.keys("y");
     tui.wait_for("the second reply", |s| s.contents().matches("reply: HTTP/1.1 200 OK").count() == 2);
 
@@ -314,11 +314,11 @@ fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
     assert!((pane["spend"].as_f64().unwrap_or(0.0) - expected).abs() < 1e-9, "{pane}");
     let text = env.ok(&["cost"]);
     assert!(text.contains("mock-gate") && text.contains("fake"), "{text}");
-    // The status bar shows the session's spend; alt-m breaks it down.
+    // The status bar shows the session's spend; ctrl-\ m breaks it down.
     tui.wait_for("the spend in the status bar", |s| {
         s.contents().lines().last().is_some_and(|l| l.contains(&format!(" ${expected:.2} ")))
     });
-    tui.alt("m");
+    tui.prefix("m");
     tui.wait_text("by agent");
     tui.wait_text(&format!("total ${expected:.2} over 2 calls"));
 }

@@ -291,13 +291,13 @@ fn from_the_tui_typing_goes_to_a_whole_tab_the_switcher_goes_anywhere_and_text_i
     let shows = |pane: &str, text: &str| env.ok(&["capture", pane]).contains(text);
 
     // Broadcast: one line typed, both panes take it; the status bar says so until undone.
-    tui.alt("t");
+    tui.prefix("t");
     tui.keys("s");
     tui.wait_text("typing into all 2 panes");
     tui.type_line("echo both-panes");
     env.wait_ls("the line in the shell", |_| shows("main:1.1", "\nboth-panes"));
     env.wait_ls("the line at the agent", |_| shows("main:1.2", "you said: echo both-panes"));
-    tui.alt("t");
+    tui.prefix("t");
     tui.keys("s");
     tui.wait_text("typing goes to the focused pane again");
     tui.type_line("only-the-agent");
@@ -305,10 +305,10 @@ fn from_the_tui_typing_goes_to_a_whole_tab_the_switcher_goes_anywhere_and_text_i
     assert!(!shows("main:1.1", "only-the-agent"));
 
     // Hand-off: a line of the shell's, selected in copy mode, goes to the agent.
-    tui.alt("h");
+    tui.prefix("h");
     tui.type_line("echo handoff-$((6*7))");
     env.wait_ls("the shell's output", |_| shows("main:1.1", "\nhandoff-42"));
-    tui.alt("c");
+    tui.prefix("[");
     tui.keys("kV");
     tui.alt("y");
     tui.wait_text("send the selection");
@@ -319,7 +319,7 @@ fn from_the_tui_typing_goes_to_a_whole_tab_the_switcher_goes_anywhere_and_text_i
 
     // The switcher: another session's pane, chosen by name; this terminal goes there.
     env.ok(&["-d", "-s", "elsewhere", "--", "bash", "--norc"]);
-    tui.alt("t");
+    tui.prefix("t");
     tui.keys("w");
     tui.wait_text("session elsewhere");
     tui.keys("elsewhere");

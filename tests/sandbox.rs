@@ -152,7 +152,7 @@ fn every_way_out_fails_and_the_tries_are_reported() {
     }
     // The pane's title counts them, and the sidebar's history lists them.
     tui.wait_text("refused");
-    tui.alt("s");
+    tui.prefix("s");
     tui.wait_text("sandbox refused");
     tui.wait_text("192.0.2.1:80");
 }

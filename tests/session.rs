@@ -35,7 +35,7 @@ fn split_colours_detach_and_reattach_find_the_same_screen() {
     });
 
     // Split right; the new pane is focused and runs its own shell.
-    tui.alt("\\");
+    tui.prefix("\\");
     tui.wait_for("a second pane", |s| s.contents().contains(" 2 test-shell"));
     tui.keys("echo in-the-second-pane\r");
     tui.wait_text("in-the-second-pane");
@@ -45,7 +45,7 @@ fn split_colours_detach_and_reattach_find_the_same_screen() {
     assert_eq!(panes[1]["focused"], true);
 
     // Detach: the TUI exits, every program keeps running.
-    tui.alt("q");
+    tui.prefix("d");
     let (status, out) = tui.wait_exit();
     assert!(status.success());
     assert!(out.contains("[detached (from session 0)]"), "{out}");
@@ -163,14 +163,14 @@ fn agent_picker_and_teamster_new_open_panes() {
     );
     let tui = env.tui(&[], 100, 30);
     tui.wait_prompt();
-    tui.alt("a");
+    tui.prefix("a");
     tui.wait_text("says hello");
     tui.keys("gree\r");
     tui.wait_text("hello from greeter");
     tui.wait_text(" 2 greeter");
 
     // From the shell in pane 1, `teamster new` opens beside it in the same session.
-    tui.alt("1");
+    tui.prefix("1");
     tui.keys("teamster new -- node -e \"console.log('from the cli'); setInterval(()=>{},1e9)\"\r");
     tui.wait_text("from the cli");
     tui.wait_text("(id 3)");
@@ -283,7 +283,7 @@ fn a_new_split_opens_where_the_focused_shell_is() {
     // (Its output, not the typed line, says the cd is done.)
     tui.type_line("cd deeper && echo IN-$((40+2))");
     tui.wait_text("IN-42");
-    tui.alt("\\");
+    tui.prefix("\\");
     tui.wait_for("a second pane", |s| s.contents().contains(" 2 "));
     tui.type_line("echo AT-$PWD-$((1+1))");
     tui.wait_text(&format!("AT-{}-2", env.dir.join("work/deeper").display()));

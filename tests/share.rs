@@ -495,8 +495,8 @@ fn shared_from_the_tui_watched_and_driven_from_teammates_terminals() {
     sharer.wait_prompt();
     env.ok(&["new", "fake", "--right"]);
     sharer.wait_text("fake>");
-    // alt-o shares the session and shows the links; the status bar says it is shared.
-    sharer.alt("o");
+    // ctrl-\ S shares the session and shows the links; the status bar says it is shared.
+    sharer.prefix("S");
     sharer.wait_text("watch link (sees everything");
     sharer.wait_text("drive link (can also type");
     sharer.wait_text(&format!("{}/s/", server.url()));
@@ -523,7 +523,7 @@ fn shared_from_the_tui_watched_and_driven_from_teammates_terminals() {
     dana.keys("\r");
     dana.wait_text("waiting for you (1)");
     vic.wait_text("waiting for you (1)");
-    dana.alt("s");
+    dana.prefix("s");
     dana.keys("y");
     sharer.wait_text("ran: echo drove");
     vic.wait_text("ran: echo drove");
@@ -533,7 +533,7 @@ fn shared_from_the_tui_watched_and_driven_from_teammates_terminals() {
     assert!(by.iter().any(|b| b == "dana (shared link)"), "{by:?}");
 
     // From the TUI again: who watches, and stop sharing; both are cut off.
-    sharer.alt("o");
+    sharer.prefix("S");
     sharer.wait_text("dana (driver)");
     sharer.keys("u");
     sharer.wait_for("sharing to stop", |s| !s.contents().contains("⇄ shared"));

@@ -16,7 +16,7 @@ fn copy_mode_searches_scrollback_and_copies_through_osc52() {
     tui.wait_prompt();
     tui.keys("seq 1 500 | sed 's/^/line-/'\r");
     tui.wait_text("line-500");
-    tui.alt("c");
+    tui.prefix("[");
     tui.wait_text("COPY");
     tui.keys("/line-123\r");
     tui.wait_text("line-122");
@@ -54,7 +54,7 @@ fn scrollback_keeps_the_configured_number_of_lines() {
     tui.wait_prompt();
     tui.keys("seq 1 1000; echo END$((6*7))\r");
     tui.wait_text("END42");
-    tui.alt("c");
+    tui.prefix("[");
     tui.keys("g");
     // The 21-row screen holds 982..1000, END42 and the prompt; the 100 lines of history
     // before it start at 882.
@@ -71,8 +71,8 @@ fn an_exited_program_shows_its_code_and_closes_without_asking() {
     assert_eq!(pane(&ls, 0, 0)["state"], "exited");
     assert_eq!(pane(&ls, 0, 0)["exit_code"], 3);
     tui.keys("x");
-    tui.wait_text("this pane's program has exited; alt-x closes it");
-    tui.alt("x");
+    tui.wait_text("this pane's program has exited; ctrl-\\ x closes it");
+    tui.prefix("x");
     let (_, out) = tui.wait_exit();
     assert!(out.contains("[the session's last pane closed]"), "{out}");
 }
@@ -82,16 +82,17 @@ fn closing_a_running_pane_asks_first() {
     let env = Env::new();
     let tui = env.tui(&[], 80, 24);
     tui.wait_prompt();
-    tui.alt("-");
+    tui.prefix("-");
     tui.wait_text(" 2 test-shell");
-    tui.alt("x");
-    tui.wait_text("close pane 2 (test-shell, still running)? y/n");
-    tui.keys("n");
-    tui.wait_for("the question gone", |s| !s.contents().contains("y/n"));
-    assert_eq!(env.panes().len(), 2, "n keeps the pane");
-    tui.alt("x");
-    tui.wait_text("y/n");
+    tui.prefix("x");
+    tui.wait_text("close pane 2 (test-shell, still running)? enter closes, other keys keep it");
+    // A typed word's letters keep it: `y` is no answer.
     tui.keys("y");
+    tui.wait_for("the question gone", |s| !s.contents().contains("enter closes,"));
+    assert_eq!(env.panes().len(), 2, "y closed the pane");
+    tui.prefix("x");
+    tui.wait_text("enter closes,");
+    tui.keys("\r");
     env.wait_ls("one pane left", |v| v["sessions"][0]["tabs"][0]["panes"].as_array().is_some_and(|p| p.len() == 1));
     tui.wait_for("pane 2 gone from the screen", |s| !s.contents().contains(" 2 test-shell"));
 }
@@ -103,18 +104,18 @@ fn tabs_open_switch_and_show_in_the_status_bar() {
     tui.wait_prompt();
     tui.keys("echo first-tab\r");
     tui.wait_text("first-tab");
-    tui.alt("t");
+    tui.prefix("t");
     tui.wait_text("TAB");
     tui.keys("n");
     tui.wait_text(" 2:test-shell ");
     tui.wait_for("an empty new tab", |s| !s.contents().contains("first-tab"));
-    tui.alt("p");
+    tui.prefix("p");
     tui.wait_text("first-tab");
     let ls = env.ls_json();
     assert_eq!(ls["sessions"][0]["tabs"][0]["active"], true);
     assert_eq!(ls["sessions"][0]["tabs"].as_array().map(Vec::len), Some(2));
     // Rename the tab; the status bar shows the name.
-    tui.alt("t");
+    tui.prefix("t");
     tui.keys("r");
     tui.wait_text("rename tab:");
     tui.keys("work\r");
@@ -126,19 +127,19 @@ fn zoom_and_resize_change_pane_sizes() {
     let env = Env::new();
     let tui = env.tui(&[], 100, 30);
     tui.wait_prompt();
-    tui.alt("\\");
+    tui.prefix("\\");
     tui.wait_text(" 2 test-shell");
     let ls = env.wait_ls("two panes", |v| pane(v, 0, 1)["cols"] == 48);
     assert_eq!(pane(&ls, 0, 0)["cols"], 48);
     // Grow pane 2 leftward by 2 (alt-H).
-    tui.alt("H");
+    tui.prefix("H");
     env.wait_ls("border moved", |v| pane(v, 0, 1)["cols"] == 50 && pane(v, 0, 0)["cols"] == 46);
-    tui.alt("z");
+    tui.prefix("z");
     tui.wait_text("[Z]");
     env.wait_ls("zoomed to the whole area", |v| {
         pane(v, 0, 1)["cols"] == 98 && v["sessions"][0]["tabs"][0]["zoomed"] == true
     });
-    tui.alt("z");
+    tui.prefix("z");
     env.wait_ls("back in its place", |v| pane(v, 0, 1)["cols"] == 50);
 }
 
@@ -162,4 +163,83 @@ fn the_tmux_keymap_splits_and_detaches_with_ctrl_b() {
     tui.send(b"\x02d");
     let (_, out) = tui.wait_exit();
     assert!(out.contains("[detached (from session 0)]"), "{out}");
+}
+
+/// The bytes of a chord as emacs writes it (`C-x`, `M-x`, `C-M-x`, `M-DEL`, `M-SPC`), as
+/// a terminal sends it.
+fn chord_bytes(chord: &str) -> Vec<u8> {
+    let (alt, ctrl, key) = match chord {
+        c if c.starts_with("C-M-") => (true, true, &c[4..]),
+        c if c.starts_with("M-") => (true, false, &c[2..]),
+        c if c.starts_with("C-") => (false, true, &c[2..]),
+        c => (false, false, c),
+    };
+    let byte = match key {
+        "DEL" => 0x7f,
+        "SPC" => b' ',
+        k if ctrl => match k.as_bytes()[0] {
+            b'@' => 0,
+            c @ b'a'..=b'z' => c - b'a' + 1,
+            c @ (b'[' | b'\\' | b']' | b'^' | b'_') => c - 0x40,
+            c => panic!("no ctrl byte for {c}"),
+        },
+        k => {
+            assert_eq!(k.len(), 1, "{chord}");
+            k.as_bytes()[0]
+        }
+    };
+    if alt { vec![0x1b, byte] } else { vec![byte] }
+}
+
+#[test]
+fn ordinary_text_and_every_chord_of_the_programs_reach_the_pane() {
+    let env = Env::new();
+    // A program that shows every byte it gets, in hex, with the terminal raw (no signals,
+    // no line editing). (READY as the title, which shows the command, cannot say it.)
+    let dumper = "process.stdin.setRawMode(true); console.log('RE' + 'ADY'); \
+                  process.stdin.on('data', (d) => process.stdout.write(d.toString('hex') + ' '))";
+    let tui = env.tui(&["--", "node", "-e", dumper], 200, 50);
+    tui.wait_text("READY");
+    let docs = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/keys.md"))
+        .expect("docs/keys.md");
+    let block =
+        docs.split("```chords\n").nth(1).and_then(|b| b.split("```").next()).expect("the chords in docs/keys.md");
+    let chords: Vec<&str> = block.split_whitespace().collect();
+    assert!(chords.len() > 150, "{} chords", chords.len());
+    let prose = "The quick brown fox, reading man pages at 3am, typed `git push -f origin main` twice; \
+                 then: x y n q d! (Ça marche, 日本語も.)\r";
+    let mut sent: Vec<u8> = prose.as_bytes().to_vec();
+    tui.send(prose.as_bytes());
+    for chord in &chords {
+        let bytes = chord_bytes(chord);
+        tui.send(&bytes);
+        sent.extend(bytes);
+    }
+    // The prefix itself, twice: sent through once.
+    tui.send(b"\x1c\x1c");
+    sent.push(0x1c);
+    let want: String = sent.iter().map(|b| format!("{b:02x}")).collect();
+    let got = || env.ok(&["capture", "1"]).split_whitespace().filter(|w| *w != "READY").collect::<String>();
+    let _ = env.ls_json();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while got().len() < want.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (got, want) = (got(), want);
+    let at = got.bytes().zip(want.bytes()).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    assert_eq!(
+        got,
+        want,
+        "screen:\n{}\nfirst difference at hex char {at}: got ..{}.. want ..{}..",
+        tui.contents(),
+        &got[at.saturating_sub(20)..(at + 40).min(got.len())],
+        &want[at.saturating_sub(20)..(at + 40).min(want.len())]
+    );
+    // And nothing happened: one session, one tab, one pane, no question, no mode.
+    let panes = env.panes();
+    assert_eq!(panes.len(), 1, "{panes:?}");
+    assert_eq!(env.ls_json()["sessions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(env.ls_json()["sessions"][0]["tabs"].as_array().map(Vec::len), Some(1));
+    let status = tui.contents().lines().last().unwrap_or_default().to_string();
+    assert!(status.contains("ctrl-\\ then"), "a mode or a question is open: {status}");
 }

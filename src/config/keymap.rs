@@ -23,6 +23,7 @@ use toml::Spanned;
 
 pub const DEFAULT_KEYMAP: &str = include_str!("../../keymaps/default.toml");
 pub const TMUX_KEYMAP: &str = include_str!("../../keymaps/tmux.toml");
+pub const ALT_KEYMAP: &str = include_str!("../../keymaps/alt.toml");
 
 /// How keys are read. In `normal` and `locked`, keys with no binding go to the focused
 /// pane; `prefix` lasts one key; the other modes last until an action leaves them.
@@ -337,12 +338,13 @@ pub struct Keymap {
 type KeymapFile = BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<String>>>;
 
 impl Keymap {
-    /// The base keymap by name (`default`, `tmux`) or path, then the user's overrides.
+    /// The base keymap by name (`default`, `alt`, `tmux`) or path, then the user's overrides.
     pub fn load(base: &str, overrides: Option<&Path>) -> Result<Keymap, ConfigError> {
         let mut map = Keymap::default();
         match base {
             "default" => map.merge(Path::new("keymaps/default.toml (built in)"), DEFAULT_KEYMAP)?,
             "tmux" => map.merge(Path::new("keymaps/tmux.toml (built in)"), TMUX_KEYMAP)?,
+            "alt" => map.merge(Path::new("keymaps/alt.toml (built in)"), ALT_KEYMAP)?,
             path => {
                 let path = Path::new(path);
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -350,7 +352,7 @@ impl Keymap {
                         path,
                         0,
                         "keymap",
-                        format!("cannot read it ({e}); use \"default\", \"tmux\" or a path to a keymap file"),
+                        format!("cannot read it ({e}); use \"default\", \"alt\", \"tmux\" or a path to a keymap file"),
                     )
                 })?;
                 map.merge(path, &text)?;
@@ -410,6 +412,16 @@ impl Keymap {
         keys.first().copied()
     }
 
+    /// The keys that reach `action` from normal mode, as a person presses them: its own
+    /// key (`alt-x`), or the prefix and then its key (`ctrl-\ x`).
+    pub fn keys_for(&self, action: Action) -> Option<String> {
+        if let Some(k) = self.key_for(Mode::Normal, action) {
+            return Some(k.to_string());
+        }
+        let prefix = self.key_for(Mode::Normal, Action::EnterMode(Mode::Prefix))?;
+        self.key_for(Mode::Prefix, action).map(|k| format!("{prefix} {k}"))
+    }
+
     /// All bindings of a mode for the help overlay: grouped as the actions are listed
     /// here (panes, tabs, the session, copy mode), then by key.
     pub fn bindings(&self, mode: Mode) -> Vec<(Key, Action)> {
@@ -462,6 +474,7 @@ impl Keymap {
                 (Action::Focus(Direction::Left), "focus"),
                 (Action::Zoom, "zoom"),
                 (Action::AgentPicker, "agents"),
+                (Action::Switcher, "switch"),
                 (Action::CopyMode, "scroll"),
                 (Action::EnterMode(Mode::Tab), "tabs"),
                 (Action::NewTab, "tab"),
@@ -470,7 +483,20 @@ impl Keymap {
                 (Action::EnterMode(Mode::Prefix), "prefix"),
             ],
         };
-        wanted.iter().filter_map(|(a, label)| self.key_for(mode, *a).map(|k| (k.to_string(), *label))).collect()
+        let bound = |m: Mode| -> Vec<(String, &'static str)> {
+            wanted.iter().filter_map(|(a, label)| self.key_for(m, *a).map(|k| (k.to_string(), *label))).collect()
+        };
+        // A keymap whose [normal] holds little but the prefix (the default): the prefix,
+        // then what follows it.
+        let prefix = self.key_for(Mode::Normal, Action::EnterMode(Mode::Prefix));
+        match (mode, prefix) {
+            (Mode::Normal, Some(p)) if bound(Mode::Normal).len() < 3 => {
+                let mut hints = vec![(p.to_string(), "then")];
+                hints.extend(bound(Mode::Prefix).into_iter().filter(|(_, label)| *label != "prefix"));
+                hints
+            }
+            _ => bound(mode),
+        }
     }
 }
 
@@ -485,8 +511,13 @@ mod tests {
     #[test]
     fn shipped_keymaps_load() {
         let d = Keymap::load("default", None).expect("default keymap");
-        assert_eq!(d.action(Mode::Normal, &key("alt-h")), Some(Action::Focus(Direction::Left)));
-        assert_eq!(d.action(Mode::Normal, &key("alt-3")), Some(Action::FocusPane(3)));
+        assert_eq!(d.action(Mode::Normal, &key("ctrl-\\")), Some(Action::EnterMode(Mode::Prefix)));
+        assert_eq!(d.action(Mode::Prefix, &key("h")), Some(Action::Focus(Direction::Left)));
+        assert_eq!(d.action(Mode::Prefix, &key("3")), Some(Action::FocusPane(3)));
+        assert_eq!(d.action(Mode::Prefix, &key("ctrl-\\")), Some(Action::SendKey));
+        let a = Keymap::load("alt", None).expect("alt keymap");
+        assert_eq!(a.action(Mode::Normal, &key("alt-h")), Some(Action::Focus(Direction::Left)));
+        assert_eq!(a.action(Mode::Normal, &key("alt-3")), Some(Action::FocusPane(3)));
         let t = Keymap::load("tmux", None).expect("tmux keymap");
         assert_eq!(t.action(Mode::Normal, &key("ctrl-b")), Some(Action::EnterMode(Mode::Prefix)));
         assert_eq!(t.action(Mode::Prefix, &key("%")), Some(Action::SplitRight));
@@ -497,7 +528,7 @@ mod tests {
 
     #[test]
     fn both_keymaps_reach_every_pane_and_tab_action() {
-        for name in ["default", "tmux"] {
+        for name in ["default", "alt", "tmux"] {
             let m = Keymap::load(name, None).expect("keymap");
             let all: Vec<Action> =
                 Mode::ALL.iter().flat_map(|&mode| m.bindings(mode).into_iter().map(|(_, a)| a)).collect();
@@ -532,9 +563,38 @@ mod tests {
         }
     }
 
+    use crate::input::{KeyCode, Mods};
+
+    /// The default takes from the programs in panes only its prefix (and shift-pageup):
+    /// nothing a typed word, a readline or emacs chord, or an agent's keys contain, and
+    /// nothing that closes, kills or detaches without the prefix first.
+    #[test]
+    fn the_default_takes_only_its_prefix_from_the_programs() {
+        let d = Keymap::load("default", None).expect("default");
+        let taken: Vec<String> = d.bindings(Mode::Normal).iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(taken, ["ctrl-\\", "shift-pageup"]);
+        for c in (' '..='~').chain("éü日".chars()) {
+            for mods in [0, Mods::ALT, Mods::CTRL, Mods::CTRL | Mods::ALT] {
+                let k = Key::new(KeyCode::Char(c), mods);
+                if k != key("ctrl-\\") {
+                    assert_eq!(d.action(Mode::Normal, &k), None, "{k} is taken");
+                }
+            }
+        }
+        for named in
+            ["enter", "tab", "shift-tab", "backspace", "esc", "alt-enter", "shift-enter", "ctrl-left", "alt-left"]
+        {
+            assert_eq!(d.action(Mode::Normal, &key(named)), None, "{named} is taken");
+        }
+        for destructive in [Action::ClosePane, Action::CloseTab, Action::Detach] {
+            assert!(d.bindings(Mode::Normal).iter().all(|(_, a)| *a != destructive), "{destructive}");
+            assert!(d.bindings(Mode::Locked).iter().all(|(_, a)| *a != destructive), "{destructive}");
+        }
+    }
+
     #[test]
     fn user_file_overrides_only_the_keys_it_names() {
-        let mut m = Keymap::load("default", None).expect("default");
+        let mut m = Keymap::load("alt", None).expect("alt");
         m.merge(Path::new("keymap.toml"), "[normal]\n\"alt-h\" = \"zoom\"\n\"alt-z\" = \"none\"\n").expect("merge");
         assert_eq!(m.action(Mode::Normal, &key("alt-h")), Some(Action::Zoom));
         assert_eq!(m.action(Mode::Normal, &key("alt-z")), None);
@@ -566,8 +626,12 @@ mod tests {
 
     #[test]
     fn hints_show_the_bound_keys() {
-        let m = Keymap::load("default", None).expect("default");
+        let m = Keymap::load("alt", None).expect("alt");
         let hints = m.hints(Mode::Normal);
         assert!(hints.iter().any(|(k, l)| k == "alt-a" && *l == "agents"), "{hints:?}");
+        // With a prefix: the prefix, then what follows it.
+        let hints = Keymap::load("default", None).expect("default").hints(Mode::Normal);
+        assert_eq!(hints.first(), Some(&("ctrl-\\".to_string(), "then")), "{hints:?}");
+        assert!(hints.iter().any(|(k, l)| k == "a" && *l == "agents"), "{hints:?}");
     }
 }

@@ -339,7 +339,9 @@ impl Config {
     pub fn load_ui(&self, config_file: &Path) -> Result<(Keymap, Theme), ConfigError> {
         let dir = config_file.parent().map(Path::to_path_buf).unwrap_or_default();
         let relative = |p: &str| -> String {
-            if matches!(p, "default" | "tmux" | "dark" | "light" | "high-contrast") || Path::new(p).is_absolute() {
+            if matches!(p, "default" | "alt" | "tmux" | "dark" | "light" | "high-contrast")
+                || Path::new(p).is_absolute()
+            {
                 p.to_string()
             } else {
                 expand_home(p).to_string_lossy().into_owned()
@@ -453,7 +455,7 @@ mod tests {
     fn a_keymap_or_theme_that_does_not_exist_is_named() {
         let c = parse("keymap = \"emacs\"\n").unwrap();
         let e = c.load_ui(Path::new("/nonexistent/config.toml")).unwrap_err();
-        assert!(e.message.contains("\"default\", \"tmux\""), "{e}");
+        assert!(e.message.contains("\"default\", \"alt\", \"tmux\""), "{e}");
         // A theme name that is no theme: the default, and why.
         let c = parse("theme = \"darkk\"\n").unwrap();
         let (_, theme) = c.load_ui(Path::new("/nonexistent/config.toml")).expect("the default theme");

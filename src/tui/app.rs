@@ -492,7 +492,7 @@ impl App {
             (Pending::RemoveWorktree(pane), Reply::WorktreeNotClean { .. }) if self.overlay.is_none() => {
                 let branch = self.session.as_ref().and_then(|s| s.pane(pane)).and_then(|p| p.branch.clone());
                 let question = format!(
-                    "uncommitted changes in the worktree of {}: commit them, then r to try again; k keep it and close; esc cancel",
+                    "uncommitted changes in the worktree of {}: commit them, then delete to try again; enter keeps it and closes; esc cancels",
                     branch.unwrap_or_else(|| "this pane".into())
                 );
                 self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question });
@@ -603,7 +603,7 @@ impl App {
         }
         let mode = self.mode;
         let own = self.keymap.action(mode, &key);
-        // From the sidebar, the panes' own bindings work too (alt-m, alt-h), and leave it;
+        // From the sidebar, the panes' own bindings work too (the prefix, alt-m), and leave it;
         // a key bound to nothing is dropped there, never typed into a pane.
         let borrowed = match (own, mode) {
             (None, Mode::Approvals) => self.keymap.action(Mode::Normal, &key),
@@ -624,11 +624,8 @@ impl App {
             None if mode.passes_keys_through() => {
                 let Some(p) = self.focused() else { return };
                 if self.pane_exited(p) {
-                    let close = self
-                        .keymap
-                        .key_for(Mode::Normal, Action::ClosePane)
-                        .map(|k| format!("; {k} closes it"))
-                        .unwrap_or_default();
+                    let close =
+                        self.keymap.keys_for(Action::ClosePane).map(|k| format!("; {k} closes it")).unwrap_or_default();
                     self.say(format!("this pane's program has exited{close}"));
                     return;
                 }
@@ -703,7 +700,7 @@ impl App {
                     self.overlay = Some(Overlay::Confirm {
                         kind: ConfirmKind::ClosePaneWorktree(p),
                         question: format!(
-                            "close pane {} ({what}); its worktree on {branch}: k keep, r remove (if committed), esc cancel",
+                            "close pane {} ({what}); its worktree on {branch}: enter keeps it, delete removes it (if committed), esc cancels",
                             self.pane_number(p)
                         ),
                     });
@@ -713,7 +710,10 @@ impl App {
                     let what = self.pane_label(p);
                     self.overlay = Some(Overlay::Confirm {
                         kind: ConfirmKind::ClosePane(p),
-                        question: format!("close pane {} ({what}, still running)? y/n", self.pane_number(p)),
+                        question: format!(
+                            "close pane {} ({what}, still running)? enter closes, other keys keep it",
+                            self.pane_number(p)
+                        ),
                     });
                 }
             }
@@ -743,7 +743,10 @@ impl App {
                 self.mode = Mode::Normal;
                 self.overlay = Some(Overlay::Confirm {
                     kind: ConfirmKind::CloseTab,
-                    question: format!("close this tab and its {n} pane{}? y/n", if n == 1 { "" } else { "s" }),
+                    question: format!(
+                        "close this tab and its {n} pane{}? enter closes, other keys keep it",
+                        if n == 1 { "" } else { "s" }
+                    ),
                 });
             }
             Action::NextTab => self.command(Command::NextTab),
@@ -992,12 +995,14 @@ impl App {
                 }
                 _ => Some(Overlay::Prompt { kind, input }),
             },
+            // Closing is confirmed by a key no typed word contains: Enter (keep the
+            // worktree), Delete (remove it).
             Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question } => match key.code {
-                KeyCode::Char('k') => {
+                KeyCode::Enter => {
                     self.command(Command::ClosePane { pane, worktree: Some(WorktreeChoice::Keep) });
                     None
                 }
-                KeyCode::Char('r') => {
+                KeyCode::Delete => {
                     let command = Command::ClosePane { pane, worktree: Some(WorktreeChoice::Remove) };
                     self.request(Pending::RemoveWorktree(pane), |id| ClientMsg::Command { id, command });
                     None
@@ -1045,13 +1050,21 @@ impl App {
                 KeyCode::Char('q') => None,
                 _ => Some(Overlay::Cost { report }),
             },
-            Overlay::Confirm { kind, question } => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+            // Closing: Enter, and nothing else (a typed word's `y` never closes anything);
+            // any other key keeps it and is dropped.
+            Overlay::Confirm { kind: kind @ (ConfirmKind::ClosePane(_) | ConfirmKind::CloseTab), .. } => {
+                if key.code == KeyCode::Enter {
                     match kind {
                         ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane, worktree: None }),
-                        ConfirmKind::CloseTab => self.command(Command::CloseTab),
-                        ConfirmKind::Clipboard(text) => self.set_clipboard(&text),
-                        ConfirmKind::ClosePaneWorktree(_) | ConfirmKind::AlwaysAllow(_) => {}
+                        _ => self.command(Command::CloseTab),
+                    }
+                }
+                None
+            }
+            Overlay::Confirm { kind, question } => match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                    if let ConfirmKind::Clipboard(text) = kind {
+                        self.set_clipboard(&text);
                     }
                     None
                 }

@@ -41,8 +41,10 @@ impl Remote {
         tokio::spawn(run(link, name, role, out_rx, in_tx, joined));
         first.await.map_err(|_| "the connection ended".to_string())??;
         let hello = match role {
-            Role::Drive => "attached to a shared session as a driver: you can type and approve; alt-q leaves",
-            Role::Read => "watching a shared session (read-only link): typing goes nowhere; alt-q leaves",
+            Role::Drive => {
+                "attached to a shared session as a driver: you can type and approve; detach (ctrl-\\ d) leaves"
+            }
+            Role::Read => "watching a shared session (read-only link): typing goes nowhere; detach (ctrl-\\ d) leaves",
         };
         let local = VecDeque::from([ServerMsg::Error { message: hello.into() }]);
         Ok(Remote { out, inbox, local, role, focused: None, seen_session: false })

@@ -171,7 +171,7 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             .collect::<Vec<_>>()
             .join(" ")
     } else {
-        app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!("{k}: act on these")).unwrap_or_default()
+        app.keymap.keys_for(Action::Approvals).map(|k| format!("{k}: act on these")).unwrap_or_default()
     };
     let block = Block::new()
         .borders(Borders::ALL)
@@ -771,7 +771,7 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
     }
     // Waiting actions the sidebar does not show.
     if !app.sidebar.pending.is_empty() && app.sidebar_area().is_none() {
-        let key = app.keymap.key_for(Mode::Normal, Action::Approvals).map(|k| format!(" ({k})")).unwrap_or_default();
+        let key = app.keymap.keys_for(Action::Approvals).map(|k| format!(" ({k})")).unwrap_or_default();
         let text = format!(" ⚑ {} waiting{key} ", app.sidebar.pending.len());
         buf.set_string(end + 1, y, &text, theme(app, "attention"));
         end += 1 + text.width() as u16;

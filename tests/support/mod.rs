@@ -309,6 +309,11 @@ impl Tui {
         self.send(format!("\x1b{key}").as_bytes());
     }
 
+    /// The default keymap's prefix (ctrl-\), then `key`.
+    pub fn prefix(&self, key: &str) {
+        self.send(format!("\x1c{key}").as_bytes());
+    }
+
     /// Whether `cond` holds for the screen within `wait`.
     pub fn poll_for(&self, wait: Duration, cond: impl Fn(&vt100::Screen) -> bool) -> bool {
         let deadline = Instant::now() + wait;

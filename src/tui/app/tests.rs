@@ -102,8 +102,10 @@ fn app_with(keymap: &str) -> App {
     app
 }
 
+/// The app with the one-Alt-stroke keymap: these tests are about what actions do; the
+/// default keymap's own tests say which keys reach them.
 fn app() -> App {
-    app_with("default")
+    app_with("alt")
 }
 
 fn draw(app: &App) -> String {
@@ -188,14 +190,31 @@ fn help_lists_the_bindings() {
 }
 
 #[test]
-fn close_asks_and_a_prompt_shows_in_the_status_bar() {
-    let mut app = app();
-    app.update(key("alt-x"));
+fn close_asks_and_only_enter_closes() {
+    let mut app = app_with("default");
+    // The default: the prefix, then x.
+    app.update(key("x"));
+    assert!(app.overlay.is_none(), "x alone is typed, not an action");
+    app.update(key("ctrl-\\"));
+    app.update(key("x"));
     let status = draw(&app).lines().last().expect("status").to_string();
-    assert!(status.contains("close pane 1 (bash, still running)? y/n"), "{status}");
-    assert!(sent(&mut app).is_empty(), "nothing closes before the answer");
+    assert!(status.contains("close pane 1 (bash, still running)? enter closes, other keys keep it"), "{status}");
+    let typed = sent(&mut app);
+    assert_eq!(typed.len(), 1, "only the first x was typed: {typed:?}");
+    // A typed word's `y` (or any key but Enter) keeps the pane, and is not typed either.
     app.update(key("y"));
+    assert!(app.overlay.is_none() && sent(&mut app).is_empty(), "a y closed the pane or was typed");
+    app.update(key("ctrl-\\"));
+    app.update(key("x"));
+    app.update(key("enter"));
     assert_eq!(command_of(&sent(&mut app)[0]), Some(&Command::ClosePane { pane: 1, worktree: None }));
+}
+
+#[test]
+fn the_default_status_bar_says_the_prefix_and_what_follows() {
+    let app = app_with("default");
+    let status = draw_at(&app, 160, ROWS).lines().last().expect("status").to_string();
+    assert!(status.contains("ctrl-\\ then  \\ split  - split↓  h focus  z zoom  a agents  w switch"), "{status}");
 }
 
 #[test]
