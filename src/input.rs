@@ -67,14 +67,17 @@ impl Key {
     pub fn new(code: KeyCode, mods: u8) -> Key {
         let mut key = Key { code, mods: Mods(mods) };
         if let KeyCode::Char(c) = code {
-            if key.mods.has(Mods::SHIFT) && c.is_alphabetic() {
+            let ctrl = key.mods.has(Mods::CTRL);
+            // ctrl+letter is the lower-case letter (ctrl-shift keeps its shift, below);
+            // otherwise shift makes the letter upper case.
+            if ctrl && c.is_ascii_alphabetic() {
+                key.code = KeyCode::Char(c.to_ascii_lowercase());
+            } else if key.mods.has(Mods::SHIFT) && c.is_alphabetic() {
                 key.code = KeyCode::Char(c.to_uppercase().next().unwrap_or(c));
             }
-            if key.mods.has(Mods::CTRL) && c.is_ascii_uppercase() {
-                key.code = KeyCode::Char(c.to_ascii_lowercase());
-            }
-            // Shift is in the character itself (`A`, `%`); only shift-space keeps it.
-            if c != ' ' {
+            // Shift is in the character itself (`A`, `%`); only shift-space keeps it, and
+            // ctrl-shift, which the kitty protocol tells from ctrl alone.
+            if c != ' ' && !ctrl {
                 key.mods.0 &= !Mods::SHIFT;
             }
         }
@@ -457,6 +460,12 @@ fn parse_csi(b: &[u8]) -> Parsed {
         (None, b'F') => Some(InputEvent::Key(Key::new(KeyCode::End, mods))),
         (None, b'Z') => Some(InputEvent::Key(Key::new(KeyCode::BackTab, 0))),
         (None, b'P'..=b'S') => Some(InputEvent::Key(Key::new(KeyCode::F(fin - b'P' + 1), mods))),
+        // xterm's modifyOtherKeys: CSI 27 ; mods ; code ~.
+        (None, b'~') if p(0) == 27 && params.len() == 3 => {
+            code_point_key(p(2)).map(|c| InputEvent::Key(Key::new(c, Mods::from_xterm_param(p(1)).0)))
+        }
+        // The terminal's answer to the kitty keyboard query, come late: nothing to type.
+        (Some(b'?'), b'u') => Some(InputEvent::Raw(Vec::new())),
         (None, b'~') => {
             let code = match p(0) {
                 200 => return Parsed::Event(InputEvent::Raw(PASTE_START.to_vec()), used),
@@ -473,20 +482,22 @@ fn parse_csi(b: &[u8]) -> Parsed {
             };
             code.map(|c| InputEvent::Key(Key::new(c, mods)))
         }
-        (None, b'u') => {
-            // CSI codepoint ; mods u (fixterms / kitty).
-            let code = match p(0) {
-                13 => Some(KeyCode::Enter),
-                9 => Some(KeyCode::Tab),
-                27 => Some(KeyCode::Esc),
-                127 => Some(KeyCode::Backspace),
-                cp => char::from_u32(cp as u32).map(KeyCode::Char),
-            };
-            code.map(|c| InputEvent::Key(Key::new(c, mods)))
-        }
+        // CSI codepoint ; mods u (fixterms / kitty).
+        (None, b'u') => code_point_key(p(0)).map(|c| InputEvent::Key(Key::new(c, mods))),
         _ => None,
     };
     Parsed::Event(event.unwrap_or_else(raw), used)
+}
+
+/// The key of a code point as CSI u and modifyOtherKeys name keys.
+fn code_point_key(cp: u16) -> Option<KeyCode> {
+    match cp {
+        13 => Some(KeyCode::Enter),
+        9 => Some(KeyCode::Tab),
+        27 => Some(KeyCode::Esc),
+        127 => Some(KeyCode::Backspace),
+        cp => char::from_u32(cp as u32).map(KeyCode::Char),
+    }
 }
 
 fn mouse_from_code(code: u16, x: u16, y: u16, release: bool) -> Option<MouseEvent> {
@@ -542,7 +553,92 @@ pub fn encode(event: &InputEvent, modes: &Modes) -> Vec<u8> {
     }
 }
 
+/// A key as the program asked to get it: the kitty keyboard protocol's `CSI u` forms, or
+/// xterm's modifyOtherKeys, where it asked for them and they differ; else as terminals
+/// always sent keys.
 pub fn encode_key(k: Key, modes: &Modes) -> Vec<u8> {
+    if modes.keyboard != 0 {
+        if let Some(bytes) = kitty_key(k, modes.keyboard) {
+            return bytes;
+        }
+    } else if modes.modify_other_keys != 0
+        && let Some(bytes) = other_key(k, modes.modify_other_keys)
+    {
+        return bytes;
+    }
+    legacy_key(k, modes)
+}
+
+/// The code point a key is reported by, and whether shift made it (`A` is `a` with shift).
+fn key_code_point(k: Key) -> Option<(u32, bool)> {
+    match k.code {
+        KeyCode::Char(c) if c.is_uppercase() => Some((c.to_lowercase().next().unwrap_or(c) as u32, true)),
+        KeyCode::Char(c) => Some((c as u32, false)),
+        KeyCode::Enter => Some((13, false)),
+        KeyCode::Tab => Some((9, false)),
+        KeyCode::BackTab => Some((9, true)),
+        KeyCode::Backspace => Some((127, false)),
+        KeyCode::Esc => Some((27, false)),
+        _ => None,
+    }
+}
+
+/// The kitty keyboard protocol (`flags` as `screen::Keyboard`): keys legacy bytes make
+/// ambiguous (Esc, ctrl and alt chords, modified Enter, Tab and Backspace), or with
+/// `ALL_AS_ESCAPES` every such key, as `CSI code ; mods u`. `None`: as legacy.
+fn kitty_key(k: Key, flags: u8) -> Option<Vec<u8>> {
+    use crate::screen::Keyboard;
+    let (cp, shifted) = key_code_point(k)?;
+    let mods = Mods(k.mods.0 | if shifted { Mods::SHIFT } else { 0 });
+    let text_key = matches!(k.code, KeyCode::Char(_));
+    let chord = k.mods.has(Mods::CTRL) || k.mods.has(Mods::ALT);
+    let all = flags & Keyboard::ALL_AS_ESCAPES != 0;
+    let wanted = all || chord || k.code == KeyCode::Esc || (!text_key && mods.0 != 0);
+    if !wanted || flags & (Keyboard::DISAMBIGUATE | Keyboard::ALL_AS_ESCAPES) == 0 {
+        return None;
+    }
+    let mut seq = format!("\x1b[{cp}");
+    // The text the key types, where asked for (text keys without ctrl or alt only).
+    let text = match k.code {
+        KeyCode::Char(c) if all && flags & Keyboard::ASSOCIATED_TEXT != 0 && !chord => Some(c as u32),
+        _ => None,
+    };
+    if mods.0 != 0 || text.is_some() {
+        seq.push_str(&format!(";{}", mods.xterm_param()));
+    }
+    if let Some(t) = text {
+        seq.push_str(&format!(";{t}"));
+    }
+    seq.push('u');
+    Some(seq.into_bytes())
+}
+
+/// xterm's modifyOtherKeys (`level` 1 or 2): `CSI 27 ; mods ; code ~` for modified keys
+/// that legacy bytes cannot tell apart (Shift+Enter, ctrl+digits, ctrl+shift letters), and
+/// at level 2 for every ctrl or alt chord too. `None`: as legacy.
+fn other_key(k: Key, level: u8) -> Option<Vec<u8>> {
+    if k.mods.0 == 0 || k.code == KeyCode::BackTab {
+        return None;
+    }
+    let ctrl = k.mods.has(Mods::CTRL);
+    let (code, mods) = match k.code {
+        // xterm names the character typed: a shifted letter by its upper case.
+        KeyCode::Char(c) => {
+            let shift = k.mods.has(Mods::SHIFT) || c.is_uppercase();
+            let typed = if shift { c.to_uppercase().next().unwrap_or(c) } else { c };
+            let legacy = ctrl && !shift && (c.is_ascii_lowercase() || "@[\\]^_ ?".contains(c));
+            if level < 2 && (legacy || !ctrl) {
+                return None;
+            }
+            (typed as u32, Mods(k.mods.0 | if shift { Mods::SHIFT } else { 0 }))
+        }
+        _ => (key_code_point(k)?.0, k.mods),
+    };
+    Some(format!("\x1b[27;{};{code}~", mods.xterm_param()).into_bytes())
+}
+
+/// A key as terminals have always sent it.
+fn legacy_key(k: Key, modes: &Modes) -> Vec<u8> {
     let alt = k.mods.has(Mods::ALT);
     let ctrl = k.mods.has(Mods::CTRL);
     let mut out = Vec::new();
@@ -553,7 +649,8 @@ pub fn encode_key(k: Key, modes: &Modes) -> Vec<u8> {
         out.extend_from_slice(bytes);
     };
     let letter = |c: u8| -> Vec<u8> {
-        if k.mods.0 & !Mods::SHIFT == 0 {
+        // Shift counts: Shift+Up is `CSI 1;2A`, not Up.
+        if k.mods.0 == 0 {
             return if modes.app_cursor { vec![0x1b, b'O', c] } else { vec![0x1b, b'[', c] };
         }
         format!("\x1b[1;{}{}", k.mods.xterm_param(), c as char).into_bytes()
@@ -824,6 +921,67 @@ mod tests {
             let [InputEvent::Key(key)] = ev.as_slice() else { panic!("one key for {bytes:?}") };
             assert_eq!(encode_key(*key, &normal), bytes, "{key}");
         }
+    }
+
+    #[test]
+    fn keys_reach_a_program_as_it_asked_for_them() {
+        let legacy = Modes::default();
+        for (key, want) in [
+            ("shift-up", "\x1b[1;2A"),
+            ("shift-home", "\x1b[1;2H"),
+            ("shift-end", "\x1b[1;2F"),
+            ("ctrl-shift-left", "\x1b[1;6D"),
+            ("shift-enter", "\r"),
+            ("ctrl-shift-a", "\x01"),
+        ] {
+            assert_eq!(String::from_utf8_lossy(&encode_key(k(key), &legacy)), want, "legacy {key}");
+        }
+        let kitty = Modes { keyboard: crate::screen::Keyboard::DISAMBIGUATE, ..Modes::default() };
+        for (key, want) in [
+            ("shift-enter", "\x1b[13;2u"),
+            ("ctrl-enter", "\x1b[13;5u"),
+            ("enter", "\r"),
+            ("esc", "\x1b[27u"),
+            ("ctrl-a", "\x1b[97;5u"),
+            ("ctrl-shift-a", "\x1b[97;6u"),
+            ("alt-x", "\x1b[120;3u"),
+            ("alt-X", "\x1b[120;4u"),
+            ("shift-tab", "\x1b[9;2u"),
+            ("a", "a"),
+            ("A", "A"),
+            ("up", "\x1b[A"),
+            ("shift-up", "\x1b[1;2A"),
+        ] {
+            assert_eq!(String::from_utf8_lossy(&encode_key(k(key), &kitty)), want, "kitty {key}");
+        }
+        let all = Modes { keyboard: 8 | 16, ..Modes::default() };
+        assert_eq!(encode_key(k("A"), &all), b"\x1b[97;2;65u");
+        assert_eq!(encode_key(k("enter"), &all), b"\x1b[13u");
+        for (level, key, want) in [
+            (2, "shift-enter", "\x1b[27;2;13~"),
+            (2, "ctrl-a", "\x1b[27;5;97~"),
+            (2, "ctrl-shift-a", "\x1b[27;6;65~"),
+            (2, "alt-x", "\x1b[27;3;120~"),
+            (1, "ctrl-a", "\x01"),
+            (1, "alt-x", "\x1bx"),
+            (1, "shift-enter", "\x1b[27;2;13~"),
+            (1, "ctrl-1", "\x1b[27;5;49~"),
+            (1, "shift-up", "\x1b[1;2A"),
+        ] {
+            let modes = Modes { modify_other_keys: level, ..Modes::default() };
+            assert_eq!(String::from_utf8_lossy(&encode_key(k(key), &modes)), want, "modifyOtherKeys={level} {key}");
+        }
+        // What such terminals send is read back as the same keys.
+        assert_eq!(
+            keys(b"\x1b[13;2u\x1b[27;2;13~\x1b[27;6;65~"),
+            vec![
+                InputEvent::Key(k("shift-enter")),
+                InputEvent::Key(k("shift-enter")),
+                InputEvent::Key(k("ctrl-shift-a")),
+            ]
+        );
+        // A late answer to the keyboard query is typed nowhere.
+        assert_eq!(keys(b"\x1b[?1u"), vec![InputEvent::Raw(Vec::new())]);
     }
 
     #[test]

@@ -243,3 +243,43 @@ fn ordinary_text_and_every_chord_of_the_programs_reach_the_pane() {
     let status = tui.contents().lines().last().unwrap_or_default().to_string();
     assert!(status.contains("ctrl-\\ then"), "a mode or a question is open: {status}");
 }
+
+/// Keys with their modifiers reach a program as it asked for them: the kitty keyboard
+/// protocol once it pushed its flags (and its query answered), xterm's modifyOtherKeys once
+/// it set that, Shift+arrows always.
+#[test]
+fn modified_keys_reach_the_program_as_it_asked_for_them() {
+    let env = Env::new();
+    // Queries the kitty flags, pushes 1 (disambiguate), queries again; on `q` pops them and
+    // sets modifyOtherKeys 2 instead. Shows every byte it gets, in hex.
+    let program = "const out = (s) => process.stdout.write(s); process.stdin.setRawMode(true); \
+        out('\\x1b[?u\\x1b[>1u\\x1b[?u' + 'PU' + 'SHED\\r\\n'); \
+        process.stdin.on('data', (d) => { out(d.toString('hex') + ' '); \
+          if (d.includes(0x71)) out('\\x1b[<u\\x1b[>4;2m' + 'MO' + 'K\\r\\n'); })";
+    let tui = env.tui(&["--", "node", "-e", program], 160, 30);
+    tui.wait_text("PUSHED");
+    let seen = || env.ok(&["capture", "1"]).split_whitespace().collect::<String>();
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let wait_seen = |what: &str, bytes: &[u8]| {
+        let want = hex(bytes);
+        env.wait_ls(what, |_| seen().contains(&want));
+    };
+    // The query was answered before and after the push.
+    wait_seen("the kitty query answered", b"\x1b[?0u\x1b[?1u");
+    // As a kitty terminal sends them: Shift+Enter, ctrl-shift-a, Esc; and Shift+Up.
+    tui.send(b"\x1b[13;2u");
+    wait_seen("Shift+Enter as CSI u", b"\x1b[13;2u");
+    tui.send(b"\x1b[97;6u");
+    wait_seen("ctrl-shift-a as CSI u", b"\x1b[97;6u");
+    tui.send(b"\x1b[1;2A");
+    wait_seen("Shift+Up", b"\x1b[1;2A");
+    tui.send(b"\x1b[27u");
+    wait_seen("Esc as CSI u", b"\x1b[27u");
+    // modifyOtherKeys instead: Shift+Enter is CSI 27 ; 2 ; 13 ~, ctrl-a is as it always was.
+    tui.send(b"q");
+    tui.wait_text("MOK");
+    tui.send(b"\x1b[13;2u");
+    wait_seen("Shift+Enter as modifyOtherKeys", b"\x1b[27;2;13~");
+    tui.send(b"\x01");
+    wait_seen("ctrl-a at level 2", b"\x1b[27;5;97~");
+}

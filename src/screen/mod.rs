@@ -18,7 +18,7 @@ mod term;
 
 pub use cell::{Attrs, Cell, Color, Style, Width, char_width};
 pub use grid::Row;
-pub use term::{CursorShape, Modes, MouseEncoding, MouseMode, ReportedColors, ScreenEvent, palette_rgb};
+pub use term::{CursorShape, Keyboard, Modes, MouseEncoding, MouseMode, ReportedColors, ScreenEvent, palette_rgb};
 
 use std::borrow::Cow;
 use term::Term;

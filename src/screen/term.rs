@@ -66,6 +66,27 @@ pub struct Modes {
     pub synchronized: bool,
     pub newline: bool,
     pub alt_scroll: bool,
+    /// The kitty keyboard protocol's flags the program asked for (0: legacy keys), as
+    /// `Keyboard` bits; the top of the current screen's stack.
+    pub keyboard: u8,
+    /// xterm's modifyOtherKeys level (`CSI > 4 ; n m`): 0 off, 1 or 2.
+    pub modify_other_keys: u8,
+}
+
+/// Kitty keyboard protocol flags (<https://sw.kovidgoyal.net/kitty/keyboard-protocol/>).
+pub struct Keyboard;
+
+impl Keyboard {
+    /// Keys that legacy encodings make ambiguous (Esc, alt and ctrl chords, modified
+    /// Enter, Tab, Backspace) come as `CSI code ; mods u`.
+    pub const DISAMBIGUATE: u8 = 1;
+    pub const EVENT_TYPES: u8 = 2;
+    pub const ALTERNATE_KEYS: u8 = 4;
+    /// Every key as an escape code, text included.
+    pub const ALL_AS_ESCAPES: u8 = 8;
+    pub const ASSOCIATED_TEXT: u8 = 16;
+    /// Entries a screen's stack keeps; pushing more drops the oldest (as kitty does).
+    const STACK: usize = 16;
 }
 
 impl Default for Modes {
@@ -84,6 +105,8 @@ impl Default for Modes {
             synchronized: false,
             newline: false,
             alt_scroll: false,
+            keyboard: 0,
+            modify_other_keys: 0,
         }
     }
 }
@@ -163,6 +186,8 @@ pub struct Term {
     pub cursor: Cursor,
     /// DECSC slots for the primary (0) and alternate (1) screens.
     saved: [Option<SavedCursor>; 2],
+    /// The kitty keyboard flags each screen's program pushed, primary (0) and alternate (1).
+    keyboard: [Vec<u8>; 2],
     /// Scroll region, rows `top..bottom`.
     pub top: usize,
     pub bottom: usize,
@@ -197,6 +222,7 @@ impl Term {
             history: History::new(scrollback),
             cursor: Cursor::default(),
             saved: [None, None],
+            keyboard: [Vec::new(), Vec::new()],
             top: 0,
             bottom: rows,
             modes: Modes::default(),
@@ -502,16 +528,66 @@ impl Term {
             alt.touch_all(self.gen_);
             self.primary = Some(std::mem::replace(&mut self.grid, alt));
         }
+        self.keyboard_changed();
     }
 
     fn exit_alt(&mut self, restore_cursor: bool) {
         if let Some(mut primary) = self.primary.take() {
             primary.touch_all(self.gen_);
             self.grid = primary;
+            // A fresh alternate screen next time starts with legacy keys.
+            self.keyboard[1].clear();
         }
         if restore_cursor {
             self.restore_cursor();
         }
+        self.keyboard_changed();
+    }
+
+    /// The current screen's kitty keyboard stack.
+    fn keyboard_stack(&mut self) -> &mut Vec<u8> {
+        let slot = self.alt_active() as usize;
+        &mut self.keyboard[slot]
+    }
+
+    fn keyboard_changed(&mut self) {
+        self.modes.keyboard = self.keyboard[self.alt_active() as usize].last().copied().unwrap_or(0);
+    }
+
+    /// `CSI > flags u`, `CSI < n u`, `CSI = flags ; how u`: the kitty keyboard protocol's
+    /// stack of flags (the query, `CSI ? u`, is answered in `csi_dispatch`).
+    fn keyboard_flags(&mut self, op: u8, params: &Params) {
+        let known = |f: u16| (f & 0x1f) as u8;
+        match op {
+            b'>' => {
+                let stack = self.keyboard_stack();
+                if stack.len() == Keyboard::STACK {
+                    stack.remove(0);
+                }
+                stack.push(known(first(params, 0)));
+            }
+            b'<' => {
+                let n = count(params, 0);
+                let stack = self.keyboard_stack();
+                let keep = stack.len().saturating_sub(n);
+                stack.truncate(keep);
+            }
+            _ => {
+                let flags = known(first(params, 0));
+                let stack = self.keyboard_stack();
+                let current = stack.last().copied().unwrap_or(0);
+                let new = match first(params, 1) {
+                    2 => current | flags,
+                    3 => current & !flags,
+                    _ => flags,
+                };
+                match stack.last_mut() {
+                    Some(top) => *top = new,
+                    None => stack.push(new),
+                }
+            }
+        }
+        self.keyboard_changed();
     }
 
     fn soft_reset(&mut self) {
@@ -534,6 +610,7 @@ impl Term {
         self.exit_alt(false);
         self.soft_reset();
         self.modes = Modes::default();
+        self.keyboard = [Vec::new(), Vec::new()];
         self.cursor = Cursor::default();
         self.tabs = default_tabs(self.cols);
         self.cursor_shape = CursorShape::Default;
@@ -1043,6 +1120,13 @@ impl Handler for Term {
             }
             ([], 's') if params.is_empty() => self.save_cursor(),
             ([], 'u') if params.is_empty() => self.restore_cursor(),
+            ([b'?'], 'u') => {
+                let s = format!("\x1b[?{}u", self.modes.keyboard);
+                self.reply(&s);
+            }
+            ([op @ (b'>' | b'<' | b'=')], 'u') => self.keyboard_flags(*op, params),
+            // xterm's modifyOtherKeys: `CSI > 4 ; n m` (`CSI > 4 m` resets it).
+            ([b'>'], 'm') if first(params, 0) == 4 => self.modes.modify_other_keys = first(params, 1).min(2) as u8,
             ([], 't') if first(params, 0) == 18 => {
                 let s = format!("\x1b[8;{};{}t", self.rows, self.cols);
                 self.reply(&s);

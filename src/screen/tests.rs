@@ -197,12 +197,6 @@ fn answers_mode_and_version_queries() {
 }
 
 #[test]
-fn kitty_keyboard_query_gets_no_answer_so_programs_fall_back() {
-    let mut s = screen(10, 5, "\x1b[?u");
-    assert!(s.take_responses().is_empty());
-}
-
-#[test]
 fn modes_programs_set() {
     let s = screen(10, 5, "\x1b[?1h\x1b[?2004h\x1b[?1002h\x1b[?1006h\x1b[?1004h\x1b[?25l");
     let m = s.modes();
@@ -335,4 +329,49 @@ fn fuzz_regression_termcap_request_is_not_echoed_into_the_programs_input() {
     let mut s = Screen::new(20, 3, 10);
     s.feed(b"\x1bP+q\r\nrm -rf ~\r\n\x1b\\\x1bP+q544e;636f\x1b\\");
     assert_eq!(s.take_responses(), b"\x1bP0+r\x1b\\\x1bP0+r544e;636f\x1b\\");
+}
+
+#[test]
+fn the_kitty_keyboard_stack_is_kept_per_screen_and_answered() {
+    let mut s = screen(20, 5, "\x1b[?u");
+    assert_eq!(s.take_responses(), b"\x1b[?0u");
+    // Push, query, set bits, reset bits, pop.
+    let steps: [(&str, u8); 6] =
+        [("\x1b[>1u", 1), ("\x1b[>3u", 3), ("\x1b[=8;2u", 11), ("\x1b[=2;3u", 9), ("\x1b[<u", 1), ("\x1b[<5u", 0)];
+    for (seq, want) in steps {
+        s.feed(seq.as_bytes());
+        assert_eq!(s.modes().keyboard, want, "{seq:?}");
+        s.feed(b"\x1b[?u");
+        assert_eq!(s.take_responses(), format!("\x1b[?{want}u").as_bytes(), "{seq:?}");
+    }
+    // The alternate screen has a stack of its own, gone when it is left.
+    s.feed(b"\x1b[>1u\x1b[?1049h");
+    assert_eq!(s.modes().keyboard, 0);
+    s.feed(b"\x1b[>9u");
+    assert_eq!(s.modes().keyboard, 9);
+    s.feed(b"\x1b[?1049l");
+    assert_eq!(s.modes().keyboard, 1);
+    s.feed(b"\x1b[?1049h");
+    assert_eq!(s.modes().keyboard, 0);
+    // A full reset forgets everything; so many pushes drop the oldest, not memory.
+    s.feed(b"\x1bc");
+    assert_eq!(s.modes().keyboard, 0);
+    for _ in 0..1000 {
+        s.feed(b"\x1b[>1u");
+    }
+    s.feed(b"\x1b[<100u");
+    assert_eq!(s.modes().keyboard, 0);
+}
+
+#[test]
+fn modify_other_keys_is_set_and_reset() {
+    let mut s = screen(20, 5, "\x1b[>4;2m");
+    assert_eq!(s.modes().modify_other_keys, 2);
+    // Not an SGR: the pen is untouched.
+    s.feed(b"x");
+    assert_eq!(cell(&s, 0, 0).style, Style::default());
+    s.feed(b"\x1b[>4m");
+    assert_eq!(s.modes().modify_other_keys, 0);
+    s.feed(b"\x1b[>4;1m");
+    assert_eq!(s.modes().modify_other_keys, 1);
 }

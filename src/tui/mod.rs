@@ -58,8 +58,35 @@ impl TerminalGuard {
     }
 }
 
+/// The modified-key reporting teamster asked the terminal for (`KEYS_*`), to undo it.
+static KEYS_ASKED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(KEYS_LEGACY);
+const KEYS_LEGACY: u8 = 0;
+const KEYS_KITTY: u8 = 1;
+const KEYS_MODIFY_OTHER: u8 = 2;
+
+/// Asks the terminal to report keys with their modifiers (Shift+Enter, ctrl-shift, Esc
+/// apart from alt chords): the kitty keyboard protocol's disambiguation where it answered
+/// the query, else xterm's modifyOtherKeys (ignored by terminals without it). teamster
+/// reads both, and passes each key on as its program asked.
+fn ask_for_modified_keys(kitty: bool) {
+    let (seq, asked) = if kitty { ("\x1b[>1u", KEYS_KITTY) } else { ("\x1b[>4;1m", KEYS_MODIFY_OTHER) };
+    let mut out = std::io::stdout();
+    if out.write_all(seq.as_bytes()).and_then(|_| out.flush()).is_ok() {
+        KEYS_ASKED.store(asked, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn restore() {
     let mut out = std::io::stdout();
+    match KEYS_ASKED.swap(KEYS_LEGACY, std::sync::atomic::Ordering::SeqCst) {
+        KEYS_KITTY => {
+            let _ = out.write_all(b"\x1b[<u");
+        }
+        KEYS_MODIFY_OTHER => {
+            let _ = out.write_all(b"\x1b[>4m");
+        }
+        _ => {}
+    }
     let _ = out.write_all(LEAVE.as_bytes());
     let _ = out.flush();
     let _ = crossterm::terminal::disable_raw_mode();
@@ -114,15 +141,25 @@ fn poll_readable(fd: &OwnedFd, timeout_ms: i32) -> bool {
     r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
 }
 
+/// What the terminal said about itself.
+struct Answers {
+    colors: Option<TermColors>,
+    /// It speaks the kitty keyboard protocol.
+    kitty_keys: bool,
+    /// Whatever was typed meanwhile.
+    typed: Vec<u8>,
+}
+
 /// Asks the terminal for its colours (OSC 10/11), so programs that ask us get the real
-/// answer and pick a matching theme. Device attributes (which every terminal answers) mark
-/// the end of the replies. Returns the colours and whatever else was typed meanwhile.
-fn query_colors() -> (Option<TermColors>, Vec<u8>) {
+/// answer and pick a matching theme, and whether it speaks the kitty keyboard protocol.
+/// Device attributes (which every terminal answers) mark the end of the replies.
+fn query_terminal() -> Answers {
+    let none = || Answers { colors: None, kitty_keys: false, typed: Vec::new() };
     let mut out = std::io::stdout();
-    if out.write_all(b"\x1b]10;?\x1b\\\x1b]11;?\x1b\\\x1b[c").and_then(|_| out.flush()).is_err() {
-        return (None, Vec::new());
+    if out.write_all(b"\x1b]10;?\x1b\\\x1b]11;?\x1b\\\x1b[?u\x1b[c").and_then(|_| out.flush()).is_err() {
+        return none();
     }
-    let Ok(stdin) = std::io::stdin().as_fd().try_clone_to_owned() else { return (None, Vec::new()) };
+    let Ok(stdin) = std::io::stdin().as_fd().try_clone_to_owned() else { return none() };
     let deadline = std::time::Instant::now() + Duration::from_millis(300);
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
@@ -140,7 +177,24 @@ fn query_colors() -> (Option<TermColors>, Vec<u8>) {
             break;
         }
     }
-    parse_color_replies(&got)
+    let kitty_keys = take_kitty_answer(&mut got);
+    let (colors, typed) = parse_color_replies(&got);
+    Answers { colors, kitty_keys, typed }
+}
+
+/// Takes the answer to the kitty keyboard query (`CSI ? flags u`) out of `b`, if it is
+/// there.
+fn take_kitty_answer(b: &mut Vec<u8>) -> bool {
+    let mut start = 0;
+    while let Some(at) = b[start..].windows(3).position(|w| w == b"\x1b[?").map(|i| start + i) {
+        let digits = b[at + 3..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if b.get(at + 3 + digits) == Some(&b'u') {
+            b.drain(at..at + 4 + digits);
+            return true;
+        }
+        start = at + 1;
+    }
+    false
 }
 
 fn find_da1(b: &[u8]) -> Option<(usize, usize)> {
@@ -191,7 +245,8 @@ fn terminal_size() -> Size {
 pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<String> {
     let (keymap, theme) = opts.config.load_ui(&opts.config_path)?;
     let _guard = TerminalGuard::enter(opts.config.mouse)?;
-    let (colors, typed_ahead) = query_colors();
+    let Answers { colors, kitty_keys, typed: typed_ahead } = query_terminal();
+    ask_for_modified_keys(kitty_keys);
     let colors = colors.or(Some(TermColors { fg: theme.terminal_fg, bg: theme.terminal_bg }));
     let stdin = Stdin::new()?;
     let start = terminal_size();
@@ -356,6 +411,16 @@ mod tests {
         let (colors, rest) = parse_color_replies(reply);
         assert_eq!(colors, Some(TermColors { fg: (0xff, 0x80, 0), bg: (0x1c, 0x1c, 0x1c) }));
         assert_eq!(rest, b"xy");
+    }
+
+    #[test]
+    fn the_kitty_keyboard_answer_is_read_and_typed_keys_kept() {
+        let mut got = b"x\x1b]11;rgb:1c1c/1c1c/1c1c\x07\x1b[?1u\x1b[?62;22cy".to_vec();
+        assert!(take_kitty_answer(&mut got));
+        assert_eq!(parse_color_replies(&got).1, b"xy");
+        let mut got = b"\x1b[?62;22c".to_vec();
+        assert!(!take_kitty_answer(&mut got));
+        assert_eq!(got, b"\x1b[?62;22c");
     }
 
     #[test]
