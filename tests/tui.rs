@@ -283,3 +283,12 @@ fn modified_keys_reach_the_program_as_it_asked_for_them() {
     tui.send(b"\x01");
     wait_seen("ctrl-a at level 2", b"\x1b[27;5;97~");
 }
+
+#[test]
+fn doctor_says_what_the_terminal_answered() {
+    let env = Env::new();
+    let (_, out) = env.tui(&["doctor"], 160, 50).wait_exit();
+    // This test's terminal says its colours and knows no kitty keyboard protocol.
+    assert!(out.contains("terminal colours") && out.contains("it says #dddddd on #111111"), "{out}");
+    assert!(out.contains("does not speak the kitty keyboard protocol"), "{out}");
+}

@@ -128,6 +128,9 @@ pub fn checks(config_path: &Path, live: bool) -> Vec<Check> {
         } else {
             out.push(ok("terminal size", format!("{cols}x{rows}")));
         }
+        if std::io::stdin().is_terminal() {
+            out.extend(terminal_answers(config.as_ref(), config_path));
+        }
     } else {
         out.push(warn(
             "terminal",
@@ -337,6 +340,57 @@ fn agent_checks(config: &Config, live: bool) -> Vec<Check> {
 
 /// Whether the hosts whose traffic the proxy reads (git hosts, registries) are ones agents
 /// may reach: one that `allow_hosts` leaves out is read by nobody, since nothing gets there.
+/// What the terminal says when asked (as the TUI asks it): its colours, which programs
+/// that ask are told (else the theme's), and whether it reports keys with their
+/// modifiers.
+fn terminal_answers(config: Option<&Config>, config_path: &Path) -> Vec<Check> {
+    if crossterm::terminal::enable_raw_mode().is_err() {
+        return Vec::new();
+    }
+    let answers = crate::tui::query_terminal();
+    let _ = crossterm::terminal::disable_raw_mode();
+    let hex = |(r, g, b): (u8, u8, u8)| format!("#{r:02x}{g:02x}{b:02x}");
+    let colours = match answers.colors {
+        Some(c) => ok(
+            "terminal colours",
+            format!("it says {} on {}: programs that ask (OSC 10/11) are told these", hex(c.fg), hex(c.bg)),
+        ),
+        None => {
+            let theme = config
+                .and_then(|c| c.load_ui(config_path).ok())
+                .map(|(_, t)| t)
+                .or_else(|| crate::config::Theme::load("dark", None).ok());
+            let Some(theme) = theme else { return vec![keys_check(answers.kitty_keys)] };
+            warn(
+                "terminal colours",
+                format!(
+                    "it does not say: programs that ask (OSC 10/11) are told the {} theme's, {} on {}",
+                    theme.name,
+                    hex(theme.terminal_fg),
+                    hex(theme.terminal_bg)
+                ),
+                "if those are not your terminal's, set terminal_fg and terminal_bg in your theme file",
+            )
+        }
+    };
+    vec![colours, keys_check(answers.kitty_keys)]
+}
+
+fn keys_check(kitty: bool) -> Check {
+    if kitty {
+        ok(
+            "modified keys",
+            "the terminal speaks the kitty keyboard protocol: Shift+Enter and ctrl-shift keys reach agents",
+        )
+    } else {
+        warn(
+            "modified keys",
+            "the terminal does not speak the kitty keyboard protocol: teamster asks for xterm's modifyOtherKeys, which not every terminal has",
+            "if Shift+Enter submits instead of starting a new line, use a terminal with the kitty keyboard protocol (kitty, foot, WezTerm, Ghostty, Alacritty, iTerm2)",
+        )
+    }
+}
+
 fn read_hosts(s: &crate::sandbox::SandboxConfig) -> Check {
     let what = "git hosts and registries";
     // The default git hosts are read in case `allow_hosts` lets agents reach them.

@@ -458,9 +458,13 @@ impl Term {
         let style = self.cursor.style.erased();
         match mode {
             0 => {
-                let row = self.grid.row_mut(y, g);
-                row.erase(x, self.cols, style);
-                row.wrapped = false;
+                // Right after the last column was written, the cursor is past it (a wrap
+                // is pending): the line keeps its last character, as xterm and tmux.
+                if !self.cursor.pending_wrap {
+                    let row = self.grid.row_mut(y, g);
+                    row.erase(x, self.cols, style);
+                    row.wrapped = false;
+                }
                 self.erase_rows(y + 1, self.rows);
             }
             1 => {
@@ -490,6 +494,8 @@ impl Term {
         let style = self.cursor.style.erased();
         let row = self.grid.row_mut(y, g);
         match mode {
+            // Past the last column (a wrap pending) there is nothing to the right to erase.
+            0 if self.cursor.pending_wrap => {}
             0 => {
                 row.erase(x, cols, style);
                 row.wrapped = false;
@@ -938,6 +944,8 @@ impl Handler for Term {
     }
 
     fn execute(&mut self, byte: u8) {
+        // REP repeats the character printed just before it, not one from before a control.
+        self.last_printed = None;
         match byte {
             0x07 => self.events.push(ScreenEvent::Bell),
             0x08 => {
@@ -971,6 +979,10 @@ impl Handler for Term {
     }
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], action: char) {
+        // After any sequence but REP itself, REP has nothing to repeat (as xterm and tmux).
+        if (intermediates, action) != ([].as_slice(), 'b') {
+            self.last_printed = None;
+        }
         match (intermediates, action) {
             ([], 'A') => self.move_up(count(params, 0)),
             ([], 'B') | ([], 'e') => self.move_down(count(params, 0)),
@@ -1136,6 +1148,7 @@ impl Handler for Term {
     }
 
     fn esc_dispatch(&mut self, intermediates: &[u8], byte: u8) {
+        self.last_printed = None;
         match (intermediates, byte) {
             ([], b'D') => self.index(),
             ([], b'E') => {

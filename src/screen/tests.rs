@@ -375,3 +375,25 @@ fn modify_other_keys_is_set_and_reset() {
     s.feed(b"\x1b[>4;1m");
     assert_eq!(s.modes().modify_other_keys, 1);
 }
+
+#[test]
+fn erasing_right_after_the_last_column_keeps_it() {
+    // top writes its header to the last column, then erases the rest of the line.
+    for erase in ["\x1b[K", "\x1b[0K", "\x1b[J"] {
+        let s = screen(5, 2, &format!("abcde{erase}"));
+        assert_eq!(s.row(0).text(), "abcde", "{erase:?}");
+    }
+    // Before the last column, the cursor's cell goes.
+    let s = screen(5, 2, "abcd\x1b[D\x1b[K");
+    assert_eq!(s.row(0).text(), "abc");
+}
+
+#[test]
+fn rep_repeats_only_what_was_printed_just_before() {
+    let s = screen(10, 2, "a\x1b[2b\x1b[2b");
+    assert_eq!(s.row(0).text(), "aaaaa");
+    let s = screen(10, 2, "a\x1b[C\x1b[2b|");
+    assert_eq!(s.row(0).text(), "a |");
+    let s = screen(10, 2, "a\r\x1b[2b");
+    assert_eq!(s.row(0).text(), "a");
+}

@@ -204,6 +204,9 @@ pub struct App {
     pub sidebar: Sidebar,
     /// A fixed clock (seconds since the epoch), for tests; else the wall clock.
     pub clock: Option<u64>,
+    /// The pane a mouse button went down in (inside its border), which gets the drag and
+    /// the release; a click on a border sends a program nothing.
+    mouse_down: Option<PaneId>,
 }
 
 const MESSAGE_TIME: Duration = Duration::from_secs(4);
@@ -233,6 +236,7 @@ impl App {
             pending: HashMap::new(),
             sidebar: Sidebar::default(),
             clock: None,
+            mouse_down: None,
         }
     }
 
@@ -1216,7 +1220,20 @@ impl App {
             }
             return;
         }
-        let Some((pane, rect)) = self.visible().into_iter().find(|(_, r)| r.contains(m.x, m.y)) else { return };
+        // A drag and its release belong to the pane the button went down in, wherever the
+        // pointer is now.
+        let held = match m.kind {
+            MouseKind::Drag | MouseKind::Release => self.mouse_down,
+            _ => None,
+        };
+        let found = match held {
+            Some(p) => self.visible().into_iter().find(|(q, _)| *q == p),
+            None => self.visible().into_iter().find(|(_, r)| r.contains(m.x, m.y)),
+        };
+        let Some((pane, rect)) = found else {
+            self.mouse_down = None;
+            return;
+        };
         let inner = rect.inner();
         let Some(content) = self.panes.get(&pane) else { return };
         let wants_mouse = content.modes.mouse && self.copy.is_none();
@@ -1232,7 +1249,9 @@ impl App {
                 if !focused {
                     self.command(Command::Focus { pane });
                 }
+                self.mouse_down = None;
                 if wants_mouse && inner.contains(m.x, m.y) {
+                    self.mouse_down = Some(pane);
                     self.send_to_pane(pane, vec![InputEvent::Mouse(local)]);
                 }
             }
@@ -1248,8 +1267,18 @@ impl App {
                     self.wheel_scroll(pane, focused, up);
                 }
             }
-            MouseKind::Release | MouseKind::Drag | MouseKind::Move => {
-                if wants_mouse && focused {
+            // A drag and its release go where the button went down (even past the border,
+            // clamped to the pane); a move, only inside it.
+            MouseKind::Release | MouseKind::Drag => {
+                if wants_mouse && self.mouse_down == Some(pane) {
+                    self.send_to_pane(pane, vec![InputEvent::Mouse(local)]);
+                }
+                if m.kind == MouseKind::Release {
+                    self.mouse_down = None;
+                }
+            }
+            MouseKind::Move => {
+                if wants_mouse && focused && inner.contains(m.x, m.y) {
                     self.send_to_pane(pane, vec![InputEvent::Mouse(local)]);
                 }
             }

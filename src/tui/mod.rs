@@ -142,18 +142,18 @@ fn poll_readable(fd: &OwnedFd, timeout_ms: i32) -> bool {
 }
 
 /// What the terminal said about itself.
-struct Answers {
-    colors: Option<TermColors>,
+pub(crate) struct Answers {
+    pub colors: Option<TermColors>,
     /// It speaks the kitty keyboard protocol.
-    kitty_keys: bool,
+    pub kitty_keys: bool,
     /// Whatever was typed meanwhile.
-    typed: Vec<u8>,
+    pub typed: Vec<u8>,
 }
 
 /// Asks the terminal for its colours (OSC 10/11), so programs that ask us get the real
 /// answer and pick a matching theme, and whether it speaks the kitty keyboard protocol.
 /// Device attributes (which every terminal answers) mark the end of the replies.
-fn query_terminal() -> Answers {
+pub(crate) fn query_terminal() -> Answers {
     let none = || Answers { colors: None, kitty_keys: false, typed: Vec::new() };
     let mut out = std::io::stdout();
     if out.write_all(b"\x1b]10;?\x1b\\\x1b]11;?\x1b\\\x1b[?u\x1b[c").and_then(|_| out.flush()).is_err() {

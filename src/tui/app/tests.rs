@@ -691,3 +691,24 @@ fn broadcast_is_toggled_for_the_tab_and_the_status_bar_says_so() {
     let screen = draw(&app);
     assert!(screen.lines().last().is_some_and(|l| l.contains("⇶ typing into all 2 panes")), "{screen}");
 }
+
+#[test]
+fn a_click_on_a_border_sends_the_program_nothing() {
+    let mut app = app();
+    if let Some(c) = app.panes.get_mut(&1) {
+        c.modes.mouse = true;
+    }
+    let mouse = |kind, x, y| {
+        Event::Input(InputEvent::Mouse(MouseEvent { kind, button: MouseButton::Left, x, y, mods: Mods(0) }))
+    };
+    let to_pane = |app: &mut App| sent(app).into_iter().filter(|m| matches!(m, ClientMsg::Input { .. })).count();
+    // On pane 1's left border: neither the press nor the release reaches its program.
+    app.update(mouse(MouseKind::Press, 0, 5));
+    app.update(mouse(MouseKind::Release, 0, 5));
+    assert_eq!(to_pane(&mut app), 0);
+    // Inside: press, a drag that leaves the pane, and the release all go to it.
+    app.update(mouse(MouseKind::Press, 5, 5));
+    app.update(mouse(MouseKind::Drag, 50, 5));
+    app.update(mouse(MouseKind::Release, 50, 5));
+    assert_eq!(to_pane(&mut app), 3);
+}
