@@ -292,3 +292,16 @@ fn doctor_says_what_the_terminal_answered() {
     assert!(out.contains("terminal colours") && out.contains("it says #dddddd on #111111"), "{out}");
     assert!(out.contains("does not speak the kitty keyboard protocol"), "{out}");
 }
+
+#[test]
+fn a_programs_cursor_colour_reaches_the_terminal_and_is_reset() {
+    let env = Env::new();
+    let tui = env.tui(&[], 100, 20);
+    tui.wait_prompt();
+    tui.type_line("printf '\\033]12;#ff8000\\007'; echo COLOUR-$((1+1))");
+    tui.wait_raw("the cursor colour passed on", |raw| {
+        raw.windows(b"\x1b]12;#ff8000".len()).any(|w| w == b"\x1b]12;#ff8000")
+    });
+    tui.type_line("printf '\\033]112\\007'");
+    tui.wait_raw("the cursor colour reset", |raw| raw.windows(b"\x1b]112".len()).any(|w| w == b"\x1b]112"));
+}

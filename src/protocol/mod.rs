@@ -865,6 +865,9 @@ pub struct CursorView {
     pub y: u16,
     pub visible: bool,
     pub shape: CursorShape,
+    /// The colour the program set for it (OSC 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<(u8, u8, u8)>,
 }
 
 /// What a client needs to know of a pane's modes to route input and scroll.

@@ -624,7 +624,8 @@ fn pane_frame(pane: &Pane, sent: Option<&Sent>, limit: Option<usize>) -> Update 
     let size = Size { cols, rows };
     let (x, y) = screen.cursor_position();
     let modes = screen.modes();
-    let cursor = CursorView { x, y, visible: modes.cursor_visible, shape: screen.cursor_shape() };
+    let cursor =
+        CursorView { x, y, visible: modes.cursor_visible, shape: screen.cursor_shape(), color: screen.cursor_color() };
     let pane_modes = PaneModes { mouse: modes.mouse != MouseMode::Off, alt_screen: screen.alt_screen() };
     let generation = screen.generation();
     let first_line = screen.first_line();

@@ -18,7 +18,9 @@ mod term;
 
 pub use cell::{Attrs, Cell, Color, Style, Width, char_width};
 pub use grid::Row;
-pub use term::{CursorShape, Keyboard, Modes, MouseEncoding, MouseMode, ReportedColors, ScreenEvent, palette_rgb};
+pub use term::{
+    CursorShape, Keyboard, Modes, MouseEncoding, MouseMode, ReportedColors, ScreenEvent, palette_rgb, parse_color_spec,
+};
 
 use std::borrow::Cow;
 use term::Term;
@@ -75,6 +77,11 @@ impl Screen {
 
     pub fn cursor_shape(&self) -> CursorShape {
         self.term.cursor_shape
+    }
+
+    /// The cursor colour the program set (OSC 12), if it set one.
+    pub fn cursor_color(&self) -> Option<(u8, u8, u8)> {
+        self.term.cursor_color
     }
 
     pub fn modes(&self) -> Modes {

@@ -200,6 +200,8 @@ pub struct Term {
     joining: bool,
     pub title: String,
     pub cursor_shape: CursorShape,
+    /// The cursor colour the program set (OSC 12), until it resets it (OSC 112).
+    pub cursor_color: Option<(u8, u8, u8)>,
     pub colors: ReportedColors,
     pub responses: Vec<u8>,
     pub events: Vec<ScreenEvent>,
@@ -234,6 +236,7 @@ impl Term {
             joining: false,
             title: String::new(),
             cursor_shape: CursorShape::Default,
+            cursor_color: None,
             colors: ReportedColors::default(),
             responses: Vec::new(),
             events: Vec::new(),
@@ -328,6 +331,16 @@ impl Term {
         if c == '\u{200d}' {
             self.joining = true;
         }
+        // VS16 asks for a character's emoji presentation, two cells wide (`❤️`): the
+        // character is put again, wide, so what follows goes after it.
+        if c == '\u{fe0f}'
+            && let Some(base) = self.narrow_before_cursor()
+            && unicode_width::UnicodeWidthStr::width([base, c].iter().collect::<String>().as_str()) == 2
+        {
+            self.cursor.x = if self.cursor.pending_wrap { self.cursor.x } else { self.cursor.x - 1 };
+            self.cursor.pending_wrap = false;
+            self.put_char(base, 2);
+        }
         let x = if self.cursor.pending_wrap {
             self.cursor.x
         } else if self.cursor.x > 0 {
@@ -339,6 +352,13 @@ impl Term {
         let row = self.grid.row_mut(y, gen_);
         let x = if row.cell(x).width == Width::Spacer && x > 0 { x - 1 } else { x };
         row.push_combining(x, c);
+    }
+
+    /// The character just printed, if it is a narrow one with nothing combined into it.
+    fn narrow_before_cursor(&self) -> Option<char> {
+        let x = if self.cursor.pending_wrap { self.cursor.x } else { self.cursor.x.checked_sub(1)? };
+        let cell = self.grid.row(self.cursor.y).cell(x);
+        (cell.width == Width::Narrow && !cell.combined).then_some(cell.ch)
     }
 
     fn wrap(&mut self) {
@@ -620,6 +640,7 @@ impl Term {
         self.cursor = Cursor::default();
         self.tabs = default_tabs(self.cols);
         self.cursor_shape = CursorShape::Default;
+        self.cursor_color = None;
         self.title.clear();
         self.erase_rows(0, self.rows);
     }
@@ -840,12 +861,49 @@ fn extended_color<'a>(p: &[u16], rest: &mut impl Iterator<Item = &'a [u16]>) -> 
 }
 
 /// The DEC special graphics set: line drawing for programs that switch with `ESC ( 0`.
+/// An X11 colour as OSC 4/10/11/12 write them: `rgb:R/G/B` (1 to 4 hex digits each) or
+/// `#RGB`, `#RRGGBB`, `#RRRRGGGGBBBB`.
+pub fn parse_color_spec(spec: &str) -> Option<(u8, u8, u8)> {
+    // The top 8 bits of a component of `len` hex digits.
+    let scale = |h: &str| -> Option<u8> {
+        let v = u16::from_str_radix(h, 16).ok()?;
+        Some(match h.len() {
+            1 => (v * 17) as u8,
+            2 => v as u8,
+            3 => (v >> 4) as u8,
+            4 => (v >> 8) as u8,
+            _ => return None,
+        })
+    };
+    let parts: Vec<&str> = if let Some(rest) = spec.strip_prefix("rgb:") {
+        rest.split('/').collect()
+    } else {
+        let hex = spec.strip_prefix('#')?;
+        let n = hex.len() / 3;
+        if n == 0 || hex.len() % 3 != 0 || n > 4 || !hex.is_ascii() {
+            return None;
+        }
+        vec![&hex[..n], &hex[n..2 * n], &hex[2 * n..]]
+    };
+    match parts[..] {
+        [r, g, b] => Some((scale(r)?, scale(g)?, scale(b)?)),
+        _ => None,
+    }
+}
+
 fn dec_graphics(c: char) -> char {
     match c {
+        '_' => ' ',
         '`' => '◆',
         'a' => '▒',
+        'b' => '␉',
+        'c' => '␌',
+        'd' => '␍',
+        'e' => '␊',
         'f' => '°',
         'g' => '±',
+        'h' => '␤',
+        'i' => '␋',
         'j' => '┘',
         'k' => '┐',
         'l' => '┌',
@@ -1220,8 +1278,12 @@ impl Handler for Term {
             b"10" if params.get(1).copied() == Some(b"?") => self.color_reply("10", self.colors.fg, bell_terminated),
             b"11" if params.get(1).copied() == Some(b"?") => self.color_reply("11", self.colors.bg, bell_terminated),
             b"12" if params.get(1).copied() == Some(b"?") => {
-                self.color_reply("12", self.colors.cursor, bell_terminated)
+                let colour = self.cursor_color.unwrap_or(self.colors.cursor);
+                self.color_reply("12", colour, bell_terminated)
             }
+            // The cursor's colour, passed on to the terminal while the pane has the focus.
+            b"12" => self.cursor_color = parse_color_spec(&text(1)).or(self.cursor_color),
+            b"112" => self.cursor_color = None,
             b"52" => {
                 let data = text(2);
                 if data != "?" {

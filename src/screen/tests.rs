@@ -397,3 +397,50 @@ fn rep_repeats_only_what_was_printed_just_before() {
     let s = screen(10, 2, "a\r\x1b[2b");
     assert_eq!(s.row(0).text(), "a");
 }
+
+#[test]
+fn an_emoji_asked_for_with_vs16_takes_two_cells_and_keeps_what_follows() {
+    let s = screen(8, 1, "❤\u{fe0f}z");
+    assert_eq!(cell(&s, 0, 0).width, Width::Wide);
+    assert_eq!(cell(&s, 2, 0).ch, 'z');
+    assert_eq!(s.cursor_position(), (3, 0));
+    assert_eq!(s.visible_text(), vec!["❤\u{fe0f}z"]);
+    // Without VS16 it is the narrow text symbol; a VS16 after a letter changes nothing.
+    let s = screen(8, 1, "❤z a\u{fe0f}b");
+    assert_eq!((cell(&s, 1, 0).ch, cell(&s, 4, 0).ch), ('z', 'b'));
+    // At the right margin it moves to the next line whole, as a wide character does.
+    let s = screen(3, 2, "ab❤\u{fe0f}c");
+    assert_eq!(s.visible_text(), vec!["ab", "❤\u{fe0f}c"]);
+}
+
+#[test]
+fn the_whole_dec_special_graphics_set() {
+    let s = screen(40, 1, "\x1b(0_`abcdefghijklmnopqrstuvwxyz{|}~\x1b(B");
+    assert_eq!(s.visible_text(), vec![" ◆▒␉␌␍␊°±␤␋┘┐┌└┼⎺⎻─⎼⎽├┤┴┬│≤≥π≠£·"]);
+}
+
+#[test]
+fn the_cursor_colour_is_kept_answered_and_reset() {
+    let mut s = screen(10, 2, "\x1b]12;rgb:ff/80/00\x07");
+    assert_eq!(s.cursor_color(), Some((0xff, 0x80, 0)));
+    s.feed(b"\x1b]12;?\x1b\\");
+    assert_eq!(s.take_responses(), b"\x1b]12;rgb:ffff/8080/0000\x1b\\");
+    s.feed(b"\x1b]12;#0f0\x07");
+    assert_eq!(s.cursor_color(), Some((0, 0xff, 0)));
+    // Nonsense keeps what was set.
+    s.feed(b"\x1b]12;no-such-colour\x07");
+    assert_eq!(s.cursor_color(), Some((0, 0xff, 0)));
+    s.feed(b"\x1b]112\x07");
+    assert_eq!(s.cursor_color(), None);
+    for (spec, want) in [
+        ("rgb:f/8/0", Some((0xff, 0x88, 0))),
+        ("rgb:ffff/8080/0000", Some((0xff, 0x80, 0))),
+        ("#102030", Some((0x10, 0x20, 0x30))),
+        ("#fff", Some((0xff, 0xff, 0xff))),
+        ("#ggg", None),
+        ("rgb:1/2", None),
+        ("", None),
+    ] {
+        assert_eq!(parse_color_spec(spec), want, "{spec}");
+    }
+}

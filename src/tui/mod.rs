@@ -35,7 +35,7 @@ pub struct Options {
 
 const ENTER: &str = "\x1b[?1049h\x1b[?2004h\x1b[?1004h";
 const MOUSE_ON: &str = "\x1b[?1000h\x1b[?1002h\x1b[?1006h";
-const LEAVE: &str = "\x1b[?1006l\x1b[?1002l\x1b[?1000l\x1b[?1004l\x1b[?2004l\x1b[0 q\x1b[?25h\x1b[?1049l";
+const LEAVE: &str = "\x1b[?1006l\x1b[?1002l\x1b[?1000l\x1b[?1004l\x1b[?2004l\x1b[0 q\x1b]112\x1b\\\x1b[?25h\x1b[?1049l";
 
 /// Puts the terminal back as it was, however the TUI ends.
 struct TerminalGuard;
@@ -215,13 +215,7 @@ fn parse_color_replies(b: &[u8]) -> (Option<TermColors>, Vec<u8>) {
         let body_start = s + code.len();
         let Some(len) = rest[body_start..].iter().position(|&c| c == 0x07 || c == 0x1b) else { continue };
         let body = String::from_utf8_lossy(&rest[body_start..body_start + len]).into_owned();
-        let parts: Vec<u8> = body
-            .split('/')
-            .filter_map(|h| u16::from_str_radix(h, 16).ok().map(|v| if h.len() > 2 { (v >> 8) as u8 } else { v as u8 }))
-            .collect();
-        if let [r, g, b] = parts[..] {
-            colors[i] = Some((r, g, b));
-        }
+        colors[i] = crate::screen::parse_color_spec(&format!("rgb:{body}"));
         let mut end = body_start + len + 1;
         if rest.get(body_start + len) == Some(&0x1b) {
             end += 1;
@@ -274,6 +268,7 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut shape = None;
+    let mut cursor_color = None;
     loop {
         for effect in std::mem::take(&mut app.effects) {
             match effect {
@@ -319,12 +314,24 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
         }
         // The events' messages (keys, above all) left above, before this drawing.
         display.draw(&mut app)?;
-        let want = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor.shape);
+        let cursor = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor);
+        let want = cursor.map(|c| c.shape);
         if want != shape {
             shape = want;
             let code = want.map_or(0, |s| s as u8);
             let out = display.out.writer();
             let _ = write!(out, "\x1b[{code} q").and_then(|_| out.flush());
+        }
+        // The focused program's cursor colour (OSC 12), or the terminal's own again.
+        let colour = cursor.and_then(|c| c.color);
+        if colour != cursor_color {
+            cursor_color = colour;
+            let out = display.out.writer();
+            let _ = match colour {
+                Some((r, g, b)) => write!(out, "\x1b]12;#{r:02x}{g:02x}{b:02x}\x1b\\"),
+                None => write!(out, "\x1b]112\x1b\\"),
+            }
+            .and_then(|_| out.flush());
         }
         let tick = app.next_tick().map(tokio::time::Instant::from_std);
         tokio::select! {
