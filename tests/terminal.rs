@@ -147,3 +147,80 @@ fn clipboard_allow_passes_it_on_and_ask_shows_it_first() {
     tui.keys("y");
     tui.wait_raw("the clipboard set once allowed", |raw| contains(raw, &osc52(sneaky)));
 }
+
+/// What a cell shows, for comparing two screens: its text (a blank is a blank, written
+/// or not) and how it is drawn; a blank's colour, boldness and slant do not show.
+type Looks = (String, vt100::Color, vt100::Color, [bool; 4]);
+
+fn looks(text: &str, fg: vt100::Color, bg: vt100::Color, [bold, italic, underline, inverse]: [bool; 4]) -> Looks {
+    let blank = text.trim().is_empty();
+    (
+        if blank { " ".to_string() } else { text.to_string() },
+        if blank { vt100::Color::Default } else { fg },
+        bg,
+        [bold && !blank, italic && !blank, underline, inverse],
+    )
+}
+
+fn vt100_looks(cell: &vt100::Cell) -> Looks {
+    looks(
+        &cell.contents(),
+        cell.fgcolor(),
+        cell.bgcolor(),
+        [cell.bold(), cell.italic(), cell.underline(), cell.inverse()],
+    )
+}
+
+fn teamster_looks(screen: &teamster::screen::Screen, x: usize, y: usize) -> Looks {
+    use teamster::screen::{Attrs, Color, Width};
+    let cell = screen.row(y).cell(x);
+    let color = |c: Color| match c {
+        Color::Default => vt100::Color::Default,
+        Color::Indexed(i) => vt100::Color::Idx(i),
+        Color::Rgb(r, g, b) => vt100::Color::Rgb(r, g, b),
+    };
+    let a = cell.style.attrs;
+    let row = screen.row(y);
+    let text = match cell.width {
+        Width::Spacer => String::new(),
+        _ => format!("{}{}", cell.ch, if cell.combined { row.combining_at(x).unwrap_or("") } else { "" }),
+    };
+    looks(
+        &text,
+        color(cell.style.fg),
+        color(cell.style.bg),
+        [a.has(Attrs::BOLD), a.has(Attrs::ITALIC), a.has(Attrs::ANY_UNDERLINE), a.has(Attrs::INVERSE)],
+    )
+}
+
+/// Recorded sessions of vim, htop, top and Claude Code (`tests/fidelity/record.sh`),
+/// fed to teamster's terminal model and to an independent emulator (vt100): at the middle,
+/// near the end and at the end of each, every cell looks the same in both.
+#[test]
+fn recorded_programs_look_the_same_in_teamster_and_in_vt100() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity");
+    let (cols, rows) = (100u16, 30u16);
+    for name in ["vim", "htop", "top", "claude"] {
+        let bytes = std::fs::read(dir.join(format!("{name}.bytes"))).expect("a recording");
+        for n in [bytes.len() / 2, bytes.len() * 9 / 10, bytes.len()] {
+            let mut want = vt100::Parser::new(support::nz(rows), support::nz(cols), 0);
+            want.process(&bytes[..n]);
+            let mut got = teamster::screen::Screen::new(cols, rows, 0);
+            got.feed(&bytes[..n]);
+            for y in 0..rows {
+                for x in 0..cols {
+                    let theirs = want.screen().cell(y, x).map(vt100_looks);
+                    let ours = teamster_looks(&got, x as usize, y as usize);
+                    assert_eq!(
+                        Some(&ours),
+                        theirs.as_ref(),
+                        "{name} after {n} of {} bytes, row {y} column {x}\nteamster:\n{}\nvt100:\n{}",
+                        bytes.len(),
+                        got.visible_text().join("\n"),
+                        want.screen().contents()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -216,7 +216,7 @@ pub struct Tui {
     deadline: Duration,
 }
 
-fn nz(v: u16) -> std::num::NonZero<u16> {
+pub fn nz(v: u16) -> std::num::NonZero<u16> {
     std::num::NonZero::new(v.max(1)).expect("non-zero")
 }
 
