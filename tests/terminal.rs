@@ -164,7 +164,7 @@ fn looks(text: &str, fg: vt100::Color, bg: vt100::Color, [bold, italic, underlin
 
 fn vt100_looks(cell: &vt100::Cell) -> Looks {
     looks(
-        &cell.contents(),
+        cell.contents(),
         cell.fgcolor(),
         cell.bgcolor(),
         [cell.bold(), cell.italic(), cell.underline(), cell.inverse()],
