@@ -663,6 +663,8 @@ impl Runner {
     }
 
     pub(super) fn audit(&self, record: DecisionRecord) {
+        // Stamped when decided, not when asked: the audit reads in the order of decisions.
+        let record = DecisionRecord { ts: now_secs(), ..record };
         if let Err(e) = self.store.lock().add_decision(&record) {
             log(&format!("audit log: {e}"));
         }

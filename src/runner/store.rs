@@ -62,6 +62,7 @@ CREATE INDEX IF NOT EXISTS spend_day ON spend(day);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, pane TEXT NOT NULL, agent TEXT NOT NULL,
     kind TEXT NOT NULL, what TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, rule TEXT, reason TEXT);
+CREATE INDEX IF NOT EXISTS decisions_ts ON decisions(ts);
 CREATE TABLE IF NOT EXISTS allowances (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, scope TEXT NOT NULL, scope_value TEXT NOT NULL,
     tool TEXT NOT NULL, what TEXT NOT NULL);
@@ -271,7 +272,7 @@ impl Store {
     pub fn decisions(&self, n: usize) -> Result<Vec<DecisionRecord>, String> {
         let mut stmt = self
             .db
-            .prepare("SELECT ts, session, pane, agent, kind, what, verdict, by, rule, reason, place FROM decisions ORDER BY id DESC LIMIT ?1")
+            .prepare("SELECT ts, session, pane, agent, kind, what, verdict, by, rule, reason, place FROM decisions ORDER BY ts DESC, id DESC LIMIT ?1")
             .map_err(sql)?;
         let rows = stmt
             .query_map([n as i64], |r| {
@@ -436,6 +437,30 @@ mod tests {
         };
         s.add_decision(&d).unwrap();
         assert_eq!(s.decisions(10).unwrap(), vec![d]);
+    }
+
+    #[test]
+    fn the_audit_reads_newest_decision_first() {
+        let s = Store::in_memory();
+        let at = |ts: u64, what: &str| DecisionRecord {
+            ts,
+            session: "s".into(),
+            pane: "p".into(),
+            place: "s:1.1".into(),
+            agent: "a".into(),
+            kind: crate::approval::ActionKind::ToolCall,
+            what: what.into(),
+            verdict: crate::approval::Verdict::Allow,
+            by: crate::approval::DecidedBy::Policy,
+            rule: None,
+            reason: None,
+        };
+        // Written out of order (a record kept from before a restart, say): read by time.
+        for d in [at(20, "second"), at(10, "first"), at(30, "third")] {
+            s.add_decision(&d).expect("add");
+        }
+        let read: Vec<String> = s.decisions(10).expect("read").into_iter().map(|d| d.what).collect();
+        assert_eq!(read, ["third", "second", "first"]);
     }
 
     #[test]

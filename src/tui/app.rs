@@ -1076,13 +1076,18 @@ impl App {
                 _ if cancel => None,
                 _ => Some(Overlay::Confirm { kind, question }),
             },
-            Overlay::Help { scroll } => match key.code {
-                KeyCode::Down | KeyCode::Char('j') => Some(Overlay::Help { scroll: scroll.saturating_add(1) }),
-                KeyCode::Up | KeyCode::Char('k') => Some(Overlay::Help { scroll: scroll.saturating_sub(1) }),
-                KeyCode::PageDown | KeyCode::Char(' ') => Some(Overlay::Help { scroll: scroll.saturating_add(10) }),
-                KeyCode::PageUp => Some(Overlay::Help { scroll: scroll.saturating_sub(10) }),
-                _ => None,
-            },
+            Overlay::Help { scroll: scroll_at } => {
+                // Never past its end: the first key back up moves it.
+                let limit = super::view::help_scroll_limit(self);
+                let scroll = |s: u16| Some(Overlay::Help { scroll: s.min(limit) });
+                match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => scroll(scroll_at.saturating_add(1)),
+                    KeyCode::Up | KeyCode::Char('k') => scroll(scroll_at.saturating_sub(1)),
+                    KeyCode::PageDown | KeyCode::Char(' ') => scroll(scroll_at.saturating_add(10)),
+                    KeyCode::PageUp => scroll(scroll_at.saturating_sub(10)),
+                    _ => None,
+                }
+            }
             Overlay::Switcher(mut sw) => match sw.key(&key, &self.sidebar.pending) {
                 Outcome::Stay => Some(Overlay::Switcher(sw)),
                 Outcome::Close => None,

@@ -842,6 +842,37 @@ fn draw_picker(app: &App, buf: &mut Buffer, area: TRect) {
 }
 
 fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
+    let lines = help_lines(app);
+    let box_area = help_area(area, &lines);
+    let scroll = scroll.min(help_max_scroll(lines.len(), box_area));
+    Clear.render(box_area, buf);
+    Paragraph::new(lines)
+        .scroll((scroll, 0))
+        .style(theme(app, "overlay"))
+        .block(overlay_block(app, " keys ", " j/k scroll  any other key closes "))
+        .render(box_area, buf);
+}
+
+/// Where the help goes: as wide as its longest line (the terminal's width at most), as
+/// high as the screen allows.
+fn help_area(area: TRect, lines: &[Line]) -> TRect {
+    let widest = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16;
+    centered(area, widest + 4, area.height.saturating_sub(4))
+}
+
+/// How far the help can scroll: until its last line is at the bottom, no further.
+fn help_max_scroll(lines: usize, box_area: TRect) -> u16 {
+    (lines as u16).saturating_sub(box_area.height.saturating_sub(2))
+}
+
+/// The help's scroll position for `app`'s screen, kept within its end.
+pub fn help_scroll_limit(app: &App) -> u16 {
+    let lines = help_lines(app);
+    let area = TRect::new(0, 0, app.size.cols, app.size.rows);
+    help_max_scroll(lines.len(), help_area(area, &lines))
+}
+
+fn help_lines(app: &App) -> Vec<Line<'static>> {
     let mode = if app.mode == Mode::Copy || app.copy.is_some() { Mode::Copy } else { app.mode };
     let mut lines: Vec<Line> = Vec::new();
     let section = |title: String, m: Mode, lines: &mut Vec<Line>| {
@@ -882,13 +913,7 @@ fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
         section("after the prefix key".into(), Mode::Prefix, &mut lines);
     }
     lines.push(Line::raw("  Hold shift to select text with your terminal's own mouse selection."));
-    let box_area = centered(area, 72, area.height.saturating_sub(4));
-    Clear.render(box_area, buf);
-    Paragraph::new(lines)
-        .scroll((scroll, 0))
-        .style(theme(app, "overlay"))
-        .block(overlay_block(app, " keys ", " j/k scroll  any other key closes "))
-        .render(box_area, buf);
+    lines
 }
 
 fn describe(action: Action) -> String {

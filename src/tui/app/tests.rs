@@ -712,3 +712,18 @@ fn a_click_on_a_border_sends_the_program_nothing() {
     app.update(mouse(MouseKind::Release, 50, 5));
     assert_eq!(to_pane(&mut app), 3);
 }
+
+#[test]
+fn help_scrolls_to_its_end_and_no_further() {
+    let mut app = app();
+    app.update(key("alt-?"));
+    for _ in 0..500 {
+        app.update(key("j"));
+    }
+    let screen = draw(&app);
+    assert!(screen.contains("Hold shift to select text"), "the end shows:\n{screen}");
+    let Some(Overlay::Help { scroll: end }) = app.overlay else { panic!("help closed") };
+    // One key back up moves it at once.
+    app.update(key("k"));
+    assert!(matches!(app.overlay, Some(Overlay::Help { scroll }) if scroll + 1 == end), "{:?}", app.overlay);
+}
