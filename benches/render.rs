@@ -38,6 +38,7 @@ fn session(panes: u32) -> SessionView {
         clients: 1,
         created: 0,
         spend: 0.0,
+        burn_per_hour: 0.0,
         budget: None,
         cap_hit: None,
         watchers: Vec::new(),
@@ -85,7 +86,7 @@ fn main() {
     for panes in [1u32, 4] {
         for (label, full) in [("one row changed", false), ("every row changed", true)] {
             let mut app = App::new(keymap.clone(), theme.clone(), Size { cols: 200, rows: 50 }, true);
-            app.update(Event::Server(ServerMsg::Session { session: session(panes) }));
+            app.update(Event::Server(ServerMsg::Session { session: Box::new(session(panes)) }));
             let mut display =
                 teamster::tui::display::Display::new(std::io::sink(), ratatui::layout::Size { width: 200, height: 50 })
                     .expect("display");

@@ -288,7 +288,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// What the agents have spent: by agent, model, day and session (tokens and dollars).
+    /// What the agents have spent: by agent, model, day, session and pane (tokens and dollars), and the burn rate.
     Cost {
         /// Print JSON, for scripts.
         #[arg(long)]

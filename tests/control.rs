@@ -314,9 +314,16 @@ fn a_spend_gate_holds_the_next_request_and_the_meter_is_exact() {
     assert!((pane["spend"].as_f64().unwrap_or(0.0) - expected).abs() < 1e-9, "{pane}");
     let text = env.ok(&["cost"]);
     assert!(text.contains("mock-gate") && text.contains("fake"), "{text}");
+    // By pane, under the name it had (its place and its agent), and the rate of burning.
+    let by_pane = report["by_pane"].as_array().cloned().unwrap_or_default();
+    assert_eq!(by_pane.len(), 1, "{report}");
+    assert!(by_pane[0]["key"].as_str().is_some_and(|k| k.ends_with(":1.2 fake")), "{report}");
+    let burn = report["burn_per_hour"].as_f64().unwrap_or(0.0);
+    assert!((burn - expected * 6.0).abs() < 1e-6, "burning {burn}/h; spent {expected} in the last ten minutes");
+    assert!(text.contains("burning $"), "{text}");
     // The status bar shows the session's spend; ctrl-\ m breaks it down.
-    tui.wait_for("the spend in the status bar", |s| {
-        s.contents().lines().last().is_some_and(|l| l.contains(&format!(" ${expected:.2} ")))
+    tui.wait_for("the spend and its rate in the status bar", |s| {
+        s.contents().lines().last().is_some_and(|l| l.contains(&format!(" ${expected:.2} · ")) && l.contains("/h "))
     });
     tui.prefix("m");
     tui.wait_text("by agent");

@@ -609,6 +609,7 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
         ("model", &report.by_model),
         ("day", &report.by_day),
         ("session", &report.by_session),
+        ("pane", &report.by_pane),
     ] {
         println!("{title:<28} {:>6} {:>9} {:>9} {:>10} {:>10}", "calls", "input", "output", "cache", "dollars");
         for r in rows {
@@ -619,6 +620,9 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
     }
     let t = &report.total;
     println!("total {} over {} calls", crate::tui::view::dollars(t.cost), t.calls);
+    if report.burn_per_hour > 0.0 {
+        println!("burning {}/h (the last ten minutes)", crate::tui::view::dollars(report.burn_per_hour));
+    }
     if t.estimated > 0 {
         println!(
             "~ {} calls used models not in the price table: priced at [pricing] fallback (`teamster cost --prices`)",

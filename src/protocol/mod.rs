@@ -362,7 +362,8 @@ pub enum ServerMsg {
     },
     /// The whole shape of the session; sent on attach and whenever it changes.
     Session {
-        session: SessionView,
+        /// Boxed: the largest message, sent far less often than frames.
+        session: Box<SessionView>,
     },
     /// Screen updates for the panes the client can see.
     Frame {
@@ -582,7 +583,13 @@ pub struct CostReport {
     pub by_model: Vec<CostRow>,
     pub by_day: Vec<CostRow>,
     pub by_session: Vec<CostRow>,
+    /// Each pane, by the name it had at its latest call (`work:1.2 reviewer`).
+    #[serde(default)]
+    pub by_pane: Vec<CostRow>,
     pub total: CostRow,
+    /// Dollars an hour at the rate of the last ten minutes.
+    #[serde(default)]
+    pub burn_per_hour: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -741,6 +748,9 @@ pub struct SessionView {
     /// Dollars spent by the session's agents, and the next limit a policy acts at.
     #[serde(default)]
     pub spend: f64,
+    /// Dollars an hour at the rate of the last ten minutes.
+    #[serde(default)]
+    pub burn_per_hour: f64,
     #[serde(default)]
     pub budget: Option<(f64, String)>,
     /// The spend cap that stopped its agents, while it holds.

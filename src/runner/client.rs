@@ -575,7 +575,7 @@ impl Feed {
         self.due = due;
         let mut out = Vec::new();
         if let Some(session) = view {
-            out.push(ServerMsg::Session { session });
+            out.push(ServerMsg::Session { session: Box::new(session) });
         }
         // Small updates (an echo) go in a message of their own, ahead of a flooding pane's
         // full screen, so the client draws them without first decoding the big one.

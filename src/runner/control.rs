@@ -737,10 +737,16 @@ impl Runner {
                 m.spend_unknown |= record.priced == Priced::Unknown;
                 record.pane = m.spec.key.clone();
                 record.agent = m.spec.name.clone().unwrap_or_else(|| m.command.clone());
+                record.pane_label = format!("{} {}", s.place_of(pane).unwrap_or_default(), record.agent);
             }
             record.session = s.key.clone();
             record.session_name = s.name.clone();
             s.spend += record.cost;
+            s.recent_spend.push_back((record.ts, record.cost));
+            while s.recent_spend.front().is_some_and(|(t, _)| record.ts.saturating_sub(*t) >= super::store::BURN_WINDOW)
+            {
+                s.recent_spend.pop_front();
+            }
             self.day.lock().1 += record.cost;
             s.touch();
         }

@@ -86,6 +86,8 @@ pub struct Session {
     pub last_used: u64,
     /// Dollars its agents have spent (kept in the state database), and its policy marks.
     pub spend: f64,
+    /// The model calls of the last `BURN_WINDOW` seconds (when, dollars): the burn rate.
+    pub recent_spend: std::collections::VecDeque<(u64, f64)>,
     pub marks: crate::policy::Marks,
     /// The spend cap that refused its agents' model calls last, and why; until a model
     /// call goes out again.
@@ -122,6 +124,14 @@ impl Session {
             marks: self.marks.clone(),
             now: now_secs(),
         }
+    }
+
+    /// Dollars an hour at the rate of the last ten minutes.
+    pub(super) fn burn_per_hour(&self, now: u64) -> f64 {
+        let window = store::BURN_WINDOW;
+        let spent: f64 =
+            self.recent_spend.iter().filter(|(t, _)| now.saturating_sub(*t) < window).map(|(_, c)| c).sum();
+        spent * 3600.0 / window as f64
     }
 
     fn touch(&mut self) {
@@ -472,6 +482,7 @@ impl Runner {
                 id,
                 key,
                 spend,
+                recent_spend: Default::default(),
                 marks,
                 cap_hit: None,
                 contacted: Default::default(),
@@ -817,6 +828,7 @@ impl Runner {
             clients: s.clients.len() as u32,
             created: s.created,
             spend: s.spend,
+            burn_per_hour: s.burn_per_hour(now_secs()),
             budget: self.budget(s),
             cap_hit: s
                 .cap_hit

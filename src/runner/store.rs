@@ -22,6 +22,8 @@ pub struct SpendRecord {
     /// The pane's stable key (it survives restarts), and the agent's name.
     pub pane: String,
     pub agent: String,
+    /// The pane as people name it when the call was made: `work:1.2 reviewer`.
+    pub pane_label: String,
     pub provider: String,
     pub model: Option<String>,
     pub input: u64,
@@ -51,6 +53,9 @@ pub struct DecisionRecord {
     pub reason: Option<String>,
 }
 
+/// The burn rate is the spend of the last ten minutes, per hour.
+pub const BURN_WINDOW: u64 = 600;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS spend (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, day TEXT NOT NULL, session TEXT NOT NULL, session_name TEXT NOT NULL, pane TEXT NOT NULL,
@@ -59,6 +64,8 @@ CREATE TABLE IF NOT EXISTS spend (
     cost REAL NOT NULL, priced TEXT NOT NULL, note TEXT);
 CREATE INDEX IF NOT EXISTS spend_session ON spend(session);
 CREATE INDEX IF NOT EXISTS spend_day ON spend(day);
+CREATE INDEX IF NOT EXISTS spend_ts ON spend(ts);
+CREATE INDEX IF NOT EXISTS spend_pane ON spend(pane, id);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, session TEXT NOT NULL, pane TEXT NOT NULL, agent TEXT NOT NULL,
     kind TEXT NOT NULL, what TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, rule TEXT, reason TEXT);
@@ -70,6 +77,16 @@ CREATE TABLE IF NOT EXISTS marks (
     session TEXT NOT NULL, name TEXT NOT NULL, spend REAL NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (session, name));
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
+
+/// Adds a text column (empty in the rows there are) to a table that lacks it.
+fn add_column(db: &Connection, table: &str, column: &str) -> Result<(), String> {
+    let query = format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1");
+    let has = db.prepare(&query).and_then(|mut q| q.exists([column])).map_err(sql)?;
+    if !has {
+        db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")).map_err(sql)?;
+    }
+    Ok(())
+}
 
 /// A Unix time in the user's time zone.
 fn local(ts: u64) -> Option<libc::tm> {
@@ -124,14 +141,9 @@ impl Store {
         db.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
         db.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
         db.execute_batch(SCHEMA).map_err(sql)?;
-        // Added after the first release: a database written before has no such column.
-        let has_place = db
-            .prepare("SELECT 1 FROM pragma_table_info('decisions') WHERE name = 'place'")
-            .and_then(|mut q| q.exists([]))
-            .map_err(sql)?;
-        if !has_place {
-            db.execute_batch("ALTER TABLE decisions ADD COLUMN place TEXT NOT NULL DEFAULT ''").map_err(sql)?;
-        }
+        // Added after the first release: a database written before lacks them.
+        add_column(&db, "decisions", "place")?;
+        add_column(&db, "spend", "pane_label")?;
         Ok(Store { db })
     }
 
@@ -152,8 +164,8 @@ impl Store {
     pub fn add_spend(&self, r: &SpendRecord) -> Result<(), String> {
         self.db
             .execute(
-                "INSERT INTO spend (ts, day, session, session_name, pane, agent, provider, model, input, output, cache_read, cache_write, cost, priced, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "INSERT INTO spend (ts, day, session, session_name, pane, agent, provider, model, input, output, cache_read, cache_write, cost, priced, note, pane_label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     r.ts as i64,
                     local_day(r.ts),
@@ -169,7 +181,8 @@ impl Store {
                     r.cache_write as i64,
                     r.cost,
                     r.priced.word(),
-                    r.note
+                    r.note,
+                    r.pane_label
                 ],
             )
             .map(|_| ())
@@ -200,15 +213,16 @@ impl Store {
     /// Spend by agent, model, day and session, and the total: `teamster cost`; of every
     /// session, or of those named `session`.
     pub fn report(&self, session: Option<&str>) -> Result<CostReport, String> {
-        let by = |column: &str| -> Result<Vec<CostRow>, String> {
+        // Rows named by `label`, one for each value of `group`.
+        let by_as = |label: &str, group: &str| -> Result<Vec<CostRow>, String> {
             let (filter, args): (&str, Vec<&str>) = match session {
                 Some(s) => ("WHERE session_name = ?1", vec![s]),
                 None => ("", vec![]),
             };
             let query = format!(
-                "SELECT {column}, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write), SUM(cost), COUNT(*),
+                "SELECT {label}, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write), SUM(cost), COUNT(*),
                         SUM(priced = 'fallback'), SUM(priced = 'unknown')
-                 FROM spend {filter} GROUP BY {column} ORDER BY SUM(cost) DESC"
+                 FROM spend {filter} GROUP BY {group} ORDER BY SUM(cost) DESC"
             );
             let mut stmt = self.db.prepare(&query).map_err(sql)?;
             let rows = stmt
@@ -228,6 +242,7 @@ impl Store {
                 .map_err(sql)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(sql)
         };
+        let by = |column: &str| by_as(column, column);
         let mut total = CostRow { key: "total".into(), ..CostRow::default() };
         let by_agent = by("agent")?;
         for r in &by_agent {
@@ -242,7 +257,36 @@ impl Store {
         }
         let mut by_day = by("day")?;
         by_day.sort_by(|a, b| b.key.cmp(&a.key));
-        Ok(CostReport { by_agent, by_model: by("model")?, by_day, by_session: by("session_name")?, total })
+        // By pane: each pane (its stable key) under the name it had at its latest call.
+        let by_pane = by_as(
+            "COALESCE((SELECT l.pane_label FROM spend l WHERE l.pane = spend.pane AND l.pane_label != '' ORDER BY l.id DESC LIMIT 1), agent)",
+            "pane",
+        )?;
+        let burn_per_hour = self.burn_per_hour(session, crate::runner::now_secs());
+        Ok(CostReport {
+            by_agent,
+            by_model: by("model")?,
+            by_day,
+            by_session: by("session_name")?,
+            by_pane,
+            total,
+            burn_per_hour,
+        })
+    }
+
+    /// Dollars an hour, at the rate of the last `BURN_WINDOW` seconds before `now`.
+    pub fn burn_per_hour(&self, session: Option<&str>, now: u64) -> f64 {
+        let since = now.saturating_sub(BURN_WINDOW) as i64;
+        let spent: f64 = match session {
+            Some(s) => self.db.query_row(
+                "SELECT COALESCE(SUM(cost), 0) FROM spend WHERE ts > ?1 AND session_name = ?2",
+                params![since, s],
+                |r| r.get(0),
+            ),
+            None => self.db.query_row("SELECT COALESCE(SUM(cost), 0) FROM spend WHERE ts > ?1", [since], |r| r.get(0)),
+        }
+        .unwrap_or(0.0);
+        spent * 3600.0 / BURN_WINDOW as f64
     }
 
     pub fn add_decision(&self, d: &DecisionRecord) -> Result<i64, String> {
@@ -371,6 +415,7 @@ mod tests {
             session_name: session.into(),
             pane: pane.into(),
             agent: agent.into(),
+            pane_label: format!("{session}:1.1 {agent}"),
             provider: "anthropic".into(),
             model: Some(model.into()),
             input: 10,
@@ -437,6 +482,29 @@ mod tests {
         };
         s.add_decision(&d).unwrap();
         assert_eq!(s.decisions(10).unwrap(), vec![d]);
+    }
+
+    #[test]
+    fn spend_by_pane_under_its_latest_name_and_the_burn_rate() {
+        let s = Store::in_memory();
+        let at = |ts: u64, pane: &str, label: &str, cost: f64| SpendRecord {
+            ts,
+            pane_label: label.into(),
+            ..spend("work", pane, "claude", "m", cost, "table")
+        };
+        for r in [
+            at(100, "p1", "work:1.1 claude", 1.0),
+            at(900, "p2", "work:1.2 claude", 2.0),
+            at(950, "p1", "work:1.1 reviewer", 0.5),
+        ] {
+            s.add_spend(&r).expect("add");
+        }
+        let report = s.report(None).expect("report");
+        let by_pane: Vec<(String, f64)> = report.by_pane.iter().map(|r| (r.key.clone(), r.cost)).collect();
+        assert_eq!(by_pane, [("work:1.2 claude".to_string(), 2.0), ("work:1.1 reviewer".to_string(), 1.5)]);
+        // The last ten minutes before 1000 hold 2.5 dollars: 15 an hour.
+        assert!((s.burn_per_hour(None, 1000) - 15.0).abs() < 1e-9);
+        assert!((s.burn_per_hour(Some("elsewhere"), 1000)).abs() < 1e-9);
     }
 
     #[test]

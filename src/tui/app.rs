@@ -207,7 +207,13 @@ pub struct App {
     /// The pane a mouse button went down in (inside its border), which gets the drag and
     /// the release; a click on a border sends a program nothing.
     mouse_down: Option<PaneId>,
+    /// The session's spend as last seen, and what it grew by when, for the burn rate.
+    spend_seen: Option<(u32, f64)>,
+    recent_spend: std::collections::VecDeque<(Instant, f64)>,
 }
+
+/// The burn rate is the spend of the last ten minutes, per hour.
+const BURN_WINDOW: Duration = Duration::from_secs(600);
 
 const MESSAGE_TIME: Duration = Duration::from_secs(4);
 /// Lines one wheel notch scrolls.
@@ -237,6 +243,8 @@ impl App {
             sidebar: Sidebar::default(),
             clock: None,
             mouse_down: None,
+            spend_seen: None,
+            recent_spend: Default::default(),
         }
     }
 
@@ -320,7 +328,34 @@ impl App {
             .sidebar_area()
             .filter(|_| !self.sidebar.pending.is_empty())
             .map(|_| Instant::now() + Duration::from_secs(1));
-        [self.message.as_ref().map(|m| m.until), overlay, sidebar].into_iter().flatten().min()
+        // While the session burns, its rate in the status bar falls as the calls age.
+        let burn = self.recent_spend.back().map(|_| Instant::now() + Duration::from_secs(15));
+        [self.message.as_ref().map(|m| m.until), overlay, sidebar, burn].into_iter().flatten().min()
+    }
+
+    /// What the session spent since it was last seen, for the burn rate (a new session
+    /// starts it again).
+    fn note_spend(&mut self, session: &SessionView) {
+        let now = Instant::now();
+        match self.spend_seen {
+            Some((id, seen)) if id == session.id && session.spend > seen => {
+                self.recent_spend.push_back((now, session.spend - seen))
+            }
+            Some((id, _)) if id == session.id => {}
+            _ => self.recent_spend.clear(),
+        }
+        self.spend_seen = Some((session.id, session.spend));
+        while self.recent_spend.front().is_some_and(|(t, _)| now.duration_since(*t) >= BURN_WINDOW) {
+            self.recent_spend.pop_front();
+        }
+    }
+
+    /// Dollars an hour at the rate of the last ten minutes of this session.
+    pub fn burn_per_hour(&self) -> f64 {
+        let now = Instant::now();
+        let spent: f64 =
+            self.recent_spend.iter().filter(|(t, _)| now.duration_since(*t) < BURN_WINDOW).map(|(_, c)| c).sum();
+        spent * 3600.0 / BURN_WINDOW.as_secs_f64()
     }
 
     /// Shows `text` in the status bar. Messages quote programs, agents, servers and peers
@@ -391,6 +426,9 @@ impl App {
             }
             Event::Tick => {
                 let now = Instant::now();
+                while self.recent_spend.front().is_some_and(|(t, _)| now.duration_since(*t) >= BURN_WINDOW) {
+                    self.recent_spend.pop_front();
+                }
                 if self.message.as_ref().is_some_and(|m| m.until <= now) {
                     self.message = None;
                 }
@@ -418,6 +456,7 @@ impl App {
                 }
             }
             ServerMsg::Session { session } => {
+                self.note_spend(&session);
                 let ids: Vec<PaneId> = session.panes.iter().map(|p| p.id).collect();
                 self.panes.retain(|id, _| ids.contains(id));
                 if let Some(c) = &self.copy
@@ -425,7 +464,7 @@ impl App {
                 {
                     self.leave_copy();
                 }
-                self.session = Some(session);
+                self.session = Some(*session);
             }
             ServerMsg::Frame { panes } => {
                 for frame in panes {

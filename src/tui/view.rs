@@ -117,6 +117,12 @@ pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
     cursor(app)
 }
 
+/// The session's burn rate, for the status bar: ` · $0.40/h` while it spends.
+fn burn(app: &App) -> String {
+    let rate = app.burn_per_hour();
+    if rate >= 0.005 { format!(" · {}/h", dollars(rate)) } else { String::new() }
+}
+
 /// Dollars as people read them: `$0.42`, `$12.30`, `$1,234`.
 pub fn dollars(x: f64) -> String {
     if x >= 1000.0 {
@@ -332,6 +338,7 @@ fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::pr
             table("by model", &r.by_model, &mut lines);
             table("by day", &r.by_day, &mut lines);
             table("by session", &r.by_session, &mut lines);
+            table("by pane", &r.by_pane, &mut lines);
             lines.push(Line::raw(format!(
                 "  total {} over {} calls{}{}",
                 dollars(r.total.cost),
@@ -343,6 +350,9 @@ fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::pr
                 },
                 if r.total.unknown > 0 { format!("; ? {} not metered", r.total.unknown) } else { String::new() },
             )));
+            if r.burn_per_hour > 0.0 {
+                lines.push(Line::raw(format!("  burning {}/h (the last ten minutes)", dollars(r.burn_per_hour))));
+            }
         }
     }
     let box_area = centered(area, 76, lines.len() as u16 + 2);
@@ -741,8 +751,10 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
                 };
                 (format!(" {} · {raise} ", dollars(s.spend)), theme(app, "attention"))
             }
-            (None, Some((limit, _))) => (format!(" {} of {} ", dollars(s.spend), dollars(*limit)), theme(app, "spend")),
-            (None, None) => (format!(" {} ", dollars(s.spend)), theme(app, "spend")),
+            (None, Some((limit, _))) => {
+                (format!(" {} of {}{} ", dollars(s.spend), dollars(*limit), burn(app)), theme(app, "spend"))
+            }
+            (None, None) => (format!(" {}{} ", dollars(s.spend), burn(app)), theme(app, "spend")),
         };
         if end + 1 + text.width() as u16 + message < area.width {
             buf.set_string(end + 1, y, &text, style);

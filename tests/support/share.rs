@@ -115,7 +115,7 @@ impl Viewer {
 
     fn apply(&mut self, msg: ServerMsg) {
         match msg {
-            ServerMsg::Session { session } => self.session = Some(session),
+            ServerMsg::Session { session } => self.session = Some(*session),
             ServerMsg::Frame { panes } => {
                 for f in panes {
                     let rows = self.rows.entry(f.pane).or_default();

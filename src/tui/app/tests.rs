@@ -60,6 +60,7 @@ fn session() -> SessionView {
         clients: 1,
         created: 0,
         spend: 1.234,
+        burn_per_hour: 0.0,
         budget: Some((5.0, "pause every $5".into())),
         cap_hit: None,
         watchers: Vec::new(),
@@ -94,7 +95,7 @@ fn app_with(keymap: &str) -> App {
     let keymap = Keymap::load(keymap, None).expect("keymap");
     let theme = crate::config::Theme::load("dark", None).expect("theme");
     let mut app = App::new(keymap, theme, Size { cols: COLS, rows: ROWS }, true);
-    app.update(Event::Server(ServerMsg::Session { session: session() }));
+    app.update(Event::Server(ServerMsg::Session { session: Box::new(session()) }));
     app.update(Event::Server(ServerMsg::Frame {
         panes: vec![frame(1, &["$ ls", "$ ", "Cargo.toml  src  tests"]), frame(2, &["error: 2 tests failed"])],
     }));
@@ -660,7 +661,7 @@ fn hand_off_without_an_agent_says_so_and_with_one_sends_its_last_reply() {
     assert!(app.message.as_ref().is_some_and(|m| m.error && m.text.contains("no agent runs in this pane")));
     assert!(sent(&mut app).is_empty());
     // The agent's tab: its last answer is asked for, then where it goes.
-    app.update(Event::Server(ServerMsg::Session { session: SessionView { active_tab: 1, ..session() } }));
+    app.update(Event::Server(ServerMsg::Session { session: Box::new(SessionView { active_tab: 1, ..session() }) }));
     app.update(key("alt-t"));
     app.update(key("y"));
     let asked = sent(&mut app)
@@ -685,7 +686,7 @@ fn broadcast_is_toggled_for_the_tab_and_the_status_bar_says_so() {
     assert_eq!(sent(&mut app).iter().filter_map(command_of).collect::<Vec<_>>(), vec![&Command::ToggleSync]);
     let mut s = session();
     s.tabs[0].synchronized = true;
-    app.update(Event::Server(ServerMsg::Session { session: s }));
+    app.update(Event::Server(ServerMsg::Session { session: Box::new(s) }));
     // Once the message that said so has gone, the status bar keeps saying it.
     app.message = None;
     let screen = draw(&app);
