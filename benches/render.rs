@@ -28,6 +28,7 @@ fn session(panes: u32) -> SessionView {
             focused: 1,
             zoomed: None,
             synchronized: false,
+            arrangement: None,
         }],
         active_tab: 0,
         panes: layout

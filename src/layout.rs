@@ -78,6 +78,60 @@ pub enum Axis {
     Vertical,
 }
 
+/// A whole arrangement of a tab's panes, as tmux names them (`teamster layout NAME`, and a
+/// key that cycles through them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arrangement {
+    /// A grid of equal cells.
+    Tiled,
+    /// The main pane on the left, the others stacked on the right.
+    MainVertical,
+    /// The main pane on top, the others side by side below.
+    MainHorizontal,
+    /// All side by side.
+    EvenHorizontal,
+    /// All stacked.
+    EvenVertical,
+}
+
+impl Arrangement {
+    pub const ALL: [Arrangement; 5] = [
+        Arrangement::Tiled,
+        Arrangement::MainVertical,
+        Arrangement::MainHorizontal,
+        Arrangement::EvenHorizontal,
+        Arrangement::EvenVertical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrangement::Tiled => "tiled",
+            Arrangement::MainVertical => "main-vertical",
+            Arrangement::MainHorizontal => "main-horizontal",
+            Arrangement::EvenHorizontal => "even-horizontal",
+            Arrangement::EvenVertical => "even-vertical",
+        }
+    }
+
+    /// The next in the cycle (after none: the first).
+    pub fn next(current: Option<Arrangement>) -> Arrangement {
+        let i = current.and_then(|c| Arrangement::ALL.iter().position(|a| *a == c)).map_or(0, |i| i + 1);
+        Arrangement::ALL[i % Arrangement::ALL.len()]
+    }
+}
+
+impl std::str::FromStr for Arrangement {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Arrangement, String> {
+        Arrangement::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Arrangement::ALL.iter().map(|a| a.name()).collect();
+            format!("no layout `{s}`; the layouts are {}", names.join(", "))
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
@@ -387,6 +441,32 @@ impl Layout {
         }
     }
 
+    /// `panes` arranged as `how` over `area`; the first is the main pane.
+    pub fn arranged(how: Arrangement, panes: &[PaneId], area: Rect) -> Layout {
+        let split = |axis: Axis, nodes: Vec<(Layout, u32)>| match nodes.len() {
+            1 => nodes.into_iter().next().map(|(n, _)| n).unwrap_or(Layout::Pane(0)),
+            _ => Layout::Split {
+                axis,
+                children: nodes.into_iter().map(|(node, weight)| Child { node, weight }).collect(),
+            },
+        };
+        let each = |ps: &[PaneId]| ps.iter().map(|p| (Layout::Pane(*p), 100)).collect::<Vec<_>>();
+        match (how, panes) {
+            (_, []) => Layout::Pane(0),
+            (_, [one]) => Layout::Pane(*one),
+            (Arrangement::Tiled, _) => Layout::tiled(panes, area),
+            (Arrangement::EvenHorizontal, _) => split(Axis::Horizontal, each(panes)),
+            (Arrangement::EvenVertical, _) => split(Axis::Vertical, each(panes)),
+            // The main pane takes three fifths; the others share the rest.
+            (Arrangement::MainVertical, [main, rest @ ..]) => {
+                split(Axis::Horizontal, vec![(Layout::Pane(*main), 150), (split(Axis::Vertical, each(rest)), 100)])
+            }
+            (Arrangement::MainHorizontal, [main, rest @ ..]) => {
+                split(Axis::Vertical, vec![(Layout::Pane(*main), 150), (split(Axis::Horizontal, each(rest)), 100)])
+            }
+        }
+    }
+
     /// The smallest width and height among the panes' rectangles in `area`.
     pub fn smallest(&self, area: Rect) -> (u16, u16) {
         self.rects(area).iter().fold((u16::MAX, u16::MAX), |(w, h), (_, r)| (w.min(r.w), h.min(r.h)))
@@ -411,6 +491,41 @@ mod tests {
 
     fn rect_of(l: &Layout, p: PaneId) -> Rect {
         l.rect_of(p, AREA).expect("pane present")
+    }
+
+    #[test]
+    fn arrangements_place_every_pane_as_named() {
+        let panes = [7, 8, 9];
+        let rects = |how| {
+            let l = Layout::arranged(how, &panes, AREA);
+            assert_eq!(l.panes(), panes, "{how:?} keeps every pane, in order");
+            panes.map(|p| rect_of(&l, p))
+        };
+        let [a, b, c] = rects(Arrangement::EvenHorizontal);
+        assert!(a.h == 40 && b.h == 40 && c.h == 40 && a.x < b.x && b.x < c.x && a.w.abs_diff(c.w) <= 1);
+        let [a, b, c] = rects(Arrangement::EvenVertical);
+        assert!(a.w == 100 && b.w == 100 && c.w == 100 && a.y < b.y && b.y < c.y);
+        let [main, b, c] = rects(Arrangement::MainVertical);
+        assert_eq!((main.x, main.w, main.h), (0, 60, 40));
+        assert!(b.x == 60 && c.x == 60 && b.y < c.y && b.w == 40);
+        let [main, b, c] = rects(Arrangement::MainHorizontal);
+        assert_eq!((main.y, main.w, main.h), (0, 100, 24));
+        assert!(b.y == 24 && c.y == 24 && b.x < c.x);
+        assert_eq!(Layout::arranged(Arrangement::Tiled, &panes, AREA), Layout::tiled(&panes, AREA));
+        // Cycling goes through every one and round again; names parse back.
+        let mut seen = vec![];
+        let mut at = None;
+        for _ in 0..Arrangement::ALL.len() {
+            let next = Arrangement::next(at);
+            seen.push(next);
+            at = Some(next);
+        }
+        assert_eq!(seen, Arrangement::ALL);
+        assert_eq!(Arrangement::next(at), Arrangement::Tiled);
+        for a in Arrangement::ALL {
+            assert_eq!(a.name().parse::<Arrangement>(), Ok(a));
+        }
+        assert!("spiral".parse::<Arrangement>().unwrap_err().contains("main-vertical"));
     }
 
     #[test]

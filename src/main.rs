@@ -231,6 +231,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Arrange the panes of a session's current tab: tiled, main-vertical, main-horizontal,
+    /// even-horizontal or even-vertical (as tmux's layouts).
+    Layout {
+        /// tiled, main-vertical, main-horizontal, even-horizontal or even-vertical.
+        name: teamster::layout::Arrangement,
+        /// The session (default: the one this shell is in, or the one on a screen).
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+    },
     /// Send each answer one pane's agent gives from now on to another pane's agent, as a
     /// prompt, when it is ready for one; until Ctrl-C, COUNT answers, or a pane goes.
     Pipe {
@@ -429,6 +438,7 @@ fn main() {
             let prompt = cli::Prompt { text, file, from, keys, enter: !no_enter };
             std::process::exit(cli::send(to, prompt, json))
         }
+        Some(Cmd::Layout { name, target }) => cli::layout(name, target),
         Some(Cmd::Pipe { from, to, prefix, count }) => std::process::exit(cli::pipe(&from, &to, prefix, count)),
         Some(Cmd::Wait { target, state, timeout, json }) => {
             std::process::exit(cli::wait(&target, state, timeout, json))

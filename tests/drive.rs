@@ -377,3 +377,26 @@ fn new_from_outside_goes_to_the_session_on_screen_not_the_newest() {
         serde_json::from_str(&env.ok(&["new", "--json", "--", "sleep", "1000"])).expect("JSON");
     assert_eq!(made["session"], "onscreen", "{made}");
 }
+
+#[test]
+fn a_tabs_panes_are_arranged_by_name() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "lay", "--size", "120x40", "--", "sleep", "1000"]);
+    env.ok(&["new", "-t", "lay", "--", "sleep", "1000"]);
+    env.ok(&["new", "-t", "lay", "--", "sleep", "1000"]);
+    let sizes = || -> Vec<(u64, u64)> {
+        env.panes().iter().map(|p| (p["cols"].as_u64().unwrap_or(0), p["rows"].as_u64().unwrap_or(0))).collect()
+    };
+    let said = env.ok(&["layout", "even-horizontal", "-t", "lay"]);
+    assert!(said.contains("even-horizontal (3 panes)"), "{said}");
+    let side_by_side = sizes();
+    assert!(
+        side_by_side.iter().all(|(c, r)| *r == side_by_side[0].1 && c.abs_diff(side_by_side[0].0) <= 1),
+        "{side_by_side:?}"
+    );
+    env.ok(&["layout", "main-vertical", "-t", "lay"]);
+    let main = sizes();
+    assert!(main[0].0 > main[1].0 && main[1] == main[2] && main[0].1 > main[1].1, "{main:?}");
+    let out = env.run(&["layout", "spiral"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("main-vertical"), "{out:?}");
+}

@@ -351,6 +351,17 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
     Ok(())
 }
 
+/// `teamster layout NAME`.
+pub fn layout(arrangement: crate::layout::Arrangement, session: Option<String>) -> anyhow::Result<()> {
+    let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
+    match ask_runner(|id| ClientMsg::Layout { id, session, near, arrangement })? {
+        Some(Reply::Text { text }) => println!("{}", visible(&text)),
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    }
+    Ok(())
+}
+
 /// `teamster keys`: the bindings in effect, after the user's overrides.
 pub fn keys(config_path: PathBuf, actions: bool, json: bool) -> anyhow::Result<()> {
     if actions && json {

@@ -184,6 +184,8 @@ pub enum Action {
     ToggleSync,
     /// Send the focused agent's last answer to another pane's agent.
     HandOff,
+    /// Arrange the tab's panes as the next layout (tiled, main-vertical, ...).
+    NextLayout,
     /// Explicitly no binding: removes one inherited from the base keymap.
     Unbind,
 }
@@ -228,6 +230,7 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("switcher", Action::Switcher),
     ("toggle-sync", Action::ToggleSync),
     ("hand-off", Action::HandOff),
+    ("next-layout", Action::NextLayout),
     ("none", Action::Unbind),
 ];
 

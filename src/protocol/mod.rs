@@ -112,6 +112,10 @@ pub enum Command {
     },
     /// Typing into the current tab goes to each of its panes, or (again) to the focused one.
     ToggleSync,
+    /// Arranges the current tab's panes as named, or as the next arrangement in the cycle.
+    SelectLayout {
+        arrangement: Option<crate::layout::Arrangement>,
+    },
 }
 
 impl Command {
@@ -270,6 +274,14 @@ pub enum ClientMsg {
         id: u64,
         target: String,
     },
+    /// Arranges the current tab of a session (`teamster layout NAME`): the caller's
+    /// session (`near`), or the one named, or the one on a screen.
+    Layout {
+        id: u64,
+        session: Option<String>,
+        near: Option<PaneId>,
+        arrangement: crate::layout::Arrangement,
+    },
     /// Forget an "always allow".
     RemoveAllowance {
         id: u64,
@@ -337,6 +349,7 @@ impl ClientMsg {
             | ClientMsg::LastAnswer { id, .. }
             | ClientMsg::Send { id, .. }
             | ClientMsg::SendMany { id, .. }
+            | ClientMsg::Layout { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::Share { id, .. }
@@ -733,6 +746,9 @@ pub struct TabView {
     /// Typing goes to every pane of the tab.
     #[serde(default)]
     pub synchronized: bool,
+    /// The arrangement last chosen for its panes (cycling goes on from it).
+    #[serde(default)]
+    pub arrangement: Option<crate::layout::Arrangement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -191,6 +191,9 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 });
                 None
             }
+            ClientMsg::Layout { id, session, near, arrangement } => {
+                Some(reply(id, runner.set_layout(session, near, arrangement)))
+            }
             ClientMsg::Cost { id, session } => {
                 let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
                 Some(reply(id, result))
@@ -600,6 +603,7 @@ fn only_pane(mut view: crate::protocol::SessionView, id: PaneId) -> crate::proto
         focused: id,
         zoomed: None,
         synchronized: false,
+        arrangement: None,
     }];
     view.active_tab = 0;
     view.panes.retain(|p| p.id == id);

@@ -22,7 +22,7 @@ pub mod store;
 pub mod worktree;
 
 use crate::config::{Config, OnExit};
-use crate::layout::{Direction, Layout, PaneId, Rect};
+use crate::layout::{Arrangement, Direction, Layout, PaneId, Rect};
 use crate::protocol::{
     AgentInfo, AlertKind, AttachTarget, Command, Context, PaneInfo, PaneState, Reply, ServerMsg, SessionView, Size,
     Spawn, TabView, TermColors, WireRow, WorktreeChoice,
@@ -55,11 +55,22 @@ pub struct Tab {
     pub recent: Vec<PaneId>,
     /// Typing goes to every pane of the tab (tmux's `synchronize-panes`).
     pub synchronized: bool,
+    /// The arrangement last chosen, for cycling to the next.
+    pub arrangement: Option<Arrangement>,
 }
 
 impl Tab {
     pub fn new(id: u32, name: String, layout: Layout, focused: PaneId) -> Tab {
-        Tab { id, name, layout, focused, zoomed: None, recent: vec![focused], synchronized: false }
+        Tab { id, name, layout, focused, zoomed: None, recent: vec![focused], synchronized: false, arrangement: None }
+    }
+
+    /// Arranges the panes (in their order) as `how`, or the next arrangement in the cycle.
+    fn arrange(&mut self, how: Option<Arrangement>, area: Rect) -> Arrangement {
+        let how = how.unwrap_or_else(|| Arrangement::next(self.arrangement));
+        self.layout = Layout::arranged(how, &self.layout.panes(), area);
+        self.arrangement = Some(how);
+        self.zoomed = None;
+        how
     }
 }
 
@@ -821,6 +832,7 @@ impl Runner {
                     focused: t.focused,
                     zoomed: t.zoomed,
                     synchronized: t.synchronized,
+                    arrangement: t.arrangement,
                 })
                 .collect(),
             active_tab: s.active,
@@ -946,6 +958,12 @@ impl Runner {
             Command::Equalize => {
                 active_tab_mut(st, session)?.layout.equalize();
                 self.relayout(st, session);
+            }
+            Command::SelectLayout { arrangement } => {
+                let area = session_ref(st, session)?.area();
+                active_tab_mut(st, session)?.arrange(arrangement, area);
+                self.relayout(st, session);
+                session_mut(st, session)?.touch();
             }
             Command::RenamePane { pane, name } => {
                 let p =
@@ -1537,6 +1555,22 @@ impl Runner {
             results.push(task.await.map_err(|e| format!("a send failed: {e}"))?);
         }
         Ok(Reply::SentMany { results })
+    }
+
+    /// `teamster layout NAME`: arranges the current tab of a session (the caller's, or the
+    /// one on a screen) as named.
+    pub fn set_layout(
+        self: &Arc<Self>,
+        session: Option<String>,
+        near: Option<PaneId>,
+        how: Arrangement,
+    ) -> Result<Reply, String> {
+        let id = session_for(&self.state.lock(), session.as_deref(), near)?;
+        self.command(id, Command::SelectLayout { arrangement: Some(how) })?;
+        let st = self.state.lock();
+        let s = session_ref(&st, id)?;
+        let n = s.tabs.get(s.active).map_or(0, |t| t.layout.panes().len());
+        Ok(Reply::Text { text: format!("tab {} of {}: {} ({n} panes)", s.active + 1, s.name, how.name()) })
     }
 
     /// What a pane's agent answered at the end of its last turn.

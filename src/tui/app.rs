@@ -908,6 +908,13 @@ impl App {
                     "typing goes to every pane of this tab (not into another pane's question)"
                 });
             }
+            Action::NextLayout => {
+                self.mode = Mode::Normal;
+                let current = self.session.as_ref().and_then(|s| s.tab()).and_then(|t| t.arrangement);
+                let next = crate::layout::Arrangement::next(current);
+                self.command(Command::SelectLayout { arrangement: Some(next) });
+                self.say(format!("layout: {}", next.name()));
+            }
             Action::HandOff => {
                 self.mode = Mode::Normal;
                 if let Some(p) = focused {

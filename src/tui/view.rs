@@ -973,5 +973,6 @@ fn describe(action: Action) -> String {
         Action::Switcher => "every session, tab and pane: go to one (waiting agents first)".into(),
         Action::ToggleSync => "type into every pane of the tab at once / stop".into(),
         Action::HandOff => "send this agent's last answer to another agent".into(),
+        Action::NextLayout => "arrange the panes as the next layout (tiled, main-vertical, …)".into(),
     }
 }

@@ -41,7 +41,15 @@ fn session() -> SessionView {
         id: 0,
         name: "work".into(),
         tabs: vec![
-            TabView { id: 1, name: String::new(), layout, focused: 1, zoomed: None, synchronized: false },
+            TabView {
+                id: 1,
+                name: String::new(),
+                layout,
+                focused: 1,
+                zoomed: None,
+                synchronized: false,
+                arrangement: None,
+            },
             TabView {
                 id: 2,
                 name: "agents".into(),
@@ -49,6 +57,7 @@ fn session() -> SessionView {
                 focused: 3,
                 zoomed: None,
                 synchronized: false,
+                arrangement: None,
             },
         ],
         active_tab: 0,
@@ -562,6 +571,7 @@ fn other_session() -> SessionView {
             focused: 7,
             zoomed: None,
             synchronized: false,
+            arrangement: None,
         }],
         panes: vec![writer],
         ..session()
@@ -727,4 +737,21 @@ fn help_scrolls_to_its_end_and_no_further() {
     // One key back up moves it at once.
     app.update(key("k"));
     assert!(matches!(app.overlay, Some(Overlay::Help { scroll }) if scroll + 1 == end), "{:?}", app.overlay);
+}
+
+#[test]
+fn the_layout_key_cycles_through_the_arrangements() {
+    use crate::layout::Arrangement;
+    let mut app = app_with("default");
+    app.update(key("ctrl-\\"));
+    app.update(key("space"));
+    let sent_layout = |app: &mut App| sent(app).iter().filter_map(command_of).cloned().collect::<Vec<_>>();
+    assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Some(Arrangement::Tiled) }]);
+    assert!(app.message.as_ref().is_some_and(|m| m.text == "layout: tiled"));
+    let mut s = session();
+    s.tabs[0].arrangement = Some(Arrangement::Tiled);
+    app.update(Event::Server(ServerMsg::Session { session: Box::new(s) }));
+    app.update(key("ctrl-\\"));
+    app.update(key("space"));
+    assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Some(Arrangement::MainVertical) }]);
 }
