@@ -33,8 +33,13 @@ fn start_with(env: &Env, config: &str, agent: &str) -> Tui {
 fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     let env = Env::new();
     let tui = start(&env, ASK_BEFORE_PUSH);
+    // The shell beside the agent says whenever its terminal changes size.
+    tui.prefix("h");
+    tui.type_line("trap 'echo GOT-WIN''CH' WINCH; echo TRAP-$((1+1))");
+    tui.wait_text("TRAP-2");
+    tui.prefix("l");
     tui.say("run echo pushed > pushed.txt; true git push");
-    // Held, the sidebar appears beside the panes with what and why.
+    // Held, the sidebar appears over the panes with what and why.
     tui.wait_text("waiting for you (1)");
     tui.wait_text("pushes need a look");
     tui.wait_text("[needs approval]");
@@ -50,6 +55,8 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     tui.wait_text("nothing waits");
     tui.keys("q");
     tui.wait_for("the sidebar to go", |s| !s.contents().contains("nothing waits"));
+    // Coming and going, it resized no pane: no program was told to redraw.
+    assert!(!tui.contents().contains("GOT-WINCH"), "{}", tui.contents());
     // The agent asks again before anything is typed (keys typed earlier would mix with its
     // prompt).
     tui.wait_for("the agent's prompt", |s| {
@@ -64,6 +71,9 @@ fn the_sidebar_shows_what_waits_and_a_key_decides_it() {
     tui.keys("m");
     tui.wait_text("deny, telling the agent:");
     tui.keys("tag it after review\r");
+    // The sidebar lies over the agent's pane; left, the pane shows what the agent said.
+    tui.wait_text("nothing waits");
+    tui.keys("q");
     tui.wait_text("tag it after review\"");
     let log = env.audit();
     let by: Vec<(&str, &str)> =

@@ -255,26 +255,23 @@ impl App {
         })
     }
 
-    /// The area panes are laid out in: everything but the status bar and the sidebar.
+    /// The area panes are laid out in: everything but the status bar. The sidebar lies
+    /// over panes, never resizes them: a program is not told the terminal changed size (and
+    /// redraws) because an action waits.
     pub fn pane_area(&self) -> Rect {
-        let side = self.sidebar_area().map_or(0, |r| r.w);
-        Rect::new(0, 0, self.size.cols - side, self.size.rows.saturating_sub(1))
+        Rect::new(0, 0, self.size.cols, self.size.rows.saturating_sub(1))
     }
 
-    /// Where the sidebar is drawn, when it shows: the right-hand columns, leaving panes at
-    /// least 40 of them.
+    /// Where the sidebar is drawn, when it shows: over the right-hand columns below the top
+    /// border (whose titles stay in view), leaving at least 40 columns of panes beside it.
     pub fn sidebar_area(&self) -> Option<Rect> {
         let w = sidebar::WIDTH;
-        (self.sidebar.visible() && self.size.cols >= w + 40)
-            .then(|| Rect::new(self.size.cols - w, 0, w, self.size.rows.saturating_sub(1)))
+        (self.sidebar.visible() && self.size.cols >= w + 40 && self.size.rows > 4)
+            .then(|| Rect::new(self.size.cols - w, 1, w, self.size.rows.saturating_sub(2)))
     }
 
-    /// After the sidebar came or went: panes get the columns it freed or took.
-    fn sidebar_changed(&mut self, before: Rect) {
-        if self.pane_area() != before {
-            let size = self.pane_area_size();
-            self.effects.push(Effect::Send(ClientMsg::Resize { size }));
-        }
+    /// After the sidebar came or went: drawn again, the panes as they were.
+    fn sidebar_changed(&mut self) {
         if !self.sidebar.visible() && self.mode == Mode::Approvals {
             self.mode = Mode::Normal;
         }
@@ -445,9 +442,8 @@ impl App {
         match msg {
             ServerMsg::Hello { .. } => {}
             ServerMsg::Pending { pending } => {
-                let before = self.pane_area();
                 self.sidebar.set(pending);
-                self.sidebar_changed(before);
+                self.sidebar_changed();
             }
             ServerMsg::History { recent } => {
                 self.sidebar.recent = recent;
@@ -659,9 +655,8 @@ impl App {
                 }
                 self.run(action, key);
                 if mode == Mode::Approvals && self.mode != Mode::Approvals {
-                    let before = self.pane_area();
                     self.sidebar.leave();
-                    self.sidebar_changed(before);
+                    self.sidebar_changed();
                 }
             }
             None if mode.passes_keys_through() => {
@@ -822,9 +817,8 @@ impl App {
             Action::Copy(a) => self.copy_action(a),
             Action::Unbind => {}
             Action::Approvals => {
-                let before = self.pane_area();
                 self.sidebar.show();
-                self.sidebar_changed(before);
+                self.sidebar_changed();
                 if self.sidebar_area().is_none() {
                     self.error("the terminal is too narrow for the sidebar; `teamster approvals` lists what waits");
                     return;
@@ -835,9 +829,8 @@ impl App {
                 }
             }
             Action::ToggleSidebar => {
-                let before = self.pane_area();
                 self.sidebar.toggle();
-                self.sidebar_changed(before);
+                self.sidebar_changed();
             }
             Action::CostView => {
                 self.mode = Mode::Normal;
@@ -1260,6 +1253,10 @@ impl App {
 
     fn on_mouse(&mut self, m: MouseEvent) {
         if !self.mouse || self.overlay.is_some() {
+            return;
+        }
+        // The sidebar lies over the panes: what is pointed at there is the sidebar's.
+        if self.sidebar_area().is_some_and(|r| r.contains(m.x, m.y)) && self.mouse_down.is_none() {
             return;
         }
         if m.y + 1 == self.size.rows {

@@ -63,17 +63,31 @@ impl<W: Write> Display<W> {
             if y >= inner.h {
                 continue;
             }
+            // A row under the sidebar is drawn only up to it: the sidebar lies over panes.
+            let mut width = inner.w;
+            if let Some(side) = app.sidebar_area().filter(|s| (s.y..s.y + s.h).contains(&(inner.y + y))) {
+                width = width.min(side.x.saturating_sub(inner.x));
+            }
+            if width == 0 {
+                continue;
+            }
             let area = Rect::new(inner.x, inner.y + y, inner.w, 1);
             let mut row = Buffer::empty(area);
             view::draw_pane_row(app, &mut row, pane, inner, y);
             // Write from the first differing cell to the last, skipping the right halves
             // of wide characters (the terminal fills them).
+            let right = area.x + width;
             let differs = |x: u16| row[(x, area.y)] != self.shown[(x, area.y)];
-            let Some(first) = (area.x..area.right()).find(|&x| differs(x)) else { continue };
-            let last = (area.x..area.right()).rev().find(|&x| differs(x)).unwrap_or(first);
+            let Some(first) = (area.x..right).find(|&x| differs(x)) else { continue };
+            let last = (area.x..right).rev().find(|&x| differs(x)).unwrap_or(first);
             let mut covered = 0;
-            for x in first..=last.min(area.right() - 1) {
+            for x in first..=last.min(right - 1) {
                 let cell = row[(x, area.y)].clone();
+                // A wide character whose right half would fall under the sidebar waits
+                // for the next full drawing.
+                if covered == 0 && x + 1 == right && right < area.right() && cell.symbol().width() > 1 {
+                    break;
+                }
                 if covered == 0 {
                     covered = cell.symbol().width().max(1);
                     changed.push((x, area.y, cell.clone()));

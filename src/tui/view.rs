@@ -471,7 +471,10 @@ pub fn cursor(app: &App) -> Option<(u16, u16)> {
     let rect = app.visible().into_iter().find(|(p, _)| *p == pane)?.1.inner();
     let content = app.panes.get(&pane)?;
     let c = content.cursor;
-    (c.visible && c.x < rect.w && c.y < rect.h).then_some((rect.x + c.x, rect.y + c.y))
+    let at = (rect.x + c.x, rect.y + c.y);
+    // Under the sidebar the cursor is not shown: it would blink in its text.
+    let hidden = app.sidebar_area().is_some_and(|s| s.contains(at.0, at.1));
+    (c.visible && c.x < rect.w && c.y < rect.h && !hidden).then_some(at)
 }
 
 /// The state shown in a pane's title: an agent's always, a plain program's once it exits.

@@ -416,8 +416,8 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
         waiting(8, 1, "a request to anthropic ($5.02 spent)", "llm_request"),
     ];
     app.update(Event::Server(ServerMsg::Pending { pending }));
-    // It takes its columns from the panes, which the runner resizes.
-    assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 80, rows: 19 } }]);
+    // It lies over the panes: no program is told the terminal changed size.
+    assert_eq!(sent(&mut app), vec![]);
     insta::assert_snapshot!(draw_at(&app, 120, 20));
 
     app.update(key("alt-s"));
@@ -468,8 +468,8 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     assert!(sent(&mut app).is_empty() && app.mode == Mode::Approvals);
     app.update(key("esc"));
     assert_eq!(app.mode, Mode::Normal);
-    // Left: the panes get their columns back, and nothing was typed into one.
-    assert_eq!(sent(&mut app), vec![ClientMsg::Resize { size: Size { cols: 120, rows: 19 } }]);
+    // Left: nothing was typed into a pane, and none was resized.
+    assert_eq!(sent(&mut app), vec![]);
     assert!(!draw_at(&app, 120, 20).contains("waiting for you"));
     // The panes' bindings work from the sidebar, and leave it.
     app.update(key("alt-s"));
