@@ -53,6 +53,35 @@ fn render(s: &str, keep_lines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Dollars as people read them: `$0.42`, `$12.30`, `$1,234`.
+pub fn dollars(x: f64) -> String {
+    if x >= 1000.0 {
+        let whole = x.round() as u64;
+        let digits = whole.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("${out}")
+    } else if x > 0.0 && x < 0.01 {
+        "<$0.01".into()
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+/// Token counts as people read them: 950, 12.3k, 4.1M.
+pub fn tokens(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,7 +274,7 @@ fn answer_hook(kind: AgentKind, conn: std::os::unix::net::UnixStream, seen: &Mut
     if std::io::BufReader::new(reader).read_line(&mut line).is_err() {
         return;
     }
-    let Ok(req) = serde_json::from_str::<crate::runner::hooks::HookRequest>(&line) else { return };
+    let Ok(req) = serde_json::from_str::<crate::protocol::HookRequest>(&line) else { return };
     let parsed = super::parse_hook(kind, &req.event, &req.payload);
     let verdict: Answer = if parsed.iter().any(|e| matches!(e, HookEvent::ToolCall(_))) {
         Some(crate::approval::Decision::deny(DENIAL))

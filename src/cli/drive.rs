@@ -2,7 +2,8 @@
 //! Each names a pane as every command does (`protocol::find_pane`) and talks to the runner
 //! over its control socket; an agent's own processes may only read (`capture`).
 
-use super::{Conn, ask_runner, existing, request, runtime};
+use super::{ask_runner, runtime};
+use crate::client::{Conn, existing, request};
 use crate::layout::PaneId;
 use crate::paths;
 use crate::protocol::{ClientMsg, Delivery, NotSent, PaneInfo, Reply, SessionView};

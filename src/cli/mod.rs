@@ -7,77 +7,16 @@ mod sharing;
 pub use drive::{Prompt, SendTo, WaitFor, capture, pipe, send, wait};
 pub use sharing::{attach_url, serve, share, unshare};
 
+use crate::client::{connect, connect_or_start, existing, request};
+
 use crate::config::{Config, ConfigError, Keymap, Mode};
 use crate::layout::Direction;
 use crate::paths;
-use crate::protocol::{
-    AttachTarget, ClientMsg, Context, NewPane, PROTOCOL_VERSION, PaneState, Reply, ServerMsg, SessionView, Spawn,
-    read_msg, write_msg,
-};
-use crate::runner::daemon;
+use crate::protocol::{AttachTarget, ClientMsg, Context, NewPane, PaneState, Reply, SessionView, Spawn};
 use crate::text::{visible, visible_lines};
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-
-pub struct Conn {
-    pub rd: OwnedReadHalf,
-    pub wr: OwnedWriteHalf,
-}
-
-/// Connects to the runner and exchanges hellos.
-pub async fn connect(socket: &Path) -> std::io::Result<Conn> {
-    let stream = UnixStream::connect(socket).await?;
-    let (mut rd, mut wr) = stream.into_split();
-    write_msg(&mut wr, &ClientMsg::Hello { version: PROTOCOL_VERSION }).await?;
-    match read_msg::<ServerMsg, _>(&mut rd).await? {
-        Some(ServerMsg::Hello { .. }) => Ok(Conn { rd, wr }),
-        Some(ServerMsg::Error { message }) => Err(std::io::Error::other(message)),
-        _ => Err(std::io::Error::other(
-            "the runner did not answer; it may be stuck: see runner.log in the state directory",
-        )),
-    }
-}
-
-fn no_runner(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused)
-}
-
-/// Connects to the runner, starting one if none is running.
-pub async fn connect_or_start(config_path: &Path, socket: &Path) -> anyhow::Result<Conn> {
-    match connect(socket).await {
-        Ok(c) => return Ok(c),
-        Err(e) if no_runner(&e) => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot reach the runner at {}", socket.display())),
-    }
-    let (config_path, socket_owned) = (config_path.to_path_buf(), socket.to_path_buf());
-    tokio::task::spawn_blocking(move || daemon::start_in_background(&config_path, &socket_owned)).await??;
-    Ok(connect(socket).await?)
-}
-
-/// Sends one request and waits for its reply.
-pub async fn request(conn: &mut Conn, make: impl FnOnce(u64) -> ClientMsg) -> anyhow::Result<Reply> {
-    write_msg(&mut conn.wr, &make(1)).await?;
-    loop {
-        match read_msg::<ServerMsg, _>(&mut conn.rd).await? {
-            Some(ServerMsg::Reply { id: 1, result }) => return result.map_err(anyhow::Error::msg),
-            Some(ServerMsg::Error { message }) => bail!(message),
-            Some(_) => continue,
-            None => bail!("the runner closed the connection"),
-        }
-    }
-}
-
-/// Connects for a one-shot request; `None` when no runner is running.
-async fn existing(socket: &Path) -> anyhow::Result<Option<Conn>> {
-    match connect(socket).await {
-        Ok(c) => Ok(Some(c)),
-        Err(e) if no_runner(&e) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
@@ -419,7 +358,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
         return 2;
     };
     let mut raw = String::new();
-    let _ = std::io::stdin().take(crate::runner::hooks::MAX_HOOK as u64).read_to_string(&mut raw);
+    let _ = std::io::stdin().take(crate::protocol::MAX_HOOK as u64).read_to_string(&mut raw);
     let payload = serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw));
     let verdict = (|| -> Result<Answer, String> {
         let outside = || "this agent is not running in a teamster pane".to_string();
@@ -429,7 +368,7 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
         // Some agents let a call through when a hook outlives its timeout: answer first.
         let patience = std::time::Duration::from_secs(crate::agents::claude::HOOK_TIMEOUT - 60);
         let _ = stream.set_read_timeout(Some(patience));
-        let req = crate::runner::hooks::HookRequest { event: event.to_string(), payload: payload.clone() };
+        let req = crate::protocol::HookRequest { event: event.to_string(), payload: payload.clone() };
         let mut line = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
         line.push(b'\n');
         stream.write_all(&line).map_err(|e| format!("teamster's runner did not take the report: {e}"))?;
@@ -630,9 +569,9 @@ pub fn cost(json: bool, target: Option<String>, prices: bool, config_path: &Path
         println!();
     }
     let t = &report.total;
-    println!("total {} over {} calls", crate::tui::view::dollars(t.cost), t.calls);
+    println!("total {} over {} calls", crate::text::dollars(t.cost), t.calls);
     if report.burn_per_hour > 0.0 {
-        println!("burning {}/h (the last ten minutes)", crate::tui::view::dollars(report.burn_per_hour));
+        println!("burning {}/h (the last ten minutes)", crate::text::dollars(report.burn_per_hour));
     }
     if t.estimated > 0 {
         println!(

@@ -1,6 +1,7 @@
 //! `teamster share`, `unshare`, `serve`, and `attach LINK`.
 
-use super::{existing, load_config, request, runtime};
+use super::{load_config, runtime};
+use crate::client::{existing, request};
 use crate::paths;
 use crate::protocol::{ClientMsg, Reply, ShareRequest, ShareView};
 use crate::text::{visible, visible_lines};

@@ -10,7 +10,7 @@ pub use error::ConfigError;
 pub use keymap::{Action, CopyAction, Keymap, Mode};
 pub use theme::Theme;
 
-use crate::agents::AgentKind;
+use crate::protocol::agent::AgentKind;
 use error::parse_toml;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -301,7 +301,10 @@ impl Config {
             ));
         }
         for name in &self.start {
-            if name != "shell" && crate::agents::resolve(self, name).is_err() {
+            if name != "shell"
+                && !self.agents.contains_key(name)
+                && !AgentKind::BUILT_IN.iter().any(|k| k.name() == name)
+            {
                 let mut known: Vec<String> =
                     std::iter::once("shell".to_string()).chain(self.agents.keys().cloned()).collect();
                 known.extend(AgentKind::BUILT_IN.iter().map(|k| k.name().to_string()));

@@ -3,6 +3,7 @@
 //! (4 bytes, little-endian). The first message each way is a hello that carries
 //! `PROTOCOL_VERSION`; a mismatch is refused with a message that says what to do.
 
+pub mod agent;
 pub mod wire;
 
 use crate::input::InputEvent;
@@ -431,7 +432,7 @@ pub enum AlertKind {
     /// An agent started waiting for the user (or for an approval).
     Waiting {
         agent: String,
-        state: crate::agents::AgentState,
+        state: agent::AgentState,
     },
 }
 
@@ -444,6 +445,17 @@ pub enum NotSent {
     /// It is starting, working, or stopped by a spend cap.
     Busy,
     Exited,
+}
+
+/// The largest hook payload accepted; a hook reports one tool call, not a file's content.
+pub const MAX_HOOK: usize = 4 << 20;
+
+/// One line from `teamster hook` to its pane's hook socket: the agent's event and what
+/// the agent said about it (who sent it is the socket's to say, never the payload's).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HookRequest {
+    pub event: String,
+    pub payload: serde_json::Value,
 }
 
 /// One pane's prompt of a `SendMany`: typed and taken, or why not.
@@ -572,7 +584,7 @@ impl CostRow {
     /// The row's columns after its name, as the cost view and `teamster cost` print them:
     /// tokens, dollars, and `?` (some calls unread) or `~` (some priced at the fallback).
     pub fn columns(&self) -> String {
-        use crate::tui::view::{dollars, tokens};
+        use crate::text::{dollars, tokens};
         let flag = if self.unknown > 0 {
             " ?"
         } else if self.estimated > 0 {
@@ -680,8 +692,8 @@ pub enum PendingSource {
 /// An agent pane's agent, for titles and `teamster ls`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentView {
-    pub kind: crate::agents::AgentKind,
-    pub state: crate::agents::AgentState,
+    pub kind: agent::AgentKind,
+    pub state: agent::AgentState,
     pub conversation: Option<String>,
     /// How many turns the agent has ended with an answer (`teamster capture --last-reply`).
     #[serde(default)]
@@ -796,7 +808,7 @@ impl PaneInfo {
     pub fn wants_user(&self) -> bool {
         self.state == PaneState::Running
             && self.agent.as_ref().is_some_and(|a| {
-                matches!(a.state, crate::agents::AgentState::WaitingForInput | crate::agents::AgentState::NeedsApproval)
+                matches!(a.state, agent::AgentState::WaitingForInput | agent::AgentState::NeedsApproval)
             })
     }
 }

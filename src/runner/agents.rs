@@ -2,12 +2,12 @@
 //! tool calls (decided by the control layer).
 
 use super::control::{Action, deny_pending_of};
-use super::hooks::HookRequest;
 use super::pane::DialogAnswer;
 use super::{Runner, SessionEvent, State};
 use crate::agents::{AgentState, Answer, HookEvent, ToolCall};
 use crate::approval::Decision;
 use crate::layout::PaneId;
+use crate::protocol::HookRequest;
 use crate::protocol::{AlertKind, ServerMsg};
 use std::sync::Arc;
 

@@ -9,21 +9,12 @@
 use super::{Runner, log};
 use crate::agents::Answer;
 use crate::layout::PaneId;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-/// The largest hook payload accepted; a hook reports one tool call, not a file's content.
-pub const MAX_HOOK: usize = 4 << 20;
-
-/// One line from `teamster hook`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct HookRequest {
-    pub event: String,
-    pub payload: serde_json::Value,
-}
+use crate::protocol::{HookRequest, MAX_HOOK};
 
 /// A pane's hook socket being served; dropped, it stops and its socket file goes (whatever
 /// ends the pane, or a start that fails half way).

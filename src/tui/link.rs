@@ -28,7 +28,7 @@ pub struct Local {
 }
 
 impl Local {
-    pub fn new(conn: crate::cli::Conn, socket: PathBuf, config_path: PathBuf) -> Local {
+    pub fn new(conn: crate::client::Conn, socket: PathBuf, config_path: PathBuf) -> Local {
         Local { rd: conn.rd, wr: conn.wr, buf: Vec::with_capacity(64 * 1024), socket, config_path }
     }
 }
@@ -63,7 +63,7 @@ impl Link for Local {
     }
 
     async fn reconnect(&mut self) -> anyhow::Result<()> {
-        let conn = crate::cli::connect_or_start(&self.config_path, &self.socket).await?;
+        let conn = crate::client::connect_or_start(&self.config_path, &self.socket).await?;
         (self.rd, self.wr) = (conn.rd, conn.wr);
         self.buf.clear();
         Ok(())

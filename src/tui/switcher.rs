@@ -108,7 +108,7 @@ impl Switcher {
         for (e, t, tab_name) in entries {
             if session.as_ref() != Some(&e.session) {
                 let s = self.sessions.iter().flatten().find(|s| s.name == e.session);
-                let spend = s.filter(|s| s.spend > 0.0).map(|s| format!("  {}", super::view::dollars(s.spend)));
+                let spend = s.filter(|s| s.spend > 0.0).map(|s| format!("  {}", crate::text::dollars(s.spend)));
                 rows.push(Row::Heading(format!("session {}{}", visible(&e.session), spend.unwrap_or_default())));
                 session = Some(e.session.clone());
                 tab = None;
@@ -260,7 +260,7 @@ impl Entry {
             parts.push(format!("⚑ {}", self.approvals));
         }
         if self.spend > 0.0 {
-            parts.push(super::view::dollars(self.spend));
+            parts.push(crate::text::dollars(self.spend));
         }
         if let Some(b) = &self.branch {
             parts.push(format!("⎇ {b}"));

@@ -6,6 +6,7 @@ use crate::config::{Action, Mode};
 use crate::layout::PaneId;
 use crate::protocol::{PaneInfo, PaneState, WireRow};
 use crate::screen::{Attrs, Color, Style};
+use crate::text::dollars;
 use crate::text::visible;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect as TRect;
@@ -121,26 +122,6 @@ pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
 fn burn(app: &App) -> String {
     let rate = app.burn_per_hour();
     if rate >= 0.005 { format!(" · {}/h", dollars(rate)) } else { String::new() }
-}
-
-/// Dollars as people read them: `$0.42`, `$12.30`, `$1,234`.
-pub fn dollars(x: f64) -> String {
-    if x >= 1000.0 {
-        let whole = x.round() as u64;
-        let digits = whole.to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        format!("${out}")
-    } else if x > 0.0 && x < 0.01 {
-        "<$0.01".into()
-    } else {
-        format!("${x:.2}")
-    }
 }
 
 /// "12s", "4m", "2h": how long ago, or how long until.
@@ -416,15 +397,6 @@ fn overlay_block(app: &App, title: &'static str, keys: &'static str) -> Block<'s
         .border_style(theme(app, "overlay_border"))
         .title(title)
         .title_bottom(Line::from(keys).right_aligned())
-}
-
-/// Token counts as people read them: 950, 12.3k, 4.1M.
-pub fn tokens(n: u64) -> String {
-    match n {
-        0..=999 => n.to_string(),
-        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        _ => format!("{:.1}M", n as f64 / 1e6),
-    }
 }
 
 /// Redraws row `y` of a pane's content (not in copy mode) into `buf`.

@@ -1,0 +1,67 @@
+//! The runner's control socket, from a client's side: connect (starting a runner if none
+//! runs), exchange hellos, ask and wait for the answer. The command line's verbs and the
+//! TUI both talk to the runner through it.
+
+use crate::protocol::{ClientMsg, PROTOCOL_VERSION, Reply, ServerMsg, read_msg, write_msg};
+use crate::runner::daemon;
+use anyhow::{Context as _, bail};
+use std::path::Path;
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+pub struct Conn {
+    pub rd: OwnedReadHalf,
+    pub wr: OwnedWriteHalf,
+}
+
+/// Connects to the runner and exchanges hellos.
+pub async fn connect(socket: &Path) -> std::io::Result<Conn> {
+    let stream = UnixStream::connect(socket).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    write_msg(&mut wr, &ClientMsg::Hello { version: PROTOCOL_VERSION }).await?;
+    match read_msg::<ServerMsg, _>(&mut rd).await? {
+        Some(ServerMsg::Hello { .. }) => Ok(Conn { rd, wr }),
+        Some(ServerMsg::Error { message }) => Err(std::io::Error::other(message)),
+        _ => Err(std::io::Error::other(
+            "the runner did not answer; it may be stuck: see runner.log in the state directory",
+        )),
+    }
+}
+
+fn no_runner(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused)
+}
+
+/// Connects to the runner, starting one if none is running.
+pub async fn connect_or_start(config_path: &Path, socket: &Path) -> anyhow::Result<Conn> {
+    match connect(socket).await {
+        Ok(c) => return Ok(c),
+        Err(e) if no_runner(&e) => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot reach the runner at {}", socket.display())),
+    }
+    let (config_path, socket_owned) = (config_path.to_path_buf(), socket.to_path_buf());
+    tokio::task::spawn_blocking(move || daemon::start_in_background(&config_path, &socket_owned)).await??;
+    Ok(connect(socket).await?)
+}
+
+/// Sends one request and waits for its reply.
+pub async fn request(conn: &mut Conn, make: impl FnOnce(u64) -> ClientMsg) -> anyhow::Result<Reply> {
+    write_msg(&mut conn.wr, &make(1)).await?;
+    loop {
+        match read_msg::<ServerMsg, _>(&mut conn.rd).await? {
+            Some(ServerMsg::Reply { id: 1, result }) => return result.map_err(anyhow::Error::msg),
+            Some(ServerMsg::Error { message }) => bail!(message),
+            Some(_) => continue,
+            None => bail!("the runner closed the connection"),
+        }
+    }
+}
+
+/// Connects for a one-shot request; `None` when no runner is running.
+pub async fn existing(socket: &Path) -> anyhow::Result<Option<Conn>> {
+    match connect(socket).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if no_runner(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
