@@ -368,7 +368,7 @@
         dirty.history = true;
         break;
       case 'detached':
-        notice('detached: ' + msg.reason, 'info');
+        notice('detached: ' + (msg.reason && (msg.reason.detail || msg.reason.why)), 'info');
         break;
       case 'error':
         notice(msg.message);

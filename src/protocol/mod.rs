@@ -406,9 +406,9 @@ pub enum ServerMsg {
     Clipboard {
         data: String,
     },
-    /// The client is no longer attached, and why ("detached", "session killed", ...).
+    /// The client is no longer attached, and why.
     Detached {
-        reason: String,
+        reason: DetachReason,
     },
     /// Something went wrong that the user should see.
     Error {
@@ -445,6 +445,30 @@ pub enum NotSent {
     /// It is starting, working, or stopped by a spend cap.
     Busy,
     Exited,
+}
+
+/// Why a client is no longer attached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "why", content = "detail", rename_all = "kebab-case")]
+pub enum DetachReason {
+    /// The person detached.
+    Detached,
+    /// The person left a shared session.
+    Left,
+    /// The session ended: killed, its last pane closed, the runner restarting (what).
+    SessionEnded(String),
+    /// A shared session's link stopped: unshared, expired, refused, cut off (what).
+    ShareEnded(String),
+}
+
+impl DetachReason {
+    pub fn words(&self) -> String {
+        match self {
+            DetachReason::Detached => "detached".into(),
+            DetachReason::Left => "left the shared session".into(),
+            DetachReason::SessionEnded(why) | DetachReason::ShareEnded(why) => why.clone(),
+        }
+    }
 }
 
 /// The largest hook payload accepted; a hook reports one tool call, not a file's content.
@@ -1000,6 +1024,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_detach_says_why_as_a_kind_and_words() {
+        let ended = ServerMsg::Detached { reason: DetachReason::SessionEnded("the session was killed".into()) };
+        let json = serde_json::to_value(&ended).expect("json");
+        assert_eq!(json["reason"], serde_json::json!({ "why": "session-ended", "detail": "the session was killed" }));
+        let back: ServerMsg = serde_json::from_value(json).expect("back");
+        assert_eq!(back, ended);
+        assert_eq!(DetachReason::Detached.words(), "detached");
+        assert_eq!(serde_json::to_value(DetachReason::Left).expect("json"), serde_json::json!({ "why": "left" }));
+    }
 
     #[tokio::test]
     async fn messages_survive_the_framing() {

@@ -11,7 +11,8 @@ use super::pane::Pane;
 use super::{ClientId, Runner, SessionEvent, log};
 use crate::layout::PaneId;
 use crate::protocol::{
-    ClientMsg, CursorView, PROTOCOL_VERSION, PaneFrame, PaneModes, Reply, ServerMsg, Size, WireRow, read_msg, write_msg,
+    ClientMsg, CursorView, DetachReason, PROTOCOL_VERSION, PaneFrame, PaneModes, Reply, ServerMsg, Size, WireRow,
+    read_msg, write_msg,
 };
 use crate::screen::{MouseMode, Pos};
 use std::collections::HashMap;
@@ -154,7 +155,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 answer_query(&runner, session, q)
             }
             ClientMsg::Detach => {
-                send(&wr, &ServerMsg::Detached { reason: "detached".into() }).await;
+                send(&wr, &ServerMsg::Detached { reason: DetachReason::Detached }).await;
                 break;
             }
             ClientMsg::List { id } => Some(reply(id, Ok(Reply::Sessions { sessions: runner.list() }))),
@@ -352,8 +353,8 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
                     }
                 }
             }
-            Err(reason) => {
-                send(&wr, &ServerMsg::Detached { reason }).await;
+            Err(why) => {
+                send(&wr, &ServerMsg::Detached { reason: DetachReason::SessionEnded(why) }).await;
                 return;
             }
         }

@@ -498,9 +498,9 @@ impl App {
             ServerMsg::Clipboard { data } => self.program_clipboard(&data),
             ServerMsg::Detached { reason } => {
                 let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-                self.quit = Some(match reason.as_str() {
-                    "detached" => format!("[detached (from session {name})]"),
-                    other => format!("[{other}]"),
+                self.quit = Some(match reason {
+                    crate::protocol::DetachReason::Detached => format!("[detached (from session {name})]"),
+                    other => format!("[{}]", other.words()),
                 });
             }
             // Refused before a session was attached: there is nothing to show but why.

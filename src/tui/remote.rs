@@ -11,7 +11,7 @@
 
 use super::link::Link;
 use crate::layout::PaneId;
-use crate::protocol::{ClientMsg, ServerMsg};
+use crate::protocol::{ClientMsg, DetachReason, ServerMsg};
 use crate::share::crypto::{self, aad, b64, random};
 use crate::share::wire::{Authority, FromViewer, Gap, Kind, ReplyBody, Role, ToViewer, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
@@ -67,7 +67,7 @@ impl Link for Remote {
         let (kind, msg) = match msg.clone() {
             ClientMsg::Attach { .. } | ClientMsg::Resize { .. } | ClientMsg::Hello { .. } => return Ok(()),
             ClientMsg::Detach => {
-                self.local.push_back(ServerMsg::Detached { reason: "left the shared session".into() });
+                self.local.push_back(ServerMsg::Detached { reason: DetachReason::Left });
                 return Ok(());
             }
             ClientMsg::Input { .. } if !driver => {
@@ -251,7 +251,7 @@ async fn run(
                     return;
                 }
                 if fatal {
-                    let _ = c.to_tui.send(ServerMsg::Detached { reason: why }).await;
+                    let _ = c.to_tui.send(ServerMsg::Detached { reason: DetachReason::ShareEnded(why) }).await;
                     return;
                 }
             }
@@ -462,7 +462,7 @@ async fn session(
                         c.tell(what.into()).await;
                     }
                     Ok(ToViewer::Refused { reason }) => {
-                        let reason = crate::text::visible(&reason).into_owned();
+                        let reason = DetachReason::ShareEnded(crate::text::visible(&reason).into_owned());
                         let _ = c.to_tui.send(ServerMsg::Detached { reason }).await;
                         return End::Done;
                     }

@@ -132,7 +132,7 @@ impl Viewer {
             ServerMsg::Pending { pending } => self.pending = pending,
             ServerMsg::Reply { result, .. } => self.said.push(format!("{result:?}")),
             ServerMsg::Error { message } => self.said.push(message),
-            ServerMsg::Detached { reason } => self.detached = Some(reason),
+            ServerMsg::Detached { reason } => self.detached = Some(reason.words()),
             _ => {}
         }
     }
