@@ -292,19 +292,20 @@ fn pane_query(
 
 /// Keys, pastes and mouse events for a pane, encoded for the modes its program set.
 fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, events: &[crate::input::InputEvent]) {
-    let (size, targets) = {
-        let st = runner.state.lock();
-        let s = st.sessions.get(&session);
-        let tab = s.and_then(|s| s.tabs.get(s.active));
-        (s.and_then(|s| s.clients.get(&client).copied()), tab.map(|t| typed_into(&st, t, pane)).unwrap_or_default())
-    };
-    if let Some(size) = size {
-        runner.make_owner(client, session, size);
-    }
-    for pane in targets {
-        if let Ok(pane) = runner.pane(session, pane) {
-            pane.type_events(events);
+    // One turn of the state lock per key: who owns the size, and the panes it goes to.
+    let panes: Vec<Arc<Pane>> = {
+        let mut st = runner.state.lock();
+        let Some(s) = st.sessions.get(&session) else { return };
+        let size = s.clients.get(&client).copied();
+        let targets = s.tabs.get(s.active).map(|t| typed_into(&st, t, pane)).unwrap_or_default();
+        if let Some(size) = size {
+            runner.make_owner_locked(&mut st, client, session, size);
         }
+        targets.iter().filter_map(|p| st.panes.get(p).filter(|p| p.session == session).cloned()).collect()
+    };
+    // Written outside the lock.
+    for pane in panes {
+        pane.type_events(events);
     }
 }
 

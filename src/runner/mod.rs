@@ -762,7 +762,11 @@ impl Runner {
     /// The client that types or resizes last decides the size panes are laid out at
     /// (tmux's `window-size latest`); other clients draw the same layout at their size.
     pub fn make_owner(&self, client: ClientId, session: u32, size: Size) {
-        let mut st = self.state.lock();
+        self.make_owner_locked(&mut self.state.lock(), client, session, size);
+    }
+
+    /// `make_owner`, under the state lock the caller holds.
+    pub(super) fn make_owner_locked(&self, st: &mut State, client: ClientId, session: u32, size: Size) {
         let Some(s) = st.sessions.get_mut(&session) else { return };
         s.clients.insert(client, size);
         if s.owner == Some(client) && s.size == size {
@@ -772,7 +776,7 @@ impl Runner {
         s.last_used = now_secs();
         if s.size != size {
             s.size = size;
-            self.relayout(&mut st, session);
+            self.relayout(st, session);
         }
     }
 
