@@ -364,7 +364,8 @@ fn latency(setup: &Setup, mux: Mux, flood: Option<&Path>, samples: usize) -> (Du
             }
             Mux::Teamster => {
                 setup.run(setup.teamster(&["new", "--right", "--", "sh", "-c", &flood_cmd]));
-                term.send(b"\x1bh");
+                // The default keymap: the prefix (ctrl-\), then h.
+                term.send(b"\x1ch");
             }
         }
     }

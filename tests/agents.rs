@@ -81,6 +81,44 @@ fn a_script_drives_two_real_agents_through_the_cli() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("all good"));
 }
 
+/// One `[providers.anthropic] base_url` (the API root, as Anthropic documents it) serves
+/// Claude Code and opencode alike: each agent's calls arrive at `/v1/messages`, though
+/// opencode's base URL ends in `/v1` and Claude Code's does not.
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn one_provider_setting_serves_claude_code_and_opencode() {
+    let env = agent_env();
+    let mock = MockLlm::start("true");
+    let mut config = toml::Table::new();
+    let mut agents = toml::Table::new();
+    for kind in ["claude", "opencode"] {
+        let prepared: toml::Table = toml::from_str(&agents::prepare(&env, kind, &mock)).expect("TOML");
+        if let Some(toml::Value::Table(entries)) = prepared.get("agents") {
+            agents.extend(entries.clone());
+        }
+    }
+    config.insert("agents".into(), agents.into());
+    let mut anthropic = toml::Table::new();
+    anthropic.insert("base_url".into(), mock.url().into());
+    let mut providers = toml::Table::new();
+    providers.insert("anthropic".into(), anthropic.into());
+    config.insert("providers".into(), providers.into());
+    env.write_config(&toml::to_string(&config).expect("TOML"));
+    let tui = env.tui(&[], 160, 40);
+    tui.wait_prompt();
+    for (kind, ui) in [("claude", "Claude Code"), ("opencode", "Claude Sonnet 4.5")] {
+        env.ok(&["new", kind, "--tab"]);
+        tui.wait_text(ui);
+        wait_state(&env, kind, "idle");
+        let mark = format!("MARK-{kind}");
+        say(&tui, &mock, &format!("{mark} hello"));
+        mock.wait_request(&format!("{kind}'s turn at /v1/messages"), |r| {
+            r.is_turn() && r.text.contains(&mark) && r.route() == "/v1/messages"
+        });
+        wait_state(&env, kind, "waiting-for-input");
+    }
+}
+
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn claude_codes_own_dialog_is_in_the_queue() {

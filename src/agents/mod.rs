@@ -263,6 +263,12 @@ pub struct Route {
     /// Never read from a payload.
     #[serde(skip)]
     pub origin: RouteOrigin,
+    /// What this agent puts after its provider's API root in the base URL it is given
+    /// (opencode's Anthropic base URL ends in `/v1`, Claude Code's does not): added to a
+    /// `[providers.FAMILY] base_url`, which is the root as the provider documents it.
+    /// The adapter's to say, never a payload's.
+    #[serde(skip)]
+    pub root: String,
 }
 
 impl Route {
@@ -275,6 +281,7 @@ impl Route {
             upstream: upstream.into(),
             chatgpt: None,
             origin: RouteOrigin::Agent,
+            root: String::new(),
         }
     }
 

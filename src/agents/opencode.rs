@@ -145,13 +145,15 @@ fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Result<Vec<
         .iter()
         .filter_map(|f| super::read_jsonc(&config_home.join("opencode").join(f)).ok())
         .collect();
+    // Its base URLs go past each API's root: Anthropic's by `/v1`, Google's by `/v1beta`
+    // (OpenAI's root, as OpenAI documents it, ends in `/v1` already).
     let providers = [
-        ("anthropic", "anthropic", Some("ANTHROPIC_BASE_URL"), "https://api.anthropic.com/v1"),
-        ("openai", "openai", Some("OPENAI_BASE_URL"), super::OPENAI_API),
-        ("google", "google", None, "https://generativelanguage.googleapis.com/v1beta"),
+        ("anthropic", "anthropic", Some("ANTHROPIC_BASE_URL"), "https://api.anthropic.com/v1", "/v1"),
+        ("openai", "openai", Some("OPENAI_BASE_URL"), super::OPENAI_API, ""),
+        ("google", "google", None, "https://generativelanguage.googleapis.com/v1beta", "/v1beta"),
     ];
     let mut routes = Vec::new();
-    for (name, family, var, default) in providers {
+    for (name, family, var, default, root) in providers {
         // Not ending in /v1: with ChatGPT login opencode sends any `/v1/responses` path
         // straight to ChatGPT.
         let id = format!("oc-{name}");
@@ -168,7 +170,7 @@ fn route(agent: &Agent, ctx: &LaunchContext, content: &mut Value) -> Result<Vec<
         super::object_at(content, &["provider", name, "options"], "your opencode config")?
             .insert("baseURL".into(), json!(url));
         let chatgpt = (name == "openai").then(|| super::CHATGPT_BACKEND.to_string());
-        routes.push(super::Route { chatgpt, ..super::Route::from_setting(&id, family, upstream) });
+        routes.push(super::Route { chatgpt, root: root.into(), ..super::Route::from_setting(&id, family, upstream) });
     }
     Ok(routes)
 }

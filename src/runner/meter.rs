@@ -41,9 +41,14 @@ pub fn classify(mut routes: Vec<Route>, source: RouteSource) -> Vec<Route> {
 /// route or its provider outranks the agent's own; ChatGPT login goes to the backend the
 /// adapter knows (official only if it is).
 fn destination(config: &Config, r: &Route, chatgpt: bool) -> (String, RouteOrigin) {
-    let configured = config.providers.get(&r.id).or_else(|| config.providers.get(&r.provider));
+    // `[providers.ROUTE]` is exactly where that route's calls go; `[providers.FAMILY]` is
+    // the family's API root as the provider documents it, the agent's own path after it.
+    let configured = match config.providers.get(&r.id).filter(|_| r.id != r.provider) {
+        Some(p) => Some(p.base_url.clone()),
+        None => config.providers.get(&r.provider).map(|p| format!("{}{}", p.base_url.trim_end_matches('/'), r.root)),
+    };
     match (configured, chatgpt, &r.chatgpt) {
-        (Some(p), _, _) => (p.base_url.clone(), RouteOrigin::UserConfig),
+        (Some(url), _, _) => (url, RouteOrigin::UserConfig),
         (None, true, Some(backend)) => {
             let official = upstream::official(&r.provider, backend);
             (backend.clone(), if official { RouteOrigin::Official } else { RouteOrigin::Agent })
@@ -278,6 +283,23 @@ mod tests {
             let got = classify(vec![route(url, claimed)], source);
             assert_eq!(got[0].origin, want, "{url} from {source:?}");
         }
+    }
+
+    #[test]
+    fn one_provider_setting_means_the_api_root_for_every_agent() {
+        // The root as Anthropic documents it: Claude Code's calls (`/v1/messages`) go on
+        // after it, opencode's (`/messages`, its base URL ends in /v1) after its /v1.
+        let text = "[providers.anthropic]\nbase_url = \"http://127.0.0.1:18080/\"\n";
+        let config = Config::parse(std::path::Path::new("c.toml"), text).unwrap();
+        let claude = Route::new("anthropic", "anthropic", "https://api.anthropic.com");
+        let opencode =
+            Route { root: "/v1".into(), ..Route::new("oc-anthropic", "anthropic", "https://api.anthropic.com/v1") };
+        assert_eq!(destination(&config, &claude, false).0, "http://127.0.0.1:18080");
+        assert_eq!(destination(&config, &opencode, false).0, "http://127.0.0.1:18080/v1");
+        // A route named by its own id goes exactly where it says.
+        let text = "[providers.oc-anthropic]\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+        let config = Config::parse(std::path::Path::new("c.toml"), text).unwrap();
+        assert_eq!(destination(&config, &opencode, false).0, "http://127.0.0.1:9/v1");
     }
 
     #[test]
