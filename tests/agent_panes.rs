@@ -290,3 +290,25 @@ fn the_hook_helper_fails_closed() {
     assert_eq!(verdict["hookSpecificOutput"]["permissionDecision"], "deny");
     assert!(why.contains("cannot be reached"), "{why}");
 }
+
+#[test]
+fn an_exited_agent_starts_again_in_its_pane_resuming_its_conversation() {
+    let env = Env::new();
+    env.write_config(&support::fake::fake_claude(&env));
+    let tui = env.tui(&[], 120, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "fake", "--right"]);
+    tui.wait_text("fake>");
+    let agent = || pane_named(&env, "fake").expect("the agent");
+    tui.say("hello");
+    let conversation = wait_status(&env, "fake", "waiting for input")["agent"]["conversation"]
+        .as_str()
+        .expect("its conversation")
+        .to_string();
+    // It ends (EOF on its prompt); Enter in its pane starts it again, in that conversation.
+    tui.send(b"\x04");
+    env.wait_ls("the agent exited", |_| agent()["state"] == "exited");
+    tui.keys("\r");
+    tui.wait_text(&format!("resumed {conversation}"));
+    env.wait_ls("running again", |_| agent()["state"] == "running");
+}

@@ -63,15 +63,21 @@ fn scrollback_keeps_the_configured_number_of_lines() {
 }
 
 #[test]
-fn an_exited_program_shows_its_code_and_closes_without_asking() {
+fn an_exited_program_shows_its_code_runs_again_on_enter_and_closes_without_asking() {
     let env = Env::new();
-    let tui = env.tui(&["--", "sh", "-c", "echo done-with-work; exit 3"], 80, 24);
+    let tui = env.tui(&["--", "sh", "-c", "echo run-number-$$; exit 3"], 80, 24);
     tui.wait_text("[exited 3]");
     let ls = env.ls_json();
     assert_eq!(pane(&ls, 0, 0)["state"], "exited");
     assert_eq!(pane(&ls, 0, 0)["exit_code"], 3);
+    let id = pane(&ls, 0, 0)["id"].clone();
     tui.keys("x");
-    tui.wait_text("this pane's program has exited; ctrl-\\ x closes it");
+    tui.wait_text("exited: enter runs it again, ctrl-\\ x closes it");
+    // Enter runs it again, in the same pane (its id and its screen), as a new process.
+    tui.keys("\r");
+    tui.wait_for("a second run", |s| s.contents().matches("run-number-").count() == 2);
+    let ls = env.wait_ls("it exited again", |v| pane(v, 0, 0)["state"] == "exited");
+    assert_eq!(pane(&ls, 0, 0)["id"], id);
     tui.prefix("x");
     let (_, out) = tui.wait_exit();
     assert!(out.contains("[the session's last pane closed]"), "{out}");

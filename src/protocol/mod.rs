@@ -113,6 +113,11 @@ pub enum Command {
     },
     /// Typing into the current tab goes to each of its panes, or (again) to the focused one.
     ToggleSync,
+    /// Starts an exited pane's program again in its place: an agent resumes its
+    /// conversation, a command runs again.
+    Respawn {
+        pane: PaneId,
+    },
     /// Arranges the current tab's panes as named, or as the next arrangement in the cycle.
     SelectLayout {
         arrangement: Option<crate::layout::Arrangement>,

@@ -963,6 +963,25 @@ impl Runner {
                 active_tab_mut(st, session)?.layout.equalize();
                 self.relayout(st, session);
             }
+            Command::Respawn { pane } => {
+                let p = st
+                    .panes
+                    .get(&pane)
+                    .filter(|p| p.session == session)
+                    .cloned()
+                    .ok_or_else(|| format!("no pane {pane} in this session"))?;
+                if p.is_running() {
+                    return Err(format!("pane {pane}'s program still runs"));
+                }
+                let (spec, size) = {
+                    let m = p.meta.lock();
+                    (m.spec.clone(), m.size)
+                };
+                // The same pane (its id, its place, its conversation), a new process.
+                self.forget_pane(st, pane, "the pane's program was started again");
+                self.spawn_pane(st, session, pane, spec, size)?;
+                session_mut(st, session)?.touch();
+            }
             Command::SelectLayout { arrangement } => {
                 let area = session_ref(st, session)?.area();
                 active_tab_mut(st, session)?.arrange(arrangement, area);

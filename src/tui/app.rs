@@ -662,9 +662,17 @@ impl App {
             None if mode.passes_keys_through() => {
                 let Some(p) = self.focused() else { return };
                 if self.pane_exited(p) {
+                    // Enter starts it again in its place (an agent resumes its conversation).
+                    if key.code == KeyCode::Enter && key.mods.0 == 0 {
+                        self.command(Command::Respawn { pane: p });
+                        return;
+                    }
+                    let agent = self.session.as_ref().and_then(|s| s.pane(p)).is_some_and(|i| i.agent.is_some());
+                    // Short: it has to fit beside the tabs.
+                    let again = if agent { "enter resumes it" } else { "enter runs it again" };
                     let close =
-                        self.keymap.keys_for(Action::ClosePane).map(|k| format!("; {k} closes it")).unwrap_or_default();
-                    self.say(format!("this pane's program has exited{close}"));
+                        self.keymap.keys_for(Action::ClosePane).map(|k| format!(", {k} closes it")).unwrap_or_default();
+                    self.say(format!("exited: {again}{close}"));
                     return;
                 }
                 self.type_keys(vec![InputEvent::Key(key)]);

@@ -755,3 +755,19 @@ fn the_layout_key_cycles_through_the_arrangements() {
     app.update(key("space"));
     assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Some(Arrangement::MainVertical) }]);
 }
+
+#[test]
+fn enter_in_an_exited_pane_runs_it_again() {
+    let mut app = app_with("default");
+    let mut s = session();
+    s.tabs[0].focused = 2;
+    app.update(Event::Server(ServerMsg::Session { session: Box::new(s) }));
+    app.update(key("x"));
+    assert!(sent(&mut app).is_empty(), "nothing typed into an exited pane");
+    let said = app.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    assert_eq!(said, "exited: enter runs it again, ctrl-\\ x closes it");
+    let status = draw(&app).lines().last().unwrap_or_default().to_string();
+    assert!(status.contains("enter runs it again"), "{status}");
+    app.update(key("enter"));
+    assert_eq!(sent(&mut app).iter().filter_map(command_of).collect::<Vec<_>>(), vec![&Command::Respawn { pane: 2 }]);
+}
