@@ -400,3 +400,29 @@ fn a_tabs_panes_are_arranged_by_name() {
     let out = env.run(&["layout", "spiral"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("main-vertical"), "{out:?}");
 }
+
+#[test]
+fn a_command_asks_before_it_runs_again_after_a_restart() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "again", "--", "sh", "-c", "echo STARTED-$((40+2)); exec sleep 1000"]);
+    let shows = |text: &str| env.ok(&["capture", "again:1.1"]).contains(text);
+    env.wait_ls("the command ran", |_| shows("STARTED-42"));
+    env.ok(&["restart"]);
+    let log = env.dir.join("state/teamster/runner.log");
+    env.wait_ls("the session back", |_| {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session again restored"))
+    });
+    // Back, it says what ran and waits: nothing ran again by itself.
+    env.wait_ls("the question", |_| shows("Enter runs it again"));
+    assert!(
+        shows("was running: sh -c echo STARTED-$((40+2)); exec sleep 1000"),
+        "{}",
+        env.ok(&["capture", "again:1.1"])
+    );
+    assert!(!shows("STARTED-42"), "it ran again by itself");
+    let pane = env.panes()[0].clone();
+    assert_eq!(pane["command"], "sh -c echo STARTED-$((40+2)); exec sleep 1000");
+    // Enter runs it, in that pane.
+    env.ok(&["send", "again:1.1", "--keys", "Enter", "--no-enter"]);
+    env.wait_ls("it ran again", |_| shows("STARTED-42"));
+}

@@ -558,6 +558,7 @@ impl Runner {
             worktree,
             conversation: None,
             env: context.env,
+            ask_first: false,
         })
     }
 
@@ -648,7 +649,19 @@ impl Runner {
                 if argv.is_empty() {
                     return Err("no command given".into());
                 }
-                (argv.clone(), None, Vec::new(), argv.join(" "), None)
+                // After a restart: says what ran, and runs it again only on Enter, in the
+                // same process (what the pane runs from then on is the command itself).
+                let run = if spec.ask_first {
+                    let ask = "printf 'was running: %s\r\nEnter runs it again\r\n' \"$*\"; read -r _ && exec \"$@\"";
+                    ["/bin/sh", "-c", ask, "teamster"]
+                        .iter()
+                        .map(|a| a.to_string())
+                        .chain(argv.iter().cloned())
+                        .collect()
+                } else {
+                    argv.clone()
+                };
+                (run, None, Vec::new(), argv.join(" "), None)
             }
         };
         let mut env: Vec<(String, String)> = spec
@@ -975,7 +988,7 @@ impl Runner {
                 }
                 let (spec, size) = {
                     let m = p.meta.lock();
-                    (m.spec.clone(), m.size)
+                    (PaneSpec { ask_first: false, ..m.spec.clone() }, m.size)
                 };
                 // The same pane (its id, its place, its conversation), a new process.
                 self.forget_pane(st, pane, "the pane's program was started again");

@@ -95,6 +95,10 @@ pub struct PaneSpec {
     pub conversation: Option<String>,
     /// Environment the pane was started with (the client's), so a restart keeps PATH.
     pub env: Vec<(String, String)>,
+    /// Brought back after a restart: a command asks before it runs again (a loop started
+    /// over, a deploy run twice, would surprise). Not kept: only the restore sets it.
+    #[serde(skip)]
+    pub ask_first: bool,
 }
 
 pub struct Pane {

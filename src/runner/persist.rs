@@ -213,6 +213,9 @@ impl Runner {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
                 for (old, spec) in tab.panes {
                     let (spec, missing) = with_secrets(spec, |k| std::env::var(k).ok());
+                    // A command asks before it runs again; shells and agents just come back.
+                    let spec =
+                        PaneSpec { ask_first: matches!(spec.spawn, crate::protocol::Spawn::Command { .. }), ..spec };
                     if !missing.is_empty() {
                         log(&format!(
                             "session {}: a pane comes back without {} (not in the environment of the teamster that restarted it)",
