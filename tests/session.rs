@@ -257,6 +257,9 @@ fn state_on_disk_is_private_and_keeps_no_credential() {
         std::fs::read_to_string(state.join("runner.log")).is_ok_and(|l| l.contains("session keys restored"))
     });
     let tui = env.tui(&["attach", "-t", "keys"], 100, 20);
+    // The command asks before it runs again; run, it has the token.
+    tui.wait_text("Enter runs it again");
+    tui.keys("\r");
     tui.wait_text("token=ghp_not_on_disk_1234");
     let saved = std::fs::read_to_string(state.join("sessions.json")).expect("sessions.json");
     assert!(!saved.contains("ghp_not_on_disk_1234"), "{saved}");
