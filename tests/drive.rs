@@ -426,3 +426,23 @@ fn a_command_asks_before_it_runs_again_after_a_restart() {
     env.ok(&["send", "again:1.1", "--keys", "Enter", "--no-enter"]);
     env.wait_ls("it ran again", |_| shows("STARTED-42"));
 }
+
+#[test]
+fn a_shell_comes_back_in_the_directory_it_was_in() {
+    let env = Env::new();
+    let deeper = env.dir.join("work/deeper");
+    std::fs::create_dir_all(&deeper).expect("dir");
+    env.ok(&["-d", "-s", "dirs"]);
+    let shows = |text: &str| env.ok(&["capture", "dirs:1.1"]).contains(text);
+    env.wait_ls("the prompt", |_| shows("$"));
+    env.ok(&["send", "dirs:1.1", "cd deeper && echo IN-$((40+2))"]);
+    env.wait_ls("the cd done", |_| shows("IN-42"));
+    env.ok(&["restart"]);
+    let log = env.dir.join("state/teamster/runner.log");
+    env.wait_ls("the session back", |_| {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session dirs restored"))
+    });
+    env.wait_ls("the prompt again", |_| shows("$"));
+    env.ok(&["send", "dirs:1.1", "echo AT-$PWD-$((1+1))"]);
+    env.wait_ls("where it is", |_| shows(&format!("AT-{}-2", deeper.display())));
+}

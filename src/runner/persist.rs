@@ -43,6 +43,17 @@ pub struct TabSnapshot {
     pub panes: Vec<(PaneId, PaneSpec)>,
 }
 
+/// A pane's spec as the state file keeps it: a shell comes back in the directory it was
+/// in (where its prompt is now), and only the names of credentials are kept.
+fn kept_spec(p: &super::pane::Pane) -> PaneSpec {
+    let spec = p.meta.lock().spec.clone();
+    let cwd = match spec.spawn {
+        crate::protocol::Spawn::Shell => p.working_dir().unwrap_or_else(|| spec.cwd.clone()),
+        _ => spec.cwd.clone(),
+    };
+    without_secrets(&PaneSpec { cwd, ..spec })
+}
+
 /// A pane's spec as the state file keeps it: the names of the credentials its environment
 /// held, not their values (`with_secrets` takes them again when the pane comes back).
 fn without_secrets(spec: &PaneSpec) -> PaneSpec {
@@ -163,7 +174,7 @@ impl Runner {
                             .layout
                             .panes()
                             .iter()
-                            .filter_map(|id| st.panes.get(id).map(|p| (*id, without_secrets(&p.meta.lock().spec))))
+                            .filter_map(|id| st.panes.get(id).map(|p| (*id, kept_spec(p))))
                             .collect(),
                     })
                     .collect(),
