@@ -348,10 +348,7 @@ fn a_panes_id_name_and_place_survive_a_restart() {
     assert!(before.iter().all(|(id, _)| id != "1"), "{before:?}");
     let restarted: serde_json::Value = serde_json::from_str(&env.ok(&["restart", "--json"])).expect("restart --json");
     assert_eq!(restarted["sessions"], 1, "{restarted}");
-    let log = env.dir.join("state/teamster/runner.log");
-    env.wait_ls("the session back", |_| {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session kept restored"))
-    });
+    wait_restored(&env, "kept");
     let after: Vec<(String, String)> =
         env.panes().iter().map(|p| (p["id"].to_string(), p["name"].to_string())).collect();
     assert_eq!(after, before);
@@ -408,10 +405,7 @@ fn a_command_asks_before_it_runs_again_after_a_restart() {
     let shows = |text: &str| env.ok(&["capture", "again:1.1"]).contains(text);
     env.wait_ls("the command ran", |_| shows("STARTED-42"));
     env.ok(&["restart"]);
-    let log = env.dir.join("state/teamster/runner.log");
-    env.wait_ls("the session back", |_| {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session again restored"))
-    });
+    wait_restored(&env, "again");
     // Back, it says what ran and waits: nothing ran again by itself.
     env.wait_ls("the question", |_| shows("Enter runs it again"));
     assert!(
@@ -438,11 +432,15 @@ fn a_shell_comes_back_in_the_directory_it_was_in() {
     env.ok(&["send", "dirs:1.1", "cd deeper && echo IN-$((40+2))"]);
     env.wait_ls("the cd done", |_| shows("IN-42"));
     env.ok(&["restart"]);
-    let log = env.dir.join("state/teamster/runner.log");
-    env.wait_ls("the session back", |_| {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("session dirs restored"))
-    });
+    wait_restored(&env, "dirs");
     env.wait_ls("the prompt again", |_| shows("$"));
     env.ok(&["send", "dirs:1.1", "echo AT-$PWD-$((1+1))"]);
     env.wait_ls("where it is", |_| shows(&format!("AT-{}-2", deeper.display())));
+}
+
+/// Waits until the runner that `teamster restart` started has brought `session` back.
+fn wait_restored(env: &Env, session: &str) {
+    let log = env.dir.join("state/teamster/runner.log");
+    let line = format!("session {session} restored");
+    env.wait_ls("the session back", |_| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&line)));
 }
