@@ -308,6 +308,8 @@ fn an_exited_agent_starts_again_in_its_pane_resuming_its_conversation() {
     // It ends (EOF on its prompt); Enter in its pane starts it again, in that conversation.
     tui.send(b"\x04");
     env.wait_ls("the agent exited", |_| agent()["state"] == "exited");
+    // Once the terminal shows it (an Enter before would go to the program, not start it).
+    tui.wait_for("the pane shown as exited", |s| s.contents().contains("[exited"));
     tui.keys("\r");
     tui.wait_text(&format!("resumed {conversation}"));
     env.wait_ls("running again", |_| agent()["state"] == "running");

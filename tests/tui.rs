@@ -65,7 +65,10 @@ fn scrollback_keeps_the_configured_number_of_lines() {
 #[test]
 fn an_exited_program_shows_its_code_runs_again_on_enter_and_closes_without_asking() {
     let env = Env::new();
-    let tui = env.tui(&["--", "sh", "-c", "echo run-number-$$; exit 3"], 80, 24);
+    // It prints, waits for a line, and exits 3: each run ends when we say.
+    let tui = env.tui(&["--", "sh", "-c", "echo run-number-$$; read x; exit 3"], 80, 24);
+    tui.wait_text("run-number-");
+    tui.keys("\r");
     tui.wait_text("[exited 3]");
     let ls = env.ls_json();
     assert_eq!(pane(&ls, 0, 0)["state"], "exited");
@@ -75,9 +78,14 @@ fn an_exited_program_shows_its_code_runs_again_on_enter_and_closes_without_askin
     tui.wait_text("exited: enter runs it again, ctrl-\\ x closes it");
     // Enter runs it again, in the same pane (its id and its screen), as a new process.
     tui.keys("\r");
-    tui.wait_for("a second run", |s| s.contents().matches("run-number-").count() == 2);
-    let ls = env.wait_ls("it exited again", |v| pane(v, 0, 0)["state"] == "exited");
-    assert_eq!(pane(&ls, 0, 0)["id"], id);
+    tui.wait_for("a second run, running", |s| {
+        s.contents().matches("run-number-").count() == 2 && !s.contents().contains("[exited")
+    });
+    assert_eq!(pane(&env.ls_json(), 0, 0)["id"], id);
+    tui.keys("\r");
+    tui.wait_text("[exited 3]");
+    tui.keys("x");
+    tui.wait_text("exited: enter runs it again");
     tui.prefix("x");
     let (_, out) = tui.wait_exit();
     assert!(out.contains("[the session's last pane closed]"), "{out}");
