@@ -39,7 +39,6 @@ fn session(panes: u32) -> SessionView {
         clients: 1,
         created: 0,
         spend: 0.0,
-        burn_per_hour: 0.0,
         budget: None,
         cap_hit: None,
         watchers: Vec::new(),

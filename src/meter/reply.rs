@@ -55,12 +55,12 @@ impl ReplyReader {
         if self.overflow {
             return;
         }
-        self.pending.extend_from_slice(chunk);
         if self.stream {
-            while let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=i).collect();
-                self.line(&line);
-            }
+            let mut pending = std::mem::take(&mut self.pending);
+            super::usage::each_line(&mut pending, chunk, |line| self.line(line));
+            self.pending = pending;
+        } else {
+            self.pending.extend_from_slice(chunk);
         }
         if self.pending.len() > MAX_LINE {
             self.overflow = true;

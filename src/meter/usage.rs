@@ -106,24 +106,9 @@ impl UsageReader {
             }
             return;
         }
-        // Whole lines are read where they lie in the chunk; only a line cut by the chunk's
-        // end is kept, to be finished by the next.
-        let mut rest = chunk;
-        if !self.pending.is_empty() {
-            let Some(i) = rest.iter().position(|&b| b == b'\n') else {
-                self.pending.extend_from_slice(rest);
-                return self.check_pending();
-            };
-            let mut line = std::mem::take(&mut self.pending);
-            line.extend_from_slice(&rest[..i]);
-            self.line(&line);
-            rest = &rest[i + 1..];
-        }
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            self.line(&rest[..i]);
-            rest = &rest[i + 1..];
-        }
-        self.pending.extend_from_slice(rest);
+        let mut pending = std::mem::take(&mut self.pending);
+        each_line(&mut pending, chunk, |line| self.line(line));
+        self.pending = pending;
         self.check_pending();
     }
 
@@ -292,6 +277,28 @@ impl UsageReader {
             (false, _) => Reading::Unknown("the reply carried no usage teamster could read".into()),
         }
     }
+}
+
+/// Calls `line` for each whole line of a stream that arrives in pieces, read where it lies
+/// in the piece: `pending` holds a line the last piece cut, and keeps the one this piece
+/// cuts, to be finished by the next.
+pub(super) fn each_line(pending: &mut Vec<u8>, chunk: &[u8], mut line: impl FnMut(&[u8])) {
+    let mut rest = chunk;
+    if !pending.is_empty() {
+        let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+            pending.extend_from_slice(rest);
+            return;
+        };
+        let mut first = std::mem::take(pending);
+        first.extend_from_slice(&rest[..i]);
+        line(&first);
+        rest = &rest[i + 1..];
+    }
+    while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        line(&rest[..i]);
+        rest = &rest[i + 1..];
+    }
+    pending.extend_from_slice(rest);
 }
 
 /// OpenAI's counts (Responses and Chat Completions name them differently): the input total

@@ -118,9 +118,9 @@ pub enum Command {
     Respawn {
         pane: PaneId,
     },
-    /// Arranges the current tab's panes as named, or as the next arrangement in the cycle.
+    /// Arranges the current tab's panes as named (the TUI cycles from the tab's last).
     SelectLayout {
-        arrangement: Option<crate::layout::Arrangement>,
+        arrangement: crate::layout::Arrangement,
     },
 }
 
@@ -805,9 +805,6 @@ pub struct SessionView {
     /// Dollars spent by the session's agents, and the next limit a policy acts at.
     #[serde(default)]
     pub spend: f64,
-    /// Dollars an hour at the rate of the last ten minutes.
-    #[serde(default)]
-    pub burn_per_hour: f64,
     #[serde(default)]
     pub budget: Option<(f64, String)>,
     /// The spend cap that stopped its agents, while it holds.

@@ -742,11 +742,6 @@ impl Runner {
             record.session = s.key.clone();
             record.session_name = s.name.clone();
             s.spend += record.cost;
-            s.recent_spend.push_back((record.ts, record.cost));
-            while s.recent_spend.front().is_some_and(|(t, _)| record.ts.saturating_sub(*t) >= super::store::BURN_WINDOW)
-            {
-                s.recent_spend.pop_front();
-            }
             self.day.lock().1 += record.cost;
             s.touch();
         }

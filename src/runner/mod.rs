@@ -64,13 +64,11 @@ impl Tab {
         Tab { id, name, layout, focused, zoomed: None, recent: vec![focused], synchronized: false, arrangement: None }
     }
 
-    /// Arranges the panes (in their order) as `how`, or the next arrangement in the cycle.
-    fn arrange(&mut self, how: Option<Arrangement>, area: Rect) -> Arrangement {
-        let how = how.unwrap_or_else(|| Arrangement::next(self.arrangement));
+    /// Arranges the panes (in their order) as `how`.
+    fn arrange(&mut self, how: Arrangement, area: Rect) {
         self.layout = Layout::arranged(how, &self.layout.panes(), area);
         self.arrangement = Some(how);
         self.zoomed = None;
-        how
     }
 }
 
@@ -97,8 +95,6 @@ pub struct Session {
     pub last_used: u64,
     /// Dollars its agents have spent (kept in the state database), and its policy marks.
     pub spend: f64,
-    /// The model calls of the last `BURN_WINDOW` seconds (when, dollars): the burn rate.
-    pub recent_spend: std::collections::VecDeque<(u64, f64)>,
     pub marks: crate::policy::Marks,
     /// The spend cap that refused its agents' model calls last, and why; until a model
     /// call goes out again.
@@ -135,14 +131,6 @@ impl Session {
             marks: self.marks.clone(),
             now: now_secs(),
         }
-    }
-
-    /// Dollars an hour at the rate of the last ten minutes.
-    pub(super) fn burn_per_hour(&self, now: u64) -> f64 {
-        let window = store::BURN_WINDOW;
-        let spent: f64 =
-            self.recent_spend.iter().filter(|(t, _)| now.saturating_sub(*t) < window).map(|(_, c)| c).sum();
-        spent * 3600.0 / window as f64
     }
 
     fn touch(&mut self) {
@@ -493,7 +481,6 @@ impl Runner {
                 id,
                 key,
                 spend,
-                recent_spend: Default::default(),
                 marks,
                 cap_hit: None,
                 contacted: Default::default(),
@@ -857,7 +844,6 @@ impl Runner {
             clients: s.clients.len() as u32,
             created: s.created,
             spend: s.spend,
-            burn_per_hour: s.burn_per_hour(now_secs()),
             budget: self.budget(s),
             cap_hit: s
                 .cap_hit
@@ -1602,7 +1588,7 @@ impl Runner {
         how: Arrangement,
     ) -> Result<Reply, String> {
         let id = session_for(&self.state.lock(), session.as_deref(), near)?;
-        self.command(id, Command::SelectLayout { arrangement: Some(how) })?;
+        self.command(id, Command::SelectLayout { arrangement: how })?;
         let st = self.state.lock();
         let s = session_ref(&st, id)?;
         let n = s.tabs.get(s.active).map_or(0, |t| t.layout.panes().len());

@@ -913,7 +913,7 @@ impl App {
                 self.mode = Mode::Normal;
                 let current = self.session.as_ref().and_then(|s| s.tab()).and_then(|t| t.arrangement);
                 let next = crate::layout::Arrangement::next(current);
-                self.command(Command::SelectLayout { arrangement: Some(next) });
+                self.command(Command::SelectLayout { arrangement: next });
                 self.say(format!("layout: {}", next.name()));
             }
             Action::HandOff => {

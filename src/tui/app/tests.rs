@@ -69,7 +69,6 @@ fn session() -> SessionView {
         clients: 1,
         created: 0,
         spend: 1.234,
-        burn_per_hour: 0.0,
         budget: Some((5.0, "pause every $5".into())),
         cap_hit: None,
         watchers: Vec::new(),
@@ -746,14 +745,14 @@ fn the_layout_key_cycles_through_the_arrangements() {
     app.update(key("ctrl-\\"));
     app.update(key("space"));
     let sent_layout = |app: &mut App| sent(app).iter().filter_map(command_of).cloned().collect::<Vec<_>>();
-    assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Some(Arrangement::Tiled) }]);
+    assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Arrangement::Tiled }]);
     assert!(app.message.as_ref().is_some_and(|m| m.text == "layout: tiled"));
     let mut s = session();
     s.tabs[0].arrangement = Some(Arrangement::Tiled);
     app.update(Event::Server(ServerMsg::Session { session: Box::new(s) }));
     app.update(key("ctrl-\\"));
     app.update(key("space"));
-    assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Some(Arrangement::MainVertical) }]);
+    assert_eq!(sent_layout(&mut app), vec![Command::SelectLayout { arrangement: Arrangement::MainVertical }]);
 }
 
 #[test]
