@@ -319,3 +319,48 @@ fn a_programs_cursor_colour_reaches_the_terminal_and_is_reset() {
     tui.type_line("printf '\\033]112\\007'");
     tui.wait_raw("the cursor colour reset", |raw| raw.windows(b"\x1b]112".len()).any(|w| w == b"\x1b]112"));
 }
+
+/// Writes a script that prints a curly underline in red, a dotted one, an overline and a
+/// hyperlink; returns the line that runs it.
+fn styled_script(env: &Env) -> &'static str {
+    std::fs::write(
+        env.dir.join("work/styled.sh"),
+        "printf '\\033[4:3;58:2::255:0:0mCURLY\\033[4:4mDOTTED\\033[0;53mOVER\\033[0m \\033]8;;https://example.com/x\\033\\\\LINK\\033]8;;\\033\\\\ '\necho STYLED-$((1+1))\n",
+    )
+    .expect("script");
+    "sh styled.sh"
+}
+
+#[test]
+fn styled_underlines_colours_and_links_reach_a_terminal_that_draws_them() {
+    let mut env = Env::new();
+    // WezTerm says who it is in TERM_PROGRAM, and draws all of these.
+    env.extra_env.push(("TERM_PROGRAM".into(), "WezTerm".into()));
+    let tui = env.tui(&[], 120, 20);
+    tui.wait_prompt();
+    tui.type_line(styled_script(&env));
+    tui.wait_text("STYLED-2");
+    let has = |raw: &[u8], s: &[u8]| raw.windows(s.len()).any(|w| w == s);
+    tui.wait_raw("curly, red and dotted as drawn, the link passed on", |raw| {
+        has(raw, b";4:3;58:2::255:0:0mCURLY")
+            && has(raw, b";4:4;58:2::255:0:0mDOTTED")
+            && has(raw, b"\x1b[0;53mOVER")
+            && has(raw, b"\x1b]8;;https://example.com/x\x1b\\")
+    });
+}
+
+#[test]
+fn a_plain_terminal_gets_plain_underlines_and_no_links() {
+    let env = Env::new();
+    let tui = env.tui(&[], 120, 20);
+    tui.wait_prompt();
+    tui.type_line(styled_script(&env));
+    tui.wait_text("STYLED-2");
+    // Drawn: the screen as the test's own terminal (vt100) reads it shows the text.
+    tui.wait_text("CURLYDOTTEDOVER LINK STYLED-2");
+    let raw = tui.raw();
+    let has = |s: &[u8]| raw.windows(s.len()).any(|w| w == s);
+    assert!(has(b"\x1b[0;4mCURLY"), "a plain underline instead");
+    assert!(!has(b"\x1b[0;4:3") && !has(b"58:2::") && !has(b"\x1b[0;53m"), "nothing it does not draw");
+    assert!(!has(b"\x1b]8;;https"), "no link");
+}

@@ -146,8 +146,8 @@
   const styleCache = new Map();
   // The CSS of a style ('' for the default style); `cursor` inverts once more. Built from
   // numbers only: nothing a sharer's program sends becomes CSS text.
-  function styleOf(f, b, a, cursor) {
-    const key = f + ',' + b + ',' + a + (cursor ? 'c' : '');
+  function styleOf(f, b, a, u, cursor) {
+    const key = f + ',' + b + ',' + a + ',' + u + (cursor ? 'c' : '');
     let css = styleCache.get(key);
     if (css !== undefined) return css;
     let fg = colour(f), bg = colour(b);
@@ -163,11 +163,15 @@
     if (a & 2) css += 'opacity:.6;';
     if (a & 4) css += 'font-style:italic;';
     const lines = [];
-    if (a & (8 | 16 | 32)) lines.push('underline');
+    // Underlines: 8 plain, 16 double, 32 curly, 2048 dotted, 4096 dashed.
+    if (a & (8 | 16 | 32 | 2048 | 4096)) lines.push('underline');
     if (a & 512) lines.push('line-through');
     if (a & 1024) lines.push('overline');
     if (lines.length) {
-      css += `text-decoration:${lines.join(' ')}${a & 32 ? ' wavy' : a & 16 ? ' double' : ''};`;
+      const kind = a & 32 ? ' wavy' : a & 16 ? ' double' : a & 2048 ? ' dotted' : a & 4096 ? ' dashed' : '';
+      css += `text-decoration:${lines.join(' ')}${kind};`;
+      const uc = colour(u);
+      if (uc && (a & (8 | 16 | 32 | 2048 | 4096))) css += `text-decoration-color:${uc};`;
     }
     styleCache.set(key, css);
     return css;
@@ -188,7 +192,7 @@
     const runs = (row && row.r) || [];
     outer:
     for (const run of runs) {
-      const f = run.f || 0, b = run.b || 0, a = run.a || 0;
+      const f = run.f || 0, b = run.b || 0, a = run.a || 0, u = run.u || 0;
       const wide = !!run.w;
       const w = wide ? 2 : 1;
       const hidden = !!(a & 256);
@@ -197,7 +201,7 @@
         marks = new Map();
         for (const [i, s] of run.m) marks.set(i, (marks.get(i) || '') + String(s));
       }
-      const css = styleOf(f, b, a, false);
+      const css = styleOf(f, b, a, u, false);
       let group = doc.createDocumentFragment();
       let text = '';
       let any = false;
@@ -217,7 +221,7 @@
           flush();
           let cell = doc.createTextNode(ch);
           if (wide) { const wc = doc.createElement('span'); wc.className = 'wc'; wc.appendChild(cell); cell = wc; }
-          out.appendChild(styled(styleOf(f, b, a, true), cell));
+          out.appendChild(styled(styleOf(f, b, a, u, true), cell));
         } else if (wide) {
           endText();
           const wc = doc.createElement('span');
@@ -235,7 +239,7 @@
     }
     if (cur >= x && cur < cols) {
       if (cur > x) out.appendChild(doc.createTextNode(' '.repeat(cur - x)));
-      out.appendChild(styled(styleOf(0, 0, 0, true), doc.createTextNode(' ')));
+      out.appendChild(styled(styleOf(0, 0, 0, 0, true), doc.createTextNode(' ')));
     }
     return out;
   }

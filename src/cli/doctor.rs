@@ -360,7 +360,9 @@ fn terminal_answers(config: Option<&Config>, config_path: &Path) -> Vec<Check> {
                 .and_then(|c| c.load_ui(config_path).ok())
                 .map(|(_, t)| t)
                 .or_else(|| crate::config::Theme::load("dark", None).ok());
-            let Some(theme) = theme else { return vec![keys_check(answers.kitty_keys)] };
+            let Some(theme) = theme else {
+                return vec![keys_check(answers.kitty_keys), styles_check(config, answers.kitty_keys)];
+            };
             warn(
                 "terminal colours",
                 format!(
@@ -373,7 +375,23 @@ fn terminal_answers(config: Option<&Config>, config_path: &Path) -> Vec<Check> {
             )
         }
     };
-    vec![colours, keys_check(answers.kitty_keys)]
+    vec![colours, keys_check(answers.kitty_keys), styles_check(config, answers.kitty_keys)]
+}
+
+/// Which of programs' styles and links go out as drawn, and what decided it.
+fn styles_check(config: Option<&Config>, kitty: bool) -> Check {
+    let terminal = config.map(|c| c.terminal).unwrap_or_default();
+    let (features, source) = crate::tui::features::Features::detect(&terminal, kitty);
+    let text = format!("{} (from {source})", features.describe());
+    if features == crate::tui::features::Features::ALL {
+        ok("terminal styles", text)
+    } else {
+        warn(
+            "terminal styles",
+            text,
+            "curly, dotted and dashed underlines go out as plain ones and links as text; if your terminal draws them, say so in [terminal] in the config (styled_underline, underline_color, overline, hyperlinks = true)",
+        )
+    }
 }
 
 fn keys_check(kitty: bool) -> Check {

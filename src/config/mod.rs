@@ -94,6 +94,23 @@ pub struct Config {
     pub sandbox: crate::sandbox::SandboxConfig,
     /// `teamster share`: which share server, and for how long links last.
     pub share: ShareConfig,
+    /// What your terminal draws, where teamster cannot tell by itself.
+    pub terminal: TerminalConfig,
+}
+
+/// `[terminal]`: each unset entry is found out (from the terminal's answers, its terminfo
+/// entry and the variables terminals set); `true` or `false` overrides that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerminalConfig {
+    /// Curly, dotted, dashed and double underlines (SGR `4:2`-`4:5`); else a plain one.
+    pub styled_underline: Option<bool>,
+    /// An underline of its own colour (SGR 58).
+    pub underline_color: Option<bool>,
+    /// A line over the text (SGR 53).
+    pub overline: Option<bool>,
+    /// Links a program printed (OSC 8), opened from the terminal.
+    pub hyperlinks: Option<bool>,
 }
 
 /// `[share]` in the config.
@@ -198,6 +215,7 @@ impl Default for Config {
             pricing: PricingConfig::default(),
             policy: Vec::new(),
             sandbox: crate::sandbox::SandboxConfig::default(),
+            terminal: TerminalConfig::default(),
             share: ShareConfig::default(),
         }
     }

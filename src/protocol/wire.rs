@@ -5,6 +5,7 @@
 //! beside it by index. Receivers never compute character widths, so a TUI, a remote attach
 //! and a browser draw the same cells.
 
+use crate::screen::links::Links;
 use crate::screen::{Attrs, Cell, Color, Row, Style, Width};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,12 @@ pub struct WireRun {
     pub bg: u32,
     #[serde(rename = "a", default, skip_serializing_if = "is_zero16")]
     pub attrs: u16,
+    /// The underline's own colour, as `fg`.
+    #[serde(rename = "u", default, skip_serializing_if = "is_zero")]
+    pub underline: u32,
+    /// The hyperlink's address (OSC 8), printable ASCII only (the screen keeps no other).
+    #[serde(rename = "l", default, skip_serializing_if = "String::is_empty")]
+    pub link: String,
     /// Every character of this run takes two cells.
     #[serde(rename = "w", default, skip_serializing_if = "is_false")]
     pub wide: bool,
@@ -39,8 +46,15 @@ pub struct WireRun {
 }
 
 impl WireRun {
+    /// The run's style; its link is `link`, not an id.
     pub fn style(&self) -> Style {
-        Style { fg: Color::from_wire(self.fg), bg: Color::from_wire(self.bg), attrs: Attrs(self.attrs) }
+        Style {
+            fg: Color::from_wire(self.fg),
+            bg: Color::from_wire(self.bg),
+            underline: Color::from_wire(self.underline),
+            attrs: Attrs(self.attrs),
+            link: 0,
+        }
     }
 
     /// Cells this run covers.
@@ -58,19 +72,29 @@ pub struct WireRow {
 }
 
 impl WireRow {
-    /// Encodes a row; trailing default blanks are left out (the receiver pads).
-    pub fn from_row(row: &Row) -> WireRow {
+    /// Encodes a row; trailing default blanks are left out (the receiver pads). `links`
+    /// are the addresses of the screen the row belongs to.
+    pub fn from_row(row: &Row, links: &Links) -> WireRow {
         let len = row.content_len();
         let mut runs: Vec<WireRun> = Vec::new();
+        let mut run_style = None;
         for (x, cell) in row.stored()[..len].iter().enumerate() {
             if cell.width == Width::Spacer {
                 continue;
             }
-            let (fg, bg, attrs) = (cell.style.fg.to_wire(), cell.style.bg.to_wire(), cell.style.attrs.0);
             let wide = cell.width == Width::Wide;
-            let same = runs.last().is_some_and(|r| r.fg == fg && r.bg == bg && r.attrs == attrs && r.wide == wide);
-            if !same {
-                runs.push(WireRun { fg, bg, attrs, wide, ..WireRun::default() });
+            if run_style != Some((cell.style, wide)) {
+                run_style = Some((cell.style, wide));
+                let st = cell.style;
+                runs.push(WireRun {
+                    fg: st.fg.to_wire(),
+                    bg: st.bg.to_wire(),
+                    underline: st.underline.to_wire(),
+                    attrs: st.attrs.0,
+                    link: links.url(st.link).unwrap_or_default().to_string(),
+                    wide,
+                    ..WireRun::default()
+                });
             }
             let Some(run) = runs.last_mut() else { continue };
             if cell.combined
@@ -89,7 +113,13 @@ impl WireRow {
         let mut out = String::new();
         for run in &self.runs {
             out.push_str(&sgr(&run.style()));
-            push_run_text(&mut out, run);
+            if run.link.is_empty() {
+                push_run_text(&mut out, run);
+            } else {
+                out.push_str(&format!("\x1b]8;;{}\x1b\\", run.link));
+                push_run_text(&mut out, run);
+                out.push_str("\x1b]8;;\x1b\\");
+            }
         }
         out.push_str("\x1b[0m");
         out
@@ -151,10 +181,18 @@ impl WireRow {
                 push_run_text(&mut text, run);
                 let attrs: Vec<&str> =
                     Attrs::NAMES.iter().filter(|(bit, _)| Attrs(run.attrs).has(*bit)).map(|(_, n)| *n).collect();
-                serde_json::json!({
+                let mut json = serde_json::json!({
                     "text": text, "cells": run.width(), "fg": color(run.fg), "bg": color(run.bg),
                     "attrs": attrs, "wide": run.wide,
-                })
+                });
+                // Only where a program set them: most runs have neither.
+                if run.underline != 0 {
+                    json["underline_color"] = color(run.underline);
+                }
+                if !run.link.is_empty() {
+                    json["link"] = run.link.clone().into();
+                }
+                json
             })
             .collect();
         serde_json::json!({ "text": self.text(), "wrapped": self.wrapped, "runs": runs })
@@ -172,35 +210,32 @@ fn push_run_text(out: &mut String, run: &WireRun) {
 
 /// The SGR sequence that sets `style` from nothing.
 fn sgr(style: &Style) -> String {
-    let mut codes = vec!["0".to_string()];
+    let mut out = String::from("\x1b[0");
     let a = style.attrs;
     for (bit, code) in [
-        (Attrs::BOLD, "1"),
-        (Attrs::DIM, "2"),
-        (Attrs::ITALIC, "3"),
-        (Attrs::UNDERLINE, "4"),
-        (Attrs::DOUBLE_UNDERLINE, "21"),
-        (Attrs::CURLY_UNDERLINE, "4:3"),
-        (Attrs::BLINK, "5"),
-        (Attrs::INVERSE, "7"),
-        (Attrs::HIDDEN, "8"),
-        (Attrs::STRIKE, "9"),
-        (Attrs::OVERLINE, "53"),
+        (Attrs::BOLD, ";1"),
+        (Attrs::DIM, ";2"),
+        (Attrs::ITALIC, ";3"),
+        (Attrs::UNDERLINE, ";4"),
+        (Attrs::DOUBLE_UNDERLINE, ";21"),
+        (Attrs::CURLY_UNDERLINE, ";4:3"),
+        (Attrs::DOTTED_UNDERLINE, ";4:4"),
+        (Attrs::DASHED_UNDERLINE, ";4:5"),
+        (Attrs::BLINK, ";5"),
+        (Attrs::INVERSE, ";7"),
+        (Attrs::HIDDEN, ";8"),
+        (Attrs::STRIKE, ";9"),
+        (Attrs::OVERLINE, ";53"),
     ] {
         if a.has(bit) {
-            codes.push(code.into());
+            out.push_str(code);
         }
     }
-    for (color, base) in [(style.fg, 30u16), (style.bg, 40)] {
-        match color {
-            Color::Default => {}
-            Color::Indexed(i) if i < 8 => codes.push((base + i as u16).to_string()),
-            Color::Indexed(i) if i < 16 => codes.push((base + 60 + i as u16 - 8).to_string()),
-            Color::Indexed(i) => codes.push(format!("{};5;{i}", base + 8)),
-            Color::Rgb(r, g, b) => codes.push(format!("{};2;{r};{g};{b}", base + 8)),
-        }
-    }
-    format!("\x1b[{}m", codes.join(";"))
+    style.fg.push_sgr(&mut out, 30);
+    style.bg.push_sgr(&mut out, 40);
+    style.underline.push_sgr(&mut out, 58);
+    out.push('m');
+    out
 }
 
 #[cfg(test)]
@@ -212,7 +247,7 @@ mod tests {
     fn rows_round_trip_with_styles_wide_and_combining_characters() {
         let mut s = Screen::new(20, 1, 0);
         s.feed("a\x1b[31mb中\x1b[0me\u{301}\x1b[44m \x1b[0m".as_bytes());
-        let wire = WireRow::from_row(s.row(0));
+        let wire = WireRow::from_row(s.row(0), s.links());
         assert_eq!(wire.runs.len(), 5, "{wire:?}");
         let (cells, marks) = wire.to_cells(20);
         for (x, cell) in cells.iter().enumerate().take(7) {
@@ -226,7 +261,40 @@ mod tests {
     fn plain_text_stays_small_on_the_wire() {
         let mut s = Screen::new(80, 1, 0);
         s.feed(b"hello world");
-        let json = serde_json::to_string(&WireRow::from_row(s.row(0))).unwrap();
+        let json = serde_json::to_string(&WireRow::from_row(s.row(0), s.links())).unwrap();
         assert_eq!(json, r#"{"r":[{"t":"hello world"}]}"#);
+    }
+
+    #[test]
+    fn underline_styles_colour_and_links_reach_the_wire() {
+        let mut s = Screen::new(40, 1, 0);
+        s.feed(b"\x1b[4:4;58:2::255:0:1mdot\x1b[4:5;58;5;9mdash\x1b[59;53mover\x1b[0m");
+        s.feed(b"\x1b]8;id=x;https://example.com/a;b\x1b\\link\x1b[0m!\x1b]8;;\x1b\\end");
+        let wire = WireRow::from_row(s.row(0), s.links());
+        let runs: Vec<(&str, u16, u32, &str)> =
+            wire.runs.iter().map(|r| (r.text.as_str(), r.attrs, r.underline, r.link.as_str())).collect();
+        assert_eq!(
+            runs,
+            vec![
+                ("dot", Attrs::DOTTED_UNDERLINE, Color::Rgb(255, 0, 1).to_wire(), ""),
+                ("dash", Attrs::DASHED_UNDERLINE, Color::Indexed(9).to_wire(), ""),
+                ("over", Attrs::DASHED_UNDERLINE | Attrs::OVERLINE, 0, ""),
+                // SGR 0 ends the styles, not the link: that takes an empty OSC 8.
+                ("link!", 0, 0, "https://example.com/a;b"),
+                ("end", 0, 0, ""),
+            ]
+        );
+        let ansi = wire.ansi();
+        assert!(ansi.contains("\x1b[0;4:4;58:2::255:0:1mdot"), "{ansi:?}");
+        assert!(ansi.contains("\x1b[0;4:5;58:5:9mdash"), "{ansi:?}");
+        assert!(ansi.contains("\x1b]8;;https://example.com/a;b\x1b\\link!\x1b]8;;\x1b\\"), "{ansi:?}");
+        let json = wire.to_json();
+        assert_eq!(json["runs"][0]["attrs"], serde_json::json!(["dotted-underline"]));
+        assert_eq!(json["runs"][0]["underline_color"], "#ff0001");
+        assert_eq!(json["runs"][3]["link"], "https://example.com/a;b");
+        assert_eq!(json["runs"][4].get("link"), None);
+        assert_eq!(json["runs"][4].get("underline_color"), None);
+        let back: WireRow = serde_json::from_str(&serde_json::to_string(&wire).unwrap()).unwrap();
+        assert_eq!(back, wire);
     }
 }

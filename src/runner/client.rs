@@ -254,8 +254,9 @@ pub(super) fn answer_query(runner: &Runner, session: Option<u32>, msg: ClientMsg
                 // Lines older than the scrollback keeps are gone; start at the oldest kept.
                 let from = from.max(screen.first_line());
                 let count = count.min(1000) as u64;
-                let rows =
-                    (from..from + count).map_while(|abs| screen.line(abs).map(|r| WireRow::from_row(&r))).collect();
+                let rows = (from..from + count)
+                    .map_while(|abs| screen.line(abs).map(|r| WireRow::from_row(&r, screen.links())))
+                    .collect();
                 Reply::Lines { from, rows }
             }),
         ),
@@ -654,7 +655,7 @@ fn pane_frame(pane: &Pane, sent: Option<&Sent>, limit: Option<usize>) -> Update 
     }
     let rows: Vec<(u16, WireRow)> = (0..rows as usize)
         .filter(|&y| full || gens[y] > since)
-        .map(|y| (y as u16, WireRow::from_row(screen.row(y))))
+        .map(|y| (y as u16, WireRow::from_row(screen.row(y), screen.links())))
         .collect();
     let frame = PaneFrame {
         pane: pane.id,

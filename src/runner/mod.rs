@@ -1520,7 +1520,7 @@ impl Runner {
         let mut rows: Vec<WireRow> = {
             let screen = pane.screen.lock();
             (screen.first_line()..screen.end_line())
-                .filter_map(|abs| screen.line(abs).map(|r| WireRow::from_row(&r)))
+                .filter_map(|abs| screen.line(abs).map(|r| WireRow::from_row(&r, screen.links())))
                 .collect()
         };
         let shown = rows.iter().rposition(|r| !r.text().is_empty()).map_or(0, |last| last + 1);

@@ -1,6 +1,6 @@
 //! Cells, colours and styles: the units a screen is made of.
 //!
-//! A `Cell` is 16 bytes. The visible grid is small (rows x cols), so cells stay simple;
+//! A `Cell` is 24 bytes. The visible grid is small (rows x cols), so cells stay simple;
 //! scrollback is stored in the compact form of `history::Line` instead.
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,24 @@ impl Color {
             Color::Indexed(i) => i as u32 + 1,
             Color::Rgb(r, g, b) => 0x100_0000 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
         }
+    }
+
+    /// Appends the SGR parameter that sets this colour (`;31`, `;38;5;200`,
+    /// `;48;2;1;2;3`, `;58:2::1:2:3`) to `out`; nothing for the default. `layer` says
+    /// which colour: 30 the text's, 40 the background's, 58 the underline's.
+    pub fn push_sgr(self, out: &mut String, layer: u8) {
+        use std::fmt::Write;
+        let _ = match (self, layer) {
+            (Color::Default, _) => Ok(()),
+            (Color::Indexed(i), 58) => write!(out, ";58:5:{i}"),
+            (Color::Rgb(r, g, b), 58) => write!(out, ";58:2::{r}:{g}:{b}"),
+            // The first sixteen as the program likely sent them (terminals brighten
+            // bold text only for these).
+            (Color::Indexed(i), _) if i < 8 => write!(out, ";{}", layer + i),
+            (Color::Indexed(i), _) if i < 16 => write!(out, ";{}", layer + 60 + i - 8),
+            (Color::Indexed(i), _) => write!(out, ";{};5;{i}", layer + 8),
+            (Color::Rgb(r, g, b), _) => write!(out, ";{};2;{r};{g};{b}", layer + 8),
+        };
     }
 
     pub fn from_wire(v: u32) -> Color {
@@ -52,9 +70,15 @@ impl Attrs {
     pub const HIDDEN: u16 = 1 << 8;
     pub const STRIKE: u16 = 1 << 9;
     pub const OVERLINE: u16 = 1 << 10;
-    pub const ANY_UNDERLINE: u16 = Self::UNDERLINE | Self::DOUBLE_UNDERLINE | Self::CURLY_UNDERLINE;
+    pub const DOTTED_UNDERLINE: u16 = 1 << 11;
+    pub const DASHED_UNDERLINE: u16 = 1 << 12;
+    /// The styled underlines (SGR `4:2`-`4:5`), which a terminal that lacks them draws
+    /// as a plain one.
+    pub const STYLED_UNDERLINE: u16 =
+        Self::DOUBLE_UNDERLINE | Self::CURLY_UNDERLINE | Self::DOTTED_UNDERLINE | Self::DASHED_UNDERLINE;
+    pub const ANY_UNDERLINE: u16 = Self::UNDERLINE | Self::STYLED_UNDERLINE;
     /// Each attribute's name, as `teamster capture --json` spells it.
-    pub const NAMES: [(u16, &'static str); 11] = [
+    pub const NAMES: [(u16, &'static str); 13] = [
         (Self::BOLD, "bold"),
         (Self::DIM, "dim"),
         (Self::ITALIC, "italic"),
@@ -66,6 +90,8 @@ impl Attrs {
         (Self::HIDDEN, "hidden"),
         (Self::STRIKE, "strike"),
         (Self::OVERLINE, "overline"),
+        (Self::DOTTED_UNDERLINE, "dotted-underline"),
+        (Self::DASHED_UNDERLINE, "dashed-underline"),
     ];
 
     pub fn has(self, bit: u16) -> bool {
@@ -84,7 +110,12 @@ impl Attrs {
 pub struct Style {
     pub fg: Color,
     pub bg: Color,
+    /// The underline's own colour (SGR 58); the default is the text's.
+    pub underline: Color,
     pub attrs: Attrs,
+    /// The hyperlink (OSC 8) the text belongs to: an id in the terminal's `Links`, 0 for
+    /// none. Not a graphic rendition: SGR 0 keeps it.
+    pub link: u16,
 }
 
 impl Style {
@@ -147,7 +178,7 @@ mod tests {
 
     #[test]
     fn cell_stays_small() {
-        assert_eq!(std::mem::size_of::<Cell>(), 16);
+        assert_eq!(std::mem::size_of::<Cell>(), 24);
     }
 
     #[test]

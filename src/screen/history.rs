@@ -327,7 +327,8 @@ mod tests {
     #[test]
     fn styled_wide_and_combining_round_trip() {
         let mut row = row_of("ab", 10);
-        let red = Style { fg: Color::Indexed(1), bg: Color::Rgb(1, 2, 3), attrs: Attrs(Attrs::BOLD) };
+        let red =
+            Style { fg: Color::Indexed(1), bg: Color::Rgb(1, 2, 3), attrs: Attrs(Attrs::BOLD), ..Style::default() };
         row.set(1, Cell { ch: 'b', style: red, width: Width::Narrow, combined: false });
         row.set(2, Cell { ch: '中', style: red, width: Width::Wide, combined: false });
         row.set(3, Cell { ch: ' ', style: red, width: Width::Spacer, combined: false });

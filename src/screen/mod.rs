@@ -12,6 +12,7 @@
 pub mod cell;
 pub mod grid;
 pub mod history;
+pub mod links;
 mod parser;
 mod reflow;
 mod term;
@@ -116,6 +117,11 @@ impl Screen {
 
     pub fn row(&self, y: usize) -> &Row {
         self.term.grid.row(y)
+    }
+
+    /// The addresses of the hyperlinks that cells name by `Style::link`.
+    pub fn links(&self) -> &links::Links {
+        &self.term.links
     }
 
     pub fn history(&self) -> &history::History {

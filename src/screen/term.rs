@@ -7,6 +7,7 @@
 use super::cell::{Attrs, Cell, Color, Style, Width, char_width};
 use super::grid::Grid;
 use super::history::{History, Line};
+use super::links::Links;
 use super::parser::{Handler, Params};
 use serde::{Deserialize, Serialize};
 
@@ -202,6 +203,8 @@ pub struct Term {
     pub cursor_shape: CursorShape,
     /// The cursor colour the program set (OSC 12), until it resets it (OSC 112).
     pub cursor_color: Option<(u8, u8, u8)>,
+    /// The addresses of the hyperlinks (OSC 8) cells name by id.
+    pub links: Links,
     pub colors: ReportedColors,
     pub responses: Vec<u8>,
     pub events: Vec<ScreenEvent>,
@@ -237,6 +240,7 @@ impl Term {
             title: String::new(),
             cursor_shape: CursorShape::Default,
             cursor_color: None,
+            links: Links::default(),
             colors: ReportedColors::default(),
             responses: Vec::new(),
             events: Vec::new(),
@@ -724,15 +728,17 @@ impl Term {
 
     fn sgr(&mut self, params: &Params) {
         let style = &mut self.cursor.style;
+        // A hyperlink is not a graphic rendition: a reset keeps it.
+        let reset = Style { link: style.link, ..Style::default() };
         if params.is_empty() {
-            *style = Style::default();
+            *style = reset;
             return;
         }
         let mut it = params.iter();
         while let Some(p) = it.next() {
             let a = &mut style.attrs;
             match p[0] {
-                0 => *style = Style::default(),
+                0 => *style = reset,
                 1 => a.set(Attrs::BOLD),
                 2 => a.set(Attrs::DIM),
                 3 => a.set(Attrs::ITALIC),
@@ -741,7 +747,9 @@ impl Term {
                     match p.get(1) {
                         Some(0) => {}
                         Some(2) => a.set(Attrs::DOUBLE_UNDERLINE),
-                        Some(3..=5) => a.set(Attrs::CURLY_UNDERLINE),
+                        Some(3) => a.set(Attrs::CURLY_UNDERLINE),
+                        Some(4) => a.set(Attrs::DOTTED_UNDERLINE),
+                        Some(5) => a.set(Attrs::DASHED_UNDERLINE),
                         _ => a.set(Attrs::UNDERLINE),
                     }
                 }
@@ -768,10 +776,8 @@ impl Term {
                 n @ 40..=47 => style.bg = Color::Indexed((n - 40) as u8),
                 48 => style.bg = extended_color(p, &mut it).unwrap_or(style.bg),
                 49 => style.bg = Color::Default,
-                // Underline colour: parsed so its arguments are not read as attributes.
-                58 => {
-                    extended_color(p, &mut it);
-                }
+                58 => style.underline = extended_color(p, &mut it).unwrap_or(style.underline),
+                59 => style.underline = Color::Default,
                 n @ 90..=97 => style.fg = Color::Indexed((n - 90 + 8) as u8),
                 n @ 100..=107 => style.bg = Color::Indexed((n - 100 + 8) as u8),
                 _ => {}
@@ -1284,6 +1290,13 @@ impl Handler for Term {
             // The cursor's colour, passed on to the terminal while the pane has the focus.
             b"12" => self.cursor_color = parse_color_spec(&text(1)).or(self.cursor_color),
             b"112" => self.cursor_color = None,
+            // A hyperlink: `8 ; params ; URI`, the URI may hold `;`. An empty one ends it.
+            // The params (an `id` to join cells far apart) are not kept: teamster draws
+            // each pane's links on its own.
+            b"8" if params.len() >= 3 => {
+                let uri = params[2..].join(&b';');
+                self.cursor.style.link = self.links.id(&uri);
+            }
             b"52" => {
                 let data = text(2);
                 if data != "?" {

@@ -59,9 +59,52 @@ fn sgr_colours_and_attributes() {
 }
 
 #[test]
-fn sgr_underline_colour_does_not_leak_into_attributes() {
-    let s = screen(5, 1, "\x1b[58;2;255;0;0mx");
-    assert_eq!(cell(&s, 0, 0).style, Style::default());
+fn sgr_underline_colour_is_kept_and_does_not_leak_into_attributes() {
+    let s = screen(5, 1, "\x1b[58;2;255;0;0mx\x1b[58:5:3my\x1b[58:2::1:2:3mz\x1b[59mw\x1b[58;5;9;0mv");
+    assert_eq!(cell(&s, 0, 0).style, Style { underline: Color::Rgb(255, 0, 0), ..Style::default() });
+    assert_eq!(cell(&s, 1, 0).style.underline, Color::Indexed(3));
+    assert_eq!(cell(&s, 2, 0).style.underline, Color::Rgb(1, 2, 3));
+    assert_eq!(cell(&s, 3, 0).style, Style::default(), "SGR 59 resets it");
+    assert_eq!(cell(&s, 4, 0).style, Style::default(), "SGR 0 after it resets it");
+}
+
+#[test]
+fn underline_styles_each_keep_their_kind() {
+    let s = screen(10, 1, "\x1b[4ma\x1b[4:2mb\x1b[4:3mc\x1b[4:4md\x1b[4:5me\x1b[21mf\x1b[4:0mg\x1b[53mh\x1b[55mi");
+    let kinds = [
+        Attrs::UNDERLINE,
+        Attrs::DOUBLE_UNDERLINE,
+        Attrs::CURLY_UNDERLINE,
+        Attrs::DOTTED_UNDERLINE,
+        Attrs::DASHED_UNDERLINE,
+        Attrs::DOUBLE_UNDERLINE,
+        0,
+        Attrs::OVERLINE,
+        0,
+    ];
+    for (x, want) in kinds.into_iter().enumerate() {
+        assert_eq!(cell(&s, x, 0).style.attrs, Attrs(want), "column {x}");
+    }
+}
+
+#[test]
+fn hyperlinks_mark_their_text_until_an_empty_one() {
+    let mut s = Screen::new(20, 2, 100);
+    s.feed(b"a\x1b]8;;https://x.test/1\x07bc\x1b[0;1md\x1b]8;;\x07e\x1b]8;id=7;file:///tmp/f\x1b\\g\r\n");
+    let link = |x| s.links().url(s.row(0).cell(x).style.link).map(str::to_string);
+    assert_eq!(link(0), None);
+    assert_eq!(link(1).as_deref(), Some("https://x.test/1"));
+    assert_eq!(link(3).as_deref(), Some("https://x.test/1"), "SGR 0 keeps the link");
+    assert!(s.row(0).cell(3).style.attrs.has(Attrs::BOLD));
+    assert_eq!(link(4), None);
+    assert_eq!(link(5).as_deref(), Some("file:///tmp/f"));
+    // A link with a control character in it is no link; its text stays.
+    s.feed(b"\x1b]8;;https://x/\xc2\x9b31m \x07h\x1b]8;;\x07");
+    assert_eq!(s.row(1).cell(0).ch, 'h');
+    assert_eq!(s.row(1).cell(0).style.link, 0);
+    // Erased cells take no link.
+    s.feed(b"\x1b]8;;https://x.test/2\x07\x1b[2K");
+    assert_eq!(s.row(1).cell(0).style.link, 0);
 }
 
 #[test]

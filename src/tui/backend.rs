@@ -1,22 +1,72 @@
-//! The terminal backend: crossterm's, except that it never asks the terminal anything.
+//! The terminal backend: crossterm's, except that it never asks the terminal anything,
+//! and draws cells itself.
+//!
 //! Crossterm would read the cursor position from stdin itself, racing our own input
 //! reader, and asks for the size on every draw. We know where we last put the cursor, and
 //! the loop tells us the size when SIGWINCH says it changed.
+//!
+//! Cells are drawn here, not by crossterm, for what ratatui has no words for: styled
+//! underlines and overlines (kept in the modifier's spare bits, `EXTRA_*`) and
+//! hyperlinks (carried in the cell's symbol, after `LINK_MARK`, as Unicode tag
+//! characters, which take no width: ratatui's diff then redraws a cell whose link
+//! changed). Each goes out as drawn when the terminal has it (`Features`), else degraded.
 
+use super::features::Features;
 use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
+use ratatui::style::{Color, Modifier};
 use std::io::Write;
+
+/// Styles ratatui has no modifier for, in the bits its nine modifiers leave free.
+pub const EXTRA_DOUBLE_UNDERLINE: Modifier = Modifier::from_bits_retain(1 << 9);
+pub const EXTRA_CURLY_UNDERLINE: Modifier = Modifier::from_bits_retain(1 << 10);
+pub const EXTRA_DOTTED_UNDERLINE: Modifier = Modifier::from_bits_retain(1 << 11);
+pub const EXTRA_DASHED_UNDERLINE: Modifier = Modifier::from_bits_retain(1 << 12);
+pub const EXTRA_OVERLINE: Modifier = Modifier::from_bits_retain(1 << 13);
+
+/// Starts a link's address in a cell's symbol (LANGUAGE TAG: deprecated, so no flag
+/// emoji's tag sequence holds it).
+const LINK_MARK: char = '\u{e0001}';
+
+/// Appends `url` (printable ASCII, as the screen keeps it) to a cell's symbol.
+pub fn push_link(symbol: &mut String, url: &str) {
+    symbol.push(LINK_MARK);
+    symbol.extend(url.bytes().filter_map(|b| char::from_u32(0xe0000 + b as u32)));
+}
+
+/// A symbol's text, and the link address it carries.
+fn split_link(symbol: &str) -> (&str, Option<String>) {
+    match symbol.split_once(LINK_MARK) {
+        None => (symbol, None),
+        Some((text, tags)) => {
+            let url = tags.chars().filter_map(|c| u8::try_from(c as u32 - 0xe0000).ok()).map(char::from).collect();
+            (text, Some(url))
+        }
+    }
+}
 
 pub struct Out<W: Write> {
     inner: CrosstermBackend<W>,
     cursor: Position,
     size: Size,
+    features: Features,
+    sgr: String,
 }
 
 impl<W: Write> Out<W> {
     pub fn new(writer: W, size: Size) -> Out<W> {
-        Out { inner: CrosstermBackend::new(writer), cursor: Position::ORIGIN, size }
+        Out {
+            inner: CrosstermBackend::new(writer),
+            cursor: Position::ORIGIN,
+            size,
+            features: Features::default(),
+            sgr: String::new(),
+        }
+    }
+
+    pub fn set_features(&mut self, features: Features) {
+        self.features = features;
     }
 
     pub fn set_size(&mut self, size: Size) {
@@ -36,7 +86,41 @@ impl<W: Write> Backend for Out<W> {
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
-        self.inner.draw(content)
+        // What the terminal has now; None when not known (start of the draw).
+        let mut pen: Option<(Color, Color, Color, Modifier)> = None;
+        let mut open_link: Option<String> = None;
+        let mut last: Option<(u16, u16)> = None;
+        for (x, y, cell) in content {
+            if last != Some((x.wrapping_sub(1), y)) {
+                write!(self.inner, "\x1b[{};{}H", y + 1, x + 1)?;
+            }
+            last = Some((x, y));
+            let (text, link) = split_link(cell.symbol());
+            let link = link.filter(|_| self.features.hyperlinks);
+            if link != open_link {
+                if open_link.is_some() {
+                    self.inner.write_all(b"\x1b]8;;\x1b\\")?;
+                }
+                if let Some(url) = &link {
+                    write!(self.inner, "\x1b]8;;{url}\x1b\\")?;
+                }
+                open_link = link;
+            }
+            let look = (cell.fg, cell.bg, cell.underline_color, cell.modifier);
+            if pen != Some(look) {
+                sgr(&mut self.sgr, look, self.features);
+                self.inner.write_all(self.sgr.as_bytes())?;
+                pen = Some(look);
+            }
+            self.inner.write_all(text.as_bytes())?;
+        }
+        if open_link.is_some() {
+            self.inner.write_all(b"\x1b]8;;\x1b\\")?;
+        }
+        if pen.is_some() {
+            self.inner.write_all(b"\x1b[0m")?;
+        }
+        Ok(())
     }
 
     fn hide_cursor(&mut self) -> Result<(), Self::Error> {
@@ -75,5 +159,135 @@ impl<W: Write> Backend for Out<W> {
 
     fn flush(&mut self) -> Result<(), Self::Error> {
         Backend::flush(&mut self.inner)
+    }
+}
+
+/// The SGR sequence that sets `look` from nothing, into `out`, as far as the terminal
+/// draws it: a styled underline it lacks becomes a plain one; an overline or underline
+/// colour it lacks is left out.
+fn sgr(out: &mut String, (fg, bg, underline, m): (Color, Color, Color, Modifier), features: Features) {
+    out.clear();
+    out.push_str("\x1b[0");
+    let styled = [
+        (EXTRA_DOUBLE_UNDERLINE, ";4:2"),
+        (EXTRA_CURLY_UNDERLINE, ";4:3"),
+        (EXTRA_DOTTED_UNDERLINE, ";4:4"),
+        (EXTRA_DASHED_UNDERLINE, ";4:5"),
+    ];
+    let styled_underline = styled.iter().find(|(bit, _)| m.contains(*bit));
+    for (bit, code) in [
+        (Modifier::BOLD, ";1"),
+        (Modifier::DIM, ";2"),
+        (Modifier::ITALIC, ";3"),
+        (Modifier::SLOW_BLINK, ";5"),
+        (Modifier::RAPID_BLINK, ";6"),
+        (Modifier::REVERSED, ";7"),
+        (Modifier::HIDDEN, ";8"),
+        (Modifier::CROSSED_OUT, ";9"),
+    ] {
+        if m.contains(bit) {
+            out.push_str(code);
+        }
+    }
+    match styled_underline {
+        Some((_, code)) if features.styled_underline => out.push_str(code),
+        Some(_) => out.push_str(";4"),
+        None if m.contains(Modifier::UNDERLINED) => out.push_str(";4"),
+        None => {}
+    }
+    if m.contains(EXTRA_OVERLINE) && features.overline {
+        out.push_str(";53");
+    }
+    screen_color(fg).push_sgr(out, 30);
+    screen_color(bg).push_sgr(out, 40);
+    if features.underline_color {
+        screen_color(underline).push_sgr(out, 58);
+    }
+    out.push('m');
+}
+
+/// A ratatui colour as the screen's (the inverse of `view::color`).
+fn screen_color(c: Color) -> crate::screen::Color {
+    use crate::screen::Color as S;
+    let named = match c {
+        Color::Reset => return S::Default,
+        Color::Indexed(i) => return S::Indexed(i),
+        Color::Rgb(r, g, b) => return S::Rgb(r, g, b),
+        Color::Black => 0,
+        Color::Red => 1,
+        Color::Green => 2,
+        Color::Yellow => 3,
+        Color::Blue => 4,
+        Color::Magenta => 5,
+        Color::Cyan => 6,
+        Color::Gray => 7,
+        Color::DarkGray => 8,
+        Color::LightRed => 9,
+        Color::LightGreen => 10,
+        Color::LightYellow => 11,
+        Color::LightBlue => 12,
+        Color::LightMagenta => 13,
+        Color::LightCyan => 14,
+        Color::White => 15,
+    };
+    S::Indexed(named)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    /// Draws `cells` (x, symbol, style) on one row and returns the bytes.
+    fn drawn(features: Features, setup: impl Fn(&mut Buffer)) -> String {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 10, 1));
+        setup(&mut buf);
+        let mut bytes = Vec::new();
+        let mut out = Out::new(&mut bytes, Size::new(10, 1));
+        out.set_features(features);
+        let cells: Vec<(u16, u16, &Cell)> = (0..3).map(|x| (x, 0, &buf[(x, 0)])).collect();
+        out.draw(cells.into_iter()).unwrap();
+        drop(out);
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn fancy(buf: &mut Buffer) {
+        let cell = &mut buf[(0, 0)];
+        cell.set_char('a');
+        cell.modifier = Modifier::BOLD | Modifier::UNDERLINED | EXTRA_CURLY_UNDERLINE | EXTRA_OVERLINE;
+        cell.underline_color = Color::Rgb(255, 0, 1);
+        cell.fg = Color::LightRed;
+        let mut symbol = "b".to_string();
+        push_link(&mut symbol, "https://example.com/x?y=1");
+        buf[(1, 0)].set_symbol(&symbol);
+        buf[(2, 0)].set_char('c');
+    }
+
+    #[test]
+    fn styles_and_links_go_out_as_drawn_where_the_terminal_has_them() {
+        let out = drawn(Features::ALL, fancy);
+        assert_eq!(
+            out,
+            "\x1b[1;1H\x1b[0;1;4:3;53;91;58:2::255:0:1ma\x1b]8;;https://example.com/x?y=1\x1b\\\x1b[0mb\x1b]8;;\x1b\\c\x1b[0m"
+        );
+    }
+
+    #[test]
+    fn a_plain_terminal_gets_a_plain_underline_and_no_link() {
+        let out = drawn(Features::default(), fancy);
+        assert_eq!(out, "\x1b[1;1H\x1b[0;1;4;91ma\x1b[0mbc\x1b[0m");
+        assert!(!out.contains("\x1b]8"));
+    }
+
+    #[test]
+    fn a_link_survives_ratatuis_width_arithmetic() {
+        let mut symbol = "中".to_string();
+        push_link(&mut symbol, "https://x.test/");
+        assert_eq!(unicode_width::UnicodeWidthStr::width(symbol.as_str()), 2);
+        assert_eq!(split_link(&symbol), ("中", Some("https://x.test/".to_string())));
+        // A flag's own tag characters are text, not a link.
+        let flag = "\u{1f3f4}\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}";
+        assert_eq!(split_link(flag), (flag, None));
     }
 }

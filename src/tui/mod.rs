@@ -9,6 +9,7 @@ pub mod app;
 pub mod backend;
 pub mod copy;
 pub mod display;
+pub mod features;
 pub mod link;
 pub mod panes;
 pub mod remote;
@@ -246,6 +247,7 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
     let start = terminal_size();
     let writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
+    display.out.set_features(features::Features::detect(&opts.config.terminal, kitty_keys).0);
     let instead_of = theme.instead_of.clone();
     let mut app = App::new(keymap, theme, start, opts.config.mouse);
     if let Some(why) = instead_of {
@@ -295,13 +297,15 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
                 }
                 Effect::ReloadConfig => {
                     let loaded = Config::load(&opts.config_path)
-                        .and_then(|c| c.load_ui(&opts.config_path).map(|ui| (ui, c.notify, c.clipboard)));
+                        .and_then(|c| c.load_ui(&opts.config_path).map(|ui| (ui, c.notify, c.clipboard, c.terminal)));
                     match loaded {
-                        Ok(((keymap, theme), notify, clipboard)) => {
+                        Ok(((keymap, theme), notify, clipboard, terminal)) => {
                             app.keymap = keymap;
                             app.theme = theme;
                             app.notify = notify;
                             app.clipboard = clipboard;
+                            display.out.set_features(features::Features::detect(&terminal, kitty_keys).0);
+                            app.damage = app::Damage::Full;
                             app.say("config reloaded: keys, theme, prices, policies, providers, agents");
                         }
                         Err(e) => app.error(format!("not reloaded, the last good config stays: {e}")),

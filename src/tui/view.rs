@@ -1,6 +1,10 @@
 //! Drawing: the app's state to a frame. Nothing here changes state.
 
 use super::app::{App, Overlay, PromptKind};
+use super::backend::{
+    EXTRA_CURLY_UNDERLINE, EXTRA_DASHED_UNDERLINE, EXTRA_DOTTED_UNDERLINE, EXTRA_DOUBLE_UNDERLINE, EXTRA_OVERLINE,
+    push_link,
+};
 use super::panes::PaneContent;
 use crate::config::{Action, Mode};
 use crate::layout::PaneId;
@@ -52,6 +56,11 @@ pub fn style(s: Style) -> TStyle {
         (Attrs::DIM, Modifier::DIM),
         (Attrs::ITALIC, Modifier::ITALIC),
         (Attrs::ANY_UNDERLINE, Modifier::UNDERLINED),
+        (Attrs::DOUBLE_UNDERLINE, EXTRA_DOUBLE_UNDERLINE),
+        (Attrs::CURLY_UNDERLINE, EXTRA_CURLY_UNDERLINE),
+        (Attrs::DOTTED_UNDERLINE, EXTRA_DOTTED_UNDERLINE),
+        (Attrs::DASHED_UNDERLINE, EXTRA_DASHED_UNDERLINE),
+        (Attrs::OVERLINE, EXTRA_OVERLINE),
         (Attrs::BLINK, Modifier::SLOW_BLINK),
         (Attrs::INVERSE, Modifier::REVERSED),
         (Attrs::HIDDEN, Modifier::HIDDEN),
@@ -61,7 +70,7 @@ pub fn style(s: Style) -> TStyle {
             m |= modifier;
         }
     }
-    TStyle::default().fg(color(s.fg)).bg(color(s.bg)).add_modifier(m)
+    TStyle::default().fg(color(s.fg)).bg(color(s.bg)).underline_color(color(s.underline)).add_modifier(m)
 }
 
 fn theme(app: &App, key: &str) -> TStyle {
@@ -582,13 +591,16 @@ fn draw_row(
                 break 'runs;
             }
             let Some(cell) = buf.cell_mut((x0 + x, y)) else { break 'runs };
-            if run.marks.is_empty() {
+            if run.marks.is_empty() && run.link.is_empty() {
                 cell.set_char(ch);
             } else {
                 symbol.clear();
                 symbol.push(ch);
                 for (_, m) in run.marks.iter().filter(|(j, _)| *j as usize == i) {
                     symbol.push_str(m);
+                }
+                if !run.link.is_empty() {
+                    push_link(&mut symbol, &run.link);
                 }
                 cell.set_symbol(&symbol);
             }
