@@ -467,6 +467,27 @@ impl Layout {
         }
     }
 
+    /// Puts `new` where `old` is; false when `old` is not here.
+    pub fn replace(&mut self, old: PaneId, new: PaneId) -> bool {
+        match self {
+            Layout::Pane(p) if *p == old => {
+                *p = new;
+                true
+            }
+            Layout::Pane(_) => false,
+            Layout::Split { children, .. } => children.iter_mut().any(|c| c.node.replace(old, new)),
+        }
+    }
+
+    /// Exchanges the places of two panes of this layout; false unless both are here.
+    pub fn swap(&mut self, a: PaneId, b: PaneId) -> bool {
+        if a == b || !self.contains(a) || !self.contains(b) {
+            return a == b && self.contains(a);
+        }
+        // Through an id no pane has, so that the second replace finds the right one.
+        self.replace(a, PaneId::MAX) && self.replace(b, a) && self.replace(PaneId::MAX, b)
+    }
+
     /// The smallest width and height among the panes' rectangles in `area`.
     pub fn smallest(&self, area: Rect) -> (u16, u16) {
         self.rects(area).iter().fold((u16::MAX, u16::MAX), |(w, h), (_, r)| (w.min(r.w), h.min(r.h)))
@@ -486,6 +507,23 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panes_swap_places_and_keep_their_sizes() {
+        let area = Rect::new(0, 0, 120, 40);
+        let mut l = Layout::Pane(1);
+        l.split(1, 2, Direction::Right, area).unwrap();
+        l.split(2, 3, Direction::Down, area).unwrap();
+        let before = l.rects(area);
+        assert!(l.swap(1, 3));
+        let after = l.rects(area);
+        assert_eq!(after[0], (3, before[0].1));
+        assert_eq!(after[2], (1, before[2].1));
+        assert_eq!(after[1], before[1]);
+        assert!(!l.swap(1, 9), "a pane not in the layout");
+        assert_eq!(l.rects(area), after, "a refused swap changes nothing");
+        assert!(l.replace(2, 7) && l.contains(7) && !l.contains(2));
+    }
 
     const AREA: Rect = Rect { x: 0, y: 0, w: 100, h: 40 };
 

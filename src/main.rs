@@ -240,6 +240,28 @@ enum Cmd {
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
     },
+    /// Exchange the places of two panes of a session, in one tab or across two (the
+    /// focus stays where it was). In the TUI: ctrl-\ { and ctrl-\ } swap the focused pane
+    /// with the one before or after it.
+    Swap {
+        /// A pane: its id, SESSION:TAB.PANE or name (as `teamster ls` shows them).
+        pane: String,
+        /// The pane it changes places with.
+        with: String,
+    },
+    /// Move a pane to another tab of its session, or to a tab of its own (--new-tab). In
+    /// the TUI: ctrl-\ ! moves the focused pane to a new tab.
+    Move {
+        /// A pane: its id, SESSION:TAB.PANE or name (as `teamster ls` shows them).
+        pane: String,
+        /// The tab it goes to (numbered from 1, as the status bar shows them); it lands
+        /// beside that tab's focused pane, or the tab is tiled when there is no room.
+        #[arg(long, value_name = "N", required_unless_present = "new_tab", conflicts_with = "new_tab")]
+        tab: Option<usize>,
+        /// A new tab of its own (tmux's break-pane).
+        #[arg(long)]
+        new_tab: bool,
+    },
     /// Send each answer one pane's agent gives from now on to another pane's agent, as a
     /// prompt, when it is ready for one; until Ctrl-C, COUNT answers, or a pane goes.
     Pipe {
@@ -439,6 +461,11 @@ fn main() {
             std::process::exit(cli::send(to, prompt, json))
         }
         Some(Cmd::Layout { name, target }) => cli::layout(name, target),
+        Some(Cmd::Swap { pane, with }) => cli::move_pane(pane, teamster::protocol::PaneMove::SwapWith(with)),
+        Some(Cmd::Move { pane, tab, new_tab: _ }) => {
+            let to = tab.map_or(teamster::protocol::PaneMove::NewTab, teamster::protocol::PaneMove::Tab);
+            cli::move_pane(pane, to)
+        }
         Some(Cmd::Pipe { from, to, prefix, count }) => std::process::exit(cli::pipe(&from, &to, prefix, count)),
         Some(Cmd::Wait { target, state, timeout, json }) => {
             std::process::exit(cli::wait(&target, state, timeout, json))

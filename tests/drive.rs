@@ -402,6 +402,53 @@ fn a_tabs_panes_are_arranged_by_name() {
 }
 
 #[test]
+fn panes_swap_places_and_move_between_tabs() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "mv", "--size", "160x40", "--", "sleep", "1001"]);
+    env.ok(&["new", "-t", "mv", "--name", "b", "--", "sleep", "1002"]);
+    env.ok(&["new", "-t", "mv", "--tab", "--name", "c", "--", "sleep", "1003"]);
+    // Where each named pane is, and its size: (place, cols, rows) by name.
+    let at = |name: &str| -> (String, u64, u64) {
+        let p = env.panes().into_iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no pane {name}"));
+        (
+            p["place"].as_str().unwrap_or("").to_string(),
+            p["cols"].as_u64().unwrap_or(0),
+            p["rows"].as_u64().unwrap_or(0),
+        )
+    };
+    let (b_before, c_before) = (at("b"), at("c"));
+    assert_eq!((b_before.0.as_str(), c_before.0.as_str()), ("mv:1.2", "mv:2.1"));
+    // Across tabs: each takes the other's place and size.
+    let said = env.ok(&["swap", "b", "c"]);
+    assert!(said.contains("mv:2.1") && said.contains("mv:1.2"), "{said}");
+    assert_eq!(at("c"), ("mv:1.2".to_string(), b_before.1, b_before.2));
+    assert_eq!(at("b"), ("mv:2.1".to_string(), c_before.1, c_before.2));
+    // Into the first tab, beside its focused pane; the tab it left (now empty) closes.
+    let said = env.ok(&["move", "b", "--tab", "1"]);
+    assert!(said.contains("mv:1."), "{said}");
+    let tabs: Vec<String> = env.panes().iter().map(|p| p["place"].as_str().unwrap_or("").to_string()).collect();
+    assert!(tabs.iter().all(|t| t.starts_with("mv:1.")), "{tabs:?}");
+    assert_eq!(tabs.len(), 3);
+    // Out to a tab of its own, full size.
+    env.ok(&["move", "c", "--new-tab"]);
+    assert_eq!(at("c").0, "mv:2.1");
+    assert!(at("c").1 > c_before.1.min(b_before.1), "{:?}", at("c"));
+    // What cannot be done says why, and changes nothing.
+    for (args, why) in [
+        (&["move", "c", "--new-tab"][..], "alone"),
+        (&["move", "c", "--tab", "9"][..], "no tab 9"),
+        (&["swap", "c", "c"][..], "itself"),
+        (&["swap", "c", "nowhere"][..], "nowhere"),
+        (&["move", "c"][..], "--tab"),
+    ] {
+        let out = env.run(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{args:?}: {out:?}");
+    }
+    assert_eq!(at("c").0, "mv:2.1");
+}
+
+#[test]
 fn a_command_asks_before_it_runs_again_after_a_restart() {
     let env = Env::new();
     env.ok(&["-d", "-s", "again", "--", "sh", "-c", "echo STARTED-$((40+2)); exec sleep 1000"]);

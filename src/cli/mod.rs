@@ -131,7 +131,8 @@ pub fn ls_json(sessions: &[SessionView]) -> serde_json::Value {
                                 PaneState::Exited { code, signal } => (code, signal),
                             };
                             json!({
-                                "id": p.id, "number": n + 1, "name": p.name, "command": p.command, "title": p.title,
+                                "id": p.id, "number": n + 1, "place": format!("{}:{}.{}", s.name, i + 1, n + 1),
+                                "name": p.name, "command": p.command, "title": p.title,
                                 "state": if p.state == PaneState::Running { "running" } else { "exited" },
                                 "exit_code": code, "signal": signal, "pid": p.pid,
                                 "cols": p.size.cols, "rows": p.size.rows, "focused": t.focused == p.id,
@@ -294,6 +295,16 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
 pub fn layout(arrangement: crate::layout::Arrangement, session: Option<String>) -> anyhow::Result<()> {
     let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
     match ask_runner(|id| ClientMsg::Layout { id, session, near, arrangement })? {
+        Some(Reply::Text { text }) => println!("{}", visible(&text)),
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    }
+    Ok(())
+}
+
+/// `teamster swap` and `teamster move`.
+pub fn move_pane(pane: String, to: crate::protocol::PaneMove) -> anyhow::Result<()> {
+    match ask_runner(|id| ClientMsg::MovePane { id, pane, to })? {
         Some(Reply::Text { text }) => println!("{}", visible(&text)),
         Some(_) => bail!("unexpected reply"),
         None => bail!("no session is running; start one with `teamster`"),

@@ -186,6 +186,11 @@ pub enum Action {
     HandOff,
     /// Arrange the tab's panes as the next layout (tiled, main-vertical, ...).
     NextLayout,
+    /// Exchange the focused pane's place with the pane before or after it.
+    SwapPrev,
+    SwapNext,
+    /// Move the focused pane to a new tab of its own.
+    BreakPane,
     /// Explicitly no binding: removes one inherited from the base keymap.
     Unbind,
 }
@@ -231,6 +236,9 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("toggle-sync", Action::ToggleSync),
     ("hand-off", Action::HandOff),
     ("next-layout", Action::NextLayout),
+    ("swap-prev", Action::SwapPrev),
+    ("swap-next", Action::SwapNext),
+    ("break-pane", Action::BreakPane),
     ("none", Action::Unbind),
 ];
 

@@ -118,6 +118,17 @@ pub enum Command {
     Respawn {
         pane: PaneId,
     },
+    /// Exchanges the places of two panes of the session (in one tab or two).
+    SwapPane {
+        pane: PaneId,
+        with: PaneId,
+    },
+    /// Moves a pane into another tab of its session (0-based), or into a new tab of its
+    /// own (`None`: tmux's `break-pane`).
+    MovePane {
+        pane: PaneId,
+        tab: Option<usize>,
+    },
     /// Arranges the current tab's panes as named (the TUI cycles from the tab's last).
     SelectLayout {
         arrangement: crate::layout::Arrangement,
@@ -161,6 +172,18 @@ pub struct NewPane {
     /// What to call the pane (`--name`): a name commands can use for it.
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// Where `teamster swap` and `teamster move` put a pane.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaneMove {
+    /// Into the place of this pane (named as `capture` names one), which takes its place.
+    SwapWith(String),
+    /// Into this tab of its session (1-based, as the status bar numbers them).
+    Tab(usize),
+    /// Into a new tab of its own.
+    NewTab,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -288,6 +311,13 @@ pub enum ClientMsg {
         near: Option<PaneId>,
         arrangement: crate::layout::Arrangement,
     },
+    /// Swaps a pane with another or moves it to another tab (`teamster swap`, `move`).
+    MovePane {
+        id: u64,
+        /// The pane, named as `capture` names one.
+        pane: String,
+        to: PaneMove,
+    },
     /// Forget an "always allow".
     RemoveAllowance {
         id: u64,
@@ -356,6 +386,7 @@ impl ClientMsg {
             | ClientMsg::Send { id, .. }
             | ClientMsg::SendMany { id, .. }
             | ClientMsg::Layout { id, .. }
+            | ClientMsg::MovePane { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::Share { id, .. }

@@ -195,6 +195,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             ClientMsg::Layout { id, session, near, arrangement } => {
                 Some(reply(id, runner.set_layout(session, near, arrangement)))
             }
+            ClientMsg::MovePane { id, pane, to } => Some(reply(id, runner.move_pane(&pane, to))),
             ClientMsg::Cost { id, session } => {
                 let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
                 Some(reply(id, result))

@@ -141,6 +141,135 @@ impl Session {
     fn tab_of(&self, pane: PaneId) -> Option<usize> {
         self.tabs.iter().position(|t| t.layout.contains(pane))
     }
+
+    /// Takes `pane` out of its tab's layout, closing the tab if it was the last pane
+    /// there; the tab's focus goes to the pane focused before it.
+    fn take_out(&mut self, pane: PaneId) -> TakenOut {
+        let Some(ti) = self.tab_of(pane) else { return TakenOut::NotHere };
+        let tab = &mut self.tabs[ti];
+        if tab.zoomed == Some(pane) {
+            tab.zoomed = None;
+        }
+        if !tab.layout.remove(pane) {
+            self.tabs.remove(ti);
+            if self.tabs.is_empty() {
+                return TakenOut::SessionEmpty;
+            }
+            if self.active >= ti && self.active > 0 {
+                self.active -= 1;
+            }
+            self.touch();
+            return TakenOut::TabClosed;
+        }
+        tab.recent.retain(|q| *q != pane);
+        if tab.focused == pane {
+            let next = tab.recent.first().copied().filter(|q| tab.layout.contains(*q));
+            tab.focused = next.unwrap_or_else(|| tab.layout.panes()[0]);
+        }
+        TakenOut::Kept
+    }
+
+    /// Exchanges the places of two of this session's panes, in one tab or across two;
+    /// each tab keeps its focus on the place it had (tmux's `swap-pane`).
+    fn swap_panes(&mut self, a: PaneId, b: PaneId) -> Result<(), String> {
+        let ta = self.tab_of(a).ok_or_else(|| format!("no pane {a} in session {}", self.name))?;
+        let tb = self.tab_of(b).ok_or_else(|| format!("no pane {b} in session {}", self.name))?;
+        if a == b {
+            return Err("a pane cannot swap with itself; name two panes".into());
+        }
+        if ta == tb {
+            self.tabs[ta].layout.swap(a, b);
+            return Ok(());
+        }
+        for (ti, from, to) in [(ta, a, b), (tb, b, a)] {
+            let tab = &mut self.tabs[ti];
+            tab.layout.replace(from, to);
+            tab.zoomed = None;
+            if tab.focused == from {
+                tab.focused = to;
+            }
+            for p in tab.recent.iter_mut().filter(|p| **p == from) {
+                *p = to;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `pane` into tab `to` (0-based), beside that tab's focused pane (or the tab
+    /// tiled when there is no room beside it), or into a new tab of its own (`None`, with
+    /// id `new_tab`); the pane is focused where it lands.
+    fn move_pane(&mut self, pane: PaneId, to: Option<usize>, new_tab: u32) -> Result<(), String> {
+        let from = self.tab_of(pane).ok_or_else(|| format!("no pane {pane} in session {}", self.name))?;
+        let area = self.area();
+        let placed = match to {
+            None if self.tabs[from].layout.panes().len() == 1 => {
+                return Err("the pane is alone in its tab already".into());
+            }
+            None => None,
+            Some(t) if t >= self.tabs.len() => {
+                return Err(format!("no tab {} in session {}; it has {}", t + 1, self.name, self.tabs.len()));
+            }
+            Some(t) if t == from => return Err(format!("pane {pane} is in tab {} already", t + 1)),
+            Some(t) => {
+                let target = &self.tabs[t];
+                Some((target.id, place_beside(&target.layout, target.focused, pane, area)?))
+            }
+        };
+        match self.take_out(pane) {
+            TakenOut::Kept | TakenOut::TabClosed => {}
+            // Not reached: a pane alone in the session has no other tab to go to.
+            TakenOut::SessionEmpty | TakenOut::NotHere => return Err("the pane has no tab".into()),
+        }
+        match placed {
+            Some((tab_id, layout)) => {
+                let ti = self.tabs.iter().position(|t| t.id == tab_id).ok_or("the tab has just gone")?;
+                let tab = &mut self.tabs[ti];
+                tab.layout = layout;
+                tab.zoomed = None;
+                tab.focused = pane;
+                tab.recent.insert(0, pane);
+                self.active = ti;
+            }
+            None => {
+                self.tabs.push(Tab::new(new_tab, String::new(), Layout::Pane(pane), pane));
+                self.active = self.tabs.len() - 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What taking a pane out of its tab left.
+#[derive(Debug, PartialEq, Eq)]
+enum TakenOut {
+    /// The tab, with its other panes.
+    Kept,
+    /// Nothing: the tab closed.
+    TabClosed,
+    /// Nothing at all: it was the session's last pane.
+    SessionEmpty,
+    NotHere,
+}
+
+/// `layout` with `new` beside `target`, along `target`'s longer side, while every pane
+/// stays usable; past that, the whole tab tiled.
+fn place_beside(layout: &Layout, target: PaneId, new: PaneId, area: Rect) -> Result<Layout, String> {
+    let dir = auto_direction(layout.rect_of(target, area).unwrap_or(area));
+    let mut split = layout.clone();
+    if split.split(target, new, dir, area).is_ok() {
+        let (w, h) = split.smallest(area);
+        if w >= USABLE.0 && h >= USABLE.1 {
+            return Ok(split);
+        }
+    }
+    let mut panes = layout.panes();
+    panes.push(new);
+    let tiled = Layout::tiled(&panes, area);
+    let (w, h) = tiled.smallest(area);
+    if w < crate::layout::MIN_SIZE * 2 || h < crate::layout::MIN_SIZE * 2 {
+        return Err("the tab has no room for another pane; open it in a new tab (--tab)".into());
+    }
+    Ok(tiled)
 }
 
 #[derive(Default)]
@@ -981,6 +1110,16 @@ impl Runner {
                 self.spawn_pane(st, session, pane, spec, size)?;
                 session_mut(st, session)?.touch();
             }
+            Command::SwapPane { pane, with } => {
+                session_mut(st, session)?.swap_panes(pane, with)?;
+                self.relayout(st, session);
+            }
+            Command::MovePane { pane, tab } => {
+                st.next_tab += 1;
+                let new_tab = st.next_tab;
+                session_mut(st, session)?.move_pane(pane, tab, new_tab)?;
+                self.relayout(st, session);
+            }
             Command::SelectLayout { arrangement } => {
                 let area = session_ref(st, session)?.area();
                 active_tab_mut(st, session)?.arrange(arrangement, area);
@@ -1056,21 +1195,6 @@ impl Runner {
     ) -> Result<PaneId, String> {
         self.add_to_tab(st, session, target, spec, |layout, id, area| {
             layout.split(target, id, dir, area).map_err(|e| e.to_string())
-        })
-    }
-
-    /// Adds a pane to `target`'s tab and lays the whole tab out as a tiled grid.
-    fn tile(self: &Arc<Self>, st: &mut State, session: u32, target: PaneId, spec: PaneSpec) -> Result<PaneId, String> {
-        self.add_to_tab(st, session, target, spec, |layout, id, area| {
-            let mut panes = layout.panes();
-            panes.push(id);
-            let tiled = Layout::tiled(&panes, area);
-            let (w, h) = tiled.smallest(area);
-            if w < crate::layout::MIN_SIZE * 2 || h < crate::layout::MIN_SIZE * 2 {
-                return Err("the tab has no room for another pane; open it in a new tab (--tab)".into());
-            }
-            *layout = tiled;
-            Ok(())
         })
     }
 
@@ -1226,34 +1350,11 @@ impl Runner {
         }
         let session = p.session;
         let Some(s) = st.sessions.get_mut(&session) else { return };
-        let Some(ti) = s.tab_of(pane) else { return };
-        let tab = &mut s.tabs[ti];
-        if tab.zoomed == Some(pane) {
-            tab.zoomed = None;
+        match s.take_out(pane) {
+            TakenOut::Kept => self.relayout(st, session),
+            TakenOut::SessionEmpty => self.end_session(st, session, "the session's last pane closed"),
+            TakenOut::TabClosed | TakenOut::NotHere => {}
         }
-        if !tab.layout.remove(pane) {
-            s.tabs.remove(ti);
-            if s.tabs.is_empty() {
-                self.end_session(st, session, "the session's last pane closed");
-                return;
-            }
-            if s.active >= ti && s.active > 0 {
-                s.active -= 1;
-            }
-            s.touch();
-            return;
-        }
-        tab.recent.retain(|q| *q != pane);
-        if tab.focused == pane {
-            let next = tab
-                .recent
-                .first()
-                .copied()
-                .filter(|q| tab.layout.contains(*q))
-                .unwrap_or_else(|| tab.layout.panes()[0]);
-            tab.focused = next;
-        }
-        self.relayout(st, session);
     }
 
     /// Sends SIGHUP to every process of the given panes, and SIGKILL to what remains after
@@ -1417,7 +1518,6 @@ impl Runner {
         if let Some(label) = label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
             spec.name = Some(label);
         }
-        let s = st.sessions.get(&id).ok_or("the session ended")?;
         if new_tab {
             let pane = self.new_tab(st, id, spec)?;
             self.persist(st);
@@ -1427,18 +1527,10 @@ impl Runner {
         // every pane stays usable; past that, the tab becomes a tiled grid.
         let pane = match dir {
             Some(dir) => self.split(st, id, target, dir, spec)?,
-            None => {
-                let area = s.area();
-                let tab = s.tabs.iter().find(|t| t.layout.contains(target)).map(|t| t.layout.clone());
-                let r = tab.as_ref().and_then(|l| l.rect_of(target, area));
-                let dir = auto_direction(r.unwrap_or_default());
-                let mut trial = tab.unwrap_or(Layout::Pane(target));
-                let usable = trial.split(target, PaneId::MAX, dir, area).is_ok() && {
-                    let (w, h) = trial.smallest(area);
-                    w >= USABLE.0 && h >= USABLE.1
-                };
-                if usable { self.split(st, id, target, dir, spec)? } else { self.tile(st, id, target, spec)? }
-            }
+            None => self.add_to_tab(st, id, target, spec, |layout, new, area| {
+                *layout = place_beside(layout, target, new, area)?;
+                Ok(())
+            })?,
         };
         self.persist(st);
         Ok((pane, name))
@@ -1593,6 +1685,37 @@ impl Runner {
         let s = session_ref(&st, id)?;
         let n = s.tabs.get(s.active).map_or(0, |t| t.layout.panes().len());
         Ok(Reply::Text { text: format!("tab {} of {}: {} ({n} panes)", s.active + 1, s.name, how.name()) })
+    }
+
+    /// `teamster swap` and `teamster move`: puts a pane where `to` says, in its session.
+    pub fn move_pane(self: &Arc<Self>, target: &str, to: crate::protocol::PaneMove) -> Result<Reply, String> {
+        use crate::protocol::PaneMove;
+        let list = self.list();
+        let (session, pane) = crate::protocol::find_pane(&list, target)?;
+        let command = match &to {
+            PaneMove::SwapWith(other) => {
+                let (other_session, with) = crate::protocol::find_pane(&list, other)?;
+                if other_session != session {
+                    return Err(format!(
+                        "{target} and {other} are in two sessions; panes swap within one (move a pane between sessions by closing it and opening it there)"
+                    ));
+                }
+                Command::SwapPane { pane, with }
+            }
+            PaneMove::Tab(0) => return Err("tabs are numbered from 1, as the status bar shows them".into()),
+            PaneMove::Tab(n) => Command::MovePane { pane, tab: Some(n - 1) },
+            PaneMove::NewTab => Command::MovePane { pane, tab: None },
+        };
+        let id = session_for(&self.state.lock(), Some(&session), None)?;
+        self.command(id, command.clone())?;
+        let st = self.state.lock();
+        let s = session_ref(&st, id)?;
+        let place = |p: PaneId| s.place_of(p).unwrap_or_else(|| format!("pane {p}"));
+        let text = match command {
+            Command::SwapPane { pane, with } => format!("swapped: {} and {}", place(pane), place(with)),
+            _ => format!("moved pane {pane} to {}", place(pane)),
+        };
+        Ok(Reply::Text { text })
     }
 
     /// What a pane's agent answered at the end of its last turn.
@@ -1789,4 +1912,92 @@ fn describe_sessions(st: &State) -> String {
 
 fn no_such_session(st: &State, name: &str) -> String {
     format!("no session named `{name}`; {}", describe_sessions(st))
+}
+
+/// The session's own rules for where panes go, without a process or a socket.
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    /// A session of 200x50 whose tabs hold these panes, side by side.
+    fn session(tabs: &[&[PaneId]]) -> Session {
+        let area = Rect::new(0, 0, 200, 50);
+        let tabs = tabs
+            .iter()
+            .enumerate()
+            .map(|(i, panes)| {
+                let layout = Layout::arranged(Arrangement::EvenHorizontal, panes, area);
+                Tab::new(i as u32 + 1, String::new(), layout, panes[0])
+            })
+            .collect();
+        Session {
+            id: 1,
+            name: "work".into(),
+            key: "k".into(),
+            tabs,
+            active: 0,
+            size: Size { cols: 200, rows: 50 },
+            owner: None,
+            clients: BTreeMap::new(),
+            context: Context::default(),
+            colors: None,
+            changed: watch::channel(0).0,
+            version: 0,
+            events: broadcast::channel(4).0,
+            created: 0,
+            last_used: 0,
+            spend: 0.0,
+            marks: Default::default(),
+            cap_hit: None,
+            contacted: Default::default(),
+        }
+    }
+
+    fn panes(s: &Session) -> Vec<Vec<PaneId>> {
+        s.tabs.iter().map(|t| t.layout.panes()).collect()
+    }
+
+    #[test]
+    fn panes_swap_in_a_tab_and_across_tabs() {
+        let mut s = session(&[&[1, 2, 3], &[4]]);
+        s.swap_panes(1, 3).unwrap();
+        assert_eq!(panes(&s), vec![vec![3, 2, 1], vec![4]]);
+        assert_eq!(s.tabs[0].focused, 1, "the focus stays with its pane");
+        s.swap_panes(2, 4).unwrap();
+        assert_eq!(panes(&s), vec![vec![3, 4, 1], vec![2]]);
+        assert_eq!(s.tabs[1].focused, 2, "the other tab's focus is on the pane that came");
+        assert!(s.swap_panes(2, 2).is_err());
+        assert!(s.swap_panes(2, 9).unwrap_err().contains("no pane 9"));
+        assert_eq!(panes(&s), vec![vec![3, 4, 1], vec![2]], "a refused swap changes nothing");
+    }
+
+    #[test]
+    fn a_pane_moves_to_another_tab_or_one_of_its_own() {
+        let mut s = session(&[&[1, 2], &[3]]);
+        s.move_pane(2, Some(1), 7).unwrap();
+        assert_eq!(panes(&s), vec![vec![1], vec![3, 2]]);
+        assert_eq!((s.active, s.tabs[1].focused, s.tabs[0].focused), (1, 2, 1), "it is focused where it lands");
+        // The last pane of a tab takes its tab with it.
+        s.move_pane(1, Some(1), 7).unwrap();
+        assert_eq!(panes(&s), vec![vec![3, 2, 1]]);
+        assert_eq!(s.active, 0);
+        // Out to a tab of its own, with the id it is given.
+        s.move_pane(2, None, 7).unwrap();
+        assert_eq!(panes(&s), vec![vec![3, 1], vec![2]]);
+        assert_eq!((s.tabs[1].id, s.active), (7, 1));
+        assert!(s.move_pane(2, None, 8).unwrap_err().contains("alone"));
+        assert!(s.move_pane(2, Some(5), 8).unwrap_err().contains("no tab 6"));
+        assert!(s.move_pane(3, Some(0), 8).unwrap_err().contains("already"));
+        assert_eq!(panes(&s), vec![vec![3, 1], vec![2]], "refused moves change nothing");
+    }
+
+    #[test]
+    fn a_full_tab_is_tiled_to_take_a_moved_pane() {
+        let ids: Vec<PaneId> = (1..=7).collect();
+        let mut s = session(&[&ids, &[8]]);
+        s.move_pane(8, Some(0), 9).unwrap();
+        assert_eq!(s.tabs.len(), 1);
+        let (w, h) = s.tabs[0].layout.smallest(s.area());
+        assert!(w >= 40 && h >= 10, "every pane usable: {w}x{h}");
+    }
 }

@@ -922,6 +922,25 @@ impl App {
                     self.hand_off_answer(p);
                 }
             }
+            Action::SwapPrev | Action::SwapNext => {
+                self.mode = Mode::Normal;
+                let panes = self.session.as_ref().and_then(|s| s.tab()).map(|t| t.layout.panes()).unwrap_or_default();
+                let at = focused.and_then(|f| panes.iter().position(|p| *p == f));
+                match at {
+                    Some(i) if panes.len() > 1 => {
+                        let n = panes.len();
+                        let j = if action == Action::SwapNext { (i + 1) % n } else { (i + n - 1) % n };
+                        self.command(Command::SwapPane { pane: panes[i], with: panes[j] });
+                    }
+                    _ => self.say("only one pane in this tab: nothing to swap with"),
+                }
+            }
+            Action::BreakPane => {
+                self.mode = Mode::Normal;
+                if let Some(p) = focused {
+                    self.command(Command::MovePane { pane: p, tab: None });
+                }
+            }
         }
     }
 

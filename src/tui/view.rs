@@ -961,5 +961,8 @@ fn describe(action: Action) -> String {
         Action::ToggleSync => "type into every pane of the tab at once / stop".into(),
         Action::HandOff => "send this agent's last answer to another agent".into(),
         Action::NextLayout => "arrange the panes as the next layout (tiled, main-vertical, …)".into(),
+        Action::SwapPrev => "swap the pane with the one before it".into(),
+        Action::SwapNext => "swap the pane with the one after it".into(),
+        Action::BreakPane => "move the pane to a new tab of its own".into(),
     }
 }

@@ -770,3 +770,18 @@ fn enter_in_an_exited_pane_runs_it_again() {
     app.update(key("enter"));
     assert_eq!(sent(&mut app).iter().filter_map(command_of).collect::<Vec<_>>(), vec![&Command::Respawn { pane: 2 }]);
 }
+
+#[test]
+fn prefix_braces_swap_the_pane_and_bang_breaks_it_out() {
+    let mut app = app_with("default");
+    let commands = |app: &mut App| sent(app).iter().filter_map(command_of).cloned().collect::<Vec<_>>();
+    // Pane 1 is focused; its tab holds 1 and 2.
+    for (k, with) in [("}", 2), ("{", 2)] {
+        app.update(key("ctrl-\\"));
+        app.update(key(k));
+        assert_eq!(commands(&mut app), vec![Command::SwapPane { pane: 1, with }], "ctrl-\\ {k}");
+    }
+    app.update(key("ctrl-\\"));
+    app.update(key("!"));
+    assert_eq!(commands(&mut app), vec![Command::MovePane { pane: 1, tab: None }]);
+}
