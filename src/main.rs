@@ -28,6 +28,10 @@ struct Cli {
     /// Start a new session without attaching to it (as `tmux new -d`).
     #[arg(short = 'd', long)]
     detached: bool,
+    /// Start a new session laid out as `[layouts.NAME]` in the config (named NAME unless
+    /// -s names it).
+    #[arg(short = 'l', long = "layout", value_name = "NAME", conflicts_with = "cmd")]
+    layout: Option<String>,
     /// The size of a detached session, until a client attaches.
     #[arg(long, value_name = "COLSxROWS", default_value = "80x24", value_parser = parse_size)]
     size: teamster::protocol::Size,
@@ -232,10 +236,12 @@ enum Cmd {
         json: bool,
     },
     /// Arrange the panes of a session's current tab: tiled, main-vertical, main-horizontal,
-    /// even-horizontal or even-vertical (as tmux's layouts).
+    /// even-horizontal or even-vertical (as tmux's layouts); or open a `[layouts.NAME]`
+    /// from the config as a new tab.
     Layout {
-        /// tiled, main-vertical, main-horizontal, even-horizontal or even-vertical.
-        name: teamster::layout::Arrangement,
+        /// tiled, main-vertical, main-horizontal, even-horizontal, even-vertical, or the
+        /// name of a [layouts.NAME] in the config.
+        name: String,
         /// The session (default: the one this shell is in, or the one on a screen).
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
@@ -404,6 +410,10 @@ fn main() {
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
     let result = match cli.command {
+        None if cli.layout.is_some() => {
+            let layout = cli.layout.unwrap_or_default();
+            cli::start_layout(config_path, &layout, cli.session, cli.detached, cli.size)
+        }
         None if cli.detached => cli::start_detached(config_path, cli.session, cli.cmd, cli.size),
         None => {
             let target = if !cli.cmd.is_empty() {
@@ -460,7 +470,7 @@ fn main() {
             let prompt = cli::Prompt { text, file, from, keys, enter: !no_enter };
             std::process::exit(cli::send(to, prompt, json))
         }
-        Some(Cmd::Layout { name, target }) => cli::layout(name, target),
+        Some(Cmd::Layout { name, target }) => cli::layout(&name, target),
         Some(Cmd::Swap { pane, with }) => cli::move_pane(pane, teamster::protocol::PaneMove::SwapWith(with)),
         Some(Cmd::Move { pane, tab, new_tab: _ }) => {
             let to = tab.map_or(teamster::protocol::PaneMove::NewTab, teamster::protocol::PaneMove::Tab);

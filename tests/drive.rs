@@ -449,6 +449,61 @@ fn panes_swap_places_and_move_between_tabs() {
 }
 
 #[test]
+fn a_layout_file_opens_its_panes_at_once() {
+    let env = Env::new();
+    env.write_config(
+        r#"
+[layouts.review]
+split = "right"
+panes = [
+  { command = ["sleep", "1001"], name = "writer", size = 60 },
+  { split = "down", panes = [{ command = "sleep 1002", name = "reviewer" }, { command = ["sleep", "1003"] }] },
+]
+"#,
+    );
+    let said = env.ok(&["-d", "-l", "review", "--size", "200x50"]);
+    assert!(said.contains("opened layout review in review:1 (3 panes)"), "{said}");
+    let panes = env.panes();
+    let shape: Vec<(String, String, u64, u64)> = panes
+        .iter()
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+            let n = |k: &str| p[k].as_u64().unwrap_or(0);
+            (s("place"), s("name"), n("cols"), n("rows"))
+        })
+        .collect();
+    // 60% of 200 columns for the writer (borders take two), the rest stacked.
+    assert_eq!(shape[0], ("review:1.1".into(), "writer".into(), 118, 48), "{shape:?}");
+    assert_eq!((shape[1].0.as_str(), shape[1].1.as_str(), shape[1].2), ("review:1.2", "reviewer", 78), "{shape:?}");
+    assert_eq!(shape.len(), 3);
+    // Each runs what it says.
+    let commands: Vec<String> = panes.iter().map(|p| p["command"].as_str().unwrap_or("").to_string()).collect();
+    assert!(commands[0].contains("sleep 1001") && commands[1].contains("sleep 1002"), "{commands:?}");
+    // Again, as a new tab of the running session.
+    let said = env.ok(&["layout", "review", "-t", "review"]);
+    assert!(said.contains("review:2 (3 panes)"), "{said}");
+    assert_eq!(env.panes().len(), 6);
+    // A layout that is not there names those that are.
+    let out = env.run(&["layout", "nope", "-t", "review"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("review") && err.contains("tiled"), "{err}");
+    let out = env.run(&["-d", "-l", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the config's layouts are review"), "{out:?}");
+}
+
+#[test]
+fn a_wrong_layout_file_is_refused_with_its_line() {
+    let env = Env::new();
+    env.write_config("[layouts.bad]\nsplit = \"down\"\npanes = [{ agent = \"nobody\" }]\n");
+    let out = env.run(&["-d", "-l", "bad"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("layouts.bad.panes[0].agent") && err.contains("not an agent"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_command_asks_before_it_runs_again_after_a_restart() {
     let env = Env::new();
     env.ok(&["-d", "-s", "again", "--", "sh", "-c", "echo STARTED-$((40+2)); exec sleep 1000"]);

@@ -84,6 +84,58 @@ pub fn start_detached(
     Ok(())
 }
 
+/// `teamster -l NAME`: a new session laid out as `[layouts.NAME]`, attached unless
+/// `detached`.
+pub fn start_layout(
+    config_path: PathBuf,
+    layout: &str,
+    name: Option<String>,
+    detached: bool,
+    size: crate::protocol::Size,
+) -> anyhow::Result<()> {
+    let config = load_config(&config_path)?;
+    let Some(node) = config.layouts.get(layout) else {
+        bail!("{}", crate::config::layouts::unknown(layout, config.layouts.keys(), false));
+    };
+    let first = node.panes().into_iter().next().map(|p| p.spawn);
+    let name = name.unwrap_or_else(|| layout.to_string());
+    let size = match crossterm::terminal::size() {
+        Ok((cols, rows)) if !detached => crate::protocol::Size { cols, rows },
+        _ => size,
+    };
+    let rt = runtime()?;
+    let text = rt.block_on(async {
+        let mut conn = connect_or_start(&config_path, &paths::socket_path()).await?;
+        let made = request(&mut conn, |id| ClientMsg::NewSession {
+            id,
+            name: Some(name.clone()),
+            spawn: first,
+            size,
+            context: context(),
+        })
+        .await?;
+        let Reply::Pane { session, .. } = made else { bail!("unexpected reply") };
+        let opened = request(&mut conn, |id| ClientMsg::OpenLayout {
+            id,
+            session: Some(session),
+            near: None,
+            name: layout.to_string(),
+            context: context(),
+            fresh: true,
+        })
+        .await?;
+        match opened {
+            Reply::Text { text } => Ok(text),
+            _ => bail!("unexpected reply"),
+        }
+    })?;
+    if detached {
+        println!("{}; attach with `teamster attach -t {name}`", visible(&text));
+        return Ok(());
+    }
+    attach(config_path, crate::protocol::AttachTarget::Named { name, create: false })
+}
+
 /// `teamster ls`.
 pub fn ls(json: bool) -> anyhow::Result<()> {
     let rt = runtime()?;
@@ -291,10 +343,15 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
     Ok(())
 }
 
-/// `teamster layout NAME`.
-pub fn layout(arrangement: crate::layout::Arrangement, session: Option<String>) -> anyhow::Result<()> {
+/// `teamster layout NAME`: a built-in arrangement of the current tab, or a `[layouts.NAME]`
+/// opened as a new tab.
+pub fn layout(name: &str, session: Option<String>) -> anyhow::Result<()> {
     let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
-    match ask_runner(|id| ClientMsg::Layout { id, session, near, arrangement })? {
+    let ask = |id| match name.parse::<crate::layout::Arrangement>() {
+        Ok(arrangement) => ClientMsg::Layout { id, session, near, arrangement },
+        Err(_) => ClientMsg::OpenLayout { id, session, near, name: name.to_string(), context: context(), fresh: false },
+    };
+    match ask_runner(ask)? {
         Some(Reply::Text { text }) => println!("{}", visible(&text)),
         Some(_) => bail!("unexpected reply"),
         None => bail!("no session is running; start one with `teamster`"),

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod keymap;
+pub mod layouts;
 pub mod theme;
 
 pub use error::ConfigError;
@@ -96,6 +97,8 @@ pub struct Config {
     pub share: ShareConfig,
     /// What your terminal draws, where teamster cannot tell by itself.
     pub terminal: TerminalConfig,
+    /// `[layouts.NAME]`: tabs of panes opened at once (`teamster -l NAME`).
+    pub layouts: BTreeMap<String, layouts::LayoutNode>,
 }
 
 /// `[terminal]`: each unset entry is found out (from the terminal's answers, its terminfo
@@ -216,6 +219,7 @@ impl Default for Config {
             policy: Vec::new(),
             sandbox: crate::sandbox::SandboxConfig::default(),
             terminal: TerminalConfig::default(),
+            layouts: BTreeMap::new(),
             share: ShareConfig::default(),
         }
     }
@@ -331,6 +335,16 @@ impl Config {
                     format!("`{name}` is not an agent; define [agents.{name}] or use one of: {}", known.join(", ")),
                 ));
             }
+        }
+        for (name, layout) in &self.layouts {
+            let key = format!("layouts.{name}");
+            if name.parse::<crate::layout::Arrangement>().is_ok() {
+                return Err(err(&key, format!("`{name}` is a built-in arrangement's name; name the layout otherwise")));
+            }
+            let is_agent = |a: &str| {
+                a == "shell" || self.agents.contains_key(a) || AgentKind::BUILT_IN.iter().any(|k| k.name() == a)
+            };
+            layout.check(&key, &is_agent).map_err(|(k, message)| err(&k, message))?;
         }
         for (name, agent) in &self.agents {
             if agent.command.as_ref().is_some_and(|c| c.trim().is_empty()) {

@@ -311,6 +311,17 @@ pub enum ClientMsg {
         near: Option<PaneId>,
         arrangement: crate::layout::Arrangement,
     },
+    /// Opens `[layouts.NAME]` (`teamster -l NAME`, `teamster layout NAME`): as a new tab of
+    /// the caller's session (`near`), the one named, or the one on a screen; with `fresh`,
+    /// in place of the first tab of a session just made for it.
+    OpenLayout {
+        id: u64,
+        session: Option<String>,
+        near: Option<PaneId>,
+        name: String,
+        context: Context,
+        fresh: bool,
+    },
     /// Swaps a pane with another or moves it to another tab (`teamster swap`, `move`).
     MovePane {
         id: u64,
@@ -387,6 +398,7 @@ impl ClientMsg {
             | ClientMsg::SendMany { id, .. }
             | ClientMsg::Layout { id, .. }
             | ClientMsg::MovePane { id, .. }
+            | ClientMsg::OpenLayout { id, .. }
             | ClientMsg::RemoveAllowance { id, .. }
             | ClientMsg::Restart { id }
             | ClientMsg::Share { id, .. }

@@ -196,6 +196,9 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 Some(reply(id, runner.set_layout(session, near, arrangement)))
             }
             ClientMsg::MovePane { id, pane, to } => Some(reply(id, runner.move_pane(&pane, to))),
+            ClientMsg::OpenLayout { id, session, near, name, context, fresh } => {
+                Some(reply(id, runner.open_layout(session, near, &name, context, fresh)))
+            }
             ClientMsg::Cost { id, session } => {
                 let result = runner.store_report(session.as_deref()).map(|report| Reply::Cost { report });
                 Some(reply(id, result))

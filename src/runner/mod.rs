@@ -1687,6 +1687,81 @@ impl Runner {
         Ok(Reply::Text { text: format!("tab {} of {}: {} ({n} panes)", s.active + 1, s.name, how.name()) })
     }
 
+    /// Opens `[layouts.NAME]` in a session: as a new tab, or (`fresh`, for `teamster -l`)
+    /// in place of the first tab of a session just made for it, whose one pane becomes the
+    /// layout's first.
+    pub fn open_layout(
+        self: &Arc<Self>,
+        session: Option<String>,
+        near: Option<PaneId>,
+        name: &str,
+        context: Context,
+        fresh: bool,
+    ) -> Result<Reply, String> {
+        let config = self.config();
+        let Some(node) = config.layouts.get(name).cloned() else {
+            return Err(crate::config::layouts::unknown(name, config.layouts.keys(), !fresh));
+        };
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        let id = session_for(st, session.as_deref(), near)?;
+        let panes = node.panes();
+        let area = session_ref(st, id)?.area();
+        // The ids: the fresh session's own pane first, then new ones.
+        let mut ids = Vec::new();
+        if fresh {
+            let s = session_ref(st, id)?;
+            match s.tabs.as_slice() {
+                [tab] if tab.layout.panes().len() == 1 => ids.push(tab.focused),
+                _ => return Err(format!("session {} is not new; open the layout in it as a tab instead", s.name)),
+            }
+        }
+        let mut specs = Vec::new();
+        for pane in panes.iter().skip(ids.len()) {
+            let mut spec = self.spec_for(st, id, &pane.spawn, Some(&context), None)?;
+            spec.name = pane.name.clone();
+            ids.push(st.new_pane_id());
+            specs.push(spec);
+        }
+        let layout = node.build(&ids);
+        if fresh {
+            if let (Some(first), Some(pane)) = (panes.first(), st.panes.get(&ids[0])) {
+                pane.meta.lock().spec.name = first.name.clone();
+            }
+            let tab = &mut session_mut(st, id)?.tabs[0];
+            tab.layout = layout.clone();
+            tab.name = name.to_string();
+        } else {
+            st.next_tab += 1;
+            let tab_id = st.next_tab;
+            let s = session_mut(st, id)?;
+            s.tabs.push(Tab::new(tab_id, name.to_string(), layout.clone(), ids[0]));
+            s.active = s.tabs.len() - 1;
+        }
+        // Each pane starts at its place's size; one that cannot start leaves its place
+        // to the others and is reported.
+        let mut failed = Vec::new();
+        let start = if fresh { 1 } else { 0 };
+        for (pane, spec) in ids[start..].iter().zip(specs) {
+            if let Err(e) = self.spawn_pane(st, id, *pane, spec, pane_size(&layout, *pane, area)) {
+                failed.push(format!("pane {}: {e}", pane));
+                if session_mut(st, id)?.take_out(*pane) == TakenOut::SessionEmpty {
+                    return Err(format!("no pane of layout `{name}` started: {}", failed.join("; ")));
+                }
+            }
+        }
+        self.focus(st, id, ids[0]);
+        self.relayout(st, id);
+        self.persist(st);
+        let s = session_ref(st, id)?;
+        let opened = ids.len() - failed.len();
+        let mut text = format!("opened layout {name} in {}:{} ({opened} panes)", s.name, s.active + 1);
+        if !failed.is_empty() {
+            text.push_str(&format!("; {} did not start: {}", failed.len(), failed.join("; ")));
+        }
+        Ok(Reply::Text { text })
+    }
+
     /// `teamster swap` and `teamster move`: puts a pane where `to` says, in its session.
     pub fn move_pane(self: &Arc<Self>, target: &str, to: crate::protocol::PaneMove) -> Result<Reply, String> {
         use crate::protocol::PaneMove;
