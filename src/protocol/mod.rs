@@ -12,7 +12,10 @@ use crate::screen::CursorShape;
 use serde::{Deserialize, Serialize};
 pub use wire::{WireRow, WireRun};
 
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Raised whenever a message is added or changed, so that a teamster and a runner of two
+/// builds say so at hello instead of failing on the first message one of them does not know
+/// (3: layouts by file, swap and move, underline colours and links on the wire).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest frame either side accepts. A screen update is a few tens of KB; the limit
 /// stops a confused or hostile peer from making the other allocate without bound.
