@@ -62,6 +62,20 @@ pub fn open_dir(base: &Path, dir: &Path) -> io::Result<OwnedFd> {
 
 /// Replaces the file `path` (beneath `base`) with `bytes`, readable by the owner only.
 pub fn write(base: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    put(base, path, bytes, RenameFlags::empty())
+}
+
+/// As `write`, but only where nothing is at `path` yet (what is there stays); false when
+/// something was.
+pub fn write_new(base: &Path, path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    match put(base, path, bytes, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn put(base: &Path, path: &Path, bytes: &[u8], how: RenameFlags) -> io::Result<()> {
     use std::io::Write;
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::other(format!("{} names no file", path.display())));
@@ -75,8 +89,7 @@ pub fn write(base: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let fd = nix::fcntl::openat(at.as_fd(), temp.as_str(), flags, Mode::from_bits_truncate(0o600))?;
     let written = std::fs::File::from(fd).write_all(bytes);
     let renamed = written.and_then(|()| {
-        nix::fcntl::renameat2(at.as_fd(), temp.as_str(), at.as_fd(), name, RenameFlags::empty())
-            .map_err(io::Error::from)
+        nix::fcntl::renameat2(at.as_fd(), temp.as_str(), at.as_fd(), name, how).map_err(io::Error::from)
     });
     if renamed.is_err() {
         let _ = nix::unistd::unlinkat(at.as_fd(), temp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);

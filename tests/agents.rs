@@ -375,7 +375,10 @@ fn exercise(kind: &str, ui: &str) {
     assert!(sent.status.success(), "{kind}: {sent:?}");
     mock.wait_request("the sent prompt", |r| r.is_turn() && r.text.contains("MARK-S"));
     tui.wait_text("mock reply to MARK-S");
-    wait_state(&env, kind, "waiting-for-input");
+    let pane = wait_state(&env, kind, "waiting-for-input");
+    // Its harmless needs were met inside the sandbox: nothing refused, so nothing counted
+    // in its title, through a start and two turns.
+    assert_eq!(pane["refused"], 0, "{kind} was refused: {:?}", env.sandbox_refusals());
     let pid = pane["pid"].as_u64().expect("the agent's pid").to_string();
     let ns = |p: &str, kind: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).ok();
     let below = support::descendants(&pid);

@@ -223,3 +223,53 @@ fn started_in_the_home_directory_it_still_sees_no_secret() {
     let through = std::process::Command::new("cat").arg(home.join("dotfiles/ssh/id_ed25519")).output().expect("cat");
     assert!(String::from_utf8_lossy(&through.stdout).contains("PLANTED"), "the planted key is where it should be");
 }
+
+/// A sandboxed Claude Code (a script in its place) plants code where the Claude you run
+/// yourself would run it, and writes its own state.
+const PLANTER: &str = r#"#!/bin/bash
+try() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then echo "ESCAPED: $what"; else echo "blocked: $what"; fi; }
+ok() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then echo "wrote: $what"; else echo "FAILED: $what"; fi; }
+out="$PWD/planted.txt"
+{
+try "hooks in ~/.claude/settings.json" sh -c 'echo "{\"hooks\":{}}" > "$HOME/.claude/settings.json"'
+try "a plugin in ~/.claude/plugins" sh -c 'mkdir -p "$HOME/.claude/plugins/evil" && echo x > "$HOME/.claude/plugins/evil/run.sh"'
+try "an MCP server in ~/.claude.json" sh -c 'echo "{\"mcpServers\":{}}" > "$HOME/.claude.json"'
+try "a native version of claude" sh -c 'mkdir -p "$HOME/.local/share/claude/versions" && echo x > "$HOME/.local/share/claude/versions/9.9.9"'
+ok "its own .claude.json" sh -c 'echo "{\"numStartups\":2}" > "$CLAUDE_CONFIG_DIR/.claude.json"'
+ok "its transcripts" sh -c 'mkdir -p "$HOME/.claude/projects/p" && echo x > "$HOME/.claude/projects/p/t.jsonl"'
+echo done
+} > "$out" 2>&1
+exec sleep 100000
+"#;
+
+#[test]
+fn an_agent_plants_no_code_that_you_would_run_outside_and_keeps_its_own_state() {
+    let env = Env::new();
+    let home = env.dir.join("home");
+    std::fs::create_dir_all(home.join(".claude")).expect(".claude");
+    std::fs::write(home.join(".claude/settings.json"), "{\"model\": \"yours\"}\n").expect("settings");
+    std::fs::write(home.join(".claude.json"), "{\"numStartups\": 1}\n").expect(".claude.json");
+    let script = env.dir.join("planter.sh");
+    support::fake::write_script(&script, PLANTER);
+    env.write_config(&format!("[agents.planter]\nkind = \"claude\"\ncommand = \"{}\"\n", script.display()));
+    env.ok(&["-d", "-s", "plant", "--", "sleep", "100000"]);
+    env.ok(&["new", "-t", "plant", "planter"]);
+    let file = env.dir.join("work/planted.txt");
+    let r = results_in(&env, &file);
+    assert!(!r.contains("ESCAPED"), "code planted where you would run it:\n{r}");
+    assert!(!r.contains("FAILED"), "its own state refused:\n{r}\n{:#?}", env.sandbox_refusals());
+    assert_eq!(
+        std::fs::read_to_string(home.join(".claude/settings.json")).ok().as_deref(),
+        Some("{\"model\": \"yours\"}\n")
+    );
+    assert_eq!(std::fs::read_to_string(home.join(".claude.json")).ok().as_deref(), Some("{\"numStartups\": 1}\n"));
+    assert!(!home.join(".claude/plugins/evil").exists() && !home.join(".local/share/claude/versions/9.9.9").exists());
+    // Its own state file started from yours and is its own to change.
+    assert_eq!(
+        std::fs::read_to_string(home.join(".claude/.claude.json")).ok().as_deref(),
+        Some("{\"numStartups\":2}\n")
+    );
+    // The tries are reported.
+    let refused = env.sandbox_refusals();
+    assert!(refused.iter().any(|w| w.contains(".claude/settings.json") && w.contains("read-only")), "{refused:#?}");
+}

@@ -5,6 +5,7 @@
 
 use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext};
 use crate::approval::Decision;
+use crate::sandbox::Subject;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,18 @@ pub trait AgentAdapter: Sync {
     /// The directories and files it keeps its state in; `var` reads its environment.
     fn state(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>) -> (Vec<PathBuf>, Vec<PathBuf>) {
         (Vec::new(), Vec::new())
+    }
+
+    /// Whether a refusal is one it meets at every start and that costs it nothing (an
+    /// update check, telemetry, a cache it can do without): refused all the same, but not
+    /// news, so not counted in its title. Name lookups are such for every agent.
+    fn expected(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>, _what: &Subject) -> bool {
+        false
+    }
+
+    /// What in its own state makes it run code when you run it yourself (`StatePaths::runs_code`).
+    fn runs_code(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+        Vec::new()
     }
 
     /// A sample of each hook payload it sends, for the self-check (none: nothing to check).

@@ -44,22 +44,21 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         json["env"] = json!({ "ANTHROPIC_BASE_URL": url });
     }
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
-    let mut files = vec![(settings, text)];
+    let files = vec![(settings, text)];
     let mut env = Vec::new();
+    let mut seeds = Vec::new();
     if ctx.sandboxed && super::setting(agent, ctx, "CLAUDE_CONFIG_DIR").is_none() {
         // Claude rewrites ~/.claude.json through temp files beside it, and the home
         // directory is not writable in the sandbox: there, the file lives in ~/.claude
         // (CLAUDE_CONFIG_DIR), starting from a copy of yours.
         let config_dir = ctx.home.join(".claude");
-        let moved = config_dir.join(".claude.json");
-        if !moved.exists()
-            && let Ok(yours) = std::fs::read_to_string(ctx.home.join(".claude.json"))
-        {
-            files.push((moved, yours));
+        if let Ok(yours) = std::fs::read_to_string(ctx.home.join(".claude.json")) {
+            // Claude's to change from then on (its start count, tips, trusted projects).
+            seeds.push((config_dir.join(".claude.json"), yours));
         }
         env.push(("CLAUDE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned()));
     }
-    Ok(Launch { argv, env, files, routes, ..Default::default() })
+    Ok(Launch { argv, env, files, seeds, routes, ..Default::default() })
 }
 
 /// Where Claude Code would send its calls without teamster: the first `ANTHROPIC_BASE_URL`
@@ -230,9 +229,41 @@ impl super::adapter::AgentAdapter for Claude {
         var: &dyn Fn(&str) -> Option<String>,
     ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
         let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
-        let dirs = vec![config, home.join(".cache/claude"), home.join(".cache/claude-cli-nodejs")];
+        let data = super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share").join("claude");
+        let state = super::adapter::dir_of(home, var, "XDG_STATE_HOME", ".local/state").join("claude");
+        let dirs = vec![config, home.join(".cache/claude"), home.join(".cache/claude-cli-nodejs"), data, state];
         // Its config file may hold MCP servers' secrets: another agent does not read it.
         (dirs, vec![home.join(".claude.json")])
+    }
+    fn runs_code(&self, home: &std::path::Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<std::path::PathBuf> {
+        let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
+        let mut files: Vec<std::path::PathBuf> =
+            ["settings.json", "settings.local.json", "plugins"].iter().map(|f| config.join(f)).collect();
+        // Its native installs: ~/.local/bin/claude runs what is there.
+        files.push(super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share").join("claude/versions"));
+        // MCP servers live in `.claude.json`: yours in the home directory, and in the
+        // configuration directory when you chose one (teamster's own choice of
+        // ~/.claude is read by no Claude you run yourself).
+        files.push(home.join(".claude.json"));
+        if var("CLAUDE_CONFIG_DIR").is_some() {
+            files.push(config.join(".claude.json"));
+        }
+        files
+    }
+    fn expected(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+        what: &crate::sandbox::Subject,
+    ) -> bool {
+        // Its update check and telemetry (with nonessential traffic off, too), and its
+        // native installer's link in ~/.local/bin, which stays yours.
+        // Also, read-only to it: its plugins directory it makes at every start, and the
+        // desktop entry that would open claude:// links (a program you would run).
+        let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
+        let data = super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share");
+        what.is_host_among(&["downloads.claude.ai", "statsig.anthropic.com", "*.sentry.io", "sentry.io"])
+            || what.is_beneath(&[home.join(".local/bin"), config.join("plugins"), data.join("applications")])
     }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()

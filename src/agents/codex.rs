@@ -47,7 +47,10 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     Ok(Launch {
         argv,
         env: vec![("CODEX_HOME".into(), home.to_string_lossy().into_owned())],
-        files: vec![(home.join("config.toml"), config), (home.join("hooks.json"), hooks)],
+        files: vec![(home.join("hooks.json"), hooks)],
+        // Its config starts as yours and is its own to change in this pane (the notices it
+        // has shown, say); teamster's settings go on its command line, which outranks it.
+        seeds: vec![(home.join("config.toml"), config)],
         routes,
         ..Default::default()
     })
@@ -62,7 +65,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
 /// call waits for a person. The pane says so. Its approvals (`-a`) are kept: they come to
 /// teamster's queue.
 pub fn map_own_sandbox(l: &mut Launch) {
-    let mut asked: Option<String> = config_sandbox_mode(&l.files);
+    let mut asked: Option<String> = config_sandbox_mode(l.files.iter().chain(&l.seeds));
     let mut kept = Vec::with_capacity(l.argv.len());
     let mut args = std::mem::take(&mut l.argv).into_iter().peekable();
     while let Some(arg) = args.next() {
@@ -138,8 +141,8 @@ pub fn switch_keys(step: Switch, lines: &[String]) -> Option<(&'static [u8], Opt
 }
 
 /// The `sandbox_mode` the user's Codex config (copied into the pane's) asks for.
-fn config_sandbox_mode(files: &[(std::path::PathBuf, String)]) -> Option<String> {
-    let (_, text) = files.iter().find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml"))?;
+fn config_sandbox_mode<'a>(mut files: impl Iterator<Item = &'a (std::path::PathBuf, String)>) -> Option<String> {
+    let (_, text) = files.find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml"))?;
     let table: toml::Table = toml::from_str(text).ok()?;
     table.get("sandbox_mode")?.as_str().map(str::to_string)
 }
@@ -246,6 +249,21 @@ impl super::adapter::AgentAdapter for Codex {
     ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
         (vec![super::adapter::dir_of(home, var, "CODEX_HOME", ".codex")], Vec::new())
     }
+    fn runs_code(&self, home: &std::path::Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<std::path::PathBuf> {
+        // Its config (notify commands, MCP servers), its hooks, and the rules that let
+        // commands run unasked.
+        let codex = super::adapter::dir_of(home, var, "CODEX_HOME", ".codex");
+        ["config.toml", "hooks.json", "rules"].iter().map(|f| codex.join(f)).collect()
+    }
+    fn expected(
+        &self,
+        _home: &std::path::Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+        what: &crate::sandbox::Subject,
+    ) -> bool {
+        // Its model list and release check on GitHub, and its feature flags.
+        what.is_host_among(&["raw.githubusercontent.com", "api.github.com", "ab.chatgpt.com"])
+    }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }
@@ -332,8 +350,8 @@ mod tests {
         let private = dir.join("codex-home");
         assert_eq!(l.env, [("CODEX_HOME".to_string(), private.to_string_lossy().into_owned())]);
         assert_eq!(std::fs::read_link(private.join("auth.json")).unwrap(), user.join("auth.json"));
+        assert_eq!(l.seeds, [(private.join("config.toml"), "model = \"o4\"\n".to_string())]);
         let files: std::collections::HashMap<_, _> = l.files.into_iter().collect();
-        assert_eq!(files[&private.join("config.toml")], "model = \"o4\"\n");
         let hooks: Value = serde_json::from_str(&files[&private.join("hooks.json")]).unwrap();
         assert_eq!(hooks["hooks"]["Stop"][0]["hooks"][0]["command"], "mine");
         assert!(hooks["hooks"]["Stop"][1]["hooks"][0]["command"].as_str().unwrap().contains("hook codex Stop"));

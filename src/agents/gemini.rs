@@ -249,6 +249,19 @@ impl super::adapter::AgentAdapter for Gemini {
     ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
         (vec![home.join(".gemini")], Vec::new())
     }
+    fn runs_code(&self, home: &std::path::Path, _var: &dyn Fn(&str) -> Option<String>) -> Vec<std::path::PathBuf> {
+        // Hooks and MCP servers in its settings; extensions are code.
+        ["settings.json", "extensions"].iter().map(|f| home.join(".gemini").join(f)).collect()
+    }
+    fn expected(
+        &self,
+        _home: &std::path::Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+        what: &crate::sandbox::Subject,
+    ) -> bool {
+        // Its usage statistics.
+        what.is_host_among(&["play.googleapis.com"])
+    }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }

@@ -237,7 +237,12 @@ pub type Answer = Option<crate::approval::Decision>;
 pub struct Launch {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Teamster's own files for the agent (its settings, hooks): written at every start,
+    /// read-only to the agent.
     pub files: Vec<(PathBuf, String)>,
+    /// Files the agent starts from and then owns (a copy of the user's own state file):
+    /// written only where none is yet, and the agent's to change.
+    pub seeds: Vec<(PathBuf, String)>,
     pub routes: Vec<Route>,
     /// teamster holds each of the agent's tool calls for a person: its equivalent of a
     /// mode of the agent's own that cannot run inside teamster's sandbox.
@@ -381,6 +386,10 @@ impl<'a> LaunchContext<'a> {
 pub struct StatePaths {
     pub dirs: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
+    /// Within them, what makes the agent run code when you run it yourself, outside
+    /// teamster (its hooks, plugins, MCP servers): read-only to it in the sandbox, or a
+    /// hostile agent would plant code that runs unconfined, as you.
+    pub runs_code: Vec<PathBuf>,
 }
 
 impl StatePaths {
@@ -391,8 +400,9 @@ impl StatePaths {
 
 /// The state of an agent of `kind`; `var` reads the agent's environment.
 pub fn state_paths(kind: AgentKind, home: &Path, var: &dyn Fn(&str) -> Option<String>) -> StatePaths {
-    let (dirs, files) = adapter::adapter(kind).state(home, var);
-    StatePaths { dirs, files }
+    let adapter = adapter::adapter(kind);
+    let (dirs, files) = adapter.state(home, var);
+    StatePaths { dirs, files, runs_code: adapter.runs_code(home, var) }
 }
 
 /// The object at `keys` within `v` (made where missing), for setting a value in a user's
@@ -584,6 +594,11 @@ pub(crate) fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a s
 /// agent could have planted on the way (`crate::nofollow`).
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     crate::nofollow::write(&crate::nofollow::base_of(path)?, path, text.as_bytes())
+}
+
+/// Writes `text` to `path` (0600, through no symlink) only if nothing is there yet.
+pub fn write_seed(path: &Path, text: &str) -> std::io::Result<()> {
+    crate::nofollow::write_new(&crate::nofollow::base_of(path)?, path, text.as_bytes()).map(|_| ())
 }
 
 /// Makes `private` stand in for the user's config directory `user`: every entry of it

@@ -11,6 +11,7 @@ use super::reply::ReplyReader;
 use super::upstream::{self, RouteOrigin};
 use super::usage::{Api, Reading, UsageReader, requested_model};
 use crate::effects::{Contact, Effect, HostKind, Push};
+use crate::sandbox::Subject;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
@@ -65,6 +66,11 @@ pub trait Meter: Send + Sync + 'static {
     fn egress(&self, host: &str, port: u16) -> Result<bool, String>;
     /// Records something the proxy refused the sandboxed pane with `token`.
     fn refuse(&self, token: &str, what: &str, why: &str);
+    /// The same, saying what it was about (a host through the proxy), so that what the
+    /// agent meets at every start is told from news.
+    fn refuse_about(&self, token: &str, what: &str, why: &str, _subject: Subject) {
+        self.refuse(token, what, why)
+    }
     /// Whether the proxy reads the traffic to `host:port` (a git host, a registry), or
     /// tunnels it as it is.
     fn host_kind(&self, host: &str, port: u16) -> HostKind;
@@ -154,14 +160,19 @@ async fn egress<M: Meter>(
     let host = authority.host().to_string();
     if req.method() != hyper::Method::CONNECT {
         let why = format!("plain http to {host} is not forwarded; use https");
-        meter.refuse(token, &format!("plain http to {host} through the proxy"), &why);
+        meter.refuse_about(token, &format!("plain http to {host} through the proxy"), &why, Subject::Host(&host, 80));
         return refused(why);
     }
     let port = authority.port_u16().unwrap_or(443);
     let literal = match meter.egress(&host, port) {
         Ok(literal) => literal,
         Err(why) => {
-            meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
+            meter.refuse_about(
+                token,
+                &format!("connection to {host}:{port} through the proxy"),
+                &why,
+                Subject::Host(&host, port),
+            );
             return refused(why);
         }
     };
@@ -174,7 +185,12 @@ async fn egress<M: Meter>(
     // Every spelling counts: `::ffff:127.0.0.1` is this machine as much as 127.0.0.1.
     if !literal && let Some((ip, what)) = upstream::first_forbidden(&addrs) {
         let why = format!("{host} leads to {ip}, {what}; name the address in `allow_hosts` to allow it");
-        meter.refuse(token, &format!("connection to {host}:{port} through the proxy"), &why);
+        meter.refuse_about(
+            token,
+            &format!("connection to {host}:{port} through the proxy"),
+            &why,
+            Subject::Host(&host, port),
+        );
         return refused(why);
     }
     let kind = meter.host_kind(&host, port);
@@ -240,14 +256,14 @@ async fn tunnel<M: Meter>(
         Hello::Tls(_) | Hello::NotTls => None,
     };
     if let Some(why) = refusal {
-        meter.refuse(&token, &format!("a connection to {host}:{port}"), &why);
+        meter.refuse_about(&token, &format!("a connection to {host}:{port}"), &why, Subject::Host(&host, port));
         return;
     }
     if first[..n].starts_with(b"SSH-") {
         let what = format!("git over SSH to {host}:{port}");
         if !meter.ssh_allowed(&host) {
             let why = "SSH is refused (git over SSH cannot be read); push over HTTPS, or name the host in `ssh_hosts` under [sandbox]";
-            meter.refuse(&token, &what, why);
+            meter.refuse_about(&token, &what, why, Subject::Host(&host, port));
             return;
         }
         let push = Push { host: format!("{host}:{port}"), repository: String::new(), refs: Vec::new(), over_ssh: true };

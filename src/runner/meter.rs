@@ -106,8 +106,12 @@ impl Meter for Runner {
     }
 
     fn refuse(&self, token: &str, what: &str, why: &str) {
+        self.refuse_about(token, what, why, crate::sandbox::Subject::Other)
+    }
+
+    fn refuse_about(&self, token: &str, what: &str, why: &str, subject: crate::sandbox::Subject) {
         if let Some(pane) = self.pane_of_token(token) {
-            self.sandbox_refused(pane.id, what, why);
+            self.sandbox_refused(pane.id, what, why, subject);
         }
     }
 

@@ -738,6 +738,10 @@ impl Runner {
                     crate::agents::write_private(path, text)
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 }
+                for (path, text) in &launch.seeds {
+                    crate::agents::write_seed(path, text)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                }
                 let generated: Vec<PathBuf> = launch.files.iter().map(|(p, _)| p.clone()).collect();
                 let display = agent.command_line();
                 let mut env = launch.env;
@@ -754,6 +758,7 @@ impl Runner {
                         generated: &generated,
                         program,
                         worktree: spec.worktree.as_ref(),
+                        user_env: &spec.env,
                     };
                     sandbox = Some(self.prepare_sandbox(&agent, &spec.cwd, &pane, &home, &agent_env)?);
                     // The helper reads its plan from descriptor 3, then becomes the agent.
@@ -832,6 +837,7 @@ impl Runner {
             codex_choices: (0, None),
             refused: 0,
             recent_refusals: Vec::new(),
+            expected_refusals: Vec::new(),
             proxy_task: None,
             hook_task,
         };

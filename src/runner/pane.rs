@@ -61,6 +61,8 @@ pub struct PaneMeta {
     /// Writes and connections its sandbox refused, and those of the last minute.
     pub refused: u32,
     pub recent_refusals: Vec<(String, u64)>,
+    /// Refusals it meets at every start, not counted, and when each was last logged.
+    pub expected_refusals: Vec<(String, u64)>,
     /// Its sandbox's proxy listener, stopped when the pane goes.
     pub proxy_task: Option<tokio::task::AbortHandle>,
     /// Serves the pane's own hook socket.

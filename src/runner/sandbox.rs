@@ -21,6 +21,9 @@ pub struct PaneFiles<'a> {
     pub program: Option<PathBuf>,
     /// The git worktree the pane works in, if teamster made one for it.
     pub worktree: Option<&'a super::worktree::Worktree>,
+    /// The environment the pane was started with, without teamster's additions: where the
+    /// agent you run yourself keeps its state.
+    pub user_env: &'a [(String, String)],
 }
 
 /// A sandboxed pane on its way to starting.
@@ -156,6 +159,9 @@ impl Runner {
         let tmp = pane.dir.join("tmp");
         crate::paths::ensure_private_dir(&tmp)
             .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", tmp.display()))?;
+        // Where the agent you run yourself looks, not where teamster pointed this one.
+        let user_var = |name: &str| crate::agents::setting_in(agent, pane.user_env, name);
+        let runs_code = crate::agents::state_paths(agent.kind, home, &user_var).runs_code;
         let own: Vec<PathBuf> = own.all().cloned().collect();
         let skip: Vec<crate::sandbox::Feature> = missing.into_iter().filter(|f| s.run_without.contains(f)).collect();
         // Where the machine's and your programs keep their sockets: the sandbox gets empty
@@ -164,6 +170,7 @@ impl Runner {
         empty.extend(std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute()));
         let mut protect = crate::sandbox::protected_in(cwd, &agent.may_change);
         protect.extend(pane.generated.iter().cloned());
+        protect.extend(runs_code);
         // Its TLS clients trust teamster's authority, for the hosts whose traffic the proxy
         // reads; the files are the runner's.
         let trust = match crate::meter::proxy::Meter::authority(self).and_then(|a| a.write_trust(pane.dir)) {
@@ -204,12 +211,30 @@ impl Runner {
     /// title, and the sidebar's history. The same refusal again within a few seconds is
     /// counted once (a program retrying), and past `REFUSALS_PER_MINUTE` they are only
     /// counted.
-    pub(super) fn sandbox_refused(&self, pane: u32, what: &str, why: &str) {
+    ///
+    /// What the agent meets at every start and costs it nothing (`AgentAdapter::expected`,
+    /// name lookups) is refused as anything is, but is not news: the runner's log says it,
+    /// once a minute, and nothing counts it.
+    pub(super) fn sandbox_refused(&self, pane: u32, what: &str, why: &str, subject: crate::sandbox::Subject) {
         let now = super::now_secs();
         let record = {
             let mut st = self.state.lock();
             let Some(p) = st.panes.get(&pane).cloned() else { return };
             let mut m = p.meta.lock();
+            let home = crate::paths::home();
+            let env = m.spec.env.clone();
+            let var = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let expected = subject.is_dns()
+                || m.agent.is_some_and(|kind| crate::agents::adapter::adapter(kind).expected(&home, &var, &subject));
+            if expected {
+                let seen = m.expected_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 60);
+                if !seen {
+                    m.expected_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
+                    m.expected_refusals.push((what.to_string(), now));
+                    super::log(&format!("sandbox of pane {pane} refused {what} (expected of it: not counted)"));
+                }
+                return;
+            }
             m.recent_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
             let repeat = m.recent_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 5);
             if repeat {
@@ -294,7 +319,12 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
                         "a sandboxed agent's only way out is teamster's proxy"
                     }
                 };
-                r.sandbox_refused(pane, &refusal.describe(), why);
+                let subject = match &refusal {
+                    seccomp::Refusal::Write(p) | seccomp::Refusal::Protected(p) => crate::sandbox::Subject::Path(p),
+                    seccomp::Refusal::Connect(a) => crate::sandbox::Subject::Address(*a),
+                    seccomp::Refusal::Socket(_) => crate::sandbox::Subject::Other,
+                };
+                r.sandbox_refused(pane, &refusal.describe(), why, subject);
             }
         });
         if let Some(task) = listener {

@@ -112,6 +112,40 @@ impl Default for SandboxConfig {
     }
 }
 
+/// What a refusal was about: the path, the address, or the host through the proxy. An
+/// agent's adapter tells by it the refusals it meets at every start and that cost it
+/// nothing (`AgentAdapter::expected`) from those that are news.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    Path(&'a Path),
+    Address(std::net::SocketAddr),
+    Host(&'a str, u16),
+    Other,
+}
+
+impl Subject<'_> {
+    /// A name lookup: the sandbox answers none (agents reach hosts by name through the
+    /// proxy), and programs try one anyway.
+    pub fn is_dns(&self) -> bool {
+        matches!(self, Subject::Address(a) if a.port() == 53)
+    }
+
+    /// Through the proxy to `host` or one of `hosts` (`*.example.com` for subdomains).
+    pub fn is_host_among(&self, hosts: &[&str]) -> bool {
+        let Subject::Host(host, _) = self else { return false };
+        let host = host.to_ascii_lowercase();
+        hosts.iter().any(|h| match h.strip_prefix("*.") {
+            Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
+            None => host == *h,
+        })
+    }
+
+    /// A path beneath one of `dirs`.
+    pub fn is_beneath(&self, dirs: &[PathBuf]) -> bool {
+        matches!(self, Subject::Path(p) if dirs.iter().any(|d| p.starts_with(d)))
+    }
+}
+
 /// `sandbox = "on" | "off"` of an agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -392,6 +426,12 @@ impl Plan {
     pub fn refuses_connect(&self, addr: &std::net::SocketAddr) -> bool {
         !(addr.ip().is_loopback() && addr.port() == self.port)
     }
+
+    /// Is `addr` on the sandbox's own loopback? Only with a network namespace of its own:
+    /// without one, the loopback is this machine's, and its ports are not the agent's.
+    pub fn own_loopback(&self, addr: &std::net::SocketAddr) -> bool {
+        addr.ip().is_loopback() && !self.skip.contains(&Feature::Namespaces)
+    }
 }
 
 /// May a sandboxed agent tunnel to `host:port`? An `allow_hosts` entry names a host
@@ -639,10 +679,70 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_is_told_by_what_it_was_about() {
+        let dns = Subject::Address("10.255.255.53:53".parse().unwrap());
+        assert!(dns.is_dns() && !Subject::Address("10.0.0.1:443".parse().unwrap()).is_dns());
+        let host = Subject::Host("O1.ingest.Sentry.io", 443);
+        assert!(host.is_host_among(&["*.sentry.io"]) && !host.is_host_among(&["sentry.io"]));
+        assert!(Subject::Host("sentry.io", 443).is_host_among(&["*.sentry.io"]));
+        assert!(!Subject::Host("evilsentry.io", 443).is_host_among(&["*.sentry.io"]));
+        let path = Subject::Path(Path::new("/h/.local/bin/claude"));
+        assert!(path.is_beneath(&[p("/h/.local/bin")]) && !path.is_beneath(&[p("/h/.local/b")]));
+        assert!(!Subject::Other.is_beneath(&[p("/")]) && !Subject::Other.is_dns());
+    }
+
+    #[test]
+    fn each_agents_expected_refusals_are_its_harmless_ones_only() {
+        use crate::agents::{AgentKind, adapter::adapter};
+        let home = Path::new("/h");
+        let none = |_: &str| None;
+        let expected = |k: AgentKind, s: Subject| adapter(k).expected(home, &none, &s);
+        assert!(expected(AgentKind::Claude, Subject::Host("downloads.claude.ai", 443)));
+        assert!(expected(AgentKind::Claude, Subject::Path(Path::new("/h/.local/share/applications/claude.desktop"))));
+        assert!(!expected(AgentKind::Codex, Subject::Host("downloads.claude.ai", 443)), "each agent its own");
+        assert!(expected(AgentKind::Codex, Subject::Host("raw.githubusercontent.com", 443)));
+        assert!(expected(AgentKind::Pi, Subject::Path(Path::new("/h/.pi/agent/settings.json"))));
+        // What an agent tries that it has no business with is news.
+        for k in AgentKind::BUILT_IN {
+            assert!(!expected(k, Subject::Path(Path::new("/h/.bashrc"))), "{k:?}");
+            assert!(!expected(k, Subject::Host("evil.example", 443)), "{k:?}");
+            assert!(!expected(k, Subject::Address("127.0.0.1:22".parse().unwrap())), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn what_runs_code_when_you_run_an_agent_yourself_is_named() {
+        use crate::agents::{AgentKind, state_paths};
+        let home = Path::new("/h");
+        let none = |_: &str| None;
+        let claude = state_paths(AgentKind::Claude, home, &none).runs_code;
+        for f in
+            ["/h/.claude/settings.json", "/h/.claude/plugins", "/h/.claude.json", "/h/.local/share/claude/versions"]
+        {
+            assert!(claude.contains(&p(f)), "{f}: {claude:?}");
+        }
+        // Teamster's own choice of config directory is read by no Claude you run: its
+        // state file there is the agent's; yours (a directory you chose) is not.
+        assert!(!claude.contains(&p("/h/.claude/.claude.json")));
+        let chosen = |k: &str| (k == "CLAUDE_CONFIG_DIR").then(|| "/h/cc".to_string());
+        assert!(state_paths(AgentKind::Claude, home, &chosen).runs_code.contains(&p("/h/cc/.claude.json")));
+        assert!(state_paths(AgentKind::Codex, home, &none).runs_code.contains(&p("/h/.codex/config.toml")));
+        assert!(state_paths(AgentKind::Gemini, home, &none).runs_code.contains(&p("/h/.gemini/settings.json")));
+        assert!(state_paths(AgentKind::Opencode, home, &none).runs_code.contains(&p("/h/.config/opencode/plugin")));
+        assert!(state_paths(AgentKind::Pi, home, &none).runs_code.contains(&p("/h/.pi/agent/extensions")));
+    }
+
+    #[test]
     fn only_the_proxy_port_on_loopback_is_open() {
         let p = Plan { port: 4000, ..Plan::default() };
         assert!(!p.refuses_connect(&"127.0.0.1:4000".parse().unwrap()));
         assert!(p.refuses_connect(&"127.0.0.1:22".parse().unwrap()));
+        // Its own servers on its own loopback, only in a network namespace of its own.
+        assert!(p.own_loopback(&"127.0.0.1:39817".parse().unwrap()));
+        assert!(p.own_loopback(&"[::1]:39817".parse().unwrap()));
+        assert!(!p.own_loopback(&"10.0.0.1:39817".parse().unwrap()));
+        let shared = Plan { skip: vec![Feature::Namespaces], ..p.clone() };
+        assert!(!shared.own_loopback(&"127.0.0.1:39817".parse().unwrap()));
         assert!(p.refuses_connect(&"93.184.216.34:4000".parse().unwrap()));
     }
 

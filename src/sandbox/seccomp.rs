@@ -572,6 +572,17 @@ fn connect(plan: &Plan, hook: Option<(u64, u64)>, n: &Notif, valid: &dyn Fn() ->
     let allowed = match family {
         libc::AF_INET | libc::AF_INET6 => match ip_of(&addr) {
             Some(ip) if !plan.refuses_connect(&ip) => Ok(()),
+            // The sandbox's own loopback, in its own network namespace: only what the agent
+            // itself listens on answers there (Codex's MCP server). Nothing answering is
+            // reported as a refusal, as an agent reaching for this machine's ports meets it.
+            Some(ip) if plan.own_loopback(&ip) => {
+                return match raw_connect(&socket, &addr) {
+                    Answer::Fail(libc::ECONNREFUSED, None) => {
+                        Answer::Fail(libc::ECONNREFUSED, Some(Refusal::Connect(ip)))
+                    }
+                    answer => answer,
+                };
+            }
             Some(ip) => Err((libc::ECONNREFUSED, Some(Refusal::Connect(ip)))),
             None => Err((libc::EINVAL, None)),
         },
