@@ -65,10 +65,20 @@ pub fn write(base: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     put(base, path, bytes, RenameFlags::empty())
 }
 
-/// As `write`, but only where nothing is at `path` yet (what is there stays); false when
-/// something was.
+/// As `write`, but only where no file is at `path` yet (a file there stays: it is the
+/// agent's now); false when one was. Anything else there (a symlink someone planted) is
+/// replaced, never followed.
 pub fn write_new(base: &Path, path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    match put(base, path, bytes, RenameFlags::RENAME_NOREPLACE) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::other(format!("{} names no file", path.display())));
+    };
+    let at = open_dir(base, dir)?;
+    let how = match nix::sys::stat::fstatat(at.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => return Ok(false),
+        Ok(_) => RenameFlags::empty(),
+        Err(_) => RenameFlags::RENAME_NOREPLACE,
+    };
+    match put(base, path, bytes, how) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
@@ -139,6 +149,27 @@ mod tests {
         // Missing directories are made, private.
         write(&root, &root.join("agent/a/b/c.json"), b"1").unwrap();
         assert_eq!(std::fs::read_to_string(root.join("agent/a/b/c.json")).unwrap(), "1");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_seed_is_written_once_and_never_through_a_symlink() {
+        let root = std::env::temp_dir().join(format!("teamster-seed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("agent")).unwrap();
+        let seed = root.join("agent/state.json");
+        assert!(write_new(&root, &seed, b"yours").unwrap());
+        // The agent's own changes stay.
+        std::fs::write(&seed, "its own").unwrap();
+        assert!(!write_new(&root, &seed, b"yours").unwrap());
+        assert_eq!(std::fs::read_to_string(&seed).unwrap(), "its own");
+        // A symlink planted in its place is replaced, and what it pointed at is untouched.
+        std::fs::write(root.join("profile"), "mine\n").unwrap();
+        std::fs::remove_file(&seed).unwrap();
+        std::os::unix::fs::symlink(root.join("profile"), &seed).unwrap();
+        assert!(write_new(&root, &seed, b"yours").unwrap());
+        assert!(std::fs::symlink_metadata(&seed).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(root.join("profile")).unwrap(), "mine\n");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
