@@ -54,7 +54,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         let config_dir = ctx.home.join(".claude");
         if let Ok(yours) = std::fs::read_to_string(ctx.home.join(".claude.json")) {
             // Claude's to change from then on (its start count, tips, trusted projects).
-            seeds.push((config_dir.join(".claude.json"), yours));
+            seeds.push(super::Seed { path: config_dir.join(".claude.json"), text: yours, anew: false });
         }
         env.push(("CLAUDE_CONFIG_DIR".to_string(), config_dir.to_string_lossy().into_owned()));
     }

@@ -26,6 +26,14 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     super::merge_hooks(&mut hooks, claude::hooks_json(ctx, AgentKind::Codex, &EVENTS));
     let hooks = serde_json::to_string_pretty(&hooks).map_err(|e| e.to_string())?;
 
+    // Its config starts as yours and is its own to change in this pane (the notices it has
+    // shown, say); teamster's settings go on its command line, which outranks it. When
+    // yours changes, it starts from yours again.
+    let yours = home.join("config.toml.yours");
+    let anew = std::fs::read_to_string(&yours).ok().as_deref() != Some(config.as_str());
+    let files = vec![(home.join("hooks.json"), hooks), (yours, config.clone())];
+    let seeds = vec![super::Seed { path: home.join("config.toml"), text: config.clone(), anew }];
+
     let mut argv = vec![agent.binary.clone()];
     if let Some(id) = ctx.resume {
         argv.extend(["resume".into(), id.into()]);
@@ -47,10 +55,8 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     Ok(Launch {
         argv,
         env: vec![("CODEX_HOME".into(), home.to_string_lossy().into_owned())],
-        files: vec![(home.join("hooks.json"), hooks)],
-        // Its config starts as yours and is its own to change in this pane (the notices it
-        // has shown, say); teamster's settings go on its command line, which outranks it.
-        seeds: vec![(home.join("config.toml"), config)],
+        files,
+        seeds,
         routes,
         ..Default::default()
     })
@@ -65,7 +71,8 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
 /// call waits for a person. The pane says so. Its approvals (`-a`) are kept: they come to
 /// teamster's queue.
 pub fn map_own_sandbox(l: &mut Launch) {
-    let mut asked: Option<String> = config_sandbox_mode(l.files.iter().chain(&l.seeds));
+    let mut asked: Option<String> =
+        config_sandbox_mode(l.files.iter().map(|(p, t)| (p, t)).chain(l.seeds.iter().map(|s| (&s.path, &s.text))));
     let mut kept = Vec::with_capacity(l.argv.len());
     let mut args = std::mem::take(&mut l.argv).into_iter().peekable();
     while let Some(arg) = args.next() {
@@ -141,7 +148,7 @@ pub fn switch_keys(step: Switch, lines: &[String]) -> Option<(&'static [u8], Opt
 }
 
 /// The `sandbox_mode` the user's Codex config (copied into the pane's) asks for.
-fn config_sandbox_mode<'a>(mut files: impl Iterator<Item = &'a (std::path::PathBuf, String)>) -> Option<String> {
+fn config_sandbox_mode<'a>(mut files: impl Iterator<Item = (&'a std::path::PathBuf, &'a String)>) -> Option<String> {
     let (_, text) = files.find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml"))?;
     let table: toml::Table = toml::from_str(text).ok()?;
     table.get("sandbox_mode")?.as_str().map(str::to_string)
@@ -350,7 +357,14 @@ mod tests {
         let private = dir.join("codex-home");
         assert_eq!(l.env, [("CODEX_HOME".to_string(), private.to_string_lossy().into_owned())]);
         assert_eq!(std::fs::read_link(private.join("auth.json")).unwrap(), user.join("auth.json"));
-        assert_eq!(l.seeds, [(private.join("config.toml"), "model = \"o4\"\n".to_string())]);
+        // The first time, its config is yours; once written, it is its own until yours
+        // changes.
+        let seed =
+            |anew| super::super::Seed { path: private.join("config.toml"), text: "model = \"o4\"\n".into(), anew };
+        assert_eq!(l.seeds, [seed(true)]);
+        l.write().unwrap();
+        let again = launch(&agent, &ctx).unwrap();
+        assert_eq!(again.seeds, [seed(false)]);
         let files: std::collections::HashMap<_, _> = l.files.into_iter().collect();
         let hooks: Value = serde_json::from_str(&files[&private.join("hooks.json")]).unwrap();
         assert_eq!(hooks["hooks"]["Stop"][0]["hooks"][0]["command"], "mine");

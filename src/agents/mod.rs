@@ -241,14 +241,40 @@ pub struct Launch {
     /// read-only to the agent.
     pub files: Vec<(PathBuf, String)>,
     /// Files the agent starts from and then owns (a copy of the user's own state file):
-    /// written only where none is yet, and the agent's to change.
-    pub seeds: Vec<(PathBuf, String)>,
+    /// the agent's to change.
+    pub seeds: Vec<Seed>,
     pub routes: Vec<Route>,
     /// teamster holds each of the agent's tool calls for a person: its equivalent of a
     /// mode of the agent's own that cannot run inside teamster's sandbox.
     pub holds_calls: bool,
     /// What the pane says before the agent starts (how teamster mapped such a mode).
     pub notice: Option<String>,
+}
+
+/// A file an agent starts from and then owns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seed {
+    pub path: PathBuf,
+    pub text: String,
+    /// Written over what is there (what it started from changed); else only where no file
+    /// is yet.
+    pub anew: bool,
+}
+
+impl Launch {
+    /// Writes teamster's files (every time) and the seeds, through no symlink.
+    pub fn write(&self) -> Result<(), String> {
+        let failed = |path: &Path, e: std::io::Error| format!("cannot write {}: {e}", path.display());
+        for (path, text) in &self.files {
+            write_private(path, text).map_err(|e| failed(path, e))?;
+        }
+        for seed in &self.seeds {
+            let written =
+                if seed.anew { write_private(&seed.path, &seed.text) } else { write_seed(&seed.path, &seed.text) };
+            written.map_err(|e| failed(&seed.path, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// One of an agent's LLM endpoints, as the metering proxy sees it: the agent's base URL

@@ -242,9 +242,7 @@ pub fn live_check(agent: &Agent, teamster: &Path, binary: &Path) -> Result<Strin
         sandboxed: false,
     };
     let launch = super::launch(&probe, &ctx)?;
-    for (path, text) in &launch.files {
-        super::write_private(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    launch.write()?;
     env.extend(launch.env);
     let argv = headless(kind, launch.argv, &offline.args, PROMPT);
     let output = run(&argv, &env, &work, &root, Duration::from_secs(120))?;

@@ -734,14 +734,7 @@ impl Runner {
                 holds_calls = launch.holds_calls;
                 notice = launch.notice.clone();
                 routes = meter::classify(launch.routes.clone(), meter::RouteSource::Launch);
-                for (path, text) in &launch.files {
-                    crate::agents::write_private(path, text)
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                }
-                for (path, text) in &launch.seeds {
-                    crate::agents::write_seed(path, text)
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                }
+                launch.write()?;
                 let generated: Vec<PathBuf> = launch.files.iter().map(|(p, _)| p.clone()).collect();
                 let display = agent.command_line();
                 let mut env = launch.env;
