@@ -64,6 +64,7 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     }
     runner.restore();
     super::config_watch::start(&runner);
+    super::screens::start_saver(&runner);
     let mut shutdown = runner.shutdown.subscribe();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;

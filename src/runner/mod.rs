@@ -17,6 +17,7 @@ mod pane;
 mod persist;
 mod pty;
 mod sandbox;
+mod screens;
 pub mod share;
 pub mod store;
 pub mod worktree;
@@ -311,6 +312,10 @@ pub struct Runner {
     pub hooks_dir: PathBuf,
     /// Where sessions are kept to come back after a restart.
     state_file: PathBuf,
+    /// Each pane's screen and scrollback, kept across restarts (`screens`), and the
+    /// change generation of each pane's screen when it was last written there.
+    screens_dir: PathBuf,
+    screens_saved: Mutex<HashMap<String, (u64, u64)>>,
     pub shutdown: watch::Sender<bool>,
     /// Set by `teamster restart`: exit keeping the sessions on disk.
     restarting: std::sync::atomic::AtomicBool,
@@ -408,6 +413,8 @@ impl Runner {
             socket_path,
             hooks_dir,
             state_file: crate::paths::state_dir().join("sessions.json"),
+            screens_dir: crate::paths::state_dir().join("screens"),
+            screens_saved: Mutex::new(HashMap::new()),
             shutdown,
             restarting: std::sync::atomic::AtomicBool::new(false),
             persisted: Mutex::new(String::new()),
@@ -675,6 +682,7 @@ impl Runner {
             conversation: None,
             env: context.env,
             ask_first: false,
+            restored_screen: None,
         })
     }
 
@@ -1009,6 +1017,8 @@ impl Runner {
     /// SIGKILL), and the next runner starts them again, agents resuming their
     /// conversations. For upgrades (`teamster restart`), logout and shutdown.
     pub fn restart(self: &Arc<Self>) -> impl std::future::Future<Output = ()> + use<> {
+        // Every screen as it is now, before the programs go (written off this thread).
+        let screens = self.capture_screens(false);
         let st = self.state.lock();
         self.persist(&st);
         self.restarting.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -1017,6 +1027,8 @@ impl Runner {
         let ending = self.end_processes(leaders);
         let runner = self.clone();
         async move {
+            let dir = runner.screens_dir.clone();
+            let _ = tokio::task::spawn_blocking(move || screens::write_all(&dir, screens)).await;
             ending.await;
             let _ = runner.shutdown.send(true);
         }
@@ -1342,6 +1354,8 @@ impl Runner {
 
     fn close_pane(&self, st: &mut State, pane: PaneId) {
         let Some(p) = self.forget_pane(st, pane, "the pane was closed") else { return };
+        // Closed for good: its kept screen goes too.
+        self.forget_screen(&p.meta.lock().spec.key);
         if p.is_running() {
             // Runs on its own (nobody waits for this close); the runner waits for it
             // before exiting.

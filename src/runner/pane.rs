@@ -101,6 +101,10 @@ pub struct PaneSpec {
     /// over, a deploy run twice, would surprise). Not kept: only the restore sets it.
     #[serde(skip)]
     pub ask_first: bool,
+    /// Brought back after a restart: what its screen showed (`screens`), drawn before its
+    /// program's output. Not kept in the state file (it has a file of its own).
+    #[serde(skip)]
+    pub restored_screen: Option<Vec<u8>>,
 }
 
 pub struct Pane {
@@ -208,6 +212,13 @@ pub fn start(
     let master = Arc::new(unsafe { AsyncFd::register(spawned.master) }.map_err(|e| e.into_parts().1)?);
     let mut screen = Screen::new(size.cols, size.rows, scrollback);
     screen.set_reported_colors(colors);
+    let mut meta = meta;
+    if let Some(text) = meta.spec.restored_screen.take() {
+        screen.feed(&super::screens::restored_preface(&text));
+        // What the old lines asked of a terminal is not the new program's to hear.
+        screen.take_responses();
+        screen.take_events();
+    }
     let pane = Arc::new(Pane {
         id,
         session,

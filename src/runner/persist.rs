@@ -207,6 +207,7 @@ impl Runner {
         };
         let mut guard = self.state.lock();
         let st = &mut *guard;
+        let mut kept_keys = Vec::new();
         for saved in snapshot.sessions {
             let area = Rect::new(0, 0, saved.size.cols, saved.size.rows);
             let key = if saved.key.is_empty() { super::random_hex(8) } else { Ok(saved.key.clone()) };
@@ -224,9 +225,14 @@ impl Runner {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
                 for (old, spec) in tab.panes {
                     let (spec, missing) = with_secrets(spec, |k| std::env::var(k).ok());
-                    // A command asks before it runs again; shells and agents just come back.
-                    let spec =
-                        PaneSpec { ask_first: matches!(spec.spawn, crate::protocol::Spawn::Command { .. }), ..spec };
+                    kept_keys.push(spec.key.clone());
+                    // A command asks before it runs again; shells and agents just come back,
+                    // each with what its screen showed.
+                    let spec = PaneSpec {
+                        ask_first: matches!(spec.spawn, crate::protocol::Spawn::Command { .. }),
+                        restored_screen: super::screens::load(&self.screens_dir, &spec.key),
+                        ..spec
+                    };
                     if !missing.is_empty() {
                         log(&format!(
                             "session {}: a pane comes back without {} (not in the environment of the teamster that restarted it)",
@@ -271,6 +277,8 @@ impl Runner {
             self.relayout(st, id);
         }
         self.persist(st);
+        // Screens of panes that did not come back (closed while no runner ran) are gone.
+        super::screens::prune(&self.screens_dir, &kept_keys);
     }
 }
 
