@@ -920,3 +920,104 @@ fn a_driver_s_page_says_when_its_input_was_lost_on_the_way_and_nothing_after_the
         browser.quit().await;
     })
 }
+
+/// A program that tells a submitted line from one whose Enter came with its text, as
+/// Claude Code does (fast input is a paste, and an Enter in a paste is a newline).
+const PASTE_AWARE: &str = r#"
+process.stdin.setRawMode(true);
+let line = '';
+process.stdout.write('ready> ');
+process.stdin.on('data', (d) => {
+  const s = d.toString();
+  if (s === '\r') { process.stdout.write(`\r\nSUBMITTED:${line}\r\nready> `); line = ''; return; }
+  if (s.includes('\r')) process.stdout.write('\r\nNEWLINE-IN-PASTE\r\n');
+  const text = s.replace(/\r/g, '');
+  line += text;
+  process.stdout.write(text);
+});
+"#;
+
+/// The page as a teammate reads it at a desk and on a phone: text no smaller than 12 px,
+/// nothing sideways on a phone, one pane at a time there with the agent waiting for
+/// approval first, box-drawing characters in a font that has them, and a line box whose
+/// Enter submits. Screenshots of both go to `docs/` (this test makes them).
+#[test]
+fn the_web_page_reads_at_a_desk_and_on_a_phone_and_its_line_box_submits() {
+    let env = runner_with_agent("web");
+    let program = env.dir.join("paste-aware.js");
+    std::fs::write(&program, PASTE_AWARE).expect("program");
+    env.ok(&["new", "-t", "web", "--name", "typist", "--", "node", &program.to_string_lossy()]);
+    env.ok(&[
+        "new",
+        "-t",
+        "web",
+        "--",
+        "bash",
+        "--norc",
+        "-c",
+        "printf '⎿ done ✻ ⏺\\n'; for i in $(seq 1 40); do printf 'wide-%03d-' $i; done; echo; exec cat",
+    ]);
+    let server = Server::start(&env);
+    let (_, _, drive) = share(&env, &["-t", "web", "--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let rt = runtime();
+    rt.block_on(async {
+        let mut watcher = Viewer::join(&drive, "watcher").await.expect("joins");
+        watcher.wait("the agent's prompt", |v| v.count("fake>") > 0).await;
+        let agent = pane_running(&watcher, "fake-claude").expect("the agent's pane");
+        // The agent asks before a push: it waits for approval.
+        watcher.type_line(agent, "run echo x; true git push").await;
+
+        let text_px = "return Math.min(...[...document.querySelectorAll('pre.screen')].filter((p) => p.offsetParent).map((p) => parseFloat(getComputedStyle(p).fontSize)))";
+        let desk = support::browser::Browser::start_sized(1280, 800).await;
+        desk.open(&drive).await;
+        desk.wait("the page to go live", "return document.getElementById('status').innerText === 'live'").await;
+        desk.wait("the panes", "return document.body.innerText.includes('wide-040') && document.querySelectorAll('.pending').length === 1").await;
+        let px = desk.eval(text_px).await.as_f64().unwrap_or(0.0);
+        assert!(px >= 12.0, "terminal text at a desk is {px} px");
+        // The box-drawing and symbol characters have fonts to fall back on.
+        let family = desk.eval("return getComputedStyle(document.querySelector('pre.screen')).fontFamily").await;
+        let family = family.as_str().unwrap_or_default();
+        assert!(family.contains("Noto Sans Symbols 2") && family.contains("Segoe UI Symbol"), "{family}");
+        std::fs::write(docs.join("web-1280x800.png"), desk.screenshot().await).expect("desk screenshot");
+
+        // The line box: Enter submits the line, whole, not as a newline in a paste.
+        let typist = "return [...document.querySelectorAll('.pane')].find((p) => p.innerText.includes('ready>'))";
+        desk.eval(&format!(
+            "const pane = (() => {{ {typist} }})(); const input = pane.querySelector('input.type'); input.value = 'hello world'; input.dispatchEvent(new KeyboardEvent('keydown', {{ key: 'Enter', bubbles: true }})); return true;"
+        ))
+        .await;
+        watcher.wait("the line submitted", |v| v.count("SUBMITTED:hello world") == 1).await;
+        assert_eq!(watcher.count("NEWLINE-IN-PASTE"), 0, "the Enter came with the text");
+        desk.quit().await;
+
+        let phone = support::browser::Browser::start_sized(390, 844).await;
+        phone.open(&drive).await;
+        phone.wait("the page on a phone", "return document.getElementById('status').innerText === 'live' && document.querySelectorAll('#switch button').length >= 3").await;
+        let px = phone.eval(text_px).await.as_f64().unwrap_or(0.0);
+        assert!(px >= 12.0, "terminal text on a phone is {px} px");
+        let sideways = phone.eval("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
+        assert_eq!(sideways, true, "the page scrolls sideways on a phone");
+        // One pane at a time; the agent waiting for approval is first, and shown.
+        let shown = phone.eval("return [...document.querySelectorAll('.pane')].filter((p) => p.offsetParent).length").await;
+        assert_eq!(shown, 1);
+        let first = phone.eval("return document.querySelector('#switch button').innerText").await;
+        assert!(first.as_str().unwrap_or_default().contains('⚠'), "the agent waiting comes first: {first}");
+        let on = phone.eval("return document.querySelector('.pane:not(.off)').innerText").await;
+        assert!(on.as_str().unwrap_or_default().contains("fake>"), "{on}");
+        std::fs::write(docs.join("web-390x844.png"), phone.screenshot().await).expect("phone screenshot");
+        // Another pane, chosen in the switcher.
+        phone.eval("[...document.querySelectorAll('#switch button')].find((b) => !b.classList.contains('on') && !b.classList.contains('tab')).click(); return true;").await;
+        phone.wait("the other pane", "return !document.querySelector('.pane:not(.off)').innerText.includes('fake>')").await;
+        // Tabs: a second one opens; the driver goes back to the first from the header.
+        env.ok(&["new", "-t", "web", "--tab", "--name", "second", "--", "sleep", "1000"]);
+        phone.wait("two tabs", "return document.querySelectorAll('#tabs button').length === 2").await;
+        let active = || env.ls_json()["sessions"][0]["tabs"].as_array().and_then(|t| t.iter().position(|t| t["active"] == true));
+        let other = if active() == Some(0) { 1 } else { 0 };
+        phone.click(&format!("#tabs button[data-tab='{other}']")).await;
+        phone.wait("the other tab on the page", &format!("return document.querySelector('#tabs button.on').dataset.tab === '{other}'")).await;
+        assert_eq!(active(), Some(other), "the sharer's session switched tabs");
+        phone.quit().await;
+    });
+}

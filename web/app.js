@@ -811,9 +811,7 @@
       els.spend.textContent = '';
     }
     const tab = activeTab();
-    els.tabs.textContent = s && s.tabs && s.tabs.length > 1
-      ? `tab ${(s.active_tab || 0) + 1} of ${s.tabs.length}: ${tab ? visible(tab.name) : ''}`
-      : '';
+    renderTabs(s);
 
     // The split tree, rebuilt only when its shape changes (moving a pane's element would
     // take the focus from its input box).
@@ -829,6 +827,7 @@
     }
     const order = panesIn(tab && tab.layout, []);
     for (const [id, pe] of paneEls) updatePaneChrome(id, pe, order.indexOf(id) + 1, tab);
+    renderSwitch(tab, panesIn(layout, []));
     fitFonts();
   }
 
@@ -928,23 +927,85 @@
     const sizes = kids.map((k) => colsOf(k.node));
     return node.split.axis === 'vertical' ? Math.max(0, ...sizes) : sizes.reduce((a, b) => a + b + 2, 0);
   }
+  // Readable first: never smaller than MIN_FS (then the pane scrolls sideways inside
+  // itself), never larger than MAX_FS.
+  const MIN_FS = 12;
+  const MAX_FS = 15;
+  const fit = (width, cols) => Math.max(MIN_FS, Math.min(MAX_FS, Math.floor((width / (cols * charRatio)) * 2) / 2));
   function fitFonts() {
     const width = els.panes.clientWidth || window.innerWidth;
     if (wide.matches) {
       const tab = activeTab();
       const layout = tab ? (tab.zoomed != null ? { pane: tab.zoomed } : tab.layout) : null;
       const cols = colsOf(layout) || 80;
-      const fs = Math.max(8, Math.min(14, Math.floor(((width - 16) / (cols * charRatio)) * 2) / 2));
-      els.panes.style.setProperty('--fs', fs + 'px');
+      els.panes.style.setProperty('--fs', fit(width - 16, cols) + 'px');
       for (const pe of paneEls.values()) pe.pre.style.fontSize = '';
     } else {
       for (const [id, pe] of paneEls) {
         const p = state.panes[id];
-        const cols = (p && p.cols) || 80;
-        const fs = Math.max(7.5, Math.min(12, Math.floor(((width - 14) / (cols * charRatio)) * 2) / 2));
-        pe.pre.style.fontSize = fs + 'px';
+        pe.pre.style.fontSize = fit(width - 14, (p && p.cols) || 80) + 'px';
       }
     }
+  }
+
+  // ---- the phone's switcher: one pane at a time
+
+  let phonePane = null; // the pane a phone shows; chosen by the user, else by `rank`
+
+  // Panes in the order a phone lists them: waiting for approval, then agents, then the
+  // rest, each group in layout order.
+  function phoneOrder(ids) {
+    const rank = (id) => {
+      const info = paneInfo(id);
+      if (info && info.agent && info.agent.state === 'needs-approval') return 0;
+      if (state.pending.some && state.pending.some((p) => p.pane === id)) return 0;
+      return info && info.agent ? 1 : 2;
+    };
+    return ids.map((id, i) => [rank(id), i, id]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+  }
+
+  function renderSwitch(tab, order) {
+    const sw = $('switch');
+    const ids = phoneOrder(order);
+    if (phonePane == null || !ids.includes(phonePane)) phonePane = ids.length ? ids[0] : null;
+    for (const [id, pe] of paneEls) pe.root.classList.toggle('off', id !== phonePane);
+    if (ids.length < 2) { sw.replaceChildren(); return; }
+    const buttons = ids.map((id) => {
+      const info = paneInfo(id);
+      const approval = !!(info && info.agent && info.agent.state === 'needs-approval');
+      const label = `${order.indexOf(id) + 1} ${info ? visible(info.name || info.command) : 'pane ' + id}${approval ? ' ⚠' : ''}`;
+      const b = h('button', 'pane-choice' + (id === phonePane ? ' on' : '') + (approval ? ' approval' : ''), label);
+      b.type = 'button';
+      b.dataset.pane = String(id);
+      b.addEventListener('click', () => { phonePane = id; renderSession(); });
+      return b;
+    });
+    sw.replaceChildren(...buttons);
+  }
+
+  // The session's tabs, in the header: a driver switches between them (the sharer's
+  // screen follows, as when they switch); a read-only link shows which is open.
+  let tabsKey = '';
+  function renderTabs(s) {
+    const tabs = (s && s.tabs) || [];
+    const active = (s && s.active_tab) || 0;
+    const key = JSON.stringify([tabs.map((t) => t.name), active, canDrive()]);
+    if (key === tabsKey) return;
+    tabsKey = key;
+    if (tabs.length < 2) { els.tabs.replaceChildren(); return; }
+    els.tabs.replaceChildren(...tabs.map((t, i) => {
+      const b = h('button', 'tab' + (i === active ? ' on' : ''), `${i + 1}${t.name ? ' ' + visible(t.name) : ''}`);
+      b.type = 'button';
+      b.dataset.tab = String(i);
+      if (i === active) b.setAttribute('aria-current', 'true');
+      if (!canDrive()) {
+        b.disabled = i !== active;
+        b.title = 'a read-only link shows the tab the sharer has open';
+      } else if (i !== active) {
+        b.addEventListener('click', () => sendDriver('command', { type: 'command', id: ++requestId, command: { 'select-tab': { index: i } } }));
+      }
+      return b;
+    }));
   }
 
   // ---- pending actions, history, notices
@@ -1104,6 +1165,9 @@
     input.setAttribute('autocorrect', 'off');
     input.setAttribute('enterkeyhint', 'send');
     input.spellcheck = false;
+    // One message, the line and Enter: the sharer's runner types the Enter once the pane
+    // shows the line (an agent that takes fast input for a paste would make a newline of an
+    // Enter that came with it).
     const sendLine = () => {
       const text = input.value;
       input.value = '';

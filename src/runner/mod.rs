@@ -1878,19 +1878,16 @@ impl Runner {
             let st = self.state.lock();
             st.sessions.get(&pane.session).map(|s| s.changed.subscribe()).ok_or("the session ended")?
         };
-        let before = pane.screen.lock().generation();
         let turns = pane.meta.lock().turns;
-        pane.type_events(&events);
         if !enter {
+            pane.type_events(&events);
             return Ok(Reply::Text { text: format!("typed into pane {id}") });
         }
-        // Enter apart from the text, once it shows: an agent that takes fast input for a
-        // paste would make a newline of an Enter that came with it.
-        let shown = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        while typed && pane.screen.lock().generation() == before && std::time::Instant::now() < shown {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if typed {
+            pane.type_then_enter(&events).await;
+        } else {
+            pane.type_events(&enter_key);
         }
-        pane.type_events(&enter_key);
         // An agent's turn begins when it took the prompt (its hooks say so, or, for a plain
         // command agent, its screen does); a pane without an agent has only its screen.
         let after_enter = pane.screen.lock().generation();

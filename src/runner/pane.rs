@@ -117,6 +117,8 @@ pub struct Pane {
     pub sync_since: Mutex<Option<Instant>>,
     /// Tells the activity monitor (agents without hooks) that the program printed.
     pub output: Notify,
+    /// Held while a teammate's line is typed (`type_line`): what they send after it waits.
+    pub typing: tokio::sync::Mutex<()>,
     master: Arc<AsyncFd<OwnedFd>>,
     /// Bytes for the program that its terminal could not take yet, in order.
     unwritten: Mutex<Vec<u8>>,
@@ -132,6 +134,37 @@ impl Pane {
         let bytes: Vec<u8> = events.iter().flat_map(|e| crate::input::encode(e, &modes)).collect();
         if self.is_running() {
             self.write(&bytes);
+        }
+    }
+
+    /// Types `events`, then, once the screen shows them (at most a second later), Enter:
+    /// an agent that takes fast input for a paste makes a newline of an Enter that comes
+    /// with its text, and the line would not be sent.
+    pub async fn type_then_enter(&self, events: &[crate::input::InputEvent]) {
+        use crate::input::{InputEvent, Key, KeyCode};
+        let before = self.screen.lock().generation();
+        self.type_events(events);
+        let shown = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while self.screen.lock().generation() == before && std::time::Instant::now() < shown {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.type_events(&[InputEvent::Key(Key::new(KeyCode::Enter, 0))]);
+    }
+
+    /// Types what a teammate sent, in order with what they sent before (each message's task
+    /// is spawned in order on the runner's one thread, and `typing` hands out turns first
+    /// come, first served). A line (text, then Enter, as the page's line box sends it) gets
+    /// its Enter apart (`type_then_enter`).
+    pub async fn type_sent(&self, events: Vec<crate::input::InputEvent>) {
+        use crate::input::{InputEvent, KeyCode};
+        let _turn = self.typing.lock().await;
+        let enter_last = matches!(events.last(), Some(InputEvent::Key(k)) if k.code == KeyCode::Enter && k.mods == crate::input::Mods::NONE);
+        let text_before = events.len() > 1
+            && events[..events.len() - 1].iter().all(|e| matches!(e, InputEvent::Paste(_) | InputEvent::Raw(_)));
+        if enter_last && text_before {
+            self.type_then_enter(&events[..events.len() - 1]).await;
+        } else {
+            self.type_events(&events);
         }
     }
 
@@ -230,6 +263,7 @@ pub fn start(
         unwritten: Mutex::new(Vec::new()),
         blocked: Notify::new(),
         output: Notify::new(),
+        typing: tokio::sync::Mutex::new(()),
     });
     tokio::spawn(io_task(Arc::downgrade(runner), pane.clone(), master, spawned.child, changed));
     Ok(pane)

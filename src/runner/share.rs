@@ -750,7 +750,10 @@ fn apply(
     match msg {
         ClientMsg::Input { pane, events } => match in_scope(runner, share, pane) {
             Ok(pane) => {
-                pane.type_events(&events);
+                // Through the pane's queue: a line's Enter waits for its text to show, and
+                // what the driver sends next waits behind it.
+                let typist = pane.clone();
+                tokio::spawn(async move { typist.type_sent(events).await });
                 let now = now_secs();
                 let noted = typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {

@@ -18,6 +18,11 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium `width` pixels wide.
     pub async fn start(width: u32) -> Browser {
+        Browser::start_sized(width, 900).await
+    }
+
+    /// Starts chromedriver and a headless Chromium whose window is `width` x `height`.
+    pub async fn start_sized(width: u32, height: u32) -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -39,13 +44,18 @@ impl Browser {
             // Another process coming up: nothing to wait on but time.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let mut options = serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     format!("--window-size={width},{height}")]
+        });
+        // A window is never narrower than 500 pixels: a phone's width is emulated.
+        if width < 500 {
+            options["mobileEmulation"] = serde_json::json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true } });
+        }
         let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         format!("--window-size={width},900")]
-            }
+            "goog:chromeOptions": options
         }}});
         let mut b = Browser { driver, base, session: String::new(), http };
         let v = b.call("POST", "/session", caps).await;
@@ -67,6 +77,13 @@ impl Browser {
         let text = req.send().await.expect("WebDriver request").text().await.expect("WebDriver answer");
         let v: serde_json::Value = serde_json::from_str(&text).expect("WebDriver JSON");
         v["value"].clone()
+    }
+
+    /// A PNG of what the window shows.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let v = self.call("GET", "/screenshot", serde_json::Value::Null).await;
+        base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).expect("a PNG in base64")
     }
 
     pub async fn open(&self, url: &str) {
