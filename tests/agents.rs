@@ -376,8 +376,21 @@ fn exercise(kind: &str, ui: &str) {
     mock.wait_request("the sent prompt", |r| r.is_turn() && r.text.contains("MARK-S"));
     tui.wait_text("mock reply to MARK-S");
     let pane = wait_state(&env, kind, "waiting-for-input");
+    // A teammate's line from the web page (its text and Enter in one message, as the line
+    // box sends it) is submitted, not left as a newline in the agent's input.
+    let server = support::share::Server::start(&env);
+    let (_, _, drive) = support::share::share(&env, &["--server", &server.url()]);
+    let web_pane = pane["id"].as_u64().expect("the pane's id") as u32;
+    support::share::runtime().block_on(async {
+        let mut teammate =
+            support::share::Viewer::join(&drive.expect("a drive link"), "teammate").await.expect("joins");
+        teammate.type_line(web_pane, "MARK-W typed on the web page").await;
+        mock.wait_request("the teammate's line", |r| r.is_turn() && r.text.contains("MARK-W"));
+    });
+    tui.wait_text("mock reply to MARK-W");
+    let pane = wait_state(&env, kind, "waiting-for-input");
     // Its harmless needs were met inside the sandbox: nothing refused, so nothing counted
-    // in its title, through a start and two turns.
+    // in its title, through a start and three turns.
     assert_eq!(pane["refused"], 0, "{kind} was refused: {:?}", env.sandbox_refusals());
     let pid = pane["pid"].as_u64().expect("the agent's pid").to_string();
     let ns = |p: &str, kind: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).ok();

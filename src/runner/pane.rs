@@ -161,10 +161,30 @@ impl Pane {
         let enter_last = matches!(events.last(), Some(InputEvent::Key(k)) if k.code == KeyCode::Enter && k.mods == crate::input::Mods::NONE);
         let text_before = events.len() > 1
             && events[..events.len() - 1].iter().all(|e| matches!(e, InputEvent::Paste(_) | InputEvent::Raw(_)));
-        if enter_last && text_before {
-            self.type_then_enter(&events[..events.len() - 1]).await;
-        } else {
+        if !(enter_last && text_before) {
             self.type_events(&events);
+            return;
+        }
+        let (agent, turns) = {
+            let m = self.meta.lock();
+            (m.agent, m.turns)
+        };
+        self.type_then_enter(&events[..events.len() - 1]).await;
+        // An agent busy drawing may drop an Enter close behind text (Gemini CLI does): as a
+        // person would, and as `teamster send` does, Enter again while the line waits unsent.
+        if agent.is_none_or(|k| k == crate::agents::AgentKind::Command) {
+            return;
+        }
+        for _ in 0..2 {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let unsent = {
+                let m = self.meta.lock();
+                m.turns == turns && m.agent_state == crate::agents::AgentState::WaitingForInput
+            };
+            if !unsent {
+                return;
+            }
+            self.type_events(&[InputEvent::Key(crate::input::Key::new(KeyCode::Enter, 0))]);
         }
     }
 
