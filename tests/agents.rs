@@ -389,6 +389,18 @@ fn exercise(kind: &str, ui: &str) {
     });
     tui.wait_text("mock reply to MARK-W");
     let pane = wait_state(&env, kind, "waiting-for-input");
+    // Its conversation is where the agent keeps it without teamster (a first-time user's
+    // too), so its own `resume` outside teamster finds it.
+    let kept = match kind {
+        "claude" => Some(".claude/projects"),
+        "codex" => Some(".codex/sessions"),
+        "gemini" => Some(".gemini/tmp"),
+        _ => None,
+    };
+    if let Some(kept) = kept {
+        let files = support::files_under(&env.dir.join("home").join(kept));
+        assert!(!files.is_empty(), "{kind}'s conversation is not in ~/{kept}");
+    }
     // Its harmless needs were met inside the sandbox: nothing refused, so nothing counted
     // in its title, through a start and three turns.
     assert_eq!(pane["refused"], 0, "{kind} was refused: {:?}", env.sandbox_refusals());

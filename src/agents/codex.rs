@@ -16,6 +16,8 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| ctx.home.join(".codex"));
     let home = ctx.dir.join("codex-home");
+    // Its conversations and history go where Codex keeps them without teamster.
+    super::share_state(&user_home, &["sessions", "archived_sessions"], &["history.jsonl"])?;
     super::overlay(&user_home, &home, &["config.toml", "hooks.json"])?;
     let config = match std::fs::read_to_string(user_home.join("config.toml")) {
         Ok(text) => text,

@@ -21,6 +21,9 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| ctx.home.to_path_buf());
     let root = ctx.dir.join("gemini-home");
+    // Its chats (under tmp/, by project) and history go where Gemini CLI keeps them without
+    // teamster.
+    super::share_state(&user_root.join(".gemini"), &["tmp", "history"], &[])?;
     super::overlay(&user_root.join(".gemini"), &root.join(".gemini"), &["settings.json"])?;
     let agents_dir = user_root.join(".agents");
     if agents_dir.is_dir() {

@@ -627,6 +627,24 @@ pub fn write_seed(path: &Path, text: &str) -> std::io::Result<()> {
     crate::nofollow::write_new(&crate::nofollow::base_of(path)?, path, text.as_bytes()).map(|_| ())
 }
 
+/// Makes sure the places where an agent keeps its conversations exist in the user's own
+/// directory `user` (`dirs`, and empty `files`), so that `overlay` links them and what the
+/// agent writes there is where it would be without teamster (`codex resume` outside finds
+/// a conversation a first-time user had in teamster). Made through no symlink; nothing
+/// there is changed.
+pub fn share_state(user: &Path, dirs: &[&str], files: &[&str]) -> Result<(), String> {
+    let base = crate::nofollow::base_of(user).map_err(|e| e.to_string())?;
+    for d in dirs {
+        crate::nofollow::open_dir(&base, &user.join(d))
+            .map_err(|e| format!("cannot create {}: {e}", user.join(d).display()))?;
+    }
+    for f in files {
+        crate::nofollow::write_new(&base, &user.join(f), b"")
+            .map_err(|e| format!("cannot create {}: {e}", user.join(f).display()))?;
+    }
+    Ok(())
+}
+
 /// Makes `private` stand in for the user's config directory `user`: every entry of it
 /// appears in `private` as a link to the user's own (so auth, instructions and history are
 /// shared), except the names in `generated`, which the caller writes. Nothing in `user`

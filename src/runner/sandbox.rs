@@ -128,7 +128,22 @@ impl Runner {
         }
         let port = self.proxy_port.lock().ok_or("the proxy is not running, and it is a sandbox's only way out")?;
         let var = |name: &str| crate::agents::setting_in(agent, env, name);
-        let own = crate::agents::state_paths(agent.kind, home, &var);
+        // Its state as teamster pointed it (a private home) and as you keep it (where its
+        // conversations are linked from): both its own.
+        let user_var = |name: &str| crate::agents::setting_in(agent, pane.user_env, name);
+        let mut own = crate::agents::state_paths(agent.kind, home, &var);
+        let yours = crate::agents::state_paths(agent.kind, home, &user_var);
+        let yours_runs_code = yours.runs_code.clone();
+        for dir in yours.dirs {
+            if !own.dirs.contains(&dir) {
+                own.dirs.push(dir);
+            }
+        }
+        for file in yours.files {
+            if !own.files.contains(&file) {
+                own.files.push(file);
+            }
+        }
         let others: Vec<PathBuf> = AgentKind::BUILT_IN
             .into_iter()
             .filter(|k| *k != agent.kind)
@@ -160,8 +175,7 @@ impl Runner {
         crate::paths::ensure_private_dir(&tmp)
             .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", tmp.display()))?;
         // Where the agent you run yourself looks, not where teamster pointed this one.
-        let user_var = |name: &str| crate::agents::setting_in(agent, pane.user_env, name);
-        let runs_code = crate::agents::state_paths(agent.kind, home, &user_var).runs_code;
+        let runs_code = yours_runs_code;
         let own: Vec<PathBuf> = own.all().cloned().collect();
         let skip: Vec<crate::sandbox::Feature> = missing.into_iter().filter(|f| s.run_without.contains(f)).collect();
         // Where the machine's and your programs keep their sockets: the sandbox gets empty

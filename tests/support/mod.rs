@@ -216,6 +216,20 @@ pub struct Tui {
     deadline: Duration,
 }
 
+/// Every file beneath `dir` (symlinks not followed).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            out.extend(files_under(&entry.path()));
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    out
+}
+
 pub fn nz(v: u16) -> std::num::NonZero<u16> {
     std::num::NonZero::new(v.max(1)).expect("non-zero")
 }
