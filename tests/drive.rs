@@ -589,3 +589,31 @@ fn wait_restored(env: &Env, session: &str) {
     let line = format!("session {session} restored");
     env.wait_ls("the session back", |_| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&line)));
 }
+
+#[test]
+fn a_running_agent_keeps_its_launch_settings_and_says_a_restart_would_change_them() {
+    let env = Env::new();
+    let entry = |args: &str| {
+        format!(
+            "[agents.worker]\ncommand = \"sleep\"\nargs = [{args}]\n[agents.other]\ncommand = \"sleep\"\nargs = [\"3000\"]\n"
+        )
+    };
+    env.write_config(&entry("\"1000\""));
+    env.ok(&["-d", "-s", "cfg", "--", "sleep", "5000"]);
+    env.ok(&["new", "-t", "cfg", "worker"]);
+    env.ok(&["new", "-t", "cfg", "other"]);
+    let applies = |name: &str| {
+        env.panes().iter().find(|p| p["name"] == name).map(|p| p["restart_applies"] == true).unwrap_or(false)
+    };
+    assert!(!applies("worker") && !applies("other"));
+    // The worker's entry changes: it keeps running as started, and says a restart would
+    // apply the change; the other agent's entry did not change.
+    env.write_config(&entry("\"2000\""));
+    env.wait_ls("the worker marked", |_| applies("worker"));
+    assert!(!applies("other"));
+    let worker = env.panes().into_iter().find(|p| p["name"] == "worker").expect("worker");
+    assert_eq!(worker["command"], "sleep 1000", "it runs as it was started");
+    // Back as it was: nothing to apply.
+    env.write_config(&entry("\"1000\""));
+    env.wait_ls("the mark gone", |_| !applies("worker"));
+}

@@ -190,7 +190,7 @@ pub fn ls_json(sessions: &[SessionView]) -> serde_json::Value {
                                 "cols": p.size.cols, "rows": p.size.rows, "focused": t.focused == p.id,
                                 "status": p.status(), "branch": p.branch,
                                 "spend": p.spend, "spend_unknown": p.spend_unknown,
-                                "sandboxed": p.sandboxed, "refused": p.refused,
+                                "sandboxed": p.sandboxed, "refused": p.refused, "restart_applies": p.restart_applies,
                                 "agent": p.agent.as_ref().map(|a| json!({
                                     "kind": a.kind, "state": a.state, "conversation": a.conversation,
                                 })),

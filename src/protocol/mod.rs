@@ -821,6 +821,9 @@ pub struct PaneInfo {
     pub sandboxed: Option<bool>,
     #[serde(default)]
     pub refused: u32,
+    /// The config changed what it would start with: it runs as started until restarted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart_applies: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -432,6 +432,24 @@ impl Runner {
             Ok(c) => {
                 *self.rules.write() = Arc::new(c.rules());
                 *self.prices.write() = c.prices();
+                // A running program keeps what it was started with; its title says when a
+                // restart would start it otherwise.
+                let mut st = self.state.lock();
+                let mut changed = Vec::new();
+                for pane in st.panes.values() {
+                    let mut m = pane.meta.lock();
+                    let applies = launch_settings(&c, &m.spec.spawn) != m.launched_with;
+                    if applies != m.restart_applies {
+                        m.restart_applies = applies;
+                        changed.push(pane.session);
+                    }
+                }
+                for session in changed {
+                    if let Some(s) = st.sessions.get_mut(&session) {
+                        s.touch();
+                    }
+                }
+                drop(st);
                 *self.config.write() = c;
                 Ok(())
             }
@@ -813,7 +831,10 @@ impl Runner {
         // Every route the pane starts with goes to the audit log, with who named it.
         let audit_routes = routes.clone();
         let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());
+        let launched_with = launch_settings(&config, &spec.spawn);
         let meta = PaneMeta {
+            launched_with,
+            restart_applies: false,
             dialog_answer: None,
             turns: 0,
             last_answer: None,
@@ -955,6 +976,7 @@ impl Runner {
                         spend_unknown: m.spend_unknown,
                         sandboxed: m.agent.map(|_| m.sandboxed),
                         refused: m.refused,
+                        restart_applies: m.restart_applies,
                     });
                 }
             }
@@ -1974,6 +1996,22 @@ fn process_alive(pid: i32) -> bool {
         // A zombie has exited; it only waits to be reaped.
         s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()).is_some_and(|state| state != "Z")
     })
+}
+
+/// What of the config a pane's program was started with: its agent's entry (or the shell),
+/// and what every agent's start takes (the sandbox, providers, metering). A reload that
+/// changes it leaves the running program as it is and says a restart would apply it.
+fn launch_settings(config: &Config, spawn: &Spawn) -> String {
+    let own = match spawn {
+        Spawn::Agent { name } => serde_json::to_value(config.agents.get(name)).unwrap_or_default(),
+        Spawn::Shell => serde_json::to_value(&config.shell).unwrap_or_default(),
+        Spawn::Command { .. } => serde_json::Value::Null,
+    };
+    let common = match spawn {
+        Spawn::Agent { .. } => serde_json::json!([config.sandbox, config.providers, config.meter]),
+        _ => serde_json::Value::Null,
+    };
+    serde_json::json!([own, common]).to_string()
 }
 
 /// Panes split along their longer side; a cell is about twice as tall as it is wide.

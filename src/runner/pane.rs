@@ -20,6 +20,10 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{Notify, watch};
 
 pub struct PaneMeta {
+    /// The config its program was started with (`launch_settings`), and whether a reload
+    /// changed it since: a restart of the program would apply the new one.
+    pub launched_with: String,
+    pub restart_applies: bool,
     /// How to start the pane again; kept in the runner's state file.
     pub spec: PaneSpec,
     /// The command line, for display.

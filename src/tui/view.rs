@@ -503,6 +503,9 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
         let style = theme(app, if info.spend_unknown { "attention" } else { "spend" });
         rest.push((format!("{}{unknown}", dollars(info.spend)), style));
     }
+    if info.restart_applies {
+        rest.push(("⟳ restart applies new config".into(), theme(app, "attention")));
+    }
     if let Some(b) = &info.branch {
         rest.push((format!("⎇ {}", visible(b)), theme(app, "branch")));
     }

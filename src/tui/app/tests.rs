@@ -339,6 +339,22 @@ fn agent_titles_show_state_and_worktree_branch() {
 }
 
 #[test]
+fn a_title_says_when_a_restart_would_apply_a_changed_config() {
+    let mut app = app();
+    if let Some(s) = app.session.as_mut() {
+        s.active_tab = 1;
+        for p in s.panes.iter_mut() {
+            p.restart_applies = true;
+        }
+    }
+    let first = draw_at(&app, 140, 20).lines().next().expect("top row").to_string();
+    assert!(first.contains("reviewer [needs approval]") && first.contains("⟳ restart applies new config"), "{first}");
+    // Narrow, it gives way before the name and the state.
+    let narrow = draw_at(&app, 40, 20).lines().next().expect("top row").to_string();
+    assert!(narrow.contains("reviewer [needs approval]") && !narrow.contains("restart applies"), "{narrow}");
+}
+
+#[test]
 fn an_agent_waiting_elsewhere_is_announced_as_configured() {
     let waiting = || {
         Event::Server(ServerMsg::Alert {
