@@ -1095,11 +1095,19 @@
 
   function renderHistory() {
     const frag = document.createDocumentFragment();
-    for (const r of (state.history || []).slice(0, 10)) {
+    // The same decision on the same thing by the same agent, told once with its count.
+    const groups = [];
+    for (const r of state.history || []) {
+      const same = groups.find((g) => g.r.agent === r.agent && g.r.what === r.what && g.r.verdict === r.verdict && g.r.by === r.by);
+      if (same) same.n += 1;
+      else groups.push({ r, n: 1 });
+    }
+    for (const { r, n } of groups.slice(0, 10)) {
       const li = h('li', 'decision');
       const v = String(r.verdict || '');
       const kind = /allow|approv/i.test(v) ? 'allow' : /deny|denied|refus|block/i.test(v) ? 'deny' : 'other';
       li.append(h('span', 'verdict ' + kind, v), h('span', 'agent', r.agent), h('code', 'what', r.what));
+      if (n > 1) li.append(h('span', 'times', ` ×${n}`));
       const when = r.ts ? new Date(r.ts * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
       li.append(h('div', 'by', [r.by && 'by ' + r.by, when].filter(Boolean).join(' · ')));
       frag.appendChild(li);
