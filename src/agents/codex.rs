@@ -28,13 +28,16 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     super::merge_hooks(&mut hooks, claude::hooks_json(ctx, AgentKind::Codex, &EVENTS));
     let hooks = serde_json::to_string_pretty(&hooks).map_err(|e| e.to_string())?;
 
-    // Its config starts as yours and is its own to change in this pane (the notices it has
-    // shown, say); teamster's settings go on its command line, which outranks it. When
-    // yours changes, it starts from yours again.
+    // Its config starts as yours and is its own to change (the notices it has shown, say):
+    // a new pane starts from what Codex last made of yours in another pane, so a notice
+    // once seen stays seen. Teamster's settings go on its command line, which outranks it.
+    // When yours changes, it starts from yours again.
     let yours = home.join("config.toml.yours");
-    let anew = std::fs::read_to_string(&yours).ok().as_deref() != Some(config.as_str());
+    let anew = read_own(&yours).as_deref() != Some(config.as_str());
+    let start =
+        if anew { latest_own(ctx.dir.parent(), &config).unwrap_or_else(|| config.clone()) } else { config.clone() };
     let files = vec![(home.join("hooks.json"), hooks), (yours, config.clone())];
-    let seeds = vec![super::Seed { path: home.join("config.toml"), text: config.clone(), anew }];
+    let seeds = vec![super::Seed { path: home.join("config.toml"), text: start, anew }];
 
     let mut argv = vec![agent.binary.clone()];
     if let Some(id) = ctx.resume {
@@ -73,8 +76,7 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
 /// call waits for a person. The pane says so. Its approvals (`-a`) are kept: they come to
 /// teamster's queue.
 pub fn map_own_sandbox(l: &mut Launch) {
-    let mut asked: Option<String> =
-        config_sandbox_mode(l.files.iter().map(|(p, t)| (p, t)).chain(l.seeds.iter().map(|s| (&s.path, &s.text))));
+    let mut asked: Option<String> = config_sandbox_mode(l.files.iter().map(|(p, t)| (p, t)));
     let mut kept = Vec::with_capacity(l.argv.len());
     let mut args = std::mem::take(&mut l.argv).into_iter().peekable();
     while let Some(arg) = args.next() {
@@ -150,8 +152,47 @@ pub fn switch_keys(step: Switch, lines: &[String]) -> Option<(&'static [u8], Opt
 }
 
 /// The `sandbox_mode` the user's Codex config (copied into the pane's) asks for.
+/// A file in a pane's private Codex home, which Codex (hostile, sandboxed) may have
+/// changed: read only if it is a regular file (never through a symlink it put there), and
+/// only its first MiB.
+fn read_own(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(1 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The config Codex last made of `yours` in any pane's private home (beside `pane`'s), if
+/// any: what a new pane starts from.
+fn latest_own(panes: Option<&std::path::Path>, yours: &str) -> Option<String> {
+    let mut best: Option<(std::time::SystemTime, String)> = None;
+    for entry in std::fs::read_dir(panes?).ok()?.flatten() {
+        let home = entry.path().join("codex-home");
+        if read_own(&home.join("config.toml.yours")).as_deref() != Some(yours) {
+            continue;
+        }
+        let config = home.join("config.toml");
+        let Ok(when) = std::fs::symlink_metadata(&config).and_then(|m| m.modified()) else { continue };
+        if best.as_ref().is_some_and(|(t, _)| *t >= when) {
+            continue;
+        }
+        if let Some(text) = read_own(&config) {
+            best = Some((when, text));
+        }
+    }
+    best.map(|(_, text)| text)
+}
+
+/// Codex's own sandbox mode as your config sets it (teamster's copy of it, never the one
+/// Codex may have changed).
 fn config_sandbox_mode<'a>(mut files: impl Iterator<Item = (&'a std::path::PathBuf, &'a String)>) -> Option<String> {
-    let (_, text) = files.find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml"))?;
+    let (_, text) =
+        files.find(|(p, _)| p.file_name().is_some_and(|n| n == "config.toml" || n == "config.toml.yours"))?;
     let table: toml::Table = toml::from_str(text).ok()?;
     table.get("sandbox_mode")?.as_str().map(str::to_string)
 }
@@ -381,5 +422,31 @@ mod tests {
         assert_eq!(reply("PreToolUse", None), (String::new(), 0));
         assert!(reply("PreToolUse", Some(&Decision::deny("no"))).0.contains("\"deny\""));
         assert!(reply("PermissionRequest", Some(&Decision::ApproveOnce)).0.contains("\"allow\""));
+    }
+
+    #[test]
+    fn a_new_pane_starts_from_what_codex_made_of_your_config_never_through_a_symlink() {
+        let root = std::env::temp_dir().join(format!("teamster-codex-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let panes = root.join("panes");
+        let yours = "model = \"o4\"\n";
+        let own = |pane: &str, config: &str, based_on: &str| {
+            let home = panes.join(pane).join("codex-home");
+            std::fs::create_dir_all(&home).unwrap();
+            std::fs::write(home.join("config.toml"), config).unwrap();
+            std::fs::write(home.join("config.toml.yours"), based_on).unwrap();
+        };
+        assert_eq!(latest_own(Some(&panes), yours), None);
+        own("a", "model = \"o4\"\n[notice]\nseen = true\n", yours);
+        assert_eq!(latest_own(Some(&panes), yours).as_deref(), Some("model = \"o4\"\n[notice]\nseen = true\n"));
+        // Made of another config of yours: not this one's to carry on.
+        assert_eq!(latest_own(Some(&panes), "model = \"o5\"\n"), None);
+        // A symlink Codex put in its place (to a secret, say) is not read.
+        std::fs::write(root.join("secret"), "SECRET").unwrap();
+        let home = panes.join("a/codex-home");
+        std::fs::remove_file(home.join("config.toml")).unwrap();
+        std::os::unix::fs::symlink(root.join("secret"), home.join("config.toml")).unwrap();
+        assert_eq!(latest_own(Some(&panes), yours), None);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
