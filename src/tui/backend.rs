@@ -87,7 +87,7 @@ impl<W: Write> Backend for Out<W> {
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
         // What the terminal has now; None when not known (start of the draw).
-        let mut pen: Option<(Color, Color, Color, Modifier)> = None;
+        let mut pen: Option<Look> = None;
         let mut open_link: Option<String> = None;
         let mut last: Option<(u16, u16)> = None;
         for (x, y, cell) in content {
@@ -108,7 +108,7 @@ impl<W: Write> Backend for Out<W> {
             }
             let look = (cell.fg, cell.bg, cell.underline_color, cell.modifier);
             if pen != Some(look) {
-                sgr(&mut self.sgr, look, self.features);
+                sgr(&mut self.sgr, pen, look, self.features);
                 self.inner.write_all(self.sgr.as_bytes())?;
                 pen = Some(look);
             }
@@ -162,19 +162,54 @@ impl<W: Write> Backend for Out<W> {
     }
 }
 
-/// The SGR sequence that sets `look` from nothing, into `out`, as far as the terminal
-/// draws it: a styled underline it lacks becomes a plain one; an overline or underline
-/// colour it lacks is left out.
-fn sgr(out: &mut String, (fg, bg, underline, m): (Color, Color, Color, Modifier), features: Features) {
+/// How a cell looks: its colours (text, background, underline) and modifiers.
+type Look = (Color, Color, Color, Modifier);
+
+/// The SGR sequence that takes the terminal from `from` (None: not known) to `to`, into
+/// `out`, as far as the terminal draws it: a styled underline it lacks becomes a plain one;
+/// an overline or underline colour it lacks is left out. Only what changed is sent, unless
+/// an attribute goes away (then everything is set from a reset).
+fn sgr(out: &mut String, from: Option<Look>, to: Look, features: Features) {
     out.clear();
-    out.push_str("\x1b[0");
-    let styled = [
-        (EXTRA_DOUBLE_UNDERLINE, ";4:2"),
-        (EXTRA_CURLY_UNDERLINE, ";4:3"),
-        (EXTRA_DOTTED_UNDERLINE, ";4:4"),
-        (EXTRA_DASHED_UNDERLINE, ";4:5"),
-    ];
-    let styled_underline = styled.iter().find(|(bit, _)| m.contains(*bit));
+    let (fg, bg, underline, m) = to;
+    let (old_fg, old_bg, old_underline, old_m) = match from {
+        Some(f) if m.contains(f.3) => f,
+        _ => {
+            out.push_str("\x1b[0");
+            push_modifiers(out, Modifier::empty(), m, features);
+            screen_color(fg).push_sgr(out, 30);
+            screen_color(bg).push_sgr(out, 40);
+            if features.underline_color {
+                screen_color(underline).push_sgr(out, 58);
+            }
+            out.push('m');
+            return;
+        }
+    };
+    let mut body = String::new();
+    push_modifiers(&mut body, old_m, m, features);
+    for (old, new, layer, default) in
+        [(old_fg, fg, 30, ";39"), (old_bg, bg, 40, ";49"), (old_underline, underline, 58, ";59")]
+    {
+        if old == new || (layer == 58 && !features.underline_color) {
+            continue;
+        }
+        if new == Color::Reset {
+            body.push_str(default);
+        } else {
+            screen_color(new).push_sgr(&mut body, layer);
+        }
+    }
+    if let Some(body) = body.strip_prefix(';') {
+        out.push_str("\x1b[");
+        out.push_str(body);
+        out.push('m');
+    }
+}
+
+/// The SGR parameters (each after a `;`) for the modifiers in `to` that `from` lacks.
+fn push_modifiers(out: &mut String, from: Modifier, to: Modifier, features: Features) {
+    let added = to - from;
     for (bit, code) in [
         (Modifier::BOLD, ";1"),
         (Modifier::DIM, ";2"),
@@ -185,25 +220,27 @@ fn sgr(out: &mut String, (fg, bg, underline, m): (Color, Color, Color, Modifier)
         (Modifier::HIDDEN, ";8"),
         (Modifier::CROSSED_OUT, ";9"),
     ] {
-        if m.contains(bit) {
+        if added.contains(bit) {
             out.push_str(code);
         }
     }
-    match styled_underline {
+    let styled = [
+        (EXTRA_DOUBLE_UNDERLINE, ";4:2"),
+        (EXTRA_CURLY_UNDERLINE, ";4:3"),
+        (EXTRA_DOTTED_UNDERLINE, ";4:4"),
+        (EXTRA_DASHED_UNDERLINE, ";4:5"),
+    ];
+    let had_underline = from.contains(Modifier::UNDERLINED);
+    match styled.iter().find(|(bit, _)| added.contains(*bit)) {
         Some((_, code)) if features.styled_underline => out.push_str(code),
-        Some(_) => out.push_str(";4"),
-        None if m.contains(Modifier::UNDERLINED) => out.push_str(";4"),
+        Some(_) if !had_underline => out.push_str(";4"),
+        Some(_) => {}
+        None if added.contains(Modifier::UNDERLINED) => out.push_str(";4"),
         None => {}
     }
-    if m.contains(EXTRA_OVERLINE) && features.overline {
+    if added.contains(EXTRA_OVERLINE) && features.overline {
         out.push_str(";53");
     }
-    screen_color(fg).push_sgr(out, 30);
-    screen_color(bg).push_sgr(out, 40);
-    if features.underline_color {
-        screen_color(underline).push_sgr(out, 58);
-    }
-    out.push('m');
 }
 
 /// A ratatui colour as the screen's (the inverse of `view::color`).
@@ -271,6 +308,31 @@ mod tests {
             out,
             "\x1b[1;1H\x1b[0;1;4:3;53;91;58:2::255:0:1ma\x1b]8;;https://example.com/x?y=1\x1b\\\x1b[0mb\x1b]8;;\x1b\\c\x1b[0m"
         );
+    }
+
+    #[test]
+    fn only_what_changed_is_sent_until_an_attribute_goes() {
+        let out = drawn(Features::ALL, |buf| {
+            buf[(0, 0)].set_char('a').fg = Color::Red;
+            let b = &mut buf[(1, 0)];
+            b.set_char('b');
+            b.fg = Color::Red;
+            b.modifier = Modifier::BOLD;
+            let c = &mut buf[(2, 0)];
+            c.set_char('c');
+            c.fg = Color::Blue;
+            c.modifier = Modifier::BOLD;
+        });
+        assert_eq!(out, "\x1b[1;1H\x1b[0;31ma\x1b[1mb\x1b[34mc\x1b[0m");
+        // Bold going away: set again from a reset.
+        let out = drawn(Features::ALL, |buf| {
+            let a = &mut buf[(0, 0)];
+            a.set_char('a');
+            a.modifier = Modifier::BOLD;
+            buf[(1, 0)].set_char('b').fg = Color::Indexed(200);
+            buf[(2, 0)].set_char('c');
+        });
+        assert_eq!(out, "\x1b[1;1H\x1b[0;1ma\x1b[0;38;5;200mb\x1b[39mc\x1b[0m");
     }
 
     #[test]
