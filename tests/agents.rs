@@ -733,3 +733,29 @@ fn codex_switched_to_ask_for_approval_in_its_menu_still_completes_calls() {
     wait_until("the approved call to run", || made.exists());
     assert!(!tui.contents().contains("bubblewrap"), "{}", tui.contents());
 }
+
+/// The web page's line box, in headless Chromium, types a prompt into Claude Code and its
+/// Enter submits it (it landed as text, unsent, when Enter came with it).
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn the_web_pages_line_box_submits_a_prompt_to_claude_code() {
+    let env = agent_env();
+    let mock = MockLlm::start("true");
+    env.write_config(&agents::prepare(&env, "claude", &mock));
+    let _tui = open_agent(&env, "claude", "Claude Code");
+    let server = support::share::Server::start(&env);
+    let (_, _, drive) = support::share::share(&env, &["--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    support::share::runtime().block_on(async {
+        let browser = support::browser::Browser::start_sized(390, 844).await;
+        browser.open(&drive).await;
+        browser.wait("the page to go live", "return document.getElementById('status').innerText === 'live'").await;
+        browser.wait("Claude Code on the page", "return document.body.innerText.includes('Claude Code') && !!document.querySelector('.pane:not(.off) input.type')").await;
+        browser
+            .eval("const i = document.querySelector('.pane:not(.off) input.type'); i.value = 'MARK-PAGE from a phone'; i.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true })); return true;")
+            .await;
+        mock.wait_request("the page's prompt", |r| r.is_turn() && r.text.contains("MARK-PAGE"));
+        browser.wait("the answer on the page", "return document.body.innerText.includes('mock reply to MARK-PAGE') || null").await;
+        browser.quit().await;
+    });
+}
