@@ -8,12 +8,14 @@
 //! line that says where the restart was; the program's output follows.
 //!
 //! Written at `teamster restart`, and every `EVERY` for the panes whose screen changed (a
-//! crash loses at most that much). The text is made under the pane's screen lock (a copy
-//! of rows, no I/O); compressing and writing happen on the saver's own thread.
+//! crash loses at most that much). Under the pane's screen lock, which the runner's thread
+//! may be waiting on, only a copy of the lines is made (the scrollback as it is kept,
+//! compact); the text is made, compressed and written from the copy on the saver's own
+//! thread (at a restart, on a blocking one).
 
 use super::Runner;
 use crate::protocol::WireRow;
-use crate::screen::Screen;
+use crate::screen::Lines;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,14 +27,12 @@ pub const EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 /// someone else could have written into the state directory).
 const MAX_TEXT: u64 = 64 << 20;
 
-/// The terminal text that draws `screen`'s scrollback and rows, from its oldest line to
-/// its last non-blank one. A line that wrapped onto the next is padded to the width, so it
-/// wraps again where it did.
-pub fn text_of(screen: &Screen) -> Vec<u8> {
-    let cols = screen.size().0 as usize;
-    let rows: Vec<(WireRow, bool)> = (screen.first_line()..screen.end_line())
-        .filter_map(|abs| screen.line(abs).map(|r| (WireRow::from_row(&r, screen.links()), r.wrapped)))
-        .collect();
+/// The terminal text that draws a screen's scrollback and rows (`Screen::copy_lines`),
+/// from its oldest line to its last non-blank one. A line that wrapped onto the next is
+/// padded to the width, so it wraps again where it did.
+pub fn text_of(lines: &Lines) -> Vec<u8> {
+    let cols = lines.cols;
+    let rows: Vec<(WireRow, bool)> = lines.rows().map(|r| (WireRow::from_row(&r, &lines.links), r.wrapped)).collect();
     let last = rows.iter().rposition(|(w, wrapped)| *wrapped || !w.text().is_empty()).map_or(0, |i| i + 1);
     let mut out = String::new();
     for (i, (row, wrapped)) in rows[..last].iter().enumerate() {
@@ -90,33 +90,36 @@ pub fn prune(dir: &Path, keep: &[String]) {
     }
 }
 
-/// Writes each captured screen; failures are logged.
-pub fn write_all(dir: &Path, screens: Vec<(String, Vec<u8>)>) {
-    for (key, text) in screens {
-        if let Err(e) = save(dir, &key, &text) {
+/// Writes each captured screen (its text made here, off the runner's thread); failures are
+/// logged.
+pub fn write_all(dir: &Path, screens: Vec<(String, Lines)>) {
+    for (key, lines) in screens {
+        if let Err(e) = save(dir, &key, &text_of(&lines)) {
             super::log(&format!("cannot keep a pane's screen in {}: {e}", dir.display()));
         }
     }
 }
 
 impl Runner {
-    /// The terminal text of each pane's screen (of those changed since last written, with
-    /// `only_changed`), by pane key. Each screen's lock is held while its rows are read.
-    pub(super) fn capture_screens(&self, only_changed: bool) -> Vec<(String, Vec<u8>)> {
+    /// A copy of each pane's lines (of those changed since last written, with
+    /// `only_changed`), by pane key. Each screen's lock is held only while it is copied.
+    pub(super) fn capture_screens(&self, only_changed: bool) -> Vec<(String, Lines)> {
         let panes: Vec<Arc<super::pane::Pane>> = self.state.lock().panes.values().cloned().collect();
         let mut out = Vec::new();
         for pane in panes {
             let key = pane.meta.lock().spec.key.clone();
-            let (mark, text) = {
+            // Only a copy is made under the screen's lock (the runner's thread may be
+            // waiting on it); the text is made from the copy, elsewhere.
+            let (mark, lines) = {
                 let screen = pane.screen.lock();
                 let mark = (screen.generation(), screen.epoch());
                 if only_changed && self.screens_saved.lock().get(&key) == Some(&mark) {
                     continue;
                 }
-                (mark, text_of(&screen))
+                (mark, screen.copy_lines())
             };
             self.screens_saved.lock().insert(key.clone(), mark);
-            out.push((key, text));
+            out.push((key, lines));
         }
         out
     }
@@ -159,6 +162,7 @@ pub fn start_saver(runner: &Arc<Runner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::screen::Screen;
 
     #[test]
     fn a_screen_comes_back_as_it_was_styles_wraps_and_scrollback() {
@@ -168,7 +172,7 @@ mod tests {
         }
         s.feed(b"\x1b[31mred\x1b[0m \x1b]8;;https://x.test/\x07link\x1b]8;;\x07\r\n");
         s.feed(b"0123456789012345678901234"); // wraps once
-        let text = text_of(&s);
+        let text = text_of(&s.copy_lines());
         let mut back = Screen::new(20, 5, 100);
         back.feed(&text);
         let all = |s: &Screen| -> Vec<String> {

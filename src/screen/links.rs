@@ -17,7 +17,7 @@ pub const MAX_URL: usize = 2048;
 /// The most bytes of addresses one terminal keeps.
 const MAX_BYTES: usize = 4 << 20;
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Links {
     urls: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, u16>,

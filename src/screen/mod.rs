@@ -19,6 +19,21 @@ mod term;
 
 pub use cell::{Attrs, Cell, Color, Style, Width, char_width};
 pub use grid::Row;
+
+/// Every line of a screen, copied (`Screen::copy_lines`).
+pub struct Lines {
+    pub cols: usize,
+    history: Vec<history::Line>,
+    rows: Vec<Row>,
+    pub links: links::Links,
+}
+
+impl Lines {
+    /// The lines from the oldest kept, as rows at the screen's width.
+    pub fn rows(&self) -> impl Iterator<Item = Cow<'_, Row>> {
+        self.history.iter().map(|l| Cow::Owned(l.to_row(self.cols))).chain(self.rows.iter().map(Cow::Borrowed))
+    }
+}
 pub use term::{
     CursorShape, Keyboard, Modes, MouseEncoding, MouseMode, ReportedColors, ScreenEvent, palette_rgb, parse_color_spec,
 };
@@ -146,6 +161,18 @@ impl Screen {
     /// One past the last line.
     pub fn end_line(&self) -> u64 {
         self.screen_top() + self.term.rows as u64
+    }
+
+    /// A copy of every line (scrollback, then the rows on screen) and of the links they
+    /// name, made quickly (the scrollback as it is kept, compact), to be read at leisure
+    /// away from whatever lock holds the screen.
+    pub fn copy_lines(&self) -> Lines {
+        Lines {
+            cols: self.term.cols,
+            history: self.term.history.iter().cloned().collect(),
+            rows: self.term.grid.rows().cloned().collect(),
+            links: self.term.links.clone(),
+        }
     }
 
     /// A line by absolute number, as a row at the screen's current width.
