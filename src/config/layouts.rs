@@ -2,9 +2,11 @@
 //! `teamster layout NAME` for a new tab of a running session).
 //!
 //! A layout is a tree, as zellij's layout files are: a node is either a split, whose
-//! `panes` go side by side (`split = "right"`) or one above the other (`split = "down"`),
-//! or a pane, which runs an agent, a command, or the shell. `size` is a node's share of
-//! the split it is in, in percent; the nodes without one share what is left.
+//! `panes` go side by side (`split = "right"`, the default) or one above the other
+//! (`split = "down"`), or arranged as one of the built-in arrangements (`arrangement =
+//! "tiled"`, for panes that are not splits themselves), or a pane, which runs an agent, a
+//! command, or the shell. `size` is a node's share of the split it is in, in percent (`60`
+//! or `"60%"`); the nodes without one share what is left.
 //!
 //! ```toml
 //! [layouts.review]
@@ -15,7 +17,7 @@
 //! ]
 //! ```
 
-use crate::layout::{Axis, Child, Layout, PaneId};
+use crate::layout::{Arrangement, Axis, Child, Layout, PaneId, Rect};
 use crate::protocol::Spawn;
 use serde::{Deserialize, Serialize};
 
@@ -39,11 +41,31 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
+/// A share of a split: `60` or `"60%"`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Share {
+    Percent(u32),
+    Text(String),
+}
+
+impl Share {
+    /// The percentage, if it is one.
+    fn percent(&self) -> Option<u32> {
+        match self {
+            Share::Percent(p) => Some(*p),
+            Share::Text(t) => t.trim().trim_end_matches('%').trim().parse().ok(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LayoutNode {
-    /// A split: how its `panes` are laid out.
+    /// A split: how its `panes` are laid out (side by side unless it says otherwise).
     pub split: Option<SplitDir>,
+    /// Or its `panes` arranged as a built-in arrangement does.
+    pub arrangement: Option<Arrangement>,
     pub panes: Vec<LayoutNode>,
     /// A pane running an agent: `shell`, an `[agents.NAME]` entry or a built-in agent.
     pub agent: Option<String>,
@@ -52,7 +74,7 @@ pub struct LayoutNode {
     /// The pane's name (as `teamster new --name`).
     pub name: Option<String>,
     /// Share of the enclosing split, in percent.
-    pub size: Option<u32>,
+    pub size: Option<Share>,
 }
 
 /// What to say when `name` is no layout: the config's layouts, and (where an arrangement
@@ -91,35 +113,22 @@ impl LayoutNode {
     }
 
     fn check_node(&self, key: &str, is_agent: &dyn Fn(&str) -> bool) -> Result<(), (String, String)> {
-        if self.size.is_some_and(|s| s == 0 || s >= 100) {
-            return Err((format!("{key}.size"), "a share is a percentage between 1 and 99".into()));
-        }
-        match (self.split, self.panes.is_empty()) {
-            (Some(_), true) => Err((format!("{key}.panes"), "a split needs `panes`: what goes in it".into())),
-            (None, false) => Err((
-                format!("{key}.split"),
-                "`panes` needs `split`: \"right\" (side by side) or \"down\" (one above the other)".into(),
-            )),
-            (Some(_), false) => {
-                if self.agent.is_some() || self.command.is_some() || self.name.is_some() {
+        if let Some(size) = &self.size {
+            match size.percent() {
+                Some(p) if (1..100).contains(&p) => {}
+                _ => {
                     return Err((
-                        key.into(),
-                        "a split runs nothing itself; put `agent`, `command` and `name` on its panes".into(),
+                        format!("{key}.size"),
+                        "a share is a percentage between 1 and 99 (60 or \"60%\")".into(),
                     ));
                 }
-                let given: u32 = self.panes.iter().filter_map(|p| p.size).sum();
-                if given >= 100 && self.panes.iter().any(|p| p.size.is_none()) || given > 100 {
-                    return Err((
-                        format!("{key}.panes"),
-                        format!("the sizes add up to {given}%, leaving nothing for the rest"),
-                    ));
-                }
-                for (i, p) in self.panes.iter().enumerate() {
-                    p.check_node(&format!("{key}.panes[{i}]"), is_agent)?;
-                }
-                Ok(())
             }
-            (None, true) => match (&self.agent, &self.command) {
+        }
+        if self.panes.is_empty() {
+            if self.split.is_some() || self.arrangement.is_some() {
+                return Err((format!("{key}.panes"), "a split needs `panes`: what goes in it".into()));
+            }
+            return match (&self.agent, &self.command) {
                 (Some(_), Some(_)) => Err((key.into(), "a pane runs an `agent` or a `command`, not both".into())),
                 (Some(a), None) if !is_agent(a) => Err((
                     format!("{key}.agent"),
@@ -132,8 +141,31 @@ impl LayoutNode {
                     Err((format!("{key}.command"), "the command is empty".into()))
                 }
                 _ => Ok(()),
-            },
+            };
         }
+        if self.agent.is_some() || self.command.is_some() || self.name.is_some() {
+            return Err((
+                key.into(),
+                "a split runs nothing itself; put `agent`, `command` and `name` on its panes".into(),
+            ));
+        }
+        if self.split.is_some() && self.arrangement.is_some() {
+            return Err((key.into(), "`split` or `arrangement`, not both".into()));
+        }
+        if self.arrangement.is_some() && self.panes.iter().any(|p| !p.panes.is_empty()) {
+            return Err((format!("{key}.panes"), "an arrangement places panes; its panes cannot be splits".into()));
+        }
+        let given: u32 = self.panes.iter().filter_map(|p| p.size.as_ref().and_then(Share::percent)).sum();
+        if given >= 100 && self.panes.iter().any(|p| p.size.is_none()) || given > 100 {
+            return Err((
+                format!("{key}.panes"),
+                format!("the sizes add up to {given}%, leaving nothing for the rest"),
+            ));
+        }
+        for (i, p) in self.panes.iter().enumerate() {
+            p.check_node(&format!("{key}.panes[{i}]"), is_agent)?;
+        }
+        Ok(())
     }
 
     fn pane_count(&self) -> usize {
@@ -155,25 +187,30 @@ impl LayoutNode {
         vec![LayoutPane { spawn, name: self.name.clone() }]
     }
 
-    /// The tree as a layout, its panes given `ids` in the order of `panes()`.
-    pub fn build(&self, ids: &[PaneId]) -> Layout {
+    /// The tree as a layout over `area`, its panes given `ids` in the order of `panes()`.
+    pub fn build(&self, ids: &[PaneId], area: Rect) -> Layout {
         let mut ids = ids.iter().copied();
-        self.build_from(&mut ids)
+        self.build_from(&mut ids, area)
     }
 
-    fn build_from(&self, ids: &mut impl Iterator<Item = PaneId>) -> Layout {
-        let Some(split) = self.split.filter(|_| !self.panes.is_empty()) else {
+    fn build_from(&self, ids: &mut impl Iterator<Item = PaneId>, area: Rect) -> Layout {
+        if self.panes.is_empty() {
             return Layout::Pane(ids.next().unwrap_or_default());
-        };
-        let given: u32 = self.panes.iter().filter_map(|p| p.size).sum();
-        let unsized_count = self.panes.iter().filter(|p| p.size.is_none()).count().max(1) as u32;
+        }
+        if let Some(how) = self.arrangement {
+            let panes: Vec<PaneId> = self.panes.iter().filter_map(|_| ids.next()).collect();
+            return Layout::arranged(how, &panes, area);
+        }
+        let share = |p: &LayoutNode| p.size.as_ref().and_then(Share::percent);
+        let given: u32 = self.panes.iter().filter_map(share).sum();
+        let unsized_count = self.panes.iter().filter(|p| share(p).is_none()).count().max(1) as u32;
         let rest = 100u32.saturating_sub(given).max(1) * 100 / unsized_count;
         let children = self
             .panes
             .iter()
-            .map(|p| Child { weight: p.size.map_or(rest, |s| s * 100).max(1), node: p.build_from(ids) })
+            .map(|p| Child { weight: share(p).map_or(rest, |s| s * 100).max(1), node: p.build_from(ids, area) })
             .collect();
-        let axis = if split == SplitDir::Right { Axis::Horizontal } else { Axis::Vertical };
+        let axis = if self.split == Some(SplitDir::Down) { Axis::Vertical } else { Axis::Horizontal };
         Layout::Split { axis, children }
     }
 }
@@ -216,8 +253,8 @@ mod tests {
                 LayoutPane { spawn: Spawn::Command { argv: vec!["htop".into(), "-d".into(), "5".into()] }, name: None },
             ]
         );
-        let layout = n.build(&[10, 11, 12, 13]);
         let area = Rect::new(0, 0, 200, 60);
+        let layout = n.build(&[10, 11, 12, 13], area);
         let rects = layout.rects(area);
         assert_eq!(rects.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![10, 11, 12, 13]);
         assert_eq!((rects[0].1.w, rects[0].1.h), (120, 60), "the writer has 60% of the width");
@@ -226,10 +263,41 @@ mod tests {
     }
 
     #[test]
+    fn a_flat_list_of_panes_and_arrangements_are_layouts_too() {
+        let area = Rect::new(0, 0, 200, 60);
+        // No `split`: side by side, sizes as written either way.
+        let n = node(r#"panes = [{ agent = "claude", size = "70%" }, { agent = "codex" }]"#);
+        n.check("layouts.x", &agents).unwrap();
+        let rects = n.build(&[1, 2], area).rects(area);
+        assert_eq!((rects[0].1.w, rects[1].1.w), (140, 60));
+        // Arranged as a built-in arrangement.
+        let n = node(
+            r#"arrangement = "main-vertical"
+            panes = [{ agent = "claude" }, { agent = "codex" }, { agent = "shell" }]"#,
+        );
+        n.check("layouts.x", &agents).unwrap();
+        let built = n.build(&[1, 2, 3], area);
+        assert_eq!(built, Layout::arranged(Arrangement::MainVertical, &[1, 2, 3], area));
+    }
+
+    #[test]
     fn a_wrong_layout_says_which_key_and_why() {
         let bad = [
             (r#"split = "right""#, "layouts.x.panes", "needs `panes`"),
-            (r#"panes = [{ agent = "claude" }]"#, "layouts.x.split", "needs `split`"),
+            (
+                r#"split = "down"
+                arrangement = "tiled"
+                panes = [{}]"#,
+                "layouts.x",
+                "not both",
+            ),
+            (
+                r#"arrangement = "tiled"
+                panes = [{ split = "down", panes = [{}] }]"#,
+                "layouts.x.panes",
+                "cannot be splits",
+            ),
+            (r#"panes = [{ size = "0%" }]"#, "layouts.x.panes[0].size", "between 1 and 99"),
             (
                 r#"split = "down"
                 panes = [{ agent = "claude", command = "ls" }]"#,

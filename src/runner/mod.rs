@@ -1758,7 +1758,7 @@ impl Runner {
             ids.push(st.new_pane_id());
             specs.push(spec);
         }
-        let layout = node.build(&ids);
+        let layout = node.build(&ids, area);
         if fresh {
             if let (Some(first), Some(pane)) = (panes.first(), st.panes.get(&ids[0])) {
                 pane.meta.lock().spec.name = first.name.clone();
