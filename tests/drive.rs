@@ -457,10 +457,11 @@ fn a_layout_file_opens_its_panes_at_once() {
 split = "right"
 panes = [
   { command = ["sleep", "1001"], name = "writer", size = 60 },
-  { split = "down", panes = [{ command = "sleep 1002", name = "reviewer" }, { command = ["sleep", "1003"] }] },
+  { split = "down", panes = [{ command = "sleep 1002", name = "reviewer" }, { command = "echo IN-$PWD; exec sleep 1003", cwd = "sub" }] },
 ]
 "#,
     );
+    std::fs::create_dir_all(env.dir.join("work/sub")).expect("sub");
     let said = env.ok(&["-d", "-l", "review", "--size", "200x50"]);
     assert!(said.contains("opened layout review in review:1 (3 panes)"), "{said}");
     let panes = env.panes();
@@ -479,6 +480,11 @@ panes = [
     // Each runs what it says.
     let commands: Vec<String> = panes.iter().map(|p| p["command"].as_str().unwrap_or("").to_string()).collect();
     assert!(commands[0].contains("sleep 1001") && commands[1].contains("sleep 1002"), "{commands:?}");
+    // A pane starts where the layout says (relative to where it was opened).
+    let sub = env.dir.join("work/sub");
+    env.wait_ls("the third pane's directory", |_| {
+        env.ok(&["capture", "review:1.3"]).contains(&format!("IN-{}", sub.display()))
+    });
     // Again, as a new tab of the running session.
     let said = env.ok(&["layout", "review", "-t", "review"]);
     assert!(said.contains("review:2 (3 panes)"), "{said}");

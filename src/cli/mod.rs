@@ -97,7 +97,13 @@ pub fn start_layout(
     let Some(node) = config.layouts.get(layout) else {
         bail!("{}", crate::config::layouts::unknown(layout, config.layouts.keys(), false));
     };
-    let first = node.panes().into_iter().next().map(|p| p.spawn);
+    let first_pane = node.panes().into_iter().next();
+    let first = first_pane.as_ref().map(|p| p.spawn.clone());
+    // The first pane starts the session: where the layout says, else here.
+    let mut first_context = context();
+    if let Some(dir) = first_pane.and_then(|p| p.cwd) {
+        first_context.cwd = Some(crate::config::layouts::pane_dir(&dir, first_context.cwd.as_deref()));
+    }
     let name = name.unwrap_or_else(|| layout.to_string());
     let size = match crossterm::terminal::size() {
         Ok((cols, rows)) if !detached => crate::protocol::Size { cols, rows },
@@ -111,7 +117,7 @@ pub fn start_layout(
             name: Some(name.clone()),
             spawn: first,
             size,
-            context: context(),
+            context: first_context,
         })
         .await?;
         let Reply::Pane { session, .. } = made else { bail!("unexpected reply") };

@@ -73,6 +73,8 @@ pub struct LayoutNode {
     pub command: Option<CommandLine>,
     /// The pane's name (as `teamster new --name`).
     pub name: Option<String>,
+    /// Where the pane starts (`~` is your home; relative to where the layout is opened).
+    pub cwd: Option<String>,
     /// Share of the enclosing split, in percent.
     pub size: Option<Share>,
 }
@@ -94,11 +96,24 @@ pub fn unknown<'a>(name: &str, layouts: impl Iterator<Item = &'a String>, arrang
     text
 }
 
+/// A layout pane's `cwd` as a path: `~` is your home, a relative one is beneath `base`
+/// (where the layout is opened).
+pub fn pane_dir(dir: &str, base: Option<&str>) -> String {
+    let dir = super::expand_home(dir);
+    match base {
+        Some(b) if dir.is_relative() => std::path::Path::new(b).join(&dir),
+        _ => dir,
+    }
+    .to_string_lossy()
+    .into_owned()
+}
+
 /// One pane a layout opens: what it runs and what it is called.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayoutPane {
     pub spawn: Spawn,
     pub name: Option<String>,
+    pub cwd: Option<String>,
 }
 
 impl LayoutNode {
@@ -184,7 +199,7 @@ impl LayoutNode {
             (None, Some(CommandLine::Argv(a))) => Spawn::Command { argv: a.clone() },
             (None, None) => Spawn::Shell,
         };
-        vec![LayoutPane { spawn, name: self.name.clone() }]
+        vec![LayoutPane { spawn, name: self.name.clone(), cwd: self.cwd.clone() }]
     }
 
     /// The tree as a layout over `area`, its panes given `ids` in the order of `panes()`.
@@ -244,13 +259,18 @@ mod tests {
         assert_eq!(
             panes,
             vec![
-                LayoutPane { spawn: Spawn::Agent { name: "claude".into() }, name: Some("writer".into()) },
-                LayoutPane { spawn: Spawn::Agent { name: "codex".into() }, name: None },
+                LayoutPane { spawn: Spawn::Agent { name: "claude".into() }, name: Some("writer".into()), cwd: None },
+                LayoutPane { spawn: Spawn::Agent { name: "codex".into() }, name: None, cwd: None },
                 LayoutPane {
                     spawn: Spawn::Command { argv: vec!["sh".into(), "-c".into(), "cargo watch -x test".into()] },
-                    name: None
+                    name: None,
+                    cwd: None,
                 },
-                LayoutPane { spawn: Spawn::Command { argv: vec!["htop".into(), "-d".into(), "5".into()] }, name: None },
+                LayoutPane {
+                    spawn: Spawn::Command { argv: vec!["htop".into(), "-d".into(), "5".into()] },
+                    name: None,
+                    cwd: None
+                },
             ]
         );
         let area = Rect::new(0, 0, 200, 60);

@@ -1753,7 +1753,9 @@ impl Runner {
         }
         let mut specs = Vec::new();
         for pane in panes.iter().skip(ids.len()) {
-            let mut spec = self.spec_for(st, id, &pane.spawn, Some(&context), None)?;
+            let cwd = pane.cwd.as_deref().map(|d| crate::config::layouts::pane_dir(d, context.cwd.as_deref()));
+            let here = Context { cwd: cwd.or_else(|| context.cwd.clone()), ..context.clone() };
+            let mut spec = self.spec_for(st, id, &pane.spawn, Some(&here), None)?;
             spec.name = pane.name.clone();
             ids.push(st.new_pane_id());
             specs.push(spec);
