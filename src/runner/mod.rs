@@ -1857,7 +1857,7 @@ impl Runner {
         enter: bool,
     ) -> Result<Reply, String> {
         use crate::agents::AgentState;
-        use crate::input::{InputEvent, Key, KeyCode};
+        use crate::input::InputEvent;
         use crate::protocol::NotSent;
         let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
         let (pane, asks) = {
@@ -1897,58 +1897,20 @@ impl Runner {
         let mut events =
             vec![if text.contains('\n') { InputEvent::Paste(text) } else { InputEvent::Raw(text.into_bytes()) }];
         events.extend(keys.into_iter().map(InputEvent::Key));
-        let enter_key = [InputEvent::Key(Key::new(KeyCode::Enter, 0))];
-        let mut changed = {
+        let changed = {
             let st = self.state.lock();
             st.sessions.get(&pane.session).map(|s| s.changed.subscribe()).ok_or("the session ended")?
         };
-        let turns = pane.meta.lock().turns;
         if !enter {
             pane.type_events(&events);
             return Ok(Reply::Text { text: format!("typed into pane {id}") });
         }
-        if typed {
-            pane.type_then_enter(&events).await;
-        } else {
-            pane.type_events(&enter_key);
-        }
-        // An agent's turn begins when it took the prompt (its hooks say so, or, for a plain
-        // command agent, its screen does); a pane without an agent has only its screen.
-        let after_enter = pane.screen.lock().generation();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        // An agent busy drawing may drop an Enter (Gemini CLI does, close behind text): a
-        // person would press it again, and so does this, while the prompt waits unsent.
-        let hooks = agent.is_some_and(|k| k != crate::agents::AgentKind::Command);
-        let mut enters = 1;
-        let mut again = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        loop {
-            let (now, turned) = {
-                let m = pane.meta.lock();
-                (m.agent_state, m.turns > turns)
-            };
-            let taken = match agent {
-                Some(_) => turned || now == AgentState::NeedsApproval,
-                None => pane.screen.lock().generation() != after_enter,
-            };
-            if taken {
-                return Ok(Reply::Text { text: format!("pane {id} took the prompt") });
+        match pane.submit(if typed { &events } else { &[] }, changed).await {
+            pane::Submitted::Taken => Ok(Reply::Text { text: format!("pane {id} took the prompt") }),
+            pane::Submitted::NotTaken(now) => {
+                Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()))
             }
-            let at = std::time::Instant::now();
-            if at >= deadline {
-                return Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()));
-            }
-            if hooks && enters < 3 && at >= again && now == AgentState::WaitingForInput {
-                pane.type_events(&enter_key);
-                enters += 1;
-                again = at + std::time::Duration::from_secs(2);
-            }
-            // A state change wakes this; a screen (no agent) is looked at again shortly.
-            let next_enter = if hooks && enters < 3 { again } else { deadline };
-            let wake =
-                if agent.is_some() { next_enter.min(deadline) } else { at + std::time::Duration::from_millis(20) };
-            if let Ok(Err(_)) = tokio::time::timeout_at(wake.into(), changed.changed()).await {
-                return Err("the session ended".into());
-            }
+            pane::Submitted::SessionEnded => Err("the session ended".into()),
         }
     }
 

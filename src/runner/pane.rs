@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{Notify, watch};
 
@@ -111,6 +111,15 @@ pub struct PaneSpec {
     pub restored_screen: Option<Vec<u8>>,
 }
 
+/// How a line given to `Pane::submit` fared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Submitted {
+    Taken,
+    /// Not taken within the time allowed; the agent's state then.
+    NotTaken(crate::agents::AgentState),
+    SessionEnded,
+}
+
 pub struct Pane {
     pub id: PaneId,
     pub session: u32,
@@ -121,7 +130,8 @@ pub struct Pane {
     pub sync_since: Mutex<Option<Instant>>,
     /// Tells the activity monitor (agents without hooks) that the program printed.
     pub output: Notify,
-    /// Held while a teammate's line is typed (`type_line`): what they send after it waits.
+    /// Held while a teammate's line is submitted (`type_sent`): what they send after it
+    /// waits.
     pub typing: tokio::sync::Mutex<()>,
     master: Arc<AsyncFd<OwnedFd>>,
     /// Bytes for the program that its terminal could not take yet, in order.
@@ -141,55 +151,87 @@ impl Pane {
         }
     }
 
-    /// Types `events`, then, once the screen shows them (at most a second later), Enter:
-    /// an agent that takes fast input for a paste makes a newline of an Enter that comes
-    /// with its text, and the line would not be sent.
-    pub async fn type_then_enter(&self, events: &[crate::input::InputEvent]) {
+    /// Types a line (`events`, then Enter) and waits until the pane takes it: an agent's
+    /// turn begins (its hooks say so, or it asks for approval), or, without an agent, the
+    /// screen changes. The Enter goes apart from the text, once the screen shows it (an
+    /// agent that takes fast input for a paste makes a newline of an Enter that comes with
+    /// its text); an agent busy drawing may drop that Enter (Gemini CLI does), so while the
+    /// line waits unsent it is pressed again, as a person would, twice at most. `changed`
+    /// (the session's) wakes the wait.
+    pub async fn submit(&self, events: &[crate::input::InputEvent], mut changed: watch::Receiver<u64>) -> Submitted {
         use crate::input::{InputEvent, Key, KeyCode};
-        let before = self.screen.lock().generation();
-        self.type_events(events);
-        let shown = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        while self.screen.lock().generation() == before && std::time::Instant::now() < shown {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        self.type_events(&[InputEvent::Key(Key::new(KeyCode::Enter, 0))]);
-    }
-
-    /// Types what a teammate sent, in order with what they sent before (each message's task
-    /// is spawned in order on the runner's one thread, and `typing` hands out turns first
-    /// come, first served). A line (text, then Enter, as the page's line box sends it) gets
-    /// its Enter apart (`type_then_enter`).
-    pub async fn type_sent(&self, events: Vec<crate::input::InputEvent>) {
-        use crate::input::{InputEvent, KeyCode};
-        let _turn = self.typing.lock().await;
-        let enter_last = matches!(events.last(), Some(InputEvent::Key(k)) if k.code == KeyCode::Enter && k.mods == crate::input::Mods::NONE);
-        let text_before = events.len() > 1
-            && events[..events.len() - 1].iter().all(|e| matches!(e, InputEvent::Paste(_) | InputEvent::Raw(_)));
-        if !(enter_last && text_before) {
-            self.type_events(&events);
-            return;
-        }
+        let enter = [InputEvent::Key(Key::new(KeyCode::Enter, 0))];
         let (agent, turns) = {
             let m = self.meta.lock();
             (m.agent, m.turns)
         };
-        self.type_then_enter(&events[..events.len() - 1]).await;
-        // An agent busy drawing may drop an Enter close behind text (Gemini CLI does): as a
-        // person would, and as `teamster send` does, Enter again while the line waits unsent.
-        if agent.is_none_or(|k| k == crate::agents::AgentKind::Command) {
+        if !events.is_empty() {
+            let before = self.screen.lock().generation();
+            self.type_events(events);
+            let shown = Instant::now() + Duration::from_secs(1);
+            while self.screen.lock().generation() == before && Instant::now() < shown {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.type_events(&enter);
+        let after_enter = self.screen.lock().generation();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let hooks = agent.is_some_and(|k| k != AgentKind::Command);
+        let mut enters = 1;
+        let mut again = Instant::now() + Duration::from_secs(2);
+        loop {
+            let (now, turned) = {
+                let m = self.meta.lock();
+                (m.agent_state, m.turns > turns)
+            };
+            let taken = match agent {
+                Some(_) => turned || now == AgentState::NeedsApproval,
+                None => self.screen.lock().generation() != after_enter,
+            };
+            if taken {
+                return Submitted::Taken;
+            }
+            let at = Instant::now();
+            if at >= deadline {
+                return Submitted::NotTaken(now);
+            }
+            if hooks && enters < 3 && at >= again && now == AgentState::WaitingForInput {
+                self.type_events(&enter);
+                enters += 1;
+                again = at + Duration::from_secs(2);
+            }
+            // A state change wakes this; a screen (no agent) is looked at again shortly.
+            let next_enter = if hooks && enters < 3 { again } else { deadline };
+            let wake = if agent.is_some() { next_enter.min(deadline) } else { at + Duration::from_millis(20) };
+            if let Ok(Err(_)) = tokio::time::timeout_at(wake.into(), changed.changed()).await {
+                return Submitted::SessionEnded;
+            }
+        }
+    }
+
+    /// Types what a teammate sent, in order with what they sent before. A line (text, then
+    /// Enter, as the page's line box sends it) is submitted (`submit`), which takes a while;
+    /// what comes meanwhile waits its turn behind it (`typing` hands out turns first come,
+    /// first served). Anything else, while no line is on its way, is typed at once.
+    pub fn type_sent(self: &Arc<Self>, events: Vec<crate::input::InputEvent>, changed: watch::Receiver<u64>) {
+        use crate::input::{InputEvent, KeyCode, Mods};
+        let line = events.len() > 1
+            && matches!(events.last(), Some(InputEvent::Key(k)) if k.code == KeyCode::Enter && k.mods == Mods::NONE)
+            && events[..events.len() - 1].iter().all(|e| matches!(e, InputEvent::Paste(_) | InputEvent::Raw(_)));
+        if !line && let Ok(_turn) = self.typing.try_lock() {
+            self.type_events(&events);
             return;
         }
-        for _ in 0..2 {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            let unsent = {
-                let m = self.meta.lock();
-                m.turns == turns && m.agent_state == crate::agents::AgentState::WaitingForInput
-            };
-            if !unsent {
-                return;
+        let pane = self.clone();
+        // Tasks start in the order they are spawned on the runner's one thread, so turns
+        // are asked for in arrival order.
+        tokio::spawn(async move {
+            let _turn = pane.typing.lock().await;
+            match events.split_last() {
+                Some((_, text)) if line => drop(pane.submit(text, changed).await),
+                _ => pane.type_events(&events),
             }
-            self.type_events(&[InputEvent::Key(crate::input::Key::new(KeyCode::Enter, 0))]);
-        }
+        });
     }
 
     /// Where the program in the foreground of its terminal is now (a shell's `cd`).

@@ -750,10 +750,13 @@ fn apply(
     match msg {
         ClientMsg::Input { pane, events } => match in_scope(runner, share, pane) {
             Ok(pane) => {
-                // Through the pane's queue: a line's Enter waits for its text to show, and
-                // what the driver sends next waits behind it.
-                let typist = pane.clone();
-                tokio::spawn(async move { typist.type_sent(events).await });
+                // A line is submitted as `teamster send` submits one; what the driver sends
+                // next waits behind it.
+                let changed = runner.state.lock().sessions.get(&share.session).map(|s| s.changed.subscribe());
+                match changed {
+                    Some(changed) => pane.type_sent(events, changed),
+                    None => pane.type_events(&events),
+                }
                 let now = now_secs();
                 let noted = typed_noted.entry(name.to_string()).or_insert(0);
                 if now >= *noted + TYPED_NOTE_EVERY {
