@@ -152,6 +152,20 @@ impl WireRow {
         (cells, marks)
     }
 
+    /// Whether the row shows nothing: no character but spaces, and no wrap onto the next.
+    pub fn is_blank(&self) -> bool {
+        !self.wrapped && self.runs.iter().all(|r| r.marks.is_empty() && r.text.chars().all(|c| c == ' '))
+    }
+
+    /// A screen's lines (`Screen::copy_lines`), oldest first, up to the last that is not
+    /// blank: what `teamster capture` prints and what a restart brings back.
+    pub fn of_lines(lines: &crate::screen::Lines) -> Vec<WireRow> {
+        let mut rows: Vec<WireRow> = lines.rows().map(|r| WireRow::from_row(&r, &lines.links)).collect();
+        let shown = rows.iter().rposition(|r| !r.is_blank()).map_or(0, |last| last + 1);
+        rows.truncate(shown);
+        rows
+    }
+
     /// The row as plain text (trailing blanks dropped), for `teamster capture`, tests and
     /// logs.
     pub fn text(&self) -> String {

@@ -1644,15 +1644,10 @@ impl Runner {
     pub fn capture(&self, target: &str, lines: Option<u32>) -> Result<Reply, String> {
         let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
         let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
-        let mut rows: Vec<WireRow> = {
-            let screen = pane.screen.lock();
-            (screen.first_line()..screen.end_line())
-                .filter_map(|abs| screen.line(abs).map(|r| WireRow::from_row(&r, screen.links())))
-                .collect()
-        };
-        let shown = rows.iter().rposition(|r| !r.text().is_empty()).map_or(0, |last| last + 1);
-        rows.truncate(shown);
-        let from = lines.map_or(0, |n| shown.saturating_sub(n as usize));
+        // Copied under the screen's lock, read after it.
+        let copied = pane.screen.lock().copy_lines();
+        let mut rows = WireRow::of_lines(&copied);
+        let from = lines.map_or(0, |n| rows.len().saturating_sub(n as usize));
         Ok(Reply::Captured { session, pane: id, rows: rows.split_off(from) })
     }
 

@@ -31,16 +31,14 @@ const MAX_TEXT: u64 = 64 << 20;
 /// from its oldest line to its last non-blank one. A line that wrapped onto the next is
 /// padded to the width, so it wraps again where it did.
 pub fn text_of(lines: &Lines) -> Vec<u8> {
-    let cols = lines.cols;
-    let rows: Vec<(WireRow, bool)> = lines.rows().map(|r| (WireRow::from_row(&r, &lines.links), r.wrapped)).collect();
-    let last = rows.iter().rposition(|(w, wrapped)| *wrapped || !w.text().is_empty()).map_or(0, |i| i + 1);
+    let rows = WireRow::of_lines(lines);
     let mut out = String::new();
-    for (i, (row, wrapped)) in rows[..last].iter().enumerate() {
+    for (i, row) in rows.iter().enumerate() {
         out.push_str(&row.ansi());
-        let width: usize = row.runs.iter().map(|r| r.width()).sum();
-        if *wrapped {
-            out.push_str(&" ".repeat(cols.saturating_sub(width)));
-        } else if i + 1 < last {
+        if row.wrapped {
+            let width: usize = row.runs.iter().map(|r| r.width()).sum();
+            out.push_str(&" ".repeat(lines.cols.saturating_sub(width)));
+        } else if i + 1 < rows.len() {
             out.push_str("\r\n");
         }
     }
