@@ -422,6 +422,17 @@ impl StatePaths {
     pub fn all(&self) -> impl Iterator<Item = &PathBuf> {
         self.dirs.iter().chain(&self.files)
     }
+
+    /// Adds `other`'s directories and files not here yet (its `runs_code` is not taken).
+    pub fn merge(&mut self, other: StatePaths) {
+        for (mine, theirs) in [(&mut self.dirs, other.dirs), (&mut self.files, other.files)] {
+            for p in theirs {
+                if !mine.contains(&p) {
+                    mine.push(p);
+                }
+            }
+        }
+    }
 }
 
 /// The state of an agent of `kind`; `var` reads the agent's environment.

@@ -131,19 +131,10 @@ impl Runner {
         // Its state as teamster pointed it (a private home) and as you keep it (where its
         // conversations are linked from): both its own.
         let user_var = |name: &str| crate::agents::setting_in(agent, pane.user_env, name);
-        let mut own = crate::agents::state_paths(agent.kind, home, &var);
-        let yours = crate::agents::state_paths(agent.kind, home, &user_var);
-        let yours_runs_code = yours.runs_code.clone();
-        for dir in yours.dirs {
-            if !own.dirs.contains(&dir) {
-                own.dirs.push(dir);
-            }
-        }
-        for file in yours.files {
-            if !own.files.contains(&file) {
-                own.files.push(file);
-            }
-        }
+        let mut own = crate::agents::state_paths(agent.kind, home, &user_var);
+        // What runs code is judged where you keep it, not where teamster pointed this one.
+        let runs_code = std::mem::take(&mut own.runs_code);
+        own.merge(crate::agents::state_paths(agent.kind, home, &var));
         let others: Vec<PathBuf> = AgentKind::BUILT_IN
             .into_iter()
             .filter(|k| *k != agent.kind)
@@ -174,8 +165,6 @@ impl Runner {
         let tmp = pane.dir.join("tmp");
         crate::paths::ensure_private_dir(&tmp)
             .map_err(|e| format!("cannot make the sandbox's temp directory {}: {e}", tmp.display()))?;
-        // Where the agent you run yourself looks, not where teamster pointed this one.
-        let runs_code = yours_runs_code;
         let own: Vec<PathBuf> = own.all().cloned().collect();
         let skip: Vec<crate::sandbox::Feature> = missing.into_iter().filter(|f| s.run_without.contains(f)).collect();
         // Where the machine's and your programs keep their sockets: the sandbox gets empty
@@ -231,27 +220,31 @@ impl Runner {
     /// once a minute, and nothing counts it.
     pub(super) fn sandbox_refused(&self, pane: u32, what: &str, why: &str, subject: crate::sandbox::Subject) {
         let now = super::now_secs();
+        let Some(p) = self.state.lock().panes.get(&pane).cloned() else { return };
+        // Told from news before any lock a keystroke needs is taken.
+        let (agent, env) = {
+            let m = p.meta.lock();
+            (m.agent, m.spec.env.clone())
+        };
+        let var = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let expected = subject.is_dns()
+            || agent.is_some_and(|kind| {
+                crate::agents::adapter::adapter(kind).expected(&crate::paths::home(), &var, &subject)
+            });
+        if expected {
+            let mut m = p.meta.lock();
+            if !seen_within(&m.expected_refusals, what, now, 60) {
+                m.expected_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
+                m.expected_refusals.push((what.to_string(), now));
+                super::log(&format!("sandbox of pane {pane} refused {what} (expected of it: not counted)"));
+            }
+            return;
+        }
         let record = {
             let mut st = self.state.lock();
-            let Some(p) = st.panes.get(&pane).cloned() else { return };
             let mut m = p.meta.lock();
-            let home = crate::paths::home();
-            let env = m.spec.env.clone();
-            let var = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            let expected = subject.is_dns()
-                || m.agent.is_some_and(|kind| crate::agents::adapter::adapter(kind).expected(&home, &var, &subject));
-            if expected {
-                let seen = m.expected_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 60);
-                if !seen {
-                    m.expected_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
-                    m.expected_refusals.push((what.to_string(), now));
-                    super::log(&format!("sandbox of pane {pane} refused {what} (expected of it: not counted)"));
-                }
-                return;
-            }
             m.recent_refusals.retain(|(_, t)| now.saturating_sub(*t) < 60);
-            let repeat = m.recent_refusals.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < 5);
-            if repeat {
+            if seen_within(&m.recent_refusals, what, now, 5) {
                 return;
             }
             m.refused += 1;
@@ -290,6 +283,11 @@ impl Runner {
             reason: Some(why.to_string()),
         });
     }
+}
+
+/// Whether `what` is among `list` (what, when) within the last `secs` seconds.
+fn seen_within(list: &[(String, u64)], what: &str, now: u64, secs: u64) -> bool {
+    list.iter().any(|(w, t)| w == what && now.saturating_sub(*t) < secs)
 }
 
 /// Sends the helper its plan, then serves the proxy listener it hands back and answers its
