@@ -36,14 +36,17 @@ pub fn push_link(symbol: &mut String, url: &str) {
 }
 
 /// A symbol's text, and the link address it carries.
-fn split_link(symbol: &str) -> (&str, Option<String>) {
+/// A symbol's text, and the tag characters of the link it carries (`link_url` reads them).
+fn split_link(symbol: &str) -> (&str, Option<&str>) {
     match symbol.split_once(LINK_MARK) {
         None => (symbol, None),
-        Some((text, tags)) => {
-            let url = tags.chars().filter_map(|c| u8::try_from(c as u32 - 0xe0000).ok()).map(char::from).collect();
-            (text, Some(url))
-        }
+        Some((text, tags)) => (text, Some(tags)),
     }
+}
+
+/// The address a link's tag characters spell.
+fn link_url(tags: &str) -> String {
+    tags.chars().filter_map(|c| u8::try_from(c as u32 - 0xe0000).ok()).map(char::from).collect()
 }
 
 pub struct Out<W: Write> {
@@ -88,21 +91,22 @@ impl<W: Write> Backend for Out<W> {
     {
         // What the terminal has now; None when not known (start of the draw).
         let mut pen: Option<Look> = None;
-        let mut open_link: Option<String> = None;
+        let mut open_link: Option<&str> = None;
         let mut last: Option<(u16, u16)> = None;
         for (x, y, cell) in content {
             if last != Some((x.wrapping_sub(1), y)) {
                 write!(self.inner, "\x1b[{};{}H", y + 1, x + 1)?;
             }
             last = Some((x, y));
+            // Compared as the cell holds it; spelled out only when a link opens.
             let (text, link) = split_link(cell.symbol());
             let link = link.filter(|_| self.features.hyperlinks);
             if link != open_link {
                 if open_link.is_some() {
                     self.inner.write_all(b"\x1b]8;;\x1b\\")?;
                 }
-                if let Some(url) = &link {
-                    write!(self.inner, "\x1b]8;;{url}\x1b\\")?;
+                if let Some(tags) = link {
+                    write!(self.inner, "\x1b]8;;{}\x1b\\", link_url(tags))?;
                 }
                 open_link = link;
             }
@@ -347,7 +351,8 @@ mod tests {
         let mut symbol = "中".to_string();
         push_link(&mut symbol, "https://x.test/");
         assert_eq!(unicode_width::UnicodeWidthStr::width(symbol.as_str()), 2);
-        assert_eq!(split_link(&symbol), ("中", Some("https://x.test/".to_string())));
+        let (text, tags) = split_link(&symbol);
+        assert_eq!((text, tags.map(link_url)), ("中", Some("https://x.test/".to_string())));
         // A flag's own tag characters are text, not a link.
         let flag = "\u{1f3f4}\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}";
         assert_eq!(split_link(flag), (flag, None));
