@@ -30,6 +30,30 @@ pub fn base_of(path: &Path) -> io::Result<PathBuf> {
 /// Opens (making what is missing, 0700) each directory from `base` down to `dir`, following
 /// no symlink below `base`.
 pub fn open_dir(base: &Path, dir: &Path) -> io::Result<OwnedFd> {
+    walk(base, dir, true)
+}
+
+/// The first `max` bytes of the regular file at `path`, read through no symlink below its
+/// base (`base_of`): what an agent could have put there is read as a file or not at all.
+pub fn read(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::other(format!("{} names no file", path.display())));
+    };
+    let at = walk(&base_of(path)?, dir, false)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    let file = std::fs::File::from(nix::fcntl::openat(at.as_fd(), name, flags, Mode::empty())?);
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!("{} is not a plain file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens each directory from `base` down to `dir`, following no symlink below `base`;
+/// with `make`, making what is missing (0700).
+fn walk(base: &Path, dir: &Path, make: bool) -> io::Result<OwnedFd> {
     let rest = dir
         .strip_prefix(base)
         .map_err(|_| io::Error::other(format!("{} is not beneath {}", dir.display(), base.display())))?;
@@ -41,7 +65,7 @@ pub fn open_dir(base: &Path, dir: &Path) -> io::Result<OwnedFd> {
         };
         at = match nix::fcntl::openat(at.as_fd(), name, flags, Mode::empty()) {
             Ok(fd) => fd,
-            Err(nix::errno::Errno::ENOENT) => {
+            Err(nix::errno::Errno::ENOENT) if make => {
                 match nix::sys::stat::mkdirat(at.as_fd(), name, Mode::from_bits_truncate(0o700)) {
                     Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                     Err(e) => return Err(e.into()),
@@ -170,6 +194,23 @@ mod tests {
         assert!(write_new(&root, &seed, b"yours").unwrap());
         assert!(std::fs::symlink_metadata(&seed).unwrap().is_file());
         assert_eq!(std::fs::read_to_string(root.join("profile")).unwrap(), "mine\n");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_file_is_read_as_a_file_or_not_at_all() {
+        let root = std::env::temp_dir().join(format!("teamster-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("agent")).unwrap();
+        std::fs::write(root.join("secret"), "SECRET").unwrap();
+        std::fs::write(root.join("agent/state"), "0123456789").unwrap();
+        assert_eq!(read(&root.join("agent/state"), 4).unwrap(), b"0123");
+        std::os::unix::fs::symlink(root.join("secret"), root.join("agent/link")).unwrap();
+        assert!(read(&root.join("agent/link"), 100).is_err(), "a symlink in the file's place");
+        std::os::unix::fs::symlink(&root, root.join("agent/up")).unwrap();
+        assert!(read(&root.join("agent/up/secret"), 100).is_err(), "a symlink on the way");
+        assert!(read(&root.join("agent/missing/x"), 100).is_err());
+        assert!(!root.join("agent/missing").exists(), "reading makes nothing");
         let _ = std::fs::remove_dir_all(&root);
     }
 }

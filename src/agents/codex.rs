@@ -153,18 +153,9 @@ pub fn switch_keys(step: Switch, lines: &[String]) -> Option<(&'static [u8], Opt
 
 /// The `sandbox_mode` the user's Codex config (copied into the pane's) asks for.
 /// A file in a pane's private Codex home, which Codex (hostile, sandboxed) may have
-/// changed: read only if it is a regular file (never through a symlink it put there), and
-/// only its first MiB.
+/// changed: read only as a regular file, through no symlink, its first MiB.
 fn read_own(path: &std::path::Path) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(1 << 20).read_to_string(&mut text).ok()?;
-    Some(text)
+    String::from_utf8(crate::nofollow::read(path, 1 << 20).ok()?).ok()
 }
 
 /// The config Codex last made of `yours` in any pane's private home (beside `pane`'s), if

@@ -70,9 +70,9 @@ pub fn save(dir: &Path, key: &str, text: &[u8]) -> std::io::Result<()> {
 
 /// The text kept for `key`, if any; a file that does not read back is no text.
 pub fn load(dir: &Path, key: &str) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(file_of(dir, key)).ok()?;
+    let packed = crate::nofollow::read(&file_of(dir, key), MAX_TEXT).ok()?;
     let mut text = Vec::new();
-    flate2::read::GzDecoder::new(file).take(MAX_TEXT).read_to_end(&mut text).ok()?;
+    flate2::read::GzDecoder::new(packed.as_slice()).take(MAX_TEXT).read_to_end(&mut text).ok()?;
     Some(text)
 }
 
