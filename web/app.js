@@ -1095,14 +1095,9 @@
 
   function renderHistory() {
     const frag = document.createDocumentFragment();
-    // The same decision on the same thing by the same agent, told once with its count.
-    const groups = [];
-    for (const r of state.history || []) {
-      const same = groups.find((g) => g.r.agent === r.agent && g.r.what === r.what && g.r.verdict === r.verdict && g.r.by === r.by);
-      if (same) same.n += 1;
-      else groups.push({ r, n: 1 });
-    }
-    for (const { r, n } of groups.slice(0, 10)) {
+    // The sharer's runner tells a repeated decision once, with how many times.
+    for (const r of (state.history || []).slice(0, 10)) {
+      const n = Number(r.times) || 1;
       const li = h('li', 'decision');
       const v = String(r.verdict || '');
       const kind = /allow|approv/i.test(v) ? 'allow' : /deny|denied|refus|block/i.test(v) ? 'deny' : 'other';

@@ -712,6 +712,38 @@ pub struct RecentView {
     pub what: String,
     pub verdict: crate::approval::Verdict,
     pub by: crate::approval::DecidedBy,
+    /// How many times lately the same was decided on the same thing (the newest at `ts`).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl RecentView {
+    /// Puts `view` first in `recent`, newest first, bounded by `limit`: the same decision on
+    /// the same thing by the same agent is told once, with how many times (a program
+    /// retrying a refused write fills no list).
+    pub fn note(recent: &mut Vec<RecentView>, view: RecentView, limit: usize) {
+        let same = |o: &RecentView| {
+            o.session == view.session
+                && o.agent == view.agent
+                && o.what == view.what
+                && o.verdict == view.verdict
+                && o.by == view.by
+        };
+        let times = match recent.iter().position(same) {
+            Some(i) => recent.remove(i).times + 1,
+            None => 1,
+        };
+        recent.insert(0, RecentView { times, ..view });
+        recent.truncate(limit);
+    }
 }
 
 /// An action held for a verdict: a tool call, a model call at a spend gate, or what an

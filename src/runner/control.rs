@@ -676,16 +676,14 @@ impl Runner {
             what: record.what,
             verdict: record.verdict,
             by: record.by,
+            times: 1,
         };
         // Every attached client watches this (and draws it in the sidebar's history): what
         // a rule, a person or the sandbox decided, not each call that no rule concerned.
         if view.by == DecidedBy::NoRule {
             return;
         }
-        self.history.send_modify(|h| {
-            h.insert(0, view);
-            h.truncate(RECENT);
-        });
+        self.history.send_modify(|h| crate::protocol::RecentView::note(h, view, RECENT));
     }
 
     /// Today's spend over every session.

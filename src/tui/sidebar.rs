@@ -80,23 +80,6 @@ impl Sidebar {
     }
 }
 
-/// What was decided lately, the same decision on the same thing by the same agent told
-/// once, with how many times (a program retrying a refused write fills no list), newest
-/// first as they came.
-pub fn grouped(recent: &[crate::protocol::RecentView]) -> Vec<(&crate::protocol::RecentView, usize)> {
-    let mut out: Vec<(&crate::protocol::RecentView, usize)> = Vec::new();
-    for r in recent {
-        let same = |o: &crate::protocol::RecentView| {
-            o.agent == r.agent && o.what == r.what && o.verdict == r.verdict && o.by == r.by && o.session == r.session
-        };
-        match out.iter_mut().find(|(o, _)| same(o)) {
-            Some((_, n)) => *n += 1,
-            None => out.push((r, 1)),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,15 +143,19 @@ mod tests {
             what: what.into(),
             verdict: Verdict::Deny,
             by: DecidedBy::Sandbox,
+            times: 1,
         };
-        let recent = [
-            r(9, "write to /etc/x"),
-            r(8, "connection to 1.2.3.4:80"),
-            r(7, "write to /etc/x"),
+        // As they come, oldest first.
+        let mut recent = Vec::new();
+        for v in [
             r(5, "write to /etc/x"),
-        ];
-        let g = grouped(&recent);
-        let shown: Vec<(u64, &str, usize)> = g.iter().map(|(v, n)| (v.ts, v.what.as_str(), *n)).collect();
+            r(7, "write to /etc/x"),
+            r(8, "connection to 1.2.3.4:80"),
+            r(9, "write to /etc/x"),
+        ] {
+            crate::protocol::RecentView::note(&mut recent, v, 30);
+        }
+        let shown: Vec<(u64, &str, usize)> = recent.iter().map(|v| (v.ts, v.what.as_str(), v.times as usize)).collect();
         assert_eq!(shown, vec![(9, "write to /etc/x", 3), (8, "connection to 1.2.3.4:80", 1)]);
     }
 }

@@ -260,7 +260,7 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
     }
     buf.set_string(inner.x + 1, y, "lately", theme(app, "hint"));
     y += 1;
-    for (r, times) in super::sidebar::grouped(&app.sidebar.recent) {
+    for r in &app.sidebar.recent {
         if y + 1 >= bottom {
             break;
         }
@@ -272,7 +272,7 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             format!("{} by {}", visible(&r.verdict.to_string()), visible(&r.by.to_string()))
         };
         let style = theme(app, if denied { "attention" } else { "hint" });
-        let times = if times > 1 { format!(" ×{times}") } else { String::new() };
+        let times = if r.times > 1 { format!(" ×{}", r.times) } else { String::new() };
         let head =
             format!("{mark} {} · {who}{times} · {} ago", visible(&r.agent), span_words(now.saturating_sub(r.ts)));
         buf.set_string(inner.x, y, truncate(&head, width), style);

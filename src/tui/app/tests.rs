@@ -477,6 +477,20 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     app.update(Event::Server(ServerMsg::Pending { pending: vec![] }));
     assert_eq!(app.mode, Mode::Approvals);
     assert!(sent(&mut app).is_empty());
+    // Its history tells a refusal repeated three times once, with its count.
+    let refused = crate::protocol::RecentView {
+        ts: 1_000_000,
+        session: "work".into(),
+        agent: "reviewer".into(),
+        kind: crate::approval::ActionKind::Sandbox,
+        what: "write to /etc/hosts".into(),
+        verdict: crate::approval::Verdict::Deny,
+        by: crate::approval::DecidedBy::Sandbox,
+        times: 3,
+    };
+    app.update(Event::Server(ServerMsg::History { recent: vec![refused] }));
+    let screen = draw_at(&app, 120, 20);
+    assert!(screen.contains("sandbox refused ×3") && screen.matches("write to /etc/hosts").count() == 1, "{screen}");
     assert!(draw_at(&app, 120, 20).contains("q back to the panes"), "{}", draw_at(&app, 120, 20));
     // A key bound to nothing here is not typed into a pane.
     app.update(key("z"));
