@@ -54,11 +54,11 @@ pub trait AgentAdapter: Sync {
         (Vec::new(), Vec::new())
     }
 
-    /// Whether a refusal is one it meets at every start and that costs it nothing (an
+    /// What it tries at every start that the sandbox refuses and that costs it nothing (an
     /// update check, telemetry, a cache it can do without): refused all the same, but not
-    /// news, so not counted in its title. Name lookups are such for every agent.
-    fn expected(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>, _what: &Subject) -> bool {
-        false
+    /// news (`expected`).
+    fn harmless(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>) -> Harmless {
+        Harmless::default()
     }
 
     /// What in its own state makes it run code when you run it yourself (`StatePaths::runs_code`).
@@ -70,6 +70,22 @@ pub trait AgentAdapter: Sync {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         Vec::new()
     }
+}
+
+/// Hosts (through the proxy; `*.example.com` for subdomains) and places (beneath which a
+/// write) an agent tries at every start to no purpose it needs.
+#[derive(Default)]
+pub struct Harmless {
+    pub hosts: &'static [&'static str],
+    pub paths: Vec<PathBuf>,
+}
+
+/// Whether a refusal of an agent of `kind` is no news, so not counted in its title: a
+/// name lookup (the sandbox answers none; agents reach hosts by name through the proxy),
+/// or what its adapter calls harmless.
+pub fn expected(kind: AgentKind, home: &Path, var: &dyn Fn(&str) -> Option<String>, what: &Subject) -> bool {
+    let harmless = adapter(kind).harmless(home, var);
+    what.is_dns() || what.is_host_among(harmless.hosts) || what.is_beneath(&harmless.paths)
 }
 
 /// The adapter of `kind`.

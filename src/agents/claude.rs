@@ -250,20 +250,17 @@ impl super::adapter::AgentAdapter for Claude {
         }
         files
     }
-    fn expected(
-        &self,
-        home: &std::path::Path,
-        var: &dyn Fn(&str) -> Option<String>,
-        what: &crate::sandbox::Subject,
-    ) -> bool {
-        // Its update check and telemetry (with nonessential traffic off, too), and its
-        // native installer's link in ~/.local/bin, which stays yours.
-        // Also, read-only to it: its plugins directory it makes at every start, and the
-        // desktop entry that would open claude:// links (a program you would run).
+    fn harmless(&self, home: &std::path::Path, var: &dyn Fn(&str) -> Option<String>) -> super::adapter::Harmless {
+        // Its update check and telemetry (with nonessential traffic off, too); and,
+        // read-only to it, its native installer's link in ~/.local/bin (which stays yours),
+        // its plugins directory it makes at every start, and the desktop entry that would
+        // open claude:// links (a program you would run).
         let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
         let data = super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share");
-        what.is_host_among(&["downloads.claude.ai", "statsig.anthropic.com", "*.sentry.io", "sentry.io"])
-            || what.is_beneath(&[home.join(".local/bin"), config.join("plugins"), data.join("applications")])
+        super::adapter::Harmless {
+            hosts: &["downloads.claude.ai", "statsig.anthropic.com", "*.sentry.io"],
+            paths: vec![home.join(".local/bin"), config.join("plugins"), data.join("applications")],
+        }
     }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()

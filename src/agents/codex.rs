@@ -296,14 +296,10 @@ impl super::adapter::AgentAdapter for Codex {
         let codex = super::adapter::dir_of(home, var, "CODEX_HOME", ".codex");
         ["config.toml", "hooks.json", "rules"].iter().map(|f| codex.join(f)).collect()
     }
-    fn expected(
-        &self,
-        _home: &std::path::Path,
-        _var: &dyn Fn(&str) -> Option<String>,
-        what: &crate::sandbox::Subject,
-    ) -> bool {
+    fn harmless(&self, _home: &std::path::Path, _var: &dyn Fn(&str) -> Option<String>) -> super::adapter::Harmless {
         // Its model list and release check on GitHub, and its feature flags.
-        what.is_host_among(&["raw.githubusercontent.com", "api.github.com", "ab.chatgpt.com"])
+        let hosts = &["raw.githubusercontent.com", "api.github.com", "ab.chatgpt.com"];
+        super::adapter::Harmless { hosts, paths: Vec::new() }
     }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()

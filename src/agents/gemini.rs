@@ -256,14 +256,9 @@ impl super::adapter::AgentAdapter for Gemini {
         // Hooks and MCP servers in its settings; extensions are code.
         ["settings.json", "extensions"].iter().map(|f| home.join(".gemini").join(f)).collect()
     }
-    fn expected(
-        &self,
-        _home: &std::path::Path,
-        _var: &dyn Fn(&str) -> Option<String>,
-        what: &crate::sandbox::Subject,
-    ) -> bool {
+    fn harmless(&self, _home: &std::path::Path, _var: &dyn Fn(&str) -> Option<String>) -> super::adapter::Harmless {
         // Its usage statistics.
-        what.is_host_among(&["play.googleapis.com"])
+        super::adapter::Harmless { hosts: &["play.googleapis.com"], paths: Vec::new() }
     }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()

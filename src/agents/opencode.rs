@@ -283,20 +283,17 @@ impl super::adapter::AgentAdapter for Opencode {
             .map(|f| config.join(f))
             .collect()
     }
-    fn expected(
-        &self,
-        home: &std::path::Path,
-        var: &dyn Fn(&str) -> Option<String>,
-        what: &crate::sandbox::Subject,
-    ) -> bool {
-        // Its model catalogue, and the grammars its terminal UI downloads and keeps (code
-        // it would load when you run it yourself: not written from the sandbox).
+    fn harmless(&self, home: &std::path::Path, var: &dyn Fn(&str) -> Option<String>) -> super::adapter::Harmless {
+        // Its model catalogue; the grammars its terminal UI downloads and keeps (code it
+        // would load when you run it yourself: not written from the sandbox); and its
+        // config, which it makes at its first start and which stays read-only to it (it
+        // names MCP servers and plugins).
         let data = super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share");
-        // Its config, which it makes at its first start, stays read-only to it (it names
-        // MCP servers and plugins).
         let config = super::adapter::dir_of(home, var, "XDG_CONFIG_HOME", ".config").join("opencode");
-        what.is_host_among(&["models.dev", "opencode.ai"])
-            || what.is_beneath(&[data.join("opentui"), config.join("opencode.json"), config.join("opencode.jsonc")])
+        super::adapter::Harmless {
+            hosts: &["models.dev", "opencode.ai"],
+            paths: vec![data.join("opentui"), config.join("opencode.json"), config.join("opencode.jsonc")],
+        }
     }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()

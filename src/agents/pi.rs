@@ -246,15 +246,10 @@ impl super::adapter::AgentAdapter for Pi {
     ) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
         (vec![home.join(".pi")], Vec::new())
     }
-    fn expected(
-        &self,
-        home: &std::path::Path,
-        _var: &dyn Fn(&str) -> Option<String>,
-        what: &crate::sandbox::Subject,
-    ) -> bool {
+    fn harmless(&self, home: &std::path::Path, _var: &dyn Fn(&str) -> Option<String>) -> super::adapter::Harmless {
         // It notes in its settings the last changelog it showed; the file stays read-only to
         // it (it names the packages and the shell it runs).
-        what.is_beneath(&[home.join(".pi/agent/settings.json")])
+        super::adapter::Harmless { hosts: &[], paths: vec![home.join(".pi/agent/settings.json")] }
     }
     fn runs_code(&self, home: &std::path::Path, _var: &dyn Fn(&str) -> Option<String>) -> Vec<std::path::PathBuf> {
         // Its settings name packages it installs and loads; extensions, hooks and tools are

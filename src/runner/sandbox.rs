@@ -227,10 +227,9 @@ impl Runner {
             (m.agent, m.spec.env.clone())
         };
         let var = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let expected = subject.is_dns()
-            || agent.is_some_and(|kind| {
-                crate::agents::adapter::adapter(kind).expected(&crate::paths::home(), &var, &subject)
-            });
+        let expected = agent
+            .is_some_and(|kind| crate::agents::adapter::expected(kind, &crate::paths::home(), &var, &subject))
+            || subject.is_dns();
         if expected {
             let mut m = p.meta.lock();
             if !seen_within(&m.expected_refusals, what, now, 60) {

@@ -693,10 +693,10 @@ mod tests {
 
     #[test]
     fn each_agents_expected_refusals_are_its_harmless_ones_only() {
-        use crate::agents::{AgentKind, adapter::adapter};
+        use crate::agents::AgentKind;
         let home = Path::new("/h");
         let none = |_: &str| None;
-        let expected = |k: AgentKind, s: Subject| adapter(k).expected(home, &none, &s);
+        let expected = |k: AgentKind, s: Subject| crate::agents::adapter::expected(k, home, &none, &s);
         assert!(expected(AgentKind::Claude, Subject::Host("downloads.claude.ai", 443)));
         assert!(expected(AgentKind::Claude, Subject::Path(Path::new("/h/.local/share/applications/claude.desktop"))));
         assert!(!expected(AgentKind::Codex, Subject::Host("downloads.claude.ai", 443)), "each agent its own");

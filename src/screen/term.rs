@@ -866,7 +866,6 @@ fn extended_color<'a>(p: &[u16], rest: &mut impl Iterator<Item = &'a [u16]>) -> 
     }
 }
 
-/// The DEC special graphics set: line drawing for programs that switch with `ESC ( 0`.
 /// An X11 colour as OSC 4/10/11/12 write them: `rgb:R/G/B` (1 to 4 hex digits each) or
 /// `#RGB`, `#RRGGBB`, `#RRRRGGGGBBBB`.
 pub fn parse_color_spec(spec: &str) -> Option<(u8, u8, u8)> {
@@ -897,6 +896,7 @@ pub fn parse_color_spec(spec: &str) -> Option<(u8, u8, u8)> {
     }
 }
 
+/// The DEC special graphics set: line drawing for programs that switch with `ESC ( 0`.
 fn dec_graphics(c: char) -> char {
     match c {
         '_' => ' ',
