@@ -1,0 +1,161 @@
+//! Panes driven by scripts and by each other: capture, send (to one, many, a tab), and
+//! the last reply an agent gave.
+
+use super::*;
+
+impl Runner {
+    /// A pane's screen and scrollback as text (`teamster capture`): its last `lines` lines
+    /// once blank rows at the end are left out, with SGR styles if `ansi`.
+    pub fn capture(&self, target: &str, lines: Option<u32>) -> Result<Reply, String> {
+        let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
+        // Copied under the screen's lock, read after it.
+        let copied = pane.screen.lock().copy_lines();
+        let mut rows = WireRow::of_lines(&copied);
+        let from = lines.map_or(0, |n| rows.len().saturating_sub(n as usize));
+        Ok(Reply::Captured { session, pane: id, rows: rows.split_off(from) })
+    }
+
+    /// `send` to every agent pane of a session, or of one tab, at once.
+    pub async fn send_many(
+        self: &Arc<Self>,
+        session: Option<String>,
+        near: Option<PaneId>,
+        tab_only: bool,
+        text: String,
+        keys: Vec<crate::input::Key>,
+        enter: bool,
+    ) -> Result<Reply, String> {
+        let targets: Vec<PaneId> = {
+            let st = self.state.lock();
+            let s = session_ref(&st, session_for(&st, session.as_deref(), near)?)?;
+            let tabs: Vec<&Tab> = match (tab_only, near) {
+                (false, _) => s.tabs.iter().collect(),
+                (true, Some(p)) if s.tabs.iter().any(|t| t.layout.contains(p)) => {
+                    s.tabs.iter().filter(|t| t.layout.contains(p)).collect()
+                }
+                (true, _) => s.tabs.get(s.active).into_iter().collect(),
+            };
+            let agent = |p: &PaneId| st.panes.get(p).is_some_and(|p| p.meta.lock().agent.is_some());
+            tabs.iter().flat_map(|t| t.layout.panes()).filter(agent).collect()
+        };
+        if targets.is_empty() {
+            return Err(format!("no agent runs in {}", if tab_only { "that tab" } else { "that session" }));
+        }
+        let sessions = self.list();
+        let tasks: Vec<_> = targets
+            .into_iter()
+            .map(|pane| {
+                let (runner, text, keys) = (self.clone(), text.clone(), keys.clone());
+                let place = crate::protocol::place_of(&sessions, pane).unwrap_or_else(|| pane.to_string());
+                tokio::spawn(async move {
+                    let (sent, why, message) = match runner.send(&pane.to_string(), text, keys, enter).await {
+                        Ok(Reply::NotSent { why, message }) => (false, Some(why), message),
+                        Ok(Reply::Text { text }) => (true, None, text),
+                        Ok(_) => (true, None, String::new()),
+                        Err(e) => (false, None, e),
+                    };
+                    crate::protocol::Delivery { pane, place, sent, why, message }
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.map_err(|e| format!("a send failed: {e}"))?);
+        }
+        Ok(Reply::SentMany { results })
+    }
+
+    /// What a pane's agent answered at the end of its last turn.
+    pub fn last_answer(&self, target: &str) -> Result<Reply, String> {
+        let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
+        let m = pane.meta.lock();
+        match (&m.last_answer, m.agent) {
+            (Some(text), _) => Ok(Reply::Answer { session, pane: id, text: text.clone() }),
+            (None, None) => Err(format!(
+                "pane {id} runs no agent: it has no answers to give (`teamster capture {id}` prints its screen)"
+            )),
+            (None, Some(_)) => Err(format!(
+                "pane {id}'s agent has not answered yet (teamster reads an answer off its model's reply when a turn ends)"
+            )),
+        }
+    }
+
+    /// Types a prompt for a pane's agent (`teamster send`) and, with Enter, waits until the
+    /// agent has taken it (its prompt hook says it works). Typing nothing while it shows a
+    /// dialog (a routine prompt must never answer one) or is not ready for a prompt.
+    pub async fn send(
+        &self,
+        target: &str,
+        text: String,
+        keys: Vec<crate::input::Key>,
+        enter: bool,
+    ) -> Result<Reply, String> {
+        use crate::agents::AgentState;
+        use crate::input::InputEvent;
+        use crate::protocol::NotSent;
+        let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let (pane, asks) = {
+            let st = self.state.lock();
+            let pane = st.panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
+            (pane, st.pending.values().any(|p| p.pane == id))
+        };
+        let (agent, state, exited) = {
+            let m = pane.meta.lock();
+            (m.agent, m.agent_state, m.state != PaneState::Running)
+        };
+        let refuse = |why, message: String| Ok(Reply::NotSent { why, message });
+        if exited {
+            return refuse(NotSent::Exited, format!("pane {id} has exited; nothing was typed"));
+        }
+        if agent.is_some() {
+            if asks || state == AgentState::NeedsApproval {
+                let message = format!(
+                    "pane {id}'s agent is asking for a decision; nothing was typed (a prompt would answer it): `teamster approvals`"
+                );
+                return refuse(NotSent::Dialog, message);
+            }
+            if !matches!(state, AgentState::WaitingForInput | AgentState::Idle) {
+                let message = format!(
+                    "pane {id}'s agent is {}; nothing was typed: `teamster wait {id} --for waiting` first",
+                    state.words()
+                );
+                return refuse(NotSent::Busy, message);
+            }
+        }
+        // Text is typed as text: a control character in it (from another agent's answer,
+        // say) is shown, never obeyed; named keys are how keys are pressed.
+        let text = crate::text::visible_lines(&text.replace("\r\n", "\n")).into_owned();
+        // Typed as the TUI types what a person types and pastes, for the modes the program
+        // set (a paste's own end marker cannot end it early).
+        let typed = !text.is_empty() || !keys.is_empty();
+        let mut events =
+            vec![if text.contains('\n') { InputEvent::Paste(text) } else { InputEvent::Raw(text.into_bytes()) }];
+        events.extend(keys.into_iter().map(InputEvent::Key));
+        let changed = {
+            let st = self.state.lock();
+            st.sessions.get(&pane.session).map(|s| s.changed.subscribe()).ok_or("the session ended")?
+        };
+        if !enter {
+            pane.type_events(&events);
+            return Ok(Reply::Text { text: format!("typed into pane {id}") });
+        }
+        match pane.submit(if typed { &events } else { &[] }, changed).await {
+            pane::Submitted::Taken => Ok(Reply::Text { text: format!("pane {id} took the prompt") }),
+            pane::Submitted::NotTaken(now) => {
+                Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()))
+            }
+            pane::Submitted::SessionEnded => Err("the session ended".into()),
+        }
+    }
+
+    pub fn pane(&self, session: u32, pane: PaneId) -> Result<Arc<Pane>, String> {
+        let st = self.state.lock();
+        st.panes
+            .get(&pane)
+            .filter(|p| p.session == session)
+            .cloned()
+            .ok_or_else(|| format!("no pane {pane} in this session"))
+    }
+}
