@@ -1,7 +1,7 @@
 //! What the runner does with agents' hooks: their state, their conversations, and their
 //! tool calls (decided by the control layer).
 
-use super::control::{Action, deny_pending_of};
+use super::control::Action;
 use super::pane::DialogAnswer;
 use super::{Runner, SessionEvent, State};
 use crate::agents::{AgentState, Answer, HookEvent, ToolCall};
@@ -10,9 +10,6 @@ use crate::layout::PaneId;
 use crate::protocol::HookRequest;
 use crate::protocol::{AlertKind, ServerMsg};
 use std::sync::Arc;
-
-/// How long an approval made in teamster also answers the agent's own dialog for that call.
-const APPROVAL_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Runner {
     /// Applies what a hook reports, and answers it.
@@ -53,7 +50,7 @@ impl Runner {
                 HookEvent::TurnFinished => {
                     // A call still held belongs to a turn that is over (the user interrupted it).
                     let mut st = self.state.lock();
-                    if deny_pending_of(&mut st, pane, "the agent's turn ended before a decision") {
+                    if st.queue.deny_all_of(pane, "the agent's turn ended before a decision") {
                         self.broadcast_pending(&st);
                     }
                     self.set_state_locked(&mut st, pane, AgentState::WaitingForInput);
@@ -198,10 +195,7 @@ impl Runner {
 
     /// Whether the user approved `call` in this pane a moment ago (and forgets it).
     fn take_approval(&self, pane: PaneId, call: &ToolCall) -> bool {
-        let mut st = self.state.lock();
-        st.approved.retain(|(_, _, at)| at.elapsed() < APPROVAL_MEMORY);
-        let found = st.approved.iter().position(|(p, what, _)| *p == pane && *what == call.summary());
-        found.map(|i| st.approved.remove(i)).is_some()
+        self.state.lock().queue.take_approved(pane, call, std::time::Instant::now())
     }
 
     fn set_conversation(&self, pane: PaneId, id: String) {
@@ -232,7 +226,7 @@ impl Runner {
     pub(super) fn set_state_locked(&self, st: &mut State, pane: PaneId, state: AgentState) {
         let Some(p) = st.panes.get(&pane).cloned() else { return };
         // Held calls outrank what the agent's own hooks say until they are decided.
-        let state = if st.pending.values().any(|q| q.pane == pane) { AgentState::NeedsApproval } else { state };
+        let state = if st.queue.waits_on(pane) { AgentState::NeedsApproval } else { state };
         // Stopped by a spend cap, the agent ends its turn with the error: it stays stopped
         // (not merely waiting) until it works again.
         let capped = p.meta.lock().agent_state == AgentState::StoppedBySpendCap;

@@ -324,7 +324,7 @@ fn typed_into(st: &super::State, tab: &super::Tab, pane: Option<PaneId>) -> Vec<
         None if !tab.synchronized => vec![tab.focused],
         None => {
             let asks = |p: PaneId| {
-                st.pending.values().any(|q| q.pane == p)
+                st.queue.waits_on(p)
                     || st.panes.get(&p).is_some_and(|x| {
                         let m = x.meta.lock();
                         m.agent_state == crate::agents::AgentState::NeedsApproval

@@ -262,7 +262,7 @@ impl Runner {
             task.abort();
         }
         drop(hooks);
-        if control::deny_pending_of(st, pane, why) {
+        if st.queue.deny_all_of(pane, why) {
             self.broadcast_pending(st);
         }
         Some(p)

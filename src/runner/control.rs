@@ -4,6 +4,7 @@
 //! time runs out. Every decision goes to the audit log; spend goes to the state database
 //! as it happens.
 
+use super::approvals::{Pending, RETRY_GRACE};
 use super::store::{DecisionRecord, SpendRecord};
 use super::{Runner, State, log, now_secs};
 use crate::agents::{AgentState, ToolCall};
@@ -21,18 +22,6 @@ use tokio::sync::oneshot;
 /// How many of the latest decisions the sidebar's history keeps.
 const RECENT: usize = 20;
 
-/// How long a held model call whose agent gave up waiting (its HTTP client timed out) stays
-/// in the queue for the agent's retry, which takes the same item.
-const RETRY_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// A decision on a held model call that came while its agent was away, for its retry.
-pub struct KeptAnswer {
-    pane: PaneId,
-    action: Action,
-    answer: (Answer, DecidedBy),
-    at: std::time::Instant,
-}
-
 /// What waits for a verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -49,7 +38,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn call(&self) -> Option<&ToolCall> {
+    pub fn call(&self) -> Option<&ToolCall> {
         match self {
             Action::ToolCall(c) | Action::AgentDialog(c) => Some(c),
             Action::LlmRequest { .. } | Action::Effect(_) => None,
@@ -57,7 +46,7 @@ impl Action {
     }
 
     /// The kind of action, as the audit log and the queue name it.
-    fn kind(&self) -> ActionKind {
+    pub fn kind(&self) -> ActionKind {
         match self {
             Action::ToolCall(_) | Action::AgentDialog(_) => ActionKind::ToolCall,
             Action::LlmRequest { .. } => ActionKind::LlmRequest,
@@ -76,46 +65,9 @@ enum Asker {
     Agent,
 }
 
-/// An action held for a person.
-pub struct Pending {
-    pub id: u64,
-    pub pane: PaneId,
-    pub session: u32,
-    pub agent: String,
-    pub action: Action,
-    /// What it wants to do, in one line.
-    pub what: String,
-    pub rule: Option<String>,
-    pub reason: String,
-    pub source: PendingSource,
-    pub warning: Option<String>,
-    pub since: u64,
-    pub deadline: u64,
-    /// Marks the asking rule changes when a person approves.
-    on_approve: Vec<MarkChange>,
-    /// For "always allow": the tool and exact command or files, and the workspace.
-    allow_key: Option<(String, String)>,
-    workspace: PathBuf,
-    reply: oneshot::Sender<(Answer, DecidedBy)>,
-    /// Its agent stopped waiting (a model call whose client gave up): kept for a retry.
-    orphaned: bool,
-}
-
 /// What the agent's side is told of an action: decided, or `None` when no rule spoke (the
 /// agent's own rules decide).
 pub type Answer = Option<Decision>;
-
-/// Denies whatever a closing pane (or a finished turn) still waits on, so its hook returns;
-/// whether there was anything.
-pub fn deny_pending_of(st: &mut State, pane: PaneId, reason: &str) -> bool {
-    let ids: Vec<u64> = st.pending.values().filter(|p| p.pane == pane).map(|p| p.id).collect();
-    for id in &ids {
-        if let Some(p) = st.pending.remove(id) {
-            let _ = p.reply.send((Some(Decision::deny(reason)), DecidedBy::Teamster));
-        }
-    }
-    !ids.is_empty()
-}
 
 /// An action held for a person, for as long as someone waits for its answer: dropped
 /// unanswered (the agent cancelled the call, its hook or request went away), it is
@@ -136,13 +88,11 @@ impl Drop for Held {
         if self.retried
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            if let Some(p) = self.runner.state.lock().pending.get_mut(&self.id) {
-                p.orphaned = true;
-            }
+            self.runner.state.lock().queue.orphan(self.id);
             let (runner, id, pane) = (self.runner.clone(), self.id, self.pane);
             rt.spawn(async move {
                 tokio::time::sleep(RETRY_GRACE).await;
-                let orphaned = runner.state.lock().pending.get(&id).is_some_and(|p| p.orphaned);
+                let orphaned = runner.state.lock().queue.is_orphaned(id);
                 if orphaned {
                     runner.withdraw(id, pane, record);
                 }
@@ -360,9 +310,8 @@ impl Runner {
     fn withdraw(&self, id: u64, pane: PaneId, record: DecisionRecord) {
         {
             let mut st = self.state.lock();
-            let now = std::time::Instant::now();
-            st.kept_answers.retain(|k| now.duration_since(k.at) < RETRY_GRACE);
-            if st.pending.remove(&id).is_none() {
+            st.queue.forget_old_answers(std::time::Instant::now());
+            if st.queue.take(id).is_none() {
                 return;
             }
             self.set_state_locked(&mut st, pane, AgentState::Working);
@@ -404,42 +353,22 @@ impl Runner {
             });
             return answer;
         }
-        let mut tx = Some(tx);
         let adopted = match retried {
-            true => {
-                self.state.lock().pending.values_mut().find(|p| p.orphaned && p.pane == pane && p.action == action).map(
-                    |p| {
-                        p.orphaned = false;
-                        if let Some(tx) = tx.take() {
-                            p.reply = tx;
-                        }
-                        (p.id, p.deadline)
-                    },
-                )
-            }
-            false => None,
+            true => self.state.lock().queue.adopt_retry(pane, &action, tx),
+            false => Err(tx),
         };
-        // Numbered in the state database, so an id never comes back after a restart; in
-        // memory only if the database fails.
-        let stored = if adopted.is_some() { Ok(0) } else { self.store.lock().next_number("approval") };
-        let (id, deadline) = if let Some(held) = adopted {
-            held
-        } else {
-            let mut guard = self.state.lock();
-            let st = &mut *guard;
-            let id = match stored {
-                Ok(n) => n.max(st.next_pending + 1),
-                Err(e) => {
-                    log(&e);
-                    st.next_pending + 1
-                }
-            };
-            st.next_pending = id;
-            let now = now_secs();
-            let warning = self.sandbox_warning_locked(st, pane, &action);
-            st.pending.insert(
-                id,
-                Pending {
+        let (id, deadline) = match adopted {
+            Ok(held) => held,
+            Err(reply) => {
+                // Numbered in the state database, so an id never comes back after a restart; in
+                // memory only if the database fails.
+                let stored = self.store.lock().next_number("approval").map_err(|e| log(&e)).ok();
+                let mut guard = self.state.lock();
+                let st = &mut *guard;
+                let id = st.queue.next_id(stored);
+                let now = now_secs();
+                let warning = self.sandbox_warning_locked(st, pane, &action);
+                st.queue.hold(Pending {
                     id,
                     pane,
                     session,
@@ -455,13 +384,13 @@ impl Runner {
                     on_approve,
                     allow_key,
                     workspace,
-                    reply: tx.take().unwrap_or_else(|| oneshot::channel().0),
+                    reply,
                     orphaned: false,
-                },
-            );
-            self.set_state_locked(st, pane, AgentState::NeedsApproval);
-            self.broadcast_pending(st);
-            (id, now + timeout)
+                });
+                self.set_state_locked(st, pane, AgentState::NeedsApproval);
+                self.broadcast_pending(st);
+                (id, now + timeout)
+            }
         };
         // If nobody waits for the answer any more (the agent cancelled the call, its hook
         // went away, the request was dropped), the guard withdraws it (a model call after
@@ -477,7 +406,7 @@ impl Runner {
             Err(_) => {
                 let mut st = self.state.lock();
                 // A person may have answered just as time ran out: then that answer stands.
-                match st.pending.remove(&id) {
+                match st.queue.take(id) {
                     Some(_) => {
                         self.broadcast_pending(&st);
                         // The agent's own dialog is still there to answer; a rule's ask is
@@ -508,11 +437,7 @@ impl Runner {
 
     /// The answer kept for a retry of `action` by `pane`'s agent, if one came in time.
     fn kept_answer(&self, pane: PaneId, action: &Action) -> Option<(Answer, DecidedBy)> {
-        let mut st = self.state.lock();
-        let now = std::time::Instant::now();
-        st.kept_answers.retain(|k| now.duration_since(k.at) < RETRY_GRACE);
-        let i = st.kept_answers.iter().position(|k| k.pane == pane && k.action == *action)?;
-        Some(st.kept_answers.remove(i).answer)
+        self.state.lock().queue.kept_answer(pane, action, std::time::Instant::now())
     }
 
     /// What the pane's sandbox will refuse of `action` even once approved (a write outside
@@ -540,19 +465,7 @@ impl Runner {
     /// leaves every queue, with that answer.
     pub fn answered_in_pane(&self, pane: PaneId, which: impl Fn(&ToolCall) -> bool, decision: Decision) {
         let mut st = self.state.lock();
-        let ids: Vec<u64> = st
-            .pending
-            .values()
-            .filter(|p| p.pane == pane && p.source == PendingSource::Agent)
-            .filter(|p| matches!(&p.action, Action::AgentDialog(c) if which(c)))
-            .map(|p| p.id)
-            .collect();
-        for id in &ids {
-            if let Some(p) = st.pending.remove(id) {
-                let _ = p.reply.send((Some(decision.clone()), DecidedBy::You(Surface::Pane)));
-            }
-        }
-        if !ids.is_empty() {
+        if st.queue.answered_in_pane(pane, which, &decision) {
             self.broadcast_pending(&st);
         }
     }
@@ -565,7 +478,7 @@ impl Runner {
         let st = &mut *guard;
         // Only a tool call can be allowed for good; a push, a download, a contact or a
         // model call is judged each time it happens.
-        if let (Decision::ApproveAlways { .. }, Some(p)) = (&decision, st.pending.get(&id))
+        if let (Decision::ApproveAlways { .. }, Some(p)) = (&decision, st.queue.get(id))
             && p.allow_key.is_none()
         {
             return Err(format!(
@@ -573,18 +486,11 @@ impl Runner {
                 p.action.kind().words()
             ));
         }
-        let p = st.pending.remove(&id).ok_or_else(|| {
-            let waiting: Vec<String> = st.pending.keys().map(u64::to_string).collect();
-            if waiting.is_empty() {
-                format!("no pending action {id}; nothing is waiting")
-            } else {
-                format!("no pending action {id}; waiting: {}", waiting.join(", "))
-            }
-        })?;
+        let p = st.queue.take(id).ok_or_else(|| st.queue.no_such(id))?;
         if decision.approves() {
             self.change_marks(st, p.session, &p.on_approve);
             if let Some(call) = p.action.call() {
-                st.approved.push((p.pane, call.summary(), std::time::Instant::now()));
+                st.queue.remember_approved(p.pane, call, std::time::Instant::now());
             }
             if let (Decision::ApproveAlways { scope }, Some((tool, what))) = (&decision, &p.allow_key) {
                 let scope = match scope {
@@ -606,23 +512,19 @@ impl Runner {
             }
         }
         // Its agent gave up waiting: the answer waits for its retry.
-        if let Err(answer) = p.reply.send((Some(decision), by))
-            && p.orphaned
-        {
-            st.kept_answers.push(KeptAnswer { pane: p.pane, action: p.action, answer, at: std::time::Instant::now() });
-        }
+        st.queue.answer(p, (Some(decision), by), std::time::Instant::now());
         self.broadcast_pending(st);
         Ok(())
     }
 
     pub fn approvals(&self) -> Vec<PendingView> {
         let st = self.state.lock();
-        pending_views(&st)
+        st.pending_views()
     }
 
     /// Tells every attached client what is pending now.
     pub(super) fn broadcast_pending(&self, st: &State) {
-        let pending = pending_views(st);
+        let pending = st.pending_views();
         for s in st.sessions.values() {
             let _ = s.events.send(super::SessionEvent::Message(ServerMsg::Pending { pending: pending.clone() }));
         }
@@ -787,32 +689,6 @@ impl Runner {
         }
         None
     }
-}
-
-fn pending_views(st: &State) -> Vec<PendingView> {
-    st.pending
-        .values()
-        .map(|p| PendingView {
-            id: p.id,
-            session: st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default(),
-            pane: p.pane,
-            agent: p.agent.clone(),
-            kind: p.action.kind(),
-            tool: match &p.action {
-                Action::ToolCall(c) | Action::AgentDialog(c) => c.tool.clone(),
-                Action::LlmRequest { provider, .. } => provider.clone(),
-                Action::Effect(e) => e.kind().word().into(),
-            },
-            what: p.what.clone(),
-            rule: p.rule.clone(),
-            reason: p.reason.clone(),
-            source: p.source,
-            warning: p.warning.clone(),
-            diff: p.action.call().and_then(|c| c.diff.clone()),
-            since: p.since,
-            deadline: p.deadline,
-        })
-        .collect()
 }
 
 /// The same call, as two hooks of one agent report it (its tool and its command or files;

@@ -99,7 +99,7 @@ impl Runner {
         let (pane, asks) = {
             let st = self.state.lock();
             let pane = st.panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
-            (pane, st.pending.values().any(|p| p.pane == id))
+            (pane, st.queue.waits_on(id))
         };
         let (agent, state, exited) = {
             let m = pane.meta.lock();

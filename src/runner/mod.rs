@@ -7,6 +7,7 @@
 //! own screen and bumps the counter itself.
 
 mod agents;
+mod approvals;
 mod client;
 mod commands;
 mod config_watch;
@@ -53,13 +54,8 @@ pub struct State {
     pub panes: HashMap<PaneId, Arc<Pane>>,
     /// Which agent pane each proxy token (`/t/TOKEN/…` in its base URLs) belongs to.
     proxy_tokens: HashMap<String, PaneId>,
-    /// Actions waiting for a verdict, by id (oldest first).
-    pending: BTreeMap<u64, control::Pending>,
-    next_pending: u64,
-    /// Calls approved in teamster, remembered briefly to answer the agent's own dialog.
-    approved: Vec<(PaneId, String, std::time::Instant)>,
-    /// Answers given to model calls whose agent had given up waiting, for its retry.
-    kept_answers: Vec<control::KeptAnswer>,
+    /// Actions waiting for a person.
+    queue: approvals::Queue,
     next_session: u32,
     next_pane: PaneId,
     next_tab: u32,
@@ -68,6 +64,11 @@ pub struct State {
 
 impl State {
     /// A pane id never used before.
+    /// What waits for a person, as clients show it.
+    fn pending_views(&self) -> Vec<crate::protocol::PendingView> {
+        self.queue.views(|id| self.sessions.get(&id).map(|s| s.name.clone()).unwrap_or_default())
+    }
+
     fn new_pane_id(&mut self) -> PaneId {
         self.next_pane += 1;
         self.next_pane
@@ -434,7 +435,7 @@ impl Runner {
             }
         };
         log(&format!("pane {pane} exited: code {code:?} signal {signal:?}"));
-        if control::deny_pending_of(&mut st, pane, "the agent exited") {
+        if st.queue.deny_all_of(pane, "the agent exited") {
             self.broadcast_pending(&st);
         }
         if close {
