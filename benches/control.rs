@@ -355,6 +355,7 @@ fn sandbox_costs(quick: bool) {
             readable: &[],
             empty: &[PathBuf::from("/run"), dir.join("run")],
             protect: &[],
+            repos: &[],
             hook_socket: &dir.join("run/hooks.sock"),
             program: None,
             port: 4000,

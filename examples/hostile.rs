@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 fn main() {
     let results = std::env::var("RESULTS").unwrap_or_else(|_| "results.txt".into());
-    let mut out = Vec::new();
-    let mut say = |line: String| out.push(line);
+    let out = std::cell::RefCell::new(Vec::new());
+    let say = |line: String| out.borrow_mut().push(line);
     let bus = std::env::var("BUS").unwrap_or_default();
     let port: u16 = std::env::var("HTTPS_PROXY")
         .ok()
@@ -131,8 +131,44 @@ fn main() {
         say(if ok { format!("works: {what}") } else { format!("BROKEN: {what}") });
     }
 
+    // 9. Git's own files in any git directory, and repositories of its own inside: what
+    //    git follows to its config and hooks (commondir), a submodule's git directory, a
+    //    nested repository whose config a `git status` of the outer one would run.
+    say(outcome(std::fs::write(".git/commondir", "x\n").is_ok(), "create .git/commondir"));
+    say(outcome(std::fs::create_dir(".git/modules").is_ok(), "make .git/modules"));
+    say(outcome(std::fs::write(".git/config.worktree", planted).is_ok(), "create .git/config.worktree"));
+    let _ = std::fs::create_dir("sub");
+    say(outcome(std::fs::create_dir("sub/.git").is_ok(), "make a nested repository's .git"));
+    say(outcome(std::fs::write("sub/.git", "gitdir: ../evil\n").is_ok(), "make a nested .git file"));
+    let commit = std::fs::write(".git/teamster-probe", "x").is_ok();
+    let _ = std::fs::remove_file(".git/teamster-probe");
+    say(if commit { "works: write in .git (commits)".into() } else { "BROKEN: write in .git (commits)".into() });
+    // 10. A protected file behind a symlinked directory (dotfiles kept elsewhere).
+    say(outcome(std::fs::write("dots/codex/config.toml", "x").is_ok(), "create a protected file where it really is"));
+    say(outcome(std::fs::write(".codex/config.toml", "x").is_ok(), "create a protected file through its symlink"));
+    // 11. A socket a program of the user's listens on, in the workspace.
+    let outside = std::os::unix::net::UnixStream::connect("outside.sock")
+        .and_then(|mut s| s.write_all(b"COPY x TO PROGRAM 'touch /tmp/PWNED'"));
+    say(outcome(outside.is_ok(), "talk to a socket the user's program made in the workspace"));
+    // 12. The user's System V shared memory (key 0x7e57 made by the test).
+    // SAFETY: shmget takes plain values.
+    let shm = unsafe { libc::shmget(0x7e57, 0, 0) };
+    say(outcome(shm >= 0, "reach the user's System V shared memory"));
+    // Its own terminal, opened to write, is its own (not the maker's, which has none).
+    let tty = std::fs::OpenOptions::new().write(true).open("/dev/tty").and_then(|mut t| t.write_all(b"tty ok\r\n"));
+    say(if tty.is_ok() { "works: open /dev/tty to write".into() } else { "BROKEN: open /dev/tty to write".into() });
+    // 13. Your own git rewrites .git/config (renaming a new one over it) while the agent
+    //     runs: the file is still out of its reach afterwards. The test says when, through
+    //     a FIFO, once it has seen this line.
+    say("waiting for your git".into());
+    let _ = std::fs::write(&results, out.borrow().join("\n") + "\n");
+    let _ = std::fs::read("go.fifo");
+    let append =
+        std::fs::OpenOptions::new().append(true).open(".git/config").and_then(|mut f| f.write_all(planted.as_bytes()));
+    say(outcome(append.is_ok(), "write .git/config after your git replaced it"));
+
     say("done".into());
-    let text = out.join("\n") + "\n";
+    let text = out.borrow().join("\n") + "\n";
     let _ = std::fs::write(&results, text);
     loop {
         std::thread::park();

@@ -30,6 +30,16 @@ struct World {
     bus: std::os::unix::net::UnixListener,
     bus_path: std::path::PathBuf,
     results: std::path::PathBuf,
+    outside: std::os::unix::net::UnixListener,
+    /// A System V shared memory segment of the user's.
+    shm: i32,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // SAFETY: removes the segment this test made.
+        unsafe { libc::shmctl(self.shm, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
 }
 
 /// A workspace that is a git repository with editor settings, a Unix socket of the user's
@@ -51,8 +61,18 @@ fn world() -> World {
         hostile().display(),
         shared.display()
     ));
+    // Dotfiles kept elsewhere: the project's .codex is a symlink to them.
+    std::fs::create_dir_all(work.join("dots/codex")).expect("dots");
+    std::os::unix::fs::symlink("dots/codex", work.join(".codex")).expect("symlink");
+    // A program of yours listening in the workspace (a project's database, say).
+    let outside = std::os::unix::net::UnixListener::bind(work.join("outside.sock")).expect("outside.sock");
+    outside.set_nonblocking(true).expect("nonblocking");
+    nix::unistd::mkfifo(&work.join("go.fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("fifo");
     let results = env.dir.join("work/results.txt");
-    World { env, bus, bus_path, results }
+    // SAFETY: shmget takes plain values.
+    let shm = unsafe { libc::shmget(0x7e57, 4096, libc::IPC_CREAT | 0o600) };
+    assert!(shm >= 0, "no System V shared memory to try");
+    World { env, bus, bus_path, results, outside, shm }
 }
 
 impl World {
@@ -68,10 +88,31 @@ impl World {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// What the agent wrote, all of it: half way, your own git rewrites `.git/config` (by
+    /// renaming a new one over it, as `git config` does), then the agent goes on.
     fn results(&self) -> String {
+        self.results_up_to("waiting for your git");
+        let work = self.env.dir.join("work");
+        let git = std::process::Command::new("git")
+            .args(["config", "user.name", "you"])
+            .current_dir(&work)
+            .status()
+            .expect("git config");
+        // It fails when git follows something the agent planted (a `.git/commondir`).
+        assert!(
+            git.success(),
+            "your own git failed in the workspace after the agent:\n{}",
+            self.results_up_to("waiting for your git")
+        );
+        std::fs::write(work.join("go.fifo"), "go").expect("the agent's FIFO");
+        self.results_up_to("done")
+    }
+
+    /// What the agent wrote, once it has written `line`.
+    fn results_up_to(&self, line: &str) -> String {
         let file = &self.results;
-        self.env.wait_ls("the hostile agent to finish", |_| {
-            std::fs::read_to_string(file).is_ok_and(|r| r.contains("done"))
+        self.env.wait_ls(&format!("the hostile agent to say {line}"), |_| {
+            std::fs::read_to_string(file).is_ok_and(|r| r.lines().any(|l| l == line))
         });
         std::fs::read_to_string(file).unwrap_or_default()
     }
@@ -80,7 +121,6 @@ impl World {
 #[test]
 fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
     let w = world();
-    let config_before = std::fs::read(w.env.dir.join("work/.git/config")).expect("config");
     w.env.ok(&["-d", "--", "sh"]);
     // Another agent pane, whose hook socket the hostile one must not reach.
     w.env.ok(&["new", "waiter"]);
@@ -117,6 +157,16 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "move .git aside (to make a new one)",
         "move .claude aside",
         "create .envrc by flipping a path after the runner looked",
+        "create .git/commondir",
+        "make .git/modules",
+        "create .git/config.worktree",
+        "make a nested repository's .git",
+        "make a nested .git file",
+        "create a protected file where it really is",
+        "create a protected file through its symlink",
+        "talk to a socket the user's program made in the workspace",
+        "reach the user's System V shared memory",
+        "write .git/config after your git replaced it",
     ] {
         assert!(r.contains(&format!("blocked: {what}")), "{what} not tried:\n{r}");
     }
@@ -138,19 +188,41 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "open blocking unless asked",
         "open /dev/stderr to write",
         "write a FIFO before its reader opens it",
+        "write in .git (commits)",
+        "open /dev/tty to write",
     ] {
         assert!(r.contains(&format!("works: {what}")), "{what}:\n{r}");
     }
     // Nothing reached the user's socket, and the user's files are as they were.
     assert!(w.bus.accept().is_err(), "the user's Unix socket was reached");
-    assert_eq!(std::fs::read(w.env.dir.join("work/.git/config")).expect("config"), config_before);
+    // The config is what your own git made of it, nothing planted.
+    let config = std::fs::read_to_string(w.env.dir.join("work/.git/config")).expect("config");
+    assert!(config.contains("name = you") && !config.contains("fsmonitor"), "{config}");
     assert!(!w.env.dir.join("work/.git/hooks/pre-commit").exists());
     assert_eq!(
         std::fs::read_to_string(w.env.dir.join("work/.vscode/settings.json")).expect("settings"),
         "{\"editor.tabSize\": 4}\n"
     );
     let work = w.env.dir.join("work");
-    for missing in [".mcp.json", ".envrc", ".claude/settings.json", ".gemini", ".opencode"] {
+    // Nothing reached your program's socket but a connection closed unused.
+    let mut said = Vec::new();
+    while let Ok((mut c, _)) = w.outside.accept() {
+        use std::io::Read;
+        c.set_nonblocking(false).expect("blocking");
+        let _ = c.read_to_end(&mut said);
+    }
+    assert!(said.is_empty(), "your program's socket was sent {:?}", String::from_utf8_lossy(&said));
+    for missing in [
+        ".mcp.json",
+        ".envrc",
+        ".claude/settings.json",
+        ".gemini",
+        ".opencode",
+        ".git/commondir",
+        ".git/modules",
+        "sub/.git",
+        "dots/codex/config.toml",
+    ] {
         assert!(work.join(missing).symlink_metadata().is_err(), "{missing} was made");
     }
     assert!(work.join(".git/config").is_file() && work.join("made/deeper/b").is_file());

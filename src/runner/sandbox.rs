@@ -198,6 +198,7 @@ impl Runner {
                 readable: &readable,
                 empty: &empty,
                 protect: &protect,
+                repos: &crate::sandbox::repo_roots(cwd),
                 hook_socket: pane.hook_socket,
                 program: pane.program.as_deref(),
                 port,

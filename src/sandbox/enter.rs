@@ -259,7 +259,11 @@ fn enter_namespaces() -> io::Result<()> {
     let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     // SAFETY: unshare changes only this process's namespaces.
     check(
-        unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWNS | libc::CLONE_NEWPID) },
+        unsafe {
+            libc::unshare(
+                libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC,
+            )
+        },
         "cannot make the sandbox's namespaces",
     )?;
     std::fs::write("/proc/self/setgroups", "deny").map_err(|e| with_context(e, "cannot set up the user namespace"))?;

@@ -210,6 +210,9 @@ pub struct Plan {
     /// sandbox's maker never makes (`maker`), nor anything on the way to one but a
     /// directory.
     pub read_only: Vec<PathBuf>,
+    /// The workspace and the repository around it (resolved): beneath them, what makes
+    /// git run code is the agent's nowhere, whatever git directory it is in (`git_owns`).
+    pub repos: Vec<PathBuf>,
     /// The one Unix socket of the runner's the agent may connect to: its pane's own.
     pub hook_socket: PathBuf,
     /// The proxy's port on the sandbox's loopback.
@@ -240,6 +243,8 @@ pub struct Inputs<'a> {
     pub empty: &'a [PathBuf],
     /// Read-only beneath what is writable (see `Plan::read_only`).
     pub protect: &'a [PathBuf],
+    /// The workspace and the repository around it (`repo_roots`).
+    pub repos: &'a [PathBuf],
     pub hook_socket: &'a Path,
     /// The agent's program (put back if it lies in a covered place).
     pub program: Option<&'a Path>,
@@ -270,15 +275,48 @@ pub const PROTECTED: [&str; 16] = [
     ".gitmodules",
 ];
 
+/// What, in a git directory, makes git run code or look elsewhere for what does: its
+/// config, hooks, where its common directory is (`commondir`, which git follows for the
+/// config and hooks too), a worktree's way back (`gitdir`) and submodules' git directories.
+const GIT_OWN: [&str; 6] = ["config", "config.worktree", "commondir", "gitdir", "hooks", "modules"];
+
+/// Does `rel` (a path beneath a workspace or repository) name what makes git run code: in
+/// any git directory (`.git`, or a worktree's or submodule's inside one), its `GIT_OWN`
+/// entries; or the `.git` of a new repository nested inside (a `git status` of the outer
+/// one runs a nested one's, config and all, through a gitlink in its index)? Its objects,
+/// refs, index and logs stay writable: commits work.
+pub fn git_owns(rel: &Path) -> bool {
+    let names: Vec<&std::ffi::OsStr> = rel.iter().collect();
+    names
+        .iter()
+        .enumerate()
+        .any(|(i, name)| *name == ".git" && ((i > 0 && i + 1 == names.len()) || in_git_dir_owns(&names[i + 1..])))
+}
+
+/// `git_owns` within a git directory: `names` start at one of its entries.
+fn in_git_dir_owns(names: &[&std::ffi::OsStr]) -> bool {
+    let Some(first) = names.first().and_then(|n| n.to_str()) else { return false };
+    match (first, names.len()) {
+        // A worktree's or a submodule's own git directory inside this one.
+        ("worktrees" | "modules", n) if n > 2 => in_git_dir_owns(&names[2..]),
+        ("modules", _) => true,
+        ("worktrees", _) => false,
+        (entry, _) => GIT_OWN.contains(&entry),
+    }
+}
+
+/// The workspace `cwd` and the repository around it, if it is in one.
+pub fn repo_roots(cwd: &Path) -> Vec<PathBuf> {
+    let repo = cwd.ancestors().find(|a| a.join(".git").symlink_metadata().is_ok());
+    std::iter::once(cwd.to_path_buf()).chain(repo.filter(|r| *r != cwd).map(Path::to_path_buf)).collect()
+}
+
 /// The protected paths of the workspace `cwd` and of the repository around it, there or
 /// not (and, where one is a symlink, what it leads to), but those named in `may_change`. A
 /// repository's `.git/hooks` is made when missing, so that it can be bound read-only.
 pub fn protected_in(cwd: &Path, may_change: &[String]) -> Vec<PathBuf> {
-    let repo = cwd.ancestors().find(|a| a.join(".git").symlink_metadata().is_ok());
-    let mut roots = vec![cwd.to_path_buf()];
-    roots.extend(repo.filter(|r| *r != cwd).map(Path::to_path_buf));
     let mut out = Vec::new();
-    for root in &roots {
+    for root in &repo_roots(cwd) {
         let git = root.join(".git");
         match git.symlink_metadata() {
             // A worktree's `.git` file: where its git directory is.
@@ -357,7 +395,9 @@ pub fn plan(i: &Inputs, list: &dyn Fn(&Path) -> Vec<PathBuf>, real: &dyn Fn(&Pat
         read,
         cover,
         keep,
-        read_only: i.protect.to_vec(),
+        // Each as written and where it really is (or would be made).
+        read_only: i.protect.iter().flat_map(|p| std::iter::once(p.clone()).chain(real(p))).collect(),
+        repos: i.repos.iter().map(|r| really(r)).collect(),
         hook_socket: i.hook_socket.to_path_buf(),
         port: i.port,
         skip: i.skip.to_vec(),
@@ -389,7 +429,19 @@ pub fn list_dir(dir: &Path) -> Vec<PathBuf> {
 
 /// Where a path really is, if it is somewhere else.
 pub fn real_path(p: &Path) -> Option<PathBuf> {
-    std::fs::canonicalize(p).ok().filter(|r| r != p)
+    // A path not there yet (a protected file to be refused) resolves through the deepest
+    // part of it that is: `~/.claude/settings.json` with `~/.claude` a symlink into your
+    // dotfiles is protected where it would really be made.
+    let mut rest = Vec::new();
+    let mut base = p;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(base) {
+            let full = rest.iter().rev().fold(real, |acc: PathBuf, name| acc.join(name));
+            return (full != p).then_some(full);
+        }
+        rest.push(base.file_name()?);
+        base = base.parent()?;
+    }
 }
 
 impl Plan {
@@ -411,6 +463,7 @@ impl Plan {
     pub fn guards(&self, path: &Path) -> bool {
         let path = crate::paths::normalize(path);
         self.read_only.iter().any(|r| path.starts_with(r))
+            || self.repos.iter().any(|root| path.strip_prefix(root).is_ok_and(git_owns))
     }
 
     /// Is `path` a directory on the way to one of `read_only`? Such a place may be made as
@@ -560,6 +613,7 @@ mod tests {
                 readable: &[],
                 empty: &[p("/run"), p("/run/user/1"), p("/run/user/1/teamster")],
                 protect: &[p("/home/u/src/app/.git/config")],
+                repos: &[],
                 hook_socket: Path::new("/run/user/1/teamster/hooks/3.sock"),
                 program: None,
                 port: 4000,
@@ -767,5 +821,56 @@ mod tests {
         assert!(why.contains("run_without = [\"landlock\"]"), "{why}");
         assert_eq!(refusal(&[Feature::Landlock], &[Feature::Landlock]), None);
         assert_eq!(refusal(&[], &[]), None);
+    }
+
+    #[test]
+    fn what_makes_git_run_code_is_known_in_any_git_directory() {
+        let owns = |p: &str| git_owns(Path::new(p));
+        for p in [
+            ".git/config",
+            ".git/commondir",
+            ".git/config.worktree",
+            ".git/hooks",
+            ".git/hooks/pre-commit",
+            ".git/modules",
+            ".git/modules/lib",
+            ".git/modules/lib/config",
+            ".git/modules/lib/modules/deep/hooks/x",
+            ".git/worktrees/feature/commondir",
+            ".git/worktrees/feature/gitdir",
+            "sub/.git",
+            "sub/.git/config",
+            "a/b/.git/hooks/post-checkout",
+        ] {
+            assert!(owns(p), "{p}");
+        }
+        for p in [
+            ".git",
+            ".git/index",
+            ".git/objects/ab/cdef",
+            ".git/refs/heads/config",
+            ".git/logs/refs/heads/hooks",
+            ".git/worktrees",
+            ".git/worktrees/feature",
+            ".git/worktrees/feature/index",
+            ".git/modules/lib/objects/ab",
+            "sub/.git/objects/ab",
+            "src/config",
+            "hooks/config",
+        ] {
+            assert!(!owns(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_path_not_there_yet_resolves_where_it_would_be_made() {
+        let dir = std::env::temp_dir().join(format!("teamster-real-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("dots/codex")).unwrap();
+        std::os::unix::fs::symlink("dots/codex", dir.join(".codex")).unwrap();
+        let real = std::fs::canonicalize(&dir).unwrap();
+        assert_eq!(real_path(&dir.join(".codex/config.toml")), Some(real.join("dots/codex/config.toml")));
+        assert_eq!(real_path(&real.join("dots/none/x")), None, "nothing to resolve");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

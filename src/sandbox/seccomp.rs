@@ -343,6 +343,8 @@ fn asked(n: &Notif) -> Result<Option<Asked>, i32> {
         let path = read_cstr(pid, ptr).ok_or(libc::EFAULT)?;
         let (base, path) = match the_agent_itself(&path) {
             Some(found) => found,
+            // Its terminal, which in the maker would be the maker's (none).
+            None if path == b"/dev/tty" => (Base::Fd(controlling_terminal(pid).ok_or(libc::ENXIO)?), Vec::new()),
             None if dirfd as i32 == libc::AT_FDCWD => (Base::Cwd, path),
             None => (Base::Fd(dirfd as i32), path),
         };
@@ -356,7 +358,12 @@ fn asked(n: &Notif) -> Result<Option<Asked>, i32> {
                 libc::SYS_openat => (a[0], a[1], a[2] as i32, a[3]),
                 _ => (at_cwd, a[0], libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, a[1]),
             };
-            if flags & libc::O_CREAT == 0 {
+            // An open to write what is there goes through the maker too: a read-only bind
+            // over a protected file is gone once something outside renames over it (your
+            // own git rewriting its config), so the name is judged each time, never left to
+            // what was bound at the start.
+            let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+            if flags & libc::O_CREAT == 0 && !writes {
                 return Ok(None);
             }
             let (at, path) = place(dirfd, ptr)?;
@@ -436,6 +443,29 @@ fn the_agent_itself(path: &[u8]) -> Option<(Base, Vec<u8>)> {
         }
     }
     None
+}
+
+/// The descriptor on which thread `pid` holds its controlling terminal: the kernel's own
+/// record of it (`tty_nr` in its stat) matched against its open descriptors (a program
+/// that opens `/dev/tty` has its terminal on 0, 1 or 2 nearly always).
+fn controlling_terminal(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let tty_nr: u64 = after_name.split_whitespace().nth(4)?.parse().ok()?;
+    if tty_nr == 0 {
+        return None;
+    }
+    let (major, minor) = ((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let mut fds: Vec<i32> = fds.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    fds.sort_unstable();
+    fds.into_iter().find(|fd| {
+        nix::sys::stat::stat(format!("/proc/{pid}/fd/{fd}").as_str()).is_ok_and(|s| {
+            s.st_mode & libc::S_IFMT == libc::S_IFCHR
+                && libc::major(s.st_rdev) as u64 == major
+                && libc::minor(s.st_rdev) as u64 == minor
+        })
+    })
 }
 
 /// Sends the maker what to make, with the agent's directories as the runner took them.
@@ -640,9 +670,26 @@ fn unix_connect(
     match nix::sys::socket::UnixAddr::new(by_fd.as_str())
         .and_then(|a| nix::sys::socket::connect(socket.as_raw_fd(), &a))
     {
+        // A socket in a place the agent may write is its own only if a process of its
+        // sandbox listens on it: one your programs made there (a project's database, an
+        // editor's server) would answer as you. The listener is known once connected.
+        Ok(()) if !is_hook && !listened_in_sandbox(socket, pid) => {
+            let _ = nix::sys::socket::shutdown(socket.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+            refuse(libc::ECONNREFUSED)
+        }
         Ok(()) => Answer::Done,
         Err(e) => Answer::Fail(e as i32, None),
     }
+}
+
+/// Does a process in the same process-id namespace as `pid` (the sandbox's) listen on
+/// the Unix socket `socket` is connected to?
+fn listened_in_sandbox(socket: &OwnedFd, pid: u32) -> bool {
+    let Ok(peer) = nix::sys::socket::getsockopt(socket, nix::sys::socket::sockopt::PeerCredentials) else {
+        return false;
+    };
+    let ns = |p: i32| std::fs::metadata(format!("/proc/{p}/ns/pid")).ok().map(|m| (m.dev(), m.ino()));
+    peer.pid() > 0 && ns(peer.pid()).is_some_and(|theirs| Some(theirs) == ns(pid as i32))
 }
 
 /// The largest socket address the runner copies (`sizeof(struct sockaddr_storage)`).
