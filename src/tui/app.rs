@@ -6,10 +6,11 @@
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
 use super::sidebar::{self, Sidebar};
-use super::switcher::{Outcome, Purpose, Switcher};
+pub use super::views::{ConfirmKind, Overlay, PickerItem, PromptKind};
+use super::views::{Cost, DisplayPanes, Help, Intent, Picker, Purpose, Reaction, Share, Switcher};
 use crate::approval::{Decision, Surface};
 use crate::config::{Action, Clipboard, CopyAction, Keymap, Mode, Notify, Theme};
-use crate::input::{InputEvent, Key, KeyCode, Mods, MouseButton, MouseEvent, MouseKind};
+use crate::input::{InputEvent, Key, KeyCode, MouseButton, MouseEvent, MouseKind};
 use crate::layout::{Direction, PaneId, Rect};
 use crate::protocol::{
     AgentInfo, AlertKind, ClientMsg, Command, PaneState, Reply, ServerMsg, SessionView, Size, Spawn, WorktreeChoice,
@@ -33,92 +34,6 @@ pub enum Effect {
     ReloadConfig,
     /// Attach to another session (the switcher chose a pane there).
     SwitchSession(String),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct PickerItem {
-    pub label: String,
-    pub detail: String,
-    pub spawn: Spawn,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum PromptKind {
-    RenamePane(PaneId),
-    RenameTab,
-    Search {
-        backward: bool,
-    },
-    /// Deny a pending action, telling the agent why.
-    DenyReason(u64),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum ConfirmKind {
-    ClosePane(PaneId),
-    /// A pane with a git worktree: keep the worktree or remove it.
-    ClosePaneWorktree(PaneId),
-    CloseTab,
-    /// Approve a pending action and allow it from now on: where.
-    AlwaysAllow(u64),
-    /// A program asked to set the clipboard to this text (`clipboard = "ask"`).
-    Clipboard(String),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Overlay {
-    Picker {
-        items: Vec<PickerItem>,
-        filter: String,
-        selected: usize,
-        loading: bool,
-    },
-    Prompt {
-        kind: PromptKind,
-        input: String,
-    },
-    Confirm {
-        kind: ConfirmKind,
-        question: String,
-    },
-    Help {
-        scroll: u16,
-    },
-    /// Spend by agent, model, day and session; `None` while it loads.
-    Cost {
-        report: Option<crate::protocol::CostReport>,
-    },
-    /// This session's shares and their links; `None` while the share starts.
-    Share {
-        shares: Option<Vec<crate::protocol::ShareView>>,
-    },
-    DisplayPanes {
-        until: Instant,
-    },
-    /// Every session, tab and pane; or, to hand text on, which agent gets it.
-    Switcher(Switcher),
-}
-
-impl Overlay {
-    /// Items matching the filter, best first: names that start with it, names that
-    /// contain it, then descriptions that contain it.
-    pub fn picker_matches(items: &[PickerItem], filter: &str) -> Vec<usize> {
-        let f = filter.to_lowercase();
-        let rank = |i: &PickerItem| {
-            let label = i.label.to_lowercase();
-            if label.starts_with(&f) {
-                Some(0)
-            } else if label.contains(&f) {
-                Some(1)
-            } else {
-                i.detail.to_lowercase().contains(&f).then_some(2)
-            }
-        };
-        let mut found: Vec<(u8, usize)> =
-            items.iter().enumerate().filter_map(|(n, i)| rank(i).map(|r| (r, n))).collect();
-        found.sort();
-        found.into_iter().map(|(_, n)| n).collect()
-    }
 }
 
 /// What changed on screen since the last draw.
@@ -317,7 +232,7 @@ impl App {
     /// When `update(Event::Tick)` should next be called, if ever.
     pub fn next_tick(&self) -> Option<Instant> {
         let overlay = match &self.overlay {
-            Some(Overlay::DisplayPanes { until }) => Some(*until),
+            Some(Overlay::DisplayPanes(d)) => Some(d.until),
             _ => None,
         };
         // While something waits, the sidebar's clocks (how long ago, how long left) tick.
@@ -429,7 +344,7 @@ impl App {
                 if self.message.as_ref().is_some_and(|m| m.until <= now) {
                     self.message = None;
                 }
-                if matches!(self.overlay, Some(Overlay::DisplayPanes { until }) if until <= now) {
+                if matches!(&self.overlay, Some(Overlay::DisplayPanes(d)) if d.until <= now) {
                     self.overlay = None;
                 }
             }
@@ -534,14 +449,14 @@ impl App {
                     "uncommitted changes in the worktree of {}: commit them, then delete to try again; enter keeps it and closes; esc cancels",
                     branch.unwrap_or_else(|| "this pane".into())
                 );
-                self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question });
+                self.overlay = Some(Overlay::confirm(ConfirmKind::ClosePaneWorktree(pane), question));
             }
             (_, Reply::WorktreeNotClean { message }) => self.error(message),
             (Pending::Agents, Reply::Agents { agents }) => self.fill_picker(agents),
             (Pending::Shares, Reply::Shares { shares }) => {
                 let name = self.session.as_ref().map(|s| s.name.clone()).unwrap_or_default();
                 let shares: Vec<_> = shares.into_iter().filter(|s| s.session == name).collect();
-                if let Some(Overlay::Share { shares: slot }) = &mut self.overlay {
+                if let Some(Overlay::Share(Share { shares: slot })) = &mut self.overlay {
                     *slot = Some(shares);
                 }
             }
@@ -550,7 +465,7 @@ impl App {
                 self.say(text);
             }
             (Pending::Cost, Reply::Cost { report }) => {
-                if let Some(Overlay::Cost { report: slot }) = &mut self.overlay {
+                if let Some(Overlay::Cost(Cost { report: slot })) = &mut self.overlay {
                     *slot = Some(report);
                 }
             }
@@ -607,7 +522,7 @@ impl App {
             label: a.name.clone(),
             spawn: Spawn::Agent { name: a.name },
         }));
-        if let Some(Overlay::Picker { items: slot, loading, .. }) = &mut self.overlay {
+        if let Some(Overlay::Picker(Picker { items: slot, loading, .. })) = &mut self.overlay {
             *slot = items;
             *loading = false;
         }
@@ -620,10 +535,7 @@ impl App {
             InputEvent::Key(k) => self.on_key(k),
             InputEvent::Mouse(m) => self.on_mouse(m),
             InputEvent::Paste(text) => match &mut self.overlay {
-                Some(Overlay::Prompt { input, .. }) => input.push_str(text.lines().next().unwrap_or("")),
-                Some(Overlay::Picker { filter, .. }) => filter.push_str(text.lines().next().unwrap_or("")),
-                Some(Overlay::Switcher(sw)) => sw.filter.push_str(text.lines().next().unwrap_or("")),
-                Some(_) => {}
+                Some(overlay) => overlay.view_mut().paste(&text),
                 None if self.copy.is_some() => {}
                 None => self.type_keys(vec![InputEvent::Paste(text)]),
             },
@@ -716,7 +628,7 @@ impl App {
         let more = if all.chars().count() > SHOWN { "…" } else { "" };
         let question =
             format!("a program wants to set your clipboard to `{shown}{more}` ({} bytes); allow? y/n", text.len());
-        self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::Clipboard(text), question });
+        self.overlay = Some(Overlay::confirm(ConfirmKind::Clipboard(text), question));
     }
 
     /// Writes `text` to the user's clipboard (OSC 52, encoded here: what goes out is
@@ -727,7 +639,7 @@ impl App {
         self.effects.push(Effect::Terminal(format!("\x1b]52;c;{encoded}\x07").into_bytes()));
     }
 
-    fn focused_rect(&self) -> Option<Rect> {
+    pub fn focused_rect(&self) -> Option<Rect> {
         let f = self.focused()?;
         self.visible().into_iter().find(|(p, _)| *p == f).map(|(_, r)| r)
     }
@@ -743,24 +655,20 @@ impl App {
                 let branch = self.session.as_ref().and_then(|s| s.pane(p)).and_then(|i| i.branch.clone());
                 if let Some(branch) = branch {
                     let what = self.pane_label(p);
-                    self.overlay = Some(Overlay::Confirm {
-                        kind: ConfirmKind::ClosePaneWorktree(p),
-                        question: format!(
-                            "close pane {} ({what}); its worktree on {branch}: enter keeps it, delete removes it (if committed), esc cancels",
-                            self.pane_number(p)
-                        ),
-                    });
+                    let question = format!(
+                        "close pane {} ({what}); its worktree on {branch}: enter keeps it, delete removes it (if committed), esc cancels",
+                        self.pane_number(p)
+                    );
+                    self.overlay = Some(Overlay::confirm(ConfirmKind::ClosePaneWorktree(p), question));
                 } else if self.pane_exited(p) {
                     self.command(Command::ClosePane { pane: p, worktree: None });
                 } else {
                     let what = self.pane_label(p);
-                    self.overlay = Some(Overlay::Confirm {
-                        kind: ConfirmKind::ClosePane(p),
-                        question: format!(
-                            "close pane {} ({what}, still running)? enter closes, other keys keep it",
-                            self.pane_number(p)
-                        ),
-                    });
+                    let question = format!(
+                        "close pane {} ({what}, still running)? enter closes, other keys keep it",
+                        self.pane_number(p)
+                    );
+                    self.overlay = Some(Overlay::confirm(ConfirmKind::ClosePane(p), question));
                 }
             }
             Action::Focus(dir) => self.command(Command::FocusDirection { dir }),
@@ -774,11 +682,12 @@ impl App {
                 if let Some(p) = focused {
                     let input =
                         self.session.as_ref().and_then(|s| s.pane(p)).and_then(|i| i.name.clone()).unwrap_or_default();
-                    self.overlay = Some(Overlay::Prompt { kind: PromptKind::RenamePane(p), input });
+                    self.overlay = Some(Overlay::prompt(PromptKind::RenamePane(p), input));
                 }
             }
             Action::DisplayPanes => {
-                self.overlay = Some(Overlay::DisplayPanes { until: Instant::now() + Duration::from_secs(3) })
+                self.overlay =
+                    Some(Overlay::DisplayPanes(DisplayPanes { until: Instant::now() + Duration::from_secs(3) }))
             }
             Action::NewTab => {
                 self.mode = Mode::Normal;
@@ -787,13 +696,11 @@ impl App {
             Action::CloseTab => {
                 let n = self.visible().len();
                 self.mode = Mode::Normal;
-                self.overlay = Some(Overlay::Confirm {
-                    kind: ConfirmKind::CloseTab,
-                    question: format!(
-                        "close this tab and its {n} pane{}? enter closes, other keys keep it",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                });
+                let question = format!(
+                    "close this tab and its {n} pane{}? enter closes, other keys keep it",
+                    if n == 1 { "" } else { "s" }
+                );
+                self.overlay = Some(Overlay::confirm(ConfirmKind::CloseTab, question));
             }
             Action::NextTab => self.command(Command::NextTab),
             Action::PrevTab => self.command(Command::PrevTab),
@@ -804,15 +711,14 @@ impl App {
             Action::RenameTab => {
                 self.mode = Mode::Normal;
                 let input = self.session.as_ref().and_then(|s| s.tab()).map(|t| t.name.clone()).unwrap_or_default();
-                self.overlay = Some(Overlay::Prompt { kind: PromptKind::RenameTab, input });
+                self.overlay = Some(Overlay::prompt(PromptKind::RenameTab, input));
             }
             Action::AgentPicker => {
-                self.overlay =
-                    Some(Overlay::Picker { items: Vec::new(), filter: String::new(), selected: 0, loading: true });
+                self.overlay = Some(Overlay::Picker(Picker::loading()));
                 self.request(Pending::Agents, |id| ClientMsg::ListAgents { id });
             }
             Action::Detach => self.effects.push(Effect::Send(ClientMsg::Detach)),
-            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Help => self.overlay = Some(Overlay::Help(Help::default())),
             Action::ReloadConfig => self.effects.push(Effect::ReloadConfig),
             Action::EnterMode(Mode::Copy) => self.enter_copy(),
             Action::EnterMode(m) => self.mode = m,
@@ -842,12 +748,12 @@ impl App {
             }
             Action::CostView => {
                 self.mode = Mode::Normal;
-                self.overlay = Some(Overlay::Cost { report: None });
+                self.overlay = Some(Overlay::Cost(Cost::default()));
                 self.request(Pending::Cost, |id| ClientMsg::Cost { id, session: None });
             }
             Action::Share => {
                 self.mode = Mode::Normal;
-                self.overlay = Some(Overlay::Share { shares: None });
+                self.overlay = Some(Overlay::Share(Share::default()));
                 let Some(s) = self.session.as_ref() else { return };
                 // Shared already: its links again, not another share.
                 if s.shared {
@@ -861,7 +767,7 @@ impl App {
             Action::Deny => self.resolve(false, None, None),
             Action::DenyWithMessage => {
                 if let Some(p) = self.sidebar.selected() {
-                    self.overlay = Some(Overlay::Prompt { kind: PromptKind::DenyReason(p.id), input: String::new() });
+                    self.overlay = Some(Overlay::prompt(PromptKind::DenyReason(p.id), String::new()));
                 }
             }
             Action::AlwaysAllow => match self.sidebar.selected() {
@@ -870,7 +776,7 @@ impl App {
                         "allow `{}` from now on: s in this session, w in this workspace, e everywhere (esc cancels)",
                         super::view::truncate(&p.what, 41)
                     );
-                    self.overlay = Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(p.id), question });
+                    self.overlay = Some(Overlay::confirm(ConfirmKind::AlwaysAllow(p.id), question));
                 }
                 Some(p) if p.kind == crate::approval::ActionKind::LlmRequest => {
                     self.say("spend is approved one step at a time: approve it with y")
@@ -961,7 +867,7 @@ impl App {
     }
 
     /// What the switcher chose: go there, or send the text there.
-    fn switched(&mut self, purpose: Purpose, chosen: super::switcher::Entry) {
+    fn switched(&mut self, purpose: Purpose, chosen: super::views::switcher::Entry) {
         match purpose {
             Purpose::Jump => {
                 let here = self.session.as_ref().is_some_and(|s| s.name == chosen.session);
@@ -1003,172 +909,43 @@ impl App {
     }
 
     fn overlay_key(&mut self, key: Key) {
-        let Some(overlay) = self.overlay.take() else { return };
-        let plain = key.mods.0 & !Mods::SHIFT == 0;
-        let ctrl = |c: char| key.mods.has(Mods::CTRL) && key.code == KeyCode::Char(c);
-        let cancel = key.code == KeyCode::Esc || ctrl('c') || ctrl('g');
-        self.overlay = match overlay {
-            Overlay::Picker { items, mut filter, mut selected, loading } => {
-                let matches = Overlay::picker_matches(&items, &filter);
-                match key.code {
-                    _ if cancel => None,
-                    KeyCode::Enter | KeyCode::Tab => {
-                        if let Some(item) = matches.get(selected).and_then(|&i| items.get(i)) {
-                            let spawn = item.spawn.clone();
-                            if key.code == KeyCode::Tab {
-                                self.command(Command::NewTab { spawn });
-                            } else {
-                                let dir = self.focused_rect().map_or(Direction::Right, |r| {
-                                    if r.w >= r.h * 2 { Direction::Right } else { Direction::Down }
-                                });
-                                self.command(Command::Split { dir, spawn });
-                            }
-                        }
-                        None
-                    }
-                    KeyCode::Up => {
-                        Some(Overlay::Picker { selected: selected.saturating_sub(1), items, filter, loading })
-                    }
-                    KeyCode::Char('p') if ctrl('p') => {
-                        Some(Overlay::Picker { selected: selected.saturating_sub(1), items, filter, loading })
-                    }
-                    KeyCode::Down | KeyCode::Char('n') if key.code == KeyCode::Down || ctrl('n') => {
-                        let selected = (selected + 1).min(matches.len().saturating_sub(1));
-                        Some(Overlay::Picker { selected, items, filter, loading })
-                    }
-                    KeyCode::Backspace => {
-                        filter.pop();
-                        Some(Overlay::Picker { items, filter, selected: 0, loading })
-                    }
-                    KeyCode::Char(c) if plain => {
-                        filter.push(c);
-                        selected = 0;
-                        Some(Overlay::Picker { items, filter, selected, loading })
-                    }
-                    _ => Some(Overlay::Picker { items, filter, selected, loading }),
-                }
-            }
-            Overlay::Prompt { kind, mut input } => match key.code {
-                _ if cancel => None,
-                KeyCode::Enter => {
-                    self.submit_prompt(kind, input);
-                    None
-                }
-                KeyCode::Backspace => {
-                    input.pop();
-                    Some(Overlay::Prompt { kind, input })
-                }
-                KeyCode::Char('u') if ctrl('u') => Some(Overlay::Prompt { kind, input: String::new() }),
-                KeyCode::Char(c) if plain => {
-                    input.push(c);
-                    Some(Overlay::Prompt { kind, input })
-                }
-                _ => Some(Overlay::Prompt { kind, input }),
-            },
-            // Closing is confirmed by a key no typed word contains: Enter (keep the
-            // worktree), Delete (remove it).
-            Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question } => match key.code {
-                KeyCode::Enter => {
-                    self.command(Command::ClosePane { pane, worktree: Some(WorktreeChoice::Keep) });
-                    None
-                }
-                KeyCode::Delete => {
-                    let command = Command::ClosePane { pane, worktree: Some(WorktreeChoice::Remove) };
-                    self.request(Pending::RemoveWorktree(pane), |id| ClientMsg::Command { id, command });
-                    None
-                }
-                _ if cancel => None,
-                _ => Some(Overlay::Confirm { kind: ConfirmKind::ClosePaneWorktree(pane), question }),
-            },
-            Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(action), question } => {
-                use crate::protocol::AllowScope;
-                let scope = match key.code {
-                    KeyCode::Char('s') => Some(AllowScope::Session),
-                    KeyCode::Char('w') => Some(AllowScope::Workspace),
-                    KeyCode::Char('e') => Some(AllowScope::Everywhere),
-                    _ => None,
-                };
-                match scope {
-                    Some(scope) => {
-                        self.decide(action, Decision::ApproveAlways { scope });
-                        None
-                    }
-                    None if cancel => None,
-                    None => Some(Overlay::Confirm { kind: ConfirmKind::AlwaysAllow(action), question }),
-                }
-            }
-            Overlay::Share { shares } => match (key.code, shares.as_deref()) {
-                _ if cancel => None,
-                (KeyCode::Char('q'), _) => None,
-                (KeyCode::Char(c @ ('w' | 'd')), Some([s, ..])) => {
-                    let link = if c == 'w' { Some(&s.read_url) } else { s.drive_url.as_ref() };
-                    if let Some(link) = link {
-                        self.set_clipboard(link);
-                        self.say(if c == 'w' { "watch link copied" } else { "drive link copied" });
-                    }
-                    Some(Overlay::Share { shares })
-                }
-                (KeyCode::Char('u'), Some([s, ..])) => {
-                    let session = Some(s.session.clone());
-                    self.request(Pending::Unshare, |id| ClientMsg::Unshare { id, share: None, session });
-                    Some(Overlay::Share { shares })
-                }
-                _ => Some(Overlay::Share { shares }),
-            },
-            Overlay::Cost { report } => match key.code {
-                _ if cancel => None,
-                KeyCode::Char('q') => None,
-                _ => Some(Overlay::Cost { report }),
-            },
-            // Closing: Enter, and nothing else (a typed word's `y` never closes anything);
-            // any other key keeps it and is dropped.
-            Overlay::Confirm { kind: kind @ (ConfirmKind::ClosePane(_) | ConfirmKind::CloseTab), .. } => {
-                if key.code == KeyCode::Enter {
-                    match kind {
-                        ConfirmKind::ClosePane(pane) => self.command(Command::ClosePane { pane, worktree: None }),
-                        _ => self.command(Command::CloseTab),
-                    }
-                }
-                None
-            }
-            Overlay::Confirm { kind, question } => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
-                    if let ConfirmKind::Clipboard(text) = kind {
-                        self.set_clipboard(&text);
-                    }
-                    None
-                }
-                KeyCode::Char('n' | 'N') => None,
-                _ if cancel => None,
-                _ => Some(Overlay::Confirm { kind, question }),
-            },
-            Overlay::Help { scroll: scroll_at } => {
-                // Never past its end: the first key back up moves it.
-                let limit = super::view::help_scroll_limit(self);
-                let scroll = |s: u16| Some(Overlay::Help { scroll: s.min(limit) });
-                match key.code {
-                    KeyCode::Down | KeyCode::Char('j') => scroll(scroll_at.saturating_add(1)),
-                    KeyCode::Up | KeyCode::Char('k') => scroll(scroll_at.saturating_sub(1)),
-                    KeyCode::PageDown | KeyCode::Char(' ') => scroll(scroll_at.saturating_add(10)),
-                    KeyCode::PageUp => scroll(scroll_at.saturating_sub(10)),
-                    _ => None,
-                }
-            }
-            Overlay::Switcher(mut sw) => match sw.key(&key, &self.sidebar.pending) {
-                Outcome::Stay => Some(Overlay::Switcher(sw)),
-                Outcome::Close => None,
-                Outcome::Chosen(entry) => {
-                    self.switched(sw.purpose, entry);
-                    None
-                }
-            },
-            Overlay::DisplayPanes { .. } => {
-                if let KeyCode::Char(c @ '1'..='9') = key.code {
-                    self.command(Command::FocusNumber { number: c as u8 - b'0' });
-                }
-                None
-            }
+        let Some(mut overlay) = self.overlay.take() else { return };
+        let reaction = overlay.view_mut().key(&key, self);
+        let (stays, intent) = match reaction {
+            Reaction::Stay => (true, None),
+            Reaction::Close => (false, None),
+            Reaction::CloseAnd(intent) => (false, Some(intent)),
+            Reaction::StayAnd(intent) => (true, Some(intent)),
         };
+        if stays {
+            self.overlay = Some(overlay);
+        }
+        if let Some(intent) = intent {
+            self.carry_out(intent);
+        }
+    }
+
+    /// Does what a view asked.
+    fn carry_out(&mut self, intent: Intent) {
+        match intent {
+            Intent::Command(command) => self.command(command),
+            Intent::RemoveWorktree(pane) => {
+                let command = Command::ClosePane { pane, worktree: Some(WorktreeChoice::Remove) };
+                self.request(Pending::RemoveWorktree(pane), |id| ClientMsg::Command { id, command });
+            }
+            Intent::Decide(action, decision) => self.decide(action, decision),
+            Intent::Copy { text, said } => {
+                self.set_clipboard(&text);
+                if !said.is_empty() {
+                    self.say(said);
+                }
+            }
+            Intent::Unshare(session) => {
+                self.request(Pending::Unshare, |id| ClientMsg::Unshare { id, share: None, session: Some(session) })
+            }
+            Intent::Submit(kind, input) => self.submit_prompt(kind, input),
+            Intent::Chosen(purpose, entry) => self.switched(purpose, entry),
+        }
     }
 
     fn submit_prompt(&mut self, kind: PromptKind, input: String) {
@@ -1255,7 +1032,7 @@ impl App {
                 self.hand_off_answer(pane);
             }
             CopyOutcome::Search { backward } => {
-                self.overlay = Some(Overlay::Prompt { kind: PromptKind::Search { backward }, input: String::new() });
+                self.overlay = Some(Overlay::prompt(PromptKind::Search { backward }, String::new()));
             }
             CopyOutcome::SearchAgain { backward } => {
                 let Some((_, first_backward)) = c.last_search.clone() else {

@@ -14,8 +14,8 @@ pub mod link;
 pub mod panes;
 pub mod remote;
 pub mod sidebar;
-pub mod switcher;
 pub mod view;
+pub mod views;
 
 use crate::config::Config;
 use crate::input::InputParser;

@@ -1,6 +1,6 @@
 //! Drawing: the app's state to a frame. Nothing here changes state.
 
-use super::app::{App, Overlay, PromptKind};
+use super::app::{App, Overlay};
 use super::backend::{
     EXTRA_CURLY_UNDERLINE, EXTRA_DASHED_UNDERLINE, EXTRA_DOTTED_UNDERLINE, EXTRA_DOUBLE_UNDERLINE, EXTRA_OVERLINE,
     push_link,
@@ -73,7 +73,7 @@ pub fn style(s: Style) -> TStyle {
     TStyle::default().fg(color(s.fg)).bg(color(s.bg)).underline_color(color(s.underline)).add_modifier(m)
 }
 
-fn theme(app: &App, key: &str) -> TStyle {
+pub(crate) fn theme(app: &App, key: &str) -> TStyle {
     style(app.theme.style(key))
 }
 
@@ -93,36 +93,17 @@ pub fn render(app: &App, buf: &mut Buffer) -> Option<(u16, u16)> {
     for (pane, rect) in &visible {
         draw_pane(app, buf, *pane, *rect, focused == Some(*pane));
     }
-    if let Some(Overlay::DisplayPanes { .. }) = &app.overlay {
-        for (pane, rect) in &visible {
-            let label = format!(" {} ", app.pane_number(*pane));
-            let (x, y) = (rect.x + rect.w / 2 - (label.len() as u16 / 2).min(rect.w / 2), rect.y + rect.h / 2);
-            buf.set_string(x, y, &label, theme(app, "overlay_selected"));
-        }
+    // Pane numbers lie on the panes, beneath the sidebar; other overlays above it all.
+    let on_panes = matches!(app.overlay, Some(Overlay::DisplayPanes(_)));
+    if let Some(overlay) = app.overlay.as_ref().filter(|_| on_panes) {
+        overlay.view().draw(app, buf, area);
     }
     if let Some(r) = app.sidebar_area() {
         draw_sidebar(app, buf, trect(r));
     }
     draw_status(app, buf, TRect::new(0, area.height.saturating_sub(1), area.width, 1));
-    match &app.overlay {
-        Some(Overlay::Picker { .. }) => draw_picker(app, buf, area),
-        Some(Overlay::Help { scroll }) => draw_help(app, buf, area, *scroll),
-        Some(Overlay::Cost { report }) => draw_cost(app, buf, area, report.as_ref()),
-        Some(Overlay::Share { shares }) => draw_share(app, buf, area, shares.as_deref()),
-        Some(Overlay::Switcher(sw)) => {
-            let styles = super::switcher::Styles {
-                normal: theme(app, "overlay"),
-                border: theme(app, "overlay_border"),
-                heading: theme(app, "overlay_border"),
-                selected: theme(app, "overlay_selected"),
-                // The attention colour on the overlay's own background.
-                attention: theme(app, "overlay").patch(TStyle { bg: None, ..theme(app, "attention") }),
-            };
-            // The whole screen but the status bar.
-            let screen = TRect::new(0, 0, area.width, area.height.saturating_sub(1));
-            sw.draw(buf, screen, &app.sidebar.pending, &styles);
-        }
-        _ => {}
+    if let Some(overlay) = app.overlay.as_ref().filter(|_| !on_panes) {
+        overlay.view().draw(app, buf, area);
     }
     cursor(app)
 }
@@ -310,98 +291,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// The cost view: spend by agent, model, day and session, tokens and dollars.
-fn draw_cost(app: &App, buf: &mut Buffer, area: TRect, report: Option<&crate::protocol::CostReport>) {
-    let mut lines: Vec<Line> = Vec::new();
-    match report {
-        None => lines.push(Line::raw("  loading…")),
-        Some(r) => {
-            let table = |title: &str, rows: &[crate::protocol::CostRow], lines: &mut Vec<Line>| {
-                lines.push(Line::styled(
-                    format!("  {title:<26} {:>9} {:>9} {:>10} {:>10}", "input", "output", "cache", "dollars"),
-                    theme(app, "overlay_border"),
-                ));
-                for row in rows.iter().take(8) {
-                    lines.push(Line::raw(format!("  {:<26} {}", truncate(&visible(&row.key), 26), row.columns())));
-                }
-                lines.push(Line::raw(""));
-            };
-            table("by agent", &r.by_agent, &mut lines);
-            table("by model", &r.by_model, &mut lines);
-            table("by day", &r.by_day, &mut lines);
-            table("by session", &r.by_session, &mut lines);
-            table("by pane", &r.by_pane, &mut lines);
-            lines.push(Line::raw(format!(
-                "  total {} over {} calls{}{}",
-                dollars(r.total.cost),
-                r.total.calls,
-                if r.total.estimated > 0 {
-                    format!("; ~ {} priced by the fallback", r.total.estimated)
-                } else {
-                    String::new()
-                },
-                if r.total.unknown > 0 { format!("; ? {} not metered", r.total.unknown) } else { String::new() },
-            )));
-            if r.burn_per_hour > 0.0 {
-                lines.push(Line::raw(format!("  burning {}/h (the last ten minutes)", dollars(r.burn_per_hour))));
-            }
-        }
-    }
-    let box_area = centered(area, 76, lines.len() as u16 + 2);
-    Clear.render(box_area, buf);
-    Paragraph::new(lines)
-        .style(theme(app, "overlay"))
-        .block(overlay_block(app, " spend ", " `teamster cost` prints this  esc closes "))
-        .render(box_area, buf);
-}
-
-/// This session's share links, and who watches.
-fn draw_share(app: &App, buf: &mut Buffer, area: TRect, shares: Option<&[crate::protocol::ShareView]>) {
-    let width = area.width.saturating_sub(4).min(120);
-    let mut lines: Vec<Line> = Vec::new();
-    match shares {
-        None => lines.push(Line::raw("  sharing…")),
-        Some([]) => lines.push(Line::raw("  not shared")),
-        Some(shares) => {
-            for s in shares {
-                let until = crate::runner::store::local_time(s.expires);
-                lines.push(Line::styled(format!("  share {} until {until}", s.id), theme(app, "overlay_border")));
-                lines.push(Line::raw("  watch link (sees everything, types nothing):"));
-                lines.push(Line::raw(format!("  {}", visible(&s.read_url))));
-                match &s.drive_url {
-                    Some(d) => {
-                        lines.push(Line::raw("  drive link (can also type and approve):"));
-                        lines.push(Line::raw(format!("  {d}")));
-                    }
-                    None => lines.push(Line::raw("  read-only: nobody can type or approve")),
-                }
-                // Viewers name themselves: shown, not obeyed.
-                let watching = if s.viewers.is_empty() {
-                    "nobody yet".to_string()
-                } else {
-                    visible(&s.viewers.join(", ")).into_owned()
-                };
-                let state = if s.connected { "" } else { " (reconnecting to the server)" };
-                lines.push(Line::raw(format!("  watching: {watching}{state}")));
-                lines.push(Line::raw(""));
-            }
-            lines.push(Line::raw("  give the drive link only to someone you trust; open either with"));
-            lines.push(Line::raw("  `teamster attach 'LINK'` or in a browser"));
-        }
-    }
-    // Links are long: each wraps over as many rows as it needs.
-    let rows: u16 = lines.iter().map(|l| (l.width() as u16).div_ceil(width.saturating_sub(2).max(1)).max(1)).sum();
-    let box_area = centered(area, width, rows + 2);
-    Clear.render(box_area, buf);
-    Paragraph::new(lines)
-        .style(theme(app, "overlay"))
-        .wrap(ratatui::widgets::Wrap { trim: false })
-        .block(overlay_block(app, " shared ", " w copy watch link  d copy drive link  u stop sharing  esc closes "))
-        .render(box_area, buf);
-}
-
 /// The frame of an overlay: a rounded box with its title, and its keys at the bottom.
-fn overlay_block(app: &App, title: &'static str, keys: &'static str) -> Block<'static> {
+pub(crate) fn overlay_block(app: &App, title: &'static str, keys: &'static str) -> Block<'static> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -439,13 +330,10 @@ pub fn buffer_text(buf: &Buffer) -> String {
 
 /// Where the terminal's cursor goes: the focused pane's cursor, or a prompt's.
 pub fn cursor(app: &App) -> Option<(u16, u16)> {
-    match &app.overlay {
-        Some(Overlay::Prompt { .. } | Overlay::Confirm { .. }) => {
-            let (_, x) = status_prompt(app)?;
-            return Some((x.min(app.size.cols.saturating_sub(1)), app.size.rows.saturating_sub(1)));
-        }
-        Some(_) => return None,
-        None => {}
+    if let Some(overlay) = &app.overlay {
+        // A prompt or a question on the status line has the cursor; other overlays none.
+        let (_, x) = overlay.view().status_line(app)?;
+        return Some((x.min(app.size.cols.saturating_sub(1)), app.size.rows.saturating_sub(1)));
     }
     if app.copy.is_some() {
         return None;
@@ -686,37 +574,10 @@ pub fn tab_at(app: &App, col: u16) -> Option<usize> {
     tab_spans(app).into_iter().find(|(_, x, t)| col >= *x && col < x + t.width() as u16).map(|(i, _, _)| i)
 }
 
-/// The prompt shown in the status bar, and the column its cursor is at.
-fn status_prompt(app: &App) -> Option<(Line<'static>, u16)> {
-    let (label, input) = match &app.overlay {
-        Some(Overlay::Prompt { kind, input }) => {
-            let label = match kind {
-                PromptKind::RenamePane(_) => "rename pane: ".to_string(),
-                PromptKind::RenameTab => "rename tab: ".to_string(),
-                PromptKind::Search { backward: false } => "search down: ".to_string(),
-                PromptKind::Search { backward: true } => "search up: ".to_string(),
-                PromptKind::DenyReason(_) => "deny, telling the agent: ".to_string(),
-            };
-            (label, input.clone())
-        }
-        // Questions quote agents' commands and branches: shown, not obeyed.
-        Some(Overlay::Confirm { question, .. }) => (format!("{} ", visible(question)), String::new()),
-        _ => return None,
-    };
-    let x = (label.width() + input.width() + 1) as u16;
-    Some((
-        Line::from(vec![
-            Span::styled(format!(" {label}"), theme(app, "message")),
-            Span::styled(input, theme(app, "overlay")),
-        ]),
-        x,
-    ))
-}
-
 fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
     let base = theme(app, "status");
     buf.set_style(area, base);
-    if let Some((line, _)) = status_prompt(app) {
+    if let Some((line, _)) = app.overlay.as_ref().and_then(|o| o.view().status_line(app)) {
         line.render(area, buf);
         return;
     }
@@ -812,115 +673,13 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
     }
 }
 
-fn centered(area: TRect, w: u16, h: u16) -> TRect {
+pub(crate) fn centered(area: TRect, w: u16, h: u16) -> TRect {
     let w = w.min(area.width.saturating_sub(2));
     let h = h.min(area.height.saturating_sub(2));
     TRect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
-fn draw_picker(app: &App, buf: &mut Buffer, area: TRect) {
-    let Some(Overlay::Picker { items, filter, selected, loading }) = &app.overlay else { return };
-    let matches = Overlay::picker_matches(items, filter);
-    let box_area = centered(area, 64, matches.len() as u16 + 6);
-    Clear.render(box_area, buf);
-    let block = overlay_block(app, " open an agent in a new pane ", " enter: split  tab: new tab  esc: cancel ")
-        .style(theme(app, "overlay"));
-    let inner = block.inner(box_area);
-    block.render(box_area, buf);
-    buf.set_string(inner.x + 1, inner.y, format!("> {filter}"), theme(app, "overlay"));
-    if *loading {
-        buf.set_string(inner.x + 1, inner.y + 2, "loading…", theme(app, "overlay"));
-        return;
-    }
-    if matches.is_empty() {
-        buf.set_string(inner.x + 1, inner.y + 2, "nothing matches", theme(app, "overlay"));
-    }
-    for (row, &i) in matches.iter().enumerate().take(inner.height.saturating_sub(2) as usize) {
-        let item = &items[i];
-        let y = inner.y + 2 + row as u16;
-        let st = if row == *selected { theme(app, "overlay_selected") } else { theme(app, "overlay") };
-        buf.set_style(TRect::new(inner.x, y, inner.width, 1), st);
-        let text = format!(" {:<14} {}", item.label, item.detail);
-        buf.set_string(inner.x, y, truncate(&text, inner.width as usize), st);
-    }
-}
-
-fn draw_help(app: &App, buf: &mut Buffer, area: TRect, scroll: u16) {
-    let lines = help_lines(app);
-    let box_area = help_area(area, &lines);
-    let scroll = scroll.min(help_max_scroll(lines.len(), box_area));
-    Clear.render(box_area, buf);
-    Paragraph::new(lines)
-        .scroll((scroll, 0))
-        .style(theme(app, "overlay"))
-        .block(overlay_block(app, " keys ", " j/k scroll  any other key closes "))
-        .render(box_area, buf);
-}
-
-/// Where the help goes: as wide as its longest line (the terminal's width at most), as
-/// high as the screen allows.
-fn help_area(area: TRect, lines: &[Line]) -> TRect {
-    let widest = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16;
-    centered(area, widest + 4, area.height.saturating_sub(4))
-}
-
-/// How far the help can scroll: until its last line is at the bottom, no further.
-fn help_max_scroll(lines: usize, box_area: TRect) -> u16 {
-    (lines as u16).saturating_sub(box_area.height.saturating_sub(2))
-}
-
-/// The help's scroll position for `app`'s screen, kept within its end.
-pub fn help_scroll_limit(app: &App) -> u16 {
-    let lines = help_lines(app);
-    let area = TRect::new(0, 0, app.size.cols, app.size.rows);
-    help_max_scroll(lines.len(), help_area(area, &lines))
-}
-
-fn help_lines(app: &App) -> Vec<Line<'static>> {
-    let mode = if app.mode == Mode::Copy || app.copy.is_some() { Mode::Copy } else { app.mode };
-    let mut lines: Vec<Line> = Vec::new();
-    let section = |title: String, m: Mode, lines: &mut Vec<Line>| {
-        let bindings = app.keymap.bindings(m);
-        if bindings.is_empty() {
-            return;
-        }
-        lines.push(Line::styled(title, theme(app, "overlay_border")));
-        // Keys that do the same thing share a line, and so do numbered ones
-        // (alt-1 ... alt-9: focus pane 1 to 9).
-        let numbered = |a: Action| matches!(a, Action::FocusPane(_) | Action::SelectTab(_));
-        let mut grouped: Vec<(String, Option<String>, Action)> = Vec::new();
-        for (key, action) in bindings {
-            match grouped.last_mut() {
-                Some((keys, _, a)) if *a == action => keys.push_str(&format!(", {key}")),
-                Some((_, last, a)) if numbered(*a) && std::mem::discriminant(a) == std::mem::discriminant(&action) => {
-                    *last = Some(key.to_string());
-                }
-                _ => grouped.push((key.to_string(), None, action)),
-            }
-        }
-        for (keys, last, action) in grouped {
-            let (keys, what) = match (last, action) {
-                (Some(last), Action::FocusPane(_)) => {
-                    (format!("{keys} … {last}"), "focus the pane of that number".to_string())
-                }
-                (Some(last), Action::SelectTab(_)) => {
-                    (format!("{keys} … {last}"), "go to the tab of that number".to_string())
-                }
-                (_, a) => (keys, describe(a)),
-            };
-            lines.push(Line::from(format!("  {keys:<22} {what}")));
-        }
-        lines.push(Line::raw(""));
-    };
-    section(format!("{} mode", mode.name()), mode, &mut lines);
-    if mode == Mode::Normal {
-        section("after the prefix key".into(), Mode::Prefix, &mut lines);
-    }
-    lines.push(Line::raw("  Hold shift to select text with your terminal's own mouse selection."));
-    lines
-}
-
-fn describe(action: Action) -> String {
+pub(crate) fn describe(action: Action) -> String {
     let dir = |d: crate::layout::Direction| d.name();
     match action {
         Action::SplitRight => "split: new pane to the right".into(),

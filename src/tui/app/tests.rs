@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::Keymap;
+use crate::input::Mods;
 use crate::layout::Layout;
 use crate::protocol::{CursorView, PaneFrame, PaneInfo, PaneModes, TabView, WireRow, WireRun};
 use ratatui::buffer::Buffer;
@@ -503,7 +504,7 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     // The panes' bindings work from the sidebar, and leave it.
     app.update(key("alt-s"));
     app.update(key("alt-m"));
-    assert!(matches!(app.overlay, Some(Overlay::Cost { .. })) && app.mode == Mode::Normal);
+    assert!(matches!(app.overlay, Some(Overlay::Cost(_))) && app.mode == Mode::Normal);
     app.overlay = None;
     assert_eq!(sent(&mut app).iter().filter(|m| matches!(m, ClientMsg::Cost { .. })).count(), 1);
     // A pending list that empties while the user is elsewhere takes the sidebar away.
@@ -762,10 +763,10 @@ fn help_scrolls_to_its_end_and_no_further() {
     }
     let screen = draw(&app);
     assert!(screen.contains("Hold shift to select text"), "the end shows:\n{screen}");
-    let Some(Overlay::Help { scroll: end }) = app.overlay else { panic!("help closed") };
+    let Some(Overlay::Help(crate::tui::views::Help { scroll: end })) = app.overlay else { panic!("help closed") };
     // One key back up moves it at once.
     app.update(key("k"));
-    assert!(matches!(app.overlay, Some(Overlay::Help { scroll }) if scroll + 1 == end), "{:?}", app.overlay);
+    assert!(matches!(&app.overlay, Some(Overlay::Help(h)) if h.scroll + 1 == end), "{:?}", app.overlay);
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //! Its state, its keys and its drawing live here; `App` opens it, fills it with the
 //! runner's sessions, and carries out what it returns.
 
+use super::{Intent, Reaction, View};
 use crate::input::{Key, KeyCode, Mods};
 use crate::layout::PaneId;
 use crate::protocol::{PaneInfo, PaneState, PendingView, SessionView};
 use crate::text::visible;
+use crate::tui::app::App;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -55,14 +57,6 @@ pub struct Switcher {
     pub filter: String,
     /// Among the panes shown (headings are passed over).
     pub selected: usize,
-}
-
-/// What a key did.
-#[derive(Debug, PartialEq)]
-pub enum Outcome {
-    Stay,
-    Close,
-    Chosen(Entry),
 }
 
 impl Switcher {
@@ -132,45 +126,8 @@ impl Switcher {
             .collect()
     }
 
-    /// Takes a key: moves, filters, chooses, or closes.
-    pub fn key(&mut self, key: &Key, pending: &[PendingView]) -> Outcome {
-        let ctrl = |c: char| key.mods.has(Mods::CTRL) && key.code == KeyCode::Char(c);
-        let plain = key.mods.0 & !Mods::SHIFT == 0;
-        let count = self.panes(pending).len();
-        match key.code {
-            KeyCode::Esc => return Outcome::Close,
-            _ if ctrl('c') || ctrl('g') => return Outcome::Close,
-            KeyCode::Enter => {
-                return match self.panes(pending).into_iter().nth(self.selected) {
-                    Some(e) => Outcome::Chosen(e),
-                    None => Outcome::Stay,
-                };
-            }
-            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Char('p') if ctrl('p') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Tab => self.selected = (self.selected + 1).min(count.saturating_sub(1)),
-            KeyCode::Char('n') if ctrl('n') => self.selected = (self.selected + 1).min(count.saturating_sub(1)),
-            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
-            KeyCode::PageDown => self.selected = (self.selected + 10).min(count.saturating_sub(1)),
-            KeyCode::Backspace => {
-                self.filter.pop();
-                self.selected = 0;
-            }
-            KeyCode::Char('u') if ctrl('u') => {
-                self.filter.clear();
-                self.selected = 0;
-            }
-            KeyCode::Char(c) if plain => {
-                self.filter.push(c);
-                self.selected = 0;
-            }
-            _ => {}
-        }
-        Outcome::Stay
-    }
-
     /// Draws the switcher over `area`: a title, the filter, the tree, the keys.
-    pub fn draw(&self, buf: &mut Buffer, area: Rect, pending: &[PendingView], styles: &Styles) {
+    fn draw_tree(&self, buf: &mut Buffer, area: Rect, pending: &[PendingView], styles: &Styles) {
         ratatui::widgets::Widget::render(ratatui::widgets::Clear, area, buf);
         buf.set_style(area, styles.normal);
         let title = match &self.purpose {
@@ -180,11 +137,11 @@ impl Switcher {
             }
         };
         let width = area.width as usize;
-        buf.set_string(area.x, area.y, super::view::truncate(&title, width), styles.border);
+        buf.set_string(area.x, area.y, crate::tui::view::truncate(&title, width), styles.border);
         buf.set_string(
             area.x + 1,
             area.y + 1,
-            super::view::truncate(&format!("> {}", self.filter), width - 1),
+            crate::tui::view::truncate(&format!("> {}", self.filter), width - 1),
             styles.normal,
         );
         let keys = match self.purpose {
@@ -192,7 +149,7 @@ impl Switcher {
             Purpose::SendTo { .. } => " type to filter  ↑↓ choose  enter send it there  esc cancel ",
         };
         let bottom = area.y + area.height.saturating_sub(1);
-        buf.set_string(area.x, bottom, super::view::truncate(keys, width), styles.border);
+        buf.set_string(area.x, bottom, crate::tui::view::truncate(keys, width), styles.border);
         let Some(sessions) = &self.sessions else {
             buf.set_string(area.x + 1, area.y + 3, "loading…", styles.normal);
             return;
@@ -222,7 +179,7 @@ impl Switcher {
             let y = area.y + 3 + (i - top) as u16;
             match row {
                 Row::Heading(text) => {
-                    buf.set_string(area.x + 1, y, super::view::truncate(text, width - 1), styles.heading);
+                    buf.set_string(area.x + 1, y, crate::tui::view::truncate(text, width - 1), styles.heading);
                 }
                 Row::Pane { entry, depth } => {
                     let chosen = pane_index == self.selected;
@@ -236,7 +193,7 @@ impl Switcher {
                     };
                     buf.set_style(Rect::new(area.x, y, area.width, 1), style);
                     let text = format!("{}{}", " ".repeat(*depth as usize * 2), entry.line());
-                    buf.set_string(area.x + 1, y, super::view::truncate(&text, width - 1), style);
+                    buf.set_string(area.x + 1, y, crate::tui::view::truncate(&text, width - 1), style);
                 }
             }
         }
@@ -281,5 +238,64 @@ fn entry(s: &SessionView, info: &PaneInfo, place: String, approvals: usize) -> E
         approvals,
         spend: info.spend,
         branch: info.branch.as_deref().map(|b| visible(b).into()),
+    }
+}
+
+impl View for Switcher {
+    /// Takes a key: moves, filters, chooses, or closes.
+    fn key(&mut self, key: &Key, app: &App) -> Reaction {
+        let pending = &app.sidebar.pending;
+        let ctrl = |c: char| key.mods.has(Mods::CTRL) && key.code == KeyCode::Char(c);
+        let plain = key.mods.0 & !Mods::SHIFT == 0;
+        let count = self.panes(pending).len();
+        match key.code {
+            KeyCode::Esc => return Reaction::Close,
+            _ if ctrl('c') || ctrl('g') => return Reaction::Close,
+            KeyCode::Enter => {
+                return match self.panes(pending).into_iter().nth(self.selected) {
+                    Some(e) => Reaction::CloseAnd(Intent::Chosen(self.purpose.clone(), e)),
+                    None => Reaction::Stay,
+                };
+            }
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Char('p') if ctrl('p') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Tab => self.selected = (self.selected + 1).min(count.saturating_sub(1)),
+            KeyCode::Char('n') if ctrl('n') => self.selected = (self.selected + 1).min(count.saturating_sub(1)),
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
+            KeyCode::PageDown => self.selected = (self.selected + 10).min(count.saturating_sub(1)),
+            KeyCode::Backspace => {
+                self.filter.pop();
+                self.selected = 0;
+            }
+            KeyCode::Char('u') if ctrl('u') => {
+                self.filter.clear();
+                self.selected = 0;
+            }
+            KeyCode::Char(c) if plain => {
+                self.filter.push(c);
+                self.selected = 0;
+            }
+            _ => {}
+        }
+        Reaction::Stay
+    }
+
+    fn draw(&self, app: &App, buf: &mut Buffer, area: Rect) {
+        let theme = |key| crate::tui::view::theme(app, key);
+        let styles = Styles {
+            normal: theme("overlay"),
+            border: theme("overlay_border"),
+            heading: theme("overlay_border"),
+            selected: theme("overlay_selected"),
+            // The attention colour on the overlay's own background.
+            attention: theme("overlay").patch(Style { bg: None, ..theme("attention") }),
+        };
+        // The whole screen but the status bar.
+        let screen = Rect::new(0, 0, area.width, area.height.saturating_sub(1));
+        self.draw_tree(buf, screen, &app.sidebar.pending, &styles);
+    }
+
+    fn paste(&mut self, text: &str) {
+        self.filter.push_str(text.lines().next().unwrap_or(""));
     }
 }
