@@ -4,19 +4,20 @@
 //! maps them.
 
 pub mod agents;
-pub mod approval;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod effects;
 pub mod input;
-pub mod layout;
 pub mod meter;
 pub mod mock_llm;
 pub mod nofollow;
 pub mod paths;
+pub mod places;
 pub mod policy;
 pub mod protocol;
+/// The shared data of the protocol, where the rest of the crate knew them before.
+pub use protocol::{approval, layout};
 pub mod runner;
 pub mod sandbox;
 pub mod screen;

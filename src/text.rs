@@ -82,6 +82,27 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
+impl crate::protocol::CostRow {
+    /// The row's columns after its name, as the cost view and `teamster cost` print them:
+    /// tokens, dollars, and `?` (some calls unread) or `~` (some priced at the fallback).
+    pub fn columns(&self) -> String {
+        let flag = if self.unknown > 0 {
+            " ?"
+        } else if self.estimated > 0 {
+            " ~"
+        } else {
+            ""
+        };
+        format!(
+            "{:>9} {:>9} {:>10} {:>10}{flag}",
+            tokens(self.input),
+            tokens(self.output),
+            tokens(self.cache_read + self.cache_write),
+            dollars(self.cost)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! Driving agents from scripts and from each other: `capture`, `send`, `wait` and `pipe`.
-//! Each names a pane as every command does (`protocol::find_pane`) and talks to the runner
+//! Each names a pane as every command does (`places::find_pane`) and talks to the runner
 //! over its control socket; an agent's own processes may only read (`capture`).
 
 use super::{ask_runner, runtime};
@@ -304,7 +304,7 @@ impl Watch {
         };
         let id = match self.id {
             Some(id) => id,
-            None => crate::protocol::find_pane(&sessions, &self.target)?.1,
+            None => crate::places::find_pane(&sessions, &self.target)?.1,
         };
         self.id = Some(id);
         Ok(match sessions.iter().find_map(|s| s.pane(id)) {

@@ -326,7 +326,7 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
     })?;
     // Named the way every command takes it: its place, and its id.
     let place = match ask_runner(|id| ClientMsg::List { id })? {
-        Some(Reply::Sessions { sessions }) => crate::protocol::place_of(&sessions, pane),
+        Some(Reply::Sessions { sessions }) => crate::places::place_of(&sessions, pane),
         _ => None,
     };
     let place = place.unwrap_or_else(|| format!("{session}:?"));

@@ -4,11 +4,13 @@
 //! `PROTOCOL_VERSION`; a mismatch is refused with a message that says what to do.
 
 pub mod agent;
+pub mod approval;
+pub mod keys;
+pub mod layout;
 pub mod wire;
 
-use crate::input::InputEvent;
-use crate::layout::{Direction, Layout, PaneId};
-use crate::screen::CursorShape;
+use keys::InputEvent;
+use layout::{Direction, Layout, PaneId};
 use serde::{Deserialize, Serialize};
 pub use wire::{WireRow, WireRun};
 
@@ -134,7 +136,7 @@ pub enum Command {
     },
     /// Arranges the current tab's panes as named (the TUI cycles from the tab's last).
     SelectLayout {
-        arrangement: crate::layout::Arrangement,
+        arrangement: layout::Arrangement,
     },
 }
 
@@ -262,9 +264,9 @@ pub enum ClientMsg {
     Resolve {
         id: u64,
         action: u64,
-        decision: crate::approval::Decision,
+        decision: approval::Decision,
         /// Where the decision was made, for the audit log.
-        via: crate::approval::Surface,
+        via: approval::Surface,
     },
     /// Spend, by agent, model, day and session (`teamster cost`); all sessions, or one.
     Cost {
@@ -278,7 +280,7 @@ pub enum ClientMsg {
         id: u64,
         target: String,
         text: String,
-        keys: Vec<crate::input::Key>,
+        keys: Vec<keys::Key>,
         enter: bool,
     },
     /// The same prompt for every agent of a session (`teamster send --all`), or of one of
@@ -290,7 +292,7 @@ pub enum ClientMsg {
         near: Option<PaneId>,
         tab_only: bool,
         text: String,
-        keys: Vec<crate::input::Key>,
+        keys: Vec<keys::Key>,
         enter: bool,
     },
     /// A pane's screen and scrollback (`teamster capture`): its last `lines` lines that
@@ -312,7 +314,7 @@ pub enum ClientMsg {
         id: u64,
         session: Option<String>,
         near: Option<PaneId>,
-        arrangement: crate::layout::Arrangement,
+        arrangement: layout::Arrangement,
     },
     /// Opens `[layouts.NAME]` (`teamster -l NAME`, `teamster layout NAME`): as a new tab of
     /// the caller's session (`near`), the one named, or the one on a screen; with `fresh`,
@@ -637,7 +639,7 @@ pub struct ShareView {
     pub viewers: Vec<String>,
 }
 
-pub use crate::approval::AllowScope;
+pub use approval::AllowScope;
 
 /// Tokens and dollars for one key (an agent, a model, a day, a session).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -653,28 +655,6 @@ pub struct CostRow {
     pub estimated: u64,
     /// Calls whose usage could not be read (not in `cost`).
     pub unknown: u64,
-}
-
-impl CostRow {
-    /// The row's columns after its name, as the cost view and `teamster cost` print them:
-    /// tokens, dollars, and `?` (some calls unread) or `~` (some priced at the fallback).
-    pub fn columns(&self) -> String {
-        use crate::text::{dollars, tokens};
-        let flag = if self.unknown > 0 {
-            " ?"
-        } else if self.estimated > 0 {
-            " ~"
-        } else {
-            ""
-        };
-        format!(
-            "{:>9} {:>9} {:>10} {:>10}{flag}",
-            tokens(self.input),
-            tokens(self.output),
-            tokens(self.cache_read + self.cache_write),
-            dollars(self.cost)
-        )
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -708,10 +688,10 @@ pub struct RecentView {
     #[serde(default)]
     pub session: String,
     pub agent: String,
-    pub kind: crate::approval::ActionKind,
+    pub kind: approval::ActionKind,
     pub what: String,
-    pub verdict: crate::approval::Verdict,
-    pub by: crate::approval::DecidedBy,
+    pub verdict: approval::Verdict,
+    pub by: approval::DecidedBy,
     /// How many times lately the same was decided on the same thing (the newest at `ts`).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub times: u32,
@@ -754,7 +734,7 @@ pub struct PendingView {
     pub session: String,
     pub pane: PaneId,
     pub agent: String,
-    pub kind: crate::approval::ActionKind,
+    pub kind: approval::ActionKind,
     /// The tool, or the provider.
     pub tool: String,
     /// What it wants to do: the command, the file, or the request and the spend so far.
@@ -870,7 +850,7 @@ pub struct TabView {
     pub synchronized: bool,
     /// The arrangement last chosen for its panes (cycling goes on from it).
     #[serde(default)]
-    pub arrangement: Option<crate::layout::Arrangement>,
+    pub arrangement: Option<layout::Arrangement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -917,65 +897,6 @@ impl PaneInfo {
             && self.agent.as_ref().is_some_and(|a| {
                 matches!(a.state, agent::AgentState::WaitingForInput | agent::AgentState::NeedsApproval)
             })
-    }
-}
-
-/// Where pane `id` is, as commands name it: `SESSION:TAB.PANE`.
-pub fn place_of(sessions: &[SessionView], id: PaneId) -> Option<String> {
-    sessions.iter().find_map(|s| place_in(&s.name, s.tabs.iter().map(|t| &t.layout), id))
-}
-
-/// Where pane `id` is in session `name` whose tabs have these layouts, if it is there.
-pub fn place_in<'a>(name: &str, tabs: impl IntoIterator<Item = &'a Layout>, id: PaneId) -> Option<String> {
-    tabs.into_iter().enumerate().find_map(|(t, layout)| {
-        let n = layout.panes().iter().position(|p| *p == id)?;
-        Some(format!("{name}:{}.{}", t + 1, n + 1))
-    })
-}
-
-/// The pane a command line names: its id (`7`, as `ls --json` gives it), its place
-/// (`SESSION:TAB.PANE`, as the TUI numbers tabs and panes), or its name (`--name`). The
-/// session it is in, and its id; an error that says what there is otherwise.
-pub fn find_pane(sessions: &[SessionView], target: &str) -> Result<(String, PaneId), String> {
-    let target = target.trim();
-    if let Ok(id) = target.parse::<PaneId>() {
-        return sessions
-            .iter()
-            .find_map(|s| s.pane(id).map(|_| (s.name.clone(), id)))
-            .ok_or_else(|| format!("no pane {id}; `teamster ls` lists them"));
-    }
-    if let Some((session, place)) = target.rsplit_once(':') {
-        let s = sessions.iter().find(|s| s.name == session).ok_or_else(|| {
-            let names: Vec<&str> = sessions.iter().map(|s| s.name.as_str()).collect();
-            format!("no session `{}`; there are: {}", crate::text::visible(session), names.join(", "))
-        })?;
-        let (tab, pane) = place.split_once('.').unwrap_or(("", place));
-        let tab_index = if tab.is_empty() { s.active_tab } else { tab.parse::<usize>().unwrap_or(0).wrapping_sub(1) };
-        let t = s.tabs.get(tab_index).ok_or_else(|| {
-            format!("no tab {} in session {}; it has {}", crate::text::visible(tab), s.name, s.tabs.len())
-        })?;
-        let panes = t.layout.panes();
-        let n: usize = pane.parse().map_err(|_| format!("`{}` is not a pane number", crate::text::visible(pane)))?;
-        let id = n.checked_sub(1).and_then(|i| panes.get(i)).ok_or_else(|| {
-            format!("no pane {n} in tab {} of session {}; it has {}", tab_index + 1, s.name, panes.len())
-        })?;
-        return Ok((s.name.clone(), *id));
-    }
-    let named: Vec<(String, PaneId)> = sessions
-        .iter()
-        .flat_map(|s| s.panes.iter().filter(|p| p.name.as_deref() == Some(target)).map(|p| (s.name.clone(), p.id)))
-        .collect();
-    match named.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(format!(
-            "no pane named `{}`; name a pane by its id, SESSION:TAB.PANE or its name (`teamster ls`)",
-            crate::text::visible(target)
-        )),
-        _ => Err(format!(
-            "{} panes are named `{}`: name one by SESSION:TAB.PANE",
-            named.len(),
-            crate::text::visible(target)
-        )),
     }
 }
 
@@ -1104,9 +1025,48 @@ where
     w.write_all(&encode(msg)).await
 }
 
+/// The cursor's shape, as a program asked for it (DECSCUSR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CursorShape {
+    #[default]
+    Default,
+    BlinkingBlock,
+    Block,
+    BlinkingUnderline,
+    Underline,
+    BlinkingBar,
+    Bar,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The protocol is a leaf: what crosses a process boundary is defined here and depends
+    /// on nothing else of ours, so every side (runner, TUI, CLI, share, web types) can take
+    /// it without the rest.
+    #[test]
+    fn the_protocol_depends_on_nothing_else_of_ours() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protocol");
+        let (ours, this) = (["crate", "::"].concat(), ["crate", "::protocol"].concat());
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            files += 1;
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                let outside = code.match_indices(&ours).any(|(i, _)| !code[i..].starts_with(&this));
+                assert!(
+                    !outside && !code.contains(&["super", "::super"].concat()),
+                    "{}:{}: the protocol reaches outside itself: {line}",
+                    entry.path().display(),
+                    n + 1
+                );
+            }
+        }
+        assert!(files >= 5, "the protocol's files were not found");
+    }
 
     #[test]
     fn a_detach_says_why_as_a_kind_and_words() {

@@ -504,10 +504,10 @@ impl Runner {
     pub fn move_pane(self: &Arc<Self>, target: &str, to: crate::protocol::PaneMove) -> Result<Reply, String> {
         use crate::protocol::PaneMove;
         let list = self.list();
-        let (session, pane) = crate::protocol::find_pane(&list, target)?;
+        let (session, pane) = crate::places::find_pane(&list, target)?;
         let command = match &to {
             PaneMove::SwapWith(other) => {
-                let (other_session, with) = crate::protocol::find_pane(&list, other)?;
+                let (other_session, with) = crate::places::find_pane(&list, other)?;
                 if other_session != session {
                     return Err(format!(
                         "{target} and {other} are in two sessions; panes swap within one (move a pane between sessions by closing it and opening it there)"

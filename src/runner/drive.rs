@@ -7,7 +7,7 @@ impl Runner {
     /// A pane's screen and scrollback as text (`teamster capture`): its last `lines` lines
     /// once blank rows at the end are left out, with SGR styles if `ansi`.
     pub fn capture(&self, target: &str, lines: Option<u32>) -> Result<Reply, String> {
-        let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let (session, id) = crate::places::find_pane(&self.list(), target)?;
         let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
         // Copied under the screen's lock, read after it.
         let copied = pane.screen.lock().copy_lines();
@@ -47,7 +47,7 @@ impl Runner {
             .into_iter()
             .map(|pane| {
                 let (runner, text, keys) = (self.clone(), text.clone(), keys.clone());
-                let place = crate::protocol::place_of(&sessions, pane).unwrap_or_else(|| pane.to_string());
+                let place = crate::places::place_of(&sessions, pane).unwrap_or_else(|| pane.to_string());
                 tokio::spawn(async move {
                     let (sent, why, message) = match runner.send(&pane.to_string(), text, keys, enter).await {
                         Ok(Reply::NotSent { why, message }) => (false, Some(why), message),
@@ -68,7 +68,7 @@ impl Runner {
 
     /// What a pane's agent answered at the end of its last turn.
     pub fn last_answer(&self, target: &str) -> Result<Reply, String> {
-        let (session, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let (session, id) = crate::places::find_pane(&self.list(), target)?;
         let pane = self.state.lock().panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;
         let m = pane.meta.lock();
         match (&m.last_answer, m.agent) {
@@ -95,7 +95,7 @@ impl Runner {
         use crate::agents::AgentState;
         use crate::input::InputEvent;
         use crate::protocol::NotSent;
-        let (_, id) = crate::protocol::find_pane(&self.list(), target)?;
+        let (_, id) = crate::places::find_pane(&self.list(), target)?;
         let (pane, asks) = {
             let st = self.state.lock();
             let pane = st.panes.get(&id).cloned().ok_or_else(|| format!("pane {id} has just gone"))?;

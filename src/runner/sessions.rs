@@ -84,7 +84,7 @@ pub struct CapHit {
 impl Session {
     /// Where a pane is, as every command names it: `SESSION:TAB.PANE`.
     pub(super) fn place_of(&self, pane: PaneId) -> Option<String> {
-        crate::protocol::place_in(&self.name, self.tabs.iter().map(|t| &t.layout), pane)
+        crate::places::place_in(&self.name, self.tabs.iter().map(|t| &t.layout), pane)
     }
 
     pub(super) fn area(&self) -> Rect {

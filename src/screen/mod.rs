@@ -16,6 +16,7 @@ pub mod links;
 mod parser;
 mod reflow;
 mod term;
+pub mod wire;
 
 pub use cell::{Attrs, Cell, Color, Style, Width, char_width};
 pub use grid::Row;

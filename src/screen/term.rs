@@ -37,18 +37,7 @@ pub enum MouseEncoding {
     Urxvt,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CursorShape {
-    #[default]
-    Default,
-    BlinkingBlock,
-    Block,
-    BlinkingUnderline,
-    Underline,
-    BlinkingBar,
-    Bar,
-}
+pub use crate::protocol::CursorShape;
 
 /// Modes a program can set; the ones a view or the input encoder needs are public.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
