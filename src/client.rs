@@ -18,7 +18,11 @@ pub struct Conn {
 pub async fn connect(socket: &Path) -> std::io::Result<Conn> {
     let stream = UnixStream::connect(socket).await?;
     let (mut rd, mut wr) = stream.into_split();
-    write_msg(&mut wr, &ClientMsg::Hello { version: PROTOCOL_VERSION }).await?;
+    tokio::io::AsyncWriteExt::write_all(
+        &mut wr,
+        &crate::protocol::encode_json(&ClientMsg::Hello { version: PROTOCOL_VERSION }),
+    )
+    .await?;
     match read_msg::<ServerMsg, _>(&mut rd).await? {
         Some(ServerMsg::Hello { .. }) => Ok(Conn { rd, wr }),
         Some(ServerMsg::Error { message }) => Err(std::io::Error::other(message)),

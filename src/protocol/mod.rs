@@ -1,7 +1,8 @@
 //! Every message that crosses a process boundary between the runner and its clients (the
-//! TUI, the CLI, later remote viewers). Messages are JSON, each framed by its length
+//! TUI, the CLI, later remote viewers). Messages are MessagePack, each framed by its length
 //! (4 bytes, little-endian). The first message each way is a hello that carries
-//! `PROTOCOL_VERSION`; a mismatch is refused with a message that says what to do.
+//! `PROTOCOL_VERSION`, in JSON (as every version before 4 spoke), and a mismatch is
+//! refused in JSON too: whatever their versions, two teamsters can say so to each other.
 
 pub mod agent;
 pub mod approval;
@@ -17,7 +18,7 @@ pub use wire::{WireRow, WireRun};
 /// Raised whenever a message is added or changed, so that a teamster and a runner of two
 /// builds say so at hello instead of failing on the first message one of them does not know
 /// (3: layouts by file, swap and move, underline colours and links on the wire).
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side accepts. A screen update is a few tens of KB; the limit
 /// stops a confused or hostile peer from making the other allocate without bound.
@@ -960,13 +961,36 @@ pub struct PaneFrame {
     pub epoch: u64,
 }
 
-/// Encodes one message with its length prefix.
+/// Encodes one message with its length prefix. The body is MessagePack with fields by
+/// name: binary numbers and strings without escaping (a screen row's runs are most of
+/// what travels), and the same shapes as the JSON the web page reads (tags, optional
+/// fields left out).
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let body = rmp_serde::to_vec_named(msg).unwrap_or_default();
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Encodes a hello, or the refusal of one, as every version reads it: JSON.
+pub fn encode_json<T: Serialize>(msg: &T) -> Vec<u8> {
     let body = serde_json::to_vec(msg).unwrap_or_default();
     let mut out = Vec::with_capacity(body.len() + 4);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&body);
     out
+}
+
+/// A message's body: JSON (a hello, or a peer from before version 4) when it starts as a
+/// JSON object does, which no MessagePack message of ours does (they are maps), else
+/// MessagePack.
+fn decode_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::io::Result<T> {
+    let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed message: {e}"));
+    match bytes.first() {
+        Some(b'{') => serde_json::from_slice(bytes).map_err(|e| bad(e.to_string())),
+        _ => rmp_serde::from_slice(bytes).map_err(|e| bad(e.to_string())),
+    }
 }
 
 /// Reads one framed message; `Ok(None)` at a clean end of stream.
@@ -991,9 +1015,7 @@ where
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
-    serde_json::from_slice(&body)
-        .map(Some)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed message: {e}")))
+    decode_body(&body).map(Some)
 }
 
 /// Takes one complete message off the front of `buf`, if it holds one.
@@ -1010,8 +1032,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(buf: &mut Vec<u8>) -> std::io::Res
     if buf.len() < 4 + len {
         return Ok(None);
     }
-    let msg = serde_json::from_slice(&buf[4..4 + len])
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed message: {e}")));
+    let msg = decode_body(&buf[4..4 + len]);
     buf.drain(..4 + len);
     msg.map(Some)
 }
@@ -1103,5 +1124,48 @@ mod tests {
         bad.extend_from_slice(b"nope!");
         let e = read_msg::<ClientMsg, _>(&mut &bad[..]).await.unwrap_err();
         assert!(e.to_string().contains("malformed"), "{e}");
+    }
+
+    /// Frames are MessagePack: a screen row travels in fewer bytes than as JSON, and reads
+    /// back the same.
+    #[test]
+    fn frames_are_binary_and_smaller_than_json() {
+        let run = |text: &str, fg| WireRun { text: text.into(), fg, ..Default::default() };
+        let row = WireRow { runs: vec![run("$ ls -la ", 0), run("Cargo.toml", 3), run("  src  ", 0)], wrapped: false };
+        let frame = ServerMsg::Frame {
+            panes: vec![PaneFrame {
+                pane: 3,
+                size: Size { cols: 80, rows: 24 },
+                full: false,
+                rows: vec![(4, row.clone()), (5, row)],
+                cursor: CursorView::default(),
+                modes: PaneModes::default(),
+                first_line: 100,
+                screen_top: 120,
+                epoch: 1,
+            }],
+        };
+        let bytes = encode(&frame);
+        assert_ne!(bytes[4], b'{', "a frame is not JSON");
+        let json = serde_json::to_vec(&frame).unwrap();
+        assert!(bytes.len() - 4 < json.len(), "{} bytes against JSON's {}", bytes.len() - 4, json.len());
+        let mut buf = bytes.clone();
+        assert_eq!(decode::<ServerMsg>(&mut buf).unwrap(), Some(frame));
+    }
+
+    /// Hellos are JSON whatever the version, so a runner and a client of different versions
+    /// still tell each other so: one from before version 4 (JSON throughout) is read.
+    #[tokio::test]
+    async fn a_hello_is_json_and_a_json_peer_is_understood() {
+        let hello = encode_json(&ClientMsg::Hello { version: 3 });
+        assert_eq!(&hello[4..], br#"{"type":"hello","version":3}"#);
+        let back: ClientMsg = read_msg(&mut &hello[..]).await.unwrap().unwrap();
+        assert_eq!(back, ClientMsg::Hello { version: 3 });
+        let refusal = encode_json(&ServerMsg::Error { message: "protocol 3 against 4".into() });
+        let mut buf = refusal;
+        assert_eq!(
+            decode::<ServerMsg>(&mut buf).unwrap(),
+            Some(ServerMsg::Error { message: "protocol 3 against 4".into() })
+        );
     }
 }

@@ -33,6 +33,12 @@ async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
     write_msg(&mut *wr.lock().await, msg).await.is_ok()
 }
 
+/// A hello, or the refusal of one, in JSON: a client of any version reads it.
+async fn send_json(wr: &Writer, msg: &ServerMsg) -> bool {
+    use tokio::io::AsyncWriteExt;
+    wr.lock().await.write_all(&crate::protocol::encode_json(msg)).await.is_ok()
+}
+
 pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     // The socket's directory is private already; this is a second lock on the door.
     let peer = match stream.peer_cred() {
@@ -51,7 +57,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 "this teamster speaks protocol {version}, but the running runner (teamster {}) speaks {PROTOCOL_VERSION}; use the teamster that started it, or end its sessions with `teamster kill --all` first",
                 env!("CARGO_PKG_VERSION")
             );
-            send(&wr, &ServerMsg::Error { message }).await;
+            send_json(&wr, &ServerMsg::Error { message }).await;
             return;
         }
         _ => return,
@@ -61,7 +67,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
         runner_version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
     };
-    if !send(&wr, &hello).await {
+    if !send_json(&wr, &hello).await {
         return;
     }
     let client = runner.new_client_id();
