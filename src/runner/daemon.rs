@@ -50,6 +50,7 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
     log(&format!("runner {} listening on {}", std::process::id(), socket_path.display()));
     let runner = Runner::new(config, config_path, socket_path);
+    runner.serve_pane_events();
     // Each agent pane gets a hook socket of its own there (which pane speaks is which
     // socket it spoke on); those of a runner that died are stale.
     let _ = std::fs::remove_dir_all(&runner.hooks_dir);

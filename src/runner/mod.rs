@@ -115,6 +115,10 @@ pub struct Runner {
     pub history: watch::Sender<Vec<crate::protocol::RecentView>>,
     /// Sessions and panes shared by URL.
     pub shares: Mutex<Vec<Arc<share::Share>>>,
+    /// Where pane tasks tell what their programs did, and its one reader (taken by
+    /// `serve_pane_events`).
+    pane_events: pane::PaneEvents,
+    pane_events_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<pane::PaneEvent>>>,
 }
 
 /// `n` random bytes as hex, from the kernel (never a silent run of zeros: keys and
@@ -146,7 +150,10 @@ impl Runner {
             store::Store::in_memory()
         });
         let allowances = store.allowances();
+        let (pane_events, pane_events_rx) = tokio::sync::mpsc::unbounded_channel();
         Arc::new(Runner {
+            pane_events,
+            pane_events_rx: Mutex::new(Some(pane_events_rx)),
             rules: RwLock::new(Arc::new(config.rules())),
             prices: RwLock::new(config.prices()),
             allowances: Mutex::new(allowances),
@@ -381,6 +388,21 @@ impl Runner {
     // ---- commands from clients ----
 
     // ---- events from panes ----
+
+    /// Reads what pane tasks tell (`PaneEvent`), in order, for as long as the runner lives.
+    pub fn serve_pane_events(self: &Arc<Self>) {
+        let Some(mut rx) = self.pane_events_rx.lock().take() else { return };
+        let runner = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let Some(runner) = runner.upgrade() else { return };
+                match event {
+                    pane::PaneEvent::Screen(pane, events) => runner.pane_events(pane, events),
+                    pane::PaneEvent::Exited(pane, status) => runner.pane_exited(pane, status),
+                }
+            }
+        });
+    }
 
     fn pane_events(&self, pane: PaneId, events: Vec<ScreenEvent>) {
         let mut st = self.state.lock();

@@ -294,10 +294,22 @@ impl Pane {
     }
 }
 
+/// What a pane's program did besides drawing (a title, a bell, a question on its screen,
+/// its exit), as its I/O task tells the runner: sent, in order, to the runner's one reader
+/// of them (`Runner::serve_pane_events`), never by calling up into the runner.
+#[derive(Debug)]
+pub enum PaneEvent {
+    Screen(PaneId, Vec<ScreenEvent>),
+    Exited(PaneId, Option<std::process::ExitStatus>),
+}
+
+/// Where pane tasks send their `PaneEvent`s.
+pub type PaneEvents = tokio::sync::mpsc::UnboundedSender<PaneEvent>;
+
 /// Starts the task that serves a freshly spawned program; returns its pane.
 #[allow(clippy::too_many_arguments)]
 pub fn start(
-    runner: &Arc<Runner>,
+    events: PaneEvents,
     id: PaneId,
     session: u32,
     spawned: pty::Spawned,
@@ -331,7 +343,7 @@ pub fn start(
         output: Notify::new(),
         typing: tokio::sync::Mutex::new(()),
     });
-    tokio::spawn(io_task(Arc::downgrade(runner), pane.clone(), master, spawned.child, changed));
+    tokio::spawn(io_task(events, pane.clone(), master, spawned.child, changed));
     Ok(pane)
 }
 
@@ -343,7 +355,7 @@ pub fn start(
 const READ_BATCH: usize = 4 << 10;
 
 async fn io_task(
-    runner: Weak<Runner>,
+    events: PaneEvents,
     pane: Arc<Pane>,
     fd: Arc<AsyncFd<OwnedFd>>,
     mut child: tokio::process::Child,
@@ -357,7 +369,7 @@ async fn io_task(
         tokio::select! {
             guard = fd.readable() => {
                 let Ok(mut guard) = guard else { break };
-                let (total, state) = read_batch(&pane, &fd, &mut out, &runner);
+                let (total, state) = read_batch(&pane, &fd, &mut out, &events);
                 match state {
                     Drained::WouldBlock => guard.clear_ready(),
                     Drained::Closed => open = false,
@@ -386,16 +398,14 @@ async fn io_task(
             st = child.wait(), if status.is_none() => {
                 status = st.ok();
                 // The program is gone; what it printed last may still be in the terminal.
-                if let Some(r) = runner.upgrade() { r.pane_exited(pane.id, status); }
+                let _ = events.send(PaneEvent::Exited(pane.id, status));
                 pane.output.notify_one();
             }
         }
     }
     if status.is_none() {
         status = child.wait().await.ok();
-        if let Some(r) = runner.upgrade() {
-            r.pane_exited(pane.id, status);
-        }
+        let _ = events.send(PaneEvent::Exited(pane.id, status));
     }
     changed.send_modify(|v| *v = v.wrapping_add(1));
 }
@@ -415,7 +425,7 @@ enum Drained {
 }
 
 /// Reads what the terminal has, up to `READ_BATCH`, into the screen.
-fn read_batch(pane: &Pane, fd: &AsyncFd<OwnedFd>, out: &mut Vec<u8>, runner: &Weak<Runner>) -> (usize, Drained) {
+fn read_batch(pane: &Pane, fd: &AsyncFd<OwnedFd>, out: &mut Vec<u8>, events: &PaneEvents) -> (usize, Drained) {
     READ_BUF.with_borrow_mut(|buf| {
         let mut total = 0;
         while total < READ_BATCH {
@@ -423,11 +433,9 @@ fn read_batch(pane: &Pane, fd: &AsyncFd<OwnedFd>, out: &mut Vec<u8>, runner: &We
                 Ok(0) => return (total, Drained::Closed),
                 Ok(n) => {
                     total += n;
-                    let events = feed(pane, &buf[..n], out);
-                    if !events.is_empty()
-                        && let Some(r) = runner.upgrade()
-                    {
-                        r.pane_events(pane.id, events);
+                    let happened = feed(pane, &buf[..n], out);
+                    if !happened.is_empty() {
+                        let _ = events.send(PaneEvent::Screen(pane.id, happened));
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return (total, Drained::WouldBlock),

@@ -346,8 +346,9 @@ impl Runner {
             proxy_task: None,
             hook_task,
         };
-        let pane = pane::start(self, id, session, spawned, meta, config.scrollback_lines, colors, changed)
-            .map_err(|e| e.to_string())?;
+        let pane =
+            pane::start(self.pane_events.clone(), id, session, spawned, meta, config.scrollback_lines, colors, changed)
+                .map_err(|e| e.to_string())?;
         // How teamster mapped a mode of the agent's own: first on its screen, and said.
         if let Some(notice) = notice {
             pane.screen.lock().feed(format!("\x1b[33mteamster: {notice}\x1b[0m\r\n").as_bytes());
