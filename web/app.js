@@ -139,10 +139,13 @@
   // null for the default colour.
   function colour(v) {
     if (!v) return null;
-    if (v <= 256) return palette(v - 1);
+    if (v <= PROTOCOL.colour.palette) return palette(v - 1);
     return `rgb(${(v >> 16) & 255},${(v >> 8) & 255},${v & 255})`;
   }
 
+  // Style bits by name, as the runner's terminal model numbers them.
+  const A = PROTOCOL.attrs;
+  const UNDERLINES = A['underline'] | A['double-underline'] | A['curly-underline'] | A['dotted-underline'] | A['dashed-underline'];
   const styleCache = new Map();
   // The CSS of a style ('' for the default style); `cursor` inverts once more. Built from
   // numbers only: nothing a sharer's program sends becomes CSS text.
@@ -151,7 +154,7 @@
     let css = styleCache.get(key);
     if (css !== undefined) return css;
     let fg = colour(f), bg = colour(b);
-    if (!!(a & 128) !== !!cursor) {
+    if (!!(a & A['inverse']) !== !!cursor) {
       const t = fg;
       fg = bg || DEFAULT_BG;
       bg = t || DEFAULT_FG;
@@ -159,19 +162,21 @@
     css = '';
     if (fg) css += `color:${fg};`;
     if (bg) css += `background:${bg};`;
-    if (a & 1) css += 'font-weight:bold;';
-    if (a & 2) css += 'opacity:.6;';
-    if (a & 4) css += 'font-style:italic;';
+    if (a & A['bold']) css += 'font-weight:bold;';
+    if (a & A['dim']) css += 'opacity:.6;';
+    if (a & A['italic']) css += 'font-style:italic;';
     const lines = [];
-    // Underlines: 8 plain, 16 double, 32 curly, 2048 dotted, 4096 dashed.
-    if (a & (8 | 16 | 32 | 2048 | 4096)) lines.push('underline');
-    if (a & 512) lines.push('line-through');
-    if (a & 1024) lines.push('overline');
+    if (a & UNDERLINES) lines.push('underline');
+    if (a & A['strike']) lines.push('line-through');
+    if (a & A['overline']) lines.push('overline');
     if (lines.length) {
-      const kind = a & 32 ? ' wavy' : a & 16 ? ' double' : a & 2048 ? ' dotted' : a & 4096 ? ' dashed' : '';
+      const kind = a & A['curly-underline'] ? ' wavy'
+        : a & A['double-underline'] ? ' double'
+        : a & A['dotted-underline'] ? ' dotted'
+        : a & A['dashed-underline'] ? ' dashed' : '';
       css += `text-decoration:${lines.join(' ')}${kind};`;
       const uc = colour(u);
-      if (uc && (a & (8 | 16 | 32 | 2048 | 4096))) css += `text-decoration-color:${uc};`;
+      if (uc && (a & UNDERLINES)) css += `text-decoration-color:${uc};`;
     }
     styleCache.set(key, css);
     return css;
@@ -195,7 +200,7 @@
       const f = run.f || 0, b = run.b || 0, a = run.a || 0, u = run.u || 0;
       const wide = !!run.w;
       const w = wide ? 2 : 1;
-      const hidden = !!(a & 256);
+      const hidden = !!(a & A['hidden']);
       let marks = null;
       if (run.m && run.m.length) {
         marks = new Map();
@@ -356,28 +361,28 @@
 
   function applyServerMsg(msg) {
     switch (msg && msg.type) {
-      case 'session':
+      case PROTOCOL.server.Session:
         state.session = msg.session;
         dirty.session = true;
         break;
-      case 'frame':
+      case PROTOCOL.server.Frame:
         for (const f of msg.panes || []) applyFrame(f);
         break;
-      case 'pending':
+      case PROTOCOL.server.Pending:
         state.pending = msg.pending || [];
         dirty.pending = true;
         break;
-      case 'history':
+      case PROTOCOL.server.History:
         state.history = msg.recent || [];
         dirty.history = true;
         break;
-      case 'detached':
+      case PROTOCOL.server.Detached:
         notice('detached: ' + (msg.reason && (msg.reason.detail || msg.reason.why)), 'info');
         break;
-      case 'error':
+      case PROTOCOL.server.Error:
         notice(msg.message);
         break;
-      case 'reply':
+      case PROTOCOL.server.Reply:
         if (msg.result && typeof msg.result.Err === 'string') notice(msg.result.Err);
         break;
       default:
@@ -623,8 +628,8 @@
       notice(`input lost on the way: ${lost} of your last inputs never reached the sharer whole, so none of them was applied; type them again`, 'error');
     }
     const msg = body.msg;
-    if (msg && (msg.type === 'reply' || msg.type === 'error' || msg.type === 'detached')) applyServerMsg(msg);
-    if (msg && msg.type === 'reply' && msg.result && msg.result.Err) reenableButtons();
+    if (msg && [PROTOCOL.server.Reply, PROTOCOL.server.Error, PROTOCOL.server.Detached].includes(msg.type)) applyServerMsg(msg);
+    if (msg && msg.type === PROTOCOL.server.Reply && msg.result && msg.result.Err) reenableButtons();
     scheduleRender();
   }
 
@@ -877,12 +882,12 @@
     pe.ptitle.textContent = info && info.title && info.title !== info.name && info.title !== info.command ? visible(info.title) : '';
     const spend = info && info.spend > 0 ? dollars(info.spend) + (info.spend_unknown ? '+?' : '') : '';
     pe.spend.textContent = spend;
-    const approval = !!(info && info.agent && info.agent.state === 'needs-approval');
+    const approval = !!(info && info.agent && info.agent.state === PROTOCOL.agentState.NeedsApproval);
     let flag = '';
     if (approval) flag = 'needs approval';
     else if (info && info.state && info.state.state === 'exited') {
       flag = info.state.code != null ? `exited ${info.state.code}` : info.state.signal != null ? `killed (signal ${info.state.signal})` : 'exited';
-    } else if (info && info.agent && info.agent.state === 'waiting-for-input') flag = 'waiting for input';
+    } else if (info && info.agent && info.agent.state === PROTOCOL.agentState.WaitingForInput) flag = 'waiting for input';
     pe.flag.textContent = flag;
     pe.flag.className = 'flag' + (approval ? ' approval' : '');
     pe.root.classList.toggle('approval', approval);
@@ -957,7 +962,7 @@
   function phoneOrder(ids) {
     const rank = (id) => {
       const info = paneInfo(id);
-      if (info && info.agent && info.agent.state === 'needs-approval') return 0;
+      if (info && info.agent && info.agent.state === PROTOCOL.agentState.NeedsApproval) return 0;
       if (state.pending.some && state.pending.some((p) => p.pane === id)) return 0;
       return info && info.agent ? 1 : 2;
     };
@@ -972,7 +977,7 @@
     if (ids.length < 2) { sw.replaceChildren(); return; }
     const buttons = ids.map((id) => {
       const info = paneInfo(id);
-      const approval = !!(info && info.agent && info.agent.state === 'needs-approval');
+      const approval = !!(info && info.agent && info.agent.state === PROTOCOL.agentState.NeedsApproval);
       const label = `${order.indexOf(id) + 1} ${info ? visible(info.name || info.command) : 'pane ' + id}${approval ? ' ⚠' : ''}`;
       const b = h('button', 'pane-choice' + (id === phonePane ? ' on' : '') + (approval ? ' approval' : ''), label);
       b.type = 'button';
@@ -1002,7 +1007,7 @@
         b.disabled = i !== active;
         b.title = 'a read-only link shows the tab the sharer has open';
       } else if (i !== active) {
-        b.addEventListener('click', () => sendDriver('command', { type: 'command', id: ++requestId, command: { 'select-tab': { index: i } } }));
+        b.addEventListener('click', () => sendDriver('command', protocolMessage(PROTOCOL.client.Command, { id: ++requestId, command: protocolWith(PROTOCOL.selectTab, { index: i }) })));
       }
       return b;
     }));
@@ -1130,10 +1135,12 @@
   // ===================================================================== actions
 
   function resolve(id, allow, el) {
-    const decision = allow ? { decision: 'approve-once' } : { decision: 'deny', reason: 'denied from the browser' };
+    const decision = allow
+      ? PROTOCOL.decision.approveOnce
+      : Object.assign({}, PROTOCOL.decision.deny, { reason: 'denied from the browser' });
     for (const b of el.querySelectorAll('button')) b.disabled = true;
     el.classList.add('sent');
-    sendDriver('resolve', { type: 'resolve', id: ++requestId, action: id, decision, via: 'browser' });
+    sendDriver('resolve', protocolMessage(PROTOCOL.client.Resolve, { id: ++requestId, action: id, decision, via: PROTOCOL.surface.Browser }));
     // If the runner never answers (the action is gone, or it was refused), allow a retry.
     setTimeout(() => { if (document.contains(el)) reenable(el); }, 8000);
   }
@@ -1145,17 +1152,17 @@
   function reenableButtons() { for (const el of pendingEls.values()) reenable(el); }
 
   function sendInput(pane, events) {
-    sendDriver('input', { type: 'input', pane, events });
+    sendDriver('input', protocolMessage(PROTOCOL.client.Input, { pane, events }));
   }
 
-  const ENTER = { key: { code: 'enter', mods: 0 } };
+  const ENTER = PROTOCOL.keys.Enter;
   // A few keys an agent's prompts need that a phone keyboard cannot type.
   const KEYS = [
-    ['Esc', { key: { code: 'esc', mods: 0 } }],
-    ['Tab', { key: { code: 'tab', mods: 0 } }],
-    ['↑', { key: { code: 'up', mods: 0 } }],
-    ['↓', { key: { code: 'down', mods: 0 } }],
-    ['^C', { key: { code: { char: 'c' }, mods: 4 } }],
+    ['Esc', PROTOCOL.keys.Esc],
+    ['Tab', PROTOCOL.keys.Tab],
+    ['↑', PROTOCOL.keys.Up],
+    ['↓', PROTOCOL.keys.Down],
+    ['^C', PROTOCOL.keys.CtrlC],
   ];
 
   function makeTypebar(id) {
@@ -1174,7 +1181,7 @@
     const sendLine = () => {
       const text = input.value;
       input.value = '';
-      sendInput(id, text ? [{ paste: text }, ENTER] : [ENTER]);
+      sendInput(id, text ? [protocolWith(PROTOCOL.paste, text), ENTER] : [ENTER]);
     };
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); sendLine(); }

@@ -72,6 +72,17 @@ pub enum AgentState {
 }
 
 impl AgentState {
+    /// Every state (the web page's names are made from these: `share::web_types`).
+    pub const ALL: [AgentState; 7] = [
+        AgentState::Starting,
+        AgentState::Working,
+        AgentState::WaitingForInput,
+        AgentState::NeedsApproval,
+        AgentState::Idle,
+        AgentState::StoppedBySpendCap,
+        AgentState::Exited,
+    ];
+
     pub fn words(self) -> &'static str {
         match self {
             AgentState::Starting => "starting",

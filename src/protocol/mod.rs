@@ -854,7 +854,7 @@ pub struct TabView {
     pub arrangement: Option<layout::Arrangement>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Default, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
     pub id: u32,
     pub name: String,

@@ -5,6 +5,7 @@
 pub mod crypto;
 pub mod server;
 pub mod store;
+pub mod web_types;
 pub mod wire;
 
 use tokio::io::{AsyncRead, AsyncWrite};

@@ -37,6 +37,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
+/// The protocol's names and shapes for the page, generated from the Rust types (`web_types`).
+const PROTOCOL_JS: &str = include_str!("../../web/protocol.js");
 
 /// A viewer's messages: a burst of this many, then this many a second.
 const RATE_BURST: f64 = 200.0;
@@ -676,6 +678,7 @@ fn route(mut req: Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -> R
     match path.as_str() {
         "/ws" => upgrade(&mut req, peer, server),
         "/app.js" => page(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS),
+        "/protocol.js" => page(StatusCode::OK, "text/javascript; charset=utf-8", PROTOCOL_JS),
         "/health" => {
             page(StatusCode::OK, "application/json", format!("{{\"teamster\":\"{}\"}}", env!("CARGO_PKG_VERSION")))
         }
