@@ -109,31 +109,29 @@ pub enum Overlay {
     Switcher(Switcher),
 }
 
+/// `$body` with `$v` bound to whichever view `$overlay` holds.
+macro_rules! each_view {
+    ($overlay:expr, $v:ident => $body:expr) => {
+        match $overlay {
+            Overlay::Picker($v) => $body,
+            Overlay::Prompt($v) => $body,
+            Overlay::Confirm($v) => $body,
+            Overlay::Help($v) => $body,
+            Overlay::Cost($v) => $body,
+            Overlay::Share($v) => $body,
+            Overlay::DisplayPanes($v) => $body,
+            Overlay::Switcher($v) => $body,
+        }
+    };
+}
+
 impl Overlay {
     pub fn view(&self) -> &dyn View {
-        match self {
-            Overlay::Picker(v) => v,
-            Overlay::Prompt(v) => v,
-            Overlay::Confirm(v) => v,
-            Overlay::Help(v) => v,
-            Overlay::Cost(v) => v,
-            Overlay::Share(v) => v,
-            Overlay::DisplayPanes(v) => v,
-            Overlay::Switcher(v) => v,
-        }
+        each_view!(self, v => v)
     }
 
     pub fn view_mut(&mut self) -> &mut dyn View {
-        match self {
-            Overlay::Picker(v) => v,
-            Overlay::Prompt(v) => v,
-            Overlay::Confirm(v) => v,
-            Overlay::Help(v) => v,
-            Overlay::Cost(v) => v,
-            Overlay::Share(v) => v,
-            Overlay::DisplayPanes(v) => v,
-            Overlay::Switcher(v) => v,
-        }
+        each_view!(self, v => v)
     }
 
     pub fn prompt(kind: PromptKind, input: String) -> Overlay {
