@@ -1,5 +1,6 @@
-//! The runner's control socket: a stream of length-prefixed JSON frames, read as a client's
-//! messages (what the runner takes) or the runner's (what a TUI takes) by the first byte.
+//! The runner's control socket: a stream of length-prefixed frames (MessagePack; JSON for a
+//! hello), read as a client's messages (what the runner takes) or the runner's (what a TUI
+//! takes) by the first byte.
 //! Screen frames are applied as a TUI applies them and their rows decoded into cells.
 #![no_main]
 

@@ -1168,4 +1168,53 @@ mod tests {
             Some(ServerMsg::Error { message: "protocol 3 against 4".into() })
         );
     }
+
+    /// The fuzz target's seeds are frames as the wire carries them now (the first byte
+    /// picks the side: even a client's messages, odd the runner's); written again with
+    /// `TEAMSTER_WRITE_SEEDS=1`.
+    #[test]
+    fn the_fuzz_seeds_are_frames_as_they_travel() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/protocol_frames");
+        let key = |code| InputEvent::Key(keys::Key::new(code, 0));
+        let client: Vec<u8> = [
+            ClientMsg::Input { pane: None, events: vec![key(keys::KeyCode::Char('x')), key(keys::KeyCode::Enter)] },
+            ClientMsg::Command { id: 2, command: Command::Split { dir: Direction::Down, spawn: Spawn::Shell } },
+        ]
+        .iter()
+        .flat_map(encode)
+        .collect();
+        let row = WireRow {
+            runs: vec![WireRun { text: "ok".into(), fg: 2, marks: vec![(0, "\u{301}".into())], ..Default::default() }],
+            wrapped: true,
+        };
+        let frame = PaneFrame {
+            pane: 1,
+            size: Size { cols: 20, rows: 4 },
+            full: true,
+            rows: vec![(0, row)],
+            cursor: CursorView::default(),
+            modes: PaneModes::default(),
+            first_line: 0,
+            screen_top: 0,
+            epoch: 0,
+        };
+        let server: Vec<u8> =
+            [ServerMsg::Frame { panes: vec![frame] }, ServerMsg::Session { session: Default::default() }]
+                .iter()
+                .flat_map(encode)
+                .collect();
+        let seeds =
+            [("client-msgpack", [&[0u8][..], &client].concat()), ("server-msgpack", [&[1u8][..], &server].concat())];
+        for (name, bytes) in seeds {
+            let path = dir.join(name);
+            if std::env::var_os("TEAMSTER_WRITE_SEEDS").is_some() {
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            assert_eq!(
+                std::fs::read(&path).ok(),
+                Some(bytes),
+                "{name} is not the wire as it is: TEAMSTER_WRITE_SEEDS=1"
+            );
+        }
+    }
 }
