@@ -336,7 +336,11 @@ impl Runner {
     pub(super) fn end_session(&self, st: &mut State, session: u32, reason: &str) {
         let Some(s) = st.sessions.remove(&session) else { return };
         // Its marks go (its spend stays, for reports): a session's key is never used again.
-        self.store.lock().end_session(&s.key);
+        let key = s.key.clone();
+        self.store.write(move |db| {
+            db.end_session(&key);
+            Ok(())
+        });
         let _ = s.events.send(SessionEvent::Ended(reason.to_string()));
         log(&format!("session {} ({}) ended: {reason}", s.id, s.name));
         self.persist(st);

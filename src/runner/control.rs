@@ -362,7 +362,7 @@ impl Runner {
             Err(reply) => {
                 // Numbered in the state database, so an id never comes back after a restart; in
                 // memory only if the database fails.
-                let stored = self.store.lock().next_number("approval").map_err(|e| log(&e)).ok();
+                let stored = self.store.read(|db| db.next_number("approval")).and_then(|n| n.map_err(|e| log(&e)).ok());
                 let mut guard = self.state.lock();
                 let st = &mut *guard;
                 let id = st.queue.next_id(stored);
@@ -500,7 +500,9 @@ impl Runner {
                     AllowScope::Workspace => Scope::Workspace(p.workspace.clone()),
                     AllowScope::Everywhere => Scope::Everywhere,
                 };
-                match self.store.lock().add_allowance(&scope, tool, what, now_secs()) {
+                let (kept, tool_, what_) = (scope.clone(), tool.clone(), what.clone());
+                let added = self.store.read(move |db| db.add_allowance(&kept, &tool_, &what_, now_secs()));
+                match added.unwrap_or_else(|| Err("the state database is gone".into())) {
                     Ok(aid) => self.allowances.lock().push(Allowance {
                         id: aid,
                         scope,
@@ -544,22 +546,20 @@ impl Runner {
     /// Sets and clears marks of a session, in memory and in the database.
     fn change_marks(&self, st: &mut State, session: u32, changes: &[MarkChange]) {
         let Some(s) = st.sessions.get_mut(&session) else { return };
-        let store = self.store.lock();
         for change in changes {
-            let result = match change {
+            let key = s.key.clone();
+            match change {
                 MarkChange::Set(name) => {
                     let mark = policy::Mark { spend: s.spend, at: now_secs() };
-                    let r = store.set_mark(&s.key, name, &mark);
-                    s.marks.insert(name.clone(), mark);
-                    r
+                    s.marks.insert(name.clone(), mark.clone());
+                    let name = name.clone();
+                    self.store.write(move |db| db.set_mark(&key, &name, &mark));
                 }
                 MarkChange::Clear(name) => {
                     s.marks.remove(name);
-                    store.clear_mark(&s.key, name)
+                    let name = name.clone();
+                    self.store.write(move |db| db.clear_mark(&key, &name));
                 }
-            };
-            if let Err(e) = result {
-                log(&e);
             }
         }
     }
@@ -567,9 +567,8 @@ impl Runner {
     pub(super) fn audit(&self, record: DecisionRecord) {
         // Stamped when decided, not when asked: the audit reads in the order of decisions.
         let record = DecisionRecord { ts: now_secs(), ..record };
-        if let Err(e) = self.store.lock().add_decision(&record) {
-            log(&format!("audit log: {e}"));
-        }
+        let kept = record.clone();
+        self.store.write(move |db| db.add_decision(&kept).map(drop).map_err(|e| format!("audit log: {e}")));
         let view = crate::protocol::RecentView {
             ts: record.ts,
             session: record.session.clone(),
@@ -593,7 +592,8 @@ impl Runner {
         let today = super::store::local_day(now_secs());
         let mut day = self.day.lock();
         if day.0 != today {
-            *day = (today.clone(), self.store.lock().day_spend(&today));
+            let asked = today.clone();
+            *day = (today, self.store.read(move |db| db.day_spend(&asked)).unwrap_or_default());
         }
         day.1
     }
@@ -645,17 +645,19 @@ impl Runner {
             self.day.lock().1 += record.cost;
             s.touch();
         }
-        if let Err(e) = self.store.lock().add_spend(&record) {
-            log(&format!("spend not saved: {e}"));
-        }
+        self.store.write(move |db| db.add_spend(&record).map_err(|e| format!("spend not saved: {e}")));
     }
 
     pub fn store_report(&self, session: Option<&str>) -> Result<crate::protocol::CostReport, String> {
-        self.store.lock().report(session)
+        let session = session.map(str::to_string);
+        self.store
+            .read(move |db| db.report(session.as_deref()))
+            .unwrap_or_else(|| Err("the state database is gone".into()))
     }
 
     pub fn remove_allowance(&self, id: i64) -> Result<(), String> {
-        if !self.store.lock().remove_allowance(id)? {
+        let removed = self.store.read(move |db| db.remove_allowance(id));
+        if !removed.unwrap_or_else(|| Err("the state database is gone".into()))? {
             return Err(format!("no allowance {id}; `teamster rules` lists them"));
         }
         self.allowances.lock().retain(|a| a.id != id);

@@ -254,8 +254,8 @@ impl Runner {
         for (record, news) in records {
             if news {
                 self.audit(record);
-            } else if let Err(e) = self.store.lock().add_decision(&record) {
-                super::log(&format!("audit log: {e}"));
+            } else {
+                self.store.write(move |db| db.add_decision(&record).map(drop).map_err(|e| format!("audit log: {e}")));
             }
         }
     }

@@ -97,7 +97,7 @@ pub struct Runner {
     /// What was last written to `state_file`.
     persisted: Mutex<String>,
     /// Spend, decisions, allowances and marks, on disk.
-    store: Mutex<store::Store>,
+    store: store::Db,
     /// The config's policies, compiled; the "always allow"s people chose; prices.
     rules: RwLock<Arc<Vec<crate::policy::Rule>>>,
     allowances: Mutex<Vec<crate::policy::Allowance>>,
@@ -157,7 +157,7 @@ impl Runner {
             rules: RwLock::new(Arc::new(config.rules())),
             prices: RwLock::new(config.prices()),
             allowances: Mutex::new(allowances),
-            store: Mutex::new(store),
+            store: store::Db::start(store),
             day: Mutex::new((String::new(), 0.0)),
             proxy_port: Mutex::new(None),
             upstream: Default::default(),

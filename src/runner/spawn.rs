@@ -108,10 +108,9 @@ impl Runner {
         let (events, _) = broadcast::channel(64);
         // A session that comes back keeps its spend and marks (by its key); a new one
         // starts at zero, even if an ended one had its name.
-        let (spend, marks) = {
-            let store = self.store.lock();
-            (store.session_spend(&key), store.marks(&key))
-        };
+        let asked = key.clone();
+        let (spend, marks) =
+            self.store.read(move |db| (db.session_spend(&asked), db.marks(&asked))).unwrap_or_default();
         st.sessions.insert(
             id,
             Session {
@@ -310,7 +309,8 @@ impl Runner {
         let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size, report).map_err(|e| e.to_string())?;
         let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
-        let (spend, spend_unknown) = self.store.lock().pane_spend(&spec.key);
+        let asked = spec.key.clone();
+        let (spend, spend_unknown) = self.store.read(move |db| db.pane_spend(&asked)).unwrap_or_default();
         // Every route the pane starts with goes to the audit log, with who named it.
         let audit_routes = routes.clone();
         let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());

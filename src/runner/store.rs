@@ -404,6 +404,50 @@ impl Store {
     }
 }
 
+/// The state database's one owner: a thread of its own, so no SQLite call runs on the
+/// runner's thread or under its state lock. A write is sent and not waited for; a read
+/// waits for its answer, which comes after every write sent before it (a report sees the
+/// spend just recorded).
+pub struct Db {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+impl Db {
+    pub fn start(store: Store) -> Db {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new().name("state-db".into()).spawn(move || {
+            let mut store = store;
+            for job in queue {
+                job(&mut store);
+            }
+        });
+        if let Err(e) = spawned {
+            super::log(&format!("no thread for the state database ({e}): nothing is recorded"));
+        }
+        Db { jobs }
+    }
+
+    /// Changes the database, in the order sent; failures go to the runner's log.
+    pub fn write(&self, job: impl FnOnce(&mut Store) -> Result<(), String> + Send + 'static) {
+        let _ = self.jobs.send(Box::new(move |store| {
+            if let Err(e) = job(store) {
+                super::log(&format!("state database: {e}"));
+            }
+        }));
+    }
+
+    /// Asks the database, after every write sent before; `None` if its thread is gone.
+    pub fn read<R: Send + 'static>(&self, job: impl FnOnce(&mut Store) -> R + Send + 'static) -> Option<R> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        let sent = self.jobs.send(Box::new(move |store| {
+            let _ = answer.send(job(store));
+        }));
+        sent.ok().and_then(|()| answered.recv().ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,5 +620,21 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.session_spend("key-work"), 2.0);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The database's owner thread: writes are not waited for, and a read comes after
+    /// every write sent before it, from any thread.
+    #[test]
+    fn a_read_sees_every_write_sent_before_it() {
+        let db = Db::start(Store::in_memory());
+        for cost in [0.25, 0.5, 1.0] {
+            db.write(move |s| s.add_spend(&spend("work", "p1", "claude", "claude-sonnet-4-5", cost, "exact")));
+        }
+        assert_eq!(db.read(|s| s.session_spend("key-work")), Some(1.75));
+        let from_another_thread = std::thread::scope(|t| t.spawn(|| db.read(|s| s.pane_spend("p1"))).join().unwrap());
+        assert_eq!(from_another_thread, Some((1.75, false)));
+        // A failed write is logged, not fatal: the next read still answers.
+        db.write(|_| Err("disk full".into()));
+        assert_eq!(db.read(|s| s.session_spend("key-work")), Some(1.75));
     }
 }
