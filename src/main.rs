@@ -133,9 +133,16 @@ enum Cmd {
         /// A command to run instead of an agent (after `--`).
         #[arg(last = true, value_name = "CMD")]
         cmd: Vec<String>,
-        /// Give it its own git worktree, on BRANCH (default: a new branch teamster/NAME-N).
+        /// Give it its own git worktree, on BRANCH (default: a new branch teamster/NAME-N),
+        /// in `[worktree] dir` (default: beside the repository, ../REPO.worktrees/BRANCH).
+        /// An existing branch is checked out as it is; `[worktree] copy` and `setup` are
+        /// done in a new worktree before the agent starts.
         #[arg(long, value_name = "BRANCH", num_args = 0..=1, default_missing_value = "")]
         worktree: Option<String>,
+        /// The branch or commit a new worktree branch starts from (default: `[worktree]
+        /// base`, else what the main checkout has checked out).
+        #[arg(long, value_name = "BRANCH", requires = "worktree")]
+        base: Option<String>,
         /// Call the pane this: other commands (capture, send, wait) can name it so.
         #[arg(long = "name", value_name = "LABEL")]
         label: Option<String>,
@@ -438,7 +445,7 @@ fn main() {
             config_path,
             target.map_or(AttachTarget::Default, |name| AttachTarget::Named { name, create: false }),
         ),
-        Some(Cmd::New { name, tab, down, right, target, cmd, worktree, label, prompt, json }) => {
+        Some(Cmd::New { name, tab, down, right, target, cmd, worktree, base, label, prompt, json }) => {
             let dir = if down {
                 Some(Direction::Down)
             } else if right {
@@ -446,7 +453,7 @@ fn main() {
             } else {
                 None
             };
-            let how = cli::NewHow { tab, dir, target, worktree, label, prompt, json };
+            let how = cli::NewHow { tab, dir, target, worktree, base, label, prompt, json };
             cli::new(config_path, name, cmd, how)
         }
         Some(Cmd::Ls { json }) => cli::ls(json),

@@ -189,9 +189,18 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
     ] {
         git(&repo, args);
     }
+    // An untracked file the worktree needs, and a setup command: both done before the
+    // agent starts, which says what it found.
+    std::fs::write(repo.join(".env"), "KEY=from-the-main-checkout\n").expect(".env");
     let script = env.dir.join("where");
-    write_script(&script, "#!/bin/bash\necho \"in $PWD\"\nexec bash --noprofile --norc -i\n");
-    env.write_config(&format!("[agents.where]\ncommand = \"{}\"\n", script.display()));
+    write_script(
+        &script,
+        "#!/bin/bash\necho \"in $PWD\"\n[ -f set-up.txt ] && echo \"found $(cat set-up.txt)\"\ncat .env\nexec bash --noprofile --norc -i\n",
+    );
+    env.write_config(&format!(
+        "[agents.where]\ncommand = \"{}\"\n[worktree]\ncopy = [\".env\"]\nsetup = [\"echo the-setup-ran > set-up.txt\"]\n",
+        script.display()
+    ));
     let tui = env.tui(&[], 120, 30);
     tui.wait_prompt();
 
@@ -207,8 +216,12 @@ fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
         .find(|p| p.contains("where-1"))
         .expect("a worktree for the agent")
         .to_string();
-    assert!(path.starts_with(&env.dir.join("state").display().to_string()), "under the state directory: {path}");
+    // Beside the repository, one directory per branch (as other tools put them).
+    assert_eq!(Path::new(&path), env.dir.join("work.worktrees/teamster-where-1"), "beside the repository");
     tui.wait_text(&format!("in {path}"));
+    tui.wait_text("teamster: setting up the worktree: echo the-setup-ran > set-up.txt");
+    tui.wait_text("found the-setup-ran");
+    tui.wait_text("KEY=from-the-main-checkout");
     assert_eq!(git(Path::new(&path), &["branch", "--show-current"]), "teamster/where-1");
 
     // Closing asks; with uncommitted work, removing is refused and the pane stays.

@@ -308,7 +308,8 @@ fn commits_work_in_a_sandboxed_worktree_and_the_runners_git_runs_nothing_planted
     env.write_config(&format!("[agents.committer]\ncommand = \"{}\"\n", script.display()));
     env.ok(&["-d", "--", "sh"]);
     env.ok(&["new", "committer", "--worktree", "feature"]);
-    let worktree = env.dir.join("state/teamster/worktrees/work-feature");
+    // Beside the repository, where `[worktree] dir` puts worktrees by default.
+    let worktree = env.dir.join("work.worktrees/feature");
     let results = worktree.join("r.txt");
     env.wait_ls("the agent to commit", |_| results.exists());
     let log = git(&work, &["log", "--format=%s", "feature"]);

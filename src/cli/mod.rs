@@ -282,6 +282,8 @@ pub struct NewHow {
     pub dir: Option<Direction>,
     pub target: Option<String>,
     pub worktree: Option<String>,
+    /// `--base`.
+    pub base: Option<String>,
     /// `--name`.
     pub label: Option<String>,
     pub prompt: Option<String>,
@@ -317,6 +319,7 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
             dir: how.dir,
             context: context(),
             worktree: how.worktree,
+            base: how.base,
             name: how.label,
         };
         match request(&mut conn, |id| ClientMsg::NewPane { id, pane }).await? {

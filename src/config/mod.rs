@@ -99,6 +99,33 @@ pub struct Config {
     pub terminal: TerminalConfig,
     /// `[layouts.NAME]`: tabs of panes opened at once (`teamster -l NAME`).
     pub layouts: BTreeMap<String, layouts::LayoutNode>,
+    /// `[worktree]`: where `--worktree` panes' checkouts go and what is done in a new one.
+    pub worktree: WorktreeConfig,
+}
+
+/// `[worktree]` in the config.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorktreeConfig {
+    /// The directory worktrees go in, one per branch; relative to the repository, `~`
+    /// for your home, `{repo}` for the repository's name. Beside the repository by
+    /// default, where other tools put them.
+    pub dir: String,
+    /// The branch a new worktree's branch starts from (default: what the main checkout
+    /// has checked out).
+    pub base: Option<String>,
+    /// Files the repository ignores or does not track that a new worktree needs (`.env`),
+    /// copied from the main checkout: globs relative to it (`*` and `?` within a name).
+    pub copy: Vec<String>,
+    /// Commands run in a new worktree before its agent starts (`npm ci`), one after
+    /// another, in the agent's pane and its sandbox; the agent starts once they succeed.
+    pub setup: Vec<String>,
+}
+
+impl Default for WorktreeConfig {
+    fn default() -> Self {
+        WorktreeConfig { dir: "../{repo}.worktrees".into(), base: None, copy: Vec::new(), setup: Vec::new() }
+    }
 }
 
 /// `[terminal]`: each unset entry is found out (from the terminal's answers, its terminfo
@@ -221,6 +248,7 @@ impl Default for Config {
             terminal: TerminalConfig::default(),
             layouts: BTreeMap::new(),
             share: ShareConfig::default(),
+            worktree: WorktreeConfig::default(),
         }
     }
 }

@@ -175,6 +175,9 @@ pub struct NewPane {
     pub context: Context,
     /// A git worktree for the pane: `Some("")` on a branch teamster names.
     pub worktree: Option<String>,
+    /// The branch a new worktree branch starts from (`--base`; else `[worktree] base`).
+    #[serde(default)]
+    pub base: Option<String>,
     /// What to call the pane (`--name`): a name commands can use for it.
     #[serde(default)]
     pub name: Option<String>,

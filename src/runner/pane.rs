@@ -109,6 +109,27 @@ pub struct PaneSpec {
     /// program's output. Not kept in the state file (it has a file of its own).
     #[serde(skip)]
     pub restored_screen: Option<Vec<u8>>,
+    /// A worktree just made: `[worktree] setup` commands run in the pane before its
+    /// program. Not kept: a pane that comes back finds its worktree set up.
+    #[serde(skip)]
+    pub setup: Vec<String>,
+}
+
+/// `argv` after `setup`, in one shell in the pane: each command is shown, then run in a
+/// subshell of its own in the worktree; the first that fails stops the rest and the
+/// program, saying so; their output stays on the pane's screen above the program's.
+pub fn after_setup(setup: &[String], argv: Vec<String>) -> Vec<String> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut script = String::new();
+    for command in setup {
+        let shown = quote(command);
+        script.push_str(&format!(
+            "printf 'teamster: setting up the worktree: %s\\r\\n' {shown}\n(\n{command}\n)\n\
+             s=$?; if [ $s -ne 0 ]; then printf 'teamster: setup failed (exit %s): %s\\r\\n' $s {shown}; exit $s; fi\n"
+        ));
+    }
+    script.push_str("exec \"$@\"\n");
+    ["/bin/sh".to_string(), "-c".into(), script, "teamster-setup".into()].into_iter().chain(argv).collect()
 }
 
 /// How a line given to `Pane::submit` fared.
@@ -575,5 +596,33 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
             }
             shown = now;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Setup commands run one after another in one shell, each shown; the first to fail
+    /// stops the rest and the program, and says so; else the program takes the shell's
+    /// place with its own arguments.
+    #[test]
+    fn setup_runs_before_the_program_and_a_failure_stops_it() {
+        let dir = std::env::temp_dir().join(format!("teamster-setup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |setup: &[&str], argv: &[&str]| {
+            let setup: Vec<String> = setup.iter().map(|s| s.to_string()).collect();
+            let argv = super::after_setup(&setup, argv.iter().map(|s| s.to_string()).collect());
+            std::process::Command::new(&argv[0]).args(&argv[1..]).current_dir(&dir).output().unwrap()
+        };
+        let ok = run(&["echo made > made.txt", "printf 'it''s here\\n'"], &["cat", "made.txt"]);
+        let out = String::from_utf8_lossy(&ok.stdout);
+        assert!(ok.status.success(), "{out}");
+        assert!(out.contains("teamster: setting up the worktree: echo made > made.txt"), "{out}");
+        assert!(out.ends_with("made\n"), "the program ran after the setup, with its arguments: {out}");
+        let failed = run(&["exit 3", "touch never"], &["touch", "program-ran"]);
+        let out = String::from_utf8_lossy(&failed.stdout);
+        assert_eq!(failed.status.code(), Some(3));
+        assert!(out.contains("teamster: setup failed (exit 3): exit 3"), "{out}");
+        assert!(!dir.join("never").exists() && !dir.join("program-ran").exists());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

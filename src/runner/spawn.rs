@@ -183,6 +183,7 @@ impl Runner {
             env: context.env,
             ask_first: false,
             restored_screen: None,
+            setup: Vec::new(),
         })
     }
 
@@ -248,11 +249,15 @@ impl Runner {
                 let mut env = launch.env;
                 env.push(("TEAMSTER_HOOK_SOCKET".to_string(), hook_socket.to_string_lossy().into_owned()));
                 hook_task = Some(hooks::listen(self, id, &hook_socket)?);
-                let mut argv = launch.argv;
+                let program =
+                    launch.argv.first().and_then(|p| crate::paths::which(p)).and_then(|p| p.canonicalize().ok());
+                let mut argv = match spec.setup.is_empty() {
+                    true => launch.argv,
+                    false => pane::after_setup(&spec.setup, launch.argv),
+                };
                 if sandboxed {
                     let agent_env: Vec<(String, String)> =
                         spec.env.iter().cloned().chain(env.iter().cloned()).collect();
-                    let program = argv.first().and_then(|p| crate::paths::which(p)).and_then(|p| p.canonicalize().ok());
                     let pane = sandbox::PaneFiles {
                         dir: &dir,
                         hook_socket: &hook_socket,
@@ -280,6 +285,8 @@ impl Runner {
                         .map(|a| a.to_string())
                         .chain(argv.iter().cloned())
                         .collect()
+                } else if !spec.setup.is_empty() {
+                    pane::after_setup(&spec.setup, argv.clone())
                 } else {
                     argv.clone()
                 };
@@ -387,8 +394,11 @@ impl Runner {
                     let (cwd, name, _) = self.place_for(&st, id, &request.spawn, Some(&request.context))?;
                     (cwd, name.unwrap_or_else(|| "pane".into()))
                 };
-                let root = crate::paths::state_dir().join("worktrees");
-                let made = tokio::task::spawn_blocking(move || worktree::create(&cwd, Some(&branch), &label, &root));
+                let mut config = self.config().worktree;
+                if let Some(base) = request.base.take() {
+                    config.base = Some(base);
+                }
+                let made = tokio::task::spawn_blocking(move || worktree::create(&cwd, Some(&branch), &label, &config));
                 Some(made.await.map_err(|e| format!("making the worktree failed: {e}"))??)
             }
             None => None,
@@ -411,7 +421,11 @@ impl Runner {
             .filter(|p| s.tab_of(*p).is_some())
             .or_else(|| s.tabs.get(s.active).map(|t| t.focused))
             .ok_or("the session has no panes")?;
+        let fresh = worktree.is_some();
         let mut spec = self.spec_for(st, id, &spawn, Some(&context), worktree)?;
+        if fresh {
+            spec.setup = self.config().worktree.setup;
+        }
         if let Some(label) = label.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
             spec.name = Some(label);
         }

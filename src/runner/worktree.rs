@@ -1,7 +1,8 @@
 //! Git worktrees for agents: each agent that asks gets its own checkout, on its own
-//! branch, under teamster's state directory, so several agents can work in one repository
-//! without touching each other's files.
+//! branch, beside the repository (`[worktree] dir`), so several agents can work in one
+//! repository without touching each other's files.
 
+use crate::config::WorktreeConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,9 +77,20 @@ fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
 }
 
-/// Adds a worktree of the repository around `cwd`, on `branch` (a new branch from HEAD;
-/// an existing one is checked out as it is), or on `teamster/AGENT-N` when none is given.
-pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, root: &Path) -> Result<Worktree, String> {
+/// Where worktrees go (`[worktree] dir`) for the repository `repo`: `{repo}` is its name,
+/// `~` your home, and a relative directory is taken from the repository.
+pub fn root_for(repo: &Path, dir: &str) -> PathBuf {
+    let name = repo.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".into());
+    let dir = crate::config::expand_home(&dir.replace("{repo}", &slug(&name)));
+    let dir = if dir.is_absolute() { dir } else { repo.join(dir) };
+    crate::paths::normalize(&dir)
+}
+
+/// Adds a worktree of the repository around `cwd`, on `branch` (an existing branch is
+/// checked out as it is; a new one starts from `[worktree] base`, else from what the main
+/// checkout has), or on `teamster/AGENT-N` when none is given; in `[worktree] dir`, one
+/// directory per branch. Then copies in the untracked files `[worktree] copy` names.
+pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeConfig) -> Result<Worktree, String> {
     let repo = git(cwd, &["rev-parse", "--show-toplevel"])
         .map(PathBuf::from)
         .map_err(|_| format!("{} is not in a git repository; --worktree needs one", cwd.display()))?;
@@ -89,28 +101,97 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, root: &Path) -> Res
             .find(|b| !branch_exists(&repo, b))
             .unwrap_or_default(),
     };
-    let name = repo.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".into());
+    let root = root_for(&repo, &config.dir);
     let path = (0..)
-        .map(|n| {
-            root.join(if n == 0 {
-                format!("{}-{}", slug(&name), slug(&branch))
-            } else {
-                format!("{}-{}-{n}", slug(&name), slug(&branch))
-            })
-        })
+        .map(|n| root.join(if n == 0 { slug(&branch) } else { format!("{}-{n}", slug(&branch)) }))
         .find(|p| !p.exists())
         .unwrap_or_default();
-    std::fs::create_dir_all(root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {} ([worktree] dir): {e}", root.display()))?;
     let path_s = path.to_string_lossy().into_owned();
     let result = if branch_exists(&repo, &branch) {
         git(&repo, &["worktree", "add", &path_s, &branch])
     } else {
-        git(&repo, &["worktree", "add", "-b", &branch, &path_s, "HEAD"])
+        let base = config.base.as_deref().filter(|b| !b.is_empty()).unwrap_or("HEAD");
+        if base != "HEAD" && git(&repo, &["rev-parse", "--verify", "--quiet", &format!("{base}^{{commit}}")]).is_err() {
+            return Err(format!(
+                "no branch or commit `{base}` in {} to start {branch} from ([worktree] base, --base)",
+                repo.display()
+            ));
+        }
+        git(&repo, &["worktree", "add", "-b", &branch, &path_s, base])
     };
     result.map_err(|e| format!("git could not add a worktree for {branch}: {e}"))?;
     // Before any agent runs there: where git made its directory.
     let git_dir = git(&path, &["rev-parse", "--absolute-git-dir"]).ok().map(PathBuf::from);
-    Ok(Worktree { repo, path, branch, git_dir })
+    let worktree = Worktree { repo, path, branch, git_dir };
+    worktree.copy_in(&config.copy);
+    Ok(worktree)
+}
+
+/// The most a copied file may hold.
+const COPY_MAX: u64 = 16 << 20;
+
+impl Worktree {
+    /// Copies the main checkout's files matching `globs` (regular files, read through no
+    /// symlink) into the worktree where it has none: a file there, or a symlink its branch
+    /// holds, is left as it is and never written through.
+    fn copy_in(&self, globs: &[String]) {
+        for glob in globs {
+            for found in matching(&self.repo, glob) {
+                let Ok(rel) = found.strip_prefix(&self.repo) else { continue };
+                let Ok(bytes) = crate::nofollow::read(&found, COPY_MAX) else { continue };
+                let _ = crate::nofollow::write_new(&self.path, &self.path.join(rel), &bytes);
+            }
+        }
+    }
+}
+
+/// The files beneath `root` matching `glob` (`*` and `?` within a name, `/` between
+/// names), never inside `.git` and never through a symlink.
+fn matching(root: &Path, glob: &str) -> Vec<PathBuf> {
+    let parts: Vec<&str> = glob.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let mut found = vec![root.to_path_buf()];
+    for (n, part) in parts.iter().enumerate() {
+        let last = n + 1 == parts.len();
+        let mut next = Vec::new();
+        for dir in &found {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Ok(kind) = entry.file_type() else { continue };
+                let wanted = if last { kind.is_file() } else { kind.is_dir() };
+                if wanted && name != ".git" && part != &".." && name_matches(part, &name) {
+                    next.push(entry.path());
+                }
+            }
+        }
+        found = next;
+    }
+    if parts.is_empty() { Vec::new() } else { found }
+}
+
+/// Does `name` match `pattern`, where `*` is any run of characters and `?` any one?
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // The classic two-pointer wildcard match, backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut from) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            from = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            from += 1;
+            j = from;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
 }
 
 impl Worktree {
@@ -173,9 +254,9 @@ mod tests {
     #[test]
     fn worktrees_get_their_own_branch_and_are_removed_only_when_clean() {
         let repo = repo();
-        let root = repo.join(".wt-root");
-        let a = create(&repo.join("."), None, "claude", &root).unwrap();
-        let b = create(&repo, None, "claude", &root).unwrap();
+        let config = WorktreeConfig { dir: ".wt-root".into(), ..Default::default() };
+        let a = create(&repo.join("."), None, "claude", &config).unwrap();
+        let b = create(&repo, None, "claude", &config).unwrap();
         assert_eq!((a.branch.as_str(), b.branch.as_str()), ("teamster/claude-1", "teamster/claude-2"));
         assert!(a.path.join("a.txt").exists());
         std::fs::write(a.path.join("new.txt"), "x").unwrap();
@@ -184,10 +265,65 @@ mod tests {
         assert!(a.path.exists());
         b.remove().unwrap();
         assert!(!b.path.exists());
-        let named = create(&repo, Some("feature/x"), "codex", &root).unwrap();
+        let named = create(&repo, Some("feature/x"), "codex", &config).unwrap();
         assert_eq!(named.branch, "feature/x");
-        let err = create(&std::env::temp_dir(), None, "claude", &root).unwrap_err();
+        let err = create(&std::env::temp_dir(), None, "claude", &config).unwrap_err();
         assert!(err.contains("not in a git repository"), "{err}");
         std::fs::remove_dir_all(&repo).ok();
+    }
+
+    #[test]
+    fn worktrees_go_beside_the_repository_from_a_base_with_the_files_asked_for() {
+        let repo = repo();
+        git(&repo, &["checkout", "-qb", "develop"]).unwrap();
+        std::fs::write(repo.join("dev.txt"), "d").unwrap();
+        git(&repo, &["add", "."]).unwrap();
+        git(&repo, &["commit", "-qm", "on develop"]).unwrap();
+        git(&repo, &["checkout", "-q", "main"]).unwrap();
+        // Untracked files the worktree needs; a symlink among them is never followed.
+        std::fs::write(repo.join(".env"), "KEY=1").unwrap();
+        std::fs::write(repo.join(".env.local"), "LOCAL=1").unwrap();
+        std::fs::create_dir_all(repo.join("config")).unwrap();
+        std::fs::write(repo.join("config/app.local.json"), "{}").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", repo.join(".env.link")).unwrap();
+        let config = WorktreeConfig {
+            base: Some("develop".into()),
+            copy: vec![".env*".into(), "config/*.local.json".into()],
+            ..Default::default()
+        };
+        let w = create(&repo, Some("feature"), "claude", &config).unwrap();
+        let name = slug(&repo.file_name().unwrap().to_string_lossy());
+        assert_eq!(w.path, repo.parent().unwrap().join(format!("{name}.worktrees/feature")));
+        assert!(w.path.join("dev.txt").exists(), "started from the base branch");
+        assert_eq!(std::fs::read_to_string(w.path.join(".env")).unwrap(), "KEY=1");
+        assert_eq!(std::fs::read_to_string(w.path.join(".env.local")).unwrap(), "LOCAL=1");
+        assert!(w.path.join("config/app.local.json").exists());
+        assert!(w.path.join(".env.link").symlink_metadata().is_err(), "a symlink is not copied");
+        // An existing branch is taken as it is; a base that is not there is an error.
+        git(&repo, &["branch", "old"]).unwrap();
+        let old = create(&repo, Some("old"), "claude", &WorktreeConfig::default()).unwrap();
+        assert!(!old.path.join("dev.txt").exists());
+        let bad = WorktreeConfig { base: Some("nope".into()), ..Default::default() };
+        let err = create(&repo, Some("x"), "claude", &bad).unwrap_err();
+        assert!(err.contains("no branch or commit `nope`"), "{err}");
+        std::fs::remove_dir_all(repo.parent().unwrap().join(format!("{name}.worktrees"))).ok();
+        std::fs::remove_dir_all(&repo).ok();
+    }
+
+    #[test]
+    fn names_match_as_shells_match_them() {
+        for (p, n, m) in [
+            (".env*", ".env", true),
+            (".env*", ".env.local", true),
+            ("*.json", "a.json", true),
+            ("*.json", "a.json5", false),
+            ("?.txt", "a.txt", true),
+            ("?.txt", "ab.txt", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*", "", true),
+        ] {
+            assert_eq!(name_matches(p, n), m, "{p} {n}");
+        }
     }
 }
