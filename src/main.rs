@@ -253,6 +253,26 @@ enum Cmd {
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
     },
+    /// The same task to several agents at once: one pane each, in a git worktree of its
+    /// own on its own branch from one base, side by side in a new tab; the task is sent to
+    /// each once it is ready. Compare their branches, keep the best.
+    Race {
+        /// What the agents are to do, as a prompt.
+        task: String,
+        /// The agents, by their names in the config: claude,codex,gemini.
+        #[arg(long, value_name = "AGENTS", value_delimiter = ',', required = true)]
+        agents: Vec<String>,
+        /// The branch or commit their branches start from (default: `[worktree] base`,
+        /// else what the main checkout has checked out).
+        #[arg(long, value_name = "BRANCH")]
+        base: Option<String>,
+        /// The session (default: the one this shell is in, or the one on a screen).
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+        /// Print JSON ({"task", "panes": [{"agent", "pane", "place", "branch", "sent"}]}).
+        #[arg(long)]
+        json: bool,
+    },
     /// Exchange the places of two panes of a session, in one tab or across two (the
     /// focus stays where it was). In the TUI: ctrl-\ { and ctrl-\ } swap the focused pane
     /// with the one before or after it.
@@ -478,6 +498,9 @@ fn main() {
             std::process::exit(cli::send(to, prompt, json))
         }
         Some(Cmd::Layout { name, target }) => cli::layout(&name, target),
+        Some(Cmd::Race { task, agents, base, target, json }) => {
+            cli::race(&config_path, task, agents, base, target, json)
+        }
         Some(Cmd::Swap { pane, with }) => cli::move_pane(pane, teamster::protocol::PaneMove::SwapWith(with)),
         Some(Cmd::Move { pane, tab, new_tab: _ }) => {
             let to = tab.map_or(teamster::protocol::PaneMove::NewTab, teamster::protocol::PaneMove::Tab);

@@ -623,3 +623,69 @@ fn a_running_agent_keeps_its_launch_settings_and_says_a_restart_would_change_the
     env.write_config(&entry("\"1000\""));
     env.wait_ls("the mark gone", |_| !applies("worker"));
 }
+
+fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").args(args).current_dir(dir).output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `teamster race`: one pane per agent in a new tab, side by side, each in its own
+/// worktree on its own branch from the same base, each given the task once it is ready.
+#[test]
+fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
+    let env = Env::new();
+    let repo = env.dir.join("work");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.email", "t@example.com"],
+        &["config", "user.name", "t"],
+        &["commit", "-q", "--allow-empty", "-m", "start"],
+        &["checkout", "-qb", "develop"],
+        &["commit", "-q", "--allow-empty", "-m", "the base"],
+        &["checkout", "-q", "main"],
+    ] {
+        git_in(&repo, args);
+    }
+    // Two stand-in agents that each do the task their own way.
+    let mut config = String::new();
+    for agent in ["alpha", "beta", "gamma"] {
+        let script = env.dir.join(agent);
+        support::fake::write_script(
+            &script,
+            &format!(
+                "#!/bin/bash\nprintf '{agent}> '\nread -r task\necho \"$task, as {agent} does it\" > {agent}.txt\necho done\nexec sleep 100000\n"
+            ),
+        );
+        config.push_str(&format!("[agents.{agent}]\ncommand = \"{}\"\n", script.display()));
+    }
+    env.write_config(&config);
+    env.ok(&["-d", "-s", "race", "--", "bash", "--norc"]);
+    let out = env.ok(&["race", "write the file", "--agents", "alpha,beta,gamma", "--base", "develop", "--json"]);
+    let raced: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let panes = raced["panes"].as_array().expect("panes").clone();
+    assert_eq!(panes.len(), 3, "{raced}");
+    let branches: Vec<String> = panes.iter().map(|p| p["branch"].as_str().expect("branch").to_string()).collect();
+    let mut distinct = branches.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "each on a branch of its own: {raced}");
+    assert!(panes.iter().all(|p| p["sent"] == true), "{raced}");
+    // Side by side in a new tab of their own.
+    let places: Vec<&str> = panes.iter().map(|p| p["place"].as_str().expect("place")).collect();
+    assert_eq!(places, ["race:2.1", "race:2.2", "race:2.3"], "in the order given: {raced}");
+    // Each did the task in its own worktree, from the base.
+    for (agent, branch) in ["alpha", "beta", "gamma"].iter().zip(&branches) {
+        let worktree = env.dir.join("work.worktrees").join(branch.replace('/', "-"));
+        let file = worktree.join(format!("{agent}.txt"));
+        env.wait_ls(&format!("{agent} to do the task"), |_| file.exists());
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), format!("write the file, as {agent} does it\n"));
+        assert_eq!(git_in(&worktree, &["log", "-1", "--format=%s"]), "the base");
+    }
+    // A race of one, or of an agent the config does not know, opens nothing.
+    let tabs = env.panes().len();
+    let one = env.run(&["race", "x", "--agents", "alpha"]);
+    assert!(String::from_utf8_lossy(&one.stderr).contains("two agents or more"), "{one:?}");
+    let unknown = env.run(&["race", "x", "--agents", "alpha,nobody"]);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("nobody"), "{unknown:?}");
+    assert_eq!(env.panes().len(), tabs, "nothing opened");
+}

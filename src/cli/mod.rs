@@ -2,7 +2,10 @@
 
 pub mod doctor;
 mod drive;
+mod race;
 mod sharing;
+
+pub use race::race;
 
 pub use drive::{Prompt, SendTo, WaitFor, capture, pipe, send, wait};
 pub use sharing::{attach_url, serve, share, unshare};

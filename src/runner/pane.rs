@@ -205,9 +205,11 @@ impl Pane {
                 let m = self.meta.lock();
                 (m.agent_state, m.turns > turns)
             };
-            let taken = match agent {
-                Some(_) => turned || now == AgentState::NeedsApproval,
-                None => self.screen.lock().generation() != after_enter,
+            // An agent with hooks says when its turn begins; a command agent and a plain
+            // program have only their screen to show it.
+            let taken = match hooks {
+                true => turned || now == AgentState::NeedsApproval,
+                false => turned || self.screen.lock().generation() != after_enter,
             };
             if taken {
                 return Submitted::Taken;
