@@ -273,6 +273,22 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A tab's worktree panes side by side (a race's agents): each one's state, spend,
+    /// and what it changed against the commit its branch started from (files, lines
+    /// added and removed, uncommitted and untracked work included).
+    Compare {
+        /// The session (default: the one this shell is in, or the one on a screen); its
+        /// current tab, or the one this shell's pane is in.
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+        /// What to sort by (amounts most first).
+        #[arg(long, value_enum, default_value = "place")]
+        sort: cli::CompareBy,
+        /// Print JSON ({"panes": [{"pane", "place", "agent", "state", "branch", "spend",
+        /// "files", "added", "removed", "error"}]}).
+        #[arg(long)]
+        json: bool,
+    },
     /// Exchange the places of two panes of a session, in one tab or across two (the
     /// focus stays where it was). In the TUI: ctrl-\ { and ctrl-\ } swap the focused pane
     /// with the one before or after it.
@@ -501,6 +517,7 @@ fn main() {
         Some(Cmd::Race { task, agents, base, target, json }) => {
             cli::race(&config_path, task, agents, base, target, json)
         }
+        Some(Cmd::Compare { target, sort, json }) => cli::compare(target, sort, json),
         Some(Cmd::Swap { pane, with }) => cli::move_pane(pane, teamster::protocol::PaneMove::SwapWith(with)),
         Some(Cmd::Move { pane, tab, new_tab: _ }) => {
             let to = tab.map_or(teamster::protocol::PaneMove::NewTab, teamster::protocol::PaneMove::Tab);

@@ -681,6 +681,36 @@ fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
         assert_eq!(std::fs::read_to_string(&file).expect("file"), format!("write the file, as {agent} does it\n"));
         assert_eq!(git_in(&worktree, &["log", "-1", "--format=%s"]), "the base");
     }
+    // Compared side by side: each changed its one file, a line added; beta also wrote
+    // notes (committed two lines, then took one away, uncommitted), so it sorts first by
+    // lines added, counted against the base.
+    let beta = env.dir.join("work.worktrees").join(branches[1].replace('/', "-"));
+    std::fs::write(beta.join("notes.md"), "one\ntwo\n").expect("notes");
+    git_in(&beta, &["add", "notes.md"]);
+    git_in(&beta, &["commit", "-qm", "notes"]);
+    std::fs::write(beta.join("notes.md"), "one\n").expect("notes");
+    let out = env.ok(&["compare", "-t", "race", "--sort", "added", "--json"]);
+    let compared: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let rows = compared["panes"].as_array().expect("panes").clone();
+    let by_agent = |agent: &str| rows.iter().find(|r| r["agent"] == agent).cloned().expect("agent's row");
+    assert_eq!(rows.len(), 3, "{compared}");
+    assert_eq!(rows[0]["agent"], "beta", "sorted by lines added: {compared}");
+    for agent in ["alpha", "gamma"] {
+        let row = by_agent(agent);
+        assert_eq!(
+            (row["files"].as_u64(), row["added"].as_u64(), row["removed"].as_u64()),
+            (Some(1), Some(1), Some(0)),
+            "{row}"
+        );
+    }
+    let row = by_agent("beta");
+    assert_eq!(
+        (row["files"].as_u64(), row["added"].as_u64(), row["removed"].as_u64()),
+        (Some(2), Some(2), Some(0)),
+        "against the base: notes.md with one line, beta.txt with one: {row}"
+    );
+    let table = env.ok(&["compare", "-t", "race"]);
+    assert!(table.contains("race:2.1") && table.contains("+1") && table.contains("teamster/alpha-1"), "{table}");
     // A race of one, or of an agent the config does not know, opens nothing.
     let tabs = env.panes().len();
     let one = env.run(&["race", "x", "--agents", "alpha"]);

@@ -137,3 +137,58 @@ pub fn race(
     }
     Ok(())
 }
+
+/// What `teamster compare` sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareBy {
+    Place,
+    Agent,
+    State,
+    Spend,
+    Files,
+    Added,
+    Removed,
+}
+
+/// `teamster compare`: a tab's worktree panes (a race's agents) side by side.
+pub fn compare(target: Option<String>, by: CompareBy, json: bool) -> anyhow::Result<()> {
+    let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
+    let mut rows = match super::ask_runner(|id| ClientMsg::Compare { id, session: target, near })? {
+        Some(Reply::Compare { rows }) => rows,
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    };
+    // Most first for amounts; names and places in their order.
+    match by {
+        CompareBy::Place => rows.sort_by(|a, b| a.place.cmp(&b.place)),
+        CompareBy::Agent => rows.sort_by(|a, b| a.agent.cmp(&b.agent)),
+        CompareBy::State => rows.sort_by(|a, b| a.state.cmp(&b.state)),
+        CompareBy::Spend => rows.sort_by(|a, b| b.spend.total_cmp(&a.spend)),
+        CompareBy::Files => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
+        CompareBy::Added => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
+        CompareBy::Removed => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "panes": rows }))?);
+        return Ok(());
+    }
+    println!(
+        "{:<14} {:<10} {:<20} {:>8} {:>6} {:>7} {:>7}  branch",
+        "pane", "agent", "state", "spend", "files", "added", "removed"
+    );
+    for r in &rows {
+        let changes = match &r.error {
+            Some(e) => format!("{:>6} {:>7} {:>7}  ({})", "?", "?", "?", visible(e)),
+            None => format!("{:>6} {:>7} {:>7}", r.files, format!("+{}", r.added), format!("-{}", r.removed)),
+        };
+        println!(
+            "{:<14} {:<10} {:<20} {:>8} {changes}  {}",
+            visible(&r.place),
+            visible(&r.agent),
+            visible(&r.state),
+            crate::text::dollars(r.spend),
+            visible(&r.branch)
+        );
+    }
+    Ok(())
+}

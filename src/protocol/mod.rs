@@ -312,6 +312,13 @@ pub enum ClientMsg {
         id: u64,
         target: String,
     },
+    /// What each worktree pane of a tab changed against its base (`teamster compare`):
+    /// the tab `near` is in, else the current tab of the session named or on a screen.
+    Compare {
+        id: u64,
+        session: Option<String>,
+        near: Option<PaneId>,
+    },
     /// Arranges the current tab of a session (`teamster layout NAME`): the caller's
     /// session (`near`), or the one named, or the one on a screen.
     Layout {
@@ -384,6 +391,7 @@ impl ClientMsg {
                 | ClientMsg::Cost { .. }
                 | ClientMsg::Capture { .. }
                 | ClientMsg::LastAnswer { .. }
+                | ClientMsg::Compare { .. }
         )
     }
 
@@ -403,6 +411,7 @@ impl ClientMsg {
             | ClientMsg::Cost { id, .. }
             | ClientMsg::Capture { id, .. }
             | ClientMsg::LastAnswer { id, .. }
+            | ClientMsg::Compare { id, .. }
             | ClientMsg::Send { id, .. }
             | ClientMsg::SendMany { id, .. }
             | ClientMsg::Layout { id, .. }
@@ -566,6 +575,10 @@ pub enum Reply {
     },
     Sessions {
         sessions: Vec<SessionView>,
+    },
+    /// A tab's worktree panes side by side (`teamster compare`).
+    Compare {
+        rows: Vec<CompareRow>,
     },
     Pane {
         pane: PaneId,
@@ -1047,6 +1060,28 @@ where
 {
     use tokio::io::AsyncWriteExt;
     w.write_all(&encode(msg)).await
+}
+
+/// One worktree pane, as `teamster compare` shows it beside the others of its tab.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareRow {
+    pub pane: PaneId,
+    /// `SESSION:TAB.PANE`.
+    pub place: String,
+    pub agent: String,
+    /// How it is doing, in words (`working`, `waiting for input`).
+    pub state: String,
+    pub branch: String,
+    /// Dollars its agent spent.
+    pub spend: f64,
+    /// Against the commit its branch started from: files changed (untracked ones
+    /// included), lines added and removed.
+    pub files: u32,
+    pub added: u64,
+    pub removed: u64,
+    /// Why the changes could not be read, if they could not.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// The cursor's shape, as a program asked for it (DECSCUSR).

@@ -198,6 +198,15 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 });
                 None
             }
+            ClientMsg::Compare { id, session, near } => {
+                // Git reads each worktree: off this connection's loop.
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.compare(session, near).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
             ClientMsg::Layout { id, session, near, arrangement } => {
                 Some(reply(id, runner.set_layout(session, near, arrangement)))
             }

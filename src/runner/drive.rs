@@ -158,4 +158,54 @@ impl Runner {
             .cloned()
             .ok_or_else(|| format!("no pane {pane} in this session"))
     }
+
+    /// `teamster compare`: each worktree pane of a tab (the one `near` is in, else the
+    /// current one of the session), what its agent changed against its branch's base,
+    /// how it is doing and what it spent. Git runs off the state lock and this thread.
+    pub async fn compare(&self, session: Option<String>, near: Option<PaneId>) -> Result<Reply, String> {
+        let panes: Vec<(crate::protocol::CompareRow, worktree::Worktree)> = {
+            let st = self.state.lock();
+            let id = session_for(&st, session.as_deref(), near)?;
+            let s = session_ref(&st, id)?;
+            let tab = near.and_then(|p| s.tab_of(p)).unwrap_or(s.active);
+            let view = self.session_view(&st, s);
+            let panes = s.tabs.get(tab).map(|t| t.layout.panes()).unwrap_or_default();
+            panes
+                .into_iter()
+                .filter_map(|p| {
+                    let pane = st.panes.get(&p)?;
+                    let worktree = pane.meta.lock().spec.worktree.clone()?;
+                    let info = view.pane(p)?;
+                    let row = crate::protocol::CompareRow {
+                        pane: p,
+                        place: s.place_of(p).unwrap_or_default(),
+                        agent: info.name.clone().unwrap_or_else(|| info.command.clone()),
+                        state: info.status(),
+                        branch: worktree.branch.clone(),
+                        spend: info.spend,
+                        files: 0,
+                        added: 0,
+                        removed: 0,
+                        error: None,
+                    };
+                    Some((row, worktree))
+                })
+                .collect()
+        };
+        if panes.is_empty() {
+            return Err("no pane of this tab has a worktree of its own: `teamster race` or `teamster new NAME --worktree` makes them".into());
+        }
+        let rows = tokio::task::spawn_blocking(move || {
+            panes
+                .into_iter()
+                .map(|(row, w)| match w.changes() {
+                    Ok(c) => crate::protocol::CompareRow { files: c.files, added: c.added, removed: c.removed, ..row },
+                    Err(e) => crate::protocol::CompareRow { error: Some(e), ..row },
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| format!("reading the worktrees failed: {e}"))?;
+        Ok(Reply::Compare { rows })
+    }
 }

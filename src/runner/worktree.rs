@@ -18,6 +18,18 @@ pub struct Worktree {
     /// says, which the agent could have rewritten.
     #[serde(default)]
     pub git_dir: Option<PathBuf>,
+    /// The commit its branch started from, or, for a branch that was there already, where
+    /// it left the main checkout's: what its changes are counted against.
+    #[serde(default)]
+    pub base: Option<String>,
+}
+
+/// What a worktree changed against its base.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub files: u32,
+    pub added: u64,
+    pub removed: u64,
 }
 
 /// How long the runner waits for git (a worktree of a large repository takes a while).
@@ -102,13 +114,22 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
             .unwrap_or_default(),
     };
     let root = root_for(&repo, &config.dir);
+    let existing = branch_exists(&repo, &branch);
+    let base_ref = match existing {
+        true => format!("{branch}^{{commit}}"),
+        false => format!("{}^{{commit}}", config.base.as_deref().filter(|b| !b.is_empty()).unwrap_or("HEAD")),
+    };
+    let base = match existing {
+        true => git(&repo, &["merge-base", "HEAD", &branch]).ok(),
+        false => git(&repo, &["rev-parse", "--verify", "--quiet", &base_ref]).ok(),
+    };
     let path = (0..)
         .map(|n| root.join(if n == 0 { slug(&branch) } else { format!("{}-{n}", slug(&branch)) }))
         .find(|p| !p.exists())
         .unwrap_or_default();
     std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {} ([worktree] dir): {e}", root.display()))?;
     let path_s = path.to_string_lossy().into_owned();
-    let result = if branch_exists(&repo, &branch) {
+    let result = if existing {
         git(&repo, &["worktree", "add", &path_s, &branch])
     } else {
         let base = config.base.as_deref().filter(|b| !b.is_empty()).unwrap_or("HEAD");
@@ -123,7 +144,7 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
     result.map_err(|e| format!("git could not add a worktree for {branch}: {e}"))?;
     // Before any agent runs there: where git made its directory.
     let git_dir = git(&path, &["rev-parse", "--absolute-git-dir"]).ok().map(PathBuf::from);
-    let worktree = Worktree { repo, path, branch, git_dir };
+    let worktree = Worktree { repo, path, branch, git_dir, base };
     worktree.copy_in(&config.copy);
     Ok(worktree)
 }
@@ -208,6 +229,35 @@ impl Worktree {
             ));
         }
         Ok(dir)
+    }
+
+    /// Files changed and lines added and removed since its base, committed or not (files
+    /// git does not track yet included, their lines counted as added). Git runs as every
+    /// git the runner runs, without diff drivers or text conversions the repository names.
+    pub fn changes(&self) -> Result<Changes, String> {
+        let base = self.base.clone().ok_or_else(|| format!("the worktree of {} has no base recorded", self.branch))?;
+        let git_dir = self.checked_git_dir()?;
+        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
+        let place = ["--git-dir", &git_dir, "--work-tree", &work_tree];
+        let numstat =
+            git_with(&place, &["diff", "--numstat", "--no-ext-diff", "--no-textconv", "--no-renames", &base])?;
+        let mut changes = Changes::default();
+        for line in numstat.lines() {
+            let mut cols = line.split('\t');
+            let (Some(added), Some(removed)) = (cols.next(), cols.next()) else { continue };
+            changes.files += 1;
+            // Binary files show `-`: a changed file, no lines.
+            changes.added += added.parse::<u64>().unwrap_or(0);
+            changes.removed += removed.parse::<u64>().unwrap_or(0);
+        }
+        let untracked = git_with(&place, &["ls-files", "--others", "--exclude-standard", "-z"])?;
+        for name in untracked.split('\0').filter(|n| !n.is_empty()) {
+            changes.files += 1;
+            let lines = crate::nofollow::read(&self.path.join(name), COPY_MAX)
+                .map(|b| b.iter().filter(|&&c| c == b'\n').count());
+            changes.added += lines.unwrap_or(0) as u64;
+        }
+        Ok(changes)
     }
 
     /// True when nothing in the worktree is uncommitted (untracked files included). Git
