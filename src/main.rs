@@ -289,6 +289,23 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Merge a worktree pane's branch into the branch it started from, in the main
+    /// checkout (which must have that branch checked out and nothing uncommitted); only
+    /// what the agent committed is merged. A conflict is shown and undone, never resolved.
+    Merge {
+        /// The pane: its id, SESSION:TAB.PANE or name (as `teamster ls` shows them).
+        pane: String,
+        /// The branch's work as one new commit.
+        #[arg(long, conflicts_with = "merge_commit")]
+        squash: bool,
+        /// A merge commit, even where a fast-forward would do (default: fast-forward only).
+        #[arg(long)]
+        merge_commit: bool,
+        /// Then close the tab's other worktree panes (a race's losers) and remove their
+        /// worktrees, where nothing in them is uncommitted; their branches stay.
+        #[arg(long)]
+        close_others: bool,
+    },
     /// Exchange the places of two panes of a session, in one tab or across two (the
     /// focus stays where it was). In the TUI: ctrl-\ { and ctrl-\ } swap the focused pane
     /// with the one before or after it.
@@ -518,6 +535,14 @@ fn main() {
             cli::race(&config_path, task, agents, base, target, json)
         }
         Some(Cmd::Compare { target, sort, json }) => cli::compare(target, sort, json),
+        Some(Cmd::Merge { pane, squash, merge_commit, close_others }) => {
+            let how = match (squash, merge_commit) {
+                (true, _) => teamster::protocol::MergeHow::Squash,
+                (_, true) => teamster::protocol::MergeHow::MergeCommit,
+                _ => teamster::protocol::MergeHow::FastForward,
+            };
+            cli::merge(pane, how, close_others)
+        }
         Some(Cmd::Swap { pane, with }) => cli::move_pane(pane, teamster::protocol::PaneMove::SwapWith(with)),
         Some(Cmd::Move { pane, tab, new_tab: _ }) => {
             let to = tab.map_or(teamster::protocol::PaneMove::NewTab, teamster::protocol::PaneMove::Tab);

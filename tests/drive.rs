@@ -630,6 +630,22 @@ fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Stand-in agents alpha, beta and gamma in the config: each shows a prompt, reads the
+/// task as a line into `$task`, then runs `work(its name)` in its pane.
+fn racers(env: &Env, work: impl Fn(&str) -> String) {
+    let mut config = String::new();
+    for agent in ["alpha", "beta", "gamma"] {
+        let script = env.dir.join(agent);
+        let work = work(agent);
+        support::fake::write_script(
+            &script,
+            &format!("#!/bin/bash\nprintf '{agent}> '\nread -r task\n{work}\nexec sleep 100000\n"),
+        );
+        config.push_str(&format!("[agents.{agent}]\ncommand = \"{}\"\n", script.display()));
+    }
+    env.write_config(&config);
+}
+
 /// `teamster race`: one pane per agent in a new tab, side by side, each in its own
 /// worktree on its own branch from the same base, each given the task once it is ready.
 #[test]
@@ -647,19 +663,8 @@ fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
     ] {
         git_in(&repo, args);
     }
-    // Two stand-in agents that each do the task their own way.
-    let mut config = String::new();
-    for agent in ["alpha", "beta", "gamma"] {
-        let script = env.dir.join(agent);
-        support::fake::write_script(
-            &script,
-            &format!(
-                "#!/bin/bash\nprintf '{agent}> '\nread -r task\necho \"$task, as {agent} does it\" > {agent}.txt\necho done\nexec sleep 100000\n"
-            ),
-        );
-        config.push_str(&format!("[agents.{agent}]\ncommand = \"{}\"\n", script.display()));
-    }
-    env.write_config(&config);
+    // Three stand-in agents that each do the task their own way.
+    racers(&env, |agent| format!("echo \"$task, as {agent} does it\" > {agent}.txt\necho done"));
     env.ok(&["-d", "-s", "race", "--", "bash", "--norc"]);
     let out = env.ok(&["race", "write the file", "--agents", "alpha,beta,gamma", "--base", "develop", "--json"]);
     let raced: serde_json::Value = serde_json::from_str(&out).expect("JSON");
@@ -718,4 +723,64 @@ fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
     let unknown = env.run(&["race", "x", "--agents", "alpha,nobody"]);
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("nobody"), "{unknown:?}");
     assert_eq!(env.panes().len(), tabs, "nothing opened");
+}
+
+/// Finishing a race: the chosen branch merged into its base in the main checkout (only
+/// what the agent committed), a conflict shown and undone, the others closed and their
+/// worktrees removed when nothing in them is uncommitted, their branches kept.
+#[test]
+fn the_chosen_branch_is_merged_conflicts_are_shown_and_the_others_cleared() {
+    let env = Env::new();
+    let repo = env.dir.join("work");
+    for args in
+        [&["init", "-q", "-b", "main"][..], &["config", "user.email", "t@example.com"], &["config", "user.name", "t"]]
+    {
+        git_in(&repo, args);
+    }
+    std::fs::write(repo.join("shared.txt"), "base\n").expect("shared");
+    git_in(&repo, &["add", "."]);
+    git_in(&repo, &["commit", "-qm", "start"]);
+    // Each agent commits its own file and its own line in a shared one.
+    racers(&env, |agent| {
+        format!(
+            "export GIT_AUTHOR_NAME={agent} GIT_AUTHOR_EMAIL=a@a GIT_COMMITTER_NAME={agent} GIT_COMMITTER_EMAIL=a@a\n\
+             echo \"$task\" > {agent}.txt\necho '{agent} was here' > shared.txt\n\
+             git -c core.fsmonitor=false add . && git -c core.fsmonitor=false commit -qm '{agent}: done' && echo committed"
+        )
+    });
+    env.ok(&["-d", "-s", "race", "--", "bash", "--norc"]);
+    env.ok(&["race", "do it", "--agents", "alpha,beta,gamma"]);
+    for agent in ["alpha", "beta", "gamma"] {
+        let branch = format!("teamster/{agent}-1");
+        env.wait_ls(&format!("{agent} to commit"), |_| {
+            git_in(&repo, &["log", "-1", "--format=%s", &branch]) == format!("{agent}: done")
+        });
+    }
+    // beta wins: a fast-forward of main.
+    let merged = env.ok(&["merge", "race:2.2"]);
+    assert!(merged.contains("merged teamster/beta-1 into main (fast-forward)"), "{merged}");
+    assert_eq!(git_in(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
+    assert_eq!(std::fs::read_to_string(repo.join("shared.txt")).expect("shared"), "beta was here\n");
+    // alpha's work now conflicts with main: shown, and main left as it was.
+    let conflict = env.run(&["merge", "race:2.1", "--merge-commit"]);
+    let said = String::from_utf8_lossy(&conflict.stderr);
+    assert!(!conflict.status.success() && said.contains("conflicts with main in: shared.txt"), "{said}");
+    assert_eq!(git_in(&repo, &["status", "--porcelain", "--untracked-files=no"]), "", "main left clean");
+    assert_eq!(git_in(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
+    // gamma has uncommitted work: kept; alpha is closed, its worktree removed, its branch kept.
+    let gamma = env.dir.join("work.worktrees/teamster-gamma-1");
+    std::fs::write(gamma.join("wip.txt"), "not yet").expect("wip");
+    let cleared = env.ok(&["merge", "race:2.2", "--close-others"]);
+    assert!(cleared.contains("teamster/beta-1 has no commits that main lacks: merged already"), "{cleared}");
+    assert!(cleared.contains("removed its worktree (branch teamster/alpha-1 kept)"), "{cleared}");
+    assert!(cleared.contains("its worktree") && cleared.contains("has uncommitted work"), "{cleared}");
+    let alpha = env.dir.join("work.worktrees/teamster-alpha-1");
+    env.wait_ls("alpha's worktree to go", |_| !alpha.exists());
+    assert!(gamma.join("wip.txt").exists(), "uncommitted work is never removed");
+    assert_eq!(git_in(&repo, &["log", "-1", "--format=%s", "teamster/alpha-1"]), "alpha: done", "the branch stays");
+    let names: Vec<String> = env.panes().iter().filter_map(|p| p["name"].as_str().map(String::from)).collect();
+    assert!(!names.contains(&"alpha".to_string()) && names.contains(&"gamma".to_string()), "{names:?}");
+    // A pane without a worktree has nothing to merge.
+    let plain = env.run(&["merge", "race:1.1"]);
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("has no worktree of its own"), "{plain:?}");
 }

@@ -192,3 +192,23 @@ pub fn compare(target: Option<String>, by: CompareBy, json: bool) -> anyhow::Res
     }
     Ok(())
 }
+
+/// `teamster merge PANE`: its branch onto its base, signed as you (your git identity).
+pub fn merge(target: String, how: crate::protocol::MergeHow, close_others: bool) -> anyhow::Result<()> {
+    let ask = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--global", "--get", key])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let who = ask("user.name").zip(ask("user.email"));
+    match super::ask_runner(|id| ClientMsg::Merge { id, target, how, who, close_others })? {
+        Some(Reply::Text { text }) => println!("{}", crate::text::visible_lines(&text)),
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    }
+    Ok(())
+}

@@ -319,6 +319,17 @@ pub enum ClientMsg {
         session: Option<String>,
         near: Option<PaneId>,
     },
+    /// Merges a worktree pane's branch into its base branch in the main checkout
+    /// (`teamster merge`), signed by `who` (name, email); then, with `close_others`, closes
+    /// the other worktree panes of its tab and removes their worktrees where nothing is
+    /// uncommitted (their branches stay).
+    Merge {
+        id: u64,
+        target: String,
+        how: MergeHow,
+        who: Option<(String, String)>,
+        close_others: bool,
+    },
     /// Arranges the current tab of a session (`teamster layout NAME`): the caller's
     /// session (`near`), or the one named, or the one on a screen.
     Layout {
@@ -412,6 +423,7 @@ impl ClientMsg {
             | ClientMsg::Capture { id, .. }
             | ClientMsg::LastAnswer { id, .. }
             | ClientMsg::Compare { id, .. }
+            | ClientMsg::Merge { id, .. }
             | ClientMsg::Send { id, .. }
             | ClientMsg::SendMany { id, .. }
             | ClientMsg::Layout { id, .. }
@@ -1060,6 +1072,18 @@ where
 {
     use tokio::io::AsyncWriteExt;
     w.write_all(&encode(msg)).await
+}
+
+/// How `merge` puts a worktree's branch onto its base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeHow {
+    /// Only when the base has not moved: the base takes the branch's commits as they are.
+    FastForward,
+    /// The branch's work as one new commit on the base.
+    Squash,
+    /// A merge commit, even where a fast-forward would do.
+    MergeCommit,
 }
 
 /// One worktree pane, as `teamster compare` shows it beside the others of its tab.

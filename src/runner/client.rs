@@ -207,6 +207,14 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 });
                 None
             }
+            ClientMsg::Merge { id, target, how, who, close_others } => {
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.merge(&target, how, who, close_others).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
             ClientMsg::Layout { id, session, near, arrangement } => {
                 Some(reply(id, runner.set_layout(session, near, arrangement)))
             }

@@ -208,4 +208,62 @@ impl Runner {
         .map_err(|e| format!("reading the worktrees failed: {e}"))?;
         Ok(Reply::Compare { rows })
     }
+
+    /// `teamster merge`: the pane's branch onto its base in the main checkout (git off the
+    /// state lock and this thread); then, if asked, the other worktree panes of its tab
+    /// closed and their worktrees removed where nothing in them is uncommitted.
+    pub async fn merge(
+        self: &Arc<Self>,
+        target: &str,
+        how: worktree::MergeHow,
+        who: Option<(String, String)>,
+        close_others: bool,
+    ) -> Result<Reply, String> {
+        let (session, id) = crate::places::find_pane(&self.list(), target)?;
+        let (worktree, others) = {
+            let st = self.state.lock();
+            let pane = st.panes.get(&id).ok_or_else(|| format!("no pane {target}"))?;
+            let worktree = pane.meta.lock().spec.worktree.clone().ok_or_else(|| {
+                format!("pane {target} has no worktree of its own: nothing to merge (`teamster new NAME --worktree`)")
+            })?;
+            let s = st.sessions.values().find(|s| s.name == session).ok_or("the session ended")?;
+            let tab = s.tab_of(id).and_then(|t| s.tabs.get(t)).map(|t| t.layout.panes()).unwrap_or_default();
+            let others: Vec<(PaneId, u32, worktree::Worktree)> = tab
+                .into_iter()
+                .filter(|p| *p != id)
+                .filter_map(|p| {
+                    st.panes.get(&p).and_then(|o| o.meta.lock().spec.worktree.clone().map(|w| (p, o.session, w)))
+                })
+                .collect();
+            (worktree, others)
+        };
+        let merged = tokio::task::spawn_blocking(move || worktree.merge(how, who))
+            .await
+            .map_err(|e| format!("merging failed: {e}"))??;
+        let mut said = vec![merged];
+        if close_others {
+            for (pane, session, w) in others {
+                let clean = tokio::task::spawn_blocking(move || w.is_clean().map(|c| (c, w)))
+                    .await
+                    .map_err(|e| format!("checking a worktree failed: {e}"))?;
+                match clean {
+                    Ok((true, w)) => {
+                        self.command(
+                            session,
+                            crate::protocol::Command::ClosePane {
+                                pane,
+                                worktree: Some(crate::protocol::WorktreeChoice::Remove),
+                            },
+                        )?;
+                        said.push(format!("closed pane {pane} and removed its worktree (branch {} kept)", w.branch));
+                    }
+                    Ok((false, w)) => {
+                        said.push(format!("kept pane {pane}: its worktree ({}) has uncommitted work", w.path.display()))
+                    }
+                    Err(e) => said.push(format!("kept pane {pane}: {e}")),
+                }
+            }
+        }
+        Ok(Reply::Text { text: said.join("\n") })
+    }
 }

@@ -3,6 +3,7 @@
 //! repository without touching each other's files.
 
 use crate::config::WorktreeConfig;
+pub use crate::protocol::MergeHow;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +23,10 @@ pub struct Worktree {
     /// it left the main checkout's: what its changes are counted against.
     #[serde(default)]
     pub base: Option<String>,
+    /// The branch it is to be merged into: the one it started from by name, else what the
+    /// main checkout had checked out when it was made.
+    #[serde(default)]
+    pub base_branch: Option<String>,
 }
 
 /// What a worktree changed against its base.
@@ -123,6 +128,11 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
         true => git(&repo, &["merge-base", "HEAD", &branch]).ok(),
         false => git(&repo, &["rev-parse", "--verify", "--quiet", &base_ref]).ok(),
     };
+    let checked_out = git(&repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok();
+    let base_branch = match config.base.as_deref().filter(|b| !b.is_empty() && !existing) {
+        Some(b) if branch_exists(&repo, b) => Some(b.to_string()),
+        _ => checked_out,
+    };
     let path = (0..)
         .map(|n| root.join(if n == 0 { slug(&branch) } else { format!("{}-{n}", slug(&branch)) }))
         .find(|p| !p.exists())
@@ -144,7 +154,7 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
     result.map_err(|e| format!("git could not add a worktree for {branch}: {e}"))?;
     // Before any agent runs there: where git made its directory.
     let git_dir = git(&path, &["rev-parse", "--absolute-git-dir"]).ok().map(PathBuf::from);
-    let worktree = Worktree { repo, path, branch, git_dir, base };
+    let worktree = Worktree { repo, path, branch, git_dir, base, base_branch };
     worktree.copy_in(&config.copy);
     Ok(worktree)
 }
@@ -258,6 +268,95 @@ impl Worktree {
             changes.added += lines.unwrap_or(0) as u64;
         }
         Ok(changes)
+    }
+
+    /// Puts the branch's committed work onto its base branch in the main checkout, which
+    /// must have that branch checked out and nothing uncommitted; the worktree must have
+    /// nothing uncommitted either (it is not merged). A conflict is shown (the files) and
+    /// undone, never resolved. `who` signs a squash or merge commit (name, email).
+    pub fn merge(&self, how: MergeHow, who: Option<(String, String)>) -> Result<String, String> {
+        let base = self.base_branch.clone().ok_or_else(|| {
+            format!("the worktree of {} has no base branch recorded; merge it by hand with git", self.branch)
+        })?;
+        if !self.is_clean()? {
+            return Err(format!(
+                "{} has uncommitted work in its worktree ({}); commit it there first (only commits are merged)",
+                self.branch,
+                self.path.display()
+            ));
+        }
+        let on = git(&self.repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).unwrap_or_default();
+        if on != base {
+            return Err(format!(
+                "the main checkout ({}) has {} checked out, not {base}: check out {base} there first",
+                self.repo.display(),
+                if on.is_empty() { "no branch".to_string() } else { on }
+            ));
+        }
+        if !git(&self.repo, &["status", "--porcelain", "--untracked-files=no"])?.is_empty() {
+            return Err(format!(
+                "the main checkout ({}) has uncommitted changes; commit or stash them first",
+                self.repo.display()
+            ));
+        }
+        let ahead = git(&self.repo, &["rev-list", "--count", &format!("{base}..{}", self.branch)])?;
+        if ahead == "0" {
+            return Ok(format!("{} has no commits that {base} lacks: merged already", self.branch));
+        }
+        let (name, email) = who.unwrap_or_else(|| ("teamster".into(), "teamster@localhost".into()));
+        let sign = ["-c".to_string(), format!("user.name={name}"), "-c".into(), format!("user.email={email}")];
+        let message = format!(
+            "Merge {} ({})",
+            self.branch,
+            match how {
+                MergeHow::FastForward => "fast-forward",
+                MergeHow::Squash => "squashed",
+                MergeHow::MergeCommit => "merge commit",
+            }
+        );
+        let args: Vec<String> = match how {
+            MergeHow::FastForward => vec!["merge".into(), "--ff-only".into(), self.branch.clone()],
+            MergeHow::Squash => vec!["merge".into(), "--squash".into(), self.branch.clone()],
+            MergeHow::MergeCommit => {
+                vec!["merge".into(), "--no-ff".into(), "-m".into(), message.clone(), self.branch.clone()]
+            }
+        };
+        let repo = ["-C".to_string(), self.repo.to_string_lossy().into_owned()];
+        let run = |args: &[String]| {
+            let all: Vec<&str> = sign.iter().chain(&repo).chain(args).map(String::as_str).collect();
+            git_with(&[], &all)
+        };
+        if let Err(e) = run(&args) {
+            // A conflict: say where, and leave the main checkout as it was.
+            let conflicts = git(&self.repo, &["diff", "--name-only", "--diff-filter=U"]).unwrap_or_default();
+            let _ = git(&self.repo, &["merge", "--abort"]);
+            let _ = git(&self.repo, &["reset", "--merge"]);
+            return Err(match (how, conflicts.is_empty()) {
+                (MergeHow::FastForward, _) => format!(
+                    "{base} has moved on since {} started: it cannot fast-forward; merge with a commit (--merge-commit) or squash (--squash). git said: {e}",
+                    self.branch
+                ),
+                (_, false) => format!(
+                    "{} conflicts with {base} in: {}; nothing was merged (resolve it by hand, or ask the agent to rebase on {base})",
+                    self.branch,
+                    conflicts.lines().collect::<Vec<_>>().join(", ")
+                ),
+                (_, true) => format!("git could not merge {} into {base}: {e}", self.branch),
+            });
+        }
+        if how == MergeHow::Squash {
+            run(&["commit".into(), "-q".into(), "-m".into(), message])?;
+        }
+        let head = git(&self.repo, &["rev-parse", "--short", "HEAD"])?;
+        Ok(format!(
+            "merged {} into {base} ({}): {base} is at {head}",
+            self.branch,
+            match how {
+                MergeHow::FastForward => "fast-forward",
+                MergeHow::Squash => "squashed into one commit",
+                MergeHow::MergeCommit => "merge commit",
+            }
+        ))
     }
 
     /// True when nothing in the worktree is uncommitted (untracked files included). Git
