@@ -289,6 +289,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A worktree pane's branch against the commit it started from, as a diff (what it
+    /// committed and what not, new files too); coloured on a terminal.
+    Diff {
+        /// The pane: its id, SESSION:TAB.PANE or name (as `teamster ls` shows them).
+        pane: String,
+        /// Colour it even when not printing to a terminal.
+        #[arg(long)]
+        color: bool,
+    },
+    /// Send review comments to a pane's agent as one prompt ("Address these review
+    /// comments on your branch: ..."), once it can take one.
+    Review {
+        /// The pane: its id, SESSION:TAB.PANE or name (as `teamster ls` shows them).
+        pane: String,
+        /// A comment, as `FILE:LINE: what to change` or any words; give it again for more.
+        #[arg(long = "comment", short = 'm', value_name = "TEXT", required = true)]
+        comments: Vec<String>,
+    },
     /// Merge a worktree pane's branch into the branch it started from, in the main
     /// checkout (which must have that branch checked out and nothing uncommitted); only
     /// what the agent committed is merged. A conflict is shown and undone, never resolved.
@@ -535,6 +553,11 @@ fn main() {
             cli::race(&config_path, task, agents, base, target, json)
         }
         Some(Cmd::Compare { target, sort, json }) => cli::compare(target, sort, json),
+        Some(Cmd::Diff { pane, color }) => {
+            use std::io::IsTerminal;
+            cli::diff(pane, color || std::io::stdout().is_terminal())
+        }
+        Some(Cmd::Review { pane, comments }) => cli::review(pane, comments),
         Some(Cmd::Merge { pane, squash, merge_commit, close_others }) => {
             let how = match (squash, merge_commit) {
                 (true, _) => teamster::protocol::MergeHow::Squash,
@@ -583,4 +606,15 @@ fn parse_size(s: &str) -> Result<teamster::protocol::Size, String> {
     let (c, r) = s.split_once('x').ok_or("write the size as COLSxROWS, e.g. 120x40")?;
     let n = |v: &str| v.trim().parse::<u16>().map_err(|_| format!("`{v}` is not a number of cells"));
     Ok(teamster::protocol::Size { cols: n(c)?, rows: n(r)? })
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a command line's definition only when asked (a short option used twice,
+    /// a conflict with an argument that is not there): every subcommand, here.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -716,6 +716,19 @@ fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
     );
     let table = env.ok(&["compare", "-t", "race"]);
     assert!(table.contains("race:2.1") && table.contains("+1") && table.contains("teamster/alpha-1"), "{table}");
+    // Each branch's diff against its base, new files included; review comments reach the
+    // agent they are for, as one prompt.
+    let diff = env.ok(&["diff", "race:2.1"]);
+    assert!(diff.contains("+++ b/alpha.txt") && diff.contains("+write the file, as alpha does it"), "{diff}");
+    assert!(!diff.contains("beta.txt"), "only alpha's work: {diff}");
+    env.ok(&["review", "race:2.2", "-m", "beta.txt: say why", "-m", "notes.md: one line is enough"]);
+    // (The pane is narrow: the line wraps on its screen.)
+    let unwrapped = |s: String| s.split_whitespace().collect::<String>();
+    let prompt = unwrapped(
+        "Address these review comments on your branch: - beta.txt: say why - notes.md: one line is enough".into(),
+    );
+    env.wait_ls("the review to reach beta", |_| unwrapped(env.ok(&["capture", "race:2.2"])).contains(&prompt));
+    assert!(!env.ok(&["capture", "race:2.1"]).contains("Address these"), "only beta was asked");
     // A race of one, or of an agent the config does not know, opens nothing.
     let tabs = env.panes().len();
     let one = env.run(&["race", "x", "--agents", "alpha"]);

@@ -212,3 +212,54 @@ pub fn merge(target: String, how: crate::protocol::MergeHow, close_others: bool)
     }
     Ok(())
 }
+
+/// `teamster diff PANE`: its branch against its base. The text is the agent's: shown with
+/// its control characters made visible, coloured here (when `colour`).
+pub fn diff(target: String, colour: bool) -> anyhow::Result<()> {
+    let text = match super::ask_runner(|id| ClientMsg::Diff { id, target })? {
+        Some(Reply::Text { text }) => text,
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
+    };
+    if text.trim().is_empty() {
+        println!("no changes against its base");
+        return Ok(());
+    }
+    for line in text.lines() {
+        let shown = visible(line);
+        let paint = match line.as_bytes().first() {
+            _ if !colour => None,
+            Some(b'+') if !line.starts_with("+++") => Some("32"),
+            Some(b'-') if !line.starts_with("---") => Some("31"),
+            Some(b'@') => Some("36"),
+            Some(b'd') if line.starts_with("diff --git") => Some("1"),
+            _ => None,
+        };
+        match paint {
+            Some(sgr) => println!("\x1b[{sgr}m{shown}\x1b[0m"),
+            None => println!("{shown}"),
+        }
+    }
+    Ok(())
+}
+
+/// `teamster review PANE --comment TEXT...`: the comments go to that pane's agent as one
+/// prompt, once it can take one.
+pub fn review(target: String, comments: Vec<String>) -> anyhow::Result<()> {
+    let comments: Vec<String> = comments.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+    if comments.is_empty() {
+        bail!("no comments: teamster review PANE --comment \"src/main.rs:12: handle the error\"");
+    }
+    let list: Vec<String> = comments.iter().map(|c| format!("- {}", c.replace('\n', " "))).collect();
+    let prompt = format!("Address these review comments on your branch: {}", list.join(" "));
+    if drive::wait_any(&target, &[WaitFor::Idle, WaitFor::Waiting], Some(300.0)) != 0 {
+        bail!("pane {target} did not get ready for the review; nothing was sent");
+    }
+    match drive::deliver(&target, prompt, Vec::new(), true)? {
+        Ok(_) => {
+            println!("sent {} comment{} to pane {target}", comments.len(), if comments.len() == 1 { "" } else { "s" })
+        }
+        Err((_, why)) => bail!("the review did not reach pane {target}: {why}"),
+    }
+    Ok(())
+}

@@ -319,6 +319,12 @@ pub enum ClientMsg {
         session: Option<String>,
         near: Option<PaneId>,
     },
+    /// A worktree pane's branch against its base, as a unified diff (`teamster diff`):
+    /// answered with its text.
+    Diff {
+        id: u64,
+        target: String,
+    },
     /// Merges a worktree pane's branch into its base branch in the main checkout
     /// (`teamster merge`), signed by `who` (name, email); then, with `close_others`, closes
     /// the other worktree panes of its tab and removes their worktrees where nothing is
@@ -403,6 +409,7 @@ impl ClientMsg {
                 | ClientMsg::Capture { .. }
                 | ClientMsg::LastAnswer { .. }
                 | ClientMsg::Compare { .. }
+                | ClientMsg::Diff { .. }
         )
     }
 
@@ -424,6 +431,7 @@ impl ClientMsg {
             | ClientMsg::LastAnswer { id, .. }
             | ClientMsg::Compare { id, .. }
             | ClientMsg::Merge { id, .. }
+            | ClientMsg::Diff { id, .. }
             | ClientMsg::Send { id, .. }
             | ClientMsg::SendMany { id, .. }
             | ClientMsg::Layout { id, .. }

@@ -207,6 +207,14 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 });
                 None
             }
+            ClientMsg::Diff { id, target } => {
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.diff(&target).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
             ClientMsg::Merge { id, target, how, who, close_others } => {
                 let (runner, wr) = (runner.clone(), wr.clone());
                 tokio::spawn(async move {

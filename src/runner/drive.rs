@@ -266,4 +266,18 @@ impl Runner {
         }
         Ok(Reply::Text { text: said.join("\n") })
     }
+
+    /// `teamster diff`: a worktree pane's branch against its base (git off this thread).
+    pub async fn diff(&self, target: &str) -> Result<Reply, String> {
+        let (_, id) = crate::places::find_pane(&self.list(), target)?;
+        let worktree = {
+            let st = self.state.lock();
+            let pane = st.panes.get(&id).ok_or_else(|| format!("no pane {target}"))?;
+            let w = pane.meta.lock().spec.worktree.clone();
+            w.ok_or_else(|| format!("pane {target} has no worktree of its own: no branch to show"))?
+        };
+        let text =
+            tokio::task::spawn_blocking(move || worktree.diff()).await.map_err(|e| format!("git failed: {e}"))??;
+        Ok(Reply::Text { text })
+    }
 }

@@ -359,6 +359,38 @@ impl Worktree {
         ))
     }
 
+    /// The branch's work against its base as a unified diff: what is committed and what is
+    /// not, files git does not track yet as new files. Git runs as in `changes`.
+    pub fn diff(&self) -> Result<String, String> {
+        let base = self.base.clone().ok_or_else(|| format!("the worktree of {} has no base recorded", self.branch))?;
+        let git_dir = self.checked_git_dir()?;
+        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
+        let place = ["--git-dir", &git_dir, "--work-tree", &work_tree];
+        let plain = ["--no-ext-diff", "--no-textconv", "--no-color"];
+        let mut args = vec!["diff"];
+        args.extend(plain);
+        args.push(&base);
+        let mut out = git_with(&place, &args)?;
+        let untracked = git_with(&place, &["ls-files", "--others", "--exclude-standard", "-z"])?;
+        // Files git does not track yet: new files, as git would show them once added.
+        for name in untracked.split('\0').filter(|n| !n.is_empty()) {
+            let Ok(bytes) = crate::nofollow::read(&self.path.join(name), COPY_MAX) else { continue };
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&format!("diff --git a/{name} b/{name}\nnew file\n--- /dev/null\n+++ b/{name}\n"));
+            out.push_str(&format!("@@ -0,0 +1,{} @@\n", lines.len()));
+            for line in lines {
+                out.push('+');
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
     /// True when nothing in the worktree is uncommitted (untracked files included). Git
     /// is pointed at the worktree's recorded git directory, not where its `.git` file says.
     pub fn is_clean(&self) -> Result<bool, String> {
