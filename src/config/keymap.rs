@@ -167,6 +167,8 @@ pub enum Action {
     ToggleSidebar,
     /// Spend by agent, model and day.
     CostView,
+    /// The tab's worktree panes side by side (a race's agents).
+    CompareView,
     /// Share this session by link (or show its links if it is shared).
     Share,
     // On the selected pending action:
@@ -224,6 +226,7 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("approvals", Action::Approvals),
     ("toggle-sidebar", Action::ToggleSidebar),
     ("cost", Action::CostView),
+    ("compare", Action::CompareView),
     ("share", Action::Share),
     ("approve", Action::Approve),
     ("deny", Action::Deny),

@@ -6,8 +6,8 @@
 use super::copy::{CopyOutcome, CopyState};
 use super::panes::PaneContent;
 use super::sidebar::{self, Sidebar};
+use super::views::{Compare, Cost, DisplayPanes, Help, Intent, Picker, Purpose, Reaction, Share, Switcher};
 pub use super::views::{ConfirmKind, Overlay, PickerItem, PromptKind};
-use super::views::{Cost, DisplayPanes, Help, Intent, Picker, Purpose, Reaction, Share, Switcher};
 use crate::approval::{Decision, Surface};
 use crate::config::{Action, Clipboard, CopyAction, Keymap, Mode, Notify, Theme};
 use crate::input::{InputEvent, Key, KeyCode, MouseButton, MouseEvent, MouseKind};
@@ -81,6 +81,8 @@ enum Pending {
     },
     Yank,
     Cost,
+    /// The tab's worktree panes compared.
+    Compare,
     Shares,
     Unshare,
     /// The sessions for the switcher.

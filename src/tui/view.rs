@@ -713,6 +713,7 @@ pub(crate) fn describe(action: Action) -> String {
         Action::Approvals => "the approval sidebar: act on what waits for you".into(),
         Action::ToggleSidebar => "show or hide the sidebar".into(),
         Action::CostView => "what the agents have spent".into(),
+        Action::CompareView => "compare the tab's worktree panes (a race)".into(),
         Action::Share => "share this session by link (teammates watch, or drive)".into(),
         Action::Approve => "approve: it goes ahead".into(),
         Action::Deny => "deny: the agent is told".into(),

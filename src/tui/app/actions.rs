@@ -111,6 +111,12 @@ impl App {
                 self.overlay = Some(Overlay::Cost(Cost::default()));
                 self.request(Pending::Cost, |id| ClientMsg::Cost { id, session: None });
             }
+            Action::CompareView => {
+                self.mode = Mode::Normal;
+                self.overlay = Some(Overlay::Compare(Compare::default()));
+                let near = self.focused();
+                self.request(Pending::Compare, |id| ClientMsg::Compare { id, session: None, near });
+            }
             Action::Share => {
                 self.mode = Mode::Normal;
                 self.overlay = Some(Overlay::Share(Share::default()));

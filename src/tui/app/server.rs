@@ -103,6 +103,13 @@ impl App {
             Err(e) => {
                 match kind {
                     Pending::Agents | Pending::Shares | Pending::Switcher => self.overlay = None,
+                    // The view says why, where one looks for the rows.
+                    Pending::Compare => {
+                        if let Some(Overlay::Compare(view)) = &mut self.overlay {
+                            view.rows = Some(Err(e));
+                            return;
+                        }
+                    }
                     _ => {}
                 }
                 self.error(e);
@@ -131,6 +138,11 @@ impl App {
             (Pending::Unshare, Reply::Text { text }) => {
                 self.overlay = None;
                 self.say(text);
+            }
+            (Pending::Compare, Reply::Compare { rows }) => {
+                if let Some(Overlay::Compare(view)) = &mut self.overlay {
+                    view.rows = Some(Ok(rows));
+                }
             }
             (Pending::Cost, Reply::Cost { report }) => {
                 if let Some(Overlay::Cost(Cost { report: slot })) = &mut self.overlay {

@@ -816,3 +816,62 @@ fn prefix_braces_swap_the_pane_and_bang_breaks_it_out() {
     app.update(key("!"));
     assert_eq!(commands(&mut app), vec![Command::MovePane { pane: 1, tab: None }]);
 }
+
+/// The compare view (prefix C): the tab's worktree panes side by side, asked of the runner
+/// for the focused pane's tab; `s` sorts by the next column (amounts most first), Enter
+/// goes to the chosen pane, and why there is nothing to compare is said in the view.
+#[test]
+fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
+    let mut app = app_with("default");
+    app.update(key("ctrl-\\"));
+    app.update(key("C"));
+    assert!(matches!(app.overlay, Some(Overlay::Compare(_))), "{:?}", app.overlay);
+    let id = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::Compare { id, near: Some(_), .. } => Some(id),
+            _ => None,
+        })
+        .expect("asked for the focused pane's tab");
+    assert!(draw(&app).contains("reading the worktrees"));
+    let row = |pane, place: &str, agent: &str, added| crate::protocol::CompareRow {
+        pane,
+        place: place.into(),
+        agent: agent.into(),
+        state: "idle".into(),
+        branch: format!("teamster/{agent}-1"),
+        spend: 0.5,
+        files: 1,
+        added,
+        removed: 0,
+        error: None,
+    };
+    let rows = vec![row(1, "work:1.1", "claude", 3), row(2, "work:1.2", "codex", 40)];
+    app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Compare { rows }) }));
+    let screen = draw_at(&app, 120, ROWS);
+    assert!(screen.contains("teamster/codex-1") && screen.contains("+40"), "{screen}");
+    // By pane first (claude's), then state, spend, files, added: codex has added most.
+    for _ in 0..4 {
+        app.update(key("s"));
+    }
+    assert!(draw(&app).contains("by added"));
+    app.update(key("enter"));
+    assert!(app.overlay.is_none());
+    let focus: Vec<ClientMsg> = sent(&mut app);
+    assert!(
+        focus.iter().any(|m| matches!(m, ClientMsg::Command { command: Command::Focus { pane: 2 }, .. })),
+        "{focus:?}"
+    );
+    // Nothing to compare: the view says why.
+    app.update(key("ctrl-\\"));
+    app.update(key("C"));
+    let id = sent(&mut app).into_iter().find_map(|m| match m {
+        ClientMsg::Compare { id, .. } => Some(id),
+        _ => None,
+    });
+    app.update(Event::Server(ServerMsg::Reply {
+        id: id.expect("asked"),
+        result: Err("no pane of this tab has a worktree of its own".into()),
+    }));
+    assert!(draw(&app).contains("no pane of this tab has a worktree"), "{}", draw(&app));
+}

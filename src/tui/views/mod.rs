@@ -5,6 +5,7 @@
 //! carries out (it alone sends to the runner). The approval sidebar is not an overlay: it
 //! lies beside the panes and stays while they are used (`sidebar`).
 
+pub mod compare;
 pub mod confirm;
 pub mod cost;
 pub mod display_panes;
@@ -23,6 +24,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
+pub use compare::Compare;
 pub use confirm::{Confirm, ConfirmKind};
 pub use cost::Cost;
 pub use display_panes::DisplayPanes;
@@ -104,6 +106,7 @@ pub enum Overlay {
     Confirm(Confirm),
     Help(Help),
     Cost(Cost),
+    Compare(Compare),
     Share(Share),
     DisplayPanes(DisplayPanes),
     Switcher(Switcher),
@@ -118,6 +121,7 @@ macro_rules! each_view {
             Overlay::Confirm($v) => $body,
             Overlay::Help($v) => $body,
             Overlay::Cost($v) => $body,
+            Overlay::Compare($v) => $body,
             Overlay::Share($v) => $body,
             Overlay::DisplayPanes($v) => $body,
             Overlay::Switcher($v) => $body,
