@@ -169,6 +169,8 @@ pub enum Action {
     CostView,
     /// The tab's worktree panes side by side (a race's agents).
     CompareView,
+    /// The focused worktree pane's branch, to review and comment on.
+    ReviewView,
     /// Share this session by link (or show its links if it is shared).
     Share,
     // On the selected pending action:
@@ -227,6 +229,7 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("toggle-sidebar", Action::ToggleSidebar),
     ("cost", Action::CostView),
     ("compare", Action::CompareView),
+    ("review", Action::ReviewView),
     ("share", Action::Share),
     ("approve", Action::Approve),
     ("deny", Action::Deny),

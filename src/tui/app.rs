@@ -83,6 +83,8 @@ enum Pending {
     Cost,
     /// The tab's worktree panes compared.
     Compare,
+    /// A pane's branch, for its review.
+    Diff,
     Shares,
     Unshare,
     /// The sessions for the switcher.

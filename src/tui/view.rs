@@ -714,6 +714,7 @@ pub(crate) fn describe(action: Action) -> String {
         Action::ToggleSidebar => "show or hide the sidebar".into(),
         Action::CostView => "what the agents have spent".into(),
         Action::CompareView => "compare the tab's worktree panes (a race)".into(),
+        Action::ReviewView => "review the pane's branch and comment on it".into(),
         Action::Share => "share this session by link (teammates watch, or drive)".into(),
         Action::Approve => "approve: it goes ahead".into(),
         Action::Deny => "deny: the agent is told".into(),

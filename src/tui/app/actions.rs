@@ -111,6 +111,12 @@ impl App {
                 self.overlay = Some(Overlay::Cost(Cost::default()));
                 self.request(Pending::Cost, |id| ClientMsg::Cost { id, session: None });
             }
+            Action::ReviewView => {
+                self.mode = Mode::Normal;
+                if let Some(pane) = self.focused() {
+                    self.open_review(pane);
+                }
+            }
             Action::CompareView => {
                 self.mode = Mode::Normal;
                 self.overlay = Some(Overlay::Compare(Compare::default()));
@@ -233,6 +239,12 @@ impl App {
     }
 
     /// What the switcher chose: go there, or send the text there.
+    /// Opens the review of `pane`'s branch, asking the runner for its diff.
+    pub(super) fn open_review(&mut self, pane: PaneId) {
+        self.overlay = Some(Overlay::Review(crate::tui::views::Review::new(pane, self.place_of(pane))));
+        self.request(Pending::Diff, |id| ClientMsg::Diff { id, target: pane.to_string() });
+    }
+
     pub(super) fn switched(&mut self, purpose: Purpose, chosen: crate::tui::views::switcher::Entry) {
         match purpose {
             Purpose::Jump => {

@@ -107,6 +107,12 @@ impl App {
             }
             Intent::Submit(kind, input) => self.submit_prompt(kind, input),
             Intent::Chosen(purpose, entry) => self.switched(purpose, entry),
+            Intent::Review(pane) => self.open_review(pane),
+            Intent::SendReview { pane, text } => {
+                let place = self.place_of(pane);
+                let make = |id| ClientMsg::Send { id, target: pane.to_string(), text, keys: Vec::new(), enter: true };
+                self.request(Pending::HandedOff(place), make);
+            }
         }
     }
 }

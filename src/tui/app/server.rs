@@ -110,6 +110,12 @@ impl App {
                             return;
                         }
                     }
+                    Pending::Diff => {
+                        if let Some(Overlay::Review(view)) = &mut self.overlay {
+                            view.lines = Some(Err(e));
+                            return;
+                        }
+                    }
                     _ => {}
                 }
                 self.error(e);
@@ -138,6 +144,11 @@ impl App {
             (Pending::Unshare, Reply::Text { text }) => {
                 self.overlay = None;
                 self.say(text);
+            }
+            (Pending::Diff, Reply::Text { text }) => {
+                if let Some(Overlay::Review(view)) = &mut self.overlay {
+                    view.lines = Some(Ok(text.lines().map(str::to_string).collect()));
+                }
             }
             (Pending::Compare, Reply::Compare { rows }) => {
                 if let Some(Overlay::Compare(view)) = &mut self.overlay {

@@ -875,3 +875,59 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
     }));
     assert!(draw(&app).contains("no pane of this tab has a worktree"), "{}", draw(&app));
 }
+
+/// The review (prefix D, or `d` in the compare view): the pane's diff against its base,
+/// coloured and scrollable; a comment is about the line at the top, by file and line;
+/// `S` sends every comment to that pane's agent as one prompt.
+#[test]
+fn a_review_comments_on_lines_and_sends_the_comments_to_the_agent() {
+    let mut app = app_with("default");
+    app.update(key("ctrl-\\"));
+    app.update(key("D"));
+    let id = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::Diff { id, target } if target == "1" => Some(id),
+            _ => None,
+        })
+        .expect("asked for the focused pane's diff");
+    let diff = "diff --git a/src/lib.rs b/src/lib.rs\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -10,3 +10,4 @@\n fn a() {}\n-fn b() {}\n+fn b() -> u8 { 1 }\n+fn c() {}\ndiff --git a/notes.md b/notes.md\nnew file\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1,1 @@\n+hello";
+    app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Text { text: diff.into() }) }));
+    let screen = draw_at(&app, 100, 20);
+    assert!(screen.contains("+fn b() -> u8 { 1 }") && screen.contains("review pane 1"), "{screen}");
+    let Some(Overlay::Review(view)) = &app.overlay else { panic!("no review") };
+    // The added `fn c` is line 12 of the new file; the new file's line is 1.
+    assert_eq!(view.place_of(7), Some(("src/lib.rs".into(), 12)));
+    assert_eq!(view.place_of(13), Some(("notes.md".into(), 1)));
+    // Down to `+fn c() {}`, a comment; then the next file, another.
+    for _ in 0..7 {
+        app.update(key("j"));
+    }
+    for k in ["c", "s", "a", "y", " ", "w", "h", "y", "enter"] {
+        app.update(key(k));
+    }
+    app.update(key("n"));
+    for _ in 0..4 {
+        app.update(key("j"));
+    }
+    for k in ["c", "o", "k", "enter"] {
+        app.update(key(k));
+    }
+    assert!(draw_at(&app, 100, 20).contains("2 comments: S sends them"));
+    app.update(key("S"));
+    assert!(app.overlay.is_none());
+    let sends: Vec<(String, String)> = sent(&mut app)
+        .into_iter()
+        .filter_map(|m| match m {
+            ClientMsg::Send { target, text, enter: true, .. } => Some((target, text)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sends,
+        vec![(
+            "1".to_string(),
+            "Address these review comments on your branch: - src/lib.rs:12: say why - notes.md:1: ok".to_string()
+        )]
+    );
+}

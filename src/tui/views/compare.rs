@@ -1,6 +1,7 @@
 //! A race's agents side by side (`teamster compare` in the TUI): each worktree pane of the
 //! tab with its state, spend, files changed and lines added and removed against its base.
-//! `s` sorts by the next column, j/k choose, Enter goes to the chosen pane.
+//! `s` sorts by the next column, j/k choose, `d` reviews the chosen one's branch, Enter
+//! goes to it.
 
 use super::{Intent, Reaction, View, cancels};
 use crate::input::{Key, KeyCode};
@@ -61,6 +62,10 @@ impl View for Compare {
                 self.selected = self.selected.saturating_sub(1);
                 Reaction::Stay
             }
+            KeyCode::Char('d') => match self.sorted().get(self.selected) {
+                Some(row) => Reaction::CloseAnd(Intent::Review(row.pane)),
+                None => Reaction::Stay,
+            },
             KeyCode::Enter => match self.sorted().get(self.selected) {
                 Some(row) => Reaction::CloseAnd(Intent::Command(Command::Focus { pane: row.pane })),
                 None => Reaction::Close,
@@ -73,7 +78,7 @@ impl View for Compare {
         let rows = self.sorted();
         let box_area = centered(area, 100, rows.len().max(1) as u16 + 5);
         Clear.render(box_area, buf);
-        let keys = format!(" s sort (by {})  enter go there  esc closes ", COLUMNS[self.sort]);
+        let keys = format!(" s sort (by {})  d review  enter go there  esc closes ", COLUMNS[self.sort]);
         let block = overlay_block(app, " compare ", "").title_bottom(keys).style(theme(app, "overlay"));
         let inner = block.inner(box_area);
         block.render(box_area, buf);

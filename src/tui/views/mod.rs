@@ -12,6 +12,7 @@ pub mod display_panes;
 pub mod help;
 pub mod picker;
 pub mod prompt;
+pub mod review;
 pub mod share;
 pub mod switcher;
 
@@ -31,6 +32,7 @@ pub use display_panes::DisplayPanes;
 pub use help::Help;
 pub use picker::{Picker, PickerItem};
 pub use prompt::{Prompt, PromptKind};
+pub use review::Review;
 pub use share::Share;
 pub use switcher::{Purpose, Switcher};
 
@@ -82,6 +84,13 @@ pub enum Intent {
     Submit(PromptKind, String),
     /// The switcher chose a pane.
     Chosen(Purpose, switcher::Entry),
+    /// Review this pane's branch.
+    Review(PaneId),
+    /// Send review comments to this pane's agent, as this prompt.
+    SendReview {
+        pane: PaneId,
+        text: String,
+    },
 }
 
 /// Esc, ctrl-c or ctrl-g: every view closes on them (but the few that wait for Enter).
@@ -107,6 +116,7 @@ pub enum Overlay {
     Help(Help),
     Cost(Cost),
     Compare(Compare),
+    Review(Review),
     Share(Share),
     DisplayPanes(DisplayPanes),
     Switcher(Switcher),
@@ -122,6 +132,7 @@ macro_rules! each_view {
             Overlay::Help($v) => $body,
             Overlay::Cost($v) => $body,
             Overlay::Compare($v) => $body,
+            Overlay::Review($v) => $body,
             Overlay::Share($v) => $body,
             Overlay::DisplayPanes($v) => $body,
             Overlay::Switcher($v) => $body,
