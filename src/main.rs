@@ -285,7 +285,7 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "place")]
         sort: cli::CompareBy,
         /// Print JSON ({"panes": [{"pane", "place", "agent", "state", "branch", "spend",
-        /// "files", "added", "removed", "error"}]}).
+        /// "tokens", "seconds", "files", "added", "removed", "error"}]}).
         #[arg(long)]
         json: bool,
     },

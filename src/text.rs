@@ -103,6 +103,15 @@ impl crate::protocol::CostRow {
     }
 }
 
+/// Seconds as people read a running time: `45s`, `12m`, `3h05`.
+pub fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s => format!("{}h{:02}", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

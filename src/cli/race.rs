@@ -144,7 +144,9 @@ pub enum CompareBy {
     Place,
     Agent,
     State,
+    Time,
     Spend,
+    Tokens,
     Files,
     Added,
     Removed,
@@ -163,7 +165,9 @@ pub fn compare(target: Option<String>, by: CompareBy, json: bool) -> anyhow::Res
         CompareBy::Place => rows.sort_by(|a, b| a.place.cmp(&b.place)),
         CompareBy::Agent => rows.sort_by(|a, b| a.agent.cmp(&b.agent)),
         CompareBy::State => rows.sort_by(|a, b| a.state.cmp(&b.state)),
+        CompareBy::Time => rows.sort_by_key(|r| std::cmp::Reverse(r.seconds)),
         CompareBy::Spend => rows.sort_by(|a, b| b.spend.total_cmp(&a.spend)),
+        CompareBy::Tokens => rows.sort_by_key(|r| std::cmp::Reverse(r.tokens)),
         CompareBy::Files => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
         CompareBy::Added => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
         CompareBy::Removed => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
@@ -173,8 +177,8 @@ pub fn compare(target: Option<String>, by: CompareBy, json: bool) -> anyhow::Res
         return Ok(());
     }
     println!(
-        "{:<14} {:<10} {:<20} {:>8} {:>6} {:>7} {:>7}  branch",
-        "pane", "agent", "state", "spend", "files", "added", "removed"
+        "{:<14} {:<10} {:<20} {:>6} {:>8} {:>7} {:>6} {:>7} {:>7}  branch",
+        "pane", "agent", "state", "time", "spend", "tokens", "files", "added", "removed"
     );
     for r in &rows {
         let changes = match &r.error {
@@ -182,11 +186,13 @@ pub fn compare(target: Option<String>, by: CompareBy, json: bool) -> anyhow::Res
             None => format!("{:>6} {:>7} {:>7}", r.files, format!("+{}", r.added), format!("-{}", r.removed)),
         };
         println!(
-            "{:<14} {:<10} {:<20} {:>8} {changes}  {}",
+            "{:<14} {:<10} {:<20} {:>6} {:>8} {:>7} {changes}  {}",
             visible(&r.place),
             visible(&r.agent),
             visible(&r.state),
+            crate::text::duration(r.seconds),
             crate::text::dollars(r.spend),
+            crate::text::tokens(r.tokens),
             visible(&r.branch)
         );
     }

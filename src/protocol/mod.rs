@@ -1104,8 +1104,13 @@ pub struct CompareRow {
     /// How it is doing, in words (`working`, `waiting for input`).
     pub state: String,
     pub branch: String,
-    /// Dollars its agent spent.
+    /// Dollars its agent spent, and the tokens of its model calls.
     pub spend: f64,
+    #[serde(default)]
+    pub tokens: u64,
+    /// How long its program has run, in seconds.
+    #[serde(default)]
+    pub seconds: u64,
     /// Against the commit its branch started from: files changed (untracked ones
     /// included), lines added and removed.
     pub files: u32,

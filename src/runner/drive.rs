@@ -163,7 +163,7 @@ impl Runner {
     /// current one of the session), what its agent changed against its branch's base,
     /// how it is doing and what it spent. Git runs off the state lock and this thread.
     pub async fn compare(&self, session: Option<String>, near: Option<PaneId>) -> Result<Reply, String> {
-        let panes: Vec<(crate::protocol::CompareRow, worktree::Worktree)> = {
+        let panes: Vec<(crate::protocol::CompareRow, worktree::Worktree, String)> = {
             let st = self.state.lock();
             let id = session_for(&st, session.as_deref(), near)?;
             let s = session_ref(&st, id)?;
@@ -174,7 +174,10 @@ impl Runner {
                 .into_iter()
                 .filter_map(|p| {
                     let pane = st.panes.get(&p)?;
-                    let worktree = pane.meta.lock().spec.worktree.clone()?;
+                    let (worktree, key, seconds) = {
+                        let m = pane.meta.lock();
+                        (m.spec.worktree.clone()?, m.spec.key.clone(), m.started.elapsed().as_secs())
+                    };
                     let info = view.pane(p)?;
                     let row = crate::protocol::CompareRow {
                         pane: p,
@@ -183,15 +186,28 @@ impl Runner {
                         state: info.status(),
                         branch: worktree.branch.clone(),
                         spend: info.spend,
+                        tokens: 0,
+                        seconds,
                         files: 0,
                         added: 0,
                         removed: 0,
                         error: None,
                     };
-                    Some((row, worktree))
+                    Some((row, worktree, key))
                 })
                 .collect()
         };
+        // Tokens from the state database, off the state lock.
+        let keys: Vec<String> = panes.iter().map(|(_, _, k)| k.clone()).collect();
+        let tokens = self.store.read(move |db| keys.iter().map(|k| db.pane_tokens(k)).collect::<Vec<u64>>());
+        let panes: Vec<(crate::protocol::CompareRow, worktree::Worktree)> = panes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (row, w, _))| {
+                let tokens = tokens.as_ref().and_then(|t| t.get(i).copied()).unwrap_or(0);
+                (crate::protocol::CompareRow { tokens, ..row }, w)
+            })
+            .collect();
         if panes.is_empty() {
             return Err("no pane of this tab has a worktree of its own: `teamster race` or `teamster new NAME --worktree` makes them".into());
         }

@@ -44,6 +44,8 @@ pub struct PaneMeta {
     pub answers: u64,
     /// When the program last printed anything.
     pub last_output: Instant,
+    /// When its program started (`teamster compare` says how long it has run).
+    pub started: Instant,
     /// The token in this agent pane's proxy address (`/t/TOKEN/…`); its hooks need none.
     pub proxy_token: Option<String>,
     /// Where the metering proxy sends the agent's model calls.

@@ -323,6 +323,7 @@ impl Runner {
         let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());
         let launched_with = launch_settings(&config, &spec.spawn);
         let meta = PaneMeta {
+            started: std::time::Instant::now(),
             launched_with,
             restart_applies: false,
             dialog_answer: None,

@@ -206,6 +206,12 @@ impl Store {
         (self.sum("pane", pane), unknown > 0)
     }
 
+    /// Tokens a pane's model calls used, all kinds (input, output, cache).
+    pub fn pane_tokens(&self, pane: &str) -> u64 {
+        let query = "SELECT COALESCE(SUM(input + output + cache_read + cache_write), 0) FROM spend WHERE pane = ?1";
+        self.db.query_row(query, [pane], |row| row.get::<_, i64>(0)).map_or(0, |n| n.max(0) as u64)
+    }
+
     pub fn day_spend(&self, day: &str) -> f64 {
         self.sum("day", day)
     }
@@ -631,6 +637,8 @@ mod tests {
             db.write(move |s| s.add_spend(&spend("work", "p1", "claude", "claude-sonnet-4-5", cost, "exact")));
         }
         assert_eq!(db.read(|s| s.session_spend("key-work")), Some(1.75));
+        // Each call's input, output and cache tokens (10 + 5 + 100 + 1).
+        assert_eq!(db.read(|s| s.pane_tokens("p1")), Some(3 * 116));
         let from_another_thread = std::thread::scope(|t| t.spawn(|| db.read(|s| s.pane_spend("p1"))).join().unwrap());
         assert_eq!(from_another_thread, Some((1.75, false)));
         // A failed write is logged, not fatal: the next read still answers.

@@ -841,6 +841,8 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
         state: "idle".into(),
         branch: format!("teamster/{agent}-1"),
         spend: 0.5,
+        tokens: 1200,
+        seconds: 75,
         files: 1,
         added,
         removed: 0,
@@ -848,10 +850,12 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
     };
     let rows = vec![row(1, "work:1.1", "claude", 3), row(2, "work:1.2", "codex", 40)];
     app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Compare { rows }) }));
-    let screen = draw_at(&app, 120, ROWS);
+    let screen = draw_at(&app, 140, ROWS);
     assert!(screen.contains("teamster/codex-1") && screen.contains("+40"), "{screen}");
-    // By pane first (claude's), then state, spend, files, added: codex has added most.
-    for _ in 0..4 {
+    assert!(screen.contains("1.2k") && screen.contains("1m"), "tokens and time: {screen}");
+    // By pane first (claude's), then state, time, spend, tokens, files, added: codex has
+    // added most.
+    for _ in 0..6 {
         app.update(key("s"));
     }
     assert!(draw(&app).contains("by added"));

@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::{Clear, Widget};
 
 /// The columns it sorts by, in the order `s` goes through them.
-const COLUMNS: [&str; 6] = ["pane", "state", "spend", "files", "added", "removed"];
+const COLUMNS: [&str; 8] = ["pane", "state", "time", "spend", "tokens", "files", "added", "removed"];
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Compare {
@@ -34,7 +34,9 @@ impl Compare {
         };
         match COLUMNS[self.sort] {
             "state" => rows.sort_by(|a, b| a.state.cmp(&b.state)),
+            "time" => rows.sort_by_key(|r| std::cmp::Reverse(r.seconds)),
             "spend" => rows.sort_by(|a, b| b.spend.total_cmp(&a.spend)),
+            "tokens" => rows.sort_by_key(|r| std::cmp::Reverse(r.tokens)),
             "files" => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
             "added" => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
             "removed" => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
@@ -76,7 +78,7 @@ impl View for Compare {
 
     fn draw(&self, app: &App, buf: &mut Buffer, area: Rect) {
         let rows = self.sorted();
-        let box_area = centered(area, 100, rows.len().max(1) as u16 + 5);
+        let box_area = centered(area, 132, rows.len().max(1) as u16 + 5);
         Clear.render(box_area, buf);
         let keys = format!(" s sort (by {})  d review  enter go there  esc closes ", COLUMNS[self.sort]);
         let block = overlay_block(app, " compare ", "").title_bottom(keys).style(theme(app, "overlay"));
@@ -84,8 +86,8 @@ impl View for Compare {
         block.render(box_area, buf);
         let width = inner.width as usize;
         let header = format!(
-            " {:<14} {:<10} {:<18} {:>8} {:>6} {:>7} {:>8}  branch",
-            "pane", "agent", "state", "spend", "files", "added", "removed"
+            " {:<14} {:<10} {:<18} {:>6} {:>8} {:>7} {:>6} {:>7} {:>8}  branch",
+            "pane", "agent", "state", "time", "spend", "tokens", "files", "added", "removed"
         );
         buf.set_string(inner.x, inner.y, truncate(&header, width), theme(app, "overlay_border"));
         let message = match &self.rows {
@@ -104,11 +106,13 @@ impl View for Compare {
                 None => format!("{:>6} {:>7} {:>8}", r.files, format!("+{}", r.added), format!("-{}", r.removed)),
             };
             let line = format!(
-                " {:<14} {:<10} {:<18} {:>8} {changes}  {}",
+                " {:<14} {:<10} {:<18} {:>6} {:>8} {:>7} {changes}  {}",
                 visible(&r.place),
                 truncate(&visible(&r.agent), 10),
                 truncate(&visible(&r.state), 18),
+                crate::text::duration(r.seconds),
                 dollars(r.spend),
+                crate::text::tokens(r.tokens),
                 visible(&r.branch)
             );
             let style = if n == self.selected { theme(app, "overlay_selected") } else { theme(app, "overlay") };
