@@ -255,7 +255,8 @@ enum Cmd {
     },
     /// The same task to several agents at once: one pane each, in a git worktree of its
     /// own on its own branch from one base, side by side in a new tab; the task is sent to
-    /// each once it is ready. Compare their branches, keep the best.
+    /// each once it is ready. Then `teamster compare` (ctrl-\ C), `teamster diff` and
+    /// `teamster review` (ctrl-\ D), and `teamster merge --close-others` keeps the best.
     Race {
         /// What the agents are to do, as a prompt.
         task: String,
