@@ -7,8 +7,8 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use support::Env;
 use support::fake::{fake_claude, write_script};
+use support::{Env, git};
 
 fn pane_named(env: &Env, name: &str) -> Option<Value> {
     env.panes().into_iter().find(|p| p["name"] == name)
@@ -171,24 +171,11 @@ fn after_a_restart_or_a_crash_every_pane_comes_back() {
     assert_eq!(saved["sessions"], serde_json::json!([]), "{saved}");
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn a_worktree_per_agent_shown_in_its_title_and_removed_only_when_clean() {
     let env = Env::new();
     let repo = env.dir.join("work");
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["config", "user.email", "t@example.com"],
-        &["config", "user.name", "t"],
-        &["commit", "-q", "--allow-empty", "-m", "start"],
-    ] {
-        git(&repo, args);
-    }
+    support::repo(&repo);
     // An untracked file the worktree needs, and a setup command: both done before the
     // agent starts, which says what it found.
     std::fs::write(repo.join(".env"), "KEY=from-the-main-checkout\n").expect(".env");

@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::Value;
 use support::mock_llm::{MockLlm, TOOL_DONE, TRIGGER};
-use support::{AGENT_DEADLINE, Env, Tui, agents};
+use support::{AGENT_DEADLINE, Env, Tui, agents, git};
 
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
@@ -499,12 +499,6 @@ fn claude_code_push_after_install_waits_for_the_sidebar() {
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn codex_push_after_install_waits_for_the_sidebar() {
     push_after_install("codex", "OpenAI Codex");
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The mock asks for `npm install left-pad`, then `git push`: the policies note the

@@ -6,9 +6,9 @@
 mod support;
 
 use std::process::Stdio;
-use support::Env;
 use support::fake::fake_claude;
 use support::mock_llm::MockLlm;
+use support::{Env, git};
 
 #[test]
 fn capture_prints_what_a_pane_shows_and_wait_follows_an_agent() {
@@ -624,12 +624,6 @@ fn a_running_agent_keeps_its_launch_settings_and_says_a_restart_would_change_the
     env.wait_ls("the mark gone", |_| !applies("worker"));
 }
 
-fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").args(args).current_dir(dir).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Stand-in agents alpha, beta and gamma in the config: each shows a prompt, reads the
 /// task as a line into `$task`, then runs `work(its name)` in its pane.
 fn racers(env: &Env, work: impl Fn(&str) -> String) {
@@ -652,16 +646,13 @@ fn racers(env: &Env, work: impl Fn(&str) -> String) {
 fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
     let env = Env::new();
     let repo = env.dir.join("work");
+    support::repo(&repo);
     for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["config", "user.email", "t@example.com"],
-        &["config", "user.name", "t"],
-        &["commit", "-q", "--allow-empty", "-m", "start"],
-        &["checkout", "-qb", "develop"],
+        &["checkout", "-qb", "develop"][..],
         &["commit", "-q", "--allow-empty", "-m", "the base"],
         &["checkout", "-q", "main"],
     ] {
-        git_in(&repo, args);
+        git(&repo, args);
     }
     // Three stand-in agents that each do the task their own way.
     racers(&env, |agent| format!("echo \"$task, as {agent} does it\" > {agent}.txt\necho done"));
@@ -684,15 +675,15 @@ fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
         let file = worktree.join(format!("{agent}.txt"));
         env.wait_ls(&format!("{agent} to do the task"), |_| file.exists());
         assert_eq!(std::fs::read_to_string(&file).expect("file"), format!("write the file, as {agent} does it\n"));
-        assert_eq!(git_in(&worktree, &["log", "-1", "--format=%s"]), "the base");
+        assert_eq!(git(&worktree, &["log", "-1", "--format=%s"]), "the base");
     }
     // Compared side by side: each changed its one file, a line added; beta also wrote
     // notes (committed two lines, then took one away, uncommitted), so it sorts first by
     // lines added, counted against the base.
     let beta = env.dir.join("work.worktrees").join(branches[1].replace('/', "-"));
     std::fs::write(beta.join("notes.md"), "one\ntwo\n").expect("notes");
-    git_in(&beta, &["add", "notes.md"]);
-    git_in(&beta, &["commit", "-qm", "notes"]);
+    git(&beta, &["add", "notes.md"]);
+    git(&beta, &["commit", "-qm", "notes"]);
     std::fs::write(beta.join("notes.md"), "one\n").expect("notes");
     let out = env.ok(&["compare", "-t", "race", "--sort", "added", "--json"]);
     let compared: serde_json::Value = serde_json::from_str(&out).expect("JSON");
@@ -745,14 +736,10 @@ fn a_race_gives_each_agent_the_task_in_a_worktree_of_its_own_side_by_side() {
 fn the_chosen_branch_is_merged_conflicts_are_shown_and_the_others_cleared() {
     let env = Env::new();
     let repo = env.dir.join("work");
-    for args in
-        [&["init", "-q", "-b", "main"][..], &["config", "user.email", "t@example.com"], &["config", "user.name", "t"]]
-    {
-        git_in(&repo, args);
-    }
+    support::repo(&repo);
     std::fs::write(repo.join("shared.txt"), "base\n").expect("shared");
-    git_in(&repo, &["add", "."]);
-    git_in(&repo, &["commit", "-qm", "start"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "the base"]);
     // Each agent commits its own file and its own line in a shared one.
     racers(&env, |agent| {
         format!(
@@ -766,20 +753,20 @@ fn the_chosen_branch_is_merged_conflicts_are_shown_and_the_others_cleared() {
     for agent in ["alpha", "beta", "gamma"] {
         let branch = format!("teamster/{agent}-1");
         env.wait_ls(&format!("{agent} to commit"), |_| {
-            git_in(&repo, &["log", "-1", "--format=%s", &branch]) == format!("{agent}: done")
+            git(&repo, &["log", "-1", "--format=%s", &branch]) == format!("{agent}: done")
         });
     }
     // beta wins: a fast-forward of main.
     let merged = env.ok(&["merge", "race:2.2"]);
     assert!(merged.contains("merged teamster/beta-1 into main (fast-forward)"), "{merged}");
-    assert_eq!(git_in(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
     assert_eq!(std::fs::read_to_string(repo.join("shared.txt")).expect("shared"), "beta was here\n");
     // alpha's work now conflicts with main: shown, and main left as it was.
     let conflict = env.run(&["merge", "race:2.1", "--merge-commit"]);
     let said = String::from_utf8_lossy(&conflict.stderr);
     assert!(!conflict.status.success() && said.contains("conflicts with main in: shared.txt"), "{said}");
-    assert_eq!(git_in(&repo, &["status", "--porcelain", "--untracked-files=no"]), "", "main left clean");
-    assert_eq!(git_in(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
+    assert_eq!(git(&repo, &["status", "--porcelain", "--untracked-files=no"]), "", "main left clean");
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
     // gamma has uncommitted work: kept; alpha is closed, its worktree removed, its branch kept.
     let gamma = env.dir.join("work.worktrees/teamster-gamma-1");
     std::fs::write(gamma.join("wip.txt"), "not yet").expect("wip");
@@ -790,7 +777,7 @@ fn the_chosen_branch_is_merged_conflicts_are_shown_and_the_others_cleared() {
     let alpha = env.dir.join("work.worktrees/teamster-alpha-1");
     env.wait_ls("alpha's worktree to go", |_| !alpha.exists());
     assert!(gamma.join("wip.txt").exists(), "uncommitted work is never removed");
-    assert_eq!(git_in(&repo, &["log", "-1", "--format=%s", "teamster/alpha-1"]), "alpha: done", "the branch stays");
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "teamster/alpha-1"]), "alpha: done", "the branch stays");
     let names: Vec<String> = env.panes().iter().filter_map(|p| p["name"].as_str().map(String::from)).collect();
     assert!(!names.contains(&"alpha".to_string()) && names.contains(&"gamma".to_string()), "{names:?}");
     // A pane without a worktree has nothing to merge.

@@ -504,3 +504,22 @@ pub fn descendants(pid: &str) -> Vec<String> {
     found.remove(0);
     found
 }
+
+/// Runs git in `dir` as the user would; its output, trimmed. Fails the test if git does.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `dir` made a git repository on `main` with an identity and a first (empty) commit.
+pub fn repo(dir: &Path) {
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.email", "t@example.com"],
+        &["config", "user.name", "t"],
+        &["commit", "-q", "--allow-empty", "-m", "start"],
+    ] {
+        git(dir, args);
+    }
+}
