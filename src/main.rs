@@ -282,9 +282,10 @@ enum Cmd {
         /// current tab, or the one this shell's pane is in.
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
-        /// What to sort by (amounts most first).
-        #[arg(long, value_enum, default_value = "place")]
-        sort: cli::CompareBy,
+        /// What to sort by (amounts most first): place, agent, state, time, spend, tokens,
+        /// files, added or removed.
+        #[arg(long, default_value = "place")]
+        sort: teamster::protocol::CompareBy,
         /// Print JSON ({"panes": [{"pane", "place", "agent", "state", "branch", "spend",
         /// "tokens", "seconds", "files", "added", "removed", "error"}]}).
         #[arg(long)]

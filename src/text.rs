@@ -112,6 +112,33 @@ pub fn duration(seconds: u64) -> String {
     }
 }
 
+/// Review comments as the one prompt their agent gets.
+pub fn review_prompt(comments: &[String]) -> String {
+    let list: Vec<String> = comments.iter().map(|c| format!("- {}", c.replace('\n', " "))).collect();
+    format!("Address these review comments on your branch: {}", list.join(" "))
+}
+
+/// What a line of a unified diff is, for its colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffLine {
+    Added,
+    Removed,
+    Hunk,
+    /// `diff --git …`: a file begins.
+    File,
+    Other,
+}
+
+pub fn diff_line(line: &str) -> DiffLine {
+    match line.as_bytes().first() {
+        Some(b'+') if !line.starts_with("+++") => DiffLine::Added,
+        Some(b'-') if !line.starts_with("---") => DiffLine::Removed,
+        Some(b'@') => DiffLine::Hunk,
+        _ if line.starts_with("diff --git") => DiffLine::File,
+        _ => DiffLine::Other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ mod drive;
 mod race;
 mod sharing;
 
-pub use race::{CompareBy, compare, diff, merge, race, review};
+pub use race::{compare, diff, merge, race, review};
 
 pub use drive::{Prompt, SendTo, WaitFor, capture, pipe, send, wait};
 pub use sharing::{attach_url, serve, share, unshare};

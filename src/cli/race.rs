@@ -138,40 +138,15 @@ pub fn race(
     Ok(())
 }
 
-/// What `teamster compare` sorts by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum CompareBy {
-    Place,
-    Agent,
-    State,
-    Time,
-    Spend,
-    Tokens,
-    Files,
-    Added,
-    Removed,
-}
-
 /// `teamster compare`: a tab's worktree panes (a race's agents) side by side.
-pub fn compare(target: Option<String>, by: CompareBy, json: bool) -> anyhow::Result<()> {
+pub fn compare(target: Option<String>, by: crate::protocol::CompareBy, json: bool) -> anyhow::Result<()> {
     let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
     let mut rows = match super::ask_runner(|id| ClientMsg::Compare { id, session: target, near })? {
         Some(Reply::Compare { rows }) => rows,
         Some(_) => bail!("unexpected reply"),
         None => bail!("no session is running; start one with `teamster`"),
     };
-    // Most first for amounts; names and places in their order.
-    match by {
-        CompareBy::Place => rows.sort_by(|a, b| a.place.cmp(&b.place)),
-        CompareBy::Agent => rows.sort_by(|a, b| a.agent.cmp(&b.agent)),
-        CompareBy::State => rows.sort_by(|a, b| a.state.cmp(&b.state)),
-        CompareBy::Time => rows.sort_by_key(|r| std::cmp::Reverse(r.seconds)),
-        CompareBy::Spend => rows.sort_by(|a, b| b.spend.total_cmp(&a.spend)),
-        CompareBy::Tokens => rows.sort_by_key(|r| std::cmp::Reverse(r.tokens)),
-        CompareBy::Files => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
-        CompareBy::Added => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
-        CompareBy::Removed => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
-    }
+    by.sort(&mut rows);
     if json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "panes": rows }))?);
         return Ok(());
@@ -233,13 +208,14 @@ pub fn diff(target: String, colour: bool) -> anyhow::Result<()> {
     }
     for line in text.lines() {
         let shown = visible(line);
-        let paint = match line.as_bytes().first() {
+        use crate::text::DiffLine;
+        let paint = match crate::text::diff_line(line) {
             _ if !colour => None,
-            Some(b'+') if !line.starts_with("+++") => Some("32"),
-            Some(b'-') if !line.starts_with("---") => Some("31"),
-            Some(b'@') => Some("36"),
-            Some(b'd') if line.starts_with("diff --git") => Some("1"),
-            _ => None,
+            DiffLine::Added => Some("32"),
+            DiffLine::Removed => Some("31"),
+            DiffLine::Hunk => Some("36"),
+            DiffLine::File => Some("1"),
+            DiffLine::Other => None,
         };
         match paint {
             Some(sgr) => println!("\x1b[{sgr}m{shown}\x1b[0m"),
@@ -256,8 +232,7 @@ pub fn review(target: String, comments: Vec<String>) -> anyhow::Result<()> {
     if comments.is_empty() {
         bail!("no comments: teamster review PANE --comment \"src/main.rs:12: handle the error\"");
     }
-    let list: Vec<String> = comments.iter().map(|c| format!("- {}", c.replace('\n', " "))).collect();
-    let prompt = format!("Address these review comments on your branch: {}", list.join(" "));
+    let prompt = crate::text::review_prompt(&comments);
     if drive::wait_any(&target, &[WaitFor::Idle, WaitFor::Waiting], Some(300.0)) != 0 {
         bail!("pane {target} did not get ready for the review; nothing was sent");
     }

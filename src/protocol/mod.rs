@@ -1094,6 +1094,82 @@ pub enum MergeHow {
     MergeCommit,
 }
 
+/// What `teamster compare` and its view sort by: amounts most first, words in their order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompareBy {
+    #[default]
+    Place,
+    Agent,
+    State,
+    Time,
+    Spend,
+    Tokens,
+    Files,
+    Added,
+    Removed,
+}
+
+impl CompareBy {
+    /// Every column, in the order the view's `s` goes through them.
+    pub const ALL: [CompareBy; 9] = [
+        CompareBy::Place,
+        CompareBy::Agent,
+        CompareBy::State,
+        CompareBy::Time,
+        CompareBy::Spend,
+        CompareBy::Tokens,
+        CompareBy::Files,
+        CompareBy::Added,
+        CompareBy::Removed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareBy::Place => "place",
+            CompareBy::Agent => "agent",
+            CompareBy::State => "state",
+            CompareBy::Time => "time",
+            CompareBy::Spend => "spend",
+            CompareBy::Tokens => "tokens",
+            CompareBy::Files => "files",
+            CompareBy::Added => "added",
+            CompareBy::Removed => "removed",
+        }
+    }
+
+    /// The column after this one, round.
+    pub fn next(self) -> CompareBy {
+        let i = CompareBy::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        CompareBy::ALL[(i + 1) % CompareBy::ALL.len()]
+    }
+
+    pub fn sort(self, rows: &mut [CompareRow]) {
+        match self {
+            CompareBy::Place => rows.sort_by(|a, b| a.place.cmp(&b.place)),
+            CompareBy::Agent => rows.sort_by(|a, b| a.agent.cmp(&b.agent)),
+            CompareBy::State => rows.sort_by(|a, b| a.state.cmp(&b.state)),
+            CompareBy::Time => rows.sort_by_key(|r| std::cmp::Reverse(r.seconds)),
+            CompareBy::Spend => rows.sort_by(|a, b| b.spend.total_cmp(&a.spend)),
+            CompareBy::Tokens => rows.sort_by_key(|r| std::cmp::Reverse(r.tokens)),
+            CompareBy::Files => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
+            CompareBy::Added => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
+            CompareBy::Removed => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
+        }
+    }
+}
+
+impl std::str::FromStr for CompareBy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CompareBy, String> {
+        CompareBy::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = CompareBy::ALL.iter().map(|c| c.name()).collect();
+            format!("no column `{s}`; sort by one of: {}", names.join(", "))
+        })
+    }
+}
+
 /// One worktree pane, as `teamster compare` shows it beside the others of its tab.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareRow {

@@ -99,7 +99,7 @@ impl Runner {
                 }
                 let (spec, size) = {
                     let m = p.meta.lock();
-                    (PaneSpec { ask_first: false, ..m.spec.clone() }, m.size)
+                    (PaneSpec { ask_first: false, fresh: false, ..m.spec.clone() }, m.size)
                 };
                 // The same pane (its id, its place, its conversation), a new process.
                 self.forget_pane(st, pane, "the pane's program was started again");

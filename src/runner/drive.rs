@@ -197,26 +197,26 @@ impl Runner {
                 })
                 .collect()
         };
-        // Tokens from the state database, off the state lock.
-        let keys: Vec<String> = panes.iter().map(|(_, _, k)| k.clone()).collect();
-        let tokens = self.store.read(move |db| keys.iter().map(|k| db.pane_tokens(k)).collect::<Vec<u64>>());
-        let panes: Vec<(crate::protocol::CompareRow, worktree::Worktree)> = panes
-            .into_iter()
-            .enumerate()
-            .map(|(i, (row, w, _))| {
-                let tokens = tokens.as_ref().and_then(|t| t.get(i).copied()).unwrap_or(0);
-                (crate::protocol::CompareRow { tokens, ..row }, w)
-            })
-            .collect();
         if panes.is_empty() {
             return Err("no pane of this tab has a worktree of its own: `teamster race` or `teamster new NAME --worktree` makes them".into());
         }
+        // Git and the state database (tokens) are read off this thread and the state lock.
+        let db = self.store.clone();
         let rows = tokio::task::spawn_blocking(move || {
             panes
                 .into_iter()
-                .map(|(row, w)| match w.changes() {
-                    Ok(c) => crate::protocol::CompareRow { files: c.files, added: c.added, removed: c.removed, ..row },
-                    Err(e) => crate::protocol::CompareRow { error: Some(e), ..row },
+                .map(|(row, w, key)| {
+                    let tokens = db.read(move |db| db.pane_tokens(&key)).unwrap_or(0);
+                    match w.changes() {
+                        Ok(c) => crate::protocol::CompareRow {
+                            tokens,
+                            files: c.files,
+                            added: c.added,
+                            removed: c.removed,
+                            ..row
+                        },
+                        Err(e) => crate::protocol::CompareRow { tokens, error: Some(e), ..row },
+                    }
                 })
                 .collect()
         })

@@ -115,6 +115,9 @@ pub struct PaneSpec {
     /// program. Not kept: a pane that comes back finds its worktree set up.
     #[serde(skip)]
     pub setup: Vec<String>,
+    /// Made just now, with a new key: the state database holds nothing of it yet.
+    #[serde(skip)]
+    pub fresh: bool,
 }
 
 /// `argv` after `setup`, in one shell in the pane: each command is shown, then run in a

@@ -220,7 +220,11 @@ impl Runner {
             };
             let mut context = saved.context.clone();
             with_secret_values(&mut context.env, |k| std::env::var(k).ok());
-            let id = self.insert_session(st, Some(saved.name.clone()), key, saved.size, context, None);
+            // A session that comes back keeps its spend and marks (by its key). Read once, at
+            // start, before any client is attached.
+            let asked = key.clone();
+            let kept = self.store.read(move |db| (db.session_spend(&asked), db.marks(&asked))).unwrap_or_default();
+            let id = self.insert_session(st, Some(saved.name.clone()), key, kept, saved.size, context, None);
             for tab in saved.tabs {
                 let mut ids: HashMap<PaneId, PaneId> = HashMap::new();
                 for (old, spec) in tab.panes {

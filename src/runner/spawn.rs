@@ -44,7 +44,8 @@ impl Runner {
         {
             return Err(format!("a session named `{n}` already exists; attach to it with `teamster attach -t {n}`"));
         }
-        let id = self.insert_session(&mut st, name, random_hex(8)?, size, context, colors);
+        // A new key: nothing is recorded under it yet.
+        let id = self.insert_session(&mut st, name, random_hex(8)?, Default::default(), size, context, colors);
         st.next_tab += 1;
         let tab_id = st.next_tab;
         // The first pane fills the tab; more start-up agents split it side by side.
@@ -89,12 +90,15 @@ impl Runner {
         Ok(id)
     }
 
-    /// A new, empty session; the caller gives it tabs.
+    /// A new, empty session; the caller gives it tabs. `kept`: the spend and marks recorded
+    /// under its key (nothing, for a key made just now).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn insert_session(
         &self,
         st: &mut State,
         name: Option<String>,
         key: String,
+        (spend, marks): (f64, crate::policy::Marks),
         size: Size,
         context: Context,
         colors: Option<TermColors>,
@@ -106,11 +110,6 @@ impl Runner {
         });
         let (changed, _) = watch::channel(0);
         let (events, _) = broadcast::channel(64);
-        // A session that comes back keeps its spend and marks (by its key); a new one
-        // starts at zero, even if an ended one had its name.
-        let asked = key.clone();
-        let (spend, marks) =
-            self.store.read(move |db| (db.session_spend(&asked), db.marks(&asked))).unwrap_or_default();
         st.sessions.insert(
             id,
             Session {
@@ -184,6 +183,7 @@ impl Runner {
             ask_first: false,
             restored_screen: None,
             setup: Vec::new(),
+            fresh: true,
         })
     }
 
@@ -316,8 +316,15 @@ impl Runner {
         let spawned = pty::spawn(&argv, arg0.as_deref(), &env, &spec.cwd, size, report).map_err(|e| e.to_string())?;
         let s = session_ref(st, session)?;
         let (changed, colors) = (s.changed.clone(), Runner::reported_colors(s.colors));
-        let asked = spec.key.clone();
-        let (spend, spend_unknown) = self.store.read(move |db| db.pane_spend(&asked)).unwrap_or_default();
+        // A pane that comes back (restored, started again) keeps what it spent; a new one
+        // has a key nothing is recorded under, and asks the database nothing.
+        let (spend, spend_unknown) = match spec.fresh {
+            true => (0.0, false),
+            false => {
+                let asked = spec.key.clone();
+                self.store.read(move |db| db.pane_spend(&asked)).unwrap_or_default()
+            }
+        };
         // Every route the pane starts with goes to the audit log, with who named it.
         let audit_routes = routes.clone();
         let audit_as = (s.name.clone(), spec.key.clone(), spec.name.clone().unwrap_or_default());

@@ -414,6 +414,7 @@ impl Store {
 /// runner's thread or under its state lock. A write is sent and not waited for; a read
 /// waits for its answer, which comes after every write sent before it (a report sees the
 /// spend just recorded).
+#[derive(Clone)]
 pub struct Db {
     jobs: std::sync::mpsc::Sender<Job>,
 }

@@ -120,13 +120,19 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
     };
     let root = root_for(&repo, &config.dir);
     let existing = branch_exists(&repo, &branch);
-    let base_ref = match existing {
-        true => format!("{branch}^{{commit}}"),
-        false => format!("{}^{{commit}}", config.base.as_deref().filter(|b| !b.is_empty()).unwrap_or("HEAD")),
-    };
+    // What its changes are counted against: where an existing branch left the main
+    // checkout's, else the commit a new one starts from (which must be there).
+    let start = config.base.as_deref().filter(|b| !b.is_empty()).unwrap_or("HEAD");
     let base = match existing {
         true => git(&repo, &["merge-base", "HEAD", &branch]).ok(),
-        false => git(&repo, &["rev-parse", "--verify", "--quiet", &base_ref]).ok(),
+        false => {
+            Some(git(&repo, &["rev-parse", "--verify", "--quiet", &format!("{start}^{{commit}}")]).map_err(|_| {
+                format!(
+                    "no branch or commit `{start}` in {} to start {branch} from ([worktree] base, --base)",
+                    repo.display()
+                )
+            })?)
+        }
     };
     let checked_out = git(&repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok();
     let base_branch = match config.base.as_deref().filter(|b| !b.is_empty() && !existing) {
@@ -142,14 +148,7 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
     let result = if existing {
         git(&repo, &["worktree", "add", &path_s, &branch])
     } else {
-        let base = config.base.as_deref().filter(|b| !b.is_empty()).unwrap_or("HEAD");
-        if base != "HEAD" && git(&repo, &["rev-parse", "--verify", "--quiet", &format!("{base}^{{commit}}")]).is_err() {
-            return Err(format!(
-                "no branch or commit `{base}` in {} to start {branch} from ([worktree] base, --base)",
-                repo.display()
-            ));
-        }
-        git(&repo, &["worktree", "add", "-b", &branch, &path_s, base])
+        git(&repo, &["worktree", "add", "-b", &branch, &path_s, start])
     };
     result.map_err(|e| format!("git could not add a worktree for {branch}: {e}"))?;
     // Before any agent runs there: where git made its directory.
@@ -241,16 +240,37 @@ impl Worktree {
         Ok(dir)
     }
 
+    /// Runs git on the worktree through its recorded git directory (`checked_git_dir`),
+    /// as every git the runner runs.
+    fn git_here(&self, args: &[&str]) -> Result<String, String> {
+        let git_dir = self.checked_git_dir()?;
+        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
+        git_with(&["--git-dir", &git_dir, "--work-tree", &work_tree], args)
+    }
+
+    /// The commit its changes are counted against.
+    fn base_commit(&self) -> Result<&str, String> {
+        self.base.as_deref().ok_or_else(|| format!("the worktree of {} has no base recorded", self.branch))
+    }
+
+    /// Files git does not track yet (nor ignores), by their paths in the worktree.
+    fn untracked(&self) -> Result<Vec<String>, String> {
+        let listed = self.git_here(&["ls-files", "--others", "--exclude-standard", "-z"])?;
+        Ok(listed.split('\0').filter(|n| !n.is_empty()).map(str::to_string).collect())
+    }
+
     /// Files changed and lines added and removed since its base, committed or not (files
     /// git does not track yet included, their lines counted as added). Git runs as every
     /// git the runner runs, without diff drivers or text conversions the repository names.
     pub fn changes(&self) -> Result<Changes, String> {
-        let base = self.base.clone().ok_or_else(|| format!("the worktree of {} has no base recorded", self.branch))?;
-        let git_dir = self.checked_git_dir()?;
-        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
-        let place = ["--git-dir", &git_dir, "--work-tree", &work_tree];
-        let numstat =
-            git_with(&place, &["diff", "--numstat", "--no-ext-diff", "--no-textconv", "--no-renames", &base])?;
+        let numstat = self.git_here(&[
+            "diff",
+            "--numstat",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            self.base_commit()?,
+        ])?;
         let mut changes = Changes::default();
         for line in numstat.lines() {
             let mut cols = line.split('\t');
@@ -260,10 +280,9 @@ impl Worktree {
             changes.added += added.parse::<u64>().unwrap_or(0);
             changes.removed += removed.parse::<u64>().unwrap_or(0);
         }
-        let untracked = git_with(&place, &["ls-files", "--others", "--exclude-standard", "-z"])?;
-        for name in untracked.split('\0').filter(|n| !n.is_empty()) {
+        for name in self.untracked()? {
             changes.files += 1;
-            let lines = crate::nofollow::read(&self.path.join(name), COPY_MAX)
+            let lines = crate::nofollow::read(&self.path.join(&name), COPY_MAX)
                 .map(|b| b.iter().filter(|&&c| c == b'\n').count());
             changes.added += lines.unwrap_or(0) as u64;
         }
@@ -362,19 +381,10 @@ impl Worktree {
     /// The branch's work against its base as a unified diff: what is committed and what is
     /// not, files git does not track yet as new files. Git runs as in `changes`.
     pub fn diff(&self) -> Result<String, String> {
-        let base = self.base.clone().ok_or_else(|| format!("the worktree of {} has no base recorded", self.branch))?;
-        let git_dir = self.checked_git_dir()?;
-        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
-        let place = ["--git-dir", &git_dir, "--work-tree", &work_tree];
-        let plain = ["--no-ext-diff", "--no-textconv", "--no-color"];
-        let mut args = vec!["diff"];
-        args.extend(plain);
-        args.push(&base);
-        let mut out = git_with(&place, &args)?;
-        let untracked = git_with(&place, &["ls-files", "--others", "--exclude-standard", "-z"])?;
+        let mut out = self.git_here(&["diff", "--no-ext-diff", "--no-textconv", "--no-color", self.base_commit()?])?;
         // Files git does not track yet: new files, as git would show them once added.
-        for name in untracked.split('\0').filter(|n| !n.is_empty()) {
-            let Ok(bytes) = crate::nofollow::read(&self.path.join(name), COPY_MAX) else { continue };
+        for name in self.untracked()? {
+            let Ok(bytes) = crate::nofollow::read(&self.path.join(&name), COPY_MAX) else { continue };
             let text = String::from_utf8_lossy(&bytes);
             let lines: Vec<&str> = text.lines().collect();
             if !out.is_empty() && !out.ends_with('\n') {
@@ -394,9 +404,7 @@ impl Worktree {
     /// True when nothing in the worktree is uncommitted (untracked files included). Git
     /// is pointed at the worktree's recorded git directory, not where its `.git` file says.
     pub fn is_clean(&self) -> Result<bool, String> {
-        let git_dir = self.checked_git_dir()?;
-        let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
-        git_with(&["--git-dir", &git_dir, "--work-tree", &work_tree], &["status", "--porcelain"]).map(|s| s.is_empty())
+        self.git_here(&["status", "--porcelain"]).map(|s| s.is_empty())
     }
 
     /// Removes the worktree; refuses, saying why, if anything in it is uncommitted. The

@@ -106,7 +106,7 @@ impl App {
                     // The view says why, where one looks for the rows.
                     Pending::Compare => {
                         if let Some(Overlay::Compare(view)) = &mut self.overlay {
-                            view.rows = Some(Err(e));
+                            view.set_rows(Err(e));
                             return;
                         }
                     }
@@ -152,7 +152,7 @@ impl App {
             }
             (Pending::Compare, Reply::Compare { rows }) => {
                 if let Some(Overlay::Compare(view)) = &mut self.overlay {
-                    view.rows = Some(Ok(rows));
+                    view.set_rows(Ok(rows));
                 }
             }
             (Pending::Cost, Reply::Cost { report }) => {

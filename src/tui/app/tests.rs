@@ -853,9 +853,9 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
     let screen = draw_at(&app, 140, ROWS);
     assert!(screen.contains("teamster/codex-1") && screen.contains("+40"), "{screen}");
     assert!(screen.contains("1.2k") && screen.contains("1m"), "tokens and time: {screen}");
-    // By pane first (claude's), then state, time, spend, tokens, files, added: codex has
-    // added most.
-    for _ in 0..6 {
+    // By place first (claude's), then agent, state, time, spend, tokens, files, added:
+    // codex has added most.
+    for _ in 0..7 {
         app.update(key("s"));
     }
     assert!(draw(&app).contains("by added"));

@@ -5,7 +5,7 @@
 
 use super::{Intent, Reaction, View, cancels};
 use crate::input::{Key, KeyCode};
-use crate::protocol::{Command, CompareRow};
+use crate::protocol::{Command, CompareBy, CompareRow};
 use crate::text::{dollars, visible};
 use crate::tui::app::App;
 use crate::tui::view::{centered, overlay_block, theme, truncate};
@@ -13,47 +13,45 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Clear, Widget};
 
-/// The columns it sorts by, in the order `s` goes through them.
-const COLUMNS: [&str; 8] = ["pane", "state", "time", "spend", "tokens", "files", "added", "removed"];
-
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Compare {
     /// `None` while git reads the worktrees; `Err` with why they could not be compared.
+    /// Kept in the order shown.
     pub rows: Option<Result<Vec<CompareRow>, String>>,
-    /// Index into `COLUMNS`.
-    pub sort: usize,
+    pub sort: CompareBy,
     pub selected: usize,
 }
 
 impl Compare {
-    /// The rows in the order shown: amounts most first, names in their order.
-    pub fn sorted(&self) -> Vec<CompareRow> {
-        let mut rows = match &self.rows {
-            Some(Ok(rows)) => rows.clone(),
-            _ => Vec::new(),
-        };
-        match COLUMNS[self.sort] {
-            "state" => rows.sort_by(|a, b| a.state.cmp(&b.state)),
-            "time" => rows.sort_by_key(|r| std::cmp::Reverse(r.seconds)),
-            "spend" => rows.sort_by(|a, b| b.spend.total_cmp(&a.spend)),
-            "tokens" => rows.sort_by_key(|r| std::cmp::Reverse(r.tokens)),
-            "files" => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
-            "added" => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
-            "removed" => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
-            _ => rows.sort_by(|a, b| a.place.cmp(&b.place)),
+    /// The rows as they came; kept sorted as chosen.
+    pub fn set_rows(&mut self, rows: Result<Vec<CompareRow>, String>) {
+        self.rows = Some(rows);
+        self.sort_rows();
+    }
+
+    fn sort_rows(&mut self) {
+        if let Some(Ok(rows)) = &mut self.rows {
+            self.sort.sort(rows);
         }
-        rows
+    }
+
+    fn shown(&self) -> &[CompareRow] {
+        match &self.rows {
+            Some(Ok(rows)) => rows,
+            _ => &[],
+        }
     }
 }
 
 impl View for Compare {
     fn key(&mut self, key: &Key, _app: &App) -> Reaction {
-        let count = self.sorted().len();
+        let count = self.shown().len();
         match key.code {
             _ if cancels(key) => Reaction::Close,
             KeyCode::Char('q') => Reaction::Close,
             KeyCode::Char('s') => {
-                self.sort = (self.sort + 1) % COLUMNS.len();
+                self.sort = self.sort.next();
+                self.sort_rows();
                 Reaction::Stay
             }
             KeyCode::Down | KeyCode::Char('j') => {
@@ -64,11 +62,11 @@ impl View for Compare {
                 self.selected = self.selected.saturating_sub(1);
                 Reaction::Stay
             }
-            KeyCode::Char('d') => match self.sorted().get(self.selected) {
+            KeyCode::Char('d') => match self.shown().get(self.selected) {
                 Some(row) => Reaction::CloseAnd(Intent::Review(row.pane)),
                 None => Reaction::Stay,
             },
-            KeyCode::Enter => match self.sorted().get(self.selected) {
+            KeyCode::Enter => match self.shown().get(self.selected) {
                 Some(row) => Reaction::CloseAnd(Intent::Command(Command::Focus { pane: row.pane })),
                 None => Reaction::Close,
             },
@@ -77,10 +75,10 @@ impl View for Compare {
     }
 
     fn draw(&self, app: &App, buf: &mut Buffer, area: Rect) {
-        let rows = self.sorted();
+        let rows = self.shown();
         let box_area = centered(area, 132, rows.len().max(1) as u16 + 5);
         Clear.render(box_area, buf);
-        let keys = format!(" s sort (by {})  d review  enter go there  esc closes ", COLUMNS[self.sort]);
+        let keys = format!(" s sort (by {})  d review  enter go there  esc closes ", self.sort.name());
         let block = overlay_block(app, " compare ", "").title_bottom(keys).style(theme(app, "overlay"));
         let inner = block.inner(box_area);
         block.render(box_area, buf);

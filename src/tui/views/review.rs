@@ -5,7 +5,7 @@
 use super::{Intent, Reaction, View, cancels, typed};
 use crate::input::{Key, KeyCode};
 use crate::layout::PaneId;
-use crate::text::visible;
+use crate::text::{DiffLine, visible};
 use crate::tui::app::App;
 use crate::tui::view::{overlay_block, theme, truncate};
 use ratatui::buffer::Buffer;
@@ -70,8 +70,7 @@ impl Review {
 
     /// Every comment, as the one prompt the agent gets.
     pub fn prompt(&self) -> String {
-        let list: Vec<String> = self.comments.iter().map(|c| format!("- {c}")).collect();
-        format!("Address these review comments on your branch: {}", list.join(" "))
+        crate::text::review_prompt(&self.comments)
     }
 }
 
@@ -141,11 +140,11 @@ impl View for Review {
         let base = theme(app, "overlay");
         for (row, (n, line)) in self.lines().iter().enumerate().skip(self.top).take(height).enumerate() {
             // The agent's text: shown with its controls made visible, coloured by kind.
-            let fg = match line.as_bytes().first() {
-                Some(b'+') if !line.starts_with("+++") => Some(Color::Green),
-                Some(b'-') if !line.starts_with("---") => Some(Color::Red),
-                Some(b'@') => Some(Color::Cyan),
-                _ => None,
+            let fg = match crate::text::diff_line(line) {
+                DiffLine::Added => Some(Color::Green),
+                DiffLine::Removed => Some(Color::Red),
+                DiffLine::Hunk => Some(Color::Cyan),
+                DiffLine::File | DiffLine::Other => None,
             };
             let mut style = fg.map_or(base, |c| base.patch(Style::default().fg(c)));
             if n == self.top {
