@@ -490,11 +490,16 @@ mod tests {
     fn a_version_that_fails_is_an_error_not_a_version() {
         let dir = std::env::temp_dir().join(format!("teamster-doctor-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
+        // A child writes each script: a descriptor open for writing in this process could be
+        // held by another test's fork at our exec ("Text file busy").
         let write = |name: &str, body: &str| {
-            use std::os::unix::fs::PermissionsExt;
             let p = dir.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("script");
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            let made = std::process::Command::new("sh")
+                .args(["-c", "printf '#!/bin/sh\\n%s\\n' \"$2\" > \"$1\" && chmod 755 \"$1\"", "sh"])
+                .arg(&p)
+                .arg(body)
+                .status();
+            assert!(made.is_ok_and(|s| s.success()), "writing {}", p.display());
             p
         };
         let broken = write("broken", "echo 'error: rustup could not choose a version of cargo to run' >&2; exit 1");

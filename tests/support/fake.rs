@@ -92,10 +92,19 @@ verdict = "ask"
 reason = "pushing leaves the machine"
 "#;
 
+/// Writes an executable script. A child process writes it, so no descriptor open for writing
+/// ever exists in this (multi-threaded) process: another test's fork between our write and
+/// our exec would hold one and make the exec fail with "Text file busy".
 pub fn write_script(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).expect("script");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    use std::io::Write;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("script");
+    assert!(child.wait().expect("sh").success(), "writing {}", path.display());
 }
 
 /// Installs the stand-in in `env`; returns its `[agents.fake]` entry.

@@ -52,8 +52,7 @@ impl Env {
         std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
         // A shell with a known prompt and no user or system start-up files.
         let shell = dir.join("test-shell");
-        std::fs::write(&shell, "#!/bin/sh\nPS1='$ ' exec bash --noprofile --norc -i\n").expect("shell");
-        std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        fake::write_script(&shell, "#!/bin/sh\nPS1='$ ' exec bash --noprofile --norc -i\n");
         let env = Env { dir, deadline: DEADLINE, extra_env: Vec::new() };
         env.write_config("");
         env
