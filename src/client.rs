@@ -2,27 +2,23 @@
 //! runs), exchange hellos, ask and wait for the answer. The command line's verbs and the
 //! TUI both talk to the runner through it.
 
+use crate::fdio::{ReadHalf, WriteHalf};
 use crate::protocol::{ClientMsg, PROTOCOL_VERSION, Reply, ServerMsg, read_msg, write_msg};
 use crate::runner::daemon;
 use anyhow::{Context as _, bail};
 use std::path::Path;
 use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 pub struct Conn {
-    pub rd: OwnedReadHalf,
-    pub wr: OwnedWriteHalf,
+    pub rd: ReadHalf,
+    pub wr: WriteHalf,
 }
 
 /// Connects to the runner and exchanges hellos.
 pub async fn connect(socket: &Path) -> std::io::Result<Conn> {
     let stream = UnixStream::connect(socket).await?;
-    let (mut rd, mut wr) = stream.into_split();
-    tokio::io::AsyncWriteExt::write_all(
-        &mut wr,
-        &crate::protocol::encode_json(&ClientMsg::Hello { version: PROTOCOL_VERSION }),
-    )
-    .await?;
+    let (mut rd, mut wr) = crate::fdio::split_tokio(stream)?;
+    wr.write_all(&crate::protocol::encode_json(&ClientMsg::Hello { version: PROTOCOL_VERSION })).await?;
     match read_msg::<ServerMsg, _>(&mut rd).await? {
         Some(ServerMsg::Hello { .. }) => Ok(Conn { rd, wr }),
         Some(ServerMsg::Error { message }) => Err(std::io::Error::other(message)),

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod effects;
+pub mod fdio;
 pub mod input;
 pub mod meter;
 pub mod mock_llm;

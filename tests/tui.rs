@@ -30,6 +30,37 @@ fn copy_mode_searches_scrollback_and_copies_through_osc52() {
     assert!(!tui.contents().contains("COPY"), "yank leaves copy mode");
 }
 
+/// A keystroke's echo wakes the client and the runner once each: neither is woken because
+/// the other side (or the program, or the terminal) read what it wrote, which it would be
+/// if its socket, its terminal or its pane's terminal were watched for writing.
+#[test]
+fn a_keystroke_wakes_nobody_for_what_the_other_side_read() {
+    use teamster::fdio::{Watch, watched_all};
+    let env = Env::new();
+    let runner_before = |pid: i32| watched_all(pid as u32).into_iter().filter(|(_, w)| *w != Watch::Reading).count();
+    env.ok(&["-d", "-s", "quiet"]);
+    let runner = env.runner_pid().expect("the runner");
+    let idle = runner_before(runner);
+    let tui = env.tui(&["attach", "-t", "quiet"], 80, 24);
+    tui.wait_prompt();
+    tui.keys("echo WAKE$((6*7))\r");
+    tui.wait_text("WAKE42");
+    let client: Vec<_> = watched_all(tui.pid()).into_iter().filter(|(_, w)| *w != Watch::Reading).collect();
+    assert!(client.is_empty(), "the client watches for writing: {client:?}");
+    assert_eq!(runner_before(runner), idle, "attaching made the runner watch for writing");
+    let ptys: Vec<i32> = std::fs::read_dir(format!("/proc/{runner}/fd"))
+        .expect("fds")
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.ends_with("ptmx")))
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    assert!(!ptys.is_empty(), "the pane's terminal");
+    let watched = watched_all(runner as u32);
+    for fd in ptys {
+        assert!(watched.contains(&(fd, Watch::Reading)), "the pane's terminal {fd} in {watched:?}");
+    }
+}
+
 #[test]
 fn wheel_scrolls_back_and_returns() {
     let env = Env::new();

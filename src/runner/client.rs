@@ -19,11 +19,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixStream;
-use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-type Writer = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
+type Writer = Arc<tokio::sync::Mutex<crate::fdio::WriteHalf>>;
 
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 /// How long a pane may hold back its drawing (mode 2026) before we draw it anyway.
@@ -35,7 +34,6 @@ async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
 
 /// A hello, or the refusal of one, in JSON: a client of any version reads it.
 async fn send_json(wr: &Writer, msg: &ServerMsg) -> bool {
-    use tokio::io::AsyncWriteExt;
     wr.lock().await.write_all(&crate::protocol::encode_json(msg)).await.is_ok()
 }
 
@@ -48,7 +46,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     // An agent may look, but not act: it must not approve its own actions, nor drive a
     // client (typing into another pane, say) to do it.
     let agent = peer.and_then(|pid| runner.agent_of_process(pid));
-    let (mut rd, wr) = stream.into_split();
+    let Ok((mut rd, wr)) = crate::fdio::split_tokio(stream) else { return };
     let wr: Writer = Arc::new(tokio::sync::Mutex::new(wr));
     match read_msg::<ClientMsg, _>(&mut rd).await {
         Ok(Some(ClientMsg::Hello { version })) if version == PROTOCOL_VERSION => {}

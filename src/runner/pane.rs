@@ -347,8 +347,9 @@ pub fn start(
     changed: watch::Sender<u64>,
 ) -> std::io::Result<Arc<Pane>> {
     let size = meta.size;
-    // SAFETY: the OwnedFd is moved into the AsyncFd, which alone owns and closes it.
-    let master = Arc::new(unsafe { AsyncFd::register(spawned.master) }.map_err(|e| e.into_parts().1)?);
+    // Watched for reading alone: the program reading its input wakes nobody; a write that
+    // finds the terminal full waits on `fdio::writable`.
+    let master = Arc::new(crate::fdio::readable(spawned.master)?);
     let mut screen = Screen::new(size.cols, size.rows, scrollback);
     screen.set_reported_colors(colors);
     let mut meta = meta;
@@ -419,9 +420,9 @@ async fn io_task(
             }
             // Something waits to be written: wake to wait for the terminal to drain.
             _ = pane.blocked.notified() => {}
-            guard = fd.writable(), if !pane.unwritten.lock().is_empty() => {
-                let Ok(mut guard) = guard else { break };
-                if !pane.flush() { guard.clear_ready(); }
+            room = crate::fdio::writable(fd.get_ref()), if !pane.unwritten.lock().is_empty() => {
+                if room.is_err() { break }
+                pane.flush();
             }
             st = child.wait(), if status.is_none() => {
                 status = st.ok();

@@ -127,12 +127,15 @@ impl<W: Write> Backend for Out<W> {
         Ok(())
     }
 
+    // The cursor and clearing are queued, not flushed as crossterm's backend does: a frame
+    // reaches the terminal in one write (an echo woke the reader twice, and a clear could
+    // show alone before what is drawn on it).
     fn hide_cursor(&mut self) -> Result<(), Self::Error> {
-        self.inner.hide_cursor()
+        crossterm::queue!(self.inner, crossterm::cursor::Hide)
     }
 
     fn show_cursor(&mut self) -> Result<(), Self::Error> {
-        self.inner.show_cursor()
+        crossterm::queue!(self.inner, crossterm::cursor::Show)
     }
 
     fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
@@ -142,15 +145,23 @@ impl<W: Write> Backend for Out<W> {
     fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
         let p = position.into();
         self.cursor = p;
-        self.inner.set_cursor_position(p)
+        crossterm::queue!(self.inner, crossterm::cursor::MoveTo(p.x, p.y))
     }
 
     fn clear(&mut self) -> Result<(), Self::Error> {
-        self.inner.clear()
+        self.clear_region(ClearType::All)
     }
 
     fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
-        self.inner.clear_region(clear_type)
+        use crossterm::terminal::{Clear, ClearType as C};
+        let kind = match clear_type {
+            ClearType::All => C::All,
+            ClearType::AfterCursor => C::FromCursorDown,
+            ClearType::BeforeCursor => C::FromCursorUp,
+            ClearType::CurrentLine => C::CurrentLine,
+            ClearType::UntilNewLine => C::UntilNewLine,
+        };
+        crossterm::queue!(self.inner, Clear(kind))
     }
 
     fn size(&self) -> Result<Size, Self::Error> {
@@ -291,6 +302,43 @@ mod tests {
         out.draw(cells.into_iter()).unwrap();
         drop(out);
         String::from_utf8(bytes).unwrap()
+    }
+
+    /// Each write that reaches the terminal: what a flush sends.
+    #[derive(Default)]
+    struct Writes {
+        pending: Vec<u8>,
+        sent: Vec<String>,
+    }
+
+    impl Write for Writes {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.pending.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            if !self.pending.is_empty() {
+                self.sent.push(String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned());
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_its_clearing_and_its_cursor_reach_the_terminal_in_one_write() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 10, 1));
+        buf[(0, 0)].set_char('a');
+        let mut writes = Writes::default();
+        let mut out = Out::new(&mut writes, Size::new(10, 1));
+        out.clear().unwrap();
+        out.draw(std::iter::once((0, 0, &buf[(0, 0)]))).unwrap();
+        out.set_cursor_position(Position::new(1, 0)).unwrap();
+        out.show_cursor().unwrap();
+        Backend::flush(&mut out).unwrap();
+        out.hide_cursor().unwrap();
+        Backend::flush(&mut out).unwrap();
+        drop(out);
+        assert_eq!(writes.sent, ["\x1b[2J\x1b[1;1H\x1b[0ma\x1b[0m\x1b[1;2H\x1b[?25h", "\x1b[?25l"]);
     }
 
     fn fancy(buf: &mut Buffer) {

@@ -1,9 +1,9 @@
 //! The TUI's connection to a runner.
 
+use crate::fdio::{ReadHalf, WriteHalf};
 use crate::protocol::{ClientMsg, ServerMsg, decode, encode};
 use std::future::Future;
 use std::path::PathBuf;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Where the TUI's messages go and its updates come from.
 pub trait Link {
@@ -20,8 +20,8 @@ pub trait Link {
 /// The runner's Unix socket, read and written directly by the TUI's own task: a
 /// keystroke leaves in the same turn it arrived, with no hop through another task.
 pub struct Local {
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    rd: ReadHalf,
+    wr: WriteHalf,
     buf: Vec<u8>,
     socket: PathBuf,
     config_path: PathBuf,
@@ -35,16 +35,7 @@ impl Local {
 
 impl Link for Local {
     async fn send(&mut self, msg: &ClientMsg) -> std::io::Result<()> {
-        let bytes = encode(msg);
-        let mut done = 0;
-        while done < bytes.len() {
-            match self.wr.try_write(&bytes[done..]) {
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.wr.writable().await?,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        self.wr.write_all(&encode(msg)).await
     }
 
     async fn recv(&mut self) -> std::io::Result<Option<ServerMsg>> {
@@ -52,12 +43,9 @@ impl Link for Local {
             if let Some(msg) = decode(&mut self.buf)? {
                 return Ok(Some(msg));
             }
-            self.rd.readable().await?;
-            match self.rd.try_read_buf(&mut self.buf) {
-                Ok(0) => return Ok(None),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+            // Cancel-safe: a read that has not completed took nothing.
+            if tokio::io::AsyncReadExt::read_buf(&mut self.rd, &mut self.buf).await? == 0 {
+                return Ok(None);
             }
         }
     }

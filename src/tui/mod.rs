@@ -109,9 +109,8 @@ struct Stdin {
 impl Stdin {
     fn new() -> std::io::Result<Stdin> {
         let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
-        // SAFETY: the duplicated descriptor is owned by the AsyncFd alone.
-        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
-        Ok(Stdin { fd })
+        // Watched for reading alone: the terminal draining what we drew wakes nobody.
+        Ok(Stdin { fd: crate::fdio::readable(fd)? })
     }
 
     async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {

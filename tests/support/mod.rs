@@ -291,6 +291,11 @@ impl Tui {
         Tui { master, child, shared, deadline: env.deadline }
     }
 
+    /// The client's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn send(&self, bytes: &[u8]) {
         let mut f = std::fs::File::from(self.master.try_clone().expect("dup"));
         f.write_all(bytes).expect("write to teamster");
