@@ -640,6 +640,44 @@ fn racers(env: &Env, work: impl Fn(&str) -> String) {
     env.write_config(&config);
 }
 
+/// The same race from the TUI: agents marked in the picker, the task typed once.
+#[test]
+fn agents_marked_in_the_picker_race_from_the_tui() {
+    let env = Env::new();
+    let repo = env.dir.join("work");
+    support::repo(&repo);
+    racers(&env, |agent| format!("echo \"$task by {agent}\" > {agent}.txt\necho {agent}-DONE"));
+    let tui = env.tui(&["-s", "picked"], 150, 30);
+    tui.wait_prompt();
+    tui.prefix("a");
+    tui.wait_text("space: mark to race");
+    // Filter to each and mark it: alpha, then gamma.
+    for name in ["alpha", "gamma"] {
+        tui.keys(name);
+        tui.wait_text(&format!("> {name}"));
+        tui.keys(" ");
+        for _ in 0..name.len() {
+            tui.send(b"\x7f");
+        }
+    }
+    tui.wait_text("enter: race these 2");
+    tui.keys("\r");
+    tui.wait_text("task for alpha, gamma:");
+    tui.keys("note it\r");
+    tui.wait_text("alpha-DONE");
+    tui.wait_text("gamma-DONE");
+    tui.wait_text("2 agents took the task");
+    // Each wrote in a worktree of its own, on its own branch, side by side in a new tab.
+    let panes = env.panes();
+    let raced: Vec<_> = panes.iter().filter(|p| p["branch"].is_string()).collect();
+    assert_eq!(raced.len(), 2, "{panes:#?}");
+    for (agent, pane) in ["alpha", "gamma"].iter().zip(&raced) {
+        let branch = pane["branch"].as_str().expect("branch");
+        let file = env.dir.join("work.worktrees").join(branch.replace('/', "-")).join(format!("{agent}.txt"));
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), format!("note it by {agent}\n"));
+    }
+}
+
 /// `teamster race`: one pane per agent in a new tab, side by side, each in its own
 /// worktree on its own branch from the same base, each given the task once it is ready.
 #[test]

@@ -4,21 +4,13 @@
 
 use super::drive::{self, WaitFor};
 use super::{context, load_config};
-use crate::client::{existing, request};
-use crate::layout::{Arrangement, Direction, PaneId};
-use crate::paths;
-use crate::protocol::{ClientMsg, NewPane, Reply, Spawn};
+use crate::protocol::{ClientMsg, Race, Reply};
 use crate::text::visible;
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use std::path::Path;
 
-/// One agent of a race, once its pane is open.
-struct Runner {
-    agent: String,
-    pane: PaneId,
-}
-
-/// `teamster race`.
+/// `teamster race`: the runner opens the panes and hands out the task; this says how it
+/// went.
 pub fn race(
     config_path: &Path,
     task: String,
@@ -30,109 +22,40 @@ pub fn race(
     let config = load_config(config_path)?;
     let agents: Vec<String> =
         agents.iter().flat_map(|a| a.split(',')).map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
+    // Said here too, so a mistake is told without starting anything.
     if agents.len() < 2 {
         bail!("a race needs two agents or more: --agents claude,codex");
     }
     if task.trim().is_empty() {
         bail!("say what the agents are to do: teamster race \"TASK\" --agents claude,codex");
     }
-    // Every agent is known before anything opens.
     for agent in &agents {
         crate::agents::resolve(&config, agent).map_err(anyhow::Error::msg)?;
     }
-    let started = std::time::Instant::now();
-    let rt = super::runtime()?;
-    let runners: Vec<Runner> = rt.block_on(async {
-        let Some(mut conn) = existing(&paths::socket_path()).await? else {
-            bail!("no session is running; start one with `teamster`");
-        };
-        let mut runners: Vec<Runner> = Vec::new();
-        for agent in &agents {
-            // The first in a new tab; each next one to the right of the last, in the
-            // order given.
-            let last = runners.last().map(|r| r.pane);
-            let pane = NewPane {
-                session: target.clone(),
-                near: last.or_else(|| std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok())),
-                spawn: Spawn::Agent { name: agent.clone() },
-                tab: last.is_none(),
-                dir: last.map(|_| Direction::Right),
-                context: context(),
-                worktree: Some(String::new()),
-                base: base.clone(),
-                name: None,
-            };
-            let reply = request(&mut conn, |id| ClientMsg::NewPane { id, pane })
-                .await
-                .with_context(|| format!("{agent}'s pane did not open"))?;
-            match reply {
-                Reply::Pane { pane, .. } => runners.push(Runner { agent: agent.clone(), pane }),
-                _ => bail!("unexpected reply"),
-            }
-        }
-        // Side by side, as wide as each other.
-        let near = runners.first().map(|r| r.pane);
-        let layout =
-            |id| ClientMsg::Layout { id, session: target.clone(), near, arrangement: Arrangement::EvenHorizontal };
-        request(&mut conn, layout).await?;
-        Ok(runners)
-    })?;
-    // Each agent gets the task once it is ready for it, all at once.
-    let sent: Vec<Result<(), String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = runners
-            .iter()
-            .map(|r| {
-                let task = task.clone();
-                s.spawn(move || {
-                    let target = r.pane.to_string();
-                    if drive::wait_any(&target, &[WaitFor::Idle, WaitFor::Waiting], Some(120.0)) != 0 {
-                        return Err("it did not get ready for the task".to_string());
-                    }
-                    match drive::deliver(&target, task, Vec::new(), true) {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err((_, why))) => Err(why),
-                        Err(e) => Err(e.to_string()),
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("sending failed".into()))).collect()
-    });
-    // Where each one is, as `teamster ls` shows it.
-    let sessions = match super::ask_runner(|id| ClientMsg::List { id })? {
-        Some(Reply::Sessions { sessions }) => sessions,
-        _ => Vec::new(),
+    let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
+    let race = Race { task: task.clone(), agents, base, session: target, near, context: context() };
+    if !json {
+        println!("racing {} agents on: {}", race.agents.len(), visible(&task));
+        println!("  (each is sent the task once it has started; this can take a minute)");
+    }
+    let (racers, seconds) = match super::ask_runner(|id| ClientMsg::Race { id, race })? {
+        Some(Reply::Raced { racers, seconds }) => (racers, seconds),
+        Some(_) => bail!("unexpected reply"),
+        None => bail!("no session is running; start one with `teamster`"),
     };
-    let rows: Vec<serde_json::Value> = runners
-        .iter()
-        .zip(&sent)
-        .map(|(r, sent)| {
-            let info = sessions.iter().find_map(|s| s.pane(r.pane));
-            serde_json::json!({
-                "agent": r.agent,
-                "pane": r.pane,
-                "place": crate::places::place_of(&sessions, r.pane),
-                "branch": info.and_then(|i| i.branch.clone()),
-                "sent": sent.is_ok(),
-                "why": sent.as_ref().err(),
-            })
-        })
-        .collect();
     if json {
-        let out = serde_json::json!({ "task": task, "panes": rows, "seconds": started.elapsed().as_secs_f64() });
+        let out = serde_json::json!({ "task": task, "panes": racers, "seconds": seconds });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("racing {} agents on: {}", runners.len(), visible(&task));
-        for row in &rows {
-            let text = |k: &str| row[k].as_str().map(|s| visible(s).into_owned()).unwrap_or_default();
-            let state = match row["why"].as_str() {
+        for r in &racers {
+            let state = match &r.why {
                 None => "task sent".to_string(),
                 Some(why) => format!("task NOT sent: {}", visible(why)),
             };
-            println!("  {:<10} {:<14} on {:<28} {state}", text("agent"), text("place"), text("branch"));
+            println!("  {:<10} {:<14} on {:<28} {state}", visible(&r.agent), visible(&r.place), visible(&r.branch));
         }
     }
-    if sent.iter().any(Result::is_err) {
+    if racers.iter().any(|r| !r.sent) {
         bail!("the task did not reach every agent (above)");
     }
     Ok(())

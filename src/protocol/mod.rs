@@ -319,6 +319,14 @@ pub enum ClientMsg {
         session: Option<String>,
         near: Option<PaneId>,
     },
+    /// The same task to several agents (`teamster race`, the picker's marked agents): a
+    /// new tab with one pane per agent, each in a worktree of its own on its own branch
+    /// from one base, side by side; each is sent the task once it is ready for it.
+    /// Answered when every agent has taken it or cannot.
+    Race {
+        id: u64,
+        race: Race,
+    },
     /// A worktree pane's branch against its base, as a unified diff (`teamster diff`):
     /// answered with its text.
     Diff {
@@ -430,6 +438,7 @@ impl ClientMsg {
             | ClientMsg::Capture { id, .. }
             | ClientMsg::LastAnswer { id, .. }
             | ClientMsg::Compare { id, .. }
+            | ClientMsg::Race { id, .. }
             | ClientMsg::Merge { id, .. }
             | ClientMsg::Diff { id, .. }
             | ClientMsg::Send { id, .. }
@@ -568,6 +577,31 @@ pub struct HookRequest {
     pub payload: serde_json::Value,
 }
 
+/// What a race is: the task, the agents (two or more, by their config names, in order
+/// left to right), the base branch, and where (the session named, else the one `near` is
+/// in).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Race {
+    pub task: String,
+    pub agents: Vec<String>,
+    pub base: Option<String>,
+    pub session: Option<String>,
+    pub near: Option<PaneId>,
+    pub context: Context,
+}
+
+/// One agent of a race: its pane and branch, and whether it took the task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Racer {
+    pub agent: String,
+    pub pane: PaneId,
+    pub place: String,
+    pub branch: String,
+    pub sent: bool,
+    /// Why not, when not.
+    pub why: Option<String>,
+}
+
 /// One pane's prompt of a `SendMany`: typed and taken, or why not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -613,6 +647,10 @@ pub enum Reply {
     /// What `SendMany` did, pane by pane.
     SentMany {
         results: Vec<Delivery>,
+    },
+    Raced {
+        racers: Vec<Racer>,
+        seconds: f64,
     },
     /// A pane's agent's last answer, and which pane it is.
     Answer {

@@ -205,6 +205,15 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 });
                 None
             }
+            ClientMsg::Race { id, race } => {
+                // Worktrees are made and agents waited for: off this connection's loop.
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.race(race).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
             ClientMsg::Diff { id, target } => {
                 let (runner, wr) = (runner.clone(), wr.clone());
                 tokio::spawn(async move {

@@ -19,6 +19,7 @@ mod meter;
 mod pane;
 mod persist;
 mod pty;
+mod race;
 mod sandbox;
 mod screens;
 mod sessions;

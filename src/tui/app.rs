@@ -93,6 +93,8 @@ enum Pending {
     HandOff(String),
     /// Handed on: to which pane.
     HandedOff(String),
+    /// A race started from the picker.
+    Race,
 }
 
 pub struct App {

@@ -292,13 +292,13 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The frame of an overlay: a rounded box with its title, and its keys at the bottom.
-pub(crate) fn overlay_block(app: &App, title: &'static str, keys: &'static str) -> Block<'static> {
+pub(crate) fn overlay_block(app: &App, title: &'static str, keys: impl Into<String>) -> Block<'static> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(theme(app, "overlay_border"))
         .title(title)
-        .title_bottom(Line::from(keys).right_aligned())
+        .title_bottom(Line::from(keys.into()).right_aligned())
 }
 
 /// Redraws row `y` of a pane's content (not in copy mode) into `buf`.

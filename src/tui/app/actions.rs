@@ -269,6 +269,28 @@ impl App {
         match kind {
             PromptKind::RenamePane(pane) => self.command(Command::RenamePane { pane, name: input }),
             PromptKind::RenameTab => self.command(Command::RenameTab { name: input }),
+            PromptKind::RaceTask(agents) => {
+                if input.trim().is_empty() {
+                    return self.error("a race needs a task: nothing was started");
+                }
+                self.say(format!(
+                    "racing {} agents: opening their worktrees; each gets the task once started",
+                    agents.len()
+                ));
+                let near = self.focused();
+                let race = |id| {
+                    let race = crate::protocol::Race {
+                        task: input,
+                        agents,
+                        base: None,
+                        session: None,
+                        near,
+                        context: Default::default(),
+                    };
+                    ClientMsg::Race { id, race }
+                };
+                self.request(Pending::Race, race);
+            }
             PromptKind::DenyReason(action) => {
                 let reason = if input.trim().is_empty() { "denied by the user".to_string() } else { input };
                 self.decide(action, Decision::Deny { reason });

@@ -108,6 +108,7 @@ impl App {
             Intent::Submit(kind, input) => self.submit_prompt(kind, input),
             Intent::Chosen(purpose, entry) => self.switched(purpose, entry),
             Intent::Review(pane) => self.open_review(pane),
+            Intent::Race(agents) => self.overlay = Some(Overlay::prompt(PromptKind::RaceTask(agents), String::new())),
             Intent::SendReview { pane, text } => {
                 let place = self.place_of(pane);
                 let make = |id| ClientMsg::Send { id, target: pane.to_string(), text, keys: Vec::new(), enter: true };

@@ -174,6 +174,19 @@ impl App {
             }
             (Pending::HandedOff(place), Reply::Text { .. }) => self.say(format!("sent to {place}; its agent took it")),
             (Pending::HandedOff(_), Reply::NotSent { message, .. }) => self.error(message),
+            (Pending::Race, Reply::Raced { racers, .. }) => {
+                let missed: Vec<String> = racers
+                    .iter()
+                    .filter_map(|r| r.why.as_ref().map(|why| format!("{} ({}): {why}", r.agent, r.place)))
+                    .collect();
+                match missed.is_empty() {
+                    true => self.say(format!(
+                        "{} agents took the task; compare them in the compare view (prefix C)",
+                        racers.len()
+                    )),
+                    false => self.error(format!("the task did not reach: {}", missed.join("; "))),
+                }
+            }
             (Pending::Lines, Reply::Lines { from, rows }) => {
                 if let Some(c) = &mut self.copy {
                     c.store(from, rows);

@@ -193,6 +193,53 @@ fn agent_picker() {
 }
 
 #[test]
+fn agents_marked_in_the_picker_race_on_the_task_typed() {
+    let mut app = app();
+    app.update(key("alt-a"));
+    sent(&mut app);
+    let agent = |name: &str| AgentInfo { name: name.into(), command: name.into(), description: None };
+    let agents = vec![agent("claude"), agent("codex"), agent("gemini")];
+    app.update(Event::Server(ServerMsg::Reply { id: 1, result: Ok(Reply::Agents { agents }) }));
+    // Space marks the selected agent (a shell cannot race); marked ones show a tick.
+    app.update(key("space"));
+    app.update(key("down"));
+    app.update(key("space"));
+    app.update(key("down"));
+    app.update(key("down"));
+    app.update(key("space"));
+    let drawn = draw(&app);
+    assert!(drawn.contains("✓claude") && drawn.contains("✓gemini") && !drawn.contains("✓codex"), "{drawn}");
+    assert!(drawn.contains("enter: race these 2"), "{drawn}");
+    app.update(key("enter"));
+    assert!(sent(&mut app).is_empty(), "nothing starts before the task is typed");
+    let status = draw(&app).lines().last().expect("status").to_string();
+    assert!(status.contains("task for claude, gemini:"), "{status}");
+    for c in "fix it".chars() {
+        app.update(key(if c == ' ' { "space".to_string() } else { c.to_string() }.as_str()));
+    }
+    app.update(key("enter"));
+    let msgs = sent(&mut app);
+    let [ClientMsg::Race { race, .. }] = msgs.as_slice() else { panic!("{msgs:?}") };
+    assert_eq!(
+        (race.task.as_str(), race.agents.as_slice()),
+        ("fix it", ["claude".to_string(), "gemini".into()].as_slice())
+    );
+    // What came of it is said.
+    let racer = |agent: &str, why: Option<&str>| crate::protocol::Racer {
+        agent: agent.into(),
+        pane: 7,
+        place: "s:2.1".into(),
+        branch: "b".into(),
+        sent: why.is_none(),
+        why: why.map(String::from),
+    };
+    let racers = vec![racer("claude", None), racer("gemini", Some("it exited"))];
+    app.update(Event::Server(ServerMsg::Reply { id: 2, result: Ok(Reply::Raced { racers, seconds: 1.0 }) }));
+    let status = draw(&app).lines().last().expect("status").to_string();
+    assert!(status.contains("the task did not reach: gemini (s:2.1): it exited"), "{status}");
+}
+
+#[test]
 fn help_lists_the_bindings() {
     let mut app = app();
     app.update(key("alt-?"));

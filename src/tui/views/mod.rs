@@ -86,6 +86,8 @@ pub enum Intent {
     Chosen(Purpose, switcher::Entry),
     /// Review this pane's branch.
     Review(PaneId),
+    /// Ask for a task, then race these agents on it.
+    Race(Vec<String>),
     /// Send review comments to this pane's agent, as this prompt.
     SendReview {
         pane: PaneId,

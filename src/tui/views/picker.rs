@@ -1,5 +1,6 @@
 //! The agent picker: every agent the config knows, filtered as one types; Enter opens the
-//! chosen one in a split beside the focused pane, Tab in a new tab.
+//! chosen one in a split beside the focused pane, Tab in a new tab. Space marks agents for
+//! a race: with two or more marked, Enter asks for the task and races them.
 
 use super::{Intent, Reaction, View, cancels, typed};
 use crate::input::{Key, KeyCode, Mods};
@@ -25,12 +26,14 @@ pub struct Picker {
     pub selected: usize,
     /// The runner has not said which agents there are yet.
     pub loading: bool,
+    /// Agents marked for a race, by name, in the order marked.
+    pub marked: Vec<String>,
 }
 
 impl Picker {
     /// Empty, while the agents load.
     pub fn loading() -> Picker {
-        Picker { items: Vec::new(), filter: String::new(), selected: 0, loading: true }
+        Picker { items: Vec::new(), filter: String::new(), selected: 0, loading: true, marked: Vec::new() }
     }
 
     /// Items matching the filter, best first: names that start with it, names that
@@ -60,6 +63,21 @@ impl View for Picker {
         let matches = self.matches();
         match key.code {
             _ if cancels(key) => Reaction::Close,
+            KeyCode::Enter if self.marked.len() >= 2 => Reaction::CloseAnd(Intent::Race(self.marked.clone())),
+            // Marks the selected agent for a race (or unmarks it); a shell or a command
+            // cannot race.
+            KeyCode::Char(' ') if key.mods.0 & !Mods::SHIFT == 0 => {
+                let chosen = matches.get(self.selected).and_then(|&i| self.items.get(i));
+                if let Some(Spawn::Agent { name }) = chosen.map(|i| &i.spawn) {
+                    match self.marked.iter().position(|m| m == name) {
+                        Some(at) => {
+                            self.marked.remove(at);
+                        }
+                        None => self.marked.push(name.clone()),
+                    }
+                }
+                Reaction::Stay
+            }
             KeyCode::Enter | KeyCode::Tab => {
                 let Some(item) = matches.get(self.selected).and_then(|&i| self.items.get(i)) else {
                     return Reaction::Close;
@@ -109,8 +127,12 @@ impl View for Picker {
         let matches = self.matches();
         let box_area = centered(area, 64, matches.len() as u16 + 6);
         Clear.render(box_area, buf);
-        let block = overlay_block(app, " open an agent in a new pane ", " enter: split  tab: new tab  esc: cancel ")
-            .style(theme(app, "overlay"));
+        let footer = match self.marked.len() {
+            0 => " enter: split  tab: new tab  space: mark to race  esc: cancel ".to_string(),
+            1 => " space: mark one more to race  enter: split  esc: cancel ".to_string(),
+            n => format!(" enter: race these {n}  space: mark  esc: cancel "),
+        };
+        let block = overlay_block(app, " open an agent in a new pane ", footer).style(theme(app, "overlay"));
         let inner = block.inner(box_area);
         block.render(box_area, buf);
         buf.set_string(inner.x + 1, inner.y, format!("> {}", self.filter), theme(app, "overlay"));
@@ -126,7 +148,11 @@ impl View for Picker {
             let y = inner.y + 2 + row as u16;
             let st = if row == self.selected { theme(app, "overlay_selected") } else { theme(app, "overlay") };
             buf.set_style(Rect::new(inner.x, y, inner.width, 1), st);
-            let text = format!(" {:<14} {}", item.label, item.detail);
+            let marked = match &item.spawn {
+                Spawn::Agent { name } if self.marked.contains(name) => "✓",
+                _ => " ",
+            };
+            let text = format!("{marked}{:<14} {}", item.label, item.detail);
             buf.set_string(inner.x, y, truncate(&text, inner.width as usize), st);
         }
     }

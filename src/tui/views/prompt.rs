@@ -18,6 +18,8 @@ pub enum PromptKind {
     },
     /// Deny a pending action, telling the agent why.
     DenyReason(u64),
+    /// The task for a race of these agents.
+    RaceTask(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,14 +51,15 @@ impl View for Prompt {
     }
 
     fn status_line(&self, app: &App) -> Option<(Line<'static>, u16)> {
-        let label = match self.kind {
-            PromptKind::RenamePane(_) => "rename pane: ",
-            PromptKind::RenameTab => "rename tab: ",
-            PromptKind::Search { backward: false } => "search down: ",
-            PromptKind::Search { backward: true } => "search up: ",
-            PromptKind::DenyReason(_) => "deny, telling the agent: ",
+        let label = match &self.kind {
+            PromptKind::RenamePane(_) => "rename pane: ".to_string(),
+            PromptKind::RenameTab => "rename tab: ".to_string(),
+            PromptKind::Search { backward: false } => "search down: ".to_string(),
+            PromptKind::Search { backward: true } => "search up: ".to_string(),
+            PromptKind::DenyReason(_) => "deny, telling the agent: ".to_string(),
+            PromptKind::RaceTask(agents) => format!("task for {}: ", agents.join(", ")),
         };
-        Some(status_line(app, label.to_string(), self.input.clone()))
+        Some(status_line(app, label, self.input.clone()))
     }
 
     fn paste(&mut self, text: &str) {
