@@ -319,8 +319,12 @@ enum Cmd {
         #[arg(long, conflicts_with = "merge_commit")]
         squash: bool,
         /// A merge commit, even where a fast-forward would do (default: fast-forward only).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pr")]
         merge_commit: bool,
+        /// Not merged here: push the branch to the repository's remote (`origin`) and open
+        /// a pull request against its base with GitHub's `gh` (`[review] pull_requests`).
+        #[arg(long, conflicts_with = "squash")]
+        pr: bool,
         /// Then close the tab's other worktree panes (a race's losers) and remove their
         /// worktrees, where nothing in them is uncommitted; their branches stay.
         #[arg(long)]
@@ -560,10 +564,11 @@ fn main() {
             cli::diff(pane, color || std::io::stdout().is_terminal())
         }
         Some(Cmd::Review { pane, comments }) => cli::review(pane, comments),
-        Some(Cmd::Merge { pane, squash, merge_commit, close_others }) => {
-            let how = match (squash, merge_commit) {
-                (true, _) => teamster::protocol::MergeHow::Squash,
-                (_, true) => teamster::protocol::MergeHow::MergeCommit,
+        Some(Cmd::Merge { pane, squash, merge_commit, pr, close_others }) => {
+            let how = match (squash, merge_commit, pr) {
+                (true, _, _) => teamster::protocol::MergeHow::Squash,
+                (_, true, _) => teamster::protocol::MergeHow::MergeCommit,
+                (_, _, true) => teamster::protocol::MergeHow::PullRequest,
                 _ => teamster::protocol::MergeHow::FastForward,
             };
             cli::merge(pane, how, close_others)

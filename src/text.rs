@@ -103,6 +103,51 @@ impl crate::protocol::CostRow {
     }
 }
 
+impl crate::protocol::CompareRow {
+    /// The header of `line`'s columns.
+    pub const HEADER: &str = "pane           agent      state                time    spend  tokens  files   added  removed  check           branch";
+
+    /// The row as the compare view and `teamster compare` print it, every string of the
+    /// agent's shown as text.
+    pub fn line(&self) -> String {
+        let changes = match &self.error {
+            Some(_) => format!("{:>6} {:>7} {:>8}", "?", "?", "?"),
+            None => format!("{:>6} {:>7} {:>8}", self.files, format!("+{}", self.added), format!("-{}", self.removed)),
+        };
+        let check = self.check.as_ref().map_or_else(|| "-".to_string(), crate::protocol::Check::words);
+        format!(
+            "{:<14} {:<10} {:<18} {:>6} {:>8} {:>7} {changes}  {:<15} {}",
+            visible(&self.place),
+            truncate(&visible(&self.agent), 10),
+            truncate(&visible(&self.state), 18),
+            duration(self.seconds),
+            dollars(self.spend),
+            tokens(self.tokens),
+            check,
+            visible(&self.branch)
+        )
+    }
+}
+
+/// `s` cut to `width` columns, with `…` where it was cut.
+pub fn truncate(s: &str, width: usize) -> String {
+    if unicode_width::UnicodeWidthStr::width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 /// Seconds as people read a running time: `45s`, `12m`, `3h05`.
 pub fn duration(seconds: u64) -> String {
     match seconds {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use support::fake::fake_claude;
 use support::mock_llm::MockLlm;
 use support::{Env, git};
@@ -651,6 +651,7 @@ fn agents_marked_in_the_picker_race_from_the_tui() {
     tui.wait_prompt();
     tui.prefix("a");
     tui.wait_text("space: mark to race");
+    tui.wait_text("/gamma");
     // Filter to each and mark it: alpha, then gamma.
     for name in ["alpha", "gamma"] {
         tui.keys(name);
@@ -821,4 +822,85 @@ fn the_chosen_branch_is_merged_conflicts_are_shown_and_the_others_cleared() {
     // A pane without a worktree has nothing to merge.
     let plain = env.run(&["merge", "race:1.1"]);
     assert!(String::from_utf8_lossy(&plain.stderr).contains("has no worktree of its own"), "{plain:?}");
+}
+
+/// `[review] check` runs in each worktree when its agent is done with the task, confined as
+/// the agent is, and the compare view shows what came of it.
+#[test]
+fn each_worktrees_check_runs_when_its_agent_is_done_confined_as_it_is() {
+    let env = Env::new();
+    let repo = env.dir.join("work");
+    support::repo(&repo);
+    racers(&env, |agent| format!("echo \"$task\" > {agent}.txt\necho {agent}-DONE"));
+    // Passes where alpha.txt is; and tries to write outside the worktree, which the
+    // sandbox refuses as it would the agent's own write.
+    let mut config = std::fs::read_to_string(env.config_path()).expect("config");
+    config
+        .push_str("\n[review]\ncheck = 'echo escaped > \"$HOME/check-escaped\"; test -f alpha.txt && echo ALL-GOOD'\n");
+    env.write_config(&config);
+    env.ok(&["-d", "-s", "checked", "--", "bash", "--norc"]);
+    env.ok(&["race", "do it", "--agents", "alpha,beta"]);
+    let rows = || -> Vec<serde_json::Value> {
+        let out = env.ok(&["compare", "-t", "checked", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        json["panes"].as_array().cloned().unwrap_or_default()
+    };
+    let done = |r: &serde_json::Value| matches!(r["check"]["check"].as_str(), Some("passed" | "failed"));
+    env.wait_ls("both checks to finish", |_| {
+        let rows = rows();
+        rows.len() == 2 && rows.iter().all(done)
+    });
+    let rows = rows();
+    let of = |agent: &str| rows.iter().find(|r| r["agent"] == agent).cloned().expect("row");
+    assert_eq!(of("alpha")["check"]["check"], "passed", "{rows:#?}");
+    assert_eq!(of("beta")["check"]["check"], "failed", "{rows:#?}");
+    assert!(!env.dir.join("home/check-escaped").exists(), "the check wrote outside its worktree");
+    // All it printed is kept, and the table says it.
+    let table = env.ok(&["compare", "-t", "checked"]);
+    assert!(table.contains("passed") && table.contains("failed (1)"), "{table}");
+}
+
+/// `merge --pr`: the branch pushed to the remote and a pull request opened with `gh`.
+#[test]
+fn a_branch_goes_up_as_a_pull_request_with_gh() {
+    let mut env = Env::new();
+    let repo = env.dir.join("work");
+    support::repo(&repo);
+    let remote = env.dir.join("remote.git");
+    git(&env.dir, &["init", "-q", "--bare", &remote.to_string_lossy()]);
+    git(&repo, &["remote", "add", "origin", &remote.to_string_lossy()]);
+    // A stand-in gh: says what it was asked, prints the request's address.
+    let bin = env.dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    support::fake::write_script(
+        &bin.join("gh"),
+        &format!("#!/bin/sh\necho \"$@\" > {}\necho https://github.example/pr/7\n", env.dir.join("gh-args").display()),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    env.extra_env.push(("PATH".into(), path));
+    racers(&env, |agent| {
+        format!(
+            "export GIT_AUTHOR_NAME={agent} GIT_AUTHOR_EMAIL=a@a GIT_COMMITTER_NAME={agent} GIT_COMMITTER_EMAIL=a@a\n\
+             echo \"$task\" > {agent}.txt\ngit -c core.fsmonitor=false add . && git -c core.fsmonitor=false commit -qm '{agent}: done' && echo committed"
+        )
+    });
+    env.ok(&["-d", "-s", "pr", "--", "bash", "--norc"]);
+    env.ok(&["race", "do it", "--agents", "alpha,beta"]);
+    env.wait_ls("alpha to commit", |_| git(&repo, &["log", "-1", "--format=%s", "teamster/alpha-1"]) == "alpha: done");
+    let out = env.ok(&["merge", "pr:2.1", "--pr"]);
+    assert!(out.contains("opened a pull request against main: https://github.example/pr/7"), "{out}");
+    let args = std::fs::read_to_string(env.dir.join("gh-args")).expect("gh ran");
+    assert!(args.contains("pr create --base main --head teamster/alpha-1"), "{args}");
+    let pushed = Command::new("git")
+        .args(["--git-dir", &remote.to_string_lossy(), "log", "-1", "--format=%s", "teamster/alpha-1"])
+        .output()
+        .expect("git");
+    assert_eq!(String::from_utf8_lossy(&pushed.stdout).trim(), "alpha: done", "the branch is on the remote");
+    assert_eq!(git(&repo, &["log", "-1", "--format=%s", "main"]), "start", "nothing merged here");
+    // Not allowed by the config: said, and nothing pushed.
+    let mut config = std::fs::read_to_string(env.config_path()).expect("config");
+    config.push_str("\n[review]\npull_requests = false\n");
+    env.write_config(&config);
+    let refused = env.run(&["merge", "pr:2.2", "--pr"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pull requests are off"), "{refused:?}");
 }

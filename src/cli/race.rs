@@ -74,41 +74,24 @@ pub fn compare(target: Option<String>, by: crate::protocol::CompareBy, json: boo
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "panes": rows }))?);
         return Ok(());
     }
-    println!(
-        "{:<14} {:<10} {:<20} {:>6} {:>8} {:>7} {:>6} {:>7} {:>7}  branch",
-        "pane", "agent", "state", "time", "spend", "tokens", "files", "added", "removed"
-    );
+    println!("{}", crate::protocol::CompareRow::HEADER);
     for r in &rows {
-        let changes = match &r.error {
-            Some(e) => format!("{:>6} {:>7} {:>7}  ({})", "?", "?", "?", visible(e)),
-            None => format!("{:>6} {:>7} {:>7}", r.files, format!("+{}", r.added), format!("-{}", r.removed)),
-        };
-        println!(
-            "{:<14} {:<10} {:<20} {:>6} {:>8} {:>7} {changes}  {}",
-            visible(&r.place),
-            visible(&r.agent),
-            visible(&r.state),
-            crate::text::duration(r.seconds),
-            crate::text::dollars(r.spend),
-            crate::text::tokens(r.tokens),
-            visible(&r.branch)
-        );
+        println!("{}", r.line());
+        if let Some(e) = &r.error {
+            println!("  ({})", visible(e));
+        }
+        if let Some(crate::protocol::Check::Failed { last, .. } | crate::protocol::Check::NotRun { why: last }) =
+            &r.check
+        {
+            println!("  check: {}", visible(last));
+        }
     }
     Ok(())
 }
 
 /// `teamster merge PANE`: its branch onto its base, signed as you (your git identity).
 pub fn merge(target: String, how: crate::protocol::MergeHow, close_others: bool) -> anyhow::Result<()> {
-    let ask = |key: &str| {
-        std::process::Command::new("git")
-            .args(["config", "--global", "--get", key])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let who = ask("user.name").zip(ask("user.email"));
+    let who = crate::runner::worktree::your_identity();
     match super::ask_runner(|id| ClientMsg::Merge { id, target, how, who, close_others })? {
         Some(Reply::Text { text }) => println!("{}", crate::text::visible_lines(&text)),
         Some(_) => bail!("unexpected reply"),

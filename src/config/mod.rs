@@ -101,6 +101,30 @@ pub struct Config {
     pub layouts: BTreeMap<String, layouts::LayoutNode>,
     /// `[worktree]`: where `--worktree` panes' checkouts go and what is done in a new one.
     pub worktree: WorktreeConfig,
+    /// `[review]`: what is run in each worktree to judge an agent's work.
+    pub review: ReviewConfig,
+}
+
+/// `[review]` in the config.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// The project's check (`cargo test`, `npm test`), run with `sh -c` in a worktree
+    /// pane's worktree each time its agent goes idle after working, confined as its agent
+    /// is; its result shows in the compare view.
+    pub check: Option<String>,
+    /// A check that runs longer than this is stopped and counted as failed.
+    pub check_timeout_secs: u64,
+    /// Whether `merge --pr` may push a branch and open a pull request with `gh`.
+    pub pull_requests: bool,
+    /// The remote a pull request's branch is pushed to.
+    pub remote: String,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig { check: None, check_timeout_secs: 900, pull_requests: true, remote: "origin".into() }
+    }
 }
 
 /// `[worktree]` in the config.
@@ -249,6 +273,7 @@ impl Default for Config {
             layouts: BTreeMap::new(),
             share: ShareConfig::default(),
             worktree: WorktreeConfig::default(),
+            review: ReviewConfig::default(),
         }
     }
 }

@@ -344,6 +344,12 @@ pub enum ClientMsg {
         who: Option<(String, String)>,
         close_others: bool,
     },
+    /// After a merge: closes the other worktree panes of `target`'s tab and removes their
+    /// worktrees where nothing is uncommitted (their branches stay). Answered with text.
+    CloseOthers {
+        id: u64,
+        target: String,
+    },
     /// Arranges the current tab of a session (`teamster layout NAME`): the caller's
     /// session (`near`), or the one named, or the one on a screen.
     Layout {
@@ -440,6 +446,7 @@ impl ClientMsg {
             | ClientMsg::Compare { id, .. }
             | ClientMsg::Race { id, .. }
             | ClientMsg::Merge { id, .. }
+            | ClientMsg::CloseOthers { id, .. }
             | ClientMsg::Diff { id, .. }
             | ClientMsg::Send { id, .. }
             | ClientMsg::SendMany { id, .. }
@@ -1130,6 +1137,20 @@ pub enum MergeHow {
     Squash,
     /// A merge commit, even where a fast-forward would do.
     MergeCommit,
+    /// Not merged here: the branch pushed to the repository's remote and a pull request
+    /// opened against its base with GitHub's `gh`.
+    PullRequest,
+}
+
+impl MergeHow {
+    pub fn words(self) -> &'static str {
+        match self {
+            MergeHow::FastForward => "fast-forward",
+            MergeHow::Squash => "squashed into one commit",
+            MergeHow::MergeCommit => "merge commit",
+            MergeHow::PullRequest => "pull request",
+        }
+    }
 }
 
 /// What `teamster compare` and its view sort by: amounts most first, words in their order.
@@ -1146,11 +1167,12 @@ pub enum CompareBy {
     Files,
     Added,
     Removed,
+    Check,
 }
 
 impl CompareBy {
     /// Every column, in the order the view's `s` goes through them.
-    pub const ALL: [CompareBy; 9] = [
+    pub const ALL: [CompareBy; 10] = [
         CompareBy::Place,
         CompareBy::Agent,
         CompareBy::State,
@@ -1160,6 +1182,7 @@ impl CompareBy {
         CompareBy::Files,
         CompareBy::Added,
         CompareBy::Removed,
+        CompareBy::Check,
     ];
 
     pub fn name(self) -> &'static str {
@@ -1173,6 +1196,7 @@ impl CompareBy {
             CompareBy::Files => "files",
             CompareBy::Added => "added",
             CompareBy::Removed => "removed",
+            CompareBy::Check => "check",
         }
     }
 
@@ -1193,6 +1217,7 @@ impl CompareBy {
             CompareBy::Files => rows.sort_by_key(|r| std::cmp::Reverse(r.files)),
             CompareBy::Added => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
             CompareBy::Removed => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
+            CompareBy::Check => rows.sort_by_key(|r| r.check.as_ref().map_or(5, Check::rank)),
         }
     }
 }
@@ -1233,6 +1258,61 @@ pub struct CompareRow {
     /// Why the changes could not be read, if they could not.
     #[serde(default)]
     pub error: Option<String>,
+    /// The project's check (`[review] check`) on its worktree, when the config names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+}
+
+/// The project's check, run in a worktree when its agent went idle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
+pub enum Check {
+    /// The agent has not finished a turn since the pane opened.
+    NotYet,
+    Running,
+    Passed {
+        seconds: u64,
+    },
+    /// It exited with `code` (None: killed by a signal); `last` is the last line it printed.
+    Failed {
+        code: Option<i32>,
+        seconds: u64,
+        last: String,
+    },
+    /// Stopped after `[review] check_timeout_secs`.
+    TimedOut {
+        seconds: u64,
+    },
+    /// It could not be started, and why.
+    NotRun {
+        why: String,
+    },
+}
+
+impl Check {
+    /// In a few words, for a table cell.
+    pub fn words(&self) -> String {
+        match self {
+            Check::NotYet => "not yet".into(),
+            Check::Running => "running".into(),
+            Check::Passed { seconds } => format!("passed {seconds}s"),
+            Check::Failed { code: Some(code), .. } => format!("failed ({code})"),
+            Check::Failed { code: None, .. } => "failed (killed)".into(),
+            Check::TimedOut { seconds } => format!("timed out {seconds}s"),
+            Check::NotRun { .. } => "not run".into(),
+        }
+    }
+
+    /// Passed first, then running and waiting, then failed: how `--sort check` orders.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Check::Passed { .. } => 0,
+            Check::Running => 1,
+            Check::NotYet => 2,
+            Check::Failed { .. } | Check::TimedOut { .. } => 3,
+            Check::NotRun { .. } => 4,
+        }
+    }
 }
 
 /// The cursor's shape, as a program asked for it (DECSCUSR).

@@ -233,18 +233,30 @@ impl Runner {
         if capped && matches!(state, AgentState::WaitingForInput | AgentState::Idle) {
             return;
         }
-        let (changed, agent) = {
+        let (changed, agent, settled) = {
             let mut m = p.meta.lock();
+            // A worktree's agent done with work (a turn, or a task a plain command took):
+            // its work is checked. Told even when its state stays idle, as a plain
+            // command's does when it finishes fast.
+            let done = matches!(state, AgentState::Idle | AgentState::WaitingForInput);
+            let settled = done && m.worked && m.spec.worktree.is_some();
+            if done {
+                m.worked = false;
+            }
             if m.agent_state == state || m.agent_state == AgentState::Exited {
-                (false, String::new())
+                (false, String::new(), settled)
             } else {
                 if state == AgentState::Working {
                     m.turns += 1;
+                    m.worked = true;
                 }
                 m.agent_state = state;
-                (true, m.spec.name.clone().unwrap_or_default())
+                (true, m.spec.name.clone().unwrap_or_default(), settled)
             }
         };
+        if settled {
+            let _ = self.pane_events.send(super::pane::PaneEvent::Settled(pane));
+        }
         if !changed {
             return;
         }

@@ -230,6 +230,14 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 });
                 None
             }
+            ClientMsg::CloseOthers { id, target } => {
+                let (runner, wr) = (runner.clone(), wr.clone());
+                tokio::spawn(async move {
+                    let result = runner.close_others(&target).await;
+                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                });
+                None
+            }
             ClientMsg::Layout { id, session, near, arrangement } => {
                 Some(reply(id, runner.set_layout(session, near, arrangement)))
             }

@@ -142,7 +142,11 @@ impl Runner {
             return Ok(Reply::Text { text: format!("typed into pane {id}") });
         }
         match pane.submit(if typed { &events } else { &[] }, changed).await {
-            pane::Submitted::Taken => Ok(Reply::Text { text: format!("pane {id} took the prompt") }),
+            pane::Submitted::Taken => {
+                // Work is under way, even where no state of it shows (a plain command).
+                pane.meta.lock().worked = true;
+                Ok(Reply::Text { text: format!("pane {id} took the prompt") })
+            }
             pane::Submitted::NotTaken(now) => {
                 Err(format!("pane {id} did not take the prompt within 15 s; it is {}", now.words()))
             }
@@ -163,6 +167,7 @@ impl Runner {
     /// current one of the session), what its agent changed against its branch's base,
     /// how it is doing and what it spent. Git runs off the state lock and this thread.
     pub async fn compare(&self, session: Option<String>, near: Option<PaneId>) -> Result<Reply, String> {
+        let checked = self.config().review.check.is_some_and(|c| !c.trim().is_empty());
         let panes: Vec<(crate::protocol::CompareRow, worktree::Worktree, String)> = {
             let st = self.state.lock();
             let id = session_for(&st, session.as_deref(), near)?;
@@ -174,9 +179,10 @@ impl Runner {
                 .into_iter()
                 .filter_map(|p| {
                     let pane = st.panes.get(&p)?;
-                    let (worktree, key, seconds) = {
+                    let (worktree, key, seconds, check) = {
                         let m = pane.meta.lock();
-                        (m.spec.worktree.clone()?, m.spec.key.clone(), m.started.elapsed().as_secs())
+                        let check = checked.then(|| m.check.clone().unwrap_or(crate::protocol::Check::NotYet));
+                        (m.spec.worktree.clone()?, m.spec.key.clone(), m.started.elapsed().as_secs(), check)
                     };
                     let info = view.pane(p)?;
                     let row = crate::protocol::CompareRow {
@@ -192,6 +198,7 @@ impl Runner {
                         added: 0,
                         removed: 0,
                         error: None,
+                        check,
                     };
                     Some((row, worktree, key))
                 })
@@ -226,8 +233,8 @@ impl Runner {
     }
 
     /// `teamster merge`: the pane's branch onto its base in the main checkout (git off the
-    /// state lock and this thread); then, if asked, the other worktree panes of its tab
-    /// closed and their worktrees removed where nothing in them is uncommitted.
+    /// state lock and this thread); then, if asked, the others of its tab cleared
+    /// (`close_others`).
     pub async fn merge(
         self: &Arc<Self>,
         target: &str,
@@ -235,52 +242,82 @@ impl Runner {
         who: Option<(String, String)>,
         close_others: bool,
     ) -> Result<Reply, String> {
-        let (session, id) = crate::places::find_pane(&self.list(), target)?;
-        let (worktree, others) = {
+        let (_, id) = crate::places::find_pane(&self.list(), target)?;
+        let worktree = {
             let st = self.state.lock();
             let pane = st.panes.get(&id).ok_or_else(|| format!("no pane {target}"))?;
-            let worktree = pane.meta.lock().spec.worktree.clone().ok_or_else(|| {
+            let w = pane.meta.lock().spec.worktree.clone();
+            w.ok_or_else(|| {
                 format!("pane {target} has no worktree of its own: nothing to merge (`teamster new NAME --worktree`)")
-            })?;
-            let s = st.sessions.values().find(|s| s.name == session).ok_or("the session ended")?;
+            })?
+        };
+        let _ = self.reload_config();
+        let review = self.config().review;
+        let merged = tokio::task::spawn_blocking(move || match how {
+            worktree::MergeHow::PullRequest => {
+                if !review.pull_requests {
+                    return Err("pull requests are off in this config (`[review] pull_requests = false`); merge here instead, or push by hand".to_string());
+                }
+                let gh = crate::paths::which("gh").ok_or(
+                    "GitHub's `gh` is not installed: install it (and `gh auth login`), or push the branch and open the pull request yourself",
+                )?;
+                worktree.pull_request(&review.remote, &gh)
+            }
+            // Signed by you: as the client said, else as your global git config says.
+            _ => worktree.merge(how, who.or_else(worktree::your_identity)),
+        })
+        .await
+        .map_err(|e| format!("merging failed: {e}"))??;
+        let mut said = vec![merged];
+        if close_others {
+            said.extend(self.clear_others(id).await?);
+        }
+        Ok(Reply::Text { text: said.join("\n") })
+    }
+
+    /// After a merge: the other worktree panes of the pane's tab closed and their
+    /// worktrees removed, where nothing in them is uncommitted (their branches stay).
+    pub async fn close_others(self: &Arc<Self>, target: &str) -> Result<Reply, String> {
+        let (_, id) = crate::places::find_pane(&self.list(), target)?;
+        let said = self.clear_others(id).await?;
+        let text = if said.is_empty() { "no other worktree panes in its tab".to_string() } else { said.join("\n") };
+        Ok(Reply::Text { text })
+    }
+
+    async fn clear_others(self: &Arc<Self>, id: PaneId) -> Result<Vec<String>, String> {
+        let others: Vec<(PaneId, u32, worktree::Worktree)> = {
+            let st = self.state.lock();
+            let session = st.panes.get(&id).map(|p| p.session).ok_or_else(|| format!("pane {id} has gone"))?;
+            let s = st.sessions.get(&session).ok_or("the session ended")?;
             let tab = s.tab_of(id).and_then(|t| s.tabs.get(t)).map(|t| t.layout.panes()).unwrap_or_default();
-            let others: Vec<(PaneId, u32, worktree::Worktree)> = tab
-                .into_iter()
+            tab.into_iter()
                 .filter(|p| *p != id)
                 .filter_map(|p| {
                     st.panes.get(&p).and_then(|o| o.meta.lock().spec.worktree.clone().map(|w| (p, o.session, w)))
                 })
-                .collect();
-            (worktree, others)
+                .collect()
         };
-        let merged = tokio::task::spawn_blocking(move || worktree.merge(how, who))
-            .await
-            .map_err(|e| format!("merging failed: {e}"))??;
-        let mut said = vec![merged];
-        if close_others {
-            for (pane, session, w) in others {
-                let clean = tokio::task::spawn_blocking(move || w.is_clean().map(|c| (c, w)))
-                    .await
-                    .map_err(|e| format!("checking a worktree failed: {e}"))?;
-                match clean {
-                    Ok((true, w)) => {
-                        self.command(
-                            session,
-                            crate::protocol::Command::ClosePane {
-                                pane,
-                                worktree: Some(crate::protocol::WorktreeChoice::Remove),
-                            },
-                        )?;
-                        said.push(format!("closed pane {pane} and removed its worktree (branch {} kept)", w.branch));
-                    }
-                    Ok((false, w)) => {
-                        said.push(format!("kept pane {pane}: its worktree ({}) has uncommitted work", w.path.display()))
-                    }
-                    Err(e) => said.push(format!("kept pane {pane}: {e}")),
+        let mut said = Vec::new();
+        for (pane, session, w) in others {
+            let clean = tokio::task::spawn_blocking(move || w.is_clean().map(|c| (c, w)))
+                .await
+                .map_err(|e| format!("checking a worktree failed: {e}"))?;
+            match clean {
+                Ok((true, w)) => {
+                    let close = crate::protocol::Command::ClosePane {
+                        pane,
+                        worktree: Some(crate::protocol::WorktreeChoice::Remove),
+                    };
+                    self.command(session, close)?;
+                    said.push(format!("closed pane {pane} and removed its worktree (branch {} kept)", w.branch));
                 }
+                Ok((false, w)) => {
+                    said.push(format!("kept pane {pane}: its worktree ({}) has uncommitted work", w.path.display()))
+                }
+                Err(e) => said.push(format!("kept pane {pane}: {e}")),
             }
         }
-        Ok(Reply::Text { text: said.join("\n") })
+        Ok(said)
     }
 
     /// `teamster diff`: a worktree pane's branch against its base (git off this thread).

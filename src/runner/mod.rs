@@ -8,6 +8,7 @@
 
 mod agents;
 mod approvals;
+mod check;
 mod client;
 mod commands;
 mod config_watch;
@@ -400,6 +401,7 @@ impl Runner {
                 match event {
                     pane::PaneEvent::Screen(pane, events) => runner.pane_events(pane, events),
                     pane::PaneEvent::Exited(pane, status) => runner.pane_exited(pane, status),
+                    pane::PaneEvent::Settled(pane) => runner.run_check(pane),
                 }
             }
         });

@@ -59,6 +59,12 @@ pub struct PaneMeta {
     /// Whether the agent runs in teamster's sandbox, and what it lets the agent do.
     pub sandboxed: bool,
     pub sandbox_plan: Option<std::sync::Arc<crate::sandbox::Plan>>,
+    /// The project's check on its worktree (`[review] check`), and whether it is to run
+    /// again when the running one ends (the agent finished another turn meanwhile).
+    pub check: Option<crate::protocol::Check>,
+    pub check_again: bool,
+    /// It worked (a turn, or took a task) since it was last idle: its check is due.
+    pub worked: bool,
     /// teamster holds each of its tool calls (its equivalent of a mode of the agent's own).
     pub holds_calls: bool,
     /// Codex's `/permissions` choices on screen already seen, and where teamster is in
@@ -329,6 +335,8 @@ impl Pane {
 pub enum PaneEvent {
     Screen(PaneId, Vec<ScreenEvent>),
     Exited(PaneId, Option<std::process::ExitStatus>),
+    /// Its agent finished a turn (it went idle after working): its check is due.
+    Settled(PaneId),
 }
 
 /// Where pane tasks send their `PaneEvent`s.

@@ -293,7 +293,15 @@ fn seen_within(list: &[(String, u64)], what: &str, now: u64, secs: u64) -> bool 
 /// Sends the helper its plan, then serves the proxy listener it hands back and answers its
 /// seccomp questions until every process in the sandbox is gone (then the listener goes
 /// too). Runs on a thread of its own; `rt` runs the proxy.
-fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan: Plan, rt: tokio::runtime::Handle) {
+fn watch(
+    runner: Weak<Runner>,
+    pane: u32,
+    token: String,
+    ours: UnixStream,
+    plan: Plan,
+    rt: tokio::runtime::Handle,
+    watched: Watched,
+) {
     use std::io::Write;
     let _ = ours.set_read_timeout(Some(std::time::Duration::from_secs(30)));
     let sent = serde_json::to_string(&plan).map(|p| (&ours).write_all(format!("{p}\n").as_bytes()));
@@ -309,9 +317,11 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
         {
             let origin = crate::meter::proxy::Origin::Sandbox { token };
             let task = rt.spawn(crate::meter::proxy::serve(l, r.clone(), origin, r.upstream.clone()));
-            // The pane's end stops it; a pane that already ended cannot.
+            // The pane's end stops it; a pane that already ended cannot. A check's ends
+            // with the check (below).
             match r.state.lock().panes.get(&pane) {
-                Some(p) => p.meta.lock().proxy_task = Some(task.abort_handle()),
+                Some(p) if watched == Watched::Pane => p.meta.lock().proxy_task = Some(task.abort_handle()),
+                Some(_) => {}
                 None => task.abort(),
             }
             listener = Some(task);
@@ -345,14 +355,22 @@ fn watch(runner: Weak<Runner>, pane: u32, token: String, ours: UnixStream, plan:
     }
 }
 
-/// Starts watching a pane's sandbox.
-pub fn start_watch(runner: &Arc<Runner>, pane: u32, token: String, prepared: Prepared) {
+/// What a watched sandbox holds: a pane's agent, or the check run on its work (whose
+/// proxy ends with it and is not the pane's).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    Pane,
+    Check,
+}
+
+/// Starts watching a pane's sandbox (the helper was started with `theirs`).
+pub fn start_watch(runner: &Arc<Runner>, pane: u32, token: String, prepared: Prepared, watched: Watched) {
     let Prepared { plan, ours, theirs, .. } = prepared;
     drop(theirs);
     let (weak, rt) = (Arc::downgrade(runner), tokio::runtime::Handle::current());
     let spawned = std::thread::Builder::new()
         .name(format!("sandbox-{pane}"))
-        .spawn(move || watch(weak, pane, token, ours, plan, rt));
+        .spawn(move || watch(weak, pane, token, ours, plan, rt, watched));
     if let Err(e) = spawned {
         super::log(&format!("cannot watch the sandbox of pane {pane}: {e}"));
     }

@@ -353,6 +353,9 @@ impl Runner {
             secrets,
             sandboxed,
             sandbox_plan: sandbox.as_ref().map(|s| std::sync::Arc::new(s.plan.clone())),
+            check: None,
+            check_again: false,
+            worked: false,
             holds_calls,
             codex_choices: (0, None),
             refused: 0,
@@ -377,7 +380,7 @@ impl Runner {
             st.proxy_tokens.insert(token.clone(), id);
         }
         if let Some(prepared) = sandbox {
-            sandbox::start_watch(self, id, token, prepared);
+            sandbox::start_watch(self, id, token, prepared, sandbox::Watched::Pane);
         }
         if let Some(kind) = agent {
             tokio::spawn(pane::watch_screen(Arc::downgrade(self), Arc::downgrade(&pane), kind));

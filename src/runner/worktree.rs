@@ -94,6 +94,21 @@ fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
 }
 
+/// Your git identity (name, email) from your global git config: who a merge is signed
+/// by. Asked of your config alone, never a repository's, which an agent could have written.
+pub fn your_identity() -> Option<(String, String)> {
+    let ask = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--global", "--get", key])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    ask("user.name").zip(ask("user.email"))
+}
+
 /// Where worktrees go (`[worktree] dir`) for the repository `repo`: `{repo}` is its name,
 /// `~` your home, and a relative directory is taken from the repository.
 pub fn root_for(repo: &Path, dir: &str) -> PathBuf {
@@ -294,16 +309,7 @@ impl Worktree {
     /// nothing uncommitted either (it is not merged). A conflict is shown (the files) and
     /// undone, never resolved. `who` signs a squash or merge commit (name, email).
     pub fn merge(&self, how: MergeHow, who: Option<(String, String)>) -> Result<String, String> {
-        let base = self.base_branch.clone().ok_or_else(|| {
-            format!("the worktree of {} has no base branch recorded; merge it by hand with git", self.branch)
-        })?;
-        if !self.is_clean()? {
-            return Err(format!(
-                "{} has uncommitted work in its worktree ({}); commit it there first (only commits are merged)",
-                self.branch,
-                self.path.display()
-            ));
-        }
+        let base = self.leaving("merged")?;
         let on = git(&self.repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).unwrap_or_default();
         if on != base {
             return Err(format!(
@@ -324,21 +330,14 @@ impl Worktree {
         }
         let (name, email) = who.unwrap_or_else(|| ("teamster".into(), "teamster@localhost".into()));
         let sign = ["-c".to_string(), format!("user.name={name}"), "-c".into(), format!("user.email={email}")];
-        let message = format!(
-            "Merge {} ({})",
-            self.branch,
-            match how {
-                MergeHow::FastForward => "fast-forward",
-                MergeHow::Squash => "squashed",
-                MergeHow::MergeCommit => "merge commit",
-            }
-        );
+        let message = format!("Merge {} ({})", self.branch, how.words());
         let args: Vec<String> = match how {
             MergeHow::FastForward => vec!["merge".into(), "--ff-only".into(), self.branch.clone()],
             MergeHow::Squash => vec!["merge".into(), "--squash".into(), self.branch.clone()],
             MergeHow::MergeCommit => {
                 vec!["merge".into(), "--no-ff".into(), "-m".into(), message.clone(), self.branch.clone()]
             }
+            MergeHow::PullRequest => return Err("a pull request is not merged here (`pull_request`)".into()),
         };
         let repo = ["-C".to_string(), self.repo.to_string_lossy().into_owned()];
         let run = |args: &[String]| {
@@ -367,15 +366,61 @@ impl Worktree {
             run(&["commit".into(), "-q".into(), "-m".into(), message])?;
         }
         let head = git(&self.repo, &["rev-parse", "--short", "HEAD"])?;
-        Ok(format!(
-            "merged {} into {base} ({}): {base} is at {head}",
-            self.branch,
-            match how {
-                MergeHow::FastForward => "fast-forward",
-                MergeHow::Squash => "squashed into one commit",
-                MergeHow::MergeCommit => "merge commit",
+        Ok(format!("merged {} into {base} ({}): {base} is at {head}", self.branch, how.words()))
+    }
+
+    /// The base branch the work goes to, once nothing in the worktree is uncommitted (only
+    /// commits are `done`: merged, pushed).
+    fn leaving(&self, done: &str) -> Result<String, String> {
+        let base = self.base_branch.clone().ok_or_else(|| {
+            format!("the worktree of {} has no base branch recorded; do it by hand with git", self.branch)
+        })?;
+        if !self.is_clean()? {
+            return Err(format!(
+                "{} has uncommitted work in its worktree ({}); commit it there first (only commits are {done})",
+                self.branch,
+                self.path.display()
+            ));
+        }
+        Ok(base)
+    }
+
+    /// Pushes the branch to `remote` and opens a pull request against its base with `gh`;
+    /// answers with what gh printed (the request's address). The worktree must have
+    /// nothing uncommitted and the branch commits its base lacks. Git pushes from the main
+    /// checkout with your own git config (your credentials), which agents cannot write;
+    /// the repository's hooks are not run.
+    pub fn pull_request(&self, remote: &str, gh: &Path) -> Result<String, String> {
+        let base = self.leaving("pushed")?;
+        let ahead = git(&self.repo, &["rev-list", "--count", &format!("{base}..{}", self.branch)])?;
+        if ahead == "0" {
+            return Err(format!("{} has no commits that {base} lacks: nothing to propose", self.branch));
+        }
+        let run = |program: &Path, args: &[&str]| -> Result<String, String> {
+            let out = Command::new(program)
+                .args(args)
+                .current_dir(&self.repo)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .env("GH_PROMPT_DISABLED", "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+            let said = |b: &[u8]| crate::text::visible_lines(String::from_utf8_lossy(b).trim()).into_owned();
+            match out.status.success() {
+                true => Ok(said(&out.stdout)),
+                false => Err(format!("{} {} failed: {}", program.display(), args.join(" "), said(&out.stderr))),
             }
-        ))
+        };
+        let repo = self.repo.to_string_lossy();
+        run(
+            Path::new("git"),
+            &["-c", "core.hooksPath=/dev/null", "-C", &repo, "push", "--set-upstream", remote, &self.branch],
+        )?;
+        let title = format!("{} (from teamster)", self.branch);
+        let body = format!("The work of the agent on branch `{}`, proposed for `{base}` from teamster.", self.branch);
+        let made =
+            run(gh, &["pr", "create", "--base", &base, "--head", &self.branch, "--title", &title, "--body", &body])?;
+        Ok(format!("pushed {} to {remote} and opened a pull request against {base}: {made}", self.branch))
     }
 
     /// The branch's work against its base as a unified diff: what is committed and what is

@@ -95,6 +95,10 @@ enum Pending {
     HandedOff(String),
     /// A race started from the picker.
     Race,
+    /// A pane's branch merged: then the others may be cleared.
+    Merged(PaneId),
+    /// A reply whose text is said as it is.
+    Said,
 }
 
 pub struct App {

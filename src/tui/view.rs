@@ -420,24 +420,7 @@ fn title_spans(app: &App, pane: PaneId, info: Option<&PaneInfo>, focused: bool, 
     spans
 }
 
-/// `s` cut to `width` columns, with `…` where it was cut.
-pub(crate) fn truncate(s: &str, width: usize) -> String {
-    if s.width() <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
+pub(crate) use crate::text::truncate;
 
 fn draw_pane(app: &App, buf: &mut Buffer, pane: PaneId, rect: crate::layout::Rect, focused: bool) {
     let info = app.session.as_ref().and_then(|s| s.pane(pane));

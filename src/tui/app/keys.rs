@@ -108,6 +108,20 @@ impl App {
             Intent::Submit(kind, input) => self.submit_prompt(kind, input),
             Intent::Chosen(purpose, entry) => self.switched(purpose, entry),
             Intent::Review(pane) => self.open_review(pane),
+            Intent::AskMerge { pane, branch } => {
+                let question = format!(
+                    "merge {branch} into its base? enter: fast-forward  s: squash  c: merge commit  p: pull request  esc: not now"
+                );
+                self.overlay = Some(Overlay::confirm(ConfirmKind::Merge(pane), question));
+            }
+            Intent::Merge(pane, how) => {
+                self.say("merging…");
+                let make = |id| ClientMsg::Merge { id, target: pane.to_string(), how, who: None, close_others: false };
+                self.request(Pending::Merged(pane), make);
+            }
+            Intent::CloseOthers(pane) => {
+                self.request(Pending::Said, |id| ClientMsg::CloseOthers { id, target: pane.to_string() });
+            }
             Intent::Race(agents) => self.overlay = Some(Overlay::prompt(PromptKind::RaceTask(agents), String::new())),
             Intent::SendReview { pane, text } => {
                 let place = self.place_of(pane);

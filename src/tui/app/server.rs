@@ -174,6 +174,14 @@ impl App {
             }
             (Pending::HandedOff(place), Reply::Text { .. }) => self.say(format!("sent to {place}; its agent took it")),
             (Pending::HandedOff(_), Reply::NotSent { message, .. }) => self.error(message),
+            (Pending::Merged(pane), Reply::Text { text }) => {
+                let said = text.lines().next().unwrap_or("merged").to_string();
+                let question = format!(
+                    "close the tab's other worktree panes and remove their worktrees (uncommitted work is kept)? enter closes them · {said}"
+                );
+                self.overlay = Some(Overlay::confirm(ConfirmKind::CloseOthers(pane), question));
+            }
+            (Pending::Said, Reply::Text { text }) => self.say(text.lines().collect::<Vec<_>>().join("; ")),
             (Pending::Race, Reply::Raced { racers, .. }) => {
                 let missed: Vec<String> = racers
                     .iter()

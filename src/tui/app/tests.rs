@@ -894,11 +894,16 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
         added,
         removed: 0,
         error: None,
+        check: Some(match agent {
+            "claude" => crate::protocol::Check::Passed { seconds: 12 },
+            _ => crate::protocol::Check::Failed { code: Some(101), seconds: 30, last: "1 test failed".into() },
+        }),
     };
     let rows = vec![row(1, "work:1.1", "claude", 3), row(2, "work:1.2", "codex", 40)];
     app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Compare { rows }) }));
     let screen = draw_at(&app, 140, ROWS);
     assert!(screen.contains("teamster/codex-1") && screen.contains("+40"), "{screen}");
+    assert!(screen.contains("passed 12s") && screen.contains("failed (101)"), "the check's column: {screen}");
     assert!(screen.contains("1.2k") && screen.contains("1m"), "tokens and time: {screen}");
     // By place first (claude's), then agent, state, time, spend, tokens, files, added:
     // codex has added most.
@@ -925,6 +930,60 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
         result: Err("no pane of this tab has a worktree of its own".into()),
     }));
     assert!(draw(&app).contains("no pane of this tab has a worktree"), "{}", draw(&app));
+}
+
+/// `m` in the compare view merges the chosen branch (Enter: fast-forward; p: a pull
+/// request), then offers to clear the others.
+#[test]
+fn the_compare_view_merges_the_chosen_branch_and_offers_to_clear_the_others() {
+    let mut app = app_with("default");
+    app.update(key("ctrl-\\"));
+    app.update(key("C"));
+    let id = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::Compare { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("asked");
+    let row = |pane: u32, agent: &str| crate::protocol::CompareRow {
+        pane,
+        place: format!("work:1.{pane}"),
+        agent: agent.into(),
+        state: "idle".into(),
+        branch: format!("teamster/{agent}-1"),
+        spend: 0.0,
+        tokens: 0,
+        seconds: 1,
+        files: 1,
+        added: 1,
+        removed: 0,
+        error: None,
+        check: None,
+    };
+    let rows = vec![row(1, "claude"), row(2, "codex")];
+    app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Compare { rows }) }));
+    assert!(draw_at(&app, 140, ROWS).contains("m merge"));
+    app.update(key("j"));
+    app.update(key("m"));
+    let status = draw(&app).lines().last().expect("status").to_string();
+    assert!(status.contains("merge teamster/codex-1 into its base?"), "{status}");
+    assert!(sent(&mut app).is_empty(), "nothing merged before the answer");
+    app.update(key("p"));
+    let msgs = sent(&mut app);
+    let [ClientMsg::Merge { id, target, how: crate::protocol::MergeHow::PullRequest, close_others: false, .. }] =
+        msgs.as_slice()
+    else {
+        panic!("{msgs:?}")
+    };
+    assert_eq!(target, "2");
+    let text = "pushed teamster/codex-1 to origin and opened a pull request against main: https://example/pr/1";
+    app.update(Event::Server(ServerMsg::Reply { id: *id, result: Ok(Reply::Text { text: text.into() }) }));
+    let status = draw(&app).lines().last().expect("status").to_string();
+    assert!(status.contains("close the tab's other worktree panes"), "{status}");
+    app.update(key("enter"));
+    let msgs = sent(&mut app);
+    assert!(matches!(msgs.as_slice(), [ClientMsg::CloseOthers { target, .. }] if target == "2"), "{msgs:?}");
 }
 
 /// The review (prefix D, or `d` in the compare view): the pane's diff against its base,

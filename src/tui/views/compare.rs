@@ -1,12 +1,12 @@
 //! A race's agents side by side (`teamster compare` in the TUI): each worktree pane of the
 //! tab with its state, spend, files changed and lines added and removed against its base.
-//! `s` sorts by the next column, j/k choose, `d` reviews the chosen one's branch, Enter
-//! goes to it.
+//! `s` sorts by the next column, j/k choose, `d` reviews the chosen one's branch, `m` merges
+//! it into its base (then offers to clear the others), Enter goes to it.
 
 use super::{Intent, Reaction, View, cancels};
 use crate::input::{Key, KeyCode};
 use crate::protocol::{Command, CompareBy, CompareRow};
-use crate::text::{dollars, visible};
+use crate::text::visible;
 use crate::tui::app::App;
 use crate::tui::view::{centered, overlay_block, theme, truncate};
 use ratatui::buffer::Buffer;
@@ -66,6 +66,10 @@ impl View for Compare {
                 Some(row) => Reaction::CloseAnd(Intent::Review(row.pane)),
                 None => Reaction::Stay,
             },
+            KeyCode::Char('m') => match self.shown().get(self.selected) {
+                Some(row) => Reaction::CloseAnd(Intent::AskMerge { pane: row.pane, branch: row.branch.clone() }),
+                None => Reaction::Stay,
+            },
             KeyCode::Enter => match self.shown().get(self.selected) {
                 Some(row) => Reaction::CloseAnd(Intent::Command(Command::Focus { pane: row.pane })),
                 None => Reaction::Close,
@@ -78,15 +82,12 @@ impl View for Compare {
         let rows = self.shown();
         let box_area = centered(area, 132, rows.len().max(1) as u16 + 5);
         Clear.render(box_area, buf);
-        let keys = format!(" s sort (by {})  d review  enter go there  esc closes ", self.sort.name());
+        let keys = format!(" s sort (by {})  d review  m merge  enter go there  esc closes ", self.sort.name());
         let block = overlay_block(app, " compare ", "").title_bottom(keys).style(theme(app, "overlay"));
         let inner = block.inner(box_area);
         block.render(box_area, buf);
         let width = inner.width as usize;
-        let header = format!(
-            " {:<14} {:<10} {:<18} {:>6} {:>8} {:>7} {:>6} {:>7} {:>8}  branch",
-            "pane", "agent", "state", "time", "spend", "tokens", "files", "added", "removed"
-        );
+        let header = format!(" {}", CompareRow::HEADER);
         buf.set_string(inner.x, inner.y, truncate(&header, width), theme(app, "overlay_border"));
         let message = match &self.rows {
             None => Some("reading the worktrees…".to_string()),
@@ -99,20 +100,7 @@ impl View for Compare {
             return;
         }
         for (n, r) in rows.iter().enumerate().take(inner.height.saturating_sub(1) as usize) {
-            let changes = match &r.error {
-                Some(_) => format!("{:>6} {:>7} {:>8}", "?", "?", "?"),
-                None => format!("{:>6} {:>7} {:>8}", r.files, format!("+{}", r.added), format!("-{}", r.removed)),
-            };
-            let line = format!(
-                " {:<14} {:<10} {:<18} {:>6} {:>8} {:>7} {changes}  {}",
-                visible(&r.place),
-                truncate(&visible(&r.agent), 10),
-                truncate(&visible(&r.state), 18),
-                crate::text::duration(r.seconds),
-                dollars(r.spend),
-                crate::text::tokens(r.tokens),
-                visible(&r.branch)
-            );
+            let line = format!(" {}", r.line());
             let style = if n == self.selected { theme(app, "overlay_selected") } else { theme(app, "overlay") };
             let y = inner.y + 1 + n as u16;
             buf.set_style(Rect::new(inner.x, y, inner.width, 1), style);

@@ -21,6 +21,10 @@ pub enum ConfirmKind {
     AlwaysAllow(u64),
     /// A program asked to set the clipboard to this text (`clipboard = "ask"`).
     Clipboard(String),
+    /// Merge a worktree pane's branch into its base: how.
+    Merge(PaneId),
+    /// Merged: clear the tab's other worktree panes?
+    CloseOthers(PaneId),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +65,27 @@ impl View for Confirm {
             }
             ConfirmKind::CloseTab if key.code == KeyCode::Enter => command(Command::CloseTab),
             ConfirmKind::ClosePane(_) | ConfirmKind::CloseTab => Reaction::Close,
+            // Merging is asked with Enter too (a fast-forward, the usual); s, c and p choose
+            // a squash, a merge commit or a pull request instead.
+            ConfirmKind::Merge(pane) => {
+                use crate::protocol::MergeHow;
+                let how = match key.code {
+                    KeyCode::Enter => Some(MergeHow::FastForward),
+                    KeyCode::Char('s') => Some(MergeHow::Squash),
+                    KeyCode::Char('c') => Some(MergeHow::MergeCommit),
+                    KeyCode::Char('p') => Some(MergeHow::PullRequest),
+                    _ => None,
+                };
+                match how {
+                    Some(how) => Reaction::CloseAnd(Intent::Merge(*pane, how)),
+                    None if cancels(key) => Reaction::Close,
+                    None => Reaction::Stay,
+                }
+            }
+            ConfirmKind::CloseOthers(pane) if key.code == KeyCode::Enter => {
+                Reaction::CloseAnd(Intent::CloseOthers(*pane))
+            }
+            ConfirmKind::CloseOthers(_) => Reaction::Close,
             ConfirmKind::Clipboard(text) => match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
                     Reaction::CloseAnd(Intent::Copy { text: text.clone(), said: "" })

@@ -88,6 +88,15 @@ pub enum Intent {
     Review(PaneId),
     /// Ask for a task, then race these agents on it.
     Race(Vec<String>),
+    /// Ask whether to merge this pane's branch, and how.
+    AskMerge {
+        pane: PaneId,
+        branch: String,
+    },
+    /// Merge this pane's branch into its base.
+    Merge(PaneId, crate::protocol::MergeHow),
+    /// Close the other worktree panes of this pane's tab, removing clean worktrees.
+    CloseOthers(PaneId),
     /// Send review comments to this pane's agent, as this prompt.
     SendReview {
         pane: PaneId,

@@ -145,7 +145,7 @@ impl Switcher {
             styles.normal,
         );
         let keys = match self.purpose {
-            Purpose::Jump => " type to filter  ↑↓ choose  enter go there  esc close ",
+            Purpose::Jump => " type to filter  ↑↓ choose  enter go there  ctrl-d review its branch  esc close ",
             Purpose::SendTo { .. } => " type to filter  ↑↓ choose  enter send it there  esc cancel ",
         };
         let bottom = area.y + area.height.saturating_sub(1);
@@ -254,6 +254,14 @@ impl View for Switcher {
             KeyCode::Enter => {
                 return match self.panes(pending).into_iter().nth(self.selected) {
                     Some(e) => Reaction::CloseAnd(Intent::Chosen(self.purpose.clone(), e)),
+                    None => Reaction::Stay,
+                };
+            }
+            // A worktree pane's branch, reviewed from here (a pane without one: nothing).
+            _ if ctrl('d') && self.purpose == Purpose::Jump => {
+                let chosen = self.panes(pending).into_iter().nth(self.selected);
+                return match chosen.filter(|e| e.branch.is_some()) {
+                    Some(e) => Reaction::CloseAnd(Intent::Review(e.pane)),
                     None => Reaction::Stay,
                 };
             }
