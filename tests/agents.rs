@@ -753,3 +753,99 @@ fn the_web_pages_line_box_submits_a_prompt_to_claude_code() {
         browser.quit().await;
     });
 }
+
+/// Best of N with the real CLIs: Claude Code, Codex and Gemini CLI raced on one task
+/// against the mock, which has each run a command that writes and commits its own
+/// result (its worktree's name), once the worktree's setup file is there. Their branches
+/// differ and compare counts them; a review comment reaches the agent it is for; the
+/// chosen branch merges onto the base; the others' worktrees go and their branches stay.
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_race_of_real_agents_is_compared_reviewed_and_merged() {
+    let env = agent_env();
+    let work = env.dir.join("work");
+    support::repo(&work);
+    // The setup's file is ignored, so a worktree with nothing else is clean.
+    std::fs::write(work.join(".gitignore"), "setup-ran.txt\n").expect("ignore");
+    git(&work, &["add", ".gitignore"]);
+    git(&work, &["commit", "-qm", "the base"]);
+    // No command substitution: Gemini CLI refuses to run one.
+    let command = "test -f setup-ran.txt && basename \"$PWD\" > result.txt && git -c core.fsmonitor=false add result.txt && git -c core.fsmonitor=false -c user.name=agent -c user.email=a@a commit -qm result-committed";
+    let mock = MockLlm::start(command);
+    let mut config = toml::Table::new();
+    let kinds = ["claude", "codex", "gemini"];
+    for kind in kinds {
+        let prepared: toml::Table = toml::from_str(&agents::prepare(&env, kind, &mock)).expect("TOML");
+        for (key, value) in prepared {
+            match (config.get_mut(&key), value) {
+                (Some(toml::Value::Table(mine)), toml::Value::Table(theirs)) => mine.extend(theirs),
+                (_, value) => {
+                    config.insert(key, value);
+                }
+            }
+        }
+    }
+    let setup = "[worktree]\nsetup = [\"echo ready > setup-ran.txt\"]\n";
+    env.write_config(&format!("{setup}{}", toml::to_string(&config).expect("TOML")));
+    env.ok(&["-d", "-s", "best"]);
+    let out = env.run(&["race", &format!("{TRIGGER}: write your result"), "--agents", "claude,codex,gemini", "--json"]);
+    let raced: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    if !out.status.success() {
+        let screens: Vec<String> = (1..=3).map(|n| env.ok(&["capture", &format!("best:2.{n}")])).collect();
+        panic!("the race did not start: {raced:#}\n{}", screens.join("\n----\n"));
+    }
+    let branches: Vec<String> = raced["panes"]
+        .as_array()
+        .expect("panes")
+        .iter()
+        .map(|p| p["branch"].as_str().expect("branch").to_string())
+        .collect();
+    assert_eq!(branches.len(), 3, "{raced}");
+    // Each agent's own dialog for the command is answered from teamster's queue.
+    let committed = |branch: &str| git(&work, &["log", "-1", "--format=%s", branch]) == "result-committed";
+    let deadline = std::time::Instant::now() + AGENT_DEADLINE;
+    loop {
+        let out = env.run(&["approvals", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        for p in v["pending"].as_array().into_iter().flatten() {
+            env.run(&["approve", &p["id"].to_string()]);
+        }
+        if branches.iter().all(|b| committed(b)) {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let screens: Vec<String> = (1..=3).map(|n| env.ok(&["capture", &format!("best:2.{n}")])).collect();
+            let done: Vec<bool> = branches.iter().map(|b| committed(b)).collect();
+            panic!("not every agent committed ({done:?}):\n{}", screens.join("\n----\n"));
+        }
+        // Another process's work has no event to wait on here: look again shortly.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Three branches, three different results, each counted.
+    let results: Vec<String> = branches.iter().map(|b| git(&work, &["show", &format!("{b}:result.txt")])).collect();
+    let mut distinct = results.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "{results:?}");
+    let compared: Value = serde_json::from_str(&env.ok(&["compare", "-t", "best", "--json"])).expect("JSON");
+    for row in compared["panes"].as_array().expect("rows") {
+        assert_eq!((row["files"].as_u64(), row["added"].as_u64()), (Some(1), Some(1)), "{row}");
+    }
+    // A review comment on claude's branch reaches claude, and only claude.
+    let places: Vec<String> =
+        raced["panes"].as_array().expect("panes").iter().map(|p| p["place"].as_str().expect("place").into()).collect();
+    env.ok(&["wait", &places[0], "--for", "waiting"]);
+    env.ok(&["review", &places[0], "-m", "result.txt:1: MARK-REVIEW say why"]);
+    let asked = mock.wait_request("the review prompt", |r| r.is_turn() && r.text.contains("MARK-REVIEW"));
+    assert_eq!(asked.route(), "/v1/messages", "the comment went to another agent than claude");
+    // Claude's branch is merged; the others cleared, their branches kept.
+    env.ok(&["wait", &places[0], "--for", "waiting"]);
+    let merged = env.ok(&["merge", &places[0], "--close-others"]);
+    assert!(merged.contains(&format!("merged {} into main", branches[0])), "{merged}");
+    assert_eq!(std::fs::read_to_string(work.join("result.txt")).expect("merged"), results[0].clone() + "\n");
+    for branch in &branches[1..] {
+        let dir = env.dir.join("work.worktrees").join(branch.replace('/', "-"));
+        wait_until("the others' worktrees to go", || !dir.exists());
+        assert!(committed(branch), "{branch} was kept");
+    }
+}

@@ -197,12 +197,50 @@ impl Pane {
             let m = self.meta.lock();
             (m.agent, m.turns)
         };
-        if !events.is_empty() {
+        // What of a one-line text the screen must show before Enter: an agent still
+        // starting (its input box not up yet) drops what is typed, and a person would type
+        // it again. Longer text may show folded (`[Pasted text]`): its screen changing is
+        // all there is to wait for.
+        let probe: Option<String> = match events {
+            [InputEvent::Raw(bytes)] if !bytes.contains(&b'\n') => {
+                let text = String::from_utf8_lossy(bytes);
+                let words: String = text.trim().chars().take(24).collect();
+                (words.chars().count() >= 4).then_some(words)
+            }
+            _ => None,
+        };
+        // An agent with a UI of its own reads keys in raw mode once its input is up; until
+        // then the terminal is still cooked (it echoes, and what is typed is lost when the
+        // agent takes the terminal over), whatever its hooks have said.
+        if agent.is_some_and(|k| k != AgentKind::Command) {
+            let up = Instant::now() + Duration::from_secs(30);
+            while !self.reads_keys() && Instant::now() < up {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let mut typings = 0;
+        while !events.is_empty() && typings < 3 {
+            typings += 1;
             let before = self.screen.lock().generation();
             self.type_events(events);
-            let shown = Instant::now() + Duration::from_secs(1);
-            while self.screen.lock().generation() == before && Instant::now() < shown {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            let Some(probe) = &probe else {
+                let shown = Instant::now() + Duration::from_secs(1);
+                while self.screen.lock().generation() == before && Instant::now() < shown {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                break;
+            };
+            let shown = Instant::now() + Duration::from_secs(3);
+            // As the screen shows it, wrapped and indented as the agent draws its input:
+            // compared without white space.
+            let bare = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+            let probe = bare(probe);
+            let on_screen = || bare(&self.screen.lock().visible_text().concat()).contains(probe.as_str());
+            while !on_screen() && Instant::now() < shown {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if on_screen() {
+                break;
             }
         }
         self.type_events(&enter);
@@ -229,7 +267,7 @@ impl Pane {
             if at >= deadline {
                 return Submitted::NotTaken(now);
             }
-            if hooks && enters < 3 && at >= again && now == AgentState::WaitingForInput {
+            if hooks && enters < 3 && at >= again && matches!(now, AgentState::WaitingForInput | AgentState::Idle) {
                 self.type_events(&enter);
                 enters += 1;
                 again = at + Duration::from_secs(2);
@@ -241,6 +279,24 @@ impl Pane {
                 return Submitted::SessionEnded;
             }
         }
+    }
+
+    /// Whether its program is ready for what is typed: it reads keys (raw mode), or it
+    /// reads lines and waits at a prompt it printed (the cursor after it on its line, the
+    /// screen still a moment). A program still loading has neither.
+    fn reads_keys(&self) -> bool {
+        if !self.cooked() {
+            return true;
+        }
+        let at_prompt = self.screen.lock().cursor_position().0 > 0;
+        at_prompt && self.meta.lock().last_output.elapsed() >= Duration::from_millis(300)
+    }
+
+    /// Whether the terminal is in canonical (cooked) mode: its program reads lines, not keys.
+    fn cooked(&self) -> bool {
+        nix::sys::termios::tcgetattr(self.master.get_ref())
+            .map(|t| t.local_flags.contains(nix::sys::termios::LocalFlags::ICANON))
+            .unwrap_or(false)
     }
 
     /// Types what a teammate sent, in order with what they sent before. A line (text, then
@@ -543,7 +599,15 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
     let mut asked: Option<String> = None;
     loop {
         let Some(p) = pane.upgrade() else { return };
-        p.output.notified().await;
+        // An agent starting is looked at again now and then even without output: it is up
+        // once it reads keys, which it may start doing after its last drawing.
+        let starting = kind != AgentKind::Command && p.meta.lock().agent_state == AgentState::Starting;
+        match starting {
+            true => {
+                let _ = tokio::time::timeout(Duration::from_millis(250), p.output.notified()).await;
+            }
+            false => p.output.notified().await,
+        }
         if !p.is_running() {
             return;
         }
@@ -592,9 +656,12 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
             r.keep_codex_in_full_access(&p, &lines);
         }
         let now = crate::agents::screen_state(kind, &lines);
+
         // Not every agent says when it is up (Codex's first hook comes with the first
         // prompt): its screen settling says so.
-        if now.is_none() && p.meta.lock().agent_state == AgentState::Starting {
+        // Up means reading keys (raw mode): a screen that settled while the terminal is
+        // still cooked is the agent loading.
+        if now.is_none() && p.meta.lock().agent_state == AgentState::Starting && !p.cooked() {
             r.set_agent_state(p.id, AgentState::Idle);
         }
         if now != shown {
