@@ -51,16 +51,7 @@ fn opencode() {
 fn a_script_drives_two_real_agents_through_the_cli() {
     let env = agent_env();
     let mock = MockLlm::start("touch held-by-policy");
-    let mut config: toml::Table = toml::from_str(&agents::prepare(&env, "claude", &mock)).expect("TOML");
-    let codex: toml::Table = toml::from_str(&agents::prepare(&env, "codex", &mock)).expect("TOML");
-    for (key, value) in codex {
-        match (config.get_mut(&key), value) {
-            (Some(toml::Value::Table(mine)), toml::Value::Table(theirs)) => mine.extend(theirs),
-            (_, value) => {
-                config.insert(key, value);
-            }
-        }
-    }
+    let config = prepared_together(&env, &mock, &["claude", "codex"]);
     let policy = "[[policy]]\nname = \"ask before it\"\non = \"tool_call\"\ncommand = 'held-by-policy'\nverdict = \"ask\"\nreason = \"a script must not answer this\"\n";
     env.write_config(&format!("{policy}\n{}", toml::to_string(&config).expect("TOML")));
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drive-agents.sh");
@@ -254,6 +245,24 @@ fn own_dialog(kind: &str, ui: &str, dialog: &str, pane_keys: &[u8], pane_approve
         })
         .collect();
     assert_eq!(asked.len(), 1, "more than one question for d4: {asked:#?}");
+}
+
+/// The config entries of several agents at once, against one mock: each one's `[agents]`
+/// and `[providers]` tables merged.
+fn prepared_together(env: &Env, mock: &MockLlm, kinds: &[&str]) -> toml::Table {
+    let mut config = toml::Table::new();
+    for kind in kinds {
+        let prepared: toml::Table = toml::from_str(&agents::prepare(env, kind, mock)).expect("TOML");
+        for (key, value) in prepared {
+            match (config.get_mut(&key), value) {
+                (Some(toml::Value::Table(mine)), toml::Value::Table(theirs)) => mine.extend(theirs),
+                (_, value) => {
+                    config.insert(key, value);
+                }
+            }
+        }
+    }
+    config
 }
 
 /// An isolated test world for a real agent CLI, waiting as long as agents take.
@@ -772,19 +781,7 @@ fn a_race_of_real_agents_is_compared_reviewed_and_merged() {
     // No command substitution: Gemini CLI refuses to run one.
     let command = "test -f setup-ran.txt && basename \"$PWD\" > result.txt && git -c core.fsmonitor=false add result.txt && git -c core.fsmonitor=false -c user.name=agent -c user.email=a@a commit -qm result-committed";
     let mock = MockLlm::start(command);
-    let mut config = toml::Table::new();
-    let kinds = ["claude", "codex", "gemini"];
-    for kind in kinds {
-        let prepared: toml::Table = toml::from_str(&agents::prepare(&env, kind, &mock)).expect("TOML");
-        for (key, value) in prepared {
-            match (config.get_mut(&key), value) {
-                (Some(toml::Value::Table(mine)), toml::Value::Table(theirs)) => mine.extend(theirs),
-                (_, value) => {
-                    config.insert(key, value);
-                }
-            }
-        }
-    }
+    let config = prepared_together(&env, &mock, &["claude", "codex", "gemini"]);
     let setup = "[worktree]\nsetup = [\"echo ready > setup-ran.txt\"]\n";
     env.write_config(&format!("{setup}{}", toml::to_string(&config).expect("TOML")));
     env.ok(&["-d", "-s", "best"]);
@@ -801,6 +798,7 @@ fn a_race_of_real_agents_is_compared_reviewed_and_merged() {
         .map(|p| p["branch"].as_str().expect("branch").to_string())
         .collect();
     assert_eq!(branches.len(), 3, "{raced}");
+    eprintln!("race: three real agents working on the task after {:.1} s", raced["seconds"].as_f64().unwrap_or(0.0));
     // Each agent's own dialog for the command is answered from teamster's queue.
     let committed = |branch: &str| git(&work, &["log", "-1", "--format=%s", branch]) == "result-committed";
     let deadline = std::time::Instant::now() + AGENT_DEADLINE;
