@@ -53,7 +53,18 @@ impl Runner {
     async fn check_once(self: &Arc<Self>, pane: PaneId, check: &str, how: Confine, timeout: Duration) -> Check {
         let started = std::time::Instant::now();
         let log = how.dir.join("check.log");
-        let out = match std::fs::create_dir_all(&how.dir).and_then(|_| std::fs::File::create(&log)) {
+        // Never through a link: the pane's directory holds what the agent may write.
+        let create = || {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&log)
+        };
+        let out = match std::fs::create_dir_all(&how.dir).and_then(|_| create()) {
             Ok(f) => f,
             Err(e) => return Check::NotRun { why: format!("cannot write {}: {e}", log.display()) },
         };
@@ -148,7 +159,7 @@ struct Confine {
 
 /// The last line with something on it, at most 200 characters of it, shown as text.
 fn last_line(log: &Path) -> String {
-    let text = std::fs::read(log).unwrap_or_default();
+    let text = crate::nofollow::read(log, 64 << 20).unwrap_or_default();
     let tail = &text[text.len().saturating_sub(4096)..];
     let tail = String::from_utf8_lossy(tail);
     let line = tail.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
