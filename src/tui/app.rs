@@ -243,6 +243,7 @@ impl App {
     pub fn next_tick(&self) -> Option<Instant> {
         let overlay = match &self.overlay {
             Some(Overlay::DisplayPanes(d)) => Some(d.until),
+            Some(Overlay::Compare(c)) => c.next_refresh,
             _ => None,
         };
         // While something waits, the sidebar's clocks (how long ago, how long left) tick.
@@ -339,6 +340,13 @@ impl App {
                 }
                 if matches!(&self.overlay, Some(Overlay::DisplayPanes(d)) if d.until <= now) {
                     self.overlay = None;
+                }
+                if let Some(Overlay::Compare(c)) = &mut self.overlay
+                    && c.next_refresh.is_some_and(|at| at <= now)
+                {
+                    c.next_refresh = None;
+                    let near = c.near;
+                    self.request(Pending::Compare, |id| ClientMsg::Compare { id, session: None, near });
                 }
             }
         }

@@ -119,8 +119,8 @@ impl App {
             }
             Action::CompareView => {
                 self.mode = Mode::Normal;
-                self.overlay = Some(Overlay::Compare(Compare::default()));
                 let near = self.focused();
+                self.overlay = Some(Overlay::Compare(Compare { near, ..Compare::default() }));
                 self.request(Pending::Compare, |id| ClientMsg::Compare { id, session: None, near });
             }
             Action::Share => {

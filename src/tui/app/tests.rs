@@ -964,6 +964,25 @@ fn the_compare_view_merges_the_chosen_branch_and_offers_to_clear_the_others() {
     let rows = vec![row(1, "claude"), row(2, "codex")];
     app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Compare { rows }) }));
     assert!(draw_at(&app, 140, ROWS).contains("m merge"));
+    // Open, it asks for its rows again when due (a check finishing shows without a key).
+    let Some(Overlay::Compare(view)) = &app.overlay else { panic!("no compare view") };
+    let due = view.next_refresh.expect("a refresh is due later");
+    assert!(app.next_tick().is_some_and(|t| t <= due));
+    if let Some(Overlay::Compare(view)) = &mut app.overlay {
+        view.next_refresh = Some(std::time::Instant::now());
+    }
+    app.update(Event::Tick);
+    let again = sent(&mut app)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMsg::Compare { id, near: Some(_), .. } => Some(id),
+            _ => None,
+        })
+        .expect("asked again, for the same tab");
+    let mut rows = vec![row(1, "claude"), row(2, "codex")];
+    rows[1].check = Some(crate::protocol::Check::Passed { seconds: 3 });
+    app.update(Event::Server(ServerMsg::Reply { id: again, result: Ok(Reply::Compare { rows }) }));
+    assert!(draw_at(&app, 140, ROWS).contains("passed 3s"));
     app.update(key("j"));
     app.update(key("m"));
     let status = draw(&app).lines().last().expect("status").to_string();

@@ -1,6 +1,6 @@
 //! A race's agents side by side (`teamster compare` in the TUI): each worktree pane of the
 //! tab with its state, spend, files changed and lines added and removed against its base.
-//! `s` sorts by the next column, j/k choose, `d` reviews the chosen one's branch, `m` merges
+//! Its rows are asked for again every two seconds while it is open. `s` sorts by the next column, j/k choose, `d` reviews the chosen one's branch, `m` merges
 //! it into its base (then offers to clear the others), Enter goes to it.
 
 use super::{Intent, Reaction, View, cancels};
@@ -20,13 +20,23 @@ pub struct Compare {
     pub rows: Option<Result<Vec<CompareRow>, String>>,
     pub sort: CompareBy,
     pub selected: usize,
+    /// The pane whose tab is compared.
+    pub near: Option<crate::layout::PaneId>,
+    /// When the rows are asked for again (the agents work on, checks finish); none while
+    /// an answer is awaited.
+    pub next_refresh: Option<std::time::Instant>,
 }
+
+/// How often an open compare view asks for its rows again.
+pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Compare {
     /// The rows as they came; kept sorted as chosen.
     pub fn set_rows(&mut self, rows: Result<Vec<CompareRow>, String>) {
         self.rows = Some(rows);
         self.sort_rows();
+        self.selected = self.selected.min(self.shown().len().saturating_sub(1));
+        self.next_refresh = Some(std::time::Instant::now() + REFRESH);
     }
 
     fn sort_rows(&mut self) {
