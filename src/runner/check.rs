@@ -53,33 +53,19 @@ impl Runner {
     async fn check_once(self: &Arc<Self>, pane: PaneId, check: &str, how: Confine, timeout: Duration) -> Check {
         let started = std::time::Instant::now();
         let log = how.dir.join("check.log");
-        // Never through a link: the pane's directory holds what the agent may write.
-        let create = || {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&log)
-        };
-        let out = match std::fs::create_dir_all(&how.dir).and_then(|_| create()) {
-            Ok(f) => f,
-            Err(e) => return Check::NotRun { why: format!("cannot write {}: {e}", log.display()) },
-        };
-        let err = match out.try_clone() {
-            Ok(f) => f,
-            Err(e) => return Check::NotRun { why: format!("cannot write {}: {e}", log.display()) },
+        let tmp = how.dir.join("tmp");
+        // Its files are made off the runtime's thread.
+        let (dir, at, private, sandboxed) = (how.dir.clone(), log.clone(), tmp.clone(), how.plan.is_some());
+        let made = tokio::task::spawn_blocking(move || prepare_files(&dir, &at, &private, sandboxed)).await;
+        let (out, err) = match made {
+            Ok(Ok(files)) => files,
+            Ok(Err(why)) => return Check::NotRun { why },
+            Err(e) => return Check::NotRun { why: format!("preparing the check failed: {e}") },
         };
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("teamster"));
         let mut argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), check.into()];
-        let tmp = how.dir.join("tmp");
         let mut line = None;
         if let Some(plan) = &how.plan {
-            if let Err(e) = crate::paths::ensure_private_dir(&tmp) {
-                return Check::NotRun { why: format!("cannot make {}: {e}", tmp.display()) };
-            }
             match std::os::unix::net::UnixStream::pair() {
                 Ok(pair) => line = Some((pair, (**plan).clone())),
                 Err(e) => return Check::NotRun { why: format!("cannot make the sandbox's line: {e}") },
@@ -122,7 +108,10 @@ impl Runner {
         let seconds = || started.elapsed().as_secs();
         match tokio::time::timeout(timeout, child.wait()).await {
             Ok(Ok(status)) if status.success() => Check::Passed { seconds: seconds() },
-            Ok(Ok(status)) => Check::Failed { code: status.code(), seconds: seconds(), last: last_line(&log) },
+            Ok(Ok(status)) => {
+                let last = tokio::task::spawn_blocking(move || last_line(&log)).await.unwrap_or_default();
+                Check::Failed { code: status.code(), seconds: seconds(), last }
+            }
             Ok(Err(e)) => Check::NotRun { why: format!("waiting for `{check}` failed: {e}") },
             Err(_) => {
                 if let Some(pid) = child.id() {
@@ -155,6 +144,33 @@ struct Confine {
     dir: PathBuf,
     cwd: PathBuf,
     env: Vec<(String, String)>,
+}
+
+/// The check's log (its output, both streams) and, for a sandboxed one, its private temp
+/// directory. The log is made never through a link: the pane's directory holds what the
+/// agent may write.
+fn prepare_files(
+    dir: &Path,
+    log: &Path,
+    tmp: &Path,
+    sandboxed: bool,
+) -> Result<(std::fs::File, std::fs::File), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |what: &Path, e: std::io::Error| format!("cannot write {}: {e}", what.display());
+    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    if sandboxed {
+        crate::paths::ensure_private_dir(tmp).map_err(|e| cannot(tmp, e))?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(log)
+        .map_err(|e| cannot(log, e))?;
+    let err = out.try_clone().map_err(|e| cannot(log, e))?;
+    Ok((out, err))
 }
 
 /// The last line with something on it, at most 200 characters of it, shown as text.
