@@ -282,12 +282,13 @@ enum Cmd {
         /// current tab, or the one this shell's pane is in.
         #[arg(short = 't', long, value_name = "SESSION")]
         target: Option<String>,
-        /// What to sort by (amounts most first): place, agent, state, time, spend, tokens,
-        /// files, added or removed.
+        /// What to sort by (amounts most first, checks passed first): place, agent, state,
+        /// time, spend, tokens, files, added, removed, check or branch.
         #[arg(long, default_value = "place")]
         sort: teamster::protocol::CompareBy,
         /// Print JSON ({"panes": [{"pane", "place", "agent", "state", "branch", "spend",
-        /// "tokens", "seconds", "files", "added", "removed", "error"}]}).
+        /// "tokens", "seconds", "files", "added", "removed", "error", "check"}]}; "check" is
+        /// there when `[review] check` is set: {"check": "passed", "seconds"} and the like).
         #[arg(long)]
         json: bool,
     },

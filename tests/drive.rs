@@ -798,6 +798,10 @@ fn the_chosen_branch_is_merged_conflicts_are_shown_and_the_others_cleared() {
     // beta wins: a fast-forward of main.
     let merged = env.ok(&["merge", "race:2.2"]);
     assert!(merged.contains("merged teamster/beta-1 into main (fast-forward)"), "{merged}");
+    assert!(
+        merged.contains("2 other worktree pane(s) in its tab: `teamster merge race:2.2 --close-others`"),
+        "{merged}"
+    );
     assert_eq!(git(&repo, &["log", "-1", "--format=%s", "main"]), "beta: done");
     assert_eq!(std::fs::read_to_string(repo.join("shared.txt")).expect("shared"), "beta was here\n");
     // alpha's work now conflicts with main: shown, and main left as it was.
@@ -832,11 +836,11 @@ fn each_worktrees_check_runs_when_its_agent_is_done_confined_as_it_is() {
     let repo = env.dir.join("work");
     support::repo(&repo);
     racers(&env, |agent| format!("echo \"$task\" > {agent}.txt\necho {agent}-DONE"));
-    // Passes where alpha.txt is; and tries to write outside the worktree, which the
+    // Passes where beta.txt is; and tries to write outside the worktree, which the
     // sandbox refuses as it would the agent's own write.
     let mut config = std::fs::read_to_string(env.config_path()).expect("config");
     config
-        .push_str("\n[review]\ncheck = 'echo escaped > \"$HOME/check-escaped\"; test -f alpha.txt && echo ALL-GOOD'\n");
+        .push_str("\n[review]\ncheck = 'echo escaped > \"$HOME/check-escaped\"; test -f beta.txt && echo ALL-GOOD'\n");
     env.write_config(&config);
     env.ok(&["-d", "-s", "checked", "--", "bash", "--norc"]);
     env.ok(&["race", "do it", "--agents", "alpha,beta"]);
@@ -852,12 +856,17 @@ fn each_worktrees_check_runs_when_its_agent_is_done_confined_as_it_is() {
     });
     let rows = rows();
     let of = |agent: &str| rows.iter().find(|r| r["agent"] == agent).cloned().expect("row");
-    assert_eq!(of("alpha")["check"]["check"], "passed", "{rows:#?}");
-    assert_eq!(of("beta")["check"]["check"], "failed", "{rows:#?}");
+    assert_eq!(of("beta")["check"]["check"], "passed", "{rows:#?}");
+    assert_eq!(of("alpha")["check"]["check"], "failed", "{rows:#?}");
     assert!(!env.dir.join("home/check-escaped").exists(), "the check wrote outside its worktree");
-    // All it printed is kept, and the table says it.
+    // All it printed is kept, and the table says it; sorted by it, passed first.
     let table = env.ok(&["compare", "-t", "checked"]);
     assert!(table.contains("passed") && table.contains("failed (1)"), "{table}");
+    for (by, first) in [("check", "beta"), ("branch", "alpha"), ("place", "alpha")] {
+        let sorted: serde_json::Value =
+            serde_json::from_str(&env.ok(&["compare", "-t", "checked", "--sort", by, "--json"])).expect("JSON");
+        assert_eq!(sorted["panes"][0]["agent"], first, "by {by}: {sorted}");
+    }
 }
 
 /// `merge --pr`: the branch pushed to the remote and a pull request opened with `gh`.

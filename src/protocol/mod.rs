@@ -1168,11 +1168,12 @@ pub enum CompareBy {
     Added,
     Removed,
     Check,
+    Branch,
 }
 
 impl CompareBy {
     /// Every column, in the order the view's `s` goes through them.
-    pub const ALL: [CompareBy; 10] = [
+    pub const ALL: [CompareBy; 11] = [
         CompareBy::Place,
         CompareBy::Agent,
         CompareBy::State,
@@ -1183,6 +1184,7 @@ impl CompareBy {
         CompareBy::Added,
         CompareBy::Removed,
         CompareBy::Check,
+        CompareBy::Branch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -1197,6 +1199,7 @@ impl CompareBy {
             CompareBy::Added => "added",
             CompareBy::Removed => "removed",
             CompareBy::Check => "check",
+            CompareBy::Branch => "branch",
         }
     }
 
@@ -1218,6 +1221,7 @@ impl CompareBy {
             CompareBy::Added => rows.sort_by_key(|r| std::cmp::Reverse(r.added)),
             CompareBy::Removed => rows.sort_by_key(|r| std::cmp::Reverse(r.removed)),
             CompareBy::Check => rows.sort_by_key(|r| r.check.as_ref().map_or(5, Check::rank)),
+            CompareBy::Branch => rows.sort_by(|a, b| a.branch.cmp(&b.branch)),
         }
     }
 }

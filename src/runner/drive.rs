@@ -271,6 +271,19 @@ impl Runner {
         let mut said = vec![merged];
         if close_others {
             said.extend(self.clear_others(id).await?);
+        } else {
+            let others = {
+                let st = self.state.lock();
+                let worktree = |p: &PaneId| st.panes.get(p).is_some_and(|o| o.meta.lock().spec.worktree.is_some());
+                let session = st.panes.get(&id).and_then(|p| st.sessions.get(&p.session));
+                let tab = session.and_then(|s| s.tab_of(id).and_then(|t| s.tabs.get(t)));
+                tab.map(|t| t.layout.panes().into_iter().filter(|p| *p != id && worktree(p)).count()).unwrap_or(0)
+            };
+            if others > 0 {
+                said.push(format!(
+                    "{others} other worktree pane(s) in its tab: `teamster merge {target} --close-others` closes them and removes their worktrees where nothing is uncommitted"
+                ));
+            }
         }
         Ok(Reply::Text { text: said.join("\n") })
     }

@@ -590,6 +590,8 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
     use std::time::Duration;
     // Quiet this long, the screen has settled; busy at most this long, look anyway.
     const SETTLE: Duration = Duration::from_millis(250);
+    // How long a dialog must stay off the screen to count as answered in the pane.
+    const DIALOG_GONE: Duration = Duration::from_millis(400);
     const LOOK_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
     // A program without hooks is working once output lasts this long, idle once quiet this long.
     const BUSY: Duration = Duration::from_millis(300);
@@ -650,17 +652,23 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
             }
             continue;
         }
-        let lines = p.screen.lock().visible_text();
+        let mut lines = p.screen.lock().visible_text();
         r.type_dialog_answer(&p, &lines);
         if kind == AgentKind::Codex {
             r.keep_codex_in_full_access(&p, &lines);
         }
-        let now = crate::agents::screen_state(kind, &lines);
-
+        let mut now = crate::agents::screen_state(kind, &lines);
+        // A dialog is gone only if it stays gone: an agent that redraws a large screen
+        // while the machine is busy can pause mid-frame long enough to look settled, and
+        // a frame half drawn must not answer its question.
+        if now.is_none() && shown == Some(AgentState::NeedsApproval) {
+            tokio::time::sleep(DIALOG_GONE).await;
+            lines = p.screen.lock().visible_text();
+            now = crate::agents::screen_state(kind, &lines);
+        }
         // Not every agent says when it is up (Codex's first hook comes with the first
-        // prompt): its screen settling says so.
-        // Up means reading keys (raw mode): a screen that settled while the terminal is
-        // still cooked is the agent loading.
+        // prompt): its screen settling says so, once it reads keys (raw mode); a screen
+        // that settled while the terminal is still cooked is the agent loading.
         if now.is_none() && p.meta.lock().agent_state == AgentState::Starting && !p.cooked() {
             r.set_agent_state(p.id, AgentState::Idle);
         }
