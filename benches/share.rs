@@ -137,6 +137,7 @@ fn server_flood() {
                 read: teamster::share::crypto::token_hash("bench-read"),
                 drive: None,
                 expires: None,
+                team: None,
             };
             let m = FromRunner::Runner { share: share.clone(), token: "bench-runner".into(), register: Some(register) };
             Message::text(serde_json::to_string(&m).unwrap())

@@ -113,6 +113,12 @@ enum Cmd {
         /// The server's database (default: server.db in the state directory).
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
+        /// Register shares only for runners that give the team token in this file (its
+        /// first line, 16 characters or more); teammates name the same token in
+        /// `[share] team_token_file`. Viewers still need only their link. Without it the
+        /// server is open: anyone who can reach it can register shares.
+        #[arg(long, value_name = "FILE")]
+        team_token_file: Option<PathBuf>,
     },
     /// Open an agent from the config, or a command, in a new pane of the current session.
     New {
@@ -516,8 +522,8 @@ fn main() {
             cli::share(request, list, json)
         }
         Some(Cmd::Unshare { id, target, json }) => cli::unshare(id, target, json),
-        Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db }) => {
-            cli::serve(listen, tls_cert.zip(tls_key), insecure, db)
+        Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db, team_token_file }) => {
+            cli::serve(listen, tls_cert.zip(tls_key), insecure, db, team_token_file)
         }
         Some(Cmd::Attach { target, .. }) => cli::attach(
             config_path,

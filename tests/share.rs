@@ -671,7 +671,7 @@ fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_
 /// Connects as a runner would, registering `share` (read token `read`); the first answer.
 async fn raw_runner(server: &str, share: &str, expires: Option<u64>) -> (teamster::share::Client, ToRunner) {
     let mut ws = teamster::share::connect(server).await.expect("connect");
-    let register = Register { read: token_hash(&format!("read-{share}")), drive: None, expires };
+    let register = Register { read: token_hash(&format!("read-{share}")), drive: None, expires, team: None };
     let hello = FromRunner::Runner { share: share.into(), token: format!("runner-{share}"), register: Some(register) };
     ws.send(Message::text(serde_json::to_string(&hello).unwrap())).await.expect("send hello");
     let first = next_to_runner(&mut ws).await.expect("an answer to a runner");
@@ -1024,4 +1024,46 @@ fn the_web_page_reads_at_a_desk_and_on_a_phone_and_its_line_box_submits() {
         assert_eq!(active(), Some(other), "the sharer's session switched tabs");
         phone.quit().await;
     });
+}
+
+/// `teamster serve --team-token-file`: shares are registered for the team only (a runner
+/// without the team's token, or with a wrong one, is refused and told what to do); viewers
+/// still need only their link. An open server says it is open.
+#[test]
+fn a_team_server_registers_shares_for_its_team_only() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "team", "--", "bash", "--norc", "-c", "echo team-screen; exec cat"]);
+    let team = env.dir.join("team-token");
+    std::fs::write(&team, format!("{}\n", "t".repeat(32))).expect("token");
+    let server = Server::with(&env, 0, &["--team-token-file", &team.to_string_lossy()]);
+    let with_team = |file: Option<&std::path::Path>| {
+        let line = file.map(|f| format!("[share]\nteam_token_file = \"{}\"\n", f.display())).unwrap_or_default();
+        env.write_config(&line);
+    };
+    let try_share = || env.run(&["share", "-t", "team", "--json", "--server", &server.url()]);
+    // Without the team's token: refused, and told how to give it.
+    with_team(None);
+    let out = try_share();
+    let said = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && said.contains("for its team only"), "{said}");
+    assert!(said.contains("team_token_file"), "{said}");
+    // A wrong one: refused.
+    let wrong = env.dir.join("wrong-token");
+    std::fs::write(&wrong, "w".repeat(32)).expect("token");
+    with_team(Some(&wrong));
+    let out = try_share();
+    let said = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && said.contains("wrong team token"), "{said}");
+    // The team's: registered; a viewer joins with the link alone.
+    with_team(Some(&team));
+    let (_, read, _) = share(&env, &["-t", "team", "--server", &server.url()]);
+    runtime().block_on(async {
+        let mut viewer = Viewer::join(&read, "vic").await.expect("a viewer joins with the link alone");
+        viewer.wait("the shared pane", |v| v.count("team-screen") > 0).await;
+    });
+    // A token too short to be one is refused at the server's start, said plainly.
+    let short = env.dir.join("short-token");
+    std::fs::write(&short, "abc").expect("token");
+    let out = env.run(&["serve", "--listen", "127.0.0.1:0", "--team-token-file", &short.to_string_lossy()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use 16 or more"), "{out:?}");
 }

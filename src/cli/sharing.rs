@@ -100,10 +100,12 @@ pub fn serve(
     tls: Option<(PathBuf, PathBuf)>,
     insecure: bool,
     db: Option<PathBuf>,
+    team_token_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let db = db.unwrap_or_else(|| paths::state_dir().join("server.db"));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(crate::share::server::serve(crate::share::server::Options { listen, tls, insecure, db }))
+    let opts = crate::share::server::Options { listen, tls, insecure, db, team_token_file };
+    rt.block_on(crate::share::server::serve(opts))
 }
 
 /// `teamster attach LINK`: the TUI on a teammate's shared session.

@@ -176,11 +176,14 @@ pub struct ShareConfig {
     pub server: String,
     /// How long a link works unless `--expires` says otherwise: "8h", "30m", "2d".
     pub expires: String,
+    /// A file holding your team's token, for a server that registers shares for its team
+    /// only (`teamster serve --team-token-file`); `~` is your home.
+    pub team_token_file: Option<String>,
 }
 
 impl Default for ShareConfig {
     fn default() -> Self {
-        ShareConfig { server: "http://127.0.0.1:6767".into(), expires: "12h".into() }
+        ShareConfig { server: "http://127.0.0.1:6767".into(), expires: "12h".into(), team_token_file: None }
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Share {
     pub session: u32,
     pub pane: Option<PaneId>,
     runner_token: String,
+    /// The team token a team's server asks for (`[share] team_token_file`).
+    team: Option<String>,
     pub expires: u64,
     /// Who is watching, by the server's connection id.
     viewers: Mutex<BTreeMap<u64, (Role, String)>>,
@@ -128,6 +130,15 @@ impl Runner {
         if req.server.is_none() {
             ensure_local_server(&server).await?;
         }
+        // Read off the runtime's thread; a file named that cannot be read is said now.
+        let team = match config.share.team_token_file.clone() {
+            Some(file) => {
+                let path = crate::config::expand_home(&file);
+                let read = tokio::task::spawn_blocking(move || crate::share::server::read_team_token(&path));
+                Some(read.await.map_err(|e| e.to_string())?.map_err(|e| format!("[share] team_token_file: {e:#}"))?)
+            }
+            None => None,
+        };
         let id = crate::share::crypto::new_share_id()?;
         let (stop, _) = watch::channel(false);
         let share = Arc::new(Share {
@@ -136,6 +147,7 @@ impl Runner {
             session,
             pane,
             runner_token: b64(&random::<32>()?),
+            team,
             expires: now_secs() + lasts,
             viewers: Mutex::new(BTreeMap::new()),
             connected: AtomicBool::new(false),
@@ -395,6 +407,7 @@ async fn connect(share: &Share) -> Result<(crate::share::Client, u64), Refusal> 
         read: token_hash(&share.keys().read_token()),
         drive: share.keys().drive_token().map(|t| token_hash(&t)),
         expires: Some(share.expires),
+        team: share.team.clone(),
     };
     let hello =
         FromRunner::Runner { share: share.id.clone(), token: share.runner_token.clone(), register: Some(register) };

@@ -402,16 +402,25 @@ pub struct Server {
     next_conn: AtomicU64,
     failures: Mutex<Failures>,
     registrations: Mutex<Registrations>,
+    /// The team token's hash, when only the team may register shares.
+    team_hash: Option<String>,
 }
 
 impl Server {
     pub fn new(store: Box<dyn ShareStore>) -> Arc<Server> {
+        Server::for_team(store, None)
+    }
+
+    /// A server that registers shares only for runners that give `team` (viewers still
+    /// need only their link).
+    pub fn for_team(store: Box<dyn ShareStore>, team: Option<&str>) -> Arc<Server> {
         Arc::new(Server {
             store: Mutex::new(store),
             hubs: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             failures: Mutex::new(Failures::default()),
             registrations: Mutex::new(Registrations::new()),
+            team_hash: team.map(token_hash),
         })
     }
 
@@ -541,6 +550,24 @@ pub struct Options {
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     pub insecure: bool,
     pub db: std::path::PathBuf,
+    /// A file holding the team token that registering a share takes (none: an open server).
+    pub team_token_file: Option<std::path::PathBuf>,
+}
+
+/// The team token in `path`: its first line, which must say something.
+pub fn read_team_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the team token file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.len() < 16 {
+        anyhow::bail!(
+            "the team token in {} is {} characters; use 16 or more (`openssl rand -hex 24 > {}`)",
+            path.display(),
+            token.len(),
+            path.display()
+        );
+    }
+    Ok(token)
 }
 
 /// Binds and serves until the process ends.
@@ -565,6 +592,7 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
     if let Some(dir) = opts.db.parent() {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
+    let team = opts.team_token_file.as_deref().map(read_team_token).transpose()?;
     let store = super::store::Sqlite::open(&opts.db).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| {
         anyhow::anyhow!(
@@ -587,7 +615,17 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         opts.db.display()
     );
     let _ = std::io::stdout().flush();
-    run(listener, tls, Server::new(Box::new(store))).await;
+    // Beside the warnings, on stderr: stdout's one line is read by whoever started us.
+    let _ = match &team {
+        Some(_) => {
+            writeln!(std::io::stderr(), "shares are registered for the team only (its token from --team-token-file)")
+        }
+        None => writeln!(
+            std::io::stderr(),
+            "open server: anyone who can reach it can register shares (--team-token-file FILE limits that to your team)"
+        ),
+    };
+    run(listener, tls, Server::for_team(Box::new(store), team.as_deref())).await;
     Ok(())
 }
 
@@ -812,12 +850,25 @@ async fn runner(
     let refused = |reason: String| serde_json::to_string(&ToRunner::Refused { reason }).unwrap_or_default();
     // Refused: why, and whether it was a wrong token (a guess: its answer may be slowed,
     // see `Failures`).
+    let mut team_refusal = match (&register, &server.team_hash) {
+        (Some(reg), Some(team)) => match &reg.team {
+            None => Some("this server registers shares for its team only: put the team token you were given in a file and name it in the config (`[share] team_token_file`)".to_string()),
+            Some(t) if !same(token_hash(t).as_bytes(), team.as_bytes()) => {
+                Some("wrong team token: this server registers shares for its team only (`[share] team_token_file`)".to_string())
+            }
+            Some(_) => None,
+        },
+        _ => None,
+    };
     let checked = match server.record(&share) {
         Err(e) => Err((format!("the server could not read its records: {e}"), false)),
         Ok(Some(rec)) if !same(rec.runner_hash.as_bytes(), hash.as_bytes()) => {
             Err(("this share belongs to another runner (wrong runner token)".to_string(), true))
         }
         Ok(Some(rec)) => unusable(&rec).map_or(Ok(expiry(&rec)), |why| Err((why, false))),
+        // A team's server: a new share without the team's token is refused; a wrong one is
+        // a guess, slowed like a wrong runner token.
+        Ok(None) if team_refusal.is_some() => Err((team_refusal.take().unwrap_or_default(), true)),
         Ok(None) => match register {
             Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
                 let now = now_secs();

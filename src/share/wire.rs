@@ -75,6 +75,10 @@ pub struct Register {
     pub drive: Option<String>,
     /// Seconds since the epoch.
     pub expires: Option<u64>,
+    /// The team token, for a server that registers shares for its team alone
+    /// (`teamster serve --team-token-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
