@@ -27,11 +27,15 @@ fn register<T: AsRawFd + Into<OwnedFd>>(fd: T, interest: Interest) -> std::io::R
     unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
 }
 
-/// Waits until `fd` can be written: a duplicate is watched for writing while we wait, and
-/// dropped (so no longer watched) when it returns.
-pub async fn writable(fd: impl AsFd) -> std::io::Result<()> {
-    let watch = register(fd.as_fd().try_clone_to_owned()?, Interest::WRITABLE)?;
-    watch.writable().await?.retain_ready();
+/// Waits until `fd` can be written. `watch` holds a duplicate watched for writing, made on
+/// the first wait and kept across waits until the caller drops it (once what waited is
+/// written): one registration for a blocked stretch, not one per wait.
+pub async fn writable(watch: &mut Option<AsyncFd<OwnedFd>>, fd: impl AsFd) -> std::io::Result<()> {
+    if watch.is_none() {
+        *watch = Some(register(fd.as_fd().try_clone_to_owned()?, Interest::WRITABLE)?);
+    }
+    let Some(w) = watch.as_ref() else { return Ok(()) };
+    w.writable().await?.clear_ready();
     Ok(())
 }
 

@@ -911,5 +911,11 @@ fn a_branch_goes_up_as_a_pull_request_with_gh() {
     config.push_str("\n[review]\npull_requests = false\n");
     env.write_config(&config);
     let refused = env.run(&["merge", "pr:2.2", "--pr"]);
+    assert!(!refused.status.success(), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("pull requests are off"), "{refused:?}");
+    let beta = Command::new("git")
+        .args(["--git-dir", &remote.to_string_lossy(), "rev-parse", "--verify", "-q", "teamster/beta-1"])
+        .output()
+        .expect("git");
+    assert!(!beta.status.success(), "nothing was pushed");
 }

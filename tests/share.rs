@@ -1066,4 +1066,10 @@ fn a_team_server_registers_shares_for_its_team_only() {
     std::fs::write(&short, "abc").expect("token");
     let out = env.run(&["serve", "--listen", "127.0.0.1:0", "--team-token-file", &short.to_string_lossy()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("use 16 or more"), "{out:?}");
+    // An open server says so at start.
+    drop(server);
+    let open = Server::start(&env);
+    let log = std::fs::read_to_string(env.dir.join("serve.log")).unwrap_or_default();
+    assert!(log.contains("open server: anyone who can reach it can register shares"), "{log}");
+    drop(open);
 }

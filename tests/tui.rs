@@ -45,7 +45,9 @@ fn a_keystroke_wakes_nobody_for_what_the_other_side_read() {
     tui.wait_prompt();
     tui.keys("echo WAKE$((6*7))\r");
     tui.wait_text("WAKE42");
-    let client: Vec<_> = watched_all(tui.pid()).into_iter().filter(|(_, w)| *w != Watch::Reading).collect();
+    let watched = watched_all(tui.pid());
+    assert!(watched.iter().filter(|(_, w)| *w == Watch::Reading).count() >= 2, "its terminal and socket: {watched:?}");
+    let client: Vec<_> = watched.into_iter().filter(|(_, w)| *w != Watch::Reading).collect();
     assert!(client.is_empty(), "the client watches for writing: {client:?}");
     assert_eq!(runner_before(runner), idle, "attaching made the runner watch for writing");
     let ptys: Vec<i32> = std::fs::read_dir(format!("/proc/{runner}/fd"))

@@ -22,16 +22,7 @@ pub fn race(
     let config = load_config(config_path)?;
     let agents: Vec<String> =
         agents.iter().flat_map(|a| a.split(',')).map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
-    // Said here too, so a mistake is told without starting anything.
-    if agents.len() < 2 {
-        bail!("a race needs two agents or more: --agents claude,codex");
-    }
-    if task.trim().is_empty() {
-        bail!("say what the agents are to do: teamster race \"TASK\" --agents claude,codex");
-    }
-    for agent in &agents {
-        crate::agents::resolve(&config, agent).map_err(anyhow::Error::msg)?;
-    }
+    crate::runner::race::check(&task, &agents, &config).map_err(anyhow::Error::msg)?;
     let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
     let race = Race { task: task.clone(), agents, base, session: target, near, context: context() };
     if !json {

@@ -422,8 +422,6 @@ impl ClientMsg {
                 | ClientMsg::Cost { .. }
                 | ClientMsg::Capture { .. }
                 | ClientMsg::LastAnswer { .. }
-                | ClientMsg::Compare { .. }
-                | ClientMsg::Diff { .. }
         )
     }
 

@@ -23,7 +23,6 @@ impl Runner {
                 return;
             }
             m.check = Some(Check::Running);
-            m.check_again = false;
             Confine {
                 plan: m.sandbox_plan.clone(),
                 token: m.proxy_token.clone().unwrap_or_default(),
@@ -35,11 +34,13 @@ impl Runner {
         self.touch_pane(pane);
         let runner = self.clone();
         let timeout = Duration::from_secs(review.check_timeout_secs.max(1));
-        tokio::spawn(async move {
+        let meta = p.clone();
+        let task = tokio::spawn(async move {
             let result = runner.check_once(pane, &check, how, timeout).await;
             let again = {
                 let mut m = p.meta.lock();
                 m.check = Some(result);
+                m.check_task = None;
                 std::mem::take(&mut m.check_again)
             };
             runner.touch_pane(pane);
@@ -47,6 +48,7 @@ impl Runner {
                 runner.run_check(pane);
             }
         });
+        meta.meta.lock().check_task = Some(task.abort_handle());
     }
 
     /// Runs the check once and says what came of it.
@@ -77,11 +79,13 @@ impl Runner {
         // What a test run needs of your environment, not the agent's placeholders nor
         // teamster's own variables.
         let keep = |k: &str| matches!(k, "PATH" | "LANG" | "LC_ALL" | "USER" | "LOGNAME" | "HOME" | "SHELL");
-        cmd.envs(how.env.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k, v)));
-        cmd.env("CI", "1").env("TERM", "dumb");
-        if line.is_some() {
-            cmd.env("TMPDIR", &tmp);
+        let mut env: Vec<(String, String)> = how.env.iter().filter(|(k, _)| keep(k)).cloned().collect();
+        env.extend([("CI".to_string(), "1".to_string()), ("TERM".to_string(), "dumb".to_string())]);
+        // Sandboxed: its temp directory and its way out (the proxy), as the agent has them.
+        if let Some((_, plan)) = &line {
+            sandbox::confine_env(&mut env, &tmp, plan.port, &[]);
         }
+        cmd.envs(env);
         cmd.stdin(std::process::Stdio::null()).stdout(out).stderr(err);
         let theirs = line.as_ref().map(|((_, theirs), _)| std::os::fd::AsRawFd::as_raw_fd(theirs));
         // SAFETY: between fork and exec only async-signal-safe calls are made.

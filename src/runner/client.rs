@@ -32,6 +32,15 @@ async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
     write_msg(&mut *wr.lock().await, msg).await.is_ok()
 }
 
+/// Runs a request that waits in a task of its own and sends its reply when it is done.
+fn answer_later(wr: &Writer, id: u64, work: impl Future<Output = Result<Reply, String>> + Send + 'static) {
+    let wr = wr.clone();
+    tokio::spawn(async move {
+        let result = work.await;
+        send(&wr, &ServerMsg::Reply { id, result }).await;
+    });
+}
+
 /// A hello, or the refusal of one, in JSON: a client of any version reads it.
 async fn send_json(wr: &Writer, msg: &ServerMsg) -> bool {
     wr.lock().await.write_all(&crate::protocol::encode_json(msg)).await.is_ok()
@@ -179,63 +188,41 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             }
             ClientMsg::Capture { id, target, lines } => Some(reply(id, runner.capture(&target, lines))),
             ClientMsg::LastAnswer { id, target } => Some(reply(id, runner.last_answer(&target))),
+            // These wait (for an agent to take a prompt, on git, on agents to start): off
+            // this connection's loop, answered when done.
             ClientMsg::Send { id, target, text, keys, enter } => {
-                // It waits for the agent to take the prompt: off this connection's loop.
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.send(&target, text, keys, enter).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.send(&target, text, keys, enter).await });
                 None
             }
             ClientMsg::SendMany { id, session, near, tab_only, text, keys, enter } => {
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.send_many(session, near, tab_only, text, keys, enter).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.send_many(session, near, tab_only, text, keys, enter).await });
                 None
             }
             ClientMsg::Compare { id, session, near } => {
-                // Git reads each worktree: off this connection's loop.
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.compare(session, near).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.compare(session, near).await });
                 None
             }
             ClientMsg::Race { id, race } => {
-                // Worktrees are made and agents waited for: off this connection's loop.
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.race(race).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.race(race).await });
                 None
             }
             ClientMsg::Diff { id, target } => {
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.diff(&target).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.diff(&target).await });
                 None
             }
             ClientMsg::Merge { id, target, how, who, close_others } => {
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.merge(&target, how, who, close_others).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.merge(&target, how, who, close_others).await });
                 None
             }
             ClientMsg::CloseOthers { id, target } => {
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.close_others(&target).await;
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.close_others(&target).await });
                 None
             }
             ClientMsg::Layout { id, session, near, arrangement } => {
@@ -258,20 +245,16 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             }
             // These wait on the share server: the client's keys must not wait with them.
             ClientMsg::Share { id, share } => {
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let _ = runner.reload_config();
-                    let result = runner.share(share).await.map(|s| Reply::Shares { shares: vec![s] });
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
+                let r = runner.clone();
+                answer_later(&wr, id, async move {
+                    let _ = r.reload_config();
+                    r.share(share).await.map(|s| Reply::Shares { shares: vec![s] })
                 });
                 None
             }
             ClientMsg::Unshare { id, share, session } => {
-                let (runner, wr) = (runner.clone(), wr.clone());
-                tokio::spawn(async move {
-                    let result = runner.unshare(share, session).await.map(|text| Reply::Text { text });
-                    send(&wr, &ServerMsg::Reply { id, result }).await;
-                });
+                let r = runner.clone();
+                answer_later(&wr, id, async move { r.unshare(share, session).await.map(|text| Reply::Text { text }) });
                 None
             }
             ClientMsg::Shares { id } => Some(reply(id, Ok(Reply::Shares { shares: runner.shares() }))),

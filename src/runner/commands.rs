@@ -76,13 +76,7 @@ impl Runner {
         let changes_shape = command.changes_shape();
         match command {
             Command::Split { dir, spawn } => {
-                // A new split opens where the focused pane's program is now (a shell that
-                // cd'd elsewhere), not where the session began.
-                let here = st.panes.get(&focused).and_then(|p| p.working_dir());
-                let context = here.map(|dir| Context {
-                    cwd: Some(dir.to_string_lossy().into_owned()),
-                    ..session_ref(st, session).map(|s| s.context.clone()).unwrap_or_default()
-                });
+                let context = context_at(st, session, focused);
                 let spec = self.spec_for(st, session, &spawn, context.as_ref(), None)?;
                 self.split(st, session, focused, dir, spec)?;
             }
@@ -248,13 +242,18 @@ impl Runner {
     }
 
     /// Takes a pane out of the runner: its proxy token, its hook socket, what it had
-    /// waiting, its sandbox's proxy listener. Its processes and its place in a layout are the caller's.
+    /// waiting, its sandbox's proxy listener, its running check. Its processes and its place in a layout are the caller's.
     pub(super) fn forget_pane(&self, st: &mut State, pane: PaneId, why: &str) -> Option<Arc<pane::Pane>> {
         let p = st.panes.remove(&pane)?;
-        let (token, proxy, hooks) = {
+        let (token, proxy, hooks, check) = {
             let mut m = p.meta.lock();
-            (m.proxy_token.take(), m.proxy_task.take(), m.hook_task.take())
+            (m.proxy_token.take(), m.proxy_task.take(), m.hook_task.take(), m.check_task.take())
         };
+        // A check still running in its worktree ends with the pane (the task drops its
+        // program, which is killed).
+        if let Some(task) = check {
+            task.abort();
+        }
         if let Some(token) = token {
             st.proxy_tokens.remove(&token);
         }
@@ -540,5 +539,15 @@ pub(super) fn process_alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
         // A zombie has exited; it only waits to be reaped.
         s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()).is_some_and(|state| state != "Z")
+    })
+}
+
+/// The session's context where `pane`'s program is now: a new pane opened beside it (a
+/// split, a race) starts there (a shell that cd'd elsewhere), not where the session began.
+pub(super) fn context_at(st: &State, session: u32, pane: PaneId) -> Option<Context> {
+    let here = st.panes.get(&pane).and_then(|p| p.working_dir())?;
+    Some(Context {
+        cwd: Some(here.to_string_lossy().into_owned()),
+        ..session_ref(st, session).map(|s| s.context.clone()).unwrap_or_default()
     })
 }

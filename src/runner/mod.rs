@@ -20,7 +20,7 @@ mod meter;
 mod pane;
 mod persist;
 mod pty;
-mod race;
+pub mod race;
 mod sandbox;
 mod screens;
 mod sessions;

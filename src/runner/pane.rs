@@ -63,6 +63,8 @@ pub struct PaneMeta {
     /// again when the running one ends (the agent finished another turn meanwhile).
     pub check: Option<crate::protocol::Check>,
     pub check_again: bool,
+    /// The running check's task: aborted when the pane goes.
+    pub check_task: Option<tokio::task::AbortHandle>,
     /// It worked (a turn, or took a task) since it was last idle: its check is due.
     pub worked: bool,
     /// teamster holds each of its tool calls (its equivalent of a mode of the agent's own).
@@ -239,7 +241,8 @@ impl Pane {
             while !on_screen() && Instant::now() < shown {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            if on_screen() {
+            // Drawn but not found (shown another way, or slowly): never typed twice.
+            if on_screen() || self.screen.lock().generation() != before {
                 break;
             }
         }
@@ -458,7 +461,12 @@ async fn io_task(
     let mut out: Vec<u8> = Vec::new();
     let mut open = true;
     let mut status: Option<std::process::ExitStatus> = None;
+    // Watched for writing while input waits for the terminal to take it; dropped after.
+    let mut room = None;
     while open {
+        if room.is_some() && pane.unwritten.lock().is_empty() {
+            room = None;
+        }
         tokio::select! {
             guard = fd.readable() => {
                 let Ok(mut guard) = guard else { break };
@@ -484,9 +492,17 @@ async fn io_task(
             }
             // Something waits to be written: wake to wait for the terminal to drain.
             _ = pane.blocked.notified() => {}
-            room = crate::fdio::writable(fd.get_ref()), if !pane.unwritten.lock().is_empty() => {
-                if room.is_err() { break }
-                pane.flush();
+            ready = crate::fdio::writable(&mut room, fd.get_ref()), if !pane.unwritten.lock().is_empty() => {
+                match ready {
+                    Ok(()) if pane.flush() => room = None,
+                    Ok(()) => {}
+                    // No descriptor to watch with (out of them): try again shortly, and
+                    // keep reading the program's output meanwhile.
+                    Err(_) => {
+                        room = None;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
             }
             st = child.wait(), if status.is_none() => {
                 status = st.ok();

@@ -9,21 +9,36 @@ use crate::protocol::{Race, Racer};
 /// How long an agent may take to start before the task is given up on for it.
 const READY_WITHIN: Duration = Duration::from_secs(120);
 
+/// Whether a race can start: a task, two agents or more, each one the config knows; said
+/// before anything opens (the command line says it before asking the runner, too).
+pub fn check(task: &str, agents: &[String], config: &crate::config::Config) -> Result<(), String> {
+    if agents.len() < 2 {
+        return Err("a race needs two agents or more: --agents claude,codex".into());
+    }
+    if task.trim().is_empty() {
+        return Err("say what the agents are to do: teamster race \"TASK\" --agents claude,codex".into());
+    }
+    for agent in agents {
+        crate::agents::resolve(config, agent)?;
+    }
+    Ok(())
+}
+
 impl Runner {
     pub async fn race(self: &Arc<Self>, race: Race) -> Result<Reply, String> {
         let started = std::time::Instant::now();
+        let _ = self.reload_config();
+        check(&race.task, &race.agents, &self.config())?;
         let Race { task, agents, base, session, near, context } = race;
-        if agents.len() < 2 {
-            return Err("a race needs two agents or more: --agents claude,codex".into());
-        }
-        if task.trim().is_empty() {
-            return Err("say what the agents are to do: teamster race \"TASK\" --agents claude,codex".into());
-        }
-        // Every agent is known before anything opens.
-        let config = self.config();
-        for agent in &agents {
-            crate::agents::resolve(&config, agent)?;
-        }
+        // From the TUI (no context of its own): where the pane it was started from is now.
+        let context = match (context.env.is_empty(), near) {
+            (true, Some(pane)) => {
+                let st = self.state.lock();
+                let session = st.panes.get(&pane).map(|p| p.session);
+                session.and_then(|s| commands::context_at(&st, s, pane)).unwrap_or(context)
+            }
+            _ => context,
+        };
         let mut panes: Vec<(String, PaneId)> = Vec::new();
         for agent in &agents {
             // The first in a new tab; each next one to the right of the last, in order.

@@ -355,6 +355,7 @@ impl Runner {
             sandbox_plan: sandbox.as_ref().map(|s| std::sync::Arc::new(s.plan.clone())),
             check: None,
             check_again: false,
+            check_task: None,
             worked: false,
             holds_calls,
             codex_choices: (0, None),

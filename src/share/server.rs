@@ -605,6 +605,17 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
             }
         )
     })?;
+    // Beside the warnings, on stderr, and before stdout's one line (which whoever started
+    // us reads, and then may read this).
+    let _ = match &team {
+        Some(_) => {
+            writeln!(std::io::stderr(), "shares are registered for the team only (its token from --team-token-file)")
+        }
+        None => writeln!(
+            std::io::stderr(),
+            "open server: anyone who can reach it can register shares (--team-token-file FILE limits that to your team)"
+        ),
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     // One line, and no complaint if nobody reads it (started in the background).
     use std::io::Write;
@@ -615,16 +626,7 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         opts.db.display()
     );
     let _ = std::io::stdout().flush();
-    // Beside the warnings, on stderr: stdout's one line is read by whoever started us.
-    let _ = match &team {
-        Some(_) => {
-            writeln!(std::io::stderr(), "shares are registered for the team only (its token from --team-token-file)")
-        }
-        None => writeln!(
-            std::io::stderr(),
-            "open server: anyone who can reach it can register shares (--team-token-file FILE limits that to your team)"
-        ),
-    };
+
     run(listener, tls, Server::for_team(Box::new(store), team.as_deref())).await;
     Ok(())
 }
@@ -850,12 +852,15 @@ async fn runner(
     let refused = |reason: String| serde_json::to_string(&ToRunner::Refused { reason }).unwrap_or_default();
     // Refused: why, and whether it was a wrong token (a guess: its answer may be slowed,
     // see `Failures`).
-    let mut team_refusal = match (&register, &server.team_hash) {
+    // A team's server: a new share without the team's token is refused (said, not slowed);
+    // a wrong one is a guess, slowed like a wrong runner token.
+    let team_refusal: Option<(String, bool)> = match (&register, &server.team_hash) {
         (Some(reg), Some(team)) => match &reg.team {
-            None => Some("this server registers shares for its team only: put the team token you were given in a file and name it in the config (`[share] team_token_file`)".to_string()),
-            Some(t) if !same(token_hash(t).as_bytes(), team.as_bytes()) => {
-                Some("wrong team token: this server registers shares for its team only (`[share] team_token_file`)".to_string())
-            }
+            None => Some(("this server registers shares for its team only: put the team token you were given in a file and name it in the config (`[share] team_token_file`)".to_string(), false)),
+            Some(t) if !same(token_hash(t).as_bytes(), team.as_bytes()) => Some((
+                "wrong team token: this server registers shares for its team only (`[share] team_token_file`)".to_string(),
+                true,
+            )),
             Some(_) => None,
         },
         _ => None,
@@ -866,37 +871,37 @@ async fn runner(
             Err(("this share belongs to another runner (wrong runner token)".to_string(), true))
         }
         Ok(Some(rec)) => unusable(&rec).map_or(Ok(expiry(&rec)), |why| Err((why, false))),
-        // A team's server: a new share without the team's token is refused; a wrong one is
-        // a guess, slowed like a wrong runner token.
-        Ok(None) if team_refusal.is_some() => Err((team_refusal.take().unwrap_or_default(), true)),
-        Ok(None) => match register {
-            Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
-                let now = now_secs();
-                // The server's limit, whatever the runner asked: none, or too far, is
-                // the longest; the past is refused.
-                let expires = reg.expires.unwrap_or(u64::MAX).min(now.saturating_add(LONGEST_SHARE));
-                let admitted = server.registrations.lock().admit(addr_key(peer.ip()));
-                match admitted {
-                    Err(why) => Err(why),
-                    Ok(()) if expires <= now => Err("this share's expiry is in the past".to_string()),
-                    Ok(()) => {
-                        let rec = ShareRecord {
-                            id: share.clone(),
-                            runner_hash: hash,
-                            read_hash: reg.read,
-                            drive_hash: reg.drive,
-                            created: now,
-                            expires: Some(expires),
-                            revoked: None,
-                        };
-                        server.store.lock().create(&rec).map(|_| expires)
+        Ok(None) => match (team_refusal, register) {
+            (Some(refused), _) => Err(refused),
+            (None, register) => match register {
+                Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
+                    let now = now_secs();
+                    // The server's limit, whatever the runner asked: none, or too far, is
+                    // the longest; the past is refused.
+                    let expires = reg.expires.unwrap_or(u64::MAX).min(now.saturating_add(LONGEST_SHARE));
+                    let admitted = server.registrations.lock().admit(addr_key(peer.ip()));
+                    match admitted {
+                        Err(why) => Err(why),
+                        Ok(()) if expires <= now => Err("this share's expiry is in the past".to_string()),
+                        Ok(()) => {
+                            let rec = ShareRecord {
+                                id: share.clone(),
+                                runner_hash: hash,
+                                read_hash: reg.read,
+                                drive_hash: reg.drive,
+                                created: now,
+                                expires: Some(expires),
+                                revoked: None,
+                            };
+                            server.store.lock().create(&rec).map(|_| expires)
+                        }
                     }
                 }
+                Some(_) => Err("malformed registration (share id or token hashes)".to_string()),
+                None => Err("no such share on this server".to_string()),
             }
-            Some(_) => Err("malformed registration (share id or token hashes)".to_string()),
-            None => Err("no such share on this server".to_string()),
-        }
-        .map_err(|why| (why, false)),
+            .map_err(|why| (why, false)),
+        },
     };
     let expires = match checked {
         Ok(e) => e,

@@ -930,6 +930,7 @@ fn the_compare_view_shows_a_race_sorted_and_goes_to_the_chosen_pane() {
         result: Err("no pane of this tab has a worktree of its own".into()),
     }));
     assert!(draw(&app).contains("no pane of this tab has a worktree"), "{}", draw(&app));
+    assert!(matches!(&app.overlay, Some(Overlay::Compare(c)) if matches!(c.rows, Some(Err(_)))), "the view holds why");
 }
 
 /// `m` in the compare view merges the chosen branch (Enter: fast-forward; p: a pull
@@ -964,6 +965,8 @@ fn the_compare_view_merges_the_chosen_branch_and_offers_to_clear_the_others() {
     let rows = vec![row(1, "claude"), row(2, "codex")];
     app.update(Event::Server(ServerMsg::Reply { id, result: Ok(Reply::Compare { rows }) }));
     assert!(draw_at(&app, 140, ROWS).contains("m merge"));
+    // codex chosen before the rows come again, in another order: it stays chosen.
+    app.update(key("j"));
     // Open, it asks for its rows again when due (a check finishing shows without a key).
     let Some(Overlay::Compare(view)) = &app.overlay else { panic!("no compare view") };
     let due = view.next_refresh.expect("a refresh is due later");
@@ -981,9 +984,9 @@ fn the_compare_view_merges_the_chosen_branch_and_offers_to_clear_the_others() {
         .expect("asked again, for the same tab");
     let mut rows = vec![row(1, "claude"), row(2, "codex")];
     rows[1].check = Some(crate::protocol::Check::Passed { seconds: 3 });
+    rows[1].place = "work:1.0".into();
     app.update(Event::Server(ServerMsg::Reply { id: again, result: Ok(Reply::Compare { rows }) }));
     assert!(draw_at(&app, 140, ROWS).contains("passed 3s"));
-    app.update(key("j"));
     app.update(key("m"));
     let status = draw(&app).lines().last().expect("status").to_string();
     assert!(status.contains("merge teamster/codex-1 into its base?"), "{status}");

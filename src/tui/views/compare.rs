@@ -6,7 +6,6 @@
 use super::{Intent, Reaction, View, cancels};
 use crate::input::{Key, KeyCode};
 use crate::protocol::{Command, CompareBy, CompareRow};
-use crate::text::visible;
 use crate::tui::app::App;
 use crate::tui::view::{centered, overlay_block, theme, truncate};
 use ratatui::buffer::Buffer;
@@ -31,11 +30,14 @@ pub struct Compare {
 pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Compare {
-    /// The rows as they came; kept sorted as chosen.
+    /// The rows as they came (again, on a refresh), sorted as chosen; the chosen pane
+    /// stays chosen wherever it lands (a refresh must not move `m` to another branch).
     pub fn set_rows(&mut self, rows: Result<Vec<CompareRow>, String>) {
+        let chosen = self.shown().get(self.selected).map(|r| r.pane);
         self.rows = Some(rows);
         self.sort_rows();
-        self.selected = self.selected.min(self.shown().len().saturating_sub(1));
+        let at = chosen.and_then(|pane| self.shown().iter().position(|r| r.pane == pane));
+        self.selected = at.unwrap_or(self.selected).min(self.shown().len().saturating_sub(1));
         self.next_refresh = Some(std::time::Instant::now() + REFRESH);
     }
 
@@ -99,12 +101,7 @@ impl View for Compare {
         let width = inner.width as usize;
         let header = format!(" {}", CompareRow::HEADER);
         buf.set_string(inner.x, inner.y, truncate(&header, width), theme(app, "overlay_border"));
-        let message = match &self.rows {
-            None => Some("reading the worktrees…".to_string()),
-            Some(Err(e)) => Some(visible(e).into_owned()),
-            Some(Ok(r)) if r.is_empty() => Some("no worktree panes in this tab".into()),
-            Some(Ok(_)) => None,
-        };
+        let message = super::list_message(&self.rows, "reading the worktrees…", "no worktree panes in this tab");
         if let Some(text) = message {
             buf.set_string(inner.x + 1, inner.y + 2, truncate(&text, width.saturating_sub(1)), theme(app, "overlay"));
             return;

@@ -104,6 +104,17 @@ pub enum Intent {
     },
 }
 
+/// What a view that waits for a list from the runner shows in its place: `loading` until
+/// it comes, why it could not come (shown as text), or `empty`. None once there is a list.
+pub fn list_message<T>(list: &Option<Result<Vec<T>, String>>, loading: &str, empty: &str) -> Option<String> {
+    match list {
+        None => Some(loading.to_string()),
+        Some(Err(e)) => Some(crate::text::visible(e).into_owned()),
+        Some(Ok(l)) if l.is_empty() => Some(empty.to_string()),
+        Some(Ok(_)) => None,
+    }
+}
+
 /// Esc, ctrl-c or ctrl-g: every view closes on them (but the few that wait for Enter).
 pub fn cancels(key: &Key) -> bool {
     let ctrl = |c: char| key.mods.has(Mods::CTRL) && key.code == KeyCode::Char(c);

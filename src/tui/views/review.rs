@@ -45,8 +45,15 @@ impl Review {
         let mut file = None;
         let mut line = 0u64;
         for text in lines.iter().take(at + 1) {
-            if let Some(name) = text.strip_prefix("+++ b/") {
+            if text.starts_with("diff --git") {
+                file = None;
+            } else if let Some(name) = text.strip_prefix("--- a/") {
+                // A deleted file has no new side: it is named by its old one.
                 file = Some(name.to_string());
+            } else if let Some(name) = text.strip_prefix("+++ b/") {
+                file = Some(name.to_string());
+            } else if text.starts_with('\\') || text.starts_with("index ") || text.starts_with("+++ ") {
+                // `\ No newline at end of file`, a header: no line of the file.
             } else if let Some(hunk) = text.strip_prefix("@@ ") {
                 // `@@ -a,b +c,d @@`: the new side starts at c.
                 let new = hunk.split_whitespace().find_map(|w| w.strip_prefix('+'));
@@ -128,12 +135,7 @@ impl View for Review {
         let width = inner.width as usize;
         let footer = 1 + self.comments.len().min(3) as u16;
         let height = inner.height.saturating_sub(footer) as usize;
-        let message = match &self.lines {
-            None => Some("reading the branch…".to_string()),
-            Some(Err(e)) => Some(visible(e).into_owned()),
-            Some(Ok(l)) if l.is_empty() => Some("no changes against its base".into()),
-            Some(Ok(_)) => None,
-        };
+        let message = super::list_message(&self.lines, "reading the branch…", "no changes against its base");
         if let Some(text) = message {
             buf.set_string(inner.x + 1, inner.y, truncate(&text, width.saturating_sub(1)), theme(app, "overlay"));
         }
