@@ -1031,6 +1031,9 @@ fn a_review_comments_on_lines_and_sends_the_comments_to_the_agent() {
     // The added `fn c` is line 12 of the new file; the new file's line is 1.
     assert_eq!(view.place_of(7), Some(("src/lib.rs".into(), 12)));
     assert_eq!(view.place_of(13), Some(("notes.md".into(), 1)));
+    // A file's header lines are about that file.
+    assert_eq!(view.place_of(0), Some(("src/lib.rs".into(), 1)));
+    assert_eq!(view.place_of(9), Some(("notes.md".into(), 1)));
     // Down to `+fn c() {}`, a comment; then the next file, another.
     for _ in 0..7 {
         app.update(key("j"));

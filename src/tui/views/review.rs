@@ -45,8 +45,11 @@ impl Review {
         let mut file = None;
         let mut line = 0u64;
         for text in lines.iter().take(at + 1) {
-            if text.starts_with("diff --git") {
-                file = None;
+            if let Some(names) = text.strip_prefix("diff --git ") {
+                // A new file begins: named at once (a comment on its header is about it),
+                // by its `b/` side.
+                file = names.rsplit_once(" b/").map(|(_, b)| b.to_string());
+                line = 0;
             } else if let Some(name) = text.strip_prefix("--- a/") {
                 // A deleted file has no new side: it is named by its old one.
                 file = Some(name.to_string());
