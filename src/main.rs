@@ -110,9 +110,18 @@ enum Cmd {
         /// Listen beyond loopback without TLS (behind a proxy that adds it).
         #[arg(long)]
         insecure: bool,
-        /// The server's database (default: server.db in the state directory).
-        #[arg(long, value_name = "FILE")]
+        /// The server's database file, SQLite (default: server.db in the state directory).
+        #[arg(long, value_name = "FILE", conflicts_with = "database")]
         db: Option<PathBuf>,
+        /// Keep the records in PostgreSQL instead (postgres://USER[:PASSWORD]@HOST[:PORT]/DB),
+        /// so that several replicas share them. Its schema is made, or brought up to date,
+        /// at start. Give it in the environment to keep a password out of `ps`.
+        #[arg(long, value_name = "URL", env = "TEAMSTER_SERVE_DATABASE", hide_env_values = true)]
+        database: Option<String>,
+        /// Run as one of several replicas behind a load balancer: sealed updates and who
+        /// joined travel between them over NATS (nats://HOST:4222). Needs --database.
+        #[arg(long, value_name = "URL", env = "TEAMSTER_SERVE_BUS", hide_env_values = true)]
+        bus: Option<String>,
         /// Register shares only for runners that give the team token in this file (its
         /// first line, 16 characters or more); teammates name the same token in
         /// `[share] team_token_file`. Viewers still need only their link. Without it the
@@ -522,8 +531,16 @@ fn main() {
             cli::share(request, list, json)
         }
         Some(Cmd::Unshare { id, target, json }) => cli::unshare(id, target, json),
-        Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db, team_token_file }) => {
-            cli::serve(listen, tls_cert.zip(tls_key), insecure, db, team_token_file)
+        Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db, database, bus, team_token_file }) => {
+            cli::serve(cli::ServeHow {
+                listen,
+                tls: tls_cert.zip(tls_key),
+                insecure,
+                db,
+                database,
+                bus,
+                team_token_file,
+            })
         }
         Some(Cmd::Attach { target, .. }) => cli::attach(
             config_path,

@@ -150,8 +150,7 @@ fn a_driver_types_and_approves_a_viewer_cannot_and_both_ride_out_a_server_restar
         assert!(viewer.detached.as_deref().unwrap_or("").contains("stopped sharing"), "{:?}", viewer.detached);
         let again = Viewer::join(&read_a, "late").await.err().unwrap_or_default();
         assert!(again.contains("stopped by the person who shared it"), "{again}");
-        let records = std::fs::read(&server.db).unwrap_or_default();
-        assert!(!records.is_empty());
+        assert!(server.records_text().await.contains(&id_a), "the share is on record");
     });
 }
 
@@ -404,11 +403,10 @@ fn the_server_and_the_wire_never_hold_the_session_in_plaintext_and_tampering_is_
                 assert!(!text(bytes).contains(secret), "`{secret}` in the clear {what}");
             }
         }
-        let mut stored = std::fs::read(&server.db).unwrap_or_default();
-        stored.extend(std::fs::read(server.db.with_extension("db-wal")).unwrap_or_default());
+        let stored = server.records_text().await;
         assert!(!stored.is_empty());
         for secret in ["MARKER-7f3a", "you said", "fake>", "#r=", &read[read.find("#r=").unwrap() + 3..]] {
-            assert!(!text(&stored).contains(secret), "`{secret}` in the server's database");
+            assert!(!stored.contains(secret), "`{secret}` in the server's database");
         }
     });
 }
@@ -690,8 +688,11 @@ async fn next_to_runner(ws: &mut teamster::share::Client) -> Option<ToRunner> {
     }
 }
 
+/// A share id of this run's own: tests on one PostgreSQL never meet each other's.
 fn share_id(n: u32) -> String {
-    format!("test-share-{n:016}")
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| format!("{:08x}", std::process::id() ^ (now() as u32).rotate_left(16)));
+    format!("test-share-{run}-{n:08}")
 }
 
 fn now() -> u64 {
@@ -705,13 +706,12 @@ fn the_server_decides_how_long_a_share_lasts_and_removes_expired_ones() {
     let rt = runtime();
     rt.block_on(async {
         let longest = teamster::share::LONGEST_SHARE;
-        let records = || teamster::share::store::Sqlite::open(&server.db).expect("the server's records");
-        use teamster::share::store::ShareStore;
+        let records = server.target.open().await.expect("the server's records");
         // No expiry, and one a year away: both last 30 days, as the server counts them.
         for (n, expires) in [(1, None), (2, Some(now() + 365 * 86400))] {
             let (_ws, first) = raw_runner(&server.url(), &share_id(n), expires).await;
             assert!(matches!(first, ToRunner::Welcome { .. }), "{first:?}");
-            let rec = records().share(&share_id(n)).unwrap().expect("registered");
+            let rec = records.share(&share_id(n)).await.unwrap().expect("registered");
             let kept = rec.expires.expect("an expiry");
             assert!(kept <= now() + longest && kept + 60 >= now() + longest, "{n}: kept until {kept}");
         }
@@ -742,7 +742,7 @@ fn the_server_decides_how_long_a_share_lasts_and_removes_expired_ones() {
             }
         };
         assert!(said.contains("expired"), "{said}");
-        assert_eq!(records().share(&id).unwrap(), None, "an expired share is removed");
+        assert_eq!(records.share(&id).await.unwrap(), None, "an expired share is removed");
         let (_, again) = raw_join(&server.url(), &id, &format!("read-{id}"), Role::Read).await;
         assert!(matches!(again, ToViewer::Refused { .. }), "{again:?}");
     });
@@ -758,7 +758,7 @@ fn new_shares_are_limited_per_address_with_a_clear_error() {
         let mut taken = 0;
         let mut refused = Vec::new();
         for n in 0..300 {
-            match raw_runner(&server.url(), &share_id(n), None).await.1 {
+            match raw_runner(&server.url(), &share_id(1000 + n), None).await.1 {
                 ToRunner::Welcome { .. } => taken += 1,
                 ToRunner::Refused { reason } => refused.push(reason),
                 other => panic!("{other:?}"),
@@ -768,7 +768,7 @@ fn new_shares_are_limited_per_address_with_a_clear_error() {
         assert!(taken <= 10 + (secs / 6.0).ceil() as usize, "{taken} shares registered in {secs:.1} s");
         assert!(refused.len() >= 280 && refused[0].contains("too many new shares from this address"), "{refused:?}");
         // An existing share reconnecting is not a new one.
-        let (_, again) = raw_runner(&server.url(), &share_id(0), None).await;
+        let (_, again) = raw_runner(&server.url(), &share_id(1000), None).await;
         assert!(matches!(again, ToRunner::Welcome { .. }), "{again:?}");
     });
 }
@@ -779,7 +779,7 @@ fn a_runner_that_floods_without_snapshots_is_asked_for_one_then_cut_off_and_view
     let server = Server::start(&env);
     let rt = runtime();
     rt.block_on(async {
-        let id = share_id(1);
+        let id = share_id(2001);
         let (ws, first) = raw_runner(&server.url(), &id, None).await;
         assert!(matches!(first, ToRunner::Welcome { have: 0 }), "{first:?}");
         let (mut tx, mut rx) = ws.split();
@@ -848,7 +848,7 @@ fn bad_guesses_at_a_share_are_slowed_but_the_right_secret_from_the_same_address_
     let server = Server::start(&env);
     let rt = runtime();
     rt.block_on(async {
-        let id = share_id(1);
+        let id = share_id(3001);
         let (_runner, first) = raw_runner(&server.url(), &id, None).await;
         assert!(matches!(first, ToRunner::Welcome { .. }), "{first:?}");
         // 25 wrong guesses at once from this address (answers held back; not awaited).

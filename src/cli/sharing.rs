@@ -94,17 +94,33 @@ pub fn unshare(id: Option<String>, session: Option<String>, json: bool) -> anyho
     Ok(())
 }
 
+/// How `teamster serve` was asked to run.
+pub struct ServeHow {
+    pub listen: std::net::SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub insecure: bool,
+    pub db: Option<PathBuf>,
+    pub database: Option<String>,
+    pub bus: Option<String>,
+    pub team_token_file: Option<PathBuf>,
+}
+
 /// `teamster serve`: the share server, in the foreground.
-pub fn serve(
-    listen: std::net::SocketAddr,
-    tls: Option<(PathBuf, PathBuf)>,
-    insecure: bool,
-    db: Option<PathBuf>,
-    team_token_file: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let db = db.unwrap_or_else(|| paths::state_dir().join("server.db"));
+pub fn serve(how: ServeHow) -> anyhow::Result<()> {
+    use crate::share::store::Target;
+    let db = match how.database {
+        Some(url) => Target::database(&url).map_err(anyhow::Error::msg)?,
+        None => Target::Sqlite(how.db.unwrap_or_else(|| paths::state_dir().join("server.db"))),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let opts = crate::share::server::Options { listen, tls, insecure, db, team_token_file };
+    let opts = crate::share::server::Options {
+        listen: how.listen,
+        tls: how.tls,
+        insecure: how.insecure,
+        db,
+        bus: how.bus,
+        team_token_file: how.team_token_file,
+    };
     rt.block_on(crate::share::server::serve(opts))
 }
 

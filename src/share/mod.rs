@@ -2,6 +2,7 @@
 //! WebSocket (`wire`), and the link's secrets (`crypto`). The runner's side of a share is
 //! in `runner::share`, a remote TUI's in `tui::remote`; the browser's in `web/`.
 
+pub mod bus;
 pub mod crypto;
 pub mod server;
 pub mod store;

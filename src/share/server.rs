@@ -14,8 +14,9 @@
 //! connection, and how fast wrong tokens are answered (never whether the right one is).
 
 use super::LONGEST_SHARE;
+use super::bus::{Bus, BusMsg, Envelope};
 use super::crypto::{same, token_hash};
-use super::store::{AuditEvent, ShareRecord, ShareStore};
+use super::store::{AuditEvent, ShareRecord, ShareStore, Target};
 use super::wire::{FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer};
 use crate::text::visible;
 use futures_util::{SinkExt, StreamExt};
@@ -157,6 +158,9 @@ enum Took {
     KeptAskSnapshot,
     /// The server has it already (sent again after a reconnect).
     Had,
+    /// Not kept: updates before it are missing (a replica missed some on the bus); only a
+    /// snapshot is taken until one comes.
+    Gap,
     /// Not kept: the backlog was dropped, and only a snapshot is taken until one comes.
     WaitingForSnapshot,
     /// Over the bound without the snapshot it was asked for: backlog dropped, runner cut.
@@ -174,7 +178,24 @@ struct HubState {
     /// Bytes of updates not kept since the backlog was dropped, waiting for a snapshot.
     unkept: usize,
     runner: Option<(u64, Outbox)>,
+    /// The runner's connection on another replica, as the bus last said.
+    remote_runner: Option<u64>,
     viewers: HashMap<u64, Viewer>,
+    /// The other replicas, when there are any.
+    link: Option<BusLink>,
+}
+
+/// A hub's way to the other replicas: its share's subject on the bus.
+struct BusLink {
+    bus: Arc<dyn Bus>,
+    share: String,
+    replica: u32,
+}
+
+impl BusLink {
+    fn publish(&self, msg: BusMsg) {
+        self.bus.publish(&self.share, Envelope { origin: self.replica, msg });
+    }
 }
 
 impl HubState {
@@ -195,6 +216,13 @@ impl HubState {
             self.unkept = 0;
             self.buffer.push_back(update);
             return Took::Kept;
+        }
+        if !self.buffer.is_empty() && update.seq != self.have() + 1 {
+            // Updates mean nothing without all those before them since the snapshot.
+            self.buffer.clear();
+            self.bytes = 0;
+            self.unkept = len;
+            return Took::Gap;
         }
         if self.buffer.is_empty() {
             // Updates mean nothing without the snapshot they follow; a runner that keeps
@@ -233,11 +261,116 @@ impl HubState {
         self.buffer.get(self.buffer.partition_point(|u| u.seq <= last)).cloned()
     }
 
+    /// Sends `msg` to the runner: here, or through the bus to the replica it is on.
     fn tell_runner(&self, msg: &ToRunner) -> bool {
-        match (&self.runner, serde_json::to_string(msg)) {
-            (Some((_, out)), Ok(text)) => out.send(text),
-            _ => true,
+        let Ok(text) = serde_json::to_string(msg) else { return true };
+        match (&self.runner, &self.link) {
+            (Some((_, out)), _) => out.send(text),
+            (None, Some(link)) => {
+                link.publish(BusMsg::ToRunner { text });
+                true
+            }
+            (None, None) => true,
         }
+    }
+
+    /// Sends `text` to one viewer's connection: here, or through the bus.
+    fn tell_viewer(&self, conn: u64, text: String) {
+        match (self.viewers.get(&conn), &self.link) {
+            (Some(v), _) => {
+                if !v.out.send(text) {
+                    v.out.cut("this connection fell too far behind");
+                }
+            }
+            (None, Some(link)) => link.publish(BusMsg::ToViewer { conn, text }),
+            (None, None) => {}
+        }
+    }
+
+    fn runner_here(&self) -> bool {
+        self.runner.is_some() || self.remote_runner.is_some()
+    }
+
+    /// Asks the runner for a snapshot, once until one comes.
+    fn want_snapshot(&mut self) {
+        if self.asked {
+            return;
+        }
+        self.asked = true;
+        match (&self.runner, &self.link) {
+            (Some(_), _) => {
+                self.tell_runner(&ToRunner::Snapshot);
+            }
+            (None, Some(link)) => link.publish(BusMsg::WantSnapshot),
+            (None, None) => {}
+        }
+    }
+
+    /// What another replica said about this share. Returns the newest update number when
+    /// viewers have something new to read, and whether the share is over (and why).
+    fn heard(&mut self, msg: BusMsg) -> Heard {
+        match msg {
+            BusMsg::Update { seq, snap, text } => match self.take(Update { seq, snap, text: text.into() }) {
+                Took::Kept | Took::KeptAskSnapshot => {
+                    // The runner's own replica asks it for snapshots; this one only follows.
+                    return Heard::Latest(seq);
+                }
+                Took::Gap | Took::WaitingForSnapshot => self.want_snapshot(),
+                Took::Had | Took::Over => {}
+            },
+            BusMsg::RunnerHere { conn, fresh } => {
+                if let Some((mine, out)) = &self.runner
+                    && *mine != conn
+                    && fresh
+                {
+                    out.cut("another connection of the same runner took over");
+                }
+                self.remote_runner = Some(conn);
+                self.tell_viewers(&ToViewer::Status { runner: true });
+                if fresh {
+                    // Who is watching here, so the sharer's list is whole after it moved.
+                    for (c, v) in &self.viewers {
+                        self.tell_runner(&ToRunner::Joined { conn: *c, role: v.role, name: v.name.clone() });
+                    }
+                }
+                if self.buffer.is_empty() {
+                    self.asked = false;
+                    self.want_snapshot();
+                }
+            }
+            BusMsg::RunnerGone { conn } => {
+                if self.remote_runner == Some(conn) {
+                    self.remote_runner = None;
+                    if self.runner.is_none() {
+                        self.tell_viewers(&ToViewer::Status { runner: false });
+                    }
+                }
+            }
+            BusMsg::ToRunner { text } => {
+                if let Some((_, out)) = &self.runner {
+                    out.send(text);
+                }
+            }
+            BusMsg::ToViewer { conn, text } => {
+                if let Some(v) = self.viewers.get(&conn)
+                    && !v.out.send(text)
+                {
+                    v.out.cut("this connection fell too far behind");
+                }
+            }
+            BusMsg::WantSnapshot => {
+                if let Some((conn, _)) = &self.runner {
+                    // Whoever asks may not know the runner is here yet.
+                    let conn = *conn;
+                    if let Some(link) = &self.link {
+                        link.publish(BusMsg::RunnerHere { conn, fresh: false });
+                    }
+                    self.want_snapshot();
+                }
+            }
+            BusMsg::Close { reason } => return Heard::Closed(reason),
+        }
+        Heard::Nothing
     }
 
     fn tell_viewers(&self, msg: &ToViewer) {
@@ -251,10 +384,20 @@ impl HubState {
     }
 }
 
+/// What a hub made of a message from another replica.
+enum Heard {
+    Nothing,
+    /// Viewers have updates up to this one to read.
+    Latest(u64),
+    Closed(String),
+}
+
 struct Hub {
     state: Mutex<HubState>,
     /// The latest update's number: viewers wait on it, then read the backlog.
     latest: watch::Sender<u64>,
+    /// Set when the share's hub is closed here: its bus reader ends.
+    closed: watch::Sender<bool>,
 }
 
 /// A token bucket: a burst, then a steady rate.
@@ -397,7 +540,13 @@ impl Failures {
 }
 
 pub struct Server {
-    store: Mutex<Box<dyn ShareStore>>,
+    store: Arc<dyn ShareStore>,
+    /// The other replicas, when there are any (`--bus`).
+    bus: Option<Arc<dyn Bus>>,
+    /// This replica's number: the high bits of its connection ids.
+    replica: u32,
+    /// Audit events, written in order by one task (never on a connection's way).
+    audit_tx: mpsc::UnboundedSender<AuditEvent>,
     hubs: Mutex<HashMap<String, Arc<Hub>>>,
     next_conn: AtomicU64,
     failures: Mutex<Failures>,
@@ -407,33 +556,63 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(store: Box<dyn ShareStore>) -> Arc<Server> {
-        Server::for_team(store, None)
-    }
-
-    /// A server that registers shares only for runners that give `team` (viewers still
-    /// need only their link).
-    pub fn for_team(store: Box<dyn ShareStore>, team: Option<&str>) -> Arc<Server> {
-        Arc::new(Server {
-            store: Mutex::new(store),
+    /// A server on `store`, alone or one of the replicas on `bus`; only runners that give
+    /// `team` register shares, when it is given (viewers still need only their link).
+    /// Spawns its audit writer: call it on a runtime.
+    pub async fn new(
+        store: Arc<dyn ShareStore>,
+        bus: Option<Arc<dyn Bus>>,
+        team: Option<&str>,
+    ) -> Result<Arc<Server>, String> {
+        let replica = store.new_replica().await?;
+        let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<AuditEvent>();
+        let writer = store.clone();
+        tokio::spawn(async move {
+            while let Some(e) = audit_rx.recv().await {
+                if let Err(e) = writer.audit(&e).await {
+                    log(&e);
+                }
+            }
+        });
+        Ok(Arc::new(Server {
+            store,
+            bus,
+            replica,
+            audit_tx,
             hubs: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             failures: Mutex::new(Failures::default()),
             registrations: Mutex::new(Registrations::new()),
             team_hash: team.map(token_hash),
-        })
+        }))
     }
 
-    fn hub(&self, share: &str) -> Arc<Hub> {
-        self.hubs
-            .lock()
-            .entry(share.to_string())
-            .or_insert_with(|| Arc::new(Hub { state: Mutex::new(HubState::default()), latest: watch::channel(0).0 }))
-            .clone()
+    /// A new connection's id, unique across replicas.
+    fn new_conn(&self) -> u64 {
+        (u64::from(self.replica) << 32) | self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The share's hub here, made on first use; with other replicas, it listens to the
+    /// share's subject on the bus until it is closed.
+    fn hub(self: &Arc<Self>, share: &str) -> Arc<Hub> {
+        let mut hubs = self.hubs.lock();
+        if let Some(hub) = hubs.get(share) {
+            return hub.clone();
+        }
+        let link =
+            self.bus.as_ref().map(|bus| BusLink { bus: bus.clone(), share: share.to_string(), replica: self.replica });
+        let state = HubState { link, ..HubState::default() };
+        let hub =
+            Arc::new(Hub { state: Mutex::new(state), latest: watch::channel(0).0, closed: watch::channel(false).0 });
+        hubs.insert(share.to_string(), hub.clone());
+        if let Some(bus) = &self.bus {
+            tokio::spawn(listen(self.clone(), bus.clone(), share.to_string(), hub.clone()));
+        }
+        hub
     }
 
     fn audit(&self, share: &str, conn: u64, who: &str, role: &str, event: &str, detail: &str) {
-        let e = AuditEvent {
+        let _ = self.audit_tx.send(AuditEvent {
             ts: now_secs(),
             share: share.into(),
             conn,
@@ -441,36 +620,32 @@ impl Server {
             role: role.into(),
             event: event.into(),
             detail: detail.into(),
-        };
-        if let Err(e) = self.store.lock().audit(&e) {
-            log(&e);
-        }
+        });
     }
 
     /// The share's record, if it is still there: an expired one is removed (and its
     /// viewers and runner cut off) the first time anyone asks for it.
-    fn record(&self, share: &str) -> Result<Option<ShareRecord>, String> {
-        let rec = self.store.lock().share(share)?;
+    async fn record(&self, share: &str) -> Result<Option<ShareRecord>, String> {
+        let rec = self.store.share(share).await?;
         match rec {
             Some(rec) if rec.revoked.is_none() && expiry(&rec) <= now_secs() => {
-                self.expire(share);
+                self.expire(share).await;
                 Ok(Some(rec))
             }
             other => Ok(other),
         }
     }
 
-    fn expire(&self, share: &str) {
-        if let Err(e) = self.store.lock().remove(share) {
+    async fn expire(&self, share: &str) {
+        if let Err(e) = self.store.remove(share).await {
             log(&e);
         }
         self.close_hub(share, "this share link has expired; ask for a new one");
     }
 
     /// Removes the shares that expired; run now and then.
-    fn sweep(&self) {
-        let gone = self.store.lock().remove_expired(now_secs(), LONGEST_SHARE);
-        match gone {
+    async fn sweep(&self) {
+        match self.store.remove_expired(now_secs(), LONGEST_SHARE).await {
             Ok(ids) => {
                 for id in ids {
                     self.close_hub(&id, "this share link has expired; ask for a new one");
@@ -510,16 +685,71 @@ impl Server {
         let _ = ws.close(None).await;
     }
 
-    /// Cuts everyone off a share and forgets its updates.
+    /// Cuts everyone off a share and forgets its updates, here and on every replica.
     fn close_hub(&self, share: &str, reason: &str) {
+        if let Some(bus) = &self.bus {
+            let msg = BusMsg::Close { reason: reason.to_string() };
+            bus.publish(share, Envelope { origin: self.replica, msg });
+        }
+        self.close_here(share, reason);
+    }
+
+    /// Cuts off this replica's connections to a share and forgets its updates.
+    fn close_here(&self, share: &str, reason: &str) {
         let hub = self.hubs.lock().remove(share);
         if let Some(hub) = hub {
+            hub.closed.send_replace(true);
             let st = hub.state.lock();
             for v in st.viewers.values() {
                 v.out.cut(reason);
             }
             if let Some((_, out)) = &st.runner {
                 out.cut(reason);
+            }
+        }
+    }
+}
+
+/// A hub's ear on the bus: what other replicas say about its share, until it is closed.
+async fn listen(server: Arc<Server>, bus: Arc<dyn Bus>, share: String, hub: Arc<Hub>) {
+    let mut closed = hub.closed.subscribe();
+    let mut sub = tokio::select! {
+        sub = bus.subscribe(&share) => match sub {
+            Ok(sub) => sub,
+            Err(e) => {
+                log(&format!("share {share}: {e}; its viewers here see only what reaches this replica"));
+                return;
+            }
+        },
+        _ = closed.changed() => return,
+    };
+    // Listening now: if nothing is here yet, the runner (wherever it is) sends a snapshot.
+    {
+        let mut st = hub.state.lock();
+        if st.buffer.is_empty() && st.runner.is_none() {
+            st.want_snapshot();
+        }
+    }
+    loop {
+        let envelope = tokio::select! {
+            e = sub.rx.recv() => match e {
+                Some(e) => e,
+                None => return,
+            },
+            _ = closed.changed() => return,
+        };
+        if envelope.origin == server.replica {
+            continue;
+        }
+        let heard = hub.state.lock().heard(envelope.msg);
+        match heard {
+            Heard::Nothing => {}
+            Heard::Latest(seq) => {
+                hub.latest.send_replace(seq);
+            }
+            Heard::Closed(reason) => {
+                server.close_here(&share, &reason);
+                return;
             }
         }
     }
@@ -549,7 +779,10 @@ pub struct Options {
     pub listen: SocketAddr,
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     pub insecure: bool,
-    pub db: std::path::PathBuf,
+    /// Where the records are: a SQLite file, or PostgreSQL shared by replicas.
+    pub db: Target,
+    /// The other replicas' bus (`nats://...`), when there are any.
+    pub bus: Option<String>,
     /// A file holding the team token that registering a share takes (none: an open server).
     pub team_token_file: Option<std::path::PathBuf>,
 }
@@ -589,11 +822,27 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
             opts.listen
         );
     }
-    if let Some(dir) = opts.db.parent() {
+    if let Target::Sqlite(path) = &opts.db
+        && let Some(dir) = path.parent()
+    {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
+    if opts.bus.is_some() && !opts.db.is_shared() {
+        anyhow::bail!(
+            "--bus joins this server to other replicas, and replicas keep their records together: give them one PostgreSQL with --database postgres://..."
+        );
+    }
     let team = opts.team_token_file.as_deref().map(read_team_token).transpose()?;
-    let store = super::store::Sqlite::open(&opts.db).map_err(anyhow::Error::msg)?;
+    let store = opts.db.open().await.map_err(anyhow::Error::msg)?;
+    let bus: Option<Arc<dyn Bus>> = match &opts.bus {
+        Some(url) if url.starts_with("nats://") || url.starts_with("tls://") => {
+            Some(super::bus::Nats::connect(url).await.map_err(anyhow::Error::msg)?)
+        }
+        Some(url) => {
+            anyhow::bail!("--bus takes a NATS URL (nats://HOST:4222), not `{}`", visible(&super::store::redacted(url)))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {}: {e}{}",
@@ -616,6 +865,14 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
             "open server: anyone who can reach it can register shares (--team-token-file FILE limits that to your team)"
         ),
     };
+    match &bus {
+        Some(_) => eprintln!("one of several replicas: records in PostgreSQL, updates shared over NATS"),
+        None if opts.db.is_shared() => {
+            eprintln!("one replica on PostgreSQL: add --bus nats://... to run more behind a load balancer")
+        }
+        None => {}
+    }
+    let server = Server::new(store, bus, team.as_deref()).await.map_err(anyhow::Error::msg)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     // One line, and no complaint if nobody reads it (started in the background).
     use std::io::Write;
@@ -623,11 +880,11 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         std::io::stdout(),
         "teamster share server on {scheme}://{} (records in {})",
         listener.local_addr()?,
-        opts.db.display()
+        opts.db.describe()
     );
     let _ = std::io::stdout().flush();
 
-    run(listener, tls, Server::for_team(Box::new(store), team.as_deref())).await;
+    run(listener, tls, server).await;
     Ok(())
 }
 
@@ -658,7 +915,7 @@ pub async fn run(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::Tl
         loop {
             every.tick().await;
             let Some(server) = sweeper.upgrade() else { return };
-            server.sweep();
+            server.sweep().await;
         }
     });
     loop {
@@ -844,7 +1101,7 @@ async fn runner(
     token: String,
     register: Option<Register>,
 ) {
-    let conn = server.next_conn.fetch_add(1, Ordering::Relaxed);
+    let conn = server.new_conn();
     // Not a share id (a peer may send 256 KiB of anything): no such share, and nothing
     // of it kept in the audit or the failure counts.
     let share = if plausible_id(&share) { share } else { String::new() };
@@ -865,7 +1122,7 @@ async fn runner(
         },
         _ => None,
     };
-    let checked = match server.record(&share) {
+    let checked = match server.record(&share).await {
         Err(e) => Err((format!("the server could not read its records: {e}"), false)),
         Ok(Some(rec)) if !same(rec.runner_hash.as_bytes(), hash.as_bytes()) => {
             Err(("this share belongs to another runner (wrong runner token)".to_string(), true))
@@ -893,7 +1150,7 @@ async fn runner(
                                 expires: Some(expires),
                                 revoked: None,
                             };
-                            server.store.lock().create(&rec).map(|_| expires)
+                            server.store.create(&rec).await.map(|_| expires)
                         }
                     }
                 }
@@ -922,9 +1179,14 @@ async fn runner(
         if let Some((_, old)) = st.runner.replace((conn, out.clone())) {
             old.cut("another connection of the same runner took over");
         }
-        // Who is watching already, so the sharer's list is right after a reconnect.
+        st.remote_runner = None;
+        // Who is watching already, here and on the other replicas (they answer the bus),
+        // so the sharer's list is right after a reconnect.
         for (c, v) in &st.viewers {
             st.tell_runner(&ToRunner::Joined { conn: *c, role: v.role, name: v.name.clone() });
+        }
+        if let Some(link) = &st.link {
+            link.publish(BusMsg::RunnerHere { conn, fresh: true });
         }
         st.tell_viewers(&ToViewer::Status { runner: true });
         ToRunner::Welcome { have: st.have() }
@@ -950,7 +1212,7 @@ async fn runner(
                 None => break,
             },
             _ = tokio::time::sleep_until(expire_at) => {
-                server.expire(&share);
+                server.expire(&share).await;
                 let _ = say(&mut ws, refused("this share link has expired".into())).await;
                 break;
             }
@@ -961,7 +1223,18 @@ async fn runner(
                     Some(Ok(_)) => continue,
                 };
                 if let Ok(UpdateHead { t: "update", seq, snap }) = serde_json::from_str::<UpdateHead>(&text) {
-                    let took = hub.state.lock().take(Update { seq, snap, text });
+                    let took = {
+                        let mut st = hub.state.lock();
+                        let took = st.take(Update { seq, snap, text: text.clone() });
+                        // The other replicas' viewers get it too, in the order taken.
+                        if let (Took::Kept | Took::KeptAskSnapshot, Some(link)) = (&took, &st.link) {
+                            link.publish(BusMsg::Update { seq, snap, text: text.as_str().to_string() });
+                        }
+                        if took == Took::Gap {
+                            st.want_snapshot();
+                        }
+                        took
+                    };
                     match took {
                         Took::Kept => {
                             hub.latest.send_replace(seq);
@@ -973,7 +1246,7 @@ async fn runner(
                                 break;
                             }
                         }
-                        Took::Had | Took::WaitingForSnapshot => {}
+                        Took::Had | Took::WaitingForSnapshot | Took::Gap => {}
                         Took::Over => {
                             let reason = format!(
                                 "sent over {} MiB of updates without the snapshot the server asked for; cut off (the updates were dropped)",
@@ -990,13 +1263,12 @@ async fn runner(
                 match serde_json::from_str::<FromRunner>(&text) {
                     Ok(FromRunner::Update { .. }) => log(&format!("{peer}: runner sent a malformed update")),
                     Ok(FromRunner::Reply { to, c }) => {
-                        let st = hub.state.lock();
-                        if let (Some(v), Ok(text)) = (st.viewers.get(&to), serde_json::to_string(&ToViewer::Reply { c })) && !v.out.send(text) {
-                            v.out.cut("this connection fell too far behind");
+                        if let Ok(text) = serde_json::to_string(&ToViewer::Reply { c }) {
+                            hub.state.lock().tell_viewer(to, text);
                         }
                     }
                     Ok(FromRunner::Revoke) => {
-                        if let Err(e) = server.store.lock().revoke(&share, now_secs()) {
+                        if let Err(e) = server.store.revoke(&share, now_secs()).await {
                             log(&e);
                         }
                         server.audit(&share, conn, "runner", "runner", "revoked", "");
@@ -1013,7 +1285,12 @@ async fn runner(
     let mut st = hub.state.lock();
     if st.runner.as_ref().is_some_and(|(c, _)| *c == conn) {
         st.runner = None;
-        st.tell_viewers(&ToViewer::Status { runner: false });
+        if let Some(link) = &st.link {
+            link.publish(BusMsg::RunnerGone { conn });
+        }
+        if !st.runner_here() {
+            st.tell_viewers(&ToViewer::Status { runner: false });
+        }
     }
 }
 
@@ -1066,7 +1343,7 @@ async fn viewer(
     name: String,
     resume: Option<u64>,
 ) {
-    let conn = server.next_conn.fetch_add(1, Ordering::Relaxed);
+    let conn = server.new_conn();
     let name: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
     let name = if name.trim().is_empty() { format!("viewer {conn}") } else { name };
     // Not a share id (a peer may send 256 KiB of anything): no such share, and nothing
@@ -1075,7 +1352,7 @@ async fn viewer(
     let hash = token_hash(&token);
     // The token is always checked: failures slow down the next failed answers from this
     // address (see `Failures`), never a join with the right token.
-    let checked = match server.record(&share) {
+    let checked = match server.record(&share).await {
         Err(e) => Err(format!("the server could not read its records: {e}")),
         Ok(None) => Err("no such share on this server; check the link".to_string()),
         Ok(Some(rec)) => {
@@ -1108,7 +1385,7 @@ async fn viewer(
         let mut st = hub.state.lock();
         st.viewers.insert(conn, Viewer { role, name: name.clone(), out: out.clone() });
         st.tell_runner(&ToRunner::Joined { conn, role, name: name.clone() });
-        (hub.latest.subscribe(), st.runner.is_some())
+        (hub.latest.subscribe(), st.runner_here())
     };
     server.audit(&share, conn, &name, role.word(), "joined", &peer.ip().to_string());
     let mut last = resume.unwrap_or(0);

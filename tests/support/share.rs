@@ -10,11 +10,31 @@ use std::time::{Duration, Instant};
 use teamster::protocol::{ClientMsg, PendingView, ServerMsg, SessionView};
 use teamster::tui::link::Link;
 
-/// A `teamster serve` on a loopback port, with its database in `dir`.
+/// A `teamster serve` on a loopback port: its records in a SQLite file in the test's
+/// directory, or, when the run asks for the other back end (`TEAMSTER_TEST_SHARE_ON=
+/// postgres`, as `./scripts/test` does for its second pass), in the run's PostgreSQL with
+/// NATS as its bus: the same tests, against both.
 pub struct Server {
     pub child: Child,
     pub port: u16,
     pub db: std::path::PathBuf,
+    pub target: Target,
+}
+
+pub use teamster::share::store::Target;
+
+/// The PostgreSQL and NATS that `./scripts/test` started for this run; None when there are
+/// none (a plain `cargo test`), which CI never allows.
+pub fn scale_out() -> Option<(String, String)> {
+    match (std::env::var("TEAMSTER_TEST_DATABASE"), std::env::var("TEAMSTER_TEST_BUS")) {
+        (Ok(db), Ok(bus)) => Some((db, bus)),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI runs every test: ./scripts/test starts PostgreSQL and NATS and names them in TEAMSTER_TEST_DATABASE and TEAMSTER_TEST_BUS"
+            )
+        }
+        _ => None,
+    }
 }
 
 impl Server {
@@ -27,17 +47,35 @@ impl Server {
         Server::with(env, port, &[])
     }
 
-    /// With more arguments for `teamster serve` (TLS).
+    /// With more arguments for `teamster serve` (TLS), on the run's back end.
     pub fn with(env: &Env, port: u16, args: &[&str]) -> Server {
         let db = env.dir.join("server.db");
+        let on_postgres = std::env::var("TEAMSTER_TEST_SHARE_ON").is_ok_and(|v| v == "postgres");
+        match scale_out().filter(|_| on_postgres) {
+            Some((database, bus)) => {
+                let mut all = vec!["--database", &database, "--bus", &bus];
+                all.extend_from_slice(args);
+                Server::replica(env, "serve", port, &all, Target::Postgres(database.clone()))
+            }
+            None => {
+                let path = db.to_string_lossy().into_owned();
+                let mut all = vec!["--db", &path];
+                all.extend_from_slice(args);
+                Server::replica(env, "serve", port, &all, Target::Sqlite(db.clone()))
+            }
+        }
+    }
+
+    /// One `teamster serve` with exactly `args` (its log in NAME.log), on `target`.
+    pub fn replica(env: &Env, name: &str, port: u16, args: &[&str], target: Target) -> Server {
+        let db = env.dir.join("server.db");
         let mut child = Command::new(bin())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-            .arg(&db)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .env_clear()
             .envs(env.envs())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(env.dir.join("serve.log")).expect("serve log"))
+            .stderr(std::fs::File::create(env.dir.join(format!("{name}.log"))).expect("serve log"))
             .spawn()
             .expect("start teamster serve");
         let out = child.stdout.take().expect("stdout");
@@ -48,8 +86,34 @@ impl Server {
             .nth(1)
             .and_then(|rest| rest.split(' ').next())
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("{line}"));
-        Server { child, port, db }
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(env.dir.join(format!("{name}.log"))).unwrap_or_default();
+                panic!("teamster serve did not start: {line}{log}")
+            });
+        Server { child, port, db, target }
+    }
+
+    /// Everything the server keeps, as text: to look for what it must never hold.
+    pub async fn records_text(&self) -> String {
+        match &self.target {
+            Target::Sqlite(path) => {
+                let mut bytes = std::fs::read(path).unwrap_or_default();
+                bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Target::Postgres(url) => {
+                let (client, conn) =
+                    tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("the test PostgreSQL");
+                tokio::spawn(conn);
+                let mut all = String::new();
+                for table in ["shares", "audit"] {
+                    let sql = format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM {table} t");
+                    let row = client.query_one(&sql, &[]).await.expect("read the records");
+                    all += &row.get::<_, String>(0);
+                }
+                all
+            }
+        }
     }
 
     pub fn url(&self) -> String {
@@ -365,5 +429,57 @@ async fn relay_one(client: tokio::net::TcpStream, server: String, ways: Ways) ->
             }
             Some(text) = injected.recv() => down.send(Message::text(text)).await.ok()?,
         }
+    }
+}
+
+/// A plain TCP load balancer in front of replicas, as a team would put one (haproxy, a
+/// cloud's): each new connection goes to the preferred replica, or to the next one that
+/// answers when it is down. It knows nothing of what it carries.
+pub struct Balancer {
+    pub port: u16,
+    prefer: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Balancer {
+    /// In front of the replicas on `backends`; call it on a runtime.
+    pub async fn start(backends: Vec<u16>) -> Balancer {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("balancer listens");
+        let port = listener.local_addr().expect("its port").port();
+        let prefer = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let chosen = prefer.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let first = chosen.load(Ordering::Relaxed);
+                let order: Vec<u16> = (0..backends.len()).map(|i| backends[(first + i) % backends.len()]).collect();
+                tokio::spawn(async move {
+                    for port in order {
+                        if let Ok(mut backend) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                            let _ = backend.set_nodelay(true);
+                            let _ = client.set_nodelay(true);
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Balancer { port, prefer, task }
+    }
+
+    /// New connections go to backend `i` first.
+    pub fn prefer(&self, i: usize) {
+        self.prefer.store(i, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
