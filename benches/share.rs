@@ -11,6 +11,11 @@
 //!   floods 1 MiB updates and never a snapshot, coming back each time it is cut off; the
 //!   server's RSS before and after, and what a viewer that joins afterwards is sent.
 //!
+//! - replicas (`-- --replicas N`, PostgreSQL and NATS named as `./scripts/test` names them):
+//!   the runner on the first, 500 viewers spread over all N; the same latency and flood
+//!   figures, then the last replica is killed: how long its viewers take to rejoin another,
+//!   and what they are sent again.
+//!
 //! Run: `cargo bench --bench share` (`-- --quick`: 20 viewers). Figures, not pass/fail.
 
 #[path = "support/proc.rs"]
@@ -55,37 +60,76 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// A viewer that opens every update and notes when each marker line first shows.
-async fn viewer(url: String, seen: tokio::sync::mpsc::UnboundedSender<(u64, Instant)>, bytes: Arc<AtomicU64>) {
+/// What a viewer saw of its replica dying: how long until it was back in (its join
+/// answered by another replica), and what it was sent again that it had already.
+#[derive(Default, Debug, Clone, Copy)]
+struct Moved {
+    reconnect_ms: f64,
+    resent_updates: u64,
+    resent_bytes: u64,
+}
+
+/// A viewer that opens every update and notes when each marker line first shows. It joins
+/// through `servers[0]` (the link's own server when empty) and, when that connection ends,
+/// rejoins through the next one where it left off, as `teamster attach` does through a
+/// balancer; `moved` gets what that cost.
+async fn viewer(
+    url: String,
+    servers: Vec<String>,
+    seen: tokio::sync::mpsc::UnboundedSender<(u64, Instant)>,
+    bytes: Arc<AtomicU64>,
+    moved: tokio::sync::mpsc::UnboundedSender<Moved>,
+) {
     let link = Link::parse(&url).expect("link");
-    let mut ws = teamster::share::connect(&link.server).await.expect("connect");
-    let join = FromViewer::Join {
-        share: link.keys.share.clone(),
-        token: link.keys.read_token(),
-        role: Role::Read,
-        name: "bench".into(),
-        resume: None,
-    };
-    ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.expect("join");
+    let servers = if servers.is_empty() { vec![link.server.clone()] } else { servers };
     let mut last_marker = 0;
-    while let Some(Ok(Message::Text(t))) = ws.next().await {
-        bytes.fetch_add(t.len() as u64, Ordering::Relaxed);
-        let Ok(ToViewer::Update { seq, snap, c }) = serde_json::from_str::<ToViewer>(&t) else { continue };
-        let Ok(plain) = link.keys.open(&teamster::share::crypto::aad::update(&link.keys.share, seq, snap), &c) else {
-            continue;
+    let mut last_seq = 0u64;
+    for (i, server) in servers.iter().enumerate() {
+        let lost_at = Instant::now();
+        let Ok(mut ws) = teamster::share::connect(server).await else { continue };
+        let join = FromViewer::Join {
+            share: link.keys.share.clone(),
+            token: link.keys.read_token(),
+            role: Role::Read,
+            name: "bench".into(),
+            resume: (last_seq > 0).then_some(last_seq),
         };
-        let Ok(body) = serde_json::from_slice::<UpdateBody>(&plain) else { continue };
-        let now = Instant::now();
-        for msg in body.msgs {
-            if let ServerMsg::Frame { panes } = msg {
-                for f in panes {
-                    for (_, row) in f.rows {
-                        let text = row.text();
-                        if let Some(n) = text.strip_prefix("marker ").and_then(|n| n.parse::<u64>().ok())
-                            && n > last_marker
-                        {
-                            last_marker = n;
-                            let _ = seen.send((n, now));
+        ws.send(Message::text(serde_json::to_string(&join).unwrap())).await.expect("join");
+        let mut cost = Moved::default();
+        while let Some(Ok(Message::Text(t))) = ws.next().await {
+            bytes.fetch_add(t.len() as u64, Ordering::Relaxed);
+            let msg = serde_json::from_str::<ToViewer>(&t);
+            if i > 0 && matches!(msg, Ok(ToViewer::Joined { .. })) {
+                cost.reconnect_ms = lost_at.elapsed().as_secs_f64() * 1000.0;
+                let _ = moved.send(cost);
+            }
+            let Ok(ToViewer::Update { seq, snap, c }) = msg else { continue };
+            if seq <= last_seq {
+                cost.resent_updates += 1;
+                cost.resent_bytes += t.len() as u64;
+                if i > 0 {
+                    let _ = moved.send(cost);
+                }
+                continue;
+            }
+            last_seq = seq;
+            let Ok(plain) = link.keys.open(&teamster::share::crypto::aad::update(&link.keys.share, seq, snap), &c)
+            else {
+                continue;
+            };
+            let Ok(body) = serde_json::from_slice::<UpdateBody>(&plain) else { continue };
+            let now = Instant::now();
+            for msg in body.msgs {
+                if let ServerMsg::Frame { panes } = msg {
+                    for f in panes {
+                        for (_, row) in f.rows {
+                            let text = row.text();
+                            if let Some(n) = text.strip_prefix("marker ").and_then(|n| n.parse::<u64>().ok())
+                                && n > last_marker
+                            {
+                                last_marker = n;
+                                let _ = seen.send((n, now));
+                            }
                         }
                     }
                 }
@@ -102,9 +146,14 @@ fn rss_mib(pid: u32) -> (f64, f64) {
 
 /// `teamster serve` on a free loopback port, its records in `dir`: the server and its port.
 fn serve(dir: &std::path::Path) -> (std::process::Child, u16) {
+    serve_with(dir, &["--db", &dir.join("server.db").to_string_lossy()])
+}
+
+/// `teamster serve` on a free loopback port with `args`: the server and its port.
+fn serve_with(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, u16) {
     let mut server = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.join("server.db"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env_clear()
         .envs(envs(dir))
         .stdout(Stdio::piped())
@@ -219,13 +268,10 @@ fn server_flood() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--server-flood") {
-        return server_flood();
-    }
-    let quick = std::env::args().any(|a| a == "--quick");
-    let viewers = if quick { 20 } else { 100 };
-    let dir = std::env::temp_dir().join(format!("teamster-bench-share-{}", std::process::id()));
+/// A bench's place: its own runtime, config, state and home directories, and a FIFO whose
+/// lines the shared pane's program copies to its terminal.
+fn bench_dir(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("teamster-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for d in ["run", "config/teamster", "state", "home"] {
         std::fs::create_dir_all(dir.join(d)).expect("dirs");
@@ -234,89 +280,177 @@ fn main() {
     std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let fifo = dir.join("lines");
     assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
-    let (mut server, port) = serve(&dir);
-    let script = format!("while true; do cat {}; done", fifo.display());
-    teamster(&dir, &["-d", "-s", "bench", "--size", "120x40", "--", "bash", "--norc", "-c", &script]);
-    let json = teamster(
-        &dir,
-        &["share", "--json", "--read-only", "-t", "bench", "--server", &format!("http://127.0.0.1:{port}")],
-    );
-    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
-    let url = v["shares"][0]["read_url"].as_str().expect("url").to_string();
+    (dir, fifo)
+}
 
+/// A session whose pane copies the FIFO to its terminal, shared read-only through `server`:
+/// the watch link.
+fn shared_session(dir: &Path, fifo: &Path, server: &str) -> String {
+    let script = format!("while true; do cat {}; done", fifo.display());
+    teamster(dir, &["-d", "-s", "bench", "--size", "120x40", "--", "bash", "--norc", "-c", &script]);
+    let json = teamster(dir, &["share", "--json", "--read-only", "-t", "bench", "--server", server]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    v["shares"][0]["read_url"].as_str().expect("url").to_string()
+}
+
+type Seen = tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>;
+
+/// Writes `marker N` into the pane until every viewer has opened it.
+async fn until_all_see(w: &mut std::fs::File, rx: &mut Seen, n: u64, viewers: usize) -> Vec<f64> {
+    use std::io::Write;
+    let t0 = Instant::now();
+    writeln!(w, "marker {n}").expect("write");
+    w.flush().expect("flush");
+    let mut lat = Vec::with_capacity(viewers);
+    while lat.len() < viewers {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some((m, at))) if m == n => lat.push(at.duration_since(t0).as_secs_f64() * 1000.0),
+            Ok(Some(_)) => {}
+            _ => panic!("viewers did not all see marker {n} ({}/{viewers})", lat.len()),
+        }
+    }
+    lat
+}
+
+/// Latency (p50, p99 over viewers and `lines` lines), then a 64 MB flood: what the program
+/// wrote per second and what each viewer received per second.
+async fn latency_and_flood(
+    mut w: std::fs::File,
+    rx: &mut Seen,
+    bytes: &AtomicU64,
+    viewers: usize,
+    lines: std::ops::RangeInclusive<u64>,
+) -> std::fs::File {
+    let mut lat = Vec::new();
+    for n in lines {
+        lat.extend(until_all_see(&mut w, rx, n, viewers).await);
+        // Lines spaced out, as output arrives in a live session.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    println!(
+        "{viewers} viewers, PTY output to each viewer's opened update: p50 {:.2} ms, p99 {:.2} ms",
+        pct(&mut lat, 0.5),
+        pct(&mut lat, 0.99)
+    );
+    // Flood: 64 MB of text as fast as the terminal takes it.
+    let flood = 64u64 << 20;
+    let before = bytes.load(Ordering::Relaxed);
+    let t0 = Instant::now();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let chunk = "flooding the pane with a line of text that changes nothing much at all 0123456789\n".repeat(800);
+        let mut sent = 0u64;
+        while sent < flood {
+            w.write_all(chunk.as_bytes()).expect("flood");
+            sent += chunk.len() as u64;
+        }
+        w
+    });
+    let mut w = writer.join().expect("the flood's writer");
+    until_all_see(&mut w, rx, 1_000_000, viewers).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let per_viewer = (bytes.load(Ordering::Relaxed) - before) as f64 / viewers as f64 / secs;
+    let program = flood as f64 / secs;
+    println!(
+        "flood: the program wrote {:.1} MB/s; each viewer received {:.2} MB/s ({:.1}% of the output) over {secs:.1} s",
+        program / 1e6,
+        per_viewer / 1e6,
+        100.0 * per_viewer / program
+    );
+    w
+}
+
+/// Replicas on PostgreSQL and NATS (those `./scripts/test` starts, named in
+/// TEAMSTER_TEST_DATABASE and TEAMSTER_TEST_BUS): the runner on the first, `viewers`
+/// spread over all of them; then the last replica is killed and its viewers rejoin through
+/// the others.
+fn replicas(n: usize, viewers: usize) {
+    let (Ok(database), Ok(bus)) = (std::env::var("TEAMSTER_TEST_DATABASE"), std::env::var("TEAMSTER_TEST_BUS")) else {
+        eprintln!("--replicas needs PostgreSQL and NATS: name them in TEAMSTER_TEST_DATABASE and TEAMSTER_TEST_BUS");
+        std::process::exit(2);
+    };
+    let (dir, fifo) = bench_dir("replicas");
+    let mut servers: Vec<(std::process::Child, u16)> =
+        (0..n).map(|_| serve_with(&dir, &["--database", &database, "--bus", &bus])).collect();
+    let urls: Vec<String> = servers.iter().map(|(_, port)| format!("http://127.0.0.1:{port}")).collect();
+    let url = shared_session(&dir, &fifo, &urls[0]);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (moved_tx, mut moved_rx) = tokio::sync::mpsc::unbounded_channel();
+        let bytes = Arc::new(AtomicU64::new(0));
+        for i in 0..viewers {
+            // Its own replica first, then the others in turn.
+            let order: Vec<String> = (0..n).map(|k| urls[(i + k) % n].clone()).collect();
+            tokio::spawn(viewer(url.clone(), order, tx.clone(), bytes.clone(), moved_tx.clone()));
+        }
+        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).expect("fifo");
+        // Everyone has joined once everyone sees a line (set-up, not a measurement).
+        until_all_see(&mut w, &mut rx, 1, viewers).await;
+        println!("{n} replicas, the runner on the first, {viewers} viewers spread over all of them:");
+        let mut w = latency_and_flood(w, &mut rx, &bytes, viewers, 2..=31).await;
+        // Kill the last replica: its viewers rejoin the next one.
+        let on_it = (0..viewers).filter(|i| i % n == n - 1).count();
+        let (child, _) = servers.last_mut().expect("a replica");
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut costs: Vec<Moved> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while costs.len() < on_it && Instant::now() < deadline {
+            if let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(5), moved_rx.recv()).await {
+                costs.push(c);
+            }
+        }
+        let lat = until_all_see(&mut w, &mut rx, 2_000_000, viewers).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while let Ok(c) = moved_rx.try_recv() {
+            // Later reports of the same viewers: what they were sent again after joining.
+            costs.push(c);
+        }
+        let mut reconnect: Vec<f64> = costs.iter().map(|c| c.reconnect_ms).filter(|ms| *ms > 0.0).collect();
+        let resent: u64 = costs.iter().map(|c| c.resent_updates).max().unwrap_or(0);
+        let resent_bytes: u64 = costs.iter().map(|c| c.resent_bytes).max().unwrap_or(0);
+        println!(
+            "replica killed: {on_it} viewers rejoined another, in p50 {:.1} ms, p99 {:.1} ms (kill to the new replica's welcome); updates sent again: at most {resent} ({resent_bytes} bytes) per viewer; the next line reached all {viewers} (p50 {:.2} ms)",
+            pct(&mut reconnect, 0.5),
+            pct(&mut reconnect, 0.99),
+            pct(&mut lat.clone(), 0.5)
+        );
+    });
+    let _ = Command::new(bin()).args(["kill", "--all"]).env_clear().envs(envs(&dir)).output();
+    for (mut child, _) in servers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--server-flood") {
+        return server_flood();
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    if let Some(n) = args.iter().position(|a| a == "--replicas").and_then(|i| args.get(i + 1)) {
+        let n: usize = n.parse().expect("--replicas N");
+        return replicas(n, if quick { 60 } else { 500 });
+    }
+    let viewers = if quick { 20 } else { 100 };
+    let (dir, fifo) = bench_dir("share");
+    let (mut server, port) = serve(&dir);
+    let url = shared_session(&dir, &fifo, &format!("http://127.0.0.1:{port}"));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (moved, _) = tokio::sync::mpsc::unbounded_channel();
         let bytes = Arc::new(AtomicU64::new(0));
         for _ in 0..viewers {
-            tokio::spawn(viewer(url.clone(), tx.clone(), bytes.clone()));
+            tokio::spawn(viewer(url.clone(), Vec::new(), tx.clone(), bytes.clone(), moved.clone()));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await; // everyone joined (set-up, not a measurement)
         let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).expect("fifo");
-        let mut lat = Vec::new();
-        let lines = if quick { 20 } else { 50 };
-        for n in 1..=lines {
-            use std::io::Write;
-            let t0 = Instant::now();
-            writeln!(w, "marker {n}").expect("write");
-            w.flush().expect("flush");
-            let mut got = 0;
-            while got < viewers {
-                match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-                    Ok(Some((m, at))) if m == n => {
-                        lat.push(at.duration_since(t0).as_secs_f64() * 1000.0);
-                        got += 1;
-                    }
-                    Ok(Some(_)) => {}
-                    _ => panic!("viewers did not all see marker {n} ({got}/{viewers})"),
-                }
-            }
-            // Lines spaced out, as output arrives in a live session.
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-        println!(
-            "{viewers} viewers, PTY output to each viewer's opened update: p50 {:.2} ms, p99 {:.2} ms",
-            pct(&mut lat, 0.5),
-            pct(&mut lat, 0.99)
-        );
-
-        // Flood: 64 MB of text as fast as the terminal takes it.
-        let flood = 64u64 << 20;
-        let before = bytes.load(Ordering::Relaxed);
-        let t0 = Instant::now();
-        // The same writer: closing it would end the program's `cat`.
-        let writer = std::thread::spawn({
-            move || {
-                use std::io::Write;
-                let chunk = "flooding the pane with a line of text that changes nothing much at all 0123456789\n".repeat(800);
-                let mut sent = 0u64;
-                while sent < flood {
-                    w.write_all(chunk.as_bytes()).expect("flood");
-                    sent += chunk.len() as u64;
-                }
-                writeln!(w, "marker 1000000").expect("end");
-            }
-        });
-        let mut got = 0;
-        while got < viewers {
-            if let Ok(Some((m, _))) = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
-                if m == 1_000_000 {
-                    got += 1;
-                }
-            } else {
-                panic!("the flood did not reach everyone");
-            }
-        }
-        let secs = t0.elapsed().as_secs_f64();
-        let _ = writer.join();
-        let per_viewer = (bytes.load(Ordering::Relaxed) - before) as f64 / viewers as f64 / secs;
-        let program = flood as f64 / secs;
-        println!(
-            "flood: the program wrote {:.1} MB/s; each viewer received {:.2} MB/s ({:.1}% of the output) over {secs:.1} s",
-            program / 1e6,
-            per_viewer / 1e6,
-            100.0 * per_viewer / program
-        );
+        // Everyone has joined once everyone sees a line (set-up, not a measurement).
+        until_all_see(&mut w, &mut rx, 1, viewers).await;
+        latency_and_flood(w, &mut rx, &bytes, viewers, 2..=if quick { 21 } else { 51 }).await;
     });
     let _ = Command::new(bin()).args(["kill", "--all"]).env_clear().envs(envs(&dir)).output();
     let _ = server.kill();

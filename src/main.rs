@@ -42,6 +42,49 @@ struct Cli {
     cmd: Vec<String>,
 }
 
+/// Where a share server keeps its records.
+#[derive(clap::Args, Debug)]
+struct Records {
+    /// The server's database file, SQLite (default: server.db in the state directory).
+    #[arg(long, value_name = "FILE", conflicts_with = "database")]
+    db: Option<PathBuf>,
+    /// Keep the records in PostgreSQL instead (postgres://USER[:PASSWORD]@HOST[:PORT]/DB),
+    /// so that several replicas share them. Its schema is made, or brought up to date, at
+    /// start. Give it in the environment to keep a password out of `ps`.
+    #[arg(long, value_name = "URL", env = "TEAMSTER_SERVE_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ServeAction {
+    /// Print a one-time join URL for a person: they run `teamster join 'URL'` and may then
+    /// register shares on this server (with --members-only or a team token, nobody else may).
+    Invite {
+        /// Whom it is for: their name in `teamster serve members` and the audit.
+        name: String,
+        /// How long the URL works: 30m, 8h, 2d (at most 30d).
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        expires: String,
+        /// The server's address as members reach it (default: the config's [share] server).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        #[command(flatten)]
+        records: Records,
+    },
+    /// List the members, or revoke one: their token no longer registers shares, and their
+    /// shares end when their runner next connects.
+    Members {
+        /// The member to revoke, by name or id.
+        #[arg(long, value_name = "NAME")]
+        revoke: Option<String>,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        records: Records,
+    },
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Attach to a session: the most recent one, the one named, or a teammate's shared
@@ -96,8 +139,12 @@ enum Cmd {
         json: bool,
     },
     /// Run a share server: it relays shared sessions to teammates' terminals and browsers
-    /// (web UI at /s/ID). It only ever sees encrypted sessions.
+    /// (web UI at /s/ID). It only ever sees encrypted sessions. `teamster serve invite NAME`
+    /// lets a person in, `teamster serve members` lists and revokes them.
+    #[command(args_conflicts_with_subcommands = true)]
     Serve {
+        #[command(subcommand)]
+        action: Option<ServeAction>,
         /// Where to listen. Anything but loopback needs --tls-cert and --tls-key.
         #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:6767")]
         listen: std::net::SocketAddr,
@@ -110,14 +157,8 @@ enum Cmd {
         /// Listen beyond loopback without TLS (behind a proxy that adds it).
         #[arg(long)]
         insecure: bool,
-        /// The server's database file, SQLite (default: server.db in the state directory).
-        #[arg(long, value_name = "FILE", conflicts_with = "database")]
-        db: Option<PathBuf>,
-        /// Keep the records in PostgreSQL instead (postgres://USER[:PASSWORD]@HOST[:PORT]/DB),
-        /// so that several replicas share them. Its schema is made, or brought up to date,
-        /// at start. Give it in the environment to keep a password out of `ps`.
-        #[arg(long, value_name = "URL", env = "TEAMSTER_SERVE_DATABASE", hide_env_values = true)]
-        database: Option<String>,
+        #[command(flatten)]
+        records: Records,
         /// Run as one of several replicas behind a load balancer: sealed updates and who
         /// joined travel between them over NATS (nats://HOST:4222). Needs --database.
         #[arg(long, value_name = "URL", env = "TEAMSTER_SERVE_BUS", hide_env_values = true)]
@@ -128,6 +169,16 @@ enum Cmd {
         /// server is open: anyone who can reach it can register shares.
         #[arg(long, value_name = "FILE")]
         team_token_file: Option<PathBuf>,
+        /// Register shares only for members (each let in once by an invite from
+        /// `teamster serve invite NAME`) and holders of the team token.
+        #[arg(long)]
+        members_only: bool,
+    },
+    /// Join a team's share server with the invite URL its operator gave you: your shares
+    /// there are then registered as yours (the server must be reachable).
+    Join {
+        /// The whole invite URL, what follows # included.
+        url: String,
     },
     /// Open an agent from the config, or a command, in a new pane of the current session.
     New {
@@ -531,8 +582,27 @@ fn main() {
             cli::share(request, list, json)
         }
         Some(Cmd::Unshare { id, target, json }) => cli::unshare(id, target, json),
-        Some(Cmd::Serve { listen, tls_cert, tls_key, insecure, db, database, bus, team_token_file }) => {
+        Some(Cmd::Serve { action: Some(ServeAction::Invite { name, expires, server, records }), .. }) => {
+            cli::serve_invite(config_path, &name, &expires, server, records.db, records.database)
+        }
+        Some(Cmd::Serve { action: Some(ServeAction::Members { revoke, json, records }), .. }) => {
+            cli::serve_members(revoke, json, records.db, records.database)
+        }
+        Some(Cmd::Join { url }) => cli::join(&url),
+        Some(Cmd::Serve {
+            action: None,
+            listen,
+            tls_cert,
+            tls_key,
+            insecure,
+            records,
+            bus,
+            team_token_file,
+            members_only,
+        }) => {
+            let Records { db, database } = records;
             cli::serve(cli::ServeHow {
+                members_only,
                 listen,
                 tls: tls_cert.zip(tls_key),
                 insecure,

@@ -1073,3 +1073,72 @@ fn a_team_server_registers_shares_for_its_team_only() {
     assert!(log.contains("open server: anyone who can reach it can register shares"), "{log}");
     drop(open);
 }
+
+#[test]
+fn a_member_joins_by_a_one_time_invite_shares_and_is_shut_out_when_revoked() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "team", "--", "bash", "--norc", "-c", "echo member-screen; exec cat"]);
+    let server = Server::with(&env, 0, &["--members-only"]);
+    let log = std::fs::read_to_string(env.dir.join("serve.log")).unwrap_or_default();
+    assert!(log.contains("registered for members only"), "the server says it is closed: {log}");
+    let said = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout)
+    };
+    let serve = |args: &[&str]| {
+        let mut all: Vec<String> = vec!["serve".into()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all.extend(server.records_args());
+        env.run(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let try_share = || env.run(&["share", "-t", "team", "--json", "--server", &server.url()]);
+    // Not a member yet: refused, and told how to join.
+    let out = try_share();
+    assert!(!out.status.success() && said(&out).contains("teamster join URL"), "{}", said(&out));
+    assert!(String::from_utf8_lossy(&serve(&["members"]).stdout).contains("no members yet"));
+
+    // The operator invites Ann; the URL works once.
+    let out = serve(&["invite", "ann", "--server", &server.url()]);
+    assert!(out.status.success(), "{}", said(&out));
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(url.starts_with(&format!("{}/join#", server.url())), "{url}");
+    assert!(said(&out).contains("teamster join"), "{}", said(&out));
+    let joined = env.run(&["join", &url]);
+    assert!(joined.status.success() && said(&joined).contains("as ann"), "{}", said(&joined));
+    let token_file = std::fs::read_dir(env.dir.join("config/teamster/members"))
+        .unwrap_or_else(|e| panic!("the member token is kept ({e}): {}", said(&joined)))
+        .next()
+        .expect("one file")
+        .expect("entry")
+        .path();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&token_file).expect("token file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only its owner reads the member token");
+    let again = env.run(&["join", &url]);
+    assert!(!again.status.success() && said(&again).contains("used already"), "{}", said(&again));
+    let forged = env.run(&["join", &format!("{}/join#not-a-code", server.url())]);
+    assert!(!forged.status.success() && said(&forged).contains("no such invite"), "{}", said(&forged));
+    let members = String::from_utf8_lossy(&serve(&["members"]).stdout).to_string();
+    assert!(members.contains("ann") && members.contains("member"), "{members}");
+
+    // As a member, Ann's shares are registered; a viewer needs only the link.
+    let (_, read, _) = share(&env, &["-t", "team", "--server", &server.url()]);
+    runtime().block_on(async {
+        let mut viewer = Viewer::join(&read, "vic").await.expect("a viewer joins with the link alone");
+        viewer.wait("the shared pane", |v| v.count("member-screen") > 0).await;
+
+        // Revoked: no new share, and the live one ends when its runner next connects.
+        let out = serve(&["members", "--revoke", "ann"]);
+        assert!(out.status.success() && said(&out).contains("revoked ann"), "{}", said(&out));
+        let out = try_share();
+        assert!(
+            !out.status.success() && said(&out).contains("membership of this share server was revoked"),
+            "{}",
+            said(&out)
+        );
+        let out = serve(&["members", "--revoke", "ann"]);
+        assert!(!out.status.success() && said(&out).contains("no member `ann` to revoke"), "{}", said(&out));
+    });
+    let members = String::from_utf8_lossy(&serve(&["members", "--json"]).stdout).to_string();
+    let v: Value = serde_json::from_str(&members).expect("members --json");
+    assert!(v["members"][0]["revoked"].as_u64().is_some(), "{v}");
+}

@@ -8,7 +8,7 @@ mod sharing;
 pub use race::{compare, diff, merge, race, review};
 
 pub use drive::{Prompt, SendTo, WaitFor, capture, pipe, send, wait};
-pub use sharing::{ServeHow, attach_url, serve, share, unshare};
+pub use sharing::{ServeHow, attach_url, join, serve, serve_invite, serve_members, share, unshare};
 
 use crate::client::{connect, connect_or_start, existing, request};
 

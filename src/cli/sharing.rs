@@ -103,15 +103,21 @@ pub struct ServeHow {
     pub database: Option<String>,
     pub bus: Option<String>,
     pub team_token_file: Option<PathBuf>,
+    pub members_only: bool,
+}
+
+/// The records `--db` or `--database` name (default: server.db in the state directory).
+fn records(db: Option<PathBuf>, database: Option<String>) -> anyhow::Result<crate::share::store::Target> {
+    use crate::share::store::Target;
+    Ok(match database {
+        Some(url) => Target::database(&url).map_err(anyhow::Error::msg)?,
+        None => Target::Sqlite(db.unwrap_or_else(|| paths::state_dir().join("server.db"))),
+    })
 }
 
 /// `teamster serve`: the share server, in the foreground.
 pub fn serve(how: ServeHow) -> anyhow::Result<()> {
-    use crate::share::store::Target;
-    let db = match how.database {
-        Some(url) => Target::database(&url).map_err(anyhow::Error::msg)?,
-        None => Target::Sqlite(how.db.unwrap_or_else(|| paths::state_dir().join("server.db"))),
-    };
+    let db = records(how.db, how.database)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let opts = crate::share::server::Options {
         listen: how.listen,
@@ -120,8 +126,141 @@ pub fn serve(how: ServeHow) -> anyhow::Result<()> {
         db,
         bus: how.bus,
         team_token_file: how.team_token_file,
+        members_only: how.members_only,
     };
     rt.block_on(crate::share::server::serve(opts))
+}
+
+/// `teamster serve invite NAME`: a one-time join URL.
+pub fn serve_invite(
+    config_path: PathBuf,
+    name: &str,
+    expires: &str,
+    server: Option<String>,
+    db: Option<PathBuf>,
+    database: Option<String>,
+) -> anyhow::Result<()> {
+    let target = records(db, database)?;
+    let lasts = crate::share::parse_duration(expires).map_err(anyhow::Error::msg)?;
+    let public = match server {
+        Some(s) => s,
+        None => load_config(&config_path)?.share.server,
+    };
+    crate::share::connect_address(&public).map_err(anyhow::Error::msg)?;
+    let url =
+        runtime()?.block_on(crate::share::server::invite(&target, name, lasts, &public)).map_err(anyhow::Error::msg)?;
+    let days = lasts as f64 / 86400.0;
+    println!("{url}");
+    eprintln!(
+        "give this to {} (it works once, for {}): they run `teamster join '{}'`",
+        visible(name),
+        if days >= 1.0 { format!("{days:.0} days") } else { format!("{:.0} hours", lasts as f64 / 3600.0) },
+        visible(&url)
+    );
+    Ok(())
+}
+
+/// `teamster serve members [--revoke NAME]`.
+pub fn serve_members(
+    revoke: Option<String>,
+    json: bool,
+    db: Option<PathBuf>,
+    database: Option<String>,
+) -> anyhow::Result<()> {
+    let target = records(db, database)?;
+    let rt = runtime()?;
+    let (members, revoked) = rt.block_on(async {
+        let store = target.open().await.map_err(anyhow::Error::msg)?;
+        let revoked = match &revoke {
+            Some(who) => Some(store.revoke_member(who, crate::runner::now_secs()).await.map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        anyhow::Ok((store.members().await.map_err(anyhow::Error::msg)?, revoked))
+    })?;
+    if let (Some(who), Some(gone)) = (&revoke, &revoked)
+        && gone.is_empty()
+    {
+        bail!("no member `{}` to revoke (by name or id; `teamster serve members` lists them)", visible(who));
+    }
+    if json {
+        let list: Vec<_> = members
+            .iter()
+            .map(|m| serde_json::json!({ "id": m.id, "name": m.name, "joined": m.joined, "revoked": m.revoked }))
+            .collect();
+        let revoked: Vec<_> = revoked.unwrap_or_default().iter().map(|m| m.id.clone()).collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "members": list, "revoked": revoked }))?);
+        return Ok(());
+    }
+    if let Some(gone) = &revoked {
+        for m in gone {
+            println!(
+                "revoked {} ({}): their token no longer registers shares, and their shares end when their runner next connects",
+                visible(&m.name),
+                m.id
+            );
+        }
+        return Ok(());
+    }
+    if members.is_empty() {
+        println!("no members yet: `teamster serve invite NAME` makes a join URL for one");
+        return Ok(());
+    }
+    let local = crate::runner::store::local_time;
+    println!("{:<24} {:<18} {:<20} state", "name", "id", "joined");
+    for m in &members {
+        let state = m.revoked.map_or("member".to_string(), |at| format!("revoked {}", local(at)));
+        println!("{:<24} {:<18} {:<20} {state}", visible(&m.name), m.id, local(m.joined));
+    }
+    Ok(())
+}
+
+/// `teamster join URL`: uses an invite; the member token is kept (0600) where the runner
+/// finds it for that server (`share::member_token_path`).
+pub fn join(url: &str) -> anyhow::Result<()> {
+    let (server, code) = url.split_once("/join#").filter(|(s, c)| !s.is_empty() && !c.is_empty()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "`{}` is not an invite URL: it looks like https://HOST/join#CODE (copy all of it, # included)",
+            visible(url)
+        )
+    })?;
+    crate::share::connect_address(server).map_err(anyhow::Error::msg)?;
+    let path = crate::share::member_token_path(server).map_err(anyhow::Error::msg)?;
+    let rt = runtime()?;
+    let joined = rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let body = serde_json::to_string(&crate::share::server::JoinRequest { code: code.to_string() })?;
+        let resp = client
+            .post(format!("{server}/join"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the share server at {}: {e}", visible(server)))?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            let why = serde_json::from_str::<crate::share::server::JoinError>(&text)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| format!("it answered {status}"));
+            bail!("the share server at {} did not let you in: {}", visible(server), visible(&why));
+        }
+        serde_json::from_str::<crate::share::server::Joined>(&text)
+            .map_err(|e| anyhow::anyhow!("the share server answered something unexpected: {e}"))
+    })?;
+    crate::agents::write_private(&path, &format!("{}\n", joined.token))
+        .map_err(|e| anyhow::anyhow!("cannot keep your member token in {}: {e}", path.display()))?;
+    println!(
+        "joined {} as {}; `teamster share --server {}` now registers your shares there (token kept in {})",
+        visible(server),
+        visible(&joined.name),
+        visible(server),
+        path.display()
+    );
+    Ok(())
 }
 
 /// `teamster attach LINK`: the TUI on a teammate's shared session.

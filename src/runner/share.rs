@@ -130,14 +130,21 @@ impl Runner {
         if req.server.is_none() {
             ensure_local_server(&server).await?;
         }
-        // Read off the runtime's thread; a file named that cannot be read is said now.
+        // Read off the runtime's thread; a file named that cannot be read is said now. Without
+        // one, the member token `teamster join` kept for this server, if there is one.
         let team = match config.share.team_token_file.clone() {
             Some(file) => {
                 let path = crate::config::expand_home(&file);
                 let read = tokio::task::spawn_blocking(move || crate::share::server::read_team_token(&path));
                 Some(read.await.map_err(|e| e.to_string())?.map_err(|e| format!("[share] team_token_file: {e:#}"))?)
             }
-            None => None,
+            None => {
+                let path = crate::share::member_token_path(&server)?;
+                let read = tokio::task::spawn_blocking(move || {
+                    crate::nofollow::read(&path, 4096).ok().map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                });
+                read.await.map_err(|e| e.to_string())?.filter(|t| !t.is_empty())
+            }
         };
         let id = crate::share::crypto::new_share_id()?;
         let (stop, _) = watch::channel(false);

@@ -17,10 +17,11 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub type Client = WebSocketStream<Box<dyn Io>>;
 
-/// Connects to a share server given as `http(s)://host[:port]`, and opens its WebSocket.
-/// TLS is checked against the system's roots (`SSL_CERT_FILE` adds one).
-pub async fn connect(server: &str) -> Result<Client, String> {
-    let bad = || format!("`{server}` is not a share server address: write it as http(s)://HOST[:PORT]");
+/// A share server's address, `http(s)://host[:port]`: whether it is TLS, its host, its port.
+pub fn connect_address(server: &str) -> Result<(bool, String, u16), String> {
+    let bad = || {
+        format!("`{}` is not a share server address: write it as http(s)://HOST[:PORT]", crate::text::visible(server))
+    };
     let uri: hyper::Uri = server.parse().map_err(|_| bad())?;
     let tls = match uri.scheme_str() {
         Some("https") => true,
@@ -29,6 +30,23 @@ pub async fn connect(server: &str) -> Result<Client, String> {
     };
     let host = uri.host().ok_or_else(bad)?.trim_start_matches('[').trim_end_matches(']').to_string();
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok((tls, host, port))
+}
+
+/// Where `teamster join` keeps the member token for `server`, and the runner finds it.
+pub fn member_token_path(server: &str) -> Result<std::path::PathBuf, String> {
+    let (_, host, port) = connect_address(server)?;
+    // One file per host and port; a host name is letters, digits, dots, dashes (an IPv6
+    // address's colons become dashes).
+    let name: String =
+        host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect();
+    Ok(crate::paths::config_dir().join("members").join(format!("{name}_{port}")))
+}
+
+/// Connects to a share server given as `http(s)://host[:port]`, and opens its WebSocket.
+/// TLS is checked against the system's roots (`SSL_CERT_FILE` adds one).
+pub async fn connect(server: &str) -> Result<Client, String> {
+    let (tls, host, port) = connect_address(server)?;
     let tcp =
         tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect((host.as_str(), port)))
             .await

@@ -16,7 +16,7 @@
 use super::LONGEST_SHARE;
 use super::bus::{Bus, BusMsg, Envelope};
 use super::crypto::{same, token_hash};
-use super::store::{AuditEvent, ShareRecord, ShareStore, Target};
+use super::store::{AuditEvent, Invite, InviteRefused, Member, ShareRecord, ShareStore, Target};
 use super::wire::{FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer};
 use crate::text::visible;
 use futures_util::{SinkExt, StreamExt};
@@ -551,8 +551,21 @@ pub struct Server {
     next_conn: AtomicU64,
     failures: Mutex<Failures>,
     registrations: Mutex<Registrations>,
-    /// The team token's hash, when only the team may register shares.
+    /// The team token's hash, when there is one.
     team_hash: Option<String>,
+    /// Only the team registers shares: by its token, or a member's.
+    closed: bool,
+}
+
+const REVOKED: &str = "your membership of this share server was revoked, and with it your shares there; ask its operator for a new invite";
+
+/// Who may register shares on a server.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// The team token (`--team-token-file`).
+    pub team: Option<String>,
+    /// Only the team token or a member's (`--members-only`, or a team token given).
+    pub members_only: bool,
 }
 
 impl Server {
@@ -562,7 +575,7 @@ impl Server {
     pub async fn new(
         store: Arc<dyn ShareStore>,
         bus: Option<Arc<dyn Bus>>,
-        team: Option<&str>,
+        access: Access,
     ) -> Result<Arc<Server>, String> {
         let replica = store.new_replica().await?;
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<AuditEvent>();
@@ -583,7 +596,8 @@ impl Server {
             next_conn: AtomicU64::new(1),
             failures: Mutex::new(Failures::default()),
             registrations: Mutex::new(Registrations::new()),
-            team_hash: team.map(token_hash),
+            closed: access.members_only || access.team.is_some(),
+            team_hash: access.team.as_deref().map(token_hash),
         }))
     }
 
@@ -683,6 +697,71 @@ impl Server {
         };
         let _ = say(ws, refused(answer)).await;
         let _ = ws.close(None).await;
+    }
+
+    /// Whether a runner that gives `team` may register a share here: on a team's server,
+    /// the team token or a member's (from `teamster join`); the member, if it was one.
+    /// Refused: why, and whether it was a guess (a wrong token, slowed like one).
+    async fn sharer(&self, team: Option<&str>) -> Result<Option<String>, (String, bool)> {
+        if !self.closed {
+            return Ok(None);
+        }
+        let Some(token) = team else {
+            return Err(("this server registers shares for its team only: join it with the invite URL its operator gives you (`teamster join URL`), or name the team token in the config (`[share] team_token_file`)".to_string(), false));
+        };
+        let hash = token_hash(token);
+        if self.team_hash.as_ref().is_some_and(|team| same(hash.as_bytes(), team.as_bytes())) {
+            return Ok(None);
+        }
+        match self.store.member_by_token(&hash).await {
+            Ok(Some(m)) if m.revoked.is_none() => Ok(Some(m.id)),
+            Ok(Some(_)) => Err((REVOKED.to_string(), false)),
+            Ok(None) => Err((
+                "wrong team token: this server registers shares for its team only (`teamster join URL` with an invite from its operator, or `[share] team_token_file`)".to_string(),
+                true,
+            )),
+            Err(e) => Err((format!("the server could not read its records: {e}"), false)),
+        }
+    }
+
+    /// A share registered by a member lasts only as long as their membership.
+    async fn still_member(&self, member: Option<&str>) -> Result<(), (String, bool)> {
+        let Some(id) = member else { return Ok(()) };
+        match self.store.member(id).await {
+            Ok(Some(m)) if m.revoked.is_none() => Ok(()),
+            Ok(_) => Err((REVOKED.to_string(), false)),
+            Err(e) => Err((format!("the server could not read its records: {e}"), false)),
+        }
+    }
+
+    /// Records a new share (limits first): when it expires.
+    async fn register(
+        &self,
+        share: &str,
+        runner_hash: String,
+        reg: Register,
+        member: Option<String>,
+        peer: SocketAddr,
+    ) -> Result<u64, String> {
+        let now = now_secs();
+        // The server's limit, whatever the runner asked: none, or too far, is the longest;
+        // the past is refused.
+        let expires = reg.expires.unwrap_or(u64::MAX).min(now.saturating_add(LONGEST_SHARE));
+        if expires <= now {
+            return Err("this share's expiry is in the past".to_string());
+        }
+        self.registrations.lock().admit(addr_key(peer.ip()))?;
+        let rec = ShareRecord {
+            id: share.to_string(),
+            runner_hash,
+            read_hash: reg.read,
+            drive_hash: reg.drive,
+            created: now,
+            expires: Some(expires),
+            revoked: None,
+            member,
+        };
+        self.store.create(&rec).await.map(|_| expires)
     }
 
     /// Cuts everyone off a share and forgets its updates, here and on every replica.
@@ -785,6 +864,8 @@ pub struct Options {
     pub bus: Option<String>,
     /// A file holding the team token that registering a share takes (none: an open server).
     pub team_token_file: Option<std::path::PathBuf>,
+    /// Only members (invited) and team token holders register shares.
+    pub members_only: bool,
 }
 
 /// The team token in `path`: its first line, which must say something.
@@ -856,13 +937,18 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
     })?;
     // Beside the warnings, on stderr, and before stdout's one line (which whoever started
     // us reads, and then may read this).
-    let _ = match &team {
-        Some(_) => {
-            writeln!(std::io::stderr(), "shares are registered for the team only (its token from --team-token-file)")
-        }
-        None => writeln!(
+    let _ = match (&team, opts.members_only) {
+        (Some(_), _) => writeln!(
             std::io::stderr(),
-            "open server: anyone who can reach it can register shares (--team-token-file FILE limits that to your team)"
+            "shares are registered for the team only: holders of its token (--team-token-file) and members invited with `teamster serve invite NAME`"
+        ),
+        (None, true) => writeln!(
+            std::io::stderr(),
+            "shares are registered for members only: invite each with `teamster serve invite NAME`; `teamster serve members` lists them"
+        ),
+        (None, false) => writeln!(
+            std::io::stderr(),
+            "open server: anyone who can reach it can register shares (--members-only with `teamster serve invite NAME`, or --team-token-file FILE, limits that to your team)"
         ),
     };
     match &bus {
@@ -872,7 +958,8 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         }
         None => {}
     }
-    let server = Server::new(store, bus, team.as_deref()).await.map_err(anyhow::Error::msg)?;
+    let server =
+        Server::new(store, bus, Access { team, members_only: opts.members_only }).await.map_err(anyhow::Error::msg)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     // One line, and no complaint if nobody reads it (started in the background).
     use std::io::Write;
@@ -949,7 +1036,7 @@ where
 {
     let svc = hyper::service::service_fn(move |req| {
         let server = server.clone();
-        async move { Ok::<_, std::convert::Infallible>(route(req, peer, server)) }
+        async move { Ok::<_, std::convert::Infallible>(route(req, peer, server).await) }
     });
     let _ =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades().await;
@@ -970,10 +1057,16 @@ fn page(status: StatusCode, kind: &str, body: impl Into<Bytes>) -> Response<Full
         .unwrap_or_default()
 }
 
-fn route(mut req: Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -> Response<Full<Bytes>> {
+async fn route(mut req: Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     match path.as_str() {
         "/ws" => upgrade(&mut req, peer, server),
+        "/join" if req.method() == hyper::Method::POST => join(req, peer, server).await,
+        "/join" => page(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "<!doctype html><meta charset=utf-8><title>teamster: join a team</title><p>This is an invite to a teamster share server. In your terminal, run <code>teamster join 'URL'</code> with this page's whole address (what follows # included). It can be used once.",
+        ),
         "/app.js" => page(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS),
         "/protocol.js" => page(StatusCode::OK, "text/javascript; charset=utf-8", PROTOCOL_JS),
         "/health" => {
@@ -987,6 +1080,95 @@ fn route(mut req: Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -> R
         ),
         _ => page(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
+}
+
+/// What `teamster join` sends and gets back.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct JoinRequest {
+    pub code: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Joined {
+    /// The name the invite was for.
+    pub name: String,
+    /// What the member's runner gives to register shares (stored here only hashed).
+    pub token: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct JoinError {
+    pub error: String,
+}
+
+/// An invite used: the code checked and spent once, a member made with a fresh token.
+async fn join(req: Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    let answer = |status: StatusCode, body: String| page(status, "application/json", body);
+    let refuse = |status: StatusCode, error: String| {
+        answer(status, serde_json::to_string(&JoinError { error }).unwrap_or_default())
+    };
+    let body = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "the request is too large or broke off".into()),
+    };
+    let Ok(JoinRequest { code }) = serde_json::from_slice::<JoinRequest>(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "malformed join request".into());
+    };
+    let token = match super::crypto::random::<32>() {
+        Ok(t) => super::crypto::b64(&t),
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let id = match super::crypto::random::<12>() {
+        Ok(t) => super::crypto::b64(&t),
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let member = Member { id, name: String::new(), token_hash: token_hash(&token), joined: 0, revoked: None };
+    match server.store.redeem(&token_hash(&code), now_secs(), &member).await {
+        Ok(Ok(m)) => {
+            log(&format!("{peer}: {} joined the team", m.name));
+            server.audit("", 0, &m.name, "member", "joined the team", &peer.ip().to_string());
+            answer(StatusCode::OK, serde_json::to_string(&Joined { name: m.name, token }).unwrap_or_default())
+        }
+        Ok(Err(why)) => {
+            let error = match why {
+                InviteRefused::Unknown => "no such invite on this server; check that you copied the whole URL",
+                InviteRefused::Used => "this invite was used already; ask for a new one",
+                InviteRefused::Expired => "this invite has expired; ask for a new one",
+            };
+            // A guess at a code is slowed like a guess at a share's token.
+            let ip = addr_key(peer.ip());
+            let delay = server.failures.lock().fail("(invite)", ip);
+            match delay {
+                Some(d) => {
+                    tokio::time::sleep(d).await;
+                    if !d.is_zero() {
+                        server.failures.lock().done_waiting(ip);
+                    }
+                    refuse(StatusCode::FORBIDDEN, error.to_string())
+                }
+                None => refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed attempts from this address; slow down".into(),
+                ),
+            }
+        }
+        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the server could not read its records: {e}")),
+    }
+}
+
+/// `teamster serve invite NAME`: a one-time join URL for a person, on the server whose
+/// records are in `target`, reached by its members at `public`.
+pub async fn invite(target: &Target, name: &str, lasts: u64, public: &str) -> Result<String, String> {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    if name.trim().is_empty() || name.len() > 64 {
+        return Err("name the person the invite is for (1 to 64 characters), e.g. `teamster serve invite ann`".into());
+    }
+    let store = target.open().await?;
+    let code = super::crypto::b64(&super::crypto::random::<32>()?);
+    let now = now_secs();
+    store.create_invite(&Invite { code_hash: token_hash(&code), name, created: now, expires: now + lasts }).await?;
+    Ok(format!("{}/join#{code}", public.trim_end_matches('/')))
 }
 
 fn upgrade(req: &mut Request<Incoming>, peer: SocketAddr, server: Arc<Server>) -> Response<Full<Bytes>> {
@@ -1109,55 +1291,24 @@ async fn runner(
     let refused = |reason: String| serde_json::to_string(&ToRunner::Refused { reason }).unwrap_or_default();
     // Refused: why, and whether it was a wrong token (a guess: its answer may be slowed,
     // see `Failures`).
-    // A team's server: a new share without the team's token is refused (said, not slowed);
-    // a wrong one is a guess, slowed like a wrong runner token.
-    let team_refusal: Option<(String, bool)> = match (&register, &server.team_hash) {
-        (Some(reg), Some(team)) => match &reg.team {
-            None => Some(("this server registers shares for its team only: put the team token you were given in a file and name it in the config (`[share] team_token_file`)".to_string(), false)),
-            Some(t) if !same(token_hash(t).as_bytes(), team.as_bytes()) => Some((
-                "wrong team token: this server registers shares for its team only (`[share] team_token_file`)".to_string(),
-                true,
-            )),
-            Some(_) => None,
-        },
-        _ => None,
-    };
     let checked = match server.record(&share).await {
         Err(e) => Err((format!("the server could not read its records: {e}"), false)),
         Ok(Some(rec)) if !same(rec.runner_hash.as_bytes(), hash.as_bytes()) => {
             Err(("this share belongs to another runner (wrong runner token)".to_string(), true))
         }
-        Ok(Some(rec)) => unusable(&rec).map_or(Ok(expiry(&rec)), |why| Err((why, false))),
-        Ok(None) => match (team_refusal, register) {
-            (Some(refused), _) => Err(refused),
-            (None, register) => match register {
-                Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
-                    let now = now_secs();
-                    // The server's limit, whatever the runner asked: none, or too far, is
-                    // the longest; the past is refused.
-                    let expires = reg.expires.unwrap_or(u64::MAX).min(now.saturating_add(LONGEST_SHARE));
-                    let admitted = server.registrations.lock().admit(addr_key(peer.ip()));
-                    match admitted {
-                        Err(why) => Err(why),
-                        Ok(()) if expires <= now => Err("this share's expiry is in the past".to_string()),
-                        Ok(()) => {
-                            let rec = ShareRecord {
-                                id: share.clone(),
-                                runner_hash: hash,
-                                read_hash: reg.read,
-                                drive_hash: reg.drive,
-                                created: now,
-                                expires: Some(expires),
-                                revoked: None,
-                            };
-                            server.store.create(&rec).await.map(|_| expires)
-                        }
-                    }
+        Ok(Some(rec)) => match unusable(&rec) {
+            Some(why) => Err((why, false)),
+            None => server.still_member(rec.member.as_deref()).await.map(|()| expiry(&rec)),
+        },
+        Ok(None) => match register {
+            Some(reg) if plausible_id(&share) && is_hash(&reg.read) && reg.drive.as_deref().is_none_or(is_hash) => {
+                match server.sharer(reg.team.as_deref()).await {
+                    Err(refused) => Err(refused),
+                    Ok(member) => server.register(&share, hash, reg, member, peer).await.map_err(|why| (why, false)),
                 }
-                Some(_) => Err("malformed registration (share id or token hashes)".to_string()),
-                None => Err("no such share on this server".to_string()),
             }
-            .map_err(|why| (why, false)),
+            Some(_) => Err(("malformed registration (share id or token hashes)".to_string(), false)),
+            None => Err(("no such share on this server".to_string(), false)),
         },
     };
     let expires = match checked {
@@ -1618,6 +1769,7 @@ mod tests {
             created: now - LONGEST_SHARE - 1,
             expires: None,
             revoked: None,
+            member: None,
         };
         assert!(unusable(&rec).is_some_and(|r| r.contains("expired")), "kept without an expiry: not forever");
         let far = ShareRecord { created: now, expires: Some(now + 10 * LONGEST_SHARE), ..rec };

@@ -25,6 +25,37 @@ pub struct ShareRecord {
     pub created: u64,
     pub expires: Option<u64>,
     pub revoked: Option<u64>,
+    /// The member whose token registered it (None: the team token, or an open server).
+    pub member: Option<String>,
+}
+
+/// A person let in to register shares, by an invite (`teamster serve invite`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 (hex) of the token their `teamster join` was given.
+    pub token_hash: String,
+    pub joined: u64,
+    pub revoked: Option<u64>,
+}
+
+/// A one-time join URL's record: the hash of its code, never the code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub code_hash: String,
+    /// Whom it is for: their member name once used.
+    pub name: String,
+    pub created: u64,
+    pub expires: u64,
+}
+
+/// Why an invite could not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteRefused {
+    Unknown,
+    Used,
+    Expired,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +88,15 @@ pub trait ShareStore: Send + Sync {
     /// A number for a new replica of the server, never given to another one that uses
     /// the same records: it keeps connection ids apart across replicas.
     fn new_replica(&self) -> Fut<u32>;
+    fn create_invite(&self, invite: &Invite) -> Fut<()>;
+    /// Uses the invite whose code hashes to `code_hash`, once: `member` (named as the
+    /// invite says) joins, in one transaction with marking the invite used.
+    fn redeem(&self, code_hash: &str, now: u64, member: &Member) -> Fut<Result<Member, InviteRefused>>;
+    fn member_by_token(&self, token_hash: &str) -> Fut<Option<Member>>;
+    fn member(&self, id: &str) -> Fut<Option<Member>>;
+    fn members(&self) -> Fut<Vec<Member>>;
+    /// Revokes the members named `who` (by name or id); returns those revoked now.
+    fn revoke_member(&self, who: &str, at: u64) -> Fut<Vec<Member>>;
 }
 
 /// Where a server keeps its records: `--db FILE` or `--database postgres://...`.
@@ -113,7 +153,8 @@ pub fn redacted(url: &str) -> String {
 
 /// The schema, one step per version, applied in order and each once. A step is never
 /// changed once released: a new version adds a step. The SQL is written for both engines.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS shares (
     id TEXT PRIMARY KEY, runner_hash TEXT NOT NULL, read_hash TEXT NOT NULL, drive_hash TEXT,
     created BIGINT NOT NULL, expires BIGINT, revoked BIGINT);
@@ -121,15 +162,28 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, ts BIGINT NOT NULL, share TEXT NOT NULL, conn BIGINT NOT NULL,
     who TEXT NOT NULL, role TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_share ON audit(share);
-"];
+",
+    "
+CREATE TABLE IF NOT EXISTS members (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+    joined BIGINT NOT NULL, revoked BIGINT);
+CREATE TABLE IF NOT EXISTS invites (
+    code_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created BIGINT NOT NULL,
+    expires BIGINT NOT NULL, used BIGINT);
+ALTER TABLE shares ADD COLUMN member TEXT;
+",
+];
 
 /// What PostgreSQL needs beside `MIGRATIONS`, by the same version: its audit ids come from
 /// a sequence (SQLite's INTEGER PRIMARY KEY numbers rows itself), and replicas are numbered.
-const POSTGRES_EXTRA: &[&str] = &["
+const POSTGRES_EXTRA: &[&str] = &[
+    "
 CREATE SEQUENCE IF NOT EXISTS audit_ids OWNED BY audit.id;
 ALTER TABLE audit ALTER COLUMN id SET DEFAULT nextval('audit_ids');
 CREATE SEQUENCE IF NOT EXISTS replicas;
-"];
+",
+    "",
+];
 
 pub struct Sqlite {
     db: Arc<Mutex<Connection>>,
@@ -179,10 +233,37 @@ fn record_from_sqlite(r: &rusqlite::Row) -> rusqlite::Result<ShareRecord> {
         created: r.get::<_, i64>(4)? as u64,
         expires: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
         revoked: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+        member: r.get(7)?,
     })
 }
 
-const SELECT_SHARE: &str = "SELECT id, runner_hash, read_hash, drive_hash, created, expires, revoked FROM shares";
+fn member_from_sqlite(r: &rusqlite::Row) -> rusqlite::Result<Member> {
+    Ok(Member {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        token_hash: r.get(2)?,
+        joined: r.get::<_, i64>(3)? as u64,
+        revoked: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+    })
+}
+
+/// Whether an invite can be used now: its record's `expires` and `used`.
+fn usable(expires: i64, used: Option<i64>, now: u64) -> Result<(), InviteRefused> {
+    match used {
+        Some(_) => Err(InviteRefused::Used),
+        None if expires as u64 <= now => Err(InviteRefused::Expired),
+        None => Ok(()),
+    }
+}
+
+const SELECT_SHARE: &str =
+    "SELECT id, runner_hash, read_hash, drive_hash, created, expires, revoked, member FROM shares";
+const SELECT_MEMBER: &str = "SELECT id, name, token_hash, joined, revoked FROM members";
+const INSERT_SHARE: &str = "INSERT INTO shares (id, runner_hash, read_hash, drive_hash, created, expires, revoked, member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const INSERT_MEMBER: &str = "INSERT INTO members (id, name, token_hash, joined, revoked) VALUES ($1, $2, $3, $4, NULL)";
+const INSERT_INVITE: &str =
+    "INSERT INTO invites (code_hash, name, created, expires, used) VALUES ($1, $2, $3, $4, NULL)";
+const REVOKE_MEMBER: &str = "UPDATE members SET revoked = $2 WHERE (id = $1 OR name = $1) AND revoked IS NULL RETURNING id, name, token_hash, joined, revoked";
 const SELECT_AUDIT: &str = "SELECT ts, share, conn, who, role, event, detail FROM audit";
 
 impl ShareStore for Sqlite {
@@ -197,7 +278,7 @@ impl ShareStore for Sqlite {
         let s = s.clone();
         self.with(move |db| {
             db.execute(
-                "INSERT INTO shares (id, runner_hash, read_hash, drive_hash, created, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &INSERT_SHARE.replace('$', "?"),
                 params![
                     s.id,
                     s.runner_hash,
@@ -205,7 +286,8 @@ impl ShareStore for Sqlite {
                     s.drive_hash,
                     s.created as i64,
                     s.expires.map(|v| v as i64),
-                    s.revoked.map(|v| v as i64)
+                    s.revoked.map(|v| v as i64),
+                    s.member
                 ],
             )
             .map(|_| ())
@@ -272,6 +354,73 @@ impl ShareStore for Sqlite {
     fn new_replica(&self) -> Fut<u32> {
         // A file has one server: nothing to keep apart.
         Box::pin(async { Ok(0) })
+    }
+
+    fn create_invite(&self, i: &Invite) -> Fut<()> {
+        let i = i.clone();
+        self.with(move |db| {
+            db.execute(
+                &INSERT_INVITE.replace('$', "?"),
+                params![i.code_hash, i.name, i.created as i64, i.expires as i64],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn redeem(&self, code_hash: &str, now: u64, m: &Member) -> Fut<Result<Member, InviteRefused>> {
+        let (code_hash, m) = (code_hash.to_string(), m.clone());
+        self.with(move |db| {
+            let tx = db.unchecked_transaction()?;
+            let invite = tx
+                .query_row("SELECT name, expires, used FROM invites WHERE code_hash = ?1", params![code_hash], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?))
+                })
+                .optional()?;
+            let Some((name, expires, used)) = invite else { return Ok(Err(InviteRefused::Unknown)) };
+            if let Err(why) = usable(expires, used, now) {
+                return Ok(Err(why));
+            }
+            tx.execute("UPDATE invites SET used = ?2 WHERE code_hash = ?1", params![code_hash, now as i64])?;
+            let member = Member { name, joined: now, revoked: None, ..m };
+            tx.execute(
+                &INSERT_MEMBER.replace('$', "?"),
+                params![member.id, member.name, member.token_hash, member.joined as i64],
+            )?;
+            tx.commit()?;
+            Ok(Ok(member))
+        })
+    }
+
+    fn member_by_token(&self, token_hash: &str) -> Fut<Option<Member>> {
+        let token_hash = token_hash.to_string();
+        self.with(move |db| {
+            db.query_row(&format!("{SELECT_MEMBER} WHERE token_hash = ?1"), params![token_hash], member_from_sqlite)
+                .optional()
+        })
+    }
+
+    fn member(&self, id: &str) -> Fut<Option<Member>> {
+        let id = id.to_string();
+        self.with(move |db| {
+            db.query_row(&format!("{SELECT_MEMBER} WHERE id = ?1"), params![id], member_from_sqlite).optional()
+        })
+    }
+
+    fn members(&self) -> Fut<Vec<Member>> {
+        self.with(move |db| {
+            let mut stmt = db.prepare(&format!("{SELECT_MEMBER} ORDER BY joined, name"))?;
+            let rows = stmt.query_map([], member_from_sqlite)?;
+            rows.collect()
+        })
+    }
+
+    fn revoke_member(&self, who: &str, at: u64) -> Fut<Vec<Member>> {
+        let who = who.to_string();
+        self.with(move |db| {
+            let mut stmt = db.prepare(&REVOKE_MEMBER.replace('$', "?"))?;
+            let rows = stmt.query_map(params![who, at as i64], member_from_sqlite)?;
+            rows.collect()
+        })
     }
 }
 
@@ -366,7 +515,7 @@ impl ShareStore for Postgres {
     fn create(&self, s: &ShareRecord) -> Fut<()> {
         let s = s.clone();
         self.execute(
-            "INSERT INTO shares (id, runner_hash, read_hash, drive_hash, created, expires, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            INSERT_SHARE,
             vec![
                 Box::new(s.id),
                 Box::new(s.runner_hash),
@@ -375,6 +524,7 @@ impl ShareStore for Postgres {
                 Box::new(s.created as i64),
                 Box::new(s.expires.map(|v| v as i64)),
                 Box::new(s.revoked.map(|v| v as i64)),
+                Box::new(s.member),
             ],
         )
     }
@@ -441,6 +591,84 @@ impl ShareStore for Postgres {
             Ok((row.get::<_, i64>(0) % (1 << 20)) as u32 + 1)
         })
     }
+
+    fn create_invite(&self, i: &Invite) -> Fut<()> {
+        let i = i.clone();
+        self.execute(
+            INSERT_INVITE,
+            vec![Box::new(i.code_hash), Box::new(i.name), Box::new(i.created as i64), Box::new(i.expires as i64)],
+        )
+    }
+
+    fn redeem(&self, code_hash: &str, now: u64, m: &Member) -> Fut<Result<Member, InviteRefused>> {
+        let (pg, code_hash, m) = (self.conn(), code_hash.to_string(), m.clone());
+        Box::pin(async move {
+            let client = pg.client().await?;
+            // One statement marks it used only if it was not: two redeeming at once, one wins.
+            let sql =
+                "UPDATE invites SET used = $2 WHERE code_hash = $1 AND used IS NULL AND expires > $2 RETURNING name";
+            let taken = client.query_opt(sql, &[&code_hash, &(now as i64)]).await.map_err(pg_err)?;
+            let Some(row) = taken else {
+                let sql = "SELECT expires, used FROM invites WHERE code_hash = $1";
+                let why = match client.query_opt(sql, &[&code_hash]).await.map_err(pg_err)? {
+                    None => InviteRefused::Unknown,
+                    Some(r) => usable(r.get(0), r.get(1), now).err().unwrap_or(InviteRefused::Used),
+                };
+                return Ok(Err(why));
+            };
+            let member = Member { name: row.get(0), joined: now, revoked: None, ..m };
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&member.id, &member.name, &member.token_hash, &(member.joined as i64)];
+            client.execute(INSERT_MEMBER, &params).await.map_err(pg_err)?;
+            Ok(Ok(member))
+        })
+    }
+
+    fn member_by_token(&self, token_hash: &str) -> Fut<Option<Member>> {
+        self.member_where("token_hash", token_hash)
+    }
+
+    fn member(&self, id: &str) -> Fut<Option<Member>> {
+        self.member_where("id", id)
+    }
+
+    fn members(&self) -> Fut<Vec<Member>> {
+        let pg = self.conn();
+        Box::pin(async move {
+            let sql = format!("{SELECT_MEMBER} ORDER BY joined, name");
+            let rows = pg.client().await?.query(&sql, &[]).await.map_err(pg_err)?;
+            Ok(rows.iter().map(member_from_pg).collect())
+        })
+    }
+
+    fn revoke_member(&self, who: &str, at: u64) -> Fut<Vec<Member>> {
+        let (pg, who) = (self.conn(), who.to_string());
+        Box::pin(async move {
+            let rows = pg.client().await?.query(REVOKE_MEMBER, &[&who, &(at as i64)]).await.map_err(pg_err)?;
+            Ok(rows.iter().map(member_from_pg).collect())
+        })
+    }
+}
+
+impl Postgres {
+    fn member_where(&self, column: &'static str, value: &str) -> Fut<Option<Member>> {
+        let (pg, value) = (self.conn(), value.to_string());
+        Box::pin(async move {
+            let sql = format!("{SELECT_MEMBER} WHERE {column} = $1");
+            let row = pg.client().await?.query_opt(&sql, &[&value]).await.map_err(pg_err)?;
+            Ok(row.as_ref().map(member_from_pg))
+        })
+    }
+}
+
+fn member_from_pg(r: &tokio_postgres::Row) -> Member {
+    Member {
+        id: r.get(0),
+        name: r.get(1),
+        token_hash: r.get(2),
+        joined: r.get::<_, i64>(3) as u64,
+        revoked: r.get::<_, Option<i64>>(4).map(|v| v as u64),
+    }
 }
 
 /// Brings PostgreSQL's schema up to date, one transaction under a lock, so replicas that
@@ -490,6 +718,7 @@ fn record_from_pg(r: &tokio_postgres::Row) -> ShareRecord {
         created: r.get::<_, i64>(4) as u64,
         expires: r.get::<_, Option<i64>>(5).map(|v| v as u64),
         revoked: r.get::<_, Option<i64>>(6).map(|v| v as u64),
+        member: r.get(7),
     }
 }
 
@@ -508,6 +737,7 @@ mod tests {
             created: 1,
             expires: Some(9),
             revoked: None,
+            member: None,
         };
         db.create(&rec).await.unwrap();
         assert!(db.create(&rec).await.is_err(), "an id is taken once");
@@ -536,6 +766,25 @@ mod tests {
         assert_eq!(db.share(&id("s")).await.unwrap(), None);
         db.remove(&id("t")).await.unwrap();
         assert_eq!(db.share(&id("t")).await.unwrap(), None);
+
+        // An invite is used once, by the person it names; then their token lets them in
+        // until they are revoked.
+        let invite = Invite { code_hash: id("code"), name: "ann".into(), created: 1, expires: 100 };
+        db.create_invite(&invite).await.unwrap();
+        db.create_invite(&Invite { code_hash: id("old"), expires: 10, ..invite.clone() }).await.unwrap();
+        let m = Member { id: id("m1"), name: String::new(), token_hash: id("tok"), joined: 0, revoked: None };
+        let joined = db.redeem(&id("code"), 50, &m).await.unwrap().unwrap();
+        assert_eq!((joined.name.as_str(), joined.joined), ("ann", 50));
+        let again = Member { id: id("m2"), token_hash: id("tok2"), ..m.clone() };
+        assert_eq!(db.redeem(&id("code"), 51, &again).await.unwrap(), Err(InviteRefused::Used));
+        assert_eq!(db.redeem(&id("old"), 51, &again).await.unwrap(), Err(InviteRefused::Expired));
+        assert_eq!(db.redeem(&id("none"), 51, &again).await.unwrap(), Err(InviteRefused::Unknown));
+        assert_eq!(db.member_by_token(&id("tok")).await.unwrap(), Some(joined.clone()));
+        assert_eq!(db.member_by_token(&id("tok2")).await.unwrap(), None, "a refused invite makes no member");
+        assert!(db.members().await.unwrap().contains(&joined));
+        assert_eq!(db.revoke_member(&id("m1"), 60).await.unwrap().len(), 1);
+        assert_eq!(db.revoke_member(&id("m1"), 61).await.unwrap().len(), 0, "revoked once");
+        assert_eq!(db.member(&id("m1")).await.unwrap().and_then(|m| m.revoked), Some(60));
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -559,6 +808,7 @@ mod tests {
                 created: 1,
                 expires: None,
                 revoked: None,
+                member: Some("m".into()),
             })
             .await
             .unwrap();
@@ -601,6 +851,7 @@ mod tests {
                 created: 1,
                 expires: None,
                 revoked: None,
+                member: None,
             };
             a.create(&rec).await.unwrap();
             assert_eq!(b.share(&rec.id).await.unwrap(), Some(rec.clone()), "one replica's record is every replica's");

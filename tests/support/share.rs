@@ -93,6 +93,14 @@ impl Server {
         Server { child, port, db, target }
     }
 
+    /// The arguments that name its records, for `teamster serve invite|members`.
+    pub fn records_args(&self) -> Vec<String> {
+        match &self.target {
+            Target::Sqlite(path) => vec!["--db".into(), path.to_string_lossy().into_owned()],
+            Target::Postgres(url) => vec!["--database".into(), url.clone()],
+        }
+    }
+
     /// Everything the server keeps, as text: to look for what it must never hold.
     pub async fn records_text(&self) -> String {
         match &self.target {
