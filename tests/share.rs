@@ -1091,19 +1091,21 @@ fn a_member_joins_by_a_one_time_invite_shares_and_is_shut_out_when_revoked() {
         env.run(&all.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let try_share = || env.run(&["share", "-t", "team", "--json", "--server", &server.url()]);
+    // Her name is this run's own: on PostgreSQL the records outlive the test.
+    let ann = format!("ann-{}", std::process::id());
     // Not a member yet: refused, and told how to join.
     let out = try_share();
     assert!(!out.status.success() && said(&out).contains("teamster join URL"), "{}", said(&out));
-    assert!(String::from_utf8_lossy(&serve(&["members"]).stdout).contains("no members yet"));
+    assert!(!String::from_utf8_lossy(&serve(&["members"]).stdout).contains(&ann));
 
     // The operator invites Ann; the URL works once.
-    let out = serve(&["invite", "ann", "--server", &server.url()]);
+    let out = serve(&["invite", &ann, "--server", &server.url()]);
     assert!(out.status.success(), "{}", said(&out));
     let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(url.starts_with(&format!("{}/join#", server.url())), "{url}");
     assert!(said(&out).contains("teamster join"), "{}", said(&out));
     let joined = env.run(&["join", &url]);
-    assert!(joined.status.success() && said(&joined).contains("as ann"), "{}", said(&joined));
+    assert!(joined.status.success() && said(&joined).contains(&format!("as {ann}")), "{}", said(&joined));
     let token_file = std::fs::read_dir(env.dir.join("config/teamster/members"))
         .unwrap_or_else(|e| panic!("the member token is kept ({e}): {}", said(&joined)))
         .next()
@@ -1118,7 +1120,8 @@ fn a_member_joins_by_a_one_time_invite_shares_and_is_shut_out_when_revoked() {
     let forged = env.run(&["join", &format!("{}/join#not-a-code", server.url())]);
     assert!(!forged.status.success() && said(&forged).contains("no such invite"), "{}", said(&forged));
     let members = String::from_utf8_lossy(&serve(&["members"]).stdout).to_string();
-    assert!(members.contains("ann") && members.contains("member"), "{members}");
+    let line = members.lines().find(|l| l.starts_with(&ann)).unwrap_or_default();
+    assert!(line.ends_with("member"), "{members}");
 
     // As a member, Ann's shares are registered; a viewer needs only the link.
     let (_, read, _) = share(&env, &["-t", "team", "--server", &server.url()]);
@@ -1127,18 +1130,83 @@ fn a_member_joins_by_a_one_time_invite_shares_and_is_shut_out_when_revoked() {
         viewer.wait("the shared pane", |v| v.count("member-screen") > 0).await;
 
         // Revoked: no new share, and the live one ends when its runner next connects.
-        let out = serve(&["members", "--revoke", "ann"]);
-        assert!(out.status.success() && said(&out).contains("revoked ann"), "{}", said(&out));
+        let out = serve(&["members", "--revoke", &ann]);
+        assert!(out.status.success() && said(&out).contains(&format!("revoked {ann}")), "{}", said(&out));
         let out = try_share();
         assert!(
             !out.status.success() && said(&out).contains("membership of this share server was revoked"),
             "{}",
             said(&out)
         );
-        let out = serve(&["members", "--revoke", "ann"]);
-        assert!(!out.status.success() && said(&out).contains("no member `ann` to revoke"), "{}", said(&out));
+        let out = serve(&["members", "--revoke", &ann]);
+        assert!(
+            !out.status.success() && said(&out).contains(&format!("no member `{ann}` to revoke")),
+            "{}",
+            said(&out)
+        );
     });
     let members = String::from_utf8_lossy(&serve(&["members", "--json"]).stdout).to_string();
     let v: Value = serde_json::from_str(&members).expect("members --json");
-    assert!(v["members"][0]["revoked"].as_u64().is_some(), "{v}");
+    let mine = v["members"].as_array().and_then(|m| m.iter().find(|m| m["name"] == ann.as_str())).cloned();
+    assert!(mine.is_some_and(|m| m["revoked"].as_u64().is_some()), "{v}");
+}
+
+#[test]
+fn shares_outlive_a_runner_restart_and_say_plainly_when_they_end() {
+    let env = Env::new();
+    env.ok(&["-d", "-s", "kept", "--size", "100x30"]);
+    env.ok(&["-d", "-s", "gone", "--size", "100x30"]);
+    let server = Server::start(&env);
+    let (id, read, drive) = share(&env, &["-t", "kept", "--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    let (_, read_gone, _) = share(&env, &["-t", "gone", "--server", &server.url()]);
+    let kept_file = env.dir.join("state/teamster/shares.json");
+    runtime().block_on(async {
+        let mut dana = Viewer::join(&drive, "dana").await.expect("driver joins");
+        let mut vic = Viewer::join(&read, "vic").await.expect("viewer joins");
+        let mut olga = Viewer::join(&read_gone, "olga").await.expect("viewer of the other session joins");
+        dana.wait("the shell", |v| v.session.as_ref().is_some_and(|s| !s.panes.is_empty())).await;
+        let pane = dana.session.as_ref().map(|s| s.panes[0].id).expect("a pane");
+        dana.type_line(pane, "echo before-$((1+1))").await;
+        vic.wait("the line before the restart", |v| v.count("before-2") == 1).await;
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept_file).expect("shares kept on disk").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the kept shares hold the links' secrets: only their owner reads them");
+
+        // `teamster restart`: viewers are told, and the same links go on with the new panes.
+        env.ok(&["restart"]);
+        vic.wait("told the runner is restarting", |v| v.said.iter().any(|s| s.contains("is restarting"))).await;
+        vic.wait("told it is back", |v| v.said.iter().any(|s| s.contains("runner is back"))).await;
+        assert!(env.ok(&["share", "--list"]).contains(&id), "the same share after the restart");
+        dana.type_line(pane, "echo after-$((2+1))").await;
+        for v in [&mut dana, &mut vic] {
+            v.wait("a line typed after the restart", |v| v.count("after-3") == 1).await;
+            v.drain(std::time::Duration::from_millis(300)).await;
+            assert_eq!(v.count("after-3"), 1, "applied once:\n{}", v.text());
+        }
+        assert!(olga.detached.is_none(), "the other share went on too");
+
+        // A runner that dies and comes back without a session: that share ends, said so.
+        let pid = env.runner_pid().expect("the runner");
+        // SAFETY: ends the runner this test started, as a crash would.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let state = env.dir.join("state/teamster/sessions.json");
+        let mut sessions: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("sessions")).unwrap();
+        sessions["sessions"].as_array_mut().expect("a list").retain(|s| s["name"] != "gone");
+        std::fs::write(&state, sessions.to_string()).expect("write sessions");
+        env.ok(&["-d", "-s", "third"]);
+        olga.wait("the share whose session did not come back ends", |v| v.detached.is_some()).await;
+        let said = olga.detached.clone().unwrap_or_default();
+        assert!(said.contains("did not come back"), "{said}");
+        vic.wait("the kept share back again", |v| v.said.iter().filter(|s| s.contains("runner is back")).count() >= 2)
+            .await;
+
+        // Stopped for good: viewers are told the share ended, not left waiting.
+        env.ok(&["kill", "--all"]);
+        vic.wait("the share ends with the runner", |v| v.detached.is_some()).await;
+        let said = vic.detached.clone().unwrap_or_default();
+        assert!(said.contains("share ended"), "{said}");
+    });
+    let kept = std::fs::read_to_string(&kept_file).unwrap_or_default();
+    assert!(!kept.contains(&id), "an ended share is not kept: {kept}");
 }

@@ -346,13 +346,28 @@
     scheduleRender();
   }
 
+  // The sharer's runner restarted: it knows nothing of this driver's numbers, and what it
+  // had not confirmed was for programs that have since started again. A fresh driver, and
+  // nothing replayed. (The same as `teamster attach`.)
+  function newRunner() {
+    const lost = unacked.length;
+    unacked.length = 0;
+    driverId = newDriverId();
+    driverSeq = 0;
+    conn.sentEpoch = null;
+    if (lost) notice(`${lost} of your inputs had not reached the sharer before their runner restarted; they were not applied`, 'warning');
+  }
+
   function canDrive() {
     return state.role === 'drive' && !!link.drive && state.drivable;
   }
 
   // Applies one decrypted update body (after a snapshot reset, if it is one).
   function applyBody(body) {
-    if (typeof body.epoch === 'string') state.epoch = body.epoch;
+    if (typeof body.epoch === 'string') {
+      if (state.epoch != null && state.epoch !== body.epoch) newRunner();
+      state.epoch = body.epoch;
+    }
     const couldDrive = canDrive();
     state.drivable = !!body.drivable;
     if (couldDrive !== canDrive()) { dirty.session = true; dirty.pending = true; }
@@ -555,6 +570,8 @@
         break;
       case 'status':
         state.runner = !!m.runner;
+        state.restarting = !state.runner && !!m.restarting;
+        dirty.status = true;
         if (!state.runner) conn.sentEpoch = null; // whatever reached the old runner must go again
         if (conn.joined) liveOrWaiting();
         flushSoon();
@@ -758,7 +775,7 @@
     const text = {
       connecting: 'connecting…',
       live: 'live',
-      waiting: 'waiting for the sharer',
+      waiting: state.restarting ? 'the sharer is restarting' : 'waiting for the sharer',
       reconnecting: 'reconnecting…',
       refused: visible(state.refused || 'refused'),
     }[c];
@@ -768,7 +785,9 @@
     els.banner.className = c === 'refused' ? 'refused' : 'waiting';
     els.banner.textContent = c === 'refused'
       ? visible(state.refused)
-      : 'waiting for the sharer: their teamster is not connected right now; this page picks up when it is';
+      : state.restarting
+        ? "the sharer's runner is restarting: their session comes back when it does, and this page picks it up"
+        : 'waiting for the sharer: their teamster is not connected right now; this page picks up when it is';
     els.role.textContent = state.role === 'drive' ? 'driver' : state.role === 'read' ? 'read-only' : (link.drive ? 'driver' : 'read-only');
     els.role.className = 'badge ' + (els.role.textContent === 'driver' ? 'drive' : 'read');
   }

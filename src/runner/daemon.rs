@@ -64,6 +64,7 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
         )),
     }
     runner.restore();
+    runner.resume_shares();
     super::config_watch::start(&runner);
     super::screens::start_saver(&runner);
     let mut shutdown = runner.shutdown.subscribe();
@@ -90,6 +91,12 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     // that no runner is running.
     drop(listener);
     let _ = std::fs::remove_file(&runner.socket_path);
+    // Stopping for good (not restarting): each share ends, and its viewers are told.
+    if !runner.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+        runner.stop_shares(super::share::Stop::End(crate::share::wire::Ended::RunnerStopped)).await;
+        // Before the runtime ends: the next runner resumes none of them.
+        let _ = runner.write_kept_shares().await;
+    }
     runner.finish_ending().await;
     // Attached clients are being told why their session ended; let them hear it.
     let _ =

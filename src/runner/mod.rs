@@ -377,9 +377,13 @@ impl Runner {
         self.restarting.store(true, std::sync::atomic::Ordering::SeqCst);
         let leaders: Vec<u32> = st.panes.values().filter(|p| p.is_running()).map(|p| p.pid).collect();
         drop(st);
+        // Shares stay (kept on disk as they are): their servers tell viewers the runner is
+        // restarting, and the next runner resumes them.
+        let sharing = self.stop_shares(share::Stop::Restart);
         let ending = self.end_processes(leaders);
         let runner = self.clone();
         async move {
+            sharing.await;
             let dir = runner.screens_dir.clone();
             let _ = tokio::task::spawn_blocking(move || screens::write_all(&dir, screens)).await;
             ending.await;

@@ -18,7 +18,7 @@ use crate::approval::Verdict;
 use crate::layout::PaneId;
 use crate::protocol::{ClientMsg, Reply, ServerMsg, ShareRequest, ShareView};
 use crate::share::crypto::{Keys, Link, aad, b64, random, token_hash};
-use crate::share::wire::{FromRunner, Gap, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
+use crate::share::wire::{Ended, FromRunner, Gap, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -57,12 +57,64 @@ pub struct Share {
     /// Who is watching, by the server's connection id.
     viewers: Mutex<BTreeMap<u64, (Role, String)>>,
     connected: AtomicBool,
-    /// Set by `unshare`; `finished` once the server was told (or could not be).
-    stop: watch::Sender<bool>,
+    /// Set by `unshare` and at the runner's end; `finished` once the server was told (or
+    /// could not be).
+    stop: watch::Sender<Stop>,
     finished: watch::Sender<bool>,
 }
 
+/// Whether a share's connection goes on, and how it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    Running,
+    /// The share is over: the server forgets it and tells viewers why.
+    End(Ended),
+    /// The runner is restarting: the server keeps the share, viewers are told, and the
+    /// next runner resumes it (`Runner::resume_shares`).
+    Restart,
+}
+
+/// A share as kept on disk (0600) for the next runner: enough to connect again as the
+/// same share with the same links. The session by its key, which outlives a restart.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct KeptShare {
+    id: String,
+    /// The drive link (the read link for a read-only share): its secrets are the share's.
+    url: String,
+    runner_token: String,
+    session_key: String,
+    pane: Option<PaneId>,
+    expires: u64,
+}
+
+/// One writer of `shares.json` at a time; each write takes the shares as they are then.
+static KEEPING: Mutex<()> = Mutex::new(());
+
 impl Share {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        link: Link,
+        session: u32,
+        pane: Option<PaneId>,
+        runner_token: String,
+        team: Option<String>,
+        expires: u64,
+    ) -> Arc<Share> {
+        Arc::new(Share {
+            id: link.keys.share.clone(),
+            link,
+            session,
+            pane,
+            runner_token,
+            team,
+            expires,
+            viewers: Mutex::new(BTreeMap::new()),
+            connected: AtomicBool::new(false),
+            stop: watch::channel(Stop::Running).0,
+            finished: watch::channel(false).0,
+        })
+    }
+
     fn keys(&self) -> &Keys {
         &self.link.keys
     }
@@ -130,50 +182,148 @@ impl Runner {
         if req.server.is_none() {
             ensure_local_server(&server).await?;
         }
-        // Read off the runtime's thread; a file named that cannot be read is said now. Without
-        // one, the member token `teamster join` kept for this server, if there is one.
-        let team = match config.share.team_token_file.clone() {
-            Some(file) => {
-                let path = crate::config::expand_home(&file);
-                let read = tokio::task::spawn_blocking(move || crate::share::server::read_team_token(&path));
-                Some(read.await.map_err(|e| e.to_string())?.map_err(|e| format!("[share] team_token_file: {e:#}"))?)
-            }
-            None => {
-                let path = crate::share::member_token_path(&server)?;
-                let read = tokio::task::spawn_blocking(move || {
-                    crate::nofollow::read(&path, 4096).ok().map(|b| String::from_utf8_lossy(&b).trim().to_string())
-                });
-                read.await.map_err(|e| e.to_string())?.filter(|t| !t.is_empty())
-            }
-        };
+        let team = team_token(&config, &server).await?;
         let id = crate::share::crypto::new_share_id()?;
-        let (stop, _) = watch::channel(false);
-        let share = Arc::new(Share {
-            link: Link { server, keys: Keys::generate(&id, !req.read_only)? },
-            id,
-            session,
-            pane,
-            runner_token: b64(&random::<32>()?),
-            team,
-            expires: now_secs() + lasts,
-            viewers: Mutex::new(BTreeMap::new()),
-            connected: AtomicBool::new(false),
-            stop,
-            finished: watch::channel(false).0,
-        });
+        let link = Link { server, keys: Keys::generate(&id, !req.read_only)? };
+        let share = Share::new(link, session, pane, b64(&random::<32>()?), team, now_secs() + lasts);
         let (started, result) = tokio::sync::oneshot::channel();
-        tokio::spawn(sync(self.clone(), share.clone(), started));
+        tokio::spawn(sync(self.clone(), share.clone(), Some(started)));
         match tokio::time::timeout(Duration::from_secs(15), result).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => return Err(e),
             _ => {
-                share.stop.send_replace(true);
+                share.stop.send_replace(Stop::End(Ended::Unshared));
                 return Err(format!("the share server at {} did not take the share within 15 s", share.link.server));
             }
         }
         self.shares.lock().push(share.clone());
+        self.keep_shares();
         self.touch_session(session);
         self.shares().into_iter().find(|s| s.id == share.id).ok_or_else(|| "the share ended at once".to_string())
+    }
+
+    /// Where the shares are kept for the next runner.
+    fn kept_shares_file(&self) -> std::path::PathBuf {
+        self.state_file.with_file_name("shares.json")
+    }
+
+    /// Writes the shares as they are now for the next runner (off the runtime's thread).
+    /// Not while restarting: what is on disk then is what the next runner resumes.
+    fn keep_shares(self: &Arc<Self>) {
+        if self.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        self.write_kept_shares();
+    }
+
+    /// Writes the shares as they are when the write runs; awaited where the runner ends.
+    pub fn write_kept_shares(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let runner = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _one = KEEPING.lock();
+            let keys: HashMap<u32, String> =
+                runner.state.lock().sessions.values().map(|s| (s.id, s.key.clone())).collect();
+            let kept: Vec<KeptShare> = runner
+                .shares
+                .lock()
+                .iter()
+                .filter_map(|s| {
+                    Some(KeptShare {
+                        id: s.id.clone(),
+                        url: s.link.url(s.keys().can_drive()),
+                        runner_token: s.runner_token.clone(),
+                        session_key: keys.get(&s.session)?.clone(),
+                        pane: s.pane,
+                        expires: s.expires,
+                    })
+                })
+                .collect();
+            let path = runner.kept_shares_file();
+            let written = serde_json::to_string_pretty(&kept)
+                .map_err(|e| e.to_string())
+                .and_then(|text| crate::agents::write_private(&path, &text).map_err(|e| e.to_string()));
+            if let Err(e) = written {
+                log(&format!("cannot keep the shares in {}: {e}", path.display()));
+            }
+        })
+    }
+
+    /// Ends every share's connection as `how` says; returns once each has told its server
+    /// (at most 2 s).
+    pub fn stop_shares(&self, how: Stop) -> impl std::future::Future<Output = ()> + use<> {
+        let shares: Vec<Arc<Share>> = self.shares.lock().clone();
+        for s in &shares {
+            s.stop.send_replace(how);
+        }
+        async move {
+            let waits = shares.iter().map(|s| {
+                let mut finished = s.finished.subscribe();
+                async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), finished.wait_for(|f| *f)).await;
+                }
+            });
+            futures_util::future::join_all(waits).await;
+        }
+    }
+
+    /// The shares the last runner kept (`teamster restart`): each connects again as the
+    /// same share, so its links go on working, once its session is back; one whose session
+    /// did not come back is ended, and its viewers told so.
+    pub fn resume_shares(self: &Arc<Self>) {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let path = runner.kept_shares_file();
+            let read = tokio::task::spawn_blocking(move || crate::nofollow::read(&path, 1 << 20)).await;
+            let Ok(Ok(bytes)) = read else { return };
+            let kept: Vec<KeptShare> = match serde_json::from_slice(&bytes) {
+                Ok(k) => k,
+                Err(e) => return log(&format!("the kept shares do not parse ({e}); they are not resumed")),
+            };
+            let config = runner.config();
+            for k in kept {
+                if k.expires <= now_secs() {
+                    continue;
+                }
+                let link = match Link::parse(&k.url) {
+                    Ok(l) if l.keys.share == k.id => l,
+                    _ => {
+                        log(&format!("share {}: its kept link does not parse; not resumed", k.id));
+                        continue;
+                    }
+                };
+                let session = {
+                    let st = runner.state.lock();
+                    st.sessions
+                        .values()
+                        .find(|s| s.key == k.session_key)
+                        .filter(|s| k.pane.is_none_or(|p| s.tabs.iter().any(|t| t.layout.contains(p))))
+                        .map(|s| s.id)
+                };
+                let Some(session) = session else {
+                    log(&format!("share {}: its session did not come back; ending it", k.id));
+                    tokio::spawn(end_kept(link, k.runner_token, Ended::NotResumed));
+                    continue;
+                };
+                if link.server == config.share.server.trim_end_matches('/')
+                    && let Err(e) = ensure_local_server(&link.server).await
+                {
+                    log(&format!("share {}: {e}; trying the server anyway", k.id));
+                }
+                let team = match team_token(&config, &link.server).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        log(&format!("share {}: {e}; resumed without a team token", k.id));
+                        None
+                    }
+                };
+                let share = Share::new(link, session, k.pane, k.runner_token, team, k.expires);
+                log(&format!("share {}: resumed", share.id));
+                runner.shares.lock().push(share.clone());
+                tokio::spawn(sync(runner.clone(), share, None));
+                runner.touch_session(session);
+            }
+            runner.keep_shares();
+        });
     }
 
     /// Stops shares (one, a session's, or all); every viewer is cut off.
@@ -205,7 +355,7 @@ impl Runner {
             });
         }
         for s in &stopped {
-            s.stop.send_replace(true);
+            s.stop.send_replace(Stop::End(Ended::Unshared));
             self.touch_session(s.session);
         }
         // Give each a moment to tell its server; the runner refuses its drivers either way.
@@ -324,10 +474,21 @@ struct Stream {
     typed_noted: HashMap<String, u64>,
 }
 
-async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::oneshot::Sender<Result<(), String>>) {
+/// A share's connection to its server, for as long as the share lasts. `started` hears
+/// whether the server took it (a new share gives up if not); a resumed one has none, and
+/// keeps trying.
+async fn sync(
+    runner: Arc<Runner>,
+    share: Arc<Share>,
+    mut started: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+) {
     let scope = share.pane.map_or(Scope::Session, Scope::Pane);
     let Some(feed) = Feed::new(runner.clone(), share.session, scope) else {
-        let _ = started.send(Err("the session ended".into()));
+        if let Some(tx) = started.take() {
+            let _ = tx.send(Err("the session ended".into()));
+        }
+        runner.shares.lock().retain(|s| s.id != share.id);
+        share.finished.send_replace(true);
         return;
     };
     let mut stream = Stream {
@@ -339,11 +500,10 @@ async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::ones
         drivers: HashMap::new(),
         typed_noted: HashMap::new(),
     };
-    let mut started = Some(started);
     let mut stop = share.stop.subscribe();
     let mut backoff = Duration::from_millis(100);
     let ended = loop {
-        if *stop.borrow() {
+        if *stop.borrow() != Stop::Running {
             break None;
         }
         let attempt = tokio::select! {
@@ -391,8 +551,45 @@ async fn sync(runner: Arc<Runner>, share: Arc<Share>, started: tokio::sync::ones
         runner.note(share.session, format!("sharing stopped: {why}"), Verdict::Ended);
     }
     runner.shares.lock().retain(|s| s.id != share.id);
+    runner.keep_shares();
     runner.touch_session(share.session);
     share.finished.send_replace(true);
+}
+
+/// Connects as a kept share whose session did not come back, only to end it (viewers are
+/// told `why`).
+async fn end_kept(link: Link, runner_token: String, why: Ended) {
+    let Ok(mut ws) = crate::share::connect(&link.server).await else { return };
+    let hello = FromRunner::Runner { share: link.keys.share.clone(), token: runner_token, register: None };
+    let Ok(text) = serde_json::to_string(&hello) else { return };
+    if ws.send(Message::text(text)).await.is_err() {
+        return;
+    }
+    if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await
+        && matches!(serde_json::from_str::<ToRunner>(&t), Ok(ToRunner::Welcome { .. }))
+    {
+        revoke(&mut ws, why).await;
+    }
+}
+
+/// The token a team's server asks of this runner for `server`: the config's team token
+/// file, else the member token `teamster join` kept for that server, if any. Read off the
+/// runtime's thread; a named file that cannot be read is said.
+async fn team_token(config: &crate::config::Config, server: &str) -> Result<Option<String>, String> {
+    match config.share.team_token_file.clone() {
+        Some(file) => {
+            let path = crate::config::expand_home(&file);
+            let read = tokio::task::spawn_blocking(move || crate::share::server::read_team_token(&path));
+            Ok(Some(read.await.map_err(|e| e.to_string())?.map_err(|e| format!("[share] team_token_file: {e:#}"))?))
+        }
+        None => {
+            let path = crate::share::member_token_path(server)?;
+            let read = tokio::task::spawn_blocking(move || {
+                crate::nofollow::read(&path, 4096).ok().map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            });
+            Ok(read.await.map_err(|e| e.to_string())?.filter(|t| !t.is_empty()))
+        }
+    }
 }
 
 enum Refusal {
@@ -441,7 +638,7 @@ async fn connected(
     stream: &mut Stream,
     mut ws: crate::share::Client,
     have: u64,
-    stop: &mut watch::Receiver<bool>,
+    stop: &mut watch::Receiver<Stop>,
 ) -> Outcome {
     // What the server lacks: all we kept if it has none of it, else what follows.
     stream.next_seq = stream.next_seq.max(have + 1);
@@ -465,7 +662,7 @@ async fn connected(
                 let batch = match batch {
                     Ok(b) => b,
                     Err(why) => {
-                        revoke(&mut ws).await;
+                        revoke(&mut ws, Ended::SessionEnded).await;
                         return Outcome::Over(format!("the session ended ({why})"));
                     }
                 };
@@ -525,11 +722,16 @@ async fn connected(
                 }
             }
             _ = stop.changed() => {
-                revoke(&mut ws).await;
+                let how = *stop.borrow();
+                match how {
+                    Stop::Running => continue,
+                    Stop::Restart => restarting(&mut ws).await,
+                    Stop::End(why) => revoke(&mut ws, why).await,
+                }
                 return Outcome::Stopped;
             }
             _ = &mut expiry => {
-                revoke(&mut ws).await;
+                revoke(&mut ws, Ended::Expired).await;
                 return Outcome::Over("the link expired".into());
             }
         }
@@ -544,11 +746,19 @@ async fn reply(share: &Share, ws: &mut crate::share::Client, to: u64, body: &Rep
     ws.send(Message::text(text)).await.is_ok()
 }
 
-async fn revoke(ws: &mut crate::share::Client) {
-    if let Ok(text) = serde_json::to_string(&FromRunner::Revoke) {
+async fn revoke(ws: &mut crate::share::Client, why: Ended) {
+    if let Ok(text) = serde_json::to_string(&FromRunner::Revoke { why: Some(why) }) {
         let _ = ws.send(Message::text(text)).await;
         // The server closes once it has cut everyone off.
         let _ = tokio::time::timeout(Duration::from_secs(2), async { while ws.next().await.is_some() {} }).await;
+    }
+}
+
+/// Tells the server this runner is restarting (the share stays), and leaves.
+async fn restarting(ws: &mut crate::share::Client) {
+    if let Ok(text) = serde_json::to_string(&FromRunner::Restarting) {
+        let _ = ws.send(Message::text(text)).await;
+        let _ = ws.close(None).await;
     }
 }
 

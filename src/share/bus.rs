@@ -22,8 +22,8 @@ pub enum BusMsg {
     /// The share's runner is connected to the sender, as `conn`. `fresh`: it just
     /// connected, so each replica tells it again who watches there.
     RunnerHere { conn: u64, fresh: bool },
-    /// That connection of the runner ended.
-    RunnerGone { conn: u64 },
+    /// That connection of the runner ended (`restarting`: it said it would be back).
+    RunnerGone { conn: u64, restarting: bool },
     /// For the runner, wherever it is: a `ToRunner` message, as JSON.
     ToRunner { text: String },
     /// For one viewer's connection, wherever it is: a `ToViewer` message, as JSON.

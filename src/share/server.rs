@@ -17,7 +17,9 @@ use super::LONGEST_SHARE;
 use super::bus::{Bus, BusMsg, Envelope};
 use super::crypto::{same, token_hash};
 use super::store::{AuditEvent, Invite, InviteRefused, Member, ShareRecord, ShareStore, Target};
-use super::wire::{FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer};
+use super::wire::{
+    Ended, FromRunner, FromViewer, Kind, MAX_RUNNER_MSG, MAX_VIEWER_MSG, Register, Role, ToRunner, ToViewer,
+};
 use crate::text::visible;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -180,6 +182,8 @@ struct HubState {
     runner: Option<(u64, Outbox)>,
     /// The runner's connection on another replica, as the bus last said.
     remote_runner: Option<u64>,
+    /// The runner left saying it is restarting, and has not come back yet.
+    restarting: bool,
     viewers: HashMap<u64, Viewer>,
     /// The other replicas, when there are any.
     link: Option<BusLink>,
@@ -319,6 +323,7 @@ impl HubState {
                 Took::Had | Took::Over => {}
             },
             BusMsg::RunnerHere { conn, fresh } => {
+                self.restarting = false;
                 if let Some((mine, out)) = &self.runner
                     && *mine != conn
                     && fresh
@@ -326,7 +331,7 @@ impl HubState {
                     out.cut("another connection of the same runner took over");
                 }
                 self.remote_runner = Some(conn);
-                self.tell_viewers(&ToViewer::Status { runner: true });
+                self.tell_viewers(&ToViewer::Status { runner: true, restarting: false });
                 if fresh {
                     // Who is watching here, so the sharer's list is whole after it moved.
                     for (c, v) in &self.viewers {
@@ -338,11 +343,12 @@ impl HubState {
                     self.want_snapshot();
                 }
             }
-            BusMsg::RunnerGone { conn } => {
+            BusMsg::RunnerGone { conn, restarting } => {
                 if self.remote_runner == Some(conn) {
                     self.remote_runner = None;
+                    self.restarting = restarting;
                     if self.runner.is_none() {
-                        self.tell_viewers(&ToViewer::Status { runner: false });
+                        self.tell_viewers(&ToViewer::Status { runner: false, restarting: self.restarting });
                     }
                 }
             }
@@ -1331,6 +1337,7 @@ async fn runner(
             old.cut("another connection of the same runner took over");
         }
         st.remote_runner = None;
+        st.restarting = false;
         // Who is watching already, here and on the other replicas (they answer the bus),
         // so the sharer's list is right after a reconnect.
         for (c, v) in &st.viewers {
@@ -1339,7 +1346,7 @@ async fn runner(
         if let Some(link) = &st.link {
             link.publish(BusMsg::RunnerHere { conn, fresh: true });
         }
-        st.tell_viewers(&ToViewer::Status { runner: true });
+        st.tell_viewers(&ToViewer::Status { runner: true, restarting: false });
         ToRunner::Welcome { have: st.have() }
     };
     server.audit(&share, conn, "runner", "runner", "connected", &peer.to_string());
@@ -1418,14 +1425,20 @@ async fn runner(
                             hub.state.lock().tell_viewer(to, text);
                         }
                     }
-                    Ok(FromRunner::Revoke) => {
+                    Ok(FromRunner::Revoke { why }) => {
                         if let Err(e) = server.store.revoke(&share, now_secs()).await {
                             log(&e);
                         }
-                        server.audit(&share, conn, "runner", "runner", "revoked", "");
-                        server.close_hub(&share, "the person who shared this session stopped sharing it");
+                        let why = why.unwrap_or(Ended::Unshared);
+                        server.audit(&share, conn, "runner", "runner", "revoked", why.words());
+                        server.close_hub(&share, why.words());
                         let _ = ws.close(None).await;
                         return;
+                    }
+                    Ok(FromRunner::Restarting) => {
+                        log(&format!("{peer}: the runner of share {share} is restarting"));
+                        server.audit(&share, conn, "runner", "runner", "restarting", "");
+                        hub.state.lock().restarting = true;
                     }
                     Ok(FromRunner::Runner { .. }) => {}
                     Err(e) => log(&format!("{peer}: runner sent a malformed message: {e}")),
@@ -1437,10 +1450,11 @@ async fn runner(
     if st.runner.as_ref().is_some_and(|(c, _)| *c == conn) {
         st.runner = None;
         if let Some(link) = &st.link {
-            link.publish(BusMsg::RunnerGone { conn });
+            link.publish(BusMsg::RunnerGone { conn, restarting: st.restarting });
         }
         if !st.runner_here() {
-            st.tell_viewers(&ToViewer::Status { runner: false });
+            let restarting = st.restarting;
+            st.tell_viewers(&ToViewer::Status { runner: false, restarting });
         }
     }
 }
@@ -1532,16 +1546,20 @@ async fn viewer(
     };
     let hub = server.hub(&share);
     let (out, mut rx) = Outbox::new();
-    let (mut latest, runner_here) = {
+    let (mut latest, runner_here, restarting) = {
         let mut st = hub.state.lock();
         st.viewers.insert(conn, Viewer { role, name: name.clone(), out: out.clone() });
         st.tell_runner(&ToRunner::Joined { conn, role, name: name.clone() });
-        (hub.latest.subscribe(), st.runner_here())
+        (hub.latest.subscribe(), st.runner_here(), st.restarting)
     };
     server.audit(&share, conn, &name, role.word(), "joined", &peer.ip().to_string());
     let mut last = resume.unwrap_or(0);
     let joined = serde_json::to_string(&ToViewer::Joined { role, runner: runner_here }).unwrap_or_default();
     let mut open = say(&mut ws, joined).await;
+    if open && restarting && !runner_here {
+        let status = serde_json::to_string(&ToViewer::Status { runner: false, restarting }).unwrap_or_default();
+        open = say(&mut ws, status).await;
+    }
     let mut limit = Limit::new();
     let mut typed = 0u64;
     let expire_at = tokio::time::Instant::now() + Duration::from_secs(expires.saturating_sub(now_secs()));

@@ -91,8 +91,45 @@ pub enum FromRunner {
     Update { seq: u64, snap: bool, c: String },
     /// An answer for one viewer's connection.
     Reply { to: u64, c: String },
-    /// Unshare: the server forgets the share and cuts every viewer off.
-    Revoke,
+    /// Unshare: the server forgets the share and cuts every viewer off, telling them why
+    /// (absent from runners that predate it: the sharer stopped sharing).
+    Revoke {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<Ended>,
+    },
+    /// The runner is restarting (`teamster restart`): the share stays, viewers are told,
+    /// and the next runner connects again with the same share and token.
+    Restarting,
+}
+
+/// Why a share ended, as the runner tells the server (which words it for viewers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ended {
+    /// `teamster unshare`, or `u` in the share view.
+    Unshared,
+    /// The shared session (or pane) ended: killed, or its last program exited.
+    SessionEnded,
+    /// The runner restarted and the shared session did not come back.
+    NotResumed,
+    /// The runner stopped for good (`teamster kill --all`).
+    RunnerStopped,
+    Expired,
+}
+
+impl Ended {
+    /// What viewers are told.
+    pub fn words(self) -> &'static str {
+        match self {
+            Ended::Unshared => "the person who shared this session stopped sharing it",
+            Ended::SessionEnded => "the share ended: the shared session ended",
+            Ended::NotResumed => {
+                "the share ended: the sharer's runner restarted and the shared session did not come back"
+            }
+            Ended::RunnerStopped => "the share ended: the sharer stopped their teamster",
+            Ended::Expired => "this share link has expired; ask for a new one",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,9 +200,12 @@ pub enum ToViewer {
     Reply {
         c: String,
     },
-    /// Whether the sharer's runner is connected.
+    /// Whether the sharer's runner is connected; if not, whether it said it is restarting
+    /// (its session comes back when it does).
     Status {
         runner: bool,
+        #[serde(default)]
+        restarting: bool,
     },
     /// Not (or no longer) allowed: the connection ends.
     Refused {

@@ -400,6 +400,18 @@ async fn session(
                                 continue;
                             }
                         };
+                        if c.epoch.as_ref().is_some_and(|e| *e != body.epoch) {
+                            // A new runner (it restarted): it knows nothing of this driver's
+                            // numbers, and what it had not confirmed was for programs that
+                            // have since started again. A fresh driver, and nothing replayed.
+                            let lost = c.unacked.len();
+                            c.unacked.clear();
+                            c.driver = new_driver_id();
+                            c.next = 1;
+                            if lost > 0 {
+                                c.tell(format!("{lost} of your inputs had not reached the sharer before their runner restarted; they were not applied")).await;
+                            }
+                        }
                         c.epoch = Some(body.epoch);
                         c.last = Some(seq);
                         // Another machine's program never sets this terminal's clipboard, whatever
@@ -456,9 +468,13 @@ async fn session(
                             Err(e) => c.tell(format!("refused a reply from the share server: {e}")).await,
                         }
                     }
-                    Ok(ToViewer::Status { runner }) => {
+                    Ok(ToViewer::Status { runner, restarting }) => {
                         c.runner = runner;
-                        let what = if runner { "the sharer's runner is back" } else { "the sharer's runner went away; waiting for it" };
+                        let what = match (runner, restarting) {
+                            (true, _) => "the sharer's runner is back",
+                            (false, true) => "the sharer's runner is restarting; their session comes back when it does",
+                            (false, false) => "the sharer's runner went away; waiting for it",
+                        };
                         c.tell(what.into()).await;
                     }
                     Ok(ToViewer::Refused { reason }) => {
