@@ -16,7 +16,8 @@
 //!   figures, then the last replica is killed: how long its viewers take to rejoin another,
 //!   and what they are sent again.
 //!
-//! Run: `cargo bench --bench share` (`-- --quick`: 20 viewers). Figures, not pass/fail.
+//! Run: `cargo bench --bench share` (`-- --quick`: 20 viewers; `-- --viewers N`). Figures,
+//! not pass/fail.
 
 #[path = "support/proc.rs"]
 mod proc;
@@ -389,6 +390,9 @@ fn replicas(n: usize, viewers: usize) {
         until_all_see(&mut w, &mut rx, 1, viewers).await;
         println!("{n} replicas, the runner on the first, {viewers} viewers spread over all of them:");
         let mut w = latency_and_flood(w, &mut rx, &bytes, viewers, 2..=31).await;
+        if n < 2 {
+            return;
+        }
         // Kill the last replica: its viewers rejoin the next one.
         let on_it = (0..viewers).filter(|i| i % n == n - 1).count();
         let (child, _) = servers.last_mut().expect("a replica");
@@ -431,11 +435,13 @@ fn main() {
         return server_flood();
     }
     let quick = args.iter().any(|a| a == "--quick");
-    if let Some(n) = args.iter().position(|a| a == "--replicas").and_then(|i| args.get(i + 1)) {
-        let n: usize = n.parse().expect("--replicas N");
-        return replicas(n, if quick { 60 } else { 500 });
+    let option = |name: &str| {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(|n| n.parse::<usize>().expect(name))
+    };
+    if let Some(n) = option("--replicas") {
+        return replicas(n, option("--viewers").unwrap_or(if quick { 60 } else { 500 }));
     }
-    let viewers = if quick { 20 } else { 100 };
+    let viewers = option("--viewers").unwrap_or(if quick { 20 } else { 100 });
     let (dir, fifo) = bench_dir("share");
     let (mut server, port) = serve(&dir);
     let url = shared_session(&dir, &fifo, &format!("http://127.0.0.1:{port}"));

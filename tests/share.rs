@@ -1210,3 +1210,78 @@ fn shares_outlive_a_runner_restart_and_say_plainly_when_they_end() {
     let kept = std::fs::read_to_string(&kept_file).unwrap_or_default();
     assert!(!kept.contains(&id), "an ended share is not kept: {kept}");
 }
+
+#[test]
+fn comments_from_a_terminal_and_a_page_reach_the_sharer_and_every_viewer() {
+    use teamster::protocol::{ClientMsg, CommentOn};
+    let env = runner_with_agent("talk");
+    let server = Server::start(&env);
+    let (_, read, drive) = share(&env, &["-t", "talk", "--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    runtime().block_on(async {
+        let mut dana = Viewer::join(&drive, "dana").await.expect("driver joins");
+        let mut vic = Viewer::join(&read, "vic").await.expect("viewer joins");
+        dana.wait("the agent's prompt", |v| v.count("fake>") > 0).await;
+        vic.wait("the agent's prompt", |v| v.count("fake>") > 0).await;
+        let agent = pane_running(&vic, "fake-claude").expect("the agent's pane");
+        let comments = |v: &Viewer| -> Vec<String> {
+            v.history
+                .iter()
+                .filter(|r| r.kind == teamster::approval::ActionKind::Comment)
+                .map(|r| format!("{} | {} | {}", r.agent, r.what, r.by))
+                .collect()
+        };
+
+        // A read-only viewer comments on a line of a pane; what it says is shown, never obeyed.
+        let on = CommentOn::Pane { pane: agent, line: Some(2) };
+        vic.send(ClientMsg::Comment { id: 1, on, text: "why this line?\u{1b}]0;pwned\u{7}".into() }).await;
+        vic.wait("the comment taken", |v| v.said.iter().any(|s| s.contains("Ok(Done)"))).await;
+        dana.wait("the comment, at the driver", |v| !comments(v).is_empty()).await;
+        let said = comments(&dana).join("\n");
+        assert!(said.contains(&format!("pane {agent}, line 2 | why this line?")), "{said}");
+        assert!(said.contains("vic (shared link)") && !said.contains('\u{1b}'), "{said:?}");
+
+        // On a pending action, by its id.
+        dana.type_line(agent, "run echo later; true git push").await;
+        vic.wait("the push waiting", |v| v.pending.len() == 1).await;
+        let action = vic.pending[0].id;
+        let on = CommentOn::Action { action };
+        vic.send(ClientMsg::Comment { id: 2, on, text: "not to main, please".into() }).await;
+        dana.wait("the comment on the approval", |v| comments(v).iter().any(|c| c.contains("not to main"))).await;
+        let said = comments(&dana).join("\n");
+        assert!(said.contains(&format!("approval {action} (")), "{said}");
+        // What is not in the share, and what says nothing, are refused with a reason.
+        let on = CommentOn::Action { action: 999_999 };
+        vic.send(ClientMsg::Comment { id: 3, on, text: "hello".into() }).await;
+        vic.wait("refused", |v| v.said.iter().any(|s| s.contains("no pending action 999999"))).await;
+        vic.send(ClientMsg::Comment { id: 4, on: CommentOn::Session, text: "   ".into() }).await;
+        vic.wait("refused", |v| v.said.iter().any(|s| s.contains("empty comment"))).await;
+
+        // From the page: the form, a line picked by a double-click; everyone sees it.
+        let browser = support::browser::Browser::start(1280).await;
+        browser.open(&read).await;
+        browser.wait("the page live", "return document.getElementById('status').innerText === 'live'").await;
+        browser.wait("the pane's text", "return document.body.innerText.includes('fake>')").await;
+        browser
+            .eval(&format!(
+                "const rows = document.querySelector('section.pane[data-pane=\"{agent}\"] pre.screen').children; rows[2].dispatchEvent(new MouseEvent('dblclick', {{ bubbles: true }})); return true;"
+            ))
+            .await;
+        let picked = browser
+            .eval("return [document.getElementById('comment-on').value, document.getElementById('comment-line').value]")
+            .await;
+        assert_eq!(picked, serde_json::json!([format!("pane:{agent}"), "3"]), "the double-clicked line is picked");
+        browser
+            .eval("document.getElementById('comment-text').value = 'from the page'; document.getElementById('comment-send').click(); return true;")
+            .await;
+        browser.wait("the page's history", "return document.getElementById('history').innerText.includes('from the page')").await;
+        vic.wait("the page's comment, in the terminal", |v| comments(v).iter().any(|c| c.contains("from the page"))).await;
+        let said = comments(&vic).join("\n");
+        assert!(said.contains(&format!("pane {agent}, line 3 | from the page")), "{said}");
+        browser.quit().await;
+    });
+    // The sharer's audit keeps them, by who.
+    let log = env.audit();
+    let kept: Vec<_> = log.iter().filter(|d| d["kind"] == "comment").collect();
+    assert_eq!(kept.len(), 3, "{log:#?}");
+}

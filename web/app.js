@@ -399,6 +399,7 @@
         break;
       case PROTOCOL.server.Reply:
         if (msg.result && typeof msg.result.Err === 'string') notice(msg.result.Err);
+        else if (commentIds.delete(msg.id)) notice('comment sent: the sharer and everyone watching see it', 'info');
         break;
       default:
         break; // alert, clipboard, hello: nothing to show here
@@ -741,6 +742,8 @@
     name: $('session-name'), tabs: $('tabs'), spend: $('spend'), role: $('role'), status: $('status'),
     banner: $('banner'), notices: $('notices'), panes: $('panes'), pending: $('pending'),
     roNote: $('ro-note'), history: $('history'),
+    commentForm: $('comment-form'), commentOn: $('comment-on'), commentLine: $('comment-line'),
+    commentText: $('comment-text'),
   };
 
   let renderQueued = false;
@@ -757,6 +760,7 @@
     for (const [id, which] of dirty.rows) renderRows(id, which);
     dirty.rows.clear();
     if (dirty.pending) { renderPending(); dirty.pending = false; }
+    if (dirty.session || dirty.pendingTargets) { renderCommentTargets(); dirty.pendingTargets = false; }
     if (dirty.history) { renderHistory(); dirty.history = false; }
     if (dirty.notices) { renderNotices(); dirty.notices = false; }
   }
@@ -889,6 +893,12 @@
     title.append(num, name, ptitle, spend, flag);
     const scroll = h('div', 'scroll');
     const pre = h('pre', 'screen');
+    // A double-click on a line picks it for a comment.
+    pre.addEventListener('dblclick', (e) => {
+      const row = e.target instanceof Element ? e.target.closest('.row') : null;
+      const line = row ? Array.prototype.indexOf.call(pre.children, row) + 1 : 0;
+      pickCommentTarget(`pane:${id}`, line > 0 ? line : null);
+    });
     scroll.appendChild(pre);
     root.append(title, scroll);
     return { root, num, name, ptitle, spend, flag, scroll, pre, rows: [], typebar: null };
@@ -1051,6 +1061,7 @@
 
   const pendingEls = new Map(); // id -> element, kept so buttons are not rebuilt under a finger
   function renderPending() {
+    dirty.pendingTargets = true;
     const list = state.pending || [];
     const drive = canDrive();
     const here = state.session && state.session.name;
@@ -1097,6 +1108,10 @@
       el.append(diff);
     }
     el.append(age);
+    const talk = h('button', 'comment-on', 'comment on this');
+    talk.type = 'button';
+    talk.addEventListener('click', () => pickCommentTarget(`action:${p.id}`));
+    el.append(talk);
     if (drive) {
       const buttons = h('div', 'buttons');
       const approve = h('button', 'approve', 'Approve');
@@ -1117,6 +1132,50 @@
     }
   }
 
+  // ---- comments: anyone with a link may leave one; the runner shows it to everyone
+
+  // What a comment can be about: the session, each pane, each pending action.
+  function renderCommentTargets() {
+    const sel = els.commentOn;
+    const chosen = sel.value;
+    const options = [['session', 'the session']];
+    for (const p of (state.session && state.session.panes) || []) {
+      options.push([`pane:${p.id}`, `pane ${p.id}: ${p.name || p.command || ''}`]);
+    }
+    for (const p of state.pending || []) options.push([`action:${p.id}`, `approval ${p.id}: ${p.tool}`]);
+    const same = sel.options.length === options.length && options.every(([v, t], i) => sel.options[i].value === v && sel.options[i].textContent === visible(t));
+    if (same) return;
+    sel.replaceChildren(...options.map(([v, t]) => { const o = h('option', null, t); o.value = v; return o; }));
+    if (options.some(([v]) => v === chosen)) sel.value = chosen;
+    els.commentLine.disabled = !sel.value.startsWith('pane:');
+  }
+
+  function pickCommentTarget(value, line) {
+    renderCommentTargets();
+    els.commentOn.value = value;
+    els.commentLine.disabled = !value.startsWith('pane:');
+    els.commentLine.value = line ? String(line) : '';
+    els.commentText.focus();
+  }
+
+  const commentIds = new Set();
+  async function sendComment(e) {
+    e.preventDefault();
+    const text = els.commentText.value.trim();
+    if (!text) { notice('write something first', 'info'); return; }
+    const [what, n] = els.commentOn.value.split(':');
+    const line = Number(els.commentLine.value) || null;
+    const shapes = PROTOCOL.commentOn;
+    const on = what === 'pane' ? Object.assign({}, shapes.pane, { pane: Number(n), line })
+      : what === 'action' ? Object.assign({}, shapes.action, { action: Number(n) }) : shapes.session;
+    const id = ++requestId;
+    commentIds.add(id);
+    const c = await keys.seal(AAD.viewer(link.share, 'comment'), JSON.stringify(protocolMessage(PROTOCOL.client.Comment, { id, on, text })));
+    if (!conn.ws || conn.ws.readyState !== WebSocket.OPEN || !conn.joined) { notice('not connected: the comment was not sent'); return; }
+    conn.ws.send(JSON.stringify({ t: 'send', kind: 'comment', c, drive: null }));
+    els.commentText.value = '';
+  }
+
   function renderHistory() {
     const frag = document.createDocumentFragment();
     // The sharer's runner tells a repeated decision once, with how many times.
@@ -1124,7 +1183,7 @@
       const n = Number(r.times) || 1;
       const li = h('li', 'decision');
       const v = String(r.verdict || '');
-      const kind = /allow|approv/i.test(v) ? 'allow' : /deny|denied|refus|block/i.test(v) ? 'deny' : 'other';
+      const kind = /allow|approv/i.test(v) ? 'allow' : /deny|denied|refus|block/i.test(v) ? 'deny' : v === 'comment' ? 'comment' : 'other';
       li.append(h('span', 'verdict ' + kind, v), h('span', 'agent', r.agent), h('code', 'what', r.what));
       if (n > 1) li.append(h('span', 'times', ` ×${n}`));
       const when = r.ts ? new Date(r.ts * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
@@ -1132,7 +1191,7 @@
       frag.appendChild(li);
     }
     els.history.replaceChildren(frag);
-    if (!els.history.children.length) els.history.appendChild(h('li', 'empty', 'no decisions yet'));
+    if (!els.history.children.length) els.history.appendChild(h('li', 'empty', 'no decisions or comments yet'));
   }
 
   function renderNotices() {
@@ -1241,6 +1300,8 @@
     requestAnimationFrame(() => { resizeQueued = false; fitFonts(); });
   });
   setInterval(tickAges, 1000);
+  els.commentForm.addEventListener('submit', (e) => { sendComment(e).catch((err) => notice('could not send the comment: ' + err.message)); });
+  els.commentOn.addEventListener('change', () => { els.commentLine.disabled = !els.commentOn.value.startsWith('pane:'); });
   // A pasted link with a new fragment: start over with its secrets.
   window.addEventListener('hashchange', () => location.reload());
 

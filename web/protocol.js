@@ -28,12 +28,27 @@ const PROTOCOL = Object.freeze({
   },
   "client": {
     "Command": "command",
+    "Comment": "comment",
     "Input": "input",
     "Resolve": "resolve"
   },
   "colour": {
     "palette": 256,
     "rgb": 16777216
+  },
+  "commentOn": {
+    "action": {
+      "action": 0,
+      "on": "action"
+    },
+    "pane": {
+      "line": null,
+      "on": "pane",
+      "pane": 0
+    },
+    "session": {
+      "on": "session"
+    }
   },
   "decision": {
     "approveOnce": {

@@ -173,6 +173,9 @@ pub enum Action {
     ReviewView,
     /// Share this session by link (or show its links if it is shared).
     Share,
+    /// On a shared link: a comment for the sharer and everyone watching, on the focused
+    /// pane or the selected pending action.
+    Comment,
     // On the selected pending action:
     Approve,
     Deny,
@@ -231,6 +234,7 @@ const SIMPLE_ACTIONS: &[(&str, Action)] = &[
     ("compare", Action::CompareView),
     ("review", Action::ReviewView),
     ("share", Action::Share),
+    ("comment", Action::Comment),
     ("approve", Action::Approve),
     ("deny", Action::Deny),
     ("deny-with-message", Action::DenyWithMessage),

@@ -57,11 +57,13 @@ pub enum Verdict {
     Refused,
     Lost,
     Ended,
+    /// A teammate's comment, from a shared link.
+    Comment,
     /// A word an older teamster wrote that is none of these.
     Recorded(String),
 }
 
-const VERDICT_WORDS: [(Verdict, &str); 10] = [
+const VERDICT_WORDS: [(Verdict, &str); 11] = [
     (Verdict::Allow, "allow"),
     (Verdict::Deny, "deny"),
     (Verdict::Defer, "defer"),
@@ -72,6 +74,7 @@ const VERDICT_WORDS: [(Verdict, &str); 10] = [
     (Verdict::Refused, "refused"),
     (Verdict::Lost, "lost"),
     (Verdict::Ended, "ended"),
+    (Verdict::Comment, "comment"),
 ];
 
 impl Verdict {
@@ -171,11 +174,13 @@ pub enum ActionKind {
     Sandbox,
     /// A shared link's coming and going.
     Share,
+    /// A teammate's comment on a shared session.
+    Comment,
     /// Words an older teamster wrote that name none of these.
     Recorded(String),
 }
 
-const KIND_WORDS: [(ActionKind, &str); 9] = [
+const KIND_WORDS: [(ActionKind, &str); 10] = [
     (ActionKind::ToolCall, "tool_call"),
     (ActionKind::LlmRequest, "llm_request"),
     (ActionKind::SessionStart, "session_start"),
@@ -185,6 +190,7 @@ const KIND_WORDS: [(ActionKind, &str); 9] = [
     (ActionKind::Route, "route"),
     (ActionKind::Sandbox, "sandbox"),
     (ActionKind::Share, "share"),
+    (ActionKind::Comment, "comment"),
 ];
 
 impl ActionKind {
@@ -207,6 +213,7 @@ impl ActionKind {
             ActionKind::Route => "a route",
             ActionKind::Sandbox => "a sandbox refusal",
             ActionKind::Share => "a shared link",
+            ActionKind::Comment => "a comment",
             ActionKind::Recorded(words) => words,
         }
     }

@@ -242,6 +242,13 @@ pub enum ClientMsg {
         end: (u64, u16),
         block: bool,
     },
+    /// A teammate's comment, from a shared link (watching is enough): shown in the sharer's
+    /// sidebar history and to every viewer, with who and where.
+    Comment {
+        id: u64,
+        on: CommentOn,
+        text: String,
+    },
     Detach,
     // One-shot requests from the CLI.
     List {
@@ -432,6 +439,7 @@ impl ClientMsg {
             | ClientMsg::GetLines { id, .. }
             | ClientMsg::Search { id, .. }
             | ClientMsg::GetText { id, .. }
+            | ClientMsg::Comment { id, .. }
             | ClientMsg::List { id }
             | ClientMsg::Kill { id, .. }
             | ClientMsg::NewPane { id, .. }
@@ -720,6 +728,21 @@ pub struct ShareView {
 }
 
 pub use approval::AllowScope;
+
+/// What a teammate's comment is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "on")]
+pub enum CommentOn {
+    /// The session as a whole.
+    Session,
+    /// A pane, and the line of its screen (counted from 1 at the top) if one was picked.
+    Pane { pane: PaneId, line: Option<u16> },
+    /// A pending action, by its approval id.
+    Action { action: u64 },
+}
+
+/// The longest comment taken, in characters.
+pub const COMMENT_MAX: usize = 1000;
 
 /// Tokens and dollars for one key (an agent, a model, a day, a session).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use super::store::DecisionRecord;
 use super::{Runner, log, now_secs};
 use crate::approval::Verdict;
 use crate::layout::PaneId;
-use crate::protocol::{ClientMsg, Reply, ServerMsg, ShareRequest, ShareView};
+use crate::protocol::{ClientMsg, CommentOn, Reply, ServerMsg, ShareRequest, ShareView};
 use crate::share::crypto::{Keys, Link, aad, b64, random, token_hash};
 use crate::share::wire::{Ended, FromRunner, Gap, Kind, Register, ReplyBody, Role, ToRunner, UpdateBody};
 use futures_util::{SinkExt, StreamExt};
@@ -786,6 +786,65 @@ fn seal_update(share: &Share, stream: &mut Stream, batch: Batch) -> Option<Strin
     Some(text)
 }
 
+/// A teammate's comment: checked (in the share's scope, a size a person writes), then
+/// kept in the audit and the sidebar's history, where the sharer and every viewer see it.
+/// `name` was made visible already; the text is made so here.
+fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("an empty comment says nothing; write something".into());
+    }
+    if text.chars().count() > crate::protocol::COMMENT_MAX {
+        return Err(format!("a comment is at most {} characters", crate::protocol::COMMENT_MAX));
+    }
+    let (pane, place) = match on {
+        CommentOn::Session => (String::new(), "the session".to_string()),
+        CommentOn::Pane { pane, line } => {
+            let pane = in_scope(runner, share, Some(pane))?.id;
+            let place = match line {
+                Some(l) => format!("pane {pane}, line {l}"),
+                None => format!("pane {pane}"),
+            };
+            (pane.to_string(), place)
+        }
+        CommentOn::Action { action } => {
+            let session_name =
+                runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
+            let pending = runner
+                .approvals()
+                .into_iter()
+                .find(|p| p.id == action && p.session == session_name && share.pane.is_none_or(|id| id == p.pane))
+                .ok_or_else(|| format!("no pending action {action} in this share"))?;
+            (
+                pending.pane.to_string(),
+                format!(
+                    "approval {action} ({}: {})",
+                    crate::text::visible(&pending.tool),
+                    crate::text::visible(&crate::text::truncate(&pending.what, 60))
+                ),
+            )
+        }
+    };
+    let session = runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
+    log(&format!("share {}: {name} commented on {place}", share.id));
+    runner.audit(DecisionRecord {
+        ts: now_secs(),
+        session,
+        pane,
+        // The history shows the agent column: for a comment, where it was left.
+        agent: place.clone(),
+        place,
+        kind: crate::approval::ActionKind::Comment,
+        what: crate::text::visible(text).into_owned(),
+        verdict: Verdict::Comment,
+        by: crate::approval::DecidedBy::Teammate(name.to_string()),
+        rule: None,
+        reason: None,
+    });
+    runner.touch_session(share.session);
+    Ok(())
+}
+
 /// What a message asks for, by its content (the envelope's claim is checked against it).
 fn kind_of(msg: &ClientMsg) -> Option<Kind> {
     match msg {
@@ -793,6 +852,7 @@ fn kind_of(msg: &ClientMsg) -> Option<Kind> {
         ClientMsg::Resolve { .. } => Some(Kind::Resolve),
         ClientMsg::Command { .. } => Some(Kind::Command),
         ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. } => Some(Kind::Query),
+        ClientMsg::Comment { .. } => Some(Kind::Comment),
         _ => None,
     }
 }
@@ -1015,6 +1075,7 @@ fn apply(
             })();
             reply(id, result.map(|_| Reply::Done))
         }
+        ClientMsg::Comment { id, on, text } => reply(id, comment(runner, share, name, on, &text).map(|()| Reply::Done)),
         ClientMsg::Command { id, command } => {
             let result = if share.pane.is_some() || command.changes_shape() {
                 Err("only the sharer changes the layout; a driver may move the focus and switch tabs".to_string())

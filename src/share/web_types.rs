@@ -38,6 +38,7 @@ pub fn protocol_js() -> String {
         "Command": tag(&ClientMsg::Command { id: 0, command: Command::NextTab }),
         "Resolve": tag(&ClientMsg::Resolve { id: 0, action: 0, decision: Decision::ApproveOnce, via: Surface::Browser }),
         "Input": tag(&ClientMsg::Input { pane: None, events: Vec::new() }),
+        "Comment": tag(&ClientMsg::Comment { id: 0, on: crate::protocol::CommentOn::Session, text: String::new() }),
     });
     let states: serde_json::Map<String, Value> = AgentState::ALL.iter().map(|s| (format!("{s:?}"), value(s))).collect();
     let attrs: serde_json::Map<String, Value> =
@@ -54,6 +55,11 @@ pub fn protocol_js() -> String {
         },
         "surface": { "Browser": value(&Surface::Browser) },
         "selectTab": value(&Command::SelectTab { index: 0 }),
+        "commentOn": {
+            "session": value(&crate::protocol::CommentOn::Session),
+            "pane": value(&crate::protocol::CommentOn::Pane { pane: 0, line: None }),
+            "action": value(&crate::protocol::CommentOn::Action { action: 0 }),
+        },
         "paste": value(&InputEvent::Paste(String::new())),
         "keys": {
             "Enter": key(KeyCode::Enter, 0),

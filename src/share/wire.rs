@@ -43,6 +43,8 @@ pub enum Kind {
     Command,
     /// Read scrollback, search, copy: allowed to viewers.
     Query,
+    /// A comment on the session, a pane's line or a pending action: allowed to viewers.
+    Comment,
 }
 
 impl Kind {
@@ -52,11 +54,12 @@ impl Kind {
             Kind::Resolve => "resolve",
             Kind::Command => "command",
             Kind::Query => "query",
+            Kind::Comment => "comment",
         }
     }
 
     pub fn needs_driver(self) -> bool {
-        self != Kind::Query
+        !matches!(self, Kind::Query | Kind::Comment)
     }
 }
 

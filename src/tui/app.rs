@@ -99,6 +99,8 @@ enum Pending {
     Merged(PaneId),
     /// A reply whose text is said as it is.
     Said,
+    /// A comment from a shared link was taken.
+    Commented,
 }
 
 pub struct App {

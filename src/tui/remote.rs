@@ -93,6 +93,7 @@ impl Link for Remote {
             }
             m @ ClientMsg::Command { .. } => (Kind::Command, m),
             m @ (ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. }) => (Kind::Query, m),
+            m @ ClientMsg::Comment { .. } => (Kind::Comment, m),
             other => {
                 let why = "not available in a shared session: it is the sharer's";
                 self.refuse(other.request_id(), why);
@@ -262,7 +263,7 @@ async fn run(
             m = from_tui.recv() => match m {
                 None => return,
                 // A driver's message waits for the connection; a question cannot.
-                Some((Kind::Query, msg)) => {
+                Some((Kind::Query | Kind::Comment, msg)) => {
                     if let Some(id) = msg.request_id() {
                         let result = Err("not connected to the share server; try again in a moment".into());
                         let _ = c.to_tui.send(ServerMsg::Reply { id, result }).await;

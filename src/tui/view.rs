@@ -676,6 +676,7 @@ pub(crate) fn describe(action: Action) -> String {
         Action::Zoom => "zoom the pane / unzoom".into(),
         Action::Equalize => "make panes the same size".into(),
         Action::RenamePane => "rename the pane".into(),
+        Action::Comment => "comment (on a shared link)".into(),
         Action::DisplayPanes => "show pane numbers; a digit focuses".into(),
         Action::NewTab => "new tab".into(),
         Action::CloseTab => "close the tab".into(),

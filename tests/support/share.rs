@@ -165,6 +165,8 @@ pub struct Viewer {
     pub session: Option<SessionView>,
     pub rows: HashMap<u32, Vec<String>>,
     pub pending: Vec<PendingView>,
+    /// The sharer's recent decisions and comments, as the sidebar shows them.
+    pub history: Vec<teamster::protocol::RecentView>,
     /// Errors and replies, newest last.
     pub said: Vec<String>,
     pub detached: Option<String>,
@@ -179,6 +181,7 @@ impl Viewer {
             session: None,
             rows: HashMap::new(),
             pending: Vec::new(),
+            history: Vec::new(),
             said: Vec::new(),
             detached: None,
             next_id: 1,
@@ -204,6 +207,7 @@ impl Viewer {
             ServerMsg::Pending { pending } => self.pending = pending,
             ServerMsg::Reply { result, .. } => self.said.push(format!("{result:?}")),
             ServerMsg::Error { message } => self.said.push(message),
+            ServerMsg::History { recent } => self.history = recent,
             ServerMsg::Detached { reason } => self.detached = Some(reason.words()),
             _ => {}
         }

@@ -137,6 +137,15 @@ impl App {
             }
             Action::Approve => self.resolve(true, None, None),
             Action::Deny => self.resolve(false, None, None),
+            Action::Comment => {
+                // The selected pending action in the sidebar, else the focused pane.
+                let on = match (self.mode, self.sidebar.selected(), focused) {
+                    (Mode::Approvals, Some(p), _) => crate::protocol::CommentOn::Action { action: p.id },
+                    (_, _, Some(pane)) => crate::protocol::CommentOn::Pane { pane, line: None },
+                    _ => crate::protocol::CommentOn::Session,
+                };
+                self.overlay = Some(Overlay::prompt(PromptKind::Comment(on), String::new()));
+            }
             Action::DenyWithMessage => {
                 if let Some(p) = self.sidebar.selected() {
                     self.overlay = Some(Overlay::prompt(PromptKind::DenyReason(p.id), String::new()));
@@ -269,6 +278,12 @@ impl App {
         match kind {
             PromptKind::RenamePane(pane) => self.command(Command::RenamePane { pane, name: input }),
             PromptKind::RenameTab => self.command(Command::RenameTab { name: input }),
+            PromptKind::Comment(on) => {
+                if input.trim().is_empty() {
+                    return self.error("an empty comment says nothing: nothing was sent");
+                }
+                self.request(Pending::Commented, |id| ClientMsg::Comment { id, on, text: input });
+            }
             PromptKind::RaceTask(agents) => {
                 if input.trim().is_empty() {
                     return self.error("a race needs a task: nothing was started");

@@ -182,6 +182,7 @@ impl App {
                 self.overlay = Some(Overlay::confirm(ConfirmKind::CloseOthers(pane), question));
             }
             (Pending::Said, Reply::Text { text }) => self.say(text.lines().collect::<Vec<_>>().join("; ")),
+            (Pending::Commented, Reply::Done) => self.say("comment sent: the sharer and everyone watching see it"),
             (Pending::Race, Reply::Raced { racers, .. }) => {
                 let missed: Vec<String> = racers
                     .iter()

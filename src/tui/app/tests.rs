@@ -1066,3 +1066,44 @@ fn a_review_comments_on_lines_and_sends_the_comments_to_the_agent() {
         )]
     );
 }
+
+#[test]
+fn a_comment_goes_on_the_selected_pending_action_or_the_focused_pane() {
+    use crate::protocol::CommentOn;
+    let comments = |app: &mut App| -> Vec<(CommentOn, String)> {
+        sent(app)
+            .into_iter()
+            .filter_map(|m| match m {
+                ClientMsg::Comment { on, text, .. } => Some((on, text)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut app = app();
+    app.update(Event::Resize(Size { cols: 120, rows: 20 }));
+    app.effects.clear();
+    let type_in = |app: &mut App, text: &str| {
+        for c in text.chars() {
+            app.update(key(&c.to_string()));
+        }
+    };
+    // On the focused pane, from the prefix.
+    app.update(key("alt-M"));
+    assert!(draw_at(&app, 120, 20).contains("comment on pane"), "{}", draw_at(&app, 120, 20));
+    type_in(&mut app, "looks right");
+    app.update(key("enter"));
+    let focused = app.focused().expect("a focused pane");
+    assert_eq!(comments(&mut app), vec![(CommentOn::Pane { pane: focused, line: None }, "looks right".to_string())]);
+    // On the action selected in the sidebar.
+    let pending = vec![waiting(7, 3, "git push origin main", "tool_call")];
+    app.update(Event::Server(ServerMsg::Pending { pending }));
+    app.update(key("alt-s"));
+    app.update(key("c"));
+    type_in(&mut app, "not to main");
+    app.update(key("enter"));
+    assert_eq!(comments(&mut app), vec![(CommentOn::Action { action: 7 }, "not to main".to_string())]);
+    // Nothing to say: nothing sent.
+    app.update(key("c"));
+    app.update(key("enter"));
+    assert!(comments(&mut app).is_empty());
+}

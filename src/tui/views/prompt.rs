@@ -20,6 +20,8 @@ pub enum PromptKind {
     DenyReason(u64),
     /// The task for a race of these agents.
     RaceTask(Vec<String>),
+    /// A comment from a shared link, on this.
+    Comment(crate::protocol::CommentOn),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +60,14 @@ impl View for Prompt {
             PromptKind::Search { backward: true } => "search up: ".to_string(),
             PromptKind::DenyReason(_) => "deny, telling the agent: ".to_string(),
             PromptKind::RaceTask(agents) => format!("task for {}: ", agents.join(", ")),
+            PromptKind::Comment(on) => {
+                let on = match on {
+                    crate::protocol::CommentOn::Session => "the session".to_string(),
+                    crate::protocol::CommentOn::Pane { pane, .. } => format!("pane {}", app.pane_number(*pane)),
+                    crate::protocol::CommentOn::Action { action } => format!("approval {action}"),
+                };
+                format!("comment on {on} (everyone watching sees it): ")
+            }
         };
         Some(status_line(app, label, self.input.clone()))
     }
