@@ -77,7 +77,8 @@ struct Moved {
 async fn viewer(
     url: String,
     servers: Vec<String>,
-    seen: tokio::sync::mpsc::UnboundedSender<(u64, Instant)>,
+    seen: tokio::sync::mpsc::UnboundedSender<(u64, Instant, usize)>,
+    home: usize,
     bytes: Arc<AtomicU64>,
     moved: tokio::sync::mpsc::UnboundedSender<Moved>,
 ) {
@@ -129,7 +130,7 @@ async fn viewer(
                                 && n > last_marker
                             {
                                 last_marker = n;
-                                let _ = seen.send((n, now));
+                                let _ = seen.send((n, now, home));
                             }
                         }
                     }
@@ -158,7 +159,8 @@ fn serve_with(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, u16
         .env_clear()
         .envs(envs(dir))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // Its log, for a bench run that looks into a figure (TEAMSTER_BENCH_LOGS=1).
+        .stderr(if std::env::var_os("TEAMSTER_BENCH_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
         .spawn()
         .expect("serve");
     let mut line = String::new();
@@ -294,10 +296,14 @@ fn shared_session(dir: &Path, fifo: &Path, server: &str) -> String {
     v["shares"][0]["read_url"].as_str().expect("url").to_string()
 }
 
-type Seen = tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>;
+/// Marker lines as viewers open them: which, when, and the replica the viewer joined first.
+type Seen = tokio::sync::mpsc::UnboundedReceiver<(u64, Instant, usize)>;
+
+/// Lines written after everyone joined before latency is counted.
+const WARM_UP: u64 = 5;
 
 /// Writes `marker N` into the pane until every viewer has opened it.
-async fn until_all_see(w: &mut std::fs::File, rx: &mut Seen, n: u64, viewers: usize) -> Vec<f64> {
+async fn until_all_see(w: &mut std::fs::File, rx: &mut Seen, n: u64, viewers: usize) -> Vec<(f64, usize)> {
     use std::io::Write;
     let t0 = Instant::now();
     writeln!(w, "marker {n}").expect("write");
@@ -305,7 +311,7 @@ async fn until_all_see(w: &mut std::fs::File, rx: &mut Seen, n: u64, viewers: us
     let mut lat = Vec::with_capacity(viewers);
     while lat.len() < viewers {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some((m, at))) if m == n => lat.push(at.duration_since(t0).as_secs_f64() * 1000.0),
+            Ok(Some((m, at, home))) if m == n => lat.push((at.duration_since(t0).as_secs_f64() * 1000.0, home)),
             Ok(Some(_)) => {}
             _ => panic!("viewers did not all see marker {n} ({}/{viewers})", lat.len()),
         }
@@ -323,16 +329,36 @@ async fn latency_and_flood(
     lines: std::ops::RangeInclusive<u64>,
 ) -> std::fs::File {
     let mut lat = Vec::new();
+    let first = *lines.start();
     for n in lines {
-        lat.extend(until_all_see(&mut w, rx, n, viewers).await);
+        let line = until_all_see(&mut w, rx, n, viewers).await;
+        // The first lines come while the runner still tells everyone who joined: warm-up.
+        if n < first + WARM_UP {
+            if n == first {
+                let mut ms: Vec<f64> = line.iter().map(|(ms, _)| *ms).collect();
+                println!(
+                    "the first line after {viewers} joins: p50 {:.2} ms, p99 {:.2} ms (not counted below)",
+                    pct(&mut ms, 0.5),
+                    pct(&mut ms, 0.99)
+                );
+            }
+            continue;
+        }
+        lat.extend(line);
         // Lines spaced out, as output arrives in a live session.
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
+    let mut all: Vec<f64> = lat.iter().map(|(ms, _)| *ms).collect();
     println!(
         "{viewers} viewers, PTY output to each viewer's opened update: p50 {:.2} ms, p99 {:.2} ms",
-        pct(&mut lat, 0.5),
-        pct(&mut lat, 0.99)
+        pct(&mut all, 0.5),
+        pct(&mut all, 0.99)
     );
+    let homes = lat.iter().map(|(_, h)| *h).max().unwrap_or(0) + 1;
+    for home in (0..homes).filter(|_| homes > 1) {
+        let mut mine: Vec<f64> = lat.iter().filter(|(_, h)| *h == home).map(|(ms, _)| *ms).collect();
+        println!("  viewers on replica {home}: p50 {:.2} ms, p99 {:.2} ms", pct(&mut mine, 0.5), pct(&mut mine, 0.99));
+    }
     // Flood: 64 MB of text as fast as the terminal takes it.
     let flood = 64u64 << 20;
     let before = bytes.load(Ordering::Relaxed);
@@ -383,13 +409,13 @@ fn replicas(n: usize, viewers: usize) {
         for i in 0..viewers {
             // Its own replica first, then the others in turn.
             let order: Vec<String> = (0..n).map(|k| urls[(i + k) % n].clone()).collect();
-            tokio::spawn(viewer(url.clone(), order, tx.clone(), bytes.clone(), moved_tx.clone()));
+            tokio::spawn(viewer(url.clone(), order, tx.clone(), i % n, bytes.clone(), moved_tx.clone()));
         }
         let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).expect("fifo");
         // Everyone has joined once everyone sees a line (set-up, not a measurement).
         until_all_see(&mut w, &mut rx, 1, viewers).await;
         println!("{n} replicas, the runner on the first, {viewers} viewers spread over all of them:");
-        let mut w = latency_and_flood(w, &mut rx, &bytes, viewers, 2..=31).await;
+        let mut w = latency_and_flood(w, &mut rx, &bytes, viewers, 2..=36).await;
         if n < 2 {
             return;
         }
@@ -405,7 +431,7 @@ fn replicas(n: usize, viewers: usize) {
                 costs.push(c);
             }
         }
-        let lat = until_all_see(&mut w, &mut rx, 2_000_000, viewers).await;
+        let lat: Vec<f64> = until_all_see(&mut w, &mut rx, 2_000_000, viewers).await.into_iter().map(|(ms, _)| ms).collect();
         tokio::time::sleep(Duration::from_millis(500)).await;
         while let Ok(c) = moved_rx.try_recv() {
             // Later reports of the same viewers: what they were sent again after joining.
@@ -451,12 +477,12 @@ fn main() {
         let (moved, _) = tokio::sync::mpsc::unbounded_channel();
         let bytes = Arc::new(AtomicU64::new(0));
         for _ in 0..viewers {
-            tokio::spawn(viewer(url.clone(), Vec::new(), tx.clone(), bytes.clone(), moved.clone()));
+            tokio::spawn(viewer(url.clone(), Vec::new(), tx.clone(), 0, bytes.clone(), moved.clone()));
         }
         let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).expect("fifo");
         // Everyone has joined once everyone sees a line (set-up, not a measurement).
         until_all_see(&mut w, &mut rx, 1, viewers).await;
-        latency_and_flood(w, &mut rx, &bytes, viewers, 2..=if quick { 21 } else { 51 }).await;
+        latency_and_flood(w, &mut rx, &bytes, viewers, 2..=if quick { 26 } else { 56 }).await;
     });
     let _ = Command::new(bin()).args(["kill", "--all"]).env_clear().envs(envs(&dir)).output();
     let _ = server.kill();

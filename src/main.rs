@@ -174,6 +174,22 @@ enum Cmd {
         #[arg(long)]
         members_only: bool,
     },
+    /// Continue a shared agent's conversation in a pane of your own: its transcript (and
+    /// its worktree's committed branch, as fork/NAME in your checkout) come through the
+    /// share, sealed, and your agent of the same kind resumes it. Takes a drive link.
+    Fork {
+        /// The drive link.
+        url: String,
+        /// The shared pane (its number in the shared session; default: the focused one).
+        #[arg(long, value_name = "ID")]
+        pane: Option<u32>,
+        /// Your session to open it in (default: the one this shell is in, else the most recent).
+        #[arg(short = 't', long, value_name = "SESSION")]
+        target: Option<String>,
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Join a team's share server with the invite URL its operator gave you: your shares
     /// there are then registered as yours (the server must be reachable).
     Join {
@@ -589,6 +605,7 @@ fn main() {
             cli::serve_members(revoke, json, records.db, records.database)
         }
         Some(Cmd::Join { url }) => cli::join(&url),
+        Some(Cmd::Fork { url, pane, target, json }) => cli::fork(config_path, &url, pane, target, json),
         Some(Cmd::Serve {
             action: None,
             listen,

@@ -847,3 +847,42 @@ fn a_race_of_real_agents_is_compared_reviewed_and_merged() {
         assert!(committed(branch), "{branch} was kept");
     }
 }
+
+/// A teammate forks a shared Claude Code's conversation into a pane of their own, on their
+/// own runner: the transcript travels through the share, sealed, and their Claude Code
+/// resumes it, so what it sends the model carries the conversation so far.
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_teammate_forks_a_shared_claude_code_conversation_into_their_own_runner() {
+    let alice = agent_env();
+    let mock = MockLlm::start("true");
+    alice.write_config(&agents::prepare(&alice, "claude", &mock));
+    let tui = open_agent(&alice, "claude", "Claude Code");
+    say(&tui, &mock, "MARK-PELICAN is the word to remember");
+    tui.wait_text("mock reply to MARK-PELICAN");
+    let server = support::share::Server::start(&alice);
+    let (_, _, drive) = support::share::share(&alice, &["--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    let pane = agent_pane(&alice, "claude").expect("Claude's pane")["id"].to_string();
+
+    let bob = agent_env();
+    bob.write_config(&agents::prepare(&bob, "claude", &mock));
+    bob.ok(&["-d", "-s", "bob", "--size", "240x40"]);
+    let out = bob.run(&["fork", &drive, "--pane", &pane, "--json"]);
+    assert!(out.status.success(), "the fork failed: {}", String::from_utf8_lossy(&out.stderr));
+    let forked: Value = serde_json::from_slice(&out.stdout).expect("fork --json");
+    let mine = forked["pane"].to_string();
+    wait_state(&bob, "claude", "idle");
+    bob.ok(&["send", &mine, "MARK-FORK which word was it?"]);
+    let asked =
+        mock.wait_request("the forked conversation's next turn", |r| r.is_turn() && r.text.contains("MARK-FORK"));
+    assert!(
+        asked.text.contains("MARK-PELICAN"),
+        "the resumed conversation carries what was said before: {:.2000}",
+        asked.text
+    );
+    bob.wait_ls("the forked agent's answer", |_| {
+        let screen = bob.ok(&["capture", &mine]);
+        screen.contains("mock reply to MARK-FORK") && screen.contains("you first said: MARK-PELICAN")
+    });
+}

@@ -1285,3 +1285,111 @@ fn comments_from_a_terminal_and_a_page_reach_the_sharer_and_every_viewer() {
     let kept: Vec<_> = log.iter().filter(|d| d["kind"] == "comment").collect();
     assert_eq!(kept.len(), 3, "{log:#?}");
 }
+
+#[test]
+fn a_teammate_forks_a_shared_agents_conversation_and_branch_into_a_pane_of_their_own() {
+    use support::{git, repo};
+    // Alice's agent works on a branch of her repository, in a worktree.
+    let alice = Env::new();
+    alice.write_config(&fake_claude(&alice));
+    repo(&alice.dir.join("work"));
+    alice.ok(&["-d", "-s", "alice", "--size", "100x30"]);
+    alice.ok(&["new", "fake", "-t", "alice", "--worktree"]);
+    let server = Server::start(&alice);
+    let (_, read, drive) = share(&alice, &["-t", "alice", "--server", &server.url()]);
+    let drive = drive.expect("a drive link");
+    // Bob has his own clone and his own teamster.
+    let bob = Env::new();
+    bob.write_config(&fake_claude(&bob));
+    let bob_work = bob.dir.join("work");
+    let _ = std::fs::remove_dir_all(&bob_work);
+    git(&bob.dir, &["clone", "-q", &alice.dir.join("work").to_string_lossy(), &bob_work.to_string_lossy()]);
+    bob.ok(&["-d", "-s", "bob", "--size", "100x30"]);
+
+    let (agent, session, worktree) = runtime().block_on(async {
+        let mut dana = Viewer::join(&drive, "dana").await.expect("driver joins");
+        dana.wait("the agent's prompt", |v| v.count("fake>") > 0).await;
+        let agent = pane_running(&dana, "fake-claude").expect("the agent's pane");
+        // Nothing said yet: no conversation to fork.
+        let out = bob.run(&["fork", &drive, "--pane", &agent.to_string()]);
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && said.contains("no conversation yet"), "{said}");
+        dana.type_line(agent, "hello").await;
+        dana.wait("the agent's answer", |v| v.count("you said: hello") == 1).await;
+        let spec = kept_spec(&alice, |spec| spec["conversation"].is_string());
+        let worktree = std::path::PathBuf::from(spec["cwd"].as_str().expect("its cwd"));
+        (agent, spec["conversation"].as_str().expect("its conversation").to_string(), worktree)
+    });
+    // What the agent keeps of the conversation, and a commit on its branch.
+    let project: String =
+        worktree.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let transcript = alice.dir.join("home/.claude/projects").join(&project).join(format!("{session}.jsonl"));
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
+    std::fs::write(&transcript, "{\"type\":\"user\",\"message\":\"remember PELICAN-42\"}\n").unwrap();
+    git(
+        &worktree,
+        &[
+            "-c",
+            "user.email=a@example.com",
+            "-c",
+            "user.name=a",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "the agent's work",
+        ],
+    );
+
+    // A watch link cannot fork.
+    let out = bob.run(&["fork", &read, "--pane", &agent.to_string()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("drive link"), "{out:?}");
+    // The drive link can: a pane of Bob's runs his agent, resumed into the conversation, on
+    // the branch with Alice's commit.
+    let out = bob.run(&["fork", &drive, "--pane", &agent.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let forked: Value = serde_json::from_slice(&out.stdout).expect("fork --json");
+    let branch = forked["branch"].as_str().expect("a branch").to_string();
+    assert!(branch.starts_with("fork/teamster/"), "{forked}");
+    assert_eq!(git(&bob_work, &["log", "-1", "--format=%s", &branch]), "the agent's work");
+    let pane = forked["pane"].as_u64().expect("a pane");
+    bob.wait_ls("the forked agent, resumed", |_| {
+        bob.ok(&["capture", &pane.to_string()]).contains(&format!("resumed {session}"))
+    });
+    let mine = kept_spec(&bob, |spec| spec["conversation"] == session.as_str());
+    let cwd = mine["cwd"].as_str().expect("its cwd").to_string();
+    let project: String = cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let copied = bob.dir.join("home/.claude/projects").join(project).join(format!("{session}.jsonl"));
+    assert_eq!(
+        std::fs::read_to_string(&copied).ok(),
+        std::fs::read_to_string(&transcript).ok(),
+        "the conversation came whole"
+    );
+    // The sharer's audit says who forked.
+    let forked_note = format!("forked pane {agent}'s conversation");
+    assert!(
+        alice.audit().iter().any(|d| d["what"].as_str().is_some_and(|w| w.contains(&forked_note))),
+        "{:#?}",
+        alice.audit()
+    );
+}
+
+/// A pane's spec as the runner keeps it in its state file (the first that `which` picks),
+/// waiting until there is one: where it runs, and its agent's conversation.
+fn kept_spec(env: &Env, which: impl Fn(&Value) -> bool) -> Value {
+    fn find(v: &Value, which: &dyn Fn(&Value) -> bool) -> Option<Value> {
+        match v {
+            Value::Object(m) if m.contains_key("spawn") && m.contains_key("cwd") && which(v) => Some(v.clone()),
+            Value::Object(m) => m.values().find_map(|x| find(x, which)),
+            Value::Array(a) => a.iter().find_map(|x| find(x, which)),
+            _ => None,
+        }
+    }
+    let file = env.dir.join("state/teamster/sessions.json");
+    let read = || {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_default()).unwrap_or_default();
+        find(&v, &which)
+    };
+    env.wait_ls("the pane in the runner's state file", |_| read().is_some());
+    read().unwrap_or_default()
+}

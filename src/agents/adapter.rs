@@ -66,6 +66,18 @@ pub trait AgentAdapter: Sync {
         Vec::new()
     }
 
+    /// The file that holds its conversation `conversation` begun in `cwd`, which its resume
+    /// reads (none: teamster cannot fork its conversations).
+    fn transcript(
+        &self,
+        _home: &Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+        _cwd: &Path,
+        _conversation: &str,
+    ) -> Option<PathBuf> {
+        None
+    }
+
     /// A sample of each hook payload it sends, for the self-check (none: nothing to check).
     fn samples(&self) -> Vec<(&'static str, Value)> {
         Vec::new()

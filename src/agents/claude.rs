@@ -265,10 +265,60 @@ impl super::adapter::AgentAdapter for Claude {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }
+    fn transcript(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+        cwd: &std::path::Path,
+        conversation: &str,
+    ) -> Option<std::path::PathBuf> {
+        let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
+        let project = project_dir(&cwd.to_string_lossy());
+        Some(config.join("projects").join(project).join(format!("{conversation}.jsonl")))
+    }
+}
+
+/// The directory Claude Code keeps a working directory's conversations in, under
+/// `projects/`, named as it names it: every UTF-16 unit that is not an ASCII letter or digit
+/// made `-`; past 200 characters, cut there and followed by `-` and the path's string hash
+/// (Java's, in base 36).
+fn project_dir(cwd: &str) -> String {
+    const LONGEST: usize = 200;
+    let mut name = String::new();
+    for c in cwd.chars() {
+        match c.is_ascii_alphanumeric() {
+            true => name.push(c),
+            false => name.extend(std::iter::repeat_n('-', c.len_utf16())),
+        }
+    }
+    if name.len() <= LONGEST {
+        return name;
+    }
+    let hash = cwd.encode_utf16().fold(0i32, |h, u| h.wrapping_shl(5).wrapping_sub(h).wrapping_add(i32::from(u)));
+    let mut n = i64::from(hash).unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    format!("{}-{}", &name[..LONGEST], digits.iter().rev().collect::<String>())
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_conversation_is_where_claude_code_keeps_it_for_its_working_directory() {
+        // As Claude Code 2.1 names them (checked against its own function under node).
+        assert_eq!(super::project_dir("/home/ann/work/teamster.wt/fix-1"), "-home-ann-work-teamster-wt-fix-1");
+        let long = format!("/home/ann/{}ünï😀", "deep/".repeat(45));
+        let expected = format!("-home-ann-{}-th6zw4", "deep-".repeat(38));
+        assert_eq!(super::project_dir(&long), expected);
+    }
+
     use super::*;
 
     #[test]

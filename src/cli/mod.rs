@@ -8,7 +8,7 @@ mod sharing;
 pub use race::{compare, diff, merge, race, review};
 
 pub use drive::{Prompt, SendTo, WaitFor, capture, pipe, send, wait};
-pub use sharing::{ServeHow, attach_url, join, serve, serve_invite, serve_members, share, unshare};
+pub use sharing::{ServeHow, attach_url, fork, join, serve, serve_invite, serve_members, share, unshare};
 
 use crate::client::{connect, connect_or_start, existing, request};
 
@@ -324,6 +324,7 @@ pub fn new(config_path: PathBuf, name: Option<String>, argv: Vec<String>, how: N
             worktree: how.worktree,
             base: how.base,
             name: how.label,
+            resume: None,
         };
         match request(&mut conn, |id| ClientMsg::NewPane { id, pane }).await? {
             Reply::Pane { pane, session } => Ok((pane, session)),

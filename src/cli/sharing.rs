@@ -290,3 +290,165 @@ pub fn attach_url(config_path: PathBuf, url: &str, name: Option<String>) -> anyh
     rt.shutdown_timeout(std::time::Duration::from_millis(50));
     Ok(())
 }
+
+/// `teamster fork LINK [--pane N]`: a shared agent's conversation (and its worktree's
+/// committed branch) continued in a pane of your own teamster, resumed into it.
+pub fn fork(
+    config_path: PathBuf,
+    url: &str,
+    pane: Option<u32>,
+    target: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::protocol::{ClientMsg, NewPane, Reply, Resume, ServerMsg, Spawn};
+    use crate::tui::link::Link as _;
+    let config = load_config(&config_path)?;
+    let link = crate::share::crypto::Link::parse(url).map_err(anyhow::Error::msg)?;
+    if !link.keys.can_drive() {
+        bail!(
+            "forking takes a drive link (the one with &d=): an agent's conversation may hold more than its screen shows, and the sharer gives that only with the drive link"
+        );
+    }
+    let name = std::env::var("USER").unwrap_or_else(|_| "someone".into());
+    let rt = runtime()?;
+    let (pack, from_pane) = rt.block_on(async {
+        let mut remote = crate::tui::remote::Remote::connect(url, name).await.map_err(anyhow::Error::msg)?;
+        let deadline = std::time::Duration::from_secs(60);
+        // The session first: which pane, if none was named (the focused one).
+        let mut asked: Option<u32> = None;
+        loop {
+            let msg = tokio::time::timeout(deadline, remote.recv())
+                .await
+                .map_err(|_| anyhow::anyhow!("the share did not answer within 60 s"))??;
+            match msg {
+                Some(ServerMsg::Session { session }) if asked.is_none() => {
+                    let p = pane
+                        .or_else(|| session.focused())
+                        .ok_or_else(|| anyhow::anyhow!("the shared session has no pane"))?;
+                    remote.send(&ClientMsg::Fork { id: 1, pane: p }).await?;
+                    asked = Some(p);
+                }
+                Some(ServerMsg::Reply { id: 1, result }) => {
+                    let p = asked.unwrap_or_default();
+                    return match result {
+                        Ok(Reply::Forked { pack }) => Ok((pack, p)),
+                        Ok(_) => bail!("the sharer's runner answered something unexpected"),
+                        Err(e) => bail!("the sharer's runner did not fork pane {p}: {}", visible(&e)),
+                    };
+                }
+                Some(ServerMsg::Detached { reason }) => bail!("the share ended: {}", visible(&reason.words())),
+                Some(_) => {}
+                None => bail!("the share link closed"),
+            }
+        }
+    })?;
+    // An agent of yours of the same kind: the same name if you have it.
+    let agents = crate::agents::all(&config);
+    let agent = agents
+        .iter()
+        .find(|a| a.name == pack.agent && a.kind == pack.kind)
+        .or_else(|| agents.iter().find(|a| a.kind == pack.kind))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "your config has no agent of the kind {:?} to continue {}'s conversation",
+                pack.kind,
+                visible(&pack.agent)
+            )
+        })?
+        .name
+        .clone();
+    let cwd = std::env::current_dir()?;
+    let branch = match &pack.branch {
+        Some(b) => Some(import_branch(&cwd, b)?),
+        None => None,
+    };
+    let conversation = pack.conversation.clone();
+    let near = std::env::var("TEAMSTER_PANE").ok().and_then(|p| p.parse().ok());
+    let request = NewPane {
+        session: target,
+        near,
+        spawn: Spawn::Agent { name: agent.clone() },
+        tab: false,
+        dir: None,
+        context: super::context(),
+        worktree: branch.clone(),
+        base: None,
+        name: Some(format!("fork of {}", visible(&pack.agent))),
+        resume: Some(Box::new(Resume { conversation: conversation.clone(), transcript: Some(pack.transcript) })),
+    };
+    let (pane, session) = rt.block_on(async {
+        let Some(mut conn) = super::existing(&paths::socket_path()).await? else {
+            bail!("no session of yours is running to fork into; start one with `teamster`, then fork again");
+        };
+        match super::request(&mut conn, |id| ClientMsg::NewPane { id, pane: request }).await? {
+            Reply::Pane { pane, session } => Ok((pane, session)),
+            _ => bail!("unexpected reply"),
+        }
+    })?;
+    if json {
+        let v = serde_json::json!({ "pane": pane, "session": session, "agent": agent, "conversation": conversation, "branch": branch });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let on = branch.as_deref().map(|b| format!(", on the branch {}", visible(b))).unwrap_or_default();
+        println!(
+            "forked pane {from_pane}'s conversation: pane {pane} of session {} runs {agent} in it{on}",
+            visible(&session)
+        );
+    }
+    Ok(())
+}
+
+/// The forked branch in the repository around `cwd`, as `fork/NAME` (numbered when that
+/// is taken): its commits from the bundle, or the commit it starts from when it has none.
+/// git runs as the runner runs it (no hook, no global config: the repository's own
+/// configuration may be an agent's).
+fn import_branch(cwd: &std::path::Path, b: &crate::protocol::ForkBranch) -> anyhow::Result<String> {
+    use crate::runner::worktree::git;
+    let repo = git(cwd, &["rev-parse", "--show-toplevel"]).map_err(|_| {
+        anyhow::anyhow!("the shared pane works on a branch: run `teamster fork` in a checkout of the same repository")
+    })?;
+    let repo = std::path::PathBuf::from(repo);
+    let safe: String = b
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/') { c } else { '-' })
+        .collect();
+    let safe = safe.split('/').filter(|p| !p.is_empty() && !p.starts_with('.')).collect::<Vec<_>>().join("/");
+    let exists = |name: &str| git(&repo, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{name}")]).is_ok();
+    let name = (1..)
+        .map(|n| if n == 1 { format!("fork/{safe}") } else { format!("fork/{safe}-{n}") })
+        .find(|n| !exists(n))
+        .unwrap_or_default();
+    git(&repo, &["check-ref-format", "--branch", &name])
+        .map_err(|_| anyhow::anyhow!("the shared branch's name `{}` is not one git takes", visible(&b.name)))?;
+    let lacks = |e: String| {
+        anyhow::anyhow!(
+            "your checkout lacks the commit {} that the branch {} starts from: fetch the sharer's base branch (git fetch) and fork again ({})",
+            visible(&b.base),
+            visible(&b.name),
+            visible(&e)
+        )
+    };
+    match &b.bundle {
+        None => {
+            git(&repo, &["branch", &name, &b.base]).map_err(lacks)?;
+        }
+        Some(bundle) => {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(bundle.as_bytes())
+                .map_err(|e| anyhow::anyhow!("the branch came malformed: {e}"))?;
+            let dir = paths::state_dir().join("forks");
+            paths::ensure_private_dir(&dir)?;
+            let file = dir.join(format!("{}.bundle", std::process::id()));
+            crate::agents::write_private(&file, "")?;
+            std::fs::write(&file, &bytes)?;
+            let refspec = format!("refs/heads/{}:refs/heads/{name}", b.name);
+            let fetched =
+                git(&repo, &["fetch", "--no-tags", "--no-write-fetch-head", &file.to_string_lossy(), &refspec]);
+            let _ = std::fs::remove_file(&file);
+            fetched.map_err(lacks)?;
+        }
+    }
+    Ok(name)
+}

@@ -181,7 +181,44 @@ pub struct NewPane {
     /// What to call the pane (`--name`): a name commands can use for it.
     #[serde(default)]
     pub name: Option<String>,
+    /// Start its agent in this conversation (`teamster fork`), its files put first where
+    /// the agent looks for them.
+    #[serde(default)]
+    pub resume: Option<Box<Resume>>,
 }
+
+/// A conversation an agent is started in: its id, and (from a fork) the agent's file of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub conversation: String,
+    /// The transcript, base64 (it is the agent's bytes, not necessarily text).
+    pub transcript: Option<String>,
+}
+
+/// What `teamster fork` takes from a shared pane: its agent's conversation and its
+/// worktree's branch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkPack {
+    pub kind: agent::AgentKind,
+    /// The sharer's name for the agent, to say.
+    pub agent: String,
+    pub conversation: String,
+    /// The agent's transcript of it, base64.
+    pub transcript: String,
+    pub branch: Option<ForkBranch>,
+}
+
+/// A worktree's branch: its name, the commit it starts from, and (when it has commits of
+/// its own) a git bundle of them, base64.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkBranch {
+    pub name: String,
+    pub base: String,
+    pub bundle: Option<String>,
+}
+
+/// The largest transcript and bundle a fork carries (they travel in one sealed reply).
+pub const FORK_MAX: usize = 6 << 20;
 
 /// Where `teamster swap` and `teamster move` put a pane.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +278,12 @@ pub enum ClientMsg {
         start: (u64, u16),
         end: (u64, u16),
         block: bool,
+    },
+    /// From a drive link: the pane's agent's conversation and its worktree's branch, to go
+    /// on with on the teammate's machine (`teamster fork`).
+    Fork {
+        id: u64,
+        pane: PaneId,
     },
     /// A teammate's comment, from a shared link (watching is enough): shown in the sharer's
     /// sidebar history and to every viewer, with who and where.
@@ -440,6 +483,7 @@ impl ClientMsg {
             | ClientMsg::Search { id, .. }
             | ClientMsg::GetText { id, .. }
             | ClientMsg::Comment { id, .. }
+            | ClientMsg::Fork { id, .. }
             | ClientMsg::List { id }
             | ClientMsg::Kill { id, .. }
             | ClientMsg::NewPane { id, .. }
@@ -664,6 +708,9 @@ pub enum Reply {
     Raced {
         racers: Vec<Racer>,
         seconds: f64,
+    },
+    Forked {
+        pack: Box<ForkPack>,
     },
     /// A pane's agent's last answer, and which pane it is.
     Answer {

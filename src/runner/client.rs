@@ -167,6 +167,10 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             q @ (ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. }) => {
                 answer_query(&runner, session, q)
             }
+            ClientMsg::Fork { id, .. } => Some(reply(
+                id,
+                Err("a fork comes from a teammate's drive link (`teamster fork LINK`); this terminal is the sharer's own".into()),
+            )),
             ClientMsg::Comment { id, .. } => Some(reply(
                 id,
                 Err("comments come from teammates' shared links; this terminal is the sharer's own".into()),

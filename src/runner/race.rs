@@ -53,6 +53,7 @@ impl Runner {
                 worktree: Some(String::new()),
                 base: base.clone(),
                 name: None,
+                resume: None,
             };
             let (pane, _) = self.new_pane(request).await.map_err(|e| format!("{agent}'s pane did not open: {e}"))?;
             panes.push((agent.clone(), pane));

@@ -472,7 +472,13 @@ struct Stream {
     drivers: HashMap<String, DriverIn>,
     /// When each driver's typing was last noted.
     typed_noted: HashMap<String, u64>,
+    /// Replies made off the sync loop (a fork reads files and runs git), for a viewer's
+    /// connection; sent when they are ready.
+    later: (Later, tokio::sync::mpsc::UnboundedReceiver<(u64, ReplyBody)>),
 }
+
+/// Where a reply made later goes: the viewer's connection, and the reply.
+type Later = tokio::sync::mpsc::UnboundedSender<(u64, ReplyBody)>;
 
 /// A share's connection to its server, for as long as the share lasts. `started` hears
 /// whether the server took it (a new share gives up if not); a resumed one has none, and
@@ -499,6 +505,7 @@ async fn sync(
         bytes: 0,
         drivers: HashMap::new(),
         typed_noted: HashMap::new(),
+        later: tokio::sync::mpsc::unbounded_channel(),
     };
     let mut stop = share.stop.subscribe();
     let mut backoff = Duration::from_millis(100);
@@ -714,6 +721,11 @@ async fn connected(
                     )),
                 }
             }
+            Some((to, body)) = stream.later.1.recv() => {
+                if !reply(share, &mut ws, to, &body).await {
+                    return Outcome::Lost("the server went away".into());
+                }
+            }
             _ = tokio::time::sleep_until(gap_due.unwrap_or_else(tokio::time::Instant::now)), if gap_due.is_some() => {
                 for (to, body) in gaps_due(runner, share, stream) {
                     if !reply(share, &mut ws, to, &body).await {
@@ -845,6 +857,77 @@ fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text:
     Ok(())
 }
 
+/// What a fork of a pane is made from, taken under the pane's lock: its agent, where its
+/// conversation is, and its worktree.
+struct ForkSource {
+    kind: crate::protocol::agent::AgentKind,
+    agent: String,
+    conversation: String,
+    transcript: std::path::PathBuf,
+    worktree: Option<super::worktree::Worktree>,
+}
+
+fn fork_source(runner: &Runner, pane: &super::pane::Pane) -> Result<ForkSource, String> {
+    let spec = pane.meta.lock().spec.clone();
+    let crate::protocol::Spawn::Agent { name } = &spec.spawn else {
+        return Err(format!("pane {} runs no agent: there is no conversation to fork", pane.id));
+    };
+    let config = runner.config();
+    let agent = crate::agents::all(&config)
+        .into_iter()
+        .find(|a| &a.name == name)
+        .ok_or_else(|| format!("the agent `{}` is no longer in the sharer's config", crate::text::visible(name)))?;
+    let conversation = spec.conversation.clone().ok_or_else(|| {
+        format!("{} in pane {} has no conversation yet: say something to it first", agent.name, pane.id)
+    })?;
+    let var = |k: &str| {
+        agent.env.get(k).cloned().or_else(|| spec.env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
+    };
+    let adapter = crate::agents::adapter::adapter(agent.kind);
+    let transcript = adapter
+        .transcript(&crate::paths::home(), &var, &spec.cwd, &conversation)
+        .ok_or_else(|| format!("teamster cannot fork {}'s conversations yet (only Claude Code's)", agent.name))?;
+    Ok(ForkSource { kind: agent.kind, agent: agent.name, conversation, transcript, worktree: spec.worktree })
+}
+
+impl ForkSource {
+    /// Reads the transcript (never through a link: the agent writes where it lies) and
+    /// bundles the branch's own commits. Blocking: git, and a file of megabytes.
+    fn pack(self) -> Result<crate::protocol::ForkPack, String> {
+        use base64::Engine;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let max = crate::protocol::FORK_MAX as u64;
+        let transcript = crate::nofollow::read(&self.transcript, max + 1)
+            .map_err(|e| format!("cannot read the conversation's transcript {}: {e}", self.transcript.display()))?;
+        if transcript.len() as u64 > max {
+            return Err(format!("the conversation is over {} MiB: too big to fork through a share", max >> 20));
+        }
+        let branch = match &self.worktree {
+            Some(w) => Some(w.bundle()?),
+            None => None,
+        };
+        if let Some(bundle) = branch.as_ref().and_then(|b| b.1.as_ref())
+            && bundle.len() + transcript.len() > crate::protocol::FORK_MAX
+        {
+            return Err(format!(
+                "the branch and conversation are over {} MiB: too big to fork through a share",
+                max >> 20
+            ));
+        }
+        Ok(crate::protocol::ForkPack {
+            kind: self.kind,
+            agent: self.agent,
+            conversation: self.conversation,
+            transcript: b64(&transcript),
+            branch: branch.map(|(b, bundle)| crate::protocol::ForkBranch {
+                name: b.0,
+                base: b.1,
+                bundle: bundle.map(|bytes| b64(&bytes)),
+            }),
+        })
+    }
+}
+
 /// What a message asks for, by its content (the envelope's claim is checked against it).
 fn kind_of(msg: &ClientMsg) -> Option<Kind> {
     match msg {
@@ -853,6 +936,7 @@ fn kind_of(msg: &ClientMsg) -> Option<Kind> {
         ClientMsg::Command { .. } => Some(Kind::Command),
         ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. } => Some(Kind::Query),
         ClientMsg::Comment { .. } => Some(Kind::Comment),
+        ClientMsg::Fork { .. } => Some(Kind::Fork),
         _ => None,
     }
 }
@@ -890,7 +974,7 @@ fn from_viewer(
         return refuse("it is not what its envelope says".into());
     }
     if !kind.needs_driver() {
-        let answer = apply(runner, share, &mut stream.typed_noted, name, msg);
+        let answer = apply(runner, share, &mut stream.typed_noted, (from, &stream.later.0), name, msg);
         return vec![ReplyBody { ack: None, msg: answer, gap: None }];
     }
     let Some(auth) = drive else { return refuse("it is not signed by a driver".into()) };
@@ -952,7 +1036,7 @@ fn from_viewer(
     let mut answers = Vec::new();
     while let Some(msg) = next.take() {
         d.applied += 1;
-        answers.extend(apply(runner, share, &mut stream.typed_noted, name, msg));
+        answers.extend(apply(runner, share, &mut stream.typed_noted, (from, &stream.later.0), name, msg));
         next = d.held.remove(&(d.applied + 1)).map(|(msg, len)| {
             d.held_bytes -= len;
             msg
@@ -1024,6 +1108,7 @@ fn apply(
     runner: &Arc<Runner>,
     share: &Share,
     typed_noted: &mut HashMap<String, u64>,
+    (from, later): (u64, &Later),
     name: &str,
     msg: ClientMsg,
 ) -> Option<ServerMsg> {
@@ -1074,6 +1159,35 @@ fn apply(
                 runner.resolve(action, decision, crate::approval::DecidedBy::Teammate(name.to_string()))
             })();
             reply(id, result.map(|_| Reply::Done))
+        }
+        ClientMsg::Fork { id, pane } => {
+            // Files and git, off the sync loop; the reply follows when it is ready.
+            let made = in_scope(runner, share, Some(pane)).and_then(|p| fork_source(runner, &p));
+            match made {
+                Err(e) => reply(id, Err(e)),
+                Ok(source) => {
+                    let (later, runner) = (later.clone(), runner.clone());
+                    let (session, who, pane) = (share.session, name.to_string(), pane);
+                    tokio::spawn(async move {
+                        let pack = tokio::task::spawn_blocking(move || source.pack()).await;
+                        let result = match pack {
+                            Ok(Ok(pack)) => {
+                                runner.note(
+                                    session,
+                                    format!("{who} forked pane {pane}'s conversation"),
+                                    Verdict::Typed,
+                                );
+                                Ok(Reply::Forked { pack: Box::new(pack) })
+                            }
+                            Ok(Err(e)) => Err(e),
+                            Err(e) => Err(format!("the fork failed: {e}")),
+                        };
+                        let body = ReplyBody { ack: None, msg: Some(ServerMsg::Reply { id, result }), gap: None };
+                        let _ = later.send((from, body));
+                    });
+                    None
+                }
+            }
         }
         ClientMsg::Comment { id, on, text } => reply(id, comment(runner, share, name, on, &text).map(|()| Reply::Done)),
         ClientMsg::Command { id, command } => {

@@ -415,7 +415,63 @@ impl Runner {
             }
             None => None,
         };
+        if let Some(resume) = &request.resume {
+            // Where the pane's agent will run: its transcript goes where it looks from there.
+            let cwd = match &made {
+                Some(w) => w.path.clone(),
+                None => {
+                    let st = self.state.lock();
+                    let id = session_for(&st, request.session.as_deref(), request.near)?;
+                    self.place_for(&st, id, &request.spawn, Some(&request.context))?.0
+                }
+            };
+            let placed = self.place_transcript(&request.spawn, &request.context, &cwd, (**resume).clone());
+            tokio::task::spawn_blocking(placed).await.map_err(|e| format!("the fork failed: {e}"))??;
+        }
         self.add_pane(request, made)
+    }
+
+    /// What puts a forked conversation's transcript where the pane's agent, started in
+    /// `cwd`, reads it when it resumes; run off the runtime's thread. One there already (a
+    /// fork taken twice) is kept.
+    fn place_transcript(
+        &self,
+        spawn: &Spawn,
+        context: &Context,
+        cwd: &std::path::Path,
+        resume: crate::protocol::Resume,
+    ) -> impl FnOnce() -> Result<(), String> + Send + 'static {
+        let conversation_ok = !resume.conversation.is_empty()
+            && resume.conversation.len() <= 128
+            && resume.conversation.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let config = self.config();
+        let agent = match spawn {
+            Spawn::Agent { name } => crate::agents::all(&config).into_iter().find(|a| &a.name == name),
+            _ => None,
+        };
+        let env = context.env.clone();
+        let cwd = cwd.to_path_buf();
+        move || {
+            if !conversation_ok {
+                return Err("the conversation's id is not one an agent makes (letters, digits, - and _)".into());
+            }
+            let agent = agent.ok_or("only an agent's pane resumes a conversation")?;
+            let Some(transcript) = resume.transcript else { return Ok(()) };
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(transcript.as_bytes())
+                .map_err(|e| format!("the conversation's transcript is not base64: {e}"))?;
+            let var = |k: &str| {
+                agent.env.get(k).cloned().or_else(|| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
+            };
+            let path = crate::agents::adapter::adapter(agent.kind)
+                .transcript(&crate::paths::home(), &var, &cwd, &resume.conversation)
+                .ok_or_else(|| format!("teamster cannot resume {}'s conversations from a fork", agent.name))?;
+            let base = crate::nofollow::base_of(&path).map_err(|e| e.to_string())?;
+            crate::nofollow::write_new(&base, &path, &bytes)
+                .map(|_| ())
+                .map_err(|e| format!("cannot write the conversation to {}: {e}", path.display()))
+        }
     }
 
     pub(super) fn add_pane(
@@ -423,7 +479,8 @@ impl Runner {
         request: crate::protocol::NewPane,
         worktree: Option<worktree::Worktree>,
     ) -> Result<(PaneId, String), String> {
-        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, name: label, .. } = request;
+        let crate::protocol::NewPane { session, near, spawn, tab: new_tab, dir, context, name: label, resume, .. } =
+            request;
         let mut st = self.state.lock();
         let st = &mut *st;
         let id = session_for(st, session.as_deref(), near)?;
@@ -435,6 +492,9 @@ impl Runner {
             .ok_or("the session has no panes")?;
         let fresh = worktree.is_some();
         let mut spec = self.spec_for(st, id, &spawn, Some(&context), worktree)?;
+        if let Some(resume) = resume {
+            spec.conversation = Some(resume.conversation);
+        }
         if fresh {
             spec.setup = self.config().worktree.setup;
         }

@@ -44,7 +44,7 @@ const GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// runs reads none of the user's global or system configuration, runs no hook and no
 /// file-system monitor, asks no question, and is ended after `GIT_TIMEOUT`. Blocking:
 /// never call it on the runtime's thread or under the state lock.
-pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     git_with(&["-C", &dir.to_string_lossy()], args)
 }
 
@@ -176,7 +176,37 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
 /// The most a copied file may hold.
 const COPY_MAX: u64 = 16 << 20;
 
+/// A branch as a fork takes it: its name and the commit it starts from.
+pub type BranchAt = (String, String);
+
 impl Worktree {
+    /// The branch's committed work since its base, as a git bundle (none when it has no
+    /// commit of its own), with its name and base: what `teamster fork` carries. Blocking.
+    pub fn bundle(&self) -> Result<(BranchAt, Option<Vec<u8>>), String> {
+        let tip = git(&self.repo, &["rev-parse", "--verify", &format!("refs/heads/{}^{{commit}}", self.branch)])
+            .map_err(|e| format!("the branch {} is gone: {e}", self.branch))?;
+        let base = match &self.base {
+            Some(b) => b.clone(),
+            None => git(&self.repo, &["merge-base", "HEAD", &tip])?,
+        };
+        let at = (self.branch.clone(), base.clone());
+        if tip == base {
+            return Ok((at, None));
+        }
+        // Made in the runner's own state directory, read, and removed.
+        let dir = crate::paths::state_dir().join("forks");
+        crate::paths::ensure_private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let file = dir.join(format!("{}.bundle", super::random_hex(8)?));
+        let name = file.to_string_lossy().into_owned();
+        let made =
+            git(&self.repo, &["bundle", "create", &name, &format!("refs/heads/{}", self.branch), &format!("^{base}")]);
+        let bytes = made.and_then(|_| {
+            crate::nofollow::read(&file, crate::protocol::FORK_MAX as u64 + 1).map_err(|e| e.to_string())
+        });
+        let _ = std::fs::remove_file(&file);
+        Ok((at, Some(bytes.map_err(|e| format!("git could not bundle {}: {e}", self.branch))?)))
+    }
+
     /// Copies the main checkout's files matching `globs` (regular files, read through no
     /// symlink) into the worktree where it has none: a file there, or a symlink its branch
     /// holds, is left as it is and never written through.

@@ -319,7 +319,17 @@ impl HubState {
                     // The runner's own replica asks it for snapshots; this one only follows.
                     return Heard::Latest(seq);
                 }
-                Took::Gap | Took::WaitingForSnapshot => self.want_snapshot(),
+                Took::Gap | Took::WaitingForSnapshot => {
+                    if !self.asked
+                        && let Some(link) = &self.link
+                    {
+                        log(&format!(
+                            "share {}: update {seq} came without those before it (missed on the bus); asked the runner for a snapshot",
+                            link.share
+                        ));
+                    }
+                    self.want_snapshot();
+                }
                 Took::Had | Took::Over => {}
             },
             BusMsg::RunnerHere { conn, fresh } => {

@@ -45,6 +45,8 @@ pub enum Kind {
     Query,
     /// A comment on the session, a pane's line or a pending action: allowed to viewers.
     Comment,
+    /// A pane's conversation and branch, to continue elsewhere: drivers only.
+    Fork,
 }
 
 impl Kind {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::Command => "command",
             Kind::Query => "query",
             Kind::Comment => "comment",
+            Kind::Fork => "fork",
         }
     }
 

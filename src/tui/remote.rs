@@ -94,6 +94,11 @@ impl Link for Remote {
             m @ ClientMsg::Command { .. } => (Kind::Command, m),
             m @ (ClientMsg::GetLines { .. } | ClientMsg::Search { .. } | ClientMsg::GetText { .. }) => (Kind::Query, m),
             m @ ClientMsg::Comment { .. } => (Kind::Comment, m),
+            ClientMsg::Fork { id, .. } if !driver => {
+                self.refuse(Some(id), "forking takes a drive link");
+                return Ok(());
+            }
+            m @ ClientMsg::Fork { .. } => (Kind::Fork, m),
             other => {
                 let why = "not available in a shared session: it is the sharer's";
                 self.refuse(other.request_id(), why);

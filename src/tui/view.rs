@@ -246,7 +246,12 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             break;
         }
         let denied = r.verdict == crate::approval::Verdict::Deny;
-        let mark = if denied { "✗" } else { "✓" };
+        let mark = match r.verdict {
+            crate::approval::Verdict::Deny => "✗",
+            // A teammate's words, not a decision.
+            crate::approval::Verdict::Comment => "✎",
+            _ => "✓",
+        };
         let who = if r.by == crate::approval::DecidedBy::Sandbox {
             "sandbox refused".to_string()
         } else {
