@@ -848,32 +848,55 @@ fn a_race_of_real_agents_is_compared_reviewed_and_merged() {
     }
 }
 
-/// A teammate forks a shared Claude Code's conversation into a pane of their own, on their
-/// own runner: the transcript travels through the share, sealed, and their Claude Code
-/// resumes it, so what it sends the model carries the conversation so far.
+/// A teammate forks a shared agent's conversation into a pane of their own, on their own
+/// runner: the transcript travels through the share, sealed, and their agent of the same
+/// kind resumes it, so what it sends the model carries the conversation so far.
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn a_teammate_forks_a_shared_claude_code_conversation_into_their_own_runner() {
+    fork_of("claude", "Claude Code");
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_teammate_forks_a_shared_codex_conversation_into_their_own_runner() {
+    fork_of("codex", "OpenAI Codex");
+}
+
+fn fork_of(kind: &str, ui: &str) {
     let alice = agent_env();
     let mock = MockLlm::start("true");
-    alice.write_config(&agents::prepare(&alice, "claude", &mock));
-    let tui = open_agent(&alice, "claude", "Claude Code");
+    alice.write_config(&agents::prepare(&alice, kind, &mock));
+    let tui = open_agent(&alice, kind, ui);
     say(&tui, &mock, "MARK-PELICAN is the word to remember");
     tui.wait_text("mock reply to MARK-PELICAN");
     let server = support::share::Server::start(&alice);
     let (_, _, drive) = support::share::share(&alice, &["--server", &server.url()]);
     let drive = drive.expect("a drive link");
-    let pane = agent_pane(&alice, "claude").expect("Claude's pane")["id"].to_string();
+    let pane = agent_pane(&alice, kind).expect("the agent's pane")["id"].to_string();
 
     let bob = agent_env();
-    bob.write_config(&agents::prepare(&bob, "claude", &mock));
+    bob.write_config(&agents::prepare(&bob, kind, &mock));
     bob.ok(&["-d", "-s", "bob", "--size", "240x40"]);
     let out = bob.run(&["fork", &drive, "--pane", &pane, "--json"]);
     assert!(out.status.success(), "the fork failed: {}", String::from_utf8_lossy(&out.stderr));
     let forked: Value = serde_json::from_slice(&out.stdout).expect("fork --json");
     let mine = forked["pane"].to_string();
-    wait_state(&bob, "claude", "idle");
-    bob.ok(&["send", &mine, "MARK-FORK which word was it?"]);
+    wait_state(&bob, kind, "idle");
+    // A resumed Codex draws its history after it first looks idle, and may drop what is
+    // typed meanwhile: as a person would, send again if it was not taken.
+    for attempt in 1.. {
+        let sent = bob.run(&["send", &mine, "MARK-FORK which word was it?"]);
+        if sent.status.success() {
+            break;
+        }
+        assert!(
+            attempt < 3,
+            "{}; the forked pane:\n{}",
+            String::from_utf8_lossy(&sent.stderr),
+            bob.ok(&["capture", &mine])
+        );
+    }
     let asked =
         mock.wait_request("the forked conversation's next turn", |r| r.is_turn() && r.text.contains("MARK-FORK"));
     assert!(

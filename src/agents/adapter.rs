@@ -66,15 +66,15 @@ pub trait AgentAdapter: Sync {
         Vec::new()
     }
 
-    /// The file that holds its conversation `conversation` begun in `cwd`, which its resume
-    /// reads (none: teamster cannot fork its conversations).
-    fn transcript(
-        &self,
-        _home: &Path,
-        _var: &dyn Fn(&str) -> Option<String>,
-        _cwd: &Path,
-        _conversation: &str,
-    ) -> Option<PathBuf> {
+    /// Where it keeps the conversations begun in `cwd`, which its resume reads: a forked
+    /// transcript's path is relative to it (none: teamster cannot fork its conversations).
+    fn conversations(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>, _cwd: &Path) -> Option<PathBuf> {
+        None
+    }
+
+    /// The file of `conversation` beneath `root` (its `conversations`), relative to it, if
+    /// it is there. It may look through the directory: blocking.
+    fn transcript_in(&self, _root: &Path, _conversation: &str) -> Option<PathBuf> {
         None
     }
 

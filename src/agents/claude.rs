@@ -265,16 +265,17 @@ impl super::adapter::AgentAdapter for Claude {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }
-    fn transcript(
+    fn conversations(
         &self,
         home: &std::path::Path,
         var: &dyn Fn(&str) -> Option<String>,
         cwd: &std::path::Path,
-        conversation: &str,
     ) -> Option<std::path::PathBuf> {
         let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
-        let project = project_dir(&cwd.to_string_lossy());
-        Some(config.join("projects").join(project).join(format!("{conversation}.jsonl")))
+        Some(config.join("projects").join(project_dir(&cwd.to_string_lossy())))
+    }
+    fn transcript_in(&self, _root: &std::path::Path, conversation: &str) -> Option<std::path::PathBuf> {
+        Some(format!("{conversation}.jsonl").into())
     }
 }
 

@@ -7,6 +7,7 @@
 use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext, claude};
 use crate::approval::Decision;
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 
 const EVENTS: [&str; 6] =
     ["UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "SessionStart", "Stop"];
@@ -270,7 +271,35 @@ pub fn samples() -> Vec<(&'static str, Value)> {
 /// Codex CLI.
 pub struct Codex;
 
+/// A conversation's rollout beneath Codex's `sessions`, relative to it: Codex files each
+/// as `YYYY/MM/DD/rollout-TIME-ID.jsonl`. Directories are walked without following links.
+fn rollout_of(root: &Path, conversation: &str) -> Option<PathBuf> {
+    let suffix = format!("-{conversation}.jsonl");
+    let mut dirs = vec![(PathBuf::new(), 0)];
+    while let Some((rel, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() && depth < 3 {
+                dirs.push((rel.join(&name), depth + 1));
+            } else if kind.is_file() && name.starts_with("rollout-") && name.ends_with(&suffix) {
+                return Some(rel.join(name));
+            }
+        }
+    }
+    None
+}
+
 impl super::adapter::AgentAdapter for Codex {
+    fn conversations(&self, home: &Path, var: &dyn Fn(&str) -> Option<String>, _cwd: &Path) -> Option<PathBuf> {
+        // Every pane's own CODEX_HOME links its sessions to yours.
+        Some(super::adapter::dir_of(home, var, "CODEX_HOME", ".codex").join("sessions"))
+    }
+    fn transcript_in(&self, root: &Path, conversation: &str) -> Option<PathBuf> {
+        rollout_of(root, conversation)
+    }
+
     fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         launch(agent, ctx)
     }
@@ -308,6 +337,22 @@ impl super::adapter::AgentAdapter for Codex {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_conversations_rollout_is_found_by_its_id_beneath_the_dated_directories() {
+        let root = std::env::temp_dir().join(format!("teamster-codex-rollouts-{}", std::process::id()));
+        let day = root.join("2026/12/04");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(day.join("rollout-2026-12-04T21-00-00-abc-123.jsonl"), "{}").unwrap();
+        std::fs::write(day.join("rollout-2026-12-04T21-00-01-other.jsonl"), "{}").unwrap();
+        assert_eq!(
+            super::rollout_of(&root, "abc-123"),
+            Some(std::path::PathBuf::from("2026/12/04/rollout-2026-12-04T21-00-00-abc-123.jsonl"))
+        );
+        assert_eq!(super::rollout_of(&root, "missing"), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     use super::*;
 
     #[test]

@@ -374,7 +374,11 @@ pub fn fork(
         worktree: branch.clone(),
         base: None,
         name: Some(format!("fork of {}", visible(&pack.agent))),
-        resume: Some(Box::new(Resume { conversation: conversation.clone(), transcript: Some(pack.transcript) })),
+        resume: Some(Box::new(Resume {
+            conversation: conversation.clone(),
+            transcript: Some(pack.transcript),
+            transcript_path: Some(pack.transcript_path),
+        })),
     };
     let (pane, session) = rt.block_on(async {
         let Some(mut conn) = super::existing(&paths::socket_path()).await? else {

@@ -193,6 +193,10 @@ pub struct Resume {
     pub conversation: String,
     /// The transcript, base64 (it is the agent's bytes, not necessarily text).
     pub transcript: Option<String>,
+    /// Where it goes beneath the agent's place for conversations (`AgentAdapter::
+    /// conversations`), as the sharer's agent had it.
+    #[serde(default)]
+    pub transcript_path: Option<String>,
 }
 
 /// What `teamster fork` takes from a shared pane: its agent's conversation and its
@@ -205,6 +209,8 @@ pub struct ForkPack {
     pub conversation: String,
     /// The agent's transcript of it, base64.
     pub transcript: String,
+    /// Its path beneath the agent's place for conversations (`2026/12/04/rollout-...jsonl`).
+    pub transcript_path: String,
     pub branch: Option<ForkBranch>,
 }
 

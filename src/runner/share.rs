@@ -863,7 +863,8 @@ struct ForkSource {
     kind: crate::protocol::agent::AgentKind,
     agent: String,
     conversation: String,
-    transcript: std::path::PathBuf,
+    /// Where the agent keeps its conversations (`AgentAdapter::conversations`).
+    root: std::path::PathBuf,
     worktree: Option<super::worktree::Worktree>,
 }
 
@@ -884,10 +885,10 @@ fn fork_source(runner: &Runner, pane: &super::pane::Pane) -> Result<ForkSource, 
         agent.env.get(k).cloned().or_else(|| spec.env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
     };
     let adapter = crate::agents::adapter::adapter(agent.kind);
-    let transcript = adapter
-        .transcript(&crate::paths::home(), &var, &spec.cwd, &conversation)
-        .ok_or_else(|| format!("teamster cannot fork {}'s conversations yet (only Claude Code's)", agent.name))?;
-    Ok(ForkSource { kind: agent.kind, agent: agent.name, conversation, transcript, worktree: spec.worktree })
+    let root = adapter.conversations(&crate::paths::home(), &var, &spec.cwd).ok_or_else(|| {
+        format!("teamster cannot fork {}'s conversations yet (Claude Code's and Codex's)", agent.name)
+    })?;
+    Ok(ForkSource { kind: agent.kind, agent: agent.name, conversation, root, worktree: spec.worktree })
 }
 
 impl ForkSource {
@@ -897,8 +898,12 @@ impl ForkSource {
         use base64::Engine;
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         let max = crate::protocol::FORK_MAX as u64;
-        let transcript = crate::nofollow::read(&self.transcript, max + 1)
-            .map_err(|e| format!("cannot read the conversation's transcript {}: {e}", self.transcript.display()))?;
+        let rel = crate::agents::adapter::adapter(self.kind).transcript_in(&self.root, &self.conversation).ok_or_else(
+            || format!("{}'s conversation {} is not in {}", self.agent, self.conversation, self.root.display()),
+        )?;
+        let path = self.root.join(&rel);
+        let transcript = crate::nofollow::read(&path, max + 1)
+            .map_err(|e| format!("cannot read the conversation's transcript {}: {e}", path.display()))?;
         if transcript.len() as u64 > max {
             return Err(format!("the conversation is over {} MiB: too big to fork through a share", max >> 20));
         }
@@ -919,6 +924,7 @@ impl ForkSource {
             agent: self.agent,
             conversation: self.conversation,
             transcript: b64(&transcript),
+            transcript_path: rel.to_string_lossy().into_owned(),
             branch: branch.map(|(b, bundle)| crate::protocol::ForkBranch {
                 name: b.0,
                 base: b.1,

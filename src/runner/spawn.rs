@@ -464,9 +464,31 @@ impl Runner {
             let var = |k: &str| {
                 agent.env.get(k).cloned().or_else(|| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
             };
-            let path = crate::agents::adapter::adapter(agent.kind)
-                .transcript(&crate::paths::home(), &var, &cwd, &resume.conversation)
+            let adapter = crate::agents::adapter::adapter(agent.kind);
+            let root = adapter
+                .conversations(&crate::paths::home(), &var, &cwd)
                 .ok_or_else(|| format!("teamster cannot resume {}'s conversations from a fork", agent.name))?;
+            // Beneath the agent's place, named as the sharer's agent named it: the peer's
+            // words, so plain names only (no `..`, nothing absolute).
+            let rel = resume
+                .transcript_path
+                .clone()
+                .or_else(|| {
+                    adapter.transcript_in(&root, &resume.conversation).map(|p| p.to_string_lossy().into_owned())
+                })
+                .unwrap_or_default();
+            let plain = |part: &str| {
+                !part.is_empty()
+                    && !part.starts_with('.')
+                    && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            };
+            if rel.is_empty() || !rel.split('/').all(plain) {
+                return Err(format!(
+                    "the conversation's file name `{}` is not one an agent makes",
+                    crate::text::visible(&rel)
+                ));
+            }
+            let path = root.join(&rel);
             let base = crate::nofollow::base_of(&path).map_err(|e| e.to_string())?;
             crate::nofollow::write_new(&base, &path, &bytes)
                 .map(|_| ())
