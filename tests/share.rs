@@ -1144,6 +1144,9 @@ fn a_member_joins_by_a_one_time_invite_shares_and_is_shut_out_when_revoked() {
             "{}",
             said(&out)
         );
+        // Nobody joins her share any more.
+        let late = Viewer::join(&read, "late").await.err().unwrap_or_default();
+        assert!(late.contains("this share was stopped"), "{late}");
     });
     let members = String::from_utf8_lossy(&serve(&["members", "--json"]).stdout).to_string();
     let v: Value = serde_json::from_str(&members).expect("members --json");
@@ -1207,6 +1210,11 @@ fn shares_outlive_a_runner_restart_and_say_plainly_when_they_end() {
         let said = vic.detached.clone().unwrap_or_default();
         assert!(said.contains("share ended"), "{said}");
     });
+    // Once the runner is gone (it writes the list as it ends), no share is kept for the next.
+    let deadline = std::time::Instant::now() + support::DEADLINE;
+    while env.runner_pid().is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20)); // polling another process's exit
+    }
     let kept = std::fs::read_to_string(&kept_file).unwrap_or_default();
     assert!(!kept.contains(&id), "an ended share is not kept: {kept}");
 }

@@ -78,6 +78,12 @@ pub trait AgentAdapter: Sync {
         None
     }
 
+    /// Whether `rel`, a path a fork came with (the sharer's words), names `conversation`'s
+    /// file as this agent names it, and nothing else beneath its conversations.
+    fn transcript_fits(&self, _rel: &str, _conversation: &str) -> bool {
+        false
+    }
+
     /// A sample of each hook payload it sends, for the self-check (none: nothing to check).
     fn samples(&self) -> Vec<(&'static str, Value)> {
         Vec::new()

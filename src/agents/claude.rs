@@ -277,6 +277,10 @@ impl super::adapter::AgentAdapter for Claude {
     fn transcript_in(&self, _root: &std::path::Path, conversation: &str) -> Option<std::path::PathBuf> {
         Some(format!("{conversation}.jsonl").into())
     }
+    fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
+        // Exactly the conversation's file: not a memory file, not settings, beside it.
+        rel == format!("{conversation}.jsonl")
+    }
 }
 
 /// The directory Claude Code keeps a working directory's conversations in, under
@@ -310,6 +314,16 @@ fn project_dir(cwd: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_forked_transcript_is_only_ever_the_conversations_own_file() {
+        use crate::agents::adapter::AgentAdapter;
+        let claude = super::Claude;
+        assert!(claude.transcript_fits("abc-1.jsonl", "abc-1"));
+        for planted in ["memory/MEMORY.md", "../abc-1.jsonl", "/abc-1.jsonl", "other.jsonl", "abc-1.jsonl/x"] {
+            assert!(!claude.transcript_fits(planted, "abc-1"), "{planted}");
+        }
+    }
 
     #[test]
     fn a_conversation_is_where_claude_code_keeps_it_for_its_working_directory() {

@@ -299,6 +299,15 @@ impl super::adapter::AgentAdapter for Codex {
     fn transcript_in(&self, root: &Path, conversation: &str) -> Option<PathBuf> {
         rollout_of(root, conversation)
     }
+    fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
+        // `YYYY/MM/DD/rollout-TIME-ID.jsonl`, and nothing else.
+        let parts: Vec<&str> = rel.split('/').collect();
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        matches!(parts.as_slice(), [y, m, d, file]
+            if digits(y, 4) && digits(m, 2) && digits(d, 2) && plain(file)
+                && file.starts_with("rollout-") && file.ends_with(&format!("-{conversation}.jsonl")))
+    }
 
     fn launch(&self, agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
         launch(agent, ctx)
@@ -337,6 +346,23 @@ impl super::adapter::AgentAdapter for Codex {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_forked_rollout_is_only_ever_in_its_dated_place() {
+        use crate::agents::adapter::AgentAdapter;
+        let codex = super::Codex;
+        assert!(codex.transcript_fits("2026/12/04/rollout-2026-12-04T21-00-00-abc-1.jsonl", "abc-1"));
+        for planted in [
+            "../../config.toml",
+            "2026/12/04/../../../config.toml",
+            "2026/12/04/rollout-x-other.jsonl",
+            "config.toml",
+            "2026/12/rollout-x-abc-1.jsonl",
+            "2026/12/04/x/rollout-x-abc-1.jsonl",
+        ] {
+            assert!(!codex.transcript_fits(planted, "abc-1"), "{planted}");
+        }
+    }
 
     #[test]
     fn a_conversations_rollout_is_found_by_its_id_beneath_the_dated_directories() {

@@ -425,6 +425,11 @@ fn import_branch(cwd: &std::path::Path, b: &crate::protocol::ForkBranch) -> anyh
         .unwrap_or_default();
     git(&repo, &["check-ref-format", "--branch", &name])
         .map_err(|_| anyhow::anyhow!("the shared branch's name `{}` is not one git takes", visible(&b.name)))?;
+    // A commit id and nothing else: the sharer's words go to git as an argument.
+    let hex = |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex(&b.base) {
+        bail!("the shared branch came with `{}` for its base, not a commit id", visible(&b.base));
+    }
     let lacks = |e: String| {
         anyhow::anyhow!(
             "your checkout lacks the commit {} that the branch {} starts from: fetch the sharer's base branch (git fetch) and fork again ({})",
@@ -435,7 +440,7 @@ fn import_branch(cwd: &std::path::Path, b: &crate::protocol::ForkBranch) -> anyh
     };
     match &b.bundle {
         None => {
-            git(&repo, &["branch", &name, &b.base]).map_err(lacks)?;
+            git(&repo, &["branch", "--end-of-options", &name, &b.base]).map_err(lacks)?;
         }
         Some(bundle) => {
             use base64::Engine;
@@ -444,12 +449,15 @@ fn import_branch(cwd: &std::path::Path, b: &crate::protocol::ForkBranch) -> anyh
                 .map_err(|e| anyhow::anyhow!("the branch came malformed: {e}"))?;
             let dir = paths::state_dir().join("forks");
             paths::ensure_private_dir(&dir)?;
-            let file = dir.join(format!("{}.bundle", std::process::id()));
-            crate::agents::write_private(&file, "")?;
-            std::fs::write(&file, &bytes)?;
+            let tag = crate::share::crypto::random::<8>().map_err(anyhow::Error::msg)?;
+            let file = dir.join(format!("{}.bundle", crate::share::crypto::b64(&tag)));
+            crate::nofollow::write(&crate::nofollow::base_of(&file)?, &file, &bytes)?;
             let refspec = format!("refs/heads/{}:refs/heads/{name}", b.name);
-            let fetched =
-                git(&repo, &["fetch", "--no-tags", "--no-write-fetch-head", &file.to_string_lossy(), &refspec]);
+            // The objects are a peer's: checked as they come in.
+            let source = file.to_string_lossy().into_owned();
+            let args =
+                ["-c", "transfer.fsckObjects=true", "fetch", "--no-tags", "--no-write-fetch-head", &source, &refspec];
+            let fetched = git(&repo, &args);
             let _ = std::fs::remove_file(&file);
             fetched.map_err(lacks)?;
         }

@@ -93,9 +93,7 @@ async fn serve(config: Config, config_path: PathBuf, socket_path: PathBuf) -> an
     let _ = std::fs::remove_file(&runner.socket_path);
     // Stopping for good (not restarting): each share ends, and its viewers are told.
     if !runner.restarting.load(std::sync::atomic::Ordering::SeqCst) {
-        runner.stop_shares(super::share::Stop::End(crate::share::wire::Ended::RunnerStopped)).await;
-        // Before the runtime ends: the next runner resumes none of them.
-        let _ = runner.write_kept_shares().await;
+        runner.end_shares().await;
     }
     runner.finish_ending().await;
     // Attached clients are being told why their session ended; let them hear it.

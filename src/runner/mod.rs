@@ -372,9 +372,12 @@ impl Runner {
     pub fn restart(self: &Arc<Self>) -> impl std::future::Future<Output = ()> + use<> {
         // Every screen as it is now, before the programs go (written off this thread).
         let screens = self.capture_screens(false);
+        // What `shares.json` holds now is what the next runner resumes (see `keep_shares`).
+        let keeping = self.keeping_shares();
         let st = self.state.lock();
         self.persist(&st);
         self.restarting.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(keeping);
         let leaders: Vec<u32> = st.panes.values().filter(|p| p.is_running()).map(|p| p.pid).collect();
         drop(st);
         // Shares stay (kept on disk as they are): their servers tell viewers the runner is

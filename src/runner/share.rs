@@ -209,18 +209,15 @@ impl Runner {
 
     /// Writes the shares as they are now for the next runner (off the runtime's thread).
     /// Not while restarting: what is on disk then is what the next runner resumes.
-    fn keep_shares(self: &Arc<Self>) {
-        if self.restarting.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
-        self.write_kept_shares();
-    }
-
-    /// Writes the shares as they are when the write runs; awaited where the runner ends.
-    pub fn write_kept_shares(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// The flag is checked under the writers' lock, which `restart` holds while it sets it
+    /// (`keeping_shares`): a write queued before a restart never runs after it.
+    pub fn keep_shares(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let runner = self.clone();
         tokio::task::spawn_blocking(move || {
             let _one = KEEPING.lock();
+            if runner.restarting.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let keys: HashMap<u32, String> =
                 runner.state.lock().sessions.values().map(|s| (s.id, s.key.clone())).collect();
             let kept: Vec<KeptShare> = runner
@@ -246,6 +243,20 @@ impl Runner {
                 log(&format!("cannot keep the shares in {}: {e}", path.display()));
             }
         })
+    }
+
+    /// The writers' lock of `shares.json`, for `restart` to hold while it sets `restarting`.
+    /// Taken before the state lock, as the writers take them.
+    pub(super) fn keeping_shares(&self) -> parking_lot::MutexGuard<'static, ()> {
+        KEEPING.lock()
+    }
+
+    /// Stopping for good: every share ends (its viewers told why) and none is kept.
+    pub async fn end_shares(self: &Arc<Self>) {
+        self.stop_shares(Stop::End(Ended::RunnerStopped)).await;
+        // One that did not finish telling its server within the wait is not resumed either.
+        self.shares.lock().clear();
+        let _ = self.keep_shares().await;
     }
 
     /// Ends every share's connection as `how` says; returns once each has told its server
@@ -472,6 +483,9 @@ struct Stream {
     drivers: HashMap<String, DriverIn>,
     /// When each driver's typing was last noted.
     typed_noted: HashMap<String, u64>,
+    /// Comments each viewer's connection may still leave now (a burst, refilled over time),
+    /// and when that was counted: a read link must not flood the sharer's history.
+    comments: HashMap<u64, (f64, std::time::Instant)>,
     /// Replies made off the sync loop (a fork reads files and runs git), for a viewer's
     /// connection; sent when they are ready.
     later: (Later, tokio::sync::mpsc::UnboundedReceiver<(u64, ReplyBody)>),
@@ -506,6 +520,7 @@ async fn sync(
         drivers: HashMap::new(),
         typed_noted: HashMap::new(),
         later: tokio::sync::mpsc::unbounded_channel(),
+        comments: HashMap::new(),
     };
     let mut stop = share.stop.subscribe();
     let mut backoff = Duration::from_millis(100);
@@ -857,6 +872,25 @@ fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text:
     Ok(())
 }
 
+/// Comments from one viewer's connection: a burst, then one every so many seconds.
+const COMMENT_BURST: f64 = 5.0;
+const COMMENT_EVERY_SECS: u64 = 2;
+
+fn comment_allowed(buckets: &mut HashMap<u64, (f64, std::time::Instant)>, conn: u64) -> bool {
+    let now = std::time::Instant::now();
+    if buckets.len() > 10_000 {
+        buckets.clear();
+    }
+    let (tokens, at) = buckets.entry(conn).or_insert((COMMENT_BURST, now));
+    *tokens = (*tokens + now.duration_since(*at).as_secs_f64() / COMMENT_EVERY_SECS as f64).min(COMMENT_BURST);
+    *at = now;
+    if *tokens < 1.0 {
+        return false;
+    }
+    *tokens -= 1.0;
+    true
+}
+
 /// What a fork of a pane is made from, taken under the pane's lock: its agent, where its
 /// conversation is, and its worktree.
 struct ForkSource {
@@ -978,6 +1012,12 @@ fn from_viewer(
     };
     if kind_of(&msg) != Some(kind) {
         return refuse("it is not what its envelope says".into());
+    }
+    if let ClientMsg::Comment { id, .. } = &msg
+        && !comment_allowed(&mut stream.comments, from)
+    {
+        let why = format!("too many comments: {COMMENT_BURST} at once, then one every {COMMENT_EVERY_SECS} s");
+        return vec![ReplyBody { ack: None, msg: Some(ServerMsg::Reply { id: *id, result: Err(why) }), gap: None }];
     }
     if !kind.needs_driver() {
         let answer = apply(runner, share, &mut stream.typed_noted, (from, &stream.later.0), name, msg);

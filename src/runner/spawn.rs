@@ -469,7 +469,7 @@ impl Runner {
                 .conversations(&crate::paths::home(), &var, &cwd)
                 .ok_or_else(|| format!("teamster cannot resume {}'s conversations from a fork", agent.name))?;
             // Beneath the agent's place, named as the sharer's agent named it: the peer's
-            // words, so plain names only (no `..`, nothing absolute).
+            // words, so only exactly the name this agent gives that conversation's file.
             let rel = resume
                 .transcript_path
                 .clone()
@@ -477,12 +477,7 @@ impl Runner {
                     adapter.transcript_in(&root, &resume.conversation).map(|p| p.to_string_lossy().into_owned())
                 })
                 .unwrap_or_default();
-            let plain = |part: &str| {
-                !part.is_empty()
-                    && !part.starts_with('.')
-                    && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            };
-            if rel.is_empty() || !rel.split('/').all(plain) {
+            if !adapter.transcript_fits(&rel, &resume.conversation) {
                 return Err(format!(
                     "the conversation's file name `{}` is not one an agent makes",
                     crate::text::visible(&rel)

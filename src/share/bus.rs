@@ -79,10 +79,16 @@ fn subject(share: &str) -> String {
 /// NATS, as `--bus nats://HOST:PORT`.
 pub struct Nats {
     client: async_nats::Client,
-    /// What to publish, in order, for the publishing task.
+    /// What to publish, in order, for the publishing task, and its bytes: past
+    /// `QUEUED_MAX` (NATS slower than what peers send) messages are dropped, and the gap
+    /// in update numbers asks for a snapshot later.
     out: mpsc::UnboundedSender<(String, bytes::Bytes)>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
     next_id: std::sync::atomic::AtomicU64,
 }
+
+/// The most waiting to be published, in bytes.
+const QUEUED_MAX: usize = 256 << 20;
 
 impl Nats {
     pub async fn connect(url: &str) -> Result<Arc<Nats>, String> {
@@ -99,14 +105,17 @@ impl Nats {
             .map_err(|e| format!("cannot connect to NATS at {shown}: {e}"))?;
         let (out, mut rx) = mpsc::unbounded_channel::<(String, bytes::Bytes)>();
         let publisher = client.clone();
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sent = queued.clone();
         tokio::spawn(async move {
             while let Some((subject, payload)) = rx.recv().await {
+                sent.fetch_sub(payload.len(), std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = publisher.publish(subject, payload).await {
                     eprintln!("[teamster serve] publishing to NATS: {e}");
                 }
             }
         });
-        Ok(Arc::new(Nats { client, out, next_id: std::sync::atomic::AtomicU64::new(1) }))
+        Ok(Arc::new(Nats { client, out, queued, next_id: std::sync::atomic::AtomicU64::new(1) }))
     }
 
     /// The parts `payload` goes out in, each within the server's limit.
@@ -141,8 +150,17 @@ impl Nats {
 impl Bus for Nats {
     fn publish(&self, share: &str, msg: Envelope) {
         let Ok(payload) = rmp_serde::to_vec(&msg) else { return };
+        use std::sync::atomic::Ordering;
+        let parts = self.parts(msg.origin, payload);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        // Each part is uncounted as the publishing task takes it.
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > QUEUED_MAX {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            eprintln!("[teamster serve] NATS is not keeping up: a message for share {share} was dropped");
+            return;
+        }
         let subject = subject(share);
-        for part in self.parts(msg.origin, payload) {
+        for part in parts {
             let _ = self.out.send((subject.clone(), part));
         }
     }

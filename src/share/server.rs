@@ -184,6 +184,8 @@ struct HubState {
     remote_runner: Option<u64>,
     /// The runner left saying it is restarting, and has not come back yet.
     restarting: bool,
+    /// When other replicas were last told the runner is here (answering their asks).
+    told_here: Option<Instant>,
     viewers: HashMap<u64, Viewer>,
     /// The other replicas, when there are any.
     link: Option<BusLink>,
@@ -348,7 +350,10 @@ impl HubState {
                         self.tell_runner(&ToRunner::Joined { conn: *c, role: v.role, name: v.name.clone() });
                     }
                 }
-                if self.buffer.is_empty() {
+                // A runner that just connected was asked for nothing yet: ask it, if this
+                // replica has nothing. (Only then: an answer to our own ask must not ask
+                // again, or replicas would ask each other in a loop.)
+                if fresh && self.buffer.is_empty() {
                     self.asked = false;
                     self.want_snapshot();
                 }
@@ -376,9 +381,14 @@ impl HubState {
             }
             BusMsg::WantSnapshot => {
                 if let Some((conn, _)) = &self.runner {
-                    // Whoever asks may not know the runner is here yet.
+                    // Whoever asks may not know the runner is here yet: said at most once a
+                    // second, however many ask.
                     let conn = *conn;
-                    if let Some(link) = &self.link {
+                    let now = Instant::now();
+                    if self.told_here.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+                        && let Some(link) = &self.link
+                    {
+                        self.told_here = Some(now);
                         link.publish(BusMsg::RunnerHere { conn, fresh: false });
                     }
                     self.want_snapshot();
@@ -861,7 +871,7 @@ fn expiry(rec: &ShareRecord) -> u64 {
 fn unusable(rec: &ShareRecord) -> Option<String> {
     if rec.revoked.is_some() {
         return Some(
-            "this share was stopped by the person who shared it (`teamster unshare`); ask them for a new link".into(),
+            "this share was stopped by the person who shared it (`teamster unshare`), or with their membership of this server; ask them for a new link".into(),
         );
     }
     if expiry(rec) <= now_secs() {
@@ -1686,6 +1696,54 @@ mod tests {
 
     fn update(seq: u64, snap: bool, len: usize) -> Update {
         Update { seq, snap, text: Utf8Bytes::from("x".repeat(len)) }
+    }
+
+    /// A bus that keeps what is published.
+    #[derive(Default)]
+    struct Recorder(parking_lot::Mutex<Vec<BusMsg>>);
+
+    impl Bus for Recorder {
+        fn publish(&self, _share: &str, msg: Envelope) {
+            self.0.lock().push(msg.msg);
+        }
+        fn subscribe(&self, _share: &str) -> super::super::store::Fut<super::super::bus::Subscription> {
+            Box::pin(async { Err("not in this test".to_string()) })
+        }
+    }
+
+    fn linked(bus: &Arc<Recorder>) -> HubState {
+        let link = BusLink { bus: bus.clone(), share: "s".into(), replica: 1 };
+        HubState { link: Some(link), ..HubState::default() }
+    }
+
+    #[test]
+    fn replicas_answer_an_ask_for_a_snapshot_once_and_never_ask_each_other_in_a_loop() {
+        // A replica without the runner and without a backlog.
+        let bus = Arc::new(Recorder::default());
+        let mut empty = linked(&bus);
+        empty.heard(BusMsg::RunnerHere { conn: 7, fresh: true });
+        assert_eq!(*bus.0.lock(), vec![BusMsg::WantSnapshot], "a new runner: asked once");
+        // The answer to its ask (the runner's replica saying it is there) asks nothing more.
+        for _ in 0..3 {
+            empty.heard(BusMsg::RunnerHere { conn: 7, fresh: false });
+        }
+        assert_eq!(bus.0.lock().len(), 1, "{:?}", bus.0.lock());
+        assert!(empty.runner_here());
+
+        // The runner's replica: many asks, one answer and one ask of its runner.
+        let bus = Arc::new(Recorder::default());
+        let mut with_runner = linked(&bus);
+        let (out, mut rx) = Outbox::new();
+        with_runner.runner = Some((7, out));
+        for _ in 0..5 {
+            with_runner.heard(BusMsg::WantSnapshot);
+        }
+        assert_eq!(*bus.0.lock(), vec![BusMsg::RunnerHere { conn: 7, fresh: false }]);
+        let mut asked = 0;
+        while let Ok(ToOne::Text(t)) = rx.try_recv() {
+            asked += usize::from(t.contains("snapshot"));
+        }
+        assert_eq!(asked, 1, "the runner is asked once until its snapshot comes");
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub trait ShareStore: Send + Sync {
     fn member_by_token(&self, token_hash: &str) -> Fut<Option<Member>>;
     fn member(&self, id: &str) -> Fut<Option<Member>>;
     fn members(&self) -> Fut<Vec<Member>>;
-    /// Revokes the members named `who` (by name or id); returns those revoked now.
+    /// Revokes the members named `who` (by name or id), and the shares they registered (no
+    /// one joins those any more); returns the members revoked now.
     fn revoke_member(&self, who: &str, at: u64) -> Fut<Vec<Member>>;
 }
 
@@ -263,6 +264,7 @@ const INSERT_SHARE: &str = "INSERT INTO shares (id, runner_hash, read_hash, driv
 const INSERT_MEMBER: &str = "INSERT INTO members (id, name, token_hash, joined, revoked) VALUES ($1, $2, $3, $4, NULL)";
 const INSERT_INVITE: &str =
     "INSERT INTO invites (code_hash, name, created, expires, used) VALUES ($1, $2, $3, $4, NULL)";
+const REVOKE_SHARES_OF: &str = "UPDATE shares SET revoked = $2 WHERE member = $1 AND revoked IS NULL";
 const REVOKE_MEMBER: &str = "UPDATE members SET revoked = $2 WHERE (id = $1 OR name = $1) AND revoked IS NULL RETURNING id, name, token_hash, joined, revoked";
 const SELECT_AUDIT: &str = "SELECT ts, share, conn, who, role, event, detail FROM audit";
 
@@ -417,9 +419,17 @@ impl ShareStore for Sqlite {
     fn revoke_member(&self, who: &str, at: u64) -> Fut<Vec<Member>> {
         let who = who.to_string();
         self.with(move |db| {
-            let mut stmt = db.prepare(&REVOKE_MEMBER.replace('$', "?"))?;
-            let rows = stmt.query_map(params![who, at as i64], member_from_sqlite)?;
-            rows.collect()
+            let tx = db.unchecked_transaction()?;
+            let gone: Vec<Member> = {
+                let mut stmt = tx.prepare(&REVOKE_MEMBER.replace('$', "?"))?;
+                let rows = stmt.query_map(params![who, at as i64], member_from_sqlite)?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for m in &gone {
+                tx.execute(&REVOKE_SHARES_OF.replace('$', "?"), params![m.id, at as i64])?;
+            }
+            tx.commit()?;
+            Ok(gone)
         })
     }
 }
@@ -604,10 +614,13 @@ impl ShareStore for Postgres {
         let (pg, code_hash, m) = (self.conn(), code_hash.to_string(), m.clone());
         Box::pin(async move {
             let client = pg.client().await?;
-            // One statement marks it used only if it was not: two redeeming at once, one wins.
-            let sql =
-                "UPDATE invites SET used = $2 WHERE code_hash = $1 AND used IS NULL AND expires > $2 RETURNING name";
-            let taken = client.query_opt(sql, &[&code_hash, &(now as i64)]).await.map_err(pg_err)?;
+            // One statement spends the invite (only if it was not) and makes the member: two
+            // redeeming at once, one wins, and an invite is never spent for nobody.
+            let sql = "WITH spent AS (UPDATE invites SET used = $2 WHERE code_hash = $1 AND used IS NULL AND expires > $2 RETURNING name) \
+                       INSERT INTO members (id, name, token_hash, joined, revoked) SELECT $3, name, $4, $2, NULL FROM spent RETURNING name";
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&code_hash, &(now as i64), &m.id, &m.token_hash];
+            let taken = client.query_opt(sql, &params).await.map_err(pg_err)?;
             let Some(row) = taken else {
                 let sql = "SELECT expires, used FROM invites WHERE code_hash = $1";
                 let why = match client.query_opt(sql, &[&code_hash]).await.map_err(pg_err)? {
@@ -616,11 +629,7 @@ impl ShareStore for Postgres {
                 };
                 return Ok(Err(why));
             };
-            let member = Member { name: row.get(0), joined: now, revoked: None, ..m };
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-                [&member.id, &member.name, &member.token_hash, &(member.joined as i64)];
-            client.execute(INSERT_MEMBER, &params).await.map_err(pg_err)?;
-            Ok(Ok(member))
+            Ok(Ok(Member { name: row.get(0), joined: now, revoked: None, ..m }))
         })
     }
 
@@ -644,8 +653,13 @@ impl ShareStore for Postgres {
     fn revoke_member(&self, who: &str, at: u64) -> Fut<Vec<Member>> {
         let (pg, who) = (self.conn(), who.to_string());
         Box::pin(async move {
-            let rows = pg.client().await?.query(REVOKE_MEMBER, &[&who, &(at as i64)]).await.map_err(pg_err)?;
-            Ok(rows.iter().map(member_from_pg).collect())
+            let client = pg.client().await?;
+            let rows = client.query(REVOKE_MEMBER, &[&who, &(at as i64)]).await.map_err(pg_err)?;
+            let gone: Vec<Member> = rows.iter().map(member_from_pg).collect();
+            for m in &gone {
+                client.execute(REVOKE_SHARES_OF, &[&m.id, &(at as i64)]).await.map_err(pg_err)?;
+            }
+            Ok(gone)
         })
     }
 }
