@@ -331,7 +331,16 @@ pub fn fork(
                 Some(ServerMsg::Reply { id: 1, result }) => {
                     let p = asked.unwrap_or_default();
                     return match result {
-                        Ok(Reply::Forked { pack }) => Ok((pack, p)),
+                        Ok(Reply::Forked { sealed }) => {
+                            let aad = crate::share::crypto::aad::fork(&link.keys.share);
+                            let plain = link
+                                .keys
+                                .open_as_driver(&aad, &sealed)
+                                .map_err(|e| anyhow::anyhow!("the fork did not open: {e}"))?;
+                            let pack: crate::protocol::ForkPack = serde_json::from_slice(&plain)
+                                .map_err(|e| anyhow::anyhow!("the fork came malformed: {e}"))?;
+                            Ok((pack, p))
+                        }
                         Ok(_) => bail!("the sharer's runner answered something unexpected"),
                         Err(e) => bail!("the sharer's runner did not fork pane {p}: {}", visible(&e)),
                     };

@@ -715,8 +715,10 @@ pub enum Reply {
         racers: Vec<Racer>,
         seconds: f64,
     },
+    /// A `ForkPack` as JSON, sealed under the drive secret's key (`Keys::seal_for_drivers`,
+    /// `aad::fork`): inside a reply every viewer's key opens, only drivers open this.
     Forked {
-        pack: Box<ForkPack>,
+        sealed: String,
     },
     /// A pane's agent's last answer, and which pane it is.
     Answer {

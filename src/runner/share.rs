@@ -488,11 +488,13 @@ struct Stream {
     comments: HashMap<u64, (f64, std::time::Instant)>,
     /// Replies made off the sync loop (a fork reads files and runs git), for a viewer's
     /// connection; sent when they are ready.
-    later: (Later, tokio::sync::mpsc::UnboundedReceiver<(u64, ReplyBody)>),
+    later: (Later, tokio::sync::mpsc::UnboundedReceiver<Forked>),
 }
 
-/// Where a reply made later goes: the viewer's connection, and the reply.
-type Later = tokio::sync::mpsc::UnboundedSender<(u64, ReplyBody)>;
+/// A fork made off the loop: for which viewer's connection and request, the pack (as
+/// JSON, sealed for drivers when it is sent) or why not.
+type Forked = (u64, u64, Result<Vec<u8>, String>);
+type Later = tokio::sync::mpsc::UnboundedSender<Forked>;
 
 /// A share's connection to its server, for as long as the share lasts. `started` hears
 /// whether the server took it (a new share gives up if not); a resumed one has none, and
@@ -736,7 +738,12 @@ async fn connected(
                     )),
                 }
             }
-            Some((to, body)) = stream.later.1.recv() => {
+            Some((to, id, pack)) = stream.later.1.recv() => {
+                // Only drivers open a fork: it is sealed again under the drive secret's key.
+                let result = pack
+                    .and_then(|plain| share.keys().seal_for_drivers(&aad::fork(&share.id), &plain))
+                    .map(|sealed| Reply::Forked { sealed });
+                let body = ReplyBody { ack: None, msg: Some(ServerMsg::Reply { id, result }), gap: None };
                 if !reply(share, &mut ws, to, &body).await {
                     return Outcome::Lost("the server went away".into());
                 }
@@ -1215,7 +1222,10 @@ fn apply(
                     let (later, runner) = (later.clone(), runner.clone());
                     let (session, who, pane) = (share.session, name.to_string(), pane);
                     tokio::spawn(async move {
-                        let pack = tokio::task::spawn_blocking(move || source.pack()).await;
+                        let pack = tokio::task::spawn_blocking(move || {
+                            source.pack().and_then(|p| serde_json::to_vec(&p).map_err(|e| e.to_string()))
+                        })
+                        .await;
                         let result = match pack {
                             Ok(Ok(pack)) => {
                                 runner.note(
@@ -1223,13 +1233,12 @@ fn apply(
                                     format!("{who} forked pane {pane}'s conversation"),
                                     Verdict::Typed,
                                 );
-                                Ok(Reply::Forked { pack: Box::new(pack) })
+                                Ok(pack)
                             }
                             Ok(Err(e)) => Err(e),
                             Err(e) => Err(format!("the fork failed: {e}")),
                         };
-                        let body = ReplyBody { ack: None, msg: Some(ServerMsg::Reply { id, result }), gap: None };
-                        let _ = later.send((from, body));
+                        let _ = later.send((from, id, result));
                     });
                     None
                 }

@@ -82,6 +82,14 @@ pub struct Keys {
     drive: Option<[u8; SECRET_LEN]>,
     enc: aead::LessSafeKey,
     mac: Option<hmac::Key>,
+    /// For what only drivers may read (a forked conversation): from the drive secret.
+    drive_enc: Option<aead::LessSafeKey>,
+}
+
+fn aead_key(bytes: &[u8; 32]) -> aead::LessSafeKey {
+    aead::LessSafeKey::new(
+        aead::UnboundKey::new(&aead::AES_256_GCM, bytes).unwrap_or_else(|_| unreachable!("32-byte key")),
+    )
 }
 
 impl Keys {
@@ -93,12 +101,10 @@ impl Keys {
     }
 
     fn new(share: &str, read: [u8; SECRET_LEN], drive: Option<[u8; SECRET_LEN]>) -> Keys {
-        let enc_key = derive(&read, share, "teamster/1 encrypt");
-        let enc = aead::LessSafeKey::new(
-            aead::UnboundKey::new(&aead::AES_256_GCM, &enc_key).unwrap_or_else(|_| unreachable!("32-byte key")),
-        );
+        let enc = aead_key(&derive(&read, share, "teamster/1 encrypt"));
         let mac = drive.map(|d| hmac::Key::new(hmac::HMAC_SHA256, &derive(&d, share, "teamster/1 mac")));
-        Keys { share: share.to_string(), read, drive, enc, mac }
+        let drive_enc = drive.map(|d| aead_key(&derive(&d, share, "teamster/1 drive-encrypt")));
+        Keys { share: share.to_string(), read, drive, enc, mac, drive_enc }
     }
 
     /// The keys a link's fragment (`r=...&d=...`) names.
@@ -146,31 +152,22 @@ impl Keys {
 
     /// Encrypts `plain`, bound to `aad` (what the message claims to be); nonce first.
     pub fn seal(&self, aad: &str, plain: &[u8]) -> Result<String, String> {
-        let nonce_bytes = random::<NONCE_LEN>()?;
-        let nonce = aead::Nonce::assume_unique_for_key(nonce_bytes);
-        let mut buf = plain.to_vec();
-        self.enc
-            .seal_in_place_append_tag(nonce, aead::Aad::from(aad.as_bytes()), &mut buf)
-            .map_err(|_| "encryption failed".to_string())?;
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&buf);
-        Ok(b64(&out))
+        seal_with(&self.enc, aad, plain)
     }
 
     /// Decrypts what `seal` made under the same `aad`; anything altered is an error.
     pub fn open(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, String> {
-        let bytes = unb64(sealed)?;
-        if bytes.len() < NONCE_LEN + aead::AES_256_GCM.tag_len() {
-            return Err("too short to be a sealed message".into());
-        }
-        let (nonce, rest) = bytes.split_at(NONCE_LEN);
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| "damaged nonce".to_string())?;
-        let mut buf = rest.to_vec();
-        let plain = self
-            .enc
-            .open_in_place(nonce, aead::Aad::from(aad.as_bytes()), &mut buf)
-            .map_err(|_| "it does not decrypt: altered on the way, or sealed under another key".to_string())?;
-        Ok(plain.to_vec())
+        open_with(&self.enc, aad, sealed)
+    }
+
+    /// As `seal`, under the drive secret's key: only drive links open it (a read link's
+    /// holder, and the server, never can).
+    pub fn seal_for_drivers(&self, aad: &str, plain: &[u8]) -> Result<String, String> {
+        seal_with(self.drive_enc.as_ref().ok_or("this share cannot be driven")?, aad, plain)
+    }
+
+    pub fn open_as_driver(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, String> {
+        open_with(self.drive_enc.as_ref().ok_or("this link cannot drive")?, aad, sealed)
     }
 
     /// The driver's MAC of `text`, if these keys can drive.
@@ -185,6 +182,31 @@ impl Keys {
     }
 }
 
+fn seal_with(key: &aead::LessSafeKey, aad: &str, plain: &[u8]) -> Result<String, String> {
+    let nonce_bytes = random::<NONCE_LEN>()?;
+    let nonce = aead::Nonce::assume_unique_for_key(nonce_bytes);
+    let mut buf = plain.to_vec();
+    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad.as_bytes()), &mut buf)
+        .map_err(|_| "encryption failed".to_string())?;
+    let mut out = nonce_bytes.to_vec();
+    out.extend_from_slice(&buf);
+    Ok(b64(&out))
+}
+
+fn open_with(key: &aead::LessSafeKey, aad: &str, sealed: &str) -> Result<Vec<u8>, String> {
+    let bytes = unb64(sealed)?;
+    if bytes.len() < NONCE_LEN + aead::AES_256_GCM.tag_len() {
+        return Err("too short to be a sealed message".into());
+    }
+    let (nonce, rest) = bytes.split_at(NONCE_LEN);
+    let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| "damaged nonce".to_string())?;
+    let mut buf = rest.to_vec();
+    let plain = key
+        .open_in_place(nonce, aead::Aad::from(aad.as_bytes()), &mut buf)
+        .map_err(|_| "it does not decrypt: altered on the way, or sealed under another key".to_string())?;
+    Ok(plain.to_vec())
+}
+
 /// What each sealed or signed message is bound to, so the server cannot pass one off as
 /// another (an old update under a new number, a viewer's query as a driver's keystroke).
 pub mod aad {
@@ -193,6 +215,10 @@ pub mod aad {
     }
     pub fn reply(share: &str) -> String {
         format!("teamster/1 reply {share}")
+    }
+    /// A forked conversation, for drivers only.
+    pub fn fork(share: &str) -> String {
+        format!("teamster/1 fork {share}")
     }
     pub fn viewer(share: &str, kind: &str) -> String {
         format!("teamster/1 viewer {share} {kind}")
@@ -249,6 +275,20 @@ pub fn ws_url(server: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn what_is_sealed_for_drivers_opens_with_a_drive_link_only() {
+        let keys = Keys::generate("share-for-drivers-0001", true).unwrap();
+        let sealed = keys.seal_for_drivers(&aad::fork(&keys.share), b"the conversation").unwrap();
+        let driver = Keys::from_fragment(&keys.share, &keys.fragment(true)).unwrap();
+        let viewer = Keys::from_fragment(&keys.share, &keys.fragment(false)).unwrap();
+        assert_eq!(driver.open_as_driver(&aad::fork(&keys.share), &sealed).unwrap(), b"the conversation");
+        assert!(viewer.open_as_driver(&aad::fork(&keys.share), &sealed).is_err(), "a read link cannot");
+        assert!(viewer.open(&aad::fork(&keys.share), &sealed).is_err(), "nor under the read key");
+        assert!(driver.open_as_driver(&aad::reply(&keys.share), &sealed).is_err(), "bound to what it is");
+        assert!(Keys::generate("share-for-drivers-0002", false).unwrap().seal_for_drivers("x", b"y").is_err());
+    }
+
     use super::*;
 
     #[test]
