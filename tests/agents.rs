@@ -870,6 +870,8 @@ fn fork_of(kind: &str, ui: &str) {
     let tui = open_agent(&alice, kind, ui);
     say(&tui, &mock, "MARK-PELICAN is the word to remember");
     tui.wait_text("mock reply to MARK-PELICAN");
+    // The turn over: the agent has written it down (its reply shows before it does).
+    wait_state(&alice, kind, "waiting-for-input");
     let server = support::share::Server::start(&alice);
     let (_, _, drive) = support::share::share(&alice, &["--server", &server.url()]);
     let drive = drive.expect("a drive link");
