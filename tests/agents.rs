@@ -863,6 +863,12 @@ fn a_teammate_forks_a_shared_codex_conversation_into_their_own_runner() {
     fork_of("codex", "OpenAI Codex");
 }
 
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_teammate_forks_a_shared_pi_conversation_into_their_own_runner() {
+    fork_of("pi", "mock-model");
+}
+
 fn fork_of(kind: &str, ui: &str) {
     let alice = agent_env();
     let mock = MockLlm::start("true");

@@ -84,10 +84,23 @@ pub trait AgentAdapter: Sync {
         false
     }
 
+    /// What its resume names once the forked transcript is at `root`/`rel`: the same
+    /// conversation id, unless the agent names a conversation by its file.
+    fn resumed_as(&self, _root: &Path, _rel: &str, conversation: &str) -> String {
+        conversation.to_string()
+    }
+
     /// A sample of each hook payload it sends, for the self-check (none: nothing to check).
     fn samples(&self) -> Vec<(&'static str, Value)> {
         Vec::new()
     }
+}
+
+/// A conversation id as agents make them (a UUID, `s-123`): letters, digits, `-` and `_`.
+pub fn plain_id(conversation: &str) -> bool {
+    !conversation.is_empty()
+        && conversation.len() <= 128
+        && conversation.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Hosts (through the proxy; `*.example.com` for subdomains) and places (beneath which a

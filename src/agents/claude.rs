@@ -279,7 +279,7 @@ impl super::adapter::AgentAdapter for Claude {
     }
     fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
         // Exactly the conversation's file: not a memory file, not settings, beside it.
-        rel == format!("{conversation}.jsonl")
+        super::adapter::plain_id(conversation) && rel == format!("{conversation}.jsonl")
     }
 }
 

@@ -304,7 +304,8 @@ impl super::adapter::AgentAdapter for Codex {
         let parts: Vec<&str> = rel.split('/').collect();
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        matches!(parts.as_slice(), [y, m, d, file]
+        super::adapter::plain_id(conversation)
+            && matches!(parts.as_slice(), [y, m, d, file]
             if digits(y, 4) && digits(m, 2) && digits(d, 2) && plain(file)
                 && file.starts_with("rollout-") && file.ends_with(&format!("-{conversation}.jsonl")))
     }

@@ -239,6 +239,35 @@ impl super::adapter::AgentAdapter for Pi {
     fn reply(&self, event: &str, _payload: &Value, answer: Option<&Decision>) -> (String, i32) {
         reply(event, answer)
     }
+    fn conversations(
+        &self,
+        home: &std::path::Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+        _cwd: &std::path::Path,
+    ) -> Option<std::path::PathBuf> {
+        Some(home.join(".pi/agent/sessions"))
+    }
+    fn transcript_in(&self, root: &std::path::Path, conversation: &str) -> Option<std::path::PathBuf> {
+        // Pi names a conversation by its session file.
+        std::path::Path::new(conversation).strip_prefix(root).ok().map(std::path::Path::to_path_buf)
+    }
+    fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
+        // `DIR/FILE.jsonl` as Pi files sessions by working directory, and the very file
+        // the sharer's conversation was.
+        let parts: Vec<&str> = rel.split('/').collect();
+        let plain = |p: &&str| {
+            !p.is_empty()
+                && !p.starts_with('.')
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        (1..=2).contains(&parts.len())
+            && parts.iter().all(plain)
+            && rel.ends_with(".jsonl")
+            && conversation.ends_with(&format!("/{rel}"))
+    }
+    fn resumed_as(&self, root: &std::path::Path, rel: &str, _conversation: &str) -> String {
+        root.join(rel).to_string_lossy().into_owned()
+    }
     fn state(
         &self,
         home: &std::path::Path,
@@ -263,6 +292,31 @@ impl super::adapter::AgentAdapter for Pi {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_forked_session_file_lands_only_where_pi_files_it_and_is_resumed_by_its_new_path() {
+        use crate::agents::adapter::AgentAdapter;
+        let pi = super::Pi;
+        let theirs = "/home/ann/.pi/agent/sessions/--work--/2026-12-04_abc.jsonl";
+        let root = std::path::Path::new("/home/ann/.pi/agent/sessions");
+        assert_eq!(pi.transcript_in(root, theirs), Some("--work--/2026-12-04_abc.jsonl".into()));
+        assert!(pi.transcript_fits("--work--/2026-12-04_abc.jsonl", theirs));
+        for planted in [
+            "../settings.json",
+            "--work--/../../settings.json",
+            "--work--/x.jsonl",
+            "a/b/c.jsonl",
+            ".x/2026-12-04_abc.jsonl",
+        ] {
+            assert!(!pi.transcript_fits(planted, theirs), "{planted}");
+        }
+        let mine = std::path::Path::new("/home/bob/.pi/agent/sessions");
+        assert_eq!(
+            pi.resumed_as(mine, "--work--/2026-12-04_abc.jsonl", theirs),
+            "/home/bob/.pi/agent/sessions/--work--/2026-12-04_abc.jsonl"
+        );
+    }
+
     use super::*;
 
     #[test]

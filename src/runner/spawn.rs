@@ -415,7 +415,7 @@ impl Runner {
             }
             None => None,
         };
-        if let Some(resume) = &request.resume {
+        if let Some(resume) = &mut request.resume {
             // Where the pane's agent will run: its transcript goes where it looks from there.
             let cwd = match &made {
                 Some(w) => w.path.clone(),
@@ -426,7 +426,9 @@ impl Runner {
                 }
             };
             let placed = self.place_transcript(&request.spawn, &request.context, &cwd, (**resume).clone());
-            tokio::task::spawn_blocking(placed).await.map_err(|e| format!("the fork failed: {e}"))??;
+            // Its own name for it here (an agent that names conversations by file).
+            resume.conversation =
+                tokio::task::spawn_blocking(placed).await.map_err(|e| format!("the fork failed: {e}"))??;
         }
         self.add_pane(request, made)
     }
@@ -440,10 +442,7 @@ impl Runner {
         context: &Context,
         cwd: &std::path::Path,
         resume: crate::protocol::Resume,
-    ) -> impl FnOnce() -> Result<(), String> + Send + 'static {
-        let conversation_ok = !resume.conversation.is_empty()
-            && resume.conversation.len() <= 128
-            && resume.conversation.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ) -> impl FnOnce() -> Result<String, String> + Send + 'static {
         let config = self.config();
         let agent = match spawn {
             Spawn::Agent { name } => crate::agents::all(&config).into_iter().find(|a| &a.name == name),
@@ -452,11 +451,13 @@ impl Runner {
         let env = context.env.clone();
         let cwd = cwd.to_path_buf();
         move || {
-            if !conversation_ok {
-                return Err("the conversation's id is not one an agent makes (letters, digits, - and _)".into());
-            }
             let agent = agent.ok_or("only an agent's pane resumes a conversation")?;
-            let Some(transcript) = resume.transcript else { return Ok(()) };
+            let Some(transcript) = resume.transcript else {
+                return match crate::agents::adapter::plain_id(&resume.conversation) {
+                    true => Ok(resume.conversation),
+                    false => Err("the conversation's id is not one an agent makes".into()),
+                };
+            };
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(transcript.as_bytes())
@@ -486,8 +487,8 @@ impl Runner {
             let path = root.join(&rel);
             let base = crate::nofollow::base_of(&path).map_err(|e| e.to_string())?;
             crate::nofollow::write_new(&base, &path, &bytes)
-                .map(|_| ())
-                .map_err(|e| format!("cannot write the conversation to {}: {e}", path.display()))
+                .map_err(|e| format!("cannot write the conversation to {}: {e}", path.display()))?;
+            Ok(adapter.resumed_as(&root, &rel, &resume.conversation))
         }
     }
 
