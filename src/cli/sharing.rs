@@ -452,10 +452,8 @@ fn import_branch(cwd: &std::path::Path, b: &crate::protocol::ForkBranch) -> anyh
             git(&repo, &["branch", "--end-of-options", &name, &b.base]).map_err(lacks)?;
         }
         Some(bundle) => {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(bundle.as_bytes())
-                .map_err(|e| anyhow::anyhow!("the branch came malformed: {e}"))?;
+            let bytes =
+                crate::share::crypto::unb64(bundle).map_err(|e| anyhow::anyhow!("the branch came malformed: {e}"))?;
             let dir = paths::state_dir().join("forks");
             paths::ensure_private_dir(&dir)?;
             let tag = crate::share::crypto::random::<8>().map_err(anyhow::Error::msg)?;

@@ -485,7 +485,7 @@ struct Stream {
     typed_noted: HashMap<String, u64>,
     /// Comments each viewer's connection may still leave now (a burst, refilled over time),
     /// and when that was counted: a read link must not flood the sharer's history.
-    comments: HashMap<u64, (f64, std::time::Instant)>,
+    comments: HashMap<u64, crate::share::server::Bucket>,
     /// Replies made off the sync loop (a fork reads files and runs git), for a viewer's
     /// connection; sent when they are ready.
     later: (Later, tokio::sync::mpsc::UnboundedReceiver<Forked>),
@@ -883,19 +883,12 @@ fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text:
 const COMMENT_BURST: f64 = 5.0;
 const COMMENT_EVERY_SECS: u64 = 2;
 
-fn comment_allowed(buckets: &mut HashMap<u64, (f64, std::time::Instant)>, conn: u64) -> bool {
-    let now = std::time::Instant::now();
+fn comment_allowed(buckets: &mut HashMap<u64, crate::share::server::Bucket>, conn: u64) -> bool {
     if buckets.len() > 10_000 {
         buckets.clear();
     }
-    let (tokens, at) = buckets.entry(conn).or_insert((COMMENT_BURST, now));
-    *tokens = (*tokens + now.duration_since(*at).as_secs_f64() / COMMENT_EVERY_SECS as f64).min(COMMENT_BURST);
-    *at = now;
-    if *tokens < 1.0 {
-        return false;
-    }
-    *tokens -= 1.0;
-    true
+    let bucket = buckets.entry(conn).or_insert_with(|| crate::share::server::Bucket::full(COMMENT_BURST));
+    bucket.take(COMMENT_BURST, 1.0 / COMMENT_EVERY_SECS as f64).is_ok()
 }
 
 /// What a fork of a pane is made from, taken under the pane's lock: its agent, where its
@@ -915,16 +908,11 @@ fn fork_source(runner: &Runner, pane: &super::pane::Pane) -> Result<ForkSource, 
         return Err(format!("pane {} runs no agent: there is no conversation to fork", pane.id));
     };
     let config = runner.config();
-    let agent = crate::agents::all(&config)
-        .into_iter()
-        .find(|a| &a.name == name)
-        .ok_or_else(|| format!("the agent `{}` is no longer in the sharer's config", crate::text::visible(name)))?;
+    let agent = crate::agents::resolve(&config, name)?;
     let conversation = spec.conversation.clone().ok_or_else(|| {
         format!("{} in pane {} has no conversation yet: say something to it first", agent.name, pane.id)
     })?;
-    let var = |k: &str| {
-        agent.env.get(k).cloned().or_else(|| spec.env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
-    };
+    let var = |k: &str| crate::agents::setting_in(&agent, &spec.env, k);
     let adapter = crate::agents::adapter::adapter(agent.kind);
     let root = adapter.conversations(&crate::paths::home(), &var, &spec.cwd).ok_or_else(|| {
         format!("teamster cannot fork {}'s conversations yet (Claude Code's and Codex's)", agent.name)
@@ -936,8 +924,6 @@ impl ForkSource {
     /// Reads the transcript (never through a link: the agent writes where it lies) and
     /// bundles the branch's own commits. Blocking: git, and a file of megabytes.
     fn pack(self) -> Result<crate::protocol::ForkPack, String> {
-        use base64::Engine;
-        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         let max = crate::protocol::FORK_MAX as u64;
         let rel = crate::agents::adapter::adapter(self.kind).transcript_in(&self.root, &self.conversation).ok_or_else(
             || format!("{}'s conversation {} is not in {}", self.agent, self.conversation, self.root.display()),
@@ -1268,4 +1254,17 @@ fn in_scope(runner: &Runner, share: &Share, pane: Option<PaneId>) -> Result<Arc<
         return Err(format!("pane {pane} is not shared"));
     }
     runner.pane(share.session, pane)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_viewer_leaves_a_few_comments_at_once_then_one_every_so_often() {
+        let mut buckets = HashMap::new();
+        let taken = (0..20).filter(|_| comment_allowed(&mut buckets, 7)).count();
+        assert_eq!(taken, COMMENT_BURST as usize);
+        assert!(comment_allowed(&mut buckets, 8), "another viewer has its own");
+    }
 }

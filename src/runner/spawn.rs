@@ -445,7 +445,7 @@ impl Runner {
     ) -> impl FnOnce() -> Result<String, String> + Send + 'static {
         let config = self.config();
         let agent = match spawn {
-            Spawn::Agent { name } => crate::agents::all(&config).into_iter().find(|a| &a.name == name),
+            Spawn::Agent { name } => crate::agents::resolve(&config, name).ok(),
             _ => None,
         };
         let env = context.env.clone();
@@ -458,13 +458,9 @@ impl Runner {
                     false => Err("the conversation's id is not one an agent makes".into()),
                 };
             };
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(transcript.as_bytes())
+            let bytes = crate::share::crypto::unb64(&transcript)
                 .map_err(|e| format!("the conversation's transcript is not base64: {e}"))?;
-            let var = |k: &str| {
-                agent.env.get(k).cloned().or_else(|| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
-            };
+            let var = |k: &str| crate::agents::setting_in(&agent, &env, k);
             let adapter = crate::agents::adapter::adapter(agent.kind);
             let root = adapter
                 .conversations(&crate::paths::home(), &var, &cwd)

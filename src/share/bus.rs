@@ -121,29 +121,8 @@ impl Nats {
     /// The parts `payload` goes out in, each within the server's limit.
     fn parts(&self, origin: u32, payload: Vec<u8>) -> Vec<bytes::Bytes> {
         let max = (self.client.server_info().max_payload).max(4096);
-        if payload.len() < max {
-            let mut whole = Vec::with_capacity(payload.len() + 1);
-            whole.push(WHOLE);
-            whole.extend_from_slice(&payload);
-            return vec![whole.into()];
-        }
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let chunk = max - PART_HEADER;
-        let count = payload.len().div_ceil(chunk) as u32;
-        payload
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, data)| {
-                let mut part = Vec::with_capacity(PART_HEADER + data.len());
-                part.push(PART);
-                part.extend_from_slice(&origin.to_be_bytes());
-                part.extend_from_slice(&id.to_be_bytes());
-                part.extend_from_slice(&(i as u32).to_be_bytes());
-                part.extend_from_slice(&count.to_be_bytes());
-                part.extend_from_slice(data);
-                part.into()
-            })
-            .collect()
+        split(origin, id, max, payload)
     }
 }
 
@@ -187,6 +166,33 @@ impl Bus for Nats {
             Ok(Subscription { rx, _reader: AbortOnDrop(reader.abort_handle()) })
         })
     }
+}
+
+/// `payload` as messages of at most `max` bytes: whole, or in numbered parts (message `id`
+/// of `origin`) that `Reassembly` puts back together.
+fn split(origin: u32, id: u64, max: usize, payload: Vec<u8>) -> Vec<bytes::Bytes> {
+    if payload.len() < max {
+        let mut whole = Vec::with_capacity(payload.len() + 1);
+        whole.push(WHOLE);
+        whole.extend_from_slice(&payload);
+        return vec![whole.into()];
+    }
+    let chunk = max - PART_HEADER;
+    let count = payload.len().div_ceil(chunk) as u32;
+    payload
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, data)| {
+            let mut part = Vec::with_capacity(PART_HEADER + data.len());
+            part.push(PART);
+            part.extend_from_slice(&origin.to_be_bytes());
+            part.extend_from_slice(&id.to_be_bytes());
+            part.extend_from_slice(&(i as u32).to_be_bytes());
+            part.extend_from_slice(&count.to_be_bytes());
+            part.extend_from_slice(data);
+            part.into()
+        })
+        .collect()
 }
 
 /// Puts parted messages back together: per sender, the one message being received.
@@ -235,29 +241,22 @@ mod tests {
     fn a_message_too_big_for_one_goes_in_parts_and_comes_back_whole_or_not_at_all() {
         let big = Envelope { origin: 7, msg: BusMsg::Update { seq: 3, snap: true, text: "x".repeat(10_000) } };
         let payload = rmp_serde::to_vec(&big).unwrap();
-        let chunk = 4096 - PART_HEADER;
-        let count = payload.len().div_ceil(chunk) as u32;
-        let part = |i: usize, id: u64| {
-            let mut p = vec![PART];
-            p.extend_from_slice(&7u32.to_be_bytes());
-            p.extend_from_slice(&id.to_be_bytes());
-            p.extend_from_slice(&(i as u32).to_be_bytes());
-            p.extend_from_slice(&count.to_be_bytes());
-            p.extend_from_slice(&payload[i * chunk..((i + 1) * chunk).min(payload.len())]);
-            p
-        };
+        let parts = |id| split(7, id, 4096, payload.clone());
+        assert!(parts(1).len() > 2 && parts(1).iter().all(|p| p.len() <= 4096), "in parts within the limit");
         let mut r = Reassembly::default();
-        let got: Vec<_> = (0..count as usize).filter_map(|i| r.take(&part(i, 1))).collect();
+        let got: Vec<_> = parts(1).iter().filter_map(|p| r.take(p)).collect();
         assert_eq!(got, vec![big.clone()]);
         // A lost part: that message is dropped, the next one is whole again.
-        assert_eq!(r.take(&part(0, 2)), None);
-        assert_eq!(r.take(&part(2, 2)), None, "out of order");
-        assert_eq!(r.take(&part(count as usize - 1, 2)), None);
-        let got: Vec<_> = (0..count as usize).filter_map(|i| r.take(&part(i, 3))).collect();
+        let lossy = parts(2);
+        assert_eq!(r.take(&lossy[0]), None);
+        assert_eq!(r.take(&lossy[2]), None, "out of order");
+        assert_eq!(r.take(lossy.last().unwrap()), None);
+        let got: Vec<_> = parts(3).iter().filter_map(|p| r.take(p)).collect();
         assert_eq!(got.len(), 1);
-        let mut whole = vec![WHOLE];
-        whole.extend_from_slice(&rmp_serde::to_vec(&Envelope { origin: 1, msg: BusMsg::WantSnapshot }).unwrap());
-        assert_eq!(r.take(&whole).map(|e| e.msg), Some(BusMsg::WantSnapshot));
+        let small = rmp_serde::to_vec(&Envelope { origin: 1, msg: BusMsg::WantSnapshot }).unwrap();
+        let whole = split(1, 4, 4096, small);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(r.take(&whole[0]).map(|e| e.msg), Some(BusMsg::WantSnapshot));
         assert_eq!(r.take(&[9, 9, 9]), None, "garbage is dropped");
         assert_eq!(r.take(&[PART, 1]), None);
     }

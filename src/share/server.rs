@@ -192,6 +192,7 @@ struct HubState {
 }
 
 /// A hub's way to the other replicas: its share's subject on the bus.
+#[derive(Clone)]
 struct BusLink {
     bus: Arc<dyn Bus>,
     share: String,
@@ -342,8 +343,12 @@ impl HubState {
                 {
                     out.cut("another connection of the same runner took over");
                 }
+                // Viewers hear of it when it changes, not at every replica's answer.
+                let was_here = self.runner_here();
                 self.remote_runner = Some(conn);
-                self.tell_viewers(&ToViewer::Status { runner: true, restarting: false });
+                if !was_here {
+                    self.tell_viewers(&ToViewer::Status { runner: true, restarting: false });
+                }
                 if fresh {
                     // Who is watching here, so the sharer's list is whole after it moved.
                     for (c, v) in &self.viewers {
@@ -427,18 +432,18 @@ struct Hub {
 }
 
 /// A token bucket: a burst, then a steady rate.
-struct Bucket {
+pub(crate) struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
 impl Bucket {
-    fn full(burst: f64) -> Bucket {
+    pub(crate) fn full(burst: f64) -> Bucket {
         Bucket { tokens: burst, at: Instant::now() }
     }
 
     /// Takes one if there is one; else how long until there is.
-    fn take(&mut self, burst: f64, per_sec: f64) -> Result<(), Duration> {
+    pub(crate) fn take(&mut self, burst: f64, per_sec: f64) -> Result<(), Duration> {
         let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * per_sec).min(burst);
         self.at = now;
@@ -680,7 +685,7 @@ impl Server {
         if let Err(e) = self.store.remove(share).await {
             log(&e);
         }
-        self.close_hub(share, "this share link has expired; ask for a new one");
+        self.close_hub(share, Ended::Expired.words());
     }
 
     /// Removes the shares that expired; run now and then.
@@ -688,7 +693,7 @@ impl Server {
         match self.store.remove_expired(now_secs(), LONGEST_SHARE).await {
             Ok(ids) => {
                 for id in ids {
-                    self.close_hub(&id, "this share link has expired; ask for a new one");
+                    self.close_hub(&id, Ended::Expired.words());
                 }
             }
             Err(e) => log(&e),
@@ -875,7 +880,7 @@ fn unusable(rec: &ShareRecord) -> Option<String> {
         );
     }
     if expiry(rec) <= now_secs() {
-        return Some("this share link has expired; ask for a new one".into());
+        return Some(Ended::Expired.words().into());
     }
     None
 }
@@ -1391,7 +1396,7 @@ async fn runner(
             },
             _ = tokio::time::sleep_until(expire_at) => {
                 server.expire(&share).await;
-                let _ = say(&mut ws, refused("this share link has expired".into())).await;
+                let _ = say(&mut ws, refused(Ended::Expired.words().into())).await;
                 break;
             }
             msg = ws.next() => {
@@ -1401,18 +1406,19 @@ async fn runner(
                     Some(Ok(_)) => continue,
                 };
                 if let Ok(UpdateHead { t: "update", seq, snap }) = serde_json::from_str::<UpdateHead>(&text) {
-                    let took = {
+                    let (took, link) = {
                         let mut st = hub.state.lock();
                         let took = st.take(Update { seq, snap, text: text.clone() });
-                        // The other replicas' viewers get it too, in the order taken.
-                        if let (Took::Kept | Took::KeptAskSnapshot, Some(link)) = (&took, &st.link) {
-                            link.publish(BusMsg::Update { seq, snap, text: text.as_str().to_string() });
-                        }
                         if took == Took::Gap {
                             st.want_snapshot();
                         }
-                        took
+                        (took, st.link.clone())
                     };
+                    // The other replicas' viewers get it too, in the order taken (only this
+                    // task publishes the share's updates): encoded outside the hub's lock.
+                    if let (Took::Kept | Took::KeptAskSnapshot, Some(link)) = (&took, link) {
+                        link.publish(BusMsg::Update { seq, snap, text: text.as_str().to_string() });
+                    }
                     match took {
                         Took::Kept => {
                             hub.latest.send_replace(seq);
@@ -1613,7 +1619,7 @@ async fn viewer(
                 None => false,
             },
             _ = tokio::time::sleep_until(expire_at) => {
-                refuse(&mut ws, "this share link has expired; ask for a new one").await;
+                refuse(&mut ws, Ended::Expired.words()).await;
                 false
             }
             msg = ws.next() => {
@@ -1761,6 +1767,13 @@ mod tests {
         assert_eq!(next(2), Some(5), "too old: from the snapshot");
         assert_eq!(next(0), Some(5));
         assert_eq!(st.have(), 7);
+        // One missing (a replica missed it on the bus): nothing after it is kept until a
+        // snapshot comes, and viewers are not sent what does not follow.
+        assert_eq!(st.take(update(9, false, 1)), Took::Gap);
+        assert_eq!(st.next_after(7).map(|u| u.seq), None);
+        assert_eq!(st.take(update(10, false, 1)), Took::WaitingForSnapshot);
+        assert_eq!(st.take(update(11, true, 1)), Took::Kept);
+        assert_eq!(st.next_after(7).map(|u| u.seq), Some(11));
     }
 
     #[test]

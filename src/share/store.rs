@@ -743,16 +743,7 @@ mod tests {
     /// The same calls against a store, whichever it is.
     async fn shares_and_audit(db: &dyn ShareStore, prefix: &str) {
         let id = |s: &str| format!("{prefix}{s}");
-        let rec = ShareRecord {
-            id: id("s"),
-            runner_hash: "a".into(),
-            read_hash: "b".into(),
-            drive_hash: None,
-            created: 1,
-            expires: Some(9),
-            revoked: None,
-            member: None,
-        };
+        let rec = ShareRecord { expires: Some(9), ..record(&id("s")) };
         db.create(&rec).await.unwrap();
         assert!(db.create(&rec).await.is_err(), "an id is taken once");
         let event = AuditEvent {
@@ -801,6 +792,20 @@ mod tests {
         assert_eq!(db.member(&id("m1")).await.unwrap().and_then(|m| m.revoked), Some(60));
     }
 
+    /// A share record made on second 1, lasting for ever, its hashes `a` and `b`.
+    fn record(id: &str) -> ShareRecord {
+        ShareRecord {
+            id: id.into(),
+            runner_hash: "a".into(),
+            read_hash: "b".into(),
+            drive_hash: None,
+            created: 1,
+            expires: None,
+            revoked: None,
+            member: None,
+        }
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
     }
@@ -814,18 +819,7 @@ mod tests {
         runtime().block_on(async {
             let db = Sqlite::open(&path).unwrap();
             shares_and_audit(&db, "").await;
-            db.create(&ShareRecord {
-                id: "kept".into(),
-                runner_hash: "a".into(),
-                read_hash: "b".into(),
-                drive_hash: None,
-                created: 1,
-                expires: None,
-                revoked: None,
-                member: Some("m".into()),
-            })
-            .await
-            .unwrap();
+            db.create(&ShareRecord { member: Some("m".into()), ..record("kept") }).await.unwrap();
             drop(db);
             let again = Sqlite::open(&path).unwrap();
             assert!(again.share("kept").await.unwrap().is_some(), "reopened, migrated again: nothing lost");
@@ -844,6 +838,10 @@ mod tests {
     #[test]
     fn postgres_keeps_the_same_records_for_every_replica() {
         let Ok(url) = std::env::var("TEAMSTER_TEST_DATABASE") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs every test: ./scripts/test names its PostgreSQL in TEAMSTER_TEST_DATABASE"
+            );
             eprintln!("skipped: TEAMSTER_TEST_DATABASE names no PostgreSQL (./scripts/test starts one)");
             return;
         };
@@ -857,16 +855,7 @@ mod tests {
             let (a, b) = tokio::join!(Postgres::connect(&url), Postgres::connect(&url));
             let (a, b) = (a.unwrap(), b.unwrap());
             shares_and_audit(&a, &prefix).await;
-            let rec = ShareRecord {
-                id: format!("{prefix}seen"),
-                runner_hash: "a".into(),
-                read_hash: "b".into(),
-                drive_hash: None,
-                created: 1,
-                expires: None,
-                revoked: None,
-                member: None,
-            };
+            let rec = record(&format!("{prefix}seen"));
             a.create(&rec).await.unwrap();
             assert_eq!(b.share(&rec.id).await.unwrap(), Some(rec.clone()), "one replica's record is every replica's");
             let (ra, rb) = (a.new_replica().await.unwrap(), b.new_replica().await.unwrap());

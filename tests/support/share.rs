@@ -17,7 +17,6 @@ use teamster::tui::link::Link;
 pub struct Server {
     pub child: Child,
     pub port: u16,
-    pub db: std::path::PathBuf,
     pub target: Target,
 }
 
@@ -68,7 +67,6 @@ impl Server {
 
     /// One `teamster serve` with exactly `args` (its log in NAME.log), on `target`.
     pub fn replica(env: &Env, name: &str, port: u16, args: &[&str], target: Target) -> Server {
-        let db = env.dir.join("server.db");
         let mut child = Command::new(bin())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
@@ -90,7 +88,7 @@ impl Server {
                 let log = std::fs::read_to_string(env.dir.join(format!("{name}.log"))).unwrap_or_default();
                 panic!("teamster serve did not start: {line}{log}")
             });
-        Server { child, port, db, target }
+        Server { child, port, target }
     }
 
     /// The arguments that name its records, for `teamster serve invite|members`.
