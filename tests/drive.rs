@@ -126,11 +126,15 @@ fn send_types_a_prompt_once_the_agent_can_take_it_and_never_into_its_dialog() {
         serde_json::from_str(&env.ok(&["deny", &held, "--reason", "not now", "--json"])).expect("JSON");
     assert_eq!(denied["id"].to_string(), held);
     assert_eq!(denied["decision"], serde_json::json!({ "decision": "deny", "reason": "not now" }));
-    // The audit names the pane as every command does.
-    let audit = env.audit();
-    assert!(
-        audit.iter().any(|d| d["place"] == "send:1.2" && d["what"].as_str().is_some_and(|w| w.contains("git push")))
-    );
+    // The audit names the pane as every command does. (The runner writes it on its store's
+    // thread, after the answer: a busy machine may take a moment.)
+    let named = || {
+        env.audit()
+            .iter()
+            .any(|d| d["place"] == "send:1.2" && d["what"].as_str().is_some_and(|w| w.contains("git push")))
+    };
+    env.wait_ls("the decision in the audit log", |_| named());
+    assert!(named());
     assert!(env.ok(&["audit"]).contains("send:1.2"));
     // A key that is not one is an error that names it.
     let out = env.run(&["send", &agent, "--keys", "Hyper-Q"]);
