@@ -876,8 +876,12 @@ fn fork_of(kind: &str, ui: &str) {
     let tui = open_agent(&alice, kind, ui);
     say(&tui, &mock, "MARK-PELICAN is the word to remember");
     tui.wait_text("mock reply to MARK-PELICAN");
-    // The turn over: the agent has written it down (its reply shows before it does).
+    // The turn over, and written down: its reply shows before its transcript has it, and
+    // Claude Code writes its transcript a moment later still on a busy machine.
     wait_state(&alice, kind, "waiting-for-input");
+    wait_until("the agent's transcript to hold its reply", || {
+        holds(&alice.dir.join("home"), "mock reply to MARK-PELICAN")
+    });
     let server = support::share::Server::start(&alice);
     let (_, _, drive) = support::share::share(&alice, &["--server", &server.url()]);
     let drive = drive.expect("a drive link");
@@ -916,4 +920,19 @@ fn fork_of(kind: &str, ui: &str) {
         let screen = bob.ok(&["capture", &mine]);
         screen.contains("mock reply to MARK-FORK") && screen.contains("you first said: MARK-PELICAN")
     });
+}
+
+/// Whether a conversation file (`*.jsonl`) beneath `dir` holds `text`.
+fn holds(dir: &std::path::Path, text: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => holds(&path, text),
+            Ok(t) if t.is_file() && path.extension().is_some_and(|x| x == "jsonl") => {
+                std::fs::read_to_string(&path).is_ok_and(|s| s.contains(text))
+            }
+            _ => false,
+        }
+    })
 }
