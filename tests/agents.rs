@@ -869,6 +869,12 @@ fn a_teammate_forks_a_shared_pi_conversation_into_their_own_runner() {
     fork_of("pi", "mock-model");
 }
 
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_teammate_forks_a_shared_gemini_cli_conversation_into_their_own_runner() {
+    fork_of("gemini", "gemini-api-key");
+}
+
 fn fork_of(kind: &str, ui: &str) {
     let alice = agent_env();
     let mock = MockLlm::start("true");

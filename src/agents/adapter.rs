@@ -68,8 +68,15 @@ pub trait AgentAdapter: Sync {
 
     /// Where it keeps the conversations begun in `cwd`, which its resume reads: a forked
     /// transcript's path is relative to it (none: teamster cannot fork its conversations).
-    fn conversations(&self, _home: &Path, _var: &dyn Fn(&str) -> Option<String>, _cwd: &Path) -> Option<PathBuf> {
-        None
+    /// It may read (and, where the agent has not been started in `cwd` yet, make) the
+    /// agent's own record of its projects, as the agent would: blocking.
+    fn conversations(
+        &self,
+        _home: &Path,
+        _var: &dyn Fn(&str) -> Option<String>,
+        _cwd: &Path,
+    ) -> Result<Option<PathBuf>, String> {
+        Ok(None)
     }
 
     /// The file of `conversation` beneath `root` (its `conversations`), relative to it, if

@@ -270,9 +270,9 @@ impl super::adapter::AgentAdapter for Claude {
         home: &std::path::Path,
         var: &dyn Fn(&str) -> Option<String>,
         cwd: &std::path::Path,
-    ) -> Option<std::path::PathBuf> {
+    ) -> Result<Option<std::path::PathBuf>, String> {
         let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
-        Some(config.join("projects").join(project_dir(&cwd.to_string_lossy())))
+        Ok(Some(config.join("projects").join(project_dir(&cwd.to_string_lossy()))))
     }
     fn transcript_in(&self, _root: &std::path::Path, conversation: &str) -> Option<std::path::PathBuf> {
         Some(format!("{conversation}.jsonl").into())

@@ -292,9 +292,14 @@ fn rollout_of(root: &Path, conversation: &str) -> Option<PathBuf> {
 }
 
 impl super::adapter::AgentAdapter for Codex {
-    fn conversations(&self, home: &Path, var: &dyn Fn(&str) -> Option<String>, _cwd: &Path) -> Option<PathBuf> {
+    fn conversations(
+        &self,
+        home: &Path,
+        var: &dyn Fn(&str) -> Option<String>,
+        _cwd: &Path,
+    ) -> Result<Option<PathBuf>, String> {
         // Every pane's own CODEX_HOME links its sessions to yours.
-        Some(super::adapter::dir_of(home, var, "CODEX_HOME", ".codex").join("sessions"))
+        Ok(Some(super::adapter::dir_of(home, var, "CODEX_HOME", ".codex").join("sessions")))
     }
     fn transcript_in(&self, root: &Path, conversation: &str) -> Option<PathBuf> {
         rollout_of(root, conversation)

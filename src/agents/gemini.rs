@@ -263,11 +263,130 @@ impl super::adapter::AgentAdapter for Gemini {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }
+    fn conversations(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+        cwd: &std::path::Path,
+    ) -> Result<Option<std::path::PathBuf>, String> {
+        // Gemini CLI names the project by the real path it runs in, as getcwd gives it.
+        let project = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+        let gemini = var("GEMINI_CLI_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| home.to_path_buf());
+        let gemini = gemini.join(".gemini");
+        let slug = project_slug(&gemini, &project.to_string_lossy())
+            .map_err(|e| format!("cannot find Gemini CLI's place for {}: {e}", project.display()))?;
+        Ok(Some(gemini.join("tmp").join(slug).join("chats")))
+    }
+    fn transcript_in(&self, root: &std::path::Path, conversation: &str) -> Option<std::path::PathBuf> {
+        // `session-TIME-ID8.jsonl`, whose first line names the conversation; the newest, if
+        // it was ever copied.
+        let short = short_id(conversation);
+        let mut found: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(root)
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                let meta = e.metadata().ok().filter(std::fs::Metadata::is_file)?;
+                (name.starts_with("session-") && name.ends_with(&format!("-{short}.jsonl"))).then_some(())?;
+                let head = crate::nofollow::read(&root.join(&name), 64 * 1024).ok()?;
+                let first = head.split(|b| *b == b'\n').next()?;
+                let meta_line: Value = serde_json::from_slice(first).ok()?;
+                (meta_line["sessionId"] == conversation).then_some((meta.modified().ok()?, name))
+            })
+            .collect();
+        found.sort();
+        found.pop().map(|(_, name)| name.into())
+    }
+    fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
+        // One file in the project's chats, named as Gemini CLI names a conversation's.
+        let plain = rel.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        super::adapter::plain_id(conversation)
+            && plain
+            && rel.starts_with("session-")
+            && rel.ends_with(&format!("-{}.jsonl", short_id(conversation)))
+    }
+}
+
+/// The first 8 characters of a conversation id, as Gemini CLI puts them in its file's name.
+fn short_id(conversation: &str) -> &str {
+    conversation.get(..8).unwrap_or(conversation)
+}
+
+/// The marker Gemini CLI leaves in a project's directories, naming the project.
+const PROJECT_ROOT: &str = ".project_root";
+
+/// The directory under `GEMINI/tmp` (and `GEMINI/history`) that Gemini CLI keeps
+/// `project`'s chats in, found as Gemini CLI finds it (its `ProjectRegistry`): the one
+/// `projects.json` names, if no marker there names another project; else the one whose
+/// marker names it; else a new one, claimed by writing the markers, as Gemini CLI would
+/// at its first start there. Everything read here an agent may have written: names are
+/// checked, files read through no link, and markers written only where none is.
+fn project_slug(gemini: &std::path::Path, project: &str) -> std::io::Result<String> {
+    let bases = [gemini.join("tmp"), gemini.join("history")];
+    let owner = |base: &std::path::Path, slug: &str| -> Option<String> {
+        let bytes = crate::nofollow::read(&base.join(slug).join(PROJECT_ROOT), 4096).ok()?;
+        Some(String::from_utf8_lossy(&bytes).trim().to_string())
+    };
+    let owns = |slug: &str| bases.iter().all(|b| owner(b, slug).is_none_or(|o| o == project));
+    let slug_like = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let registry: Value = crate::nofollow::read(&gemini.join("projects.json"), 4 << 20)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let named = registry["projects"].as_object().cloned().unwrap_or_default();
+    if let Some(slug) = named.get(project).and_then(Value::as_str).filter(|s| slug_like(s) && owns(s)) {
+        return Ok(slug.to_string());
+    }
+    for base in &bases {
+        let Ok(entries) = std::fs::read_dir(base) else { continue };
+        for name in entries.flatten().filter_map(|e| e.file_name().into_string().ok()) {
+            if slug_like(&name) && owner(base, &name).as_deref() == Some(project) {
+                return Ok(name);
+            }
+        }
+    }
+    let taken: std::collections::HashSet<&str> = named.values().filter_map(Value::as_str).collect();
+    let stem = slugify(std::path::Path::new(project).file_name().and_then(|n| n.to_str()).unwrap_or(""));
+    for n in 0..1000 {
+        let slug = match n {
+            0 => stem.clone(),
+            n => format!("{stem}-{n}"),
+        };
+        if taken.contains(slug.as_str()) || !owns(&slug) {
+            continue;
+        }
+        for base in &bases {
+            let marker = base.join(&slug).join(PROJECT_ROOT);
+            crate::nofollow::write_new(&crate::nofollow::base_of(&marker)?, &marker, project.as_bytes())?;
+        }
+        if owns(&slug) {
+            return Ok(slug);
+        }
+    }
+    Err(std::io::Error::other("every name for the project is taken"))
+}
+
+/// A project's directory name as Gemini CLI makes it from the last part of its path.
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.to_lowercase().chars() {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        if !(c == '-' && (slug.is_empty() || slug.ends_with('-'))) {
+            slug.push(c);
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.is_empty() { "project".into() } else { slug }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agents::adapter::AgentAdapter;
 
     #[test]
     fn the_overlay_keeps_the_users_settings_and_adds_hooks() {
@@ -314,5 +433,67 @@ mod tests {
         assert!(
             events.iter().any(|e| matches!(e, HookEvent::DialogShown(c) if c.command.as_deref() == Some("touch x")))
         );
+    }
+
+    #[test]
+    fn a_fork_finds_the_project_where_gemini_cli_would_and_claims_a_new_one_as_it_would() {
+        let root = std::env::temp_dir().join(format!("teamster-gemini-projects-{}", std::process::id()));
+        let gemini = root.join(".gemini");
+        let marker = |base: &str, slug: &str, project: &str| {
+            std::fs::create_dir_all(gemini.join(base).join(slug)).unwrap();
+            std::fs::write(gemini.join(base).join(slug).join(PROJECT_ROOT), project).unwrap();
+        };
+        // Named by the registry, and not owned by another.
+        marker("tmp", "work", "/src/work");
+        std::fs::write(gemini.join("projects.json"), r#"{"projects": {"/src/work": "work"}}"#).unwrap();
+        assert_eq!(project_slug(&gemini, "/src/work").unwrap(), "work");
+        // Found by its marker alone.
+        marker("tmp", "other-1", "/src/other");
+        assert_eq!(project_slug(&gemini, "/src/other").unwrap(), "other-1");
+        // The registry pointing at another project's place is not believed.
+        std::fs::write(gemini.join("projects.json"), r#"{"projects": {"/src/x": "work", "/src/y": "../../etc"}}"#)
+            .unwrap();
+        assert_ne!(project_slug(&gemini, "/src/x").unwrap(), "work");
+        assert_eq!(project_slug(&gemini, "/src/y").unwrap(), "y");
+        // New: named after the directory, past names taken, markers written in both places.
+        marker("history", "my-app", "/elsewhere/My App");
+        assert_eq!(project_slug(&gemini, "/src/My App").unwrap(), "my-app-1");
+        for base in ["tmp", "history"] {
+            let owner = std::fs::read_to_string(gemini.join(base).join("my-app-1").join(PROJECT_ROOT)).unwrap();
+            assert_eq!(owner, "/src/My App");
+        }
+        assert_eq!(project_slug(&gemini, "/src/My App").unwrap(), "my-app-1", "the same one next time");
+        assert_eq!(slugify("--Ünïcode_Dir.2--"), "n-code-dir-2");
+        assert_eq!(slugify(""), "project");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_forked_transcript_is_one_chat_file_named_for_its_conversation() {
+        let id = "88700129-4515-4040-9ad6-f4a776a1c56d";
+        assert!(Gemini.transcript_fits("session-2026-12-04T21-00-88700129.jsonl", id));
+        for planted in [
+            "session-2026-12-04T21-00-11111111.jsonl",
+            "../session-2026-12-04T21-00-88700129.jsonl",
+            "x/session-2026-12-04T21-00-88700129.jsonl",
+            "session-2026-12-04T21-00-88700129.json",
+            ".project_root",
+            "",
+        ] {
+            assert!(!Gemini.transcript_fits(planted, id), "{planted}");
+        }
+        assert!(!Gemini.transcript_fits("session-x-../../x.jsonl", "../../x"));
+        let root = std::env::temp_dir().join(format!("teamster-gemini-chats-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let line = |sid: &str| format!("{{\"sessionId\":\"{sid}\",\"kind\":\"main\"}}\n{{\"type\":\"user\"}}\n");
+        std::fs::write(root.join("session-2026-12-04T21-00-88700129.jsonl"), line(id)).unwrap();
+        std::fs::write(root.join("session-2026-12-04T21-01-88700129.jsonl"), line("88700129-other")).unwrap();
+        assert_eq!(
+            Gemini.transcript_in(&root, id),
+            Some("session-2026-12-04T21-00-88700129.jsonl".into()),
+            "the file whose first line names the conversation"
+        );
+        assert_eq!(Gemini.transcript_in(&root, "00000000-none"), None);
+        let _ = std::fs::remove_dir_all(root);
     }
 }

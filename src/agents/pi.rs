@@ -244,8 +244,8 @@ impl super::adapter::AgentAdapter for Pi {
         home: &std::path::Path,
         _var: &dyn Fn(&str) -> Option<String>,
         _cwd: &std::path::Path,
-    ) -> Option<std::path::PathBuf> {
-        Some(home.join(".pi/agent/sessions"))
+    ) -> Result<Option<std::path::PathBuf>, String> {
+        Ok(Some(home.join(".pi/agent/sessions")))
     }
     fn transcript_in(&self, root: &std::path::Path, conversation: &str) -> Option<std::path::PathBuf> {
         // Pi names a conversation by its session file.

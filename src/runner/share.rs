@@ -891,14 +891,14 @@ fn comment_allowed(buckets: &mut HashMap<u64, crate::share::server::Bucket>, con
     bucket.take(COMMENT_BURST, 1.0 / COMMENT_EVERY_SECS as f64).is_ok()
 }
 
-/// What a fork of a pane is made from, taken under the pane's lock: its agent, where its
-/// conversation is, and its worktree.
+/// What a fork of a pane is made from, taken under the pane's lock: its agent, the
+/// conversation, where it began and its worktree.
 struct ForkSource {
-    kind: crate::protocol::agent::AgentKind,
-    agent: String,
+    agent: crate::agents::Agent,
     conversation: String,
-    /// Where the agent keeps its conversations (`AgentAdapter::conversations`).
-    root: std::path::PathBuf,
+    /// The pane's environment, for the agent's settings (where it keeps its state).
+    env: Vec<(String, String)>,
+    cwd: std::path::PathBuf,
     worktree: Option<super::worktree::Worktree>,
 }
 
@@ -912,12 +912,7 @@ fn fork_source(runner: &Runner, pane: &super::pane::Pane) -> Result<ForkSource, 
     let conversation = spec.conversation.clone().ok_or_else(|| {
         format!("{} in pane {} has no conversation yet: say something to it first", agent.name, pane.id)
     })?;
-    let var = |k: &str| crate::agents::setting_in(&agent, &spec.env, k);
-    let adapter = crate::agents::adapter::adapter(agent.kind);
-    let root = adapter.conversations(&crate::paths::home(), &var, &spec.cwd).ok_or_else(|| {
-        format!("teamster cannot fork {}'s conversations yet (Claude Code's and Codex's)", agent.name)
-    })?;
-    Ok(ForkSource { kind: agent.kind, agent: agent.name, conversation, root, worktree: spec.worktree })
+    Ok(ForkSource { agent, conversation, env: spec.env, cwd: spec.cwd, worktree: spec.worktree })
 }
 
 impl ForkSource {
@@ -925,10 +920,15 @@ impl ForkSource {
     /// bundles the branch's own commits. Blocking: git, and a file of megabytes.
     fn pack(self) -> Result<crate::protocol::ForkPack, String> {
         let max = crate::protocol::FORK_MAX as u64;
-        let rel = crate::agents::adapter::adapter(self.kind).transcript_in(&self.root, &self.conversation).ok_or_else(
-            || format!("{}'s conversation {} is not in {}", self.agent, self.conversation, self.root.display()),
-        )?;
-        let path = self.root.join(&rel);
+        let adapter = crate::agents::adapter::adapter(self.agent.kind);
+        let var = |k: &str| crate::agents::setting_in(&self.agent, &self.env, k);
+        let root = adapter.conversations(&crate::paths::home(), &var, &self.cwd)?.ok_or_else(|| {
+            format!("teamster cannot fork {}'s conversations yet", crate::text::visible(&self.agent.name))
+        })?;
+        let rel = adapter.transcript_in(&root, &self.conversation).ok_or_else(|| {
+            format!("{}'s conversation {} is not in {}", self.agent.name, self.conversation, root.display())
+        })?;
+        let path = root.join(&rel);
         let transcript = crate::nofollow::read(&path, max + 1)
             .map_err(|e| format!("cannot read the conversation's transcript {}: {e}", path.display()))?;
         if transcript.len() as u64 > max {
@@ -947,8 +947,8 @@ impl ForkSource {
             ));
         }
         Ok(crate::protocol::ForkPack {
-            kind: self.kind,
-            agent: self.agent,
+            kind: self.agent.kind,
+            agent: self.agent.name,
             conversation: self.conversation,
             transcript: b64(&transcript),
             transcript_path: rel.to_string_lossy().into_owned(),

@@ -462,9 +462,9 @@ impl Runner {
                 .map_err(|e| format!("the conversation's transcript is not base64: {e}"))?;
             let var = |k: &str| crate::agents::setting_in(&agent, &env, k);
             let adapter = crate::agents::adapter::adapter(agent.kind);
-            let root = adapter
-                .conversations(&crate::paths::home(), &var, &cwd)
-                .ok_or_else(|| format!("teamster cannot resume {}'s conversations from a fork", agent.name))?;
+            let root = adapter.conversations(&crate::paths::home(), &var, &cwd)?.ok_or_else(|| {
+                format!("teamster cannot resume {}'s conversations from a fork", crate::text::visible(&agent.name))
+            })?;
             // Beneath the agent's place, named as the sharer's agent named it: the peer's
             // words, so only exactly the name this agent gives that conversation's file.
             let rel = resume
