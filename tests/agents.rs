@@ -875,6 +875,12 @@ fn a_teammate_forks_a_shared_gemini_cli_conversation_into_their_own_runner() {
     fork_of("gemini", "gemini-api-key");
 }
 
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_teammate_forks_a_shared_opencode_conversation_into_their_own_runner() {
+    fork_of("opencode", "Claude Sonnet 4.5");
+}
+
 fn fork_of(kind: &str, ui: &str) {
     let alice = agent_env();
     let mock = MockLlm::start("true");
@@ -928,15 +934,18 @@ fn fork_of(kind: &str, ui: &str) {
     });
 }
 
-/// Whether a conversation file (`*.jsonl`) beneath `dir` holds `text`.
+/// Whether a conversation file (`*.jsonl`, or opencode's database and its journal) beneath
+/// `dir` holds `text`.
 fn holds(dir: &std::path::Path, text: &str) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else { return false };
     entries.flatten().any(|e| {
         let path = e.path();
+        let kept = path.extension().is_some_and(|x| x == "jsonl")
+            || path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("opencode.db"));
         match e.file_type() {
             Ok(t) if t.is_dir() => holds(&path, text),
-            Ok(t) if t.is_file() && path.extension().is_some_and(|x| x == "jsonl") => {
-                std::fs::read_to_string(&path).is_ok_and(|s| s.contains(text))
+            Ok(t) if t.is_file() && kept => {
+                std::fs::read(&path).is_ok_and(|b| b.windows(text.len()).any(|w| w == text.as_bytes()))
             }
             _ => false,
         }

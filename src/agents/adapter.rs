@@ -85,6 +85,19 @@ pub trait AgentAdapter: Sync {
         None
     }
 
+    /// The transcript of `conversation` beneath `root` (its `conversations`), read to at
+    /// most one byte past `max` (so a longer one shows), and the path it goes by there, for
+    /// a fork. Blocking. By default its file, read through no link.
+    fn transcript(&self, root: &Path, conversation: &str, max: u64) -> Result<(PathBuf, Vec<u8>), String> {
+        let rel = self
+            .transcript_in(root, conversation)
+            .ok_or_else(|| format!("conversation {conversation} is not in {}", root.display()))?;
+        let path = root.join(&rel);
+        let bytes = crate::nofollow::read(&path, max + 1)
+            .map_err(|e| format!("cannot read the conversation's transcript {}: {e}", path.display()))?;
+        Ok((rel, bytes))
+    }
+
     /// Whether `rel`, a path a fork came with (the sharer's words), names `conversation`'s
     /// file as this agent names it, and nothing else beneath its conversations.
     fn transcript_fits(&self, _rel: &str, _conversation: &str) -> bool {

@@ -131,7 +131,189 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
+    // A forked conversation waiting for it: opencode imports it itself, in the pane (so
+    // in its sandbox), before it resumes it.
+    let data = data_dir(&|k: &str| super::setting(agent, ctx, k), ctx.home);
+    if let Some(fork) = ctx.resume.and_then(|id| forked(&data, id)) {
+        argv = import_then(&agent.binary, &fork, argv);
+    }
     Ok(Launch { argv, env, files, routes, ..Default::default() })
+}
+
+/// Where forked conversations wait, beneath opencode's data directory, to be imported.
+const FORKS: &str = "teamster-forks";
+
+/// opencode's data directory (its database, and `FORKS`).
+fn data_dir(var: &dyn Fn(&str) -> Option<String>, home: &std::path::Path) -> std::path::PathBuf {
+    super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share").join("opencode")
+}
+
+/// The forked conversation `id` waiting in `data` to be imported, if one is.
+fn forked(data: &std::path::Path, id: &str) -> Option<std::path::PathBuf> {
+    let file = data.join(FORKS).join(format!("{id}.json"));
+    let waiting = std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file());
+    (super::adapter::plain_id(id) && waiting).then_some(file)
+}
+
+/// `argv` after `opencode import FILE` in one shell in the pane; the file goes once it
+/// is in, and a failed import is said on the pane (the resume then says what is missing).
+fn import_then(binary: &str, file: &std::path::Path, argv: Vec<String>) -> Vec<String> {
+    let script = "oc=$1 f=$2; shift 2\n\
+                  if \"$oc\" import \"$f\" >/dev/null 2>&1; then rm -f \"$f\"\n\
+                  else printf 'teamster: opencode could not import the forked conversation %s\\r\\n' \"$f\"; fi\n\
+                  exec \"$@\"\n";
+    ["/bin/sh".to_string(), "-c".into(), script.into(), "teamster-fork".into(), binary.into()]
+        .into_iter()
+        .chain([file.to_string_lossy().into_owned()])
+        .chain(argv)
+        .collect()
+}
+
+/// opencode's conversation `id` as `opencode export` writes it, which `opencode import`
+/// reads: the session, its messages and their parts, from a private copy of its database
+/// (the agent writes the database and what lies beside it, its journal included: none is
+/// opened in place). Blocking; at most `max` bytes of it (one more says it is longer).
+fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String> {
+    use rusqlite::{OpenFlags, OptionalExtension, config::DbConfig};
+    const DB_MAX: u64 = 512 << 20;
+    let copy = crate::paths::state_dir().join("forks").join(crate::runner::random_hex(8)?);
+    crate::paths::ensure_private_dir(&copy).map_err(|e| format!("cannot create {}: {e}", copy.display()))?;
+    let read = |name: &str| match crate::nofollow::read(&data.join(name), DB_MAX + 1) {
+        Ok(b) if b.len() as u64 > DB_MAX => Err(format!("opencode's {name} is over {} MiB", DB_MAX >> 20)),
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read opencode's {name}: {e}")),
+    };
+    let made = (|| {
+        // The journal before and after the database: a checkpoint between would pair them wrongly.
+        let (db, wal) = (0..5)
+            .find_map(|_| {
+                let before = read("opencode.db-wal");
+                let db = read("opencode.db");
+                let after = read("opencode.db-wal");
+                match (db, before, after) {
+                    (Ok(db), Ok(b), Ok(a)) if b == a => Some(Ok((db, a))),
+                    (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => Some(Err(e)),
+                    _ => None,
+                }
+            })
+            .unwrap_or_else(|| Err("opencode's database kept changing; try again when the agent is idle".into()))?;
+        let db = db.ok_or("opencode has no database yet")?;
+        crate::nofollow::write_new(&copy, &copy.join("c.db"), &db).map_err(|e| e.to_string())?;
+        if let Some(wal) = wal {
+            crate::nofollow::write_new(&copy, &copy.join("c.db-wal"), &wal).map_err(|e| e.to_string())?;
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            copy.join("c.db"),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )
+        .map_err(|e| format!("cannot open opencode's database: {e}"))?;
+        // The agent wrote it: its schema is no more trusted than its rows.
+        let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true);
+        let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false);
+        let bad = |e: rusqlite::Error| format!("opencode's database does not read as expected: {e}");
+        let info = conn
+            .query_row("SELECT * FROM session WHERE id = ?1", [id], session_info)
+            .optional()
+            .map_err(bad)?
+            .ok_or_else(|| format!("opencode has no conversation {id}"))?;
+        let mut parts: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+        let mut size = 0u64;
+        let mut statement =
+            conn.prepare("SELECT id, message_id, data FROM part WHERE session_id = ?1 ORDER BY id").map_err(bad)?;
+        let mut rows = statement.query([id]).map_err(bad)?;
+        while let Some(row) = rows.next().map_err(bad)? {
+            let (part, message, data): (String, String, String) =
+                (row.get(0).map_err(bad)?, row.get(1).map_err(bad)?, row.get(2).map_err(bad)?);
+            size += data.len() as u64;
+            if size > max {
+                return Err(format!("the conversation is over {} MiB: too big to fork through a share", max >> 20));
+            }
+            let mut value: Value =
+                serde_json::from_str(&data).map_err(|e| format!("a part of {id} is not JSON: {e}"))?;
+            value["id"] = json!(part);
+            value["sessionID"] = json!(id);
+            value["messageID"] = json!(message);
+            parts.entry(message).or_default().push(value);
+        }
+        let mut statement = conn
+            .prepare("SELECT id, data FROM message WHERE session_id = ?1 ORDER BY time_created, id")
+            .map_err(bad)?;
+        let mut rows = statement.query([id]).map_err(bad)?;
+        let mut messages = Vec::new();
+        while let Some(row) = rows.next().map_err(bad)? {
+            let (message, data): (String, String) = (row.get(0).map_err(bad)?, row.get(1).map_err(bad)?);
+            let mut value: Value =
+                serde_json::from_str(&data).map_err(|e| format!("a message of {id} is not JSON: {e}"))?;
+            value["id"] = json!(message);
+            value["sessionID"] = json!(id);
+            messages.push(json!({ "info": value, "parts": parts.remove(&message).unwrap_or_default() }));
+        }
+        serde_json::to_vec(&json!({ "info": info, "messages": messages })).map_err(|e| e.to_string())
+    })();
+    let _ = std::fs::remove_dir_all(&copy);
+    made
+}
+
+/// A session's row as opencode's export gives it (`Session.Info`): its columns under
+/// their names there, what is empty left out.
+fn session_info(row: &rusqlite::Row) -> rusqlite::Result<Value> {
+    let text = |c: &str| row.get::<_, Option<String>>(c);
+    let int = |c: &str| row.get::<_, Option<i64>>(c);
+    let parsed =
+        |c: &str| -> rusqlite::Result<Option<Value>> { Ok(text(c)?.and_then(|t| serde_json::from_str(&t).ok())) };
+    let mut info = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            info.insert(k.into(), v);
+        }
+    };
+    for (key, column) in [
+        ("id", "id"),
+        ("slug", "slug"),
+        ("projectID", "project_id"),
+        ("workspaceID", "workspace_id"),
+        ("directory", "directory"),
+        ("path", "path"),
+        ("parentID", "parent_id"),
+        ("title", "title"),
+        ("agent", "agent"),
+        ("version", "version"),
+    ] {
+        put(key, text(column)?.map(Value::from));
+    }
+    for (key, column) in
+        [("model", "model"), ("revert", "revert"), ("permission", "permission"), ("metadata", "metadata")]
+    {
+        put(key, parsed(column)?);
+    }
+    let (additions, deletions, files) = (int("summary_additions")?, int("summary_deletions")?, int("summary_files")?);
+    if additions.is_some() || deletions.is_some() || files.is_some() {
+        let mut summary = json!({ "additions": additions.unwrap_or(0), "deletions": deletions.unwrap_or(0), "files": files.unwrap_or(0) });
+        if let Some(diffs) = parsed("summary_diffs")? {
+            summary["diffs"] = diffs;
+        }
+        put("summary", Some(summary));
+    }
+    put("share", text("share_url")?.map(|url| json!({ "url": url })));
+    put("cost", row.get::<_, Option<f64>>("cost")?.map(Value::from));
+    put(
+        "tokens",
+        Some(json!({
+            "input": int("tokens_input")?.unwrap_or(0),
+            "output": int("tokens_output")?.unwrap_or(0),
+            "reasoning": int("tokens_reasoning")?.unwrap_or(0),
+            "cache": { "read": int("tokens_cache_read")?.unwrap_or(0), "write": int("tokens_cache_write")?.unwrap_or(0) },
+        })),
+    );
+    let mut time = json!({ "created": int("time_created")?, "updated": int("time_updated")? });
+    for (key, column) in [("compacting", "time_compacting"), ("archived", "time_archived")] {
+        if let Some(t) = int(column)? {
+            time[key] = json!(t);
+        }
+    }
+    put("time", Some(time));
+    Ok(Value::Object(info))
 }
 
 /// Points opencode's Anthropic, OpenAI and Google providers at the proxy (inline config,
@@ -298,11 +480,35 @@ impl super::adapter::AgentAdapter for Opencode {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }
+    fn conversations(
+        &self,
+        home: &std::path::Path,
+        var: &dyn Fn(&str) -> Option<String>,
+        _cwd: &std::path::Path,
+    ) -> Result<Option<std::path::PathBuf>, String> {
+        Ok(Some(data_dir(var, home)))
+    }
+    fn transcript(
+        &self,
+        root: &std::path::Path,
+        conversation: &str,
+        max: u64,
+    ) -> Result<(std::path::PathBuf, Vec<u8>), String> {
+        if !super::adapter::plain_id(conversation) {
+            return Err("the conversation's id is not one opencode makes".into());
+        }
+        Ok((format!("{FORKS}/{conversation}.json").into(), export(root, conversation, max)?))
+    }
+    fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
+        // The conversation's export, where the pane's opencode imports it from.
+        super::adapter::plain_id(conversation) && rel == format!("{FORKS}/{conversation}.json")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agents::adapter::AgentAdapter;
 
     #[test]
     fn a_config_dir_of_its_own_or_inline_config_when_the_user_has_one() {
@@ -337,5 +543,89 @@ mod tests {
         assert_eq!(events.last(), Some(&HookEvent::TurnFinished));
         assert_eq!(reply("tool.execute.before", Some(&Decision::deny("no"))).0, r#"{"allow":false,"reason":"no"}"#);
         assert_eq!(reply("session.idle", Some(&Decision::deny("no"))).0, "");
+    }
+
+    #[test]
+    fn a_conversation_is_exported_as_opencode_exports_it_from_a_copy_of_its_database() {
+        let data = std::env::temp_dir().join(format!("teamster-opencode-export-{}", std::process::id()));
+        std::fs::create_dir_all(&data).unwrap();
+        let db = rusqlite::Connection::open(data.join("opencode.db")).unwrap();
+        db.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, workspace_id TEXT, parent_id TEXT,
+               slug TEXT NOT NULL, directory TEXT NOT NULL, path TEXT, title TEXT NOT NULL, version TEXT NOT NULL,
+               share_url TEXT, summary_additions INTEGER, summary_deletions INTEGER, summary_files INTEGER,
+               summary_diffs TEXT, metadata TEXT, cost REAL DEFAULT 0 NOT NULL, tokens_input INTEGER DEFAULT 0 NOT NULL,
+               tokens_output INTEGER DEFAULT 0 NOT NULL, tokens_reasoning INTEGER DEFAULT 0 NOT NULL,
+               tokens_cache_read INTEGER DEFAULT 0 NOT NULL, tokens_cache_write INTEGER DEFAULT 0 NOT NULL,
+               revert TEXT, permission TEXT, agent TEXT, model TEXT, time_created INTEGER NOT NULL,
+               time_updated INTEGER NOT NULL, time_compacting INTEGER, time_archived INTEGER);
+             CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, time_created INTEGER NOT NULL,
+               time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+             CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, session_id TEXT NOT NULL,
+               time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);
+             INSERT INTO session (id, project_id, slug, directory, path, title, version, summary_additions,
+               summary_deletions, summary_files, cost, agent, model, time_created, time_updated)
+               VALUES ('ses_1', 'global', 'kind-canyon', '/w', 'w', 'a title', '1.18.33', 0, 0, 0, 0.5, 'build',
+               '{\"id\":\"m\",\"providerID\":\"anthropic\"}', 1, 2);
+             INSERT INTO message VALUES ('msg_2', 'ses_1', 20, 20, '{\"role\":\"assistant\"}');
+             INSERT INTO message VALUES ('msg_1', 'ses_1', 10, 10, '{\"role\":\"user\"}');
+             INSERT INTO message VALUES ('msg_9', 'ses_other', 5, 5, '{\"role\":\"user\"}');
+             INSERT INTO part VALUES ('prt_1', 'msg_1', 'ses_1', 10, 10, '{\"type\":\"text\",\"text\":\"MARK\"}');",
+        )
+        .unwrap();
+        // Still open: the rows are in its journal only.
+        assert!(std::fs::metadata(data.join("opencode.db-wal")).is_ok_and(|m| m.len() > 0));
+        let out: Value = serde_json::from_slice(&export(&data, "ses_1", 1 << 20).unwrap()).unwrap();
+        assert_eq!(out["info"]["id"], "ses_1");
+        assert_eq!(out["info"]["projectID"], "global");
+        assert_eq!(out["info"]["model"]["providerID"], "anthropic");
+        assert_eq!(out["info"]["time"], json!({ "created": 1, "updated": 2 }));
+        assert_eq!(out["info"]["summary"], json!({ "additions": 0, "deletions": 0, "files": 0 }));
+        assert!(out["info"].get("parentID").is_none(), "nothing empty: {out}");
+        let messages = out["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2, "only its own messages: {out}");
+        assert_eq!(messages[0]["info"], json!({ "role": "user", "id": "msg_1", "sessionID": "ses_1" }));
+        assert_eq!(messages[0]["parts"][0]["text"], "MARK");
+        assert_eq!(messages[0]["parts"][0]["messageID"], "msg_1");
+        assert!(export(&data, "ses_none", 1 << 20).unwrap_err().contains("no conversation ses_none"));
+        assert!(export(&data, "ses_1", 10).unwrap_err().contains("too big"));
+        // A journal made a link (to a file of yours) is not followed, nor written.
+        let yours = data.join("yours");
+        std::fs::write(&yours, "mine").unwrap();
+        std::fs::rename(data.join("opencode.db-wal"), data.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&yours, data.join("opencode.db-wal")).unwrap();
+        assert!(export(&data, "ses_1", 1 << 20).is_err());
+        assert_eq!(std::fs::read_to_string(&yours).unwrap(), "mine");
+        drop(db);
+        let _ = std::fs::remove_dir_all(data);
+    }
+
+    #[test]
+    fn a_fork_waiting_for_the_pane_is_imported_before_it_resumes() {
+        let root = std::env::temp_dir().join(format!("teamster-opencode-fork-{}", std::process::id()));
+        let data = root.join("home/.local/share/opencode");
+        std::fs::create_dir_all(data.join(FORKS)).unwrap();
+        let ctx = LaunchContext { home: &root.join("home"), resume: Some("ses_1"), ..LaunchContext::sample(&root) };
+        let agent = super::super::resolve(&crate::config::Config::default(), "opencode").unwrap();
+        assert_eq!(launch(&agent, &ctx).unwrap().argv, ["opencode", "--session", "ses_1"], "nothing to import");
+        std::fs::write(data.join(FORKS).join("ses_1.json"), "{}").unwrap();
+        let argv = launch(&agent, &ctx).unwrap().argv;
+        assert_eq!(argv[..2], ["/bin/sh", "-c"]);
+        assert_eq!(
+            argv[4..],
+            [
+                "opencode".to_string(),
+                data.join(FORKS).join("ses_1.json").display().to_string(),
+                "opencode".into(),
+                "--session".into(),
+                "ses_1".into()
+            ]
+        );
+        assert!(Opencode.transcript_fits("teamster-forks/ses_1.json", "ses_1"));
+        for planted in ["teamster-forks/ses_2.json", "opencode.db", "../teamster-forks/ses_1.json", "ses_1.json"] {
+            assert!(!Opencode.transcript_fits(planted, "ses_1"), "{planted}");
+        }
+        let _ = std::fs::remove_dir_all(root);
     }
 }

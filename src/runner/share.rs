@@ -925,12 +925,9 @@ impl ForkSource {
         let root = adapter.conversations(&crate::paths::home(), &var, &self.cwd)?.ok_or_else(|| {
             format!("teamster cannot fork {}'s conversations yet", crate::text::visible(&self.agent.name))
         })?;
-        let rel = adapter.transcript_in(&root, &self.conversation).ok_or_else(|| {
-            format!("{}'s conversation {} is not in {}", self.agent.name, self.conversation, root.display())
-        })?;
-        let path = root.join(&rel);
-        let transcript = crate::nofollow::read(&path, max + 1)
-            .map_err(|e| format!("cannot read the conversation's transcript {}: {e}", path.display()))?;
+        let (rel, transcript) = adapter
+            .transcript(&root, &self.conversation, max)
+            .map_err(|e| format!("{}: {e}", crate::text::visible(&self.agent.name)))?;
         if transcript.len() as u64 > max {
             return Err(format!("the conversation is over {} MiB: too big to fork through a share", max >> 20));
         }
