@@ -223,6 +223,29 @@ fn approval_ids_go_on_after_a_restart() {
 }
 
 #[test]
+fn approving_an_agents_own_question_once_answers_that_question_only() {
+    let env = Env::new();
+    let tui = start(&env, "");
+    let asked = |tui: &Tui, n: usize| {
+        tui.say("confirm echo once >> n.txt");
+        env.wait_ls("the agent's own question in the queue", |_| !pending(&env).is_empty());
+        let item = pending(&env)[0].clone();
+        assert_eq!(item["source"], "agent", "{item}");
+        assert_eq!(std::fs::read_to_string(env.dir.join("work/n.txt")).unwrap_or_default().lines().count(), n);
+        item["id"].as_u64().expect("id")
+    };
+    let first = asked(&tui, 0);
+    env.ok(&["approve", &first.to_string()]);
+    tui.wait_for("the approved call to run", |s| s.contents().matches("ran: echo once").count() == 1);
+    // The same question again is a question again, not approved by the first answer.
+    let second = asked(&tui, 1);
+    assert_ne!(first, second);
+    env.ok(&["deny", &second.to_string(), "--reason", "once was enough"]);
+    tui.wait_text("not run:");
+    assert_eq!(std::fs::read_to_string(env.dir.join("work/n.txt")).unwrap_or_default().lines().count(), 1);
+}
+
+#[test]
 fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     let env = Env::new();
     let tui = start(&env, &format!("ask_timeout_secs = 1\n{ASK_BEFORE_PUSH}"));

@@ -141,7 +141,10 @@ const DIFF_MAX: usize = 4000;
 /// file's `content`), as `-` and `+` lines.
 fn edit_diff(input: &serde_json::Value) -> Option<String> {
     let lines = |text: &str, mark: char| text.lines().map(|l| format!("{mark}{l}\n")).collect::<String>();
-    let diff = match (field(input, &["old_string"]), field(input, &["new_string"]), field(input, &["content"])) {
+    // Claude Code's and Gemini CLI's names, opencode's, Pi's.
+    let any = |keys: [&str; 3]| keys.iter().find_map(|k| field(input, &[k]));
+    let (old, new) = (any(["old_string", "oldString", "oldText"]), any(["new_string", "newString", "newText"]));
+    let diff = match (old, new, field(input, &["content"])) {
         (Some(old), Some(new), _) => lines(old, '-') + &lines(new, '+'),
         (None, None, Some(content)) => lines(content, '+'),
         _ => return None,
@@ -179,6 +182,17 @@ impl ToolCall {
     /// A call known only by a description (a notification that names no command).
     pub fn named(what: &str) -> ToolCall {
         ToolCall { tool: what.to_string(), command: None, paths: Vec::new(), id: None, diff: None }
+    }
+
+    /// What the call does, whatever the agent calls its tool: its command, else the file it
+    /// acts on. A policy's question and the agent's own about the same call are one when
+    /// this is the same (an agent's hook and its dialog may name one edit tool two ways).
+    pub fn act(&self) -> String {
+        match (&self.command, self.paths.first()) {
+            (Some(c), _) => c.clone(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => self.tool.clone(),
+        }
     }
 
     /// One line for people: the command, else the files, else the tool.

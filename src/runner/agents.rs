@@ -34,8 +34,9 @@ impl Runner {
                 HookEvent::PromptSubmitted => self.set_agent_state(pane, AgentState::Working),
                 HookEvent::ToolFinished(call) => {
                     // It ran: a dialog of its own for it was answered in the pane.
-                    if let Some(call) = call {
-                        self.answered_in_pane(pane, |c| super::control::same_call(c, &call), Decision::ApproveOnce);
+                    if let Some(call) = &call {
+                        self.answered_in_pane(pane, |c| super::control::same_call(c, call), Decision::ApproveOnce);
+                        self.state.lock().queue.forget_approved(pane, Some(call));
                     }
                     self.set_agent_state(pane, AgentState::Working);
                 }
@@ -50,6 +51,7 @@ impl Runner {
                 HookEvent::TurnFinished => {
                     // A call still held belongs to a turn that is over (the user interrupted it).
                     let mut st = self.state.lock();
+                    st.queue.forget_approved(pane, None);
                     if st.queue.deny_all_of(pane, "the agent's turn ended before a decision") {
                         self.broadcast_pending(&st);
                     }

@@ -183,18 +183,26 @@ impl Queue {
         self.kept.retain(|k| now.duration_since(k.at) < RETRY_GRACE);
     }
 
-    /// A call approved in teamster: the agent's own dialog for it, if one follows, is
-    /// answered with that approval.
+    /// A call a policy asked about, approved in teamster: the agent's own dialog for it, if
+    /// one follows before the call is over, is answered with that approval (once).
     pub fn remember_approved(&mut self, pane: PaneId, call: &ToolCall, now: Instant) {
-        self.approved.push((pane, call.summary(), now));
+        self.approved.push((pane, call.act(), now));
     }
 
     /// Whether the user approved `call` in this pane a moment ago (and forgets it).
     pub fn take_approved(&mut self, pane: PaneId, call: &ToolCall, now: Instant) -> bool {
         self.approved.retain(|(_, _, at)| now.duration_since(*at) < APPROVAL_MEMORY);
-        let summary = call.summary();
-        let found = self.approved.iter().position(|(p, what, _)| *p == pane && *what == summary);
+        let act = call.act();
+        let found = self.approved.iter().position(|(p, what, _)| *p == pane && *what == act);
         found.map(|i| self.approved.remove(i)).is_some()
+    }
+
+    /// The pane's `call` is over (it ran), or all its calls are (`None`: its turn ended):
+    /// an approval not used by a dialog answers none later, so the same call made again is
+    /// asked about again.
+    pub fn forget_approved(&mut self, pane: PaneId, call: Option<&ToolCall>) {
+        let act = call.map(ToolCall::act);
+        self.approved.retain(|(p, what, _)| *p != pane || act.as_ref().is_some_and(|a| a != what));
     }
 
     /// What waits, oldest first, as clients show it; `session_name` names a session id.
@@ -345,5 +353,15 @@ mod tests {
         assert!(!q.take_approved(10, &call("rm -rf d1"), now), "once");
         q.remember_approved(10, &call("rm -rf d1"), now);
         assert!(!q.take_approved(10, &call("rm -rf d1"), now + APPROVAL_MEMORY), "briefly");
+        q.remember_approved(10, &call("rm -rf d1"), now);
+        q.remember_approved(10, &call("rm -rf d2"), now);
+        q.forget_approved(10, Some(&call("rm -rf d1")));
+        assert!(!q.take_approved(10, &call("rm -rf d1"), now), "not once the call is over");
+        q.forget_approved(10, None);
+        assert!(!q.take_approved(10, &call("rm -rf d2"), now), "not once the turn is over");
+        // An edit named one way by the hook and another by the dialog is one edit.
+        let edit = |tool: &str| ToolCall { paths: vec!["/w/a.rs".into()], ..ToolCall::named(tool) };
+        q.remember_approved(10, &edit("replace"), now);
+        assert!(q.take_approved(10, &edit("edit"), now));
     }
 }

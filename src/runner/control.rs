@@ -489,7 +489,9 @@ impl Runner {
         let p = st.queue.take(id).ok_or_else(|| st.queue.no_such(id))?;
         if decision.approves() {
             self.change_marks(st, p.session, &p.on_approve);
-            if let Some(call) = p.action.call() {
+            // Only a policy's question precedes the agent's own; an approval of the agent's
+            // own question answers that one question, never a later one.
+            if let Action::ToolCall(call) = &p.action {
                 st.queue.remember_approved(p.pane, call, std::time::Instant::now());
             }
             if let (Decision::ApproveAlways { scope }, Some((tool, what))) = (&decision, &p.allow_key) {
