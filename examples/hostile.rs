@@ -166,6 +166,18 @@ fn main() {
     let append =
         std::fs::OpenOptions::new().append(true).open(".git/config").and_then(|mut f| f.write_all(planted.as_bytes()));
     say(outcome(append.is_ok(), "write .git/config after your git replaced it"));
+    // …nor by a second name for it, or by opening it again to write through the name its
+    // descriptor has in /proc.
+    let linked = std::fs::hard_link(".git/config", "config-link").and_then(|()| {
+        std::fs::OpenOptions::new().append(true).open("config-link").and_then(|mut f| f.write_all(planted.as_bytes()))
+    });
+    say(outcome(linked.is_ok(), "write .git/config through a hard link to it"));
+    let reopened = std::fs::File::open(".git/config").and_then(|read| {
+        use std::os::fd::AsRawFd;
+        let again = format!("/proc/self/fd/{}", read.as_raw_fd());
+        std::fs::OpenOptions::new().append(true).open(again).and_then(|mut f| f.write_all(planted.as_bytes()))
+    });
+    say(outcome(reopened.is_ok(), "write .git/config by opening it again through /proc/self/fd"));
 
     say("done".into());
     let text = out.borrow().join("\n") + "\n";

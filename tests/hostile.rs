@@ -167,6 +167,8 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "talk to a socket the user's program made in the workspace",
         "reach the user's System V shared memory",
         "write .git/config after your git replaced it",
+        "write .git/config through a hard link to it",
+        "write .git/config by opening it again through /proc/self/fd",
     ] {
         assert!(r.contains(&format!("blocked: {what}")), "{what} not tried:\n{r}");
     }
@@ -303,6 +305,12 @@ fn commits_work_in_a_sandboxed_worktree_and_the_runners_git_runs_nothing_planted
         "#!/bin/sh\nexport GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@a GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@a\n\
          git -c core.fsmonitor=false config core.hooksPath /tmp/x > /dev/null 2>&1 && echo 'ESCAPED: set core.hooksPath'\n\
          echo change > b.txt && git -c core.fsmonitor=false add b.txt && git -c core.fsmonitor=false commit -qm 'by the agent' && echo committed\n\
+         gd=$(git -c core.fsmonitor=false rev-parse --absolute-git-dir)\n\
+         for f in commondir gitdir config.worktree; do\n\
+           printf 'x\\n' >> \"$gd/$f\" 2>/dev/null && echo \"ESCAPED: wrote $f\" >> \"$PWD/escapes.txt\"\n\
+         done\n\
+         mkdir -p evil && printf '[core]\\n\\tfsmonitor = touch /tmp/PWNED\\n' > evil/config\n\
+         echo \"$PWD/evil\" > c.new && mv c.new \"$gd/commondir\" 2>/dev/null && echo 'ESCAPED: replaced commondir' >> \"$PWD/escapes.txt\"\n\
          echo done > \"$PWD/r.txt\"\nexec sleep 100000\n",
     );
     env.write_config(&format!("[agents.committer]\ncommand = \"{}\"\n", script.display()));
@@ -316,4 +324,9 @@ fn commits_work_in_a_sandboxed_worktree_and_the_runners_git_runs_nothing_planted
     assert!(log.contains("by the agent"), "the agent could not commit in its worktree:\n{log}");
     assert!(!git(&work, &["config", "--list", "--local"]).contains("hookspath"), "the agent set core.hooksPath");
     assert!(!mark.exists(), "the planted fsmonitor ran from the runner's git");
+    // Where the worktree's git finds the repository, its config and hooks stays yours.
+    let escapes = std::fs::read_to_string(worktree.join("escapes.txt")).unwrap_or_default();
+    assert!(escapes.is_empty(), "{escapes}");
+    let commondir = std::fs::read_to_string(work.join(".git/worktrees/feature/commondir")).expect("commondir");
+    assert_eq!(commondir.trim(), "../..");
 }

@@ -153,9 +153,16 @@ impl Runner {
             expand(&s.writable).into_iter().chain(expand(&agent.writable)).chain(homes).collect();
         // A worktree's commits go to its own git directory and to the repository's objects,
         // refs and logs; the repository's config and hooks stay out of reach.
-        if let Some(dir) = pane.worktree.and_then(|w| w.checked_git_dir().ok()) {
-            let common = pane.worktree.map(|w| w.repo.join(".git")).unwrap_or_default();
+        // Its git directory's own `commondir`, `gitdir` and `config.worktree` say where git
+        // finds the config and hooks it runs, for your git as for the runner's: they are
+        // judged as the repository's own are (`repos`), and bound read-only where they are.
+        let mut repos = crate::sandbox::repo_roots(cwd);
+        let mut git_own = Vec::new();
+        if let Some((w, dir)) = pane.worktree.and_then(|w| w.checked_git_dir().ok().map(|d| (w, d))) {
+            let common = w.repo.join(".git");
+            git_own.extend(crate::sandbox::GIT_OWN.iter().map(|name| dir.join(name)));
             writable.extend([dir, common.join("objects"), common.join("refs"), common.join("logs")]);
+            repos.push(w.repo.clone());
         }
         let readable: Vec<PathBuf> = expand(&s.readable).into_iter().chain(expand(&agent.readable)).collect();
         // The sandbox can only open up what exists: the agent's state is made first.
@@ -174,6 +181,7 @@ impl Runner {
         let mut protect = crate::sandbox::protected_in(cwd, &agent.may_change);
         protect.extend(pane.generated.iter().cloned());
         protect.extend(runs_code);
+        protect.extend(git_own);
         // Its TLS clients trust teamster's authority, for the hosts whose traffic the proxy
         // reads; the files are the runner's.
         let trust = match crate::meter::proxy::Meter::authority(self).and_then(|a| a.write_trust(pane.dir)) {
@@ -198,7 +206,7 @@ impl Runner {
                 readable: &readable,
                 empty: &empty,
                 protect: &protect,
-                repos: &crate::sandbox::repo_roots(cwd),
+                repos: &repos,
                 hook_socket: pane.hook_socket,
                 program: pane.program.as_deref(),
                 port,

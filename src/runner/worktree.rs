@@ -45,11 +45,19 @@ const GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// file-system monitor, asks no question, and is ended after `GIT_TIMEOUT`. Blocking:
 /// never call it on the runtime's thread or under the state lock.
 pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    git_with(&["-C", &dir.to_string_lossy()], args)
+    git_with(&["-C", &dir.to_string_lossy()], None, args)
 }
 
-fn git_with(place: &[&str], args: &[&str]) -> Result<String, String> {
-    let child = Command::new("git")
+/// `git`, at `place`; `common` names the repository's git directory where git would
+/// otherwise read it from a file an agent could have written (a worktree's `commondir`).
+fn git_with(place: &[&str], common: Option<&Path>, args: &[&str]) -> Result<String, String> {
+    let mut command = Command::new("git");
+    if let Some(common) = common {
+        command.env("GIT_COMMON_DIR", common);
+    } else {
+        command.env_remove("GIT_COMMON_DIR");
+    }
+    let child = command
         .args(["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false"])
         .args(place)
         .args(args)
@@ -286,11 +294,12 @@ impl Worktree {
     }
 
     /// Runs git on the worktree through its recorded git directory (`checked_git_dir`),
-    /// as every git the runner runs.
+    /// as every git the runner runs, and the repository's own: never where the worktree's
+    /// `commondir` (the agent's to write, from inside a worktree pane) says it is.
     fn git_here(&self, args: &[&str]) -> Result<String, String> {
         let git_dir = self.checked_git_dir()?;
         let (git_dir, work_tree) = (git_dir.to_string_lossy(), self.path.to_string_lossy());
-        git_with(&["--git-dir", &git_dir, "--work-tree", &work_tree], args)
+        git_with(&["--git-dir", &git_dir, "--work-tree", &work_tree], Some(&self.repo.join(".git")), args)
     }
 
     /// The commit its changes are counted against.
@@ -372,7 +381,7 @@ impl Worktree {
         let repo = ["-C".to_string(), self.repo.to_string_lossy().into_owned()];
         let run = |args: &[String]| {
             let all: Vec<&str> = sign.iter().chain(&repo).chain(args).map(String::as_str).collect();
-            git_with(&[], &all)
+            git_with(&[], None, &all)
         };
         if let Err(e) = run(&args) {
             // A conflict: say where, and leave the main checkout as it was.

@@ -264,10 +264,34 @@ fn try_make(plan: &Plan, m: &Make, fds: &[OwnedFd]) -> Result<Done, Done> {
             p.result(unsafe { libc::symlinkat(target.as_ptr(), p.dir.as_raw_fd(), p.cname().as_ptr()) })
         }
         Make::Link { from_at, from, at, path, flags } => {
-            let (from_at, p) = (dir(*from_at)?, place(*at, path, Allow::Nothing)?);
-            let from = c_string(from)?;
-            let (old, new) = (from_at.as_raw_fd(), p.dir.as_raw_fd());
-            p.result(unsafe { libc::linkat(old, from.as_ptr(), new, p.cname().as_ptr(), *flags) })
+            // A second name for a protected file would be a way to write it: what is linked
+            // is opened once, judged by where it really is, and linked from that descriptor
+            // (so nothing can swap it in between).
+            let from_at = dir(*from_at)?;
+            let source = match from.is_empty() {
+                true => None,
+                false => {
+                    let follow = if flags & libc::AT_SYMLINK_FOLLOW != 0 { 0 } else { libc::O_NOFOLLOW };
+                    let opened = open_at(from_at.as_raw_fd(), from, libc::O_PATH | follow, 0);
+                    Some(opened.map_err(|e| Done::Refused(Outcome::Failed { errno: errno(&e), at: None }))?)
+                }
+            };
+            judge_open_file(plan, source.as_ref().map_or(from_at, |s| s.as_fd()), libc::O_RDWR)?;
+            let p = place(*at, path, Allow::Nothing)?;
+            let r = match &source {
+                Some(source) => {
+                    let magic = c_string(format!("/proc/self/fd/{}", source.as_raw_fd()).as_bytes())?;
+                    let new = p.dir.as_raw_fd();
+                    unsafe {
+                        libc::linkat(libc::AT_FDCWD, magic.as_ptr(), new, p.cname().as_ptr(), libc::AT_SYMLINK_FOLLOW)
+                    }
+                }
+                None => {
+                    let (old, new) = (from_at.as_raw_fd(), p.dir.as_raw_fd());
+                    unsafe { libc::linkat(old, c"".as_ptr(), new, p.cname().as_ptr(), *flags) }
+                }
+            };
+            p.result(r)
         }
         Make::Rename { from_at, from, at, path, flags } => {
             // Neither what moves nor where it goes may be protected or on the way to it.
@@ -397,7 +421,12 @@ fn open_at(dir: RawFd, name: &[u8], flags: i32, mode: u32) -> io::Result<OwnedFd
 fn open(plan: &Plan, at: BorrowedFd, path: &[u8], flags: i32, mode: u32) -> Done {
     let failed = |e: io::Error, at: Option<Vec<u8>>| Done::Refused(Outcome::Failed { errno: errno(&e), at });
     if path.is_empty() {
-        // `at` itself, again (a magic link the runner read for the agent).
+        // `at` itself, again (a magic link the runner read for the agent): opened to write,
+        // it is judged by where it is, as a path to it would be (a protected file opened to
+        // read, then again through /proc/self/fd to write).
+        if let Err(refused) = judge_open_file(plan, at, flags) {
+            return refused;
+        }
         let again = format!("/proc/self/fd/{}", at.as_raw_fd());
         return match open_at(libc::AT_FDCWD, again.as_bytes(), flags & !libc::O_CREAT, mode) {
             Ok(f) => Done::Made(Some(f)),
@@ -443,6 +472,21 @@ fn open(plan: &Plan, at: BorrowedFd, path: &[u8], flags: i32, mode: u32) -> Done
         }
     }
     Done::Refused(Outcome::Failed { errno: libc::ELOOP, at: None })
+}
+
+/// Refuses opening the file `fd` holds again with `flags` when those write and the file is
+/// protected (or where it is cannot be told).
+fn judge_open_file(plan: &Plan, fd: BorrowedFd, flags: i32) -> Result<(), Done> {
+    let writes = flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC | libc::O_APPEND) != 0;
+    if !writes {
+        return Ok(());
+    }
+    let at = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|_| Done::Refused(Outcome::Failed { errno: libc::EACCES, at: None }))?;
+    match plan.guards(&at) || plan.on_the_way_to_guarded(&at) {
+        true => Err(Done::Refused(Outcome::Guarded { at: at.as_os_str().as_bytes().to_vec() })),
+        false => Ok(()),
+    }
 }
 
 /// The status flags `F_SETFL` changes (the rest it ignores).

@@ -278,7 +278,7 @@ pub const PROTECTED: [&str; 16] = [
 /// What, in a git directory, makes git run code or look elsewhere for what does: its
 /// config, hooks, where its common directory is (`commondir`, which git follows for the
 /// config and hooks too), a worktree's way back (`gitdir`) and submodules' git directories.
-const GIT_OWN: [&str; 6] = ["config", "config.worktree", "commondir", "gitdir", "hooks", "modules"];
+pub const GIT_OWN: [&str; 6] = ["config", "config.worktree", "commondir", "gitdir", "hooks", "modules"];
 
 /// Does `rel` (a path beneath a workspace or repository) name what makes git run code: in
 /// any git directory (`.git`, or a worktree's or submodule's inside one), its `GIT_OWN`
