@@ -57,6 +57,8 @@ fn main() {
         ("open a netlink uevent socket", libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_KOBJECT_UEVENT),
         ("open a netlink audit socket", libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT),
         ("open a Unix datagram socket", libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0),
+        ("open a raw Unix socket (a datagram one)", libc::AF_UNIX, libc::SOCK_RAW, 0),
+        ("open a raw IPv4 socket", libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
         ("open an alg socket", libc::AF_ALG, libc::SOCK_SEQPACKET, 0),
     ] {
         say(outcome(socket(family, kind, proto).is_some(), what));

@@ -137,6 +137,8 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "open a vsock socket",
         "open a netlink audit socket",
         "open a Unix datagram socket",
+        "open a raw Unix socket (a datagram one)",
+        "open a raw IPv4 socket",
         "see processes outside the sandbox in /proc",
         "hold capabilities in its namespaces",
         "unmount what covers /run",

@@ -152,20 +152,23 @@ fn program() -> Vec<libc::sock_filter> {
     ];
     // socket(family, type, protocol): IPv4, IPv6 (which reach only the sandbox's own
     // loopback), netlink for routing (how programs list interfaces), Unix sockets that
-    // must connect before they send. Jumps count the instructions they skip.
+    // must connect before they send: stream and seqpacket only (a datagram socket, which
+    // the kernel also makes of SOCK_RAW, sends to any path it names without a connect the
+    // runner makes). Jumps count the instructions they skip.
     p.extend([
-        jump(BPF_JEQ_K, libc::SYS_socket as u32, 0, 14),
+        jump(BPF_JEQ_K, libc::SYS_socket as u32, 0, 15),
         stmt(BPF_LD_W_ABS, arg(0)),
-        jump(BPF_JEQ_K, libc::AF_INET as u32, 11, 0),
-        jump(BPF_JEQ_K, libc::AF_INET6 as u32, 10, 0),
+        jump(BPF_JEQ_K, libc::AF_INET as u32, 12, 0),
+        jump(BPF_JEQ_K, libc::AF_INET6 as u32, 11, 0),
         jump(BPF_JEQ_K, libc::AF_NETLINK as u32, 0, 3),
         stmt(BPF_LD_W_ABS, arg(2)),
-        jump(BPF_JEQ_K, libc::NETLINK_ROUTE as u32, 7, 0),
+        jump(BPF_JEQ_K, libc::NETLINK_ROUTE as u32, 8, 0),
         stmt(BPF_RET_K, no_family),
-        jump(BPF_JEQ_K, libc::AF_UNIX as u32, 0, 4),
+        jump(BPF_JEQ_K, libc::AF_UNIX as u32, 0, 5),
         stmt(BPF_LD_W_ABS, arg(1)),
         stmt(BPF_ALU_AND_K, SOCK_TYPE_MASK),
-        jump(BPF_JEQ_K, libc::SOCK_DGRAM as u32, 1, 0),
+        jump(BPF_JEQ_K, libc::SOCK_STREAM as u32, 1, 0),
+        jump(BPF_JEQ_K, libc::SOCK_SEQPACKET as u32, 0, 1),
         stmt(BPF_RET_K, RET_ALLOW),
         stmt(BPF_RET_K, no_family),
         stmt(BPF_RET_K, RET_ALLOW),
