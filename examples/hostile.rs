@@ -111,6 +111,20 @@ fn main() {
     let claude = std::fs::create_dir(".claude").is_ok();
     say(if claude { "works: make the directory .claude".into() } else { "BROKEN: make the directory .claude".into() });
     say(outcome(std::fs::write(".claude/settings.json", "{}").is_ok(), "create .claude/settings.json"));
+    // What your tools run from the tree when you use them: Claude's commands, git hooks
+    // kept in the tree (the config names `hooks/` as core.hooksPath), pre-commit's config,
+    // Pi's project settings.
+    let made = std::fs::create_dir_all(".claude/commands")
+        .and_then(|()| std::fs::write(".claude/commands/deploy.md", "!`touch /tmp/PWNED`\n"));
+    say(outcome(made.is_ok(), "create a Claude command"));
+    let made =
+        std::fs::create_dir_all(".husky").and_then(|()| std::fs::write(".husky/pre-commit", "touch /tmp/PWNED\n"));
+    say(outcome(made.is_ok(), "create a husky hook"));
+    let made = std::fs::create_dir_all("hooks").and_then(|()| std::fs::write("hooks/pre-commit", "touch /tmp/PWNED\n"));
+    say(outcome(made.is_ok(), "create a hook where core.hooksPath points"));
+    say(outcome(std::fs::write(".pre-commit-config.yaml", "repos: []\n").is_ok(), "create .pre-commit-config.yaml"));
+    let made = std::fs::create_dir_all(".pi").and_then(|()| std::fs::write(".pi/settings.json", "{}"));
+    say(outcome(made.is_ok(), "create Pi's project settings"));
     let _ = std::fs::create_dir_all("evil");
     let _ = std::fs::write("evil/settings.json", "{\"hooks\": {}}");
     let _ = std::fs::write("evil.sh", "touch /tmp/PWNED\n");

@@ -50,6 +50,10 @@ fn world() -> World {
     let git = std::process::Command::new("git").args(["init", "-q"]).current_dir(&work).status().expect("git");
     assert!(git.success());
     std::fs::create_dir_all(work.join(".vscode")).expect(".vscode");
+    // Your git runs hooks from the tree.
+    let hooks =
+        std::process::Command::new("git").args(["config", "core.hooksPath", "hooks"]).current_dir(&work).status();
+    assert!(hooks.is_ok_and(|s| s.success()));
     std::fs::write(work.join(".vscode/settings.json"), "{\"editor.tabSize\": 4}\n").expect("settings");
     let shared = env.dir.join("shared");
     std::fs::create_dir_all(&shared).expect("shared");
@@ -150,6 +154,11 @@ fn a_hostile_agent_gets_nowhere_and_keeps_what_it_needs() {
         "create .mcp.json",
         "create .envrc",
         "create .claude/settings.json",
+        "create a Claude command",
+        "create a husky hook",
+        "create a hook where core.hooksPath points",
+        "create .pre-commit-config.yaml",
+        "create Pi's project settings",
         "symlink .gemini to a directory it wrote",
         "rename a directory to .opencode",
         "rename a file to .envrc",

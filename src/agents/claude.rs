@@ -238,7 +238,10 @@ impl super::adapter::AgentAdapter for Claude {
     fn runs_code(&self, home: &std::path::Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<std::path::PathBuf> {
         let config = super::adapter::dir_of(home, var, "CLAUDE_CONFIG_DIR", ".claude");
         let mut files: Vec<std::path::PathBuf> =
-            ["settings.json", "settings.local.json", "plugins"].iter().map(|f| config.join(f)).collect();
+            ["settings.json", "settings.local.json", "plugins", "commands", "skills", "agents", "hooks"]
+                .iter()
+                .map(|f| config.join(f))
+                .collect();
         // Its native installs: ~/.local/bin/claude runs what is there.
         files.push(super::adapter::dir_of(home, var, "XDG_DATA_HOME", ".local/share").join("claude/versions"));
         // MCP servers live in `.claude.json`: yours in the home directory, and in the

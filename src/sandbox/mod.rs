@@ -256,7 +256,7 @@ pub struct Inputs<'a> {
 /// hooks (and a worktree's `.git` file, which says where they are), editors' project
 /// settings, MCP servers, direnv, the agents' project settings (hooks, base URLs). An agent
 /// may read these, not change them: `Plan::read_only`.
-pub const PROTECTED: [&str; 16] = [
+pub const PROTECTED: [&str; 29] = [
     ".git/config",
     ".git/hooks",
     ".git/info/attributes",
@@ -267,12 +267,29 @@ pub const PROTECTED: [&str; 16] = [
     ".envrc",
     ".claude/settings.json",
     ".claude/settings.local.json",
+    // Its commands' `!` lines, its skills' and subagents' hooks, the scripts hooks run.
+    ".claude/commands",
+    ".claude/skills",
+    ".claude/agents",
+    ".claude/hooks",
     ".gemini/settings.json",
+    // Gemini CLI's commands run `!{…}` shell lines; extensions are code.
+    ".gemini/commands",
+    ".gemini/extensions",
     ".codex/config.toml",
+    ".codex/hooks.json",
     ".opencode",
     "opencode.json",
     "opencode.jsonc",
+    // Pi's project settings name packages it loads; extensions are code.
+    ".pi/settings.json",
+    ".pi/extensions",
     ".gitmodules",
+    // Git hooks kept in the tree (`core.hooksPath`) and what a pre-commit hook runs.
+    ".husky",
+    ".githooks",
+    ".pre-commit-config.yaml",
+    "lefthook.yml",
 ];
 
 /// What, in a git directory, makes git run code or look elsewhere for what does: its
@@ -326,13 +343,34 @@ pub fn protected_in(cwd: &Path, may_change: &[String]) -> Vec<PathBuf> {
             }
             _ => {}
         }
-        for name in PROTECTED.iter().filter(|n| !may_change.iter().any(|m| m == *n)) {
-            let path = root.join(name);
+        let named = PROTECTED.iter().filter(|n| !may_change.iter().any(|m| m == *n)).map(|n| root.join(n));
+        for path in named.chain(hooks_path(root)) {
             out.extend(real_path(&path));
             out.push(path);
         }
     }
     out
+}
+
+/// Where the repository at `root` keeps its hooks when its config says (`core.hooksPath`,
+/// relative to the working tree), read as text: git would run what is there.
+fn hooks_path(root: &Path) -> Option<PathBuf> {
+    let text = crate::nofollow::read(&root.join(".git/config"), 1 << 20).ok()?;
+    let mut in_core = false;
+    let mut found = None;
+    for line in String::from_utf8_lossy(&text).lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_core = line.trim_start_matches('[').trim_end_matches(']').trim().eq_ignore_ascii_case("core");
+        } else if let Some((key, value)) = line.split_once('=')
+            && in_core
+            && key.trim().eq_ignore_ascii_case("hookspath")
+        {
+            let value = value.trim().trim_matches('"');
+            found = Some(crate::config::expand_home(value));
+        }
+    }
+    found.filter(|p| !p.as_os_str().is_empty()).map(|p| root.join(p))
 }
 
 /// The secrets under a home directory that no agent reads.
