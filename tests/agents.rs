@@ -149,6 +149,51 @@ fn gemini_clis_own_dialog_is_in_the_queue() {
     own_dialog("gemini", "gemini-api-key", "Allow execution of", b"1", true, true);
 }
 
+/// "Yes, and don't ask again" picked in Claude Code's own dialog, in its pane: Claude
+/// cannot keep it in its project settings (read-only to it in the sandbox), so teamster
+/// keeps it for the project, and the same call is not asked about again.
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn claude_codes_dont_ask_again_picked_in_its_pane_is_kept_for_the_project() {
+    let env = agent_env();
+    let work = env.dir.join("work");
+    let mock = MockLlm::start("true");
+    env.write_config(&agents::prepare(&env, "claude", &mock));
+    let tui = open_agent(&env, "claude", "Claude Code");
+    let target = work.join("d1");
+    let command = format!("rm -rf {}", target.display());
+    mock.set_command(&command);
+    std::fs::create_dir_all(&target).expect("dir");
+    say(&tui, &mock, &format!("MARK-1 {TRIGGER}"));
+    held_action(&env, "d1");
+    tui.wait_text("2. Yes, and");
+    tui.send(b"2");
+    wait_until("the call approved in the pane to run", || !target.exists());
+    wait_state(&env, "claude", "waiting-for-input");
+    // Another day (a new conversation of Claude's, in a new pane): the same call runs
+    // without a question.
+    let first = agent_pane(&env, "claude").map(|p| p["id"].clone());
+    env.ok(&["new", "claude", "--tab"]);
+    env.wait_ls("a second Claude Code, idle", |_| {
+        env.panes()
+            .iter()
+            .any(|p| p["agent"]["kind"] == "claude" && Some(p["id"].clone()) != first && p["agent"]["state"] == "idle")
+    });
+    std::fs::create_dir_all(&target).expect("dir");
+    say(&tui, &mock, &format!("MARK-2 {TRIGGER}"));
+    wait_until("the same call to run unasked", || !target.exists());
+    let asked: Vec<Value> = env
+        .audit()
+        .into_iter()
+        .filter(|d| d["what"].as_str().is_some_and(|w| w.ends_with("/d1")) && d["by"] != "no rule")
+        .collect();
+    assert_eq!(
+        asked.iter().filter(|d| d["by"] == "you (in the agent's pane)").count(),
+        1,
+        "asked again, or never answered in the pane: {asked:#?}"
+    );
+}
+
 /// The agent's own permission question (asked of `rm -rf`, which both agents ask about by
 /// default) is an item in teamster's queue: approved from the CLI the call runs; denied
 /// with a message, the model is told it (where the agent's dialog can carry one:

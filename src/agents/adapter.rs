@@ -4,7 +4,7 @@
 //! a new agent is a new file and a line there.
 
 use super::{Agent, AgentKind, AgentState, HookEvent, Launch, LaunchContext};
-use crate::approval::Decision;
+use crate::approval::{AllowScope, Decision};
 use crate::sandbox::Subject;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,12 @@ pub trait AgentAdapter: Sync {
 
     /// The keys that give `decision` to its dialog on screen; `None` while it is not there.
     fn dialog_keys(&self, _lines: &[String], _decision: &Decision) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The "always" of its own dialog on screen that a person's `key` picks (its "don't
+    /// ask again" for the project, or for the session), if the key picks one.
+    fn always_chosen(&self, _lines: &[String], _key: crate::protocol::keys::KeyCode) -> Option<AllowScope> {
         None
     }
 

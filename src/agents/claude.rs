@@ -164,6 +164,39 @@ pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
     (out.to_string(), 0)
 }
 
+/// The "always" of Claude's own dialog that `key` picks: a digit picks its option, Enter
+/// the one marked `❯`. "Yes, and don't ask again for … in DIR" or "Yes, and always allow
+/// access to … from this project" is kept for the project (Claude would write it in
+/// `.claude/settings.local.json`, read-only to it in teamster); "… during this session"
+/// for the session.
+pub fn always_chosen(lines: &[String], key: crate::protocol::keys::KeyCode) -> Option<crate::approval::AllowScope> {
+    use crate::protocol::keys::KeyCode;
+    screen_state(lines).filter(|s| *s == AgentState::NeedsApproval)?;
+    // `❯ 2. Yes, and don't ask again …`: marked or not, its number, its words.
+    let option = |line: &String| {
+        let line = line.trim_start_matches(['│', ' ']).trim_end_matches(['│', ' ']);
+        let (marked, rest) = match line.strip_prefix('❯') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, line),
+        };
+        let (number, words) = rest.split_once(". ")?;
+        Some((marked, number.parse::<u32>().ok()?, words.to_lowercase()))
+    };
+    let options: Vec<(bool, u32, String)> = lines.iter().filter_map(option).collect();
+    let words = match key {
+        KeyCode::Char(d) => options.iter().find(|o| Some(o.1) == d.to_digit(10)),
+        KeyCode::Enter => options.iter().find(|o| o.0),
+        _ => None,
+    }
+    .map(|o| o.2.replace('’', "'"))?;
+    let always = words.contains("don't ask again") || words.contains("always allow") || words.contains("allow all");
+    match (words.starts_with("yes") && always, words.contains("session")) {
+        (true, true) => Some(crate::approval::AllowScope::Session),
+        (true, false) => Some(crate::approval::AllowScope::Workspace),
+        (false, _) => None,
+    }
+}
+
 /// Claude's own permission dialog, and the question it asks after one was refused.
 pub fn screen_state(lines: &[String]) -> Option<AgentState> {
     if lines.iter().any(|l| l.contains("Do you want to proceed?") || l.contains("Do you want to make this edit")) {
@@ -267,6 +300,13 @@ impl super::adapter::AgentAdapter for Claude {
     }
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
+    }
+    fn always_chosen(
+        &self,
+        lines: &[String],
+        key: crate::protocol::keys::KeyCode,
+    ) -> Option<crate::approval::AllowScope> {
+        always_chosen(lines, key)
     }
     fn conversations(
         &self,
@@ -427,5 +467,41 @@ mod tests {
         let r = &launch(&agent, &LaunchContext { env: &env, ..ctx }).unwrap().routes[0];
         assert_eq!((r.upstream.as_str(), r.origin), ("http://127.0.0.1:4000", RouteOrigin::UserConfig));
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn the_always_a_person_picks_in_claudes_dialog_is_read_off_its_screen() {
+        use crate::approval::AllowScope;
+        use crate::protocol::keys::KeyCode;
+        let screen = |marked: usize| -> Vec<String> {
+            let options = [
+                "Yes",
+                "Yes, and don't ask again for rm commands in /w",
+                "No, and tell Claude what to do differently (esc)",
+            ];
+            let mut lines =
+                vec![" Bash command".to_string(), "   rm -rf /w/d1".into(), " Do you want to proceed?".into()];
+            for (i, o) in options.iter().enumerate() {
+                lines.push(format!(" {} {}. {o}", if i + 1 == marked { "❯" } else { " " }, i + 1));
+            }
+            lines
+        };
+        assert_eq!(always_chosen(&screen(1), KeyCode::Char('2')), Some(AllowScope::Workspace));
+        let mut access = screen(1);
+        access[4] = "   2. Yes, and always allow access to d1/ from this project".into();
+        assert_eq!(always_chosen(&access, KeyCode::Char('2')), Some(AllowScope::Workspace));
+        assert_eq!(always_chosen(&screen(2), KeyCode::Enter), Some(AllowScope::Workspace));
+        assert_eq!(always_chosen(&screen(1), KeyCode::Enter), None, "Yes, once");
+        assert_eq!(always_chosen(&screen(2), KeyCode::Char('1')), None);
+        assert_eq!(always_chosen(&screen(2), KeyCode::Char('3')), None);
+        assert_eq!(always_chosen(&screen(2), KeyCode::Down), None);
+        let mut edit = screen(2);
+        edit[2] = " Do you want to make this edit to a.rs?".into();
+        edit[4] = " ❯ 2. Yes, allow all edits during this session (shift+tab)".into();
+        assert_eq!(always_chosen(&edit, KeyCode::Enter), Some(AllowScope::Session));
+        // No dialog on screen: words that look like one are not it.
+        let mut none = screen(2);
+        none.remove(2);
+        assert_eq!(always_chosen(&none, KeyCode::Enter), None);
     }
 }

@@ -96,6 +96,11 @@ impl Queue {
     }
 
     /// Whether anything of `pane`'s waits.
+    /// The agent's own question `pane` waits on, if one (the oldest).
+    pub fn agent_item_of(&self, pane: PaneId) -> Option<&Pending> {
+        self.pending.values().find(|p| p.pane == pane && p.source == PendingSource::Agent)
+    }
+
     pub fn waits_on(&self, pane: PaneId) -> bool {
         self.pending.values().any(|p| p.pane == pane)
     }

@@ -334,8 +334,9 @@ fn pane_query(
 
 /// Keys, pastes and mouse events for a pane, encoded for the modes its program set.
 fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, events: &[crate::input::InputEvent]) {
-    // One turn of the state lock per key: who owns the size, and the panes it goes to.
-    let panes: Vec<Arc<Pane>> = {
+    // One turn of the state lock per key: who owns the size, the panes it goes to, and
+    // which of them wait on their agent's own question.
+    let (panes, asking): (Vec<Arc<Pane>>, Vec<PaneId>) = {
         let mut st = runner.state.lock();
         let Some(s) = st.sessions.get(&session) else { return };
         let size = s.clients.get(&client).copied();
@@ -343,11 +344,19 @@ fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, 
         if let Some(size) = size {
             runner.make_owner_locked(&mut st, client, session, size);
         }
-        targets.iter().filter_map(|p| st.panes.get(p).filter(|p| p.session == session).cloned()).collect()
+        let panes: Vec<Arc<Pane>> =
+            targets.iter().filter_map(|p| st.panes.get(p).filter(|p| p.session == session).cloned()).collect();
+        let asking = panes.iter().map(|p| p.id).filter(|p| st.queue.agent_item_of(*p).is_some()).collect();
+        (panes, asking)
     };
-    // Written outside the lock.
+    // Written outside the lock; a person answering an agent's own dialog in its pane is
+    // read off the screen they answered (before the key reaches the agent).
     for pane in panes {
+        let dialog = asking.contains(&pane.id).then(|| (pane.meta.lock().agent, pane.screen.lock().visible_text()));
         pane.type_events(events);
+        if let Some((Some(kind), lines)) = dialog {
+            runner.always_in_pane(pane.id, kind, &lines, events);
+        }
     }
 }
 

@@ -494,31 +494,58 @@ impl Runner {
             if let Action::ToolCall(call) = &p.action {
                 st.queue.remember_approved(p.pane, call, std::time::Instant::now());
             }
-            if let (Decision::ApproveAlways { scope }, Some((tool, what))) = (&decision, &p.allow_key) {
-                let scope = match scope {
-                    AllowScope::Session => {
-                        Scope::Session(st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default())
-                    }
-                    AllowScope::Workspace => Scope::Workspace(p.workspace.clone()),
-                    AllowScope::Everywhere => Scope::Everywhere,
-                };
-                let (kept, tool_, what_) = (scope.clone(), tool.clone(), what.clone());
-                let added = self.store.read(move |db| db.add_allowance(&kept, &tool_, &what_, now_secs()));
-                match added.unwrap_or_else(|| Err("the state database is gone".into())) {
-                    Ok(aid) => self.allowances.lock().push(Allowance {
-                        id: aid,
-                        scope,
-                        tool: tool.clone(),
-                        what: what.clone(),
-                    }),
-                    Err(e) => log(&e),
-                }
+            if let Decision::ApproveAlways { scope } = &decision {
+                self.keep_allowance(st, &p, *scope);
             }
         }
         // Its agent gave up waiting: the answer waits for its retry.
         st.queue.answer(p, (Some(decision), by), std::time::Instant::now());
         self.broadcast_pending(st);
         Ok(())
+    }
+
+    /// Allows `p`'s action from now on in `scope` (an "always" a person gave).
+    fn keep_allowance(&self, st: &State, p: &Pending, scope: AllowScope) {
+        let Some((tool, what)) = &p.allow_key else { return };
+        let scope = match scope {
+            AllowScope::Session => {
+                Scope::Session(st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default())
+            }
+            AllowScope::Workspace => Scope::Workspace(p.workspace.clone()),
+            AllowScope::Everywhere => Scope::Everywhere,
+        };
+        let (kept, tool_, what_) = (scope.clone(), tool.clone(), what.clone());
+        let added = self.store.read(move |db| db.add_allowance(&kept, &tool_, &what_, now_secs()));
+        match added.unwrap_or_else(|| Err("the state database is gone".into())) {
+            Ok(aid) => {
+                self.allowances.lock().push(Allowance { id: aid, scope, tool: tool.clone(), what: what.clone() })
+            }
+            Err(e) => log(&e),
+        }
+    }
+
+    /// The person picked the "always" of an agent's own dialog in its pane (`keys`, on
+    /// `lines`, its screen as they saw it): the agent cannot keep that in its own settings
+    /// (read-only to it), so teamster keeps it, as the same answer given in its queue.
+    /// Only a person's keys come here; the item is answered in the pane as any other.
+    pub(super) fn always_in_pane(
+        &self,
+        pane: PaneId,
+        kind: crate::agents::AgentKind,
+        lines: &[String],
+        keys: &[crate::input::InputEvent],
+    ) {
+        let adapter = crate::agents::adapter::adapter(kind);
+        let Some(scope) = keys.iter().find_map(|e| match e {
+            crate::input::InputEvent::Key(k) if k.mods.0 == 0 => adapter.always_chosen(lines, k.code),
+            _ => None,
+        }) else {
+            return;
+        };
+        let st = self.state.lock();
+        let Some(p) = st.queue.agent_item_of(pane) else { return };
+        self.keep_allowance(&st, p, scope);
+        log(&format!("pane {pane}: you chose always ({scope:?}) for {} in the agent's own dialog", p.what));
     }
 
     pub fn approvals(&self) -> Vec<PendingView> {
