@@ -341,3 +341,26 @@ fn commits_work_in_a_sandboxed_worktree_and_the_runners_git_runs_nothing_planted
     let commondir = std::fs::read_to_string(work.join(".git/worktrees/feature/commondir")).expect("commondir");
     assert_eq!(commondir.trim(), "../..");
 }
+
+/// Worktrees kept inside the repository (`[worktree] dir = ".worktrees"`) are where agents
+/// write: a symlink one planted there is not followed when the next worktree is made.
+#[test]
+fn a_worktree_is_never_made_through_a_symlink_an_agent_planted() {
+    let env = Env::new();
+    let work = env.dir.join("work");
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "first"]);
+    let elsewhere = env.dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, work.join(".worktrees")).expect("planted");
+    env.write_config("[worktree]\ndir = \".worktrees\"\n[agents.waiter]\ncommand = \"sleep\"\nargs = [\"100000\"]\n");
+    env.ok(&["-d", "--", "sh"]);
+    let out = env.run(&["new", "waiter", "--worktree", "feature"]);
+    assert!(!out.status.success(), "a worktree was made through the planted symlink");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[worktree] dir"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).map(|d| d.count()).unwrap_or(0), 0, "something was made where it led");
+}

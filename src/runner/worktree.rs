@@ -162,11 +162,18 @@ pub fn create(cwd: &Path, branch: Option<&str>, agent: &str, config: &WorktreeCo
         Some(b) if branch_exists(&repo, b) => Some(b.to_string()),
         _ => checked_out,
     };
+    // A name nothing is at, not even a symlink (git would make the worktree where it leads).
     let path = (0..)
         .map(|n| root.join(if n == 0 { slug(&branch) } else { format!("{}-{n}", slug(&branch)) }))
-        .find(|p| !p.exists())
+        .find(|p| p.symlink_metadata().is_err())
         .unwrap_or_default();
-    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {} ([worktree] dir): {e}", root.display()))?;
+    // Worktrees kept inside the repository are where its agents write: the way there is
+    // made following no symlink one of them could have planted.
+    let made = match root.starts_with(&repo) {
+        true => crate::nofollow::open_dir(&repo, &root).map(drop),
+        false => std::fs::create_dir_all(&root),
+    };
+    made.map_err(|e| format!("cannot create {} ([worktree] dir): {e}", root.display()))?;
     let path_s = path.to_string_lossy().into_owned();
     let result = if existing {
         git(&repo, &["worktree", "add", &path_s, &branch])
