@@ -498,6 +498,51 @@ fn a_tunnel_carries_tls_only_for_the_host_it_was_opened_to() {
     assert_eq!(p.meter.refused.lock().expect("refused").len(), 1);
 }
 
+/// A server that speaks first: it says hello, then reports what it hears (`Some(byte)`) or
+/// that the connection closed unheard (`None`).
+fn speaking_first() -> (u16, std::sync::mpsc::Receiver<Option<u8>>) {
+    let server = TcpListener::bind("127.0.0.1:0").expect("server");
+    let port = server.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut conn in server.incoming().flatten() {
+            let _ = conn.write_all(b"220 hello\r\n");
+            let mut buf = [0u8; 1];
+            let _ = tx.send(match conn.read(&mut buf) {
+                Ok(n) if n > 0 => Some(buf[0]),
+                _ => None,
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn an_agent_that_waits_before_it_speaks_is_judged_all_the_same() {
+    let (port, heard) = speaking_first();
+    let p = proxy_as(1, None, Origin::Sandbox { token: "tok".into() }, vec![format!("127.0.0.1:{port}")]);
+    let connect = format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\nhost: x\r\n\r\n");
+    // The server speaks first, and is heard; then TLS for another host, refused.
+    let (mut tunnel, head) = raw(p.port, &connect);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let greeting = read_until(&mut tunnel, "220 hello\r\n");
+    assert!(greeting.ends_with("220 hello\r\n"), "{greeting}");
+    tunnel.get_mut().write_all(&teamster::meter::sni::client_hello_for("github.com")).expect("hello");
+    assert_eq!(
+        heard.recv_timeout(Duration::from_secs(20)).expect("the server's end"),
+        None,
+        "TLS for github.com went on"
+    );
+    let refused = p.meter.refused.lock().expect("refused").clone();
+    assert_eq!(refused, [format!("a connection to 127.0.0.1:{port}")]);
+    // SSH's first bytes, cut short by a pause: not carried on as something else.
+    let (mut ssh, _) = raw(p.port, &connect);
+    ssh.get_mut().write_all(b"SS").expect("SS");
+    let mut rest = Vec::new();
+    assert!(ssh.read_to_end(&mut rest).is_ok(), "the tunnel stayed open");
+    assert_eq!(p.meter.refused.lock().expect("refused").len(), 2);
+}
+
 #[test]
 fn the_loopback_port_tunnels_nothing_and_a_sandbox_serves_only_its_own_pane() {
     let p = proxy_as(1, None, Origin::Loopback, vec!["example.com".into()]);

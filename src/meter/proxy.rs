@@ -211,11 +211,14 @@ async fn egress<M: Meter>(
 }
 
 /// How long a tunnel waits for the agent's first bytes before it connects anyway (a
-/// protocol where the server speaks first).
+/// protocol where the server speaks first), and for the rest of a first message that
+/// stopped short.
 const FIRST_BYTES: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Carries a connection as it is, once its first bytes show it is not SSH, which goes only
-/// to hosts the config lets SSH reach, each connection counted as a possible push.
+/// to hosts the config lets SSH reach, each connection counted as a possible push. The
+/// agent's first bytes are judged whenever they come: where the server speaks first, it is
+/// heard, but nothing of the agent's goes on before that judgement.
 async fn tunnel<M: Meter>(
     upgraded: hyper::upgrade::Upgraded,
     host: String,
@@ -228,16 +231,40 @@ async fn tunnel<M: Meter>(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut agent = hyper_util::rt::TokioIo::new(upgraded);
     let mut first = vec![0u8; 16 << 10];
+    let mut remote: Option<tokio::net::TcpStream> = None;
     let mut n = match tokio::time::timeout(FIRST_BYTES, agent.read(&mut first)).await {
         Ok(Ok(0) | Err(_)) => return,
         Ok(Ok(n)) => n,
-        Err(_) => 0,
+        Err(_) => {
+            let Ok(mut server) = tokio::net::TcpStream::connect(addrs.as_slice()).await else { return };
+            let mut heard = vec![0u8; 16 << 10];
+            let n = loop {
+                tokio::select! {
+                    got = agent.read(&mut first) => match got {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => break n,
+                    },
+                    got = server.read(&mut heard) => match got {
+                        Ok(0) | Err(_) => return,
+                        Ok(m) => {
+                            if agent.write_all(&heard[..m]).await.is_err() {
+                                return;
+                            }
+                        }
+                    },
+                }
+            };
+            remote = Some(server);
+            n
+        }
     };
     // TLS goes only to the host the tunnel was opened to: the name the client asks for
     // must be that host's (or none, for an address). An allowed host's tunnel carrying
-    // TLS for another (domain fronting) is refused, and so is TLS that does not read.
+    // TLS for another (domain fronting) is refused, and so is TLS that does not read; so is
+    // a first message that stops short where it could still be SSH's.
+    let could_be_ssh = |b: &[u8]| b.len() < 4 && b"SSH-".starts_with(b);
     let mut hello = client_hello(&first[..n]);
-    while hello == Hello::Incomplete && n < first.len() {
+    while (hello == Hello::Incomplete || could_be_ssh(&first[..n])) && n < first.len() {
         match tokio::time::timeout(FIRST_BYTES, agent.read(&mut first[n..])).await {
             Ok(Ok(more)) if more > 0 => n += more,
             _ => break,
@@ -252,6 +279,9 @@ async fn tunnel<M: Meter>(
         )),
         Hello::Incomplete | Hello::Malformed => {
             Some(format!("the tunnel to {host}:{port} carried TLS that teamster cannot read, so it goes nowhere"))
+        }
+        _ if could_be_ssh(&first[..n]) => {
+            Some(format!("the tunnel to {host}:{port} began as SSH does and stopped short, so it goes nowhere"))
         }
         Hello::Tls(_) | Hello::NotTls => None,
     };
@@ -271,7 +301,13 @@ async fn tunnel<M: Meter>(
             return;
         }
     }
-    let Ok(mut remote) = tokio::net::TcpStream::connect(addrs.as_slice()).await else { return };
+    let mut remote = match remote {
+        Some(r) => r,
+        None => match tokio::net::TcpStream::connect(addrs.as_slice()).await {
+            Ok(r) => r,
+            Err(_) => return,
+        },
+    };
     if remote.write_all(&first[..n]).await.is_err() {
         return;
     }
