@@ -134,14 +134,23 @@ fn always_allow_is_remembered_shown_and_forgotten() {
 #[test]
 fn an_approval_the_sandbox_will_still_refuse_says_so() {
     let env = Env::new();
-    let tui = start(&env, "[[policy]]\non = \"tool_call\"\ncommand = '^touch '\nverdict = \"ask\"\n");
+    // The pane has a label of its own: the setting named is the agent's entry's.
+    env.write_config(&format!(
+        "[[policy]]\non = \"tool_call\"\ncommand = '^touch '\nverdict = \"ask\"\n{}",
+        fake_claude(&env)
+    ));
+    let tui = env.tui(&[], 140, 30);
+    tui.wait_prompt();
+    env.ok(&["new", "fake", "--right", "--name", "reviewer"]);
+    tui.wait_text("fake>");
     let outside = env.dir.join("outside.txt");
     tui.say(&format!("run touch {}", outside.display()));
     env.wait_ls("the call to be held", |_| !pending(&env).is_empty());
     let warning = pending(&env)[0]["warning"].as_str().unwrap_or_default().to_string();
     assert!(
         warning.contains(&format!("the sandbox will still refuse writing {}", outside.display()))
-            && warning.contains("`writable = ["),
+            && warning.contains("`writable = [")
+            && warning.contains("under [agents.fake]"),
         "{warning}"
     );
     // The card in the sidebar says it too.

@@ -447,7 +447,12 @@ impl Runner {
         let (plan, cwd, workspace, agent) = {
             let m = st.panes.get(&pane)?.meta.lock();
             let workspace = m.spec.worktree.as_ref().map(|w| w.path.clone()).unwrap_or_else(|| m.spec.cwd.clone());
-            (m.sandbox_plan.clone()?, m.spec.cwd.clone(), workspace, m.spec.name.clone().unwrap_or_default())
+            // The agent's entry in the config (`[agents.NAME]`), not the pane's label.
+            let agent = match &m.spec.spawn {
+                crate::protocol::Spawn::Agent { name } => name.clone(),
+                _ => return None,
+            };
+            (m.sandbox_plan.clone()?, m.spec.cwd.clone(), workspace, agent)
         };
         let home = crate::paths::home();
         let refused: Vec<String> = policy::paths_outside(call.command.as_deref(), &call.paths, &cwd, &workspace, &home)
