@@ -148,6 +148,28 @@ fn clipboard_allow_passes_it_on_and_ask_shows_it_first() {
     tui.wait_raw("the clipboard set once allowed", |raw| contains(raw, &osc52(sneaky)));
 }
 
+/// `bytes` as a `printf` format that prints them exactly (octal escapes; `sh` may be dash).
+fn printf_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\{b:03o}")).collect()
+}
+
+/// A pane prints C1 controls encoded as UTF-8 (CSI U+009B, OSC U+009D with an OSC 52
+/// clipboard write, ST U+009C, DCS U+0090): xterm and st act on them, so none may reach
+/// the user's terminal, whatever the cell they landed in.
+#[test]
+fn c1_controls_printed_as_utf8_never_reach_the_outer_terminal() {
+    let env = Env::new();
+    let line = "A\u{9b}31mB\u{9d}52;c;Y3VybA==\u{9c}C\u{90}qD\u{85}E C1-DONE\n";
+    let script = format!("printf '{}'; exec cat", printf_bytes(line.as_bytes()));
+    let tui = env.tui(&["--", "sh", "-c", &script], 100, 30);
+    tui.wait_text("C1-DONE");
+    tui.wait_text("A31mB52;c;Y3VybA==CqDE");
+    let raw = tui.raw();
+    for c1 in [&b"\xc2\x9b"[..], b"\xc2\x9d", b"\xc2\x9c", b"\xc2\x90", b"\xc2\x85"] {
+        assert!(!contains(&raw, c1), "{c1:?} reached the outer terminal: {:?}", String::from_utf8_lossy(&raw));
+    }
+}
+
 /// What a cell shows, for comparing two screens: its text (a blank is a blank, written
 /// or not) and how it is drawn; a blank's colour, boldness and slant do not show.
 type Looks = (String, vt100::Color, vt100::Color, [bool; 4]);

@@ -987,6 +987,22 @@ impl Handler for Term {
         } else {
             self.translate(c)
         };
+        // A control character that arrives as a character (C1 encoded as UTF-8: U+009B is
+        // CSI, U+009D OSC, U+0090 DCS; also U+0085 NEL) is dropped, neither stored nor
+        // acted on. A cell's text goes to the user's terminal as it is, and xterm and st
+        // act on C1 there: one stored would let a program send its own sequences past
+        // every filter of ours (OSC 52 past `clipboard = "deny"`). tmux 3.3 drops them the
+        // same way (`printf 'a\xc2\x9b31mb'` shows `a31mb`). The C1 bytes themselves (0x80..
+        // 0x9f, not UTF-8) never reach here: the parser takes them as broken UTF-8 (U+FFFD).
+        //
+        // Bidirectional formatting characters (U+202A..U+202E, U+2066..U+2069) are kept,
+        // as zero-width marks on the cell before them, as tmux keeps them: a terminal
+        // never acts on them as a sequence, and a program that shows mixed-direction text
+        // needs them. Where teamster shows a program's text as its own (approval cards,
+        // titles in the CLI, the audit), `text::visible` makes them visible instead.
+        if c.is_control() {
+            return;
+        }
         let width = char_width(c);
         if width == 0 || std::mem::take(&mut self.joining) {
             self.combine(c);

@@ -108,6 +108,28 @@ fn hyperlinks_mark_their_text_until_an_empty_one() {
 }
 
 #[test]
+fn control_characters_printed_as_utf8_are_never_stored() {
+    // C1 CSI and OSC (an OSC 52 clipboard write) and NEL, as a program prints them in
+    // UTF-8; each is dropped (as tmux does), the text around them kept.
+    let s = screen(40, 2, "a\u{9b}31mb\u{9d}52;c;Y3VybA==\u{9c}c\u{85}d\u{90}q\u{7}");
+    assert_eq!(s.visible_text(), vec!["a31mb52;c;Y3VybA==cdq", ""]);
+    for y in 0..2 {
+        let row = crate::protocol::WireRow::from_row(s.row(y), s.links());
+        for run in &row.runs {
+            assert!(!run.text.chars().any(char::is_control), "{row:?}");
+            for (_, mark) in &run.marks {
+                assert!(!mark.chars().any(char::is_control), "{row:?}");
+            }
+        }
+        for x in 0..40 {
+            assert!(!s.row(y).cell(x).ch.is_control(), "column {x}");
+            assert!(s.row(y).combining_at(x).is_none_or(|m| !m.chars().any(char::is_control)), "column {x}");
+        }
+    }
+    assert_eq!(s.cursor_position(), (21, 0));
+}
+
+#[test]
 fn wide_characters_take_two_cells_and_wrap_early_at_the_margin() {
     let s = screen(5, 2, "ab中文");
     assert_eq!(cell(&s, 2, 0).width, Width::Wide);
