@@ -170,6 +170,26 @@ fn c1_controls_printed_as_utf8_never_reach_the_outer_terminal() {
     }
 }
 
+/// A pane prints what the TUI uses to carry a hyperlink inside a cell (U+E0001 and
+/// Unicode tag characters) spelling an OSC 52 clipboard write: the link's address the
+/// TUI writes holds printable ASCII only, so no sequence comes of it.
+#[test]
+fn tag_characters_cannot_smuggle_a_sequence_into_a_hyperlink() {
+    let env = Env::new();
+    env.write_config("[terminal]\nhyperlinks = true\n");
+    let mut line = String::from("L\u{e0001}");
+    for b in "\x1b]52;c;Y3VybA==\x07".bytes() {
+        line.push(char::from_u32(0xe0000 + u32::from(b)).expect("a tag character"));
+    }
+    line.push_str("M TAG-DONE\n");
+    let script = format!("printf '{}'; exec cat", printf_bytes(line.as_bytes()));
+    let tui = env.tui(&["--", "sh", "-c", &script], 100, 30);
+    tui.wait_text("TAG-DONE");
+    let raw = tui.raw();
+    assert!(!contains(&raw, b"\x1b]52;"), "the clipboard was set: {:?}", String::from_utf8_lossy(&raw));
+    assert!(!contains(&raw, b"\x07"), "a BEL from the pane: {:?}", String::from_utf8_lossy(&raw));
+}
+
 /// What a cell shows, for comparing two screens: its text (a blank is a blank, written
 /// or not) and how it is drawn; a blank's colour, boldness and slant do not show.
 type Looks = (String, vt100::Color, vt100::Color, [bool; 4]);

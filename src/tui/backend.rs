@@ -44,9 +44,16 @@ fn split_link(symbol: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The address a link's tag characters spell.
+/// The address a link's tag characters spell: printable ASCII only, whatever the symbol
+/// holds. A program can print `LINK_MARK` and tag characters itself (they take no width,
+/// so the screen keeps them as combining marks), spelling ESC or BEL: those would end the
+/// OSC 8 this goes into and start a sequence of the program's own.
 fn link_url(tags: &str) -> String {
-    tags.chars().filter_map(|c| u8::try_from(c as u32 - 0xe0000).ok()).map(char::from).collect()
+    tags.chars()
+        .filter_map(|c| u8::try_from((c as u32).checked_sub(0xe0000)?).ok())
+        .filter(|b| (0x21..0x7f).contains(b))
+        .map(char::from)
+        .collect()
 }
 
 pub struct Out<W: Write> {
