@@ -1,13 +1,15 @@
 //! A hook's report as the runner reads it off a pane's hook socket (one JSON line:
 //! `{"event": ..., "payload": ...}`), parsed by the adapter of the agent kind the first
 //! byte picks; each tool call's command is split as the policy engine splits it, and the
-//! verdict is rendered back in that agent's form.
+//! answer (none, approve once, approve always, deny) is rendered back in that agent's form,
+//! with the payload (its own "always" suggestions) beside it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
-use teamster::agents::{AgentKind, HookEvent, Verdict, hook_reply, parse_hook};
-use teamster::runner::hooks::HookRequest;
+use teamster::agents::{AgentKind, Answer, HookEvent, hook_reply, parse_hook};
+use teamster::approval::{AllowScope, Decision};
+use teamster::protocol::HookRequest;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, line)) = data.split_first() else { return };
@@ -24,7 +26,13 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    for verdict in [Verdict::Allow, Verdict::Defer, Verdict::Deny { reason: req.event.clone() }] {
-        let _ = hook_reply(kind, &req.event, &verdict);
+    let answers: [Answer; 4] = [
+        None,
+        Some(Decision::ApproveOnce),
+        Some(Decision::ApproveAlways { scope: AllowScope::Workspace }),
+        Some(Decision::deny(req.event.clone())),
+    ];
+    for answer in &answers {
+        let _ = hook_reply(kind, &req.event, &req.payload, answer);
     }
 });

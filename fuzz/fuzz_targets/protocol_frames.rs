@@ -1,7 +1,8 @@
 //! The runner's control socket: a stream of length-prefixed frames (MessagePack; JSON for a
 //! hello), read as a client's messages (what the runner takes) or the runner's (what a TUI
 //! takes) by the first byte.
-//! Screen frames are applied as a TUI applies them and their rows decoded into cells.
+//! Screen frames are applied as a TUI applies them and their rows decoded into cells;
+//! a decoded row holds no control character, whatever the frame said.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,6 +27,12 @@ fuzz_target!(|data: &[u8]| {
                     for frame in panes {
                         let cols = frame.size.cols as usize;
                         for (_, row) in &frame.rows {
+                            // Decoded rows carry no control character to the terminal.
+                            for run in &row.runs {
+                                assert!(!run.text.contains(char::is_control), "{row:?}");
+                                assert!(run.marks.iter().all(|(_, m)| !m.contains(char::is_control)), "{row:?}");
+                                assert!(run.link.bytes().all(|b| (0x21..0x7f).contains(&b)), "{row:?}");
+                            }
                             let _ = row.to_cells(cols);
                             let _ = row.text();
                         }

@@ -3,6 +3,9 @@
 //! screen read back as the runner reads it (rows on the wire, lines, text, search, the
 //! agents' screen hints).
 //!
+//! No cell may hold a control character (C0, DEL, C1), nor a link address anything but
+//! printable ASCII: the TUI writes them to the user's terminal as they are.
+//!
 //! The answers go into the program's input, where a shell would act on a control
 //! character: an answer may hold only printable ASCII and the ESC and BEL that frame it,
 //! so no output can make the terminal type a command for the program.
@@ -18,13 +21,22 @@ fuzz_target!(|data: &[u8]| {
     let Some(screen) = teamster::screen::fuzz_feed(data) else { return };
     let (w, h) = screen.size();
     for y in 0..h as usize {
-        let wire = WireRow::from_row(screen.row(y));
+        let wire = WireRow::from_row(screen.row(y), screen.links());
+        // A cell's text goes to the user's terminal as it is: no control character, ever.
+        for run in &wire.runs {
+            assert!(!run.text.contains(char::is_control), "a control character in a cell: {wire:?}");
+            assert!(
+                run.marks.iter().all(|(_, m)| !m.contains(char::is_control)),
+                "a control character in a mark: {wire:?}"
+            );
+            assert!(run.link.bytes().all(|b| (0x21..0x7f).contains(&b)), "a link that is not printable: {wire:?}");
+        }
         let _ = wire.to_cells(w as usize);
         let _ = wire.text();
     }
     for abs in screen.first_line()..screen.end_line() {
         if let Some(row) = screen.line(abs) {
-            let _ = WireRow::from_row(&row);
+            let _ = WireRow::from_row(&row, screen.links());
         }
     }
     let start = Pos { line: screen.first_line(), col: 0 };
