@@ -187,9 +187,30 @@ impl ReplyReader {
     }
 }
 
+/// How the `reply` fuzz target (`fuzz/fuzz_targets/reply.rs`) reads an input, as the
+/// `usage` target does (`usage::fuzz_read`): the API and flags, the piece size, then the
+/// reply, fed in pieces; the answer read, and whether the request body `rest` offers tools.
+/// `None`: too short. The answer is never longer than teamster keeps (and its notice).
+#[doc(hidden)]
+pub fn fuzz_read(data: &[u8]) -> Option<(Option<String>, bool)> {
+    let [pick, piece, rest @ ..] = data else { return None };
+    let api = [Api::AnthropicMessages, Api::OpenaiResponses, Api::OpenaiChat, Api::Gemini][*pick as usize % 4];
+    let content_type = if pick & 4 != 0 { "text/event-stream; charset=utf-8" } else { "application/json" };
+    let mut r = ReplyReader::new(api, content_type);
+    for chunk in rest.chunks(usize::from(*piece).max(1)) {
+        r.feed(chunk);
+    }
+    let answer = r.finish(pick & 8 != 0);
+    if let Some(text) = &answer {
+        assert!(text.len() <= MAX_TEXT + 64, "an answer of {} bytes was kept", text.len());
+    }
+    Some((answer, offers_tools(rest)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::mock_llm::{Request, Turn, answer};
     use serde_json::json;
 
@@ -228,6 +249,36 @@ mod tests {
             for n in [1, 7, 4096] {
                 let got = read(path, body.clone(), Turn::Say("the tests pass: 12 of 12".into()), n);
                 assert_eq!(got.as_deref(), Some("the tests pass: 12 of 12"), "{path} {body} in pieces of {n}");
+            }
+        }
+    }
+
+    /// The fuzz target's seeds are the mock provider's replies in each API (an answer, and
+    /// a call of a tool), as `fuzz_read` takes them; written again with
+    /// `TEAMSTER_WRITE_SEEDS=1`.
+    #[test]
+    fn the_fuzz_seeds_are_replies_as_providers_send_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/reply");
+        for (i, (path, body)) in bodies().into_iter().enumerate() {
+            for (turn, answered) in [(Turn::Say("done: 3 of 3".into()), true), (Turn::CallTool("ls".into()), false)] {
+                let req =
+                    Request { method: "POST".into(), path: path.into(), text: body.to_string(), body: body.clone() };
+                let (_, content_type, reply) = answer(&req, &turn, 1);
+                let api = Api::of_path(path).expect("a model call");
+                let pick = [Api::AnthropicMessages, Api::OpenaiResponses, Api::OpenaiChat, Api::Gemini]
+                    .iter()
+                    .position(|a| *a == api)
+                    .expect("an API") as u8;
+                let stream = if content_type.contains("event-stream") { 4 } else { 0 };
+                let seed = [&[pick | stream | 8, 61][..], reply.as_bytes()].concat();
+                let name = format!("{i}-{}", if answered { "answer" } else { "tool" });
+                let file = dir.join(&name);
+                if std::env::var_os("TEAMSTER_WRITE_SEEDS").is_some() {
+                    std::fs::write(&file, &seed).unwrap();
+                }
+                assert_eq!(std::fs::read(&file).ok(), Some(seed.clone()), "{name}: TEAMSTER_WRITE_SEEDS=1");
+                let (got, _) = fuzz_read(&seed).expect("long enough");
+                assert_eq!(got.is_some(), answered, "{name}: {got:?}");
             }
         }
     }

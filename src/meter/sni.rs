@@ -29,6 +29,26 @@ pub fn client_hello(bytes: &[u8]) -> Hello {
     }
 }
 
+/// How the `sni` fuzz target (`fuzz/fuzz_targets/sni.rs`) reads an input: the first
+/// bytes of a connection, read whole and as the proxy may first see them, cut where the
+/// first byte says. A ClientHello read once is read the same from any longer prefix (the
+/// proxy may decide on fewer bytes than the client sent), and a name read is one the
+/// bytes hold.
+#[doc(hidden)]
+pub fn fuzz_read(data: &[u8]) -> Hello {
+    let whole = client_hello(data);
+    let cut = data.first().map_or(0, |&b| usize::from(b) * data.len() / 255);
+    let early = client_hello(&data[..cut.min(data.len())]);
+    match (&early, &whole) {
+        (Hello::Incomplete, _) | (Hello::NotTls, _) => {}
+        (early, whole) => assert_eq!(early, whole, "a longer prefix read otherwise"),
+    }
+    if let Hello::Tls(Some(name)) = &whole {
+        assert!(name.len() <= data.len(), "a name longer than the bytes");
+    }
+    whole
+}
+
 /// The server name in a ClientHello handshake message (`Some(None)`: it names none).
 fn server_name(hs: &[u8]) -> Option<Option<String>> {
     let mut r = Reader { bytes: hs, at: 0 };
@@ -127,6 +147,27 @@ mod tests {
         assert_eq!(client_hello(&broken), Hello::Malformed);
         for cut in 0..hello.len() {
             let _ = client_hello(&hello[..cut]);
+        }
+    }
+
+    /// The fuzz target's seeds are first bytes as clients send them (rustls's ClientHello
+    /// is random in parts, so they are written once, with `TEAMSTER_WRITE_SEEDS=1`, and
+    /// checked to read as they should).
+    #[test]
+    fn the_fuzz_seeds_read_as_clients_meant_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/sni");
+        let seeds = [
+            ("hello-name", client_hello_for("api.anthropic.com"), Hello::Tls(Some("api.anthropic.com".into()))),
+            ("hello-address", client_hello_for("127.0.0.1"), Hello::Tls(None)),
+            ("ssh", b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec(), Hello::NotTls),
+        ];
+        for (name, bytes, meant) in seeds {
+            let path = dir.join(name);
+            if std::env::var_os("TEAMSTER_WRITE_SEEDS").is_some() {
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            let seed = std::fs::read(&path).unwrap_or_default();
+            assert_eq!(fuzz_read(&seed), meant, "{name}: TEAMSTER_WRITE_SEEDS=1 writes it again");
         }
     }
 }
