@@ -382,6 +382,63 @@ fn random_bytes_never_panic() {
     }
 }
 
+/// Whatever a program prints, in whatever charset and mode, no cell ends up holding a
+/// control character (its text goes to the user's terminal as it is).
+#[test]
+fn random_output_never_leaves_a_control_character_in_a_cell() {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pieces: &[&str] = &[
+        "\u{9b}",
+        "\u{9d}",
+        "\u{9c}",
+        "\u{90}",
+        "\u{85}",
+        "\u{80}",
+        "\u{9f}",
+        "\u{7f}",
+        "\u{200d}",
+        "\u{fe0f}",
+        "\u{301}",
+        "\u{e0001}",
+        "\u{e001b}",
+        "\u{202e}",
+        "中",
+        "a",
+        " ",
+        "\x1b(0",
+        "\x1b(B",
+        "\x0e",
+        "\x0f",
+        "\x1bN",
+        "\x1b[4h",
+        "\x1b[4l",
+        "\x1b[b",
+        "\x1b[3b",
+        "\r\n",
+        "\x1b]8;;https://x/\x1b\\",
+        "\x1b]8;;\x1b\\",
+        "❤",
+    ];
+    let mut s = Screen::new(12, 4, 20);
+    for _ in 0..20_000 {
+        s.feed(pieces[(next() % pieces.len() as u64) as usize].as_bytes());
+    }
+    for abs in s.first_line()..s.end_line() {
+        let Some(row) = s.line(abs) else { continue };
+        let wire = crate::protocol::WireRow::from_row(&row, s.links());
+        for run in &wire.runs {
+            assert!(!run.text.contains(char::is_control), "line {abs}: {wire:?}");
+            assert!(run.marks.iter().all(|(_, m)| !m.contains(char::is_control)), "line {abs}: {wire:?}");
+        }
+    }
+}
+
 fn fuzz_replay(data: &[u8]) -> Screen {
     super::fuzz_feed(data).expect("a fuzz input has at least three bytes")
 }
