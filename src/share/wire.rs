@@ -259,3 +259,55 @@ pub enum Gap {
     /// one).
     Lost,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{PaneFrame, ServerMsg, Size, WireRow, WireRun};
+    use crate::share::crypto::{Keys, aad};
+
+    /// A sharer (or anyone holding the share's key) seals an update whose row carries
+    /// control characters: a viewer opens and decodes it as `teamster attach` does
+    /// (`tui::remote`), and what it would draw holds none.
+    #[test]
+    fn a_sealed_update_from_a_hostile_sharer_brings_a_viewer_no_control_character() {
+        let share = "c2hhcmUtaWQtdGVzdA";
+        let keys = Keys::from_fragment(
+            share,
+            "r=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8&d=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8",
+        )
+        .unwrap();
+        let row = WireRow {
+            runs: vec![WireRun {
+                text: "x\u{9d}52;c;Y3VybA==\u{9c}\x1b]0;pwned\x07".into(),
+                link: "https://x/\x1b]52;c;eA==\x07".into(),
+                marks: vec![(0, "\u{9b}31m".into())],
+                ..WireRun::default()
+            }],
+            wrapped: false,
+        };
+        let frame = PaneFrame {
+            pane: 1,
+            size: Size { cols: 40, rows: 2 },
+            full: true,
+            rows: vec![(0, row)],
+            cursor: Default::default(),
+            modes: Default::default(),
+            first_line: 0,
+            screen_top: 0,
+            epoch: 0,
+        };
+        let body =
+            UpdateBody { epoch: "e".into(), drivable: false, msgs: vec![ServerMsg::Frame { panes: vec![frame] }] };
+        let sealed = keys.seal(&aad::update(share, 1, true), &serde_json::to_vec(&body).unwrap()).unwrap();
+        let opened = keys.open(&aad::update(share, 1, true), &sealed).unwrap();
+        let body: UpdateBody = serde_json::from_slice(&opened).unwrap();
+        let ServerMsg::Frame { panes } = &body.msgs[0] else { panic!("{body:?}") };
+        let (_, row) = &panes[0].rows[0];
+        let run = &row.runs[0];
+        assert_eq!(run.text, "x\u{fffd}52;c;Y3VybA==\u{fffd}\u{fffd}]0;pwned\u{fffd}");
+        assert_eq!(run.link, "");
+        assert_eq!(run.marks, vec![(0, "31m".to_string())]);
+        assert!(!row.ansi().contains(['\x07', '\u{9b}', '\u{9c}', '\u{9d}']), "{:?}", row.ansi());
+    }
+}
