@@ -26,6 +26,9 @@ fn is_false(v: &bool) -> bool {
     !*v
 }
 
+/// The longest link address a row carries (the terminal model keeps none longer).
+pub const MAX_URL: usize = 2048;
+
 /// A run's text as decoded: each control character replaced by U+FFFD.
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
@@ -52,7 +55,7 @@ fn marks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u16, String)>, D::Error
 /// than the terminal model keeps.
 fn link<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let link = String::deserialize(d)?;
-    let printable = link.len() <= crate::screen::links::MAX_URL && link.bytes().all(|b| (0x21..0x7f).contains(&b));
+    let printable = link.len() <= MAX_URL && link.bytes().all(|b| (0x21..0x7f).contains(&b));
     Ok(if printable { link } else { String::new() })
 }
 

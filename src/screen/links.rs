@@ -12,8 +12,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The longest address kept (tmux and VTE cap theirs near here).
-pub const MAX_URL: usize = 2048;
+/// The longest address kept (tmux and VTE cap theirs near here); a row decoded with a
+/// longer one loses it.
+pub const MAX_URL: usize = crate::protocol::wire::MAX_URL;
 /// The most bytes of addresses one terminal keeps.
 const MAX_BYTES: usize = 4 << 20;
 
