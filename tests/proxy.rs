@@ -122,9 +122,10 @@ struct TestMeter {
 
 impl Meter for TestMeter {
     fn target(&self, token: &str, route: &str, _chatgpt: bool) -> Option<Target> {
-        (token == "tok" && route == "anthropic").then(|| Target {
+        // Each provider's route leads to the same test upstream.
+        (token == "tok" && ["anthropic", "openai", "google"].contains(&route)).then(|| Target {
             pane: 1,
-            provider: "anthropic".into(),
+            provider: route.into(),
             upstream: self.upstream.clone(),
             secrets: vec![("teamster-placeholder-ANTHROPIC_API_KEY".into(), "secret".into())],
             origin: self.origin,
@@ -372,6 +373,46 @@ fn a_refused_request_never_leaves_and_the_agent_is_told_why() {
     assert_eq!(body["error"]["type"], "invalid_request_error");
     assert_eq!(body["error"]["message"], "teamster: this session has spent its $5 cap");
     assert!(upstream.seen.lock().expect("seen").is_empty(), "nothing reached the upstream");
+}
+
+/// The status and JSON body of a spend gate's refusal on `path`.
+fn refusal_on(path: &str) -> (String, serde_json::Value) {
+    let upstream =
+        Upstream::start(Script { head: SSE_HEAD.into(), pieces: vec![], gate: None, cut: false, head_gated: false });
+    let p = proxy(upstream.port, Some("this session has spent its $5 cap"));
+    let mut reply = post(p.port, path, BODY);
+    let got = read_until(&mut reply, "}}");
+    let status = got.lines().next().unwrap_or("").to_string();
+    let body = serde_json::from_str(got.split("\r\n\r\n").nth(1).unwrap_or("")).expect("a JSON error");
+    assert!(upstream.seen.lock().expect("seen").is_empty(), "nothing reached the upstream");
+    (status, body)
+}
+
+#[test]
+fn a_spend_gate_refuses_openai_calls_as_exhausted_quota_that_is_not_retried() {
+    // Codex, opencode and Pi retry a 429 (Codex then shows only "exceeded retry limit,
+    // last status: 429"); a 400 they show with its message and do not retry.
+    for path in ["/t/tok/openai/v1/responses", "/t/tok/openai/v1/chat/completions"] {
+        let (status, body) = refusal_on(path);
+        assert!(status.starts_with("HTTP/1.1 400"), "{path}: {status}");
+        assert_eq!(body["error"]["message"], "teamster: this session has spent its $5 cap");
+        assert_eq!(body["error"]["type"], "insufficient_quota");
+        assert_eq!(body["error"]["code"], "insufficient_quota");
+    }
+}
+
+#[test]
+fn a_spend_gate_refuses_gemini_calls_in_googles_shape_that_gemini_cli_does_not_retry() {
+    // Gemini CLI retries a 429 and then offers its model-fallback dialog without the
+    // reason; a 400 it shows as "[API Error: MESSAGE]" and does not retry.
+    let (status, body) = refusal_on("/t/tok/google/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse");
+    assert!(status.starts_with("HTTP/1.1 400"), "{status}");
+    assert_eq!(body["error"]["code"], 400, "Gemini CLI reads the status from the body too");
+    assert_eq!(body["error"]["message"], "teamster: this session has spent its $5 cap");
+    assert_eq!(body["error"]["status"], "FAILED_PRECONDITION");
+    let info = &body["error"]["details"][0];
+    assert_eq!(info["@type"], "type.googleapis.com/google.rpc.ErrorInfo");
+    assert_eq!(info["reason"], "QUOTA_EXHAUSTED");
 }
 
 #[test]

@@ -334,26 +334,37 @@ pub fn api_error(provider: &str, status: StatusCode, message: &str) -> Response<
     full(status, "application/json", body.to_string())
 }
 
-/// A spend gate's refusal, in the shape the provider gives for quota or credit running
-/// out, so that the agent shows teamster's reason and stops (an authorization error makes
-/// Claude Code ask for a login; a rate limit makes agents retry).
+/// A spend gate's refusal, in the provider's own shape for quota or credit running out,
+/// with teamster's reason, answered with a status the agents show as it is and do not
+/// retry: an authorization error makes Claude Code ask for a login, and a 429 makes Codex,
+/// opencode and Gemini CLI retry (Codex then says only "exceeded retry limit, last status:
+/// 429"; Codex shows a 429 `insufficient_quota` as its own fixed "Quota exceeded" text, and
+/// Gemini CLI takes a 429 to its model-fallback dialog, both without the reason).
+///
+/// - Anthropic: 400 `invalid_request_error`, as its "credit balance is too low" comes.
+/// - OpenAI (Codex, opencode, Pi): 400 with OpenAI's `insufficient_quota` error body; a 400
+///   is an invalid request to every OpenAI client, never retried, its message shown.
+/// - Google (Gemini CLI): 400 `FAILED_PRECONDITION`, as the Gemini API refuses a project
+///   whose billing does not allow the call, with a `google.rpc.ErrorInfo` naming the
+///   quota; Gemini CLI never retries a 400 and shows its message (`[API Error: …]`).
 pub fn quota_error(provider: &str, message: &str) -> Response<ProxyBody> {
     use serde_json::json;
-    let (status, body) = match provider {
-        "anthropic" => (
-            StatusCode::BAD_REQUEST,
-            json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } }),
-        ),
-        "google" => (
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({ "error": { "code": 429, "message": message, "status": "RESOURCE_EXHAUSTED" } }),
-        ),
-        _ => (
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({ "error": { "message": message, "type": "insufficient_quota", "code": "insufficient_quota" } }),
-        ),
+    let body = match provider {
+        "anthropic" => json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } }),
+        "google" => json!({ "error": {
+            "code": 400,
+            "message": message,
+            "status": "FAILED_PRECONDITION",
+            "details": [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "QUOTA_EXHAUSTED",
+                "domain": "teamster",
+                "metadata": { "gate": "spend" },
+            }],
+        } }),
+        _ => json!({ "error": { "message": message, "type": "insufficient_quota", "code": "insufficient_quota" } }),
     };
-    full(status, "application/json", body.to_string())
+    full(StatusCode::BAD_REQUEST, "application/json", body.to_string())
 }
 
 /// The upstream HTTPS clients, built on the first model call that needs each (TLS and
