@@ -485,9 +485,9 @@ enum Cmd {
     Deny {
         /// Its id, from `teamster approvals`.
         id: u64,
-        /// What the agent is told.
-        #[arg(long, default_value = "denied by the user")]
-        reason: String,
+        /// A message for the agent (without one, it is told only that you denied it).
+        #[arg(long)]
+        reason: Option<String>,
         /// Print JSON, for scripts.
         #[arg(long)]
         json: bool,

@@ -397,7 +397,7 @@ pub fn reply(event: &str, answer: Option<&Decision>) -> (String, i32) {
         ("permission.asked", Some(Decision::ApproveOnce)) => (json!({ "reply": "once" }).to_string(), 0),
         ("permission.asked", Some(Decision::ApproveAlways { .. })) => (json!({ "reply": "always" }).to_string(), 0),
         ("permission.asked", Some(Decision::Deny { reason })) => {
-            (json!({ "reply": "reject", "message": reason }).to_string(), 0)
+            (json!({ "reply": "reject", "message": reason.text() }).to_string(), 0)
         }
         _ => (String::new(), 0),
     }

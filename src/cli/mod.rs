@@ -460,14 +460,14 @@ pub fn hook(agent: &str, event: &str, socket: Option<String>) -> i32 {
         serde_json::from_str(&answer).map_err(|e| format!("teamster's runner answered something unreadable: {e}"))
     })()
     // Without an answer the call does not go ahead: teamster fails closed.
-    .unwrap_or_else(|reason| Some(Decision::Deny { reason }));
+    .unwrap_or_else(|reason| Some(Decision::deny(reason)));
     let (out, code) = crate::agents::hook_reply(kind, event, &payload, &verdict);
     print!("{out}");
     let _ = std::io::stdout().flush();
     if let Some(Decision::Deny { reason }) = &verdict {
         // A reason may be a person's, a teammate's or a rule's words: shown, not obeyed
         // by the terminal the agent's hook writes to.
-        eprintln!("{}", visible_lines(reason));
+        eprintln!("{}", visible_lines(reason.text()));
     }
     code
 }
@@ -546,9 +546,9 @@ pub fn approve(action: u64, always: Option<AlwaysScope>, json: bool) -> anyhow::
     resolve(action, decision, json)
 }
 
-/// `teamster deny ID [--reason TEXT]`.
-pub fn deny(action: u64, reason: String, json: bool) -> anyhow::Result<()> {
-    resolve(action, crate::approval::Decision::Deny { reason }, json)
+/// `teamster deny ID [--reason TEXT]`: with a reason, the person's message to the agent.
+pub fn deny(action: u64, reason: Option<String>, json: bool) -> anyhow::Result<()> {
+    resolve(action, crate::approval::Decision::deny_by_person(reason), json)
 }
 
 fn resolve(action: u64, decision: crate::approval::Decision, json: bool) -> anyhow::Result<()> {

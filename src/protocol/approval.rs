@@ -13,12 +13,56 @@ pub enum Decision {
     /// Go ahead, and allow this very action from now on, in this scope.
     ApproveAlways { scope: AllowScope },
     /// Do not; the agent is told why.
-    Deny { reason: String },
+    Deny { reason: Reason },
+}
+
+/// Why an action was denied, and whose words those are: a message a person wrote to the
+/// agent, or teamster's own (a person's plain no, a rule, a timeout, a pane gone). An
+/// agent's hook hears either; a question teamster answers by typing into the agent's own
+/// dialog is followed by a prompt only for a person's message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reason {
+    /// A person's words for the agent (sidebar `m`, `teamster deny --reason`, the web
+    /// page's message box). On the wire: `{"message": TEXT}`.
+    Message { message: String },
+    /// teamster's words. On the wire: the text.
+    Teamster(String),
+}
+
+/// What the agent's hook is told of a person's deny that came with no message.
+pub const PLAIN_DENY: &str = "denied by the user";
+
+impl Reason {
+    pub fn text(&self) -> &str {
+        match self {
+            Reason::Message { message } => message,
+            Reason::Teamster(words) => words,
+        }
+    }
+}
+
+impl From<Reason> for String {
+    fn from(r: Reason) -> String {
+        match r {
+            Reason::Message { message } => message,
+            Reason::Teamster(words) => words,
+        }
+    }
 }
 
 impl Decision {
+    /// A deny in teamster's words (a rule's, a timeout's, a closed pane's).
     pub fn deny(reason: impl Into<String>) -> Decision {
-        Decision::Deny { reason: reason.into() }
+        Decision::Deny { reason: Reason::Teamster(reason.into()) }
+    }
+
+    /// A person's deny: with the message they wrote, or (none, or only blanks) a plain no.
+    pub fn deny_by_person(message: Option<String>) -> Decision {
+        match message.filter(|m| !m.trim().is_empty()) {
+            Some(message) => Decision::Deny { reason: Reason::Message { message } },
+            None => Decision::deny(PLAIN_DENY),
+        }
     }
 
     pub fn approves(&self) -> bool {
@@ -30,10 +74,18 @@ impl Decision {
         if self.approves() { "allow" } else { "deny" }
     }
 
-    /// Why, for a deny.
+    /// Why, for a deny, whoever's words.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Decision::Deny { reason } => Some(reason),
+            Decision::Deny { reason } => Some(reason.text()),
+            _ => None,
+        }
+    }
+
+    /// The message a person wrote the agent with their deny, if they wrote one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Decision::Deny { reason: Reason::Message { message } } if !message.trim().is_empty() => Some(message),
             _ => None,
         }
     }
@@ -364,8 +416,28 @@ mod tests {
             r#"{"decision":"approve-always","scope":"workspace"}"#
         );
         assert_eq!(json(&Decision::deny("no")), r#"{"decision":"deny","reason":"no"}"#);
+        assert_eq!(
+            json(&Decision::deny_by_person(Some("use a branch".into()))),
+            r#"{"decision":"deny","reason":{"message":"use a branch"}}"#
+        );
         // What once meant "no objection" is no approval.
         assert!(serde_json::from_str::<Decision>(r#"{"decision":"defer"}"#).is_err());
         assert!(serde_json::from_str::<Decision>(r#"{"verdict":"allow"}"#).is_err());
+    }
+
+    #[test]
+    fn a_plain_deny_and_a_deny_with_a_message_are_told_apart() {
+        let plain = Decision::deny_by_person(None);
+        assert_eq!(plain.reason(), Some(PLAIN_DENY), "a hook is told something");
+        assert_eq!(plain.message(), None, "but the person wrote nothing");
+        assert_eq!(Decision::deny_by_person(Some("  ".into())), plain);
+        assert_eq!(Decision::deny("nobody answered within 600 s").message(), None);
+        let said = Decision::deny_by_person(Some("use a branch".into()));
+        assert_eq!((said.reason(), said.message()), (Some("use a branch"), Some("use a branch")));
+        // Both read back as they were written.
+        for d in [plain, said] {
+            let back: Decision = serde_json::from_str(&serde_json::to_string(&d).unwrap_or_default()).expect("reads");
+            assert_eq!(back, d);
+        }
     }
 }

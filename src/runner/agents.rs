@@ -115,8 +115,7 @@ impl Runner {
         let (keys, next) = match step {
             DialogAnswer::Decide(decision, what) => {
                 let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) else { return };
-                let tell = decision.reason().map(|r| DialogAnswer::Tell(format!("(teamster) I denied `{what}`: {r}")));
-                (keys, tell)
+                (keys, DialogAnswer::after(&decision, &what))
             }
             DialogAnswer::Tell(text) if crate::agents::takes_prompt(kind, lines) => (
                 format!("\x1b[200~{}\x1b[201~", crate::text::visible(&text)).into_bytes(),

@@ -147,14 +147,14 @@ impl Meter for Runner {
             return Err("the pane is gone".into());
         };
         match self.decide(pane.id, Action::Effect(effect)).await {
-            Some(crate::approval::Decision::Deny { reason }) => Err(reason),
+            Some(crate::approval::Decision::Deny { reason }) => Err(reason.into()),
             _ => Ok(()),
         }
     }
 
     async fn admit(self: Arc<Self>, pane: u32, provider: String, model: Option<String>) -> Result<(), String> {
         match self.decide(pane, Action::LlmRequest { provider, model }).await {
-            Some(crate::approval::Decision::Deny { reason }) => Err(reason),
+            Some(crate::approval::Decision::Deny { reason }) => Err(reason.into()),
             _ => Ok(()),
         }
     }

@@ -98,6 +98,15 @@ pub enum DialogAnswer {
     Send(String),
 }
 
+impl DialogAnswer {
+    /// What follows typing `decision` into the dialog for `what`: for a deny that came
+    /// with a message the person wrote, that message as the agent's next prompt; else
+    /// nothing (a plain no, or teamster's own words, leave the agent's prompt alone).
+    pub fn after(decision: &crate::approval::Decision, what: &str) -> Option<DialogAnswer> {
+        decision.message().map(|m| DialogAnswer::Tell(format!("(teamster) I denied `{what}`: {m}")))
+    }
+}
+
 /// Everything needed to start a pane, or start it again after the runner restarts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PaneSpec {
@@ -708,6 +717,19 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_message_the_person_wrote_is_typed_after_a_deny() {
+        use super::DialogAnswer;
+        use crate::approval::Decision;
+        assert_eq!(DialogAnswer::after(&Decision::ApproveOnce, "rm x"), None);
+        assert_eq!(DialogAnswer::after(&Decision::deny_by_person(None), "rm x"), None, "sidebar n, a bare deny");
+        assert_eq!(DialogAnswer::after(&Decision::deny("nobody answered within 600 s"), "rm x"), None);
+        assert_eq!(
+            DialogAnswer::after(&Decision::deny_by_person(Some("use trash".into())), "rm x"),
+            Some(DialogAnswer::Tell("(teamster) I denied `rm x`: use trash".into()))
+        );
+    }
+
     /// Setup commands run one after another in one shell, each shown; the first to fail
     /// stops the rest and the program, and says so; else the program takes the shell's
     /// place with its own arguments.

@@ -214,7 +214,7 @@ impl App {
         let decision = match (allow, always) {
             (true, None) => Decision::ApproveOnce,
             (true, Some(scope)) => Decision::ApproveAlways { scope },
-            (false, _) => Decision::deny(reason.unwrap_or_else(|| "denied by the user".into())),
+            (false, _) => Decision::deny_by_person(reason),
         };
         self.decide(p.id, decision);
     }

@@ -307,8 +307,7 @@ impl App {
                 self.request(Pending::Race, race);
             }
             PromptKind::DenyReason(action) => {
-                let reason = if input.trim().is_empty() { "denied by the user".to_string() } else { input };
-                self.decide(action, Decision::Deny { reason });
+                self.decide(action, Decision::deny_by_person(Some(input)));
             }
             PromptKind::Search { backward } => {
                 if input.is_empty() {

@@ -491,7 +491,7 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
     assert_eq!(resolves(&mut app), vec![(7, Decision::ApproveOnce)]);
     app.update(key("j"));
     app.update(key("n"));
-    assert_eq!(resolves(&mut app), vec![(8, Decision::deny("denied by the user"))]);
+    assert_eq!(resolves(&mut app), vec![(8, Decision::deny_by_person(None))]);
     // A message for the agent.
     app.update(key("k"));
     app.update(key("m"));
@@ -499,7 +499,7 @@ fn the_sidebar_comes_with_something_to_decide_and_its_keys_decide_it() {
         app.update(key(&c.to_string()));
     }
     app.update(key("enter"));
-    assert_eq!(resolves(&mut app), vec![(7, Decision::deny("use a branch"))]);
+    assert_eq!(resolves(&mut app), vec![(7, Decision::deny_by_person(Some("use a branch".into())))]);
     // Always: where.
     app.update(key("A"));
     assert!(
