@@ -292,6 +292,56 @@ ANTHROPIC_BASE_URL = "{}"
 }
 
 #[test]
+fn a_spend_cap_stops_the_agent_names_the_cap_and_tells_the_user_as_a_wait_does() {
+    let env = Env::new();
+    let mock = MockLlm::start("true");
+    let config = format!(
+        r#"notify = "osc9"
+
+[prices."mock-gate"]
+input = 1000.0
+output = 2000.0
+cache_read = 100.0
+cache_write = 1250.0
+
+[[policy]]
+name = "session cap"
+on = "llm_request"
+session_spend_over = 0.01
+verdict = "deny"
+reason = "this session has spent its cent"
+
+[agents.fake.env]
+ANTHROPIC_BASE_URL = "{}"
+"#,
+        mock.url()
+    );
+    let tui = start(&env, &config);
+    tui.say("ask mock-gate");
+    tui.wait_text("reply: HTTP/1.1 200 OK");
+    // The user looks at the other pane; the agent's next call meets the cap.
+    tui.prefix("h");
+    env.wait_ls("the shell focused", |v| {
+        v["sessions"][0]["tabs"][0]["panes"].as_array().is_some_and(|p| p[0]["focused"] == true)
+    });
+    let fake = env.panes().into_iter().find(|p| p["name"] == "fake").expect("fake");
+    env.ok(&["send", &fake["id"].to_string(), "ask mock-gate"]);
+    // The agent is told teamster's reason in its provider's shape.
+    tui.wait_text("spent its cent");
+    env.wait_ls("the pane stopped by the cap", |_| {
+        env.panes().iter().any(|p| p["name"] == "fake" && p["agent"]["state"] == "stopped-by-spend-cap")
+    });
+    // Told as an agent waiting for them is: here by a desktop notification.
+    tui.wait_raw("a desktop notification (OSC 9)", |raw| {
+        String::from_utf8_lossy(raw).contains("is stopped by a spend cap")
+    });
+    // The status bar names the cap (whole or short, beside the notification's message).
+    tui.wait_for("the cap in the status bar", |s| {
+        s.contents().lines().last().is_some_and(|l| l.contains("\"session cap\""))
+    });
+}
+
+#[test]
 fn a_held_model_call_its_agent_sends_again_is_the_same_item() {
     let env = Env::new();
     let mock = MockLlm::start("true");

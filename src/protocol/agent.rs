@@ -94,4 +94,10 @@ impl AgentState {
             AgentState::Exited => "exited",
         }
     }
+
+    /// Whether the agent can go on only when a person acts: answers it, approves what it
+    /// asks, or gets it past a spend cap. The user is told of these (as configured).
+    pub fn needs_person(self) -> bool {
+        matches!(self, AgentState::WaitingForInput | AgentState::NeedsApproval | AgentState::StoppedBySpendCap)
+    }
 }

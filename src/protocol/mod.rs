@@ -915,12 +915,36 @@ pub struct PendingView {
     pub deadline: u64,
 }
 
-/// A spend cap that stopped a session's agents: the rule (none for a person's or the
-/// timeout's deny at an ask), and its reason.
+/// A spend cap that stopped a session's agents: the rule, its reason, and what kind of
+/// gate it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapView {
     pub rule: Option<String>,
     pub reason: String,
+    #[serde(default)]
+    pub gate: GateKind,
+}
+
+/// What a spend gate does past its limit, which says how to get past it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateKind {
+    /// It refuses every model call: only raising it in the config lets them go.
+    #[default]
+    Refuses,
+    /// It asks before each model call (denied by a person, or nobody answered): approving
+    /// the next step lets it go.
+    Asks,
+}
+
+impl GateKind {
+    /// How to get past it, for the status bar and the web page.
+    pub fn advice(self) -> &'static str {
+        match self {
+            GateKind::Refuses => "raise it in your config",
+            GateKind::Asks => "approve the next step",
+        }
+    }
 }
 
 /// Who asks about a pending action.

@@ -263,7 +263,9 @@ impl Runner {
         }
         let Some(s) = st.sessions.get_mut(&p.session) else { return };
         let focused = s.tabs.get(s.active).is_some_and(|t| t.focused == pane);
-        if matches!(state, AgentState::WaitingForInput | AgentState::NeedsApproval) && !focused {
+        // What needs the person (an answer, an approval, a cap that stopped the agent) is
+        // announced as the user's config says (a bell, a desktop notification).
+        if state.needs_person() && !focused {
             p.meta.lock().attention = true;
             let _ = s
                 .events

@@ -14,7 +14,7 @@ use crate::layout::PaneId;
 use crate::meter::prices::Priced;
 use crate::meter::usage::Reading;
 use crate::policy::{self, Allowance, Event, MarkChange, Place, Scope};
-use crate::protocol::{PendingSource, PendingView, ServerMsg};
+use crate::protocol::{GateKind, PendingSource, PendingView, ServerMsg};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -217,13 +217,13 @@ impl Runner {
                 let asker = Asker::Policy { reason: reason.clone(), on_approve: decision.on_approve.clone() };
                 let answer = self.ask(pane, action, record, asker, workspace).await;
                 if model_call {
-                    self.spend_gate(pane, decision.rule.as_deref(), &answer);
+                    self.spend_gate(pane, decision.rule.as_deref(), GateKind::Asks, &answer);
                 }
                 return answer;
             }
         };
         if model_call {
-            self.spend_gate(pane, decision.rule.as_deref(), &answer);
+            self.spend_gate(pane, decision.rule.as_deref(), GateKind::Refuses, &answer);
         }
         // A model call no rule concerned is in the spend table already: no audit row (and
         // no database write) on the way of every request; nor for every contact with a
@@ -240,12 +240,13 @@ impl Runner {
     /// A spend gate's answer to a pane's model call. Refused, the pane says "stopped by a
     /// spend cap", you are told, and the status bar names the cap until a call goes out
     /// again.
-    fn spend_gate(&self, pane: PaneId, rule: Option<&str>, answer: &Answer) {
+    fn spend_gate(&self, pane: PaneId, rule: Option<&str>, gate: GateKind, answer: &Answer) {
         let mut st = self.state.lock();
         let Some(session) = st.panes.get(&pane).map(|p| p.session) else { return };
         let refused = answer.as_ref().and_then(Decision::reason);
         let Some(s) = st.sessions.get_mut(&session) else { return };
-        let hit = refused.map(|reason| super::CapHit { rule: rule.map(str::to_string), reason: reason.to_string() });
+        let hit =
+            refused.map(|reason| super::CapHit { rule: rule.map(str::to_string), reason: reason.to_string(), gate });
         if s.cap_hit == hit {
             return;
         }

@@ -334,10 +334,11 @@ impl Runner {
             created: s.created,
             spend: s.spend,
             budget: self.budget(s),
-            cap_hit: s
-                .cap_hit
-                .as_ref()
-                .map(|c| crate::protocol::CapView { rule: c.rule.clone(), reason: c.reason.clone() }),
+            cap_hit: s.cap_hit.as_ref().map(|c| crate::protocol::CapView {
+                rule: c.rule.clone(),
+                reason: c.reason.clone(),
+                gate: c.gate,
+            }),
             watchers: self.watchers(s.id),
             shared: self.shares.lock().iter().any(|sh| sh.session == s.id),
         }

@@ -74,11 +74,13 @@ pub struct Session {
     pub contacted: std::collections::HashSet<String>,
 }
 
-/// A spend cap that stopped a session's agents: the rule, and what it said.
+/// A spend cap that stopped a session's agents: the rule, what it said, and whether it
+/// refuses or asks (which says how to get past it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CapHit {
     pub rule: Option<String>,
     pub reason: String,
+    pub gate: crate::protocol::GateKind,
 }
 
 impl Session {

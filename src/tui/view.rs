@@ -583,22 +583,28 @@ fn draw_status(app: &App, buf: &mut Buffer, area: TRect) {
     // The session's spend, and the next limit a policy acts at; a message outranks it.
     let message = app.message.as_ref().map_or(0, |m| m.text.width() as u16 + 2);
     if let Some(s) = app.session.as_ref().filter(|s| s.spend > 0.0 || s.budget.is_some()) {
-        // A cap that stopped the agents outranks the next limit: which, and where to raise it.
-        let (text, style) = match (&s.cap_hit, &s.budget) {
+        // A cap that stopped the agents outranks the next limit: which, and how to get past
+        // it; where that does not fit, at least which.
+        let (texts, style) = match (&s.cap_hit, &s.budget) {
             (Some(cap), _) => {
-                let raise = match &cap.rule {
-                    Some(rule) => format!("\"{}\" stopped the agents: raise it in your config", visible(rule)),
-                    None => "a spend gate was denied: ask again to approve the next step".to_string(),
+                let which = match &cap.rule {
+                    Some(rule) => format!("\"{}\"", visible(rule)),
+                    None => "a spend gate".to_string(),
                 };
-                (format!(" {} · {raise} ", dollars(s.spend)), theme(app, "attention"))
+                let whole = format!(" ⛔ {} · {which} stopped the agents: {} ", dollars(s.spend), cap.gate.advice());
+                let short = match &cap.rule {
+                    Some(_) => format!(" ⛔ cap {which} hit "),
+                    None => " ⛔ spend cap hit ".to_string(),
+                };
+                (vec![whole, short], theme(app, "attention"))
             }
             (None, Some((limit, _))) => {
-                (format!(" {} of {}{} ", dollars(s.spend), dollars(*limit), burn(app)), theme(app, "spend"))
+                (vec![format!(" {} of {}{} ", dollars(s.spend), dollars(*limit), burn(app))], theme(app, "spend"))
             }
-            (None, None) => (format!(" {}{} ", dollars(s.spend), burn(app)), theme(app, "spend")),
+            (None, None) => (vec![format!(" {}{} ", dollars(s.spend), burn(app))], theme(app, "spend")),
         };
-        if end + 1 + text.width() as u16 + message < area.width {
-            buf.set_string(end + 1, y, &text, style);
+        if let Some(text) = texts.iter().find(|t| end + 1 + t.width() as u16 + message < area.width) {
+            buf.set_string(end + 1, y, text, style);
             end += 1 + text.width() as u16;
         }
     }

@@ -1107,3 +1107,28 @@ fn a_comment_goes_on_the_selected_pending_action_or_the_focused_pane() {
     app.update(key("enter"));
     assert!(comments(&mut app).is_empty());
 }
+
+#[test]
+fn the_status_bar_names_the_cap_that_stopped_the_agents_and_how_to_get_past_it() {
+    use crate::protocol::{CapView, GateKind};
+    let at_cap = |gate: GateKind| {
+        let mut app = app();
+        let mut s = session();
+        s.cap_hit = Some(CapView { rule: Some("session cap".into()), reason: "spent its cent".into(), gate });
+        app.update(Event::Server(ServerMsg::Session { session: Box::new(s) }));
+        app
+    };
+    let status = |app: &App, cols: u16| draw_at(app, cols, 20).lines().last().unwrap_or_default().to_string();
+    let app = at_cap(GateKind::Refuses);
+    let line = status(&app, 160);
+    assert!(line.contains("\"session cap\" stopped the agents: raise it in your config"), "{line}");
+    // A message beside it leaves no room for the whole: the cap is still named.
+    let mut app = at_cap(GateKind::Refuses);
+    app.say("fake in work:1.2 is stopped by a spend cap, and this message is long");
+    let line = status(&app, 130);
+    assert!(line.contains("⛔ cap \"session cap\" hit"), "{line}");
+    // A gate that asks is got past by approving the next step, not by the config.
+    let line = status(&at_cap(GateKind::Asks), 160);
+    assert!(line.contains("\"session cap\" stopped the agents: approve the next step"), "{line}");
+    assert!(!line.contains("config"), "{line}");
+}
