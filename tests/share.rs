@@ -206,6 +206,8 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         browser.wait("the pending action", "return document.querySelectorAll('.pending button.approve').length === 1").await;
         let text = browser.eval("return document.getElementById('pending').innerText").await;
         assert!(text.as_str().unwrap_or_default().contains("git push"), "{text}");
+        // The card names the pane by its place, as the sidebar and the command line do.
+        assert!(text.as_str().unwrap_or_default().contains("pane web:1."), "{text}");
         browser.click(".pending button.approve").await;
         typist.wait("the push to run", |v| v.count("ran: echo clicked") == 1).await;
         assert!(env.dir.join("work/clicked.txt").exists());
@@ -229,6 +231,23 @@ fn the_web_ui_renders_panes_in_colour_and_a_driver_approves_by_clicking() {
         browser.click(".pending button.approve").await;
         typist.wait("the agent's call to run", |v| v.count("ran: echo mine") == 1).await;
         assert!(env.dir.join("work/mine.txt").exists());
+
+        // Denied with a message written on the page: the agent is told it.
+        typist.type_line(agent, "run echo nope > nope.txt; true git push").await;
+        browser
+            .wait(
+                "the third push",
+                "const p = document.querySelectorAll('.pending'); return p.length === 1 && p[0].innerText.includes('echo nope') && !!p[0].querySelector('input.deny-message:not([disabled])');",
+            )
+            .await;
+        browser
+            .eval("const i = document.querySelector('.pending input.deny-message'); i.value = 'use a branch for this'; i.dispatchEvent(new Event('input')); return true;")
+            .await;
+        let label = browser.eval("return document.querySelector('.pending button.deny').innerText").await;
+        assert_eq!(label.as_str(), Some("Deny with message"));
+        browser.click(".pending button.deny").await;
+        typist.wait("the agent told why", |v| v.count("use a branch for this") > 0).await;
+        assert!(!env.dir.join("work/nope.txt").exists());
 
         // A read-only page shows the same screen, and no buttons.
         browser.open(&read).await;

@@ -740,7 +740,7 @@
   const $ = (id) => document.getElementById(id);
   const els = {
     name: $('session-name'), tabs: $('tabs'), spend: $('spend'), role: $('role'), status: $('status'),
-    banner: $('banner'), notices: $('notices'), panes: $('panes'), pending: $('pending'),
+    banner: $('banner'), cap: $('cap'), notices: $('notices'), panes: $('panes'), pending: $('pending'),
     roNote: $('ro-note'), history: $('history'),
     commentForm: $('comment-form'), commentOn: $('comment-on'), commentLine: $('comment-line'),
     commentText: $('comment-text'),
@@ -838,6 +838,7 @@
     } else {
       els.spend.textContent = '';
     }
+    renderCap(s);
     const tab = activeTab();
     renderTabs(s);
 
@@ -904,6 +905,16 @@
     return { root, num, name, ptitle, spend, flag, scroll, pre, rows: [], typebar: null };
   }
 
+  // A spend cap that stopped the session's agents: which, why, and how to get past it.
+  function renderCap(s) {
+    const cap = s && s.cap_hit;
+    els.cap.hidden = !cap;
+    if (!cap) { els.cap.textContent = ''; return; }
+    const which = cap.rule ? `spend cap \u201c${visible(cap.rule)}\u201d` : 'a spend gate';
+    const advice = cap.gate === PROTOCOL.gate.asks ? 'approve the next step' : 'raise it in the config';
+    els.cap.textContent = `\u26d4 ${which} stopped the agents: ${visible(cap.reason)} (to go on: ${advice})`;
+  }
+
   function updatePaneChrome(id, pe, number, tab) {
     const info = paneInfo(id);
     pe.num.textContent = number > 0 ? String(number) : '';
@@ -912,13 +923,15 @@
     const spend = info && info.spend > 0 ? dollars(info.spend) + (info.spend_unknown ? '+?' : '') : '';
     pe.spend.textContent = spend;
     const approval = !!(info && info.agent && info.agent.state === PROTOCOL.agentState.NeedsApproval);
+    const capped = !!(info && info.agent && info.agent.state === PROTOCOL.agentState.StoppedBySpendCap);
     let flag = '';
     if (approval) flag = 'needs approval';
+    else if (capped) flag = 'stopped by a spend cap';
     else if (info && info.state && info.state.state === 'exited') {
       flag = info.state.code != null ? `exited ${info.state.code}` : info.state.signal != null ? `killed (signal ${info.state.signal})` : 'exited';
     } else if (info && info.agent && info.agent.state === PROTOCOL.agentState.WaitingForInput) flag = 'waiting for input';
     pe.flag.textContent = flag;
-    pe.flag.className = 'flag' + (approval ? ' approval' : '');
+    pe.flag.className = 'flag' + (approval ? ' approval' : capped ? ' capped' : '');
     pe.root.classList.toggle('approval', approval);
     pe.root.classList.toggle('focused', !!tab && tab.focused === id);
     pe.name.title = info ? visible(info.command) : '';
@@ -1092,7 +1105,9 @@
     el.dataset.drive = String(drive);
     const head = h('div', 'p-head');
     head.append(h('span', 'agent', p.agent), h('span', 'tool', p.kind === 'llm_request' ? `request to ${p.tool}` : p.tool));
-    if (p.session && here && p.session !== here) head.append(h('span', 'where', `in ${p.session}`));
+    // The pane by its place, as the sidebar and the command line name it.
+    const where = p.place ? `pane ${p.place}` : p.session && here && p.session !== here ? `in ${p.session}` : '';
+    if (where) head.append(h('span', 'where', where));
     const what = h('code', 'what', p.what);
     const why = h('div', 'why', [p.rule, p.reason].filter(Boolean).join(': '));
     const age = h('div', 'age', ageText(p));
@@ -1120,7 +1135,17 @@
       approve.addEventListener('click', () => resolve(p.id, true, el));
       deny.addEventListener('click', () => resolve(p.id, false, el));
       buttons.append(approve, deny);
-      el.appendChild(buttons);
+      // Deny with a message: the agent is told it.
+      const message = h('input', 'deny-message');
+      message.type = 'text';
+      message.placeholder = 'message for the agent (optional), then Deny';
+      message.setAttribute('aria-label', 'message for the agent with a deny');
+      message.maxLength = 2000;
+      message.addEventListener('input', () => { deny.textContent = message.value.trim() ? 'Deny with message' : 'Deny'; });
+      message.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' && message.value.trim()) { e.preventDefault(); resolve(p.id, false, el); }
+      });
+      el.append(message, buttons);
     }
     return el;
   }
@@ -1213,10 +1238,15 @@
   // ===================================================================== actions
 
   function resolve(id, allow, el) {
-    const decision = allow
-      ? PROTOCOL.decision.approveOnce
-      : Object.assign({}, PROTOCOL.decision.deny, { reason: 'denied from the browser' });
-    for (const b of el.querySelectorAll('button')) b.disabled = true;
+    const box = el.querySelector('input.deny-message');
+    const message = box ? box.value.trim() : '';
+    let decision;
+    if (allow) decision = PROTOCOL.decision.approveOnce;
+    else if (message) {
+      decision = JSON.parse(JSON.stringify(PROTOCOL.decision.denyWithMessage));
+      decision.reason.message = message;
+    } else decision = Object.assign({}, PROTOCOL.decision.deny, { reason: 'denied from the browser' });
+    for (const b of el.querySelectorAll('button, input')) b.disabled = true;
     el.classList.add('sent');
     sendDriver('resolve', protocolMessage(PROTOCOL.client.Resolve, { id: ++requestId, action: id, decision, via: PROTOCOL.surface.Browser }));
     // If the runner never answers (the action is gone, or it was refused), allow a retry.
@@ -1225,7 +1255,7 @@
 
   function reenable(el) {
     el.classList.remove('sent');
-    for (const b of el.querySelectorAll('button')) b.disabled = false;
+    for (const b of el.querySelectorAll('button, input')) b.disabled = false;
   }
   function reenableButtons() { for (const el of pendingEls.values()) reenable(el); }
 

@@ -57,7 +57,17 @@ const PROTOCOL = Object.freeze({
     "deny": {
       "decision": "deny",
       "reason": ""
+    },
+    "denyWithMessage": {
+      "decision": "deny",
+      "reason": {
+        "message": ""
+      }
     }
+  },
+  "gate": {
+    "asks": "asks",
+    "refuses": "refuses"
   },
   "keys": {
     "CtrlC": {

@@ -487,39 +487,59 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
     } else if pending.is_empty() {
         println!("nothing is waiting for approval");
     } else {
-        let now = crate::runner::now_secs();
-        println!(
-            "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>6} {:>8}  what (why)",
-            "id", "session", "pane", "agent", "tool", "age", "denied in"
-        );
-        for p in pending {
-            let why = match &p.rule {
-                Some(rule) => format!("  ({})", visible(rule)),
-                None => String::new(),
-            };
-            // Every field but the numbers is what an agent said (its command above all):
-            // shown, not obeyed, so `ESC [8m` cannot hide the rest of a command.
-            println!(
-                "{:>4}  {:<10} {:>4}  {:<12} {:<10} {:>5}s {:>8}s  {}{why}",
-                p.id,
-                visible(&p.session),
-                p.pane,
-                visible(&p.agent),
-                visible(&p.tool),
-                now.saturating_sub(p.since),
-                p.deadline.saturating_sub(now),
-                visible(&p.what)
-            );
-            if let Some(w) = &p.warning {
-                println!("      ⚠ {}", visible(w));
-            }
-            for line in p.diff.iter().flat_map(|d| d.lines()) {
-                println!("      {}", visible(line));
-            }
+        for line in approvals_table(&pending, crate::runner::now_secs()) {
+            println!("{line}");
         }
-        println!("`teamster approve ID` lets one go ahead; `teamster deny ID --reason TEXT` stops it");
+        println!(
+            "`teamster approve ID` lets one go ahead; `teamster deny ID` stops it (`--reason TEXT` tells the agent why)"
+        );
     }
     Ok(())
+}
+
+/// `teamster approvals` as a table: each item by its pane's place (`SESSION:TAB.PANE`), and
+/// what becomes of it if nobody answers in time (a policy's ask is denied; an agent's own
+/// question goes back to its dialog in the pane, which the agent answers as it would).
+fn approvals_table(pending: &[crate::protocol::PendingView], now: u64) -> Vec<String> {
+    use crate::protocol::PendingSource;
+    let mut lines = vec![format!(
+        "{:>4}  {:<14} {:<12} {:<10} {:>6}  {:<26}  what (why)",
+        "id", "pane", "agent", "tool", "age", "unanswered"
+    )];
+    for p in pending {
+        let why = match &p.rule {
+            Some(rule) => format!("  ({})", visible(rule)),
+            None => String::new(),
+        };
+        let pane = match &p.place {
+            Some(place) => visible(place).into_owned(),
+            None => format!("{} pane {}", visible(&p.session), p.pane),
+        };
+        let left = p.deadline.saturating_sub(now);
+        let unanswered = match p.source {
+            PendingSource::Policy => format!("denied in {left}s"),
+            PendingSource::Agent => format!("back to its dialog in {left}s"),
+        };
+        // Every field but the numbers is what an agent said (its command above all):
+        // shown, not obeyed, so `ESC [8m` cannot hide the rest of a command.
+        lines.push(format!(
+            "{:>4}  {:<14} {:<12} {:<10} {:>5}s  {:<26}  {}{why}",
+            p.id,
+            pane,
+            visible(&p.agent),
+            visible(&p.tool),
+            now.saturating_sub(p.since),
+            unanswered,
+            visible(&p.what)
+        ));
+        if let Some(w) = &p.warning {
+            lines.push(format!("      ⚠ {}", visible(w)));
+        }
+        for line in p.diff.iter().flat_map(|d| d.lines()) {
+            lines.push(format!("      {}", visible(line)));
+        }
+    }
+    lines
 }
 
 /// Where `teamster approve --always` allows an action from now on.
@@ -816,4 +836,46 @@ pub fn restart(config_path: PathBuf, json: bool) -> anyhow::Result<()> {
         println!("{message}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::approvals_table;
+    use crate::protocol::{PendingSource, PendingView};
+
+    fn item(id: u64, source: PendingSource, place: Option<&str>) -> PendingView {
+        PendingView {
+            id,
+            session: "work".into(),
+            pane: 17,
+            place: place.map(String::from),
+            agent: "gemini".into(),
+            kind: crate::approval::ActionKind::ToolCall,
+            tool: "Shell".into(),
+            what: "rm -rf build".into(),
+            rule: None,
+            reason: String::new(),
+            source,
+            warning: None,
+            diff: None,
+            since: 990,
+            deadline: 1_600,
+        }
+    }
+
+    #[test]
+    fn approvals_name_the_pane_by_place_and_say_what_happens_unanswered() {
+        let lines = approvals_table(
+            &[item(3, PendingSource::Policy, Some("work:1.2")), item(4, PendingSource::Agent, Some("work:2.1"))],
+            1_000,
+        );
+        assert!(lines[0].contains("pane") && lines[0].contains("unanswered"), "{}", lines[0]);
+        assert!(!lines[0].contains("denied in"), "an agent's question is not denied: {}", lines[0]);
+        assert!(lines[1].contains("work:1.2") && lines[1].contains("denied in 600s"), "{}", lines[1]);
+        assert!(lines[2].contains("work:2.1") && lines[2].contains("back to its dialog in 600s"), "{}", lines[2]);
+        assert!(!lines[2].contains("denied"), "{}", lines[2]);
+        // A pane not in any tab any more is still named.
+        let lines = approvals_table(&[item(5, PendingSource::Policy, None)], 1_000);
+        assert!(lines[1].contains("work pane 17"), "{}", lines[1]);
+    }
 }

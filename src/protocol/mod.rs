@@ -891,6 +891,9 @@ pub struct PendingView {
     pub id: u64,
     pub session: String,
     pub pane: PaneId,
+    /// The pane's place, `SESSION:TAB.PANE`, as commands and the sidebar name panes.
+    #[serde(default)]
+    pub place: Option<String>,
     pub agent: String,
     pub kind: approval::ActionKind,
     /// The tool, or the provider.

@@ -210,14 +210,20 @@ impl Queue {
         self.approved.retain(|(p, what, _)| *p != pane || act.as_ref().is_some_and(|a| a != what));
     }
 
-    /// What waits, oldest first, as clients show it; `session_name` names a session id.
-    pub fn views(&self, session_name: impl Fn(u32) -> String) -> Vec<PendingView> {
+    /// What waits, oldest first, as clients show it; `names` gives a session's name and a
+    /// pane's place in it (`SESSION:TAB.PANE`).
+    pub fn views(&self, names: impl Fn(u32, PaneId) -> (String, Option<String>)) -> Vec<PendingView> {
         self.pending
             .values()
-            .map(|p| PendingView {
+            .map(|p| {
+                let (session, place) = names(p.session, p.pane);
+                (p, session, place)
+            })
+            .map(|(p, session, place)| PendingView {
                 id: p.id,
-                session: session_name(p.session),
+                session,
                 pane: p.pane,
+                place,
                 agent: p.agent.clone(),
                 kind: p.action.kind(),
                 tool: match &p.action {

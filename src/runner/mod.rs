@@ -65,12 +65,16 @@ pub struct State {
 }
 
 impl State {
-    /// A pane id never used before.
-    /// What waits for a person, as clients show it.
+    /// What waits for a person, as clients show it: each by its session's name and its
+    /// pane's place.
     fn pending_views(&self) -> Vec<crate::protocol::PendingView> {
-        self.queue.views(|id| self.sessions.get(&id).map(|s| s.name.clone()).unwrap_or_default())
+        self.queue.views(|id, pane| match self.sessions.get(&id) {
+            Some(s) => (s.name.clone(), s.place_of(pane)),
+            None => (String::new(), None),
+        })
     }
 
+    /// A pane id never used before.
     fn new_pane_id(&mut self) -> PaneId {
         self.next_pane += 1;
         self.next_pane

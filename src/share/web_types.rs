@@ -5,10 +5,10 @@
 //! uses them through `PROTOCOL`. `cargo test` fails when the file is out of date, and
 //! `TEAMSTER_WRITE_WEB=1 cargo test --lib web_types` writes it again.
 
-use crate::approval::{Decision, Surface};
+use crate::approval::{Decision, Reason, Surface};
 use crate::input::{InputEvent, Key, KeyCode, Mods};
 use crate::protocol::agent::AgentState;
-use crate::protocol::{ClientMsg, Command, DetachReason, PROTOCOL_VERSION, Reply, ServerMsg};
+use crate::protocol::{ClientMsg, Command, DetachReason, GateKind, PROTOCOL_VERSION, Reply, ServerMsg};
 use crate::screen::Attrs;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -52,8 +52,12 @@ pub fn protocol_js() -> String {
         "decision": {
             "approveOnce": value(&Decision::ApproveOnce),
             "deny": value(&Decision::deny("")),
+            // A deny with the message the person wrote (the agent is told it).
+            "denyWithMessage": value(&Decision::Deny { reason: Reason::Message { message: String::new() } }),
         },
         "surface": { "Browser": value(&Surface::Browser) },
+        // What a spend cap that stopped the agents does past its limit.
+        "gate": { "refuses": value(&GateKind::Refuses), "asks": value(&GateKind::Asks) },
         "selectTab": value(&Command::SelectTab { index: 0 }),
         "commentOn": {
             "session": value(&crate::protocol::CommentOn::Session),

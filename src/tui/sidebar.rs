@@ -89,6 +89,7 @@ mod tests {
             id,
             session: "0".into(),
             pane: 1,
+            place: None,
             agent: "claude".into(),
             kind: crate::approval::ActionKind::ToolCall,
             tool: "Bash".into(),

@@ -440,6 +440,7 @@ fn waiting(id: u64, pane: PaneId, what: &str, kind: &str) -> crate::protocol::Pe
         id,
         session: "work".into(),
         pane,
+        place: None,
         agent: "reviewer".into(),
         kind: crate::approval::ActionKind::from(kind.to_string()),
         tool: "Bash".into(),
