@@ -125,7 +125,7 @@ fn send_types_a_prompt_once_the_agent_can_take_it_and_never_into_its_dialog() {
     let denied: serde_json::Value =
         serde_json::from_str(&env.ok(&["deny", &held, "--reason", "not now", "--json"])).expect("JSON");
     assert_eq!(denied["id"].to_string(), held);
-    assert_eq!(denied["decision"], serde_json::json!({ "decision": "deny", "reason": "not now" }));
+    assert_eq!(denied["decision"], serde_json::json!({ "decision": "deny", "reason": "not now", "whose": "person" }));
     // The audit names the pane as every command does. (The runner writes it on its store's
     // thread, after the answer: a busy machine may take a moment.)
     let named = || {

@@ -1244,7 +1244,7 @@
     if (allow) decision = PROTOCOL.decision.approveOnce;
     else if (message) {
       decision = JSON.parse(JSON.stringify(PROTOCOL.decision.denyWithMessage));
-      decision.reason.message = message;
+      decision.reason = message;
     } else decision = Object.assign({}, PROTOCOL.decision.deny, { reason: 'denied from the browser' });
     for (const b of el.querySelectorAll('button, input')) b.disabled = true;
     el.classList.add('sent');

@@ -60,9 +60,8 @@ const PROTOCOL = Object.freeze({
     },
     "denyWithMessage": {
       "decision": "deny",
-      "reason": {
-        "message": ""
-      }
+      "reason": "",
+      "whose": "person"
     }
   },
   "gate": {

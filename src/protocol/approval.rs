@@ -13,21 +13,64 @@ pub enum Decision {
     /// Go ahead, and allow this very action from now on, in this scope.
     ApproveAlways { scope: AllowScope },
     /// Do not; the agent is told why.
-    Deny { reason: Reason },
+    Deny {
+        #[serde(flatten)]
+        reason: Reason,
+    },
 }
 
 /// Why an action was denied, and whose words those are: a message a person wrote to the
 /// agent, or teamster's own (a person's plain no, a rule, a timeout, a pane gone). An
 /// agent's hook hears either; a question teamster answers by typing into the agent's own
-/// dialog is followed by a prompt only for a person's message.
+/// dialog is followed by a prompt only for a person's message. On the wire, beside the
+/// decision: `"reason": TEXT`, and `"whose": "person"` for a person's message (scripts
+/// that read `reason` as text read it still).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(from = "ReasonWire", into = "ReasonWire")]
 pub enum Reason {
     /// A person's words for the agent (sidebar `m`, `teamster deny --reason`, the web
-    /// page's message box). On the wire: `{"message": TEXT}`.
+    /// page's message box).
     Message { message: String },
-    /// teamster's words. On the wire: the text.
+    /// teamster's words.
     Teamster(String),
+}
+
+/// Whose words a deny's reason is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Whose {
+    #[default]
+    Teamster,
+    Person,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReasonWire {
+    reason: String,
+    #[serde(default, skip_serializing_if = "is_teamsters")]
+    whose: Whose,
+}
+
+fn is_teamsters(w: &Whose) -> bool {
+    *w == Whose::Teamster
+}
+
+impl From<ReasonWire> for Reason {
+    fn from(w: ReasonWire) -> Reason {
+        match w.whose {
+            Whose::Person => Reason::Message { message: w.reason },
+            Whose::Teamster => Reason::Teamster(w.reason),
+        }
+    }
+}
+
+impl From<Reason> for ReasonWire {
+    fn from(r: Reason) -> ReasonWire {
+        match r {
+            Reason::Message { message } => ReasonWire { reason: message, whose: Whose::Person },
+            Reason::Teamster(words) => ReasonWire { reason: words, whose: Whose::Teamster },
+        }
+    }
 }
 
 /// What the agent's hook is told of a person's deny that came with no message.
@@ -418,8 +461,12 @@ mod tests {
         assert_eq!(json(&Decision::deny("no")), r#"{"decision":"deny","reason":"no"}"#);
         assert_eq!(
             json(&Decision::deny_by_person(Some("use a branch".into()))),
-            r#"{"decision":"deny","reason":{"message":"use a branch"}}"#
+            r#"{"decision":"deny","reason":"use a branch","whose":"person"}"#
         );
+        let back: Decision = serde_json::from_str(r#"{"decision":"deny","reason":"use a branch","whose":"person"}"#)
+            .expect("a person's deny");
+        assert_eq!(back.message(), Some("use a branch"));
+        assert!(serde_json::from_str::<Decision>(r#"{"decision":"deny"}"#).is_err(), "a deny says why");
         // What once meant "no objection" is no approval.
         assert!(serde_json::from_str::<Decision>(r#"{"decision":"defer"}"#).is_err());
         assert!(serde_json::from_str::<Decision>(r#"{"verdict":"allow"}"#).is_err());
