@@ -681,34 +681,68 @@ on_approve = { set_mark = ["cent"] }
 #[test]
 #[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
 fn a_spend_cap_stops_claude_code_plainly() {
+    spend_cap_stops("claude", "Claude Code");
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_spend_cap_stops_codex_plainly() {
+    spend_cap_stops("codex", "OpenAI Codex");
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_spend_cap_stops_gemini_cli_plainly() {
+    spend_cap_stops("gemini", "gemini-api-key");
+}
+
+#[test]
+#[ignore = "needs the agent CLIs and a loopback-only network: run ./scripts/test"]
+fn a_spend_cap_stops_opencode_plainly() {
+    spend_cap_stops("opencode", "Claude Sonnet 4.5");
+}
+
+/// A cap the session's spend is over, put in force after a first turn (the config applies
+/// without a restart): the agent's next model call is refused at the proxy in its
+/// provider's own error shape, so the agent shows teamster's reason (not a login hint, not
+/// a retry), the pane says it was stopped by a spend cap, and the status bar names the cap.
+fn spend_cap_stops(kind: &str, ui: &str) {
     let env = agent_env();
     let mock = MockLlm::start("true");
-    // About half a cent a call: the first turn crosses the cent the cap allows.
     mock.fix_input_tokens(1000);
+    let agent = agents::prepare(&env, kind, &mock);
+    env.write_config(&agent);
+    let tui = open_agent(&env, kind, ui);
+    say(&tui, &mock, "MARK-1 hello");
+    tui.wait_text("mock reply to MARK-1");
+    wait_state(&env, kind, "waiting-for-input");
     let policies = r#"
 [[policy]]
 name = "session cap"
 on = "llm_request"
-session_spend_over = 0.01
+session_spend_over = 0.000001
 verdict = "deny"
 reason = "this session has spent its cent"
 "#;
-    env.write_config(&format!("{policies}\n{}", agents::prepare(&env, "claude", &mock)));
-    let tui = open_agent(&env, "claude", "Claude Code");
-    say(&tui, &mock, "MARK-1 hello");
-    tui.wait_text("mock reply to MARK-1");
+    env.write_config(&format!("{policies}\n{agent}"));
+    tui.wait_text("config reloaded");
     let answered = mock.answered().len();
     // Past the cap: refused at the proxy, and said plainly everywhere.
     tui.send(b"\x1b[200~MARK-2 more\x1b[201~");
     tui.wait_text("MARK-2 more");
-    tui.send(b"\r");
-    // Claude shows teamster's reason, not a login hint.
-    tui.wait_text("this session has spent its cent");
+    // (Gemini CLI drops an Enter too close to the paste: as a person would, press it again.)
+    let deadline = std::time::Instant::now() + AGENT_DEADLINE;
+    let told = |s: &vt100::Screen| s.contents().contains("this session has spent its cent");
+    loop {
+        tui.send(b"\r");
+        if tui.poll_for(std::time::Duration::from_secs(2), told) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the agent never showed the reason:\n{}", tui.contents());
+    }
+    wait_state(&env, kind, "stopped-by-spend-cap");
     assert!(!tui.contents().contains("/login"), "{}", tui.contents());
     assert_eq!(mock.answered().len(), answered, "a refused call never reached the provider");
-    // The pane says why it stopped, and stays so once Claude ends its turn.
-    wait_state(&env, "claude", "stopped-by-spend-cap");
-    // The status bar names the cap and where to raise it.
     tui.wait_text("\"session cap\" stopped the agents: raise it in your config");
 }
 
