@@ -653,6 +653,9 @@ fn a_driver_s_keys_arrive_whole_and_in_order_or_not_at_all_through_a_relay_that_
         driver
             .wait("the driver told its input was lost", |v| v.said.iter().any(|s| s.contains("input lost on the way")))
             .await;
+        // (The runner's store writes the note after it tells the driver: on a busy machine,
+        // a moment later.)
+        env.wait_ls("a note for the sharer", |_| env.audit().iter().any(|d| d["verdict"] == "lost"));
         let log = env.audit();
         let note =
             log.iter().find(|d| d["verdict"] == "lost").unwrap_or_else(|| panic!("a note for the sharer: {log:#?}"));

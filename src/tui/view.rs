@@ -175,7 +175,12 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             _ => format!("session {}", visible(&p.session)),
         };
         // What waits is what an agent said: its control characters are shown, not obeyed.
-        let head = format!("{} {} · {place}", if chosen { "▸" } else { " " }, visible(&p.agent));
+        // Which of its tools, where it has one (a model call or an effect has none).
+        let tool = match p.tool.is_empty() {
+            true => String::new(),
+            false => format!(" · {}", visible(&p.tool)),
+        };
+        let head = format!("{} {} · {place}{tool}", if chosen { "▸" } else { " " }, visible(&p.agent));
         let mut lines = vec![(truncate(&head, width), base)];
         // The selected action in full; the others in a line.
         let what = if p.kind == crate::approval::ActionKind::LlmRequest {
