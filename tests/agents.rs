@@ -461,6 +461,13 @@ fn exercise(kind: &str, ui: &str) {
     let pid = pane["pid"].as_u64().expect("the agent's pid").to_string();
     let ns = |p: &str, kind: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).ok();
     let below = support::descendants(&pid);
+    // No command line holds a pane's proxy token (anyone on this machine reads them): its
+    // routes' URLs (`…/t/TOKEN/ROUTE`) are in files and variables of its own.
+    for p in &below {
+        let line = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let line = String::from_utf8_lossy(&line).replace('\0', " ");
+        assert!(!line.contains("/t/"), "{kind}: a proxy token on a command line: {line}");
+    }
     assert!(below.len() >= 2, "{kind}: no sandbox init and agent below the helper {pid}");
     for p in &below {
         // A process that ended meanwhile (a hook, a probe the agent ran) has nothing to read.

@@ -32,16 +32,28 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     // Its config starts as yours and is its own to change (the notices it has shown, say):
     // a new pane starts from yours with the notices Codex last noted in another pane, so a
     // notice once seen stays seen; nothing else another pane's agent wrote there carries
-    // over. Teamster's settings go on its command line, which outranks it. When yours
-    // changes, it starts from yours again.
+    // over. When yours changes, it starts from yours again. Teamster's other settings go on
+    // its command line, which outranks it; its routes (URLs that carry the pane's proxy
+    // token, which anyone on this machine could read in /proc) are set in it at every start.
     let yours = home.join("config.toml.yours");
     let anew = read_own(&yours).as_deref() != Some(config.as_str());
     let start = match anew {
         true => latest_own(ctx.dir.parent(), &config).map_or_else(|| config.clone(), |t| notices_onto(&config, &t)),
         false => config.clone(),
     };
+    let (routes, urls) = if ctx.proxy.is_some() { routes(&config, ctx)? } else { (Vec::new(), Vec::new()) };
+    let own = home.join("config.toml");
+    let seed = match urls.is_empty() {
+        true => super::Seed { path: own, text: start, anew },
+        false => {
+            let now = if anew { None } else { read_own(&own) };
+            let text = now.and_then(|t| with_urls(&t, &urls)).or_else(|| with_urls(&start, &urls));
+            let text = text.ok_or("your Codex config.toml is not valid TOML")?;
+            super::Seed { path: own, text, anew: true }
+        }
+    };
     let files = vec![(home.join("hooks.json"), hooks), (yours, config.clone())];
-    let seeds = vec![super::Seed { path: home.join("config.toml"), text: start, anew }];
+    let seeds = vec![seed];
 
     let mut argv = vec![agent.binary.clone()];
     if let Some(id) = ctx.resume {
@@ -60,7 +72,6 @@ pub fn launch(agent: &Agent, ctx: &LaunchContext) -> Result<Launch, String> {
     if let Some(m) = &agent.model {
         argv.extend(["--model".into(), m.clone()]);
     }
-    let routes = if ctx.proxy.is_some() { routes(&config, ctx, &mut argv)? } else { Vec::new() };
     Ok(Launch {
         argv,
         env: vec![("CODEX_HOME".into(), home.to_string_lossy().into_owned())],
@@ -210,16 +221,22 @@ fn config_sandbox_mode<'a>(mut files: impl Iterator<Item = (&'a std::path::PathB
     table.get("sandbox_mode")?.as_str().map(str::to_string)
 }
 
-/// Points Codex's providers at the proxy by `-c` overrides (it ignores `OPENAI_BASE_URL`):
-/// the built-in openai one by `openai_base_url`, each provider the user defines by its
-/// `base_url`, so whichever is selected goes through teamster and keeps its auth.
-fn routes(config: &str, ctx: &LaunchContext, argv: &mut Vec<String>) -> Result<Vec<super::Route>, String> {
+/// A setting of Codex's config, by its path of keys (`openai_base_url`,
+/// `model_providers.NAME.base_url`), and its value.
+type Url = (Vec<String>, String);
+
+/// Points Codex's providers at the proxy (it ignores `OPENAI_BASE_URL`): the built-in
+/// openai one by `openai_base_url`, each provider the user defines by its `base_url`, so
+/// whichever is selected goes through teamster and keeps its auth. The routes, and the
+/// settings of its config that point them (`with_urls`).
+fn routes(config: &str, ctx: &LaunchContext) -> Result<(Vec<super::Route>, Vec<Url>), String> {
     let table: toml::Table =
         toml::from_str(config).map_err(|e| format!("your Codex config.toml is not valid TOML: {e}"))?;
     let mut routes = Vec::new();
-    let mut point = |key: String, route: super::Route, argv: &mut Vec<String>| {
+    let mut urls = Vec::new();
+    let mut point = |key: Vec<String>, route: super::Route, urls: &mut Vec<Url>| {
         if let Some(url) = ctx.route_url(&route.id) {
-            argv.extend(["-c".into(), format!("{key}={}", toml::Value::String(url))]);
+            urls.push((key, url));
             routes.push(route);
         }
     };
@@ -231,15 +248,34 @@ fn routes(config: &str, ctx: &LaunchContext, argv: &mut Vec<String>) -> Result<V
             ..super::Route::new("openai", "openai", super::OPENAI_API)
         },
     };
-    point("openai_base_url".into(), openai, argv);
+    point(vec!["openai_base_url".into()], openai, &mut urls);
     for (name, provider) in table.get("model_providers").and_then(|p| p.as_table()).into_iter().flatten() {
         let Some(base) = provider.get("base_url").and_then(|b| b.as_str()) else { continue };
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             let route = super::Route::new(&format!("codex-{name}"), "openai", base);
-            point(format!("model_providers.{name}.base_url"), route, argv);
+            point(vec!["model_providers".into(), name.clone(), "base_url".into()], route, &mut urls);
         }
     }
-    Ok(routes)
+    Ok((routes, urls))
+}
+
+/// `config` with each of `urls` set in it (what was there at those keys replaced); none
+/// when it is not TOML.
+fn with_urls(config: &str, urls: &[Url]) -> Option<String> {
+    let mut table: toml::Table = toml::from_str(config).ok()?;
+    for (path, url) in urls {
+        let (last, tables) = path.split_last()?;
+        let mut at = &mut table;
+        for key in tables {
+            let next = at.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !next.is_table() {
+                *next = toml::Value::Table(toml::Table::new());
+            }
+            at = next.as_table_mut()?;
+        }
+        at.insert(last.clone(), toml::Value::String(url.clone()));
+    }
+    toml::to_string(&table).ok()
 }
 
 pub fn parse(event: &str, payload: &Value) -> Vec<HookEvent> {
@@ -498,6 +534,46 @@ mod tests {
         assert_eq!(hooks["hooks"]["Stop"][0]["hooks"][0]["command"], "mine");
         assert!(hooks["hooks"]["Stop"][1]["hooks"][0]["command"].as_str().unwrap().contains("hook codex Stop"));
         assert_eq!(std::fs::read_to_string(user.join("config.toml")).unwrap(), "model = \"o4\"\n");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn its_routes_are_set_in_its_own_config_never_on_its_command_line() {
+        let root = std::env::temp_dir().join(format!("teamster-codex-routes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let user = root.join("home/.codex");
+        std::fs::create_dir_all(&user).unwrap();
+        std::fs::write(
+            user.join("config.toml"),
+            "model = \"o4\"\n[model_providers.corp]\nname = \"corp\"\nbase_url = \"https://llm.corp.example/v1\"\n",
+        )
+        .unwrap();
+        let (dir, home) = (root.join("pane"), root.join("home"));
+        let proxy = "http://127.0.0.1:9/t/SECRET-TOKEN";
+        let ctx = LaunchContext { home: &home, proxy: Some(proxy), ..LaunchContext::sample(&dir) };
+        let agent = super::super::resolve(&crate::config::Config::default(), "codex").unwrap();
+        let l = launch(&agent, &ctx).unwrap();
+        // Anyone on this machine reads a command line: no token there.
+        assert!(!l.argv.iter().any(|a| a.contains("SECRET-TOKEN")), "{:?}", l.argv);
+        assert_eq!(l.routes.len(), 2);
+        let seeded: toml::Table = toml::from_str(&l.seeds[0].text).unwrap();
+        assert_eq!(seeded["openai_base_url"].as_str(), Some(format!("{proxy}/openai").as_str()));
+        assert_eq!(
+            seeded["model_providers"]["corp"]["base_url"].as_str(),
+            Some(format!("{proxy}/codex-corp").as_str())
+        );
+        assert_eq!(seeded["model_providers"]["corp"]["name"].as_str(), Some("corp"));
+        l.write().unwrap();
+        // What Codex (or its agent) made of it since is kept, but the routes are set again.
+        let own = dir.join("codex-home/config.toml");
+        let changed = l.seeds[0].text.replace(&format!("{proxy}/openai"), "https://elsewhere.example")
+            + "\n[notice]\nseen = true\n";
+        std::fs::write(&own, changed).unwrap();
+        let again = launch(&agent, &ctx).unwrap();
+        assert!(again.seeds[0].anew, "written at every start");
+        let seeded: toml::Table = toml::from_str(&again.seeds[0].text).unwrap();
+        assert_eq!(seeded["openai_base_url"].as_str(), Some(format!("{proxy}/openai").as_str()));
+        assert_eq!(seeded["notice"]["seen"].as_bool(), Some(true));
         let _ = std::fs::remove_dir_all(root);
     }
 
