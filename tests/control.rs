@@ -255,6 +255,26 @@ fn approving_an_agents_own_question_once_answers_that_question_only() {
 }
 
 #[test]
+fn an_agents_own_question_waits_in_the_queue_past_the_ask_timeout() {
+    let env = Env::new();
+    let _tui = start(&env, &format!("ask_timeout_secs = 1\n{ASK_BEFORE_PUSH}"));
+    env.ok(&["new", "fake", "--down", "--name", "second"]);
+    env.wait_ls("the second agent ready", |_| env.ok(&["capture", "second"]).contains("fake>"));
+    // The agent's own question, then (after it) a rule's question in the other pane.
+    env.ok(&["send", "second", "confirm echo mine"]);
+    env.wait_ls("the agent's own question", |_| pending(&env).iter().any(|p| p["source"] == "agent"));
+    env.ok(&["send", "fake", "run git push"]);
+    // The rule's question is denied when nobody answers in time; the agent's own, asked
+    // before it, is still there to answer.
+    env.wait_ls("the rule's ask to time out", |_| env.ok(&["capture", "fake"]).contains("nobody answered within 1 s"));
+    let own: Vec<Value> = pending(&env).into_iter().filter(|p| p["source"] == "agent").collect();
+    assert_eq!(own.len(), 1, "the agent's own question left the queue: {own:?}");
+    assert_eq!(own[0]["deadline"], 0, "{own:?}");
+    env.ok(&["approve", &own[0]["id"].to_string()]);
+    env.wait_ls("the approved call to run", |_| env.ok(&["capture", "second"]).contains("ran: echo mine"));
+}
+
+#[test]
 fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     let env = Env::new();
     let tui = start(&env, &format!("ask_timeout_secs = 1\n{ASK_BEFORE_PUSH}"));

@@ -498,8 +498,8 @@ pub fn approvals(json: bool) -> anyhow::Result<()> {
 }
 
 /// `teamster approvals` as a table: each item by its pane's place (`SESSION:TAB.PANE`), and
-/// what becomes of it if nobody answers in time (a policy's ask is denied; an agent's own
-/// question goes back to its dialog in the pane, which the agent answers as it would).
+/// what becomes of it if nobody answers (a policy's ask is denied in time; an agent's own
+/// question waits as long as the agent does, answerable here or in its pane).
 fn approvals_table(pending: &[crate::protocol::PendingView], now: u64) -> Vec<String> {
     use crate::protocol::PendingSource;
     let mut lines = vec![format!(
@@ -518,7 +518,7 @@ fn approvals_table(pending: &[crate::protocol::PendingView], now: u64) -> Vec<St
         let left = p.deadline.saturating_sub(now);
         let unanswered = match p.source {
             PendingSource::Policy => format!("denied in {left}s"),
-            PendingSource::Agent => format!("back to its dialog in {left}s"),
+            PendingSource::Agent => "waits (in its pane too)".to_string(),
         };
         // Every field but the numbers is what an agent said (its command above all):
         // shown, not obeyed, so `ESC [8m` cannot hide the rest of a command.
@@ -872,7 +872,7 @@ mod tests {
         assert!(lines[0].contains("pane") && lines[0].contains("unanswered"), "{}", lines[0]);
         assert!(!lines[0].contains("denied in"), "an agent's question is not denied: {}", lines[0]);
         assert!(lines[1].contains("work:1.2") && lines[1].contains("denied in 600s"), "{}", lines[1]);
-        assert!(lines[2].contains("work:2.1") && lines[2].contains("back to its dialog in 600s"), "{}", lines[2]);
+        assert!(lines[2].contains("work:2.1") && lines[2].contains("waits (in its pane too)"), "{}", lines[2]);
         assert!(!lines[2].contains("denied"), "{}", lines[2]);
         // A pane not in any tab any more is still named.
         let lines = approvals_table(&[item(5, PendingSource::Policy, None)], 1_000);

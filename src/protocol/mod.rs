@@ -913,7 +913,8 @@ pub struct PendingView {
     /// For an edit, what it changes (`-` and `+` lines).
     #[serde(default)]
     pub diff: Option<String>,
-    /// Seconds since the epoch; and when it is denied if nobody answers.
+    /// Seconds since the epoch; and when it is denied if nobody answers (0: never; an
+    /// agent's own question waits as long as the agent does).
     pub since: u64,
     pub deadline: u64,
 }

@@ -238,7 +238,11 @@ impl Queue {
                 warning: p.warning.clone(),
                 diff: p.action.call().and_then(|c| c.diff.clone()),
                 since: p.since,
-                deadline: p.deadline,
+                // An agent's own question has no deadline a person need watch: it waits.
+                deadline: match p.source {
+                    PendingSource::Policy => p.deadline,
+                    PendingSource::Agent => 0,
+                },
             })
             .collect()
     }

@@ -19,6 +19,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// How long an agent's own question waits in the queue: as long as the agents' hooks
+/// wait for teamster (a day).
+const AGENT_QUESTION_WAIT: u64 = crate::agents::claude::HOOK_TIMEOUT;
+
 /// How many of the latest decisions the sidebar's history keeps.
 const RECENT: usize = 20;
 
@@ -335,10 +339,16 @@ impl Runner {
         asker: Asker,
         (workspace, session, allow_key): (PathBuf, u32, Option<(String, String)>),
     ) -> Answer {
-        let timeout = self.config().ask_timeout_secs;
         let (reason, on_approve, source) = match asker {
             Asker::Policy { reason, on_approve } => (reason, on_approve, PendingSource::Policy),
             Asker::Agent => (format!("{} asks before it does this", record.agent), Vec::new(), PendingSource::Agent),
+        };
+        // A rule's question holds the agent, so it is denied after `ask_timeout_secs`; the
+        // agent's own question is the agent waiting for its user, so it waits in the queue as
+        // long as the agent does (its hook's own limit, a day), answerable from anywhere.
+        let timeout = match source {
+            PendingSource::Policy => self.config().ask_timeout_secs,
+            PendingSource::Agent => AGENT_QUESTION_WAIT,
         };
         let (tx, rx) = oneshot::channel();
         let retried = matches!(action, Action::LlmRequest { .. });

@@ -217,7 +217,7 @@ fn draw_sidebar(app: &App, buf: &mut Buffer, area: TRect) {
             let left = span_words(p.deadline.saturating_sub(now));
             let then = match p.source {
                 crate::protocol::PendingSource::Policy => format!("denied in {left}"),
-                crate::protocol::PendingSource::Agent => format!("to its dialog in {left}"),
+                crate::protocol::PendingSource::Agent => "answer here or in its pane".to_string(),
             };
             lines.push((
                 format!("  {} ago · {then}", span_words(now.saturating_sub(p.since))),

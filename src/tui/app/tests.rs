@@ -579,7 +579,7 @@ fn an_agents_own_question_and_a_sandbox_warning_show_on_the_card() {
     for said in [
         "claude asks before it does this",
         "⚠ the sandbox will still",
-        "42s ago · to its dialog in 10m",
+        "42s ago · answer here or in its pane",
         "-let x = 1;",
         "+let x = 2;",
     ] {
