@@ -1067,8 +1067,9 @@
   function ageText(p) {
     const now = Date.now() / 1000;
     let t = 'waiting ' + ago(now - p.since);
-    const then = p.source === 'agent' ? 'back to its own dialog' : 'denied';
-    if (p.deadline) t += p.deadline > now ? ` · ${then} in ${ago(p.deadline - now)} if nobody answers` : ' · timing out';
+    // An agent's own question has no deadline: it waits as long as the agent does.
+    if (p.source === 'agent') return t + ' · answer here or in its pane';
+    if (p.deadline) t += p.deadline > now ? ` · denied in ${ago(p.deadline - now)} if nobody answers` : ' · timing out';
     return t;
   }
 
