@@ -285,17 +285,20 @@ fn an_ask_nobody_answers_is_denied_and_the_agent_told() {
     assert!(pending(&env).is_empty());
 }
 
-/// A model priced so that one small call crosses a one-cent step, and a gate that asks
-/// before each further cent; the stand-in's model calls go to `mock`.
-fn cent_gate(mock: &MockLlm) -> String {
-    format!(
-        r#"
+/// A model priced so that one small call crosses a cent.
+const MOCK_GATE_PRICE: &str = r#"
 [prices."mock-gate"]
 input = 1000.0
 output = 2000.0
 cache_read = 100.0
 cache_write = 1250.0
+"#;
 
+/// `MOCK_GATE_PRICE`, and a gate that asks before each further cent; the stand-in's model
+/// calls go to `mock`.
+fn cent_gate(mock: &MockLlm) -> String {
+    format!(
+        r#"{MOCK_GATE_PRICE}
 [[policy]]
 name = "a cent at a time"
 on = "llm_request"
@@ -317,13 +320,7 @@ fn a_spend_cap_stops_the_agent_names_the_cap_and_tells_the_user_as_a_wait_does()
     let mock = MockLlm::start("true");
     let config = format!(
         r#"notify = "osc9"
-
-[prices."mock-gate"]
-input = 1000.0
-output = 2000.0
-cache_read = 100.0
-cache_write = 1250.0
-
+{MOCK_GATE_PRICE}
 [[policy]]
 name = "session cap"
 on = "llm_request"
