@@ -32,12 +32,25 @@ fn no_runner(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused)
 }
 
-/// Connects to the runner, starting one if none is running.
+/// A runner going away (it crashed or was killed a moment ago) may still take a connection
+/// on its socket, then drop it.
+fn going_away(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof)
+}
+
+/// Connects to the runner, starting one if none is running. One going away is waited out
+/// (a few seconds at most), then a new one is started.
 pub async fn connect_or_start(config_path: &Path, socket: &Path) -> anyhow::Result<Conn> {
-    match connect(socket).await {
-        Ok(c) => return Ok(c),
-        Err(e) if no_runner(&e) => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot reach the runner at {}", socket.display())),
+    const TRIES: u32 = 60;
+    for tried in 1.. {
+        match connect(socket).await {
+            Ok(c) => return Ok(c),
+            Err(e) if no_runner(&e) => break,
+            // Polling another process's end: it says nothing when it is gone.
+            Err(e) if going_away(&e) && tried < TRIES => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            Err(e) => return Err(e).with_context(|| format!("cannot reach the runner at {}", socket.display())),
+        }
     }
     let (config_path, socket_owned) = (config_path.to_path_buf(), socket.to_path_buf());
     tokio::task::spawn_blocking(move || daemon::start_in_background(&config_path, &socket_owned)).await??;

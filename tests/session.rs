@@ -319,3 +319,32 @@ fn many_panes_opened_one_after_another_all_stay_usable() {
     assert_eq!(env.panes().iter().filter(|p| p["cols"].as_u64() == Some(widest)).count(), 7);
     drop(tui);
 }
+
+/// A runner that crashed a moment ago may still take a connection on its socket and drop
+/// it: the next `teamster` waits it out and starts a new runner, instead of failing with
+/// "connection reset".
+#[test]
+fn a_runner_going_away_is_waited_out_and_a_new_one_started() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let dir = env.dir.join("run/teamster");
+    std::fs::create_dir_all(&dir).expect("runtime dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("0700");
+    let socket = dir.join("runner.sock");
+    let dying = std::os::unix::net::UnixListener::bind(&socket).expect("the dying runner's socket");
+    let gone = socket.clone();
+    let drops = std::thread::spawn(move || {
+        // It takes three connections and drops each unread (a reset, as a killed process
+        // gives), then it is gone.
+        for _ in 0..3 {
+            if let Ok((conn, _)) = dying.accept() {
+                let _ = conn.shutdown(std::net::Shutdown::Write);
+                drop(conn);
+            }
+        }
+        let _ = std::fs::remove_file(&gone);
+    });
+    env.ok(&["-d", "-s", "after"]);
+    let _ = drops.join();
+    assert!(env.ok(&["ls"]).contains("after"), "{}", env.ok(&["ls"]));
+}
