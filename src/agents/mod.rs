@@ -188,10 +188,19 @@ impl ToolCall {
     /// acts on. A policy's question and the agent's own about the same call are one when
     /// this is the same (an agent's hook and its dialog may name one edit tool two ways).
     pub fn act(&self) -> String {
-        match (&self.command, self.paths.first()) {
-            (Some(c), _) => c.clone(),
-            (None, Some(p)) => p.clone(),
-            (None, None) => self.tool.clone(),
+        // Whether it only looks at its files, by the words the agents' tools are named with
+        // (`Read`, `read_file`, `glob`...); anything else may change them.
+        const LOOKS: [&str; 8] = ["read", "view", "glob", "grep", "list", "search", "find", "fetch"];
+        const CHANGES: [&str; 8] = ["write", "edit", "replace", "patch", "create", "delete", "move", "rename"];
+        let tool = self.tool.to_ascii_lowercase();
+        let looks =
+            (LOOKS.iter().any(|w| tool.contains(w)) || tool == "ls") && !CHANGES.iter().any(|w| tool.contains(w));
+        match &self.command {
+            Some(c) => c.clone(),
+            None if !self.paths.is_empty() => {
+                format!("{} {}", if looks { "reads" } else { "changes" }, self.paths.join("\n"))
+            }
+            None => self.tool.clone(),
         }
     }
 

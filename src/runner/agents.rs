@@ -114,6 +114,12 @@ impl Runner {
         };
         let (keys, next) = match step {
             DialogAnswer::Decide(decision, what) => {
+                // Typed only into a dialog about this call (its program named on screen):
+                // never into another that came up after it went unseen.
+                let program = what.split_whitespace().next().unwrap_or_default();
+                if !program.is_empty() && !lines.iter().any(|l| l.contains(program)) {
+                    return;
+                }
                 let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) else { return };
                 (keys, DialogAnswer::after(&decision, &what))
             }

@@ -95,12 +95,12 @@ impl Queue {
         self.pending.remove(&id)
     }
 
-    /// Whether anything of `pane`'s waits.
-    /// The agent's own question `pane` waits on, if one (the oldest).
+    /// The agent's own question `pane` waits on, if one.
     pub fn agent_item_of(&self, pane: PaneId) -> Option<&Pending> {
         self.pending.values().find(|p| p.pane == pane && p.source == PendingSource::Agent)
     }
 
+    /// Whether anything of `pane`'s waits.
     pub fn waits_on(&self, pane: PaneId) -> bool {
         self.pending.values().any(|p| p.pane == pane)
     }
@@ -378,5 +378,9 @@ mod tests {
         let edit = |tool: &str| ToolCall { paths: vec!["/w/a.rs".into()], ..ToolCall::named(tool) };
         q.remember_approved(10, &edit("replace"), now);
         assert!(q.take_approved(10, &edit("edit"), now));
+        // A look at a file answers no question about changing it.
+        q.remember_approved(10, &edit("Read"), now);
+        assert!(!q.take_approved(10, &edit("Write"), now));
+        assert!(q.take_approved(10, &edit("read_file"), now));
     }
 }

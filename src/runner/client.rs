@@ -351,10 +351,15 @@ fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, 
     };
     // Written outside the lock; a person answering an agent's own dialog in its pane is
     // read off the screen they answered (before the key reaches the agent).
+    let one_key = matches!(events, [crate::input::InputEvent::Key(_)]);
     for pane in panes {
-        let dialog = asking.contains(&pane.id).then(|| (pane.meta.lock().agent, pane.screen.lock().visible_text()));
+        let kind = match one_key && asking.contains(&pane.id) {
+            true => pane.meta.lock().agent,
+            false => None,
+        };
+        let lines = kind.map(|_| pane.screen.lock().visible_text());
         pane.type_events(events);
-        if let Some((Some(kind), lines)) = dialog {
+        if let (Some(kind), Some(lines)) = (kind, lines) {
             runner.always_in_pane(pane.id, kind, &lines, events);
         }
     }

@@ -455,15 +455,16 @@ impl Runner {
     /// what the agent may write), and the setting that would let it.
     fn sandbox_warning_locked(&self, st: &State, pane: PaneId, action: &Action) -> Option<String> {
         let call = action.call()?;
-        let (plan, cwd, workspace, agent) = {
+        let (plan, cwd, workspace, table) = {
             let m = st.panes.get(&pane)?.meta.lock();
             let workspace = m.spec.worktree.as_ref().map(|w| w.path.clone()).unwrap_or_else(|| m.spec.cwd.clone());
-            // The agent's entry in the config (`[agents.NAME]`), not the pane's label.
-            let agent = match &m.spec.spawn {
-                crate::protocol::Spawn::Agent { name } => name.clone(),
-                _ => return None,
+            // The agent's entry in the config (`[agents.NAME]`), not the pane's label; a
+            // program's sandbox is the config's own.
+            let table = match &m.spec.spawn {
+                crate::protocol::Spawn::Agent { name } => format!("[agents.{name}]"),
+                _ => "[sandbox]".to_string(),
             };
-            (m.sandbox_plan.clone()?, m.spec.cwd.clone(), workspace, agent)
+            (m.sandbox_plan.clone()?, m.spec.cwd.clone(), workspace, table)
         };
         let home = crate::paths::home();
         let refused: Vec<String> = policy::paths_outside(call.command.as_deref(), &call.paths, &cwd, &workspace, &home)
@@ -472,7 +473,7 @@ impl Runner {
             .collect();
         let first = refused.first()?;
         Some(format!(
-            "the sandbox will still refuse writing {} (reading works): `writable = [\"{first}\"]` under [agents.{agent}] in the config lets it",
+            "the sandbox will still refuse writing {} (reading works): `writable = [\"{first}\"]` under {table} in the config lets it",
             refused.join(", ")
         ))
     }
@@ -510,8 +511,10 @@ impl Runner {
             if let Action::ToolCall(call) = &p.action {
                 st.queue.remember_approved(p.pane, call, std::time::Instant::now());
             }
-            if let Decision::ApproveAlways { scope } = &decision {
-                self.keep_allowance(st, &p, *scope);
+            if let Decision::ApproveAlways { scope } = &decision
+                && let Some(allowance) = Self::allowance_of(st, &p, *scope)
+            {
+                self.keep_allowance(allowance);
             }
         }
         // Its agent gave up waiting: the answer waits for its retry.
@@ -520,9 +523,10 @@ impl Runner {
         Ok(())
     }
 
-    /// Allows `p`'s action from now on in `scope` (an "always" a person gave).
-    fn keep_allowance(&self, st: &State, p: &Pending, scope: AllowScope) {
-        let Some((tool, what)) = &p.allow_key else { return };
+    /// What allowing `p`'s action from now on in `scope` keeps (an "always" a person gave),
+    /// read under the state lock; `keep_allowance` keeps it, after.
+    fn allowance_of(st: &State, p: &Pending, scope: AllowScope) -> Option<(Scope, String, String)> {
+        let (tool, what) = p.allow_key.clone()?;
         let scope = match scope {
             AllowScope::Session => {
                 Scope::Session(st.sessions.get(&p.session).map(|s| s.name.clone()).unwrap_or_default())
@@ -530,20 +534,24 @@ impl Runner {
             AllowScope::Workspace => Scope::Workspace(p.workspace.clone()),
             AllowScope::Everywhere => Scope::Everywhere,
         };
+        Some((scope, tool, what))
+    }
+
+    /// Keeps an allowance in the state database and in force.
+    fn keep_allowance(&self, (scope, tool, what): (Scope, String, String)) {
         let (kept, tool_, what_) = (scope.clone(), tool.clone(), what.clone());
         let added = self.store.read(move |db| db.add_allowance(&kept, &tool_, &what_, now_secs()));
         match added.unwrap_or_else(|| Err("the state database is gone".into())) {
-            Ok(aid) => {
-                self.allowances.lock().push(Allowance { id: aid, scope, tool: tool.clone(), what: what.clone() })
-            }
+            Ok(aid) => self.allowances.lock().push(Allowance { id: aid, scope, tool, what }),
             Err(e) => log(&e),
         }
     }
 
-    /// The person picked the "always" of an agent's own dialog in its pane (`keys`, on
-    /// `lines`, its screen as they saw it): the agent cannot keep that in its own settings
-    /// (read-only to it), so teamster keeps it, as the same answer given in its queue.
-    /// Only a person's keys come here; the item is answered in the pane as any other.
+    /// The person picked the "always" of an agent's own dialog in its pane (`keys`, one key
+    /// on `lines`, its screen as they saw it): the agent cannot keep that in its own
+    /// settings (read-only to it), so teamster keeps it, as the same answer given in its
+    /// queue. Only a person's keys come here; the item is answered in the pane as any other.
+    /// A batch of keys (an arrow, then Enter) is not read: the screen is the one before it.
     pub(super) fn always_in_pane(
         &self,
         pane: PaneId,
@@ -552,16 +560,21 @@ impl Runner {
         keys: &[crate::input::InputEvent],
     ) {
         let adapter = crate::agents::adapter::adapter(kind);
-        let Some(scope) = keys.iter().find_map(|e| match e {
-            crate::input::InputEvent::Key(k) if k.mods.0 == 0 => adapter.always_chosen(lines, k.code),
+        let scope = match keys {
+            [crate::input::InputEvent::Key(k)] if k.mods.0 == 0 => adapter.always_chosen(lines, k.code),
             _ => None,
-        }) else {
-            return;
         };
-        let st = self.state.lock();
-        let Some(p) = st.queue.agent_item_of(pane) else { return };
-        self.keep_allowance(&st, p, scope);
-        log(&format!("pane {pane}: you chose always ({scope:?}) for {} in the agent's own dialog", p.what));
+        let Some(scope) = scope else { return };
+        let kept = {
+            let st = self.state.lock();
+            let Some(p) = st.queue.agent_item_of(pane) else { return };
+            Self::allowance_of(&st, p, scope).map(|a| (a, p.what.clone()))
+        };
+        // The database is written off the state lock a keystroke needs.
+        if let Some((allowance, what)) = kept {
+            self.keep_allowance(allowance);
+            log(&format!("pane {pane}: you chose always ({scope:?}) for {what} in the agent's own dialog"));
+        }
     }
 
     pub fn approvals(&self) -> Vec<PendingView> {
