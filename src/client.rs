@@ -40,7 +40,7 @@ fn going_away(e: &std::io::Error) -> bool {
 }
 
 /// Connects to the runner, starting one if none is running. One going away is waited out
-/// (a few seconds at most), then a new one is started.
+/// (three seconds at most) until its socket is gone, then a new one is started.
 pub async fn connect_or_start(config_path: &Path, socket: &Path) -> anyhow::Result<Conn> {
     const TRIES: u32 = 60;
     for tried in 1.. {

@@ -176,7 +176,16 @@ fn import_then(binary: &str, file: &std::path::Path, argv: Vec<String>) -> Vec<S
 fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String> {
     use rusqlite::{OpenFlags, OptionalExtension, config::DbConfig};
     const DB_MAX: u64 = 512 << 20;
-    let copy = crate::paths::state_dir().join("forks").join(crate::runner::random_hex(8)?);
+    let forks = crate::paths::state_dir().join("forks");
+    // What an export (or a bundle) a runner ended in the middle of left there: gone after an hour.
+    for entry in std::fs::read_dir(&forks).into_iter().flatten().flatten() {
+        let old =
+            entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() > 3600));
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+        }
+    }
+    let copy = forks.join(crate::runner::random_hex(8)?);
     crate::paths::ensure_private_dir(&copy).map_err(|e| format!("cannot create {}: {e}", copy.display()))?;
     let read = |name: &str| match crate::nofollow::read(&data.join(name), DB_MAX + 1) {
         Ok(b) if b.len() as u64 > DB_MAX => Err(format!("opencode's {name} is over {} MiB", DB_MAX >> 20)),
@@ -186,13 +195,17 @@ fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String>
     };
     let made = (|| {
         // The journal before and after the database: a checkpoint between would pair them wrongly.
+        // (The first read of the journal is kept only as its digest: one copy of each file
+        // in memory.)
+        let digest =
+            |b: &Option<Vec<u8>>| b.as_ref().map(|b| ring::digest::digest(&ring::digest::SHA256, b).as_ref().to_vec());
         let (db, wal) = (0..5)
             .find_map(|_| {
-                let before = read("opencode.db-wal");
+                let before = read("opencode.db-wal").map(|b| digest(&b));
                 let db = read("opencode.db");
                 let after = read("opencode.db-wal");
                 match (db, before, after) {
-                    (Ok(db), Ok(b), Ok(a)) if b == a => Some(Ok((db, a))),
+                    (Ok(db), Ok(b), Ok(a)) if b == digest(&a) => Some(Ok((db, a))),
                     (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => Some(Err(e)),
                     _ => None,
                 }
@@ -258,8 +271,15 @@ fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String>
 /// A session's row as opencode's export gives it (`Session.Info`): its columns under
 /// their names there, what is empty left out.
 fn session_info(row: &rusqlite::Row) -> rusqlite::Result<Value> {
-    let text = |c: &str| row.get::<_, Option<String>>(c);
-    let int = |c: &str| row.get::<_, Option<i64>>(c);
+    // A column this opencode does not have is a value it does not have.
+    fn column<T: rusqlite::types::FromSql>(row: &rusqlite::Row, c: &str) -> rusqlite::Result<Option<T>> {
+        match row.get::<_, Option<T>>(c) {
+            Err(rusqlite::Error::InvalidColumnName(_)) => Ok(None),
+            got => got,
+        }
+    }
+    let text = |c: &str| column::<String>(row, c);
+    let int = |c: &str| column::<i64>(row, c);
     let parsed =
         |c: &str| -> rusqlite::Result<Option<Value>> { Ok(text(c)?.and_then(|t| serde_json::from_str(&t).ok())) };
     let mut info = serde_json::Map::new();
@@ -296,7 +316,7 @@ fn session_info(row: &rusqlite::Row) -> rusqlite::Result<Value> {
         put("summary", Some(summary));
     }
     put("share", text("share_url")?.map(|url| json!({ "url": url })));
-    put("cost", row.get::<_, Option<f64>>("cost")?.map(Value::from));
+    put("cost", column::<f64>(row, "cost")?.map(Value::from));
     put(
         "tokens",
         Some(json!({

@@ -352,25 +352,50 @@ pub fn protected_in(cwd: &Path, may_change: &[String]) -> Vec<PathBuf> {
     out
 }
 
+/// The config git reads for the checkout at `root`: its `.git/config`, or for a worktree
+/// (whose `.git` is a file naming its git directory), the config of the repository's
+/// common directory.
+fn git_config_of(root: &Path) -> Option<PathBuf> {
+    let git = root.join(".git");
+    if git.symlink_metadata().ok()?.is_dir() {
+        return Some(git.join("config"));
+    }
+    let read = |p: &Path| crate::nofollow::read(p, 4096).ok().map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let dir = crate::paths::normalize(&root.join(read(&git)?.strip_prefix("gitdir:")?.trim()));
+    let common = match read(&dir.join("commondir")) {
+        Some(c) => crate::paths::normalize(&dir.join(c)),
+        None => dir,
+    };
+    Some(common.join("config"))
+}
+
 /// Where the repository at `root` keeps its hooks when its config says (`core.hooksPath`,
-/// relative to the working tree), read as text: git would run what is there.
+/// relative to the working tree), read as text: git would run what is there. A value that
+/// holds the whole checkout (`.`, an ancestor) is not taken: it would make every file of
+/// the workspace read-only.
 fn hooks_path(root: &Path) -> Option<PathBuf> {
-    let text = crate::nofollow::read(&root.join(".git/config"), 1 << 20).ok()?;
+    let text = crate::nofollow::read(&git_config_of(root)?, 1 << 20).ok()?;
     let mut in_core = false;
     let mut found = None;
     for line in String::from_utf8_lossy(&text).lines() {
         let line = line.trim();
-        if line.starts_with('[') {
-            in_core = line.trim_start_matches('[').trim_end_matches(']').trim().eq_ignore_ascii_case("core");
+        if let Some(header) = line.strip_prefix('[') {
+            // `[core]`, `[ core ] # a comment`
+            in_core = header.split(']').next().is_some_and(|name| name.trim().eq_ignore_ascii_case("core"));
         } else if let Some((key, value)) = line.split_once('=')
             && in_core
             && key.trim().eq_ignore_ascii_case("hookspath")
         {
-            let value = value.trim().trim_matches('"');
+            let value = value.trim();
+            let value = match value.strip_prefix('"') {
+                Some(quoted) => quoted.split('"').next().unwrap_or(""),
+                None => value.split(['#', ';']).next().unwrap_or("").trim(),
+            };
             found = Some(crate::config::expand_home(value));
         }
     }
-    found.filter(|p| !p.as_os_str().is_empty()).map(|p| root.join(p))
+    let path = crate::paths::normalize(&root.join(found.filter(|p| !p.as_os_str().is_empty())?));
+    (!root.starts_with(&path)).then_some(path)
 }
 
 /// The secrets under a home directory that no agent reads.
@@ -585,6 +610,28 @@ pub fn refusal(missing: &[Feature], run_without: &[Feature]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hooks_a_repository_names_are_found_for_a_worktree_too_and_never_the_whole_tree() {
+        let root = std::env::temp_dir().join(format!("teamster-hookspath-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (repo, tree) = (root.join("repo"), root.join("tree"));
+        std::fs::create_dir_all(repo.join(".git/worktrees/tree")).unwrap();
+        std::fs::create_dir_all(&tree).unwrap();
+        let config = |text: &str| std::fs::write(repo.join(".git/config"), text).unwrap();
+        config("[core] # mine\n\thooksPath = scripts/hooks ; the team's\n");
+        assert_eq!(hooks_path(&repo), Some(repo.join("scripts/hooks")));
+        // A worktree: its .git file, its git directory's commondir.
+        std::fs::write(tree.join(".git"), format!("gitdir: {}\n", repo.join(".git/worktrees/tree").display())).unwrap();
+        std::fs::write(repo.join(".git/worktrees/tree/commondir"), "../..\n").unwrap();
+        assert_eq!(hooks_path(&tree), Some(tree.join("scripts/hooks")));
+        // The whole checkout, or above it: not taken.
+        config("[core]\n\thooksPath = \".\"\n");
+        assert_eq!(hooks_path(&repo), None);
+        config(&format!("[core]\nhookspath = {}\n", root.display()));
+        assert_eq!(hooks_path(&repo), None);
+        let _ = std::fs::remove_dir_all(root);
+    }
 
     fn tree(paths: &[&str]) -> impl Fn(&Path) -> Vec<PathBuf> {
         let all: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
