@@ -756,11 +756,12 @@
   function render() {
     renderQueued = false;
     if (dirty.status) { renderStatus(); dirty.status = false; }
-    if (dirty.session) { renderSession(); dirty.session = false; }
+    // A new session or a new list of pending actions changes what a comment can be on.
+    if (dirty.session) { renderSession(); dirty.session = false; dirty.commentTargets = true; }
     for (const [id, which] of dirty.rows) renderRows(id, which);
     dirty.rows.clear();
     if (dirty.pending) { renderPending(); dirty.pending = false; }
-    if (dirty.session || dirty.pendingTargets) { renderCommentTargets(); dirty.pendingTargets = false; }
+    if (dirty.commentTargets) { renderCommentTargets(); dirty.commentTargets = false; }
     if (dirty.history) { renderHistory(); dirty.history = false; }
     if (dirty.notices) { renderNotices(); dirty.notices = false; }
   }
@@ -1075,7 +1076,7 @@
 
   const pendingEls = new Map(); // id -> element, kept so buttons are not rebuilt under a finger
   function renderPending() {
-    dirty.pendingTargets = true;
+    dirty.commentTargets = true;
     const list = state.pending || [];
     const drive = canDrive();
     const here = state.session && state.session.name;

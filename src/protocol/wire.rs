@@ -29,6 +29,20 @@ fn is_false(v: &bool) -> bool {
 /// The longest link address a row carries (the terminal model keeps none longer).
 pub const MAX_URL: usize = 2048;
 
+/// The character after which a drawn cell's symbol carries its link's address (in Unicode
+/// tag characters): the TUI's own, so never one a row brings (`marks`).
+pub const LINK_MARK: char = '\u{e0001}';
+
+/// A byte a link's address may hold: printable ASCII, no space.
+pub fn url_byte(b: u8) -> bool {
+    (0x21..0x7f).contains(&b)
+}
+
+/// Whether `url` is a link address a row may carry: printable ASCII, at most `MAX_URL`.
+pub fn printable_url(url: &[u8]) -> bool {
+    url.len() <= MAX_URL && url.iter().all(|b| url_byte(*b))
+}
+
 /// A run's text as decoded: each control character replaced by U+FFFD.
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
@@ -39,12 +53,15 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
-/// Combining marks as decoded: control characters left out, and a mark left with nothing.
+/// Combining marks as decoded: control characters and the TUI's link mark left out (a
+/// program printing it with tag characters would forge a link), and a mark left with
+/// nothing.
 fn marks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u16, String)>, D::Error> {
     let mut marks = Vec::<(u16, String)>::deserialize(d)?;
+    let foreign = |c: char| c.is_control() || c == LINK_MARK;
     for (_, mark) in &mut marks {
-        if mark.contains(char::is_control) {
-            mark.retain(|c| !c.is_control());
+        if mark.contains(foreign) {
+            mark.retain(|c| !foreign(c));
         }
     }
     marks.retain(|(_, mark)| !mark.is_empty());
@@ -55,8 +72,7 @@ fn marks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u16, String)>, D::Error
 /// than the terminal model keeps.
 fn link<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let link = String::deserialize(d)?;
-    let printable = link.len() <= MAX_URL && link.bytes().all(|b| (0x21..0x7f).contains(&b));
-    Ok(if printable { link } else { String::new() })
+    Ok(if printable_url(link.as_bytes()) { link } else { String::new() })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -29,7 +29,7 @@ impl Links {
     /// The id for `url` (the same one each time it is asked), or 0 when `url` is empty,
     /// not a URI's characters, too long, or the table is full.
     pub fn id(&mut self, url: &[u8]) -> u16 {
-        if url.is_empty() || url.len() > MAX_URL || !url.iter().all(|b| (0x21..0x7f).contains(b)) {
+        if url.is_empty() || !crate::protocol::wire::printable_url(url) {
             return 0;
         }
         // Checked above: every byte is ASCII.

@@ -27,7 +27,7 @@ pub const EXTRA_OVERLINE: Modifier = Modifier::from_bits_retain(1 << 13);
 
 /// Starts a link's address in a cell's symbol (LANGUAGE TAG: deprecated, so no flag
 /// emoji's tag sequence holds it).
-const LINK_MARK: char = '\u{e0001}';
+use crate::protocol::wire::LINK_MARK;
 
 /// Appends `url` (printable ASCII, as the screen keeps it) to a cell's symbol.
 pub fn push_link(symbol: &mut String, url: &str) {
@@ -51,7 +51,7 @@ fn split_link(symbol: &str) -> (&str, Option<&str>) {
 fn link_url(tags: &str) -> String {
     tags.chars()
         .filter_map(|c| u8::try_from((c as u32).checked_sub(0xe0000)?).ok())
-        .filter(|b| (0x21..0x7f).contains(b))
+        .filter(|b| crate::protocol::wire::url_byte(*b))
         .map(char::from)
         .collect()
 }
