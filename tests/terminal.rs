@@ -155,7 +155,9 @@ fn printf_bytes(bytes: &[u8]) -> String {
 
 /// A pane prints C1 controls encoded as UTF-8 (CSI U+009B, OSC U+009D with an OSC 52
 /// clipboard write, ST U+009C, DCS U+0090): xterm and st act on them, so none may reach
-/// the user's terminal, whatever the cell they landed in.
+/// the user's terminal, whatever the cell they landed in. Two layers stop them (the screen
+/// never stores one, and decoded rows drop any): this guards the whole way; the screen's
+/// own is pinned by `screen::tests::control_characters_printed_as_utf8_are_never_stored`.
 #[test]
 fn c1_controls_printed_as_utf8_never_reach_the_outer_terminal() {
     let env = Env::new();

@@ -912,7 +912,7 @@
     els.cap.hidden = !cap;
     if (!cap) { els.cap.textContent = ''; return; }
     const which = cap.rule ? `spend cap \u201c${visible(cap.rule)}\u201d` : 'a spend gate';
-    const advice = cap.gate === PROTOCOL.gate.asks ? 'approve the next step' : 'raise it in the config';
+    const advice = cap.gate === PROTOCOL.gate.asks ? 'approve the next step' : 'raise it in your config';
     els.cap.textContent = `\u26d4 ${which} stopped the agents: ${visible(cap.reason)} (to go on: ${advice})`;
   }
 

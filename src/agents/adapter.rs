@@ -39,6 +39,12 @@ pub trait AgentAdapter: Sync {
         None
     }
 
+    /// Whether a person's answer in its own dialog may be an "always" teamster keeps for
+    /// it (`always_chosen`): only then is its screen read at such a key.
+    fn reads_always(&self) -> bool {
+        false
+    }
+
     /// The "always" of its own dialog on screen that a person's `key` picks (its "don't
     /// ask again" for the project, or for the session), if the key picks one.
     fn always_chosen(&self, _lines: &[String], _key: crate::protocol::keys::KeyCode) -> Option<AllowScope> {
@@ -120,6 +126,14 @@ pub trait AgentAdapter: Sync {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         Vec::new()
     }
+}
+
+/// One name in a directory as agents name their files: letters, digits, `-`, `_` and `.`,
+/// not empty and not hidden (so never `.` or `..`).
+pub fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A conversation id as agents make them (a UUID, `s-123`): letters, digits, `-` and `_`.

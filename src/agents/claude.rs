@@ -307,6 +307,9 @@ impl super::adapter::AgentAdapter for Claude {
     fn samples(&self) -> Vec<(&'static str, Value)> {
         samples()
     }
+    fn reads_always(&self) -> bool {
+        true
+    }
     fn always_chosen(
         &self,
         lines: &[String],

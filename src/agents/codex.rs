@@ -365,10 +365,9 @@ impl super::adapter::AgentAdapter for Codex {
         // `YYYY/MM/DD/rollout-TIME-ID.jsonl`, and nothing else.
         let parts: Vec<&str> = rel.split('/').collect();
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         super::adapter::plain_id(conversation)
             && matches!(parts.as_slice(), [y, m, d, file]
-            if digits(y, 4) && digits(m, 2) && digits(d, 2) && plain(file)
+            if digits(y, 4) && digits(m, 2) && digits(d, 2) && super::adapter::plain_name(file)
                 && file.starts_with("rollout-") && file.ends_with(&format!("-{conversation}.jsonl")))
     }
 

@@ -271,8 +271,7 @@ impl super::adapter::AgentAdapter for Gemini {
     ) -> Result<Option<std::path::PathBuf>, String> {
         // Gemini CLI names the project by the real path it runs in, as getcwd gives it.
         let project = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
-        let gemini = var("GEMINI_CLI_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| home.to_path_buf());
-        let gemini = gemini.join(".gemini");
+        let gemini = super::adapter::dir_of(home, var, "GEMINI_CLI_HOME", "").join(".gemini");
         let slug = project_slug(&gemini, &project.to_string_lossy())
             .map_err(|e| format!("cannot find Gemini CLI's place for {}: {e}", project.display()))?;
         Ok(Some(gemini.join("tmp").join(slug).join("chats")))
@@ -299,9 +298,8 @@ impl super::adapter::AgentAdapter for Gemini {
     }
     fn transcript_fits(&self, rel: &str, conversation: &str) -> bool {
         // One file in the project's chats, named as Gemini CLI names a conversation's.
-        let plain = rel.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         super::adapter::plain_id(conversation)
-            && plain
+            && super::adapter::plain_name(rel)
             && rel.starts_with("session-")
             && rel.ends_with(&format!("-{}.jsonl", short_id(conversation)))
     }
@@ -328,11 +326,7 @@ fn project_slug(gemini: &std::path::Path, project: &str) -> std::io::Result<Stri
         Some(String::from_utf8_lossy(&bytes).trim().to_string())
     };
     let owns = |slug: &str| bases.iter().all(|b| owner(b, slug).is_none_or(|o| o == project));
-    let slug_like = |s: &str| {
-        !s.is_empty()
-            && !s.starts_with('.')
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    };
+    let slug_like = super::adapter::plain_name;
     let registry: Value = crate::nofollow::read(&gemini.join("projects.json"), 4 << 20)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

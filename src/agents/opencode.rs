@@ -242,12 +242,11 @@ fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String>
             if size > max {
                 return Err(format!("the conversation is over {} MiB: too big to fork through a share", max >> 20));
             }
-            let mut value: Value =
-                serde_json::from_str(&data).map_err(|e| format!("a part of {id} is not JSON: {e}"))?;
-            value["id"] = json!(part);
-            value["sessionID"] = json!(id);
-            value["messageID"] = json!(message);
-            parts.entry(message).or_default().push(value);
+            let mut value = object(&data).map_err(|e| format!("a part of {id} is not a JSON object: {e}"))?;
+            value.insert("id".into(), json!(part));
+            value.insert("sessionID".into(), json!(id));
+            value.insert("messageID".into(), json!(message));
+            parts.entry(message).or_default().push(Value::Object(value));
         }
         let mut statement = conn
             .prepare("SELECT id, data FROM message WHERE session_id = ?1 ORDER BY time_created, id")
@@ -256,16 +255,23 @@ fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String>
         let mut messages = Vec::new();
         while let Some(row) = rows.next().map_err(bad)? {
             let (message, data): (String, String) = (row.get(0).map_err(bad)?, row.get(1).map_err(bad)?);
-            let mut value: Value =
-                serde_json::from_str(&data).map_err(|e| format!("a message of {id} is not JSON: {e}"))?;
-            value["id"] = json!(message);
-            value["sessionID"] = json!(id);
+            let mut value = object(&data).map_err(|e| format!("a message of {id} is not a JSON object: {e}"))?;
+            value.insert("id".into(), json!(message));
+            value.insert("sessionID".into(), json!(id));
             messages.push(json!({ "info": value, "parts": parts.remove(&message).unwrap_or_default() }));
         }
         serde_json::to_vec(&json!({ "info": info, "messages": messages })).map_err(|e| e.to_string())
     })();
     let _ = std::fs::remove_dir_all(&copy);
     made
+}
+
+/// A row's `data`: a JSON object, or why not (the agent wrote it).
+fn object(data: &str) -> Result<serde_json::Map<String, Value>, String> {
+    match serde_json::from_str(data).map_err(|e| e.to_string())? {
+        Value::Object(map) => Ok(map),
+        _ => Err("another kind of value".into()),
+    }
 }
 
 /// A session's row as opencode's export gives it (`Session.Info`): its columns under

@@ -255,13 +255,8 @@ impl super::adapter::AgentAdapter for Pi {
         // `DIR/FILE.jsonl` as Pi files sessions by working directory, and the very file
         // the sharer's conversation was.
         let parts: Vec<&str> = rel.split('/').collect();
-        let plain = |p: &&str| {
-            !p.is_empty()
-                && !p.starts_with('.')
-                && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        };
         (1..=2).contains(&parts.len())
-            && parts.iter().all(plain)
+            && parts.iter().all(|p| super::adapter::plain_name(p))
             && rel.ends_with(".jsonl")
             && conversation.ends_with(&format!("/{rel}"))
     }

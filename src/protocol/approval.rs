@@ -87,10 +87,7 @@ impl Reason {
 
 impl From<Reason> for String {
     fn from(r: Reason) -> String {
-        match r {
-            Reason::Message { message } => message,
-            Reason::Teamster(words) => words,
-        }
+        ReasonWire::from(r).reason
     }
 }
 

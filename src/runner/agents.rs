@@ -35,8 +35,12 @@ impl Runner {
                 HookEvent::ToolFinished(call) => {
                     // It ran: a dialog of its own for it was answered in the pane.
                     if let Some(call) = &call {
-                        self.answered_in_pane(pane, |c| super::control::same_call(c, call), Decision::ApproveOnce);
-                        self.state.lock().queue.forget_approved(pane, Some(call));
+                        let mut st = self.state.lock();
+                        let which = |c: &ToolCall| super::control::same_call(c, call);
+                        if st.queue.answered_in_pane(pane, which, &Decision::ApproveOnce) {
+                            self.broadcast_pending(&st);
+                        }
+                        st.queue.forget_approved(pane, Some(call));
                     }
                     self.set_agent_state(pane, AgentState::Working);
                 }
@@ -117,7 +121,11 @@ impl Runner {
                 // Typed only into a dialog about this call (its program named on screen):
                 // never into another that came up after it went unseen.
                 let program = what.split_whitespace().next().unwrap_or_default();
-                if !program.is_empty() && !lines.iter().any(|l| l.contains(program)) {
+                let named = |l: &String| {
+                    let word = |c: char| c.is_ascii_alphanumeric() || "._/-".contains(c);
+                    l.split(|c: char| !word(c)).any(|w| w == program || w.ends_with(&format!("/{program}")))
+                };
+                if !program.is_empty() && !lines.iter().any(named) {
                     return;
                 }
                 let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) else { return };

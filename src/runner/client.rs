@@ -334,8 +334,13 @@ fn pane_query(
 
 /// Keys, pastes and mouse events for a pane, encoded for the modes its program set.
 fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, events: &[crate::input::InputEvent]) {
+    // One key alone, unmodified, may answer an agent's own dialog in its pane ("always").
+    let key = match events {
+        [crate::input::InputEvent::Key(k)] if k.mods.0 == 0 => Some(k.code),
+        _ => None,
+    };
     // One turn of the state lock per key: who owns the size, the panes it goes to, and
-    // which of them wait on their agent's own question.
+    // (for such a key) which of them wait on their agent's own question.
     let (panes, asking): (Vec<Arc<Pane>>, Vec<PaneId>) = {
         let mut st = runner.state.lock();
         let Some(s) = st.sessions.get(&session) else { return };
@@ -346,21 +351,22 @@ fn input(runner: &Runner, client: ClientId, session: u32, pane: Option<PaneId>, 
         }
         let panes: Vec<Arc<Pane>> =
             targets.iter().filter_map(|p| st.panes.get(p).filter(|p| p.session == session).cloned()).collect();
-        let asking = panes.iter().map(|p| p.id).filter(|p| st.queue.agent_item_of(*p).is_some()).collect();
+        let asking = match key {
+            Some(_) => panes.iter().map(|p| p.id).filter(|p| st.queue.agent_item_of(*p).is_some()).collect(),
+            None => Vec::new(),
+        };
         (panes, asking)
     };
     // Written outside the lock; a person answering an agent's own dialog in its pane is
-    // read off the screen they answered (before the key reaches the agent).
-    let one_key = matches!(events, [crate::input::InputEvent::Key(_)]);
+    // read off the screen they answered (before the key reaches the agent), for an agent
+    // that has such an answer.
     for pane in panes {
-        let kind = match one_key && asking.contains(&pane.id) {
-            true => pane.meta.lock().agent,
-            false => None,
-        };
+        let kind = asking.contains(&pane.id).then(|| pane.meta.lock().agent).flatten();
+        let kind = kind.filter(|k| crate::agents::adapter::adapter(*k).reads_always());
         let lines = kind.map(|_| pane.screen.lock().visible_text());
         pane.type_events(events);
-        if let (Some(kind), Some(lines)) = (kind, lines) {
-            runner.always_in_pane(pane.id, kind, &lines, events);
+        if let (Some(kind), Some(lines), Some(key)) = (kind, lines, key) {
+            runner.always_in_pane(pane.id, kind, &lines, key);
         }
     }
 }

@@ -547,24 +547,20 @@ impl Runner {
         }
     }
 
-    /// The person picked the "always" of an agent's own dialog in its pane (`keys`, one key
-    /// on `lines`, its screen as they saw it): the agent cannot keep that in its own
-    /// settings (read-only to it), so teamster keeps it, as the same answer given in its
-    /// queue. Only a person's keys come here; the item is answered in the pane as any other.
-    /// A batch of keys (an arrow, then Enter) is not read: the screen is the one before it.
+    /// The person picked the "always" of an agent's own dialog in its pane (`key`, a key
+    /// typed alone, on `lines`, its screen as they saw it): the agent cannot keep that in
+    /// its own settings (read-only to it), so teamster keeps it, as the same answer given
+    /// in its queue. Only a person's keys come here; the item is answered in the pane as
+    /// any other. A batch of keys (an arrow, then Enter) is not read: the screen is the one
+    /// before it.
     pub(super) fn always_in_pane(
         &self,
         pane: PaneId,
         kind: crate::agents::AgentKind,
         lines: &[String],
-        keys: &[crate::input::InputEvent],
+        key: crate::protocol::keys::KeyCode,
     ) {
-        let adapter = crate::agents::adapter::adapter(kind);
-        let scope = match keys {
-            [crate::input::InputEvent::Key(k)] if k.mods.0 == 0 => adapter.always_chosen(lines, k.code),
-            _ => None,
-        };
-        let Some(scope) = scope else { return };
+        let Some(scope) = crate::agents::adapter::adapter(kind).always_chosen(lines, key) else { return };
         let kept = {
             let st = self.state.lock();
             let Some(p) = st.queue.agent_item_of(pane) else { return };

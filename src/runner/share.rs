@@ -724,6 +724,7 @@ async fn connected(
                         runner.touch_session(share.session);
                     }
                     Ok(ToRunner::Left { conn }) => {
+                        stream.comments.remove(&conn);
                         if let Some((role, name)) = share.viewers.lock().remove(&conn) {
                             runner.note(share.session, format!("{name} ({}) left", role.word()), Verdict::Left);
                         }
@@ -884,6 +885,7 @@ const COMMENT_BURST: f64 = 5.0;
 const COMMENT_EVERY_SECS: u64 = 2;
 
 fn comment_allowed(buckets: &mut HashMap<u64, crate::share::server::Bucket>, conn: u64) -> bool {
+    // A viewer's bucket goes when it leaves; this bounds what leaving unseen would keep.
     if buckets.len() > 10_000 {
         buckets.clear();
     }

@@ -349,16 +349,21 @@ fn hostile_counts_are_bounded() {
     assert_eq!(s.cursor_position(), (9, 4));
 }
 
-#[test]
-fn random_bytes_never_panic() {
-    // A small deterministic generator: the screen must survive any byte stream.
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
+/// A small deterministic generator (xorshift) from `seed`.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // A small deterministic generator: the screen must survive any byte stream.
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let alphabet: &[u8] = b"\x1b[;?0123456789mHJKABCDlhrstuPM@LXSTbcdn\x07\r\n\t \xe4\xb8\xad\xcc\x81abc]";
     for size in [(1, 1), (2, 3), (10, 4), (80, 24)] {
         let mut s = Screen::new(size.0, size.1, 50);
@@ -386,13 +391,7 @@ fn random_bytes_never_panic() {
 /// control character (its text goes to the user's terminal as it is).
 #[test]
 fn random_output_never_leaves_a_control_character_in_a_cell() {
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let pieces: &[&str] = &[
         "\u{9b}",
         "\u{9d}",
