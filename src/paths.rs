@@ -67,6 +67,27 @@ pub fn socket_path() -> PathBuf {
     }
 }
 
+/// The private directory a fork's files pass through (a branch's bundle, a copy of an
+/// agent's database), made if missing, and a path for one new entry `NAME.EXT` there
+/// (`ext` empty for a directory). What a process that ended mid-way left there over an
+/// hour ago is cleared first.
+pub fn fork_scratch(ext: &str) -> io::Result<PathBuf> {
+    let dir = state_dir().join("forks");
+    ensure_private_dir(&dir)?;
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let stale =
+            entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() > 3600));
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+        }
+    }
+    let mut tag = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut tag)
+        .map_err(|_| io::Error::other("the system's random source failed"))?;
+    let name: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(dir.join(if ext.is_empty() { name } else { format!("{name}.{ext}") }))
+}
+
 /// Creates `dir` (and parents) readable by its owner only, or checks that an existing one
 /// is ours and private: the socket in it controls every agent.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {

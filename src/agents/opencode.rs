@@ -176,16 +176,7 @@ fn import_then(binary: &str, file: &std::path::Path, argv: Vec<String>) -> Vec<S
 fn export(data: &std::path::Path, id: &str, max: u64) -> Result<Vec<u8>, String> {
     use rusqlite::{OpenFlags, OptionalExtension, config::DbConfig};
     const DB_MAX: u64 = 512 << 20;
-    let forks = crate::paths::state_dir().join("forks");
-    // What an export (or a bundle) a runner ended in the middle of left there: gone after an hour.
-    for entry in std::fs::read_dir(&forks).into_iter().flatten().flatten() {
-        let old =
-            entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() > 3600));
-        if old {
-            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
-        }
-    }
-    let copy = forks.join(crate::runner::random_hex(8)?);
+    let copy = crate::paths::fork_scratch("").map_err(|e| format!("cannot make a place for the copy: {e}"))?;
     crate::paths::ensure_private_dir(&copy).map_err(|e| format!("cannot create {}: {e}", copy.display()))?;
     let read = |name: &str| match crate::nofollow::read(&data.join(name), DB_MAX + 1) {
         Ok(b) if b.len() as u64 > DB_MAX => Err(format!("opencode's {name} is over {} MiB", DB_MAX >> 20)),

@@ -454,10 +454,7 @@ fn import_branch(cwd: &std::path::Path, b: &crate::protocol::ForkBranch) -> anyh
         Some(bundle) => {
             let bytes =
                 crate::share::crypto::unb64(bundle).map_err(|e| anyhow::anyhow!("the branch came malformed: {e}"))?;
-            let dir = paths::state_dir().join("forks");
-            paths::ensure_private_dir(&dir)?;
-            let tag = crate::share::crypto::random::<8>().map_err(anyhow::Error::msg)?;
-            let file = dir.join(format!("{}.bundle", crate::share::crypto::b64(&tag)));
+            let file = paths::fork_scratch("bundle")?;
             crate::nofollow::write(&crate::nofollow::base_of(&file)?, &file, &bytes)?;
             let refspec = format!("refs/heads/{}:refs/heads/{name}", b.name);
             // The objects are a peer's: checked as they come in.

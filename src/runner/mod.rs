@@ -129,7 +129,7 @@ pub struct Runner {
 
 /// `n` random bytes as hex, from the kernel (never a silent run of zeros: keys and
 /// tokens made of those would collide, and tokens would be guessable).
-pub(crate) fn random_hex(n: usize) -> Result<String, String> {
+fn random_hex(n: usize) -> Result<String, String> {
     use ring::rand::SecureRandom;
     let mut buf = vec![0u8; n];
     ring::rand::SystemRandom::new().fill(&mut buf).map_err(|_| "the system's random source failed".to_string())?;

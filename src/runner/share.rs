@@ -843,13 +843,7 @@ fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text:
             (pane.to_string(), place)
         }
         CommentOn::Action { action } => {
-            let session_name =
-                runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
-            let pending = runner
-                .approvals()
-                .into_iter()
-                .find(|p| p.id == action && p.session == session_name && share.pane.is_none_or(|id| id == p.pane))
-                .ok_or_else(|| format!("no pending action {action} in this share"))?;
+            let pending = pending_in_share(runner, share, action)?;
             (
                 pending.pane.to_string(),
                 format!(
@@ -860,15 +854,21 @@ fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text:
             )
         }
     };
-    let session = runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
+    // Where in the session, as every record names a pane (`SESSION:TAB.PANE`).
+    let (session, at) = {
+        let st = runner.state.lock();
+        let s = st.sessions.get(&share.session);
+        let at = pane.parse().ok().and_then(|p| s.and_then(|s| s.place_of(p)));
+        (s.map(|s| s.name.clone()).unwrap_or_default(), at.unwrap_or_default())
+    };
     log(&format!("share {}: {name} commented on {place}", share.id));
     runner.audit(DecisionRecord {
         ts: now_secs(),
         session,
         pane,
         // The history shows the agent column: for a comment, where it was left.
-        agent: place.clone(),
-        place,
+        agent: place,
+        place: at,
         kind: crate::approval::ActionKind::Comment,
         what: crate::text::visible(text).into_owned(),
         verdict: Verdict::Comment,
@@ -878,6 +878,17 @@ fn comment(runner: &Arc<Runner>, share: &Share, name: &str, on: CommentOn, text:
     });
     runner.touch_session(share.session);
     Ok(())
+}
+
+/// The pending action `action` if it is in what `share` shows (its session, and its pane
+/// when one pane is shared).
+fn pending_in_share(runner: &Runner, share: &Share, action: u64) -> Result<crate::protocol::PendingView, String> {
+    let session = runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
+    runner
+        .approvals()
+        .into_iter()
+        .find(|p| p.id == action && p.session == session && share.pane.is_none_or(|id| id == p.pane))
+        .ok_or_else(|| format!("no pending action {action} in this share"))
 }
 
 /// Comments from one viewer's connection: a burst, then one every so many seconds.
@@ -1185,15 +1196,7 @@ fn apply(
                 if matches!(decision, crate::approval::Decision::ApproveAlways { .. }) {
                     return Err("\"always allow\" is the sharer's to give; approve this once".to_string());
                 }
-                let session_name =
-                    runner.state.lock().sessions.get(&share.session).map(|s| s.name.clone()).unwrap_or_default();
-                let ours = runner
-                    .approvals()
-                    .iter()
-                    .any(|p| p.id == action && p.session == session_name && share.pane.is_none_or(|id| id == p.pane));
-                if !ours {
-                    return Err(format!("no pending action {action} in this share"));
-                }
+                pending_in_share(runner, share, action)?;
                 runner.resolve(action, decision, crate::approval::DecidedBy::Teammate(name.to_string()))
             })();
             reply(id, result.map(|_| Reply::Done))

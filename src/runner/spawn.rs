@@ -398,14 +398,19 @@ impl Runner {
     /// A git worktree for it is made first, off the state lock and the runtime's thread.
     pub async fn new_pane(self: &Arc<Self>, mut request: crate::protocol::NewPane) -> Result<(PaneId, String), String> {
         let _ = self.reload_config();
+        // Where the pane would run, for its worktree or a forked transcript: looked up once.
+        let (cwd, label) = match request.worktree.is_some() || request.resume.is_some() {
+            true => {
+                let st = self.state.lock();
+                let id = session_for(&st, request.session.as_deref(), request.near)?;
+                let (cwd, name, _) = self.place_for(&st, id, &request.spawn, Some(&request.context))?;
+                (cwd, name.unwrap_or_else(|| "pane".into()))
+            }
+            false => (std::path::PathBuf::new(), String::new()),
+        };
         let made = match request.worktree.take() {
             Some(branch) => {
-                let (cwd, label) = {
-                    let st = self.state.lock();
-                    let id = session_for(&st, request.session.as_deref(), request.near)?;
-                    let (cwd, name, _) = self.place_for(&st, id, &request.spawn, Some(&request.context))?;
-                    (cwd, name.unwrap_or_else(|| "pane".into()))
-                };
+                let cwd = cwd.clone();
                 let mut config = self.config().worktree;
                 if let Some(base) = request.base.take() {
                     config.base = Some(base);
@@ -415,20 +420,16 @@ impl Runner {
             }
             None => None,
         };
-        if let Some(resume) = &mut request.resume {
-            // Where the pane's agent will run: its transcript goes where it looks from there.
-            let cwd = match &made {
-                Some(w) => w.path.clone(),
-                None => {
-                    let st = self.state.lock();
-                    let id = session_for(&st, request.session.as_deref(), request.near)?;
-                    self.place_for(&st, id, &request.spawn, Some(&request.context))?.0
-                }
-            };
-            let placed = self.place_transcript(&request.spawn, &request.context, &cwd, (**resume).clone());
+        if let Some(resume) = request.resume.take() {
+            // Where the pane's agent will run: its transcript goes where it looks from there
+            // (moved, not copied: it may be megabytes; the pane keeps only the conversation).
+            let cwd = made.as_ref().map_or(cwd, |w| w.path.clone());
+            let placed = self.place_transcript(&request.spawn, &request.context, &cwd, *resume);
             // Its own name for it here (an agent that names conversations by file).
-            resume.conversation =
+            let conversation =
                 tokio::task::spawn_blocking(placed).await.map_err(|e| format!("the fork failed: {e}"))??;
+            request.resume =
+                Some(Box::new(crate::protocol::Resume { conversation, transcript: None, transcript_path: None }));
         }
         self.add_pane(request, made)
     }
@@ -452,12 +453,7 @@ impl Runner {
         let cwd = cwd.to_path_buf();
         move || {
             let agent = agent.ok_or("only an agent's pane resumes a conversation")?;
-            let Some(transcript) = resume.transcript else {
-                return match crate::agents::adapter::plain_id(&resume.conversation) {
-                    true => Ok(resume.conversation),
-                    false => Err("the conversation's id is not one an agent makes".into()),
-                };
-            };
+            let transcript = resume.transcript.ok_or("the fork brought no transcript")?;
             let bytes = crate::share::crypto::unb64(&transcript)
                 .map_err(|e| format!("the conversation's transcript is not base64: {e}"))?;
             let var = |k: &str| crate::agents::setting_in(&agent, &env, k);
@@ -467,13 +463,7 @@ impl Runner {
             })?;
             // Beneath the agent's place, named as the sharer's agent named it: the peer's
             // words, so only exactly the name this agent gives that conversation's file.
-            let rel = resume
-                .transcript_path
-                .clone()
-                .or_else(|| {
-                    adapter.transcript_in(&root, &resume.conversation).map(|p| p.to_string_lossy().into_owned())
-                })
-                .unwrap_or_default();
+            let rel = resume.transcript_path.unwrap_or_default();
             if !adapter.transcript_fits(&rel, &resume.conversation) {
                 return Err(format!(
                     "the conversation's file name `{}` is not one an agent makes",

@@ -209,9 +209,8 @@ impl Worktree {
             return Ok((at, None));
         }
         // Made in the runner's own state directory, read, and removed.
-        let dir = crate::paths::state_dir().join("forks");
-        crate::paths::ensure_private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let file = dir.join(format!("{}.bundle", super::random_hex(8)?));
+        let file =
+            crate::paths::fork_scratch("bundle").map_err(|e| format!("cannot make a place for the bundle: {e}"))?;
         let name = file.to_string_lossy().into_owned();
         let made =
             git(&self.repo, &["bundle", "create", &name, &format!("refs/heads/{}", self.branch), &format!("^{base}")]);
