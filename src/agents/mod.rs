@@ -212,6 +212,16 @@ impl ToolCall {
             (None, None) => self.tool.clone(),
         }
     }
+
+    /// What of the call a dialog about it is sure to show: its command, else its file's
+    /// name (dialogs show paths in their own way), else what the tool is called.
+    pub fn shown_as(&self) -> String {
+        match (&self.command, self.paths.first()) {
+            (Some(c), _) => c.clone(),
+            (None, Some(p)) => p.rsplit('/').find(|s| !s.is_empty()).unwrap_or(p).to_string(),
+            (None, None) => self.tool.clone(),
+        }
+    }
 }
 
 /// What an agent's integration reports.

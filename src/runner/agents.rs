@@ -83,7 +83,7 @@ impl Runner {
                     // question. Else, where teamster knows its keys, it is an item in the
                     // queue, its decision typed into the dialog; otherwise the pane's.
                     if self.take_approval(pane, &call) {
-                        self.answer_by_keys(pane, kind, Decision::ApproveOnce, call.summary());
+                        self.answer_by_keys(pane, kind, Decision::ApproveOnce, &call);
                     } else if crate::agents::answers_by_keys(kind) {
                         self.ask_by_keys(pane, kind, call);
                     } else {
@@ -95,14 +95,15 @@ impl Runner {
         verdict
     }
 
-    /// Types `decision` into the agent's own dialog, now if it is on screen, else when it
-    /// shows (the agent draws it after its hook returns).
-    fn answer_by_keys(&self, pane: PaneId, kind: crate::agents::AgentKind, decision: Decision, what: String) {
+    /// Types `decision` into the agent's own dialog about `call`, now if it is on screen,
+    /// else when it shows (the agent draws it after its hook returns).
+    fn answer_by_keys(&self, pane: PaneId, kind: crate::agents::AgentKind, decision: Decision, call: &ToolCall) {
         if !crate::agents::answers_by_keys(kind) {
             return;
         }
         let Some(p) = self.state.lock().panes.get(&pane).cloned() else { return };
-        p.meta.lock().dialog_answer = Some(DialogAnswer::Decide(decision, what));
+        let (what, shown) = (call.summary(), call.shown_as());
+        p.meta.lock().dialog_answer = Some(DialogAnswer::Decide { decision, what, shown });
         let lines = p.screen.lock().visible_text();
         self.type_dialog_answer(&p, &lines);
     }
@@ -117,15 +118,11 @@ impl Runner {
             }
         };
         let (keys, next) = match step {
-            DialogAnswer::Decide(decision, what) => {
-                // Typed only into a dialog about this call (its program named on screen):
-                // never into another that came up after it went unseen.
-                let program = what.split_whitespace().next().unwrap_or_default();
-                let named = |l: &String| {
-                    let word = |c: char| c.is_ascii_alphanumeric() || "._/-".contains(c);
-                    l.split(|c: char| !word(c)).any(|w| w == program || w.ends_with(&format!("/{program}")))
-                };
-                if !program.is_empty() && !lines.iter().any(named) {
+            DialogAnswer::Decide { decision, what, shown } => {
+                // Typed only into a dialog about this call (the call on screen, however
+                // the agent wrapped, framed or cut it): never into another that came up
+                // after it went unseen.
+                if !crate::text::screen_shows(lines, &shown) {
                     return;
                 }
                 let Some(keys) = crate::agents::dialog_keys(kind, lines, &decision) else { return };
@@ -150,9 +147,8 @@ impl Runner {
     pub(super) fn ask_by_keys(self: &Arc<Self>, pane: PaneId, kind: crate::agents::AgentKind, call: ToolCall) {
         let runner = self.clone();
         tokio::spawn(async move {
-            let what = call.summary();
-            if let Some(decision) = runner.decide(pane, Action::AgentDialog(call)).await {
-                runner.answer_by_keys(pane, kind, decision, what);
+            if let Some(decision) = runner.decide(pane, Action::AgentDialog(call.clone())).await {
+                runner.answer_by_keys(pane, kind, decision, &call);
             }
         });
     }

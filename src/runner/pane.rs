@@ -89,8 +89,9 @@ pub struct PaneMeta {
 /// Where typing an answer into an agent's own dialog is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DialogAnswer {
-    /// The decision, to type once the dialog is on screen; what the call was.
-    Decide(crate::approval::Decision, String),
+    /// The decision, to type once the dialog is on screen; what the call was, and what of
+    /// it a dialog about it shows (`ToolCall::shown_as`).
+    Decide { decision: crate::approval::Decision, what: String, shown: String },
     /// A deny's message, to type as the next prompt once the agent takes one (its dialog
     /// cannot carry one).
     Tell(String),
