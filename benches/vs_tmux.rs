@@ -347,43 +347,85 @@ fn raw_pty(file: &Path) -> f64 {
     std::fs::metadata(file).expect("file").len() as f64 / elapsed.as_secs_f64() / 1e6
 }
 
-/// Keystroke-to-echo latency in a pane running `cat` in raw mode.
-fn latency(setup: &Setup, mux: Mux, flood: Option<&Path>, samples: usize) -> (Duration, Duration) {
-    let term = setup.attach(mux);
-    // The echo pane first, while all is quiet: `clear` leaves the cursor at the pane's
-    // first cell, where each key's echo lands. The flood pane opens to its right after.
-    term.send(b"clear; stty raw -echo; cat\r");
-    term.settle(Duration::from_millis(300));
-    let (col, row) = term.cursor();
-    if let Some(file) = flood {
-        let flood_cmd = format!("while :; do cat {}; done", file.display());
-        match mux {
-            Mux::Tmux => {
-                setup.run(setup.tmux(&["split-window", "-h", "sh", "-c", &flood_cmd]));
-                setup.run(setup.tmux(&["select-pane", "-L"]));
-            }
-            Mux::Teamster => {
-                setup.run(setup.teamster(&["new", "--right", "--", "sh", "-c", &flood_cmd]));
-                // The default keymap: the prefix (ctrl-\), then h.
-                term.send(b"\x1ch");
+/// A pane running `cat` in raw mode, attached in a terminal of its own, whose keys' echoes
+/// are timed.
+struct Probe {
+    term: Term,
+    row: u16,
+    col: u16,
+}
+
+impl Probe {
+    /// `flood`: another pane beside it prints this file over and over.
+    fn new(setup: &Setup, mux: Mux, flood: Option<&Path>) -> Probe {
+        let term = setup.attach(mux);
+        // The echo pane first, while all is quiet: `clear` leaves the cursor at the pane's
+        // first cell, where each key's echo lands. The flood pane opens to its right after.
+        term.send(b"clear; stty raw -echo; cat\r");
+        term.settle(Duration::from_millis(300));
+        let (col, row) = term.cursor();
+        if let Some(file) = flood {
+            let flood_cmd = format!("while :; do cat {}; done", file.display());
+            match mux {
+                Mux::Tmux => {
+                    setup.run(setup.tmux(&["split-window", "-h", "sh", "-c", &flood_cmd]));
+                    setup.run(setup.tmux(&["select-pane", "-L"]));
+                }
+                Mux::Teamster => {
+                    setup.run(setup.teamster(&["new", "--right", "--", "sh", "-c", &flood_cmd]));
+                    // The default keymap: the prefix (ctrl-\), then h.
+                    term.send(b"\x1ch");
+                }
             }
         }
+        Probe { term, row, col }
     }
-    let mut times = Vec::new();
-    for i in 0..samples {
+
+    /// The `i`th key's echo, timed; then a carriage return brings the cursor back, so the
+    /// next key echoes over the same cell.
+    fn key(&self, i: usize, settle: bool) -> Option<Duration> {
+        let (term, row, col) = (&self.term, self.row, self.col);
         let ch = if i % 2 == 0 { 'a' } else { 'b' };
-        if let Some(t) = term.time(Want::Cell { row, col, ch }, Duration::from_secs(5), || term.send(&[ch as u8])) {
-            times.push(t);
-        }
-        // Carriage return: the cursor comes back, and the next key echoes over the cell.
+        let took = term.time(Want::Cell { row, col, ch }, Duration::from_secs(5), || term.send(&[ch as u8]));
         term.time(Want::Cursor { row, col }, Duration::from_secs(5), || term.send(b"\r"));
-        if flood.is_none() {
+        if settle {
             term.settle(Duration::from_millis(5));
         }
+        took
     }
-    drop(term);
-    setup.stop(mux);
-    (percentile(&mut times, 0.5), percentile(&mut times, 0.99))
+}
+
+/// Keystroke-to-echo latency, p50 and p99, for each of `muxes`. Idle, their keys take
+/// turns (tmux's, then teamster's, the order swapped every round) so that whatever else
+/// the machine does meanwhile falls on both alike; with another pane flooding, one at a
+/// time (one's flood would slow the other).
+fn latency(setup: &Setup, muxes: &[Mux], flood: Option<&Path>, samples: usize) -> Vec<(Duration, Duration)> {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); muxes.len()];
+    match flood {
+        None => {
+            let probes: Vec<Probe> = muxes.iter().map(|&m| Probe::new(setup, m, None)).collect();
+            for i in 0..samples {
+                for k in 0..probes.len() {
+                    let at = if i % 2 == 0 { k } else { probes.len() - 1 - k };
+                    if let Some(t) = probes[at].key(i, true) {
+                        times[at].push(t);
+                    }
+                }
+            }
+        }
+        Some(file) => {
+            for (at, &mux) in muxes.iter().enumerate() {
+                let probe = Probe::new(setup, mux, Some(file));
+                times[at].extend((0..samples).filter_map(|i| probe.key(i, false)));
+                drop(probe);
+                setup.stop(mux);
+            }
+        }
+    }
+    for &mux in muxes {
+        setup.stop(mux);
+    }
+    times.iter_mut().map(|t| (percentile(t, 0.5), percentile(t, 0.99))).collect()
 }
 
 /// Server memory (KB) with `panes` idle shells, each with `history` worth of output behind
@@ -513,7 +555,7 @@ fn main() {
         println!("\n### Keystroke-to-echo latency ({samples} keys; lower is better)\n");
         println!("| condition | tmux p50 | tmux p99 | teamster p50 | teamster p99 |\n|---|---|---|---|---|");
         for (label, flood) in [("idle", None), ("another pane flooding", Some(files[0].1.as_path()))] {
-            let r: Vec<(Duration, Duration)> = muxes.iter().map(|&m| latency(&setup, m, flood, samples)).collect();
+            let r = latency(&setup, &muxes, flood, samples);
             let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
             println!("| {label} | {} | {} | {} | {} |", ms(r[0].0), ms(r[0].1), ms(r[1].0), ms(r[1].1));
         }

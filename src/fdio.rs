@@ -39,6 +39,11 @@ pub async fn writable(watch: &mut Option<AsyncFd<OwnedFd>>, fd: impl AsFd) -> st
     Ok(())
 }
 
+/// A duplicate of `fd` watched for writing alone: to wait on while bytes wait for room.
+pub fn watch_writing(fd: impl AsFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+    register(fd.as_fd().try_clone_to_owned()?, Interest::WRITABLE)
+}
+
 /// Splits a connected Unix stream socket into halves whose reading wakes the runtime and
 /// whose writing does not, except while a write waits.
 pub fn split(stream: UnixStream) -> std::io::Result<(ReadHalf, WriteHalf)> {
@@ -142,6 +147,70 @@ impl WriteHalf {
     /// Writes all of `bytes`, waiting for room as needed.
     pub async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         tokio::io::AsyncWriteExt::write_all(self, bytes).await
+    }
+}
+
+impl WriteHalf {
+    /// Hands `fd` to the peer: one byte carrying it (SCM_RIGHTS). The peer takes it with
+    /// `ReadHalf::take_fd` when nothing else is in flight, so no other read meets it.
+    pub async fn give_fd(&mut self, fd: impl AsFd) -> std::io::Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let fds = [fd.as_fd().as_raw_fd()];
+        let byte = [0u8; 1];
+        loop {
+            let iov = [std::io::IoSlice::new(&byte)];
+            let cmsg = [ControlMessage::ScmRights(&fds)];
+            match sendmsg::<()>(self.fd.get_ref().as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => writable(&mut self.waiting, self.fd.get_ref()).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl ReadHalf {
+    /// Takes the descriptor the peer handed with `WriteHalf::give_fd`; an error if the
+    /// next byte carries none.
+    pub async fn take_fd(&mut self) -> std::io::Result<OwnedFd> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::FromRawFd;
+        loop {
+            let mut guard = self.0.readable().await?;
+            let mut byte = [0u8; 1];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let got = {
+                let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+                recvmsg::<()>(self.0.get_ref().as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).map(
+                    |msg| {
+                        let fds: Vec<_> = msg
+                            .cmsgs()
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|c| match c {
+                                ControlMessageOwned::ScmRights(fds) => fds,
+                                _ => Vec::new(),
+                            })
+                            .collect();
+                        (msg.bytes, fds)
+                    },
+                )
+            };
+            match got {
+                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+                Ok((0, _)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok((_, fds)) => {
+                    // SAFETY: the kernel made these descriptors for us; each is owned once.
+                    let mut owned = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+                    let first = owned.next();
+                    drop(owned);
+                    return first.ok_or_else(|| std::io::Error::other("the peer sent a byte without a descriptor"));
+                }
+            }
+        }
     }
 }
 

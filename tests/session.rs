@@ -190,6 +190,43 @@ fn agent_picker_and_teamster_new_open_panes() {
     );
 }
 
+/// The runner reads the terminal's keys and draws on it itself, as tmux's server does, so
+/// a key and its echo cross one process of ours, not two: the client waits on nothing of
+/// its terminal, and the runner reads it. The runner's own descriptor is non-blocking;
+/// the client's (which the user's shell shares) stays as it was.
+#[test]
+fn the_runner_reads_and_draws_the_terminal_itself() {
+    use teamster::fdio::{Watch, watched_all};
+    let env = Env::new();
+    let tui = env.tui(&[], 80, 24);
+    tui.wait_prompt();
+    tui.keys("echo drawn-by-the-runner\r");
+    tui.wait_text("drawn-by-the-runner");
+    let (client, runner) = (tui.pid(), env.runner_pid().expect("runner") as u32);
+    let link = |pid: u32, fd: i32| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok();
+    let terminal = link(client, 0).expect("the client's terminal");
+    let on_terminal = |pid: u32| -> Vec<Watch> {
+        watched_all(pid)
+            .into_iter()
+            .filter(|(fd, _)| link(pid, *fd).as_ref() == Some(&terminal))
+            .map(|(_, w)| w)
+            .collect()
+    };
+    assert_eq!(on_terminal(client), Vec::<Watch>::new(), "the client waits on its terminal");
+    assert!(on_terminal(runner).contains(&Watch::Reading), "the runner does not read the terminal");
+    let flags = |pid: u32, fd: i32| {
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).expect("fdinfo");
+        let octal = info.lines().find_map(|l| l.strip_prefix("flags:")).expect("flags").trim().to_string();
+        i32::from_str_radix(&octal, 8).expect("octal")
+    };
+    assert_eq!(flags(client, 0) & libc::O_NONBLOCK, 0, "the shell's terminal was made non-blocking");
+    // Typing and detaching work as ever, and the terminal is the shell's again.
+    tui.keys("\x1cd");
+    let (status, printed) = tui.wait_exit();
+    assert!(status.success(), "{printed}");
+    assert!(printed.contains("[detached (from session 0)]"), "{printed}");
+}
+
 #[test]
 fn closing_the_terminal_detaches_and_everything_keeps_running() {
     let env = Env::new();

@@ -128,7 +128,7 @@ const PROTOCOL = Object.freeze({
   "surface": {
     "Browser": "browser"
   },
-  "version": 4
+  "version": 5
 });
 // A message's fields beside its tag, as the runner reads it.
 function protocolMessage(type, fields) { return Object.assign({ type }, fields); }

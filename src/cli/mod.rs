@@ -53,16 +53,15 @@ pub fn attach(config_path: PathBuf, target: AttachTarget) -> anyhow::Result<()> 
     }
     let socket = paths::socket_path();
     let rt = runtime()?;
-    let reason = rt.block_on(async {
-        let conn = connect_or_start(&config_path, &socket).await?;
-        let opts = crate::tui::Options { config, config_path, target, context: context() };
-        let config_path = opts.config_path.clone();
-        crate::tui::run(crate::tui::link::Local::new(conn, socket.clone(), config_path), opts).await
-    })?;
+    // The runner draws the session on this terminal itself (see runner/terminal.rs).
+    let (reason, failed) = rt.block_on(crate::tui::handover::run(&config, config_path, socket, target, context()))?;
+    rt.shutdown_timeout(std::time::Duration::from_millis(50));
+    if failed {
+        bail!("{}", visible_lines(reason.strip_prefix("teamster: ").unwrap_or(&reason)));
+    }
     if !reason.is_empty() {
         println!("{}", visible_lines(&reason));
     }
-    rt.shutdown_timeout(std::time::Duration::from_millis(50));
     Ok(())
 }
 

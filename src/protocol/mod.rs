@@ -18,7 +18,7 @@ pub use wire::{WireRow, WireRun};
 /// Raised whenever a message is added or changed, so that a teamster and a runner of two
 /// builds say so at hello instead of failing on the first message one of them does not know
 /// (3: layouts by file, swap and move, underline colours and links on the wire).
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest frame either side accepts. A screen update is a few tens of KB; the limit
 /// stops a confused or hostile peer from making the other allocate without bound.
@@ -66,6 +66,32 @@ pub enum AttachTarget {
 pub struct TermColors {
     pub fg: (u8, u8, u8),
     pub bg: (u8, u8, u8),
+}
+
+/// What the outer terminal draws beyond what every terminal does (styled underlines,
+/// underline colours, overlines, hyperlinks); see `tui::features`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    pub styled_underline: bool,
+    pub underline_color: bool,
+    pub overline: bool,
+    pub hyperlinks: bool,
+}
+
+/// What a client found out about its terminal before handing it to the runner: what only
+/// its own environment and the terminal's answers tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalFacts {
+    /// Its size, all of it.
+    pub size: Size,
+    /// Its colours, as it answered OSC 10/11.
+    pub colors: Option<TermColors>,
+    /// It speaks the kitty keyboard protocol (and teamster asked for it).
+    pub kitty_keys: bool,
+    /// What it draws, as found before `[terminal]` in the config is applied.
+    pub features: Features,
+    /// What was typed while it was being asked.
+    pub typed: Vec<u8>,
 }
 
 /// Changes to the attached session, applied by the runner on behalf of a client.
@@ -251,6 +277,24 @@ pub enum ClientMsg {
         context: Context,
         colors: Option<TermColors>,
     },
+    /// Hands the client's terminal to the runner, which then draws the session on it and
+    /// reads its keys itself, as tmux's server does: a key's echo crosses one process, not
+    /// two. The terminal's descriptor follows once the runner answers `TakeTerminal`;
+    /// `config_path` is where the client's keys and theme are.
+    AttachTerminal {
+        target: AttachTarget,
+        context: Context,
+        terminal: TerminalFacts,
+        config_path: std::path::PathBuf,
+        /// The runner went away and this is the one that replaced it.
+        reconnected: bool,
+    },
+    /// The handed terminal changed size.
+    TerminalResized {
+        size: Size,
+    },
+    /// The client's terminal hung up, or the client was told to end: the runner leaves it.
+    TerminalGone,
     Resize {
         size: Size,
     },
@@ -517,6 +561,9 @@ impl ClientMsg {
             | ClientMsg::NewSession { id, .. } => Some(*id),
             ClientMsg::Hello { .. }
             | ClientMsg::Attach { .. }
+            | ClientMsg::AttachTerminal { .. }
+            | ClientMsg::TerminalResized { .. }
+            | ClientMsg::TerminalGone
             | ClientMsg::Resize { .. }
             | ClientMsg::Input { .. }
             | ClientMsg::Detach => None,
@@ -559,6 +606,19 @@ pub enum ServerMsg {
     /// sent when one is made.
     History {
         recent: Vec<RecentView>,
+    },
+    /// Ready for the handed terminal's descriptor.
+    TakeTerminal,
+    /// The session drawn on the handed terminal, whenever it changes: the one to come
+    /// back to after a runner restart.
+    TerminalSession {
+        name: String,
+    },
+    /// The runner is done with the handed terminal, and all it drew is written: what to
+    /// tell the user, and whether it is an error.
+    TerminalDone {
+        message: String,
+        failed: bool,
     },
     /// A program set the clipboard (OSC 52); the client passes it to its terminal.
     Clipboard {

@@ -22,13 +22,15 @@ use tokio::net::UnixStream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-type Writer = Arc<tokio::sync::Mutex<crate::fdio::WriteHalf>>;
+/// Where a connection's messages go: the client's socket, or the in-process stream of a
+/// TUI the runner runs on a handed terminal.
+pub(super) type Writer = Arc<tokio::sync::Mutex<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>>;
 
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 /// How long a pane may hold back its drawing (mode 2026) before we draw it anyway.
 const SYNC_TIMEOUT: Duration = Duration::from_millis(150);
 
-async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
+pub(super) async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
     write_msg(&mut *wr.lock().await, msg).await.is_ok()
 }
 
@@ -43,7 +45,7 @@ fn answer_later(wr: &Writer, id: u64, work: impl Future<Output = Result<Reply, S
 
 /// A hello, or the refusal of one, in JSON: a client of any version reads it.
 async fn send_json(wr: &Writer, msg: &ServerMsg) -> bool {
-    wr.lock().await.write_all(&crate::protocol::encode_json(msg)).await.is_ok()
+    tokio::io::AsyncWriteExt::write_all(&mut *wr.lock().await, &crate::protocol::encode_json(msg)).await.is_ok()
 }
 
 pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
@@ -56,7 +58,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     // client (typing into another pane, say) to do it.
     let agent = peer.and_then(|pid| runner.agent_of_process(pid));
     let Ok((mut rd, wr)) = crate::fdio::split_tokio(stream) else { return };
-    let wr: Writer = Arc::new(tokio::sync::Mutex::new(wr));
+    let wr: Writer = Arc::new(tokio::sync::Mutex::new(Box::new(wr)));
     match read_msg::<ClientMsg, _>(&mut rd).await {
         Ok(Some(ClientMsg::Hello { version })) if version == PROTOCOL_VERSION => {}
         Ok(Some(ClientMsg::Hello { version })) => {
@@ -77,17 +79,38 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     if !send_json(&wr, &hello).await {
         return;
     }
+    if let Ended::HandTerminal(handed) = serve_messages(runner.clone(), &mut rd, wr.clone(), agent).await {
+        super::terminal::take(runner, rd, wr, handed).await;
+    }
+}
+
+/// How a connection's messages ended.
+pub(super) enum Ended {
+    /// The client left, or its connection broke.
+    Left,
+    /// The client hands its terminal over: the connection now carries only that.
+    HandTerminal(super::terminal::Handed),
+}
+
+/// A connection's messages, after the hellos: from a client's socket, or from a TUI the
+/// runner runs itself. `agent`: the pane whose agent the peer is, which may only look.
+pub(super) async fn serve_messages<R: tokio::io::AsyncRead + Unpin>(
+    runner: Arc<Runner>,
+    rd: &mut R,
+    wr: Writer,
+    agent: Option<PaneId>,
+) -> Ended {
     let client = runner.new_client_id();
     let mut attached: Option<(u32, tokio::task::JoinHandle<()>)> = None;
-    loop {
-        let msg = match read_msg::<ClientMsg, _>(&mut rd).await {
+    let ended = loop {
+        let msg = match read_msg::<ClientMsg, _>(rd).await {
             Ok(Some(m)) => m,
-            Ok(None) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Ok(None) => break Ended::Left,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break Ended::Left,
             Err(e) => {
                 log(&format!("client {client}: {e}"));
                 send(&wr, &ServerMsg::Error { message: format!("the runner could not read a message: {e}") }).await;
-                break;
+                break Ended::Left;
             }
         };
         let session = attached.as_ref().map(|(s, _)| *s);
@@ -128,10 +151,15 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                     Err(message) if attached.is_some() => Some(ServerMsg::Error { message }),
                     Err(message) => {
                         send(&wr, &ServerMsg::Error { message }).await;
-                        break;
+                        break Ended::Left;
                     }
                 }
             }
+            ClientMsg::AttachTerminal { target, context, terminal, config_path, reconnected } => {
+                break Ended::HandTerminal(super::terminal::Handed { target, context, terminal, config_path, reconnected });
+            }
+            // Only a connection that handed its terminal over says these.
+            ClientMsg::TerminalResized { .. } | ClientMsg::TerminalGone => None,
             ClientMsg::Resize { size } => {
                 if let Some(s) = session {
                     runner.make_owner(client, s, size);
@@ -177,7 +205,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
             )),
             ClientMsg::Detach => {
                 send(&wr, &ServerMsg::Detached { reason: DetachReason::Detached }).await;
-                break;
+                break Ended::Left;
             }
             ClientMsg::List { id } => Some(reply(id, Ok(Reply::Sessions { sessions: runner.list() }))),
             ClientMsg::Kill { id, session, all } => {
@@ -276,13 +304,14 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
         if let Some(out) = out
             && !send(&wr, &out).await
         {
-            break;
+            break Ended::Left;
         }
-    }
+    };
     if let Some((_, task)) = attached {
         task.abort();
     }
     runner.detach_client(client, None);
+    ended
 }
 
 /// Scrollback, search and copy: read-only questions about a pane of `session`.

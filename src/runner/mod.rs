@@ -27,6 +27,7 @@ mod sessions;
 pub mod share;
 mod spawn;
 pub mod store;
+mod terminal;
 pub mod worktree;
 
 use crate::config::{Config, OnExit};

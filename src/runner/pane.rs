@@ -484,15 +484,17 @@ async fn io_task(
                 match state {
                     Drained::WouldBlock => guard.clear_ready(),
                     Drained::Closed => open = false,
-                    Drained::More => {}
+                    Drained::More | Drained::Short => {}
                 }
                 if total > 0 {
                     changed.send_modify(|v| *v = v.wrapping_add(1));
                     pane.meta.lock().last_output = Instant::now();
                     pane.output.notify_one();
                 }
-                if total >= READ_BATCH {
-                    // More is waiting; let the other panes and clients have a turn first.
+                // More is waiting; or a short read took all there was, and the read that
+                // finds nothing more waits until the clients have drawn this (a key's
+                // echo, above all). Either way the others have a turn first.
+                if total >= READ_BATCH || matches!(state, Drained::Short) {
                     tokio::task::yield_now().await;
                 }
                 if !out.is_empty() {
@@ -537,6 +539,8 @@ thread_local! {
 
 enum Drained {
     WouldBlock,
+    /// A read took less than it could: likely all there was, not yet known.
+    Short,
     /// Every process closed the terminal (EIO).
     Closed,
     /// The batch is full; more may be waiting.
@@ -555,6 +559,9 @@ fn read_batch(pane: &Pane, fd: &AsyncFd<OwnedFd>, out: &mut Vec<u8>, events: &Pa
                     let happened = feed(pane, &buf[..n], out);
                     if !happened.is_empty() {
                         let _ = events.send(PaneEvent::Screen(pane.id, happened));
+                    }
+                    if n < buf.len() {
+                        return (total, Drained::Short);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return (total, Drained::WouldBlock),

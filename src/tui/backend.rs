@@ -83,6 +83,11 @@ impl<W: Write> Out<W> {
         self.size = size;
     }
 
+    /// What the frames are written into.
+    pub fn inner(&self) -> &W {
+        self.inner.writer()
+    }
+
     /// For bytes of our own (clipboard, bell, cursor shape), in order with the frames.
     pub fn writer(&mut self) -> &mut impl Write {
         &mut self.inner

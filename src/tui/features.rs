@@ -11,13 +11,7 @@
 
 use crate::config::TerminalConfig;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Features {
-    pub styled_underline: bool,
-    pub underline_color: bool,
-    pub overline: bool,
-    pub hyperlinks: bool,
-}
+pub use crate::protocol::Features;
 
 impl Features {
     pub const ALL: Features =
@@ -38,7 +32,20 @@ impl Features {
         terminfo: Option<TerminfoCaps>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> (Features, &'static str) {
-        let (found, source) = if kitty_keys {
+        let (found, source) = Self::found(kitty_keys, terminfo, env);
+        let any_set = [config.styled_underline, config.underline_color, config.overline, config.hyperlinks]
+            .iter()
+            .any(Option::is_some);
+        (found.with_config(config), if any_set { "[terminal] in the config, then what it says" } else { source })
+    }
+
+    /// What the terminal says of itself, before the config has its say.
+    fn found(
+        kitty_keys: bool,
+        terminfo: Option<TerminfoCaps>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Features, &'static str) {
+        if kitty_keys {
             (Features::ALL, "it speaks the kitty keyboard protocol")
         } else if let Some(known) = by_environment(env) {
             (known, "the variables it sets")
@@ -52,18 +59,26 @@ impl Features {
             (f, "its terminfo entry")
         } else {
             (Features::default(), "nothing it says")
-        };
+        }
+    }
+
+    /// What this process's terminal says of itself (its variables are this process's),
+    /// for handing it to the runner, which applies the config.
+    pub fn found_here(kitty_keys: bool) -> Features {
+        let env = |k: &str| std::env::var(k).ok();
+        let term = env("TERM").unwrap_or_default();
+        Self::found(kitty_keys, terminfo_caps(&term, &env), &env).0
+    }
+
+    /// These, where `[terminal]` in the config does not say otherwise.
+    pub fn with_config(self, config: &TerminalConfig) -> Features {
         let pick = |set: Option<bool>, found: bool| set.unwrap_or(found);
-        let features = Features {
-            styled_underline: pick(config.styled_underline, found.styled_underline),
-            underline_color: pick(config.underline_color, found.underline_color),
-            overline: pick(config.overline, found.overline),
-            hyperlinks: pick(config.hyperlinks, found.hyperlinks),
-        };
-        let any_set = [config.styled_underline, config.underline_color, config.overline, config.hyperlinks]
-            .iter()
-            .any(Option::is_some);
-        (features, if any_set { "[terminal] in the config, then what it says" } else { source })
+        Features {
+            styled_underline: pick(config.styled_underline, self.styled_underline),
+            underline_color: pick(config.underline_color, self.underline_color),
+            overline: pick(config.overline, self.overline),
+            hyperlinks: pick(config.hyperlinks, self.hyperlinks),
+        }
     }
 
     /// For `teamster doctor`: "styled underlines, underline colours, hyperlinks".

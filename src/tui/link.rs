@@ -1,9 +1,7 @@
 //! The TUI's connection to a runner.
 
-use crate::fdio::{ReadHalf, WriteHalf};
 use crate::protocol::{ClientMsg, ServerMsg, decode, encode};
 use std::future::Future;
-use std::path::PathBuf;
 
 /// Where the TUI's messages go and its updates come from.
 pub trait Link {
@@ -17,33 +15,42 @@ pub trait Link {
     fn reconnect(&mut self) -> impl Future<Output = anyhow::Result<()>>;
 }
 
-/// The runner's Unix socket, read and written directly by the TUI's own task: a
-/// keystroke leaves in the same turn it arrived, with no hop through another task.
-pub struct Local {
-    rd: ReadHalf,
-    wr: WriteHalf,
+/// The in-process stream between a TUI the runner runs on a handed terminal and the
+/// runner's side of it: the same messages as over the socket, with no process between.
+/// The session it shows is told to `session`, for the client to come back to it.
+pub struct InRunner {
+    rd: tokio::io::ReadHalf<tokio::io::DuplexStream>,
+    wr: tokio::io::WriteHalf<tokio::io::DuplexStream>,
     buf: Vec<u8>,
-    socket: PathBuf,
-    config_path: PathBuf,
+    session: tokio::sync::watch::Sender<Option<String>>,
 }
 
-impl Local {
-    pub fn new(conn: crate::client::Conn, socket: PathBuf, config_path: PathBuf) -> Local {
-        Local { rd: conn.rd, wr: conn.wr, buf: Vec::with_capacity(64 * 1024), socket, config_path }
+impl InRunner {
+    pub fn new(stream: tokio::io::DuplexStream, session: tokio::sync::watch::Sender<Option<String>>) -> InRunner {
+        let (rd, wr) = tokio::io::split(stream);
+        InRunner { rd, wr, buf: Vec::with_capacity(64 * 1024), session }
     }
 }
 
-impl Link for Local {
+impl Link for InRunner {
     async fn send(&mut self, msg: &ClientMsg) -> std::io::Result<()> {
-        self.wr.write_all(&encode(msg)).await
+        tokio::io::AsyncWriteExt::write_all(&mut self.wr, &encode(msg)).await
     }
 
     async fn recv(&mut self) -> std::io::Result<Option<ServerMsg>> {
         loop {
-            if let Some(msg) = decode(&mut self.buf)? {
+            if let Some(msg) = decode::<ServerMsg>(&mut self.buf)? {
+                if let ServerMsg::Session { session } = &msg {
+                    self.session.send_if_modified(|name| {
+                        let changed = name.as_deref() != Some(session.name.as_str());
+                        if changed {
+                            *name = Some(session.name.clone());
+                        }
+                        changed
+                    });
+                }
                 return Ok(Some(msg));
             }
-            // Cancel-safe: a read that has not completed took nothing.
             if tokio::io::AsyncReadExt::read_buf(&mut self.rd, &mut self.buf).await? == 0 {
                 return Ok(None);
             }
@@ -51,9 +58,6 @@ impl Link for Local {
     }
 
     async fn reconnect(&mut self) -> anyhow::Result<()> {
-        let conn = crate::client::connect_or_start(&self.config_path, &self.socket).await?;
-        (self.rd, self.wr) = (conn.rd, conn.wr);
-        self.buf.clear();
-        Ok(())
+        anyhow::bail!("the runner's side of this terminal has ended")
     }
 }

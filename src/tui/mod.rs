@@ -10,6 +10,7 @@ pub mod backend;
 pub mod copy;
 pub mod display;
 pub mod features;
+pub mod handover;
 pub mod link;
 pub mod panes;
 pub mod remote;
@@ -234,39 +235,143 @@ fn terminal_size() -> Size {
     Size { cols, rows }
 }
 
-/// Runs the TUI over a connection to a runner until detach or exit; returns what to tell
-/// the user (e.g. "[detached (from session 0)]").
-pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<String> {
-    let (keymap, theme) = opts.config.load_ui(&opts.config_path)?;
+/// Where the TUI reads what is typed.
+pub trait Keys {
+    /// The next bytes typed; cancel-safe. 0 when the terminal has closed.
+    fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = std::io::Result<usize>>;
+}
+
+/// What else the terminal says: a new size, or that it has gone.
+pub enum Change {
+    Resized(Size),
+    /// Gone, with what to tell the user (nothing for a hangup: nobody is there to read it).
+    Gone(String),
+}
+
+pub trait Changes {
+    /// The next change; cancel-safe.
+    fn next(&mut self) -> impl Future<Output = Change>;
+}
+
+/// Where the TUI draws: a writer that may hold bytes back while the terminal is slow to
+/// take them.
+pub trait Drawn: Write {
+    /// The terminal's descriptor while drawn bytes wait for it to take them, to wait on
+    /// before drawing more.
+    fn waiting(&self) -> Option<std::sync::Arc<AsyncFd<OwnedFd>>> {
+        None
+    }
+}
+
+impl<W: Write> Drawn for std::io::BufWriter<W> {}
+
+/// Waits until the terminal has room for what waits to be written to it.
+async fn room(fd: Option<&AsyncFd<OwnedFd>>) -> std::io::Result<()> {
+    match fd {
+        Some(fd) => {
+            fd.writable().await?.clear_ready();
+            Ok(())
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// This process's own terminal: stdin, and the signals it gets.
+struct OwnTerminal {
+    winch: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Keys for Stdin {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Stdin::read(self, buf).await
+    }
+}
+
+impl Changes for OwnTerminal {
+    async fn next(&mut self) -> Change {
+        tokio::select! {
+            _ = self.winch.recv() => Change::Resized(terminal_size()),
+            _ = self.hup.recv() => Change::Gone(String::new()),
+            _ = self.term.recv() => Change::Gone("[terminated]".into()),
+        }
+    }
+}
+
+/// What the TUI starts from, wherever it runs.
+pub struct Setup {
+    pub config: Config,
+    /// Its keys and theme, read already (`Config::load_ui`).
+    pub ui: (crate::config::Keymap, crate::config::Theme),
+    pub config_path: PathBuf,
+    pub target: AttachTarget,
+    pub context: Context,
+    pub terminal: crate::protocol::TerminalFacts,
+    /// Said on the status line at the start.
+    pub say: Option<String>,
+}
+
+/// Runs the TUI in this process, on its terminal, over a connection to a runner (a
+/// shared session's link: `teamster attach URL`), until detach or exit; returns what to
+/// tell the user (e.g. "[detached (from session 0)]").
+pub async fn run(link: impl link::Link, opts: Options) -> anyhow::Result<String> {
+    // The config is read before the terminal changes, so its errors print plainly.
+    let ui = opts.config.load_ui(&opts.config_path)?;
     let _guard = TerminalGuard::enter(opts.config.mouse)?;
-    let Answers { colors, kitty_keys, typed: typed_ahead } = query_terminal();
-    ask_for_modified_keys(kitty_keys);
-    let colors = colors.or(Some(TermColors { fg: theme.terminal_fg, bg: theme.terminal_bg }));
+    let terminal = prepare_terminal()?;
     let stdin = Stdin::new()?;
-    let start = terminal_size();
+    let own = OwnTerminal {
+        winch: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?,
+        hup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?,
+        term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+    };
     let writer = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-    let mut display = display::Display::new(writer, ratatui::layout::Size { width: start.cols, height: start.rows })?;
-    display.out.set_features(features::Features::detect(&opts.config.terminal, kitty_keys).0);
+    let Options { config, config_path, target, context } = opts;
+    let setup = Setup { config, ui, config_path, target, context, terminal, say: None };
+    run_on(link, setup, stdin, own, writer).await
+}
+
+/// Asks this process's terminal what it is and switches on what teamster reads of it;
+/// the facts for the TUI, wherever it runs. The terminal must be in raw mode.
+pub fn prepare_terminal() -> std::io::Result<crate::protocol::TerminalFacts> {
+    let Answers { colors, kitty_keys, typed } = query_terminal();
+    ask_for_modified_keys(kitty_keys);
+    let features = features::Features::found_here(kitty_keys);
+    Ok(crate::protocol::TerminalFacts { size: terminal_size(), colors, kitty_keys, features, typed })
+}
+
+/// The TUI over `link`, reading `keys`, told of `changes`, drawing into `out`.
+pub async fn run_on<L: link::Link, K: Keys, C: Changes, W: Drawn>(
+    mut link: L,
+    setup: Setup,
+    mut keys: K,
+    mut changes: C,
+    out: W,
+) -> anyhow::Result<String> {
+    let Setup { config, ui: (keymap, theme), config_path, target, context, terminal, say } = setup;
+    let colors = terminal.colors.or(Some(TermColors { fg: theme.terminal_fg, bg: theme.terminal_bg }));
+    let start = terminal.size;
+    let mut display = display::Display::new(out, ratatui::layout::Size { width: start.cols, height: start.rows })?;
+    display.out.set_features(terminal.features.with_config(&config.terminal));
     let instead_of = theme.instead_of.clone();
-    let mut app = App::new(keymap, theme, start, opts.config.mouse);
+    let mut app = App::new(keymap, theme, start, config.mouse);
     if let Some(why) = instead_of {
         app.error(why);
     }
-    app.notify = opts.config.notify;
-    app.clipboard = opts.config.clipboard;
-    let context = opts.context.clone();
-    link.send(&ClientMsg::Attach { target: opts.target, size: app.pane_area_size(), context: opts.context, colors })
-        .await?;
+    if let Some(words) = say {
+        app.say(words);
+    }
+    app.notify = config.notify;
+    app.clipboard = config.clipboard;
+    link.send(&ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors }).await?;
 
-    let escape_time = Duration::from_millis(opts.config.escape_time_ms);
+    let escape_time = Duration::from_millis(config.escape_time_ms);
     let mut parser = InputParser::new();
     let mut escape_deadline: Option<tokio::time::Instant> = None;
-    for ev in parser.feed(&typed_ahead) {
+    for ev in parser.feed(&terminal.typed) {
         app.update(Event::Input(ev));
     }
-    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut shape = None;
     let mut cursor_color = None;
@@ -295,15 +400,22 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
                     let _ = out.write_all(&bytes).and_then(|_| out.flush());
                 }
                 Effect::ReloadConfig => {
-                    let loaded = Config::load(&opts.config_path)
-                        .and_then(|c| c.load_ui(&opts.config_path).map(|ui| (ui, c.notify, c.clipboard, c.terminal)));
+                    // Read off this task's thread: the runner's, when the TUI runs there.
+                    let path = config_path.clone();
+                    let loaded = tokio::task::spawn_blocking(move || {
+                        Config::load(&path)
+                            .and_then(|c| c.load_ui(&path).map(|ui| (ui, c.notify, c.clipboard, c.terminal)))
+                    })
+                    .await
+                    .map_err(|e| format!("reading it failed: {e}"))
+                    .and_then(|r| r.map_err(|e| e.to_string()));
                     match loaded {
-                        Ok(((keymap, theme), notify, clipboard, terminal)) => {
+                        Ok(((keymap, theme), notify, clipboard, terminal_config)) => {
                             app.keymap = keymap;
                             app.theme = theme;
                             app.notify = notify;
                             app.clipboard = clipboard;
-                            display.out.set_features(features::Features::detect(&terminal, kitty_keys).0);
+                            display.out.set_features(terminal.features.with_config(&terminal_config));
                             app.damage = app::Damage::Full;
                             app.say("config reloaded: keys, theme, prices, policies, providers, agents");
                         }
@@ -315,30 +427,36 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
         if let Some(reason) = app.quit.take() {
             return Ok(reason);
         }
-        // The events' messages (keys, above all) left above, before this drawing.
-        display.draw(&mut app)?;
-        let cursor = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor);
-        let want = cursor.map(|c| c.shape);
-        if want != shape {
-            shape = want;
-            let code = want.map_or(0, |s| s as u8);
-            let out = display.out.writer();
-            let _ = write!(out, "\x1b[{code} q").and_then(|_| out.flush());
-        }
-        // The focused program's cursor colour (OSC 12), or the terminal's own again.
-        let colour = cursor.and_then(|c| c.color);
-        if colour != cursor_color {
-            cursor_color = colour;
-            let out = display.out.writer();
-            let _ = match colour {
-                Some((r, g, b)) => write!(out, "\x1b]12;#{r:02x}{g:02x}{b:02x}\x1b\\"),
-                None => write!(out, "\x1b]112\x1b\\"),
+        // What was drawn before waits for the terminal to take it: the next drawing waits
+        // too, and then draws everything that changed meanwhile.
+        let waiting = display.out.inner().waiting();
+        if waiting.is_none() {
+            // The events' messages (keys, above all) left above, before this drawing.
+            display.draw(&mut app)?;
+            let cursor = app.focused().and_then(|p| app.panes.get(&p)).map(|c| c.cursor);
+            let want = cursor.map(|c| c.shape);
+            if want != shape {
+                shape = want;
+                let code = want.map_or(0, |s| s as u8);
+                let out = display.out.writer();
+                let _ = write!(out, "\x1b[{code} q").and_then(|_| out.flush());
             }
-            .and_then(|_| out.flush());
+            // The focused program's cursor colour (OSC 12), or the terminal's own again.
+            let colour = cursor.and_then(|c| c.color);
+            if colour != cursor_color {
+                cursor_color = colour;
+                let out = display.out.writer();
+                let _ = match colour {
+                    Some((r, g, b)) => write!(out, "\x1b]12;#{r:02x}{g:02x}{b:02x}\x1b\\"),
+                    None => write!(out, "\x1b]112\x1b\\"),
+                }
+                .and_then(|_| out.flush());
+            }
         }
+        let waiting = display.out.inner().waiting();
         let tick = app.next_tick().map(tokio::time::Instant::from_std);
         tokio::select! {
-            n = stdin.read(&mut buf) => {
+            n = keys.read(&mut buf) => {
                 let n = match n {
                     Ok(0) | Err(_) => return Ok("[the terminal closed]".into()),
                     Ok(n) => n,
@@ -364,16 +482,20 @@ pub async fn run(mut link: impl link::Link, opts: Options) -> anyhow::Result<Str
                     }
                 }
             }
-            _ = winch.recv() => {
-                let size = terminal_size();
-                display.resize(ratatui::layout::Size { width: size.cols, height: size.rows })?;
-                app.update(Event::Resize(size));
+            ready = room(waiting.as_deref()), if waiting.is_some() => {
+                ready?;
+                let _ = display.out.writer().flush();
             }
+            change = changes.next() => match change {
+                Change::Resized(size) => {
+                    display.resize(ratatui::layout::Size { width: size.cols, height: size.rows })?;
+                    app.update(Event::Resize(size));
+                }
+                Change::Gone(why) => return Ok(why),
+            },
             _ = async { tokio::time::sleep_until(tick.unwrap_or_else(tokio::time::Instant::now)).await }, if tick.is_some() => {
                 app.update(Event::Tick);
             }
-            _ = hup.recv() => return Ok(String::new()),
-            _ = term.recv() => return Ok("[terminated]".into()),
         }
     }
 }

@@ -23,7 +23,11 @@ impl App {
 
     pub(super) fn on_server(&mut self, msg: ServerMsg) {
         match msg {
-            ServerMsg::Hello { .. } => {}
+            // The handing over of a terminal is between the client and the runner.
+            ServerMsg::Hello { .. }
+            | ServerMsg::TakeTerminal
+            | ServerMsg::TerminalSession { .. }
+            | ServerMsg::TerminalDone { .. } => {}
             ServerMsg::Pending { pending } => {
                 self.sidebar.set(pending);
                 self.sidebar_changed();
