@@ -22,16 +22,53 @@ use tokio::net::UnixStream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-/// Where a connection's messages go: the client's socket, or the in-process stream of a
-/// TUI the runner runs on a handed terminal.
-pub(super) type Writer = Arc<tokio::sync::Mutex<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>>;
+/// Where a connection's messages go.
+pub(super) type Writer = Arc<tokio::sync::Mutex<Sink>>;
+
+pub(super) enum Sink {
+    /// A client's socket: each message encoded.
+    Socket(crate::fdio::WriteHalf),
+    /// A TUI the runner runs on a handed terminal: the messages themselves.
+    Local(tokio::sync::mpsc::UnboundedSender<ServerMsg>),
+}
+
+impl Sink {
+    pub(super) fn writer(sink: Sink) -> Writer {
+        Arc::new(tokio::sync::Mutex::new(sink))
+    }
+
+    async fn send(&mut self, msg: ServerMsg) -> std::io::Result<()> {
+        match self {
+            Sink::Socket(wr) => write_msg(wr, &msg).await,
+            Sink::Local(tx) => tx.send(msg).map_err(|_| std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+/// Where a connection's messages come from: a client's socket, or a TUI the runner runs.
+pub(super) trait Source {
+    /// The next message; None when the client has gone.
+    fn next(&mut self) -> impl Future<Output = std::io::Result<Option<ClientMsg>>> + Send;
+}
+
+impl Source for crate::fdio::ReadHalf {
+    async fn next(&mut self) -> std::io::Result<Option<ClientMsg>> {
+        read_msg(self).await
+    }
+}
+
+impl Source for tokio::sync::mpsc::UnboundedReceiver<ClientMsg> {
+    async fn next(&mut self) -> std::io::Result<Option<ClientMsg>> {
+        Ok(self.recv().await)
+    }
+}
 
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 /// How long a pane may hold back its drawing (mode 2026) before we draw it anyway.
 const SYNC_TIMEOUT: Duration = Duration::from_millis(150);
 
-pub(super) async fn send(wr: &Writer, msg: &ServerMsg) -> bool {
-    write_msg(&mut *wr.lock().await, msg).await.is_ok()
+pub(super) async fn send(wr: &Writer, msg: ServerMsg) -> bool {
+    wr.lock().await.send(msg).await.is_ok()
 }
 
 /// Runs a request that waits in a task of its own and sends its reply when it is done.
@@ -39,13 +76,13 @@ fn answer_later(wr: &Writer, id: u64, work: impl Future<Output = Result<Reply, S
     let wr = wr.clone();
     tokio::spawn(async move {
         let result = work.await;
-        send(&wr, &ServerMsg::Reply { id, result }).await;
+        send(&wr, ServerMsg::Reply { id, result }).await;
     });
 }
 
 /// A hello, or the refusal of one, in JSON: a client of any version reads it.
-async fn send_json(wr: &Writer, msg: &ServerMsg) -> bool {
-    tokio::io::AsyncWriteExt::write_all(&mut *wr.lock().await, &crate::protocol::encode_json(msg)).await.is_ok()
+async fn send_json(wr: &mut crate::fdio::WriteHalf, msg: &ServerMsg) -> bool {
+    wr.write_all(&crate::protocol::encode_json(msg)).await.is_ok()
 }
 
 pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
@@ -57,8 +94,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
     // An agent may look, but not act: it must not approve its own actions, nor drive a
     // client (typing into another pane, say) to do it.
     let agent = peer.and_then(|pid| runner.agent_of_process(pid));
-    let Ok((mut rd, wr)) = crate::fdio::split_tokio(stream) else { return };
-    let wr: Writer = Arc::new(tokio::sync::Mutex::new(Box::new(wr)));
+    let Ok((mut rd, mut wr)) = crate::fdio::split_tokio(stream) else { return };
     match read_msg::<ClientMsg, _>(&mut rd).await {
         Ok(Some(ClientMsg::Hello { version })) if version == PROTOCOL_VERSION => {}
         Ok(Some(ClientMsg::Hello { version })) => {
@@ -66,7 +102,7 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
                 "this teamster speaks protocol {version}, but the running runner (teamster {}) speaks {PROTOCOL_VERSION}; use the teamster that started it, or end its sessions with `teamster kill --all` first",
                 env!("CARGO_PKG_VERSION")
             );
-            send_json(&wr, &ServerMsg::Error { message }).await;
+            send_json(&mut wr, &ServerMsg::Error { message }).await;
             return;
         }
         _ => return,
@@ -76,9 +112,10 @@ pub async fn serve(runner: Arc<Runner>, stream: UnixStream) {
         runner_version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
     };
-    if !send_json(&wr, &hello).await {
+    if !send_json(&mut wr, &hello).await {
         return;
     }
+    let wr = Sink::writer(Sink::Socket(wr));
     if let Ended::HandTerminal(handed) = serve_messages(runner.clone(), &mut rd, wr.clone(), agent).await {
         super::terminal::take(runner, rd, wr, handed).await;
     }
@@ -94,22 +131,22 @@ pub(super) enum Ended {
 
 /// A connection's messages, after the hellos: from a client's socket, or from a TUI the
 /// runner runs itself. `agent`: the pane whose agent the peer is, which may only look.
-pub(super) async fn serve_messages<R: tokio::io::AsyncRead + Unpin>(
+pub(super) async fn serve_messages(
     runner: Arc<Runner>,
-    rd: &mut R,
+    rd: &mut impl Source,
     wr: Writer,
     agent: Option<PaneId>,
 ) -> Ended {
     let client = runner.new_client_id();
     let mut attached: Option<(u32, tokio::task::JoinHandle<()>)> = None;
     let ended = loop {
-        let msg = match read_msg::<ClientMsg, _>(rd).await {
+        let msg = match rd.next().await {
             Ok(Some(m)) => m,
             Ok(None) => break Ended::Left,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break Ended::Left,
             Err(e) => {
                 log(&format!("client {client}: {e}"));
-                send(&wr, &ServerMsg::Error { message: format!("the runner could not read a message: {e}") }).await;
+                send(&wr, ServerMsg::Error { message: format!("the runner could not read a message: {e}") }).await;
                 break Ended::Left;
             }
         };
@@ -125,14 +162,14 @@ pub(super) async fn serve_messages<R: tokio::io::AsyncRead + Unpin>(
                 Some(id) => reply(id, Err(message)),
                 None => ServerMsg::Error { message },
             };
-            send(&wr, &out).await;
+            send(&wr, out).await;
             continue;
         }
         let out = match msg {
             ClientMsg::Hello { .. } => Some(ServerMsg::Error { message: "hello twice".into() }),
             ClientMsg::Attach { target, size, context, colors } => {
                 if let Err(e) = runner.reload_config() {
-                    send(&wr, &ServerMsg::Error { message: e }).await;
+                    send(&wr, ServerMsg::Error { message: e }).await;
                 }
                 match runner.attach(client, target, size, context, colors) {
                     Ok(id) => {
@@ -150,7 +187,7 @@ pub(super) async fn serve_messages<R: tokio::io::AsyncRead + Unpin>(
                     // Attached already: it stays where it is, and is told why it did not move.
                     Err(message) if attached.is_some() => Some(ServerMsg::Error { message }),
                     Err(message) => {
-                        send(&wr, &ServerMsg::Error { message }).await;
+                        send(&wr, ServerMsg::Error { message }).await;
                         break Ended::Left;
                     }
                 }
@@ -204,7 +241,7 @@ pub(super) async fn serve_messages<R: tokio::io::AsyncRead + Unpin>(
                 Err("comments come from teammates' shared links; this terminal is the sharer's own".into()),
             )),
             ClientMsg::Detach => {
-                send(&wr, &ServerMsg::Detached { reason: DetachReason::Detached }).await;
+                send(&wr, ServerMsg::Detached { reason: DetachReason::Detached }).await;
                 break Ended::Left;
             }
             ClientMsg::List { id } => Some(reply(id, Ok(Reply::Sessions { sessions: runner.list() }))),
@@ -302,7 +339,7 @@ pub(super) async fn serve_messages<R: tokio::io::AsyncRead + Unpin>(
             }
         };
         if let Some(out) = out
-            && !send(&wr, &out).await
+            && !send(&wr, out).await
         {
             break Ended::Left;
         }
@@ -439,14 +476,14 @@ async fn frames(runner: Arc<Runner>, wr: Writer, session: u32) {
         match feed.next().await {
             Ok(batch) => {
                 let mut w = wr.lock().await;
-                for msg in &batch.msgs {
-                    if write_msg(&mut *w, msg).await.is_err() {
+                for msg in batch.msgs {
+                    if w.send(msg).await.is_err() {
                         return;
                     }
                 }
             }
             Err(why) => {
-                send(&wr, &ServerMsg::Detached { reason: DetachReason::SessionEnded(why) }).await;
+                send(&wr, ServerMsg::Detached { reason: DetachReason::SessionEnded(why) }).await;
                 return;
             }
         }

@@ -14,7 +14,7 @@
 //! the runner's side over an in-process stream carrying the socket's own messages, so
 //! everything a client can do, it does the same way.
 
-use super::client::{Writer, send, serve_messages};
+use super::client::{Sink, Writer, send, serve_messages};
 use super::{Runner, log};
 use crate::protocol::{AttachTarget, ClientMsg, Context, ServerMsg, TerminalFacts, read_msg};
 use crate::tui::{Change, Changes, Drawn, Keys};
@@ -40,14 +40,12 @@ pub struct Handed {
 const HAND_WITHIN: Duration = Duration::from_secs(5);
 /// How long what the TUI drew last may take to reach a terminal at the end.
 const DRAIN_WITHIN: Duration = Duration::from_secs(2);
-/// The in-process stream's room each way: more than any one message the socket carries.
-const STREAM_ROOM: usize = 4 << 20;
 
 /// Takes the client's terminal (its descriptor follows on `rd`), runs the TUI on it until
 /// it ends, and tells the client why.
 pub(super) async fn take(runner: Arc<Runner>, mut rd: crate::fdio::ReadHalf, wr: Writer, handed: Handed) {
     let done = |message: String, failed: bool| ServerMsg::TerminalDone { message, failed };
-    if !send(&wr, &ServerMsg::TakeTerminal).await {
+    if !send(&wr, ServerMsg::TakeTerminal).await {
         return;
     }
     let tty = match tokio::time::timeout(HAND_WITHIN, rd.take_fd()).await {
@@ -59,7 +57,7 @@ pub(super) async fn take(runner: Arc<Runner>, mut rd: crate::fdio::ReadHalf, wr:
         Ok(tty) => tty,
         Err(e) => {
             let message = format!("the runner could not take this terminal ({e}); run `teamster` in a terminal");
-            send(&wr, &done(message, true)).await;
+            send(&wr, done(message, true)).await;
             return;
         }
     };
@@ -76,22 +74,24 @@ pub(super) async fn take(runner: Arc<Runner>, mut rd: crate::fdio::ReadHalf, wr:
     let (config, ui) = match loaded {
         Ok(Ok(loaded)) => loaded,
         Ok(Err(e)) => {
-            send(&wr, &done(format!("teamster: {e}"), true)).await;
+            send(&wr, done(format!("teamster: {e}"), true)).await;
             return;
         }
         Err(e) => {
-            send(&wr, &done(format!("teamster: reading the config failed: {e}"), true)).await;
+            send(&wr, done(format!("teamster: reading the config failed: {e}"), true)).await;
             return;
         }
     };
 
-    // The TUI's stream to this runner, served as any client's connection is.
-    let (tui_end, runner_end) = tokio::io::duplex(STREAM_ROOM);
-    let (mut runner_rd, runner_wr) = tokio::io::split(runner_end);
-    let runner_wr: Writer = Arc::new(tokio::sync::Mutex::new(Box::new(runner_wr)));
-    let served = tokio::spawn(async move { serve_messages(runner, &mut runner_rd, runner_wr, None).await });
+    // The TUI's messages to this runner, served as any client's connection is.
+    let (to_runner, mut from_tui) = tokio::sync::mpsc::unbounded_channel();
+    let (to_tui, from_runner) = tokio::sync::mpsc::unbounded_channel();
+    let served =
+        tokio::spawn(
+            async move { serve_messages(runner, &mut from_tui, Sink::writer(Sink::Local(to_tui)), None).await },
+        );
     let (session_tx, mut session_rx) = tokio::sync::watch::channel(None);
-    let link = crate::tui::link::InRunner::new(tui_end, session_tx);
+    let link = crate::tui::link::InRunner::new(to_runner, from_runner, session_tx);
 
     let (changes_tx, changes_rx) = tokio::sync::mpsc::unbounded_channel();
     let out = TtyOut::new(tty.clone());
@@ -136,7 +136,7 @@ pub(super) async fn take(runner: Arc<Runner>, mut rd: crate::fdio::ReadHalf, wr:
             Ok(()) = session_rx.changed() => {
                 let name = session_rx.borrow_and_update().clone();
                 if let Some(name) = name {
-                    send(&wr, &ServerMsg::TerminalSession { name }).await;
+                    send(&wr, ServerMsg::TerminalSession { name }).await;
                 }
             }
         }
@@ -152,7 +152,7 @@ pub(super) async fn take(runner: Arc<Runner>, mut rd: crate::fdio::ReadHalf, wr:
             done(format!("teamster's screen failed ({e}); the runner's log has more"), true)
         }
     };
-    send(&wr, &message).await;
+    send(&wr, message).await;
     // The TUI's end closed its stream: the runner's side sees the client leave.
     let _ = served.await;
 }

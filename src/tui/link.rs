@@ -1,6 +1,6 @@
 //! The TUI's connection to a runner.
 
-use crate::protocol::{ClientMsg, ServerMsg, decode, encode};
+use crate::protocol::{ClientMsg, ServerMsg};
 use std::future::Future;
 
 /// Where the TUI's messages go and its updates come from.
@@ -15,46 +15,43 @@ pub trait Link {
     fn reconnect(&mut self) -> impl Future<Output = anyhow::Result<()>>;
 }
 
-/// The in-process stream between a TUI the runner runs on a handed terminal and the
-/// runner's side of it: the same messages as over the socket, with no process between.
-/// The session it shows is told to `session`, for the client to come back to it.
+/// The in-process channels between a TUI the runner runs on a handed terminal and the
+/// runner's side of it: the socket's own messages, passed as they are, with no process
+/// (nor encoding) between. The session it shows is told to `session`, for the client to
+/// come back to it.
 pub struct InRunner {
-    rd: tokio::io::ReadHalf<tokio::io::DuplexStream>,
-    wr: tokio::io::WriteHalf<tokio::io::DuplexStream>,
-    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::UnboundedSender<ClientMsg>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<ServerMsg>,
     session: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl InRunner {
-    pub fn new(stream: tokio::io::DuplexStream, session: tokio::sync::watch::Sender<Option<String>>) -> InRunner {
-        let (rd, wr) = tokio::io::split(stream);
-        InRunner { rd, wr, buf: Vec::with_capacity(64 * 1024), session }
+    pub fn new(
+        tx: tokio::sync::mpsc::UnboundedSender<ClientMsg>,
+        rx: tokio::sync::mpsc::UnboundedReceiver<ServerMsg>,
+        session: tokio::sync::watch::Sender<Option<String>>,
+    ) -> InRunner {
+        InRunner { tx, rx, session }
     }
 }
 
 impl Link for InRunner {
     async fn send(&mut self, msg: &ClientMsg) -> std::io::Result<()> {
-        tokio::io::AsyncWriteExt::write_all(&mut self.wr, &encode(msg)).await
+        self.tx.send(msg.clone()).map_err(|_| std::io::ErrorKind::BrokenPipe.into())
     }
 
     async fn recv(&mut self) -> std::io::Result<Option<ServerMsg>> {
-        loop {
-            if let Some(msg) = decode::<ServerMsg>(&mut self.buf)? {
-                if let ServerMsg::Session { session } = &msg {
-                    self.session.send_if_modified(|name| {
-                        let changed = name.as_deref() != Some(session.name.as_str());
-                        if changed {
-                            *name = Some(session.name.clone());
-                        }
-                        changed
-                    });
+        let msg = self.rx.recv().await;
+        if let Some(ServerMsg::Session { session }) = &msg {
+            self.session.send_if_modified(|name| {
+                let changed = name.as_deref() != Some(session.name.as_str());
+                if changed {
+                    *name = Some(session.name.clone());
                 }
-                return Ok(Some(msg));
-            }
-            if tokio::io::AsyncReadExt::read_buf(&mut self.rd, &mut self.buf).await? == 0 {
-                return Ok(None);
-            }
+                changed
+            });
         }
+        Ok(msg)
     }
 
     async fn reconnect(&mut self) -> anyhow::Result<()> {
