@@ -72,6 +72,7 @@ async fn hand_over(conn: &mut Conn, attach: ClientMsg) -> anyhow::Result<Ended> 
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     write_msg(&mut conn.wr, &attach).await?;
+    let mut terminated = false;
     let mut session = match &attach {
         ClientMsg::AttachTerminal { target: AttachTarget::Named { name, .. }, .. } => Some(name.clone()),
         _ => None,
@@ -90,6 +91,7 @@ async fn hand_over(conn: &mut Conn, attach: ClientMsg) -> anyhow::Result<Ended> 
                 continue;
             }
             _ = term.recv() => {
+                terminated = true;
                 let _ = write_msg(&mut conn.wr, &ClientMsg::TerminalGone).await;
                 continue;
             }
@@ -97,7 +99,10 @@ async fn hand_over(conn: &mut Conn, attach: ClientMsg) -> anyhow::Result<Ended> 
         match msg {
             Ok(Some(ServerMsg::TakeTerminal)) => conn.wr.give_fd(std::io::stdin().as_fd()).await?,
             Ok(Some(ServerMsg::TerminalSession { name })) => session = Some(name),
-            Ok(Some(ServerMsg::TerminalDone { message, failed })) => return Ok(Ended::Done(message, failed)),
+            Ok(Some(ServerMsg::TerminalDone { message, failed })) => {
+                let message = if terminated && message.is_empty() { "[terminated]".into() } else { message };
+                return Ok(Ended::Done(message, failed));
+            }
             Ok(Some(ServerMsg::Error { message })) => return Ok(Ended::Done(format!("teamster: {message}"), true)),
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => return Ok(Ended::Lost(session)),
