@@ -56,6 +56,12 @@ pub trait AgentAdapter: Sync {
         false
     }
 
+    /// Whether the screen shows its input up, for an agent whose screen says so (None:
+    /// it does not, and raw mode is all there is to go by).
+    fn input_up(&self, _lines: &[String]) -> Option<bool> {
+        None
+    }
+
     /// Whether the screen says its dialog was just refused in its pane.
     fn dialog_refused(&self, _lines: &[String]) -> bool {
         false

@@ -178,7 +178,13 @@ pub fn dialog_keys(lines: &[String], decision: &Decision) -> Option<Vec<u8>> {
 
 /// Its prompt box is up, and no dialog over it.
 pub fn takes_prompt(lines: &[String]) -> bool {
-    screen_state(lines) != Some(AgentState::NeedsApproval) && lines.iter().any(|l| l.contains("Type your message"))
+    screen_state(lines) != Some(AgentState::NeedsApproval) && input_up(lines)
+}
+
+/// Its prompt box is drawn (its placeholder, however a narrow pane wraps it): it takes
+/// raw mode and says it is ready before that, and drops what is typed meanwhile.
+pub fn input_up(lines: &[String]) -> bool {
+    crate::text::screen_shows(lines, "Type your message")
 }
 
 /// Esc in its dialog cancels the request, and says so.
@@ -241,6 +247,9 @@ impl super::adapter::AgentAdapter for Gemini {
     }
     fn takes_prompt(&self, lines: &[String]) -> bool {
         takes_prompt(lines)
+    }
+    fn input_up(&self, lines: &[String]) -> Option<bool> {
+        Some(input_up(lines))
     }
     fn dialog_refused(&self, lines: &[String]) -> bool {
         dialog_refused(lines)
@@ -381,6 +390,16 @@ fn slugify(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::agents::adapter::AgentAdapter;
+
+    #[test]
+    fn its_input_is_up_once_its_prompt_box_shows_however_a_narrow_pane_wraps_it() {
+        let lines = |rows: &[&str]| rows.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        let starting = lines(&["Gemini CLI v0.61.0", "Tips for getting started:", ""]);
+        assert_eq!(Gemini.input_up(&starting), Some(false), "typed now, it would be lost");
+        let narrow = lines(&["▄▄▄▄▄▄▄▄▄▄▄▄", " >   Type yo", "ur message o", "▀▀▀▀▀▀▀▀▀▀▀▀"]);
+        assert_eq!(Gemini.input_up(&narrow), Some(true));
+        assert!(takes_prompt(&narrow));
+    }
 
     #[test]
     fn the_overlay_keeps_the_users_settings_and_adds_hooks() {

@@ -37,7 +37,7 @@ impl Runner {
                     if let Some(call) = &call {
                         let mut st = self.state.lock();
                         let which = |c: &ToolCall| super::control::same_call(c, call);
-                        if st.queue.answered_in_pane(pane, which, &Decision::ApproveOnce) {
+                        if st.queue.answered_in_pane(pane, which, &Decision::ApproveOnce, u64::MAX) {
                             self.broadcast_pending(&st);
                         }
                         st.queue.forget_approved(pane, Some(call));
@@ -50,7 +50,7 @@ impl Runner {
                     } else {
                         Decision::deny("answered no in the agent's pane")
                     };
-                    self.answered_in_pane(pane, |c| c.id.as_deref() == Some(id.as_str()), decision);
+                    self.answered_in_pane(pane, |c| c.id.as_deref() == Some(id.as_str()), decision, u64::MAX);
                 }
                 HookEvent::TurnFinished => {
                     // A call still held belongs to a turn that is over (the user interrupted it).
@@ -193,7 +193,8 @@ impl Runner {
 
     /// The agent's own dialog left its screen: a question of its that teamster answers by
     /// keys and still holds was answered in the pane.
-    pub(super) fn dialog_closed(&self, pane: PaneId, kind: crate::agents::AgentKind, lines: &[String]) {
+    /// `up_to`: the questions it may have answered (ids up to this one).
+    pub(super) fn dialog_closed(&self, pane: PaneId, kind: crate::agents::AgentKind, lines: &[String], up_to: u64) {
         if !crate::agents::answers_by_keys(kind) {
             return;
         }
@@ -201,7 +202,7 @@ impl Runner {
             true => Decision::deny("answered no in the agent's pane"),
             false => Decision::ApproveOnce,
         };
-        self.answered_in_pane(pane, |_| true, decision);
+        self.answered_in_pane(pane, |_| true, decision, up_to);
     }
 
     /// Whether the user approved `call` in this pane a moment ago (and forgets it).

@@ -75,6 +75,11 @@ impl Queue {
     /// An id for a new item: the state database's next number (`stored`, so ids go on
     /// across restarts) unless this runner has given out that many already; ours alone if
     /// the database failed.
+    /// The last id given.
+    pub fn last_id(&self) -> u64 {
+        self.last_id
+    }
+
     pub fn next_id(&mut self, stored: Option<u64>) -> u64 {
         let id = stored.unwrap_or(0).max(self.last_id + 1);
         self.last_id = id;
@@ -128,11 +133,17 @@ impl Queue {
 
     /// The agent's own question about a call (`which`) was answered in its pane: its items
     /// leave the queue with that answer; whether there were any.
-    pub fn answered_in_pane(&mut self, pane: PaneId, which: impl Fn(&ToolCall) -> bool, decision: &Decision) -> bool {
+    pub fn answered_in_pane(
+        &mut self,
+        pane: PaneId,
+        which: impl Fn(&ToolCall) -> bool,
+        decision: &Decision,
+        up_to: u64,
+    ) -> bool {
         let ids: Vec<u64> = self
             .pending
             .values()
-            .filter(|p| p.pane == pane && p.source == PendingSource::Agent)
+            .filter(|p| p.pane == pane && p.source == PendingSource::Agent && p.id <= up_to)
             .filter(|p| matches!(&p.action, Action::AgentDialog(c) if which(c)))
             .map(|p| p.id)
             .collect();
@@ -311,14 +322,28 @@ mod tests {
     }
 
     #[test]
+    fn a_dialog_answered_in_the_pane_answers_no_question_asked_after_it_was_seen() {
+        let mut q = Queue::default();
+        let (seen, mut r_seen) = item(1, 10, Action::AgentDialog(call("rm -rf d1")));
+        let (later, mut r_later) = item(2, 10, Action::AgentDialog(call("rm -rf d2")));
+        q.hold(seen);
+        q.hold(later);
+        // The dialog was last seen open when question 1 was the last asked.
+        assert!(q.answered_in_pane(10, |_| true, &Decision::ApproveOnce, 1));
+        assert!(r_seen.try_recv().is_ok(), "the question seen is answered");
+        assert!(r_later.try_recv().is_err(), "the one asked after waits on");
+        assert!(q.waits_on(10));
+    }
+
+    #[test]
     fn an_answer_in_the_pane_takes_only_the_agents_own_question_for_that_call() {
         let mut q = Queue::default();
         let (own, mut r_own) = item(1, 10, Action::AgentDialog(call("rm -rf d1")));
         let (policy, _r_policy) = item(2, 10, Action::ToolCall(call("rm -rf d1")));
         q.hold(own);
         q.hold(policy);
-        assert!(!q.answered_in_pane(10, |c| c.command.as_deref() == Some("ls"), &Decision::ApproveOnce));
-        assert!(q.answered_in_pane(10, |_| true, &Decision::ApproveOnce));
+        assert!(!q.answered_in_pane(10, |c| c.command.as_deref() == Some("ls"), &Decision::ApproveOnce, u64::MAX));
+        assert!(q.answered_in_pane(10, |_| true, &Decision::ApproveOnce, u64::MAX));
         assert_eq!(r_own.try_recv().unwrap().1, DecidedBy::You(Surface::Pane));
         assert!(q.get(2).is_some(), "a rule's ask is not the agent's dialog: it stays");
     }

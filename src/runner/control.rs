@@ -480,9 +480,9 @@ impl Runner {
 
     /// The agent's own question about a call (`which`) was answered in its pane: its item
     /// leaves every queue, with that answer.
-    pub fn answered_in_pane(&self, pane: PaneId, which: impl Fn(&ToolCall) -> bool, decision: Decision) {
+    pub fn answered_in_pane(&self, pane: PaneId, which: impl Fn(&ToolCall) -> bool, decision: Decision, up_to: u64) {
         let mut st = self.state.lock();
-        if st.queue.answered_in_pane(pane, which, &decision) {
+        if st.queue.answered_in_pane(pane, which, &decision, up_to) {
             self.broadcast_pending(&st);
         }
     }

@@ -224,9 +224,12 @@ impl Pane {
         // An agent with a UI of its own reads keys in raw mode once its input is up; until
         // then the terminal is still cooked (it echoes, and what is typed is lost when the
         // agent takes the terminal over), whatever its hooks have said.
-        if agent.is_some_and(|k| k != AgentKind::Command) {
+        // An agent whose screen shows its input up is typed to once it shows.
+        if let Some(kind) = agent.filter(|k| *k != AgentKind::Command) {
+            let adapter = crate::agents::adapter::adapter(kind);
             let up = Instant::now() + Duration::from_secs(30);
-            while !self.reads_keys() && Instant::now() < up {
+            let ready = || self.reads_keys() && adapter.input_up(&self.screen.lock().visible_text()) != Some(false);
+            while !ready() && Instant::now() < up {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -630,6 +633,9 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
     const BUSY: Duration = Duration::from_millis(300);
     const QUIET: Duration = Duration::from_millis(1500);
     let mut shown: Option<AgentState> = None;
+    // The last question id there was when an open dialog was last seen: one answered in
+    // the pane answers those, never one asked after (whose dialog was not seen yet).
+    let mut open_up_to = 0;
     // A plain program's yes/no question on screen, already in teamster's queue.
     let mut asked: Option<String> = None;
     loop {
@@ -678,19 +684,24 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
                 if now != asked {
                     match &now {
                         Some(q) => r.ask_by_keys(p.id, kind, crate::agents::ToolCall::named(q)),
-                        None => r.dialog_closed(p.id, kind, &lines),
+                        // Its items are asked by this loop, after it saw the question.
+                        None => r.dialog_closed(p.id, kind, &lines, u64::MAX),
                     }
                     asked = now;
                 }
             }
             continue;
         }
+        let asked_before = r.state.lock().queue.last_id();
         let mut lines = p.screen.lock().visible_text();
         r.type_dialog_answer(&p, &lines);
         if kind == AgentKind::Codex {
             r.keep_codex_in_full_access(&p, &lines);
         }
         let mut now = crate::agents::screen_state(kind, &lines);
+        if now == Some(AgentState::NeedsApproval) {
+            open_up_to = asked_before;
+        }
         // A dialog is gone only if it stays gone: an agent that redraws a large screen
         // while the machine is busy can pause mid-frame long enough to look settled, and
         // a frame half drawn must not answer its question.
@@ -711,7 +722,7 @@ pub async fn watch_screen(runner: Weak<Runner>, pane: Weak<Pane>, kind: AgentKin
                 // Its dialog was answered: it works on until a hook says otherwise. One
                 // answered in the pane leaves teamster's queue.
                 None if shown == Some(AgentState::NeedsApproval) => {
-                    r.dialog_closed(p.id, kind, &lines);
+                    r.dialog_closed(p.id, kind, &lines, open_up_to);
                     if p.meta.lock().agent_state == AgentState::NeedsApproval {
                         r.set_agent_state(p.id, AgentState::Working);
                     }
