@@ -54,7 +54,7 @@ pub fn attach(config_path: PathBuf, target: AttachTarget) -> anyhow::Result<()> 
     let socket = paths::socket_path();
     let rt = runtime()?;
     // The runner draws the session on this terminal itself (see runner/terminal.rs).
-    let (reason, failed) = rt.block_on(crate::tui::handover::run(&config, config_path, socket, target, context()))?;
+    let (reason, failed) = rt.block_on(crate::tui::handover::run(config, config_path, socket, target, context()))?;
     rt.shutdown_timeout(std::time::Duration::from_millis(50));
     if failed {
         bail!("{}", visible_lines(reason.strip_prefix("teamster: ").unwrap_or(&reason)));

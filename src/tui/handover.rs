@@ -27,7 +27,7 @@ enum Ended {
 /// Runs the session on this terminal, drawn by the runner, until detach or exit: what to
 /// tell the user, and whether it is an error.
 pub async fn run(
-    config: &Config,
+    config: Config,
     config_path: PathBuf,
     socket: PathBuf,
     mut target: AttachTarget,
@@ -36,6 +36,10 @@ pub async fn run(
     // The config's errors print plainly, before the terminal changes.
     config.load_ui(&config_path)?;
     let _guard = TerminalGuard::enter(config.mouse)?;
+    // The runner reads it for itself: this process, idle while it draws, keeps none of it.
+    drop(config);
+    // Named as the runner, in another directory, finds it.
+    let config_path = std::path::absolute(&config_path).unwrap_or(config_path);
     let mut terminal = prepare_terminal()?;
     let mut conn = connect_or_start(&config_path, &socket).await?;
     let mut reconnected = false;

@@ -367,6 +367,9 @@ pub async fn run_on<L: link::Link, K: Keys, C: Changes, W: Drawn>(
     link.send(&ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors }).await?;
 
     let escape_time = Duration::from_millis(config.escape_time_ms);
+    // Nothing more is read of it (a reload reads the file again): not kept for the
+    // session's life, in the runner beside its own.
+    drop(config);
     let mut parser = InputParser::new();
     let mut escape_deadline: Option<tokio::time::Instant> = None;
     for ev in parser.feed(&terminal.typed) {
