@@ -39,6 +39,21 @@ pub async fn writable(watch: &mut Option<AsyncFd<OwnedFd>>, fd: impl AsFd) -> st
     Ok(())
 }
 
+/// Writes as much of `bytes` to `fd` (non-blocking) as it takes now: how much that was.
+/// Stops short when it would block; any other failure is an error.
+pub fn write_now(fd: impl AsFd, bytes: &[u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match nix::unistd::write(&fd, &bytes[done..]) {
+            Ok(n) => done += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}
+
 /// A duplicate of `fd` watched for writing alone: to wait on while bytes wait for room.
 pub fn watch_writing(fd: impl AsFd) -> std::io::Result<AsyncFd<OwnedFd>> {
     register(fd.as_fd().try_clone_to_owned()?, Interest::WRITABLE)

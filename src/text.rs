@@ -139,11 +139,11 @@ const SHOWN_RUN: usize = 16;
 pub fn screen_shows(lines: &[String], text: &str) -> bool {
     let kept = |c: &char| !c.is_whitespace() && !('\u{2500}'..='\u{259f}').contains(c) && *c != '…';
     let screen: String = lines.iter().flat_map(|l| l.chars()).filter(kept).collect();
-    let text: Vec<char> = text.chars().filter(kept).collect();
-    if text.len() <= SHOWN_RUN {
-        return screen.contains(&text.iter().collect::<String>());
-    }
-    text.windows(SHOWN_RUN).any(|run| screen.contains(&run.iter().collect::<String>()))
+    let text: String = text.chars().filter(kept).collect();
+    // Where each character starts, and the text's end: a run is a slice between two.
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+    let run = SHOWN_RUN.min(bounds.len() - 1);
+    bounds.windows(run + 1).any(|w| screen.contains(&text[w[0]..w[run]]))
 }
 
 /// `s` cut to `width` columns, with `…` where it was cut.

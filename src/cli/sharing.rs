@@ -325,7 +325,7 @@ pub fn fork(
                     let p = pane
                         .or_else(|| session.focused())
                         .ok_or_else(|| anyhow::anyhow!("the shared session has no pane"))?;
-                    remote.send(&ClientMsg::Fork { id: 1, pane: p }).await?;
+                    remote.send(ClientMsg::Fork { id: 1, pane: p }).await?;
                     asked = Some(p);
                 }
                 Some(ServerMsg::Reply { id: 1, result }) => {

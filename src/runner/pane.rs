@@ -356,7 +356,7 @@ impl Pane {
         }
         let mut unwritten = self.unwritten.lock();
         if unwritten.is_empty() {
-            match write_some(&self.master, bytes) {
+            match crate::fdio::write_now(self.master.get_ref(), bytes).ok() {
                 Some(n) => bytes = &bytes[n..],
                 None => return,
             }
@@ -370,7 +370,7 @@ impl Pane {
     /// Writes what waits; true when nothing is left.
     fn flush(&self) -> bool {
         let mut unwritten = self.unwritten.lock();
-        match write_some(&self.master, &unwritten) {
+        match crate::fdio::write_now(self.master.get_ref(), &unwritten).ok() {
             Some(n) => {
                 unwritten.drain(..n);
             }
@@ -595,27 +595,6 @@ fn read_fd(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: reading into a buffer we own, of the length we pass.
     let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
-}
-
-/// Writes what the terminal takes now: the number of bytes written, or None when the
-/// program is gone and nothing more can be delivered.
-fn write_some(fd: &AsyncFd<OwnedFd>, bytes: &[u8]) -> Option<usize> {
-    let mut done = 0;
-    while done < bytes.len() {
-        let rest = &bytes[done..];
-        // SAFETY: writing from a buffer we own, of the length we pass.
-        let n = unsafe { libc::write(fd.get_ref().as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            match e.kind() {
-                std::io::ErrorKind::Interrupted => continue,
-                std::io::ErrorKind::WouldBlock => return Some(done),
-                _ => return None,
-            }
-        }
-        done += n as usize;
-    }
-    Some(done)
 }
 
 /// Reads an agent's state off its screen, for what hooks do not say: whether a program

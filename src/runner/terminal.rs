@@ -160,6 +160,7 @@ pub(super) async fn take(runner: Arc<Runner>, mut rd: crate::fdio::ReadHalf, wr:
 /// A descriptor of our own for the handed terminal: a file description not shared with
 /// the client's shell, so making it non-blocking changes nothing of theirs.
 fn reopen(fd: &OwnedFd) -> std::io::Result<Arc<AsyncFd<OwnedFd>>> {
+    // Checked before it is opened: a FIFO or a file handed over is never opened anew.
     if !nix::unistd::isatty(fd).unwrap_or(false) {
         return Err(std::io::Error::other("what was handed over is not a terminal"));
     }
@@ -170,9 +171,6 @@ fn reopen(fd: &OwnedFd) -> std::io::Result<Arc<AsyncFd<OwnedFd>>> {
         .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)?
         .into();
-    if !nix::unistd::isatty(&own).unwrap_or(false) {
-        return Err(std::io::Error::other("what was handed over is not a terminal"));
-    }
     Ok(Arc::new(crate::fdio::readable(own)?))
 }
 
@@ -196,16 +194,8 @@ async fn drain(tty: &AsyncFd<OwnedFd>, unwritten: &Mutex<Vec<u8>>) {
 
 /// Writes as much of `bytes` as the terminal takes now, and forgets what it took.
 fn write_some(fd: &OwnedFd, bytes: &mut Vec<u8>) -> std::io::Result<()> {
-    while !bytes.is_empty() {
-        match nix::unistd::write(fd, bytes) {
-            Ok(n) => {
-                bytes.drain(..n);
-            }
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(nix::errno::Errno::EAGAIN) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let n = crate::fdio::write_now(fd, bytes)?;
+    bytes.drain(..n);
     Ok(())
 }
 

@@ -65,9 +65,7 @@ impl Features {
     /// What this process's terminal says of itself (its variables are this process's),
     /// for handing it to the runner, which applies the config.
     pub fn found_here(kitty_keys: bool) -> Features {
-        let env = |k: &str| std::env::var(k).ok();
-        let term = env("TERM").unwrap_or_default();
-        Self::found(kitty_keys, terminfo_caps(&term, &env), &env).0
+        Self::detect(&TerminalConfig::default(), kitty_keys).0
     }
 
     /// These, where `[terminal]` in the config does not say otherwise.

@@ -6,7 +6,7 @@ use std::future::Future;
 /// Where the TUI's messages go and its updates come from.
 pub trait Link {
     /// Sends a message; returns when the connection has taken it.
-    fn send(&mut self, msg: &ClientMsg) -> impl Future<Output = std::io::Result<()>>;
+    fn send(&mut self, msg: ClientMsg) -> impl Future<Output = std::io::Result<()>>;
     /// The next message, or None when the runner is gone. Safe to cancel, so the TUI can
     /// wait for it beside its other inputs.
     fn recv(&mut self) -> impl Future<Output = std::io::Result<Option<ServerMsg>>>;
@@ -36,8 +36,8 @@ impl InRunner {
 }
 
 impl Link for InRunner {
-    async fn send(&mut self, msg: &ClientMsg) -> std::io::Result<()> {
-        self.tx.send(msg.clone()).map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+    async fn send(&mut self, msg: ClientMsg) -> std::io::Result<()> {
+        self.tx.send(msg).map_err(|_| std::io::ErrorKind::BrokenPipe.into())
     }
 
     async fn recv(&mut self) -> std::io::Result<Option<ServerMsg>> {

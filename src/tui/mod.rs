@@ -364,7 +364,7 @@ pub async fn run_on<L: link::Link, K: Keys, C: Changes, W: Drawn>(
     }
     app.notify = config.notify;
     app.clipboard = config.clipboard;
-    link.send(&ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors }).await?;
+    link.send(ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors }).await?;
 
     let escape_time = Duration::from_millis(config.escape_time_ms);
     // Nothing more is read of it (a reload reads the file again): not kept for the
@@ -382,7 +382,7 @@ pub async fn run_on<L: link::Link, K: Keys, C: Changes, W: Drawn>(
         for effect in std::mem::take(&mut app.effects) {
             match effect {
                 Effect::Send(msg) => {
-                    if link.send(&msg).await.is_err() {
+                    if link.send(msg).await.is_err() {
                         if let Err(reason) = reconnect(&mut link, &mut app, &mut display, &context, colors).await {
                             return Ok(reason);
                         }
@@ -392,7 +392,7 @@ pub async fn run_on<L: link::Link, K: Keys, C: Changes, W: Drawn>(
                     let target = crate::protocol::AttachTarget::Named { name, create: false };
                     let attach =
                         ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors };
-                    if link.send(&attach).await.is_err() {
+                    if link.send(attach).await.is_err() {
                         if let Err(reason) = reconnect(&mut link, &mut app, &mut display, &context, colors).await {
                             return Ok(reason);
                         }
@@ -531,7 +531,7 @@ async fn reconnect<W: Write>(
     }
     let target = crate::protocol::AttachTarget::Named { name, create: false };
     let attach = ClientMsg::Attach { target, size: app.pane_area_size(), context: context.clone(), colors };
-    link.send(&attach).await.map_err(|_| LOST.to_string())?;
+    link.send(attach).await.map_err(|_| LOST.to_string())?;
     app.say("reconnected");
     Ok(())
 }

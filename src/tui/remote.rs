@@ -61,10 +61,10 @@ impl Remote {
 const READ_ONLY: &str = "this is a read-only link: you can watch, not type or approve";
 
 impl Link for Remote {
-    async fn send(&mut self, msg: &ClientMsg) -> std::io::Result<()> {
+    async fn send(&mut self, msg: ClientMsg) -> std::io::Result<()> {
         let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the share link closed");
         let driver = self.role == Role::Drive;
-        let (kind, msg) = match msg.clone() {
+        let (kind, msg) = match msg {
             ClientMsg::Attach { .. } | ClientMsg::Resize { .. } | ClientMsg::Hello { .. } => return Ok(()),
             ClientMsg::Detach => {
                 self.local.push_back(ServerMsg::Detached { reason: DetachReason::Left });

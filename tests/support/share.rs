@@ -246,7 +246,7 @@ impl Viewer {
     }
 
     pub async fn send(&mut self, msg: ClientMsg) {
-        self.link.send(&msg).await.expect("send over the link");
+        self.link.send(msg).await.expect("send over the link");
     }
 
     pub async fn type_line(&mut self, pane: u32, text: &str) {
